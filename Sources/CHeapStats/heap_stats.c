@@ -1,0 +1,7 @@
+#include "heap_stats.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+size_t carbonhub_heap_bytes_in_use(void) { return mallinfo2().uordblks; }
+#else
+size_t carbonhub_heap_bytes_in_use(void) { return 0; }
+#endif

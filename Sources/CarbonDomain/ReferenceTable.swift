@@ -1,0 +1,109 @@
+/// A table of reference data read from an embedded CSV data file.
+///
+/// Format: UTF-8, comma-separated, one header row; lines starting with `#` are comments (the
+/// data file's source and licence live there); fields may be double-quoted (`""` escapes a
+/// quote). Every module keeps its reference tables in such files, next to its sources, embedded
+/// with SwiftPM's `.embedInCode` so a plugin carries them inside its shared library.
+public struct ReferenceTable: Sendable {
+  /// Column names, in file order.
+  public let columns: [String]
+  /// Rows, each with one value per column.
+  public let rows: [[String]]
+  /// Comment lines (without the `#`), which document the source.
+  public let comments: [String]
+
+  /// A parse failure, with the 1-based line number.
+  public struct ParseError: Error, CustomStringConvertible {
+    public let line: Int
+    public let message: String
+    public var description: String { "line \(line): \(message)" }
+  }
+
+  /// Parses CSV text.
+  public init(csv text: String) throws(ParseError) {
+    var columns: [String]? = nil
+    var rows: [[String]] = []
+    var comments: [String] = []
+    var lineNumber = 0
+    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      lineNumber += 1
+      var line = Substring(rawLine)
+      if line.hasSuffix("\r") { line = line.dropLast() }
+      if line.first == "\u{FEFF}" { line = line.dropFirst() }
+      if line.trimmingSpaces().isEmpty { continue }
+      if line.hasPrefix("#") {
+        comments.append(String(line.dropFirst()).trimmingSpaces())
+        continue
+      }
+      let fields = try Self.split(line, lineNumber: lineNumber)
+      if let columns {
+        guard fields.count == columns.count else {
+          throw ParseError(
+            line: lineNumber,
+            message: "expected \(columns.count) fields, found \(fields.count)")
+        }
+        rows.append(fields)
+      } else {
+        columns = fields
+      }
+    }
+    guard let columns else { throw ParseError(line: lineNumber, message: "no header row") }
+    self.columns = columns
+    self.rows = rows
+    self.comments = comments
+  }
+
+  /// Parses embedded bytes (as produced by `.embedInCode`).
+  public init(bytes: [UInt8]) throws(ParseError) {
+    try self.init(csv: String(decoding: bytes, as: UTF8.self))
+  }
+
+  /// Index of a column, or nil.
+  public func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
+  /// Rows as dictionaries keyed by column name.
+  public var records: [[String: String]] {
+    rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) }
+  }
+
+  private static func split(_ line: Substring, lineNumber: Int) throws(ParseError) -> [String] {
+    var fields: [String] = []
+    var current = ""
+    var inQuotes = false
+    var iterator = line.makeIterator()
+    var pending: Character? = nil
+    while let c = pending ?? iterator.next() {
+      pending = nil
+      if inQuotes {
+        if c == "\"" {
+          if let next = iterator.next() {
+            if next == "\"" { current.append("\"") } else { inQuotes = false; pending = next }
+          } else {
+            inQuotes = false
+          }
+        } else {
+          current.append(c)
+        }
+      } else if c == "\"" {
+        inQuotes = true
+      } else if c == "," {
+        fields.append(current)
+        current = ""
+      } else {
+        current.append(c)
+      }
+    }
+    guard !inQuotes else { throw ParseError(line: lineNumber, message: "unterminated quote") }
+    fields.append(current)
+    return fields
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingSpaces() -> String {
+    String(self.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+  }
+}
+extension String {
+  fileprivate func trimmingSpaces() -> String { Substring(self).trimmingSpaces() }
+}

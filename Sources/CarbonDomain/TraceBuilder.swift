@@ -1,0 +1,74 @@
+/// Accumulates the trace of a calculation: named terms with units, data sets, decisions,
+/// rule outcomes and warnings, in the order they were produced.
+///
+/// ```swift
+/// var trace = TraceBuilder(method: "2BS ESCA guidelines", version: "V7")
+/// let soc = trace.term("soc_current", socRef * fLU, .tCPerHa, formula: "SOC_REF × F_LU")
+/// trace.decision("ef_policy", "GUIDELINES", reason: "default of the guidelines")
+/// response.trace = trace.build()
+/// ```
+public struct TraceBuilder: Sendable {
+  private var trace = CalculationTrace()
+
+  /// Starts a trace for a method and its version.
+  public init(method: String, version: String) {
+    trace.method = method
+    trace.methodVersion = version
+  }
+
+  /// Records a term and returns its value, so a computation can be written once.
+  @discardableResult
+  public mutating func term(
+    _ name: String, _ value: Double, _ unit: Unit, formula: String = "", source: String = ""
+  ) -> Double {
+    var term = TraceTerm()
+    term.name = name
+    term.value = value
+    term.unit = unit
+    term.formula = formula
+    term.source = source
+    trace.terms.append(term)
+    return value
+  }
+
+  /// Records a reference data set (once per name).
+  public mutating func dataSet(_ version: DataSetVersion) {
+    guard !trace.dataSets.contains(where: { $0.name == version.name }) else { return }
+    trace.dataSets.append(version)
+  }
+
+  /// Records a decision taken where the method leaves a choice.
+  public mutating func decision(_ rule: String, _ choice: String, reason: String) {
+    var decision = Decision()
+    decision.rule = rule
+    decision.choice = choice
+    decision.reason = reason
+    trace.decisions.append(decision)
+  }
+
+  /// Records a rule that rejected, capped or changed the result.
+  public mutating func rule(_ rule: String, _ effect: String) {
+    var outcome = RuleOutcome()
+    outcome.rule = rule
+    outcome.effect = effect
+    trace.rules.append(outcome)
+  }
+
+  /// Records a warning for the reader.
+  public mutating func warning(_ text: String) { trace.warnings.append(text) }
+
+  /// The finished trace.
+  public func build() -> CalculationTrace { trace }
+
+  /// The value of a recorded term, for tests and for later terms that reuse it.
+  public func value(of name: String) -> Double? {
+    trace.terms.last(where: { $0.name == name })?.value
+  }
+}
+
+extension CalculationTrace {
+  /// The value of a term by name (the last one recorded under that name).
+  public func value(of name: String) -> Double? {
+    terms.last(where: { $0.name == name })?.value
+  }
+}

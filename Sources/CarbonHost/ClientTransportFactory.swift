@@ -1,0 +1,37 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// Builds the client side of a TLS connection to a host, as `carbonhub` client commands and
+/// the integration tests use it.
+public enum ClientTransportFactory {
+  /// A transport to `server` ("HOST:PORT", "[::1]:PORT") that trusts the CA in `caFile`, or
+  /// plaintext when `caFile` is nil (for `--insecure-loopback` hosts only).
+  ///
+  /// TLS cannot put an IP address in SNI, so for an IP-literal host the TLS server name (and
+  /// the HTTP/2 authority) is `serverName` — "localhost" by default, which the development
+  /// certificate carries next to its 127.0.0.1 and ::1 IP SANs.
+  public static func make(
+    server: String, caFile: String?, serverName: String = "localhost"
+  ) throws -> HTTP2ClientTransport.Posix {
+    let address = try ListenAddress(server)
+    let isIPLiteral = address.host.contains(":") || address.host.allSatisfy { $0.isNumber || $0 == "." }
+    let target: any ResolvableTarget =
+      address.host.contains(":") ? .ipv6(address: address.host, port: address.port)
+      : isIPLiteral ? .ipv4(address: address.host, port: address.port)
+      : .dns(host: address.host, port: address.port)
+    let security: HTTP2ClientTransport.Posix.TransportSecurity
+    if let caFile {
+      security = .tls { config in
+        config.trustRoots = .certificates([.file(path: caFile, format: .pem)])
+      }
+    } else {
+      security = .plaintext
+    }
+    return try HTTP2ClientTransport.Posix(
+      target: target, transportSecurity: security,
+      config: .defaults { config in
+        if isIPLiteral && caFile != nil { config.http2.authority = serverName }
+        config.http2.targetWindowSize = 8 * 1024 * 1024
+      })
+  }
+}

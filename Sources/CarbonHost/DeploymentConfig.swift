@@ -1,0 +1,221 @@
+import Foundation
+import TOMLKit
+
+/// A deployment: where the host listens, its TLS material, and which modules it serves.
+///
+/// Read from a TOML file (see `docs/deployment.md` for the reference) or built from the
+/// embedded default, then adjusted by command-line flags.
+public struct DeploymentConfig: Sendable, Equatable {
+  /// A module entry of the deployment file (`[modules.<name>]`).
+  public struct Module: Sendable, Equatable {
+    /// The key under `[modules]`; must equal the name the plugin declares.
+    public var name: String
+    /// False keeps the module listed but not loaded.
+    public var enabled: Bool = true
+    /// Path of the shared library; relative paths are relative to `plugin_dir`.
+    public var path: String
+    /// Expected SHA-256 of the library (lowercase hex); nil means not pinned.
+    public var sha256: String?
+    /// The module's `config` table as JSON, handed to its `init`.
+    public var configJSON: String = "{}"
+
+    public init(name: String, enabled: Bool = true, path: String, sha256: String? = nil, configJSON: String = "{}") {
+      self.name = name
+      self.enabled = enabled
+      self.path = path
+      self.sha256 = sha256
+      self.configJSON = configJSON
+    }
+  }
+
+  /// Host and port to listen on, e.g. "127.0.0.1:8443"; port 0 picks a free port.
+  public var listen: String = "127.0.0.1:8443"
+  /// PEM certificate chain of the server; nil with `key` nil means "development certificate".
+  public var tlsCertificate: String?
+  /// PEM private key of the server.
+  public var tlsKey: String?
+  /// Serve plaintext instead of TLS. Only allowed on a loopback address (local debugging).
+  public var insecureLoopback: Bool = false
+  /// Directory searched for plugins (`*.so`) when `modules` is empty, and base of relative paths.
+  public var pluginDirectory: String
+  /// Directory for the development CA, certificates and each module's private data.
+  public var stateDirectory: String
+  /// Largest request or response message, bytes.
+  public var maxMessageBytes: Int = 64 * 1024 * 1024
+  /// Modules, in file order. Empty means: every plugin found in `pluginDirectory`.
+  public var modules: [Module] = []
+
+  public init(pluginDirectory: String, stateDirectory: String) {
+    self.pluginDirectory = pluginDirectory
+    self.stateDirectory = stateDirectory
+  }
+
+  /// A deployment-file error naming the offending key.
+  public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+    public let key: String
+    public let message: String
+    public var description: String { key.isEmpty ? message : "\(key): \(message)" }
+  }
+
+  /// The embedded default: every plugin of `pluginDirectory` on 127.0.0.1:8443, with a
+  /// development certificate kept in `stateDirectory`.
+  public static func embeddedDefault(pluginDirectory: String, stateDirectory: String) -> DeploymentConfig {
+    DeploymentConfig(pluginDirectory: pluginDirectory, stateDirectory: stateDirectory)
+  }
+
+  /// Parses a deployment file. Unknown keys are errors (a typo must not silently change a
+  /// deployment). `defaults` supplies directories the file leaves out.
+  public static func parse(toml text: String, defaults: DeploymentConfig) throws(Error) -> DeploymentConfig {
+    let root: [String: Any]
+    do {
+      let table = try TOMLTable(string: text)
+      guard let object = try JSONSerialization.jsonObject(with: Data(table.convert(to: .json).utf8)) as? [String: Any] else {
+        throw Error(key: "", message: "the deployment file is not a table")
+      }
+      root = object
+    } catch let error as Error {
+      throw error
+    } catch let error as TOMLParseError {
+      throw Error(key: "", message: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+    } catch {
+      throw Error(key: "", message: "cannot read the deployment file: \(error)")
+    }
+
+    var config = defaults
+    let reader = TableReader(table: root, prefix: "")
+    try reader.allowOnly(["listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules"])
+    if let listen = try reader.string("listen") { config.listen = listen }
+    if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
+    if let dir = try reader.string("state_dir") { config.stateDirectory = dir }
+    if let max = try reader.integer("max_message_bytes") {
+      guard max >= 1024 else { throw Error(key: "max_message_bytes", message: "must be at least 1024") }
+      config.maxMessageBytes = max
+    }
+    if let tls = try reader.table("tls") {
+      try tls.allowOnly(["certificate", "key", "insecure_loopback"])
+      config.tlsCertificate = try tls.string("certificate")
+      config.tlsKey = try tls.string("key")
+      config.insecureLoopback = try tls.bool("insecure_loopback") ?? false
+      guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
+        throw Error(key: "tls", message: "give both `certificate` and `key`, or neither (development certificate)")
+      }
+    }
+    if let modules = try reader.table("modules") {
+      for name in modules.table.keys.sorted() {
+        guard let module = try modules.table(name) else { continue }
+        try module.allowOnly(["enabled", "path", "sha256", "config"])
+        guard let path = try module.string("path") else {
+          throw Error(key: "modules.\(name).path", message: "is required")
+        }
+        var entry = Module(name: name, path: path)
+        entry.enabled = try module.bool("enabled") ?? true
+        if let sha = try module.string("sha256") {
+          guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
+            throw Error(key: "modules.\(name).sha256", message: "must be 64 hexadecimal characters")
+          }
+          entry.sha256 = sha.lowercased()
+        }
+        if let moduleConfig = try module.table("config") {
+          let data = (try? JSONSerialization.data(withJSONObject: moduleConfig.table, options: [.sortedKeys])) ?? Data("{}".utf8)
+          entry.configJSON = String(decoding: data, as: UTF8.self)
+        }
+        config.modules.append(entry)
+      }
+    }
+    try config.validate()
+    return config
+  }
+
+  /// Checks the combination of settings.
+  public func validate() throws(Error) {
+    guard let address = try? ListenAddress(listen) else {
+      throw Error(key: "listen", message: "'\(listen)' is not HOST:PORT")
+    }
+    if insecureLoopback && !address.isLoopback {
+      throw Error(key: "tls.insecure_loopback", message: "plaintext is only allowed on a loopback address, not \(address.host)")
+    }
+  }
+}
+
+/// A parsed `HOST:PORT` (IPv6 hosts in brackets: `[::1]:8443`).
+public struct ListenAddress: Sendable, Equatable {
+  public let host: String
+  public let port: Int
+
+  public init(_ text: String) throws {
+    if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+      host = String(text[text.index(after: text.startIndex)..<close])
+      let rest = text[text.index(after: close)...]
+      guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else {
+        throw DeploymentConfig.Error(key: "listen", message: "bad port in '\(text)'")
+      }
+      self.port = port
+    } else {
+      let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (0...65535).contains(port) else {
+        throw DeploymentConfig.Error(key: "listen", message: "'\(text)' is not HOST:PORT")
+      }
+      host = String(parts[0])
+      self.port = port
+    }
+  }
+
+  /// True for 127.0.0.0/8, ::1 and localhost.
+  public var isLoopback: Bool {
+    host == "localhost" || host == "::1" || host.hasPrefix("127.")
+  }
+}
+
+/// Typed access to a JSON-converted TOML table with key paths in errors.
+struct TableReader {
+  let table: [String: Any]
+  let prefix: String
+
+  func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
+
+  func allowOnly(_ keys: Set<String>) throws(DeploymentConfig.Error) {
+    for name in table.keys.sorted() where !keys.contains(name) {
+      throw DeploymentConfig.Error(key: key(name), message: "unknown key (allowed: \(keys.sorted().joined(separator: ", ")))")
+    }
+  }
+
+  func string(_ name: String) throws(DeploymentConfig.Error) -> String? {
+    guard let value = table[name] else { return nil }
+    guard let string = value as? String else { throw DeploymentConfig.Error(key: key(name), message: "must be a string") }
+    return string
+  }
+
+  func bool(_ name: String) throws(DeploymentConfig.Error) -> Bool? {
+    guard let value = table[name] else { return nil }
+    guard Self.isBoolean(value), let bool = value as? Bool else {
+      throw DeploymentConfig.Error(key: key(name), message: "must be true or false")
+    }
+    return bool
+  }
+
+  func integer(_ name: String) throws(DeploymentConfig.Error) -> Int? {
+    guard let value = table[name] else { return nil }
+    guard !Self.isBoolean(value), let number = value as? NSNumber,
+      number.doubleValue == number.doubleValue.rounded()
+    else {
+      throw DeploymentConfig.Error(key: key(name), message: "must be an integer")
+    }
+    return number.intValue
+  }
+
+  /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".
+  private static func isBoolean(_ value: Any) -> Bool {
+    if type(of: value) == Bool.self { return true }
+    if let number = value as? NSNumber {
+      let kind = String(cString: number.objCType)
+      return kind == "c" || kind == "B"
+    }
+    return false
+  }
+
+  func table(_ name: String) throws(DeploymentConfig.Error) -> TableReader? {
+    guard let value = table[name] else { return nil }
+    guard let sub = value as? [String: Any] else { throw DeploymentConfig.Error(key: key(name), message: "must be a table") }
+    return TableReader(table: sub, prefix: key(name))
+  }
+}

@@ -1,0 +1,131 @@
+import CarbonHostProtocol
+import GRPCCore
+import GRPCProtobuf
+import SwiftProtobuf
+
+/// gRPC server reflection (`grpc.reflection.v1`, and the wire-identical `v1alpha` path older
+/// tools use), over the host's own protos and every serving plugin's embedded descriptor set,
+/// so that tools like grpcurl can call plugin services the host never compiled.
+struct ReflectionService: RegistrableRPCService {
+  typealias Request = Grpc_Reflection_V1_ServerReflectionRequest
+  typealias Response = Grpc_Reflection_V1_ServerReflectionResponse
+
+  let index: DescriptorIndex
+
+  init(registry: ModuleRegistry) {
+    var sets = [HostDescriptors.fileDescriptorSet]
+    var services = ["carbon.host.v1.Host", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
+    for module in registry.serving {
+      guard let library = module.library else { continue }
+      sets.append(library.descriptorSet)
+      for method in library.methods where !services.contains(method.service) { services.append(method.service) }
+    }
+    index = DescriptorIndex(sets: sets, services: services)
+  }
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    for service in ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] {
+      router.registerHandler(
+        forMethod: MethodDescriptor(fullyQualifiedService: service, method: "ServerReflectionInfo"),
+        deserializer: ProtobufDeserializer<Request>(), serializer: ProtobufSerializer<Response>()
+      ) { [index] request, context in
+        StreamingServerResponse { writer in
+          for try await message in request.messages {
+            try await writer.write(index.answer(message))
+          }
+          return [:]
+        }
+      }
+    }
+  }
+}
+
+/// File descriptors by file name and by the symbols they define.
+struct DescriptorIndex: Sendable {
+  private var files: [String: Google_Protobuf_FileDescriptorProto] = [:]
+  private var symbols: [String: String] = [:]
+  let services: [String]
+
+  init(sets: [[UInt8]], services: [String]) {
+    self.services = services
+    for bytes in sets {
+      guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: bytes) else { continue }
+      for file in set.file where files[file.name] == nil {
+        files[file.name] = file
+        let prefix = file.package.isEmpty ? "" : file.package + "."
+        for message in file.messageType { addMessage(message, prefix: prefix, file: file.name) }
+        for enumType in file.enumType { symbols[prefix + enumType.name] = file.name }
+        for service in file.service {
+          symbols[prefix + service.name] = file.name
+          for method in service.method { symbols[prefix + service.name + "." + method.name] = file.name }
+        }
+      }
+    }
+  }
+
+  private mutating func addMessage(_ message: Google_Protobuf_DescriptorProto, prefix: String, file: String) {
+    let name = prefix + message.name
+    symbols[name] = file
+    for nested in message.nestedType { addMessage(nested, prefix: name + ".", file: file) }
+    for enumType in message.enumType { symbols[name + "." + enumType.name] = file }
+  }
+
+  /// The file and its transitive dependencies, the file first.
+  func fileWithDependencies(_ name: String) -> [Google_Protobuf_FileDescriptorProto]? {
+    guard files[name] != nil else { return nil }
+    var ordered: [Google_Protobuf_FileDescriptorProto] = []
+    var seen: Set<String> = []
+    var pending = [name]
+    while let next = pending.popLast() {
+      guard !seen.contains(next), let file = files[next] else { continue }
+      seen.insert(next)
+      ordered.append(file)
+      pending.append(contentsOf: file.dependency.reversed())
+    }
+    return ordered
+  }
+
+  func answer(_ request: Grpc_Reflection_V1_ServerReflectionRequest) -> Grpc_Reflection_V1_ServerReflectionResponse {
+    var response = Grpc_Reflection_V1_ServerReflectionResponse()
+    response.validHost = request.host
+    response.originalRequest = request
+    func error(_ code: Int32, _ message: String) {
+      var error = Grpc_Reflection_V1_ErrorResponse()
+      error.errorCode = code
+      error.errorMessage = message
+      response.errorResponse = error
+    }
+    func files(_ list: [Google_Protobuf_FileDescriptorProto]) {
+      var files = Grpc_Reflection_V1_FileDescriptorResponse()
+      files.fileDescriptorProto = list.compactMap { try? $0.serializedBytes() }
+      response.fileDescriptorResponse = files
+    }
+    switch request.messageRequest {
+    case .listServices:
+      var list = Grpc_Reflection_V1_ListServiceResponse()
+      list.service = services.map { name in
+        var service = Grpc_Reflection_V1_ServiceResponse()
+        service.name = name
+        return service
+      }
+      response.listServicesResponse = list
+    case .fileByFilename(let name):
+      if let list = fileWithDependencies(name) { files(list) } else { error(5, "file not found: \(name)") }
+    case .fileContainingSymbol(let symbol):
+      if let file = symbols[symbol], let list = fileWithDependencies(file) { files(list) } else { error(5, "symbol not found: \(symbol)") }
+    case .fileContainingExtension(let request):
+      error(5, "no extension \(request.extensionNumber) of \(request.containingType)")
+    case .allExtensionNumbersOfType(let type):
+      if symbols[type] != nil {
+        var numbers = Grpc_Reflection_V1_ExtensionNumberResponse()
+        numbers.baseTypeName = type
+        response.allExtensionNumbersResponse = numbers
+      } else {
+        error(5, "type not found: \(type)")
+      }
+    case nil:
+      error(3, "the request names no query")
+    }
+    return response
+  }
+}

@@ -1,0 +1,243 @@
+/*
+** carbon_plugin.h — the binary contract between the carbonhub host and a calculation module.
+**
+** A module is a shared library (.so) that exports exactly one C symbol:
+**
+**     const carbon_plugin_descriptor *carbon_plugin_entry(void);
+**
+** The host dlopen()s the library (RTLD_NOW | RTLD_LOCAL), looks up that symbol, calls it once
+** and reads the static descriptor it returns. Everything else the host learns about the module
+** (its name, version, methods, protobuf schema) and every call it makes goes through that
+** descriptor. Nothing else is shared: requests and responses cross the boundary as protobuf (or
+** proto3 JSON) bytes, never as language objects, so host and module may be built by different
+** compilers, at different times, in different languages.
+**
+** This header is the single source of truth of the ABI. It has no dependency beyond the C
+** standard library.
+**
+** ---------------------------------------------------------------------------------------------
+** EVOLUTION RULE
+**
+**   CARBON_PLUGIN_ABI_VERSION is bumped on any change that is not purely additive at the end of
+**   carbon_plugin_descriptor. The host refuses a module whose abi_version differs from its own,
+**   with a message that names both versions. Additive changes (new fields appended to the
+**   descriptor) keep the version and are detected by `struct_size`: a host reads a field only
+**   if offsetof(field) + sizeof(field) <= struct_size. Existing fields never move, never change
+**   type and never change meaning.
+**
+** OWNERSHIP
+**
+**   - Everything reachable from the descriptor (strings, the method table, the descriptor set)
+**     is owned by the module and must stay valid and unchanged from the first call to
+**     carbon_plugin_entry() until the library is unloaded. The host never frees it.
+**   - Buffers the host passes in (config, data_dir, method path, request bytes) are owned by
+**     the host and valid only for the duration of the call that receives them. A module that
+**     wants to keep them copies them.
+**   - Buffers the module returns through carbon_call_result (response, error_message,
+**     error_field) and through initialize()'s error_message_out are allocated by the module and
+**     released by the host by calling the descriptor's free_buffer() exactly once, on the same
+**     module. The host never passes them to its own free().
+**   - Bytes passed to an emit callback are owned by the module and valid only until the
+**     callback returns; the host copies what it keeps.
+**
+** THREAD-SAFETY
+**
+**   - carbon_plugin_entry() may be called from any thread, possibly more than once; it must
+**     return the same pointer every time and have no other effect.
+**   - initialize() is called once per instance, from one thread, before any call() on that instance.
+**   - call() may be called concurrently from any number of threads on the same instance. A
+**     module that keeps mutable state protects it itself.
+**   - shutdown() is called once per instance, after every call() on it has returned, and no
+**     call() on that instance follows.
+**   - free_buffer() may be called from any thread, concurrently.
+**
+** ERRORS
+**
+**   A module never aborts, exits or lets an exception (C++, Swift error, trap) escape across this
+**   boundary on bad input: it returns a status. Status values equal gRPC status codes one to one
+**   and the host forwards them to the remote caller unchanged, with error_message as the gRPC
+**   status message. For CARBON_STATUS_INVALID_ARGUMENT the module sets error_field to the path of
+**   the offending field in the request, e.g. "farms[3].years[2].inputs[0].quantity".
+** ---------------------------------------------------------------------------------------------
+*/
+#ifndef CARBON_PLUGIN_H
+#define CARBON_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The ABI version this header describes. A module stores it in its descriptor's abi_version. */
+#define CARBON_PLUGIN_ABI_VERSION 1u
+
+/** The name of the one symbol a module exports. */
+#define CARBON_PLUGIN_ENTRY_SYMBOL "carbon_plugin_entry"
+
+/**
+** Outcome of initialize() and call(). Values are the gRPC status codes; the host maps them 1:1.
+*/
+typedef enum carbon_status {
+  CARBON_STATUS_OK = 0,
+  CARBON_STATUS_CANCELLED = 1,
+  CARBON_STATUS_UNKNOWN = 2,
+  /** The request is malformed or a field is invalid; error_field names it. */
+  CARBON_STATUS_INVALID_ARGUMENT = 3,
+  CARBON_STATUS_DEADLINE_EXCEEDED = 4,
+  CARBON_STATUS_NOT_FOUND = 5,
+  CARBON_STATUS_ALREADY_EXISTS = 6,
+  CARBON_STATUS_PERMISSION_DENIED = 7,
+  CARBON_STATUS_RESOURCE_EXHAUSTED = 8,
+  /** The request is well formed but a rule of the method refuses it (error_field may name it). */
+  CARBON_STATUS_FAILED_PRECONDITION = 9,
+  CARBON_STATUS_ABORTED = 10,
+  CARBON_STATUS_OUT_OF_RANGE = 11,
+  /** The method path is not one the module serves. */
+  CARBON_STATUS_UNIMPLEMENTED = 12,
+  /** A defect in the module; the message says what. */
+  CARBON_STATUS_INTERNAL = 13,
+  CARBON_STATUS_UNAVAILABLE = 14,
+  CARBON_STATUS_DATA_LOSS = 15,
+  CARBON_STATUS_UNAUTHENTICATED = 16
+} carbon_status;
+
+/** How request and response bytes are encoded. */
+typedef enum carbon_encoding {
+  /** Protobuf binary wire format of the method's request/response messages. */
+  CARBON_ENCODING_PROTOBUF = 0,
+  /** Proto3 JSON mapping of the same messages, UTF-8, not NUL-terminated. */
+  CARBON_ENCODING_JSON = 1
+} carbon_encoding;
+
+/** How a method answers. */
+typedef enum carbon_method_kind {
+  /** One request, one response (returned in carbon_call_result.response). */
+  CARBON_METHOD_UNARY = 0,
+  /** One request, zero or more responses passed to the emit callback, then a final status. */
+  CARBON_METHOD_SERVER_STREAMING = 1
+} carbon_method_kind;
+
+/** One method a module serves. */
+typedef struct carbon_method {
+  /** Full gRPC path, NUL-terminated: "/<package>.<Service>/<Method>". Module-owned, static. */
+  const char *path;
+  /** Unary or server-streaming. */
+  carbon_method_kind kind;
+} carbon_method;
+
+/**
+** What call() reports back. The host zero-initialises it before the call; the module fills it.
+** Every non-NULL pointer in it is module-allocated and released by the host with free_buffer().
+*/
+typedef struct carbon_call_result {
+  /** Final status of the call. */
+  carbon_status status;
+  /** Unary OK: the encoded response message (may be NULL with length 0 for an empty message).
+  ** Streaming: unused (NULL). Error: unused (NULL). */
+  uint8_t *response;
+  /** Length of response in bytes. */
+  size_t response_length;
+  /** Error: a NUL-terminated UTF-8 message for the caller (NULL on OK). */
+  char *error_message;
+  /** INVALID_ARGUMENT / FAILED_PRECONDITION: NUL-terminated path of the offending field or
+  ** the rule that refused the request, e.g. "farms[0].yield_kg_per_ha" (NULL if none). */
+  char *error_field;
+} carbon_call_result;
+
+/**
+** Callback through which a server-streaming method hands out its responses, one encoded message
+** per invocation, in order. Called on the thread that runs call(), synchronously.
+**
+**   emit_context  the opaque pointer the host passed to call().
+**   message       the encoded response message; module-owned, valid until the callback returns.
+**   length        its length in bytes.
+**
+** Returns 0 to continue. A non-zero return means the host no longer wants responses (the client
+** went away or cancelled): the module stops producing, releases what it holds and returns from
+** call() promptly with CARBON_STATUS_CANCELLED. The callback may block for flow control: the
+** host uses that to keep memory flat when the client reads slower than the module produces.
+*/
+typedef int (*carbon_emit_fn)(void *emit_context, const uint8_t *message, size_t length);
+
+/** The static description of a module, returned by carbon_plugin_entry(). */
+typedef struct carbon_plugin_descriptor {
+  /** Must equal CARBON_PLUGIN_ABI_VERSION of the header the module was built against. */
+  uint32_t abi_version;
+  /** sizeof(carbon_plugin_descriptor) as the module was compiled; see the evolution rule. */
+  uint32_t struct_size;
+
+  /** Module name, NUL-terminated, [a-z0-9-]+, unique in a deployment, e.g. "esca". */
+  const char *name;
+  /** Semantic version of the module, e.g. "1.2.0". */
+  const char *version;
+  /** One-line human description. */
+  const char *description;
+
+  /** The methods this module serves; method_count entries. */
+  const carbon_method *methods;
+  size_t method_count;
+
+  /** Serialized google.protobuf.FileDescriptorSet of the module's .proto files, including
+  ** their imports, so the host can serve gRPC reflection for services it never compiled. */
+  const uint8_t *descriptor_set;
+  size_t descriptor_set_length;
+
+  /** Opaque pointer the module may use to find its own state from initialize(); the host passes it
+  ** back to initialize() unchanged and never dereferences it. May be NULL. Module-owned, static. */
+  void *module_data;
+
+  /**
+  ** Creates an instance.
+  **   module_data                   this descriptor's module_data, unchanged.
+  **   config_json / config_length  the module's `config` table of the deployment file as a JSON
+  **                                 object, UTF-8, not NUL-terminated ("{}" when absent).
+  **   data_dir                      NUL-terminated path of a directory private to this module,
+  **                                 existing and writable; the module keeps its data there.
+  **   instance_out                  receives the opaque instance passed to call()/shutdown().
+  **   error_message_out             on failure, receives a module-allocated NUL-terminated
+  **                                 message (released with free_buffer), or stays NULL.
+  ** Returns CARBON_STATUS_OK, or an error status (typically INVALID_ARGUMENT for a bad config,
+  ** FAILED_PRECONDITION for an unusable data directory). On failure the host marks the module
+  ** failed with that message and never calls call() or shutdown() on it.
+  */
+  carbon_status (*initialize)(void *module_data, const char *config_json, size_t config_length,
+                        const char *data_dir, void **instance_out, char **error_message_out);
+
+  /**
+  ** Runs one method.
+  **   instance        from initialize().
+  **   method_path     NUL-terminated full gRPC path, one of `methods`.
+  **   encoding        encoding of request and of every response.
+  **   request         the encoded request message (may be NULL when request_length is 0).
+  **   emit            for server-streaming methods: the callback that receives each response;
+  **                   NULL for unary methods.
+  **   emit_context    passed back to emit unchanged.
+  **   result          zero-initialised by the host; the module fills it before returning.
+  ** Must be safe to call concurrently. Never blocks indefinitely except inside emit.
+  */
+  void (*call)(void *instance, const char *method_path, carbon_encoding encoding,
+               const uint8_t *request, size_t request_length, carbon_emit_fn emit,
+               void *emit_context, carbon_call_result *result);
+
+  /** Releases a buffer the module allocated (response, error_message, error_field, init's
+  ** error message). NULL is a no-op. Thread-safe. */
+  void (*free_buffer)(void *buffer);
+
+  /** Releases an instance. Called once, after the last call() on it has returned. */
+  void (*shutdown)(void *instance);
+} carbon_plugin_descriptor;
+
+/** The signature of the entry symbol. */
+typedef const carbon_plugin_descriptor *(*carbon_plugin_entry_fn)(void);
+
+/** CARBON_PLUGIN_ABI_VERSION as compiled into the caller's copy of this header (host side
+** convenience; modules do not need it). */
+uint32_t carbon_plugin_header_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CARBON_PLUGIN_H */

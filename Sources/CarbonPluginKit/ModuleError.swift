@@ -1,0 +1,48 @@
+import CarbonPluginABI
+
+/// Status of a module call; the values are gRPC status codes (see `carbon_plugin.h`).
+public enum ModuleStatus: UInt32, Sendable {
+  case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists
+  case permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange
+  case unimplemented, `internal`, unavailable, dataLoss, unauthenticated
+
+  var cValue: carbon_status { carbon_status(rawValue: rawValue) }
+}
+
+/// The error a module method throws. The kit turns it into the call's status, message and
+/// field path; the host forwards them to the caller as the gRPC status.
+public struct ModuleError: Error, Sendable, Equatable, CustomStringConvertible {
+  public var status: ModuleStatus
+  public var message: String
+  /// Path of the offending request field (`farms[3].years[2].quantity`) or the rule that
+  /// refused the request; nil when the error concerns the whole request.
+  public var field: String?
+
+  public init(_ status: ModuleStatus, _ message: String, field: String? = nil) {
+    self.status = status
+    self.message = message
+    self.field = field
+  }
+
+  /// A request field is missing or invalid.
+  public static func invalidArgument(_ field: String, _ message: String) -> ModuleError {
+    ModuleError(.invalidArgument, "\(field): \(message)", field: field)
+  }
+
+  /// A well-formed request refused by a rule of the method (named in `rule`).
+  public static func failedPrecondition(rule: String, _ message: String) -> ModuleError {
+    ModuleError(.failedPrecondition, "\(rule): \(message)", field: rule)
+  }
+
+  /// Something the request names does not exist.
+  public static func notFound(_ field: String, _ message: String) -> ModuleError {
+    ModuleError(.notFound, "\(field): \(message)", field: field)
+  }
+
+  /// A defect in the module.
+  public static func `internal`(_ message: String) -> ModuleError {
+    ModuleError(.internal, message)
+  }
+
+  public var description: String { "\(status) \(message)" }
+}

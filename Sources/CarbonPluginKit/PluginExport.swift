@@ -1,0 +1,207 @@
+import CarbonPluginABI
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Builds the C descriptor (`carbon_plugin.h`) for a Swift module. A plugin's only C-facing
+/// code is its entry point:
+///
+/// ```swift
+/// @_cdecl("carbon_plugin_entry")
+/// public func carbonPluginEntry() -> UnsafeRawPointer { PluginExport.descriptor(for: Units.self) }
+/// ```
+public enum PluginExport {
+  /// The descriptor of `module`, built on the first call and returned unchanged afterwards
+  /// (the ABI requires the same pointer every time). It lives until the library is unloaded.
+  public static func descriptor<Module: CarbonModule>(for module: Module.Type) -> UnsafeRawPointer {
+    descriptors.withLock { cache in
+      let key = ObjectIdentifier(module)
+      if let existing = cache[key] { return UnsafeRawPointer(existing.pointer) }
+      let built = makeDescriptor(ModuleDriver<Module>())
+      cache[key] = UnsafeSendable(built)
+      return UnsafeRawPointer(built)
+    }
+  }
+
+  /// Creates an instance directly, without going through C, for in-process tests.
+  public static func makeInstance<Module: CarbonModule>(
+    _ module: Module.Type, context: ModuleContext
+  ) throws(ModuleError) -> ModuleInstance {
+    try ModuleDriver<Module>().makeInstance(context)
+  }
+
+  private static let descriptors = Mutex<[ObjectIdentifier: UnsafeSendable<UnsafeMutablePointer<carbon_plugin_descriptor>>]>([:])
+
+  private static func makeDescriptor(_ driver: any ModuleDriving) -> UnsafeMutablePointer<carbon_plugin_descriptor> {
+    let methods = UnsafeMutablePointer<carbon_method>.allocate(capacity: max(driver.methodTable.count, 1))
+    for (index, method) in driver.methodTable.enumerated() {
+      methods[index] = carbon_method(
+        path: UnsafePointer(strdup(method.path)),
+        kind: method.kind == .unary ? CARBON_METHOD_UNARY : CARBON_METHOD_SERVER_STREAMING)
+    }
+    let descriptorSet = UnsafeMutablePointer<UInt8>.allocate(capacity: max(driver.descriptorSet.count, 1))
+    descriptorSet.initialize(from: driver.descriptorSet, count: driver.descriptorSet.count)
+
+    let descriptor = UnsafeMutablePointer<carbon_plugin_descriptor>.allocate(capacity: 1)
+    descriptor.initialize(
+      to: carbon_plugin_descriptor(
+        abi_version: CARBON_PLUGIN_ABI_VERSION,
+        struct_size: UInt32(MemoryLayout<carbon_plugin_descriptor>.size),
+        name: UnsafePointer(strdup(driver.name)),
+        version: UnsafePointer(strdup(driver.version)),
+        description: UnsafePointer(strdup(driver.summary)),
+        methods: UnsafePointer(methods),
+        method_count: driver.methodTable.count,
+        descriptor_set: UnsafePointer(descriptorSet),
+        descriptor_set_length: driver.descriptorSet.count,
+        module_data: Unmanaged.passRetained(driver as AnyObject).toOpaque(),
+        initialize: initTrampoline,
+        call: callTrampoline,
+        free_buffer: { buffer in free(buffer) },
+        shutdown: { instance in
+          guard let instance else { return }
+          Unmanaged<ModuleInstance>.fromOpaque(instance).release()
+        }))
+    return descriptor
+  }
+}
+
+/// A created module, type-erased: what the C trampolines and in-process tests call.
+public final class ModuleInstance: Sendable {
+  private let handler: @Sendable (String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?) throws(ModuleError) -> [UInt8]?
+
+  init(handler: @escaping @Sendable (String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?) throws(ModuleError) -> [UInt8]?) {
+    self.handler = handler
+  }
+
+  /// Calls a method by its gRPC path. Returns the encoded response of a unary method, or nil
+  /// for a streaming method after passing each response to `emit` (which returns false to stop).
+  public func call(
+    _ path: String, request: [UInt8], encoding: MessageEncoding = .protobuf,
+    emit: (@Sendable ([UInt8]) -> Bool)? = nil
+  ) throws(ModuleError) -> [UInt8]? {
+    try handler(path, request, encoding, emit)
+  }
+}
+
+/// What the descriptor needs of a module type, without its generic parameter.
+protocol ModuleDriving: AnyObject, Sendable {
+  var name: String { get }
+  var version: String { get }
+  var summary: String { get }
+  var descriptorSet: [UInt8] { get }
+  var methodTable: [(path: String, kind: MethodKind)] { get }
+  func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance
+}
+
+final class ModuleDriver<Module: CarbonModule>: ModuleDriving {
+  let methods: [String: ModuleMethod<Module>]
+  let methodTable: [(path: String, kind: MethodKind)]
+  var name: String { Module.name }
+  var version: String { Module.version }
+  var summary: String { Module.summary }
+  var descriptorSet: [UInt8] { Module.descriptorSet }
+
+  init() {
+    let list = Module.methods
+    methods = Dictionary(list.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+    methodTable = list.map { ($0.path, $0.kind) }
+  }
+
+  func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance {
+    let module = try Module(context: context)
+    let methods = self.methods
+    return ModuleInstance { path, request, encoding, emit throws(ModuleError) in
+      guard let method = methods[path] else {
+        throw ModuleError(.unimplemented, "module \(Module.name) has no method \(path)")
+      }
+      return try method.run(module, request, encoding, emit)
+    }
+  }
+}
+
+/// Wraps a value the compiler cannot prove Sendable where the ABI's thread-safety rules make
+/// sharing it safe (pointers owned by the descriptor or passed for one call).
+struct UnsafeSendable<Value>: @unchecked Sendable {
+  let pointer: Value
+  init(_ pointer: Value) { self.pointer = pointer }
+}
+
+private func duplicate(_ text: String) -> UnsafeMutablePointer<CChar>? { strdup(text) }
+
+private let initTrampoline:
+  @convention(c) (
+    UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int, UnsafePointer<CChar>?,
+    UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+  ) -> carbon_status = { moduleData, config, configLength, dataDir, instanceOut, errorOut in
+    guard let moduleData, let instanceOut else { return CARBON_STATUS_INTERNAL }
+    let driver = Unmanaged<AnyObject>.fromOpaque(moduleData).takeUnretainedValue()
+    guard let driver = driver as? any ModuleDriving else { return CARBON_STATUS_INTERNAL }
+    let configText: String
+    if let config, configLength > 0 {
+      configText = String(
+        decoding: UnsafeRawBufferPointer(start: config, count: configLength), as: UTF8.self)
+    } else {
+      configText = "{}"
+    }
+    let context = ModuleContext(
+      configJSON: configText, dataDirectory: dataDir.map { String(cString: $0) } ?? "")
+    do {
+      let instance = try driver.makeInstance(context)
+      instanceOut.pointee = Unmanaged.passRetained(instance).toOpaque()
+      return CARBON_STATUS_OK
+    } catch let error as ModuleError {
+      errorOut?.pointee = duplicate(error.message)
+      return error.status.cValue
+    } catch {
+      errorOut?.pointee = duplicate("\(error)")
+      return CARBON_STATUS_INTERNAL
+    }
+  }
+
+private let callTrampoline:
+  @convention(c) (
+    UnsafeMutableRawPointer?, UnsafePointer<CChar>?, carbon_encoding, UnsafePointer<UInt8>?, Int,
+    carbon_emit_fn?, UnsafeMutableRawPointer?, UnsafeMutablePointer<carbon_call_result>?
+  ) -> Void = { instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, result in
+    guard let result else { return }
+    guard let instancePointer, let methodPath else {
+      result.pointee.status = CARBON_STATUS_INTERNAL
+      result.pointee.error_message = duplicate("call() without an instance or a method path")
+      return
+    }
+    let instance = Unmanaged<ModuleInstance>.fromOpaque(instancePointer).takeUnretainedValue()
+    let bytes =
+      request.map { Array(UnsafeBufferPointer(start: $0, count: requestLength)) } ?? []
+    let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
+    var emitter: (@Sendable ([UInt8]) -> Bool)? = nil
+    if let emit {
+      let context = UnsafeSendable(emitContext)
+      emitter = { message in
+        message.withUnsafeBufferPointer { emit(context.pointer, $0.baseAddress, $0.count) == 0 }
+      }
+    }
+    do {
+      if let response = try instance.call(
+        String(cString: methodPath), request: bytes, encoding: coding, emit: emitter)
+      {
+        let buffer = malloc(max(response.count, 1))!.assumingMemoryBound(to: UInt8.self)
+        buffer.initialize(from: response, count: response.count)
+        result.pointee.response = buffer
+        result.pointee.response_length = response.count
+      }
+      result.pointee.status = CARBON_STATUS_OK
+    } catch let error as ModuleError {
+      result.pointee.status = error.status.cValue
+      result.pointee.error_message = duplicate(error.message)
+      if let field = error.field { result.pointee.error_field = duplicate(field) }
+    } catch {
+      result.pointee.status = CARBON_STATUS_INTERNAL
+      result.pointee.error_message = duplicate("\(error)")
+    }
+  }

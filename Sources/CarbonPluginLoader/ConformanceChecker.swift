@@ -1,0 +1,209 @@
+import Synchronization
+import CHeapStats
+import Foundation
+import SwiftProtobuf
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Checks that a plugin honours the ABI contract, from the outside, the way the host will use
+/// it. Used by `carbonhub verify <plugin.so>` and by each plugin's tests.
+///
+/// Checks: the library loads (ABI version, descriptor), the embedded descriptor set parses and
+/// declares every method with its kind, `init` accepts an empty config, every method answers an
+/// empty request with a status (never a crash, never INTERNAL), invalid protobuf bytes and
+/// invalid JSON give INVALID_ARGUMENT, an unknown method gives UNIMPLEMENTED, sample requests
+/// (if given) succeed, 8 threads calling at once get identical answers, and repeated calls do
+/// not grow the heap (every returned buffer is released with the plugin's `free_buffer`).
+public struct ConformanceChecker: Sendable {
+  /// One check and its outcome.
+  public struct Check: Sendable, CustomStringConvertible {
+    public let name: String
+    public let passed: Bool
+    public let detail: String
+    public var description: String { "\(passed ? "PASS" : "FAIL")  \(name)\(detail.isEmpty ? "" : ": \(detail)")" }
+  }
+
+  /// The outcome of all checks.
+  public struct Report: Sendable, CustomStringConvertible {
+    public let path: String
+    public let module: String
+    public let checks: [Check]
+    public var passed: Bool { !checks.isEmpty && checks.allSatisfy(\.passed) }
+    public var failures: [Check] { checks.filter { !$0.passed } }
+    public var description: String {
+      (["\(module.isEmpty ? path : module) (\(path))"] + checks.map { "  \($0)" }
+        + ["  \(passed ? "conformant" : "NOT conformant: \(failures.count) failed")"])
+        .joined(separator: "\n")
+    }
+  }
+
+  /// Statuses an empty (all-defaults) request may get: a method may accept it or refuse it
+  /// with a reason, but must not fail internally.
+  static let acceptableForEmptyRequest: Set<UInt32> = [0, 3, 5, 9, 11]
+
+  /// Sample JSON requests by method path, expected to succeed.
+  public var samples: [String: [UInt8]]
+  /// The JSON config given to `init`.
+  public var configJSON: String
+  /// Calls per thread in the concurrency check.
+  public var concurrentCallsPerThread: Int
+  /// Calls in the heap-growth check.
+  public var leakCheckCalls: Int
+
+  public init(
+    samples: [String: [UInt8]] = [:], configJSON: String = "{}", concurrentCallsPerThread: Int = 50,
+    leakCheckCalls: Int = 2000
+  ) {
+    self.samples = samples
+    self.configJSON = configJSON
+    self.concurrentCallsPerThread = concurrentCallsPerThread
+    self.leakCheckCalls = leakCheckCalls
+  }
+
+  /// Runs every check on the plugin at `path`.
+  public func check(path: String) -> Report {
+    var checks: [Check] = []
+    func record(_ name: String, _ passed: Bool, _ detail: String = "") {
+      checks.append(Check(name: name, passed: passed, detail: detail))
+    }
+
+    let library: PluginLibrary
+    do {
+      library = try PluginLibrary(path: path)
+      record("loads (ABI v\(library.abiVersion), descriptor valid)", true, "\(library.name) \(library.version)")
+    } catch {
+      record("loads", false, error.description)
+      return Report(path: path, module: "", checks: checks)
+    }
+
+    record("declares at least one method", !library.methods.isEmpty, "\(library.methods.count) methods")
+    checkDescriptorSet(library, record)
+
+    let dataDirectory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("carbonhub-verify-\(library.name)-\(getpid())").path
+    try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    let instance: PluginInstance
+    do {
+      instance = try library.makeInstance(configJSON: configJSON, dataDirectory: dataDirectory)
+      record("init accepts config \(configJSON)", true)
+    } catch {
+      record("init accepts config \(configJSON)", false, error.description)
+      return Report(path: path, module: library.name, checks: checks)
+    }
+
+    for method in library.methods {
+      let empty = Self.call(instance, method, [], .protobuf)
+      record(
+        "\(method.path) answers an empty request", Self.acceptableForEmptyRequest.contains(empty.status),
+        empty.summary)
+      let garbage = Self.call(instance, method, [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], .protobuf)
+      record("\(method.path) rejects invalid protobuf with INVALID_ARGUMENT", garbage.status == 3, garbage.summary)
+      let badJSON = Self.call(instance, method, Array("{\"unterminated".utf8), .json)
+      record("\(method.path) rejects invalid JSON with INVALID_ARGUMENT", badJSON.status == 3, badJSON.summary)
+      if let sample = samples[method.path] {
+        let outcome = Self.call(instance, method, sample, .json)
+        record("\(method.path) succeeds on its sample request", outcome.status == 0, outcome.summary)
+      }
+    }
+
+    if let first = library.methods.first {
+      let unknown = PluginMethod(path: "/\(first.service)/NoSuchMethodForConformance", isServerStreaming: false)
+      let outcome = Self.call(instance, unknown, [], .protobuf)
+      record("an unknown method gives UNIMPLEMENTED", outcome.status == 12, outcome.summary)
+    }
+
+    checkConcurrency(instance, library, record)
+    checkHeapGrowth(instance, library, record)
+    return Report(path: path, module: library.name, checks: checks)
+  }
+
+  private func checkDescriptorSet(_ library: PluginLibrary, _ record: (String, Bool, String) -> Void) {
+    guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: library.descriptorSet),
+      !set.file.isEmpty
+    else {
+      record("descriptor set parses as google.protobuf.FileDescriptorSet", false, "\(library.descriptorSet.count) bytes")
+      return
+    }
+    record("descriptor set parses as google.protobuf.FileDescriptorSet", true, "\(set.file.count) files")
+    for method in library.methods {
+      let declared = set.file.lazy.compactMap { file -> Google_Protobuf_MethodDescriptorProto? in
+        let prefix = file.package.isEmpty ? "" : file.package + "."
+        guard let service = file.service.first(where: { prefix + $0.name == method.service }) else { return nil }
+        return service.method.first { $0.name == method.name }
+      }.first
+      guard let declared else {
+        record("\(method.path) is in the descriptor set", false, "no such service/method")
+        continue
+      }
+      let streamingMatches = declared.serverStreaming == method.isServerStreaming && !declared.clientStreaming
+      record(
+        "\(method.path) is in the descriptor set", streamingMatches,
+        streamingMatches ? "" : "kind differs from the descriptor set (server_streaming=\(declared.serverStreaming))")
+    }
+  }
+
+  private func checkConcurrency(
+    _ instance: PluginInstance, _ library: PluginLibrary, _ record: (String, Bool, String) -> Void
+  ) {
+    let threads = 8
+    let calls = concurrentCallsPerThread
+    let probes = library.methods.map { method in (method, samples[method.path] ?? [], samples[method.path] == nil ? WireEncoding.protobuf : .json) }
+    let expected = probes.map { Self.call(instance, $0.0, $0.1, $0.2) }
+    let mismatches = Mutex(0)
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+      for _ in 0..<calls {
+        for (index, probe) in probes.enumerated() where Self.call(instance, probe.0, probe.1, probe.2) != expected[index] {
+          mismatches.withLock { $0 += 1 }
+        }
+      }
+    }
+    let count = mismatches.withLock { $0 }
+    record(
+      "\(threads) threads × \(calls) calls agree", count == 0,
+      count == 0 ? "" : "\(count) answers differed from the single-threaded answer")
+  }
+
+  private func checkHeapGrowth(
+    _ instance: PluginInstance, _ library: PluginLibrary, _ record: (String, Bool, String) -> Void
+  ) {
+    let probes = library.methods.map { method in (method, samples[method.path] ?? [0xFF, 0xFF, 0x0F], samples[method.path] == nil ? WireEncoding.protobuf : .json) }
+    func run(_ n: Int) {
+      for _ in 0..<n { for probe in probes { _ = Self.call(instance, probe.0, probe.1, probe.2) } }
+    }
+    run(200)
+    let before = carbonhub_heap_bytes_in_use()
+    run(leakCheckCalls)
+    let after = carbonhub_heap_bytes_in_use()
+    let growth = after > before ? after - before : 0
+    // A leak of even 8 bytes per call would show as ≥ 16 KB over 2 000 calls.
+    let limit = 16 * 1024
+    record(
+      "\(leakCheckCalls) calls per method do not grow the heap", growth < limit,
+      "heap grew by \(growth) bytes (limit \(limit))")
+  }
+
+  struct Outcome: Equatable {
+    var status: UInt32
+    var bytes: [UInt8]
+    var message: String
+    var summary: String {
+      status == 0 ? "OK (\(bytes.count) bytes)" : "\(ModuleCallStatus.name(of: status)): \(message)"
+    }
+  }
+
+  static func call(_ instance: PluginInstance, _ method: PluginMethod, _ request: [UInt8], _ encoding: WireEncoding) -> Outcome {
+    do {
+      if method.isServerStreaming {
+        var all: [UInt8] = []
+        try instance.callStreaming(method.path, request: request, encoding: encoding) { all += $0; return true }
+        return Outcome(status: 0, bytes: all, message: "")
+      }
+      return Outcome(status: 0, bytes: try instance.call(method.path, request: request, encoding: encoding), message: "")
+    } catch {
+      return Outcome(status: error.status, bytes: [], message: error.message)
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import CarbonHostProtocol
+import Foundation
+
+extension CarbonHub {
+  struct Call: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Call a module method with a JSON request; print the JSON response.",
+      discussion: """
+        The request is the proto3 JSON form of the method's request message. A unary method
+        prints one JSON object; a server-streaming method prints one JSON object per line.
+        On error the exit code is 1 and the gRPC status, message and offending field are
+        printed on standard error.
+        """)
+
+    @Argument(help: "The method, as <module>.<Method> (e.g. units.Convert).")
+    var target: String
+
+    @Option(name: .long, help: "JSON request file, or - for standard input.")
+    var json: String
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+      guard let dot = target.firstIndex(of: "."), dot != target.startIndex, target.index(after: dot) != target.endIndex else {
+        throw ValidationError("'\(target)' is not <module>.<Method>")
+      }
+      let module = String(target[..<dot])
+      let method = String(target[target.index(after: dot)...])
+      let data: Data
+      if json == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+      } else {
+        guard let contents = FileManager.default.contents(atPath: json) else {
+          throw ValidationError("cannot read \(json)")
+        }
+        data = contents
+      }
+      let request = Carbon_Host_V1_InvokeRequest.with {
+        $0.module = module
+        $0.method = method
+        $0.requestJson = String(decoding: data, as: UTF8.self)
+      }
+      try await client.withHost { host in
+        var get = Carbon_Host_V1_GetModuleRequest()
+        get.name = module
+        let info = try await host.getModule(get)
+        let streaming = info.methods.contains { ($0.path.hasSuffix("/" + method) || $0.path == method) && $0.kind == .serverStreaming }
+        if streaming {
+          try await host.invokeStream(request) { response in
+            for try await message in response.messages { printOut(message.responseJson) }
+          }
+        } else {
+          printOut(try await host.invoke(request).responseJson)
+        }
+      }
+    }
+  }
+}

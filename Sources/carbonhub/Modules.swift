@@ -1,0 +1,42 @@
+import ArgumentParser
+import CarbonHostProtocol
+import Foundation
+import SwiftProtobuf
+
+extension CarbonHub {
+  struct Modules: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List the modules of a running host with their state and methods.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(name: .long, help: "Print the ListModules response as JSON.")
+    var json = false
+
+    func run() async throws {
+      let response = try await client.withHost { host in
+        try await host.listModules(Carbon_Host_V1_ListModulesRequest())
+      }
+      if json {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        printOut(try response.jsonString(options: options))
+        return
+      }
+      for module in response.modules {
+        let state: String
+        switch module.state {
+        case .serving: state = "serving"
+        case .failed: state = "FAILED"
+        case .disabled: state = "disabled"
+        default: state = "unknown"
+        }
+        printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))")
+        if !module.failureReason.isEmpty { printOut("  reason: \(module.failureReason)") }
+        for method in module.methods {
+          printOut("  \(method.path)\(method.kind == .serverStreaming ? "  (server-streaming)" : "")")
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import CarbonHost
+import Foundation
+import Logging
+
+extension CarbonHub {
+  struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Serve the deployment's modules over TLS gRPC.",
+      discussion: """
+        With no --config, the embedded default serves every plugin (*.so) found next to the
+        executable on 127.0.0.1:8443, with a development CA and server certificate generated on
+        first start in the state directory. Flags override the deployment file.
+        """)
+
+    @Option(name: .long, help: "Deployment file (TOML).")
+    var config: String?
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (port 0 picks a free port).")
+    var listen: String?
+
+    @Option(name: .long, help: "Plugin directory.")
+    var plugins: String?
+
+    @Option(name: .customLong("state-dir"), help: "State directory (development CA, module data).")
+    var stateDir: String?
+
+    @Flag(name: .customLong("insecure-loopback"), help: "Serve plaintext on a loopback address (local debugging only).")
+    var insecureLoopback = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+      LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        return handler
+      }
+      let logger = Logger(label: "carbonhub")
+      var deployment = DeploymentConfig.embeddedDefault(
+        pluginDirectory: Defaults.pluginDirectory, stateDirectory: Defaults.stateDirectory)
+      if let config {
+        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+          throw ValidationError("cannot read the deployment file \(config)")
+        }
+        do {
+          deployment = try DeploymentConfig.parse(toml: text, defaults: deployment)
+        } catch {
+          throw ValidationError("\(config): \(error)")
+        }
+      }
+      if let listen { deployment.listen = listen }
+      if let plugins { deployment.pluginDirectory = plugins }
+      if let stateDir { deployment.stateDirectory = stateDir }
+      if insecureLoopback { deployment.insecureLoopback = true }
+      do {
+        try deployment.validate()
+      } catch {
+        throw ValidationError("\(error)")
+      }
+
+      let server = try HostServer(config: deployment, logger: logger)
+      let tls = server.tls
+      let modules = server.registry.all
+      try await server.run { address in
+        var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]
+        if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }
+        for module in modules {
+          switch module.state {
+          case .serving: lines.append("  module \(module.name) \(module.library?.version ?? ""): serving")
+          case .disabled: lines.append("  module \(module.name): disabled")
+          case .failed(let reason): lines.append("  module \(module.name): FAILED: \(reason)")
+          }
+        }
+        printError(lines.joined(separator: "\n"))
+      }
+    }
+  }
+}

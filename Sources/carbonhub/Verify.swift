@@ -1,0 +1,47 @@
+import ArgumentParser
+import CarbonPluginLoader
+import Foundation
+
+extension CarbonHub {
+  struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Check that a plugin library honours the ABI contract.",
+      discussion: """
+        Loads the library as the host would and checks: ABI version and descriptor, the
+        embedded descriptor set declares every method, init accepts the config, every method
+        answers an empty request, invalid protobuf and JSON give INVALID_ARGUMENT, an unknown
+        method gives UNIMPLEMENTED, sample requests succeed, 8 concurrent threads agree, and
+        repeated calls do not grow the heap. Exit code 1 when a check fails.
+        """)
+
+    @Argument(help: "Path of the plugin shared library (.so).")
+    var plugin: String
+
+    @Option(name: .long, help: "Directory of sample requests named <Method>.json, expected to succeed.")
+    var samples: String?
+
+    @Option(name: .long, help: "JSON config given to init.")
+    var config: String = "{}"
+
+    func run() async throws {
+      var checker = ConformanceChecker(configJSON: config)
+      if let samples {
+        checker.samples = try Self.loadSamples(samples, plugin: plugin)
+      }
+      let report = checker.check(path: plugin)
+      printOut(report.description)
+      if !report.passed { throw ExitCode(1) }
+    }
+
+    /// Maps `<dir>/<Method>.json` files to the plugin's method paths by method name.
+    static func loadSamples(_ directory: String, plugin: String) throws -> [String: [UInt8]] {
+      let library = try PluginLibrary(path: plugin)
+      var samples: [String: [UInt8]] = [:]
+      for method in library.methods {
+        let file = directory + "/" + method.name + ".json"
+        if let data = FileManager.default.contents(atPath: file) { samples[method.path] = Array(data) }
+      }
+      return samples
+    }
+  }
+}
