@@ -9,6 +9,9 @@
 # .build-protoc-plugins/ (about 2.5 minutes, release). Set PROTOC_GEN_SWIFT and
 # PROTOC_GEN_GRPC_SWIFT to reuse binaries you already have.
 set -euo pipefail
+# Usage: scripts/generate-protos.sh            regenerate everything
+#        scripts/generate-protos.sh PLUGIN_DIR  regenerate one Swift plugin (folder with protos.list)
+only=${1:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 proto=protocols
@@ -59,6 +62,14 @@ descriptor_set() { # out_file files...
   protoc -I "$proto" --include_imports --include_source_info=false --descriptor_set_out="$out" "$@"
 }
 
+generate_plugin() { # dir-with-protos.list
+  local dir=$1 files
+  files=$(grep -v '^\s*#' "$dir/protos.list" | grep -v '^\s*$')
+  rm -rf "$dir/Generated"
+  swift_messages "$dir/Generated" Public "$mapping_file" $files
+  descriptor_set "$dir/Generated/descriptor_set.binpb" $files
+}
+
 domain_files=$(cd "$proto" && ls carbon/domain/v1/*.proto)
 mapping_file="$root/.build-protoc-plugins/domain.asciipb"
 mkdir -p "$(dirname "$mapping_file")"
@@ -68,6 +79,12 @@ mkdir -p "$(dirname "$mapping_file")"
   for f in $domain_files; do echo "  proto_file_path: \"$f\""; done
   echo "}"
 } > "$mapping_file"
+
+if [[ -n "$only" ]]; then
+  generate_plugin "${only%/}"
+  echo "generated $only" >&2
+  exit 0
+fi
 
 # Shared domain types.
 rm -rf Sources/CarbonDomain/Generated
@@ -83,11 +100,7 @@ descriptor_set Sources/CarbonHostProtocol/Generated/descriptor_set.binpb $host_f
 # Swift plugins: every folder under Plugins/ with a `protos.list` (one .proto path per line,
 # relative to protocols/) gets its messages in Generated/ and the descriptor set it embeds.
 while IFS= read -r list; do
-  dir=$(dirname "$list")
-  files=$(grep -v '^\s*#' "$list" | grep -v '^\s*$')
-  rm -rf "$dir/Generated"
-  swift_messages "$dir/Generated" Public "$mapping_file" $files
-  descriptor_set "$dir/Generated/descriptor_set.binpb" $files
+  generate_plugin "$(dirname "$list")"
 done < <(find Plugins -name protos.list | sort)
 
 # Clients the tests use to call plugins over gRPC like any remote client would.

@@ -19,6 +19,11 @@ extension CarbonHub {
     @Option(name: .long, help: "JSON request file, or - for standard input.")
     var json: String
 
+    @Option(name: .customLong("file-field"), help: ArgumentHelp(
+      "Set a top-level string field of the request to a file's contents, NAME=PATH (repeatable), e.g. ledger_csv=ledger.csv.",
+      valueName: "NAME=PATH"))
+    var fileFields: [String] = []
+
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -36,10 +41,11 @@ extension CarbonHub {
         }
         data = contents
       }
+      let requestJSON = try Self.injectFileFields(fileFields, into: data)
       let request = Carbon_Host_V1_InvokeRequest.with {
         $0.module = module
         $0.method = method
-        $0.requestJson = String(decoding: data, as: UTF8.self)
+        $0.requestJson = requestJSON
       }
       try await client.withHost { host in
         var get = Carbon_Host_V1_GetModuleRequest()
@@ -54,6 +60,28 @@ extension CarbonHub {
           printOut(try await host.invoke(request).responseJson)
         }
       }
+    }
+  }
+
+    /// Adds `NAME=PATH` file contents as string fields of the JSON request object.
+    static func injectFileFields(_ fields: [String], into data: Data) throws -> String {
+      guard !fields.isEmpty else { return String(decoding: data, as: UTF8.self) }
+      let parsed = data.isEmpty ? [:] : try JSONSerialization.jsonObject(with: data)
+      guard var object = parsed as? [String: Any] else {
+        throw ValidationError("--file-field needs the JSON request to be an object")
+      }
+      for field in fields {
+        guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
+          throw ValidationError("--file-field '\(field)' is not NAME=PATH")
+        }
+        let name = String(field[..<equals])
+        let path = String(field[field.index(after: equals)...])
+        guard let contents = FileManager.default.contents(atPath: path) else {
+          throw ValidationError("--file-field \(name): cannot read \(path)")
+        }
+        object[name] = String(decoding: contents, as: UTF8.self)
+      }
+      return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
   }
 }

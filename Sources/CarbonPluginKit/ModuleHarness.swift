@@ -1,0 +1,73 @@
+import Foundation
+import SwiftProtobuf
+
+/// Runs a module in process the way the host does — through encoded bytes — for tests.
+///
+/// ```swift
+/// let units = try ModuleHarness<UnitsModule>()
+/// let response = try units.call("/carbon.examples.v1.Units/Convert", request, as: ConvertResponse.self)
+/// let json = try units.callJSON("/carbon.examples.v1.Units/Convert", #"{"quantity": ...}"#)
+/// ```
+public struct ModuleHarness<Module: CarbonModule>: Sendable {
+  public let instance: ModuleInstance
+  /// The data directory given to the module (a fresh temporary directory by default).
+  public let dataDirectory: String
+
+  /// Creates the module with a JSON config and a data directory.
+  public init(configJSON: String = "{}", dataDirectory: String? = nil) throws(ModuleError) {
+    let directory =
+      dataDirectory
+      ?? FileManager.default.temporaryDirectory
+      .appendingPathComponent("carbonhub-test-\(Module.name)-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    self.dataDirectory = directory
+    instance = try PluginExport.makeInstance(
+      Module.self, context: ModuleContext(configJSON: configJSON, dataDirectory: directory))
+  }
+
+  /// Calls a unary method with a typed request.
+  public func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ path: String, _ request: Request, as type: Response.Type = Response.self
+  ) throws(ModuleError) -> Response {
+    let bytes = try MessageCoding.encode(request, .protobuf)
+    let response = try instance.call(path, request: bytes, encoding: .protobuf) ?? []
+    return try MessageCoding.decode(Response.self, response, .protobuf)
+  }
+
+  /// Calls a unary method with a JSON request; returns the JSON response.
+  public func callJSON(_ path: String, _ json: String) throws(ModuleError) -> String {
+    let response = try instance.call(path, request: Array(json.utf8), encoding: .json) ?? []
+    return String(decoding: response, as: UTF8.self)
+  }
+
+  /// Calls a server-streaming method; returns every response in order.
+  public func stream<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ path: String, _ request: Request, as type: Response.Type = Response.self
+  ) throws(ModuleError) -> [Response] {
+    let collected = Collected()
+    _ = try instance.call(path, request: try MessageCoding.encode(request, .protobuf), encoding: .protobuf) {
+      collected.append($0)
+      return true
+    }
+    var responses: [Response] = []
+    for bytes in collected.items { responses.append(try MessageCoding.decode(Response.self, bytes, .protobuf)) }
+    return responses
+  }
+
+  /// Calls a server-streaming method with JSON; returns each JSON response.
+  public func streamJSON(_ path: String, _ json: String) throws(ModuleError) -> [String] {
+    let collected = Collected()
+    _ = try instance.call(path, request: Array(json.utf8), encoding: .json) {
+      collected.append($0)
+      return true
+    }
+    return collected.items.map { String(decoding: $0, as: UTF8.self) }
+  }
+}
+
+private final class Collected: @unchecked Sendable {
+  private let lock = NSLock()
+  private var storage: [[UInt8]] = []
+  func append(_ bytes: [UInt8]) { lock.withLock { storage.append(bytes) } }
+  var items: [[UInt8]] { lock.withLock { storage } }
+}
