@@ -61,7 +61,6 @@ extension CarbonHub {
         }
       }
     }
-  }
 
     /// Adds `NAME=PATH` file contents as string fields of the JSON request object.
     static func injectFileFields(_ fields: [String], into data: Data) throws -> String {
