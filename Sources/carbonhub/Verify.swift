@@ -28,7 +28,7 @@ extension CarbonHub {
       if let samples {
         checker.samples = try Self.loadSamples(samples, plugin: plugin)
       }
-      let report = checker.check(path: plugin)
+      let report = await checker.check(path: plugin)
       printOut(report.description)
       if !report.passed { throw ExitCode(1) }
     }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the C plugins with the system C compiler against carbon_plugin.h and protobuf-c:
+#   scripts/build-c-plugins.sh PLUGIN_DIR [FIXTURE_DIR]
+# PLUGIN_DIR receives the example module libgwp.so (next to the Swift plugins, so the embedded
+# default deployment serves it). FIXTURE_DIR, if given, receives the deliberately broken test
+# plugins used by the loader tests. Needs gcc and libprotobuf-c-dev.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: build-c-plugins.sh PLUGIN_DIR [FIXTURE_DIR]}
+fixtures=${2:-}
+cc=${CC:-gcc}
+abi="$root/Sources/CarbonPluginABI/include"
+flags=(-O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I"$abi")
+
+mkdir -p "$out"
+gen="$root/Plugins/examples/gwp-c/generated"
+"$cc" "${flags[@]}" -I"$gen" -o "$out/libgwp.so" \
+  "$root/Plugins/examples/gwp-c/gwp_plugin.c" \
+  "$gen/carbon/examples/v1/gwp.pb-c.c" "$gen/carbon/domain/v1/gas.pb-c.c" \
+  -l:libprotobuf-c.so.1 -lm
+chmod 755 "$out/libgwp.so"
+
+if [[ -n "$fixtures" ]]; then
+  mkdir -p "$fixtures"
+  for source in "$root"/Tests/Fixtures/broken-plugins/*.c; do
+    name=$(basename "$source" .c)
+    "$cc" "${flags[@]}" -o "$fixtures/lib$name.so" "$source"
+    chmod 755 "$fixtures/lib$name.so"
+  done
+fi
