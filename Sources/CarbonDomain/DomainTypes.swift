@@ -1,8 +1,9 @@
 // Short names for the generated domain messages. Plugins and the host use these rather than
 // the protoc-generated `Carbon_Domain_V1_*` spellings.
 
-/// A unit of measure; see ``Unit/dimension`` and ``Quantity/converted(to:)``.
-public typealias Unit = Carbon_Domain_V1_Unit
+/// A unit of measure; see ``MeasurementUnit/dimension`` and ``Quantity/converted(to:)``.
+/// (Not `Unit`, which Foundation already names.)
+public typealias MeasurementUnit = Carbon_Domain_V1_Unit
 /// A value with its unit.
 public typealias Quantity = Carbon_Domain_V1_Quantity
 /// A greenhouse gas.

@@ -19,7 +19,7 @@ public struct TraceBuilder: Sendable {
   /// Records a term and returns its value, so a computation can be written once.
   @discardableResult
   public mutating func term(
-    _ name: String, _ value: Double, _ unit: Unit, formula: String = "", source: String = ""
+    _ name: String, _ value: Double, _ unit: MeasurementUnit, formula: String = "", source: String = ""
   ) -> Double {
     var term = TraceTerm()
     term.name = name

@@ -13,7 +13,7 @@ public enum Dimension: String, Sendable, CaseIterable {
   case dimensionless, time, heatingValue, massFraction, bulkDensity, length, massPerArea
 }
 
-extension Unit {
+extension MeasurementUnit {
   /// The dimension this unit measures, or nil for `.unspecified` / unknown values.
   public var dimension: Dimension? { Self.table[self]?.dimension }
 
@@ -23,7 +23,7 @@ extension Unit {
   /// A short symbol for display, e.g. "t CO2e/yr".
   public var symbol: String { Self.table[self]?.symbol ?? "?" }
 
-  private static let table: [Unit: (dimension: Dimension, factor: Double, symbol: String)] = [
+  private static let table: [MeasurementUnit: (dimension: Dimension, factor: Double, symbol: String)] = [
     .tCo2E: (.co2eMass, 1, "t CO2e"), .kgCo2E: (.co2eMass, 1e-3, "kg CO2e"),
     .gCo2E: (.co2eMass, 1e-6, "g CO2e"),
     .t: (.mass, 1, "t"), .kg: (.mass, 1e-3, "kg"), .g: (.mass, 1e-6, "g"),
@@ -50,9 +50,9 @@ extension Unit {
 /// Why a quantity could not be converted.
 public enum UnitConversionError: Error, Equatable, CustomStringConvertible {
   /// The source or target unit is unspecified or unknown.
-  case unknownUnit(Unit)
+  case unknownUnit(MeasurementUnit)
   /// The two units measure different things (e.g. hectares and tonnes).
-  case incompatible(from: Unit, to: Unit)
+  case incompatible(from: MeasurementUnit, to: MeasurementUnit)
   /// The value is NaN or infinite.
   case notFinite
 
@@ -68,7 +68,7 @@ public enum UnitConversionError: Error, Equatable, CustomStringConvertible {
 
 extension Quantity {
   /// Creates a quantity.
-  public init(_ value: Double, _ unit: Unit) {
+  public init(_ value: Double, _ unit: MeasurementUnit) {
     self.init()
     self.value = value
     self.unit = unit
@@ -77,7 +77,7 @@ extension Quantity {
   /// This quantity expressed in `target`, a unit of the same dimension.
   ///
   /// Carbon and CO2e are different dimensions on purpose: use ``carbonToCo2e()`` to cross.
-  public func converted(to target: Unit) throws(UnitConversionError) -> Quantity {
+  public func converted(to target: MeasurementUnit) throws(UnitConversionError) -> Quantity {
     guard value.isFinite else { throw .notFinite }
     guard let from = unit.dimension, let fromFactor = unit.factorToBase else {
       throw .unknownUnit(unit)

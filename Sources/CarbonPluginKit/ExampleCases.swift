@@ -36,6 +36,19 @@ public struct ExampleCase: Sendable {
     case string(String)
   }
 
+  public init(
+    method: String, name: String, requestPath: String, requestJSON: String, expectedStatus: String = "OK",
+    expectedField: String? = nil, expectedValues: [(path: String, expectation: Expectation)] = []
+  ) {
+    self.method = method
+    self.name = name
+    self.requestPath = requestPath
+    self.requestJSON = requestJSON
+    self.expectedStatus = expectedStatus
+    self.expectedField = expectedField
+    self.expectedValues = expectedValues
+  }
+
   /// Every example of a directory, sorted by file name.
   public static func load(directory: String) throws -> [ExampleCase] {
     let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()

@@ -1,0 +1,109 @@
+import CarbonPluginKit
+import Foundation
+
+/// Checks a project given by a caller and brings it to its canonical form (department code,
+/// canonical lever names, default thematic). Errors name the field under `prefix`.
+enum ProjectValidation {
+  /// Longest text accepted in one field (characters), to keep records bounded.
+  static let maxTextLength = 10_000
+  /// Rounds accepted.
+  static let roundYears: ClosedRange<Int32> = 2020...2100
+
+  /// The canonical project, or INVALID_ARGUMENT naming the field.
+  static func normalize(_ input: Project, prefix: String, generateID: Bool) throws(ModuleError) -> Project {
+    var project = input
+    // Output fields are the module's: a caller cannot set them.
+    project.clearQualification()
+    project.version = 0
+    project.updatedAt = ""
+    project.updatedBy = ""
+
+    project.id = project.id.trimmingCharacters(in: .whitespaces)
+    if project.id.isEmpty {
+      guard generateID else { throw .invalidArgument("\(prefix)id", "is required") }
+      project.id = UUID().uuidString.lowercased()
+    }
+    try checkID(project.id, "\(prefix)id")
+    project.title = project.title.trimmingCharacters(in: .whitespaces)
+    try Validate.nonEmpty(project.title, "\(prefix)title")
+    for (value, name) in [
+      (project.title, "title"), (project.owner, "owner"), (project.ownerType, "owner_type"),
+      (project.epci, "epci"), (project.crte, "crte"), (project.thematic, "thematic"),
+      (project.financingNeeds, "financing_needs"), (project.engineeringNeeds, "engineering_needs"),
+      (project.comments, "comments"),
+    ] where value.count > maxTextLength {
+      throw .invalidArgument("\(prefix)\(name)", "is longer than \(maxTextLength) characters")
+    }
+
+    guard let department = ReferenceData.department(project.department) else {
+      let known = ReferenceData.departments.map(\.code).joined(separator: ", ")
+      throw .invalidArgument(
+        "\(prefix)department",
+        project.department.isEmpty ? "is required" : "'\(project.department)' is not a department of the region (\(known))")
+    }
+    project.department = department.code
+
+    if !project.primaryLever.trimmingCharacters(in: .whitespaces).isEmpty {
+      guard let lever = ReferenceData.lever(named: project.primaryLever) else {
+        throw .invalidArgument("\(prefix)primary_lever", "unknown lever '\(project.primaryLever)'")
+      }
+      project.primaryLever = lever.name
+    } else {
+      project.primaryLever = ""
+    }
+    var others: [String] = []
+    for (index, name) in project.otherLevers.enumerated() {
+      guard let lever = ReferenceData.lever(named: name) else {
+        throw .invalidArgument("\(prefix)other_levers[\(index)]", "unknown lever '\(name)'")
+      }
+      if lever.name != project.primaryLever && !others.contains(lever.name) { others.append(lever.name) }
+    }
+    project.otherLevers = others
+    project.thematic = project.thematic.trimmingCharacters(in: .whitespaces)
+    if project.thematic.isEmpty, let lever = ReferenceData.lever(named: project.primaryLever) {
+      project.thematic = lever.thematic
+    }
+
+    guard Maturity(rawValue: project.maturity.rawValue) != nil, project.maturity.rawValue <= 3 else {
+      throw .invalidArgument("\(prefix)maturity", "has an unknown value \(project.maturity.rawValue)")
+    }
+    guard project.contributesToObjectives.rawValue <= 2 else {
+      throw .invalidArgument(
+        "\(prefix)contributes_to_objectives", "has an unknown value \(project.contributesToObjectives.rawValue)")
+    }
+    try Validate.nonNegative(project.expectedImpactKtCo2EPerYr, "\(prefix)expected_impact_kt_co2e_per_yr")
+    guard roundYears.contains(project.roundYear) else {
+      throw .invalidArgument(
+        "\(prefix)round_year",
+        project.roundYear == 0 ? "is required" : "must be between 2020 and 2100, got \(project.roundYear)")
+    }
+    project.potentialFunders = project.potentialFunders.map { $0.trimmingCharacters(in: .whitespaces) }
+      .filter { !$0.isEmpty }
+    if !project.previousProjectID.isEmpty { try checkID(project.previousProjectID, "\(prefix)previous_project_id") }
+    return project
+  }
+
+  /// Ids are short and plain so that they are safe in URLs, files and page tokens.
+  static func checkID(_ id: String, _ field: String) throws(ModuleError) {
+    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
+    guard !id.isEmpty, id.count <= 64, id.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+      throw .invalidArgument(field, "must be 1–64 characters among A–Z a–z 0–9 . _ -, got '\(id.prefix(80))'")
+    }
+  }
+
+  /// A required actor (who makes a change).
+  static func actor(_ actor: String, _ field: String = "actor") throws(ModuleError) -> String {
+    let trimmed = actor.trimmingCharacters(in: .whitespaces)
+    try Validate.nonEmpty(trimmed, field)
+    guard trimmed.count <= 200 else { throw .invalidArgument(field, "is longer than 200 characters") }
+    return trimmed
+  }
+
+  /// Current time as RFC 3339 UTC (second precision).
+  static func now() -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: Date())
+  }
+}

@@ -1,0 +1,132 @@
+import CarbonDomain
+import Foundation
+
+typealias Project = Carbon_Cop_V1_Project
+typealias Category = Carbon_Cop_V1_Category
+typealias Maturity = Carbon_Cop_V1_Maturity
+typealias Assessment = Carbon_Cop_V1_Assessment
+
+/// A lever of the online form: the names projects carry and reports count.
+struct FormLeverEntry: Sendable {
+  /// Canonical name, e.g. "Rénovation (tertiaire)".
+  let name: String
+  /// Thematic the lever belongs to.
+  let thematic: String
+  /// The panorama lever it maps to ("" when none).
+  let panoramaLever: String
+  /// Whether the seed prints this lever name (false = reconstructed from the panorama).
+  let printedInSeed: Bool
+  /// Other accepted spellings.
+  let aliases: [String]
+  /// Position in the catalogue (the seed's order), used to break ties in rankings.
+  let order: Int
+}
+
+/// The module's reference data, loaded once from the embedded `Data/*.csv` files.
+enum ReferenceData {
+  /// Region of the pool (INSEE code of Hauts-de-France).
+  static let regionCode = "32"
+  /// Version of every data file of the module (their `# version:` header).
+  static let version = "cop-hdf-2024.1"
+  /// The seed document all files come from.
+  static let seedFile = "shared/seeds/cop-hauts-de-france-2024.txt"
+
+  /// Data set entry of the traces.
+  static let dataSet: DataSetVersion = {
+    var version = DataSetVersion()
+    version.name = "cop-hdf-2024"
+    version.version = Self.version
+    version.source = "\(seedFile): Partie 2 panoramas and effort shares, Partie 4 review of 06/12/2024"
+    return version
+  }()
+
+  /// Loads an embedded CSV; a broken embedded file yields an empty table, caught by the tests.
+  private static func table(_ bytes: [UInt8]) -> [[String: String]] {
+    (try? ReferenceTable(bytes: bytes))?.records ?? []
+  }
+
+  /// Panorama levers (sector checked by hand).
+  static let panoramaLevers: [Carbon_Cop_V1_PanoramaLever] = table(PackageResources.levers_csv).map {
+    var lever = Carbon_Cop_V1_PanoramaLever()
+    lever.panorama = $0["panorama"] ?? ""
+    lever.sector = $0["sector"] ?? ""
+    lever.lever = $0["lever"] ?? ""
+    lever.tags = ($0["tags"] ?? "").split(separator: "|").map(String.init)
+    return lever
+  }
+
+  /// Form levers in the seed's order.
+  static let formLevers: [FormLeverEntry] = table(PackageResources.lever_aliases_csv).enumerated()
+    .map { index, record in
+      FormLeverEntry(
+        name: record["name"] ?? "", thematic: record["thematic"] ?? "",
+        panoramaLever: record["panorama_lever"] ?? "", printedInSeed: record["printed"] == "yes",
+        aliases: (record["aliases"] ?? "").split(separator: "|").map(String.init), order: index)
+    }
+
+  /// Form levers by folded name and folded alias.
+  private static let leverIndex: [String: FormLeverEntry] = {
+    var index: [String: FormLeverEntry] = [:]
+    for lever in formLevers {
+      for spelling in [lever.name] + lever.aliases where index[fold(spelling)] == nil {
+        index[fold(spelling)] = lever
+      }
+    }
+    return index
+  }()
+
+  /// The form lever a name or alias designates (case, accents and spacing ignored).
+  static func lever(named name: String) -> FormLeverEntry? { leverIndex[fold(name)] }
+
+  /// SGPE lever values (tagged "not retained").
+  static let sgpeLeverValues: [Carbon_Cop_V1_SgpeLeverValue] = table(
+    PackageResources.sgpe_lever_values_csv
+  ).map {
+    var value = Carbon_Cop_V1_SgpeLeverValue()
+    value.lever = $0["lever"] ?? ""
+    value.valueKtCo2E = Double($0["value_kt_co2e"] ?? "") ?? .nan
+    value.panorama = $0["panorama"] ?? ""
+    return value
+  }
+
+  /// SGPE vs SRADDET effort shares.
+  static let effortShares: [Carbon_Cop_V1_EffortShare] = table(PackageResources.effort_shares_csv).map {
+    var share = Carbon_Cop_V1_EffortShare()
+    share.sector = $0["sector"] ?? ""
+    share.sgpeSharePercent = Double($0["sgpe_share_percent"] ?? "") ?? .nan
+    share.sraddetSharePercent = Double($0["sraddet_share_percent"] ?? "") ?? .nan
+    share.differenceKtCo2E = Double($0["difference_kt_co2e"] ?? "") ?? .nan
+    return share
+  }
+
+  /// Departments of the region, by code.
+  static let departments: [Department] = FrenchTerritories.departments(inRegion: regionCode)
+    .sorted { $0.code < $1.code }
+
+  /// The department of the region a code or a name designates.
+  static func department(_ text: String) -> Department? {
+    let key = fold(text)
+    return departments.first { fold($0.code) == key || fold($0.name) == key }
+  }
+
+  /// The seed's 06/12/2024 review: counts by department (carry, work, outside CRTE, not
+  /// carried) and primary-lever counts of the carried + to-work projects.
+  static let seedRound: (departments: [(code: String, counts: [Int])], levers: [(lever: String, count: Int)]) = {
+    var departments: [(String, [Int])] = []
+    var levers: [(String, Int)] = []
+    for record in table(PackageResources.seed_round_2024_csv) {
+      let key = record["key"] ?? ""
+      let counts = ["carry", "work", "outside_crte", "not_carried"].map { Int(record[$0] ?? "") ?? 0 }
+      if record["kind"] == "department" { departments.append((key, counts)) }
+      if record["kind"] == "lever" { levers.append((key, counts.first ?? 0)) }
+    }
+    return (departments, levers)
+  }()
+
+  /// Case-, accent- and space-insensitive key.
+  static func fold(_ text: String) -> String {
+    text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: Locale(identifier: "fr_FR"))
+      .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\u{00A0}" }).joined(separator: " ")
+      .replacingOccurrences(of: "’", with: "'")
+  }
+}

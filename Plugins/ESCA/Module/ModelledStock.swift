@@ -1,0 +1,205 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// IPCC Tier 1 modelled stocks as the 2BS calculator computes them ("Calculateur 2BS"):
+/// SOC = SOC_REF × F_LU × F_MG × F_I for the previous and current practices, r = ΔSOC / n,
+/// CSA_modelled(t) = CSR + r × t, deviation and recalibration ratios.
+struct ModelledStock {
+  let reference: ReferenceData
+
+  /// Everything the response reports, for reuse by the batch.
+  struct Result {
+    var climate: ClimateZone = .unspecified
+    var socRef = 0.0
+    var fLU = 0.0, fMGPrevious = 0.0, fIPrevious = 0.0, fMGCurrent = 0.0, fICurrent = 0.0
+    var socPrevious = 0.0, socCurrent = 0.0, rate = 0.0
+    var csaModelled: Double? = nil
+    var ploughingLoss = 0.0
+    var deviationPct: Double? = nil
+    var stockRatio: Double? = nil
+    var changeRatio: Double? = nil
+  }
+
+  func compute(
+    _ request: Carbon_Esca_V1_ModelledStockRequest, prefix: String, trace: inout Tracer
+  ) throws(ModuleError) -> Result {
+    var result = Result()
+    try Validate.specified(request.soilType, "\(prefix)soil_type") { $0.dataKey != nil }
+    try Validate.nonEmpty(request.climateZones, "\(prefix)climate_zones")
+    for (index, zone) in request.climateZones.enumerated() {
+      try Validate.specified(zone, "\(prefix)climate_zones[\(index)]") { $0.dataKey != nil }
+    }
+    // Lowest SOC_REF among the candidate zones (guidelines STD-01 2.4.2).
+    var best: (zone: ClimateZone, soc: Double)? = nil
+    for zone in request.climateZones {
+      guard let soc = reference.socRef(zone, request.soilType) else {
+        trace.warning("no IPCC SOC_REF for \(request.soilType) in \(zone): zone skipped")
+        continue
+      }
+      if let current = best, soc >= current.soc { continue }
+      best = (zone, soc)
+    }
+    guard let chosen = best else {
+      throw .invalidArgument(
+        "\(prefix)soil_type", "IPCC Table 2.3 has no SOC_REF for \(request.soilType) in the given climate zones")
+    }
+    if request.climateZones.count > 1 {
+      trace.decision(
+        "straddled_climate_zones", "\(chosen.zone)",
+        reason: "the farm straddles several climate zones: the zone with the lowest SOC_REF is used (guidelines, Calculateur 2BS; STD-01 2.4.2)")
+    }
+    result.climate = chosen.zone
+    trace.dataSet(reference.socRefDataSet)
+    trace.dataSet(reference.factorsDataSet)
+    result.socRef = trace.term(
+      "soc_ref", chosen.soc, .tCPerHa, source: "IPCC 2019 Vol. 4 Table 2.3 (\(chosen.zone.dataKey ?? ""), \(request.soilType.dataKey ?? ""))")
+
+    var landUse = request.landUse
+    if landUse == .unspecified {
+      landUse = .longTermCultivated
+      trace.decision("land_use", "long_term_cultivated", reason: "the 2BS calculator's land use for ESCA (unspecified in the request)")
+    }
+    try Validate.specified(landUse, "\(prefix)land_use") { $0.dataKey != nil }
+
+    guard request.hasPrevious else { throw .invalidArgument("\(prefix)previous", "is required") }
+    guard request.hasCurrent else { throw .invalidArgument("\(prefix)current", "is required") }
+    for (name, category) in [("previous", request.previous), ("current", request.current)] {
+      try Validate.specified(category.tillage, "\(prefix)\(name).tillage") { $0.dataKey != nil }
+      try Validate.specified(category.input, "\(prefix)\(name).input") { $0.dataKey != nil }
+    }
+    let calibrated = request.hasCalibrated ? request.calibrated : nil
+    if let calibrated {
+      trace.decision("calibrated_factors", "used", reason: "calibrated factors given (approval: \(calibrated.approval.isEmpty ? "not stated" : calibrated.approval)) replace the IPCC table values where set")
+    }
+    let zone = chosen.zone
+    result.fLU = try factor("F_LU", landUse.dataKey, zone, calibrated?.hasFLu == true ? calibrated?.fLu : nil, "\(prefix)calibrated.f_lu", "f_lu", &trace)
+    result.fMGPrevious = try factor("F_MG", request.previous.tillage.dataKey, zone, calibrated?.hasFMgPrevious == true ? calibrated?.fMgPrevious : nil, "\(prefix)calibrated.f_mg_previous", "f_mg_previous", &trace)
+    result.fIPrevious = try factor("F_I", request.previous.input.dataKey, zone, calibrated?.hasFIPrevious == true ? calibrated?.fIPrevious : nil, "\(prefix)calibrated.f_i_previous", "f_i_previous", &trace)
+    result.fMGCurrent = try factor("F_MG", request.current.tillage.dataKey, zone, calibrated?.hasFMgCurrent == true ? calibrated?.fMgCurrent : nil, "\(prefix)calibrated.f_mg_current", "f_mg_current", &trace)
+    result.fICurrent = try factor("F_I", request.current.input.dataKey, zone, calibrated?.hasFICurrent == true ? calibrated?.fICurrent : nil, "\(prefix)calibrated.f_i_current", "f_i_current", &trace)
+
+    result.socPrevious = trace.term(
+      "soc_previous", result.socRef * result.fLU * result.fMGPrevious * result.fIPrevious, .tCPerHa,
+      formula: "SOC_REF × F_LU × F_MG(previous) × F_I(previous)")
+    result.socCurrent = trace.term(
+      "soc_current", result.socRef * result.fLU * result.fMGCurrent * result.fICurrent, .tCPerHa,
+      formula: "SOC_REF × F_LU × F_MG(current) × F_I(current)")
+
+    var years = Int(request.equilibriumYears)
+    if years == 0 {
+      years = EscaRules.defaultEquilibriumYears
+      trace.decision("equilibrium_years", "20", reason: "IPCC default equilibrium period (calculator 'Period of n years')")
+    }
+    try Validate.inRange(years, 1...100, "\(prefix)equilibrium_years")
+    trace.term("equilibrium_years", Double(years), .year)
+    result.rate = trace.term(
+      "annual_rate", (result.socCurrent - result.socPrevious) / Double(years), .tCPerHaPerYr,
+      formula: "(SOC current − SOC previous) / n; > 0 = accumulation")
+    trace.term("calculator_display_rate", -result.rate, .tCPerHaPerYr, formula: "−r (the calculator prints the stock change with the opposite sign)")
+
+    // Exceptional ploughing: the full-tillage factor on the ploughed share for that year.
+    var policy = request.ploughingPolicy
+    if policy == .unspecified && !request.exceptionalPloughings.isEmpty {
+      policy = .fullTillageForYear
+      trace.decision(
+        "exceptional_ploughing", "FULL_TILLAGE_FOR_YEAR",
+        reason: "the guidelines require accounting for the carbon released by an exceptional ploughing without a formula: the full-tillage factor is applied to the ploughed share for that year (selectable: IGNORE)")
+    }
+    let yearsSinceCsr = try Validate.inRange(request.yearsSinceCsr, 0...100, "\(prefix)years_since_csr")
+    for (index, event) in request.exceptionalPloughings.enumerated() {
+      let path = "\(prefix)exceptional_ploughings[\(index)]"
+      try Validate.inRange(Int(event.yearIndex), 1...100, "\(path).year_index")
+      let share = try Validate.inRange(event.areaPct, 0...100, "\(path).area_pct")
+      guard share > 0 else { throw .invalidArgument("\(path).area_pct", "must be greater than 0") }
+      try Validate.specified(event.reason, "\(path).reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
+      if event.reason == .hoedCrops {
+        let hoed = try Validate.inRange(event.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
+        guard hoed < EscaRules.hoedCropsMaxFarmPct else {
+          throw .failedPrecondition(
+            rule: "esca.category.exceptional_ploughing_hoed_crops",
+            "\(path): hoed crops cover \(hoed) % of the farm; an exceptional ploughing for hoed crops requires them below 30 % (Catégories IPCC et règles de décision)")
+        }
+      }
+      guard policy == .fullTillageForYear else { continue }
+      guard let fullTillage = reference.factor("F_MG", "full_tillage", zone) else {
+        throw .internal("F_MG full_tillage missing for \(zone)")
+      }
+      let socFullTillage = result.socRef * result.fLU * fullTillage * result.fICurrent
+      let lossThisYear = share / 100 * (result.socCurrent - socFullTillage) / Double(years)
+      result.ploughingLoss += max(0, lossThisYear)
+    }
+    if result.ploughingLoss > 0 {
+      trace.term("exceptional_ploughing_loss", result.ploughingLoss, .tCPerHa,
+                 formula: "Σ ploughed share × (SOC current − SOC current with full tillage) / n")
+      trace.rule("esca.model.exceptional_ploughing", "the carbon released by exceptional ploughing is deducted from the modelled CSA")
+    }
+
+    if request.hasCsrTcPerHa {
+      let csr = try Validate.nonNegative(request.csrTcPerHa, "\(prefix)csr_tc_per_ha")
+      trace.term("csr", csr, .tCPerHa, source: "request")
+      trace.term("years_since_csr", yearsSinceCsr, .year, source: "request")
+      let csa = trace.term(
+        "csa_modelled", csr + result.rate * yearsSinceCsr - result.ploughingLoss, .tCPerHa,
+        formula: "CSR + r × years since CSR − exceptional ploughing loss")
+      result.csaModelled = csa
+      if request.hasCsaMeasuredTcPerHa {
+        let measured = try Validate.nonNegative(request.csaMeasuredTcPerHa, "\(prefix)csa_measured_tc_per_ha")
+        trace.term("csa_measured", measured, .tCPerHa, source: "request")
+        if csa > 0 {
+          result.deviationPct = trace.term(
+            "deviation", (measured - csa) / csa * 100, .percent,
+            formula: "(CSA measured − CSA modelled) / CSA modelled × 100")
+          result.stockRatio = trace.term("stock_ratio_measured_to_modelled", measured / csa, .ratio, formula: "CSA measured / CSA modelled")
+        } else {
+          trace.warning("the modelled CSA is 0: no deviation")
+        }
+        if csa != csr {
+          result.changeRatio = trace.term(
+            "change_ratio_measured_to_modelled", (measured - csr) / (csa - csr), .ratio,
+            formula: "(CSA measured − CSR) / (CSA modelled − CSR), the factor a recalibration applies to the modelled change")
+        }
+      }
+    } else if request.hasCsaMeasuredTcPerHa {
+      throw .invalidArgument("\(prefix)csr_tc_per_ha", "is required to compare a measured CSA")
+    }
+    return result
+  }
+
+  /// A factor from the table, or its calibrated replacement.
+  private func factor(
+    _ name: String, _ level: String?, _ zone: ClimateZone, _ calibrated: Double?, _ calibratedField: String,
+    _ term: String, _ trace: inout Tracer
+  ) throws(ModuleError) -> Double {
+    if let calibrated {
+      let value = try Validate.inRange(calibrated, 0.01...5, calibratedField)
+      return trace.term(term, value, .ratio, source: "calibrated factor (request)")
+    }
+    guard let level, let value = reference.factor(name, level, zone) else {
+      throw .internal("\(name) \(level ?? "?") missing for \(zone)")
+    }
+    return trace.term(term, value, .ratio, source: "IPCC 2019 Vol. 4 Table 5.5 (\(name) \(level), \(zone.dataKey ?? ""))")
+  }
+
+  /// The wire response.
+  static func response(_ result: Result, trace: Tracer) -> Carbon_Esca_V1_ModelledStockResponse {
+    var response = Carbon_Esca_V1_ModelledStockResponse()
+    response.climateZone = result.climate
+    response.socRefTcPerHa = result.socRef
+    response.fLu = result.fLU
+    response.fMgPrevious = result.fMGPrevious
+    response.fIPrevious = result.fIPrevious
+    response.fMgCurrent = result.fMGCurrent
+    response.fICurrent = result.fICurrent
+    response.socPreviousTcPerHa = result.socPrevious
+    response.socCurrentTcPerHa = result.socCurrent
+    response.annualRateTcPerHaPerYr = result.rate
+    response.calculatorDisplayRateTcPerHaPerYr = -result.rate
+    response.csaModelledTcPerHa = result.csaModelled ?? 0
+    response.exceptionalPloughingLossTcPerHa = result.ploughingLoss
+    response.deviationPct = result.deviationPct ?? 0
+    response.stockRatioMeasuredToModelled = result.stockRatio ?? 0
+    response.changeRatioMeasuredToModelled = result.changeRatio ?? 0
+    response.trace = trace.build()
+    return response
+  }
+}

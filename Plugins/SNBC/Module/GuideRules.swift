@@ -1,0 +1,217 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// The guide's specific rules: gases above 10 %, natural sinks, items reported apart.
+enum GuideRules {
+  /// Share of the company's CO2e above which a non-CO2 gas is checked on its own budget
+  /// (guide, « Liste des gaz à effet de serre »: « plus de 10% en CO2eq »).
+  static let gasShareThreshold = 0.10
+
+  // MARK: - Gas-specific check
+
+  /// The GWP set used for gas masses: the request's, or AR4 (the inventory metric of the
+  /// budgets, « GWP100 AR4 actuellement ») recorded as a decision.
+  static func gwpSet(_ requested: GwpSet, trace: inout TraceBuilder) throws(ModuleError) -> GwpSet {
+    try Validate.inRange(requested.rawValue, 0...2, "gwp_set")
+    if requested == .unspecified {
+      trace.decision(
+        "gwp_set", "AR4",
+        reason: "the budgets by gas are in the inventory metric « GWP100 AR4 actuellement, puis "
+          + "GWP100 AR5 à partir de 2023 »; AR4 unless the request chooses AR5")
+      return .ar4
+    }
+    trace.decision("gwp_set", requested == .ar4 ? "AR4" : "AR5", reason: "chosen by the request")
+    return requested
+  }
+
+  /// The reference series of a gas: the sector's gas trajectory when the guide tabulates it
+  /// (Annex II AMS for agriculture CH4/N2O and fluorinated gases of transport, industry and
+  /// buildings; Annex I budget for waste CH4), else the national budget by gas (Annex I,
+  /// excluding LULUCF).
+  static func gasSeriesId(gas: Gas, sector: SnbcSector) -> (id: String, sectoral: Bool) {
+    switch (gas, sector) {
+    case (.ch4, .agriculture): return ("agriculture.ch4", true)
+    case (.n2O, .agriculture): return ("agriculture.n2o", true)
+    case (.ch4, .waste): return ("budget.waste.ch4", true)
+    case (.fluorinatedCo2E, .transport): return ("transport.fluorinated", true)
+    case (.fluorinatedCo2E, .industry): return ("industry.fluorinated", true)
+    case (.fluorinatedCo2E, .buildings): return ("buildings.fluorinated", true)
+    case (.ch4, _): return ("budget.gas.ch4_excl_lulucf", false)
+    case (.n2O, _): return ("budget.gas.n2o_excl_lulucf", false)
+    case (.fluorinatedCo2E, _): return ("budget.gas.fluorinated_excl_lulucf", false)
+    default: return ("budget.gas.co2_excl_lulucf", false)
+    }
+  }
+
+  /// Checks every gas given; the >10 % non-CO2 gases are compared with their budget.
+  static func gasChecks(
+    _ gases: [Carbon_Snbc_V1_GasEmissions], assessment: ValidatedAssessment, gwpSet: GwpSet,
+    tolerancePp: Double, catalog: ReferenceCatalog, trace: inout TraceBuilder
+  ) throws(ModuleError) -> [Carbon_Snbc_V1_GasCheck] {
+    var checks: [Carbon_Snbc_V1_GasCheck] = []
+    var seen = Set<String>()
+    for (index, gas) in gases.enumerated() {
+      let path = "gases[\(index)]"
+      try Validate.specified(gas.gas, path + ".gas") { [.co2, .ch4, .n2O, .fluorinatedCo2E].contains($0) }
+      try Validate.inRange(gas.sector.rawValue, 0...7, path + ".sector")
+      guard seen.insert("\(gas.gas.rawValue)/\(gas.sector.rawValue)").inserted else {
+        throw .invalidArgument(path + ".gas", "this gas and sector are given twice")
+      }
+      let mass = try Validate.nonNegative(gas.referenceMassT, path + ".reference_mass_t")
+      guard let gwp = GlobalWarmingPotential.factor(for: gas.gas, in: gwpSet) else {
+        throw .invalidArgument(path + ".gas", "no GWP for this gas in the chosen set")
+      }
+      var check = Carbon_Snbc_V1_GasCheck()
+      check.gas = gas.gas
+      check.referenceTCo2E = mass * gwp
+      check.shareFraction = check.referenceTCo2E / assessment.grossReferenceTotal
+      check.checkRequired = gas.gas != .co2 && check.shareFraction > gasShareThreshold
+      let label = "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)"
+      trace.term(label + "_gwp", gwp, .ratio, formula: "GWP100", source: "gwp-sets")
+      trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: "mass_t × GWP")
+      trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e / gross company CO2e")
+      // Masses of other horizons are validated even when the check does not apply.
+      var targetMass: [Horizon: Double] = [:]
+      for (targetIndex, target) in gas.targets.enumerated() {
+        let targetPath = "\(path).targets[\(targetIndex)]"
+        let horizon = try Validate.specified(target.horizon, targetPath + ".horizon") { Horizon.required.contains($0) }
+        guard targetMass[horizon] == nil else {
+          throw .invalidArgument(targetPath + ".horizon", "\(horizon.protoName) is given twice")
+        }
+        targetMass[horizon] = try Validate.nonNegative(target.massT, targetPath + ".mass_t")
+      }
+      guard check.checkRequired else {
+        checks.append(check)
+        continue
+      }
+      let (seriesId, sectoral) = gasSeriesId(gas: gas.gas, sector: gas.sector)
+      guard let series = catalog.lookup(seriesId), let gasPath = SeriesPath.of(series, basis: .unspecified) else {
+        throw .internal("gas series \(seriesId) missing from the embedded data")
+      }
+      check.seriesID = series.id
+      trace.rule(
+        "snbc.gas.share_above_10_percent",
+        "gas \(gas.gas.rawValue) is \(check.shareFraction * 100) % of company CO2e: checked against \(series.id)"
+          + (sectoral ? " (sector trajectory)" : " (national budget by gas: no sector table in the guide)"))
+      for horizon in Horizon.required {
+        guard let mass = targetMass[horizon] else {
+          throw .invalidArgument(
+            "gases[\(index)].targets", "missing horizon \(horizon.protoName): the gas exceeds 10 % and is checked on its own budget")
+        }
+        guard let year = assessment.horizonYears[horizon] else { continue }
+        let rate = ReferenceRate.of(gasPath, from: assessment.referenceYear, to: year)
+        if rate == nil {
+          trace.warning(
+            "gas \(gas.gas.rawValue): \(series.id) does not cover \(assessment.referenceYear)-\(year) (\(gasPath.firstYear)-\(gasPath.lastYear)); not assessable at \(horizon.protoName)")
+        }
+        guard check.referenceTCo2E > 0 else { continue }
+        check.horizons.append(
+          ReductionComparison.assess(
+            horizon: horizon, targetYear: year, companyReference: check.referenceTCo2E,
+            companyTarget: mass * gwp, reference: rate, indirect: false, tolerancePp: tolerancePp))
+      }
+      checks.append(check)
+    }
+    return checks
+  }
+
+  // MARK: - Natural sinks
+
+  /// Natural sinks: counted only within the company's perimeter, compared with the LULUCF
+  /// AMS trajectory (growth of removals), never deducted from emissions.
+  static func naturalSinks(
+    _ sinks: Carbon_Snbc_V1_NaturalSinks, assessment: ValidatedAssessment, catalog: ReferenceCatalog,
+    trace: inout TraceBuilder
+  ) throws(ModuleError) -> Carbon_Snbc_V1_NaturalSinkAssessment {
+    var result = Carbon_Snbc_V1_NaturalSinkAssessment()
+    let reference = try Validate.nonNegative(sinks.referenceRemovalsTCo2E, "natural_sinks.reference_removals_t_co2e")
+    var targets: [Horizon: Double] = [:]
+    for (index, target) in sinks.targets.enumerated() {
+      let path = "natural_sinks.targets[\(index)]"
+      let horizon = try Validate.specified(target.horizon, path + ".horizon") { Horizon.required.contains($0) }
+      guard targets[horizon] == nil else { throw .invalidArgument(path + ".horizon", "\(horizon.protoName) is given twice") }
+      targets[horizon] = try Validate.nonNegative(target.removalsTCo2E, path + ".removals_t_co2e")
+    }
+    guard sinks.withinCompanyPerimeter else {
+      trace.rule(
+        "snbc.sinks.natural_outside_perimeter",
+        "natural sinks outside the company's activity perimeter are not counted (guide, « Puits de carbone »)")
+      return result
+    }
+    result.counted = true
+    trace.rule(
+      "snbc.sinks.natural_compared_with_lulucf",
+      "natural sinks are compared with the LULUCF trajectory and never deducted from emissions")
+    guard reference > 0 else {
+      throw .invalidArgument("natural_sinks.reference_removals_t_co2e", "must be > 0 to compare the growth of removals")
+    }
+    guard let lulucf = catalog.lookup("lulucf"), let lulucfPath = SeriesPath.of(lulucf, basis: .projectedAms2018) else {
+      throw .internal("LULUCF series missing from the embedded data")
+    }
+    for horizon in Horizon.required {
+      guard let removals = targets[horizon] else {
+        throw .invalidArgument("natural_sinks.targets", "missing horizon \(horizon.protoName)")
+      }
+      guard let year = assessment.horizonYears[horizon],
+        let start = lulucfPath.evaluate(at: assessment.referenceYear), let end = lulucfPath.evaluate(at: year)
+      else { continue }
+      // Removals are the negated LULUCF net flux; growth = (R_t − R_ref)/R_ref.
+      let sectorStart = -start.value
+      let sectorEnd = -end.value
+      var item = HorizonAssessment()
+      item.horizon = horizon
+      item.targetYear = year
+      item.companyReferenceTCo2E = reference
+      item.companyTargetTCo2E = removals
+      item.companyReductionFraction = (removals - reference) / reference
+      item.sectorReferenceValue = start.value
+      item.sectorTargetValue = end.value
+      item.sectorValuesInterpolated = start.interpolated || end.interpolated
+      item.sectorReductionFraction = sectorStart > 0 ? (sectorEnd - sectorStart) / sectorStart : 0
+      item.gapPp = (item.companyReductionFraction - item.sectorReductionFraction) * 100
+      if item.gapPp >= -VerdictRule.numericalTolerancePp {
+        item.verdict = .aligned
+        item.verdictRule = "snbc.sinks.removal_growth_at_least_lulucf"
+      } else {
+        item.verdict = .notAligned
+        item.verdictRule = "snbc.sinks.removal_growth_below_lulucf"
+      }
+      result.horizons.append(item)
+    }
+    return result
+  }
+
+  // MARK: - Reported apart
+
+  /// Offsets, avoided emissions, bunkers and market-based energy: validated, echoed and never
+  /// added to any total.
+  static func reportedApart(
+    _ items: Carbon_Snbc_V1_ReportedApart, trace: inout TraceBuilder
+  ) throws(ModuleError) -> Carbon_Snbc_V1_ReportedApart {
+    try Validate.nonNegative(items.offsetsTCo2E, "reported_apart.offsets_t_co2e")
+    try Validate.nonNegative(items.avoidedEmissionsTCo2E, "reported_apart.avoided_emissions_t_co2e")
+    try Validate.nonNegative(items.internationalBunkersTCo2E, "reported_apart.international_bunkers_t_co2e")
+    try Validate.nonNegative(items.marketBasedEnergyTCo2E, "reported_apart.market_based_energy_t_co2e")
+    if items.offsetsTCo2E > 0 {
+      trace.rule(
+        "snbc.offsets.excluded",
+        "\(items.offsetsTCo2E) t CO2e of offset credits reported apart, not in any total (guide, « Emissions évitées et compensation »)")
+    }
+    if items.avoidedEmissionsTCo2E > 0 {
+      trace.rule(
+        "snbc.avoided_emissions.excluded",
+        "\(items.avoidedEmissionsTCo2E) t CO2e of avoided emissions reported apart, not in any total")
+    }
+    if items.internationalBunkersTCo2E > 0 {
+      trace.rule(
+        "snbc.bunkers.outside_budgets",
+        "\(items.internationalBunkersTCo2E) t CO2e of international bunkers reported apart, never compared (outside the budgets)")
+    }
+    if items.marketBasedEnergyTCo2E > 0 {
+      trace.rule(
+        "snbc.energy.market_based_informative",
+        "market-based energy figure (guarantees of origin, PPAs) shown for information; assessed figures use location-based factors")
+    }
+    return items
+  }
+}

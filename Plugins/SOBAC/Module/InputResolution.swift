@@ -1,0 +1,235 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// What one validated input line amounts to: nutrient and product quantities, and its
+/// upstream and field emissions.
+struct ResolvedInput: Sendable {
+  var consumption = 0.0
+  var nMineralKg = 0.0
+  var nOrganicKg = 0.0
+  var p2o5Kg = 0.0
+  var k2oKg = 0.0
+  var activeSubstanceKg = 0.0
+  var vnKg = 0.0
+  var productKg = 0.0
+  /// Upstream of the line's N term (category N fertiliser), kg CO2e.
+  var upstreamNKgCO2e = 0.0
+  /// Upstream of the rest of the line (category `category`), kg CO2e.
+  var upstreamOtherKgCO2e = 0.0
+  /// Category of `upstreamOtherKgCO2e`.
+  var category: EmissionCategory = .other
+  /// Mass counted as limestone / dolomite in Eq. 12, kg.
+  var limestoneKg = 0.0
+  var dolomiteKg = 0.0
+  /// Urea mass applied, kg (urea fertiliser and the urea share of N solutions).
+  var ureaKg = 0.0
+  /// How the quantities were derived.
+  var formula = ""
+}
+
+/// Options of the calculation set by the module configuration.
+struct CalculationOptions: Sendable {
+  /// Share of the N of an N solution that is urea (METHODS §2.1 decision: half).
+  var nSolutionUreaShare = 0.5
+  /// Whether the −30 % N-fertiliser check blocks the reductions (METHODS §2.3 decision).
+  var nFertiliserCheckBlocking = true
+}
+
+/// Validates an input line against the Annex 3 catalogue and derives its quantities.
+struct InputResolver: Sendable {
+  let data: SobacReferenceData
+  let options: CalculationOptions
+
+  /// Resolves one line; `path` is the line's field path ("farm.years[2].inputs[0]").
+  func resolve(_ line: Carbon_Sobac_V1_InputLine, path: String) throws(ModuleError) -> (CatalogueInput, ResolvedInput) {
+    try Validate.nonEmpty(line.inputCode, "\(path).input_code")
+    guard let item = data.inputs[line.inputCode] else {
+      throw .invalidArgument(
+        "\(path).input_code",
+        "unknown input type '\(line.inputCode)'; the Annex 3 codes are listed by ListReferenceData (table inputs), or use other_lca with a manufacturer factor")
+    }
+    try Validate.specified(line.unit, "\(path).unit") { if case .UNRECOGNIZED = $0 { return false } else { return true } }
+    let purchases = try Validate.nonNegative(line.purchases, "\(path).purchases")
+    let opening = try Validate.nonNegative(line.openingStock, "\(path).opening_stock")
+    let closing = try Validate.nonNegative(line.closingStock, "\(path).closing_stock")
+    let consumption = purchases + opening - closing
+    guard consumption >= 0 else {
+      throw .invalidArgument(
+        "\(path).closing_stock",
+        "closing stock \(closing) exceeds purchases + opening stock (\(purchases + opening)): consumption would be negative")
+    }
+    try Validate.inRange(line.nPercent, 0...100, "\(path).n_percent")
+    try Validate.inRange(line.p2o5Percent, 0...100, "\(path).p2o5_percent")
+    try Validate.inRange(line.k2oPercent, 0...100, "\(path).k2o_percent")
+    try Validate.inRange(line.vn, 0...1, "\(path).vn")
+    try Validate.nonNegative(line.organicNKgPerT, "\(path).organic_n_kg_per_t")
+    try Validate.nonNegative(line.activeSubstanceKgPerUnit, "\(path).active_substance_kg_per_unit")
+    try Validate.nonNegative(line.lcaKgCo2EPerUnit, "\(path).lca_kg_co2e_per_unit")
+
+    var result = ResolvedInput()
+    result.consumption = consumption
+    let productKg: Double? =
+      switch line.unit {
+      case .kgProduct: consumption
+      case .tProduct: consumption * 1000
+      default: nil
+      }
+    result.productKg = productKg ?? 0
+
+    func refuseUnit(_ allowed: String) -> ModuleError {
+      .invalidArgument(
+        "\(path).unit",
+        "unit \(line.unit) is not valid for \(item.family.rawValue) input '\(item.code)'; use \(allowed)")
+    }
+    func grade(_ override: Double, _ catalogue: Double?, _ name: String) throws(ModuleError) -> Double {
+      if override > 0 { return override }
+      if let catalogue { return catalogue }
+      throw .invalidArgument("\(path).\(name)", "is required for '\(item.code)' given in product units (no catalogue grade)")
+    }
+    func factor(_ value: Double?, _ name: String) throws(ModuleError) -> Double {
+      guard let value else { throw .internal("inputs.csv: '\(item.code)' has no \(name) factor") }
+      return value
+    }
+
+    switch item.family {
+    case .nFertiliser:
+      switch line.unit {
+      case .kgN: result.nMineralKg = consumption
+      case .kgProduct, .tProduct:
+        result.nMineralKg = (productKg ?? 0) * (try grade(line.nPercent, item.nPercent, "n_percent")) / 100
+      default: throw refuseUnit("INPUT_UNIT_KG_N, INPUT_UNIT_KG_PRODUCT or INPUT_UNIT_T_PRODUCT")
+      }
+      result.upstreamNKgCO2e = result.nMineralKg * (try factor(item.upstreamPerKgN, "N"))
+      result.category = .nFertiliser
+      let share: Double =
+        switch item.fieldCO2 {
+        case .urea: 1
+        case .nSolution: options.nSolutionUreaShare
+        default: 0
+        }
+      result.ureaKg = result.nMineralKg * share / data.fieldFactors.ureaNFraction
+      result.formula = "kg N × \(item.upstreamPerKgN ?? 0) kg CO2e/kg N"
+
+    case .pFertiliser, .kFertiliser:
+      let isP = item.family == .pFertiliser
+      let nutrientUnit: InputUnit = isP ? .kgP2O5 : .kgK2O
+      let nutrientName = isP ? "p2o5_percent" : "k2o_percent"
+      let catalogueGrade = isP ? item.p2o5Percent : item.k2oPercent
+      let overrideGrade = isP ? line.p2o5Percent : line.k2oPercent
+      let nutrientKg: Double
+      switch line.unit {
+      case nutrientUnit:
+        nutrientKg = consumption
+        // N of MAP, DAP or potassium nitrate from the grade ratio N / nutrient.
+        let nGrade = line.nPercent > 0 ? line.nPercent : (item.nPercent ?? 0)
+        let mainGrade = overrideGrade > 0 ? overrideGrade : (catalogueGrade ?? 0)
+        if nGrade > 0 {
+          guard mainGrade > 0 else { throw .invalidArgument("\(path).\(nutrientName)", "is required to derive the N of '\(item.code)'") }
+          result.nMineralKg = nutrientKg * nGrade / mainGrade
+        }
+      case .kgProduct, .tProduct:
+        nutrientKg = (productKg ?? 0) * (try grade(overrideGrade, catalogueGrade, nutrientName)) / 100
+        let nGrade = line.nPercent > 0 ? line.nPercent : (item.nPercent ?? 0)
+        result.nMineralKg = (productKg ?? 0) * nGrade / 100
+      default:
+        throw refuseUnit("\(isP ? "INPUT_UNIT_KG_P2O5" : "INPUT_UNIT_KG_K2O"), INPUT_UNIT_KG_PRODUCT or INPUT_UNIT_T_PRODUCT")
+      }
+      if isP { result.p2o5Kg = nutrientKg } else { result.k2oKg = nutrientKg }
+      let perNutrient = try factor(isP ? item.upstreamPerKgP2O5 : item.upstreamPerKgK2O, isP ? "P2O5" : "K2O")
+      result.upstreamOtherKgCO2e = nutrientKg * perNutrient
+      result.category = .pkFertiliser
+      result.formula = "kg \(isP ? "P2O5" : "K2O") × \(perNutrient) kg CO2e/kg (factor covers the whole product; its N counts for field N2O only)"
+
+    case .compoundFertiliser:
+      guard let productKg else { throw refuseUnit("INPUT_UNIT_KG_PRODUCT or INPUT_UNIT_T_PRODUCT with the product's grades") }
+      let needsN = item.upstreamPerKgN != nil
+      let needsP = item.upstreamPerKgP2O5 != nil
+      let needsK = item.upstreamPerKgK2O != nil
+      if needsN { try Validate.positive(line.nPercent, "\(path).n_percent") }
+      if needsP { try Validate.positive(line.p2o5Percent, "\(path).p2o5_percent") }
+      if needsK { try Validate.positive(line.k2oPercent, "\(path).k2o_percent") }
+      result.nMineralKg = needsN ? productKg * line.nPercent / 100 : 0
+      result.p2o5Kg = needsP ? productKg * line.p2o5Percent / 100 : 0
+      result.k2oKg = needsK ? productKg * line.k2oPercent / 100 : 0
+      result.upstreamNKgCO2e = result.nMineralKg * (item.upstreamPerKgN ?? 0)
+      result.upstreamOtherKgCO2e =
+        result.p2o5Kg * (item.upstreamPerKgP2O5 ?? 0) + result.k2oKg * (item.upstreamPerKgK2O ?? 0)
+      result.category = .pkFertiliser
+      result.formula =
+        "kg N × \(item.upstreamPerKgN ?? 0) + kg P2O5 × \(item.upstreamPerKgP2O5 ?? 0) + kg K2O × \(item.upstreamPerKgK2O ?? 0) kg CO2e/kg"
+
+    case .plantProtection:
+      switch line.unit {
+      case .kgActiveSubstance: result.activeSubstanceKg = consumption
+      case .kgProduct, .lProduct, .tProduct:
+        let perUnit = try Validate.positive(line.activeSubstanceKgPerUnit, "\(path).active_substance_kg_per_unit")
+        result.activeSubstanceKg = (line.unit == .tProduct ? consumption * 1000 : consumption) * perUnit
+      default:
+        throw refuseUnit("INPUT_UNIT_KG_ACTIVE_SUBSTANCE, or a product unit with active_substance_kg_per_unit")
+      }
+      let perKg = try factor(item.upstreamPerKgActiveSubstance, "active substance")
+      result.upstreamOtherKgCO2e = result.activeSubstanceKg * perKg
+      result.category = .plantProtection
+      result.formula = "kg active substance × \(perKg) kg CO2e/kg"
+
+    case .lime:
+      let vn = line.vn > 0 ? line.vn : (item.vn ?? 0)
+      guard vn > 0 else { throw .invalidArgument("\(path).vn", "is required for '\(item.code)'") }
+      switch line.unit {
+      case .kgVn:
+        result.vnKg = consumption
+        result.productKg = consumption / vn
+      case .kgProduct, .tProduct:
+        result.vnKg = (productKg ?? 0) * vn
+      default: throw refuseUnit("INPUT_UNIT_KG_VN, INPUT_UNIT_KG_PRODUCT or INPUT_UNIT_T_PRODUCT")
+      }
+      let perVN = try factor(item.upstreamPerKgVN, "VN")
+      result.upstreamOtherKgCO2e = result.vnKg * perVN
+      result.category = .lime
+      switch item.fieldCO2 {
+      case .limestone: result.limestoneKg = result.productKg
+      case .dolomite: result.dolomiteKg = result.productKg
+      case .limestoneEquivalent:
+        let limestoneVN = data.inputs["calcium_carbonate"]?.vn ?? 0.55
+        result.limestoneKg = result.productKg * vn / limestoneVN
+      default: break
+      }
+      result.formula = "kg VN × \(perVN) kg CO2e/kg VN (VN \(vn))"
+
+    case .organicAmendment:
+      guard let productKg else { throw refuseUnit("INPUT_UNIT_T_PRODUCT or INPUT_UNIT_KG_PRODUCT") }
+      let tonnes = productKg / 1000
+      let nPerTonne: Double
+      if line.organicNKgPerT > 0 {
+        nPerTonne = line.organicNKgPerT
+        result.formula = "supplier N \(nPerTonne) kg/t"
+      } else if let composition = data.compositions[item.code] {
+        nPerTonne = composition.nTotalGPerKg
+        result.formula = "Annex 4 default N \(nPerTonne) g/kg (basis not stated by the seed; read per kg of product)"
+      } else {
+        throw .invalidArgument(
+          "\(path).organic_n_kg_per_t",
+          "is required for '\(item.code)': Annex 4 gives no default composition for it")
+      }
+      result.nOrganicKg = tonnes * nPerTonne
+      let perTonne = try factor(item.upstreamPerTonneProduct, "per tonne")
+      result.upstreamOtherKgCO2e = tonnes * perTonne
+      result.category = .organicAmendment
+      result.formula = "t × \(perTonne) kg CO2e/t; " + result.formula
+
+    case .otherLca:
+      let perUnit = try Validate.positive(line.lcaKgCo2EPerUnit, "\(path).lca_kg_co2e_per_unit")
+      result.upstreamOtherKgCO2e = consumption * perUnit
+      result.category = .other
+      if line.nPercent > 0 || line.organicNKgPerT > 0 {
+        guard let productKg else {
+          throw refuseUnit("a product mass unit when its N content is given (n_percent or organic_n_kg_per_t)")
+        }
+        result.nMineralKg = productKg * line.nPercent / 100
+        result.nOrganicKg = productKg / 1000 * line.organicNKgPerT
+      }
+      result.formula = "\(consumption) × manufacturer LCA factor \(perUnit) kg CO2e/unit"
+    }
+    return (item, result)
+  }
+}

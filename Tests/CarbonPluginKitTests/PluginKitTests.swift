@@ -1,0 +1,161 @@
+import CarbonDomain
+import CarbonPluginKit
+import ExampleUnitsModule
+import Foundation
+import Testing
+
+/// The plugin kit end to end on the example Swift module, in process, through encoded bytes.
+@Suite("Plugin kit")
+struct PluginKitTests {
+  let convertPath = "/carbon.examples.v1.Units/Convert"
+  let batchPath = "/carbon.examples.v1.Units/ConvertBatch"
+
+  func request(_ value: Double, _ unit: MeasurementUnit, to target: MeasurementUnit) -> Carbon_Examples_V1_ConvertRequest {
+    var request = Carbon_Examples_V1_ConvertRequest()
+    request.quantity = Quantity(value, unit)
+    request.targetUnit = target
+    return request
+  }
+
+  @Test func unaryCallThroughProtobufBytes() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    let response = try units.call(convertPath, request(3, .tC, to: .tCo2E), as: Carbon_Examples_V1_ConvertResponse.self)
+    // 3 t C × 44/12 = 11 t CO2e
+    #expect(abs(response.quantity.value - 11) < 1e-12)
+    #expect(response.trace.value(of: "co2_per_carbon") == 44.0 / 12.0)
+    #expect(response.trace.method == "unit conversion")
+  }
+
+  @Test func unaryCallThroughJSON() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    let json = try units.callJSON(convertPath, #"{"quantity": {"value": 1.5, "unit": "UNIT_T"}, "targetUnit": "UNIT_KG"}"#)
+    #expect(json.contains(#""value":1500"#))
+    #expect(json.contains(#""target_unit""#) == false, "responses use proto field names of the response message")
+  }
+
+  @Test func errorsNameTheField() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    do {
+      _ = try units.call(convertPath, request(.infinity, .t, to: .kg), as: Carbon_Examples_V1_ConvertResponse.self)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "quantity.value")
+    }
+    do {
+      _ = try units.call(convertPath, request(1, .t, to: .unspecified), as: Carbon_Examples_V1_ConvertResponse.self)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "target_unit")
+    }
+  }
+
+  @Test func malformedRequestsAreInvalidArgumentNotCrashes() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    for bytes: [UInt8] in [[0xFF], [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F], Array(repeating: 0x80, count: 20)] {
+      #expect(throws: ModuleError.self) { try units.instance.call(convertPath, request: bytes) }
+    }
+    do {
+      _ = try units.callJSON(convertPath, "{not json")
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.message.contains("proto3 JSON"))
+    }
+  }
+
+  @Test func unknownMethodIsUnimplemented() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    do {
+      _ = try units.instance.call("/carbon.examples.v1.Units/Nope", request: [])
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.status == .unimplemented)
+    }
+  }
+
+  @Test func streamingSendsOneResponsePerItemInOrder() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    var batch = Carbon_Examples_V1_ConvertBatchRequest()
+    batch.items = (1...5).map { request(Double($0), .t, to: .kg) }
+    let responses = try units.stream(batchPath, batch, as: Carbon_Examples_V1_ConvertResponse.self)
+    #expect(responses.map(\.quantity.value) == [1000, 2000, 3000, 4000, 5000])
+  }
+
+  @Test func streamingErrorNamesTheItem() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    var batch = Carbon_Examples_V1_ConvertBatchRequest()
+    batch.items = [request(1, .t, to: .kg), request(1, .t, to: .ha)]
+    do {
+      _ = try units.stream(batchPath, batch, as: Carbon_Examples_V1_ConvertResponse.self)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.field == "items[1].target_unit")
+    }
+  }
+
+  @Test func streamingStopsWhenTheCallerStops() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    var batch = Carbon_Examples_V1_ConvertBatchRequest()
+    batch.items = (1...100).map { request(Double($0), .t, to: .kg) }
+    let bytes = try MessageCoding.encode(batch, .protobuf)
+    let received = Counter()
+    do {
+      _ = try units.instance.call(batchPath, request: bytes) { _ in received.increment() < 3 }
+      Issue.record("expected CANCELLED")
+    } catch {
+      #expect(error.status == .cancelled)
+    }
+    #expect(received.value == 3)
+  }
+
+  @Test func configIsDecodedAndValidated() throws {
+    let small = try ModuleHarness<UnitsModule>(configJSON: #"{"max_batch_items": 2}"#)
+    var batch = Carbon_Examples_V1_ConvertBatchRequest()
+    batch.items = (1...3).map { request(Double($0), .t, to: .kg) }
+    #expect(throws: ModuleError.self) { try small.stream(batchPath, batch, as: Carbon_Examples_V1_ConvertResponse.self) }
+
+    do {
+      _ = try ModuleHarness<UnitsModule>(configJSON: #"{"max_batch_items": "lots"}"#)
+      Issue.record("expected a config error")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "config.max_batch_items")
+    }
+    do {
+      _ = try ModuleHarness<UnitsModule>(configJSON: #"{"max_batch_items": 0}"#)
+      Issue.record("expected a config error")
+    } catch {
+      #expect(error.field == "config.max_batch_items")
+    }
+  }
+
+  @Test func examplesNextToThePluginPass() throws {
+    let units = try ModuleHarness<UnitsModule>()
+    let problems = try units.verifyExamples(in: repositoryRoot() + "/Plugins/examples/units-swift/examples")
+    #expect(problems.isEmpty, "\(problems)")
+  }
+
+  @Test func exampleExpectationsCatchWrongNumbers() throws {
+    let example = ExampleCase(
+      method: "Convert", name: "", requestPath: "-", requestJSON: "{}", expectedStatus: "OK",
+      expectedField: nil, expectedValues: [("quantity.value", .number(10, tolerance: 0.01)), ("items[1].name", .string("b"))])
+    #expect(example.mismatches(responseJSON: #"{"quantity":{"value":10.005},"items":[{},{"name":"b"}]}"#, status: "OK", field: nil).isEmpty)
+    #expect(example.mismatches(responseJSON: #"{"quantity":{"value":10.5},"items":[{},{"name":"b"}]}"#, status: "OK", field: nil).count == 1)
+    #expect(example.mismatches(responseJSON: nil, status: "INVALID_ARGUMENT", field: "x").count == 1)
+  }
+}
+
+/// The repository root, from this file's path.
+func repositoryRoot(file: String = #filePath) -> String {
+  URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
+
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  /// Increments and returns the new value.
+  func increment() -> Int { lock.withLock { count += 1; return count } }
+  var value: Int { lock.withLock { count } }
+}
