@@ -1296,8 +1296,8 @@ public nonisolated struct Carbon_Cop_V1_LeverCount: Sendable {
   /// Number of projects (primary lever).
   public var projectCount: Int32 = 0
 
-  /// Share of the carried + to-work projects, percent (unrounded).
-  public var sharePercent: Double = 0
+  /// Share of the carried + to-work projects (lever_base_count), percent (unrounded).
+  public var shareLeverBasePercent: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3279,7 +3279,7 @@ nonisolated extension Carbon_Cop_V1_DepartmentRow: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Cop_V1_LeverCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LeverCount"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}lever\0\u{3}project_count\0\u{3}share_percent\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}lever\0\u{3}project_count\0\u{3}share_lever_base_percent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3289,7 +3289,7 @@ nonisolated extension Carbon_Cop_V1_LeverCount: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.lever) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.sharePercent) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.shareLeverBasePercent) }()
       default: break
       }
     }
@@ -3302,8 +3302,8 @@ nonisolated extension Carbon_Cop_V1_LeverCount: SwiftProtobuf.Message, SwiftProt
     if self.projectCount != 0 {
       try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 2)
     }
-    if self.sharePercent.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.sharePercent, fieldNumber: 3)
+    if self.shareLeverBasePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareLeverBasePercent, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3311,7 +3311,7 @@ nonisolated extension Carbon_Cop_V1_LeverCount: SwiftProtobuf.Message, SwiftProt
   public static func ==(lhs: Carbon_Cop_V1_LeverCount, rhs: Carbon_Cop_V1_LeverCount) -> Bool {
     if lhs.lever != rhs.lever {return false}
     if lhs.projectCount != rhs.projectCount {return false}
-    if lhs.sharePercent != rhs.sharePercent {return false}
+    if lhs.shareLeverBasePercent != rhs.shareLeverBasePercent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

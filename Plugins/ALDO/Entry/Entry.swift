@@ -1,0 +1,9 @@
+import ALDOModule
+import CarbonPluginKit
+
+/// The plugin's one exported C symbol (see carbon_plugin.h). The module itself lives in the
+/// ALDOModule target so that tests can link it without this symbol.
+@_cdecl("carbon_plugin_entry")
+public func carbonPluginEntry() -> UnsafeRawPointer {
+  PluginExport.descriptor(for: AldoModule.self)
+}

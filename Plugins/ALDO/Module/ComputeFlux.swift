@@ -1,0 +1,176 @@
+import CarbonDomain
+import CarbonPluginKit
+
+extension AldoModule {
+  public func computeFlux(_ request: Carbon_Aldo_V1_ComputeFluxRequest) throws(ModuleError)
+    -> Carbon_Aldo_V1_ComputeFluxResponse
+  {
+    var trace = newTrace()
+    let outcome = try flux(request, field: "", trace: &trace)
+    var response = outcome
+    response.trace = trace.build()
+    return response
+  }
+
+  /// The whole flux calculation; `field` prefixes error paths (e.g. "flux." for RenderFluxChart).
+  func flux(
+    _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
+  ) throws(ModuleError) -> Carbon_Aldo_V1_ComputeFluxResponse {
+    try Validate.nonEmpty(request.parts, "\(prefix)parts")
+    let mode: Carbon_Aldo_V1_CalculationMode = request.mode == .unspecified ? .asCoded : request.mode
+    guard [.asCoded, .corrected].contains(mode) else {
+      throw .invalidArgument("\(prefix)mode", "has an unknown value \(request.mode.rawValue)")
+    }
+    let woodMethod: Carbon_Aldo_V1_WoodProductsMethod =
+      request.woodProductsMethod == .unspecified ? .harvest : request.woodProductsMethod
+    guard [.harvest, .population].contains(woodMethod) else {
+      throw .invalidArgument("\(prefix)wood_products_method", "has an unknown value \(request.woodProductsMethod.rawValue)")
+    }
+    let corrected = mode == .corrected
+
+    var reference = data
+    let overrides = try reference.apply(request.factorOverrides, field: "\(prefix)factor_overrides")
+    let proportionSealed =
+      request.hasProportionSealed
+      ? try Validate.inRange(request.proportionSealed, 0...1, "\(prefix)proportion_sealed")
+      : reference.constant("default_proportion_sealed")
+
+    recordDecisions(&trace, mode: mode, woodMethod: woodMethod, proportionSealed: proportionSealed, explicit: request.hasProportionSealed)
+
+    var input = TerritoryInput(
+      data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace)
+    var parts: [ResolvedPart] = []
+    for (index, part) in request.parts.enumerated() {
+      var resolved = try input.resolve(part, index: index)
+      if parts.contains(where: { $0.name == resolved.name }) { resolved.name += " #\(index + 1)" }
+      parts.append(resolved)
+    }
+    trace = input.trace
+    var applied = overrides
+    applied += try applyAreaOverrides(request.areaOverrides, to: &parts, field: "\(prefix)area_overrides", reference: reference)
+
+    var calculator = FluxCalculator(data: reference, corrected: corrected, trace: trace)
+    for part in parts {
+      calculator.landUseChanges(part)
+      calculator.forestGrowth(part)
+    }
+    let wood = calculator.woodProducts(parts, method: woodMethod)
+    for (index, practice) in request.practices.enumerated() {
+      let field = "\(prefix)practices[\(index)]"
+      try Validate.specified(practice.practice, "\(field).practice") { $0.aldoName != nil }
+      let area = try Validate.nonNegative(practice.areaHa, "\(field).area_ha")
+      guard let name = practice.practice.aldoName, let factors = reference.practices[name] else {
+        throw .invalidArgument("\(field).practice", "has no factors")
+      }
+      guard factors.inAldoList else {
+        throw .failedPrecondition(
+          rule: "aldo.practices.not_in_aldo_list",
+          "\(field).practice \(name): ALDO has factors for it but refuses it (not in its AgriculturalPractices list)")
+      }
+      calculator.practice(practice.practice, name: name, factors: factors, area: area)
+    }
+    trace = calculator.trace
+    if corrected { recordCorrections(&trace) }
+
+    let items = calculator.items.filter { $0.storedCo2e != 0 }
+    var response = Carbon_Aldo_V1_ComputeFluxResponse()
+    response.territoryName = request.territoryName
+    response.entries = items.map(\.message)
+    response.balance = BalanceBuilder.balance(of: items)
+    response.annualAreas = parts.flatMap { part in
+      Leaf.allCases.flatMap { from in
+        Leaf.allCases.compactMap { to -> Carbon_Aldo_V1_AnnualArea? in
+          guard let area = part.areas[from]?[to], area > 0 else { return nil }
+          var entry = Carbon_Aldo_V1_AnnualArea()
+          entry.part = part.name
+          entry.from = from.landUse
+          entry.to = to.landUse
+          entry.areaHaPerYr = area
+          return entry
+        }
+      }
+    }
+    response.woodProducts = wood
+    response.n2OTPerYr = items.reduce(0) { $0 + $1.n2oEmitted }
+    response.overrides = applied
+    response.dataSetVersion = AldoReferenceData.version
+    response.mode = mode
+    for override in applied {
+      trace.rule("aldo.override", "\(override.name): \(override.defaultValue) → \(override.value) \(override.unit)")
+    }
+    trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
+    Self.recordTotals(response.balance, in: &trace)
+    return response
+  }
+
+  /// ALDO's `areaChanges`: replaces a leaf pair's annual area over the territory; each part's
+  /// share follows its default area (area-weighted unit flux), or is equal when all are 0.
+  func applyAreaOverrides(
+    _ overrides: [Carbon_Aldo_V1_AreaOverride], to parts: inout [ResolvedPart], field: String,
+    reference: AldoReferenceData
+  ) throws(ModuleError) -> [Carbon_Aldo_V1_AppliedOverride] {
+    var applied: [Carbon_Aldo_V1_AppliedOverride] = []
+    var seen: Set<String> = []
+    for (index, override) in overrides.enumerated() {
+      let path = "\(field)[\(index)]"
+      let (from, to) = try TerritoryInput.pair(override.from, override.to, path)
+      let area = try Validate.nonNegative(override.areaHaPerYr, "\(path).area_ha_per_yr")
+      let name = "area/\(reference.altFluxId[from] ?? from.aldoName)_\(reference.altFluxId[to] ?? to.aldoName)"
+      guard seen.insert(name).inserted else { throw .invalidArgument("\(path).to", "the pair is overridden twice") }
+      let total = parts.reduce(0) { $0 + ($1.areas[from]?[to] ?? 0) }
+      for index in parts.indices {
+        let current = parts[index].areas[from]?[to] ?? 0
+        let share = total > 0 ? current / total : 1 / Double(parts.count)
+        parts[index].areas[from, default: [:]][to] = area * share
+      }
+      var entry = Carbon_Aldo_V1_AppliedOverride()
+      entry.name = name
+      entry.defaultValue = total
+      entry.value = area
+      entry.unit = "ha/yr"
+      applied.append(entry)
+    }
+    return applied
+  }
+
+  private func recordDecisions(
+    _ trace: inout TraceBuilder, mode: Carbon_Aldo_V1_CalculationMode, woodMethod: Carbon_Aldo_V1_WoodProductsMethod,
+    proportionSealed: Double, explicit: Bool
+  ) {
+    trace.decision(
+      "calculation_mode", mode == .corrected ? "CORRECTED" : "AS_CODED",
+      reason: mode == .corrected
+        ? "requested: each documented ALDO oddity is fixed and listed in the rules"
+        : "default (METHODS.md §3): reproduce ALDO as coded so the territory gets the official tool's figures")
+    trace.decision(
+      "wood_products_method", woodMethod == .population ? "POPULATION" : "HARVEST",
+      reason: woodMethod == .population ? "requested (ALDO « consommation »)" : "ALDO's default « récolte »")
+    trace.decision(
+      "proportion_sealed", "\(proportionSealed)",
+      reason: explicit ? "given by the request" : "ALDO default (aldo-constants.csv default_proportion_sealed)")
+    trace.decision(
+      "practices_years", "no ×20",
+      reason: "ALDO's code applies area × factor per year; the 20 years of its documentation is the saturation period (README §3.2)")
+    trace.decision(
+      "forest_biomass_factors", "IGN bilan_carbone column",
+      reason: "ALDO applies no expansion factor, density or carbon fraction: the IGN per-ha carbon balance is used (README §3.3)")
+    trace.decision(
+      "pedoclimatic_zone", "each part its own zone",
+      reason: "ALDO's code uses each commune's zone, not the EPCI majority zone its chart note mentions (README §3.8)")
+    trace.decision(
+      "summary_without_forests", "guarded",
+      reason: "ALDO crashes when no flux goes to forests (README §3.7); the module reports 0 for the group")
+    trace.decision(
+      "hedges_flux", "0",
+      reason: "ALDO computes no hedge flux; hedge practices count under crops or grasslands (README §2.11)")
+  }
+
+  private func recordCorrections(_ trace: inout TraceBuilder) {
+    trace.rule("aldo.corrected.n2o_direct_factor", "direct N2O term uses 44/28 instead of ALDO's 44/25 (README §3.1)")
+    trace.rule("aldo.corrected.n2o_gwp", "N2O GWP 265 (AR5, METHODS.md) instead of ALDO's 273 (README §3.1)")
+    trace.rule("aldo.corrected.litter", "wooded artificial soils lose litter and sealed → forest gains it (README §3.5)")
+    trace.rule("aldo.corrected.artificial_split_from_forest", "the split from a forest origin is area-conserving (README §3.6)")
+    trace.rule("aldo.corrected.artificial_origin", "a CLC row leaving a shared artificial code counts once, as sealed")
+    trace.rule("aldo.corrected.deforestation_density", "a part without forest stand uses France's IGN density (README §3.4)")
+  }
+}

@@ -1,0 +1,137 @@
+import CarbonDomain
+import CarbonPluginKit
+
+extension Leaf {
+  /// Column of stocks-zpc.csv holding this leaf's soil stock.
+  var soilStockColumn: String {
+    switch self {
+    case .crops: "cultures"
+    case .grasslandWooded, .grasslandHerbaceous, .grasslandShrubby: "prairies"
+    case .wetlands: "zones humides"
+    case .orchards: "vergers"
+    case .vineyards: "vignes"
+    case .artificialSealed: "sols artificiels imperméabilisés"
+    case .artificialGrassed: "sols artificiels enherbés"
+    case .artificialWooded: "sols artificiels arborés et buissonants"
+    case .forestBroadleaf, .forestConifer, .forestMixed, .forestPoplar: "forêts"
+    }
+  }
+}
+
+extension AldoModule {
+  public func computeStocks(_ request: Carbon_Aldo_V1_ComputeStocksRequest) throws(ModuleError)
+    -> Carbon_Aldo_V1_ComputeStocksResponse
+  {
+    try Validate.nonEmpty(request.parts, "parts")
+    var trace = newTrace()
+    var reference = data
+    let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
+    let input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
+    let inventory = ForestInventory(data: reference)
+    let rules = LandUseChangeRules(data: reference, correctLitter: false)
+    var entries: [Carbon_Aldo_V1_StockEntry] = []
+
+    for (index, part) in request.parts.enumerated() {
+      let path = "parts[\(index)]"
+      let name = part.name.isEmpty ? "part \(index + 1)" : part.name
+      guard let soil = reference.soilStocks[part.pedoclimaticZone] else {
+        throw .invalidArgument("\(path).pedoclimatic_zone", "unknown pedoclimatic zone \"\(part.pedoclimaticZone)\"")
+      }
+      guard let interRegion = reference.interRegionOfRegion[part.regionCode] else {
+        throw .invalidArgument("\(path).region_code", "unknown INSEE region code \"\(part.regionCode)\"")
+      }
+      func add(_ leaf: Leaf?, _ pool: Carbon_Aldo_V1_Pool, _ area: Double, _ density: Double, _ source: String) {
+        guard area * density != 0 else { return }
+        var entry = Carbon_Aldo_V1_StockEntry()
+        entry.part = name
+        entry.landUse = leaf?.landUse ?? .hedges
+        entry.group = leaf?.group ?? .hedges
+        entry.pool = pool
+        entry.areaHa = leaf == nil ? 0 : area  // hedges: the length is in the reference text
+        entry.densityTCPerHa = density
+        entry.stockTC = area * density
+        entry.reference = source
+        entries.append(entry)
+      }
+      func forest(_ leaf: Leaf, _ area: Double, _ row: ForestInventoryRow, _ key: String) {
+        add(leaf, .soil, area, soil[leaf.soilStockColumn] ?? 0, "stocks-zpc \(part.pedoclimaticZone) forêts")
+        add(leaf, .biomass, area, row.liveCarbon, "IGN \(key) carbone")
+        add(leaf, .deadWood, area, row.deadWoodCarbon, "IGN \(key) bois_mort_carbone")
+        add(leaf, .litter, area, reference.constant("forest_litter_stock_density"), "forest_litter_stock_density")
+      }
+      var forestLeavesIgnored = false
+      for (j, area) in part.areas.enumerated() {
+        let field = "\(path).areas[\(j)]"
+        guard let leaf = Leaf(area.landUse) else {
+          throw .invalidArgument("\(field).land_use", "must be a leaf land use (not \(area.landUse))")
+        }
+        let hectares = try Validate.nonNegative(area.areaHa, "\(field).area_ha")
+        if leaf.isForest {
+          guard part.forestStands.isEmpty else { forestLeavesIgnored = true; continue }
+          guard let composition = reference.compositions[leaf]?.ignComposition,
+            let row = reference.forestRows[ForestInventoryKey(level: "France", code: "France", composition: composition)]
+          else { continue }
+          forest(leaf, hectares, row, "France/France/\(composition)")
+          continue
+        }
+        add(leaf, .soil, hectares, soil[leaf.soilStockColumn] ?? 0, "stocks-zpc \(part.pedoclimaticZone) \(leaf.soilStockColumn)")
+        add(leaf, .biomass, hectares, rules.biomassStock(leaf, interRegion: interRegion),
+            "biomass-hors-forets \(interRegion) \(leaf.aldoName)")
+      }
+      if forestLeavesIgnored {
+        trace.warning("\(name): forest areas in `areas` are ignored because forest_stands are given (BD Forêt wins)")
+      } else if part.areas.contains(where: { Leaf($0.landUse)?.isForest == true }) {
+        trace.decision(
+          "forest_stock_density_without_stands", "IGN France row",
+          reason: "\(name): forest areas were given without BD Forêt rows, so the national IGN densities are used")
+      }
+      for (j, message) in part.forestStands.enumerated() {
+        let stand = try input.validate(message, "\(path).forest_stands[\(j)]")
+        for leaf in Leaf.forests {
+          let area = stand.areas[leaf] ?? 0
+          guard area > 0, let found = inventory.row(for: stand, leaf) else { continue }
+          forest(leaf, area, found.row, found.key.name)
+        }
+      }
+      let km = try Validate.nonNegative(part.hedgesKm, "\(path).hedges_km")
+      if km > 0 {
+        let perKm = reference.hedgeCarbon[part.departmentCode]
+        if perKm == nil {
+          guard part.departmentCode.isEmpty || FrenchTerritories.department(code: part.departmentCode) != nil else {
+            throw .invalidArgument("\(path).department_code", "unknown department \"\(part.departmentCode)\"")
+          }
+          trace.warning("\(name): no hedge density for department \"\(part.departmentCode)\": ALDO's default per km is used")
+        }
+        add(nil, .hedges, km, perKm ?? reference.constant("hedge_default_carbon_per_km"),
+            (perKm == nil ? "hedge_default_carbon_per_km" : "carbone-haies \(part.departmentCode) C_tot_km") + " (tC/km) × \(km) km")
+      }
+    }
+
+    var response = Carbon_Aldo_V1_ComputeStocksResponse()
+    response.territoryName = request.territoryName
+    response.entries = entries
+    let co2PerC = reference.constant("c_to_co2_factor")
+    let total = entries.reduce(0) { $0 + $1.stockTC }
+    for group in Carbon_Aldo_V1_LandUseGroup.balanceOrder where group != .woodProducts {
+      let rows = entries.filter { $0.group == group }
+      var stock = Carbon_Aldo_V1_GroupStock()
+      stock.group = group
+      stock.label = group.label
+      stock.stockTC = rows.reduce(0) { $0 + $1.stockTC }
+      stock.stockTCo2E = stock.stockTC * co2PerC
+      // Area once per leaf land use: the soil entry carries it (hedges have km, not ha).
+      stock.areaHa = group == .hedges ? 0 : rows.filter { $0.pool == .soil }.reduce(0) { $0 + $1.areaHa }
+      stock.share = total > 0 ? stock.stockTC / total : 0
+      response.groups.append(stock)
+      trace.term("stock.\(group.label)", stock.stockTC, .tC)
+    }
+    response.totalTC = total
+    response.totalTCo2E = total * co2PerC
+    response.overrides = overrides
+    response.dataSetVersion = AldoReferenceData.version
+    trace.term("stock_total", total, .tC, formula: "Σ area × density")
+    trace.warning("Wood-product stocks are not computed by this module (ALDO shares the national stock; not implemented).")
+    response.trace = trace.build()
+    return response
+  }
+}

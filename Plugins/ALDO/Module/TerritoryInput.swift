@@ -1,0 +1,185 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// A validated territory part with its annual change areas, ready for the flux rules.
+struct ResolvedPart: Sendable {
+  var name: String
+  var zone: String
+  var regionCode: String
+  var interRegion: String
+  /// Annual change areas after the CLC division and the artificial split, ha/yr.
+  var areas: [Leaf: [Leaf: Double]]
+  var stands: [Stand]
+  var population: Double
+}
+
+/// Validates the territory parts of a request and turns CLC change matrices into ALDO's
+/// annual leaf-to-leaf areas (README §2.2).
+struct TerritoryInput {
+  let data: AldoReferenceData
+  let communes: CommuneReference?
+  let proportionSealed: Double
+  let corrected: Bool
+  var trace: TraceBuilder
+
+  /// CLC level-3 codes that exist but are no ALDO category (beaches, rocks, sparse vegetation,
+  /// burnt areas, glaciers): their changes are ignored, as ALDO does.
+  static let clcCodesOutsideAldo: Set<String> = ["331", "332", "333", "334", "335"]
+
+  mutating func resolve(_ part: Carbon_Aldo_V1_TerritoryPart, index: Int) throws(ModuleError) -> ResolvedPart {
+    let path = "parts[\(index)]"
+    var zone = part.pedoclimaticZone
+    var region = part.regionCode
+    var population = try Validate.nonNegative(part.population, "\(path).population")
+    var clcChanges = part.clcChanges
+    if !part.communeInsee.isEmpty {
+      guard part.communeInsee.count == 5 else {
+        throw .invalidArgument("\(path).commune_insee", "must be a 5-character INSEE code, got \"\(part.communeInsee)\"")
+      }
+      if let communes {
+        guard let commune = communes.communes[part.communeInsee] else {
+          throw .invalidArgument("\(path).commune_insee", "unknown commune \"\(part.communeInsee)\"")
+        }
+        if zone.isEmpty { zone = communes.zoneOfCommune[part.communeInsee] ?? "" }
+        if region.isEmpty { region = commune.region }
+        if population == 0 { population = commune.population }
+        if clcChanges.isEmpty && part.annualChanges.isEmpty {
+          clcChanges = communes.changes[part.communeInsee] ?? []
+        }
+      }
+    }
+    guard !zone.isEmpty else {
+      let hint = communes == nil ? " (no reference_dir is configured to derive it from commune_insee)" : ""
+      throw .invalidArgument("\(path).pedoclimatic_zone", "is required\(hint)")
+    }
+    guard data.soilFlux[zone] != nil else {
+      throw .invalidArgument(
+        "\(path).pedoclimatic_zone",
+        "unknown pedoclimatic zone \"\(zone)\" (known: \(data.soilFlux.keys.sorted().joined(separator: ", ")))")
+    }
+    guard !region.isEmpty else { throw .invalidArgument("\(path).region_code", "is required") }
+    guard let interRegion = data.interRegionOfRegion[region] else {
+      throw .invalidArgument("\(path).region_code", "unknown INSEE region code \"\(region)\"")
+    }
+    var stands: [Stand] = []
+    for (j, stand) in part.forestStands.enumerated() {
+      stands.append(try validate(stand, "\(path).forest_stands[\(j)]"))
+    }
+    var areas = try clcAreas(clcChanges, path: "\(path).clc_changes", partName: part.name)
+    for (j, change) in part.annualChanges.enumerated() {
+      let field = "\(path).annual_changes[\(j)]"
+      let (from, to) = try Self.pair(change.from, change.to, field)
+      let area = try Validate.nonNegative(change.areaHaPerYr, "\(field).area_ha_per_yr")
+      areas[from, default: [:]][to, default: 0] += area
+    }
+    let name = part.name.isEmpty ? (part.communeInsee.isEmpty ? "part \(index + 1)" : part.communeInsee) : part.name
+    return ResolvedPart(
+      name: name, zone: zone, regionCode: region, interRegion: interRegion, areas: areas, stands: stands,
+      population: population)
+  }
+
+  /// A from→to pair of leaf land uses, different from each other.
+  static func pair(_ from: LandUse, _ to: LandUse, _ field: String) throws(ModuleError) -> (Leaf, Leaf) {
+    guard let fromLeaf = Leaf(from) else {
+      throw .invalidArgument("\(field).from", "must be a leaf land use (not \(from), not unspecified)")
+    }
+    guard let toLeaf = Leaf(to) else {
+      throw .invalidArgument("\(field).to", "must be a leaf land use (not \(to), not unspecified)")
+    }
+    guard fromLeaf != toLeaf else { throw .invalidArgument("\(field).to", "equals from: a change needs two land uses") }
+    return (fromLeaf, toLeaf)
+  }
+
+  func validate(_ stand: Carbon_Aldo_V1_ForestStand, _ field: String) throws(ModuleError) -> Stand {
+    try Validate.nonNegative(stand.broadleafHa, "\(field).broadleaf_ha")
+    try Validate.nonNegative(stand.coniferHa, "\(field).conifer_ha")
+    try Validate.nonNegative(stand.mixedHa, "\(field).mixed_ha")
+    try Validate.nonNegative(stand.poplarHa, "\(field).poplar_ha")
+    guard data.woodUse[stand.rad13] != nil else {
+      throw .invalidArgument(
+        "\(field).rad13", "unknown IGN administrative region \"\(stand.rad13)\" (known: \(data.woodUse.keys.sorted().joined(separator: ", ")))")
+    }
+    let codes: [(String, String, String)] = [
+      ("groupeser", stand.groupeser, "groupeser"), ("greco", stand.greco, "greco"),
+      ("bassin_populicole", stand.bassinPopulicole, "bassin_populicole"),
+    ]
+    for (level, code, name) in codes where !code.isEmpty {
+      guard data.forestCodes[level]?.contains(code) == true else {
+        throw .invalidArgument("\(field).\(name)", "unknown IGN \(level) code \"\(code)\"")
+      }
+    }
+    return Stand(stand)
+  }
+
+  /// CLC 2012→2018 rows → annual leaf areas with ALDO's artificial split.
+  mutating func clcAreas(
+    _ changes: [Carbon_Aldo_V1_ClcChange], path: String, partName: String
+  ) throws(ModuleError) -> [Leaf: [Leaf: Double]] {
+    guard !changes.isEmpty else { return [:] }
+    let years = data.constant("clc_years_between_inventories")
+    var raw: [Leaf: [Leaf: Double]] = [:]
+    var artificialOriginCounted = false
+    for (j, change) in changes.enumerated() {
+      let field = "\(path)[\(j)]"
+      guard change.code2012 != change.code2018 else {
+        throw .invalidArgument("\(field).code_2018", "equals code_2012 (\(change.code2012)): a from=to row is no change")
+      }
+      let area = try Validate.nonNegative(change.areaHa, "\(field).area_ha")
+      let fromLeaves = try leaves(of: change.code2012, "\(field).code_2012")
+      let toLeaves = try leaves(of: change.code2018, "\(field).code_2018")
+      guard years > 0 else { continue }
+      for from in fromLeaves {
+        // Corrected mode: an artificial origin code (shared by sealed and grassed) counts once, as sealed.
+        if corrected && from == .artificialGrassed && fromLeaves.contains(.artificialSealed) { continue }
+        for to in toLeaves where to != from {
+          raw[from, default: [:]][to, default: 0] += area / years
+          if from == .artificialGrassed && !to.isArtificial && area > 0 { artificialOriginCounted = true }
+        }
+      }
+    }
+    if artificialOriginCounted {
+      trace.warning(
+        "\(partName): CLC rows leaving an artificial code other than 141 are counted from both sealed and grassed "
+          + "artificial soils, as ALDO sums every leaf whose CLC list holds the code (README §2.2 step 1); "
+          + "CALCULATION_MODE_CORRECTED counts them once, as sealed.")
+    }
+    return split(raw)
+  }
+
+  private func leaves(of code: String, _ field: String) throws(ModuleError) -> [Leaf] {
+    let found = Leaf.allCases.filter { data.clcCodes[$0]?.contains(code) == true }
+    if found.isEmpty && !Self.clcCodesOutsideAldo.contains(code) {
+      throw .invalidArgument(field, "unknown Corine Land Cover level-3 code \"\(code)\"")
+    }
+    return found
+  }
+
+  /// ALDO's artificial split (`artificial_split_rules`): C = raw change to artificial codes
+  /// other than 141 (stored under both sealed and grassed), A = raw change to 141.
+  func split(_ raw: [Leaf: [Leaf: Double]]) -> [Leaf: [Leaf: Double]] {
+    let p = proportionSealed
+    var result: [Leaf: [Leaf: Double]] = [:]
+    for (from, targets) in raw {
+      for (to, area) in targets where !to.isArtificial { result[from, default: [:]][to] = area }
+      let c = targets[.artificialSealed] ?? targets[.artificialGrassed] ?? 0
+      let a = targets[.artificialWooded] ?? 0
+      let vegetatedShareHolds = a < (1 - p) * (c + a)
+      let sealed: Double = from == .artificialGrassed ? 0 : (vegetatedShareHolds ? p * (c + a) : c)
+      let grassed: Double
+      if from == .artificialSealed {
+        grassed = 0
+      } else if from.isForest && !corrected {
+        grassed = (1 - p) * c  // as coded: A is ignored, the split is not area-conserving (README §3.6)
+      } else {
+        grassed = vegetatedShareHolds ? (1 - p) * (c + a) - a : 0
+      }
+      let noWoodedFrom: Set<Leaf> = [.artificialGrassed, .grasslandWooded, .grasslandShrubby, .orchards, .vineyards, .wetlands]
+      let wooded = noWoodedFrom.contains(from) ? 0 : a
+      for (to, area) in [(Leaf.artificialSealed, sealed), (.artificialGrassed, grassed), (.artificialWooded, wooded)]
+      where to != from && area != 0 {
+        result[from, default: [:]][to] = area
+      }
+    }
+    return result
+  }
+}

@@ -1,0 +1,9 @@
+import CarbonPluginKit
+import COPVivierModule
+
+/// The plugin's one exported C symbol (see carbon_plugin.h). The module itself lives in the
+/// COPVivierModule target so that tests can link it without this symbol.
+@_cdecl("carbon_plugin_entry")
+public func carbonPluginEntry() -> UnsafeRawPointer {
+  PluginExport.descriptor(for: COPVivierModule.self)
+}

@@ -1,0 +1,160 @@
+import CarbonDomain
+import CarbonPluginKit
+import Foundation
+
+extension COPVivierModule {
+  /// Largest CSV accepted by one import (data rows).
+  static let maxImportRows = 200_000
+
+  /// ImportCsv: reads every row, reports the errors by row and column, and writes the valid
+  /// rows in ONE transaction — only when no row failed, unless `partial` is asked.
+  func importCsv(_ request: Carbon_Cop_V1_ImportCsvRequest) throws(ModuleError) -> Carbon_Cop_V1_ImportCsvResponse {
+    let actor = request.dryRun ? "" : try ProjectValidation.actor(request.actor)
+    if request.roundYear != 0 { try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year") }
+    let parsed = CSVCodec.parse(request.csv)
+    if let line = parsed.unterminatedQuoteLine {
+      throw .invalidArgument("csv", "a quoted field opened on line \(line) is never closed")
+    }
+    guard let headerRecord = parsed.records.first else { throw .invalidArgument("csv", "is empty (a header line is required)") }
+    let header = ProjectCSV.header(headerRecord.fields)
+    for column in ProjectCSV.requiredColumns where !header.columns.contains(column) {
+      throw .invalidArgument("csv.header", "column '\(column)' is missing")
+    }
+    let records = parsed.records.dropFirst()
+    guard records.count <= Self.maxImportRows else {
+      throw .invalidArgument("csv", "\(records.count) rows exceed the maximum of \(Self.maxImportRows) per import")
+    }
+
+    var trace = startTrace("CSV import")
+    QualificationRules.decisions(into: &trace)
+    trace.decision(
+      "cop.import.atomicity", request.partial ? "PARTIAL" : "ALL_OR_NOTHING",
+      reason: "an import is one transaction; with errors nothing is written unless 'partial' is asked")
+    trace.decision(
+      "cop.import.lever_separator", "PIPE_SEMICOLON_COMMA",
+      reason: "the form's export puts several levers in one cell; no lever name contains '|', ';' or ','")
+    if !header.unknown.isEmpty { trace.warning("columns ignored: \(header.unknown.joined(separator: ", "))") }
+
+    var response = Carbon_Cop_V1_ImportCsvResponse()
+    var valid: [Project] = []
+    var rowsOfValid: [Int] = []
+    var seenIDs: Set<String> = []
+    func reject(_ index: Int, _ line: Int, _ column: String, _ message: String) {
+      var error = Carbon_Cop_V1_RowError()
+      error.row = Int32(line)
+      error.column = column
+      error.field = column.isEmpty ? "rows[\(index)]" : "rows[\(index)].\(column)"
+      error.message = message
+      response.errors.append(error)
+    }
+    for (index, record) in records.enumerated() {
+      guard record.fields.count == header.columns.count else {
+        reject(index, record.line, "", "expected \(header.columns.count) fields, found \(record.fields.count)")
+        continue
+      }
+      var cells: [String: String] = [:]
+      for (column, value) in zip(header.columns, record.fields) { if let column { cells[column] = value } }
+      do {
+        let (raw, category, justification) = try ProjectCSV.project(cells, defaultRound: request.roundYear)
+        var project = try ProjectValidation.normalize(raw, prefix: "", generateID: true)
+        guard seenIDs.insert(project.id).inserted else {
+          reject(index, record.line, "id", "id '\(project.id)' appears twice in the file")
+          continue
+        }
+        project.qualification = QualificationRules.qualify(project)
+        if let category, category != project.qualification.ruleCategory {
+          guard !justification.isEmpty else {
+            reject(index, record.line, "override_justification",
+              "category \(ProjectCSV.name(category)) differs from the rules' \(ProjectCSV.name(project.qualification.ruleCategory)): a justification is required")
+            continue
+          }
+          project.qualification.overridden = true
+          project.qualification.category = category
+          project.qualification.overrideJustification = justification
+          project.qualification.overrideBy = actor
+          project.qualification.overrideAt = ProjectValidation.now()
+          project.qualification = QualificationRules.qualify(project)
+        }
+        valid.append(project)
+        rowsOfValid.append(index)
+      } catch let error as ProjectCSV.RowError {
+        reject(index, record.line, error.column, error.message)
+      } catch let error as ModuleError {
+        reject(index, record.line, error.field ?? "", error.message)
+      } catch {
+        reject(index, record.line, "", "\(error)")
+      }
+    }
+
+    // Ids already in the register are row errors too (checked before the write; a race with
+    // another writer still fails the whole transaction with ALREADY_EXISTS).
+    let existing = try store.existingIDs(valid.map(\.id))
+    if !existing.isEmpty {
+      var kept: [Project] = []
+      for (project, index) in zip(valid, rowsOfValid) {
+        if existing.contains(project.id) {
+          reject(index, (records.dropFirst(index).first?.line) ?? 0, "id", "project \(project.id) already exists in the register")
+        } else {
+          kept.append(project)
+        }
+      }
+      valid = kept
+    }
+    response.errors.sort { $0.row < $1.row }
+    response.rejectedCount = Int32(Set(response.errors.map(\.row)).count)
+
+    if !response.errors.isEmpty && !request.partial && !request.dryRun {
+      let listed = response.errors.prefix(50).map { "row \($0.row) \($0.field): \($0.message)" }.joined(separator: "; ")
+      let first = response.errors[0]
+      throw ModuleError(
+        .invalidArgument,
+        "\(response.errors.count) error(s), nothing imported (ask 'partial' to import the valid rows): \(listed)",
+        field: first.field)
+    }
+    if !request.dryRun && !valid.isEmpty {
+      try store.insert(valid, change: ChangeInfo(actor: actor, action: "import", at: ProjectValidation.now()))
+      response.importedCount = Int32(valid.count)
+      trace.rule("cop.import.written", "\(valid.count) rows written in one transaction")
+    }
+    if request.dryRun { trace.rule("cop.import.dry_run", "validated only, nothing written") }
+    response.projectIds = valid.prefix(1000).map(\.id)
+    var counts = [Int32](repeating: 0, count: 4)
+    for project in valid where (1...4).contains(project.qualification.category.rawValue) {
+      counts[project.qualification.category.rawValue - 1] += 1
+    }
+    response.categoryCounts = counts
+    trace.term("valid_row_count", Double(valid.count), .unspecified, formula: "rows read without error")
+    trace.term("rejected_row_count", Double(response.rejectedCount), .unspecified, formula: "rows with at least one error")
+    response.trace = trace.build()
+    return response
+  }
+
+  /// ExportProjects: CSV in the import's layout (re-importable) or a JSON array.
+  func exportProjects(_ request: Carbon_Cop_V1_ExportProjectsRequest) throws(ModuleError) -> Carbon_Cop_V1_ExportProjectsResponse {
+    let filter = try storeFilter(request.filter, "filter.")
+    try Validate.specified(request.format, "format") { $0.rawValue <= 2 }
+    var content = ""
+    var count = 0
+    if request.format == .csv {
+      content = CSVCodec.line(ProjectCSV.columns)
+      try store.forEach(filter) { project throws(ModuleError) in
+        content += CSVCodec.line(ProjectCSV.row(project))
+        count += 1
+      }
+    } else {
+      content = "["
+      try store.forEach(filter) { project throws(ModuleError) in
+        content += (count == 0 ? "\n" : ",\n") + (try ProjectRow.encode(project))
+        count += 1
+      }
+      content += "\n]\n"
+    }
+    var response = Carbon_Cop_V1_ExportProjectsResponse()
+    response.content = content
+    response.projectCount = Int32(count)
+    var trace = startTrace("export")
+    trace.term("project_count", Double(count), .unspecified, formula: "projects exported")
+    response.trace = trace.build()
+    return response
+  }
+}

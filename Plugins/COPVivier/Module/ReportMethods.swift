@@ -1,0 +1,159 @@
+import CarbonDomain
+import CarbonPluginKit
+
+extension COPVivierModule {
+  /// GenerateSeedPool: the seed's 06/12/2024 pool, optionally stored in one transaction.
+  func generateSeedPool(_ request: Carbon_Cop_V1_GenerateSeedPoolRequest) throws(ModuleError)
+    -> Carbon_Cop_V1_GenerateSeedPoolResponse
+  {
+    let round = request.roundYear == 0 ? 2024 : try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
+    let prefix = request.idPrefix.isEmpty ? "seed\(round)-" : request.idPrefix
+    try ProjectValidation.checkID(prefix + "00-0000", "id_prefix")
+    let actor = request.store ? try ProjectValidation.actor(request.actor) : ""
+    var report = RoundReport()
+    var generated: [Project] = []
+    try SeedPool.generate(roundYear: round, idPrefix: prefix) { project throws(ModuleError) in
+      report.add(project)
+      if request.store { generated.append(project) }
+    }
+    var trace = startTrace("seed pool")
+    trace.decision(
+      "cop.seed_pool.other_levers", "EVEN_SPLIT_OVER_17_RECONSTRUCTED_LEVERS",
+      reason: "the seed's 'Autres leviers' (323) include the 10 least-invested levers (28); the other 295 are split 6 × 18 + 11 × 17 over the reconstructed levers (generated, not seed data)")
+    if request.store {
+      try store.insert(generated, change: ChangeInfo(actor: actor, action: "import", at: ProjectValidation.now()))
+      trace.rule("cop.seed_pool.stored", "\(generated.count) projects written in one transaction")
+    }
+    var reportTrace = startTrace("report")
+    var response = Carbon_Cop_V1_GenerateSeedPoolResponse()
+    response.projectCount = Int32(report.total)
+    response.report = report.build(topCount: 10, leastCount: 10, epciTotal: 0, trace: &reportTrace)
+    response.report.trace = reportTrace.build()
+    trace.term("project_count", Double(report.total), .unspecified, formula: "generated projects")
+    response.trace = trace.build()
+    return response
+  }
+
+  /// BuildReport: from the stored round, inline projects or the generated seed pool.
+  func buildReport(_ request: Carbon_Cop_V1_BuildReportRequest) throws(ModuleError) -> Carbon_Cop_V1_BuildReportResponse {
+    let sources = (request.roundYear != 0 ? 1 : 0) + (request.projects.isEmpty ? 0 : 1) + (request.useSeedPool ? 1 : 0)
+    guard sources == 1 else {
+      throw .invalidArgument("round_year", "give exactly one source: round_year, projects or use_seed_pool (\(sources) given)")
+    }
+    let top = request.topLeverCount == 0 ? 10 : Int(try Validate.inRange(request.topLeverCount, 1...100, "top_lever_count"))
+    let least = request.leastLeverCount == 0 ? 10 : Int(try Validate.inRange(request.leastLeverCount, 1...100, "least_lever_count"))
+    let epciTotal = Int(try Validate.inRange(request.epciTotalCount, 0...100_000, "epci_total_count"))
+    var report = RoundReport()
+    var trace = startTrace("report")
+    if request.roundYear != 0 {
+      var filter = StoreFilter()
+      filter.roundYear = try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
+      try store.forEach(filter) { report.add($0) }
+      trace.decision("cop.report.source", "STORED_ROUND", reason: "round \(request.roundYear) of the register")
+    } else if request.useSeedPool {
+      try SeedPool.generate(roundYear: 2024, idPrefix: "seed2024-") { report.add($0) }
+      trace.decision("cop.report.source", "SEED_POOL", reason: "generated pool with the seed's 06/12/2024 counts")
+    } else {
+      QualificationRules.decisions(into: &trace)
+      for (index, input) in request.projects.enumerated() {
+        var project = try ProjectValidation.normalize(input, prefix: "projects[\(index)].", generateID: true)
+        project.qualification = QualificationRules.qualify(project)
+        report.add(project)
+      }
+      trace.decision("cop.report.source", "INLINE_PROJECTS", reason: "projects given in the request, qualified by the rules")
+    }
+    var response = report.build(topCount: top, leastCount: least, epciTotal: epciTotal, trace: &trace)
+    if request.includeCharts {
+      response.departmentChartSvg = SVGCharts.departments(response.departments)
+      response.leverChartSvg = SVGCharts.levers(response.topLevers)
+    }
+    response.trace = trace.build()
+    return response
+  }
+
+  /// CompareRounds: category counts of two stored rounds and the projects continued.
+  func compareRounds(_ request: Carbon_Cop_V1_CompareRoundsRequest) throws(ModuleError) -> Carbon_Cop_V1_CompareRoundsResponse {
+    let from = try Validate.inRange(request.fromRoundYear, ProjectValidation.roundYears, "from_round_year")
+    let to = try Validate.inRange(request.toRoundYear, ProjectValidation.roundYears, "to_round_year")
+    guard from != to else { throw .invalidArgument("to_round_year", "must differ from from_round_year") }
+    var fromCounts = [Int](repeating: 0, count: 5), toCounts = [Int](repeating: 0, count: 5)
+    var fromIDs: Set<String> = []
+    var filter = StoreFilter()
+    filter.roundYear = from
+    try store.forEach(filter) { project in
+      fromCounts[min(4, max(0, project.qualification.category.rawValue))] += 1
+      fromIDs.insert(project.id)
+    }
+    var continued = 0, continuedCarried = 0
+    filter.roundYear = to
+    try store.forEach(filter) { project in
+      toCounts[min(4, max(0, project.qualification.category.rawValue))] += 1
+      if fromIDs.contains(project.previousProjectID) {
+        continued += 1
+        if project.qualification.category == .carryInRound { continuedCarried += 1 }
+      }
+    }
+    var response = Carbon_Cop_V1_CompareRoundsResponse()
+    for category in [Category.carryInRound, .workForNextRound, .outsideCopExamineInCrte, .notCarried] {
+      var comparison = Carbon_Cop_V1_CategoryComparison()
+      comparison.category = category
+      comparison.fromCount = Int32(fromCounts[category.rawValue])
+      comparison.toCount = Int32(toCounts[category.rawValue])
+      comparison.change = comparison.toCount - comparison.fromCount
+      response.categories.append(comparison)
+    }
+    response.fromTotal = Int32(fromCounts.reduce(0, +))
+    response.toTotal = Int32(toCounts.reduce(0, +))
+    response.continuedCount = Int32(continued)
+    response.continuedNowCarriedCount = Int32(continuedCarried)
+    var trace = startTrace("round comparison")
+    trace.term("from_total", Double(response.fromTotal), .unspecified, formula: "projects of the earlier round")
+    trace.term("to_total", Double(response.toTotal), .unspecified, formula: "projects of the later round")
+    trace.term("continued_count", Double(continued), .unspecified, formula: "later-round projects whose previous_project_id is in the earlier round")
+    response.trace = trace.build()
+    return response
+  }
+
+  /// CarryOverRound: copies the chosen categories of one round into the next, linked by
+  /// `previous_project_id`, re-qualified by the rules, in one transaction.
+  func carryOverRound(_ request: Carbon_Cop_V1_CarryOverRoundRequest) throws(ModuleError) -> Carbon_Cop_V1_CarryOverRoundResponse {
+    let from = try Validate.inRange(request.fromRoundYear, ProjectValidation.roundYears, "from_round_year")
+    let to = try Validate.inRange(request.toRoundYear, ProjectValidation.roundYears, "to_round_year")
+    guard to > from else { throw .invalidArgument("to_round_year", "must be after from_round_year") }
+    let actor = try ProjectValidation.actor(request.actor)
+    var categories: Set<Int> = []
+    for (index, category) in request.categories.enumerated() {
+      try Validate.specified(category, "categories[\(index)]") { $0.rawValue <= 4 }
+      categories.insert(category.rawValue)
+    }
+    if categories.isEmpty { categories = [Category.workForNextRound.rawValue] }
+    var filter = StoreFilter()
+    filter.roundYear = from
+    var copies: [Project] = []
+    try store.forEach(filter) { project in
+      guard categories.contains(project.qualification.category.rawValue) else { return }
+      var copy = project
+      copy.id = String(project.id.prefix(56)) + "-r\(to)"
+      copy.previousProjectID = project.id
+      copy.roundYear = to
+      copy.clearQualification()
+      copy.version = 0
+      copy.qualification = QualificationRules.qualify(copy)
+      copies.append(copy)
+    }
+    let existing = try store.existingIDs(copies.map(\.id))
+    let fresh = copies.filter { !existing.contains($0.id) }
+    if !fresh.isEmpty { try store.insert(fresh, change: ChangeInfo(actor: actor, action: "carry_over", at: ProjectValidation.now())) }
+    var response = Carbon_Cop_V1_CarryOverRoundResponse()
+    response.carriedCount = Int32(fresh.count)
+    response.alreadyCarriedCount = Int32(copies.count - fresh.count)
+    var trace = startTrace("carry over")
+    trace.decision(
+      "cop.carry_over.default_categories", "WORK_FOR_NEXT_ROUND",
+      reason: "seed Partie 4: projects 'à travailler' are to be worked for the next round; other categories only when asked")
+    trace.decision("cop.carry_over.requalify", "RULES", reason: "a carried project is re-qualified by the rules; a previous override is not carried")
+    trace.term("carried_count", Double(fresh.count), .unspecified, formula: "projects created in the new round")
+    response.trace = trace.build()
+    return response
+  }
+}

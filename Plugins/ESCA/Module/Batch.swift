@@ -1,0 +1,43 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// One farm record of ComputeBatch → one result. Errors are caught per farm and reported in
+/// the farm's own result with their field path (`farms[3].bonus.yield_kg_dry_per_ha_per_yr`).
+struct Batch {
+  let model: ModelledStock
+  /// Record every term in each trace (off by default: a batch of 100 000 farms stays cheap).
+  let includeTerms: Bool
+
+  func result(for farm: Carbon_Esca_V1_FarmRecord, index: Int) -> Carbon_Esca_V1_FarmResult {
+    var result = Carbon_Esca_V1_FarmResult()
+    result.index = Int32(clamping: index)
+    result.farmID = farm.farmID
+    var trace = Tracer(recordsTerms: includeTerms)
+    do {
+      let prefix = "farms[\(index)]."
+      var rate: Double? = nil
+      if farm.hasModel {
+        let modelled = try model.compute(farm.model, prefix: prefix + "model.", trace: &trace)
+        rate = modelled.rate
+        result.csaModelledTcPerHa = modelled.csaModelled ?? 0
+      }
+      guard farm.hasBonus else { throw ModuleError.invalidArgument(prefix + "bonus", "is required") }
+      let bonus = try Bonus.compute(farm.bonus, rateFromModel: rate, prefix: prefix + "bonus.", trace: &trace)
+      result.annualRateTcPerHaPerYr = bonus.annualRateTcPerHaPerYr
+      result.escaGCo2EPerKgDry = bonus.escaGCo2EPerKgDry
+      result.escaUncappedGCo2EPerMjFuel = bonus.escaUncappedGCo2EPerMjFuel
+      result.escaCappedGCo2EPerMjFuel = bonus.escaCappedGCo2EPerMjFuel
+    } catch {
+      var failure = Carbon_Esca_V1_FarmError()
+      failure.status = error.status.grpcName
+      failure.field = error.field ?? ""
+      failure.message = error.message
+      result = Carbon_Esca_V1_FarmResult()
+      result.index = Int32(clamping: index)
+      result.farmID = farm.farmID
+      result.error = failure
+    }
+    result.trace = trace.build()
+    return result
+  }
+}

@@ -1,0 +1,142 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// The ESCA module: the soil-carbon accumulation bonus of the RED II/III GHG formula as the
+/// 2BS ESCA guidelines V7 define it, from lab analyses to the capped bonus per MJ of fuel,
+/// with the farmer's case, calendar, penalties and group audits. See Plugins/ESCA/README.md.
+public struct EscaModule: CarbonModule {
+  public static let name = "esca"
+  public static let version = "1.0.0"
+  public static let summary = "ESCA soil-carbon accumulation bonus (2BS ESCA guidelines V7, RED II/III e_sca)"
+  public static let descriptorSet = PackageResources.descriptor_set_binpb
+  public static let methods: [ModuleMethod<EscaModule>] = [
+    .unary("/carbon.esca.v1.Esca/ComputeSoilStock", EscaModule.computeSoilStock),
+    .unary("/carbon.esca.v1.Esca/ComputeFarmValue", EscaModule.computeFarmValue),
+    .unary("/carbon.esca.v1.Esca/CheckSamplingPlan", EscaModule.checkSamplingPlan),
+    .unary("/carbon.esca.v1.Esca/ComputeModelledStock", EscaModule.computeModelledStock),
+    .unary("/carbon.esca.v1.Esca/DecideCategory", EscaModule.decideCategory),
+    .unary("/carbon.esca.v1.Esca/ComputeBonus", EscaModule.computeBonus),
+    .unary("/carbon.esca.v1.Esca/AssessFarmerCase", EscaModule.assessFarmerCase),
+    .unary("/carbon.esca.v1.Esca/GetRegionalCsrInterval", EscaModule.getRegionalCsrInterval),
+    .unary("/carbon.esca.v1.Esca/ComputePenalties", EscaModule.computePenalties),
+    .unary("/carbon.esca.v1.Esca/SampleGroupAudit", EscaModule.sampleGroupAudit),
+    .serverStreaming("/carbon.esca.v1.Esca/ComputeBatch", EscaModule.computeBatch),
+  ]
+
+  /// Configuration (`[modules.esca.config]`).
+  struct Config: Decodable {
+    /// Largest number of farms accepted by ComputeBatch.
+    var maxBatchFarms: Int = 10_000_000
+    enum CodingKeys: String, CodingKey { case maxBatchFarms = "max_batch_farms" }
+    init() {}
+    init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      maxBatchFarms = try container.decodeIfPresent(Int.self, forKey: .maxBatchFarms) ?? maxBatchFarms
+    }
+  }
+
+  let config: Config
+  let reference: ReferenceData
+
+  public init(context: ModuleContext) throws(ModuleError) {
+    config = try context.decodeConfig(Config.self)
+    guard config.maxBatchFarms > 0 else { throw .invalidArgument("config.max_batch_farms", "must be greater than 0") }
+    reference = try ReferenceData.load()
+  }
+
+  /// ComputeSoilStock: the stock of one analysis.
+  public func computeSoilStock(_ request: Carbon_Esca_V1_SoilStockRequest) throws(ModuleError) -> Carbon_Esca_V1_SoilStockResponse {
+    guard request.hasAnalysis else { throw .invalidArgument("analysis", "is required") }
+    var trace = Tracer()
+    let result = try SoilStock.compute(request.analysis, purpose: request.purpose, prefix: "analysis.", trace: &trace)
+    var response = Carbon_Esca_V1_SoilStockResponse()
+    response.carbonGPerKg = result.carbonGPerKg
+    response.fineEarthTPerHa = result.fineEarthTPerHa
+    response.stockTcPerHa = result.stockTcPerHa
+    response.trace = trace.build()
+    return response
+  }
+
+  /// ComputeFarmValue: interval and median of several analyses.
+  public func computeFarmValue(_ request: Carbon_Esca_V1_FarmValueRequest) throws(ModuleError) -> Carbon_Esca_V1_FarmValueResponse {
+    var trace = Tracer()
+    try Validate.specified(request.purpose, "purpose") { $0 == .claim || $0 == .information }
+    let bounds = try SoilStock.bounds(
+      request.values, purpose: request.purpose, csrMethod: request.csrBulkDensityMethod, prefix: "values", trace: &trace)
+    let value = SoilStock.farmValue(bounds, trace: &trace)
+    var response = Carbon_Esca_V1_FarmValueResponse()
+    response.analyses = bounds.map { bound in
+      var message = Carbon_Esca_V1_StockBounds()
+      message.id = bound.id
+      message.stockTcPerHa = bound.value
+      message.lowTcPerHa = bound.low
+      message.highTcPerHa = bound.high
+      return message
+    }
+    response.meanLowTcPerHa = value.meanLow
+    response.meanHighTcPerHa = value.meanHigh
+    response.medianTcPerHa = value.median
+    response.intervalLowTcPerHa = value.intervalLow
+    response.intervalHighTcPerHa = value.intervalHigh
+    response.trace = trace.build()
+    return response
+  }
+
+  /// CheckSamplingPlan: the sampling protocol rules.
+  public func checkSamplingPlan(_ request: Carbon_Esca_V1_SamplingPlanRequest) throws(ModuleError) -> Carbon_Esca_V1_SamplingPlanResponse {
+    try SamplingPlan.check(request)
+  }
+
+  /// ComputeModelledStock: IPCC Tier 1 model, modelled CSA, deviation, recalibration ratios.
+  public func computeModelledStock(_ request: Carbon_Esca_V1_ModelledStockRequest) throws(ModuleError) -> Carbon_Esca_V1_ModelledStockResponse {
+    var trace = Tracer()
+    let result = try ModelledStock(reference: reference).compute(request, prefix: "", trace: &trace)
+    return ModelledStock.response(result, trace: trace)
+  }
+
+  /// DecideCategory: IPCC categories from declared practices.
+  public func decideCategory(_ request: Carbon_Esca_V1_CategoryRequest) throws(ModuleError) -> Carbon_Esca_V1_CategoryResponse {
+    try CategoryDecision.decide(request)
+  }
+
+  /// ComputeBonus: per kg, per MJ, EF policy, LHV split, caps, biogas effluent bonus.
+  public func computeBonus(_ request: BonusRequest) throws(ModuleError) -> BonusResponse {
+    var trace = Tracer()
+    var response = try Bonus.compute(request, rateFromModel: nil, prefix: "", trace: &trace)
+    response.trace = trace.build()
+    return response
+  }
+
+  /// AssessFarmerCase: case, calendar, deadlines, caps.
+  public func assessFarmerCase(_ request: Carbon_Esca_V1_FarmerCaseRequest) throws(ModuleError) -> Carbon_Esca_V1_FarmerCaseResponse {
+    try FarmerCaseAssessment(reference: reference).assess(request)
+  }
+
+  /// GetRegionalCsrInterval: Annex 3 lookup and intersection.
+  public func getRegionalCsrInterval(_ request: Carbon_Esca_V1_RegionalCsrRequest) throws(ModuleError) -> Carbon_Esca_V1_RegionalCsrResponse {
+    try RegionalCsr.lookup(request, reference: reference)
+  }
+
+  /// ComputePenalties: withdrawal, tenant exit, real vs modelled CSA.
+  public func computePenalties(_ request: Carbon_Esca_V1_PenaltyRequest) throws(ModuleError) -> Carbon_Esca_V1_PenaltyResponse {
+    try Penalties.compute(request)
+  }
+
+  /// SampleGroupAudit: √N sample, 75 % risk, 25 % random.
+  public func sampleGroupAudit(_ request: Carbon_Esca_V1_GroupAuditRequest) throws(ModuleError) -> Carbon_Esca_V1_GroupAuditResponse {
+    try GroupAudit.sample(request)
+  }
+
+  /// ComputeBatch: one streamed result per farm; a farm's error stays in its result.
+  public func computeBatch(
+    _ request: Carbon_Esca_V1_BatchRequest, _ stream: ResponseStream<Carbon_Esca_V1_FarmResult>
+  ) throws(ModuleError) {
+    guard request.farms.count <= config.maxBatchFarms else {
+      throw .invalidArgument("farms", "\(request.farms.count) farms exceed the configured maximum \(config.maxBatchFarms)")
+    }
+    let batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
+    for (index, farm) in request.farms.enumerated() {
+      try stream.send(batch.result(for: farm, index: index))
+    }
+  }
+}

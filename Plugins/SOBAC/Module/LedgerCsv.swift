@@ -1,0 +1,161 @@
+import Foundation
+import CarbonPluginKit
+
+/// One input line read from a ledger CSV, with where it came from.
+struct LedgerEntry: Sendable {
+  let farmID: String
+  let year: Int32
+  let input: Carbon_Sobac_V1_InputLine
+  /// 1-based line number in the CSV text.
+  let line: Int
+}
+
+/// Reads a farm ledger export: one line per farm, year, input, quantity, unit (Annex 5 "SUIVI
+/// DES INTRANTS ACHETES"). Errors name the line and the column: field `ledger_csv[<line>].<column>`.
+struct LedgerCsvReader: Sendable {
+  /// Required columns.
+  static let required = ["farm_id", "year", "input", "quantity", "unit"]
+  /// Optional numeric columns, mapped to InputLine fields.
+  static let optionalNumbers = [
+    "opening_stock", "closing_stock", "n_percent", "p2o5_percent", "k2o_percent", "vn",
+    "organic_n_kg_per_t", "active_substance_kg_per_unit", "lca_kg_co2e_per_unit",
+  ]
+  /// Unit spellings accepted in the unit column (lower case), and the enum names.
+  static let units: [String: InputUnit] = [
+    "kg": .kgProduct, "t": .tProduct, "l": .lProduct, "kg_n": .kgN, "kg_p2o5": .kgP2O5,
+    "kg_k2o": .kgK2O, "kg_as": .kgActiveSubstance, "kg_active_substance": .kgActiveSubstance,
+    "kg_vn": .kgVn, "input_unit_kg_product": .kgProduct, "input_unit_t_product": .tProduct,
+    "input_unit_l_product": .lProduct, "input_unit_kg_n": .kgN, "input_unit_kg_p2o5": .kgP2O5,
+    "input_unit_kg_k2o": .kgK2O, "input_unit_kg_active_substance": .kgActiveSubstance,
+    "input_unit_kg_vn": .kgVn,
+  ]
+
+  /// Parses the CSV text.
+  func read(_ text: String) throws(ModuleError) -> [LedgerEntry] {
+    var header: [String]? = nil
+    var separator: Character = ","
+    var entries: [LedgerEntry] = []
+    var lineNumber = 0
+    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      lineNumber += 1
+      var line = Substring(rawLine)
+      if line.hasSuffix("\r") { line = line.dropLast() }
+      if line.first == "\u{FEFF}" { line = line.dropFirst() }
+      if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == separator }) || line.hasPrefix("#") { continue }
+      guard let columns = header else {
+        separator = line.contains(";") && !line.contains(",") ? ";" : ","
+        let names = try split(line, separator: separator, lineNumber: lineNumber).map {
+          $0.lowercased().trimmingCharacters(in: " ")
+        }
+        for name in Self.required where !names.contains(name) {
+          throw .invalidArgument(
+            "ledger_csv[\(lineNumber)].\(name)",
+            "line \(lineNumber) (header): missing column '\(name)'; required columns: \(Self.required.joined(separator: ", "))")
+        }
+        header = names
+        continue
+      }
+      let cells = try split(line, separator: separator, lineNumber: lineNumber)
+      guard cells.count == columns.count else {
+        throw .invalidArgument(
+          "ledger_csv[\(lineNumber)]",
+          "line \(lineNumber): expected \(columns.count) fields as in the header, found \(cells.count)")
+      }
+      func cell(_ name: String) -> (value: String, column: Int)? {
+        guard let index = columns.firstIndex(of: name) else { return nil }
+        return (cells[index].trimmingCharacters(in: " "), index + 1)
+      }
+      func fail(_ name: String, _ message: String) -> ModuleError {
+        let column = columns.firstIndex(of: name).map { $0 + 1 } ?? 0
+        return .invalidArgument(
+          "ledger_csv[\(lineNumber)].\(name)", "line \(lineNumber), column \(column) (\(name)): \(message)")
+      }
+      func number(_ name: String, required: Bool) throws(ModuleError) -> Double {
+        guard let (text, _) = cell(name), !text.isEmpty else {
+          if required { throw fail(name, "is required") }
+          return 0
+        }
+        let normalised = separator == ";" ? text.replacingOccurrences(of: ",", with: ".") : text
+        guard let value = Double(normalised), value.isFinite else { throw fail(name, "'\(text)' is not a number") }
+        guard value >= 0 else { throw fail(name, "must not be negative, got \(text)") }
+        return value
+      }
+      guard let farm = cell("farm_id")?.value, !farm.isEmpty else { throw fail("farm_id", "is required") }
+      guard let yearText = cell("year")?.value, !yearText.isEmpty else { throw fail("year", "is required") }
+      guard let year = Int32(yearText), (1900...2200).contains(year) else {
+        throw fail("year", "'\(yearText)' is not a year")
+      }
+      guard let code = cell("input")?.value, !code.isEmpty else { throw fail("input", "is required") }
+      let unitText = cell("unit")?.value ?? ""
+      guard let unit = Self.units[unitText.lowercased()] else {
+        throw fail("unit", "'\(unitText)' is not a unit; use kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as or kg_vn")
+      }
+      var input = Carbon_Sobac_V1_InputLine()
+      input.inputCode = code
+      input.unit = unit
+      input.purchases = try number("quantity", required: true)
+      input.openingStock = try number("opening_stock", required: false)
+      input.closingStock = try number("closing_stock", required: false)
+      input.nPercent = try number("n_percent", required: false)
+      input.p2O5Percent = try number("p2o5_percent", required: false)
+      input.k2OPercent = try number("k2o_percent", required: false)
+      input.vn = try number("vn", required: false)
+      input.organicNKgPerT = try number("organic_n_kg_per_t", required: false)
+      input.activeSubstanceKgPerUnit = try number("active_substance_kg_per_unit", required: false)
+      input.lcaKgCo2EPerUnit = try number("lca_kg_co2e_per_unit", required: false)
+      input.label = cell("label")?.value ?? ""
+      entries.append(LedgerEntry(farmID: farm, year: year, input: input, line: lineNumber))
+    }
+    guard header != nil else { throw .invalidArgument("ledger_csv", "is empty: a header row and at least one line are required") }
+    guard !entries.isEmpty else { throw .invalidArgument("ledger_csv", "has a header but no data line") }
+    return entries
+  }
+
+  /// Groups entries by farm (order of first appearance) and year (ascending).
+  func farms(_ entries: [LedgerEntry]) -> [Carbon_Sobac_V1_Farm] {
+    var order: [String] = []
+    var byFarm: [String: [Int32: [Carbon_Sobac_V1_InputLine]]] = [:]
+    for entry in entries {
+      if byFarm[entry.farmID] == nil { order.append(entry.farmID) }
+      byFarm[entry.farmID, default: [:]][entry.year, default: []].append(entry.input)
+    }
+    return order.map { id in
+      var farm = Carbon_Sobac_V1_Farm()
+      farm.farmID = id
+      for (year, inputs) in (byFarm[id] ?? [:]).sorted(by: { $0.key < $1.key }) {
+        var farmYear = Carbon_Sobac_V1_FarmYear()
+        farmYear.year = year
+        farmYear.inputs = inputs
+        farm.years.append(farmYear)
+      }
+      return farm
+    }
+  }
+
+  private func split(_ line: Substring, separator: Character, lineNumber: Int) throws(ModuleError) -> [String] {
+    var fields: [String] = []
+    var current = ""
+    var inQuotes = false
+    var previousWasQuote = false
+    for character in line {
+      if inQuotes {
+        if character == "\"" { inQuotes = false; previousWasQuote = true; continue }
+        current.append(character)
+      } else if character == "\"" {
+        if previousWasQuote { current.append("\"") }
+        inQuotes = true
+      } else if character == separator {
+        fields.append(current)
+        current = ""
+      } else {
+        current.append(character)
+      }
+      previousWasQuote = false
+    }
+    guard !inQuotes else {
+      throw .invalidArgument("ledger_csv[\(lineNumber)]", "line \(lineNumber): unterminated quote")
+    }
+    fields.append(current)
+    return fields
+  }
+}

@@ -1,0 +1,276 @@
+import CarbonDomain
+import CarbonPluginKit
+
+/// SOBAC'ECO-TMM (Label Bas-Carbone, 14 January 2021): emission reductions of farm projects that
+/// cut purchased inputs. See `Plugins/SOBAC/README.md` and METHODS.md §2.
+public struct SobacModule: CarbonModule {
+  public static let name = "sobac"
+  public static let version = "1.0.0"
+  public static let summary =
+    "SOBAC'ECO-TMM (Label Bas-Carbone): farm input-reduction projects, individual and collective"
+  public static let descriptorSet = PackageResources.descriptor_set_binpb
+  public static let methods: [ModuleMethod<SobacModule>] = [
+    .unary("/carbon.sobac.v1.Sobac/ListReferenceData", SobacModule.listReferenceData),
+    .unary("/carbon.sobac.v1.Sobac/FarmYearEmissions", SobacModule.farmYearEmissions),
+    .unary("/carbon.sobac.v1.Sobac/EvaluateFarmProject", SobacModule.evaluateFarmProject),
+    .unary("/carbon.sobac.v1.Sobac/EvaluateCollectiveProject", SobacModule.evaluateCollectiveProject),
+    .serverStreaming("/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch", SobacModule.evaluateCollectiveBatch),
+    .unary("/carbon.sobac.v1.Sobac/ImportLedgerCsv", SobacModule.importLedgerCsv),
+    .unary("/carbon.sobac.v1.Sobac/EvaluateLedgerCsv", SobacModule.evaluateLedgerCsv),
+  ]
+
+  /// Method name written in every trace.
+  static let methodName = "SOBAC'ECO-TMM (Label Bas-Carbone)"
+  /// Method version written in every trace.
+  static let methodVersion = "14 janvier 2021"
+
+  /// Configuration (`[modules.sobac.config]` in the deployment file).
+  struct Config: Decodable {
+    /// Whether the −30 % N-fertiliser check blocks the reductions (default true).
+    var nFertiliserCheckBlocking = true
+    /// Share of the N of an N solution that is urea, 0..1 (default 0.5).
+    var nSolutionUreaShare = 0.5
+    /// Largest number of farms in one collective request.
+    var maxFarms = 100_000
+
+    enum CodingKeys: String, CodingKey {
+      case nFertiliserCheckBlocking = "n_fertiliser_check_blocking"
+      case nSolutionUreaShare = "n_solution_urea_share"
+      case maxFarms = "max_farms"
+    }
+
+    init() {}
+    init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      nFertiliserCheckBlocking =
+        try container.decodeIfPresent(Bool.self, forKey: .nFertiliserCheckBlocking) ?? nFertiliserCheckBlocking
+      nSolutionUreaShare = try container.decodeIfPresent(Double.self, forKey: .nSolutionUreaShare) ?? nSolutionUreaShare
+      maxFarms = try container.decodeIfPresent(Int.self, forKey: .maxFarms) ?? maxFarms
+    }
+  }
+
+  let config: Config
+  let data: SobacReferenceData
+  let evaluator: FarmEvaluator
+
+  public init(context: ModuleContext) throws(ModuleError) {
+    config = try context.decodeConfig(Config.self)
+    try Validate.inRange(config.nSolutionUreaShare, 0...1, "config.n_solution_urea_share")
+    guard config.maxFarms > 0 else { throw .invalidArgument("config.max_farms", "must be greater than 0") }
+    data = try SobacReferenceData.load()
+    guard let n2oGwp = GlobalWarmingPotential.factor(for: .n2O, in: .ar5) else {
+      throw .internal("the domain GWP table has no AR5 N2O value")
+    }
+    let options = CalculationOptions(
+      nSolutionUreaShare: config.nSolutionUreaShare, nFertiliserCheckBlocking: config.nFertiliserCheckBlocking)
+    let resolver = InputResolver(data: data, options: options)
+    evaluator = FarmEvaluator(
+      calculator: YearEmissionsCalculator(resolver: resolver, n2oGwp: n2oGwp),
+      scoring: CoBenefitScoring(data: data, options: options), options: options,
+      methodVersion: Self.methodVersion)
+  }
+
+  // MARK: - Methods
+
+  /// Lists the reference tables.
+  func listReferenceData(_ request: Carbon_Sobac_V1_ListReferenceDataRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_ListReferenceDataResponse
+  {
+    let files = request.table.isEmpty ? data.files : data.files.filter { $0.name == request.table }
+    guard !files.isEmpty else {
+      throw .notFound("table", "no reference table '\(request.table)'; tables: \(data.files.map(\.name).joined(separator: ", "))")
+    }
+    var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
+    var response = Carbon_Sobac_V1_ListReferenceDataResponse()
+    for file in files {
+      trace.dataSet(file.dataSet)
+      var table = Carbon_Sobac_V1_ReferenceDataTable()
+      table.name = file.name
+      table.file = file.file
+      table.source = file.source
+      table.version = file.version
+      table.notes = file.notes
+      table.columns = file.table.columns
+      table.rows = file.table.rows.map { cells in
+        var row = Carbon_Sobac_V1_ReferenceDataRow()
+        row.cells = cells
+        return row
+      }
+      response.tables.append(table)
+    }
+    response.trace = trace.build()
+    return response
+  }
+
+  /// Emissions of one farm-year.
+  func farmYearEmissions(_ request: Carbon_Sobac_V1_FarmYearEmissionsRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_FarmYearEmissionsResponse
+  {
+    guard request.hasYear else { throw .invalidArgument("year", "is required") }
+    var units: [String: (InputUnit, String)] = [:]
+    let emissions = try evaluator.calculator.emissions(
+      of: request.year, period: .unspecified, path: "year", unitsByCode: &units)
+    var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
+    for set in data.dataSets where ["sobac-inputs", "sobac-amendment-compositions", "sobac-field-factors"].contains(set.name) {
+      trace.dataSet(set)
+    }
+    trace.dataSet(GlobalWarmingPotential.dataSet)
+    trace.term("n_mineral", emissions.nMineralKg, .kg, formula: "Σ mineral N of the inputs (kg N)")
+    trace.term("n_organic", emissions.nOrganicKg, .kg, formula: "Σ organic N of the inputs (kg N)")
+    trace.term("n2o_direct", emissions.n2ODirectKgN, .kg, formula: "N_min × 0.016 + N_org × 0.006 (kg N2O-N, Eq. 8)")
+    trace.term("n2o_volatilisation", emissions.n2OVolatilisationKgN, .kg, formula: "(N_min × 0.11 + N_org × 0.21) × 0.01 (kg N2O-N, Eq. 10)")
+    trace.term("n2o_leaching", emissions.n2OLeachingKgN, .kg, formula: "(N_min + N_org) × 0.24 × 0.011 (kg N2O-N, Eq. 11)")
+    trace.term("field_n2o", emissions.fieldN2OKgCo2E, .kgCo2E, formula: "(direct + indirect) × 44/28 × 265 (Eq. 7)")
+    trace.term("field_co2_lime", emissions.fieldCo2LimeKg, .kgCo2E, formula: "(M_limestone × 0.12 + M_dolomite × 0.13) × 44/12 (Eq. 12)")
+    trace.term("field_co2_urea", emissions.fieldCo2UreaKg, .kgCo2E, formula: "urea mass × 0.20 × 44/12 (decision)")
+    trace.term("upstream", emissions.upstreamKgCo2E, .kgCo2E, formula: "Σ inputs quantity × FE (Annex 3)")
+    trace.term("total", emissions.totalKgCo2E, .kgCo2E, formula: "upstream + field N2O + field CO2")
+    evaluator.recordDecisions(&trace)
+    var response = Carbon_Sobac_V1_FarmYearEmissionsResponse()
+    response.emissions = emissions
+    response.trace = trace.build()
+    return response
+  }
+
+  /// Evaluates one farm project.
+  func evaluateFarmProject(_ request: Carbon_Sobac_V1_EvaluateFarmProjectRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_FarmProjectResult
+  {
+    guard request.hasFarm else { throw .invalidArgument("farm", "is required") }
+    return try evaluator.evaluate(request.farm, path: "farm")
+  }
+
+  /// Evaluates a collective project in one response.
+  func evaluateCollectiveProject(_ request: Carbon_Sobac_V1_CollectiveProjectRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_CollectiveProjectResponse
+  {
+    try evaluateCollective(request, prefix: "")
+  }
+
+  /// Evaluates a collective project as a stream: one message per farm, then the summary.
+  func evaluateCollectiveBatch(
+    _ request: Carbon_Sobac_V1_CollectiveProjectRequest,
+    _ stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
+  ) throws(ModuleError) {
+    try validateCollective(request, prefix: "")
+    var totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
+    for (index, farm) in request.farms.enumerated() {
+      let result = try evaluator.evaluate(farm, path: "farms[\(index)]")
+      totals.add(result)
+      var message = Carbon_Sobac_V1_CollectiveBatchMessage()
+      message.trace = result.trace
+      message.farm = result
+      try stream.send(message)
+    }
+    let summary = totals.summary(data: data)
+    var message = Carbon_Sobac_V1_CollectiveBatchMessage()
+    message.trace = summary.trace
+    message.summary = summary
+    try stream.send(message)
+  }
+
+  /// Parses a ledger CSV.
+  func importLedgerCsv(_ request: Carbon_Sobac_V1_ImportLedgerCsvRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_ImportLedgerCsvResponse
+  {
+    let reader = LedgerCsvReader()
+    let entries = try reader.read(request.ledgerCsv)
+    var response = Carbon_Sobac_V1_ImportLedgerCsvResponse()
+    response.farms = reader.farms(entries)
+    response.lines = Int32(clamping: entries.count)
+    var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
+    trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines read")
+    trace.term("farms", Double(response.farms.count), .ratio, formula: "distinct farm_id")
+    response.trace = trace.build()
+    return response
+  }
+
+  /// Merges a ledger CSV into a project and evaluates it.
+  func evaluateLedgerCsv(_ request: Carbon_Sobac_V1_EvaluateLedgerCsvRequest) throws(ModuleError)
+    -> Carbon_Sobac_V1_CollectiveProjectResponse
+  {
+    guard request.hasProject else { throw .invalidArgument("project", "is required (farms with their years, crops and IFT)") }
+    var project = request.project
+    let entries = try LedgerCsvReader().read(request.ledgerCsv)
+    var merges: [String] = []
+    for entry in entries {
+      guard let farmIndex = project.farms.firstIndex(where: { $0.farmID == entry.farmID }) else {
+        throw .invalidArgument(
+          "ledger_csv[\(entry.line)].farm_id",
+          "line \(entry.line): farm '\(entry.farmID)' is not in project.farms")
+      }
+      guard let yearIndex = project.farms[farmIndex].years.firstIndex(where: { $0.year == entry.year }) else {
+        throw .invalidArgument(
+          "ledger_csv[\(entry.line)].year",
+          "line \(entry.line): year \(entry.year) is not among the years of farm '\(entry.farmID)' in project.farms")
+      }
+      var inputs = project.farms[farmIndex].years[yearIndex].inputs
+      // Ledger and report disagree: input variables take the highest value (§4.3.4).
+      if let existing = inputs.firstIndex(where: { $0.inputCode == entry.input.inputCode && $0.unit == entry.input.unit && $0.label == entry.input.label }) {
+        let old = inputs[existing]
+        let oldConsumption = old.purchases + old.openingStock - old.closingStock
+        let newConsumption = entry.input.purchases + entry.input.openingStock - entry.input.closingStock
+        if newConsumption > oldConsumption { inputs[existing] = entry.input }
+        merges.append("\(entry.farmID) \(entry.year) \(entry.input.inputCode): ledger \(newConsumption) vs report \(oldConsumption), highest kept")
+      } else {
+        inputs.append(entry.input)
+      }
+      project.farms[farmIndex].years[yearIndex].inputs = inputs
+    }
+    var response = try evaluateCollective(project, prefix: "project.")
+    var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
+    trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines merged")
+    for merge in merges { trace.rule("sobac.sources.inputs_highest", merge) }
+    if !merges.isEmpty {
+      trace.decision(
+        "ledger_vs_report", "HIGHEST_INPUT",
+        reason: "§4.3.4: when sources disagree, input variables take the highest value (same farm, year, input code, unit and label)")
+    }
+    var merged = response.trace
+    let ledger = trace.build()
+    merged.terms += ledger.terms
+    merged.rules += ledger.rules
+    merged.decisions += ledger.decisions
+    response.trace = merged
+    response.summary.trace = merged
+    return response
+  }
+
+  // MARK: - Helpers
+
+  private func validateCollective(_ request: Carbon_Sobac_V1_CollectiveProjectRequest, prefix: String) throws(ModuleError) {
+    try Validate.nonEmpty(request.farms, "\(prefix)farms")
+    guard request.farms.count <= config.maxFarms else {
+      throw .invalidArgument("\(prefix)farms", "\(request.farms.count) farms exceed the configured maximum \(config.maxFarms)")
+    }
+    var seen: [String: Int] = [:]
+    for (index, farm) in request.farms.enumerated() {
+      try Validate.nonEmpty(farm.farmID, "\(prefix)farms[\(index)].farm_id")
+      if let first = seen[farm.farmID] {
+        throw .invalidArgument("\(prefix)farms[\(index)].farm_id", "farm '\(farm.farmID)' is already farms[\(first)]")
+      }
+      seen[farm.farmID] = index
+      if request.farms.count > AuditSampler.auditAllUpTo {
+        try Validate.specified(farm.farmType, "\(prefix)farms[\(index)].farm_type") {
+          if case .UNRECOGNIZED = $0 { return false } else { return true }
+        }
+      }
+    }
+  }
+
+  private func evaluateCollective(_ request: Carbon_Sobac_V1_CollectiveProjectRequest, prefix: String) throws(ModuleError)
+    -> Carbon_Sobac_V1_CollectiveProjectResponse
+  {
+    try validateCollective(request, prefix: prefix)
+    var totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
+    var response = Carbon_Sobac_V1_CollectiveProjectResponse()
+    for (index, farm) in request.farms.enumerated() {
+      let result = try evaluator.evaluate(farm, path: "\(prefix)farms[\(index)]")
+      totals.add(result)
+      response.farms.append(result)
+    }
+    response.summary = totals.summary(data: data)
+    response.trace = response.summary.trace
+    return response
+  }
+}

@@ -1,0 +1,138 @@
+import CarbonPluginKit
+
+/// Crop yields of the two periods and the production rabais / bonus (§5.4.2, Eq. 1 and 2;
+/// atypical years §11.3).
+struct YieldAnalysis: Sendable {
+  /// Area and tonnes of one crop in one year (lines of the same crop name are added up).
+  struct CropYear {
+    var areaHa = 0.0
+    var soldT = 0.0
+    var genericYield = 0.0
+    var genericDocument = ""
+    /// Field path of the first line of this crop in that year.
+    var path = ""
+    var yield: Double { areaHa > 0 ? soldT / areaHa : 0 }
+  }
+
+  /// Per crop name, per year.
+  typealias Table = [String: [Int32: CropYear]]
+
+  /// The result.
+  struct Outcome {
+    var summaries: [Carbon_Sobac_V1_CropYieldSummary] = []
+    var rabaisPercent = 0.0
+    var bonusPercent = 0.0
+    var rules: [String] = []
+  }
+
+  /// Tolerance on the mean yield, % (§5.4.2).
+  static let tolerancePercent = 20.0
+  /// Drop beyond which a project year is atypical and uses a generic yield, % (§11.3).
+  static let atypicalDropPercent = 50.0
+
+  /// Builds the crop table of a set of years; `paths` gives each year's field path.
+  static func table(_ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)]) -> Table {
+    var table: Table = [:]
+    for (year, path) in years {
+      for (index, crop) in year.crops.enumerated() {
+        var entry = table[crop.crop, default: [:]][year.year] ?? CropYear(path: "\(path).crops[\(index)]")
+        entry.areaHa += crop.areaHa
+        entry.soldT += crop.soldT
+        if crop.genericYieldTPerHa > 0 {
+          entry.genericYield = crop.genericYieldTPerHa
+          entry.genericDocument = crop.genericYieldDocument
+        }
+        table[crop.crop, default: [:]][year.year] = entry
+      }
+    }
+    return table
+  }
+
+  /// Compares project and reference yields crop by crop.
+  func analyse(
+    reference: Table, project: Table, referenceYears: [Int32], projectYears: [Int32],
+    genericReference: [Carbon_Sobac_V1_GenericReferenceYield]
+  ) throws(ModuleError) -> Outcome {
+    var outcome = Outcome()
+    var lows: [Double] = []
+    var highs: [Double] = []
+    let crops = Set(reference.keys).union(project.keys).sorted()
+    for crop in crops {
+      var summary = Carbon_Sobac_V1_CropYieldSummary()
+      summary.crop = crop
+      let refEntries = referenceYears.compactMap { year in reference[crop]?[year].map { (year, $0) } }
+      let projEntries = projectYears.compactMap { year in project[crop]?[year].map { (year, $0) } }
+      for (year, entry) in refEntries + projEntries {
+        summary.yearlyYields.append("\(year): \(entry.yield)")
+      }
+      // Reference mean: the farm's years with the crop; otherwise the supplied Agreste yields.
+      var referenceMean: Double? = Statistics.mean(refEntries.map { $0.1.yield })
+      if referenceMean == nil {
+        let generic = genericReference.filter { $0.crop == crop }.map(\.yieldTPerHa)
+        if let mean = Statistics.mean(generic) {
+          referenceMean = mean
+          summary.referenceIsGeneric = true
+          outcome.rules.append(
+            "sobac.yield.generic_reference: \(crop) has no reference yield on the farm; the mean of \(generic.count) supplied Agreste yields (\(mean) t/ha) is used")
+        }
+      }
+      guard !projEntries.isEmpty else {
+        summary.referenceMeanTPerHa = referenceMean ?? 0
+        summary.status = .notComparable
+        outcome.summaries.append(summary)
+        continue
+      }
+      guard let referenceMean, referenceMean > 0 else {
+        throw .failedPrecondition(
+          rule: "sobac.yield.reference_missing",
+          "crop '\(crop)' is grown during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
+      }
+      summary.referenceMeanTPerHa = referenceMean
+      var projectYields: [Double] = []
+      for (year, entry) in projEntries {
+        let drop = (referenceMean - entry.yield) / referenceMean * 100
+        if drop > Self.atypicalDropPercent {
+          guard entry.genericYield > 0 else {
+            throw .failedPrecondition(
+              rule: "sobac.yield.atypical_year",
+              "\(entry.path): the yield of '\(crop)' in \(year) (\(entry.yield) t/ha) is \(drop) % below the reference mean: give generic_yield_t_per_ha (Agreste) and generic_yield_document (§11.3)")
+          }
+          guard !entry.genericDocument.isEmpty else {
+            throw .invalidArgument("\(entry.path).generic_yield_document", "is required with generic_yield_t_per_ha (official document, §11.3)")
+          }
+          projectYields.append(entry.genericYield)
+          summary.genericProjectYears.append(year)
+          outcome.rules.append(
+            "sobac.yield.atypical_year: \(crop) \(year) yield \(entry.yield) t/ha (−\(drop) %) replaced by the generic yield \(entry.genericYield) t/ha (\(entry.genericDocument))")
+        } else {
+          projectYields.append(entry.yield)
+        }
+      }
+      let projectMean = Statistics.mean(projectYields) ?? 0
+      summary.projectMeanTPerHa = projectMean
+      let gap = (referenceMean - projectMean) / referenceMean * 100
+      summary.relativeGapPercent = gap
+      if gap > Self.tolerancePercent + Statistics.thresholdTolerance {
+        summary.status = .tooLow
+        summary.excessPercent = gap - Self.tolerancePercent
+        lows.append(summary.excessPercent)
+      } else if -gap > Self.tolerancePercent + Statistics.thresholdTolerance {
+        summary.status = .tooHigh
+        summary.excessPercent = -gap - Self.tolerancePercent
+        highs.append(summary.excessPercent)
+      } else {
+        summary.status = .withinTolerance
+      }
+      outcome.summaries.append(summary)
+    }
+    outcome.rabaisPercent = Statistics.median(lows) ?? 0
+    outcome.bonusPercent = Statistics.median(highs) ?? 0
+    if !lows.isEmpty {
+      outcome.rules.append("sobac.yield.rabais: \(lows.count) crop(s) more than 20 % below the reference: P_rabais = median(\(lows)) = \(outcome.rabaisPercent) %")
+    }
+    if !highs.isEmpty {
+      outcome.rules.append("sobac.yield.bonus: \(highs.count) crop(s) more than 20 % above the reference: P_bonus = median(\(highs)) = \(outcome.bonusPercent) %")
+    }
+    return outcome
+  }
+}

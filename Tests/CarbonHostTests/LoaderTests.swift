@@ -1,0 +1,155 @@
+import CarbonHost
+import CarbonPluginLoader
+import Foundation
+import Testing
+
+@Suite("Loader: what is refused before and after dlopen")
+struct LoaderTests {
+  @Test func wrongABIVersionIsRefusedNamingBothVersions() throws {
+    let path = try TestEnvironment.plugin("libwrong_abi.so", in: TestEnvironment.fixtureDirectory)
+    #expect(throws: PluginLoadError.abiMismatch(path: path, plugin: 42, host: 1)) { try PluginLibrary(path: path) }
+    let message = "\(PluginLoadError.abiMismatch(path: path, plugin: 42, host: 1))"
+    #expect(message.contains("ABI version 42") && message.contains("speaks version 1"))
+  }
+
+  @Test func libraryWithoutEntrySymbolIsRefused() throws {
+    let path = try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)
+    #expect(throws: PluginLoadError.missingEntrySymbol(path: path)) { try PluginLibrary(path: path) }
+  }
+
+  @Test func failingInitIsReportedWithThePluginsMessage() throws {
+    let path = try TestEnvironment.plugin("libfailing_init.so", in: TestEnvironment.fixtureDirectory)
+    let library = try PluginLibrary(path: path)
+    do {
+      _ = try library.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
+      Issue.record("expected init to fail")
+    } catch {
+      #expect(error == .initFailed(module: "failing-init", status: 9, message: "config.database_url: cannot reach the database (test fixture)"))
+    }
+  }
+
+  @Test func missingFileIsRefused() {
+    #expect(throws: PluginLoadError.fileNotFound(path: "/nonexistent/libx.so")) { try PluginLibrary(path: "/nonexistent/libx.so") }
+  }
+
+  @Test func digestMismatchIsRefusedBeforeLoading() throws {
+    let directory = try TestEnvironment.temporaryDirectory("digest")
+    let copy = directory + "/libgwp.so"
+    try FileManager.default.copyItem(atPath: try TestEnvironment.plugin("libgwp.so"), toPath: copy)
+    let good = try PluginLibrary(path: copy).sha256
+    #expect(good.count == 64)
+    #expect(try PluginLibrary(path: copy, expectedSHA256: good.uppercased()).name == "gwp", "the pin is case-insensitive")
+    let wrong = String(repeating: "0", count: 64)
+    #expect(throws: PluginLoadError.digestMismatch(path: copy, expected: wrong, actual: good)) {
+      try PluginLibrary(path: copy, expectedSHA256: wrong)
+    }
+  }
+
+  @Test func fileWritableByGroupOrOthersIsRefused() throws {
+    let directory = try TestEnvironment.temporaryDirectory("perm")
+    let copy = directory + "/libgwp.so"
+    try FileManager.default.copyItem(atPath: try TestEnvironment.plugin("libgwp.so"), toPath: copy)
+    for mode in [0o664, 0o646] {
+      try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: copy)
+      #expect(throws: PluginLoadError.unsafePermissions(path: copy, mode: UInt32(0o100000 | mode))) { try PluginLibrary(path: copy) }
+    }
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+    #expect(try PluginLibrary(path: copy).name == "gwp")
+  }
+
+  @Test func directoryWritableByOthersIsRefused() throws {
+    let directory = try TestEnvironment.temporaryDirectory("dirperm")
+    let copy = directory + "/libgwp.so"
+    try FileManager.default.copyItem(atPath: try TestEnvironment.plugin("libgwp.so"), toPath: copy)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+    try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory)
+    do {
+      _ = try PluginLibrary(path: copy)
+      Issue.record("expected a refusal")
+    } catch {
+      guard case .unsafePermissions(let path, _) = error else {
+        Issue.record("unexpected \(error)")
+        return
+      }
+      #expect(path == directory)
+    }
+  }
+
+  @Test func registryServesTheGoodModulesAndReportsTheOthers() throws {
+    let state = try TestEnvironment.temporaryDirectory("registry")
+    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
+    let fixtures = TestEnvironment.fixtureDirectory
+    config.modules = [
+      .init(name: "units", path: try TestEnvironment.plugin("libExampleUnits.so")),
+      .init(name: "failing-init", path: try TestEnvironment.plugin("libfailing_init.so", in: fixtures)),
+      .init(name: "wrong-abi", path: try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)),
+      .init(name: "gwp", enabled: false, path: "libgwp.so"),
+      .init(name: "renamed", path: try TestEnvironment.plugin("libgwp.so")),
+    ]
+    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    #expect(registry.serving.map(\.name) == ["units"])
+    #expect(registry.module(named: "gwp")?.state == .disabled)
+    guard case .failed(let initReason) = registry.module(named: "failing-init")?.state,
+      case .failed(let abiReason) = registry.module(named: "wrong-abi")?.state,
+      case .failed(let nameReason) = registry.module(named: "renamed")?.state
+    else {
+      Issue.record("expected three failed modules")
+      return
+    }
+    #expect(initReason.contains("cannot reach the database"))
+    #expect(abiReason.contains("ABI version 42"))
+    #expect(nameReason.contains("declares 'gwp'"))
+    #expect(registry.route("/carbon.examples.v1.Units/Convert")?.name == "units")
+    #expect(FileManager.default.fileExists(atPath: state + "/modules/units"), "each module gets a private data directory")
+  }
+
+  @Test func discoveryLoadsEverySharedLibraryOfTheDirectory() throws {
+    let directory = try TestEnvironment.temporaryDirectory("discover")
+    for file in ["libgwp.so", "libExampleUnits.so"] {
+      try FileManager.default.copyItem(atPath: try TestEnvironment.plugin(file), toPath: directory + "/" + file)
+    }
+    let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
+    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    #expect(registry.serving.map(\.name).sorted() == ["gwp", "units"])
+  }
+}
+
+@Suite("Conformance checker")
+struct ConformanceTests {
+  /// Every plugin the repository builds, with the folder of its sample requests.
+  static let repositoryPlugins: [(file: String, examples: String)] = [
+    ("libExampleUnits.so", "Plugins/examples/units-swift/examples"),
+    ("libgwp.so", "Plugins/examples/gwp-c/examples"),
+  ]
+
+  @Test func everyPluginOfTheRepositoryIsConformant() async throws {
+    let built = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.pluginDirectory).filter { $0.hasSuffix(".so") }
+    for file in built {
+      #expect(Self.repositoryPlugins.contains { $0.file == file }, "\(file) is built but not checked: add it to repositoryPlugins")
+    }
+    for plugin in Self.repositoryPlugins {
+      let path = try TestEnvironment.plugin(plugin.file)
+      var samples: [String: [UInt8]] = [:]
+      let library = try PluginLibrary(path: path)
+      for method in library.methods {
+        let file = TestEnvironment.repositoryRoot + "/" + plugin.examples + "/" + method.name + ".json"
+        if let data = FileManager.default.contents(atPath: file) { samples[method.path] = Array(data) }
+      }
+      #expect(!samples.isEmpty, "\(plugin.file) has no sample request")
+      let report = await ConformanceChecker(samples: samples).check(path: path)
+      #expect(report.passed, "\(report)")
+    }
+  }
+
+  @Test func aLeakingPluginIsCaught() async throws {
+    let path = try TestEnvironment.plugin("libleaky.so", in: TestEnvironment.fixtureDirectory)
+    let report = await ConformanceChecker().check(path: path)
+    let heap = report.checks.first { $0.name.contains("heap") }
+    #expect(heap?.passed == false, "\(report)")
+  }
+
+  @Test func aRefusedPluginIsNotConformant() async throws {
+    let report = await ConformanceChecker().check(path: try TestEnvironment.plugin("libwrong_abi.so", in: TestEnvironment.fixtureDirectory))
+    #expect(!report.passed)
+  }
+}

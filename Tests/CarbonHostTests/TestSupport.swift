@@ -1,0 +1,142 @@
+import CarbonHost
+import CarbonHostProtocol
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import Testing
+
+/// Where the tests find the built plugins. `scripts/test.sh` builds them and sets the
+/// variables; the defaults match its layout.
+enum TestEnvironment {
+  static let repositoryRoot: String = {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+  }()
+
+  /// The Swift build's bin directory: Swift plugins and the C example plugin.
+  static var pluginDirectory: String {
+    ProcessInfo.processInfo.environment["CARBONHUB_PLUGIN_DIR"] ?? repositoryRoot + "/.build/debug"
+  }
+
+  /// The deliberately broken test plugins.
+  static var fixtureDirectory: String {
+    ProcessInfo.processInfo.environment["CARBONHUB_FIXTURE_DIR"] ?? repositoryRoot + "/.build/test-fixtures"
+  }
+
+  /// The path of a built plugin; fails the test with the command to run when it is missing.
+  static func plugin(_ file: String, in directory: String = pluginDirectory) throws -> String {
+    let path = directory + "/" + file
+    try #require(
+      FileManager.default.fileExists(atPath: path),
+      "\(path) is missing: run the tests with scripts/test.sh, which builds every plugin")
+    return path
+  }
+
+  /// A fresh private temporary directory (mode 0755, so plugins copied in it may load).
+  static func temporaryDirectory(_ label: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("carbonhub-\(label)-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    return path
+  }
+
+  static let logger: Logger = {
+    var logger = Logger(label: "carbonhub-tests")
+    logger.logLevel = .critical
+    return logger
+  }()
+}
+
+/// A host serving on an ephemeral loopback port with TLS and a development CA, for one test.
+final class RunningHost: Sendable {
+  let server: HostServer
+  let address: String
+  let caFile: String
+  private let task: Task<Void, any Error>
+
+  /// Starts a host with these modules (name → library path) and waits until it listens.
+  static func start(modules: [(String, String)], configure: (inout DeploymentConfig) -> Void = { _ in }) async throws -> RunningHost {
+    let state = try TestEnvironment.temporaryDirectory("state")
+    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
+    config.listen = "127.0.0.1:0"
+    config.modules = modules.map { DeploymentConfig.Module(name: $0.0, path: $0.1) }
+    configure(&config)
+    let server = try HostServer(config: config, logger: TestEnvironment.logger)
+    let (addresses, continuation) = AsyncStream<String>.makeStream()
+    let task = Task {
+      try await server.run(handleSignals: false) { continuation.yield($0) }
+    }
+    var iterator = addresses.makeAsyncIterator()
+    guard let address = await iterator.next() else { throw CancellationError() }
+    return RunningHost(server: server, address: address, caFile: state + "/tls/ca.pem", task: task)
+  }
+
+  /// The usual pair: the Swift example module and the C example module.
+  static func startExamples(extra: [(String, String)] = []) async throws -> RunningHost {
+    try await start(modules: [
+      ("units", try TestEnvironment.plugin("libExampleUnits.so")),
+      ("gwp", try TestEnvironment.plugin("libgwp.so")),
+    ] + extra)
+  }
+
+  private init(server: HostServer, address: String, caFile: String, task: Task<Void, any Error>) {
+    self.server = server
+    self.address = address
+    self.caFile = caFile
+    self.task = task
+  }
+
+  var port: Int { Int(address.split(separator: ":").last ?? "0") ?? 0 }
+
+  /// Runs `body` with a gRPC client connected over TLS to `server` (default: this host by IP).
+  func withClient<Result: Sendable>(
+    server: String? = nil, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+  ) async throws -> Result {
+    let transport = try ClientTransportFactory.make(server: server ?? address, caFile: caFile)
+    return try await withGRPCClient(transport: transport) { try await body($0) }
+  }
+
+  /// Stops the host and waits for it to finish draining.
+  func stop() async throws {
+    server.shutdown()
+    try await task.value
+  }
+}
+
+/// Runs a command with a time limit and returns its exit status and combined output.
+@discardableResult
+func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60) throws -> (status: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+  let output = Pipe()
+  process.standardOutput = output
+  process.standardError = output
+  let inputPipe = Pipe()
+  process.standardInput = inputPipe
+  try process.run()
+  if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+  try inputPipe.fileHandleForWriting.close()
+  let deadline = Date().addingTimeInterval(timeout)
+  let collected = OutputBox()
+  let reader = Thread {
+    collected.data = output.fileHandleForReading.readDataToEndOfFile()
+  }
+  reader.start()
+  while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+  if process.isRunning { process.terminate() }
+  process.waitUntilExit()
+  while !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+  return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
+}
+
+private final class OutputBox: @unchecked Sendable {
+  var data = Data()
+}
+
+/// Sends undecoded bytes, to test how the server handles malformed requests.
+struct RawBytes: MessageSerializer, MessageDeserializer {
+  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
+}

@@ -1,0 +1,5 @@
+import CarbonDomain
+import CarbonPluginKit
+import Testing
+
+@testable import SOBACModule

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: builds the host, every Swift plugin (dynamic libraries),
+# the C plugins and the broken test plugins, then `swift test`. Extra arguments go to
+# `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
+#
+# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, openssl, python3 with grpcio and
+# grpcio-tools (installed here with pip if missing). `.ci/run` installs the Debian packages.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! python3 -c "import grpc, grpc_tools" 2>/dev/null; then
+  echo "installing grpcio and grpcio-tools for the Python interoperability test" >&2
+  python3 -m pip install --quiet grpcio grpcio-tools
+fi
+
+swift build --build-tests
+bin=$(swift build --show-bin-path)
+scripts/build-c-plugins.sh "$bin" "$root/.build/test-fixtures"
+
+export CARBONHUB_PLUGIN_DIR="$bin"
+export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"
+swift test --skip-build "$@"
