@@ -164,6 +164,8 @@ let package = Package(
         "CarbonHost",
         "CarbonHostProtocol",
         "CarbonDomain",
+        "CarbonPluginKit",
+        "CarbonPluginLoader",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

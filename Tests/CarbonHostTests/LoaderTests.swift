@@ -116,18 +116,12 @@ struct LoaderTests {
 
 @Suite("Conformance checker")
 struct ConformanceTests {
-  /// Every plugin the repository builds, with the folder of its sample requests.
-  static let repositoryPlugins: [(file: String, examples: String)] = [
-    ("libExampleUnits.so", "Plugins/examples/units-swift/examples"),
-    ("libgwp.so", "Plugins/examples/gwp-c/examples"),
-  ]
-
   @Test func everyPluginOfTheRepositoryIsConformant() async throws {
     let built = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.pluginDirectory).filter { $0.hasSuffix(".so") }
     for file in built {
-      #expect(Self.repositoryPlugins.contains { $0.file == file }, "\(file) is built but not checked: add it to repositoryPlugins")
+      #expect(TestEnvironment.repositoryPlugins.contains { $0.file == file }, "\(file) is built but not checked: add it to repositoryPlugins")
     }
-    for plugin in Self.repositoryPlugins {
+    for plugin in TestEnvironment.repositoryPlugins {
       let path = try TestEnvironment.plugin(plugin.file)
       var samples: [String: [UInt8]] = [:]
       let library = try PluginLibrary(path: path)

@@ -24,6 +24,13 @@ enum TestEnvironment {
     ProcessInfo.processInfo.environment["CARBONHUB_FIXTURE_DIR"] ?? repositoryRoot + "/.build/test-fixtures"
   }
 
+  /// Every plugin the repository builds, with the folder of its sample requests. A plugin
+  /// added to the repository must be added here: the conformance test fails otherwise.
+  static let repositoryPlugins: [(file: String, examples: String)] = [
+    ("libExampleUnits.so", "Plugins/examples/units-swift/examples"),
+    ("libgwp.so", "Plugins/examples/gwp-c/examples"),
+  ]
+
   /// The path of a built plugin; fails the test with the command to run when it is missing.
   static func plugin(_ file: String, in directory: String = pluginDirectory) throws -> String {
     let path = directory + "/" + file

@@ -32,7 +32,7 @@ struct AssessTrajectoryTests {
       #expect(abs(item.sectorReductionFraction - sector) < 1e-12)
       #expect(abs(item.gapPp - (company - sector) * 100) < 1e-9)
       #expect(item.verdict == verdict)
-      #expect(item.sectorValuesInterpolated == (item.targetYear == 2024))
+      #expect(item.sectorValuesInterpolated)  // S(2019) is always interpolated
     }
     #expect(direct.horizons[1].verdictRule == "snbc.verdict.rate_below_reference")
     // Annex I industry budget path: 81 (2015), 72 (2021), 62 (2026), 51 (2031):
@@ -283,8 +283,13 @@ struct AssessTrajectoryTests {
   func investmentYearDefault() throws {
     var request = try chemicals()
     request.investmentYear = 0
-    // 2024 is 5 years after 2019: still inside the short-term window.
+    // 2030 is 11 years after 2019: outside the medium-term window once anchored on 2019.
+    let error = SNBCTest.failure { () throws(ModuleError) in _ = try SNBCTest.assess(request) }
+    #expect(error?.field == "snbc.horizon.medium_term_at_most_10_years")
+    // 2024 is 5 years after 2019 (short term still valid); 2029 is 10 years after.
+    for index in request.categories.indices { request.categories[index].targets[1].year = 2029 }
     let response = try SNBCTest.assess(request)
     #expect(response.trace.decisions.contains { $0.rule == "horizon_anchor" })
+    #expect(response.consolidated[1].horizon == .mediumTerm)
   }
 }

@@ -1,6 +1,9 @@
 import CarbonDomain
 import CarbonPluginKit
 import Foundation
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
 import Testing
 
 @testable import SNBCModule

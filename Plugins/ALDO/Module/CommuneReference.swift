@@ -53,7 +53,9 @@ struct CommuneReference: Sendable {
       throw .invalidArgument("config.reference_dir", "cannot read \(path)")
     }
     do {
-      let table = try ReferenceTable(bytes: [UInt8](data))
+      // Some ALDO files use CRLF; ReferenceTable splits on "\n" only, and "\r\n" is one Character.
+      let text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+      let table = try ReferenceTable(csv: text)
       var file = Carbon_Aldo_V1_DataFile()
       file.name = "aldo-" + name.replacingOccurrences(of: ".csv", with: "")
       file.file = path

@@ -154,6 +154,12 @@ struct AldoReferenceData: Sendable {
     guard Leaf.forests.allSatisfy({ compositions[$0] != nil }) else {
       throw .internal("Data/forest-compositions.csv lacks a forest subtype")
     }
+    for leaf in Leaf.forests {
+      let composition = compositions[leaf]?.ignComposition ?? ""
+      guard forestRows[ForestInventoryKey(level: "France", code: "France", composition: composition)] != nil else {
+        throw .internal("Data/bilan-carbone-foret-par-localisation.csv lacks the France row of \(composition)")
+      }
+    }
     let wood = try table(
       PackageResources.proportion_usage_bois_par_region_csv, "aldo-proportion-usage-bois",
       "Data/proportion-usage-bois-par-region.csv")

@@ -33,6 +33,16 @@ extension AldoReferenceData {
         throw .invalidArgument(
           "\(path).name", "unknown reference value \"\(override.name)\" (ListReferenceData lists the names)")
       }
+      if override.name.hasPrefix("wood_use/"), let code = override.name.split(separator: "/").dropFirst().first,
+        let shares = woodUse[String(code)]
+      {
+        // BO and BI are shares of one harvest: each in [0, 100] % and together at most 100 % (the rest is fuelwood).
+        guard shares.sawnwood >= 0, shares.industrial >= 0, shares.sawnwood + shares.industrial <= 100 else {
+          throw .invalidArgument(
+            "\(path).value",
+            "wood-use shares of \(code) must be ≥ 0 % and sum to at most 100 % (BO \(shares.sawnwood) + BI \(shares.industrial))")
+        }
+      }
       var entry = Carbon_Aldo_V1_AppliedOverride()
       entry.name = override.name
       entry.defaultValue = result.previous

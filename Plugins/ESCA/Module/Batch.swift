@@ -27,7 +27,7 @@ struct Batch {
       result.escaGCo2EPerKgDry = bonus.escaGCo2EPerKgDry
       result.escaUncappedGCo2EPerMjFuel = bonus.escaUncappedGCo2EPerMjFuel
       result.escaCappedGCo2EPerMjFuel = bonus.escaCappedGCo2EPerMjFuel
-    } catch {
+    } catch let error as ModuleError {
       var failure = Carbon_Esca_V1_FarmError()
       failure.status = error.status.grpcName
       failure.field = error.field ?? ""
@@ -36,6 +36,12 @@ struct Batch {
       result.index = Int32(clamping: index)
       result.farmID = farm.farmID
       result.error = failure
+    } catch {
+      result = Carbon_Esca_V1_FarmResult()
+      result.index = Int32(clamping: index)
+      result.farmID = farm.farmID
+      result.error.status = "INTERNAL"
+      result.error.message = "\(error)"
     }
     result.trace = trace.build()
     return result

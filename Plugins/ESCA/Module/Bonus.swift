@@ -1,8 +1,8 @@
 import CarbonDomain
 import CarbonPluginKit
 
-typealias BonusRequest = Carbon_Esca_V1_BonusRequest
-typealias BonusResponse = Carbon_Esca_V1_BonusResponse
+public typealias BonusRequest = Carbon_Esca_V1_BonusRequest
+public typealias BonusResponse = Carbon_Esca_V1_BonusResponse
 
 /// The bonus: per kg of dry feedstock (what the first collection point transmits), per MJ of
 /// crop (the regulation's form), per MJ of fuel through feedstock and allocation factors, with

@@ -80,7 +80,7 @@ enum Penalties {
       basis = .median
       trace.decision("comparison_basis", "MEDIAN", reason: "outside the interval the difference uses the median of the analyses (nearest bound selectable)")
     }
-    try Validate.specified(basis, "real_csa.basis") { $0 == .median || $0 == .nearestBound }
+    try Validate.specified(basis, "real_csa.basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let compared = basis == .median ? value.median : (modelled < value.intervalLow ? value.intervalLow : value.intervalHigh)
     response.csaComparedTcPerHa = trace.term("csa_compared", compared, .tCPerHa, formula: basis == .median ? "median" : "nearest bound of the interval")
     let difference = trace.term("difference", compared - modelled, .tCPerHa, formula: "CSA real − CSA modelled")

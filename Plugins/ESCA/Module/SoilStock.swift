@@ -19,7 +19,7 @@ enum SoilStock {
   static func compute(
     _ analysis: SoilAnalysis, purpose: AnalysisPurpose, prefix: String, trace: inout Tracer
   ) throws(ModuleError) -> Result {
-    try Validate.specified(purpose, "purpose") { $0 == .claim || $0 == .information }
+    try Validate.specified(purpose, "purpose") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let carbon = try carbonContent(analysis, prefix: prefix, trace: &trace)
     let depth = try Validate.positive(analysis.depthCm, "\(prefix)depth_cm")
     try Validate.inRange(depth, 0...300, "\(prefix)depth_cm")
@@ -32,7 +32,7 @@ enum SoilStock {
     try Validate.inRange(density, 0...3, "\(prefix)bulk_density_g_per_cm3")
     if purpose == .claim {
       try Validate.specified(analysis.bulkDensityMethod, "\(prefix)bulk_density_method") {
-        $0 == .cylinder || $0 == .pedotransfer || $0 == .abacus
+        $0.rawValue >= 1 && $0.rawValue <= 3
       }
     }
     let coarse = try Validate.nonNegative(analysis.coarseElementsPct, "\(prefix)coarse_elements_pct")

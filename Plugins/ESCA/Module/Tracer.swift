@@ -16,7 +16,7 @@ struct Tracer {
   /// Records a term (when terms are on) and returns its value.
   @discardableResult
   mutating func term(
-    _ name: String, _ value: Double, _ unit: Unit, formula: @autoclosure () -> String = "",
+    _ name: String, _ value: Double, _ unit: MeasurementUnit, formula: @autoclosure () -> String = "",
     source: @autoclosure () -> String = ""
   ) -> Double {
     if recordsTerms { builder.term(name, value, unit, formula: formula(), source: source()) }

@@ -1,3 +1,5 @@
+import CarbonDomain
+
 // Short names for the generated messages of carbon/snbc/v1/snbc.proto.
 
 /// A value of a reference series as printed in the guide.
@@ -74,5 +76,14 @@ extension Verdict {
     case .notAssessable: return "VERDICT_NOT_ASSESSABLE"
     default: return "VERDICT_UNSPECIFIED"
     }
+  }
+}
+
+extension TraceBuilder {
+  /// Records a decision once per rule name, however many comparisons apply it.
+  /// (Could move to the kit: TraceBuilder has no de-duplicating variant.)
+  mutating func decisionOnce(_ rule: String, _ choice: String, reason: String) {
+    guard !build().decisions.contains(where: { $0.rule == rule }) else { return }
+    decision(rule, choice, reason: reason)
   }
 }

@@ -111,7 +111,7 @@ extension SNBCModule {
       trace.dataSet(ReferenceCatalog.dataSet)
       if let budget = catalog.budgetSeries(for: series) { budgetPath = SeriesPath.of(budget, basis: .unspecified) }
       if series.derived {
-        trace.decision(
+        trace.decisionOnce(
           "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
           reason: "the guide prints no national AMS total; composite categories compare with the sum of the Annex II sector totals")
       }
@@ -132,7 +132,7 @@ extension SNBCModule {
         item.sectorBudgetReductionFraction = budget.reduction
       }
       if item.sectorValuesInterpolated {
-        trace.decision(
+        trace.decisionOnce(
           "interpolation", "LINEAR",
           reason: "reference values between printed years are interpolated linearly; the guide notes the SNBC path is not exactly linear")
       }

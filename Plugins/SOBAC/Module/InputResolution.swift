@@ -59,8 +59,8 @@ struct InputResolver: Sendable {
         "closing stock \(closing) exceeds purchases + opening stock (\(purchases + opening)): consumption would be negative")
     }
     try Validate.inRange(line.nPercent, 0...100, "\(path).n_percent")
-    try Validate.inRange(line.p2o5Percent, 0...100, "\(path).p2o5_percent")
-    try Validate.inRange(line.k2oPercent, 0...100, "\(path).k2o_percent")
+    try Validate.inRange(line.p2O5Percent, 0...100, "\(path).p2o5_percent")
+    try Validate.inRange(line.k2OPercent, 0...100, "\(path).k2o_percent")
     try Validate.inRange(line.vn, 0...1, "\(path).vn")
     try Validate.nonNegative(line.organicNKgPerT, "\(path).organic_n_kg_per_t")
     try Validate.nonNegative(line.activeSubstanceKgPerUnit, "\(path).active_substance_kg_per_unit")
@@ -115,7 +115,7 @@ struct InputResolver: Sendable {
       let nutrientUnit: InputUnit = isP ? .kgP2O5 : .kgK2O
       let nutrientName = isP ? "p2o5_percent" : "k2o_percent"
       let catalogueGrade = isP ? item.p2o5Percent : item.k2oPercent
-      let overrideGrade = isP ? line.p2o5Percent : line.k2oPercent
+      let overrideGrade = isP ? line.p2O5Percent : line.k2OPercent
       let nutrientKg: Double
       switch line.unit {
       case nutrientUnit:
@@ -146,11 +146,11 @@ struct InputResolver: Sendable {
       let needsP = item.upstreamPerKgP2O5 != nil
       let needsK = item.upstreamPerKgK2O != nil
       if needsN { try Validate.positive(line.nPercent, "\(path).n_percent") }
-      if needsP { try Validate.positive(line.p2o5Percent, "\(path).p2o5_percent") }
-      if needsK { try Validate.positive(line.k2oPercent, "\(path).k2o_percent") }
+      if needsP { try Validate.positive(line.p2O5Percent, "\(path).p2o5_percent") }
+      if needsK { try Validate.positive(line.k2OPercent, "\(path).k2o_percent") }
       result.nMineralKg = needsN ? productKg * line.nPercent / 100 : 0
-      result.p2o5Kg = needsP ? productKg * line.p2o5Percent / 100 : 0
-      result.k2oKg = needsK ? productKg * line.k2oPercent / 100 : 0
+      result.p2o5Kg = needsP ? productKg * line.p2O5Percent / 100 : 0
+      result.k2oKg = needsK ? productKg * line.k2OPercent / 100 : 0
       result.upstreamNKgCO2e = result.nMineralKg * (item.upstreamPerKgN ?? 0)
       result.upstreamOtherKgCO2e =
         result.p2o5Kg * (item.upstreamPerKgP2O5 ?? 0) + result.k2oKg * (item.upstreamPerKgK2O ?? 0)

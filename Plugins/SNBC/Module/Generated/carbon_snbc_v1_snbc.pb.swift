@@ -454,7 +454,8 @@ public nonisolated struct Carbon_Snbc_V1_SeriesValue: Sendable {
   /// Year of the printed point after (or equal to) the year.
   public var upperYear: Int32 = 0
 
-  /// Basis used.
+  /// Basis used; UNSPECIFIED here means the Annex I budget path (historical years, annual
+  /// parts where printed, otherwise period averages placed at mid-period).
   public var basis: Carbon_Snbc_V1_SeriesBasis = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

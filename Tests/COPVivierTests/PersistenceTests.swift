@@ -1,0 +1,243 @@
+import CarbonPluginKit
+import Foundation
+import Testing
+@testable import COPVivierModule
+
+/// The persistence checks, run against one backend. Each check uses ids unique to the run so
+/// that the shared PostgreSQL tables can hold several runs.
+struct PersistenceChecks: Sendable {
+  /// Opens a module instance (a "host start") on the same storage.
+  let open: @Sendable () throws -> ModuleHarness<COPVivierModule>
+  let run = UUID().uuidString.prefix(8).lowercased()
+
+  /// Data survives closing and reopening the store (host restart).
+  func survivesRestart() throws {
+    let id = "restart-\(run)"
+    do {
+      let first = try open()
+      try create(first, carriedProject(id: id))
+    }
+    let second = try open()
+    var request = Carbon_Cop_V1_GetProjectRequest()
+    request.projectID = id
+    let project = try second.call(Path.get, request, as: Carbon_Cop_V1_ProjectResponse.self).project
+    #expect(project.title == "Piste cyclable \(id)")
+    #expect(project.qualification.category == .carryInRound)
+    #expect(project.version == 1)
+  }
+
+  /// A bad row at position N with partial = false leaves nothing written; then partial writes the rest.
+  func failedImportWritesNothing() throws {
+    let harness = try open()
+    var csv = csvHeader
+    for index in 0..<40 { csv += csvRow("imp-\(run)-\(index)") }
+    // Row 25 (0-based) names a department outside the region.
+    csv = csv.replacingOccurrences(of: "imp-\(run)-25,Projet imp-\(run)-25,CC Somme Sud-Ouest,80,", with: "imp-\(run)-25,Projet imp-\(run)-25,CC Somme Sud-Ouest,75,")
+    var request = Carbon_Cop_V1_ImportCsvRequest()
+    request.csv = csv
+    request.actor = "DDTM 80"
+    do {
+      _ = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self)
+      Issue.record("an import with a bad row succeeded")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "rows[25].department")
+    }
+    var list = Carbon_Cop_V1_ListProjectsRequest()
+    list.filter.department = "80"
+    list.pageSize = 1000
+    let after = try harness.call(Path.list, list, as: Carbon_Cop_V1_ListProjectsResponse.self)
+    #expect(!after.projects.contains { $0.id.hasPrefix("imp-\(run)-") })
+
+    request.partial = true
+    let partial = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self)
+    #expect(partial.importedCount == 39)
+    #expect(partial.rejectedCount == 1)
+    #expect(partial.errors.first?.column == "department")
+    #expect(partial.errors.first?.row == 27)  // header on line 1, row 0 on line 2
+  }
+
+  /// Two concurrent updaters of one project never lose a write: each either lands or gets
+  /// FAILED_PRECONDITION cop.version_conflict; the final version counts the landed writes.
+  func concurrentUpdatesLoseNothing() throws {
+    let harness = try open()
+    let id = "conc-\(run)"
+    try create(harness, carriedProject(id: id))
+    let landed = Counter()
+    let conflicts = Counter()
+    DispatchQueue.concurrentPerform(iterations: 2) { worker in
+      for step in 0..<10 {
+        // Read, change, write back with the version read; retry on conflict.
+        var attempts = 0
+        while attempts < 50 {
+          attempts += 1
+          do {
+            var get = Carbon_Cop_V1_GetProjectRequest()
+            get.projectID = id
+            let current = try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project
+            var update = Carbon_Cop_V1_UpdateProjectRequest()
+            update.project = current
+            update.project.comments = current.comments + "[w\(worker)s\(step)]"
+            update.expectedVersion = current.version
+            update.actor = "worker \(worker)"
+            _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+            landed.increment()
+            break
+          } catch {
+            #expect(error.status == .failedPrecondition)
+            #expect(error.field == "cop.version_conflict")
+            conflicts.increment()
+          }
+        }
+      }
+    }
+    var get = Carbon_Cop_V1_GetProjectRequest()
+    get.projectID = id
+    let final = try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project
+    // 20 updates landed on version 1 → version 21, and every marker is in the comments.
+    #expect(landed.value == 20)
+    #expect(final.version == 21)
+    for worker in 0..<2 {
+      for step in 0..<10 { #expect(final.comments.contains("[w\(worker)s\(step)]")) }
+    }
+    var history = Carbon_Cop_V1_GetProjectHistoryRequest()
+    history.projectID = id
+    #expect(try harness.call(Path.history, history, as: Carbon_Cop_V1_GetProjectHistoryResponse.self).entries.count == 21)
+  }
+
+  /// A stale version is refused and writes nothing.
+  func staleVersionRefused() throws {
+    let harness = try open()
+    let id = "stale-\(run)"
+    try create(harness, carriedProject(id: id))
+    var update = Carbon_Cop_V1_UpdateProjectRequest()
+    update.project = carriedProject(id: id)
+    update.project.title = "v2"
+    update.expectedVersion = 1
+    update.actor = "a"
+    _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+    update.project.title = "lost?"
+    do {
+      _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+      Issue.record("a stale update was accepted")
+    } catch {
+      #expect(error.status == .failedPrecondition)
+      #expect(error.field == "cop.version_conflict")
+    }
+    var get = Carbon_Cop_V1_GetProjectRequest()
+    get.projectID = id
+    #expect(try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project.title == "v2")
+  }
+
+  /// A duplicate id is ALREADY_EXISTS; the listing pages and streams cover the pool.
+  func duplicateAndPaging() throws {
+    let harness = try open()
+    for index in 0..<7 { try create(harness, carriedProject(id: "page-\(run)-\(index)", round: 2031)) }
+    do {
+      try create(harness, carriedProject(id: "page-\(run)-3", round: 2031))
+      Issue.record("a duplicate id was accepted")
+    } catch {
+      #expect(error.status == .alreadyExists)
+    }
+    var list = Carbon_Cop_V1_ListProjectsRequest()
+    list.filter.roundYear = 2031
+    list.filter.lever = "velo"
+    list.pageSize = 3
+    var ids: [String] = []
+    var pages = 0
+    repeat {
+      let page = try harness.call(Path.list, list, as: Carbon_Cop_V1_ListProjectsResponse.self)
+      ids += page.projects.map(\.id).filter { $0.hasPrefix("page-\(run)-") }
+      list.pageToken = page.nextPageToken
+      pages += 1
+    } while !list.pageToken.isEmpty && pages < 100
+    #expect(ids == (0..<7).map { "page-\(run)-\($0)" })
+    var stream = Carbon_Cop_V1_StreamProjectsRequest()
+    stream.filter.roundYear = 2031
+    let streamed = try harness.stream(Path.stream, stream, as: Carbon_Cop_V1_ProjectResponse.self)
+    #expect(streamed.map(\.project.id).filter { $0.hasPrefix("page-\(run)-") }.count == 7)
+  }
+}
+
+/// A thread-safe counter for the concurrency test.
+final class Counter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+  func increment() { lock.withLock { count += 1 } }
+  var value: Int { lock.withLock { count } }
+}
+
+@Suite("Persistence — SQLite (GRDB, WAL)")
+struct SQLitePersistenceTests {
+  let checks: PersistenceChecks = {
+    let directory = temporaryDirectory()
+    return PersistenceChecks(open: { try ModuleHarness<COPVivierModule>(dataDirectory: directory) })
+  }()
+
+  @Test func survivesRestart() throws { try checks.survivesRestart() }
+  @Test func failedImportWritesNothing() throws { try checks.failedImportWritesNothing() }
+  @Test func concurrentUpdatesLoseNothing() throws { try checks.concurrentUpdatesLoseNothing() }
+  @Test func staleVersionRefused() throws { try checks.staleVersionRefused() }
+  @Test func duplicateAndPaging() throws { try checks.duplicateAndPaging() }
+
+  @Test("the SQLite file is in WAL mode in the data directory")
+  func walMode() throws {
+    let directory = temporaryDirectory()
+    let harness = try ModuleHarness<COPVivierModule>(dataDirectory: directory)
+    try create(harness, carriedProject(id: "wal-1"))
+    #expect(FileManager.default.fileExists(atPath: directory + "/cop-vivier.sqlite"))
+    #expect(FileManager.default.fileExists(atPath: directory + "/cop-vivier.sqlite-wal"))
+  }
+
+  @Test("a bad storage config is refused naming the key")
+  func badConfig() {
+    do {
+      _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "mysql"}"#)
+      Issue.record("accepted")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "config.storage")
+    }
+    do {
+      _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "postgres"}"#)
+      Issue.record("accepted")
+    } catch {
+      #expect(error.field == "config.postgres_url")
+    }
+  }
+}
+
+@Suite(
+  "Persistence — PostgreSQL (postgres-nio)",
+  .enabled(if: testPostgresURL != nil, "CARBONHUB_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (run Plugins/COPVivier/scripts/start-test-postgres.sh)"))
+struct PostgresPersistenceTests {
+  let checks = PersistenceChecks(open: { try ModuleHarness<COPVivierModule>(configJSON: postgresConfig()) })
+
+  @Test func survivesRestart() async throws { try await onDispatchThread { [checks] in try checks.survivesRestart() } }
+  @Test func failedImportWritesNothing() async throws { try await onDispatchThread { [checks] in try checks.failedImportWritesNothing() } }
+  @Test func concurrentUpdatesLoseNothing() async throws { try await onDispatchThread { [checks] in try checks.concurrentUpdatesLoseNothing() } }
+  @Test func staleVersionRefused() async throws { try await onDispatchThread { [checks] in try checks.staleVersionRefused() } }
+  @Test func duplicateAndPaging() async throws { try await onDispatchThread { [checks] in try checks.duplicateAndPaging() } }
+
+  @Test("two module instances (two hosts) on one pool see each other's writes and conflicts")
+  func twoHosts() async throws {
+    try await onDispatchThread {
+      let hostA = try ModuleHarness<COPVivierModule>(configJSON: postgresConfig())
+      let hostB = try ModuleHarness<COPVivierModule>(configJSON: postgresConfig())
+      let id = "hosts-\(UUID().uuidString.prefix(8).lowercased())"
+      try create(hostA, carriedProject(id: id))
+      var update = Carbon_Cop_V1_UpdateProjectRequest()
+      update.project = carriedProject(id: id)
+      update.expectedVersion = 1
+      update.actor = "host B"
+      _ = try hostB.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+      update.actor = "host A"
+      do {
+        _ = try hostA.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+        Issue.record("host A overwrote host B's write")
+      } catch {
+        #expect(error.field == "cop.version_conflict")
+      }
+    }
+  }
+}

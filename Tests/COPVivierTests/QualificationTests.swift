@@ -1,0 +1,153 @@
+import CarbonPluginKit
+import Testing
+@testable import COPVivierModule
+
+@Suite("Qualification rules (seed Partie 4, criteria combined with AND)")
+struct QualificationTests {
+  let harness: ModuleHarness<COPVivierModule>
+  init() throws { harness = try ModuleHarness<COPVivierModule>() }
+
+  private func qualify(_ project: Carbon_Cop_V1_Project) throws -> Carbon_Cop_V1_Qualification {
+    var request = Carbon_Cop_V1_QualifyProjectRequest()
+    request.project = project
+    return try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self).qualification
+  }
+
+  @Test("lever + continues + replicable + mature → carry in COP N")
+  func carry() throws {
+    let q = try qualify(carriedProject())
+    #expect(q.category == .carryInRound)
+    #expect(q.criteria.map(\.met) == [true, true, true, true])
+  }
+
+  @Test("innovation with significant impact counts as well as continuation + replicable")
+  func innovationSignificant() throws {
+    var project = carriedProject()
+    project.continuesActionUnderWay = false
+    project.replicable = false
+    project.innovation = true
+    project.significantImpact = true
+    #expect(try qualify(project).category == .carryInRound)
+  }
+
+  @Test("same but not mature (idea, needs undefined) → work for COP N+1, reasons name what is missing")
+  func work() throws {
+    var project = carriedProject()
+    project.maturity = .idea
+    project.needsDefined = false
+    let q = try qualify(project)
+    #expect(q.category == .workForNextRound)
+    let mature = try #require(q.criteria.first { $0.criterion == "cop.mature_for_next_year" })
+    #expect(!mature.met)
+    #expect(mature.reason.contains("needs not defined"))
+  }
+
+  @Test("no COP contribution but another local issue → outside COP, examine in CRTE, flagged")
+  func crte() throws {
+    var project = carriedProject(lever: "")
+    project.answersOtherLocalIssue = true
+    let q = try qualify(project)
+    #expect(q.category == .outsideCopExamineInCrte)
+    #expect(q.checkTransitionCompatibility)
+  }
+
+  @Test("assessed as not contributing, nothing else → not carried")
+  func notCarried() throws {
+    var project = carriedProject()
+    project.contributesToObjectives = .no
+    let q = try qualify(project)
+    #expect(q.category == .notCarried)
+    #expect(!q.checkTransitionCompatibility)
+  }
+
+  @Test("a lever but neither continuation nor innovation → not carried")
+  func notDynamic() throws {
+    var project = carriedProject()
+    project.continuesActionUnderWay = false
+    #expect(try qualify(project).category == .notCarried)
+  }
+
+  @Test("neither significant impact nor replicable → not carried")
+  func noImpact() throws {
+    var project = carriedProject()
+    project.replicable = false
+    #expect(try qualify(project).category == .notCarried)
+  }
+
+  @Test("contribution assessed yes without lever → carried (the seed's 'Non renseigné' projects)")
+  func assessedWithoutLever() throws {
+    var project = carriedProject(lever: "")
+    project.contributesToObjectives = .yes
+    #expect(try qualify(project).category == .carryInRound)
+  }
+
+  @Test("bad input: unknown lever, department outside the region, negative impact, NaN")
+  func badInput() {
+    func field(_ change: (inout Carbon_Cop_V1_Project) -> Void) -> String? {
+      var project = carriedProject()
+      change(&project)
+      do {
+        _ = try qualify(project)
+        return nil
+      } catch let error as ModuleError {
+        #expect(error.status == .invalidArgument)
+        return error.field
+      } catch { return "unexpected \(error)" }
+    }
+    #expect(field { $0.primaryLever = "Téléportation" } == "project.primary_lever")
+    #expect(field { $0.otherLevers = ["Vélo", "Inconnu"] } == "project.other_levers[1]")
+    #expect(field { $0.department = "75" } == "project.department")
+    #expect(field { $0.expectedImpactKtCo2EPerYr = -1 } == "project.expected_impact_kt_co2e_per_yr")
+    #expect(field { $0.expectedImpactKtCo2EPerYr = .nan } == "project.expected_impact_kt_co2e_per_yr")
+    #expect(field { $0.roundYear = 0 } == "project.round_year")
+    #expect(field { $0.title = "" } == "project.title")
+    #expect(field { $0.id = "bad id/1" } == "project.id")
+  }
+
+  @Test("override: mandatory justification, kept in the history, survives an update")
+  func overrideKeepsHistory() throws {
+    let created = try create(harness, carriedProject(id: "ovr-1"))
+    #expect(created.qualification.category == .carryInRound)
+    #expect(created.version == 1)
+
+    var request = Carbon_Cop_V1_OverrideQualificationRequest()
+    request.projectID = "ovr-1"
+    request.category = .workForNextRound
+    request.actor = "DREAL HdF"
+    request.expectedVersion = 1
+    request.justification = "   "
+    do {
+      _ = try harness.call(Path.override, request, as: Carbon_Cop_V1_ProjectResponse.self)
+      Issue.record("an override without justification was accepted")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "justification")
+    }
+    request.justification = "Financement non confirmé par la région"
+    let overridden = try harness.call(Path.override, request, as: Carbon_Cop_V1_ProjectResponse.self).project
+    #expect(overridden.qualification.category == .workForNextRound)
+    #expect(overridden.qualification.ruleCategory == .carryInRound)
+    #expect(overridden.qualification.overrideBy == "DREAL HdF")
+    #expect(overridden.version == 2)
+
+    // An update keeps the override and recomputes the rule category.
+    var update = Carbon_Cop_V1_UpdateProjectRequest()
+    update.project = carriedProject(id: "ovr-1")
+    update.project.title = "Piste cyclable renommée"
+    update.expectedVersion = 2
+    update.actor = "DDT 60"
+    let updated = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self).project
+    #expect(updated.qualification.category == .workForNextRound)
+    #expect(updated.qualification.overridden)
+    #expect(updated.title == "Piste cyclable renommée")
+
+    var historyRequest = Carbon_Cop_V1_GetProjectHistoryRequest()
+    historyRequest.projectID = "ovr-1"
+    let history = try harness.call(Path.history, historyRequest, as: Carbon_Cop_V1_GetProjectHistoryResponse.self).entries
+    #expect(history.map(\.action) == ["create", "override", "update"])
+    #expect(history.map(\.version) == [1, 2, 3])
+    #expect(history[1].actor == "DREAL HdF")
+    #expect(history[1].justification == "Financement non confirmé par la région")
+    #expect(history[0].project.title == "Piste cyclable ovr-1")
+  }
+}

@@ -1,0 +1,143 @@
+import CarbonPluginKit
+import Foundation
+import Testing
+@testable import COPVivierModule
+
+@Suite("Seed report (06/12/2024 table and lever activation)")
+struct SeedReportTests {
+  let harness: ModuleHarness<COPVivierModule>
+  init() throws { harness = try ModuleHarness<COPVivierModule>() }
+
+  private func seedReport() throws -> Carbon_Cop_V1_BuildReportResponse {
+    var request = Carbon_Cop_V1_BuildReportRequest()
+    request.useSeedPool = true
+    request.includeCharts = true
+    return try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self)
+  }
+
+  @Test("the generated pool reproduces the seed's department × category table")
+  func departmentTable() throws {
+    let report = try seedReport()
+    // Seed Partie 4: (dossiers, à remonter, à travailler, hors COP/CRTE, non remontés).
+    let expected: [(String, [Int32])] = [
+      ("02", [171, 136, 16, 7, 12]), ("59", [193, 104, 54, 20, 15]), ("60", [347, 216, 91, 16, 24]),
+      ("62", [199, 132, 49, 8, 10]), ("80", [369, 200, 116, 34, 19]), ("TOTAL", [1279, 788, 326, 85, 80]),
+    ]
+    #expect(report.departments.count == expected.count)
+    for (row, (code, counts)) in zip(report.departments, expected) {
+      #expect(row.department == code)
+      #expect(
+        [row.projectCount, row.carryCount, row.workNextRoundCount, row.outsideCopCrteCount, row.notCarriedCount] == counts,
+        "department \(code)")
+      #expect(row.unqualifiedCount == 0)
+    }
+    #expect(report.departments.first?.name == "Aisne")
+  }
+
+  @Test("the lever table reproduces the seed's counts and shares")
+  func leverTable() throws {
+    let report = try seedReport()
+    // Base = 788 + 326 = 1114.
+    #expect(report.leverBaseCount == 1114)
+    let top = report.topLevers
+    #expect(top.count == 12)
+    let expected: [(String, Int32, Double)] = [
+      ("Rénovation (tertiaire)", 235, 21.1), ("Électricité renouvelable", 76, 6.8), ("Sobriété dans l'eau", 66, 5.9),
+      ("Vélo", 66, 5.9), ("Rénovation (résidentiel)", 56, 5.0), ("Désimperméabilisation des sols", 53, 4.8),
+      ("Continuités écologiques", 52, 4.7), ("Restauration des habitats naturels", 44, 3.9),
+      ("Loi Egalim / climat et résilience", 42, 3.8), ("Sobriété foncière", 42, 3.8),
+      // The seed prints 29,2 % for 323: 323 / 1114 × 100 = 28.99 % (seed misprint, METHODS.md §5).
+      ("Autres leviers", 323, 29.0), ("Non renseigné", 59, 5.3),
+    ]
+    for (lever, (name, count, share)) in zip(top, expected) {
+      #expect(lever.lever == name)
+      #expect(lever.projectCount == count, "\(name)")
+      #expect(abs(lever.shareLeverBasePercent - share) < 0.05, "\(name) \(lever.shareLeverBasePercent)")
+    }
+    // 235 / 1114 × 100 = 21.0951…
+    #expect(abs((top.first?.shareLeverBasePercent ?? 0) - 21.095152603231597) < 1e-9)
+    #expect(report.trace.decisions.contains { $0.rule == "cop.shares_unrounded" })
+  }
+
+  @Test("least and never invested levers are the seed's lists")
+  func leastAndNever() throws {
+    let report = try seedReport()
+    #expect(report.leastLevers.map(\.lever) == [
+      "Mise en décharge", "Usage des produits phytosanitaires", "Élevage durable", "Gestion des prairies",
+      "Pratiques stockantes", "Biogaz", "Bouclage biomasse", "Agriculture biologique et de HVE", "Gestion des forêts",
+      "Surface en aire protégée",
+    ])
+    #expect(report.leastLevers.map(\.projectCount) == [1, 1, 2, 2, 3, 3, 3, 4, 4, 5])
+    #expect(Set(report.neverInvestedLevers) == [
+      "Efficacité et carburants décarbonés des véhicules", "Produits bois", "Fertilisation azotée",
+      "Bâtiments & Machines agricoles", "Captage de méthane dans les ISDND",
+    ])
+  }
+
+  @Test("the charts are SVG documents with the table's numbers")
+  func charts() throws {
+    let report = try seedReport()
+    #expect(report.departmentChartSvg.hasPrefix("<svg"))
+    #expect(report.departmentChartSvg.contains(">347<"))
+    #expect(report.departmentChartSvg.contains("Oise (60)"))
+    #expect(report.leverChartSvg.contains("235 (21,1 %)"))
+    #expect(report.leverChartSvg.contains("323 (29,0 %)"))
+    #expect(report.departmentChartSvg.hasSuffix("</svg>\n"))
+    #expect(report.leverChartSvg.hasSuffix("</svg>\n"))
+  }
+
+  @Test("thematic shares and EPCI coverage of inline projects")
+  func thematicsAndCoverage() throws {
+    var request = Carbon_Cop_V1_BuildReportRequest()
+    request.projects = [
+      carriedProject(lever: "Vélo"), carriedProject(lever: "Covoiturage"), carriedProject(lever: "Rénovation (tertiaire)"),
+      { var p = carriedProject(lever: "Biogaz"); p.epci = "CC du Vexin-Thelle"; return p }(),
+    ]
+    request.epciTotalCount = 92
+    let report = try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self)
+    // 3 of 4 projects are "Transport et mobilités": 75 %.
+    #expect(report.thematics.first?.thematic == "Transport et mobilités")
+    #expect(report.thematics.first?.projectCount == 3)
+    #expect(abs((report.thematics.first?.sharePercent ?? 0) - 75) < 1e-9)
+    // 2 distinct EPCIs of 92: 2.1739… %.
+    #expect(report.epciCoveredCount == 2)
+    #expect(abs(report.epciCoveragePercent - 200.0 / 92.0) < 1e-9)
+  }
+
+  @Test("a report needs exactly one source")
+  func oneSource() {
+    var request = Carbon_Cop_V1_BuildReportRequest()
+    request.useSeedPool = true
+    request.roundYear = 2024
+    #expect(throws: ModuleError.self) { try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self) }
+    do {
+      _ = try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self)
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "round_year")
+    }
+  }
+
+  @Test("reference data: panorama, aliases, SGPE values tagged not retained, effort shares")
+  func referenceData() throws {
+    let data = try harness.call(Path.reference, Carbon_Cop_V1_GetReferenceDataRequest(), as: Carbon_Cop_V1_GetReferenceDataResponse.self)
+    #expect(data.panoramaLevers.count == 43)
+    #expect(data.panoramaLevers.first { $0.lever == "Efficacité et sobriété logistique" }?.sector == "Transport de marchandises")
+    #expect(data.formLevers.count == 42)
+    for alias in ["Vélo", "Rénovation (tertiaire)", "Continuités écologiques", "Bouclage biomasse", "Gestion des forêts", "velo", "RENOVATION (TERTIAIRE)"] {
+      #expect(ReferenceData.lever(named: alias) != nil, "\(alias)")
+    }
+    #expect(ReferenceData.lever(named: "Points noirs prioritaires de continuité écologique")?.name == "Continuités écologiques")
+    #expect(data.sgpeLeverValues.map(\.valueKtCo2E) == [174, 151, 134, 113, 108, 53, 60])
+    #expect(data.sgpeLeverValues.allSatisfy { $0.panorama.contains("not retained") })
+    #expect(data.effortShares.count == 7)
+    // SRADDET shares sum to 100 %: 37.44 + 19 + 17.48 + 6.93 + 1.81 + 4.28 + 13.06 = 100.00.
+    #expect(abs(data.effortShares.map(\.sraddetSharePercent).reduce(0, +) - 100) < 1e-9)
+    #expect(data.departments.map(\.code) == ["02", "59", "60", "62", "80"])
+    // Every form lever's panorama lever exists in the panorama.
+    let panorama = Set(data.panoramaLevers.map(\.lever))
+    for lever in data.formLevers where !lever.panoramaLever.isEmpty {
+      #expect(panorama.contains(lever.panoramaLever), "\(lever.name) → \(lever.panoramaLever)")
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import CarbonHost
+import CarbonHostProtocol
+import CarbonPluginKit
+import CarbonPluginLoader
+import Foundation
+import GRPCCore
+import Testing
+
+/// Every sample request of every plugin, sent over TLS gRPC to a host running the embedded
+/// default deployment (every plugin of the build directory), through the host's JSON door
+/// exactly as `carbonhub call` sends it; each answer is checked against its `.expect.json`.
+@Suite("Sample requests over TLS through the host")
+struct ExamplesOverTLSTests {
+  @Test func everyExampleOfEveryPluginAnswersAsExpected() async throws {
+    var plugins: [(module: String, cases: [ExampleCase], streaming: Set<String>)] = []
+    for plugin in TestEnvironment.repositoryPlugins {
+      let library = try PluginLibrary(path: try TestEnvironment.plugin(plugin.file))
+      let cases = try ExampleCase.load(directory: TestEnvironment.repositoryRoot + "/" + plugin.examples)
+      #expect(!cases.isEmpty, "\(plugin.examples) has no example")
+      plugins.append((library.name, cases, Set(library.methods.filter(\.isServerStreaming).map(\.name))))
+    }
+    let state = try TestEnvironment.temporaryDirectory("examples")
+    var config = DeploymentConfig.embeddedDefault(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
+    config.listen = "127.0.0.1:0"
+    let server = try HostServer(config: config, logger: TestEnvironment.logger)
+    let (addresses, continuation) = AsyncStream<String>.makeStream()
+    let task = Task { try await server.run(handleSignals: false) { continuation.yield($0) } }
+    var iterator = addresses.makeAsyncIterator()
+    let address = try #require(await iterator.next())
+    defer {
+      server.shutdown()
+      task.cancel()
+    }
+
+    let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem")
+    let problems = try await withGRPCClient(transport: transport) { client in
+      let hostAPI = Carbon_Host_V1_Host.Client(wrapping: client)
+      var problems: [String] = []
+      for plugin in plugins {
+        for example in plugin.cases {
+          let request = Carbon_Host_V1_InvokeRequest.with {
+            $0.module = plugin.module
+            $0.method = example.method
+            $0.requestJson = example.requestJSON
+          }
+          do {
+            let response: String
+            if plugin.streaming.contains(example.method) {
+              let lines = try await hostAPI.invokeStream(request) { stream in
+                var lines: [String] = []
+                for try await message in stream.messages { lines.append(message.responseJson) }
+                return lines
+              }
+              response = "[" + lines.joined(separator: ",") + "]"
+            } else {
+              response = try await hostAPI.invoke(request).responseJson
+            }
+            problems += example.mismatches(responseJSON: response, status: "OK", field: nil).map { "\(plugin.module): \($0)" }
+          } catch let error as RPCError {
+            let field = error.metadata[stringValues: "carbon-error-field"].first(where: { _ in true })
+            let status = ModuleStatus(rawValue: UInt32(error.code.rawValue))?.grpcName ?? "\(error.code)"
+            problems += example.mismatches(responseJSON: nil, status: status, field: field).map { "\(plugin.module): \($0) (\(error.message))" }
+          }
+        }
+      }
+      return problems
+    }
+    #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+  }
+}

@@ -1,5 +1,0 @@
-import CarbonDomain
-import CarbonPluginKit
-import Testing
-
-@testable import SOBACModule
