@@ -192,6 +192,32 @@ struct AssessTrajectoryTests {
     #expect(with.consolidated[0].companyReferenceTCo2E == 40000)
   }
 
+  @Test("a justification trajectory is reported beside the national verdict, never replacing it")
+  func justificationTrajectory() throws {
+    var request = try chemicals()
+    // A sector-specific world pathway: 100 (2019), 75 (2030), 10 (2050).
+    for (year, value) in [(Int32(2019), 100.0), (2030, 75), (2050, 10)] {
+      var point = Carbon_Snbc_V1_GlobalTrajectoryPoint()
+      point.year = year
+      point.emissions = value
+      request.categories[0].justificationTrajectory.append(point)
+    }
+    request.categories[0].justificationTrajectorySource = "illustrative world chemicals pathway"
+    let response = try SNBCTest.assess(request)
+    let medium = response.categories[0].horizons[1]
+    // 2030: 25 % reduction; company 30 % → +5 pp, but the national verdict (−1.80 pp) stands.
+    #expect(abs(medium.justificationReductionFraction - 0.25) < 1e-12)
+    #expect(abs(medium.justificationGapPp - 5) < 1e-9)
+    #expect(medium.verdict == .notAligned)
+    #expect(response.trace.rules.contains { $0.rule == "snbc.justification.alternative_trajectory" })
+    // Short term 2024: 100 − 25 × 5/11 = 88.636 → 11.364 %.
+    #expect(abs(response.categories[0].horizons[0].justificationReductionFraction - 25.0 * 5 / 11 / 100) < 1e-12)
+    #expect(!response.categories[1].horizons[0].hasJustificationReductionFraction)
+    request.categories[0].justificationTrajectorySource = ""
+    let error = SNBCTest.failure { () throws(ModuleError) in _ = try SNBCTest.assess(request) }
+    #expect(error?.field == "categories[0].justification_trajectory_source")
+  }
+
   // MARK: - Invalid input
 
   func expectInvalid(_ field: String, _ mutate: (inout Request) -> Void) throws {

@@ -11,6 +11,10 @@ struct ValidatedCategory: Sendable {
   let series: ReferenceSeries?
   /// The supplied global trajectory (world perimeter only).
   let globalTrajectory: SeriesPath?
+  /// A world or European trajectory used to justify a gap (France perimeter, information).
+  let justification: SeriesPath?
+  /// Its source, as given.
+  let justificationSource: String
   /// Reference-year emissions net of technological sinks, t CO2e/yr.
   let referenceNet: Double
   /// Reference-year technological sink, t CO2e/yr.
@@ -128,6 +132,15 @@ enum AssessmentValidation {
       }
       series = found
     }
+    var justification: SeriesPath? = nil
+    if !category.justificationTrajectory.isEmpty {
+      guard category.perimeter != .world else {
+        throw .invalidArgument(
+          path + ".justification_trajectory", "the world perimeter is already compared with global_trajectory")
+      }
+      justification = try globalTrajectory(category.justificationTrajectory, field: path + ".justification_trajectory")
+      try Validate.nonEmpty(category.justificationTrajectorySource, path + ".justification_trajectory_source")
+    }
     // Targets: one per horizon.
     var targetNet: [Horizon: Double] = [:]
     var targetSink: [Horizon: Double] = [:]
@@ -155,6 +168,9 @@ enum AssessmentValidation {
       if let global, global.evaluate(at: year) == nil {
         throw .invalidArgument(path + ".global_trajectory", "does not cover the target year \(year)")
       }
+      if let justification, justification.evaluate(at: year) == nil {
+        throw .invalidArgument(path + ".justification_trajectory", "does not cover the target year \(year)")
+      }
       targetNet[horizon] = emissions - sink
       targetSink[horizon] = sink
     }
@@ -163,6 +179,9 @@ enum AssessmentValidation {
     }
     if let global, global.evaluate(at: referenceYear) == nil {
       throw .invalidArgument(path + ".global_trajectory", "does not cover the reference year \(referenceYear)")
+    }
+    if let justification, justification.evaluate(at: referenceYear) == nil {
+      throw .invalidArgument(path + ".justification_trajectory", "does not cover the reference year \(referenceYear)")
     }
     if let short = horizonYears[.shortTerm], let medium = horizonYears[.mediumTerm], medium <= short {
       throw .invalidArgument(path + ".targets", "the medium-term year \(medium) must be after the short-term year \(short)")
@@ -175,6 +194,7 @@ enum AssessmentValidation {
     }
     return ValidatedCategory(
       index: index, name: category.name, kind: category.kind, series: series, globalTrajectory: global,
+      justification: justification, justificationSource: category.justificationTrajectorySource,
       referenceNet: referenceNet, referenceSink: referenceSink, targetNet: targetNet,
       targetSink: targetSink, actuals: category.actuals)
   }

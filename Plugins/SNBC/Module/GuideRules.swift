@@ -80,6 +80,10 @@ enum GuideRules {
         }
         targetMass[horizon] = try Validate.nonNegative(target.massT, targetPath + ".mass_t")
       }
+      trace.decisionOnce(
+        "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
+        reason: "« plus de 10% en CO2eq des émissions de l'entreprise »: the share is taken of the sum "
+          + "of the categories' reference emissions before technological sinks")
       guard check.checkRequired else {
         checks.append(check)
         continue

@@ -9,9 +9,15 @@ extension SNBCModule {
     let assessment = try AssessmentValidation.validate(request, catalog: catalog, trace: &trace)
     let tolerance = try Validate.nonNegative(request.indirectTolerancePp, "indirect_tolerance_pp")
     recordCommonDecisions(tolerancePp: tolerance, trace: &trace)
-    let policy = try MonitoringPolicy.from(
-      significantGapPercent: request.significantGapPercent,
-      repeatedOvershootYears: request.repeatedOvershootYears, fieldPrefix: "", trace: &trace)
+    // Monitoring thresholds (and their decisions) matter only when actuals are given.
+    try Validate.nonNegative(request.significantGapPercent, "significant_gap_percent")
+    try Validate.inRange(request.repeatedOvershootYears, 0...100, "repeated_overshoot_years")
+    var policy: MonitoringPolicy? = nil
+    if assessment.categories.contains(where: { !$0.actuals.isEmpty }) {
+      policy = try MonitoringPolicy.from(
+        significantGapPercent: request.significantGapPercent,
+        repeatedOvershootYears: request.repeatedOvershootYears, fieldPrefix: "", trace: &trace)
+    }
 
     var response = Carbon_Snbc_V1_AssessTrajectoryResponse()
     for category in assessment.categories {
@@ -20,10 +26,14 @@ extension SNBCModule {
     }
     response.consolidated = consolidate(response.categories, assessment: assessment, trace: &trace)
 
-    let gwpSet = try GuideRules.gwpSet(request.gwpSet, trace: &trace)
-    response.gasChecks = try GuideRules.gasChecks(
-      request.gases, assessment: assessment, gwpSet: gwpSet, tolerancePp: tolerance, catalog: catalog,
-      trace: &trace)
+    try Validate.inRange(request.gwpSet.rawValue, 0...2, "gwp_set")
+    if !request.gases.isEmpty {
+      let gwpSet = try GuideRules.gwpSet(request.gwpSet, trace: &trace)
+      trace.dataSet(GlobalWarmingPotential.dataSet)
+      response.gasChecks = try GuideRules.gasChecks(
+        request.gases, assessment: assessment, gwpSet: gwpSet, tolerancePp: tolerance, catalog: catalog,
+        trace: &trace)
+    }
     if request.hasNaturalSinks {
       response.naturalSinks = try GuideRules.naturalSinks(
         request.naturalSinks, assessment: assessment, catalog: catalog, trace: &trace)
@@ -64,8 +74,9 @@ extension SNBCModule {
         + "projetées »; AMS 2018 values interpolated linearly to the company's reference and target years")
     trace.decision(
       "budget_rate", "PERIOD_AVERAGES_AT_MID_PERIOD",
-      reason: "the Annex I rate of the parent sector places the budget averages at 2021/2026/2031 "
-        + "after the 2015 inventory year; absent beyond 2031 (information only)")
+      reason: "the Annex I rate of the parent sector (information only) runs through the historical "
+        + "years, the indicative annual parts where printed (national totals), otherwise the budget "
+        + "averages placed at 2021/2026/2031; absent beyond the budgets")
     if tolerancePp > 0 {
       trace.decision(
         "indirect_tolerance_pp", "\(tolerancePp)",
@@ -85,7 +96,7 @@ extension SNBCModule {
   /// One category at every horizon, with its monitoring.
   private func assess(
     _ category: ValidatedCategory, assessment: ValidatedAssessment, tolerancePp: Double,
-    policy: MonitoringPolicy, trace: inout TraceBuilder
+    policy: MonitoringPolicy?, trace: inout TraceBuilder
   ) throws(ModuleError) -> Carbon_Snbc_V1_CategoryAssessment {
     var result = Carbon_Snbc_V1_CategoryAssessment()
     result.name = category.name
@@ -131,6 +142,16 @@ extension SNBCModule {
       if let budgetPath, let budget = ReferenceRate.of(budgetPath, from: assessment.referenceYear, to: year) {
         item.sectorBudgetReductionFraction = budget.reduction
       }
+      if let justification = category.justification,
+        let alternative = ReferenceRate.of(justification, from: assessment.referenceYear, to: year)
+      {
+        item.justificationReductionFraction = alternative.reduction
+        item.justificationGapPp = (item.companyReductionFraction - alternative.reduction) * 100
+        trace.rule(
+          "snbc.justification.alternative_trajectory",
+          "\(category.name) \(horizon.protoName): \(category.justificationSource) reduction \(alternative.reduction), "
+            + "gap \(item.justificationGapPp) pp, for the justification only; the verdict stays the national one")
+      }
       if item.sectorValuesInterpolated {
         trace.decisionOnce(
           "interpolation", "LINEAR",
@@ -146,7 +167,7 @@ extension SNBCModule {
       trace.rule(item.verdictRule, "\(category.name) \(horizon.protoName): \(item.verdict.protoName)")
       result.horizons.append(item)
     }
-    if !category.actuals.isEmpty {
+    if !category.actuals.isEmpty, let policy {
       var anchors: [(year: Int32, value: Double)] = [(assessment.referenceYear, category.referenceNet)]
       for horizon in Horizon.required {
         if let year = assessment.horizonYears[horizon], let value = category.targetNet[horizon] {

@@ -109,7 +109,9 @@ struct CoBenefitScoring: Sendable {
     farm: Carbon_Sobac_V1_Farm, path: String,
     reference: [(year: Carbon_Sobac_V1_FarmYear, path: String)]
   ) throws(ModuleError) -> ([Double], [Double]) {
-    let region = try formerRegion(farm: farm, path: path)
+    // The region is needed only for crops other than vines (vines use the wine basin).
+    let needsRegion = reference.contains { $0.year.crops.contains { $0.iftCrop != "vigne" } }
+    let region = needsRegion ? try formerRegion(farm: farm, path: path) : ""
     var herbicide: [Double] = []
     var nonHerbicide: [Double] = []
     for (year, yearPath) in reference {

@@ -597,6 +597,15 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
   /// Actual emissions reported for past years (optional, for monitoring).
   public var actuals: [Carbon_Snbc_V1_YearValue] = []
 
+  /// Optional world or European reduction trajectory (≥ 2 points, any consistent unit) the
+  /// company uses to justify a gap when the SNBC (sub-)sector is too heterogeneous for its
+  /// activity (guide, « Construction d'une trajectoire »). France perimeter only; it is
+  /// reported beside the national comparison and never replaces its verdict.
+  public var justificationTrajectory: [Carbon_Snbc_V1_GlobalTrajectoryPoint] = []
+
+  /// Source of the justification trajectory (required with it), e.g. "IEA NZE 2021, steel".
+  public var justificationTrajectorySource: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -884,7 +893,8 @@ public nonisolated struct Carbon_Snbc_V1_HorizonAssessment: Sendable {
   public var sectorAms2015ReductionFraction: Double = 0
 
   /// Rate implied by the Annex I budgets of the parent sector over the company's years,
-  /// fraction (period averages at 2021/2026/2031); absent beyond 2031.
+  /// fraction (historical years, indicative annual parts where printed, otherwise period
+  /// averages at 2021/2026/2031); absent beyond the budgets.
   public var sectorBudgetReductionFraction: Double {
     get {_sectorBudgetReductionFraction ?? 0}
     set {_sectorBudgetReductionFraction = newValue}
@@ -894,11 +904,34 @@ public nonisolated struct Carbon_Snbc_V1_HorizonAssessment: Sendable {
   /// Clears the value of `sectorBudgetReductionFraction`. Subsequent reads from it will return its default value.
   public mutating func clearSectorBudgetReductionFraction() {self._sectorBudgetReductionFraction = nil}
 
+  /// Reduction of the category's justification trajectory over the same years, fraction
+  /// (information: the verdict stays the national one).
+  public var justificationReductionFraction: Double {
+    get {_justificationReductionFraction ?? 0}
+    set {_justificationReductionFraction = newValue}
+  }
+  /// Returns true if `justificationReductionFraction` has been explicitly set.
+  public var hasJustificationReductionFraction: Bool {self._justificationReductionFraction != nil}
+  /// Clears the value of `justificationReductionFraction`. Subsequent reads from it will return its default value.
+  public mutating func clearJustificationReductionFraction() {self._justificationReductionFraction = nil}
+
+  /// Gap company − justification trajectory, percentage points.
+  public var justificationGapPp: Double {
+    get {_justificationGapPp ?? 0}
+    set {_justificationGapPp = newValue}
+  }
+  /// Returns true if `justificationGapPp` has been explicitly set.
+  public var hasJustificationGapPp: Bool {self._justificationGapPp != nil}
+  /// Clears the value of `justificationGapPp`. Subsequent reads from it will return its default value.
+  public mutating func clearJustificationGapPp() {self._justificationGapPp = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _sectorBudgetReductionFraction: Double? = nil
+  fileprivate var _justificationReductionFraction: Double? = nil
+  fileprivate var _justificationGapPp: Double? = nil
 }
 
 /// Assessment of one category.
@@ -1887,7 +1920,7 @@ nonisolated extension Carbon_Snbc_V1_GlobalTrajectoryPoint: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EmissionCategory"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}reference_emissions_t_co2e\0\u{3}reference_technological_sink_t_co2e\0\u{1}targets\0\u{1}perimeter\0\u{3}global_trajectory\0\u{1}actuals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}reference_emissions_t_co2e\0\u{3}reference_technological_sink_t_co2e\0\u{1}targets\0\u{1}perimeter\0\u{3}global_trajectory\0\u{1}actuals\0\u{3}justification_trajectory\0\u{3}justification_trajectory_source\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1904,6 +1937,8 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
       case 7: try { try decoder.decodeSingularEnumField(value: &self.perimeter) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.globalTrajectory) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.actuals) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.justificationTrajectory) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.justificationTrajectorySource) }()
       default: break
       }
     }
@@ -1937,6 +1972,12 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
     if !self.actuals.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.actuals, fieldNumber: 9)
     }
+    if !self.justificationTrajectory.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.justificationTrajectory, fieldNumber: 10)
+    }
+    if !self.justificationTrajectorySource.isEmpty {
+      try visitor.visitSingularStringField(value: self.justificationTrajectorySource, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1950,6 +1991,8 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
     if lhs.perimeter != rhs.perimeter {return false}
     if lhs.globalTrajectory != rhs.globalTrajectory {return false}
     if lhs.actuals != rhs.actuals {return false}
+    if lhs.justificationTrajectory != rhs.justificationTrajectory {return false}
+    if lhs.justificationTrajectorySource != rhs.justificationTrajectorySource {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2358,7 +2401,7 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
 
 nonisolated extension Carbon_Snbc_V1_HorizonAssessment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HorizonAssessment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{3}target_year\0\u{3}company_reference_t_co2e\0\u{3}company_target_t_co2e\0\u{3}company_reduction_fraction\0\u{3}sector_reference_value\0\u{3}sector_target_value\0\u{3}sector_reduction_fraction\0\u{3}sector_values_interpolated\0\u{3}gap_pp\0\u{1}verdict\0\u{3}verdict_rule\0\u{3}sector_ams_2015_reduction_fraction\0\u{3}sector_budget_reduction_fraction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{3}target_year\0\u{3}company_reference_t_co2e\0\u{3}company_target_t_co2e\0\u{3}company_reduction_fraction\0\u{3}sector_reference_value\0\u{3}sector_target_value\0\u{3}sector_reduction_fraction\0\u{3}sector_values_interpolated\0\u{3}gap_pp\0\u{1}verdict\0\u{3}verdict_rule\0\u{3}sector_ams_2015_reduction_fraction\0\u{3}sector_budget_reduction_fraction\0\u{3}justification_reduction_fraction\0\u{3}justification_gap_pp\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2380,6 +2423,8 @@ nonisolated extension Carbon_Snbc_V1_HorizonAssessment: SwiftProtobuf.Message, S
       case 12: try { try decoder.decodeSingularStringField(value: &self.verdictRule) }()
       case 13: try { try decoder.decodeSingularDoubleField(value: &self.sectorAms2015ReductionFraction) }()
       case 14: try { try decoder.decodeSingularDoubleField(value: &self._sectorBudgetReductionFraction) }()
+      case 15: try { try decoder.decodeSingularDoubleField(value: &self._justificationReductionFraction) }()
+      case 16: try { try decoder.decodeSingularDoubleField(value: &self._justificationGapPp) }()
       default: break
       }
     }
@@ -2432,6 +2477,12 @@ nonisolated extension Carbon_Snbc_V1_HorizonAssessment: SwiftProtobuf.Message, S
     try { if let v = self._sectorBudgetReductionFraction {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 14)
     } }()
+    try { if let v = self._justificationReductionFraction {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 15)
+    } }()
+    try { if let v = self._justificationGapPp {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 16)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2450,6 +2501,8 @@ nonisolated extension Carbon_Snbc_V1_HorizonAssessment: SwiftProtobuf.Message, S
     if lhs.verdictRule != rhs.verdictRule {return false}
     if lhs.sectorAms2015ReductionFraction != rhs.sectorAms2015ReductionFraction {return false}
     if lhs._sectorBudgetReductionFraction != rhs._sectorBudgetReductionFraction {return false}
+    if lhs._justificationReductionFraction != rhs._justificationReductionFraction {return false}
+    if lhs._justificationGapPp != rhs._justificationGapPp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,198 @@
+import CarbonDomain
+import CarbonPluginKit
+import Foundation
+import Testing
+
+@testable import ALDOModule
+
+/// Invalid inputs (status and field path), stocks, reference data and the commune directory.
+@Suite struct ValidationAndStocksTests {
+  @Test func invalidFluxInputsNameTheirField() throws {
+    let cases: [(Carbon_Aldo_V1_ComputeFluxRequest, ModuleStatus, String)] = [
+      (Aldo.request([]), .invalidArgument, "parts"),
+      (Aldo.request([Aldo.part(zone: "")]), .invalidArgument, "parts[0].pedoclimatic_zone"),
+      (Aldo.request([Aldo.part(), Aldo.part(zone: "6_1")]), .invalidArgument, "parts[1].pedoclimatic_zone"),
+      (Aldo.request([Aldo.part(region: "99")]), .invalidArgument, "parts[0].region_code"),
+      (Aldo.request([Aldo.part(clc: [("211", "999", 6)])]), .invalidArgument, "parts[0].clc_changes[0].code_2018"),
+      (Aldo.request([Aldo.part(clc: [("211", "231", 6), ("231", "231", 6)])]), .invalidArgument,
+       "parts[0].clc_changes[1].code_2018"),
+      (Aldo.request([Aldo.part(clc: [("211", "231", -6)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
+      (Aldo.request([Aldo.part(clc: [("211", "231", .nan)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
+      (Aldo.request([Aldo.part(annual: [(.unspecified, .cropland, 1)])]), .invalidArgument,
+       "parts[0].annual_changes[0].from"),
+      (Aldo.request([Aldo.part(annual: [(.cropland, .woodProducts, 1)])]), .invalidArgument,
+       "parts[0].annual_changes[0].to"),
+      (Aldo.request([Aldo.part(annual: [(.cropland, .cropland, 1)])]), .invalidArgument,
+       "parts[0].annual_changes[0].to"),
+      (Aldo.request([Aldo.part(annual: [(.cropland, .grassland, .infinity)])]), .invalidArgument,
+       "parts[0].annual_changes[0].area_ha_per_yr"),
+      (Aldo.request([Aldo.part(stands: [Aldo.stand("B7", "B", "XXX", "")])]), .invalidArgument,
+       "parts[0].forest_stands[0].rad13"),
+      (Aldo.request([Aldo.part(stands: [Aldo.stand("Z9", "B", "HDF", "")])]), .invalidArgument,
+       "parts[0].forest_stands[0].groupeser"),
+      (Aldo.request([Aldo.part(stands: [Aldo.stand("B7", "B", "HDF", "", mixed: -1)])]), .invalidArgument,
+       "parts[0].forest_stands[0].mixed_ha"),
+    ]
+    for (request, status, field) in cases {
+      try Aldo.expectError(Aldo.flux, request, status: status, field: field)
+    }
+  }
+
+  @Test func invalidOptionsNameTheirField() throws {
+    var request = Aldo.request([Aldo.part()])
+    request.proportionSealed = 1.5
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "proportion_sealed")
+
+    request = Aldo.request([Aldo.part()])
+    var practice = Carbon_Aldo_V1_PracticeArea()
+    practice.areaHa = 3
+    request.practices = [practice]
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "practices[0].practice")
+    request.practices[0].practice = .catchCrops
+    request.practices[0].areaHa = -3
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "practices[0].area_ha")
+    request.practices[0].practice = .directSowingFiveYearWork
+    request.practices[0].areaHa = 3
+    try Aldo.expectError(Aldo.flux, request, status: .failedPrecondition, field: "aldo.practices.not_in_aldo_list")
+
+    request = Aldo.request([Aldo.part()])
+    var override = Carbon_Aldo_V1_FactorOverride()
+    override.name = "soil_flux/2_1/not_a_column"
+    override.value = 1
+    request.factorOverrides = [override]
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "factor_overrides[0].name")
+    // Shares of one harvest: BO + BI above 100 % is refused.
+    request.factorOverrides[0].name = "wood_use/HDF/bi_percent"
+    request.factorOverrides[0].value = 70
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "factor_overrides[0].value")
+    request.factorOverrides[0].value = .nan
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "factor_overrides[0].value")
+
+    request = Aldo.request([Aldo.part()])
+    var area = Carbon_Aldo_V1_AreaOverride()
+    area.from = .cropland
+    area.to = .cropland
+    request.areaOverrides = [area]
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "area_overrides[0].to")
+  }
+
+  @Test func stocksOfATerritory() throws {
+    var part = Carbon_Aldo_V1_StockPart()
+    part.name = "s"
+    part.pedoclimaticZone = "2_1"
+    part.regionCode = "32"
+    part.departmentCode = "02"
+    for (landUse, ha) in [(LandUse.cropland, 100.0), (.orchard, 10), (.forestConifer, 20)] {
+      var area = Carbon_Aldo_V1_LandUseArea()
+      area.landUse = landUse
+      area.areaHa = ha
+      part.areas.append(area)
+    }
+    part.hedgesKm = 3
+    var request = Carbon_Aldo_V1_ComputeStocksRequest()
+    request.parts = [part]
+    let response = try Aldo.harness().call(Aldo.stocks, request, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    func group(_ group: Carbon_Aldo_V1_LandUseGroup) -> Double {
+      response.groups.first(where: { $0.group == group })?.stockTC ?? .nan
+    }
+    // Crops 100 ha × 50 tC/ha = 5 000. Orchards 10 × (46 soil + 16 biomass) = 620.
+    #expect(group(.crops) == 5_000)
+    #expect(group(.orchards) == 620)
+    // Conifer without stands: France IGN row, 20 × (60 soil + 77.06 live + 6.02 dead + 9 litter) = 3 041.6.
+    #expect(abs(group(.forests) - 3_041.6) < 1e-9)
+    // Hedges in Aisne (file code "2"): 3 km × 97.8195561667002 tC/km.
+    #expect(abs(group(.hedges) - 3 * 97.8195561667002) < 1e-9)
+    #expect(abs(response.totalTCo2E - response.totalTC * 44 / 12) < 1e-6)
+    #expect(response.trace.decisions.contains(where: { $0.rule == "forest_stock_density_without_stands" }))
+  }
+
+  @Test func invalidStocksInputs() throws {
+    var part = Carbon_Aldo_V1_StockPart()
+    part.pedoclimaticZone = "2_1"
+    part.regionCode = "32"
+    var area = Carbon_Aldo_V1_LandUseArea()
+    area.landUse = .cropland
+    area.areaHa = -1
+    part.areas = [area]
+    var request = Carbon_Aldo_V1_ComputeStocksRequest()
+    request.parts = [part]
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].areas[0].area_ha")
+    request.parts[0].pedoclimaticZone = "x"
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].pedoclimatic_zone")
+    request.parts[0].pedoclimaticZone = "2_1"
+    request.parts[0].areas[0].areaHa = 1
+    request.parts[0].hedgesKm = 1
+    request.parts[0].departmentCode = "999"
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].department_code")
+  }
+
+  @Test func referenceDataListsFilesValuesAndLandUses() throws {
+    var request = Carbon_Aldo_V1_ListReferenceDataRequest()
+    request.pedoclimaticZone = "2_1"
+    let response = try Aldo.harness().call(Aldo.list, request, as: Carbon_Aldo_V1_ListReferenceDataResponse.self)
+    #expect(response.files.count == 12)
+    #expect(response.files.allSatisfy { !$0.source.isEmpty && $0.version.contains("a8f42b2") })
+    #expect(response.pedoclimaticZones.count == 14)
+    #expect(response.values.first(where: { $0.name == "soil_flux/2_1/cult_prai" })?.value == 0.37)
+    #expect(!response.values.contains(where: { $0.name.hasPrefix("soil_flux/1_1/") }))
+    #expect(!response.values.contains(where: { $0.name.hasPrefix("forest/") }))
+    #expect(response.landUses.first(where: { $0.landUse == .forestMixed })?.clcCodes == ["313", "324"])
+    #expect(!response.communeReferenceLoaded)
+    request.includeForestRows = true
+    let withForest = try Aldo.harness().call(Aldo.list, request, as: Carbon_Aldo_V1_ListReferenceDataResponse.self)
+    #expect(withForest.values.first(where: { $0.name == "forest/groupeser/B7/Feuillu/bilan_carbone" })?.value == 0.79)
+  }
+
+  @Test func communeReferenceDirectoryFillsZoneRegionAndChanges() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aldo-ref-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try "insee,zpc\r\n01004,2_1\r\n".write(to: directory.appendingPathComponent("zpc.csv"), atomically: true, encoding: .utf8)
+    try "nom,insee,population,departement,region,epci\nAmbérieu-en-Bugey,01004,14127,01,84,240100883\n"
+      .write(to: directory.appendingPathComponent("communes_17122018.csv"), atomically: true, encoding: .utf8)
+    try "code12,code18,commune,area\n211,231,01004,36\n"
+      .write(to: directory.appendingPathComponent("clc18-change.csv"), atomically: true, encoding: .utf8)
+    let harness = try ModuleHarness<AldoModule>(configJSON: #"{"reference_dir": "\#(directory.path)"}"#)
+    var part = Carbon_Aldo_V1_TerritoryPart()
+    part.communeInsee = "01004"
+    var request = Aldo.request([part])
+    request.woodProductsMethod = .population
+    let response = try harness.call(Aldo.flux, request, as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+    // 36 ha / 6 = 6 ha/yr crops → grassland in 2_1: 0.37 × 20 × 6 = 44.4 tC → −162.8; population 14 127.
+    #expect(abs(Aldo.group(response, .grasslands) - -162.8) < 1e-9)
+    #expect(response.woodProducts.population == 14_127)
+    request.parts[0].communeInsee = "01005"
+    do {
+      _ = try harness.call(Aldo.flux, request, as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+      Issue.record("unknown commune accepted")
+    } catch {
+      #expect(error.field == "parts[0].commune_insee")
+    }
+  }
+
+  @Test func missingReferenceDirectoryFailsTheConfiguration() throws {
+    do {
+      _ = try ModuleHarness<AldoModule>(configJSON: #"{"reference_dir": "/nonexistent/aldo"}"#)
+      Issue.record("init accepted a missing directory")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "config.reference_dir")
+    }
+  }
+
+  @Test func concurrentCallsGiveTheSameAnswer() async throws {
+    let harness = try Aldo.harness()
+    let request = WorkedExampleTests.exampleA()
+    let results = await withTaskGroup(of: Double.self) { group in
+      for _ in 0..<8 {
+        group.addTask {
+          (try? harness.call(Aldo.flux, request, as: Carbon_Aldo_V1_ComputeFluxResponse.self))?.balance.netTCo2EPerYr ?? .nan
+        }
+      }
+      var values: [Double] = []
+      for await value in group { values.append(value) }
+      return values
+    }
+    #expect(results.count == 8 && results.allSatisfy { abs($0 - 939.4801899999999) < 1e-9 })
+  }
+}

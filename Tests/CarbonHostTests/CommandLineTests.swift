@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// The `carbonhub` executable as scripts use it: a server process stopped by SIGTERM, and the
+/// client commands' output and exit codes.
+@Suite("carbonhub command line", .serialized)
+struct CommandLineTests {
+  static var executable: String { TestEnvironment.pluginDirectory + "/carbonhub" }
+
+  /// `carbonhub serve` in a child process; the bound address is read from its banner.
+  final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let stateDirectory: String
+    private let lock = NSLock()
+    private var log = ""
+    private(set) var address = ""
+
+    init(arguments: [String]) throws {
+      stateDirectory = try TestEnvironment.temporaryDirectory("cli-state")
+      process.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
+      process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDirectory] + arguments
+      let pipe = Pipe()
+      process.standardError = pipe
+      process.standardOutput = pipe
+      pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        let text = String(decoding: handle.availableData, as: UTF8.self)
+        self?.lock.withLock { self?.log += text }
+      }
+      try process.run()
+      let deadline = Date().addingTimeInterval(30)
+      while Date() < deadline && process.isRunning {
+        let current = lock.withLock { log }
+        if let range = current.range(of: #"serving on (\S+)"#, options: .regularExpression) {
+          address = String(current[range].dropFirst("serving on ".count))
+          return
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+      }
+      throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(output)"])
+    }
+
+    var output: String { lock.withLock { log } }
+
+    /// Sends SIGTERM and returns the exit status.
+    func terminate() -> Int32 {
+      process.terminate()
+      process.waitUntilExit()
+      return process.terminationStatus
+    }
+  }
+
+  func carbonhub(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+    try runProcess(Self.executable, arguments, input: input, timeout: 60)
+  }
+
+  @Test func serveModulesCallAndSigterm() throws {
+    _ = try TestEnvironment.plugin("carbonhub")
+    let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
+    let client = ["--server", server.address, "--state-dir", server.stateDirectory]
+    #expect(server.output.contains("clients trust the development CA: \(server.stateDirectory)/tls/ca.pem"))
+
+    let modules = try carbonhub(["modules"] + client)
+    #expect(modules.status == 0, "\(modules.output)")
+    #expect(modules.output.contains("units\t1.0.0\tserving"), "\(modules.output)")
+    #expect(modules.output.contains("/carbon.examples.v1.Gwp/ToCo2e"), "\(modules.output)")
+
+    let json = try carbonhub(["modules", "--json"] + client)
+    let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+    #expect((object?["modules"] as? [Any])?.isEmpty == false, "\(json.output)")
+
+    let request = TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/Convert.json"
+    let call = try carbonhub(["call", "units.Convert", "--json", request] + client)
+    #expect(call.status == 0, "\(call.output)")
+    #expect(call.output.contains(#""value":7.333333333333333"#), "2 t C = 7.33 t CO2e: \(call.output)")
+
+    let stdin = try carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": 1}]}"#)
+    #expect(stdin.output.contains(#""total_co2e_kg":28"#), "\(stdin.output)")
+
+    let batch = try carbonhub(["call", "units.ConvertBatch", "--json", TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/ConvertBatch.json"] + client)
+    #expect(batch.output.split(separator: "\n").count == 2, "one JSON line per streamed response: \(batch.output)")
+
+    let failure = try carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": -4}]}"#)
+    #expect(failure.status == 1)
+    #expect(failure.output.contains("invalidArgument (3)") && failure.output.contains("field: masses[0].mass_kg"), "\(failure.output)")
+
+    let unknown = try carbonhub(["call", "nope.X", "--json", "-"] + client, input: "{}")
+    #expect(unknown.status == 1 && unknown.output.contains("notFound"), "\(unknown.output)")
+
+    #expect(server.terminate() == 0, "SIGTERM drains and exits cleanly: \(server.output)")
+    #expect(server.output.contains("draining"), "\(server.output)")
+  }
+
+  @Test func serveWithADeploymentFile() throws {
+    let directory = try TestEnvironment.temporaryDirectory("cli-config")
+    let file = directory + "/deployment.toml"
+    try """
+      plugin_dir = "\(TestEnvironment.pluginDirectory)"
+      [modules.gwp]
+      path = "libgwp.so"
+      [modules.units]
+      path = "libExampleUnits.so"
+      enabled = false
+      """.write(toFile: file, atomically: true, encoding: .utf8)
+    let server = try ServeProcess(arguments: ["--config", file])
+    let modules = try carbonhub(["modules", "--server", server.address, "--state-dir", server.stateDirectory])
+    #expect(modules.output.contains("gwp\t1.0.0\tserving"), "\(modules.output)")
+    #expect(modules.output.contains("units\t-\tdisabled"), "\(modules.output)")
+    _ = server.terminate()
+
+    try "lsten = 1".write(toFile: file, atomically: true, encoding: .utf8)
+    let bad = try carbonhub(["serve", "--config", file])
+    #expect(bad.status != 0 && bad.output.contains("lsten: unknown key"), "\(bad.output)")
+  }
+
+  @Test func certsInitAndVerify() throws {
+    let directory = try TestEnvironment.temporaryDirectory("cli-certs")
+    let certs = try carbonhub(["certs", "init", "--dir", directory])
+    #expect(certs.status == 0)
+    for file in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"] {
+      #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)")
+    }
+    let inspect = try runProcess("/usr/bin/openssl", ["x509", "-in", directory + "/server.pem", "-noout", "-text"])
+    #expect(inspect.output.contains("DNS:localhost") && inspect.output.contains("IP Address:127.0.0.1"), "\(inspect.output)")
+
+    let good = try carbonhub(["verify", try TestEnvironment.plugin("libgwp.so"), "--samples", TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples"])
+    #expect(good.status == 0 && good.output.contains("conformant"), "\(good.output)")
+    let bad = try carbonhub(["verify", try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)])
+    #expect(bad.status == 1 && bad.output.contains("NOT conformant"), "\(bad.output)")
+  }
+}

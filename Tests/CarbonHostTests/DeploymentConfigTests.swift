@@ -1,0 +1,81 @@
+import CarbonHost
+import Testing
+
+@Suite("Deployment file")
+struct DeploymentConfigTests {
+  let defaults = DeploymentConfig(pluginDirectory: "/opt/carbonhub/plugins", stateDirectory: "/var/lib/carbonhub")
+
+  @Test func parsesACompleteFile() throws {
+    let config = try DeploymentConfig.parse(toml: """
+      listen = "0.0.0.0:9443"
+      plugin_dir = "/srv/plugins"
+      max_message_bytes = 8388608
+
+      [tls]
+      certificate = "/etc/carbonhub/server.pem"
+      key = "/etc/carbonhub/server-key.pem"
+
+      [modules.esca]
+      path = "libESCA.so"
+      sha256 = "AB12000000000000000000000000000000000000000000000000000000000000"
+      [modules.esca.config]
+      ef_policy = "GUIDELINES"
+      thresholds = { cap = 45, strict = true }
+
+      [modules.units]
+      enabled = false
+      path = "/abs/libExampleUnits.so"
+      """, defaults: defaults)
+    #expect(config.listen == "0.0.0.0:9443")
+    #expect(config.pluginDirectory == "/srv/plugins")
+    #expect(config.stateDirectory == "/var/lib/carbonhub", "defaults fill what the file leaves out")
+    #expect(config.maxMessageBytes == 8_388_608)
+    #expect(config.tlsCertificate == "/etc/carbonhub/server.pem")
+    #expect(config.modules.map(\.name) == ["esca", "units"])
+    let esca = try #require(config.modules.first)
+    #expect(esca.sha256 == "ab12" + String(repeating: "0", count: 60))
+    #expect(esca.configJSON == #"{"ef_policy":"GUIDELINES","thresholds":{"cap":45,"strict":true}}"#)
+    #expect(config.modules.last?.enabled == false)
+    #expect(config.modules.last?.configJSON == "{}")
+  }
+
+  @Test("errors name the offending key", arguments: [
+    ("lisen = \"x\"", "lisen"),
+    ("listen = 8443", "listen"),
+    ("listen = \"nohostport\"", "listen"),
+    ("[tls]\ncertificate = \"a.pem\"", "tls"),
+    ("[tls]\ninsecure_loopback = \"yes\"", "tls.insecure_loopback"),
+    ("listen = \"0.0.0.0:8443\"\n[tls]\ninsecure_loopback = true", "tls.insecure_loopback"),
+    ("[modules.esca]\nenabled = true", "modules.esca.path"),
+    ("[modules.esca]\npath = \"x.so\"\nsha256 = \"abc\"", "modules.esca.sha256"),
+    ("[modules.esca]\npath = \"x.so\"\nenabld = false", "modules.esca.enabld"),
+    ("max_message_bytes = 10", "max_message_bytes"),
+    ("max_message_bytes = 1.5", "max_message_bytes"),
+  ])
+  func errorsNameTheKey(toml: String, key: String) {
+    do {
+      _ = try DeploymentConfig.parse(toml: toml, defaults: defaults)
+      Issue.record("expected an error for \(toml)")
+    } catch {
+      #expect(error.key == key, "\(error)")
+    }
+  }
+
+  @Test func syntaxErrorsGiveTheLine() {
+    do {
+      _ = try DeploymentConfig.parse(toml: "listen = \"a:1\"\n[modules\n", defaults: defaults)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.message.contains("line 2"), "\(error)")
+    }
+  }
+
+  @Test func listenAddresses() throws {
+    #expect(try ListenAddress("127.0.0.1:8443") == ListenAddress("127.0.0.1:8443"))
+    #expect(try ListenAddress("[::1]:0").host == "::1")
+    #expect(try ListenAddress("[::1]:0").isLoopback)
+    #expect(try ListenAddress("localhost:1").isLoopback)
+    #expect(try !ListenAddress("10.0.0.1:1").isLoopback)
+    #expect(throws: (any Error).self) { try ListenAddress("127.0.0.1:70000") }
+  }
+}

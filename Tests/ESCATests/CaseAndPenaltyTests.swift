@@ -1,0 +1,276 @@
+import CarbonDomain
+import CarbonPluginKit
+import Testing
+@testable import ESCAModule
+
+@Suite struct FarmerCaseTests {
+  func call(_ request: Carbon_Esca_V1_FarmerCaseRequest) throws -> Carbon_Esca_V1_FarmerCaseResponse {
+    try Esca.harness().call(Esca.service + "AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self)
+  }
+
+  /// Case 3: practices and engagement on 2024-03-01, CSR analysed in October 2024.
+  var case3: Carbon_Esca_V1_FarmerCaseRequest {
+    var request = Carbon_Esca_V1_FarmerCaseRequest()
+    request.practiceStartDate = Esca.date(2024, 3, 1)
+    request.engagementDate = Esca.date(2024, 3, 1)
+    request.csrOption = .engagementYearAnalysis
+    request.csrAnalysisDate = Esca.date(2024, 10, 15)
+    return request
+  }
+
+  /// Case 1 on the regional table (Picardie ∩ Nord-Pas-de-Calais = [42, 86]).
+  var case1: Carbon_Esca_V1_FarmerCaseRequest {
+    var request = Carbon_Esca_V1_FarmerCaseRequest()
+    request.firstOldClaimDate = Esca.date(2021, 5, 1)
+    request.practiceStartDate = Esca.date(2015, 1, 1)
+    request.engagementDate = Esca.date(2023, 3, 1)
+    request.csrOption = .regionalTable
+    request.regions = ["22", "31"]
+    request.csrTcPerHa = 42
+    return request
+  }
+
+  @Test func caseDetermination() throws {
+    #expect(try call(case3).farmerCase == .farmerCase3)
+    #expect(try call(case1).farmerCase == .farmerCase1)
+    // A claim on 2022-06-30 itself is not "before 30/06/2022".
+    var late = case1
+    late.firstOldClaimDate = Esca.date(2022, 6, 30)
+    late.csrOption = .historicAnalysis
+    late.csrAnalysisDate = Esca.date(2021, 4, 1)
+    late.csrProtocolCompliant = false
+    let response = try call(late)
+    #expect(response.farmerCase == .farmerCase2)
+    #expect(response.trace.warnings.contains { $0.contains("2022-06-30") })
+  }
+
+  @Test func case3Calendar() throws {
+    // Engagement 2024 → first claim 2027-03-01; CSR 2024 → real CSA by 31/12/2029; from 2030 the
+    // CSA is missing (no real analysis): no claim.
+    var request = case3
+    request.harvestDate = Esca.date(2030, 7, 1)
+    let response = try call(request)
+    #expect(response.firstClaimDate.year == 2027 && response.firstClaimDate.month == 3)
+    #expect(response.realCsaDeadline.year == 2029 && response.realCsaDeadline.month == 12 && response.realCsaDeadline.day == 31)
+    #expect(response.harvestCsaSource == .missing)
+    #expect(!response.harvestClaimAllowed)
+    #expect(response.calendar.map(\.year) == Array(2024...2033))
+    #expect(response.calendar.map(\.claimAllowed) == [false, false, false, true, true, true, false, false, false, false])
+    #expect(response.calendar.allSatisfy { $0.cap == .capKind25 })
+  }
+
+  @Test func case1CapTimeline() throws {
+    // Transition: harvest 2023-12-29 exempt, 2023-12-30 capped at 45.
+    var request = case1
+    request.harvestDate = Esca.date(2023, 12, 29)
+    #expect(try call(request).harvestCap == .noneTransition)
+    request.harvestDate = Esca.date(2023, 12, 30)
+    #expect(try call(request).harvestCap == .capKind45)
+    // No real CSA before 2027-06-30: from that date the 45 cap no longer holds (decision: 25).
+    request.harvestDate = Esca.date(2027, 6, 29)
+    #expect(try call(request).harvestCap == .capKind45)
+    request.harvestDate = Esca.date(2027, 7, 15)
+    let late = try call(request)
+    #expect(late.harvestCap == .capKind25)
+    // Real CSA on 2027-05-10: 45 through 2027, then the measured cap.
+    request.realCsaDate = Esca.date(2027, 5, 10)
+    request.measuredIncreaseCapGCo2EPerMj = 28
+    #expect(try call(request).harvestCap == .capKind45)
+    request.harvestDate = Esca.date(2028, 7, 15)
+    let measured = try call(request)
+    #expect(measured.harvestCap == .measuredIncrease && measured.harvestCapGCo2EPerMj == 28)
+    #expect(measured.harvestCsaSource == .real)
+  }
+
+  @Test func case2BiocharAndHistoricCsr() throws {
+    var request = Carbon_Esca_V1_FarmerCaseRequest()
+    request.practiceStartDate = Esca.date(2019, 1, 1)
+    request.engagementDate = Esca.date(2025, 2, 1)
+    request.csrOption = .historicAnalysis
+    request.csrAnalysisDate = Esca.date(2024, 3, 1)  // from 2024: protocol required
+    request.biocharEveryYear = true
+    var error = try #require(try Esca.error("AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self))
+    #expect(error.status == .failedPrecondition && error.field == "esca.csr.case2_protocol")
+    request.csrProtocolCompliant = true
+    let response = try call(request)
+    #expect(response.farmerCase == .farmerCase2)
+    #expect(response.csrYear == 2024)
+    #expect(response.realCsaDeadline.year == 2029)
+    #expect(response.calendar.allSatisfy { $0.cap == .capKind45 })
+    // Retroactive window: 2022–2024 (3 years before the first claim in 2025).
+    #expect(response.retroactiveYearsAllowed == [2022, 2023, 2024])
+    // A CSR analysis 4 years before the engagement year is outside the 1–3 year window.
+    request.csrAnalysisDate = Esca.date(2021, 3, 1)
+    error = try #require(try Esca.error("AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self))
+    #expect(error.field == "esca.csr.case2_window")
+  }
+
+  @Test func case2NeedsThreeYearsOfPractice() throws {
+    // Practices from 2024-05-01, engagement 2025-01-10: first claim 2027-05-01.
+    var request = Carbon_Esca_V1_FarmerCaseRequest()
+    request.practiceStartDate = Esca.date(2024, 5, 1)
+    request.engagementDate = Esca.date(2025, 1, 10)
+    request.csrOption = .engagementYearAnalysis
+    request.csrAnalysisDate = Esca.date(2025, 9, 1)
+    let response = try call(request)
+    #expect(response.firstClaimDate.year == 2027 && response.firstClaimDate.month == 5)
+  }
+
+  @Test func csrOptionMustFitTheCase() throws {
+    var request = case3
+    request.csrOption = .regionalTable
+    request.regions = ["22"]
+    request.csrTcPerHa = 40
+    let error = try #require(try Esca.error("AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self))
+    #expect(error.status == .failedPrecondition && error.field == "esca.csr.option_for_case")
+  }
+
+  @Test func impossibleDatesAreRejected() throws {
+    var request = case3
+    request.engagementDate = Esca.date(2024, 2, 30)
+    let error = try #require(try Esca.error("AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "engagement_date.day")
+  }
+
+  @Test func regionalIntersection() throws {
+    // Corse [27, 43] ∩ Limousin [41, 81] = [41, 43].
+    var request = Carbon_Esca_V1_RegionalCsrRequest()
+    request.regions = ["94", "74"]
+    request.csrTcPerHa = 44
+    let response = try Esca.harness().call(Esca.service + "GetRegionalCsrInterval", request, as: Carbon_Esca_V1_RegionalCsrResponse.self)
+    #expect(response.minimumTcPerHa == 41 && response.maximumTcPerHa == 43)
+    #expect(!response.csrInInterval)
+    // A current region code that is not a former region (Hauts-de-France 32) is unknown here.
+    request.regions = ["32"]
+    let error = try #require(try Esca.error("GetRegionalCsrInterval", request, as: Carbon_Esca_V1_RegionalCsrResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "regions[0]")
+  }
+
+  @Test func annex3CoversTheTwentyTwoMainlandFormerRegions() throws {
+    let reference = try ReferenceData.load()
+    #expect(reference.regional.count == 22)
+    for code in reference.regional.keys { #expect(FrenchTerritories.formerRegion(code: code) != nil, "\(code)") }
+    #expect(reference.regional["43"]?.maximum == 137)  // Franche-Comté
+  }
+}
+
+@Suite struct PenaltyTests {
+  func call(_ request: Carbon_Esca_V1_PenaltyRequest) throws -> Carbon_Esca_V1_PenaltyResponse {
+    try Esca.harness().call(Esca.service + "ComputePenalties", request, as: Carbon_Esca_V1_PenaltyResponse.self)
+  }
+
+  func comparison(_ values: [Double], uncertainty: Double, modelled: Double) -> Carbon_Esca_V1_PenaltyRequest {
+    var c = Carbon_Esca_V1_RealCsaComparison()
+    c.csrTcPerHa = 40
+    c.csaModelledTcPerHa = modelled
+    c.yearsSinceCsr = 5
+    c.analysisYear = 2029
+    c.yieldKgDryPerHaPerYr = 3664  // so that 1 t C/ha = 1000 g CO2e/kg
+    c.analyses = values.map { value in
+      var v = Carbon_Esca_V1_StockValue()
+      v.stockTcPerHa = value
+      v.uncertaintyPct = uncertainty
+      return v
+    }
+    var request = Carbon_Esca_V1_PenaltyRequest()
+    request.realCsa = c
+    return request
+  }
+
+  @Test func withdrawalBarsFiveYears() throws {
+    var request = Carbon_Esca_V1_PenaltyRequest()
+    var w = Carbon_Esca_V1_Withdrawal()
+    w.year = 2027
+    w.currentYearEscaGCo2EPerMj = 12.5
+    request.withdrawal = w
+    let response = try call(request)
+    #expect(response.penalised && response.emissionAddedGCo2EPerMj == 12.5)
+    #expect(response.barredYears == [2028, 2029, 2030, 2031, 2032])
+  }
+
+  @Test func tenantAfterTenYearsIsNotPenalised() throws {
+    var request = Carbon_Esca_V1_PenaltyRequest()
+    var exit = Carbon_Esca_V1_TenantExit()
+    exit.year = 2034
+    exit.csrYear = 2024
+    exit.currentYearEscaGCo2EPerMj = 20
+    request.tenantExit = exit
+    #expect(try !call(request).penalised)
+    exit.year = 2033
+    request.tenantExit = exit
+    #expect(try call(request).penalised)
+    exit.year = 2020
+    request.tenantExit = exit
+    let error = try #require(try Esca.error("ComputePenalties", request, as: Carbon_Esca_V1_PenaltyResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "tenant_exit.year")
+  }
+
+  @Test func deficitIsDeductedAtTheNextClaim() throws {
+    // Analyses 40, 41, 42 ± 0 → median 41, interval [41, 41]; modelled 43: difference −2 t C/ha,
+    // annual −0.4; 3 claimed years → over-claimed 1.2 t C/ha → 1.2 × 3.664e6 / 3664 = 1200 g/kg.
+    var request = comparison([40, 41, 42], uncertainty: 0, modelled: 43)
+    request.realCsa.claimedYears = 3
+    let response = try call(request)
+    #expect(response.outcome == .realBelowModelled)
+    #expect(abs(response.differenceTcPerHa + 2) < 1e-12)
+    #expect(response.adjustments.count == 1)
+    #expect(response.adjustments[0].year == 2030)
+    #expect(abs(response.adjustments[0].gCo2EPerKgDry + 1200) < 1e-9)
+  }
+
+  @Test func surplusIsSpreadOverFiveYears() throws {
+    // Median 41 vs modelled 40.5 (interval [41, 41]): +0.5 t C/ha → 500 g/kg / 5 = 100 per year.
+    let response = try call(comparison([40, 41, 42], uncertainty: 0, modelled: 40.5))
+    #expect(response.outcome == .realAboveModelled)
+    #expect(response.adjustments.map(\.year) == [2030, 2031, 2032, 2033, 2034])
+    #expect(response.adjustments.allSatisfy { abs($0.gCo2EPerKgDry - 100) < 1e-9 })
+  }
+
+  @Test func nearestBoundBasis() throws {
+    // 40, 41, 42 ± 10 %: interval [36.9, 45.1]; modelled 46 → nearest bound 45.1: −0.9 t C/ha.
+    var request = comparison([40, 41, 42], uncertainty: 10, modelled: 46)
+    request.realCsa.basis = .nearestBound
+    let response = try call(request)
+    #expect(abs(response.csaComparedTcPerHa - 45.1) < 1e-9)
+    #expect(abs(response.differenceTcPerHa + 0.9) < 1e-9)
+    // Inside the interval: equivalent.
+    #expect(try call(comparison([40, 41, 42], uncertainty: 10, modelled: 44)).outcome == .equivalent)
+  }
+}
+
+@Suite struct GroupAuditTests {
+  func call(_ request: Carbon_Esca_V1_GroupAuditRequest) throws -> Carbon_Esca_V1_GroupAuditResponse {
+    try Esca.harness().call(Esca.service + "SampleGroupAudit", request, as: Carbon_Esca_V1_GroupAuditResponse.self)
+  }
+
+  @Test func sampleSizes() throws {
+    // N = 49 → 7, risk ceil(5.25) = 6, random 1; N = 1 → 1, 1, 0; N = 50 → 8, 6, 2; N = 10 000 → 100, 75, 25.
+    for (n, size, risk, random) in [(49, 7, 6, 1), (1, 1, 1, 0), (50, 8, 6, 2), (10_000, 100, 75, 25)] {
+      var request = Carbon_Esca_V1_GroupAuditRequest()
+      request.farmerCount = Int32(n)
+      let response = try call(request)
+      #expect(response.sampleSize == Int32(size) && response.riskBasedCount == Int32(risk) && response.randomCount == Int32(random), "N = \(n)")
+    }
+    var empty = Carbon_Esca_V1_GroupAuditRequest()
+    empty.farmerCount = 0
+    let error = try #require(try Esca.error("SampleGroupAudit", empty, as: Carbon_Esca_V1_GroupAuditResponse.self))
+    #expect(error.field == "farmer_count")
+  }
+
+  @Test func selectionIsReproducibleAndDisjoint() throws {
+    var request = Carbon_Esca_V1_GroupAuditRequest()
+    request.randomSeed = 7
+    request.farmers = (0..<30).map { index in
+      var farmer = Carbon_Esca_V1_AuditFarmer()
+      farmer.id = "farmer-\(index)"
+      farmer.riskScore = Double(index)
+      return farmer
+    }
+    let first = try call(request)
+    let second = try call(request)
+    #expect(first.randomIds == second.randomIds)
+    #expect(first.riskBasedIds == ["farmer-29", "farmer-28", "farmer-27", "farmer-26", "farmer-25"])  // ceil(0.75 × 6) = 5
+    #expect(first.randomIds.count == 1)
+    #expect(Set(first.randomIds).isDisjoint(with: first.riskBasedIds))
+  }
+}

@@ -1,0 +1,162 @@
+import CarbonDomain
+import CarbonPluginKit
+import Testing
+@testable import ESCAModule
+
+@Suite struct ModelledStockTests {
+  func call(_ request: Carbon_Esca_V1_ModelledStockRequest) throws -> Carbon_Esca_V1_ModelledStockResponse {
+    try Esca.harness().call(Esca.service + "ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self)
+  }
+
+  @Test func calculatorPageOfTheSeed() throws {
+    // 24 × 0.76 × 1 × 0.95 = 17.328 ≈ 17.33; 24 × 0.76 × 1.04 × 1.04 = 19.728 ≈ 19.73;
+    // r = 2.400384 / 20 = 0.120019 (printed −0.12); CSA = 15 + 3 r = 15.36; (15 − 15.36)/15.36 = −2.34 %.
+    var request = Esca.calculatorModel
+    request.csrTcPerHa = 15
+    request.yearsSinceCsr = 3
+    request.csaMeasuredTcPerHa = 15
+    let response = try call(request)
+    #expect(response.socRefTcPerHa == 24)
+    #expect(response.fLu == 0.76 && response.fMgPrevious == 1 && response.fIPrevious == 0.95)
+    #expect(response.fMgCurrent == 1.04 && response.fICurrent == 1.04)
+    #expect(abs(response.socPreviousTcPerHa - 17.328) < 1e-9)
+    #expect(abs(response.socCurrentTcPerHa - 19.728384) < 1e-9)
+    #expect(abs(response.annualRateTcPerHaPerYr - 0.1200192) < 1e-12)
+    #expect(abs(response.calculatorDisplayRateTcPerHaPerYr + 0.1200192) < 1e-12)
+    #expect(abs(response.csaModelledTcPerHa - 15.3600576) < 1e-9)
+    #expect(abs(response.deviationPct - (-2.344116)) < 1e-5)
+    #expect((response.deviationPct * 10).rounded() / 10 == -2.3)
+    #expect(response.trace.dataSets.contains { $0.name == "ipcc-2019-soc-ref" && $0.version == "ipcc-2019.1" })
+  }
+
+  @Test func defaultsAreRecordedAsDecisions() throws {
+    var request = Esca.calculatorModel
+    request.equilibriumYears = 0
+    request.landUse = .unspecified
+    let response = try call(request)
+    #expect(abs(response.annualRateTcPerHaPerYr - Esca.calculatorRate) < 1e-12)
+    let rules = response.trace.decisions.map(\.rule)
+    #expect(rules.contains("equilibrium_years") && rules.contains("land_use"))
+  }
+
+  @Test func straddledZonesUseTheLowestSocRef() throws {
+    // HAC: warm temperate moist 64, cool temperate moist 81, cool temperate dry 43 → 43.
+    var request = Esca.calculatorModel
+    request.climateZones = [.warmTemperateMoist, .coolTemperateMoist, .coolTemperateDry]
+    let response = try call(request)
+    #expect(response.climateZone == .coolTemperateDry)
+    #expect(response.socRefTcPerHa == 43)
+    #expect(response.trace.decisions.contains { $0.rule == "straddled_climate_zones" })
+  }
+
+  @Test func missingSoilInAZoneIsRejected() throws {
+    var request = Esca.calculatorModel
+    request.soilType = .spodic  // warm temperate dry has no spodic SOC_REF
+    let error = try #require(try Esca.error("ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "soil_type")
+  }
+
+  @Test func exceptionalPloughingForHoedCropsNeedsLessThan30Percent() throws {
+    var request = Esca.calculatorModel
+    var event = Carbon_Esca_V1_ExceptionalPloughing()
+    event.yearIndex = 1
+    event.areaPct = 20
+    event.reason = .hoedCrops
+    event.hoedCropsFarmPct = 30
+    request.exceptionalPloughings = [event]
+    let error = try #require(try Esca.error("ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self))
+    #expect(error.status == .failedPrecondition && error.field == "esca.category.exceptional_ploughing_hoed_crops")
+  }
+
+  @Test func exceptionalPloughingCanBeIgnored() throws {
+    var request = Esca.calculatorModel
+    request.csrTcPerHa = 15
+    request.yearsSinceCsr = 3
+    var event = Carbon_Esca_V1_ExceptionalPloughing()
+    event.yearIndex = 1
+    event.areaPct = 100
+    event.reason = .phytosanitary
+    request.exceptionalPloughings = [event]
+    // Full tillage on 100 % for one year: loss = (19.728384 − 24 × 0.76 × 1.04) / 20 = 0.0379392.
+    let applied = try call(request)
+    #expect(abs(applied.exceptionalPloughingLossTcPerHa - 0.0379392) < 1e-12)
+    request.ploughingPolicy = .ignore
+    let ignored = try call(request)
+    #expect(ignored.exceptionalPloughingLossTcPerHa == 0)
+    #expect(abs(ignored.csaModelledTcPerHa - 15.3600576) < 1e-9)
+  }
+
+  @Test func measuredWithoutCsrIsRejected() throws {
+    var request = Esca.calculatorModel
+    request.csaMeasuredTcPerHa = 15
+    let error = try #require(try Esca.error("ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "csr_tc_per_ha")
+  }
+}
+
+@Suite struct CategoryDecisionTests {
+  func year(_ y: Int32, _ tillage: Carbon_Esca_V1_Tillage) -> Carbon_Esca_V1_DeclaredPracticeYear {
+    var entry = Carbon_Esca_V1_DeclaredPracticeYear()
+    entry.year = y
+    entry.tillage = tillage
+    entry.mineralFertiliser = true
+    return entry
+  }
+
+  func decide(_ years: [Carbon_Esca_V1_DeclaredPracticeYear]) throws -> Carbon_Esca_V1_CategoryResponse {
+    var request = Carbon_Esca_V1_CategoryRequest()
+    request.years = years
+    return try Esca.harness().call(Esca.service + "DecideCategory", request, as: Carbon_Esca_V1_CategoryResponse.self)
+  }
+
+  @Test func mostDisturbingTillageWins() throws {
+    let response = try decide([year(2020, .noTill), year(2021, .reduced), year(2022, .noTill)])
+    #expect(response.category.tillage == .reduced)
+    #expect(response.category.input == .medium)
+  }
+
+  @Test func coverCropsMustExceed1_5Tonnes() throws {
+    var years = [year(2020, .noTill), year(2021, .noTill), year(2022, .noTill)]
+    for index in years.indices {
+      years[index].coverCropBiomassTDmPerHa = 0.5  // 3 × 0.5 = 1.5, not above 1.5
+      years[index].coverCropFullyReturned = true
+    }
+    #expect(try decide(years).category.input == .medium)
+    years[0].coverCropBiomassTDmPerHa = 0.6  // 1.6 > 1.5
+    #expect(try decide(years).category.input == .highWithoutManure)
+    years[1].residuesExported = true  // exported without compensation: low
+    #expect(try decide(years).category.input == .low)
+    years[1].residuesCompensatedByOrganicMatter = true
+    #expect(try decide(years).category.input == .highWithoutManure)
+  }
+
+  @Test func regularManureMakesHighWithManure() throws {
+    var years = [year(2020, .full), year(2021, .full), year(2022, .full)]
+    years[0].manureApplied = true
+    years[2].manureApplied = true  // every other year
+    #expect(try decide(years).category.input == .highWithManure)
+    years[2].manureApplied = false  // 2021 and 2022 without manure
+    #expect(try decide(years).category.input == .medium)
+  }
+
+  @Test func hoedCropsPloughingAbove30PercentIsFullTillage() throws {
+    var years = [year(2020, .noTill), year(2021, .noTill)]
+    years[1].exceptionalPloughing = true
+    years[1].ploughingReason = .hoedCrops
+    years[1].hoedCropsFarmPct = 25
+    #expect(try decide(years).category.tillage == .noTill)
+    years[1].hoedCropsFarmPct = 35
+    #expect(try decide(years).category.tillage == .full)
+  }
+
+  @Test func atMostFiveYearsAndNoDuplicates() throws {
+    let six = (2018...2023).map { year(Int32($0), .noTill) }
+    var request = Carbon_Esca_V1_CategoryRequest()
+    request.years = six
+    var error = try #require(try Esca.error("DecideCategory", request, as: Carbon_Esca_V1_CategoryResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "years")
+    request.years = [year(2020, .noTill), year(2020, .noTill)]
+    error = try #require(try Esca.error("DecideCategory", request, as: Carbon_Esca_V1_CategoryResponse.self))
+    #expect(error.field == "years[1].year")
+  }
+}

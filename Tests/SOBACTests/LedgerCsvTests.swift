@@ -1,0 +1,96 @@
+import CarbonDomain
+import CarbonPluginKit
+import Testing
+
+@testable import SOBACModule
+
+/// The ledger CSV import: one line per farm, year, input, quantity, unit.
+@Suite struct LedgerCsvTests {
+  func importCsv(_ text: String) throws -> Carbon_Sobac_V1_ImportLedgerCsvResponse {
+    var request = Carbon_Sobac_V1_ImportLedgerCsvRequest()
+    request.ledgerCsv = text
+    return try makeHarness().call(Path.importCsv, request, as: Carbon_Sobac_V1_ImportLedgerCsvResponse.self)
+  }
+
+  @Test func linesAreGroupedByFarmAndYear() throws {
+    let csv = """
+      # export grand livre
+      farm_id,year,input,quantity,unit,opening_stock,closing_stock,label
+      A,2016,urea_46,1000,kg,,,"Urée ""perlée"""
+      A,2015,plant_protection_generic,12.5,kg_as,1,2,
+      B,2015,dolomite,3,t,,,
+      """
+    let response = try importCsv(csv)
+    #expect(response.lines == 3)
+    #expect(response.farms.map(\.farmID) == ["A", "B"])
+    #expect(response.farms[0].years.map(\.year) == [2015, 2016])
+    #expect(response.farms[0].years[0].inputs[0].closingStock == 2)
+    #expect(response.farms[0].years[1].inputs[0].label == "Urée \"perlée\"")
+    #expect(response.farms[1].years[0].inputs[0].unit == .tProduct)
+  }
+
+  @Test func semicolonsAndDecimalCommas() throws {
+    let response = try importCsv("farm_id;year;input;quantity;unit\r\nA;2019;urea_46;12,5;kg_n\r\n")
+    #expect(response.farms[0].years[0].inputs[0].purchases == 12.5)
+    #expect(response.farms[0].years[0].inputs[0].unit == .kgN)
+  }
+
+  @Test(arguments: [
+    ("farm_id,year,input,quantity\nA,2019,urea_46,1\n", "ledger_csv[1].unit"),
+    ("farm_id,year,input,quantity,unit\nA,2019,urea_46,-1,kg\n", "ledger_csv[2].quantity"),
+    ("farm_id,year,input,quantity,unit\nA,2019,urea_46,1,kg\nA,20x9,urea_46,1,kg\n", "ledger_csv[3].year"),
+    ("farm_id,year,input,quantity,unit\nA,2019,urea_46,1,bags\n", "ledger_csv[2].unit"),
+    ("farm_id,year,input,quantity,unit\nA,2019,urea_46,1\n", "ledger_csv[2]"),
+    ("farm_id,year,input,quantity,unit\n,2019,urea_46,1,kg\n", "ledger_csv[2].farm_id"),
+    ("farm_id,year,input,quantity,unit\n", "ledger_csv"),
+    ("", "ledger_csv"),
+  ])
+  func errorsNameLineAndColumn(csv: String, field: String) throws {
+    let failure = error { _ = try importCsv(csv) }
+    #expect(failure?.status == .invalidArgument)
+    #expect(failure?.field == field)
+  }
+
+  @Test func columnNumberIsInTheMessage() {
+    let failure = error { _ = try importCsv("farm_id,year,input,quantity,unit\nA,2019,urea_46,abc,kg\n") }
+    #expect(failure?.message.contains("line 2, column 4 (quantity)") == true)
+  }
+
+  @Test func evaluateMergesTheLedgerIntoTheFarms() throws {
+    var farm = steadyFarm(id: "A")
+    for index in farm.years.indices { farm.years[index].inputs = [] }
+    var csv = "farm_id,year,input,quantity,unit\n"
+    for year in 2015...2024 {
+      csv += "A,\(year),ammonium_nitrate_33_5,\(year < 2020 ? 4000 : 2000),kg_n\n"
+      csv += "A,\(year),plant_protection_generic,\(year < 2020 ? 20 : 10),kg_as\n"
+    }
+    var request = Carbon_Sobac_V1_EvaluateLedgerCsvRequest()
+    request.ledgerCsv = csv
+    request.project.farms = [farm]
+    let harness = try makeHarness()
+    let response = try harness.call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self)
+    let direct = try evaluate(steadyFarm(id: "A"))
+    #expect(abs(response.farms[0].finalReductionTCo2E - direct.finalReductionTCo2E) < 1e-9)
+
+    // A line for an unknown farm or year names the CSV line.
+    request.ledgerCsv = csv + "Z,2019,urea_46,1,kg\n"
+    #expect(error { _ = try harness.call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self) }?.field
+      == "ledger_csv[22].farm_id")
+    request.ledgerCsv = csv + "A,2030,urea_46,1,kg\n"
+    #expect(error { _ = try harness.call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self) }?.field
+      == "ledger_csv[22].year")
+  }
+
+  @Test func ledgerAndReportDisagreeTheHighestInputWins() throws {
+    // The report says 3000 kg N in 2016, the ledger 4000: 4000 is kept (§4.3.4).
+    var farm = steadyFarm(id: "A")
+    farm.years[1].inputs[0].purchases = 3000
+    var request = Carbon_Sobac_V1_EvaluateLedgerCsvRequest()
+    request.ledgerCsv = "farm_id,year,input,quantity,unit\nA,2016,ammonium_nitrate_33_5,4000,kg_n\n"
+    request.project.farms = [farm]
+    let response = try makeHarness().call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self)
+    #expect(response.farms[0].referenceYears[1].inputs.count == 2)
+    #expect(response.farms[0].referenceYears[1].nMineralKg == 4000)
+    #expect(response.trace.rules.contains { $0.rule == "sobac.sources.inputs_highest" })
+  }
+}
