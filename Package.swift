@@ -15,6 +15,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "carbonhub", targets: ["carbonhub"]),
+    .executable(name: "carbonhub-bench", targets: ["CarbonBench"]),
     .library(name: "CarbonDomain", targets: ["CarbonDomain"]),
     .library(name: "CarbonPluginKit", targets: ["CarbonPluginKit"]),
     .library(name: "CarbonHost", targets: ["CarbonHost"]),
@@ -128,6 +129,23 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "Sources/carbonhub"
+    ),
+
+    // Benchmarks (release builds only: `swift build -c release --product carbonhub-bench`).
+    .executableTarget(
+      name: "CarbonBench",
+      dependencies: [
+        "CarbonHost",
+        "CarbonPluginKit",
+        "CarbonPluginLoader",
+        "CarbonDomain",
+        "ExampleUnitsModule",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Benchmarks/CarbonBench"
     ),
 
     // Plugins.

@@ -1,0 +1,258 @@
+import CarbonDomain
+import CarbonHost
+import CarbonPluginKit
+import CarbonPluginLoader
+import ExampleUnitsModule
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import SwiftProtobuf
+
+// carbonhub-bench: the performance figures the README quotes, measured in one run so that
+// ratios are not decided by a noisy machine. Build in release:
+//   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
+//   .build/release/carbonhub-bench [dispatch|grpc|startup|all] [--seconds S] [--calls N]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let mode = arguments.first { !$0.hasPrefix("--") } ?? "all"
+func option(_ name: String, _ fallback: Double) -> Double {
+  guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Double(arguments[index + 1]) else { return fallback }
+  return value
+}
+let binDirectory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]).deletingLastPathComponent().path
+let logger: Logger = {
+  var logger = Logger(label: "bench")
+  logger.logLevel = .critical
+  return logger
+}()
+
+func report(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+/// Nanoseconds per call over batches: median and 99th percentile of the batch means.
+func measure(batches: Int, perBatch: Int, _ body: () -> Void) -> (median: Double, p99: Double) {
+  for _ in 0..<perBatch * 10 { body() }  // warm up
+  var samples: [Double] = []
+  samples.reserveCapacity(batches)
+  for _ in 0..<batches {
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<perBatch { body() }
+    samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(perBatch))
+  }
+  samples.sort()
+  return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+}
+
+func format(_ nanoseconds: Double) -> String { String(format: "%.0f ns", nanoseconds) }
+
+// MARK: - 1. Plugin dispatch, in process, no network
+
+func benchDispatch() throws {
+  report("## Plugin dispatch (in process, no network)")
+  let units = try PluginLibrary(path: binDirectory + "/libExampleUnits.so")
+  let instance = try units.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
+  let direct = try PluginExport.makeInstance(UnitsModule.self, context: ModuleContext(dataDirectory: NSTemporaryDirectory()))
+  var request = Carbon_Examples_V1_ConvertRequest()
+  request.quantity = Quantity(2, .t)
+  request.targetUnit = .kg
+  let path = "/carbon.examples.v1.Units/Convert"
+  let bytes: [UInt8] = try request.serializedBytes()
+  let batches = 2000, perBatch = 100
+
+  // Whole round trip as the host does it: encode the request, call through the C ABI (the
+  // plugin decodes, converts, encodes), decode the response.
+  let roundTrip = measure(batches: batches, perBatch: perBatch) {
+    let encoded: [UInt8] = try! request.serializedBytes()
+    let response = try! instance.call(path, request: encoded)
+    _ = try! Carbon_Examples_V1_ConvertResponse(serializedBytes: response)
+  }
+  // The same work without the C boundary: the kit's own dispatch called directly.
+  let inProcess = measure(batches: batches, perBatch: perBatch) {
+    let encoded: [UInt8] = try! request.serializedBytes()
+    let response = try! direct.call(path, request: encoded)!
+    _ = try! Carbon_Examples_V1_ConvertResponse(serializedBytes: response)
+  }
+  // The ABI crossing alone on pre-encoded bytes.
+  let abiOnly = measure(batches: batches, perBatch: perBatch) { _ = try! instance.call(path, request: bytes) }
+  let kitOnly = measure(batches: batches, perBatch: perBatch) { _ = try! direct.call(path, request: bytes) }
+
+  let gwp = try PluginLibrary(path: binDirectory + "/libgwp.so")
+  let gwpInstance = try gwp.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
+  var gwpRequest = Carbon_Examples_V1_ToCo2eRequest()
+  gwpRequest.masses = [GasMass.with { $0.gas = .ch4; $0.massKg = 1 }]
+  let gwpRoundTrip = measure(batches: batches, perBatch: perBatch) {
+    let encoded: [UInt8] = try! gwpRequest.serializedBytes()
+    let response = try! gwpInstance.call("/carbon.examples.v1.Gwp/ToCo2e", request: encoded)
+    _ = try! Carbon_Examples_V1_ToCo2eResponse(serializedBytes: response)
+  }
+  let overhead = abiOnly.median - kitOnly.median
+  report("| measure | median | p99 (of 100-call batch means) | target |")
+  report("|---|---|---|---|")
+  report("| Swift plugin round trip (encode + ABI call + decode) | \(format(roundTrip.median)) | \(format(roundTrip.p99)) | ≤ 2000 ns |")
+  report("| same work without the C ABI (kit called directly) | \(format(inProcess.median)) | \(format(inProcess.p99)) | |")
+  report("| C plugin round trip (protobuf-c) | \(format(gwpRoundTrip.median)) | \(format(gwpRoundTrip.p99)) | ≤ 2000 ns |")
+  report("| dispatch overhead beyond coding (ABI call − direct call, same bytes) | \(format(overhead)) | | ≤ 100 ns |")
+}
+
+// MARK: - 2. Unary calls over TLS gRPC: the host vs a bare echo server, same run
+
+/// A bare grpc-swift service answering raw bytes with the same bytes.
+struct EchoService: RegistrableRPCService {
+  static let method = MethodDescriptor(fullyQualifiedService: "bench.Echo", method: "Echo")
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerHandler(forMethod: Self.method, deserializer: BenchBytes(), serializer: BenchBytes()) { request, _ in
+      var iterator = request.messages.makeAsyncIterator()
+      let message = try await iterator.next() ?? []
+      return StreamingServerResponse(single: ServerResponse(message: message))
+    }
+  }
+}
+
+struct BenchBytes: MessageSerializer, MessageDeserializer {
+  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
+}
+
+struct LoadResult {
+  var callsPerSecond: Double
+  var p50: Double
+  var p99: Double
+  var errors: Int
+}
+
+/// Drives `concurrency` callers for `seconds` against one method with a fixed request.
+func load(address: String, caFile: String, method: MethodDescriptor, request: [UInt8], concurrency: Int, seconds: Double) async throws -> LoadResult {
+  let transport = try ClientTransportFactory.make(server: address, caFile: caFile)
+  return try await withGRPCClient(transport: transport) { client in
+    // Warm the connection.
+    for _ in 0..<50 {
+      _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message }
+    }
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    let started = ContinuousClock.now
+    let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+      for _ in 0..<concurrency {
+        group.addTask {
+          var latencies: [Double] = []
+          var errors = 0
+          while ContinuousClock.now < deadline {
+            let start = ContinuousClock.now
+            do {
+              _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message }
+            } catch {
+              errors += 1
+            }
+            let elapsed = ContinuousClock.now - start
+            latencies.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+          }
+          return (latencies, errors)
+        }
+      }
+      var all: [Double] = []
+      var errors = 0
+      for try await (latencies, failed) in group {
+        all += latencies
+        errors += failed
+      }
+      return (all, errors)
+    }
+    let elapsed = ContinuousClock.now - started
+    let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let sorted = results.0.sorted()
+    return LoadResult(
+      callsPerSecond: Double(sorted.count) / total, p50: sorted.isEmpty ? 0 : sorted[sorted.count / 2],
+      p99: sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)], errors: results.1)
+  }
+}
+
+func benchGRPC(seconds: Double) async throws {
+  report("## Unary calls over TLS gRPC on loopback (client and servers share the machine)")
+  let state = NSTemporaryDirectory() + "carbonhub-bench-\(getpid())"
+  var config = DeploymentConfig(pluginDirectory: binDirectory, stateDirectory: state)
+  config.listen = "127.0.0.1:0"
+  config.modules = [.init(name: "units", path: "libExampleUnits.so"), .init(name: "gwp", path: "libgwp.so")]
+  let host = try HostServer(config: config, logger: logger)
+  let certificates = DevelopmentCertificates(directory: state + "/tls")
+
+  let echoTransport = HTTP2ServerTransport.Posix(
+    address: .ipv4(host: "127.0.0.1", port: 0),
+    transportSecurity: .tls(certificateChain: [.file(path: certificates.serverCertificatePath, format: .pem)], privateKey: .file(path: certificates.serverKeyPath, format: .pem)))
+  let echo = GRPCServer(transport: echoTransport, services: [EchoService()])
+
+  try await withThrowingTaskGroup(of: Void.self) { group in
+    let (addresses, continuation) = AsyncStream<String>.makeStream()
+    group.addTask { try await host.run(handleSignals: false) { continuation.yield($0) } }
+    group.addTask { try await echo.serve() }
+    var iterator = addresses.makeAsyncIterator()
+    guard let hostAddress = await iterator.next() else { return }
+    guard let echoAddress = try await echoTransport.listeningAddress.ipv4 else { return }
+    let echoTarget = "127.0.0.1:\(echoAddress.port)"
+
+    var convert = Carbon_Examples_V1_ConvertRequest()
+    convert.quantity = Quantity(2, .t)
+    convert.targetUnit = .kg
+    let request: [UInt8] = try convert.serializedBytes()
+    let unitsMethod = MethodDescriptor(fullyQualifiedService: "carbon.examples.v1.Units", method: "Convert")
+    report("| concurrent calls | echo calls/s | host → plugin calls/s | ratio | echo p50 / p99 | host p50 / p99 | errors |")
+    report("|---|---|---|---|---|---|---|")
+    for concurrency in [1, 16, 64] {
+      let e = try await load(address: echoTarget, caFile: certificates.caCertificatePath, method: EchoService.method, request: request, concurrency: concurrency, seconds: seconds)
+      let h = try await load(address: hostAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
+      report(String(format: "| %d | %.0f | %.0f | %.2f | %.2f / %.2f ms | %.2f / %.2f ms | %d |", concurrency, e.callsPerSecond, h.callsPerSecond, h.callsPerSecond / e.callsPerSecond, e.p50, e.p99, h.p50, h.p99, e.errors + h.errors))
+    }
+    host.shutdown()
+    echo.beginGracefulShutdown()
+    try await group.waitForAll()
+  }
+}
+
+// MARK: - 3. Cold start and memory of the carbonhub process
+
+func residentKilobytes(pid: Int32) -> Int {
+  guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+  for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+  }
+  return 0
+}
+
+func benchStartup() async throws {
+  report("## Cold start and memory (`carbonhub serve`, embedded default, every plugin of \(binDirectory))")
+  let state = NSTemporaryDirectory() + "carbonhub-bench-start-\(getpid())"
+  // First start generates the development certificates; measure the second, as in production.
+  for attempt in 0..<2 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binDirectory + "/carbonhub")
+    process.arguments = ["serve", "--listen", "127.0.0.1:18443", "--state-dir", state, "--log-level", "error"]
+    process.standardError = FileHandle.nullDevice
+    let started = ContinuousClock.now
+    try process.run()
+    var modules = 0
+    while ContinuousClock.now - started < .seconds(30) {
+      if FileManager.default.fileExists(atPath: state + "/tls/ca.pem"),
+        let transport = try? ClientTransportFactory.make(server: "127.0.0.1:18443", caFile: state + "/tls/ca.pem"),
+        let count = try? await withGRPCClient(transport: transport, handleClient: { client in
+          try await client.unary(request: ClientRequest(message: [UInt8]()), descriptor: MethodDescriptor(fullyQualifiedService: "carbon.host.v1.Host", method: "ListModules"), serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message.count }
+        })
+      {
+        modules = count
+        break
+      }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    let elapsed = ContinuousClock.now - started
+    if attempt == 1 {
+      try await Task.sleep(for: .seconds(1))
+      report("| cold start to first served call | \(elapsed.formatted(.units(allowed: [.milliseconds]))) | target ≤ 500 ms |")
+      report("| idle RSS after start | \(residentKilobytes(pid: process.processIdentifier) / 1024) MiB | |")
+      _ = modules
+    }
+    process.terminate()
+    process.waitUntilExit()
+  }
+}
+
+let seconds = option("--seconds", 5)
+if mode == "dispatch" || mode == "all" { try benchDispatch() }
+if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
+if mode == "startup" || mode == "all" { try await benchStartup() }
