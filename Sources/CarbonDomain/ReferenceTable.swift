@@ -19,16 +19,16 @@ public struct ReferenceTable: Sendable {
     public var description: String { "line \(line): \(message)" }
   }
 
-  /// Parses CSV text.
+  /// Parses CSV text (LF or CRLF line ends).
   public init(csv text: String) throws(ParseError) {
     var columns: [String]? = nil
     var rows: [[String]] = []
     var comments: [String] = []
     var lineNumber = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+    // "\r\n" is one Character in Swift: split on any newline so CRLF files parse too.
+    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
       lineNumber += 1
       var line = Substring(rawLine)
-      if line.hasSuffix("\r") { line = line.dropLast() }
       if line.first == "\u{FEFF}" { line = line.dropFirst() }
       if line.trimmingSpaces().isEmpty { continue }
       if line.hasPrefix("#") {

@@ -51,11 +51,17 @@ public struct ConformanceChecker: Sendable {
   public var concurrentCallsPerThread: Int
   /// Calls in the heap-growth check.
   public var leakCheckCalls: Int
+  /// Mutated requests sent to each method in the fuzz stage (0 skips it).
+  public var fuzzIterationsPerMethod: Int
+  /// Seed of the fuzz stage's random generator, so that a finding can be replayed.
+  public var fuzzSeed: UInt64
 
   public init(
     samples: [String: [UInt8]] = [:], configJSON: String = "{}", concurrentCallsPerThread: Int = 50,
-    leakCheckCalls: Int = 2000
+    leakCheckCalls: Int = 2000, fuzzIterationsPerMethod: Int = 0, fuzzSeed: UInt64 = 0x5EED
   ) {
+    self.fuzzIterationsPerMethod = fuzzIterationsPerMethod
+    self.fuzzSeed = fuzzSeed
     self.samples = samples
     self.configJSON = configJSON
     self.concurrentCallsPerThread = concurrentCallsPerThread
@@ -115,6 +121,14 @@ public struct ConformanceChecker: Sendable {
       record("an unknown method gives UNIMPLEMENTED", outcome.status == 12, outcome.summary)
     }
 
+    if fuzzIterationsPerMethod > 0 {
+      for method in library.methods {
+        let outcome = fuzz(instance, method)
+        record(
+          "\(method.path) survives \(fuzzIterationsPerMethod) mutated requests (protobuf and JSON)", outcome.unexpected.isEmpty,
+          outcome.summary)
+      }
+    }
     checkConcurrency(instance, library, record)
     // glibc's mallinfo2 counts the main arena only: run the measured calls on the main thread,
     // whose allocations (the plugin's included) all go to that arena.
@@ -186,6 +200,107 @@ public struct ConformanceChecker: Sendable {
       detail: "heap grew by \(growth) bytes (limit \(limit))")
   }
 
+  /// Statuses a method may answer to arbitrary bytes: anything a module documents for bad
+  /// input. INTERNAL, UNKNOWN and DATA_LOSS mean a defect; a crash ends the process.
+  static let acceptableForFuzzedRequest: Set<UInt32> = [0, 3, 5, 8, 9, 11, 12]
+
+  struct FuzzOutcome {
+    var statuses: [UInt32: Int] = [:]
+    var unexpected: [String] = []
+    var slowest: Double = 0
+    var summary: String {
+      let counts = statuses.sorted { $0.key < $1.key }.map { "\(ModuleCallStatus.name(of: $0.key)) \($0.value)" }.joined(separator: ", ")
+      let problems = unexpected.prefix(3).joined(separator: "; ")
+      return "\(counts); slowest \(String(format: "%.1f", slowest * 1000)) ms" + (problems.isEmpty ? "" : "; UNEXPECTED: \(problems)")
+    }
+  }
+
+  /// Sends mutations of the method's sample request (or of an empty one) in both encodings:
+  /// bit flips, truncations, insertions, duplicated slices, random bytes, and JSON with
+  /// values swapped for extremes (NaN, huge numbers, negative numbers, wrong types).
+  func fuzz(_ instance: PluginInstance, _ method: PluginMethod) -> FuzzOutcome {
+    var generator = SplitMix64(seed: fuzzSeed ^ UInt64(truncatingIfNeeded: method.path.hashValue & 0x7FFF_FFFF))
+    var outcome = FuzzOutcome()
+    let sampleJSON = samples[method.path] ?? Array("{}".utf8)
+    let seeds: [[UInt8]] = [sampleJSON, Array("{}".utf8)]
+    let extremes = ["NaN", "-1e308", "1e308", "-1", "0", "\"\"", "null", "[]", "{}", "\"x\"", "true", "18446744073709551616", "-0.0000001"]
+    for iteration in 0..<fuzzIterationsPerMethod {
+      var encoding = WireEncoding.json
+      var bytes: [UInt8]
+      switch iteration % 4 {
+      case 0:
+        // JSON with one scalar value replaced by an extreme.
+        var text = String(decoding: seeds[0], as: UTF8.self)
+        let numbers = text.ranges(ofPattern: #"(-?[0-9][0-9.eE+-]*|"[A-Z][A-Z0-9_]+"|true|false)"#)
+        if let range = numbers.randomElement(using: &generator) {
+          text.replaceSubrange(range, with: extremes.randomElement(using: &generator)!)
+        }
+        bytes = Array(text.utf8)
+      case 1:
+        bytes = Self.mutate(seeds[Int(generator.next() % 2)], &generator)
+      case 2:
+        encoding = .protobuf
+        bytes = Self.mutate(Self.randomProtobuf(&generator), &generator)
+      default:
+        encoding = .protobuf
+        bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+      }
+      let started = Date()
+      let result = Self.call(instance, method, bytes, encoding)
+      outcome.slowest = max(outcome.slowest, Date().timeIntervalSince(started))
+      outcome.statuses[result.status, default: 0] += 1
+      if !Self.acceptableForFuzzedRequest.contains(result.status) && outcome.unexpected.count < 10 {
+        let shown = encoding == .json ? String(decoding: bytes.prefix(200), as: UTF8.self) : bytes.prefix(64).map { String(format: "%02x", $0) }.joined()
+        outcome.unexpected.append("\(result.summary) for \(encoding) \(shown)")
+      }
+    }
+    return outcome
+  }
+
+  static func mutate(_ input: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
+    var bytes = input
+    for _ in 0..<(1 + Int(generator.next() % 4)) {
+      let position = bytes.isEmpty ? 0 : Int(generator.next() % UInt64(bytes.count))
+      switch generator.next() % 5 {
+      case 0 where !bytes.isEmpty: bytes[position] ^= UInt8(1 << (generator.next() % 8))
+      case 1: bytes = Array(bytes.prefix(position))
+      case 2: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: position)
+      case 3 where !bytes.isEmpty:
+        let end = min(bytes.count, position + 1 + Int(generator.next() % 16))
+        bytes.insert(contentsOf: bytes[position..<end], at: position)
+      default: if !bytes.isEmpty { bytes.remove(at: position) }
+      }
+    }
+    return bytes
+  }
+
+  /// A well-formed protobuf message of random fields (varints, fixed64 doubles, nested bytes).
+  static func randomProtobuf(_ generator: inout SplitMix64) -> [UInt8] {
+    var bytes: [UInt8] = []
+    for _ in 0..<(1 + Int(generator.next() % 6)) {
+      let field = UInt8(1 + generator.next() % 12)
+      switch generator.next() % 3 {
+      case 0:
+        bytes.append(field << 3 | 0)
+        var value = generator.next() % 1000
+        repeat {
+          bytes.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
+          value >>= 7
+        } while value > 0
+      case 1:
+        bytes.append(field << 3 | 1)
+        let doubles: [Double] = [.nan, .infinity, -1, 0, 1e300, 2.5]
+        withUnsafeBytes(of: doubles[Int(generator.next() % 6)].bitPattern.littleEndian) { bytes += $0 }
+      default:
+        let inner = (0..<Int(generator.next() % 12)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        bytes.append(field << 3 | 2)
+        bytes.append(UInt8(inner.count))
+        bytes += inner
+      }
+    }
+    return bytes
+  }
+
   struct Outcome: Equatable {
     var status: UInt32
     var bytes: [UInt8]
@@ -206,5 +321,26 @@ public struct ConformanceChecker: Sendable {
     } catch {
       return Outcome(status: error.status, bytes: [], message: error.message)
     }
+  }
+}
+
+/// A small deterministic random generator (SplitMix64), so fuzz runs replay from their seed.
+struct SplitMix64: RandomNumberGenerator {
+  private var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+extension String {
+  /// Ranges of the regular-expression matches in this string.
+  func ranges(ofPattern pattern: String) -> [Range<String.Index>] {
+    guard let expression = try? NSRegularExpression(pattern: pattern) else { return [] }
+    return expression.matches(in: self, range: NSRange(startIndex..., in: self)).compactMap { Range($0.range, in: self) }
   }
 }

@@ -23,8 +23,14 @@ extension CarbonHub {
     @Option(name: .long, help: "JSON config given to init.")
     var config: String = "{}"
 
+    @Option(name: .long, help: "Also send this many mutated requests to each method (fuzzing).")
+    var fuzz: Int = 0
+
+    @Option(name: .customLong("fuzz-seed"), help: "Seed of the fuzzing generator (replays a run).")
+    var fuzzSeed: UInt64 = 0x5EED
+
     func run() async throws {
-      var checker = ConformanceChecker(configJSON: config)
+      var checker = ConformanceChecker(configJSON: config, fuzzIterationsPerMethod: fuzz, fuzzSeed: fuzzSeed)
       if let samples {
         checker.samples = try Self.loadSamples(samples, plugin: plugin)
       }

@@ -128,6 +128,12 @@ struct ReferenceTableTests {
     #expect(table.records[1]["name"] == "b \"quoted\"")
   }
 
+  @Test func parsesWindowsLineEnds() throws {
+    let table = try ReferenceTable(csv: "# source: x\r\na,b\r\n1,2\r\n3,4\r\n")
+    #expect(table.rows == [["1", "2"], ["3", "4"]])
+    #expect(table.comments == ["source: x"])
+  }
+
   @Test func reportsTheLineOfAMalformedRow() {
     do {
       _ = try ReferenceTable(csv: "a,b\n1,2\n3\n")
