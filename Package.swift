@@ -22,6 +22,11 @@ let package = Package(
     // Plugins: each is a shared library the host dlopens; build one with
     // `swift build --product <Name>`.
     .library(name: "ExampleUnits", type: .dynamic, targets: ["ExampleUnits"]),
+    .library(name: "ESCA", type: .dynamic, targets: ["ESCA"]),
+    .library(name: "SOBAC", type: .dynamic, targets: ["SOBAC"]),
+    .library(name: "ALDO", type: .dynamic, targets: ["ALDO"]),
+    .library(name: "SNBC", type: .dynamic, targets: ["SNBC"]),
+    .library(name: "COPVivier", type: .dynamic, targets: ["COPVivier"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
@@ -36,6 +41,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    // The COP pool's storage: embedded SQLite by default, PostgreSQL for shared pools.
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
     // The C plugin ABI: the only thing host and plugins share at the binary level.
@@ -165,6 +173,84 @@ let package = Package(
       path: "Plugins/examples/units-swift/Entry"
     ),
 
+    // ESCA (2BS guidelines V7): soil-carbon accumulation bonus in the RED biofuel formula.
+    .target(
+      name: "ESCAModule",
+      dependencies: pluginDependencies,
+      path: "Plugins/ESCA/Module",
+      exclude: ["protos.list"],
+      resources: [
+        .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/ipcc-2019-soc-ref.csv"),
+        .embedInCode("Data/ipcc-2019-cropland-factors.csv"), .embedInCode("Data/esca-annex3-regional-csr.csv"),
+      ]
+    ),
+    .target(name: "ESCA", dependencies: ["ESCAModule", "CarbonPluginKit"], path: "Plugins/ESCA/Entry"),
+
+    // SOBAC'ECO-TMM (Label Bas-Carbone): farm input-reduction projects.
+    .target(
+      name: "SOBACModule",
+      dependencies: pluginDependencies,
+      path: "Plugins/SOBAC/Module",
+      exclude: ["protos.list"],
+      resources: [
+        .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/inputs.csv"),
+        .embedInCode("Data/amendment-compositions.csv"), .embedInCode("Data/field-factors.csv"),
+        .embedInCode("Data/audit-sample.csv"), .embedInCode("Data/ift-field-crops.csv"),
+        .embedInCode("Data/ift-vegetables.csv"), .embedInCode("Data/ift-vineyards.csv"),
+        .embedInCode("Data/ift-fruit.csv"),
+      ]
+    ),
+    .target(name: "SOBAC", dependencies: ["SOBACModule", "CarbonPluginKit"], path: "Plugins/SOBAC/Entry"),
+
+    // ALDO (ADEME): carbon flux by land use for a territory.
+    .target(
+      name: "ALDOModule",
+      dependencies: pluginDependencies,
+      path: "Plugins/ALDO/Module",
+      exclude: ["protos.list"],
+      resources: [
+        .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/aldo-constants.csv"),
+        .embedInCode("Data/land-uses.csv"), .embedInCode("Data/flux-zpc.csv"), .embedInCode("Data/stocks-zpc.csv"),
+        .embedInCode("Data/biomass-hors-forets.csv"), .embedInCode("Data/biomass-key-replacements.csv"),
+        .embedInCode("Data/region-to-inter-region.csv"),
+        .embedInCode("Data/bilan-carbone-foret-par-localisation.csv"),
+        .embedInCode("Data/forest-compositions.csv"), .embedInCode("Data/proportion-usage-bois-par-region.csv"),
+        .embedInCode("Data/agricultural-practices.csv"), .embedInCode("Data/carbone-haies.csv"),
+      ]
+    ),
+    .target(name: "ALDO", dependencies: ["ALDOModule", "CarbonPluginKit"], path: "Plugins/ALDO/Entry"),
+
+    // SNBC alignment: a company's trajectory against the national carbon budgets.
+    .target(
+      name: "SNBCModule",
+      dependencies: pluginDependencies,
+      path: "Plugins/SNBC/Module",
+      exclude: ["protos.list"],
+      resources: [
+        .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/snbc-series.csv"),
+        .embedInCode("Data/snbc-annex-values.csv"),
+      ]
+    ),
+    .target(name: "SNBC", dependencies: ["SNBCModule", "CarbonPluginKit"], path: "Plugins/SNBC/Entry"),
+
+    // COP "vivier": the regional pool of ecological-planning projects (persistent register).
+    .target(
+      name: "COPVivierModule",
+      dependencies: pluginDependencies + [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Plugins/COPVivier/Module",
+      exclude: ["protos.list"],
+      resources: [
+        .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/levers.csv"),
+        .embedInCode("Data/lever-aliases.csv"), .embedInCode("Data/sgpe-lever-values.csv"),
+        .embedInCode("Data/effort-shares.csv"), .embedInCode("Data/seed-round-2024.csv"),
+      ]
+    ),
+    .target(name: "COPVivier", dependencies: ["COPVivierModule", "CarbonPluginKit"], path: "Plugins/COPVivier/Entry"),
+
     // Tests.
     .testTarget(
       name: "CarbonDomainTests",
@@ -175,6 +261,30 @@ let package = Package(
       name: "CarbonPluginKitTests",
       dependencies: ["CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule"],
       path: "Tests/CarbonPluginKitTests"
+    ),
+    .testTarget(
+      name: "ESCATests",
+      dependencies: [
+        "ESCAModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      path: "Tests/ESCATests"
+    ),
+    .testTarget(
+      name: "COPVivierTests", dependencies: ["COPVivierModule", "CarbonPluginKit", "CarbonDomain"],
+      path: "Tests/COPVivierTests"
+    ),
+    .testTarget(
+      name: "SOBACTests", dependencies: ["SOBACModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/SOBACTests"
+    ),
+    .testTarget(
+      name: "ALDOTests", dependencies: ["ALDOModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/ALDOTests"
+    ),
+    .testTarget(
+      name: "SNBCTests",
+      dependencies: [
+        "SNBCModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      path: "Tests/SNBCTests"
     ),
     .testTarget(
       name: "CarbonHostTests",

@@ -3,8 +3,9 @@
 # the C plugins and the broken test plugins, then `swift test`. Extra arguments go to
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
-# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, openssl, python3 with grpcio and
-# grpcio-tools (installed here with pip if missing). `.ci/run` installs the Debian packages.
+# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio
+# and grpcio-tools (installed here with pip if missing), and PostgreSQL for the COP pool's
+# PostgreSQL backend tests. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,6 +13,12 @@ cd "$root"
 if ! python3 -c "import grpc, grpc_tools" 2>/dev/null; then
   echo "installing grpcio and grpcio-tools for the Python interoperability test" >&2
   python3 -m pip install --quiet grpcio grpcio-tools
+fi
+
+# The COP pool's PostgreSQL tests run against a real server when PostgreSQL is installed
+# (.ci/run installs it); without it they are skipped with a visible message.
+if [[ -z "${CARBONHUB_TEST_POSTGRES_URL:-}" ]] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  export CARBONHUB_TEST_POSTGRES_URL="$(bash Plugins/COPVivier/scripts/start-test-postgres.sh)"
 fi
 
 swift build --build-tests

@@ -12,6 +12,11 @@ public enum ModuleCallStatus {
     "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
     "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
   ]
+  /// 3 for "INVALID_ARGUMENT", and so on.
+  public static func code(named name: String) -> UInt32? {
+    names.firstIndex(of: name).map { UInt32($0) }
+  }
+
   /// "INVALID_ARGUMENT" for 3, and so on.
   public static func name(of status: UInt32) -> String {
     status < names.count ? names[Int(status)] : "STATUS_\(status)"

@@ -23,6 +23,12 @@ extension CarbonHub {
     @Option(name: .long, help: "JSON config given to init.")
     var config: String = "{}"
 
+    @Option(name: .customLong("leak-calls"), help: "Calls per method in the heap-growth check.")
+    var leakCalls: Int = 2000
+
+    @Option(name: .customLong("concurrent-calls"), help: "Calls per thread (8 threads) in the concurrency check.")
+    var concurrentCalls: Int = 50
+
     @Option(name: .long, help: "Also send this many mutated requests to each method (fuzzing).")
     var fuzz: Int = 0
 
@@ -30,24 +36,35 @@ extension CarbonHub {
     var fuzzSeed: UInt64 = 0x5EED
 
     func run() async throws {
-      var checker = ConformanceChecker(configJSON: config, fuzzIterationsPerMethod: fuzz, fuzzSeed: fuzzSeed)
+      var checker = ConformanceChecker(
+        configJSON: config, concurrentCallsPerThread: concurrentCalls, leakCheckCalls: leakCalls,
+        fuzzIterationsPerMethod: fuzz, fuzzSeed: fuzzSeed)
       if let samples {
-        checker.samples = try Self.loadSamples(samples, plugin: plugin)
+        (checker.samples, checker.sampleStatuses) = try Self.loadSamples(samples, plugin: plugin)
       }
       let report = await checker.check(path: plugin)
       printOut(report.description)
       if !report.passed { throw ExitCode(1) }
     }
 
-    /// Maps `<dir>/<Method>.json` files to the plugin's method paths by method name.
-    static func loadSamples(_ directory: String, plugin: String) throws -> [String: [UInt8]] {
+    /// Maps `<dir>/<Method>.json` files to the plugin's method paths by method name, with the
+    /// status their `<Method>.expect.json` gives (default OK).
+    static func loadSamples(_ directory: String, plugin: String) throws -> ([String: [UInt8]], [String: UInt32]) {
       let library = try PluginLibrary(path: plugin)
       var samples: [String: [UInt8]] = [:]
+      var statuses: [String: UInt32] = [:]
       for method in library.methods {
         let file = directory + "/" + method.name + ".json"
-        if let data = FileManager.default.contents(atPath: file) { samples[method.path] = Array(data) }
+        guard let data = FileManager.default.contents(atPath: file) else { continue }
+        samples[method.path] = Array(data)
+        if let expect = FileManager.default.contents(atPath: directory + "/" + method.name + ".expect.json"),
+          let object = try? JSONSerialization.jsonObject(with: expect) as? [String: Any],
+          let name = object["status"] as? String, let code = ModuleCallStatus.code(named: name)
+        {
+          statuses[method.path] = code
+        }
       }
-      return samples
+      return (samples, statuses)
     }
   }
 }

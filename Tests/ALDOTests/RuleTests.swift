@@ -170,7 +170,7 @@ import Testing
     // Wetland → sealed = zh_cult + cult_art_imp = −75 + −20 = −95 (zone 2_1).
     #expect(rules.soilUnit(from: .wetlands, to: .artificialSealed, zone: "2_1")?.value == -95)
     // Sealed origin is treated as crops: sealed → grassland = cult_prai = 0.37.
-    #expect(rules.soilUnit(from: .artificialSealed, to: .grassland, zone: "2_1")?.value == 0.37)
+    #expect(rules.soilUnit(from: .artificialSealed, to: .grasslandHerbaceous, zone: "2_1")?.value == 0.37)
     // Grassed origin as grassland, wooded origin as forest: wooded → crops = for_cult = −0.25.
     #expect(rules.soilUnit(from: .artificialWooded, to: .crops, zone: "2_1")?.value == -0.25)
     // Grassland → wooded artificial = prai_for; crops → orchards = 0; between prairie subtypes = 0.

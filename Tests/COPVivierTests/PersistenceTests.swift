@@ -36,13 +36,9 @@ struct PersistenceChecks: Sendable {
     var request = Carbon_Cop_V1_ImportCsvRequest()
     request.csv = csv
     request.actor = "DDTM 80"
-    do {
-      _ = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self)
-      Issue.record("an import with a bad row succeeded")
-    } catch {
-      #expect(error.status == .invalidArgument)
-      #expect(error.field == "rows[25].department")
-    }
+    let error = capture { _ = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self) }
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "rows[25].department")
     var list = Carbon_Cop_V1_ListProjectsRequest()
     list.filter.department = "80"
     list.pageSize = 1000
@@ -71,7 +67,7 @@ struct PersistenceChecks: Sendable {
         var attempts = 0
         while attempts < 50 {
           attempts += 1
-          do {
+          let error = capture {
             var get = Carbon_Cop_V1_GetProjectRequest()
             get.projectID = id
             let current = try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project
@@ -81,13 +77,15 @@ struct PersistenceChecks: Sendable {
             update.expectedVersion = current.version
             update.actor = "worker \(worker)"
             _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
+          }
+          guard let error else {
             landed.increment()
             break
-          } catch {
-            #expect(error.status == .failedPrecondition)
-            #expect(error.field == "cop.version_conflict")
-            conflicts.increment()
           }
+          #expect(error.status == .failedPrecondition)
+          #expect(error.field == "cop.version_conflict")
+          conflicts.increment()
+          if error.status != .failedPrecondition { break }
         }
       }
     }
@@ -117,13 +115,10 @@ struct PersistenceChecks: Sendable {
     update.actor = "a"
     _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
     update.project.title = "lost?"
-    do {
-      _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
-      Issue.record("a stale update was accepted")
-    } catch {
-      #expect(error.status == .failedPrecondition)
-      #expect(error.field == "cop.version_conflict")
-    }
+    let error = capture { _ = try harness.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self) }
+    #expect(error != nil, "a stale update was accepted")
+    #expect(error?.status == .failedPrecondition)
+    #expect(error?.field == "cop.version_conflict")
     var get = Carbon_Cop_V1_GetProjectRequest()
     get.projectID = id
     #expect(try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project.title == "v2")
@@ -133,12 +128,9 @@ struct PersistenceChecks: Sendable {
   func duplicateAndPaging() throws {
     let harness = try open()
     for index in 0..<7 { try create(harness, carriedProject(id: "page-\(run)-\(index)", round: 2031)) }
-    do {
-      try create(harness, carriedProject(id: "page-\(run)-3", round: 2031))
-      Issue.record("a duplicate id was accepted")
-    } catch {
-      #expect(error.status == .alreadyExists)
-    }
+    let error = capture { _ = try create(harness, carriedProject(id: "page-\(run)-3", round: 2031)) }
+    #expect(error != nil, "a duplicate id was accepted")
+    #expect(error?.status == .alreadyExists)
     var list = Carbon_Cop_V1_ListProjectsRequest()
     list.filter.roundYear = 2031
     list.filter.lever = "velo"
@@ -190,20 +182,13 @@ struct SQLitePersistenceTests {
   }
 
   @Test("a bad storage config is refused naming the key")
-  func badConfig() {
-    do {
-      _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "mysql"}"#)
-      Issue.record("accepted")
-    } catch {
-      #expect(error.status == .invalidArgument)
-      #expect(error.field == "config.storage")
-    }
-    do {
-      _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "postgres"}"#)
-      Issue.record("accepted")
-    } catch {
-      #expect(error.field == "config.postgres_url")
-    }
+  func badConfig() throws {
+    let error = capture { _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "mysql"}"#) }
+    #expect(error != nil, "accepted")
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "config.storage")
+    let second = capture { _ = try ModuleHarness<COPVivierModule>(configJSON: #"{"storage": "postgres"}"#) }
+    #expect(second?.field == "config.postgres_url")
   }
 }
 
@@ -232,12 +217,9 @@ struct PostgresPersistenceTests {
       update.actor = "host B"
       _ = try hostB.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
       update.actor = "host A"
-      do {
-        _ = try hostA.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self)
-        Issue.record("host A overwrote host B's write")
-      } catch {
-        #expect(error.field == "cop.version_conflict")
-      }
+      let error = capture { _ = try hostA.call(Path.update, update, as: Carbon_Cop_V1_ProjectResponse.self) }
+      #expect(error != nil, "host A overwrote host B's write")
+      #expect(error?.field == "cop.version_conflict")
     }
   }
 }

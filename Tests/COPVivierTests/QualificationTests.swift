@@ -116,13 +116,10 @@ struct QualificationTests {
     request.actor = "DREAL HdF"
     request.expectedVersion = 1
     request.justification = "   "
-    do {
-      _ = try harness.call(Path.override, request, as: Carbon_Cop_V1_ProjectResponse.self)
-      Issue.record("an override without justification was accepted")
-    } catch {
-      #expect(error.status == .invalidArgument)
-      #expect(error.field == "justification")
-    }
+    let error = capture { _ = try harness.call(Path.override, request, as: Carbon_Cop_V1_ProjectResponse.self) }
+    #expect(error != nil, "an override without justification was accepted")
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "justification")
     request.justification = "Financement non confirmé par la région"
     let overridden = try harness.call(Path.override, request, as: Carbon_Cop_V1_ProjectResponse.self).project
     #expect(overridden.qualification.category == .workForNextRound)

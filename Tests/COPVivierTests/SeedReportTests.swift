@@ -83,6 +83,11 @@ struct SeedReportTests {
     #expect(report.leverChartSvg.contains("235 (21,1 %)"))
     #expect(report.leverChartSvg.contains("323 (29,0 %)"))
     #expect(report.departmentChartSvg.hasSuffix("</svg>\n"))
+    // For a visual check: COPVIVIER_SVG_DIR=/tmp/svg swift test --filter charts
+    if let directory = ProcessInfo.processInfo.environment["COPVIVIER_SVG_DIR"] {
+      try report.departmentChartSvg.write(toFile: directory + "/departments.svg", atomically: true, encoding: .utf8)
+      try report.leverChartSvg.write(toFile: directory + "/levers.svg", atomically: true, encoding: .utf8)
+    }
     #expect(report.leverChartSvg.hasSuffix("</svg>\n"))
   }
 
@@ -95,27 +100,25 @@ struct SeedReportTests {
     ]
     request.epciTotalCount = 92
     let report = try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self)
-    // 3 of 4 projects are "Transport et mobilités": 75 %.
+    // Vélo and Covoiturage are "Transport et mobilités": 2 of 4 projects = 50 %.
     #expect(report.thematics.first?.thematic == "Transport et mobilités")
-    #expect(report.thematics.first?.projectCount == 3)
-    #expect(abs((report.thematics.first?.sharePercent ?? 0) - 75) < 1e-9)
+    #expect(report.thematics.first?.projectCount == 2)
+    #expect(abs((report.thematics.first?.sharePercent ?? 0) - 50) < 1e-9)
+    #expect(report.thematics.count == 3)
     // 2 distinct EPCIs of 92: 2.1739… %.
     #expect(report.epciCoveredCount == 2)
     #expect(abs(report.epciCoveragePercent - 200.0 / 92.0) < 1e-9)
   }
 
   @Test("a report needs exactly one source")
-  func oneSource() {
+  func oneSource() throws {
     var request = Carbon_Cop_V1_BuildReportRequest()
     request.useSeedPool = true
     request.roundYear = 2024
     #expect(throws: ModuleError.self) { try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self) }
-    do {
-      _ = try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self)
-    } catch {
-      #expect(error.status == .invalidArgument)
-      #expect(error.field == "round_year")
-    }
+    let error = capture { _ = try harness.call(Path.report, request, as: Carbon_Cop_V1_BuildReportResponse.self) }
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "round_year")
   }
 
   @Test("reference data: panorama, aliases, SGPE values tagged not retained, effort shares")

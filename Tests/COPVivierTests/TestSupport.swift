@@ -86,3 +86,15 @@ let testPostgresURL = ProcessInfo.processInfo.environment["CARBONHUB_TEST_POSTGR
 /// Module config for a fresh PostgreSQL schema-sharing test: the tables are shared, so tests
 /// use unique ids.
 func postgresConfig() -> String { #"{"storage": "postgres", "postgres_url": "\#(testPostgresURL ?? "")"}"# }
+
+/// The module error a call throws, or nil when it succeeds.
+func capture(_ body: () throws -> Void) -> ModuleError? {
+  do {
+    try body()
+    return nil
+  } catch let error as ModuleError {
+    return error
+  } catch {
+    return ModuleError(.unknown, "\(error)")
+  }
+}

@@ -15,10 +15,10 @@ struct CommandLineTests {
     private var log = ""
     private(set) var address = ""
 
-    init(arguments: [String]) throws {
-      stateDirectory = try TestEnvironment.temporaryDirectory("cli-state")
+    init(arguments: [String], stateDirectory: String? = nil) throws {
+      self.stateDirectory = try stateDirectory ?? TestEnvironment.temporaryDirectory("cli-state")
       process.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
-      process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDirectory] + arguments
+      process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", self.stateDirectory] + arguments
       let pipe = Pipe()
       process.standardError = pipe
       process.standardOutput = pipe
@@ -40,6 +40,12 @@ struct CommandLineTests {
     }
 
     var output: String { lock.withLock { log } }
+
+    /// Sends SIGKILL: no draining, no cleanup, as in a crash or an OOM kill.
+    func kill9() {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
 
     /// Sends SIGTERM and returns the exit status.
     func terminate() -> Int32 {
@@ -126,5 +132,58 @@ struct CommandLineTests {
     #expect(good.status == 0 && good.output.contains("conformant"), "\(good.output)")
     let bad = try carbonhub(["verify", try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)])
     #expect(bad.status == 1 && bad.output.contains("NOT conformant"), "\(bad.output)")
+  }
+
+  /// The COP pool (SQLite backend) loses nothing committed and keeps no half import when the host
+  /// is killed with SIGKILL in the middle of a large CSV import.
+  @Test func copPoolSurvivesKillDuringImport() throws {
+    let directory = try TestEnvironment.temporaryDirectory("cop-kill")
+    let deployment = directory + "/deployment.toml"
+    try """
+      plugin_dir = "\(TestEnvironment.pluginDirectory)"
+      [modules.cop-vivier]
+      path = "libCOPVivier.so"
+      """.write(toFile: deployment, atomically: true, encoding: .utf8)
+    let header = "title,owner,department,epci,primary_lever,other_levers,maturity,owner_defined,next_steps_defined,needs_defined,continues_action_under_way,replicable\n"
+    func row(_ i: Int) -> String { "Projet \(i),CC Somme Sud-Ouest,80,CC Somme Sud-Ouest,Vélo,Covoiturage,idée,oui,oui,oui,oui,oui\n" }
+    func importRequest(rows: Int, round: Int, name: String) throws -> String {
+      let csv = directory + "/\(name).csv"
+      try (header + (0..<rows).map(row).joined()).write(toFile: csv, atomically: true, encoding: .utf8)
+      let request = directory + "/\(name).json"
+      try #"{"round_year": \#(round), "actor": "test"}"#.write(toFile: request, atomically: true, encoding: .utf8)
+      return request
+    }
+    func count(round: Int, _ client: [String]) throws -> Int {
+      let list = try carbonhub(["call", "cop-vivier.ListProjects", "--json", "-"] + client, input: #"{"filter": {"round_year": \#(round)}, "page_size": 1}"#)
+      let object = try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [String: Any]
+      return Int("\(object?["total_count"] ?? "0")") ?? -1
+    }
+
+    let server = try ServeProcess(arguments: ["--config", deployment])
+    let client = ["--server", server.address, "--state-dir", server.stateDirectory]
+    let small = try importRequest(rows: 3, round: 2031, name: "small")
+    let committed = try carbonhub(["call", "cop-vivier.ImportCsv", "--json", small, "--file-field", "csv=\(directory)/small.csv"] + client)
+    #expect(committed.status == 0, "\(committed.output)")
+
+    let rows = 40_000
+    let large = try importRequest(rows: rows, round: 2032, name: "large")
+    let importer = Process()
+    importer.executableURL = URL(fileURLWithPath: Self.executable)
+    importer.arguments = ["call", "cop-vivier.ImportCsv", "--json", large, "--file-field", "csv=\(directory)/large.csv"] + client
+    importer.standardOutput = FileHandle.nullDevice
+    importer.standardError = FileHandle.nullDevice
+    try importer.run()
+    Thread.sleep(forTimeInterval: 1.0)
+    let killedMidImport = importer.isRunning
+    server.kill9()
+    importer.waitUntilExit()
+
+    let restarted = try ServeProcess(arguments: ["--config", deployment], stateDirectory: server.stateDirectory)
+    let again = ["--server", restarted.address, "--state-dir", restarted.stateDirectory]
+    #expect(try count(round: 2031, again) == 3, "a committed import survives SIGKILL")
+    let afterKill = try count(round: 2032, again)
+    #expect(afterKill == 0 || afterKill == rows, "an import is all or nothing, found \(afterKill) of \(rows) rows")
+    if killedMidImport { #expect(importer.terminationStatus != 0, "the killed call reports a failure") }
+    _ = restarted.terminate()
   }
 }

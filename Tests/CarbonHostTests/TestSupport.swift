@@ -29,6 +29,11 @@ enum TestEnvironment {
   static let repositoryPlugins: [(file: String, examples: String)] = [
     ("libExampleUnits.so", "Plugins/examples/units-swift/examples"),
     ("libgwp.so", "Plugins/examples/gwp-c/examples"),
+    ("libESCA.so", "Plugins/ESCA/examples"),
+    ("libSOBAC.so", "Plugins/SOBAC/examples"),
+    ("libALDO.so", "Plugins/ALDO/examples"),
+    ("libSNBC.so", "Plugins/SNBC/examples"),
+    ("libCOPVivier.so", "Plugins/COPVivier/examples"),
   ]
 
   /// The path of a built plugin; fails the test with the command to run when it is missing.

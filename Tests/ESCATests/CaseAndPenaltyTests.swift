@@ -96,7 +96,9 @@ import Testing
     #expect(response.farmerCase == .farmerCase2)
     #expect(response.csrYear == 2024)
     #expect(response.realCsaDeadline.year == 2029)
-    #expect(response.calendar.allSatisfy { $0.cap == .capKind45 })
+    // Retroactive years up to 2023 are in the transition (no cap); from 2024 biochar gives 45.
+    #expect(response.calendar.filter { $0.year >= 2024 }.allSatisfy { $0.cap == .capKind45 })
+    #expect(response.calendar.filter { $0.year <= 2023 }.allSatisfy { $0.cap == .noneTransition })
     // Retroactive window: 2022–2024 (3 years before the first claim in 2025).
     #expect(response.retroactiveYearsAllowed == [2022, 2023, 2024])
     // A CSR analysis 4 years before the engagement year is outside the 1–3 year window.

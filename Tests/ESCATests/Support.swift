@@ -12,7 +12,7 @@ enum Esca {
 
   /// `Plugins/ESCA/examples`, found from this file's path.
   static func examplesDirectory(file: String = #filePath) -> String {
-    var url = URL(fileURLWithPath: file)
+    var url = URL(fileURLWithPath: file).resolvingSymlinksInPath()
     while url.path != "/" {
       url.deleteLastPathComponent()
       let candidate = url.appendingPathComponent("Plugins/ESCA/examples")

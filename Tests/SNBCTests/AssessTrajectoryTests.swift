@@ -218,6 +218,29 @@ struct AssessTrajectoryTests {
     #expect(error?.field == "categories[0].justification_trajectory_source")
   }
 
+  @Test("a category may name only its domain SNBC sector: compared with the sector total")
+  func sectorEnum() throws {
+    var request = try chemicals()
+    request.categories[0].seriesID = ""
+    request.categories[0].sector = .industry
+    let response = try SNBCTest.assess(request)
+    // Industry AMS 81.7 (2015), 64.9 (2025): S(2019) = 81.7 − 16.8 × 0.4 = 74.98;
+    // S(2024) = 81.7 − 16.8 × 0.9 = 66.58 → 8.4/74.98.
+    #expect(response.categories[0].seriesID == "industry")
+    #expect(abs(response.categories[0].horizons[0].sectorReductionFraction - 8.4 / 74.98) < 1e-12)
+    request.categories[0].seriesID = "chimie"
+    #expect(try SNBCTest.assess(request).categories[0].seriesID == "industry.chemicals")
+    try expectInvalid("categories[0].sector") {
+      $0.categories[0].seriesID = "chimie"
+      $0.categories[0].sector = .transport
+    }
+    try expectInvalid("categories[0].series_id") { $0.categories[0].seriesID = "" }
+    try expectRefused("snbc.sinks.natural_compared_apart") {
+      $0.categories[0].seriesID = ""
+      $0.categories[0].sector = .lulucf
+    }
+  }
+
   // MARK: - Invalid input
 
   func expectInvalid(_ field: String, _ mutate: (inout Request) -> Void) throws {

@@ -17,3 +17,21 @@ struct ExamplesTests {
     }
   }
 }
+
+@Suite("Concurrency")
+struct ConcurrencyTests {
+  @Test("one instance answers concurrent calls with identical results")
+  func concurrentCalls() async throws {
+    let harness = try ModuleHarness<SNBCModule>()
+    let json = try String(contentsOfFile: SNBCTest.examplesDirectory + "/AssessTrajectory.json", encoding: .utf8)
+    let expected = try harness.callJSON(SNBCTest.assess, json)
+    let results = try await withThrowingTaskGroup(of: String.self) { group in
+      for _ in 0..<16 { group.addTask { try harness.callJSON(SNBCTest.assess, json) } }
+      var all: [String] = []
+      for try await result in group { all.append(result) }
+      return all
+    }
+    #expect(results.count == 16)
+    #expect(results.allSatisfy { $0 == expected })
+  }
+}

@@ -133,6 +133,8 @@ import Testing
       let b: [Int32: Double] = [2015: 4, 2016: 4, 2017: 4, 2018: 2, 2019: 4.1]
       if let ya = a[year], let yb = b[year] {
         record.crops = [crop("a", area: 10, sold: 10 * ya), crop("b", area: 10, sold: 10 * yb)]
+      } else {
+        record.crops = [crop("a", area: 10, sold: 55), crop("b", area: 10, sold: 40)]
       }
     }
     let result = try evaluate(farm)

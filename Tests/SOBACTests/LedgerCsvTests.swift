@@ -13,13 +13,13 @@ import Testing
   }
 
   @Test func linesAreGroupedByFarmAndYear() throws {
-    let csv = """
+    let csv = #"""
       # export grand livre
       farm_id,year,input,quantity,unit,opening_stock,closing_stock,label
       A,2016,urea_46,1000,kg,,,"Urée ""perlée"""
       A,2015,plant_protection_generic,12.5,kg_as,1,2,
       B,2015,dolomite,3,t,,,
-      """
+      """#
     let response = try importCsv(csv)
     #expect(response.lines == 3)
     #expect(response.farms.map(\.farmID) == ["A", "B"])

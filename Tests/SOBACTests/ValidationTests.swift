@@ -118,6 +118,14 @@ import Testing
       == "farms")
   }
 
+  @Test func hugeValuesDoNotCrash() throws {
+    // Olympic sums overflow to infinity: the indicator is not met, the call answers.
+    let farm = steadyFarm { year, record in if year < 2020 { record.iftHerbicide = 1e308 } }
+    let result = try evaluate(farm)
+    #expect(result.coBenefits.iftHerbicide.status == .notMet)
+    #expect(result.finalReductionTCo2E == 0)
+  }
+
   @Test func malformedJSONIsAnInvalidArgument() throws {
     let failure = error { _ = try makeHarness().callJSON(Path.farm, #"{"farm": {"years": "nope"}}"#) }
     #expect(failure?.status == .invalidArgument)

@@ -117,7 +117,7 @@ public struct AldoModule: CarbonModule {
   /// Records the totals of a balance as trace terms.
   static func recordTotals(_ balance: Carbon_Aldo_V1_FluxBalance, in trace: inout TraceBuilder) {
     for row in balance.landUses {
-      trace.term("net_flux.\(row.label)", row.netFluxTCo2EPerYr, .tCo2EPerYr)
+      trace.term("net_flux.\(row.group)", row.netFluxTCo2EPerYr, .tCo2EPerYr, formula: "Σ entries of « \(row.label) »")
     }
     trace.term("sequestered", balance.sequesteredTCo2EPerYr, .tCo2EPerYr, formula: "Σ negative land-use net fluxes")
     trace.term("emitted", balance.emittedTCo2EPerYr, .tCo2EPerYr, formula: "Σ positive land-use net fluxes")

@@ -33,12 +33,13 @@ extension AldoModule {
     let proportionSealed =
       request.hasProportionSealed
       ? try Validate.inRange(request.proportionSealed, 0...1, "\(prefix)proportion_sealed")
-      : reference.constant("default_proportion_sealed")
+      : try Validate.inRange(
+        reference.constant("default_proportion_sealed"), 0...1, "\(prefix)factor_overrides")
 
     recordDecisions(&trace, mode: mode, woodMethod: woodMethod, proportionSealed: proportionSealed, explicit: request.hasProportionSealed)
 
     var input = TerritoryInput(
-      data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace)
+      data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace, fieldPrefix: prefix)
     var parts: [ResolvedPart] = []
     for (index, part) in request.parts.enumerated() {
       var resolved = try input.resolve(part, index: index)
@@ -49,6 +50,16 @@ extension AldoModule {
     var applied = overrides
     applied += try applyAreaOverrides(request.areaOverrides, to: &parts, field: "\(prefix)area_overrides", reference: reference)
 
+    trace.term("c_to_co2_factor", reference.constant("c_to_co2_factor"), .ratio, formula: "44/12", source: "Data/aldo-constants.csv")
+    trace.term("proportion_sealed", proportionSealed, .ratio, source: request.hasProportionSealed ? "request" : "Data/aldo-constants.csv")
+    trace.term(
+      "n2o_gwp", corrected ? reference.constant("n2o_gwp_ar5_corrected") : reference.constant("n2o_gwp"), .ratio,
+      formula: corrected ? "AR5 (corrected mode)" : "AR6 as ALDO codes it", source: "Data/aldo-constants.csv")
+    trace.term(
+      "n2o_direct_n_to_n2o_factor",
+      corrected ? reference.constant("n2o_direct_n_to_n2o_factor_corrected") : reference.constant("n2o_direct_n_to_n2o_factor_as_coded"),
+      .ratio, formula: corrected ? "44/28" : "44/25 as ALDO codes it", source: "Data/aldo-constants.csv")
+    trace.term("transition_years", reference.constant("transition_years_default"), .year, source: "Data/aldo-constants.csv")
     var calculator = FluxCalculator(data: reference, corrected: corrected, trace: trace)
     for part in parts {
       calculator.landUseChanges(part)

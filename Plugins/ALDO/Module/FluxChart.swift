@@ -41,7 +41,7 @@ struct FluxChart {
         <g><title>\(escape(row.label)) : \(escape(number(value))) t CO2e/an</title>
         <rect x="\(fmt(x))" y="\(fmt(y))" width="\(fmt(barWidth))" height="\(fmt(barHeight))" fill="\(color)"/>
         <text x="\(fmt(x + barWidth / 2))" y="\(fmt(labelY))" text-anchor="middle" font-size="10">\(escape(number(value)))</text>
-        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(height - bottom + 20 + Double(index % 2) * 14))" text-anchor="middle" font-size="11">\(escape(row.label))</text></g>
+        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(top + plotHeight + 32 + Double(index % 2) * 14))" text-anchor="middle" font-size="11">\(escape(row.label))</text></g>
 
         """
     }

@@ -21,13 +21,15 @@ struct TerritoryInput {
   let proportionSealed: Double
   let corrected: Bool
   var trace: TraceBuilder
+  /// Prefix of every error path (e.g. "flux." when the request is nested).
+  var fieldPrefix = ""
 
   /// CLC level-3 codes that exist but are no ALDO category (beaches, rocks, sparse vegetation,
   /// burnt areas, glaciers): their changes are ignored, as ALDO does.
   static let clcCodesOutsideAldo: Set<String> = ["331", "332", "333", "334", "335"]
 
   mutating func resolve(_ part: Carbon_Aldo_V1_TerritoryPart, index: Int) throws(ModuleError) -> ResolvedPart {
-    let path = "parts[\(index)]"
+    let path = "\(fieldPrefix)parts[\(index)]"
     var zone = part.pedoclimaticZone
     var region = part.regionCode
     var population = try Validate.nonNegative(part.population, "\(path).population")

@@ -9,7 +9,7 @@ extension COPVivierModule {
   /// ImportCsv: reads every row, reports the errors by row and column, and writes the valid
   /// rows in ONE transaction — only when no row failed, unless `partial` is asked.
   func importCsv(_ request: Carbon_Cop_V1_ImportCsvRequest) throws(ModuleError) -> Carbon_Cop_V1_ImportCsvResponse {
-    let actor = request.dryRun ? "" : try ProjectValidation.actor(request.actor)
+    let actor = try request.dryRun ? "" : ProjectValidation.actor(request.actor)
     if request.roundYear != 0 { try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year") }
     let parsed = CSVCodec.parse(request.csv)
     if let line = parsed.unterminatedQuoteLine {
@@ -132,7 +132,7 @@ extension COPVivierModule {
   /// ExportProjects: CSV in the import's layout (re-importable) or a JSON array.
   func exportProjects(_ request: Carbon_Cop_V1_ExportProjectsRequest) throws(ModuleError) -> Carbon_Cop_V1_ExportProjectsResponse {
     let filter = try storeFilter(request.filter, "filter.")
-    try Validate.specified(request.format, "format") { $0.rawValue <= 2 }
+    try Validate.specified(request.format, "format") { (1...2).contains($0.rawValue) }
     var content = ""
     var count = 0
     if request.format == .csv {

@@ -67,12 +67,12 @@ final class PostgresProjectStore: ProjectStore {
 
   deinit { runTask.cancel() }
 
-  private static func query(_ sql: String, _ values: [SQLValue]) throws -> PostgresQuery {
+  private static func query(_ sql: String, _ values: [SQLValue]) -> PostgresQuery {
     var binds = PostgresBindings(capacity: values.count)
     for value in values {
       switch value {
-      case .text(let text): try binds.append(text)
-      case .int(let number): try binds.append(number)
+      case .text(let text): binds.append(text)
+      case .int(let number): binds.append(number)
       }
     }
     return PostgresQuery(unsafeSQL: sql, binds: binds)

@@ -82,9 +82,9 @@ extension ProjectStore {
   func forEach(_ filter: StoreFilter, pageSize: Int = 500, _ body: (Project) throws(ModuleError) -> Void) throws(ModuleError) {
     var after = ""
     while true {
-      let page = try page(filter, afterID: after, limit: pageSize)
-      for project in page { try body(project) }
-      guard page.count == pageSize, let last = page.last else { return }
+      let batch = try self.page(filter, afterID: after, limit: pageSize)
+      for project in batch { try body(project) }
+      guard batch.count == pageSize, let last = batch.last else { return }
       after = last.id
     }
   }

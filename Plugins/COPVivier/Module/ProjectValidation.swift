@@ -64,10 +64,10 @@ enum ProjectValidation {
       project.thematic = lever.thematic
     }
 
-    guard Maturity(rawValue: project.maturity.rawValue) != nil, project.maturity.rawValue <= 3 else {
+    guard (0...3).contains(project.maturity.rawValue) else {
       throw .invalidArgument("\(prefix)maturity", "has an unknown value \(project.maturity.rawValue)")
     }
-    guard project.contributesToObjectives.rawValue <= 2 else {
+    guard (0...2).contains(project.contributesToObjectives.rawValue) else {
       throw .invalidArgument(
         "\(prefix)contributes_to_objectives", "has an unknown value \(project.contributesToObjectives.rawValue)")
     }

@@ -85,7 +85,7 @@ extension COPVivierModule {
     -> Carbon_Cop_V1_ProjectResponse
   {
     try ProjectValidation.checkID(request.projectID, "project_id")
-    try Validate.specified(request.category, "category") { $0.rawValue <= 4 }
+    try Validate.specified(request.category, "category") { (1...4).contains($0.rawValue) }
     let justification = request.justification.trimmingCharacters(in: .whitespacesAndNewlines)
     try Validate.nonEmpty(justification, "justification")
     let actor = try ProjectValidation.actor(request.actor)
@@ -127,7 +127,7 @@ extension COPVivierModule {
   /// ListProjects: one page by id order; the page token is the last id of the page.
   func listProjects(_ request: Carbon_Cop_V1_ListProjectsRequest) throws(ModuleError) -> Carbon_Cop_V1_ListProjectsResponse {
     let filter = try storeFilter(request.filter, "filter.")
-    let size = request.pageSize == 0 ? 100 : Int(try Validate.inRange(request.pageSize, 1...1000, "page_size"))
+    let size = try request.pageSize == 0 ? 100 : Int(Validate.inRange(request.pageSize, 1...1000, "page_size"))
     if !request.pageToken.isEmpty { try ProjectValidation.checkID(request.pageToken, "page_token") }
     var response = Carbon_Cop_V1_ListProjectsResponse()
     response.projects = try store.page(filter, afterID: request.pageToken, limit: size)
@@ -162,7 +162,7 @@ extension COPVivierModule {
       }
       result.department = department.code
     }
-    guard filter.category.rawValue <= 4 else { throw .invalidArgument("\(prefix)category", "has an unknown value") }
+    guard (0...4).contains(filter.category.rawValue) else { throw .invalidArgument("\(prefix)category", "has an unknown value") }
     result.category = filter.category.rawValue
     if !filter.lever.isEmpty {
       guard let lever = ReferenceData.lever(named: filter.lever) else {
@@ -174,7 +174,7 @@ extension COPVivierModule {
     result.owner = filter.owner
     if filter.roundYear != 0 { try Validate.inRange(filter.roundYear, ProjectValidation.roundYears, "\(prefix)round_year") }
     result.roundYear = filter.roundYear
-    guard filter.maturity.rawValue <= 3 else { throw .invalidArgument("\(prefix)maturity", "has an unknown value") }
+    guard (0...3).contains(filter.maturity.rawValue) else { throw .invalidArgument("\(prefix)maturity", "has an unknown value") }
     result.maturity = filter.maturity.rawValue
     return result
   }

@@ -6,10 +6,10 @@ extension COPVivierModule {
   func generateSeedPool(_ request: Carbon_Cop_V1_GenerateSeedPoolRequest) throws(ModuleError)
     -> Carbon_Cop_V1_GenerateSeedPoolResponse
   {
-    let round = request.roundYear == 0 ? 2024 : try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
+    let round = try request.roundYear == 0 ? 2024 : Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
     let prefix = request.idPrefix.isEmpty ? "seed\(round)-" : request.idPrefix
     try ProjectValidation.checkID(prefix + "00-0000", "id_prefix")
-    let actor = request.store ? try ProjectValidation.actor(request.actor) : ""
+    let actor = try request.store ? ProjectValidation.actor(request.actor) : ""
     var report = RoundReport()
     var generated: [Project] = []
     try SeedPool.generate(roundYear: round, idPrefix: prefix) { project throws(ModuleError) in
@@ -40,8 +40,8 @@ extension COPVivierModule {
     guard sources == 1 else {
       throw .invalidArgument("round_year", "give exactly one source: round_year, projects or use_seed_pool (\(sources) given)")
     }
-    let top = request.topLeverCount == 0 ? 10 : Int(try Validate.inRange(request.topLeverCount, 1...100, "top_lever_count"))
-    let least = request.leastLeverCount == 0 ? 10 : Int(try Validate.inRange(request.leastLeverCount, 1...100, "least_lever_count"))
+    let top = try request.topLeverCount == 0 ? 10 : Int(Validate.inRange(request.topLeverCount, 1...100, "top_lever_count"))
+    let least = try request.leastLeverCount == 0 ? 10 : Int(Validate.inRange(request.leastLeverCount, 1...100, "least_lever_count"))
     let epciTotal = Int(try Validate.inRange(request.epciTotalCount, 0...100_000, "epci_total_count"))
     var report = RoundReport()
     var trace = startTrace("report")
@@ -123,7 +123,7 @@ extension COPVivierModule {
     let actor = try ProjectValidation.actor(request.actor)
     var categories: Set<Int> = []
     for (index, category) in request.categories.enumerated() {
-      try Validate.specified(category, "categories[\(index)]") { $0.rawValue <= 4 }
+      try Validate.specified(category, "categories[\(index)]") { (1...4).contains($0.rawValue) }
       categories.insert(category.rawValue)
     }
     if categories.isEmpty { categories = [Category.workForNextRound.rawValue] }

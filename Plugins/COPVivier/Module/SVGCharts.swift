@@ -14,7 +14,7 @@ enum SVGCharts {
   /// Stacked bars: one bar per department (without the TOTAL row), one segment per category.
   static func departments(_ rows: [Carbon_Cop_V1_DepartmentRow]) -> String {
     let bars = rows.filter { $0.department != "TOTAL" }
-    let width = 120 + bars.count * 110, height = 420, plotTop = 40, plotHeight = 300
+    let width = max(860, 120 + bars.count * 110), height = 420, plotTop = 40, plotHeight = 300
     let maximum = max(1, bars.map { Int($0.projectCount) }.max() ?? 1)
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-family=\"sans-serif\" font-size=\"12\">\n"
     svg += "<title>Projets par département et catégorie</title>\n"
@@ -32,7 +32,7 @@ enum SVGCharts {
       svg += "<text x=\"\(x + 30)\" y=\"\(plotTop + plotHeight + 16)\" text-anchor=\"middle\">\(escape(row.name)) (\(escape(row.department)))</text>\n"
     }
     for (slot, category) in categories.enumerated() {
-      let x = 20 + slot * 180
+      let x = 20 + slot * 210
       svg += "<rect x=\"\(x)\" y=\"\(height - 40)\" width=\"12\" height=\"12\" fill=\"\(category.color)\"/>"
       svg += "<text x=\"\(x + 16)\" y=\"\(height - 30)\">\(escape(category.label))</text>\n"
     }
@@ -50,7 +50,9 @@ enum SVGCharts {
       let y = 30 + index * rowHeight
       let w = Double(lever.projectCount) / Double(maximum) * Double(barWidth)
       svg += "<text x=\"\(left - 8)\" y=\"\(y + 14)\" text-anchor=\"end\">\(escape(lever.lever))</text>"
-      svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\(quote(w)) height=\"16\" fill=\"#2e7d32\"/>"
+      // The two buckets are not levers: grey.
+      let bucket = lever.lever == RoundReport.otherLevers || lever.lever == RoundReport.notSpecified
+      svg += "<rect x=\"\(left)\" y=\"\(y)\" width=\(quote(w)) height=\"16\" fill=\"\(bucket ? "#9e9e9e" : "#2e7d32")\"/>"
       svg += "<text x=\(quote(Double(left) + w + 6)) y=\"\(y + 14)\">\(lever.projectCount) (\(percent(lever.shareLeverBasePercent)) %)</text>\n"
     }
     return svg + "</svg>\n"

@@ -45,8 +45,8 @@ psql_admin() { "${RUN[@]}" "$BIN/psql" -h "$DIR" -p "$PORT" -U postgres -v ON_ER
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != "1" ]; then
   psql_admin -c "CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD'" >&2
 fi
-if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != "1" ]; then
-  psql_admin -c "CREATE DATABASE $DB OWNER $ROLE" >&2
-fi
+# A fresh database every run: test data never accumulates between runs.
+psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >&2
+psql_admin -c "CREATE DATABASE $DB OWNER $ROLE" >&2
 
 echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB"

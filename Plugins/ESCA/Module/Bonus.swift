@@ -18,15 +18,15 @@ enum Bonus {
     response.annualRateTcPerHaPerYr = rate
     if rate < 0 { trace.warning("the annual rate is negative (soil carbon lost): the bonus is negative") }
 
-    let yield = try Validate.positive(request.yieldKgDryPerHaPerYr, "\(prefix)yield_kg_dry_per_ha_per_yr")
-    try Validate.inRange(yield, 0...1_000_000, "\(prefix)yield_kg_dry_per_ha_per_yr")
+    let yield = try Check.positive(request.yieldKgDryPerHaPerYr, "\(prefix)yield_kg_dry_per_ha_per_yr")
+    try Check.inRange(yield, 0...1_000_000, "\(prefix)yield_kg_dry_per_ha_per_yr")
     trace.term("yield", yield, .kgPerHa, formula: "dry yield per ha and per year", source: "request")
 
     try checkEnergyCropArea(request, prefix: prefix, trace: &trace)
 
     // LHV split between energy crops on the same parcel and year.
-    let lhv = try Validate.nonNegative(request.lhvMjPerKgDry, "\(prefix)lhv_mj_per_kg_dry")
-    try Validate.inRange(lhv, 0...100, "\(prefix)lhv_mj_per_kg_dry")
+    let lhv = try Check.nonNegative(request.lhvMjPerKgDry, "\(prefix)lhv_mj_per_kg_dry")
+    try Check.inRange(lhv, 0...100, "\(prefix)lhv_mj_per_kg_dry")
     var share = 1.0
     if !request.coCrops.isEmpty {
       guard lhv > 0 else {
@@ -34,8 +34,8 @@ enum Bonus {
       }
       var total = lhv
       for (index, crop) in request.coCrops.enumerated() {
-        let other = try Validate.positive(crop.lhvMjPerKgDry, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
-        total += try Validate.inRange(other, 0...100, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
+        let other = try Check.positive(crop.lhvMjPerKgDry, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
+        total += try Check.inRange(other, 0...100, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
       }
       share = trace.term("lhv_share", lhv / total, .ratio, formula: "LHV / Σ LHV of the energy crops of the parcel and year")
       trace.decision(
@@ -71,13 +71,13 @@ enum Bonus {
   ) throws(ModuleError) -> Double {
     switch request.rateSource {
     case .annualRateTcPerHaPerYr(let rate):
-      try Validate.inRange(rate, -100...100, "\(prefix)annual_rate_tc_per_ha_per_yr")
+      try Check.inRange(rate, -100...100, "\(prefix)annual_rate_tc_per_ha_per_yr")
       return trace.term("annual_rate", rate, .tCPerHaPerYr, source: "request")
     case .stockChange(let change):
-      let csr = try Validate.nonNegative(change.csrTcPerHa, "\(prefix)stock_change.csr_tc_per_ha")
-      let csa = try Validate.nonNegative(change.csaTcPerHa, "\(prefix)stock_change.csa_tc_per_ha")
-      let years = try Validate.positive(change.years, "\(prefix)stock_change.years")
-      try Validate.inRange(years, 0...100, "\(prefix)stock_change.years")
+      let csr = try Check.nonNegative(change.csrTcPerHa, "\(prefix)stock_change.csr_tc_per_ha")
+      let csa = try Check.nonNegative(change.csaTcPerHa, "\(prefix)stock_change.csa_tc_per_ha")
+      let years = try Check.positive(change.years, "\(prefix)stock_change.years")
+      try Check.inRange(years, 0...100, "\(prefix)stock_change.years")
       trace.term("csr", csr, .tCPerHa, source: "request")
       trace.term("csa", csa, .tCPerHa, source: "request")
       trace.term("n", years, .year, source: "request")
@@ -99,8 +99,8 @@ enum Bonus {
     case (false, true):
       throw .invalidArgument("\(prefix)claimed_area_ha", "is required with energy_crop_area_ha")
     case (true, true):
-      let claimed = try Validate.nonNegative(request.claimedAreaHa, "\(prefix)claimed_area_ha")
-      let energy = try Validate.nonNegative(request.energyCropAreaHa, "\(prefix)energy_crop_area_ha")
+      let claimed = try Check.nonNegative(request.claimedAreaHa, "\(prefix)claimed_area_ha")
+      let energy = try Check.nonNegative(request.energyCropAreaHa, "\(prefix)energy_crop_area_ha")
       guard claimed <= energy else {
         throw .failedPrecondition(
           rule: "esca.bonus.energy_crop_hectares",
@@ -116,7 +116,7 @@ enum Bonus {
     _ request: BonusRequest, prefix: String, response: inout BonusResponse, trace: inout Tracer
   ) throws(ModuleError) -> Double {
     var policy = request.efPolicy
-    try Validate.specified(policy == .unspecified ? .guidelines : policy, "\(prefix)ef_policy") { $0.rawValue >= 1 && $0.rawValue <= 3 }
+    try Check.specified(policy == .unspecified ? .guidelines : policy, "\(prefix)ef_policy") { $0.rawValue >= 1 && $0.rawValue <= 3 }
     if policy == .unspecified {
       policy = .guidelines
       trace.decision("ef_policy", "GUIDELINES", reason: "default: an increase of fertiliser/herbicide emissions is not included (already in e_ec), a decrease is credited (guidelines, Facteur ef)")
@@ -139,17 +139,17 @@ enum Bonus {
       guard request.hasEfPreviousSameCropGCo2EPerKg else {
         throw .invalidArgument("\(prefix)ef_previous_same_crop_g_co2e_per_kg", "is required with EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP")
       }
-      historic = try Validate.nonNegative(request.efPreviousSameCropGCo2EPerKg, "\(prefix)ef_previous_same_crop_g_co2e_per_kg")
+      historic = try Check.nonNegative(request.efPreviousSameCropGCo2EPerKg, "\(prefix)ef_previous_same_crop_g_co2e_per_kg")
       trace.term("ef_historic", historic, .gCo2EPerKg, formula: "previous year with the same crop", source: "request")
     case .threeYearMean:
-      let engagement = try Validate.inRange(Int(request.engagementYear), SimpleDate.validYears, "\(prefix)engagement_year")
+      let engagement = try Check.inRange(Int(request.engagementYear), SimpleDate.validYears, "\(prefix)engagement_year")
       var years = Set<Int>()
       var sum = 0.0
       for (index, entry) in request.efHistoricYears.enumerated() {
         let path = "\(prefix)ef_historic_years[\(index)]"
-        let year = try Validate.inRange(Int(entry.year), (engagement - 3)...(engagement - 1), "\(path).year")
+        let year = try Check.inRange(Int(entry.year), (engagement - 3)...(engagement - 1), "\(path).year")
         guard years.insert(year).inserted else { throw .invalidArgument("\(path).year", "year \(year) is given twice") }
-        sum += try Validate.nonNegative(entry.gCo2EPerKg, "\(path).g_co2e_per_kg")
+        sum += try Check.nonNegative(entry.gCo2EPerKg, "\(path).g_co2e_per_kg")
       }
       guard years.count == 3 else {
         throw .failedPrecondition(
@@ -163,7 +163,7 @@ enum Bonus {
     guard request.hasEfCurrentGCo2EPerKg else {
       throw .invalidArgument("\(prefix)ef_current_g_co2e_per_kg", "is required unless ef_policy is EF_POLICY_NONE")
     }
-    let current = try Validate.nonNegative(request.efCurrentGCo2EPerKg, "\(prefix)ef_current_g_co2e_per_kg")
+    let current = try Check.nonNegative(request.efCurrentGCo2EPerKg, "\(prefix)ef_current_g_co2e_per_kg")
     trace.term("ef_current", current, .gCo2EPerKg, source: "request")
     let ef = trace.term("ef", historic - current, .gCo2EPerKg, formula: "Ef_historic − Ef_current")
     response.efHistoricGCo2EPerKg = historic
@@ -183,19 +183,29 @@ enum Bonus {
     return term
   }
 
+  /// The rule name of a cap kind in traces.
+  private static func capRule(_ cap: Carbon_Esca_V1_CapKind) -> String {
+    switch cap {
+    case .capKind45: return "esca.cap.45"
+    case .capKind25: return "esca.cap.25"
+    case .measuredIncrease: return "esca.cap.measured_increase"
+    default: return "esca.cap"
+    }
+  }
+
   /// Per MJ of fuel, caps by batch share, biogas effluent bonus.
   private static func perMjOfFuel(
     _ request: BonusRequest, perKg: Double, prefix: String, response: inout BonusResponse, trace: inout Tracer
   ) throws(ModuleError) {
     var perMjFuel: Double? = nil
     if request.hasFeedstockFactorKgDryPerMjFuel {
-      let factor = try Validate.positive(request.feedstockFactorKgDryPerMjFuel, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
-      try Validate.inRange(factor, 0...10, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
+      let factor = try Check.positive(request.feedstockFactorKgDryPerMjFuel, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
+      try Check.inRange(factor, 0...10, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
       trace.term("feedstock_factor", factor, .ratio, formula: "kg dry feedstock per MJ of fuel", source: "request")
       var product = 1.0
       for (index, allocation) in request.allocationFactors.enumerated() {
-        let value = try Validate.positive(allocation, "\(prefix)allocation_factors[\(index)]")
-        product *= try Validate.inRange(value, 0...1, "\(prefix)allocation_factors[\(index)]")
+        let value = try Check.positive(allocation, "\(prefix)allocation_factors[\(index)]")
+        product *= try Check.inRange(value, 0...1, "\(prefix)allocation_factors[\(index)]")
       }
       response.allocationProduct = trace.term("allocation_product", product, .ratio, formula: "Π allocation factors of the processing steps")
       perMjFuel = trace.term("esca_uncapped_per_mj_fuel", perKg * factor * product, .gCo2EPerMj,
@@ -213,8 +223,8 @@ enum Bonus {
       var capped = 0.0
       for (index, share) in request.capShares.enumerated() {
         let path = "\(prefix)cap_shares[\(index)]"
-        let pct = try Validate.inRange(share.sharePct, 0...100, "\(path).share_pct")
-        try Validate.specified(share.cap, "\(path).cap") { $0.rawValue >= 1 && $0.rawValue <= 4 }
+        let pct = try Check.inRange(share.sharePct, 0...100, "\(path).share_pct")
+        try Check.specified(share.cap, "\(path).cap") { $0.rawValue >= 1 && $0.rawValue <= 4 }
         totalShare += pct
         var result = Carbon_Esca_V1_CappedShare()
         result.sharePct = pct
@@ -224,7 +234,7 @@ enum Bonus {
         case .capKind45: cap = EscaRules.cap45
         case .capKind25: cap = EscaRules.cap25
         case .measuredIncrease:
-          cap = try Validate.nonNegative(share.measuredCapGCo2EPerMj, "\(path).measured_cap_g_co2e_per_mj")
+          cap = try Check.nonNegative(share.measuredCapGCo2EPerMj, "\(path).measured_cap_g_co2e_per_mj")
         default: cap = nil
         }
         let value = cap.map { min(perMjFuel, $0) } ?? perMjFuel
@@ -232,7 +242,7 @@ enum Bonus {
         result.escaGCo2EPerMj = value
         result.capped = cap.map { perMjFuel > $0 } ?? false
         if result.capped {
-          trace.rule("esca.cap.\(share.cap)", "share \(index) (\(pct) %): \(perMjFuel) g CO2e/MJ exceeds the cap \(cap ?? 0): the cap prevails")
+          trace.rule(capRule(share.cap), "share \(index) (\(pct) %): \(perMjFuel) g CO2e/MJ exceeds the cap \(cap ?? 0): the cap prevails")
         }
         capped += pct / 100 * value
         response.cappedShares.append(result)
@@ -248,13 +258,15 @@ enum Bonus {
 
     var effluentBonus = 0.0
     if request.hasLivestockEffluentEnergySharePct {
-      let share = try Validate.inRange(request.livestockEffluentEnergySharePct, 0...100, "\(prefix)livestock_effluent_energy_share_pct")
+      let share = try Check.inRange(request.livestockEffluentEnergySharePct, 0...100, "\(prefix)livestock_effluent_energy_share_pct")
       effluentBonus = trace.term("livestock_effluent_bonus", EscaRules.livestockEffluentBonus * share / 100, .gCo2EPerMj,
                                  formula: "45 g CO2e/MJ × livestock-effluent share of the digester's energy input")
       trace.decision("livestock_effluent_bonus", "45 × effluent energy share, outside the caps, added to the practices bonus",
                      reason: "the guidelines grant 45 g CO2e/MJ of livestock effluents, cumulative with the practices bonus, without saying how it mixes with other inputs or caps")
     }
     response.livestockEffluentBonusGCo2EPerMj = effluentBonus
+    // No per-MJ value at all (neither a feedstock factor nor a biogas share): nothing to total.
+    guard perMjFuel != nil || request.hasLivestockEffluentEnergySharePct else { return }
     response.escaTotalGCo2EPerMjFuel = trace.term(
       "esca_total_per_mj", response.escaCappedGCo2EPerMjFuel + effluentBonus, .gCo2EPerMj,
       formula: "capped practices bonus + livestock-effluent bonus")

@@ -6,21 +6,21 @@ import CarbonPluginKit
 enum CategoryDecision {
   static func decide(_ request: Carbon_Esca_V1_CategoryRequest) throws(ModuleError) -> Carbon_Esca_V1_CategoryResponse {
     var trace = Tracer()
-    try Validate.nonEmpty(request.years, "years")
+    try Check.nonEmpty(request.years, "years")
     guard request.years.count <= EscaRules.categoryMaxYears else {
       throw .invalidArgument("years", "at most 5 years are assessed (N−x, x ≤ 5), got \(request.years.count)")
     }
     var seen = Set<Int>()
     for (index, year) in request.years.enumerated() {
       let path = "years[\(index)]"
-      let value = try Validate.inRange(Int(year.year), SimpleDate.validYears, "\(path).year")
+      let value = try Check.inRange(Int(year.year), SimpleDate.validYears, "\(path).year")
       guard seen.insert(value).inserted else { throw .invalidArgument("\(path).year", "year \(value) is declared twice") }
-      try Validate.specified(year.tillage, "\(path).tillage") { $0.dataKey != nil }
-      try Validate.nonNegative(year.coverCropBiomassTDmPerHa, "\(path).cover_crop_biomass_t_dm_per_ha")
-      try Validate.inRange(year.coverCropBiomassTDmPerHa, 0...100, "\(path).cover_crop_biomass_t_dm_per_ha")
+      try Check.specified(year.tillage, "\(path).tillage") { $0.dataKey != nil }
+      try Check.nonNegative(year.coverCropBiomassTDmPerHa, "\(path).cover_crop_biomass_t_dm_per_ha")
+      try Check.inRange(year.coverCropBiomassTDmPerHa, 0...100, "\(path).cover_crop_biomass_t_dm_per_ha")
       if year.exceptionalPloughing {
-        try Validate.specified(year.ploughingReason, "\(path).ploughing_reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
-        try Validate.inRange(year.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
+        try Check.specified(year.ploughingReason, "\(path).ploughing_reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
+        try Check.inRange(year.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
       }
     }
     let sortedYears = seen.sorted()

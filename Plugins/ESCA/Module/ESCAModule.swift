@@ -60,7 +60,7 @@ public struct EscaModule: CarbonModule {
   /// ComputeFarmValue: interval and median of several analyses.
   public func computeFarmValue(_ request: Carbon_Esca_V1_FarmValueRequest) throws(ModuleError) -> Carbon_Esca_V1_FarmValueResponse {
     var trace = Tracer()
-    try Validate.specified(request.purpose, "purpose") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+    try Check.specified(request.purpose, "purpose") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let bounds = try SoilStock.bounds(
       request.values, purpose: request.purpose, csrMethod: request.csrBulkDensityMethod, prefix: "values", trace: &trace)
     let value = SoilStock.farmValue(bounds, trace: &trace)

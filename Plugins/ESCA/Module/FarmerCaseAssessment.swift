@@ -98,7 +98,7 @@ struct FarmerCaseAssessment {
     }
     for (index, year) in request.retroactiveClaimYears.enumerated() {
       let path = "retroactive_claim_years[\(index)]"
-      try Validate.inRange(Int(year), SimpleDate.validYears, path)
+      try Check.inRange(Int(year), SimpleDate.validYears, path)
       guard farmerCase == .farmerCase2 else {
         throw .failedPrecondition(rule: "esca.retroactive.case2_only", "\(path): retroactive annual claims exist only in case 2")
       }
@@ -145,7 +145,7 @@ struct FarmerCaseAssessment {
 
     var measuredCap: Double? = nil
     if request.hasMeasuredIncreaseCapGCo2EPerMj {
-      measuredCap = try Validate.nonNegative(request.measuredIncreaseCapGCo2EPerMj, "measured_increase_cap_g_co2e_per_mj")
+      measuredCap = try Check.nonNegative(request.measuredIncreaseCapGCo2EPerMj, "measured_increase_cap_g_co2e_per_mj")
     }
     if request.biocharEveryYear && farmerCase != .farmerCase1 {
       trace.rule("esca.cap.biochar", "biochar applied every year: the cap is raised to 45 g CO2e/MJ for the whole period (STD-01 2.4.5)")
@@ -164,7 +164,7 @@ struct FarmerCaseAssessment {
       response.harvestCap = cap
       response.harvestCapGCo2EPerMj = capValue
       response.harvestClaimAllowed = claimAllowed(harvest, source: source, timeline)
-      trace.rule("esca.harvest", "harvest \(harvest): CSA \(source), cap \(cap) \(capValue > 0 ? "\(capValue) g CO2e/MJ" : "")\(note.isEmpty ? "" : " — " + note), claim \(response.harvestClaimAllowed ? "allowed" : "not allowed")")
+      trace.rule("esca.harvest", "harvest \(harvest): CSA \(Self.label(source)), cap \(Self.label(cap))\(capValue > 0 ? " = \(capValue) g CO2e/MJ" : "")\(note.isEmpty ? "" : " — " + note), claim \(response.harvestClaimAllowed ? "allowed" : "not allowed")")
     }
 
     // Calendar: retroactive years, then the 10 years of the engagement.
@@ -172,7 +172,9 @@ struct FarmerCaseAssessment {
     for year in firstYear...(e + EscaRules.engagementMinimumYears - 1) {
       var entry = Carbon_Esca_V1_CalendarYear()
       entry.year = Int32(year)
-      let representative = SimpleDate.endOfYear(year)
+      // The cap most of the year's harvests get: 2023 harvests up to 29/12 are in the transition.
+      let representative = year <= EscaRules.lastTransitionHarvest.year
+        ? SimpleDate(year: year, month: 12, day: 29) : SimpleDate.endOfYear(year)
       let source = csaSource(year, timeline)
       let (cap, capValue, note) = capFor(representative, source: source, timeline)
       entry.csaSource = source
@@ -205,7 +207,7 @@ struct FarmerCaseAssessment {
     practiceStart: SimpleDate, response: inout Carbon_Esca_V1_FarmerCaseResponse, trace: inout Tracer
   ) throws(ModuleError) -> Int {
     let option = request.csrOption
-    try Validate.specified(option, "csr_option") { $0.rawValue >= 1 && $0.rawValue <= 5 }
+    try Check.specified(option, "csr_option") { $0.rawValue >= 1 && $0.rawValue <= 5 }
     let e = engagement.year
     func analysisDate() throws(ModuleError) -> SimpleDate {
       try SimpleDate(request.hasCsrAnalysisDate ? request.csrAnalysisDate : nil, field: "csr_analysis_date")
@@ -229,7 +231,7 @@ struct FarmerCaseAssessment {
       response.regionalMinTcPerHa = interval.minimum
       response.regionalMaxTcPerHa = interval.maximum
       guard request.hasCsrTcPerHa else { throw .invalidArgument("csr_tc_per_ha", "is required with CSR_OPTION_REGIONAL_TABLE") }
-      let value = try Validate.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
+      let value = try Check.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
       guard value >= interval.minimum && value <= interval.maximum else {
         throw .failedPrecondition(
           rule: "esca.csr.regional_interval",
@@ -306,6 +308,26 @@ struct FarmerCaseAssessment {
     guard source != .missing else { return false }
     if harvest >= t.firstClaim { return true }
     return t.retroactiveAllowed.contains(harvest.year)
+  }
+
+  /// Readable names for rule texts.
+  static func label(_ source: CsaSource) -> String {
+    switch source {
+    case .modelled: return "modelled"
+    case .real: return "real"
+    case .missing: return "missing (non-compliance)"
+    default: return "unspecified"
+    }
+  }
+
+  static func label(_ cap: CapKind) -> String {
+    switch cap {
+    case .capKind45: return "45"
+    case .capKind25: return "25"
+    case .measuredIncrease: return "measured increase"
+    case .noneTransition: return "none (transition)"
+    default: return "unspecified"
+    }
   }
 
   private func caseReason(_ farmerCase: FarmerCase) -> String {

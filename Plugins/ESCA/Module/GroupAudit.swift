@@ -8,7 +8,7 @@ enum GroupAudit {
     var trace = Tracer()
     let count: Int
     if request.farmers.isEmpty {
-      count = try Validate.inRange(Int(request.farmerCount), 1...10_000_000, "farmer_count")
+      count = try Check.inRange(Int(request.farmerCount), 1...10_000_000, "farmer_count")
     } else {
       count = request.farmers.count
       if request.farmerCount != 0 && Int(request.farmerCount) != count {
@@ -16,9 +16,9 @@ enum GroupAudit {
       }
       var ids = Set<String>()
       for (index, farmer) in request.farmers.enumerated() {
-        try Validate.nonEmpty(farmer.id, "farmers[\(index)].id")
+        try Check.nonEmpty(farmer.id, "farmers[\(index)].id")
         guard ids.insert(farmer.id).inserted else { throw .invalidArgument("farmers[\(index)].id", "\"\(farmer.id)\" is listed twice") }
-        try Validate.finite(farmer.riskScore, "farmers[\(index)].risk_score")
+        try Check.finite(farmer.riskScore, "farmers[\(index)].risk_score")
       }
       let cases = Set(request.farmers.map(\.farmerCase).filter { $0 != .unspecified })
       guard cases.count <= 1 else {

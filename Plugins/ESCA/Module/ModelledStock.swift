@@ -24,10 +24,10 @@ struct ModelledStock {
     _ request: Carbon_Esca_V1_ModelledStockRequest, prefix: String, trace: inout Tracer
   ) throws(ModuleError) -> Result {
     var result = Result()
-    try Validate.specified(request.soilType, "\(prefix)soil_type") { $0.dataKey != nil }
-    try Validate.nonEmpty(request.climateZones, "\(prefix)climate_zones")
+    try Check.specified(request.soilType, "\(prefix)soil_type") { $0.dataKey != nil }
+    try Check.nonEmpty(request.climateZones, "\(prefix)climate_zones")
     for (index, zone) in request.climateZones.enumerated() {
-      try Validate.specified(zone, "\(prefix)climate_zones[\(index)]") { $0.dataKey != nil }
+      try Check.specified(zone, "\(prefix)climate_zones[\(index)]") { $0.dataKey != nil }
     }
     // Lowest SOC_REF among the candidate zones (guidelines STD-01 2.4.2).
     var best: (zone: ClimateZone, soc: Double)? = nil
@@ -45,7 +45,7 @@ struct ModelledStock {
     }
     if request.climateZones.count > 1 {
       trace.decision(
-        "straddled_climate_zones", "\(chosen.zone)",
+        "straddled_climate_zones", chosen.zone.dataKey ?? "",
         reason: "the farm straddles several climate zones: the zone with the lowest SOC_REF is used (guidelines, Calculateur 2BS; STD-01 2.4.2)")
     }
     result.climate = chosen.zone
@@ -59,24 +59,24 @@ struct ModelledStock {
       landUse = .longTermCultivated
       trace.decision("land_use", "long_term_cultivated", reason: "the 2BS calculator's land use for ESCA (unspecified in the request)")
     }
-    try Validate.specified(landUse, "\(prefix)land_use") { $0.dataKey != nil }
+    try Check.specified(landUse, "\(prefix)land_use") { $0.dataKey != nil }
 
     guard request.hasPrevious else { throw .invalidArgument("\(prefix)previous", "is required") }
     guard request.hasCurrent else { throw .invalidArgument("\(prefix)current", "is required") }
     for (name, category) in [("previous", request.previous), ("current", request.current)] {
-      try Validate.specified(category.tillage, "\(prefix)\(name).tillage") { $0.dataKey != nil }
-      try Validate.specified(category.input, "\(prefix)\(name).input") { $0.dataKey != nil }
+      try Check.specified(category.tillage, "\(prefix)\(name).tillage") { $0.dataKey != nil }
+      try Check.specified(category.input, "\(prefix)\(name).input") { $0.dataKey != nil }
     }
     let calibrated = request.hasCalibrated ? request.calibrated : nil
     if let calibrated {
       trace.decision("calibrated_factors", "used", reason: "calibrated factors given (approval: \(calibrated.approval.isEmpty ? "not stated" : calibrated.approval)) replace the IPCC table values where set")
     }
     let zone = chosen.zone
-    result.fLU = try factor("F_LU", landUse.dataKey, zone, calibrated?.hasFLu == true ? calibrated?.fLu : nil, "\(prefix)calibrated.f_lu", "f_lu", &trace)
-    result.fMGPrevious = try factor("F_MG", request.previous.tillage.dataKey, zone, calibrated?.hasFMgPrevious == true ? calibrated?.fMgPrevious : nil, "\(prefix)calibrated.f_mg_previous", "f_mg_previous", &trace)
-    result.fIPrevious = try factor("F_I", request.previous.input.dataKey, zone, calibrated?.hasFIPrevious == true ? calibrated?.fIPrevious : nil, "\(prefix)calibrated.f_i_previous", "f_i_previous", &trace)
-    result.fMGCurrent = try factor("F_MG", request.current.tillage.dataKey, zone, calibrated?.hasFMgCurrent == true ? calibrated?.fMgCurrent : nil, "\(prefix)calibrated.f_mg_current", "f_mg_current", &trace)
-    result.fICurrent = try factor("F_I", request.current.input.dataKey, zone, calibrated?.hasFICurrent == true ? calibrated?.fICurrent : nil, "\(prefix)calibrated.f_i_current", "f_i_current", &trace)
+    result.fLU = try factor(.landUse, landUse.rawValue, landUse.dataKey, zone, calibrated?.hasFLu == true ? calibrated?.fLu : nil, "\(prefix)calibrated.f_lu", "f_lu", &trace)
+    result.fMGPrevious = try factor(.tillage, request.previous.tillage.rawValue, request.previous.tillage.dataKey, zone, calibrated?.hasFMgPrevious == true ? calibrated?.fMgPrevious : nil, "\(prefix)calibrated.f_mg_previous", "f_mg_previous", &trace)
+    result.fIPrevious = try factor(.input, request.previous.input.rawValue, request.previous.input.dataKey, zone, calibrated?.hasFIPrevious == true ? calibrated?.fIPrevious : nil, "\(prefix)calibrated.f_i_previous", "f_i_previous", &trace)
+    result.fMGCurrent = try factor(.tillage, request.current.tillage.rawValue, request.current.tillage.dataKey, zone, calibrated?.hasFMgCurrent == true ? calibrated?.fMgCurrent : nil, "\(prefix)calibrated.f_mg_current", "f_mg_current", &trace)
+    result.fICurrent = try factor(.input, request.current.input.rawValue, request.current.input.dataKey, zone, calibrated?.hasFICurrent == true ? calibrated?.fICurrent : nil, "\(prefix)calibrated.f_i_current", "f_i_current", &trace)
 
     result.socPrevious = trace.term(
       "soc_previous", result.socRef * result.fLU * result.fMGPrevious * result.fIPrevious, .tCPerHa,
@@ -90,7 +90,7 @@ struct ModelledStock {
       years = EscaRules.defaultEquilibriumYears
       trace.decision("equilibrium_years", "20", reason: "IPCC default equilibrium period (calculator 'Period of n years')")
     }
-    try Validate.inRange(years, 1...100, "\(prefix)equilibrium_years")
+    try Check.inRange(years, 1...100, "\(prefix)equilibrium_years")
     trace.term("equilibrium_years", Double(years), .year)
     result.rate = trace.term(
       "annual_rate", (result.socCurrent - result.socPrevious) / Double(years), .tCPerHaPerYr,
@@ -105,15 +105,15 @@ struct ModelledStock {
         "exceptional_ploughing", "FULL_TILLAGE_FOR_YEAR",
         reason: "the guidelines require accounting for the carbon released by an exceptional ploughing without a formula: the full-tillage factor is applied to the ploughed share for that year (selectable: IGNORE)")
     }
-    let yearsSinceCsr = try Validate.inRange(request.yearsSinceCsr, 0...100, "\(prefix)years_since_csr")
+    let yearsSinceCsr = try Check.inRange(request.yearsSinceCsr, 0...100, "\(prefix)years_since_csr")
     for (index, event) in request.exceptionalPloughings.enumerated() {
       let path = "\(prefix)exceptional_ploughings[\(index)]"
-      try Validate.inRange(Int(event.yearIndex), 1...100, "\(path).year_index")
-      let share = try Validate.inRange(event.areaPct, 0...100, "\(path).area_pct")
+      try Check.inRange(Int(event.yearIndex), 1...100, "\(path).year_index")
+      let share = try Check.inRange(event.areaPct, 0...100, "\(path).area_pct")
       guard share > 0 else { throw .invalidArgument("\(path).area_pct", "must be greater than 0") }
-      try Validate.specified(event.reason, "\(path).reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
+      try Check.specified(event.reason, "\(path).reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
       if event.reason == .hoedCrops {
-        let hoed = try Validate.inRange(event.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
+        let hoed = try Check.inRange(event.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
         guard hoed < EscaRules.hoedCropsMaxFarmPct else {
           throw .failedPrecondition(
             rule: "esca.category.exceptional_ploughing_hoed_crops",
@@ -121,7 +121,7 @@ struct ModelledStock {
         }
       }
       guard policy == .fullTillageForYear else { continue }
-      guard let fullTillage = reference.factor("F_MG", "full_tillage", zone) else {
+      guard let fullTillage = reference.factor(.tillage, Tillage.full.rawValue, zone) else {
         throw .internal("F_MG full_tillage missing for \(zone)")
       }
       let socFullTillage = result.socRef * result.fLU * fullTillage * result.fICurrent
@@ -135,7 +135,7 @@ struct ModelledStock {
     }
 
     if request.hasCsrTcPerHa {
-      let csr = try Validate.nonNegative(request.csrTcPerHa, "\(prefix)csr_tc_per_ha")
+      let csr = try Check.nonNegative(request.csrTcPerHa, "\(prefix)csr_tc_per_ha")
       trace.term("csr", csr, .tCPerHa, source: "request")
       trace.term("years_since_csr", yearsSinceCsr, .year, source: "request")
       let csa = trace.term(
@@ -143,7 +143,7 @@ struct ModelledStock {
         formula: "CSR + r × years since CSR − exceptional ploughing loss")
       result.csaModelled = csa
       if request.hasCsaMeasuredTcPerHa {
-        let measured = try Validate.nonNegative(request.csaMeasuredTcPerHa, "\(prefix)csa_measured_tc_per_ha")
+        let measured = try Check.nonNegative(request.csaMeasuredTcPerHa, "\(prefix)csa_measured_tc_per_ha")
         trace.term("csa_measured", measured, .tCPerHa, source: "request")
         if csa > 0 {
           result.deviationPct = trace.term(
@@ -167,17 +167,17 @@ struct ModelledStock {
 
   /// A factor from the table, or its calibrated replacement.
   private func factor(
-    _ name: String, _ level: String?, _ zone: ClimateZone, _ calibrated: Double?, _ calibratedField: String,
+    _ which: ReferenceData.Factor, _ levelValue: Int, _ level: String?, _ zone: ClimateZone, _ calibrated: Double?, _ calibratedField: @autoclosure () -> String,
     _ term: String, _ trace: inout Tracer
   ) throws(ModuleError) -> Double {
     if let calibrated {
-      let value = try Validate.inRange(calibrated, 0.01...5, calibratedField)
+      let value = try Check.inRange(calibrated, 0.01...5, calibratedField())
       return trace.term(term, value, .ratio, source: "calibrated factor (request)")
     }
-    guard let level, let value = reference.factor(name, level, zone) else {
-      throw .internal("\(name) \(level ?? "?") missing for \(zone)")
+    guard let value = reference.factor(which, levelValue, zone) else {
+      throw .internal("\(which.name) \(level ?? "?") missing for \(zone)")
     }
-    return trace.term(term, value, .ratio, source: "IPCC 2019 Vol. 4 Table 5.5 (\(name) \(level), \(zone.dataKey ?? ""))")
+    return trace.term(term, value, .ratio, source: "IPCC 2019 Vol. 4 Table 5.5 (\(which.name) \(level ?? ""), \(zone.dataKey ?? ""))")
   }
 
   /// The wire response.

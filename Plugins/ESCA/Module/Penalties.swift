@@ -10,16 +10,16 @@ enum Penalties {
     var response: Carbon_Esca_V1_PenaltyResponse
     switch request.event {
     case .withdrawal(let withdrawal):
-      let year = try Validate.inRange(Int(withdrawal.year), SimpleDate.validYears, "withdrawal.year")
-      let esca = try Validate.nonNegative(withdrawal.currentYearEscaGCo2EPerMj, "withdrawal.current_year_esca_g_co2e_per_mj")
+      let year = try Check.inRange(Int(withdrawal.year), SimpleDate.validYears, "withdrawal.year")
+      let esca = try Check.nonNegative(withdrawal.currentYearEscaGCo2EPerMj, "withdrawal.current_year_esca_g_co2e_per_mj")
       response = withdrawalPenalty(year: year, esca: esca, trace: &trace)
     case .tenantExit(let exit):
-      let year = try Validate.inRange(Int(exit.year), SimpleDate.validYears, "tenant_exit.year")
-      let csrYear = try Validate.inRange(Int(exit.csrYear), SimpleDate.validYears, "tenant_exit.csr_year")
+      let year = try Check.inRange(Int(exit.year), SimpleDate.validYears, "tenant_exit.year")
+      let csrYear = try Check.inRange(Int(exit.csrYear), SimpleDate.validYears, "tenant_exit.csr_year")
       guard year >= csrYear else {
         throw .invalidArgument("tenant_exit.year", "dates out of order: the tenancy ends (\(year)) before the CSR year \(csrYear)")
       }
-      let esca = try Validate.nonNegative(exit.currentYearEscaGCo2EPerMj, "tenant_exit.current_year_esca_g_co2e_per_mj")
+      let esca = try Check.nonNegative(exit.currentYearEscaGCo2EPerMj, "tenant_exit.current_year_esca_g_co2e_per_mj")
       if exit.landlordRefusedRenewal {
         response = Carbon_Esca_V1_PenaltyResponse()
         response.successorMayTakeOver = true
@@ -54,13 +54,13 @@ enum Penalties {
     _ c: Carbon_Esca_V1_RealCsaComparison, trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_PenaltyResponse {
     var response = Carbon_Esca_V1_PenaltyResponse()
-    let csr = try Validate.nonNegative(c.csrTcPerHa, "real_csa.csr_tc_per_ha")
-    let modelled = try Validate.nonNegative(c.csaModelledTcPerHa, "real_csa.csa_modelled_tc_per_ha")
-    let years = try Validate.positive(c.yearsSinceCsr, "real_csa.years_since_csr")
-    try Validate.inRange(years, 0...100, "real_csa.years_since_csr")
-    let analysisYear = try Validate.inRange(Int(c.analysisYear), SimpleDate.validYears, "real_csa.analysis_year")
-    let yield = try Validate.positive(c.yieldKgDryPerHaPerYr, "real_csa.yield_kg_dry_per_ha_per_yr")
-    try Validate.inRange(yield, 0...1_000_000, "real_csa.yield_kg_dry_per_ha_per_yr")
+    let csr = try Check.nonNegative(c.csrTcPerHa, "real_csa.csr_tc_per_ha")
+    let modelled = try Check.nonNegative(c.csaModelledTcPerHa, "real_csa.csa_modelled_tc_per_ha")
+    let years = try Check.positive(c.yearsSinceCsr, "real_csa.years_since_csr")
+    try Check.inRange(years, 0...100, "real_csa.years_since_csr")
+    let analysisYear = try Check.inRange(Int(c.analysisYear), SimpleDate.validYears, "real_csa.analysis_year")
+    let yield = try Check.positive(c.yieldKgDryPerHaPerYr, "real_csa.yield_kg_dry_per_ha_per_yr")
+    try Check.inRange(yield, 0...1_000_000, "real_csa.yield_kg_dry_per_ha_per_yr")
     let bounds = try SoilStock.bounds(c.analyses, purpose: .claim, csrMethod: .unspecified, prefix: "real_csa.analyses", trace: &trace)
     let value = SoilStock.farmValue(bounds, trace: &trace)
     trace.term("csr", csr, .tCPerHa, source: "request")
@@ -80,7 +80,7 @@ enum Penalties {
       basis = .median
       trace.decision("comparison_basis", "MEDIAN", reason: "outside the interval the difference uses the median of the analyses (nearest bound selectable)")
     }
-    try Validate.specified(basis, "real_csa.basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+    try Check.specified(basis, "real_csa.basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let compared = basis == .median ? value.median : (modelled < value.intervalLow ? value.intervalLow : value.intervalHigh)
     response.csaComparedTcPerHa = trace.term("csa_compared", compared, .tCPerHa, formula: basis == .median ? "median" : "nearest bound of the interval")
     let difference = trace.term("difference", compared - modelled, .tCPerHa, formula: "CSA real − CSA modelled")
@@ -99,7 +99,7 @@ enum Penalties {
         claimed = years
         trace.decision("claimed_years", "every year since the CSR", reason: "claimed_years not given: every year since the CSR was claimed with the modelled CSA")
       }
-      try Validate.inRange(claimed, 0...years.rounded(.up), "real_csa.claimed_years")
+      try Check.inRange(claimed, 0...years.rounded(.up), "real_csa.claimed_years")
       let overClaimed = trace.term("over_claimed_stock", -annual * claimed, .tCPerHa, formula: "annual difference × claimed years")
       var adjustment = Carbon_Esca_V1_BonusAdjustment()
       adjustment.year = Int32(analysisYear + 1)

@@ -96,6 +96,10 @@ struct ReferenceData: Sendable {
   let socRef: [String: Double]
   /// Stock-change factors by "factor|level|climate".
   let factors: [String: Double]
+  /// SOC_REF by integer key (climate, soil raw values) for cheap lookups in batches.
+  let socRefByKey: [Int: Double]
+  /// Factors by integer key (factor, level raw value, climate raw value).
+  let factorsByKey: [Int: Double]
   /// Annex 3 rows by former-region code.
   let regional: [String: RegionalCsrRow]
   /// Data set descriptions for traces.
@@ -140,23 +144,54 @@ struct ReferenceData: Sendable {
       regional[code] = RegionalCsrRow(
         code: code, printedName: name, maximum: maximum, minimum: minimum, median: median, mean: mean)
     }
+    // An empty table means a broken data file (e.g. CRLF line ends), never a valid state.
+    guard !socRef.isEmpty, !factors.isEmpty, !regional.isEmpty else {
+      throw .internal("ESCA reference data files parsed empty (SOC_REF \(socRef.count), factors \(factors.count), Annex 3 \(regional.count))")
+    }
+    var socRefByKey: [Int: Double] = [:]
+    var factorsByKey: [Int: Double] = [:]
+    for climate in ClimateZone.allCases {
+      guard let c = climate.dataKey else { continue }
+      for soil in SoilType.allCases {
+        if let s = soil.dataKey, let value = socRef["\(c)|\(s)"] { socRefByKey[key(climate, soil)] = value }
+      }
+      for use in CroplandUse.allCases {
+        if let l = use.dataKey, let value = factors["F_LU|\(l)|\(c)"] { factorsByKey[key(.landUse, use.rawValue, climate)] = value }
+      }
+      for tillage in Tillage.allCases {
+        if let l = tillage.dataKey, let value = factors["F_MG|\(l)|\(c)"] { factorsByKey[key(.tillage, tillage.rawValue, climate)] = value }
+      }
+      for input in InputLevel.allCases {
+        if let l = input.dataKey, let value = factors["F_I|\(l)|\(c)"] { factorsByKey[key(.input, input.rawValue, climate)] = value }
+      }
+    }
     return ReferenceData(
-      socRef: socRef, factors: factors, regional: regional,
+      socRef: socRef, factors: factors, socRefByKey: socRefByKey, factorsByKey: factorsByKey, regional: regional,
       socRefDataSet: dataSet("ipcc-2019-soc-ref", soc),
       factorsDataSet: dataSet("ipcc-2019-cropland-factors", fac),
       regionalDataSet: dataSet("2bs-esca-annex3-regional-csr", reg))
   }
 
-  /// SOC_REF for a climate and soil, nil when the table has no value.
-  func socRef(_ climate: ClimateZone, _ soil: SoilType) -> Double? {
-    guard let c = climate.dataKey, let s = soil.dataKey else { return nil }
-    return socRef["\(c)|\(s)"]
+  /// The three stock-change factors of IPCC Table 5.5.
+  enum Factor: Int {
+    case landUse = 1, tillage, input
+    /// Its name in the data file and traces.
+    var name: String { self == .landUse ? "F_LU" : self == .tillage ? "F_MG" : "F_I" }
   }
 
-  /// A stock-change factor ("F_LU", "F_MG", "F_I") for a level key and climate.
-  func factor(_ name: String, _ level: String, _ climate: ClimateZone) -> Double? {
-    guard let c = climate.dataKey else { return nil }
-    return factors["\(name)|\(level)|\(c)"]
+  private static func key(_ climate: ClimateZone, _ soil: SoilType) -> Int { climate.rawValue << 8 | (soil.rawValue & 0xFF) }
+  private static func key(_ factor: Factor, _ level: Int, _ climate: ClimateZone) -> Int {
+    factor.rawValue << 24 | (level & 0xFF) << 16 | (climate.rawValue & 0xFFFF)
+  }
+
+  /// SOC_REF for a climate and soil, nil when the table has no value.
+  func socRef(_ climate: ClimateZone, _ soil: SoilType) -> Double? {
+    socRefByKey[Self.key(climate, soil)]
+  }
+
+  /// A stock-change factor for a level (raw value of its enum) and climate.
+  func factor(_ factor: Factor, _ level: Int, _ climate: ClimateZone) -> Double? {
+    factorsByKey[Self.key(factor, level, climate)]
   }
 
   private static func table(_ bytes: [UInt8], _ file: String) throws(ModuleError) -> ReferenceTable {

@@ -14,7 +14,7 @@ enum RegionalCsr {
   static func interval(
     _ codes: [String], field: String, reference: ReferenceData, trace: inout Tracer
   ) throws(ModuleError) -> Interval {
-    try Validate.nonEmpty(codes, field)
+    try Check.nonEmpty(codes, field)
     var rows: [RegionalCsrRow] = []
     for (index, code) in codes.enumerated() {
       guard let row = reference.regional[code] else {
@@ -69,7 +69,7 @@ enum RegionalCsr {
     response.minimumTcPerHa = interval.minimum
     response.maximumTcPerHa = interval.maximum
     if request.hasCsrTcPerHa {
-      let csr = try Validate.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
+      let csr = try Check.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
       response.csrInInterval = csr >= interval.minimum && csr <= interval.maximum
       if !response.csrInInterval {
         trace.rule("esca.csr.regional_interval", "CSR \(csr) t C/ha lies outside [\(interval.minimum), \(interval.maximum)]")

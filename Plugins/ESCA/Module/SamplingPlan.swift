@@ -10,13 +10,13 @@ enum SamplingPlan {
     -> Carbon_Esca_V1_SamplingPlanResponse
   {
     var trace = Tracer()
-    try Validate.nonEmpty(request.fields, "fields")
+    try Check.nonEmpty(request.fields, "fields")
     var scopeFirstYear = Int.min
     var scopeLastYear = Int.max
     if request.realCsa {
-      try Validate.specified(request.farmerCase, "farmer_case") { $0.rawValue >= 1 && $0.rawValue <= 3 }
-      let engagement = try Validate.inRange(Int(request.engagementYear), SimpleDate.validYears, "engagement_year")
-      let csr = try Validate.inRange(Int(request.csrYear), SimpleDate.validYears, "csr_year")
+      try Check.specified(request.farmerCase, "farmer_case") { $0.rawValue >= 1 && $0.rawValue <= 3 }
+      let engagement = try Check.inRange(Int(request.engagementYear), SimpleDate.validYears, "engagement_year")
+      let csr = try Check.inRange(Int(request.csrYear), SimpleDate.validYears, "csr_year")
       // Claims between the engagement year and 1 January of the 5th year after the CSR.
       scopeFirstYear = engagement
       scopeLastYear = csr + EscaRules.realCsaYearsAfterCsr - 1
@@ -37,12 +37,12 @@ enum SamplingPlan {
 
     for (index, field) in request.fields.enumerated() {
       let path = "fields[\(index)]"
-      let area = try Validate.positive(field.areaHa, "\(path).area_ha")
-      try Validate.inRange(area, 0...1_000_000, "\(path).area_ha")
-      try Validate.inRange(Int(field.compositeSamples), 0...1_000_000, "\(path).composite_samples")
-      try Validate.inRange(Int(field.subsamplesPerComposite), 0...1_000_000, "\(path).subsamples_per_composite")
+      let area = try Check.positive(field.areaHa, "\(path).area_ha")
+      try Check.inRange(area, 0...1_000_000, "\(path).area_ha")
+      try Check.inRange(Int(field.compositeSamples), 0...1_000_000, "\(path).composite_samples")
+      try Check.inRange(Int(field.subsamplesPerComposite), 0...1_000_000, "\(path).subsamples_per_composite")
       for (yearIndex, year) in field.claimYears.enumerated() {
-        try Validate.inRange(Int(year), SimpleDate.validYears, "\(path).claim_years[\(yearIndex)]")
+        try Check.inRange(Int(year), SimpleDate.validYears, "\(path).claim_years[\(yearIndex)]")
       }
       let subject = field.id.isEmpty ? path : field.id
       var result = Carbon_Esca_V1_SamplingFieldResult()

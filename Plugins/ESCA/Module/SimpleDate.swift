@@ -19,10 +19,10 @@ struct SimpleDate: Comparable, Hashable, Sendable, CustomStringConvertible {
   /// Validates a request date; INVALID_ARGUMENT naming `field` when absent or impossible.
   init(_ date: CalendarDate?, field: String) throws(ModuleError) {
     guard let date else { throw .invalidArgument(field, "is required") }
-    try Validate.inRange(Int(date.year), Self.validYears, "\(field).year")
-    try Validate.inRange(Int(date.month), 1...12, "\(field).month")
+    try Check.inRange(Int(date.year), Self.validYears, "\(field).year")
+    try Check.inRange(Int(date.month), 1...12, "\(field).month")
     let last = Self.daysInMonth(year: Int(date.year), month: Int(date.month))
-    try Validate.inRange(Int(date.day), 1...last, "\(field).day")
+    try Check.inRange(Int(date.day), 1...last, "\(field).day")
     self.init(year: Int(date.year), month: Int(date.month), day: Int(date.day))
   }
 

@@ -19,23 +19,23 @@ enum SoilStock {
   static func compute(
     _ analysis: SoilAnalysis, purpose: AnalysisPurpose, prefix: String, trace: inout Tracer
   ) throws(ModuleError) -> Result {
-    try Validate.specified(purpose, "purpose") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+    try Check.specified(purpose, "purpose") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let carbon = try carbonContent(analysis, prefix: prefix, trace: &trace)
-    let depth = try Validate.positive(analysis.depthCm, "\(prefix)depth_cm")
-    try Validate.inRange(depth, 0...300, "\(prefix)depth_cm")
+    let depth = try Check.positive(analysis.depthCm, "\(prefix)depth_cm")
+    try Check.inRange(depth, 0...300, "\(prefix)depth_cm")
     if purpose == .claim && depth != EscaRules.claimDepthCm {
       throw .failedPrecondition(
         rule: "esca.soil.claim_depth_30cm",
         "\(prefix)depth_cm is \(depth) cm; CSR/CSA measurements for a claim are made on the first 30 cm (guidelines, Analyse de sol 1.e). Use purpose INFORMATION for other depths")
     }
-    let density = try Validate.positive(analysis.bulkDensityGPerCm3, "\(prefix)bulk_density_g_per_cm3")
-    try Validate.inRange(density, 0...3, "\(prefix)bulk_density_g_per_cm3")
+    let density = try Check.positive(analysis.bulkDensityGPerCm3, "\(prefix)bulk_density_g_per_cm3")
+    try Check.inRange(density, 0...3, "\(prefix)bulk_density_g_per_cm3")
     if purpose == .claim {
-      try Validate.specified(analysis.bulkDensityMethod, "\(prefix)bulk_density_method") {
+      try Check.specified(analysis.bulkDensityMethod, "\(prefix)bulk_density_method") {
         $0.rawValue >= 1 && $0.rawValue <= 3
       }
     }
-    let coarse = try Validate.nonNegative(analysis.coarseElementsPct, "\(prefix)coarse_elements_pct")
+    let coarse = try Check.nonNegative(analysis.coarseElementsPct, "\(prefix)coarse_elements_pct")
     guard coarse < 100 else {
       throw .invalidArgument("\(prefix)coarse_elements_pct", "must be below 100 %, got \(coarse)")
     }
@@ -62,15 +62,15 @@ enum SoilStock {
     case (false, false):
       throw .invalidArgument("\(prefix)carbon_g_per_kg", "is required (or organic_matter_g_per_kg)")
     case (true, false):
-      let carbon = try Validate.nonNegative(analysis.carbonGPerKg, "\(prefix)carbon_g_per_kg")
-      try Validate.inRange(carbon, 0...1000, "\(prefix)carbon_g_per_kg")
+      let carbon = try Check.nonNegative(analysis.carbonGPerKg, "\(prefix)carbon_g_per_kg")
+      try Check.inRange(carbon, 0...1000, "\(prefix)carbon_g_per_kg")
       return trace.term("carbon_content", carbon, .gPerKg, source: "analysis")
     case (false, true):
-      let organic = try Validate.nonNegative(analysis.organicMatterGPerKg, "\(prefix)organic_matter_g_per_kg")
-      try Validate.inRange(organic, 0...1000, "\(prefix)organic_matter_g_per_kg")
+      let organic = try Check.nonNegative(analysis.organicMatterGPerKg, "\(prefix)organic_matter_g_per_kg")
+      try Check.inRange(organic, 0...1000, "\(prefix)organic_matter_g_per_kg")
       let factor: Double
       if analysis.hasOmToCarbonFactor {
-        factor = try Validate.inRange(analysis.omToCarbonFactor, 1...3, "\(prefix)om_to_carbon_factor")
+        factor = try Check.inRange(analysis.omToCarbonFactor, 1...3, "\(prefix)om_to_carbon_factor")
         trace.decision("om_to_carbon_factor", "\(factor)", reason: "given by the request")
       } else {
         factor = EscaRules.defaultOmToCarbonFactor
@@ -107,7 +107,7 @@ enum SoilStock {
     _ values: [Carbon_Esca_V1_StockValue], purpose: AnalysisPurpose,
     csrMethod: BulkDensityMethod, prefix: String, trace: inout Tracer
   ) throws(ModuleError) -> [Bounds] {
-    try Validate.nonEmpty(values, prefix)
+    try Check.nonEmpty(values, prefix)
     var result: [Bounds] = []
     result.reserveCapacity(values.count)
     for (index, value) in values.enumerated() {
@@ -120,15 +120,15 @@ enum SoilStock {
       case (false, false):
         throw .invalidArgument("\(path).stock_tc_per_ha", "is required (or analysis)")
       case (true, false):
-        stock = try Validate.nonNegative(value.stockTcPerHa, "\(path).stock_tc_per_ha")
-        uncertainty = try Validate.inRange(value.uncertaintyPct, 0...99.999, "\(path).uncertainty_pct")
+        stock = try Check.nonNegative(value.stockTcPerHa, "\(path).stock_tc_per_ha")
+        uncertainty = try Check.inRange(value.uncertaintyPct, 0...99.999, "\(path).uncertainty_pct")
         if csrMethod != .unspecified {
           trace.warning("\(path): a stock without its analysis cannot be checked for the bulk-density method")
         }
       case (false, true):
         let analysis = value.analysis
         stock = try compute(analysis, purpose: purpose, prefix: "\(path).analysis.", trace: &trace).stockTcPerHa
-        uncertainty = try Validate.inRange(analysis.uncertaintyPct, 0...99.999, "\(path).analysis.uncertainty_pct")
+        uncertainty = try Check.inRange(analysis.uncertaintyPct, 0...99.999, "\(path).analysis.uncertainty_pct")
         if csrMethod != .unspecified && purpose == .claim && analysis.bulkDensityMethod != csrMethod {
           throw .failedPrecondition(
             rule: "esca.soil.same_bulk_density_method",

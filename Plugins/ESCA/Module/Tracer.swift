@@ -1,7 +1,8 @@
 import CarbonDomain
 
-/// The trace of one ESCA calculation: a ``TraceBuilder`` whose terms can be switched off for
-/// cheap batch records (decisions, rules, data sets and warnings are always kept).
+/// The trace of one ESCA calculation: a ``TraceBuilder`` that can be made compact for cheap
+/// batch records: no terms, decisions without their reason and data sets without their source
+/// (rule and choice, name and version stay; the full wording is in every unary response).
 struct Tracer {
   private(set) var builder: TraceBuilder
   /// Whether intermediate terms are recorded.
@@ -10,7 +11,7 @@ struct Tracer {
   init(recordsTerms: Bool = true) {
     builder = TraceBuilder(method: EscaRules.methodName, version: EscaRules.methodVersion)
     self.recordsTerms = recordsTerms
-    builder.dataSet(EscaRules.rulesDataSet)
+    dataSet(EscaRules.rulesDataSet)
   }
 
   /// Records a term (when terms are on) and returns its value.
@@ -24,11 +25,20 @@ struct Tracer {
   }
 
   /// Records a data set used.
-  mutating func dataSet(_ version: DataSetVersion) { builder.dataSet(version) }
+  mutating func dataSet(_ version: DataSetVersion) {
+    if recordsTerms {
+      builder.dataSet(version)
+    } else {
+      var short = DataSetVersion()
+      short.name = version.name
+      short.version = version.version
+      builder.dataSet(short)
+    }
+  }
 
   /// Records a decision taken where the guidelines leave a choice.
-  mutating func decision(_ rule: String, _ choice: String, reason: String) {
-    builder.decision(rule, choice, reason: reason)
+  mutating func decision(_ rule: String, _ choice: String, reason: @autoclosure () -> String) {
+    builder.decision(rule, choice, reason: recordsTerms ? reason() : "")
   }
 
   /// Records a rule that capped, refused or changed the result.

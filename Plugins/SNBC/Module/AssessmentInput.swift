@@ -110,10 +110,22 @@ enum AssessmentValidation {
       }
       global = try globalTrajectory(category.globalTrajectory, field: path + ".global_trajectory")
     } else {
-      try Validate.nonEmpty(category.seriesID, path + ".series_id")
-      guard let found = catalog.lookup(category.seriesID) else {
+      try Validate.inRange(category.sector.rawValue, 0...7, path + ".sector")
+      let requested: String
+      if category.seriesID.isEmpty {
+        guard category.sector != .unspecified, let total = ReferenceCatalog.sectorTotalId(category.sector) else {
+          throw .invalidArgument(path + ".series_id", "is required (or give the category's sector)")
+        }
+        requested = total
+      } else {
+        requested = category.seriesID
+      }
+      guard let found = catalog.lookup(requested) else {
         throw .invalidArgument(
           path + ".series_id", "unknown sector or sub-sector \"\(category.seriesID)\" (see ListReferenceSeries)")
+      }
+      if category.sector != .unspecified && found.sector != category.sector && !found.derived {
+        throw .invalidArgument(path + ".sector", "\(found.id) does not belong to this sector")
       }
       if found.outsideBudgets {
         throw .failedPrecondition(

@@ -102,6 +102,20 @@ struct ReferenceCatalog: Sendable {
     return nil
   }
 
+  /// The Annex II total of a domain SNBC sector.
+  static func sectorTotalId(_ sector: SnbcSector) -> String? {
+    switch sector {
+    case .transport: return "transport"
+    case .buildings: return "buildings"
+    case .agriculture: return "agriculture"
+    case .industry: return "industry"
+    case .energyProduction: return "energy_production"
+    case .waste: return "waste"
+    case .lulucf: return "lulucf"
+    default: return nil
+    }
+  }
+
   /// The Annex I budget series of the sector a series belongs to (nil for bunkers).
   func budgetSeries(for series: ReferenceSeries) -> ReferenceSeries? {
     if series.id == Self.allSectorsId { return lookup("budget.all_excl_lulucf") }

@@ -43,6 +43,15 @@ struct TrajectoryChart: Sendable {
     return years.compactMap { year in sector.evaluate(at: year).map { (year, $0.value / base * 100) } }
   }
 
+  /// Grid step: 20 index points up to 200, then a 1-2-5 step giving at most about ten lines.
+  static func tickStep(forTop top: Double) -> Double {
+    guard top > 200 else { return 20 }
+    let raw = top / 10
+    let magnitude = pow(10, (log10(raw)).rounded(.down))
+    for multiple in [1.0, 2, 5, 10] where multiple * magnitude >= raw { return multiple * magnitude }
+    return 10 * magnitude
+  }
+
   /// The SVG document.
   func svg() -> String {
     let lastYear = max(company.last?.year ?? referenceYear + 1, referenceYear + 1)
@@ -51,7 +60,10 @@ struct TrajectoryChart: Sendable {
     let sectorLine = sectorIndex(at: years)
     let actualDots = actualIndex
     let maxIndex = max(100, (companyLine + sectorLine + actualDots).map(\.index).max() ?? 100)
-    let yTop = (maxIndex / 20).rounded(.up) * 20
+    // An absurd (but finite) request can put the index near Double's limit: keep the axis finite
+    // and its ticks few, so that drawing never loops for long (found by fuzzing).
+    let yTop = min((maxIndex / 20).rounded(.up) * 20, 1e15)
+    let tickStep = Self.tickStep(forTop: yTop)
     let plotWidth = width - margin.left - margin.right
     let plotHeight = height - margin.top - margin.bottom
     func x(_ year: Int32) -> Double {
@@ -73,8 +85,8 @@ struct TrajectoryChart: Sendable {
     var tick = 0.0
     while tick <= yTop {
       svg += "<line x1=\"\(f(margin.left))\" y1=\"\(f(y(tick)))\" x2=\"\(f(margin.left + plotWidth))\" y2=\"\(f(y(tick)))\" stroke=\"#ddd\"/>"
-      svg += "<text x=\"\(f(margin.left - 8))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(Int(tick))</text>\n"
-      tick += 20
+      svg += "<text x=\"\(f(margin.left - 8))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(String(format: "%.0f", tick))</text>\n"
+      tick += tickStep
     }
     let step = max(1, Int32((Double(lastYear - referenceYear) / 8).rounded(.up)))
     var year = referenceYear

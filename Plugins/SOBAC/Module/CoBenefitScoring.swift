@@ -91,6 +91,11 @@ struct CoBenefitScoring: Sendable {
       return out
     }
     let reduction = (reference - project) / reference * 100
+    // Absurd magnitudes (sums overflowing to infinity) cannot be scored: not met, no crash.
+    guard reduction.isFinite else {
+      out.status = .notMet
+      return out
+    }
     out.reductionPercent = reduction
     guard reduction + Statistics.thresholdTolerance >= threshold else {
       out.status = .notMet

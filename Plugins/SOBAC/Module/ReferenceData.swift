@@ -159,6 +159,11 @@ struct SobacReferenceData: Sendable {
   /// Data set entries for traces.
   var dataSets: [DataSetVersion] { files.map(\.dataSet) }
 
+  /// The embedded tables, parsed once per process and shared by every module instance.
+  static let shared: Result<SobacReferenceData, ModuleError> = {
+    do throws(ModuleError) { return .success(try load()) } catch { return .failure(error) }
+  }()
+
   /// Loads the embedded files; a malformed file is a build defect reported as INTERNAL.
   static func load() throws(ModuleError) -> SobacReferenceData {
     func parse(_ name: String, _ file: String, _ bytes: [UInt8]) throws(ModuleError) -> ReferenceFile {

@@ -57,7 +57,7 @@ public struct SobacModule: CarbonModule {
     config = try context.decodeConfig(Config.self)
     try Validate.inRange(config.nSolutionUreaShare, 0...1, "config.n_solution_urea_share")
     guard config.maxFarms > 0 else { throw .invalidArgument("config.max_farms", "must be greater than 0") }
-    data = try SobacReferenceData.load()
+    data = try SobacReferenceData.shared.get()
     guard let n2oGwp = GlobalWarmingPotential.factor(for: .n2O, in: .ar5) else {
       throw .internal("the domain GWP table has no AR5 N2O value")
     }
@@ -158,7 +158,10 @@ public struct SobacModule: CarbonModule {
       let result = try evaluator.evaluate(farm, path: "farms[\(index)]")
       totals.add(result)
       var message = Carbon_Sobac_V1_CollectiveBatchMessage()
-      message.trace = result.trace
+      // The farm's full trace travels inside `farm`; the message trace only names the method,
+      // so that 10 000 farms do not carry every trace twice.
+      message.trace.method = Self.methodName
+      message.trace.methodVersion = Self.methodVersion
       message.farm = result
       try stream.send(message)
     }

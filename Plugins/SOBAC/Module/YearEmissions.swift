@@ -52,7 +52,7 @@ struct YearEmissionsCalculator: Sendable {
       let ureaCO2 = resolved.ureaKg * factors.ureaCarbon * CarbonConstants.co2PerCarbon
 
       var emission = Carbon_Sobac_V1_InputEmission()
-      emission.lineIndex = Int32(index)
+      emission.lineIndex = Int32(clamping: index)
       emission.inputCode = item.code
       emission.label = line.label.isEmpty ? item.label : line.label
       emission.consumption = resolved.consumption

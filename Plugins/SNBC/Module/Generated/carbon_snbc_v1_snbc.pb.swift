@@ -576,7 +576,8 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
   public var kind: Carbon_Snbc_V1_EmissionCategoryKind = .unspecified
 
   /// Reference series the category is compared with: a sector or sub-sector id or alias
-  /// (see ListReferenceSeries), or "all_sectors" for composite categories.
+  /// (see ListReferenceSeries), or "all_sectors" for composite categories. May be empty when
+  /// `sector` is set.
   public var seriesID: String = String()
 
   /// Emissions of the reference year, t CO2e/yr (gross, ≥ 0).
@@ -605,6 +606,10 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
 
   /// Source of the justification trajectory (required with it), e.g. "IEA NZE 2021, steel".
   public var justificationTrajectorySource: String = String()
+
+  /// SNBC sector of the category. With series_id empty, the category compares with that
+  /// sector's Annex II total; with both, they must agree.
+  public var sector: CarbonDomain.Carbon_Domain_V1_SnbcSector = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1920,7 +1925,7 @@ nonisolated extension Carbon_Snbc_V1_GlobalTrajectoryPoint: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EmissionCategory"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}reference_emissions_t_co2e\0\u{3}reference_technological_sink_t_co2e\0\u{1}targets\0\u{1}perimeter\0\u{3}global_trajectory\0\u{1}actuals\0\u{3}justification_trajectory\0\u{3}justification_trajectory_source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}reference_emissions_t_co2e\0\u{3}reference_technological_sink_t_co2e\0\u{1}targets\0\u{1}perimeter\0\u{3}global_trajectory\0\u{1}actuals\0\u{3}justification_trajectory\0\u{3}justification_trajectory_source\0\u{1}sector\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1939,6 +1944,7 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.actuals) }()
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.justificationTrajectory) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.justificationTrajectorySource) }()
+      case 12: try { try decoder.decodeSingularEnumField(value: &self.sector) }()
       default: break
       }
     }
@@ -1978,6 +1984,9 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
     if !self.justificationTrajectorySource.isEmpty {
       try visitor.visitSingularStringField(value: self.justificationTrajectorySource, fieldNumber: 11)
     }
+    if self.sector != .unspecified {
+      try visitor.visitSingularEnumField(value: self.sector, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1993,6 +2002,7 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
     if lhs.actuals != rhs.actuals {return false}
     if lhs.justificationTrajectory != rhs.justificationTrajectory {return false}
     if lhs.justificationTrajectorySource != rhs.justificationTrajectorySource {return false}
+    if lhs.sector != rhs.sector {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

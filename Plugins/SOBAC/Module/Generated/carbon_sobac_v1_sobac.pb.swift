@@ -1677,7 +1677,8 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveBatchMessage: Sendable {
     set {item = .summary(newValue)}
   }
 
-  /// Trace of this message (the farm's or the summary's).
+  /// Trace of this message: the summary's trace; for a farm message only the method and its
+  /// version (the farm's full trace is farm.trace).
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
     get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
     set {_trace = newValue}
