@@ -215,8 +215,11 @@ lulucf.artificialisation|II.7 UTCATF|II|Dont artificialisation	11,9	11,8	11,8	11
 
   @Test("the transcription in this test is the seed's own text")
   func transcriptionMatchesSeedFile() throws {
-    let seedPath = "/work/shared/seeds/snbc-company-trajectory-guide.txt"
-    guard let text = try? String(contentsOfFile: seedPath, encoding: .utf8) else { return }
+    // The seeds live in shared/, beside the repository (as on every developer machine and in CI).
+    let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let seedPath = repositoryRoot.appendingPathComponent("../shared/seeds/snbc-company-trajectory-guide.txt").standardized.path
+    let text = try #require(try? String(contentsOfFile: seedPath, encoding: .utf8), "seed not found at \(seedPath)")
     let cleaned = text.replacingOccurrences(of: "<[^>]+>", with: "", options: .regularExpression)
     let seedLines = Set(cleaned.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
     for line in Self.seedRows.split(separator: "\n") {
