@@ -106,25 +106,23 @@ public final class PluginLibrary: @unchecked Sendable {
     guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
       throw .dlopenFailed(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown")
     }
+    // A refused library is never dlclose'd: unloading Swift (or C++) code whose constructors ran
+    // and registered runtime metadata crashes the process later. It stays mapped, inert.
     guard let symbol = dlsym(handle, CARBON_PLUGIN_ENTRY_SYMBOL) else {
-      dlclose(handle)
       throw .missingEntrySymbol(path: path)
     }
     let entry = unsafeBitCast(symbol, to: carbon_plugin_entry_fn.self)
     guard let descriptor = entry() else {
-      dlclose(handle)
       throw .nullDescriptor(path: path)
     }
     let d = descriptor.pointee
     guard d.abi_version == Self.hostABIVersion else {
-      dlclose(handle)
       throw .abiMismatch(path: path, plugin: d.abi_version, host: Self.hostABIVersion)
     }
     do {
       let read = try Self.read(descriptor: d, path: path)
       (name, version, summary, methods, descriptorSet) = read
     } catch {
-      dlclose(handle)
       throw error
     }
     abiVersion = d.abi_version
