@@ -100,7 +100,7 @@ func benchDispatch() throws {
 struct EchoService: RegistrableRPCService {
   static let method = MethodDescriptor(fullyQualifiedService: "bench.Echo", method: "Echo")
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-    router.registerHandler(forMethod: Self.method, deserializer: BenchBytes(), serializer: BenchBytes()) { request, _ in
+    router.registerHandler(forMethod: Self.method, deserializer: RawBytesCoder(), serializer: RawBytesCoder()) { request, _ in
       var iterator = request.messages.makeAsyncIterator()
       let message = try await iterator.next() ?? []
       return StreamingServerResponse(single: ServerResponse(message: message))
@@ -108,10 +108,6 @@ struct EchoService: RegistrableRPCService {
   }
 }
 
-struct BenchBytes: MessageSerializer, MessageDeserializer {
-  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
-}
 
 struct LoadResult {
   var callsPerSecond: Double
@@ -126,7 +122,7 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
   return try await withGRPCClient(transport: transport) { client in
     // Warm the connection.
     for _ in 0..<50 {
-      _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message }
+      _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults) { try $0.message }
     }
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     let started = ContinuousClock.now
@@ -138,7 +134,7 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
           while ContinuousClock.now < deadline {
             let start = ContinuousClock.now
             do {
-              _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message }
+              _ = try await client.unary(request: ClientRequest(message: request), descriptor: method, serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults) { try $0.message }
             } catch {
               errors += 1
             }
@@ -232,7 +228,7 @@ func benchStartup() async throws {
       if FileManager.default.fileExists(atPath: state + "/tls/ca.pem"),
         let transport = try? ClientTransportFactory.make(server: "127.0.0.1:18443", caFile: state + "/tls/ca.pem"),
         let count = try? await withGRPCClient(transport: transport, handleClient: { client in
-          try await client.unary(request: ClientRequest(message: [UInt8]()), descriptor: MethodDescriptor(fullyQualifiedService: "carbon.host.v1.Host", method: "ListModules"), serializer: BenchBytes(), deserializer: BenchBytes(), options: .defaults) { try $0.message.count }
+          try await client.unary(request: ClientRequest(message: [UInt8]()), descriptor: MethodDescriptor(fullyQualifiedService: "carbon.host.v1.Host", method: "ListModules"), serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults) { try $0.message.count }
         })
       {
         modules = count

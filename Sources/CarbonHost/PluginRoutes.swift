@@ -60,10 +60,12 @@ struct PluginRoutes: RegistrableRPCService {
   }
 }
 
-/// Passes message bytes through without decoding them.
-struct RawBytesCoder: MessageSerializer, MessageDeserializer {
-  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-  func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
+/// Passes message bytes through without decoding them: the host's plugin routes use it, and so
+/// can clients that send bytes they built themselves (tests of malformed input, benchmarks).
+public struct RawBytesCoder: MessageSerializer, MessageDeserializer {
+  public init() {}
+  public func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+  public func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
     serializedMessageBytes.withUnsafeBytes { Array($0) }
   }
 }

@@ -73,7 +73,7 @@ struct EndToEndTests {
         do {
           _ = try await client.unary(
             request: ClientRequest(message: [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]), descriptor: method,
-            serializer: RawBytes(), deserializer: RawBytes(), options: .defaults) { try $0.message }
+            serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults) { try $0.message }
           Issue.record("expected INVALID_ARGUMENT for \(method)")
         } catch let error as RPCError {
           #expect(error.code == .invalidArgument, "\(method): \(error)")

@@ -146,9 +146,3 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
 private final class OutputBox: @unchecked Sendable {
   var data = Data()
 }
-
-/// Sends undecoded bytes, to test how the server handles malformed requests.
-struct RawBytes: MessageSerializer, MessageDeserializer {
-  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
-}
