@@ -1,31 +1,126 @@
+import Foundation
 import Synchronization
 
-/// Per-method call counters kept by the host (count, errors by status, total latency).
-/// Exposed to logs and, later, to a Prometheus endpoint.
+/// Per-method call counters kept by the host: calls by status, and a latency histogram.
+/// Rendered for Prometheus by `MetricsExposition`.
 public final class CallMetrics: Sendable {
+  /// Upper bounds (seconds) of the latency histogram's buckets, as Prometheus `le` labels.
+  public static let bucketBounds: [Double] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+  ]
+
   /// Counters of one method.
   public struct Counters: Sendable, Equatable {
-    public var calls = 0
-    public var errorsByStatus: [UInt32: Int] = [:]
-    public var totalNanoseconds: Int64 = 0
+    /// The module that served the calls.
+    public var module: String
+    /// Calls by gRPC status code (0 = OK).
+    public var callsByStatus: [UInt32: Int] = [:]
+    /// Calls per latency bucket (same order as `bucketBounds`; the last one is +Inf).
+    public var buckets: [Int] = Array(repeating: 0, count: CallMetrics.bucketBounds.count + 1)
+    /// Sum of latencies, seconds.
+    public var totalSeconds: Double = 0
+
+    /// Every call, whatever its status.
+    public var calls: Int { callsByStatus.values.reduce(0, +) }
+    /// Calls that did not end OK, by status.
+    public var errorsByStatus: [UInt32: Int] { callsByStatus.filter { $0.key != 0 } }
   }
 
   private let counters = Mutex<[String: Counters]>([:])
 
   public init() {}
 
-  func record(_ path: String, status: UInt32, since start: ContinuousClock.Instant) {
-    let elapsed = ContinuousClock.now - start
-    let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+  /// Counts one call of `path` that ended with `status` after `seconds`.
+  func record(module: String, path: String, status: UInt32, seconds: Double) {
+    let bucket = Self.bucketBounds.firstIndex { seconds <= $0 } ?? Self.bucketBounds.count
     counters.withLock { all in
-      var entry = all[path] ?? Counters()
-      entry.calls += 1
-      if status != 0 { entry.errorsByStatus[status, default: 0] += 1 }
-      entry.totalNanoseconds += nanoseconds
+      var entry = all[path] ?? Counters(module: module)
+      entry.module = module
+      entry.callsByStatus[status, default: 0] += 1
+      entry.buckets[bucket] += 1
+      entry.totalSeconds += seconds
       all[path] = entry
     }
   }
 
-  /// A copy of every method's counters.
+  /// A copy of every method's counters, by method path.
   public var snapshot: [String: Counters] { counters.withLock { $0 } }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of the host's state.
+public enum MetricsExposition {
+  /// Renders calls, latencies, module states, calls in flight, worker restarts and loader events.
+  public static func render(metrics: CallMetrics, registry: ModuleRegistry, instance: String) -> String {
+    var out = ""
+    func line(_ text: String) { out += text + "\n" }
+    let calls = metrics.snapshot.sorted { $0.key < $1.key }
+
+    line("# HELP carbonhub_calls_total Module calls answered, by module, method and gRPC status code.")
+    line("# TYPE carbonhub_calls_total counter")
+    for (path, counters) in calls {
+      for (status, count) in counters.callsByStatus.sorted(by: { $0.key < $1.key }) {
+        line("carbonhub_calls_total{\(labels(["module": counters.module, "method": path, "code": statusName(status)]))} \(count)")
+      }
+    }
+
+    line("# HELP carbonhub_call_duration_seconds Latency of module calls, by module and method.")
+    line("# TYPE carbonhub_call_duration_seconds histogram")
+    for (path, counters) in calls {
+      let base = ["module": counters.module, "method": path]
+      var cumulative = 0
+      for (index, count) in counters.buckets.enumerated() {
+        cumulative += count
+        let bound = index < CallMetrics.bucketBounds.count ? "\(CallMetrics.bucketBounds[index])" : "+Inf"
+        line("carbonhub_call_duration_seconds_bucket{\(labels(base.merging(["le": bound]) { $1 }))} \(cumulative)")
+      }
+      line("carbonhub_call_duration_seconds_sum{\(labels(base))} \(counters.totalSeconds)")
+      line("carbonhub_call_duration_seconds_count{\(labels(base))} \(counters.calls)")
+    }
+
+    let modules = registry.all
+    line("# HELP carbonhub_module_up 1 when the module is serving, else 0; the state label says why.")
+    line("# TYPE carbonhub_module_up gauge")
+    for module in modules {
+      let state = module.state.text.split(separator: ":").first.map(String.init) ?? ""
+      line("carbonhub_module_up{\(labels(["module": module.name, "state": state]))} \(module.state.isServing ? 1 : 0)")
+    }
+    line("# HELP carbonhub_calls_in_flight Calls a module is answering now.")
+    line("# TYPE carbonhub_calls_in_flight gauge")
+    for module in modules {
+      line("carbonhub_calls_in_flight{\(labels(["module": module.name]))} \(max(0, module.gate.current))")
+    }
+    line("# HELP carbonhub_worker_restarts_total Restarts of an isolated module's worker process.")
+    line("# TYPE carbonhub_worker_restarts_total counter")
+    for module in modules {
+      line("carbonhub_worker_restarts_total{\(labels(["module": module.name]))} \(module.restarts)")
+    }
+    line("# HELP carbonhub_loader_events_total Module loads, reloads and their failures.")
+    line("# TYPE carbonhub_loader_events_total counter")
+    let events = registry.events.snapshot
+    for event in LoaderEvents.Event.allCases {
+      line("carbonhub_loader_events_total{\(labels(["event": event.rawValue]))} \(events[event] ?? 0)")
+    }
+    line("# HELP carbonhub_info The host's name.")
+    line("# TYPE carbonhub_info gauge")
+    line("carbonhub_info{\(labels(["instance_name": instance]))} 1")
+    return out
+  }
+
+  /// gRPC status names as Prometheus label values ("OK", "INVALID_ARGUMENT"…).
+  static func statusName(_ status: UInt32) -> String {
+    let names = [
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    ]
+    return Int(status) < names.count ? names[Int(status)] : "\(status)"
+  }
+
+  private static func labels(_ values: [String: String]) -> String {
+    values.sorted { $0.key < $1.key }.map { key, value in
+      let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        .replacingOccurrences(of: "\n", with: "\\n")
+      return "\(key)=\"\(escaped)\""
+    }.joined(separator: ",")
+  }
 }

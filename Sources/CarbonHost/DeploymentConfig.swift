@@ -18,6 +18,16 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var sha256: String?
     /// The module's `config` table as JSON, handed to its `init`.
     public var configJSON: String = "{}"
+    /// Who may call the module (`allow`); nil means any caller the host accepts.
+    public var allow: [String]? = nil
+    /// Where the module's code runs (`isolation`).
+    public var isolation: Isolation = .inProcess
+    /// Address-space limit of an isolated module's worker (`memory_limit_mb`).
+    public var memoryLimitMB: Int? = nil
+    /// Calls answered at once (`max_concurrent_calls`); more get RESOURCE_EXHAUSTED. nil: no limit.
+    public var maxConcurrentCalls: Int? = nil
+    /// Server-side deadline of every call (`call_timeout_ms`), on top of the caller's own.
+    public var callTimeoutMilliseconds: Int? = nil
 
     public init(name: String, enabled: Bool = true, path: String, sha256: String? = nil, configJSON: String = "{}") {
       self.name = name
@@ -25,6 +35,31 @@ public struct DeploymentConfig: Sendable, Equatable {
       self.path = path
       self.sha256 = sha256
       self.configJSON = configJSON
+    }
+  }
+
+  /// Where a module's code runs.
+  public enum Isolation: String, Sendable, Equatable {
+    /// dlopen'd into the host (default).
+    case inProcess = "in_process"
+    /// In a `carbonhub worker` child process.
+    case isolated
+  }
+
+  /// Who may call what (`[access]`).
+  public struct Access: Sendable, Equatable {
+    /// PEM file of the CA that issues client certificates (`client_ca`); nil: no mTLS.
+    public var clientCA: String?
+    /// Refuse calls without a client certificate (`require_client_certificate`); defaults to
+    /// true once `client_ca` is set.
+    public var requireClientCertificate: Bool = false
+    /// Identities with the `admin` role (`admins`).
+    public var admins: [String] = []
+
+    public init(clientCA: String? = nil, requireClientCertificate: Bool = false, admins: [String] = []) {
+      self.clientCA = clientCA
+      self.requireClientCertificate = requireClientCertificate
+      self.admins = admins
     }
   }
 
@@ -44,6 +79,17 @@ public struct DeploymentConfig: Sendable, Equatable {
   public var maxMessageBytes: Int = 64 * 1024 * 1024
   /// Modules, in file order. Empty means: every plugin found in `pluginDirectory`.
   public var modules: [Module] = []
+  /// Client authentication and roles.
+  public var access = Access()
+  /// Address of the Prometheus metrics endpoint (`metrics_listen`, plain HTTP, `GET /metrics`);
+  /// nil: no endpoint.
+  public var metricsListen: String?
+  /// Name of this host in logs, metrics and the `carbonhub-instance` response header
+  /// (`instance_name`); defaults to the listen address.
+  public var instanceName: String?
+  /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
+  /// nil: this process's own executable.
+  public var workerExecutable: String?
 
   public init(pluginDirectory: String, stateDirectory: String) {
     self.pluginDirectory = pluginDirectory
@@ -83,7 +129,10 @@ public struct DeploymentConfig: Sendable, Equatable {
 
     var config = defaults
     let reader = TableReader(table: root, prefix: "")
-    try reader.allowOnly(["listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules"])
+    try reader.allowOnly([
+      "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
+      "instance_name", "worker_executable",
+    ])
     if let listen = try reader.string("listen") { config.listen = listen }
     if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
     if let dir = try reader.string("state_dir") { config.stateDirectory = dir }
@@ -100,10 +149,28 @@ public struct DeploymentConfig: Sendable, Equatable {
         throw Error(key: "tls", message: "give both `certificate` and `key`, or neither (development certificate)")
       }
     }
+    config.metricsListen = try reader.string("metrics_listen") ?? config.metricsListen
+    config.instanceName = try reader.string("instance_name") ?? config.instanceName
+    config.workerExecutable = try reader.string("worker_executable") ?? config.workerExecutable
+    if let access = try reader.table("access") {
+      try access.allowOnly(["client_ca", "require_client_certificate", "admins"])
+      config.access.clientCA = try access.string("client_ca")
+      config.access.requireClientCertificate = try access.bool("require_client_certificate") ?? (config.access.clientCA != nil)
+      config.access.admins = try access.strings("admins") ?? []
+      if config.access.clientCA == nil && config.access.requireClientCertificate {
+        throw Error(key: "access.require_client_certificate", message: "needs `client_ca` (the CA that issues client certificates)")
+      }
+      if config.access.clientCA == nil && !config.access.admins.isEmpty {
+        throw Error(key: "access.admins", message: "admins are recognised by their client certificate: set `client_ca` too")
+      }
+    }
     if let modules = try reader.table("modules") {
       for name in modules.table.keys.sorted() {
         guard let module = try modules.table(name) else { continue }
-        try module.allowOnly(["enabled", "path", "sha256", "config"])
+        try module.allowOnly([
+          "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
+          "call_timeout_ms",
+        ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
         }
@@ -114,6 +181,19 @@ public struct DeploymentConfig: Sendable, Equatable {
             throw Error(key: "modules.\(name).sha256", message: "must be 64 hexadecimal characters")
           }
           entry.sha256 = sha.lowercased()
+        }
+        entry.allow = try module.strings("allow")
+        if let isolation = try module.string("isolation") {
+          guard let value = Isolation(rawValue: isolation) else {
+            throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
+          }
+          entry.isolation = value
+        }
+        entry.memoryLimitMB = try module.positiveInteger("memory_limit_mb")
+        entry.maxConcurrentCalls = try module.positiveInteger("max_concurrent_calls")
+        entry.callTimeoutMilliseconds = try module.positiveInteger("call_timeout_ms")
+        if entry.memoryLimitMB != nil && entry.isolation != .isolated {
+          throw Error(key: "modules.\(name).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
         }
         if let moduleConfig = try module.table("config") {
           let data = (try? JSONSerialization.data(withJSONObject: moduleConfig.table, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -133,6 +213,12 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     if insecureLoopback && !address.isLoopback {
       throw Error(key: "tls.insecure_loopback", message: "plaintext is only allowed on a loopback address, not \(address.host)")
+    }
+    if insecureLoopback && access.clientCA != nil {
+      throw Error(key: "access.client_ca", message: "client certificates need TLS: remove `tls.insecure_loopback`")
+    }
+    if let metricsListen, (try? ListenAddress(metricsListen)) == nil {
+      throw Error(key: "metrics_listen", message: "'\(metricsListen)' is not HOST:PORT")
     }
   }
 }
@@ -201,6 +287,23 @@ struct TableReader {
       throw DeploymentConfig.Error(key: key(name), message: "must be an integer")
     }
     return number.intValue
+  }
+
+  func positiveInteger(_ name: String) throws(DeploymentConfig.Error) -> Int? {
+    guard let value = try integer(name) else { return nil }
+    guard value > 0 else { throw DeploymentConfig.Error(key: key(name), message: "must be greater than 0") }
+    return value
+  }
+
+  func strings(_ name: String) throws(DeploymentConfig.Error) -> [String]? {
+    guard let value = table[name] else { return nil }
+    guard let list = value as? [Any], let strings = list as? [String] else {
+      throw DeploymentConfig.Error(key: key(name), message: "must be a list of strings")
+    }
+    for (index, string) in strings.enumerated() where string.trimmingCharacters(in: .whitespaces).isEmpty {
+      throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must not be empty")
+    }
+    return strings
   }
 
   /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".

@@ -2,115 +2,198 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import GRPCCore
 
-/// `carbon.host.v1.Host`: lists the modules and calls any method with JSON.
-struct HostAPIService: Carbon_Host_V1_Host.SimpleServiceProtocol {
-  let registry: ModuleRegistry
+/// `carbon.host.v1.Host`: who the caller is, the modules, and any method called with JSON.
+struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
+  let calls: ModuleCalls
+  let access: AccessPolicy
+  var registry: ModuleRegistry { calls.registry }
 
-  func listModules(request: Carbon_Host_V1_ListModulesRequest, context: ServerContext) async throws
-    -> Carbon_Host_V1_ListModulesResponse
+  func whoAmI(request: ServerRequest<Carbon_Host_V1_WhoAmIRequest>, context: ServerContext) async throws
+    -> ServerResponse<Carbon_Host_V1_WhoAmIResponse>
+  {
+    let identity = calls.peers.identity(of: context.remotePeer)
+    var response = Carbon_Host_V1_WhoAmIResponse()
+    response.authenticated = identity.isAuthenticated
+    response.identities = identity.names
+    response.roles = access.roles(of: identity)
+    response.callableModules = registry.all.filter { $0.admits(identity) }.map(\.name)
+    return ServerResponse(message: response)
+  }
+
+  func listModules(request: ServerRequest<Carbon_Host_V1_ListModulesRequest>, context: ServerContext) async throws
+    -> ServerResponse<Carbon_Host_V1_ListModulesResponse>
   {
     var response = Carbon_Host_V1_ListModulesResponse()
     response.modules = registry.all.map(Self.info)
-    return response
+    return ServerResponse(message: response)
   }
 
-  func getModule(request: Carbon_Host_V1_GetModuleRequest, context: ServerContext) async throws
-    -> Carbon_Host_V1_ModuleInfo
+  func getModule(request: ServerRequest<Carbon_Host_V1_GetModuleRequest>, context: ServerContext) async throws
+    -> ServerResponse<Carbon_Host_V1_ModuleInfo>
   {
-    guard !request.name.isEmpty else { throw RPCError(code: .invalidArgument, message: "name: is required") }
-    guard let module = registry.module(named: request.name) else {
-      throw RPCError(code: .notFound, message: "name: no module named '\(request.name)' in this deployment")
-    }
-    return Self.info(module)
+    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name")))
   }
 
-  func invoke(request: Carbon_Host_V1_InvokeRequest, context: ServerContext) async throws
-    -> Carbon_Host_V1_InvokeResponse
+  func invoke(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
+    -> ServerResponse<Carbon_Host_V1_InvokeResponse>
   {
-    let (instance, method) = try resolve(request, streaming: false)
-    switch await PluginDispatch.unary(instance, method.path, Array(request.requestJson.utf8), .json) {
+    let call = try admit(request.message, streaming: false, metadata: request.metadata, context: context)
+    switch await calls.unary(call, Array(request.message.requestJson.utf8), .json) {
     case .success(let bytes):
       var response = Carbon_Host_V1_InvokeResponse()
       response.responseJson = String(decoding: bytes, as: UTF8.self)
-      return response
+      return ServerResponse(message: response, metadata: call.responseMetadata)
     case .failure(let error):
       throw RPCError(error)
     }
   }
 
-  func invokeStream(
-    request: Carbon_Host_V1_InvokeRequest, response: RPCWriter<Carbon_Host_V1_InvokeResponse>,
-    context: ServerContext
-  ) async throws {
-    let (instance, method) = try resolve(request, streaming: true)
-    let call = PluginDispatch.streaming(instance, method.path, Array(request.requestJson.utf8), .json)
-    defer { call.cancel() }
-    do {
-      for try await bytes in call.messages {
-        var message = Carbon_Host_V1_InvokeResponse()
-        message.responseJson = String(decoding: bytes, as: UTF8.self)
-        try await response.write(message)
-        call.consumed()
+  func invokeStream(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
+    -> StreamingServerResponse<Carbon_Host_V1_InvokeResponse>
+  {
+    let call = try admit(request.message, streaming: true, metadata: request.metadata, context: context)
+    let stream = calls.streaming(call, Array(request.message.requestJson.utf8), .json)
+    return StreamingServerResponse(metadata: call.responseMetadata) { [calls] writer in
+      defer { stream.cancel() }
+      do {
+        for try await bytes in stream.messages {
+          var message = Carbon_Host_V1_InvokeResponse()
+          message.responseJson = String(decoding: bytes, as: UTF8.self)
+          try await writer.write(message)
+          stream.consumed()
+        }
+        calls.finish(call, status: 0)
+        return [:]
+      } catch let error as PluginCallError {
+        calls.finish(call, status: error.status)
+        throw RPCError(error)
       }
-    } catch let error as PluginCallError {
-      throw RPCError(error)
     }
   }
 
-  private func resolve(_ request: Carbon_Host_V1_InvokeRequest, streaming: Bool) throws -> (PluginInstance, PluginMethod) {
-    guard !request.module.isEmpty else { throw RPCError(code: .invalidArgument, message: "module: is required") }
+  private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.Module {
+    guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
+    guard let module = registry.module(named: name) else {
+      throw RPCError(code: .notFound, message: "\(field): no module named '\(name)' in this deployment")
+    }
+    return module
+  }
+
+  private func admit(
+    _ request: Carbon_Host_V1_InvokeRequest, streaming: Bool, metadata: Metadata, context: ServerContext
+  ) throws(RPCError) -> ModuleCalls.Admitted {
+    let module = try module(named: request.module, field: "module")
     guard !request.method.isEmpty else { throw RPCError(code: .invalidArgument, message: "method: is required") }
-    guard let module = registry.module(named: request.module) else {
-      throw RPCError(code: .notFound, message: "module: no module named '\(request.module)' in this deployment")
+    guard module.state.isServing, let methods = module.metadata?.methods else {
+      throw RPCError(code: .unavailable, message: "module: '\(request.module)' is \(module.state.text)")
     }
-    guard let instance = module.instance, let library = module.library else {
-      throw RPCError(code: .unavailable, message: "module: '\(request.module)' is not serving (\(Self.stateText(module.state)))")
-    }
-    guard let method = library.methods.first(where: { $0.path == request.method || $0.name == request.method }) else {
-      let known = library.methods.map(\.name).joined(separator: ", ")
+    guard let method = methods.first(where: { $0.path == request.method || $0.name == request.method }) else {
+      let known = methods.map(\.name).joined(separator: ", ")
       throw RPCError(code: .notFound, message: "method: module '\(request.module)' has no method '\(request.method)' (it has: \(known))")
     }
     if method.isServerStreaming != streaming {
       let use = method.isServerStreaming ? "InvokeStream" : "Invoke"
-      throw RPCError(code: .failedPrecondition, message: "method: \(method.path) is \(method.isServerStreaming ? "server-streaming" : "unary"): call it with \(use)")
+      throw RPCError(
+        code: .failedPrecondition,
+        message: "method: \(method.path) is \(method.isServerStreaming ? "server-streaming" : "unary"): call it with \(use)")
     }
-    return (instance, method)
-  }
-
-  static func stateText(_ state: ModuleRegistry.State) -> String {
-    switch state {
-    case .serving: return "serving"
-    case .disabled: return "disabled"
-    case .failed(let reason): return "failed: \(reason)"
-    }
+    return try calls.admit(module: module, path: method.path, metadata: metadata, context: context)
   }
 
   static func info(_ module: ModuleRegistry.Module) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
     info.path = module.path
-    if let library = module.library {
-      info.version = library.version
-      info.description_p = library.summary
-      info.abiVersion = library.abiVersion
-      info.sha256 = library.sha256
-      info.methods = library.methods.map { method in
+    if let metadata = module.metadata {
+      info.version = metadata.version
+      info.description_p = metadata.summary
+      info.abiVersion = metadata.abiVersion
+      info.sha256 = metadata.sha256
+      info.methods = metadata.methods.map { method in
         var m = Carbon_Host_V1_ModuleMethod()
         m.path = method.path
         m.kind = method.isServerStreaming ? .serverStreaming : .unary
         return m
       }
-      var services: [String] = []
-      for method in library.methods where !services.contains(method.service) { services.append(method.service) }
-      info.services = services
+      info.services = metadata.services
     }
+    info.allow = module.allow ?? []
+    info.allowAny = module.allow == nil
+    info.isolation = module.settings.isolation == .isolated ? .isolated : .inProcess
+    info.restarts = UInt32(module.restarts)
+    info.callsInFlight = UInt32(max(0, module.gate.current))
     switch module.state {
     case .serving: info.state = .serving
     case .disabled: info.state = .disabled
+    case .loading: info.state = .loading
+    case .restarting(let reason):
+      info.state = .restarting
+      info.failureReason = reason
     case .failed(let reason):
       info.state = .failed
       info.failureReason = reason
     }
     return info
+  }
+}
+
+/// `carbon.host.v1.HostAdmin`: run-time changes by an admin. The `AccessInterceptor` has
+/// already checked the caller holds the admin role.
+struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
+  let registry: ModuleRegistry
+  let peers: PeerDirectory
+
+  func enableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
+    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }(context)
+  }
+
+  func disableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
+    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.disable(request.name, by: caller) }(context)
+  }
+
+  func reloadModule(request: Carbon_Host_V1_ReloadModuleRequest, context: ServerContext) async throws
+    -> Carbon_Host_V1_ModuleInfo
+  {
+    if !request.sha256.isEmpty, request.sha256.count != 64 || !request.sha256.allSatisfy(\.isHexDigit) {
+      throw RPCError(code: .invalidArgument, message: "sha256: must be 64 hexadecimal characters")
+    }
+    return try await act { caller throws(ModuleRegistry.ActionError) in
+      try await registry.reload(
+        request.name, path: request.path.isEmpty ? nil : request.path,
+        sha256: request.sha256.isEmpty ? nil : request.sha256.lowercased(), by: caller)
+    }(context)
+  }
+
+  func setModuleAccess(request: Carbon_Host_V1_SetModuleAccessRequest, context: ServerContext) async throws
+    -> Carbon_Host_V1_ModuleInfo
+  {
+    if request.allowAny && !request.allow.isEmpty {
+      throw RPCError(code: .invalidArgument, message: "allow: must be empty when allow_any is true")
+    }
+    if !request.allowAny && request.allow.isEmpty {
+      throw RPCError(code: .invalidArgument, message: "allow: give at least one identity, or set allow_any")
+    }
+    return try await act { caller throws(ModuleRegistry.ActionError) in
+      try await registry.setAccess(request.name, allow: request.allowAny ? nil : request.allow, by: caller)
+    }(context)
+  }
+
+  /// Runs an action as the calling identity and maps its failure to a gRPC status.
+  private func act(
+    _ action: @escaping @Sendable (CallerIdentity) async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
+  ) -> @Sendable (ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
+    { context in
+      do {
+        return HostAPIService.info(try await action(peers.identity(of: context.remotePeer)))
+      } catch let error as ModuleRegistry.ActionError {
+        let code: RPCError.Code
+        switch error.code {
+        case .notFound: code = .notFound
+        case .failedPrecondition: code = .failedPrecondition
+        case .invalidArgument: code = .invalidArgument
+        }
+        throw RPCError(code: code, message: error.message)
+      }
+    }
   }
 }

@@ -3,6 +3,8 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOPosix
+import Synchronization
 
 /// A running host: the deployment's modules served over gRPC with TLS, plus the host's own
 /// services (host API, health, reflection).
@@ -15,11 +17,19 @@ public final class HostServer: Sendable {
   public let config: DeploymentConfig
   public let registry: ModuleRegistry
   public let metrics = CallMetrics()
+  /// The identity of each open client connection (mTLS).
+  public let peers = PeerDirectory()
+  /// The deployment's host-wide access rules.
+  public let access: AccessPolicy
   /// TLS material in use (nil with `insecure_loopback`).
   public let tls: TLSFiles?
+  /// This host's name in logs, metrics and the `carbonhub-instance` response header.
+  public let instanceName: String
   private let logger: Logger
-  private let server: GRPCServer<HTTP2ServerTransport.Posix>
-  private let transport: HTTP2ServerTransport.Posix
+  private typealias Transport = ModuleRoutingTransport<HTTP2ServerTransport.Custom<HostListenerFactory>>
+  private let server: GRPCServer<Transport>
+  private let transport: HTTP2ServerTransport.Custom<HostListenerFactory>
+  private let metricsAddress = Mutex<String?>(nil)
 
   /// The certificate and key files the server presents, and the CA clients should trust when
   /// they are development certificates.
@@ -34,7 +44,6 @@ public final class HostServer: Sendable {
   public init(config: DeploymentConfig, logger: Logger) throws {
     try config.validate()
     self.config = config
-    self.logger = logger
     let address = try ListenAddress(config.listen)
 
     if config.insecureLoopback {
@@ -50,33 +59,38 @@ public final class HostServer: Sendable {
       tls = TLSFiles(certificate: dev.serverCertificatePath, key: dev.serverKeyPath, developmentCA: dev.caCertificatePath)
     }
 
+    instanceName = config.instanceName ?? config.listen
+    access = AccessPolicy(config.access)
+    var logger = logger
+    logger[metadataKey: "instance"] = "\(instanceName)"
+    self.logger = logger
     registry = ModuleRegistry.load(config, logger: logger)
-    let security: HTTP2ServerTransport.Posix.TransportSecurity
-    if let tls {
-      security = .tls(certificateChain: [.file(path: tls.certificate, format: .pem)], privateKey: .file(path: tls.key, format: .pem))
-    } else {
-      security = .plaintext
-    }
-    let socketAddress: GRPCNIOTransportCore.SocketAddress =
-      address.host.contains(":") ? .ipv6(host: address.host, port: address.port)
-      : .ipv4(host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port)
-    transport = HTTP2ServerTransport.Posix(
-      address: socketAddress, transportSecurity: security,
-      config: .defaults { $0.rpc.maxRequestPayloadSize = config.maxMessageBytes })
+    let listener = try HostListenerFactory(
+      host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,
+      tls: tls.map { .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA) },
+      peers: peers, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    var transportConfig = HTTP2ServerTransport.Custom<HostListenerFactory>.Config.defaults
+    transportConfig.rpc.maxRequestPayloadSize = config.maxMessageBytes
+    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
+    let calls = ModuleCalls(registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName)
     server = GRPCServer(
-      transport: transport,
+      transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [
-        PluginRoutes(registry: registry, metrics: metrics),
-        HostAPIService(registry: registry),
+        PluginRoutes(calls: calls),
+        HostAPIService(calls: calls, access: access),
+        HostAdminService(registry: registry, peers: peers),
         HealthService(registry: registry),
         ReflectionService(registry: registry),
-      ])
+      ],
+      interceptors: [AccessInterceptor(policy: access, peers: peers)])
   }
 
   /// The bound address once listening ("127.0.0.1:8443").
   public var listeningAddress: String {
     get async throws {
-      let address = try await transport.listeningAddress
+      guard let address = await transport.listeningAddress else {
+        throw RPCError(code: .unavailable, message: "the server is not listening")
+      }
       if let v4 = address.ipv4 { return "\(v4.host):\(v4.port)" }
       if let v6 = address.ipv6 { return "[\(v6.host)]:\(v6.port)" }
       return "\(address)"
@@ -91,15 +105,31 @@ public final class HostServer: Sendable {
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await self.server.serve() }
       let address = try await listeningAddress
+      var metricsEndpoint: MetricsEndpoint?
+      if let metricsListen = config.metricsListen {
+        let endpoint = try await MetricsEndpoint(
+          listen: try ListenAddress(metricsListen), group: MultiThreadedEventLoopGroup.singleton
+        ) { [metrics, registry, instanceName] in
+          MetricsExposition.render(metrics: metrics, registry: registry, instance: instanceName)
+        }
+        metricsAddress.withLock { $0 = endpoint.address }
+        logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])
+        metricsEndpoint = endpoint
+      }
       logger.info("serving", metadata: [
         "address": "\(address)", "tls": "\(tls == nil ? "off" : "on")",
         "modules": "\(registry.serving.map(\.name).joined(separator: ","))",
+        "client_certificates": "\(config.access.clientCA == nil ? "off" : access.requiresClientCertificate ? "required" : "optional")",
       ])
       onListening(address)
       try await group.waitForAll()
+      await metricsEndpoint?.close()
     }
     logger.info("stopped")
   }
+
+  /// The bound address of the metrics endpoint once listening (nil without `metrics_listen`).
+  public var metricsListeningAddress: String? { metricsAddress.withLock { $0 } }
 
   /// Stops accepting calls and lets in-flight calls finish.
   public func shutdown() {

@@ -3,114 +3,385 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The modules of a running host: what was loaded, what failed and why, and which module
-/// serves each gRPC method path.
+/// The modules of a running host: what is loaded, what failed and why, who may call each one,
+/// and which module serves each gRPC method path — all of which an admin can change while the
+/// host runs (enable, disable, reload, allow-list).
+///
+/// Readers (every call) take an immutable `Module` snapshot under a short lock; a call keeps its
+/// snapshot, so a module disabled or reloaded mid-call finishes that call on the instance it
+/// started on. Changes are serialised on one queue (loading runs plugin code: never on Swift's
+/// cooperative threads) and announced to `changes` subscribers (health `Watch`, metrics).
 public final class ModuleRegistry: Sendable {
   /// The state of one module.
   public enum State: Sendable, Equatable {
+    /// Being loaded or started.
+    case loading
     case serving
     case failed(reason: String)
+    /// An isolated module's worker died; the host is restarting it.
+    case restarting(reason: String)
     case disabled
+
+    /// True only for `.serving`.
+    public var isServing: Bool { self == .serving }
+
+    /// "serving", "disabled", "failed: reason"…
+    public var text: String {
+      switch self {
+      case .loading: return "loading"
+      case .serving: return "serving"
+      case .disabled: return "disabled"
+      case .failed(let reason): return "failed: \(reason)"
+      case .restarting(let reason): return "restarting: \(reason)"
+      }
+    }
   }
 
-  /// One module of the deployment as the host sees it.
+  /// What the host knows of a module's code: read from the library's descriptor.
+  public struct Metadata: Sendable {
+    public let name: String
+    public let version: String
+    public let summary: String
+    public let abiVersion: UInt32
+    /// SHA-256 of the library file, lowercase hex.
+    public let sha256: String
+    /// Library path (absolute).
+    public let path: String
+    public let methods: [PluginMethod]
+    /// The serialized FileDescriptorSet of the module's messages and services.
+    public let descriptorSet: [UInt8]
+
+    init(_ library: PluginLibrary) {
+      name = library.name
+      version = library.version
+      summary = library.summary
+      abiVersion = library.abiVersion
+      sha256 = library.sha256
+      path = library.path
+      methods = library.methods
+      descriptorSet = library.descriptorSet
+    }
+
+    /// The fully qualified gRPC services of the module, in declaration order.
+    public var services: [String] {
+      var services: [String] = []
+      for method in methods where !services.contains(method.service) { services.append(method.service) }
+      return services
+    }
+  }
+
+  /// One module of the deployment as the host sees it at one moment.
   public struct Module: Sendable {
     /// The module's name (the deployment key, or the plugin's declared name when discovered).
     public let name: String
     /// Library path (absolute).
     public let path: String
     public let state: State
-    /// Present when the library was opened (serving, or failed during init).
-    public let library: PluginLibrary?
-    /// Present only when serving.
-    public let instance: PluginInstance?
+    /// The loaded code's description: present once a library was opened (also when its
+    /// initialisation failed, and for a disabled module that served before).
+    public let metadata: Metadata?
+    /// Where calls run; present only when serving.
+    public let backend: ModuleBackend?
+    /// Who may call: nil means any caller the host accepts.
+    public let allow: [String]?
+    /// The deployment entry (limits, isolation, config).
+    public let settings: DeploymentConfig.Module
+    /// How many times the module's worker was restarted.
+    public let restarts: Int
+    /// Calls in flight and the concurrency limit; shared by every snapshot of this module.
+    let gate: CallGate
+
+    /// The in-process plugin instance, if the module serves in process.
+    public var instance: PluginInstance? {
+      if case .inProcess(let instance)? = backend { return instance }
+      return nil
+    }
+
+    /// True when `identity` may call this module.
+    public func admits(_ identity: CallerIdentity) -> Bool {
+      guard let allow else { return true }
+      return allow.contains("*") ? identity.isAuthenticated : identity.matches(any: allow)
+    }
+
+    func with(
+      state: State? = nil, metadata: Metadata?? = nil, backend: ModuleBackend?? = nil, allow: [String]?? = nil,
+      path: String? = nil, restarts: Int? = nil
+    ) -> Module {
+      Module(
+        name: name, path: path ?? self.path, state: state ?? self.state, metadata: metadata ?? self.metadata,
+        backend: backend ?? self.backend, allow: allow ?? self.allow, settings: settings,
+        restarts: restarts ?? self.restarts, gate: gate)
+    }
   }
 
-  private let modules: [Module]
-  private let routes: [String: Module]
+  /// Why an admin action failed; `code` is the gRPC status to answer with.
+  public struct ActionError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable { case notFound, failedPrecondition, invalidArgument }
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+  }
+
+  private struct Table {
+    var order: [String] = []
+    var modules: [String: Module] = [:]
+    var routes: [String: String] = [:]
+    var generation = 0
+
+    mutating func put(_ module: Module) {
+      generation += 1
+      if modules[module.name] == nil { order.append(module.name) }
+      modules[module.name] = module
+      routes = [:]
+      for name in order {
+        guard let module = modules[name], module.state.isServing else { continue }
+        for method in module.metadata?.methods ?? [] { routes[method.path] = name }
+      }
+    }
+  }
+
+  private let table = Mutex(Table())
+  private let config: DeploymentConfig
+  private let logger: Logger
+  private let changeQueue = DispatchQueue(label: "carbonhub.registry-changes")
+  /// Subscribers to state changes.
+  public let changes = ChangeBroadcaster()
+  /// Counts loads, load failures and reloads for the metrics endpoint.
+  public let events = LoaderEvents()
 
   /// Every module, in deployment order (discovered plugins: file name order).
-  public var all: [Module] { modules }
+  public var all: [Module] { table.withLock { table in table.order.compactMap { table.modules[$0] } } }
+
+  /// Increases with every change of any module (state, binary, allow-list).
+  public var generation: Int { table.withLock { $0.generation } }
 
   /// Modules that are serving.
-  public var serving: [Module] { modules.filter { $0.state == .serving } }
+  public var serving: [Module] { all.filter { $0.state.isServing } }
 
-  /// The serving module that owns a method path, and its instance.
-  public func route(_ methodPath: String) -> Module? { routes[methodPath] }
+  /// The serving module that owns a method path.
+  public func route(_ methodPath: String) -> Module? {
+    table.withLock { table in table.routes[methodPath].flatMap { table.modules[$0] } }
+  }
+
+  /// The module (serving or not) whose last known methods include `methodPath`.
+  public func owner(of methodPath: String) -> Module? {
+    all.first { $0.metadata?.methods.contains { $0.path == methodPath } ?? false }
+  }
 
   /// A module by name.
-  public func module(named name: String) -> Module? { modules.first { $0.name == name } }
+  public func module(named name: String) -> Module? { table.withLock { $0.modules[name] } }
 
-  init(modules: [Module]) {
-    self.modules = modules
-    var routes: [String: Module] = [:]
-    for module in modules where module.state == .serving {
-      for method in module.library?.methods ?? [] { routes[method.path] = module }
-    }
-    self.routes = routes
+  private init(config: DeploymentConfig, logger: Logger) {
+    self.config = config
+    self.logger = logger
   }
 
   /// Loads the modules of a deployment. A module that is refused or fails to initialise is
   /// recorded as failed with the reason; the others are served.
   public static func load(_ config: DeploymentConfig, logger: Logger) -> ModuleRegistry {
-    let entries = config.modules.isEmpty ? discover(in: config.pluginDirectory, logger: logger) : config.modules
-    var modules: [Module] = []
-    var claimedPaths: [String: String] = [:]
+    let registry = ModuleRegistry(config: config, logger: logger)
+    let discovered = config.modules.isEmpty
+    let entries = discovered ? discover(in: config.pluginDirectory, logger: logger) : config.modules
     for entry in entries {
       let path = resolve(entry.path, relativeTo: config.pluginDirectory)
+      let module = Module(
+        name: entry.name, path: path, state: entry.enabled ? .loading : .disabled, metadata: nil, backend: nil,
+        allow: entry.allow, settings: entry, restarts: 0, gate: CallGate(limit: entry.maxConcurrentCalls))
       guard entry.enabled else {
-        modules.append(Module(name: entry.name, path: path, state: .disabled, library: nil, instance: nil))
+        registry.table.withLock { $0.put(module) }
         logger.info("module disabled by the deployment", metadata: ["module": "\(entry.name)"])
         continue
       }
-      func fail(_ reason: String, library: PluginLibrary? = nil) {
-        logger.error("module not loaded", metadata: ["module": "\(entry.name)", "reason": "\(reason)"])
-        modules.append(Module(name: entry.name, path: path, state: .failed(reason: reason), library: library, instance: nil))
+      registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: discovered)
+    }
+    return registry
+  }
+
+  // MARK: Admin actions
+
+  /// Loads (if needed) and serves a disabled or failed module.
+  public func enable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> Module {
+    try await serially { () throws(ActionError) in
+      let module = try self.existing(name)
+      if module.state.isServing { return module }
+      self.logger.notice("admin: enable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
+      self.start(module, path: module.path, sha256: module.settings.sha256, takesDeclaredName: false)
+      let result = try self.existing(name)
+      if case .failed(let reason) = result.state {
+        throw ActionError(code: .failedPrecondition, message: "module '\(name)' failed to load: \(reason)")
       }
-      let library: PluginLibrary
-      do {
-        library = try PluginLibrary(path: path, expectedSHA256: entry.sha256)
-      } catch {
-        fail(error.description)
-        continue
-      }
-      // A discovered plugin takes its declared name; a configured one must declare its key.
-      let name = config.modules.isEmpty ? library.name : entry.name
-      guard library.name == name else {
-        fail("the deployment calls this module '\(entry.name)' but the plugin declares '\(library.name)'", library: library)
-        continue
-      }
-      if modules.contains(where: { $0.name == name && $0.state == .serving }) {
-        fail("another plugin already serves a module named '\(name)'", library: library)
-        continue
-      }
-      if let clash = library.methods.first(where: { claimedPaths[$0.path] != nil }) {
-        fail("method \(clash.path) is already served by module '\(claimedPaths[clash.path]!)'", library: library)
-        continue
-      }
-      let dataDirectory = config.stateDirectory + "/modules/" + name
-      do {
-        try FileManager.default.createDirectory(
-          atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-      } catch {
-        fail("cannot create its data directory \(dataDirectory): \(error)", library: library)
-        continue
-      }
-      do {
-        let instance = try library.makeInstance(configJSON: entry.configJSON, dataDirectory: dataDirectory)
-        for method in library.methods { claimedPaths[method.path] = name }
-        modules.append(Module(name: name, path: library.path, state: .serving, library: library, instance: instance))
-        logger.info(
-          "module serving",
-          metadata: [
-            "module": "\(name)", "version": "\(library.version)", "methods": "\(library.methods.count)",
-            "sha256": "\(library.sha256)",
-          ])
-      } catch {
-        fail(error.description, library: library)
+      return result
+    }
+  }
+
+  /// Stops serving a module; calls in flight finish on the instance they started on.
+  public func disable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> Module {
+    try await serially { () throws(ActionError) in
+      let module = try self.existing(name)
+      self.logger.notice("admin: disable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
+      let disabled = module.with(state: .disabled, backend: .some(nil))
+      self.publish(disabled)
+      return disabled
+    }
+  }
+
+  /// Loads a new binary for a serving (or failed) module and switches calls to it. The old
+  /// binary keeps serving when the new one is refused or fails to initialise.
+  public func reload(
+    _ name: String, path newPath: String?, sha256: String?, by caller: CallerIdentity
+  ) async throws(ActionError) -> Module {
+    try await serially { () throws(ActionError) in
+      let module = try self.existing(name)
+      let path = newPath.map { Self.resolve($0, relativeTo: self.config.pluginDirectory) } ?? module.path
+      let pin = sha256 ?? (newPath == nil ? module.settings.sha256 : nil)
+      self.logger.notice(
+        "admin: reload module", metadata: ["module": "\(name)", "path": "\(path)", "caller": "\(caller)"])
+      switch self.open(name: name, path: path, sha256: pin, settings: module.settings, takesDeclaredName: false) {
+      case .failure(let failure):
+        self.events.record(.reloadFailed)
+        self.logger.error(
+          "reload refused: the current binary keeps serving",
+          metadata: ["module": "\(name)", "reason": "\(failure.reason)"])
+        throw ActionError(
+          code: .failedPrecondition,
+          message: "module '\(name)': the new binary was not loaded (\(failure.reason)); "
+            + (module.state.isServing ? "the current one keeps serving" : "the module stays \(module.state.text)"))
+      case .success(let (metadata, backend)):
+        let reloaded = module.with(state: .serving, metadata: .some(metadata), backend: .some(backend), path: path)
+        self.publish(reloaded)
+        self.events.record(.reloaded)
+        self.logger.notice(
+          "module reloaded",
+          metadata: ["module": "\(name)", "version": "\(metadata.version)", "sha256": "\(metadata.sha256)"])
+        return reloaded
       }
     }
-    return ModuleRegistry(modules: modules)
+  }
+
+  /// Replaces a module's allow-list (nil: any caller the host accepts).
+  public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> Module {
+    try await serially { () throws(ActionError) in
+      let module = try self.existing(name)
+      if let allow, let blank = allow.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        throw ActionError(code: .invalidArgument, message: "allow[\(blank)]: must not be empty")
+      }
+      self.logger.notice(
+        "admin: set module access",
+        metadata: ["module": "\(name)", "allow": "\(allow?.joined(separator: ",") ?? "*any*")", "caller": "\(caller)"])
+      let changed = module.with(allow: .some(allow))
+      self.publish(changed)
+      return changed
+    }
+  }
+
+  /// Records a state change that happened outside an admin action (an isolated module's
+  /// worker dying or coming back).
+  func update(_ name: String, _ change: @escaping @Sendable (Module) -> Module) {
+    changeQueue.async { [self] in
+      guard let module = table.withLock({ $0.modules[name] }) else { return }
+      publish(change(module))
+    }
+  }
+
+  // MARK: Loading
+
+  private func existing(_ name: String) throws(ActionError) -> Module {
+    guard let module = module(named: name) else {
+      throw ActionError(code: .notFound, message: "name: no module named '\(name)' in this deployment")
+    }
+    return module
+  }
+
+  /// Runs an admin action on the change queue, off Swift's cooperative threads.
+  private func serially<T: Sendable>(_ action: @escaping @Sendable () throws(ActionError) -> T) async throws(ActionError) -> T {
+    let result: Result<T, ActionError> = await withCheckedContinuation { continuation in
+      changeQueue.async { continuation.resume(returning: Result { () throws(ActionError) in try action() }) }
+    }
+    return try result.get()
+  }
+
+  private func publish(_ module: Module) {
+    table.withLock { $0.put(module) }
+    changes.announce()
+  }
+
+  /// Opens, checks and starts one module, recording the outcome.
+  private func start(_ module: Module, path: String, sha256: String?, takesDeclaredName: Bool) {
+    publish(module.with(state: .loading))
+    switch open(name: module.name, path: path, sha256: sha256, settings: module.settings, takesDeclaredName: takesDeclaredName) {
+    case .success(let (metadata, backend)):
+      let name = metadata.name
+      if takesDeclaredName && name != module.name {
+        // A discovered plugin is listed under its file name until it declares its own.
+        table.withLock { table in
+          table.order.removeAll { $0 == module.name }
+          table.modules[module.name] = nil
+        }
+      }
+      let serving = Module(
+        name: name, path: metadata.path, state: .serving, metadata: metadata, backend: backend, allow: module.allow,
+        settings: module.settings, restarts: module.restarts, gate: module.gate)
+      publish(serving)
+      events.record(.loaded)
+      logger.info(
+        "module serving",
+        metadata: [
+          "module": "\(name)", "version": "\(metadata.version)", "methods": "\(metadata.methods.count)",
+          "sha256": "\(metadata.sha256)",
+        ])
+    case .failure(let failure):
+      events.record(.loadFailed)
+      logger.error("module not loaded", metadata: ["module": "\(module.name)", "reason": "\(failure.reason)"])
+      publish(module.with(state: .failed(reason: failure.reason), metadata: .some(failure.metadata ?? module.metadata), backend: .some(nil)))
+    }
+  }
+
+  private struct OpenFailure: Error {
+    let reason: String
+    var metadata: Metadata? = nil
+  }
+
+  /// Opens a library, checks it against the deployment and the other modules, and makes an
+  /// instance. Does not touch the table.
+  private func open(
+    name: String, path: String, sha256: String?, settings: DeploymentConfig.Module, takesDeclaredName: Bool
+  ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
+    let library: PluginLibrary
+    do {
+      library = try PluginLibrary(path: path, expectedSHA256: sha256)
+    } catch {
+      return .failure(OpenFailure(reason: error.description))
+    }
+    let metadata = Metadata(library)
+    let expectedName = takesDeclaredName ? library.name : name
+    guard library.name == expectedName else {
+      return .failure(
+        OpenFailure(
+          reason: "the deployment calls this module '\(name)' but the plugin declares '\(library.name)'",
+          metadata: metadata))
+    }
+    let others = all.filter { $0.name != name && $0.name != expectedName }
+    if others.contains(where: { $0.metadata?.name == library.name && $0.state.isServing }) {
+      return .failure(OpenFailure(reason: "another plugin already serves a module named '\(library.name)'", metadata: metadata))
+    }
+    for method in library.methods {
+      if let owner = others.first(where: { $0.state.isServing && ($0.metadata?.methods.contains { $0.path == method.path } ?? false) }) {
+        return .failure(OpenFailure(reason: "method \(method.path) is already served by module '\(owner.name)'", metadata: metadata))
+      }
+    }
+    let dataDirectory = config.stateDirectory + "/modules/" + expectedName
+    do {
+      try FileManager.default.createDirectory(
+        atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      return .failure(OpenFailure(reason: "cannot create its data directory \(dataDirectory): \(error)", metadata: metadata))
+    }
+    do {
+      let instance = try library.makeInstance(configJSON: settings.configJSON, dataDirectory: dataDirectory)
+      return .success((metadata, .inProcess(instance)))
+    } catch {
+      return .failure(OpenFailure(reason: error.description, metadata: metadata))
+    }
   }
 
   /// Every `*.so` file of a directory, as deployment entries named after the file until the
@@ -125,4 +396,71 @@ public final class ModuleRegistry: Sendable {
   static func resolve(_ path: String, relativeTo directory: String) -> String {
     path.hasPrefix("/") ? path : directory + "/" + path
   }
+}
+
+/// Calls in flight for one module, against its `max_concurrent_calls`.
+final class CallGate: Sendable {
+  let limit: Int?
+  private let inFlight = Atomic<Int>(0)
+
+  init(limit: Int?) {
+    self.limit = limit
+  }
+
+  /// Takes a slot; false when the module is at its limit.
+  func enter() -> Bool {
+    let now = inFlight.add(1, ordering: .relaxed).newValue
+    if let limit, now > limit {
+      inFlight.subtract(1, ordering: .relaxed)
+      return false
+    }
+    return true
+  }
+
+  /// Gives a slot back (when the plugin has really finished, not when the caller gave up).
+  func leave() { inFlight.subtract(1, ordering: .relaxed) }
+
+  var current: Int { inFlight.load(ordering: .relaxed) }
+}
+
+/// Tells subscribers that some module's state changed; each subscriber re-reads what it needs.
+public final class ChangeBroadcaster: Sendable {
+  private let subscribers = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
+
+  public init() {}
+
+  /// A stream that yields once per change (coalesced when the reader is slow), and the
+  /// continuation that ends it (finish it to unsubscribe).
+  public func subscribe() -> (updates: AsyncStream<Void>, end: AsyncStream<Void>.Continuation) {
+    let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    let id = UUID()
+    subscribers.withLock { $0[id] = continuation }
+    continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.removeValue(forKey: id) } }
+    return (stream, continuation)
+  }
+
+  func announce() {
+    for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield() }
+  }
+}
+
+/// Loader events, counted for the metrics endpoint.
+public final class LoaderEvents: Sendable {
+  /// What happened.
+  public enum Event: String, Sendable, CaseIterable {
+    case loaded = "load"
+    case loadFailed = "load_failure"
+    case reloaded = "reload"
+    case reloadFailed = "reload_failure"
+    case workerRestarted = "worker_restart"
+  }
+
+  private let counts = Mutex<[Event: Int]>([:])
+
+  public init() {}
+
+  func record(_ event: Event) { counts.withLock { $0[event, default: 0] += 1 } }
+
+  /// How many times each event happened.
+  public var snapshot: [Event: Int] { counts.withLock { $0 } }
 }

@@ -2,30 +2,96 @@ import CarbonPluginLoader
 import Foundation
 import Synchronization
 
+/// Where a module's calls run.
+public enum ModuleBackend: Sendable {
+  /// The plugin is dlopen'd into the host.
+  case inProcess(PluginInstance)
+
+  /// Runs a unary call. Returns DEADLINE_EXCEEDED when `deadline` passes and CANCELLED when
+  /// `cancellation` fires, at once, whatever the plugin is doing; `onFinish` runs when the
+  /// plugin has really returned (an in-process call cannot be interrupted).
+  func unary(
+    _ path: String, _ request: [UInt8], _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    cancellation: CallCancellation, onFinish: @escaping @Sendable () -> Void
+  ) async -> Result<[UInt8], PluginCallError> {
+    switch self {
+    case .inProcess(let instance):
+      return await PluginDispatch.unary(
+        instance, path, request, encoding, deadline: deadline, cancellation: cancellation, onFinish: onFinish)
+    }
+  }
+
+  /// Starts a server-streaming call; see `StreamingCall`.
+  func streaming(
+    _ path: String, _ request: [UInt8], _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    onFinish: @escaping @Sendable () -> Void
+  ) -> StreamingCall {
+    switch self {
+    case .inProcess(let instance):
+      return PluginDispatch.streaming(instance, path, request, encoding, deadline: deadline, onFinish: onFinish)
+    }
+  }
+}
+
+/// Fired when the caller goes away or gRPC cancels the call; a waiting call then returns.
+final class CallCancellation: Sendable {
+  private let state = Mutex<(fired: Bool, handlers: [@Sendable () -> Void])>((false, []))
+
+  /// Runs `handler` when the call is cancelled (at once if it already was).
+  func onCancel(_ handler: @escaping @Sendable () -> Void) {
+    let fired = state.withLock { state -> Bool in
+      if !state.fired { state.handlers.append(handler) }
+      return state.fired
+    }
+    if fired { handler() }
+  }
+
+  func cancel() {
+    let handlers = state.withLock { state -> [@Sendable () -> Void] in
+      if state.fired { return [] }
+      state.fired = true
+      defer { state.handlers = [] }
+      return state.handlers
+    }
+    handlers.forEach { $0() }
+  }
+}
+
 /// Runs plugin calls off Swift's cooperative thread pool: a plugin call is synchronous C code
 /// that may run for seconds (a batch) and must not starve the gRPC event handling.
 enum PluginDispatch {
   private static let queue = DispatchQueue(label: "carbonhub.plugin-calls", attributes: .concurrent)
 
-  /// Runs a unary call.
+  /// Runs a unary call; the first of (plugin answer, deadline, cancellation) decides the result.
   static func unary(
-    _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding
+    _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
+    deadline: ContinuousClock.Instant? = nil, cancellation: CallCancellation = CallCancellation(),
+    onFinish: @escaping @Sendable () -> Void = {}
   ) async -> Result<[UInt8], PluginCallError> {
     await withCheckedContinuation { continuation in
+      let outcome = FirstOutcome(continuation)
       queue.async {
-        continuation.resume(
-          returning: Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+        outcome.offer(
+          Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+        onFinish()
       }
+      if let deadline {
+        let delay = ContinuousClock.now.duration(to: deadline)
+        queue.asyncAfter(deadline: .now() + delay.timeInterval) {
+          outcome.offer(.failure(.deadlineExceeded(path)))
+        }
+      }
+      cancellation.onCancel { outcome.offer(.failure(.cancelled(path))) }
     }
   }
 
   /// Runs a server-streaming call on its own thread and returns its responses as an async
   /// sequence. At most `window` responses are produced ahead of the consumer (the plugin's
   /// emit blocks beyond that), so memory stays flat however large the batch; when the
-  /// consumer stops, the plugin is told to stop at its next emit.
+  /// consumer stops or the deadline passes, the plugin is told to stop at its next emit.
   static func streaming(
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
-    window: Int = 64
+    deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
     let call = StreamingCall(window: window)
     let thread = Thread {
@@ -40,10 +106,55 @@ enum PluginDispatch {
       } catch {
         call.continuation.finish(throwing: error)
       }
+      onFinish()
     }
     thread.name = "carbonhub-stream"
     thread.start()
+    if let deadline {
+      let delay = ContinuousClock.now.duration(to: deadline)
+      queue.asyncAfter(deadline: .now() + delay.timeInterval) {
+        call.continuation.finish(throwing: PluginCallError.deadlineExceeded(path))
+        call.cancel()
+      }
+    }
     return call
+  }
+}
+
+/// Resumes a continuation with the first result offered; later offers are dropped.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+  private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+  init(_ continuation: CheckedContinuation<Value, Never>) {
+    self.continuation = Mutex(continuation)
+  }
+
+  func offer(_ value: Value) {
+    continuation.withLock { pending in
+      let taken = pending
+      pending = nil
+      return taken
+    }?.resume(returning: value)
+  }
+}
+
+extension PluginCallError {
+  /// The call's deadline passed before the module answered.
+  static func deadlineExceeded(_ path: String) -> PluginCallError {
+    PluginCallError(status: 4, message: "\(path): deadline exceeded before the module answered", field: nil)
+  }
+
+  /// The caller cancelled the call or went away.
+  static func cancelled(_ path: String) -> PluginCallError {
+    PluginCallError(status: 1, message: "\(path): cancelled by the caller", field: nil)
+  }
+}
+
+extension Duration {
+  /// Seconds as a `DispatchTimeInterval`-compatible double; negative durations are zero.
+  var timeInterval: Double {
+    let (seconds, attoseconds) = components
+    return max(0, Double(seconds) + Double(attoseconds) / 1e18)
   }
 }
 

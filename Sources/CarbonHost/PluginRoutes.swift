@@ -1,60 +1,61 @@
 import CarbonPluginLoader
 import GRPCCore
 
-/// Registers every method of every serving module on the gRPC server as a raw-bytes handler:
-/// the request bytes go to the plugin untouched and its response bytes come back untouched.
-/// The host never compiles (or decodes) a plugin's message types.
+/// Serves every module method as raw bytes: the request bytes go to the plugin untouched and
+/// its response bytes come back untouched. The host never compiles (or decodes) a plugin's
+/// message types.
+///
+/// One handler is registered, under `ModuleRoutingTransport.moduleCall`; the method the caller
+/// asked for is `context.descriptor`, looked up in the registry at call time so that modules
+/// enabled, disabled or reloaded while the host runs are routed correctly.
 struct PluginRoutes: RegistrableRPCService {
-  let registry: ModuleRegistry
-  let metrics: CallMetrics
+  let calls: ModuleCalls
 
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-    for module in registry.serving {
-      guard let library = module.library else { continue }
-      for method in library.methods {
-        let descriptor = MethodDescriptor(fullyQualifiedService: method.service, method: method.name)
-        let path = method.path
-        let registry = self.registry
-        let metrics = self.metrics
-        router.registerHandler(
-          forMethod: descriptor, deserializer: RawBytesCoder(), serializer: RawBytesCoder()
-        ) { request, context in
-          guard let instance = registry.route(path)?.instance else {
-            return StreamingServerResponse(error: RPCError(code: .unavailable, message: "module for \(path) is not serving"))
-          }
-          let bytes: [UInt8]
+    let calls = self.calls
+    router.registerHandler(
+      forMethod: ModuleRoutingTransport<Transport>.moduleCall, deserializer: RawBytesCoder(), serializer: RawBytesCoder()
+    ) { request, context in
+      let path = "/\(context.descriptor.service.fullyQualifiedService)/\(context.descriptor.method)"
+      let call: ModuleCalls.Admitted
+      do throws(RPCError) {
+        call = try calls.admit(path: path, request: request.metadata, context: context)
+      } catch {
+        return StreamingServerResponse(error: error)
+      }
+      let bytes: [UInt8]
+      do {
+        bytes = try await request.messages.single(path)
+      } catch {
+        calls.finish(call, status: 3)
+        call.module.gate.leave()
+        return StreamingServerResponse(error: error as? RPCError ?? RPCError(code: .invalidArgument, message: "\(error)"))
+      }
+      if call.method.isServerStreaming {
+        let stream = calls.streaming(call, bytes, .protobuf)
+        return StreamingServerResponse(metadata: call.responseMetadata) { writer in
+          defer { stream.cancel() }
           do {
-            bytes = try await request.messages.single(path)
-          } catch let error as RPCError {
-            return StreamingServerResponse(error: error)
-          }
-          let started = ContinuousClock.now
-          if method.isServerStreaming {
-            let call = PluginDispatch.streaming(instance, path, bytes, .protobuf)
-            return StreamingServerResponse { writer in
-              defer { call.cancel() }
-              do {
-                for try await message in call.messages {
-                  try await writer.write(message)
-                  call.consumed()
-                }
-                metrics.record(path, status: 0, since: started)
-                return [:]
-              } catch let error as PluginCallError {
-                metrics.record(path, status: error.status, since: started)
-                throw RPCError(error)
-              }
+            for try await message in stream.messages {
+              try await writer.write(message)
+              stream.consumed()
             }
-          }
-          switch await PluginDispatch.unary(instance, path, bytes, .protobuf) {
-          case .success(let response):
-            metrics.record(path, status: 0, since: started)
-            return StreamingServerResponse(single: ServerResponse(message: response))
-          case .failure(let error):
-            metrics.record(path, status: error.status, since: started)
-            return StreamingServerResponse(error: RPCError(error))
+            calls.finish(call, status: 0)
+            return [:]
+          } catch let error as PluginCallError {
+            calls.finish(call, status: error.status)
+            throw RPCError(error)
+          } catch {
+            calls.finish(call, status: 1)
+            throw error
           }
         }
+      }
+      switch await calls.unary(call, bytes, .protobuf) {
+      case .success(let response):
+        return StreamingServerResponse(single: ServerResponse(message: response, metadata: call.responseMetadata))
+      case .failure(let error):
+        return StreamingServerResponse(error: RPCError(error))
       }
     }
   }

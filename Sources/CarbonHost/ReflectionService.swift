@@ -1,26 +1,38 @@
 import CarbonHostProtocol
 import GRPCCore
+import Synchronization
 import GRPCProtobuf
 import SwiftProtobuf
 
 /// gRPC server reflection (`grpc.reflection.v1`, and the wire-identical `v1alpha` path older
 /// tools use), over the host's own protos and every serving plugin's embedded descriptor set,
 /// so that tools like grpcurl can call plugin services the host never compiled.
-struct ReflectionService: RegistrableRPCService {
+final class ReflectionService: RegistrableRPCService, Sendable {
   typealias Request = Grpc_Reflection_V1_ServerReflectionRequest
   typealias Response = Grpc_Reflection_V1_ServerReflectionResponse
 
-  let index: DescriptorIndex
+  let registry: ModuleRegistry
+  /// The index of the registry generation it was built from; rebuilt when modules change.
+  private let cache = Mutex<(generation: Int, index: DescriptorIndex)?>(nil)
 
   init(registry: ModuleRegistry) {
+    self.registry = registry
+  }
+
+  /// The descriptor index of the modules serving now.
+  var index: DescriptorIndex {
+    let generation = registry.generation
+    if let cached = cache.withLock({ $0 }), cached.generation == generation { return cached.index }
     var sets = [HostDescriptors.fileDescriptorSet]
-    var services = ["carbon.host.v1.Host", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
+    var services = HealthService.hostServices.filter { !$0.isEmpty }
     for module in registry.serving {
-      guard let library = module.library else { continue }
-      sets.append(library.descriptorSet)
-      for method in library.methods where !services.contains(method.service) { services.append(method.service) }
+      guard let metadata = module.metadata else { continue }
+      sets.append(metadata.descriptorSet)
+      for service in metadata.services where !services.contains(service) { services.append(service) }
     }
-    index = DescriptorIndex(sets: sets, services: services)
+    let index = DescriptorIndex(sets: sets, services: services)
+    cache.withLock { $0 = (generation, index) }
+    return index
   }
 
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
@@ -28,8 +40,9 @@ struct ReflectionService: RegistrableRPCService {
       router.registerHandler(
         forMethod: MethodDescriptor(fullyQualifiedService: service, method: "ServerReflectionInfo"),
         deserializer: ProtobufDeserializer<Request>(), serializer: ProtobufSerializer<Response>()
-      ) { [index] request, context in
+      ) { request, context in
         StreamingServerResponse { writer in
+          let index = self.index
           for try await message in request.messages {
             try await writer.write(index.answer(message))
           }

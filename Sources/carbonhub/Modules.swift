@@ -29,10 +29,14 @@ extension CarbonHub {
         case .serving: state = "serving"
         case .failed: state = "FAILED"
         case .disabled: state = "disabled"
+        case .loading: state = "loading"
+        case .restarting: state = "RESTARTING"
         default: state = "unknown"
         }
         printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))")
         if !module.failureReason.isEmpty { printOut("  reason: \(module.failureReason)") }
+        printOut("  allow: \(module.allowAny ? "any caller" : module.allow.joined(separator: ", "))"
+          + (module.isolation == .isolated ? "  isolated, \(module.restarts) restarts" : ""))
         for method in module.methods {
           printOut("  \(method.path)\(method.kind == .serverStreaming ? "  (server-streaming)" : "")")
         }

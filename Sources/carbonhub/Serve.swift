@@ -68,11 +68,12 @@ extension CarbonHub {
         if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }
         for module in modules {
           switch module.state {
-          case .serving: lines.append("  module \(module.name) \(module.library?.version ?? ""): serving")
-          case .disabled: lines.append("  module \(module.name): disabled")
+          case .serving: lines.append("  module \(module.name) \(module.metadata?.version ?? ""): serving")
           case .failed(let reason): lines.append("  module \(module.name): FAILED: \(reason)")
+          default: lines.append("  module \(module.name): \(module.state.text)")
           }
         }
+        if let metrics = server.metricsListeningAddress { lines.append("  metrics: http://\(metrics)/metrics") }
         printError(lines.joined(separator: "\n"))
       }
     }

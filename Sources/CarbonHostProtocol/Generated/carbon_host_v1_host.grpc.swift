@@ -23,6 +23,19 @@ public enum Carbon_Host_V1_Host: Sendable {
     public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.Host")
     /// Namespace for method metadata.
     public enum Method: Sendable {
+        /// Namespace for "WhoAmI" metadata.
+        public enum WhoAmI: Sendable {
+            /// Request type for "WhoAmI".
+            public typealias Input = Carbon_Host_V1_WhoAmIRequest
+            /// Response type for "WhoAmI".
+            public typealias Output = Carbon_Host_V1_WhoAmIResponse
+            /// Descriptor for "WhoAmI".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.Host"),
+                method: "WhoAmI",
+                type: .unary
+            )
+        }
         /// Namespace for "ListModules" metadata.
         public enum ListModules: Sendable {
             /// Request type for "ListModules".
@@ -77,6 +90,7 @@ public enum Carbon_Host_V1_Host: Sendable {
         }
         /// Descriptors for all methods in the "carbon.host.v1.Host" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            WhoAmI.descriptor,
             ListModules.descriptor,
             GetModule.descriptor,
             Invoke.descriptor,
@@ -109,8 +123,26 @@ extension Carbon_Host_V1_Host {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > The host administration and introspection service.
+    /// > The host introspection service, open to every caller the host accepts.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "WhoAmI" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Who the host thinks the caller is, and what it may call.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_WhoAmIRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_WhoAmIResponse` messages.
+        func whoAmI(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_WhoAmIRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_WhoAmIResponse>
+
         /// Handle the "ListModules" method.
         ///
         /// > Source IDL Documentation:
@@ -194,8 +226,26 @@ extension Carbon_Host_V1_Host {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > The host administration and introspection service.
+    /// > The host introspection service, open to every caller the host accepts.
     public protocol ServiceProtocol: Carbon_Host_V1_Host.StreamingServiceProtocol {
+        /// Handle the "WhoAmI" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Who the host thinks the caller is, and what it may call.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_WhoAmIRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_WhoAmIResponse` message.
+        func whoAmI(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_WhoAmIRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_WhoAmIResponse>
+
         /// Handle the "ListModules" method.
         ///
         /// > Source IDL Documentation:
@@ -277,8 +327,26 @@ extension Carbon_Host_V1_Host {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > The host administration and introspection service.
+    /// > The host introspection service, open to every caller the host accepts.
     public protocol SimpleServiceProtocol: Carbon_Host_V1_Host.ServiceProtocol {
+        /// Handle the "WhoAmI" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Who the host thinks the caller is, and what it may call.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_WhoAmIRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_WhoAmIResponse` to respond with.
+        func whoAmI(
+            request: Carbon_Host_V1_WhoAmIRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_WhoAmIResponse
+
         /// Handle the "ListModules" method.
         ///
         /// > Source IDL Documentation:
@@ -359,6 +427,17 @@ extension Carbon_Host_V1_Host {
 extension Carbon_Host_V1_Host.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
+            forMethod: Carbon_Host_V1_Host.Method.WhoAmI.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_WhoAmIRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_WhoAmIResponse>(),
+            handler: { request, context in
+                try await self.whoAmI(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Carbon_Host_V1_Host.Method.ListModules.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ListModulesRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ListModulesResponse>(),
@@ -408,6 +487,17 @@ extension Carbon_Host_V1_Host.StreamingServiceProtocol {
 // Default implementation of streaming methods from 'StreamingServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Carbon_Host_V1_Host.ServiceProtocol {
+    public func whoAmI(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_WhoAmIRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_WhoAmIResponse> {
+        let response = try await self.whoAmI(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func listModules(
         request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ListModulesRequest>,
         context: GRPCCore.ServerContext
@@ -456,6 +546,19 @@ extension Carbon_Host_V1_Host.ServiceProtocol {
 // Default implementation of methods from 'ServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Carbon_Host_V1_Host.SimpleServiceProtocol {
+    public func whoAmI(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_WhoAmIRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_WhoAmIResponse> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_WhoAmIResponse>(
+            message: try await self.whoAmI(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func listModules(
         request: GRPCCore.ServerRequest<Carbon_Host_V1_ListModulesRequest>,
         context: GRPCCore.ServerContext
@@ -524,8 +627,31 @@ extension Carbon_Host_V1_Host {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > The host administration and introspection service.
+    /// > The host introspection service, open to every caller the host accepts.
     public protocol ClientProtocol: Sendable {
+        /// Call the "WhoAmI" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Who the host thinks the caller is, and what it may call.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_WhoAmIRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_WhoAmIRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_WhoAmIResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func whoAmI<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_WhoAmIRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_WhoAmIRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_WhoAmIResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_WhoAmIResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "ListModules" method.
         ///
         /// > Source IDL Documentation:
@@ -627,7 +753,7 @@ extension Carbon_Host_V1_Host {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > The host administration and introspection service.
+    /// > The host introspection service, open to every caller the host accepts.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -637,6 +763,40 @@ extension Carbon_Host_V1_Host {
         ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
         public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
             self.client = client
+        }
+
+        /// Call the "WhoAmI" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Who the host thinks the caller is, and what it may call.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_WhoAmIRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_WhoAmIRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_WhoAmIResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func whoAmI<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_WhoAmIRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_WhoAmIRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_WhoAmIResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_WhoAmIResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_Host.Method.WhoAmI.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
         }
 
         /// Call the "ListModules" method.
@@ -778,6 +938,35 @@ extension Carbon_Host_V1_Host {
 // Helpers providing default arguments to 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Carbon_Host_V1_Host.ClientProtocol {
+    /// Call the "WhoAmI" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Who the host thinks the caller is, and what it may call.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_WhoAmIRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func whoAmI<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_WhoAmIRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_WhoAmIResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.whoAmI(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_WhoAmIRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_WhoAmIResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListModules" method.
     ///
     /// > Source IDL Documentation:
@@ -896,6 +1085,39 @@ extension Carbon_Host_V1_Host.ClientProtocol {
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Carbon_Host_V1_Host.ClientProtocol {
+    /// Call the "WhoAmI" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Who the host thinks the caller is, and what it may call.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func whoAmI<Result>(
+        _ message: Carbon_Host_V1_WhoAmIRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_WhoAmIResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_WhoAmIRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.whoAmI(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListModules" method.
     ///
     /// > Source IDL Documentation:
@@ -1020,6 +1242,1056 @@ extension Carbon_Host_V1_Host.ClientProtocol {
             metadata: metadata
         )
         return try await self.invokeStream(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// MARK: - carbon.host.v1.HostAdmin
+
+/// Namespace containing generated types for the "carbon.host.v1.HostAdmin" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Carbon_Host_V1_HostAdmin: Sendable {
+    /// Service descriptor for the "carbon.host.v1.HostAdmin" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "EnableModule" metadata.
+        public enum EnableModule: Sendable {
+            /// Request type for "EnableModule".
+            public typealias Input = Carbon_Host_V1_ModuleRef
+            /// Response type for "EnableModule".
+            public typealias Output = Carbon_Host_V1_ModuleInfo
+            /// Descriptor for "EnableModule".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin"),
+                method: "EnableModule",
+                type: .unary
+            )
+        }
+        /// Namespace for "DisableModule" metadata.
+        public enum DisableModule: Sendable {
+            /// Request type for "DisableModule".
+            public typealias Input = Carbon_Host_V1_ModuleRef
+            /// Response type for "DisableModule".
+            public typealias Output = Carbon_Host_V1_ModuleInfo
+            /// Descriptor for "DisableModule".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin"),
+                method: "DisableModule",
+                type: .unary
+            )
+        }
+        /// Namespace for "ReloadModule" metadata.
+        public enum ReloadModule: Sendable {
+            /// Request type for "ReloadModule".
+            public typealias Input = Carbon_Host_V1_ReloadModuleRequest
+            /// Response type for "ReloadModule".
+            public typealias Output = Carbon_Host_V1_ModuleInfo
+            /// Descriptor for "ReloadModule".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin"),
+                method: "ReloadModule",
+                type: .unary
+            )
+        }
+        /// Namespace for "SetModuleAccess" metadata.
+        public enum SetModuleAccess: Sendable {
+            /// Request type for "SetModuleAccess".
+            public typealias Input = Carbon_Host_V1_SetModuleAccessRequest
+            /// Response type for "SetModuleAccess".
+            public typealias Output = Carbon_Host_V1_ModuleInfo
+            /// Descriptor for "SetModuleAccess".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin"),
+                method: "SetModuleAccess",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "carbon.host.v1.HostAdmin" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            EnableModule.descriptor,
+            DisableModule.descriptor,
+            ReloadModule.descriptor,
+            SetModuleAccess.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "carbon.host.v1.HostAdmin" service.
+    public static let carbon_host_v1_HostAdmin = GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin")
+}
+
+// MARK: carbon.host.v1.HostAdmin (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin {
+    /// Streaming variant of the service protocol for the "carbon.host.v1.HostAdmin" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Run-time administration. Every method needs the `admin` role (a client certificate whose
+    /// > identity is listed in the deployment's `access.admins`): others get PERMISSION_DENIED. Each
+    /// > action is logged with the caller's identity and changes only this host's running state (the
+    /// > deployment file is not rewritten).
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "EnableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+        /// > the error says why.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_ModuleRef` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ModuleInfo` messages.
+        func enableModule(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "DisableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_ModuleRef` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ModuleInfo` messages.
+        func disableModule(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "ReloadModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+        /// > refused or fails to initialise, the old one keeps serving and the call fails with
+        /// > FAILED_PRECONDITION naming the reason.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_ReloadModuleRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ModuleInfo` messages.
+        func reloadModule(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ReloadModuleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "SetModuleAccess" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replaces a module's allow-list.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_SetModuleAccessRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ModuleInfo` messages.
+        func setModuleAccess(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
+    }
+
+    /// Service protocol for the "carbon.host.v1.HostAdmin" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Run-time administration. Every method needs the `admin` role (a client certificate whose
+    /// > identity is listed in the deployment's `access.admins`): others get PERMISSION_DENIED. Each
+    /// > action is logged with the caller's identity and changes only this host's running state (the
+    /// > deployment file is not rewritten).
+    public protocol ServiceProtocol: Carbon_Host_V1_HostAdmin.StreamingServiceProtocol {
+        /// Handle the "EnableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+        /// > the error says why.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ModuleInfo` message.
+        func enableModule(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "DisableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ModuleInfo` message.
+        func disableModule(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "ReloadModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+        /// > refused or fails to initialise, the old one keeps serving and the call fails with
+        /// > FAILED_PRECONDITION naming the reason.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ReloadModuleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ModuleInfo` message.
+        func reloadModule(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_ReloadModuleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "SetModuleAccess" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replaces a module's allow-list.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_SetModuleAccessRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ModuleInfo` message.
+        func setModuleAccess(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
+    }
+
+    /// Simple service protocol for the "carbon.host.v1.HostAdmin" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Run-time administration. Every method needs the `admin` role (a client certificate whose
+    /// > identity is listed in the deployment's `access.admins`): others get PERMISSION_DENIED. Each
+    /// > action is logged with the caller's identity and changes only this host's running state (the
+    /// > deployment file is not rewritten).
+    public protocol SimpleServiceProtocol: Carbon_Host_V1_HostAdmin.ServiceProtocol {
+        /// Handle the "EnableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+        /// > the error says why.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ModuleInfo` to respond with.
+        func enableModule(
+            request: Carbon_Host_V1_ModuleRef,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ModuleInfo
+
+        /// Handle the "DisableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ModuleInfo` to respond with.
+        func disableModule(
+            request: Carbon_Host_V1_ModuleRef,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ModuleInfo
+
+        /// Handle the "ReloadModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+        /// > refused or fails to initialise, the old one keeps serving and the call fails with
+        /// > FAILED_PRECONDITION naming the reason.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_ReloadModuleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ModuleInfo` to respond with.
+        func reloadModule(
+            request: Carbon_Host_V1_ReloadModuleRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ModuleInfo
+
+        /// Handle the "SetModuleAccess" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replaces a module's allow-list.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_SetModuleAccessRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ModuleInfo` to respond with.
+        func setModuleAccess(
+            request: Carbon_Host_V1_SetModuleAccessRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ModuleInfo
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_HostAdmin.Method.EnableModule.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleRef>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleInfo>(),
+            handler: { request, context in
+                try await self.enableModule(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_HostAdmin.Method.DisableModule.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleRef>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleInfo>(),
+            handler: { request, context in
+                try await self.disableModule(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_HostAdmin.Method.ReloadModule.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ReloadModuleRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleInfo>(),
+            handler: { request, context in
+                try await self.reloadModule(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_HostAdmin.Method.SetModuleAccess.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_SetModuleAccessRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleInfo>(),
+            handler: { request, context in
+                try await self.setModuleAccess(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin.ServiceProtocol {
+    public func enableModule(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
+        let response = try await self.enableModule(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func disableModule(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
+        let response = try await self.disableModule(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func reloadModule(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ReloadModuleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
+        let response = try await self.reloadModule(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func setModuleAccess(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
+        let response = try await self.setModuleAccess(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
+    public func enableModule(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
+            message: try await self.enableModule(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func disableModule(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
+            message: try await self.disableModule(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func reloadModule(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_ReloadModuleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
+            message: try await self.reloadModule(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func setModuleAccess(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
+            message: try await self.setModuleAccess(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: carbon.host.v1.HostAdmin (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin {
+    /// Generated client protocol for the "carbon.host.v1.HostAdmin" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Run-time administration. Every method needs the `admin` role (a client certificate whose
+    /// > identity is listed in the deployment's `access.admins`): others get PERMISSION_DENIED. Each
+    /// > action is logged with the caller's identity and changes only this host's running state (the
+    /// > deployment file is not rewritten).
+    public protocol ClientProtocol: Sendable {
+        /// Call the "EnableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+        /// > the error says why.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func enableModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DisableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func disableModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReloadModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+        /// > refused or fails to initialise, the old one keeps serving and the call fails with
+        /// > FAILED_PRECONDITION naming the reason.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ReloadModuleRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ReloadModuleRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func reloadModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ReloadModuleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ReloadModuleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetModuleAccess" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replaces a module's allow-list.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_SetModuleAccessRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_SetModuleAccessRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setModuleAccess<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_SetModuleAccessRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "carbon.host.v1.HostAdmin" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Run-time administration. Every method needs the `admin` role (a client certificate whose
+    /// > identity is listed in the deployment's `access.admins`): others get PERMISSION_DENIED. Each
+    /// > action is logged with the caller's identity and changes only this host's running state (the
+    /// > deployment file is not rewritten).
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "EnableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+        /// > the error says why.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func enableModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_HostAdmin.Method.EnableModule.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DisableModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func disableModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_HostAdmin.Method.DisableModule.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ReloadModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+        /// > refused or fails to initialise, the old one keeps serving and the call fails with
+        /// > FAILED_PRECONDITION naming the reason.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ReloadModuleRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ReloadModuleRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func reloadModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ReloadModuleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ReloadModuleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_HostAdmin.Method.ReloadModule.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SetModuleAccess" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replaces a module's allow-list.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_SetModuleAccessRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_SetModuleAccessRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setModuleAccess<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_SetModuleAccessRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_HostAdmin.Method.SetModuleAccess.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin.ClientProtocol {
+    /// Call the "EnableModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+    /// > the error says why.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func enableModule<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.enableModule(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleRef>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DisableModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func disableModule<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.disableModule(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleRef>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReloadModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+    /// > refused or fails to initialise, the old one keeps serving and the call fails with
+    /// > FAILED_PRECONDITION naming the reason.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_ReloadModuleRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reloadModule<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_ReloadModuleRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.reloadModule(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ReloadModuleRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetModuleAccess" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Replaces a module's allow-list.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_SetModuleAccessRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setModuleAccess<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_SetModuleAccessRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setModuleAccess(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_SetModuleAccessRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Carbon_Host_V1_HostAdmin.ClientProtocol {
+    /// Call the "EnableModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads (if needed) and starts serving a module; a module that fails to load stays FAILED and
+    /// > the error says why.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func enableModule<Result>(
+        _ message: Carbon_Host_V1_ModuleRef,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.enableModule(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DisableModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Stops serving a module: new calls get UNAVAILABLE, calls in flight finish.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func disableModule<Result>(
+        _ message: Carbon_Host_V1_ModuleRef,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.disableModule(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReloadModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads a new binary for a module and switches calls to it atomically. If the new binary is
+    /// > refused or fails to initialise, the old one keeps serving and the call fails with
+    /// > FAILED_PRECONDITION naming the reason.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reloadModule<Result>(
+        _ message: Carbon_Host_V1_ReloadModuleRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_ReloadModuleRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.reloadModule(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetModuleAccess" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Replaces a module's allow-list.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setModuleAccess<Result>(
+        _ message: Carbon_Host_V1_SetModuleAccessRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_SetModuleAccessRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setModuleAccess(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -34,8 +34,14 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
   /// Refused by the loader or failed to initialise; see `failure_reason`.
   case failed // = 2
 
-  /// Listed in the deployment file with `enabled = false`.
+  /// Listed in the deployment file with `enabled = false`, or disabled by an admin at run time.
   case disabled // = 3
+
+  /// Being loaded (at start-up, on enable, or a reload's new binary being checked).
+  case loading // = 4
+
+  /// Isolated module whose worker process died; the host is restarting it with backoff.
+  case restarting // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -48,6 +54,8 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     case 1: self = .serving
     case 2: self = .failed
     case 3: self = .disabled
+    case 4: self = .loading
+    case 5: self = .restarting
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -58,6 +66,8 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     case .serving: return 1
     case .failed: return 2
     case .disabled: return 3
+    case .loading: return 4
+    case .restarting: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -68,6 +78,51 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     .serving,
     .failed,
     .disabled,
+    .loading,
+    .restarting,
+  ]
+
+}
+
+/// Where a module's code runs.
+public nonisolated enum Carbon_Host_V1_Isolation: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// dlopen'd into the host process (fastest; a crash of the plugin is a crash of the host).
+  case inProcess // = 1
+
+  /// In a `carbonhub worker` child process, over a Unix socket (crashes and hangs are contained).
+  case isolated // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .inProcess
+    case 2: self = .isolated
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .inProcess: return 1
+    case .isolated: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Host_V1_Isolation] = [
+    .unspecified,
+    .inProcess,
+    .isolated,
   ]
 
 }
@@ -160,6 +215,20 @@ public nonisolated struct Carbon_Host_V1_ModuleInfo: Sendable {
   /// gRPC services (fully qualified) the module serves.
   public var services: [String] = []
 
+  /// Caller identities allowed to call the module; empty with `allow_any` true means any caller
+  /// the host accepts.
+  public var allow: [String] = []
+
+  public var allowAny: Bool = false
+
+  public var isolation: Carbon_Host_V1_Isolation = .unspecified
+
+  /// How many times the host restarted the module's worker (isolated modules).
+  public var restarts: UInt32 = 0
+
+  /// Calls the module is answering right now.
+  public var callsInFlight: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -233,12 +302,101 @@ public nonisolated struct Carbon_Host_V1_InvokeResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Carbon_Host_V1_WhoAmIRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How the host sees the caller of this RPC.
+public nonisolated struct Carbon_Host_V1_WhoAmIResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False when the caller presented no client certificate.
+  public var authenticated: Bool = false
+
+  /// The names the caller is known by: the certificate subject's common name, then its
+  /// subject-alternative-name DNS names, URIs and e-mail addresses. Allow-lists match any of them.
+  public var identities: [String] = []
+
+  /// Roles granted by the deployment ("admin").
+  public var roles: [String] = []
+
+  /// Modules this caller may call.
+  public var callableModules: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Names a module.
+public nonisolated struct Carbon_Host_V1_ModuleRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Carbon_Host_V1_ReloadModuleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  /// New shared library to load; empty reloads the module's current path (a binary replaced in
+  /// place).
+  public var path: String = String()
+
+  /// Expected SHA-256 of the new library (lowercase hex); empty keeps the deployment's pin when
+  /// `path` is empty, and pins nothing for a new path.
+  public var sha256: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Carbon_Host_V1_SetModuleAccessRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  /// Caller identities allowed to call the module (replaces the current list).
+  public var allow: [String] = []
+
+  /// True lets any caller the host accepts call the module (`allow` must then be empty).
+  public var allowAny: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "carbon.host.v1"
 
 nonisolated extension Carbon_Host_V1_ModuleState: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MODULE_STATE_UNSPECIFIED\0\u{1}MODULE_STATE_SERVING\0\u{1}MODULE_STATE_FAILED\0\u{1}MODULE_STATE_DISABLED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MODULE_STATE_UNSPECIFIED\0\u{1}MODULE_STATE_SERVING\0\u{1}MODULE_STATE_FAILED\0\u{1}MODULE_STATE_DISABLED\0\u{1}MODULE_STATE_LOADING\0\u{1}MODULE_STATE_RESTARTING\0")
+}
+
+nonisolated extension Carbon_Host_V1_Isolation: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ISOLATION_UNSPECIFIED\0\u{1}ISOLATION_IN_PROCESS\0\u{1}ISOLATION_ISOLATED\0")
 }
 
 nonisolated extension Carbon_Host_V1_MethodKind: SwiftProtobuf._ProtoNameProviding {
@@ -282,7 +440,7 @@ nonisolated extension Carbon_Host_V1_ModuleMethod: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModuleInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0\u{1}allow\0\u{3}allow_any\0\u{1}isolation\0\u{1}restarts\0\u{3}calls_in_flight\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -300,6 +458,11 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
       case 8: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.path) }()
       case 10: try { try decoder.decodeRepeatedStringField(value: &self.services) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.allow) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.allowAny) }()
+      case 13: try { try decoder.decodeSingularEnumField(value: &self.isolation) }()
+      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.restarts) }()
+      case 15: try { try decoder.decodeSingularUInt32Field(value: &self.callsInFlight) }()
       default: break
       }
     }
@@ -336,6 +499,21 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
     if !self.services.isEmpty {
       try visitor.visitRepeatedStringField(value: self.services, fieldNumber: 10)
     }
+    if !self.allow.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allow, fieldNumber: 11)
+    }
+    if self.allowAny != false {
+      try visitor.visitSingularBoolField(value: self.allowAny, fieldNumber: 12)
+    }
+    if self.isolation != .unspecified {
+      try visitor.visitSingularEnumField(value: self.isolation, fieldNumber: 13)
+    }
+    if self.restarts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.restarts, fieldNumber: 14)
+    }
+    if self.callsInFlight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.callsInFlight, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -350,6 +528,11 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
     if lhs.failureReason != rhs.failureReason {return false}
     if lhs.path != rhs.path {return false}
     if lhs.services != rhs.services {return false}
+    if lhs.allow != rhs.allow {return false}
+    if lhs.allowAny != rhs.allowAny {return false}
+    if lhs.isolation != rhs.isolation {return false}
+    if lhs.restarts != rhs.restarts {return false}
+    if lhs.callsInFlight != rhs.callsInFlight {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -499,6 +682,180 @@ nonisolated extension Carbon_Host_V1_InvokeResponse: SwiftProtobuf.Message, Swif
 
   public static func ==(lhs: Carbon_Host_V1_InvokeResponse, rhs: Carbon_Host_V1_InvokeResponse) -> Bool {
     if lhs.responseJson != rhs.responseJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_WhoAmIRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WhoAmIRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_WhoAmIRequest, rhs: Carbon_Host_V1_WhoAmIRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_WhoAmIResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WhoAmIResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}authenticated\0\u{1}identities\0\u{1}roles\0\u{3}callable_modules\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.authenticated) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.identities) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.roles) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.callableModules) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.authenticated != false {
+      try visitor.visitSingularBoolField(value: self.authenticated, fieldNumber: 1)
+    }
+    if !self.identities.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.identities, fieldNumber: 2)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roles, fieldNumber: 3)
+    }
+    if !self.callableModules.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.callableModules, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_WhoAmIResponse, rhs: Carbon_Host_V1_WhoAmIResponse) -> Bool {
+    if lhs.authenticated != rhs.authenticated {return false}
+    if lhs.identities != rhs.identities {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.callableModules != rhs.callableModules {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_ModuleRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModuleRef"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_ModuleRef, rhs: Carbon_Host_V1_ModuleRef) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_ReloadModuleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReloadModuleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}path\0\u{1}sha256\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 2)
+    }
+    if !self.sha256.isEmpty {
+      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_ReloadModuleRequest, rhs: Carbon_Host_V1_ReloadModuleRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.sha256 != rhs.sha256 {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_SetModuleAccessRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetModuleAccessRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}allow\0\u{3}allow_any\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.allow) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.allowAny) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.allow.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allow, fieldNumber: 2)
+    }
+    if self.allowAny != false {
+      try visitor.visitSingularBoolField(value: self.allowAny, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_SetModuleAccessRequest, rhs: Carbon_Host_V1_SetModuleAccessRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.allow != rhs.allow {return false}
+    if lhs.allowAny != rhs.allowAny {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,53 @@
+import GRPCCore
+
+/// The deployment's host-wide access rules (`[access]`): whether a client certificate is
+/// required, and who holds the `admin` role. Per-module allow-lists live in the registry, where
+/// admins change them at run time.
+public struct AccessPolicy: Sendable {
+  /// Calls without a verified client certificate are refused with UNAUTHENTICATED.
+  public let requiresClientCertificate: Bool
+  /// Identities holding the `admin` role.
+  public let admins: [String]
+
+  public init(_ access: DeploymentConfig.Access) {
+    requiresClientCertificate = access.requireClientCertificate
+    admins = access.admins
+  }
+
+  /// The roles `identity` holds.
+  public func roles(of identity: CallerIdentity) -> [String] {
+    identity.isAuthenticated && identity.matches(any: admins) ? ["admin"] : []
+  }
+
+  /// Services only admins may call.
+  static let adminServices: Set<String> = ["carbon.host.v1.HostAdmin"]
+}
+
+/// Enforces the host-wide rules on every call, before any handler runs: UNAUTHENTICATED for a
+/// caller without a certificate when one is required, PERMISSION_DENIED for a non-admin calling
+/// an admin RPC. (Module allow-lists are checked by `ModuleCalls`, which knows the module.)
+struct AccessInterceptor: ServerInterceptor {
+  let policy: AccessPolicy
+  let peers: PeerDirectory
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>, context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let identity = peers.identity(of: context.remotePeer)
+    if policy.requiresClientCertificate && !identity.isAuthenticated {
+      return StreamingServerResponse(
+        error: RPCError(
+          code: .unauthenticated,
+          message: "this host requires a client certificate issued by its client CA (access.client_ca)"))
+    }
+    let service = context.descriptor.service.fullyQualifiedService
+    if AccessPolicy.adminServices.contains(service) && !policy.roles(of: identity).contains("admin") {
+      return StreamingServerResponse(
+        error: RPCError(
+          code: .permissionDenied,
+          message: "\(service)/\(context.descriptor.method) needs the admin role; caller '\(identity)' is not in access.admins"))
+    }
+    return try await next(request, context)
+  }
+}

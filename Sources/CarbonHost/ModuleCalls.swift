@@ -1,0 +1,162 @@
+import CarbonPluginLoader
+import Foundation
+import GRPCCore
+import Logging
+
+/// Everything that happens to a module call between gRPC and the plugin, shared by the raw
+/// module routes and the host's JSON `Invoke`: find the module, check the caller is allowed,
+/// take a concurrency slot, apply the deadline, dispatch, count and log.
+struct ModuleCalls: Sendable {
+  let registry: ModuleRegistry
+  let metrics: CallMetrics
+  let peers: PeerDirectory
+  let logger: Logger
+  /// This host's name, sent back in the `carbonhub-instance` response header.
+  let instanceName: String
+
+  /// A call admitted to a module: the caller may call it and holds one of its slots until
+  /// `finish` runs.
+  struct Admitted: Sendable {
+    let module: ModuleRegistry.Module
+    let backend: ModuleBackend
+    let method: PluginMethod
+    let identity: CallerIdentity
+    let requestID: String
+    let deadline: ContinuousClock.Instant?
+    let started: ContinuousClock.Instant
+    let logger: Logger
+    let instanceName: String
+
+    /// Response headers every module call carries.
+    var responseMetadata: Metadata {
+      var metadata: Metadata = [:]
+      metadata.addString(requestID, forKey: "x-request-id")
+      metadata.addString(instanceName, forKey: "carbonhub-instance")
+      return metadata
+    }
+  }
+
+  /// Finds the serving module of `path` and admits the caller.
+  func admit(path: String, request metadata: Metadata, context: ServerContext) throws(RPCError) -> Admitted {
+    guard let module = registry.route(path) else {
+      if let owner = registry.owner(of: path) {
+        throw RPCError(code: .unavailable, message: "\(path): module '\(owner.name)' is \(owner.state.text)")
+      }
+      throw RPCError(code: .unimplemented, message: "\(path): no module of this host serves this method")
+    }
+    return try admit(module: module, path: path, metadata: metadata, context: context)
+  }
+
+  /// Admits the caller to `module`'s method `path`.
+  func admit(
+    module: ModuleRegistry.Module, path: String, metadata: Metadata, context: ServerContext
+  ) throws(RPCError) -> Admitted {
+    let identity = peers.identity(of: context.remotePeer)
+    let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
+      ?? Self.newRequestID()
+    var logger = self.logger
+    logger[metadataKey: "request_id"] = "\(requestID)"
+    logger[metadataKey: "module"] = "\(module.name)"
+    logger[metadataKey: "method"] = "\(path)"
+    logger[metadataKey: "caller"] = "\(identity)"
+    guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {
+      throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")
+    }
+    guard module.admits(identity) else {
+      metrics.record(module: module.name, path: path, status: 7, seconds: 0)
+      logger.notice("call refused: caller not on the module's allow-list")
+      throw RPCError(
+        code: .permissionDenied,
+        message: "caller '\(identity)' is not allowed to call module '\(module.name)' (see its `allow` list)")
+    }
+    guard module.gate.enter() else {
+      metrics.record(module: module.name, path: path, status: 8, seconds: 0)
+      throw RPCError(
+        code: .resourceExhausted,
+        message: "module '\(module.name)' is answering \(module.gate.limit ?? 0) calls already (max_concurrent_calls): retry later")
+    }
+    var deadline = CallDeadline.parse(metadata[stringValues: "grpc-timeout"].first(where: { _ in true }))
+    if let milliseconds = module.settings.callTimeoutMilliseconds {
+      let own = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
+      deadline = deadline.map { min($0, own) } ?? own
+    }
+    logger.debug("call admitted")
+    return Admitted(
+      module: module, backend: backend, method: method, identity: identity, requestID: requestID,
+      deadline: deadline, started: .now, logger: logger, instanceName: instanceName)
+  }
+
+  /// Runs an admitted unary call.
+  func unary(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) async -> Result<[UInt8], PluginCallError> {
+    let cancellation = CallCancellation()
+    let gate = call.module.gate
+    let result = await withRPCCancellationHandler {
+      await call.backend.unary(
+        call.method.path, request, encoding, deadline: call.deadline, cancellation: cancellation,
+        onFinish: { gate.leave() })
+    } onCancelRPC: {
+      cancellation.cancel()
+    }
+    finish(call, status: result.status)
+    return result
+  }
+
+  /// Starts an admitted streaming call; the caller reports the outcome with `finish`.
+  func streaming(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) -> StreamingCall {
+    let gate = call.module.gate
+    return call.backend.streaming(call.method.path, request, encoding, deadline: call.deadline, onFinish: { gate.leave() })
+  }
+
+  /// Counts and logs the end of a call.
+  func finish(_ call: Admitted, status: UInt32, message: String? = nil) {
+    let elapsed = call.started.duration(to: .now).timeInterval
+    metrics.record(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
+    if status == 0 {
+      call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"])
+    } else {
+      call.logger.info(
+        "call failed", metadata: ["status": "\(ModuleCallStatus.name(of: status))", "seconds": "\(elapsed)"])
+    }
+  }
+
+  /// 16 hexadecimal digits, unique enough to find one call in the logs.
+  static func newRequestID() -> String {
+    String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(to: 16)
+  }
+}
+
+extension Result where Success == [UInt8], Failure == PluginCallError {
+  /// The gRPC status number of the outcome.
+  var status: UInt32 {
+    switch self {
+    case .success: return 0
+    case .failure(let error): return error.status
+    }
+  }
+}
+
+extension String {
+  fileprivate func leftPadded(to length: Int) -> String {
+    count >= length ? self : String(repeating: "0", count: length - count) + self
+  }
+}
+
+/// The `grpc-timeout` request header ("250m", "5S", "1H"…) as a deadline.
+enum CallDeadline {
+  static func parse(_ header: String?) -> ContinuousClock.Instant? {
+    guard let header, header.count >= 2, header.count <= 9, let unit = header.last,
+      let amount = Int64(header.dropLast()), amount >= 0
+    else { return nil }
+    let duration: Duration
+    switch unit {
+    case "H": duration = .seconds(amount * 3600)
+    case "M": duration = .seconds(amount * 60)
+    case "S": duration = .seconds(amount)
+    case "m": duration = .milliseconds(amount)
+    case "u": duration = .microseconds(amount)
+    case "n": duration = .nanoseconds(amount)
+    default: return nil
+    }
+    return ContinuousClock.now.advanced(by: duration)
+  }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// The host's listening socket: TCP, TLS 1.2+ with the deployment's certificate, and — when the
+/// deployment names a client CA — client certificates verified against it and recorded in a
+/// `PeerDirectory`.
+///
+/// grpc-swift-nio-transport's own Posix listener can only require a client certificate at the
+/// TLS layer (a caller without one fails the handshake and never sees a gRPC status). This
+/// listener asks for one without requiring it, so that the host can answer UNAUTHENTICATED with
+/// a message, and PERMISSION_DENIED per module.
+struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
+  /// TLS settings; nil serves plaintext (loopback debugging only, checked by the config).
+  struct TLS: Sendable {
+    var certificateChainFile: String
+    var privateKeyFile: String
+    /// CA whose client certificates are accepted; nil asks for none.
+    var clientCAFile: String?
+  }
+
+  let host: String
+  let port: Int
+  let tls: TLS?
+  let peers: PeerDirectory
+  let eventLoopGroup: any EventLoopGroup
+
+  /// Builds the SSL context once, so that a bad certificate file fails at start-up.
+  private let sslContext: NIOSSLContext?
+
+  init(host: String, port: Int, tls: TLS?, peers: PeerDirectory, eventLoopGroup: any EventLoopGroup) throws {
+    self.host = host
+    self.port = port
+    self.tls = tls
+    self.peers = peers
+    self.eventLoopGroup = eventLoopGroup
+    if let tls {
+      var configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateChainFile).map { .certificate($0) },
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.privateKeyFile, format: .pem)))
+      configuration.minimumTLSVersion = .tlsv12
+      configuration.applicationProtocols = ["grpc-exp", "h2"]
+      if let clientCA = tls.clientCAFile {
+        // Verify a certificate when one is presented; whether one is required is decided per
+        // call, so that the caller gets a gRPC status rather than a failed handshake.
+        configuration.certificateVerification = .optionalVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+        configuration.sendCANameList = true
+      }
+      sslContext = try NIOSSLContext(configuration: configuration)
+    } else {
+      sslContext = nil
+    }
+  }
+
+  func makeListeningChannel(
+    listenerConfigurator: HTTP2ServerTransport.ListenerConfigurator,
+    connectionConfigurator: HTTP2ServerTransport.ConnectionConfigurator
+  ) async throws -> NIOAsyncChannel<HTTP2ServerTransport.ConnectionConfigurator.ConnectionChannel, Never> {
+    let sslContext = self.sslContext
+    let recordsPeers = tls?.clientCAFile != nil
+    let peers = self.peers
+    return try await ServerBootstrap(group: eventLoopGroup)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .serverChannelInitializer { channel in listenerConfigurator.configure(channel: channel) }
+      .bind(host: host, port: port) { channel in
+        channel.eventLoop.makeCompletedFuture {
+          if let sslContext {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+            if recordsPeers {
+              try channel.pipeline.syncOperations.addHandler(PeerIdentityRecorder(peers: peers))
+            }
+          }
+        }.flatMap {
+          connectionConfigurator.configure(channel: channel, tls: sslContext == nil ? .none : .configured(requireALPN: false))
+        }
+      }
+  }
+}
+
+/// Records a connection's verified client certificate in the `PeerDirectory` once the TLS
+/// handshake completes, and forgets it when the connection closes.
+private final class PeerIdentityRecorder: ChannelInboundHandler, RemovableChannelHandler {
+  typealias InboundIn = NIOAny
+  private let peers: PeerDirectory
+  private var key: String?
+
+  init(peers: PeerDirectory) {
+    self.peers = peers
+  }
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if case TLSUserEvent.handshakeCompleted = event {
+      let key = PeerAddress.describe(context.channel.remoteAddress)
+      self.key = key
+      let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+      if let certificate = handler?.peerCertificate, let identity = CallerIdentity(certificate) {
+        peers.record(identity, for: key)
+      }
+    }
+    context.fireUserInboundEventTriggered(event)
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    if let key { peers.forget(key) }
+    context.fireChannelInactive()
+  }
+}
+
+/// The peer strings grpc-swift-nio-transport puts in `ServerContext.remotePeer`.
+enum PeerAddress {
+  static func describe(_ address: NIOCore.SocketAddress?) -> String {
+    switch address {
+    case .v4(let v4)?: return "ipv4:\(v4.host):\(address?.port ?? 0)"
+    case .v6(let v6)?: return "ipv6:[\(v6.host)]:\(address?.port ?? 0)"
+    case .unixDomainSocket?: return "unix:\(address?.pathname ?? "")"
+    case nil: return "<unknown>"
+    }
+  }
+}
