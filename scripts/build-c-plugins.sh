@@ -27,4 +27,7 @@ if [[ -n "$fixtures" ]]; then
     "$cc" "${flags[@]}" -o "$fixtures/lib$name.so" "$source"
     chmod 755 "$fixtures/lib$name.so"
   done
+  # A second version of the sleepy fixture, for reload tests.
+  "$cc" "${flags[@]}" -DSLEEPY_VERSION='"2.0.0"' -o "$fixtures/libsleepy-v2.so" "$root/Tests/Fixtures/broken-plugins/sleepy.c"
+  chmod 755 "$fixtures/libsleepy-v2.so"
 fi

@@ -67,12 +67,12 @@ final class RunningHost: Sendable {
   private let task: Task<Void, any Error>
 
   /// Starts a host with these modules (name → library path) and waits until it listens.
-  static func start(modules: [(String, String)], configure: (inout DeploymentConfig) -> Void = { _ in }) async throws -> RunningHost {
+  static func start(modules: [(String, String)], configure: (inout DeploymentConfig) throws -> Void = { _ in }) async throws -> RunningHost {
     let state = try TestEnvironment.temporaryDirectory("state")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
     config.modules = modules.map { DeploymentConfig.Module(name: $0.0, path: $0.1) }
-    configure(&config)
+    try configure(&config)
     let server = try HostServer(config: config, logger: TestEnvironment.logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
@@ -102,9 +102,10 @@ final class RunningHost: Sendable {
 
   /// Runs `body` with a gRPC client connected over TLS to `server` (default: this host by IP).
   func withClient<Result: Sendable>(
-    server: String? = nil, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    server: String? = nil, certificate: ClientTransportFactory.ClientCertificate? = nil,
+    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
   ) async throws -> Result {
-    let transport = try ClientTransportFactory.make(server: server ?? address, caFile: caFile)
+    let transport = try ClientTransportFactory.make(server: server ?? address, caFile: caFile, clientCertificate: certificate)
     return try await withGRPCClient(transport: transport) { try await body($0) }
   }
 
