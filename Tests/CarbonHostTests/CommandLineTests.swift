@@ -96,6 +96,53 @@ struct CommandLineTests {
     #expect(server.output.contains("draining"), "\(server.output)")
   }
 
+  @Test func mutualTLSDeploymentAdministeredFromTheCommandLine() throws {
+    let directory = try TestEnvironment.temporaryDirectory("cli-mtls")
+    let tls = directory + "/tls"
+    #expect(try carbonhub(["certs", "init", "--dir", tls]).status == 0)
+    for name in ["ops", "coop-a", "auditor"] {
+      let issued = try carbonhub(["certs", "client", "--dir", tls, "--name", name])
+      #expect(issued.status == 0 && issued.output.contains("\(tls)/clients/\(name).pem"), "\(issued.output)")
+    }
+    let file = directory + "/deployment.toml"
+    try """
+      plugin_dir = "\(TestEnvironment.pluginDirectory)"
+      metrics_listen = "127.0.0.1:0"
+      [tls]
+      certificate = "\(tls)/server.pem"
+      key = "\(tls)/server-key.pem"
+      [access]
+      client_ca = "\(tls)/ca.pem"
+      admins = ["ops"]
+      [modules.units]
+      path = "libExampleUnits.so"
+      allow = ["coop-a"]
+      """.write(toFile: file, atomically: true, encoding: .utf8)
+    let server = try ServeProcess(arguments: ["--config", file])
+    defer { _ = server.terminate() }
+    let base = ["--server", server.address, "--ca", tls + "/ca.pem"]
+    func client(_ name: String) -> [String] { base + ["--cert", "\(tls)/clients/\(name).pem", "--key", "\(tls)/clients/\(name)-key.pem"] }
+    let request = TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/Convert.json"
+
+    let anonymous = try carbonhub(["modules"] + base)
+    #expect(anonymous.status == 1 && anonymous.output.contains("unauthenticated"), "\(anonymous.output)")
+    let whoami = try carbonhub(["whoami"] + client("ops"))
+    #expect(whoami.output.contains("identities: ops") && whoami.output.contains("roles: admin"), "\(whoami.output)")
+    #expect(try carbonhub(["call", "units.Convert", "--json", request] + client("coop-a")).status == 0)
+    let denied = try carbonhub(["call", "units.Convert", "--json", request] + client("auditor"))
+    #expect(denied.status == 1 && denied.output.contains("permissionDenied"), "\(denied.output)")
+    let notAdmin = try carbonhub(["admin", "disable", "units"] + client("coop-a"))
+    #expect(notAdmin.status == 1 && notAdmin.output.contains("needs the admin role"), "\(notAdmin.output)")
+    let allow = try carbonhub(["admin", "allow", "units", "auditor"] + client("ops"))
+    #expect(allow.status == 0 && allow.output.contains(#""auditor""#), "\(allow.output)")
+    #expect(try carbonhub(["call", "units.Convert", "--json", request] + client("auditor")).status == 0)
+    let modules = try carbonhub(["modules"] + client("auditor"))
+    #expect(modules.output.contains("allow: auditor"), "\(modules.output)")
+    #expect(server.output.contains("metrics: http://127.0.0.1:"), "\(server.output)")
+    let adminLine = server.output.split(separator: "\n").first { $0.contains("admin: set module access") } ?? ""
+    #expect(adminLine.contains("caller=ops"), "every admin action is logged with the identity: \(server.output)")
+  }
+
   @Test func serveWithADeploymentFile() throws {
     let directory = try TestEnvironment.temporaryDirectory("cli-config")
     let file = directory + "/deployment.toml"
