@@ -52,22 +52,13 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> StreamingServerResponse<Carbon_Host_V1_InvokeResponse>
   {
     let call = try admit(request.message, streaming: true, metadata: request.metadata, context: context)
-    let stream = calls.streaming(call, Array(request.message.requestJson.utf8), .json)
     return StreamingServerResponse(metadata: call.responseMetadata) { [calls] writer in
-      defer { stream.cancel() }
-      do {
-        for try await bytes in stream.messages {
-          var message = Carbon_Host_V1_InvokeResponse()
-          message.responseJson = String(decoding: bytes, as: UTF8.self)
-          try await writer.write(message)
-          stream.consumed()
-        }
-        calls.finish(call, status: 0)
-        return [:]
-      } catch let error as PluginCallError {
-        calls.finish(call, status: error.status)
-        throw RPCError(error)
+      try await calls.relay(call, Array(request.message.requestJson.utf8), .json) { bytes in
+        var message = Carbon_Host_V1_InvokeResponse()
+        message.responseJson = String(decoding: bytes, as: UTF8.self)
+        try await writer.write(message)
       }
+      return [:]
     }
   }
 

@@ -101,10 +101,32 @@ struct ModuleCalls: Sendable {
     return result
   }
 
-  /// Starts an admitted streaming call; the caller reports the outcome with `finish`.
-  func streaming(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) -> StreamingCall {
+  /// Starts an admitted streaming call (see `relay`).
+  private func streaming(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) -> StreamingCall {
     let gate = call.module.gate
     return call.backend.streaming(call.method.path, request, encoding, deadline: call.deadline, onFinish: { gate.leave() })
+  }
+
+  /// Runs an admitted streaming call and hands each response to `write`, pacing the plugin to
+  /// the writer; counts the call's outcome and turns a module error into its gRPC form.
+  func relay(
+    _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
+  ) async throws {
+    let stream = streaming(call, request, encoding)
+    defer { stream.cancel() }
+    do {
+      for try await message in stream.messages {
+        try await write(message)
+        stream.consumed()
+      }
+      finish(call, status: 0)
+    } catch let error as PluginCallError {
+      finish(call, status: error.status)
+      throw RPCError(error)
+    } catch {
+      finish(call, status: 1)
+      throw error
+    }
   }
 
   /// Counts and logs the end of a call.

@@ -32,23 +32,9 @@ struct PluginRoutes: RegistrableRPCService {
         return StreamingServerResponse(error: error as? RPCError ?? RPCError(code: .invalidArgument, message: "\(error)"))
       }
       if call.method.isServerStreaming {
-        let stream = calls.streaming(call, bytes, .protobuf)
         return StreamingServerResponse(metadata: call.responseMetadata) { writer in
-          defer { stream.cancel() }
-          do {
-            for try await message in stream.messages {
-              try await writer.write(message)
-              stream.consumed()
-            }
-            calls.finish(call, status: 0)
-            return [:]
-          } catch let error as PluginCallError {
-            calls.finish(call, status: error.status)
-            throw RPCError(error)
-          } catch {
-            calls.finish(call, status: 1)
-            throw error
-          }
+          try await calls.relay(call, bytes, .protobuf) { try await writer.write($0) }
+          return [:]
         }
       }
       switch await calls.unary(call, bytes, .protobuf) {
