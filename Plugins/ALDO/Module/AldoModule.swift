@@ -131,6 +131,13 @@ public struct AldoModule: CarbonModule {
     return epci
   }
 
+  /// Records each value a request replaced as a trace rule (the response's `overrides` has them too).
+  static func recordOverrides(_ applied: [Carbon_Aldo_V1_AppliedOverride], in trace: inout TraceBuilder) {
+    for override in applied {
+      trace.rule("aldo.override", "\(override.name): \(override.defaultValue) → \(override.value) \(override.unit)")
+    }
+  }
+
   /// Records the totals of a balance as trace terms.
   static func recordTotals(_ balance: Carbon_Aldo_V1_FluxBalance, in trace: inout TraceBuilder) {
     for row in balance.landUses {

@@ -104,9 +104,7 @@ extension AldoModule {
     response.overrides = applied
     response.dataSetVersion = AldoReferenceData.version
     response.mode = mode
-    for override in applied {
-      trace.rule("aldo.override", "\(override.name): \(override.defaultValue) → \(override.value) \(override.unit)")
-    }
+    Self.recordOverrides(applied, in: &trace)
     trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
     Self.recordTotals(response.balance, in: &trace)
     return response

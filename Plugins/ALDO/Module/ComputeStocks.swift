@@ -153,6 +153,7 @@ extension AldoModule {
     response.totalTC = total
     response.totalTCo2E = total * co2PerC
     response.overrides = overrides
+    Self.recordOverrides(overrides, in: &trace)
     response.dataSetVersion = AldoReferenceData.version
     trace.term("stock_total", total, .tC, formula: "Σ area × density + wood-product stocks")
     response.trace = trace.build()
