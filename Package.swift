@@ -219,6 +219,7 @@ let package = Package(
         .embedInCode("Data/bilan-carbone-foret-par-localisation.csv"),
         .embedInCode("Data/forest-compositions.csv"), .embedInCode("Data/proportion-usage-bois-par-region.csv"),
         .embedInCode("Data/agricultural-practices.csv"), .embedInCode("Data/carbone-haies.csv"),
+        .embedInCode("Data/epci.csv"),
       ]
     ),
     .target(name: "ALDO", dependencies: ["ALDOModule", "CarbonPluginKit"], path: "Plugins/ALDO/Entry"),

@@ -124,13 +124,22 @@ import Testing
     request.parts[0].hedgesKm = 1
     request.parts[0].departmentCode = "999"
     try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].department_code")
+    request.parts[0].departmentCode = "02"
+    request.parts[0].regionCode = "99"
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].region_code")
+    request.parts[0].regionCode = "32"
+    request.parts[0].areas[0].landUse = .hedges  // a summary category, not a leaf land use
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].areas[0].land_use")
+    request.parts[0].areas[0].landUse = .cropland
+    request.parts[0].forestStands = [Aldo.stand("B7", "B", "XXX", "", broadleaf: 1)]
+    try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].forest_stands[0].rad13")
   }
 
   @Test func referenceDataListsFilesValuesAndLandUses() throws {
     var request = Carbon_Aldo_V1_ListReferenceDataRequest()
     request.pedoclimaticZone = "2_1"
     let response = try Aldo.harness().call(Aldo.list, request, as: Carbon_Aldo_V1_ListReferenceDataResponse.self)
-    #expect(response.files.count == 12)
+    #expect(response.files.count == 13)
     #expect(response.files.allSatisfy { !$0.source.isEmpty && $0.version.contains("a8f42b2") })
     #expect(response.pedoclimaticZones.count == 14)
     #expect(response.values.first(where: { $0.name == "soil_flux/2_1/cult_prai" })?.value == 0.37)

@@ -114,6 +114,30 @@ public struct AldoModule: CarbonModule {
     return result
   }
 
+  /// The EPCI a request names by SIREN code (nil when the field is empty): 9 digits, present
+  /// in ALDO's epci.csv; INVALID_ARGUMENT naming `field` otherwise.
+  func epciInfo(_ siren: String, field: String, trace: inout TraceBuilder) throws(ModuleError) -> Carbon_Aldo_V1_EpciInfo? {
+    guard !siren.isEmpty else { return nil }
+    guard siren.count == 9, siren.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+      throw .invalidArgument(field, "must be a 9-digit SIREN code, got \"\(siren)\"")
+    }
+    guard let epci = data.epcis[siren] else {
+      throw .invalidArgument(field, "unknown EPCI SIREN code \"\(siren)\" (not in ALDO's epci.csv)")
+    }
+    trace.decision(
+      "epci", "\(epci.siren) \(epci.name)",
+      reason: "named by the request; epci.csv gives \(epci.communeCount) communes and populationTotale "
+        + "\(epci.populationTotal), shown only: ALDO's population method uses the sum of the communes' populations")
+    return epci
+  }
+
+  /// Records each value a request replaced as a trace rule (the response's `overrides` has them too).
+  static func recordOverrides(_ applied: [Carbon_Aldo_V1_AppliedOverride], in trace: inout TraceBuilder) {
+    for override in applied {
+      trace.rule("aldo.override", "\(override.name): \(override.defaultValue) → \(override.value) \(override.unit)")
+    }
+  }
+
   /// Records the totals of a balance as trace terms.
   static func recordTotals(_ balance: Carbon_Aldo_V1_FluxBalance, in trace: inout TraceBuilder) {
     for row in balance.landUses {

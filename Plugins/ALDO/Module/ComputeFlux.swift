@@ -21,11 +21,8 @@ extension AldoModule {
     guard [.asCoded, .corrected].contains(mode) else {
       throw .invalidArgument("\(prefix)mode", "has an unknown value \(request.mode.rawValue)")
     }
-    let woodMethod: Carbon_Aldo_V1_WoodProductsMethod =
-      request.woodProductsMethod == .unspecified ? .harvest : request.woodProductsMethod
-    guard [.harvest, .population].contains(woodMethod) else {
-      throw .invalidArgument("\(prefix)wood_products_method", "has an unknown value \(request.woodProductsMethod.rawValue)")
-    }
+    let woodMethod = try WoodProductShares.method(request.woodProductsMethod, field: "\(prefix)wood_products_method")
+    let epci = try epciInfo(request.epciSiren, field: "\(prefix)epci_siren", trace: &trace)
     let corrected = mode == .corrected
 
     var reference = data
@@ -85,7 +82,8 @@ extension AldoModule {
 
     let items = calculator.items.filter { $0.storedCo2e != 0 }
     var response = Carbon_Aldo_V1_ComputeFluxResponse()
-    response.territoryName = request.territoryName
+    response.territoryName = request.territoryName.isEmpty ? (epci?.name ?? "") : request.territoryName
+    if let epci { response.epci = epci }
     response.entries = items.map(\.message)
     response.balance = BalanceBuilder.balance(of: items)
     response.annualAreas = parts.flatMap { part in
@@ -106,9 +104,7 @@ extension AldoModule {
     response.overrides = applied
     response.dataSetVersion = AldoReferenceData.version
     response.mode = mode
-    for override in applied {
-      trace.rule("aldo.override", "\(override.name): \(override.defaultValue) → \(override.value) \(override.unit)")
-    }
+    Self.recordOverrides(applied, in: &trace)
     trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
     Self.recordTotals(response.balance, in: &trace)
     return response
@@ -153,9 +149,7 @@ extension AldoModule {
       reason: mode == .corrected
         ? "requested: each documented ALDO oddity is fixed and listed in the rules"
         : "default (METHODS.md §3): reproduce ALDO as coded so the territory gets the official tool's figures")
-    trace.decision(
-      "wood_products_method", woodMethod == .population ? "POPULATION" : "HARVEST",
-      reason: woodMethod == .population ? "requested (ALDO « consommation »)" : "ALDO's default « récolte »")
+    WoodProductShares.recordMethod(woodMethod, in: &trace)
     trace.decision(
       "proportion_sealed", "\(proportionSealed)",
       reason: explicit ? "given by the request" : "ALDO default (aldo-constants.csv default_proportion_sealed)")

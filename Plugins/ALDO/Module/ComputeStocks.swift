@@ -24,12 +24,18 @@ extension AldoModule {
   {
     try Validate.nonEmpty(request.parts, "parts")
     var trace = newTrace()
+    let woodMethod = try WoodProductShares.method(request.woodProductsMethod, field: "wood_products_method")
+    let epci = try epciInfo(request.epciSiren, field: "epci_siren", trace: &trace)
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
     let input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
     let inventory = ForestInventory(data: reference)
     let rules = LandUseChangeRules(data: reference, correctLitter: false)
     var entries: [Carbon_Aldo_V1_StockEntry] = []
+    // Wood products are shared territory-wide from every part's BD Forêt rows or population.
+    var stands: [Stand] = []
+    var population = 0.0
+    var forestAreasWithoutStands = false
 
     for (index, part) in request.parts.enumerated() {
       let path = "parts[\(index)]"
@@ -68,6 +74,7 @@ extension AldoModule {
         let hectares = try Validate.nonNegative(area.areaHa, "\(field).area_ha")
         if leaf.isForest {
           guard part.forestStands.isEmpty else { forestLeavesIgnored = true; continue }
+          if hectares > 0 { forestAreasWithoutStands = true }
           guard let composition = reference.compositions[leaf]?.ignComposition,
             let row = reference.forestRows[ForestInventoryKey(level: "France", code: "France", composition: composition)]
           else { continue }
@@ -87,12 +94,14 @@ extension AldoModule {
       }
       for (j, message) in part.forestStands.enumerated() {
         let stand = try input.validate(message, "\(path).forest_stands[\(j)]")
+        stands.append(stand)
         for leaf in Leaf.forests {
           let area = stand.areas[leaf] ?? 0
           guard area > 0, let found = inventory.row(for: stand, leaf) else { continue }
           forest(leaf, area, found.row, found.key.name)
         }
       }
+      population += try Validate.nonNegative(part.population, "\(path).population")
       let km = try Validate.nonNegative(part.hedgesKm, "\(path).hedges_km")
       if km > 0 {
         let perKm = reference.hedgeCarbon[part.departmentCode]
@@ -107,20 +116,36 @@ extension AldoModule {
       }
     }
 
+    WoodProductShares.recordMethod(woodMethod, in: &trace)
+    let wood = woodProductStocks(
+      WoodProductShares(
+        method: woodMethod, stands: stands, population: population, data: reference, inventory: inventory, trace: &trace),
+      reference: reference, trace: &trace)
+    entries += wood.entries
+    if woodMethod == .harvest && forestAreasWithoutStands {
+      trace.warning(
+        "Forest areas given in `areas` have no IGN location, so they give no harvest: the wood-product stock by harvest "
+          + "counts BD Forêt rows (forest_stands) only, as ALDO does")
+    } else if woodMethod == .population && population == 0 {
+      trace.warning("No part gives a population: the wood-product stock by population is 0")
+    }
+
     var response = Carbon_Aldo_V1_ComputeStocksResponse()
-    response.territoryName = request.territoryName
+    response.territoryName = request.territoryName.isEmpty ? (epci?.name ?? "") : request.territoryName
+    if let epci { response.epci = epci }
     response.entries = entries
+    response.woodProducts = wood.detail
     let co2PerC = reference.constant("c_to_co2_factor")
     let total = entries.reduce(0) { $0 + $1.stockTC }
-    for group in Carbon_Aldo_V1_LandUseGroup.balanceOrder where group != .woodProducts {
+    for group in Carbon_Aldo_V1_LandUseGroup.balanceOrder {
       let rows = entries.filter { $0.group == group }
       var stock = Carbon_Aldo_V1_GroupStock()
       stock.group = group
       stock.label = group.label
       stock.stockTC = rows.reduce(0) { $0 + $1.stockTC }
       stock.stockTCo2E = stock.stockTC * co2PerC
-      // Area once per leaf land use: the soil entry carries it (hedges have km, not ha).
-      stock.areaHa = group == .hedges ? 0 : rows.filter { $0.pool == .soil }.reduce(0) { $0 + $1.areaHa }
+      // Area once per leaf land use: the soil entry carries it (hedges have km, wood products no area).
+      stock.areaHa = rows.filter { $0.pool == .soil }.reduce(0) { $0 + $1.areaHa }
       stock.share = total > 0 ? stock.stockTC / total : 0
       response.groups.append(stock)
       trace.term("stock.\(group.label)", stock.stockTC, .tC)
@@ -128,10 +153,50 @@ extension AldoModule {
     response.totalTC = total
     response.totalTCo2E = total * co2PerC
     response.overrides = overrides
+    Self.recordOverrides(overrides, in: &trace)
     response.dataSetVersion = AldoReferenceData.version
-    trace.term("stock_total", total, .tC, formula: "Σ area × density")
-    trace.warning("Wood-product stocks are not computed by this module (ALDO shares the national stock; not implemented).")
+    trace.term("stock_total", total, .tC, formula: "Σ area × density + wood-product stocks")
     response.trace = trace.build()
     return response
+  }
+
+  /// The territory's wood-product stocks: its share of France's harvested wood (the same share
+  /// as the flux) × the national BO and BI stocks, in t C (ALDO's
+  /// calculations/stocks/woodProducts.js; national stocks from data/stocks.js
+  /// getFranceStocksWoodProducts, CITEPA 2016–2019).
+  private func woodProductStocks(
+    _ shares: WoodProductShares, reference: AldoReferenceData, trace: inout TraceBuilder
+  ) -> (entries: [Carbon_Aldo_V1_StockEntry], detail: Carbon_Aldo_V1_WoodProductsStockDetail) {
+    var detail = Carbon_Aldo_V1_WoodProductsStockDetail()
+    detail.method = shares.method
+    detail.harvestSawnwoodM3PerYr = shares.harvestSawnwood
+    detail.harvestIndustrialM3PerYr = shares.harvestIndustrial
+    detail.population = shares.population
+    detail.shareSawnwood = shares.sawnwood
+    detail.shareIndustrial = shares.industrial
+    detail.nationalStockSawnwoodTC = reference.constant("wood_products_france_stock_bo")
+    detail.nationalStockIndustrialTC = reference.constant("wood_products_france_stock_bi")
+    detail.stockSawnwoodTC = shares.sawnwood * detail.nationalStockSawnwoodTC
+    detail.stockIndustrialTC = shares.industrial * detail.nationalStockIndustrialTC
+    trace.term(
+      "wood_stock_bo", detail.stockSawnwoodTC, .tC, formula: "wood_share_bo × wood_products_france_stock_bo",
+      source: "Data/aldo-constants.csv")
+    trace.term(
+      "wood_stock_bi", detail.stockIndustrialTC, .tC, formula: "wood_share_bi × wood_products_france_stock_bi",
+      source: "Data/aldo-constants.csv")
+    var entries: [Carbon_Aldo_V1_StockEntry] = []
+    for (pool, stock, share, national, name) in [
+      (Carbon_Aldo_V1_Pool.woodProductsSawnwood, detail.stockSawnwoodTC, shares.sawnwood, detail.nationalStockSawnwoodTC, "bo"),
+      (.woodProductsIndustrial, detail.stockIndustrialTC, shares.industrial, detail.nationalStockIndustrialTC, "bi"),
+    ] where stock != 0 {
+      var entry = Carbon_Aldo_V1_StockEntry()
+      entry.landUse = .woodProducts
+      entry.group = .woodProducts
+      entry.pool = pool
+      entry.stockTC = stock
+      entry.reference = "share \(share) × wood_products_france_stock_\(name) \(national) tC (CITEPA 2016–2019)"
+      entries.append(entry)
+    }
+    return (entries, detail)
   }
 }

@@ -184,46 +184,18 @@ struct FluxCalculator {
   mutating func woodProducts(
     _ parts: [ResolvedPart], method: Carbon_Aldo_V1_WoodProductsMethod
   ) -> Carbon_Aldo_V1_WoodProductsDetail {
+    let shares = WoodProductShares(
+      method: method, stands: parts.flatMap(\.stands), population: parts.reduce(0) { $0 + $1.population },
+      data: data, inventory: inventory, trace: &trace)
     var detail = Carbon_Aldo_V1_WoodProductsDetail()
     detail.method = method
+    detail.population = shares.population
+    detail.harvestSawnwoodM3PerYr = shares.harvestSawnwood
+    detail.harvestIndustrialM3PerYr = shares.harvestIndustrial
+    detail.shareSawnwood = shares.sawnwood
+    detail.shareIndustrial = shares.industrial
     let sinkBO = data.constant("wood_products_france_sink_bo")
     let sinkBI = data.constant("wood_products_france_sink_bi")
-    if method == .population {
-      let population = parts.reduce(0) { $0 + $1.population }
-      let france = data.constant("france_total_population")
-      let share = france > 0 ? population / france : 0
-      detail.population = population
-      detail.shareSawnwood = share
-      detail.shareIndustrial = share
-      trace.term("wood_population_share", share, .ratio, formula: "population / france_total_population", source: "Data/aldo-constants.csv")
-    } else {
-      var sawnwood = 0.0, industrial = 0.0
-      let stem = data.constant("harvest_recovery_rate_stem"), branches = data.constant("harvest_recovery_rate_branches")
-      for part in parts {
-        for stand in part.stands {
-          guard let use = data.woodUse[stand.rad13] else { continue }
-          for leaf in Leaf.forests {
-            let area = stand.areas[leaf] ?? 0
-            guard area > 0, let found = inventory.row(for: stand, leaf), let composition = data.compositions[leaf] else { continue }
-            let bft = found.row.removalsVolume * area
-            let vat = bft * composition.bftToVat
-            let harvest = stem * bft + branches * (vat - bft)
-            sawnwood += harvest * use.sawnwood / 100
-            industrial += harvest * use.industrial / 100
-          }
-        }
-      }
-      let nationalBO = data.constant("wood_products_france_harvest_bo")
-      let nationalBI = data.constant("wood_products_france_harvest_bi")
-      detail.harvestSawnwoodM3PerYr = sawnwood
-      detail.harvestIndustrialM3PerYr = industrial
-      detail.shareSawnwood = nationalBO > 0 ? sawnwood / nationalBO : 0
-      detail.shareIndustrial = nationalBI > 0 ? industrial / nationalBI : 0
-      trace.term("wood_harvest_bo", sawnwood, .m3, formula: "Σ (0.9·BFT + 0.5·(VAT − BFT)) × %BO/100, BFT = prelevement_volume × area")
-      trace.term("wood_harvest_bi", industrial, .m3, formula: "Σ (0.9·BFT + 0.5·(VAT − BFT)) × %BI/100")
-      trace.term("wood_share_bo", detail.shareSawnwood, .ratio, formula: "harvest_bo / wood_products_france_harvest_bo")
-      trace.term("wood_share_bi", detail.shareIndustrial, .ratio, formula: "harvest_bi / wood_products_france_harvest_bi")
-    }
     let storedBO = detail.shareSawnwood * sinkBO
     let storedBI = detail.shareIndustrial * sinkBI
     for (pool, stored, share, sink) in [

@@ -75,6 +75,8 @@ struct AldoReferenceData: Sendable {
   var practices: [String: PracticeFactors] = [:]
   /// Department → hedge carbon, tC/km (C_tot_km).
   var hedgeCarbon: [String: Double] = [:]
+  /// SIREN code → EPCI (epci.csv), to check a request's EPCI code and name the territory.
+  var epcis: [String: Carbon_Aldo_V1_EpciInfo] = [:]
   /// Files loaded, for ListReferenceData and the trace.
   var files: [Carbon_Aldo_V1_DataFile] = []
 
@@ -183,6 +185,17 @@ struct AldoReferenceData: Sendable {
       if let dep = row["dep"], let value = Double(row["C_tot_km"] ?? "") {
         hedgeCarbon[dep.count == 1 ? "0" + dep : dep] = value
       }
+    }
+    let epciTable = try table(PackageResources.epci_csv, "aldo-epci", "Data/epci.csv")
+    for row in epciTable.records {
+      guard let code = row["code"], !code.isEmpty else { continue }
+      var epci = Carbon_Aldo_V1_EpciInfo()
+      epci.siren = code
+      epci.name = row["nom"] ?? ""
+      epci.nature = row["nature"] ?? ""
+      epci.communeCount = Int32(row["nombreCommunes"] ?? "") ?? 0
+      epci.populationTotal = Int64(row["populationTotale"] ?? "") ?? 0
+      epcis[code] = epci
     }
   }
 

@@ -645,11 +645,42 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxRequest: Sendable {
   /// Fidelity mode (default: as coded).
   public var mode: Carbon_Aldo_V1_CalculationMode = .unspecified
 
+  /// SIREN code of the EPCI the territory is (9 digits, optional): checked against ALDO's
+  /// epci.csv, names the territory when territory_name is empty, and is echoed in `epci`.
+  public var epciSiren: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _proportionSealed: Double? = nil
+}
+
+/// An EPCI (établissement public de coopération intercommunale) from ALDO's epci.csv.
+public nonisolated struct Carbon_Aldo_V1_EpciInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// SIREN code, 9 digits.
+  public var siren: String = String()
+
+  /// Name, e.g. "CA du Pays de Saint-Omer".
+  public var name: String = String()
+
+  /// Legal nature: CA, CC, CU or ME (métropole).
+  public var nature: String = String()
+
+  /// Number of member communes.
+  public var communeCount: Int32 = 0
+
+  /// Population of the EPCI as epci.csv gives it (populationTotale). ALDO's population method
+  /// uses the sum of the communes' populations instead, so it is shown here, never used.
+  public var populationTotal: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One flux entry: one pair (or stand, practice, product) in one part and one pool.
@@ -931,6 +962,16 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxResponse: @unchecked Sendabl
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
   public mutating func clearTrace() {_uniqueStorage()._trace = nil}
 
+  /// The EPCI named by the request's epci_siren (unset otherwise).
+  public var epci: Carbon_Aldo_V1_EpciInfo {
+    get {_storage._epci ?? Carbon_Aldo_V1_EpciInfo()}
+    set {_uniqueStorage()._epci = newValue}
+  }
+  /// Returns true if `epci` has been explicitly set.
+  public var hasEpci: Bool {_storage._epci != nil}
+  /// Clears the value of `epci`. Subsequent reads from it will return its default value.
+  public mutating func clearEpci() {_uniqueStorage()._epci = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1050,6 +1091,9 @@ public nonisolated struct Carbon_Aldo_V1_StockPart: Sendable {
   /// Hedge length, km.
   public var hedgesKm: Double = 0
 
+  /// Population (inhabitants), used by WOOD_PRODUCTS_METHOD_POPULATION.
+  public var population: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1069,6 +1113,55 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksRequest: Sendable {
 
   /// Reference-value overrides (same names as ComputeFlux).
   public var factorOverrides: [Carbon_Aldo_V1_FactorOverride] = []
+
+  /// How the national wood-product stocks are shared (default: by harvest, as the flux).
+  public var woodProductsMethod: Carbon_Aldo_V1_WoodProductsMethod = .unspecified
+
+  /// SIREN code of the EPCI (optional), as in ComputeFluxRequest.
+  public var epciSiren: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The territory's share of the national harvested-wood-product stocks (ALDO's
+/// calculations/stocks/woodProducts.js): the same share as the flux, applied to the national
+/// stocks instead of the national sinks.
+public nonisolated struct Carbon_Aldo_V1_WoodProductsStockDetail: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Method used.
+  public var method: Carbon_Aldo_V1_WoodProductsMethod = .unspecified
+
+  /// Territory theoretical sawnwood (BO) harvest, m3/yr (harvest method).
+  public var harvestSawnwoodM3PerYr: Double = 0
+
+  /// Territory theoretical industrial-wood (BI) harvest, m3/yr (harvest method).
+  public var harvestIndustrialM3PerYr: Double = 0
+
+  /// Share of the national BO stock, fraction.
+  public var shareSawnwood: Double = 0
+
+  /// Share of the national BI stock, fraction.
+  public var shareIndustrial: Double = 0
+
+  /// Population used (population method), inhabitants.
+  public var population: Double = 0
+
+  /// National BO product stock, t C (CITEPA 2016–2019).
+  public var nationalStockSawnwoodTC: Double = 0
+
+  /// National BI product stock, t C (CITEPA 2016–2019).
+  public var nationalStockIndustrialTC: Double = 0
+
+  /// Territory BO stock, t C (share × national stock).
+  public var stockSawnwoodTC: Double = 0
+
+  /// Territory BI stock, t C (share × national stock).
+  public var stockIndustrialTC: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1093,10 +1186,10 @@ public nonisolated struct Carbon_Aldo_V1_StockEntry: Sendable {
   /// Pool.
   public var pool: Carbon_Aldo_V1_Pool = .unspecified
 
-  /// Area, ha (0 for hedges).
+  /// Area, ha (0 for hedges and wood products).
   public var areaHa: Double = 0
 
-  /// Density, t C/ha (t C/km for hedges).
+  /// Density, t C/ha (t C/km for hedges; 0 for wood products, a share of a national stock).
   public var densityTCPerHa: Double = 0
 
   /// Stock, t C.
@@ -1140,47 +1233,88 @@ public nonisolated struct Carbon_Aldo_V1_GroupStock: Sendable {
 }
 
 /// Stocks of a territory.
-public nonisolated struct Carbon_Aldo_V1_ComputeStocksResponse: Sendable {
+public nonisolated struct Carbon_Aldo_V1_ComputeStocksResponse: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Territory name.
-  public var territoryName: String = String()
+  public var territoryName: String {
+    get {_storage._territoryName}
+    set {_uniqueStorage()._territoryName = newValue}
+  }
 
   /// Every stock entry.
-  public var entries: [Carbon_Aldo_V1_StockEntry] = []
+  public var entries: [Carbon_Aldo_V1_StockEntry] {
+    get {_storage._entries}
+    set {_uniqueStorage()._entries = newValue}
+  }
 
   /// Per group.
-  public var groups: [Carbon_Aldo_V1_GroupStock] = []
+  public var groups: [Carbon_Aldo_V1_GroupStock] {
+    get {_storage._groups}
+    set {_uniqueStorage()._groups = newValue}
+  }
 
   /// Total stock, t C.
-  public var totalTC: Double = 0
+  public var totalTC: Double {
+    get {_storage._totalTC}
+    set {_uniqueStorage()._totalTC = newValue}
+  }
 
   /// Total stock, t CO2e.
-  public var totalTCo2E: Double = 0
+  public var totalTCo2E: Double {
+    get {_storage._totalTCo2E}
+    set {_uniqueStorage()._totalTCo2E = newValue}
+  }
 
   /// Overrides applied.
-  public var overrides: [Carbon_Aldo_V1_AppliedOverride] = []
+  public var overrides: [Carbon_Aldo_V1_AppliedOverride] {
+    get {_storage._overrides}
+    set {_uniqueStorage()._overrides = newValue}
+  }
 
   /// Data-set version.
-  public var dataSetVersion: String = String()
+  public var dataSetVersion: String {
+    get {_storage._dataSetVersion}
+    set {_uniqueStorage()._dataSetVersion = newValue}
+  }
 
   /// Calculation trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
-    get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
-    set {_trace = newValue}
+    get {_storage._trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
+    set {_uniqueStorage()._trace = newValue}
   }
   /// Returns true if `trace` has been explicitly set.
-  public var hasTrace: Bool {self._trace != nil}
+  public var hasTrace: Bool {_storage._trace != nil}
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
-  public mutating func clearTrace() {self._trace = nil}
+  public mutating func clearTrace() {_uniqueStorage()._trace = nil}
+
+  /// Wood-product stocks and how they were shared.
+  public var woodProducts: Carbon_Aldo_V1_WoodProductsStockDetail {
+    get {_storage._woodProducts ?? Carbon_Aldo_V1_WoodProductsStockDetail()}
+    set {_uniqueStorage()._woodProducts = newValue}
+  }
+  /// Returns true if `woodProducts` has been explicitly set.
+  public var hasWoodProducts: Bool {_storage._woodProducts != nil}
+  /// Clears the value of `woodProducts`. Subsequent reads from it will return its default value.
+  public mutating func clearWoodProducts() {_uniqueStorage()._woodProducts = nil}
+
+  /// The EPCI named by the request's epci_siren (unset otherwise).
+  public var epci: Carbon_Aldo_V1_EpciInfo {
+    get {_storage._epci ?? Carbon_Aldo_V1_EpciInfo()}
+    set {_uniqueStorage()._epci = newValue}
+  }
+  /// Returns true if `epci` has been explicitly set.
+  public var hasEpci: Bool {_storage._epci != nil}
+  /// Clears the value of `epci`. Subsequent reads from it will return its default value.
+  public mutating func clearEpci() {_uniqueStorage()._epci = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// A chart of the flux by land use.
@@ -1776,7 +1910,7 @@ nonisolated extension Carbon_Aldo_V1_AppliedOverride: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeFluxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}proportion_sealed\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}proportion_sealed\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0\u{3}epci_siren\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1792,6 +1926,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.areaOverrides) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.factorOverrides) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
       default: break
       }
     }
@@ -1826,6 +1961,9 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
     if self.mode != .unspecified {
       try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 8)
     }
+    if !self.epciSiren.isEmpty {
+      try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1838,6 +1976,57 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
     if lhs.areaOverrides != rhs.areaOverrides {return false}
     if lhs.factorOverrides != rhs.factorOverrides {return false}
     if lhs.mode != rhs.mode {return false}
+    if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_EpciInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EpciInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{1}name\0\u{1}nature\0\u{3}commune_count\0\u{3}population_total\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nature) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.communeCount) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.populationTotal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siren.isEmpty {
+      try visitor.visitSingularStringField(value: self.siren, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.nature.isEmpty {
+      try visitor.visitSingularStringField(value: self.nature, fieldNumber: 3)
+    }
+    if self.communeCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.communeCount, fieldNumber: 4)
+    }
+    if self.populationTotal != 0 {
+      try visitor.visitSingularInt64Field(value: self.populationTotal, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_EpciInfo, rhs: Carbon_Aldo_V1_EpciInfo) -> Bool {
+    if lhs.siren != rhs.siren {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.nature != rhs.nature {return false}
+    if lhs.communeCount != rhs.communeCount {return false}
+    if lhs.populationTotal != rhs.populationTotal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2225,7 +2414,7 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeFluxResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}balance\0\u{1}entries\0\u{3}annual_areas\0\u{3}wood_products\0\u{3}n2o_t_per_yr\0\u{1}overrides\0\u{3}data_set_version\0\u{1}mode\0\u{1}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}balance\0\u{1}entries\0\u{3}annual_areas\0\u{3}wood_products\0\u{3}n2o_t_per_yr\0\u{1}overrides\0\u{3}data_set_version\0\u{1}mode\0\u{1}trace\0\u{1}epci\0")
 
   fileprivate class _StorageClass {
     var _territoryName: String = String()
@@ -2238,6 +2427,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
     var _dataSetVersion: String = String()
     var _mode: Carbon_Aldo_V1_CalculationMode = .unspecified
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+    var _epci: Carbon_Aldo_V1_EpciInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2258,6 +2448,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
       _dataSetVersion = source._dataSetVersion
       _mode = source._mode
       _trace = source._trace
+      _epci = source._epci
     }
   }
 
@@ -2286,6 +2477,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._dataSetVersion) }()
         case 9: try { try decoder.decodeSingularEnumField(value: &_storage._mode) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._epci) }()
         default: break
         }
       }
@@ -2328,6 +2520,9 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._epci {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2347,6 +2542,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
         if _storage._dataSetVersion != rhs_storage._dataSetVersion {return false}
         if _storage._mode != rhs_storage._mode {return false}
         if _storage._trace != rhs_storage._trace {return false}
+        if _storage._epci != rhs_storage._epci {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2502,7 +2698,7 @@ nonisolated extension Carbon_Aldo_V1_LandUseArea: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockPart"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}pedoclimatic_zone\0\u{3}region_code\0\u{3}department_code\0\u{1}areas\0\u{3}forest_stands\0\u{3}hedges_km\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}pedoclimatic_zone\0\u{3}region_code\0\u{3}department_code\0\u{1}areas\0\u{3}forest_stands\0\u{3}hedges_km\0\u{1}population\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2517,6 +2713,7 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.areas) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.forestStands) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.hedgesKm) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.population) }()
       default: break
       }
     }
@@ -2544,6 +2741,9 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
     if self.hedgesKm.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.hedgesKm, fieldNumber: 7)
     }
+    if self.population.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.population, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2555,6 +2755,7 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
     if lhs.areas != rhs.areas {return false}
     if lhs.forestStands != rhs.forestStands {return false}
     if lhs.hedgesKm != rhs.hedgesKm {return false}
+    if lhs.population != rhs.population {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2562,7 +2763,7 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0\u{3}wood_products_method\0\u{3}epci_siren\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2573,6 +2774,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
       case 1: try { try decoder.decodeSingularStringField(value: &self.territoryName) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.parts) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.factorOverrides) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.woodProductsMethod) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
       default: break
       }
     }
@@ -2588,6 +2791,12 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if !self.factorOverrides.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.factorOverrides, fieldNumber: 3)
     }
+    if self.woodProductsMethod != .unspecified {
+      try visitor.visitSingularEnumField(value: self.woodProductsMethod, fieldNumber: 4)
+    }
+    if !self.epciSiren.isEmpty {
+      try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2595,6 +2804,83 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if lhs.territoryName != rhs.territoryName {return false}
     if lhs.parts != rhs.parts {return false}
     if lhs.factorOverrides != rhs.factorOverrides {return false}
+    if lhs.woodProductsMethod != rhs.woodProductsMethod {return false}
+    if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WoodProductsStockDetail"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}harvest_sawnwood_m3_per_yr\0\u{3}harvest_industrial_m3_per_yr\0\u{3}share_sawnwood\0\u{3}share_industrial\0\u{1}population\0\u{3}national_stock_sawnwood_t_c\0\u{3}national_stock_industrial_t_c\0\u{3}stock_sawnwood_t_c\0\u{3}stock_industrial_t_c\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.method) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.harvestSawnwoodM3PerYr) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.harvestIndustrialM3PerYr) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.shareSawnwood) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.shareIndustrial) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.population) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.nationalStockSawnwoodTC) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.nationalStockIndustrialTC) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.stockSawnwoodTC) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.stockIndustrialTC) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.method != .unspecified {
+      try visitor.visitSingularEnumField(value: self.method, fieldNumber: 1)
+    }
+    if self.harvestSawnwoodM3PerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.harvestSawnwoodM3PerYr, fieldNumber: 2)
+    }
+    if self.harvestIndustrialM3PerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.harvestIndustrialM3PerYr, fieldNumber: 3)
+    }
+    if self.shareSawnwood.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareSawnwood, fieldNumber: 4)
+    }
+    if self.shareIndustrial.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareIndustrial, fieldNumber: 5)
+    }
+    if self.population.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.population, fieldNumber: 6)
+    }
+    if self.nationalStockSawnwoodTC.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.nationalStockSawnwoodTC, fieldNumber: 7)
+    }
+    if self.nationalStockIndustrialTC.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.nationalStockIndustrialTC, fieldNumber: 8)
+    }
+    if self.stockSawnwoodTC.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stockSawnwoodTC, fieldNumber: 9)
+    }
+    if self.stockIndustrialTC.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stockIndustrialTC, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_WoodProductsStockDetail, rhs: Carbon_Aldo_V1_WoodProductsStockDetail) -> Bool {
+    if lhs.method != rhs.method {return false}
+    if lhs.harvestSawnwoodM3PerYr != rhs.harvestSawnwoodM3PerYr {return false}
+    if lhs.harvestIndustrialM3PerYr != rhs.harvestIndustrialM3PerYr {return false}
+    if lhs.shareSawnwood != rhs.shareSawnwood {return false}
+    if lhs.shareIndustrial != rhs.shareIndustrial {return false}
+    if lhs.population != rhs.population {return false}
+    if lhs.nationalStockSawnwoodTC != rhs.nationalStockSawnwoodTC {return false}
+    if lhs.nationalStockIndustrialTC != rhs.nationalStockIndustrialTC {return false}
+    if lhs.stockSawnwoodTC != rhs.stockSawnwoodTC {return false}
+    if lhs.stockIndustrialTC != rhs.stockIndustrialTC {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2722,68 +3008,132 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0\u{3}wood_products\0\u{1}epci\0")
+
+  fileprivate class _StorageClass {
+    var _territoryName: String = String()
+    var _entries: [Carbon_Aldo_V1_StockEntry] = []
+    var _groups: [Carbon_Aldo_V1_GroupStock] = []
+    var _totalTC: Double = 0
+    var _totalTCo2E: Double = 0
+    var _overrides: [Carbon_Aldo_V1_AppliedOverride] = []
+    var _dataSetVersion: String = String()
+    var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+    var _woodProducts: Carbon_Aldo_V1_WoodProductsStockDetail? = nil
+    var _epci: Carbon_Aldo_V1_EpciInfo? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _territoryName = source._territoryName
+      _entries = source._entries
+      _groups = source._groups
+      _totalTC = source._totalTC
+      _totalTCo2E = source._totalTCo2E
+      _overrides = source._overrides
+      _dataSetVersion = source._dataSetVersion
+      _trace = source._trace
+      _woodProducts = source._woodProducts
+      _epci = source._epci
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.territoryName) }()
-      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.groups) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.totalTC) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.totalTCo2E) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.overrides) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.dataSetVersion) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._territoryName) }()
+        case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._entries) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._groups) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._totalTC) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._totalTCo2E) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._overrides) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._dataSetVersion) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._woodProducts) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._epci) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.territoryName.isEmpty {
-      try visitor.visitSingularStringField(value: self.territoryName, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._territoryName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._territoryName, fieldNumber: 1)
+      }
+      if !_storage._entries.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._entries, fieldNumber: 2)
+      }
+      if !_storage._groups.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._groups, fieldNumber: 3)
+      }
+      if _storage._totalTC.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._totalTC, fieldNumber: 4)
+      }
+      if _storage._totalTCo2E.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._totalTCo2E, fieldNumber: 5)
+      }
+      if !_storage._overrides.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._overrides, fieldNumber: 6)
+      }
+      if !_storage._dataSetVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._dataSetVersion, fieldNumber: 7)
+      }
+      try { if let v = _storage._trace {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._woodProducts {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._epci {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
-    if !self.entries.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 2)
-    }
-    if !self.groups.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.groups, fieldNumber: 3)
-    }
-    if self.totalTC.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.totalTC, fieldNumber: 4)
-    }
-    if self.totalTCo2E.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.totalTCo2E, fieldNumber: 5)
-    }
-    if !self.overrides.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.overrides, fieldNumber: 6)
-    }
-    if !self.dataSetVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.dataSetVersion, fieldNumber: 7)
-    }
-    try { if let v = self._trace {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Aldo_V1_ComputeStocksResponse, rhs: Carbon_Aldo_V1_ComputeStocksResponse) -> Bool {
-    if lhs.territoryName != rhs.territoryName {return false}
-    if lhs.entries != rhs.entries {return false}
-    if lhs.groups != rhs.groups {return false}
-    if lhs.totalTC != rhs.totalTC {return false}
-    if lhs.totalTCo2E != rhs.totalTCo2E {return false}
-    if lhs.overrides != rhs.overrides {return false}
-    if lhs.dataSetVersion != rhs.dataSetVersion {return false}
-    if lhs._trace != rhs._trace {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._territoryName != rhs_storage._territoryName {return false}
+        if _storage._entries != rhs_storage._entries {return false}
+        if _storage._groups != rhs_storage._groups {return false}
+        if _storage._totalTC != rhs_storage._totalTC {return false}
+        if _storage._totalTCo2E != rhs_storage._totalTCo2E {return false}
+        if _storage._overrides != rhs_storage._overrides {return false}
+        if _storage._dataSetVersion != rhs_storage._dataSetVersion {return false}
+        if _storage._trace != rhs_storage._trace {return false}
+        if _storage._woodProducts != rhs_storage._woodProducts {return false}
+        if _storage._epci != rhs_storage._epci {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
