@@ -69,7 +69,7 @@ public final class ModuleRegistry: Sendable {
       }
       let library: PluginLibrary
       do {
-        library = try PluginLibrary(path: path, expectedSHA256: entry.sha256)
+        library = try PluginLibrary(path: path, expectedSHA256: entry.sha256, trust: config.trust)
       } catch {
         fail(error.description)
         continue
@@ -104,7 +104,7 @@ public final class ModuleRegistry: Sendable {
           "module serving",
           metadata: [
             "module": "\(name)", "version": "\(library.version)", "methods": "\(library.methods.count)",
-            "sha256": "\(library.sha256)",
+            "sha256": "\(library.sha256)", "manifest": "\(library.manifestCheck)",
           ])
       } catch {
         fail(error.description, library: library)
@@ -113,11 +113,17 @@ public final class ModuleRegistry: Sendable {
     return ModuleRegistry(modules: modules)
   }
 
-  /// Every `*.so` file of a directory, as deployment entries named after the file until the
-  /// plugin declares its name.
+  /// Every plugin (`*.so` file exporting the entry symbol) of a directory, as deployment
+  /// entries named after the file until the plugin declares its name. Other shared libraries
+  /// (a dependency's `libGRDB-dynamic.so`) are told apart from the ELF file alone and skipped,
+  /// never opened.
   static func discover(in directory: String, logger: Logger) -> [DeploymentConfig.Module] {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    let plugins = files.filter { $0.hasSuffix(".so") }.sorted()
+    let plugins = files.filter { $0.hasSuffix(".so") }.sorted().filter { file in
+      if ELFSymbols.isPlugin(path: directory + "/" + file) { return true }
+      logger.debug("skipped: not a plugin (exports no carbon_plugin_entry)", metadata: ["file": "\(directory)/\(file)"])
+      return false
+    }
     if plugins.isEmpty { logger.warning("no plugin (*.so) found", metadata: ["plugin_dir": "\(directory)"]) }
     return plugins.map { DeploymentConfig.Module(name: $0, path: directory + "/" + $0) }
   }
