@@ -38,6 +38,8 @@ public struct PublisherKey: Sendable, Hashable, CustomStringConvertible {
   public struct KeyError: Error, Equatable, CustomStringConvertible {
     /// What is wrong with the text.
     public let reason: String
+    /// An error with its reason.
+    public init(reason: String) { self.reason = reason }
     /// The reason.
     public var description: String { reason }
   }

@@ -120,7 +120,7 @@ struct TrustPolicyTests {
     }
   }
 
-  @Test func unsignedOrUntrustedIsRefusedUnderRequireSignature() {
+  @Test func unsignedOrUntrustedIsRefusedUnderRequireSignature() throws {
     #expect(throws: PluginLoadError.unsigned(path: path)) { try check(strict) }
     var malloryManifest = sample(publisher: "mallory")
     #expect(throws: PluginLoadError.untrustedPublisher(path: path, publisher: "mallory", trusted: ["acme"])) {
