@@ -261,6 +261,12 @@ let package = Package(
       dependencies: ["CarbonDomain"],
       path: "Tests/CarbonDomainTests"
     ),
+    // Fast: manifests, signatures, trust policy and the ELF reader, no plugin built.
+    .testTarget(
+      name: "CarbonPluginLoaderTests",
+      dependencies: ["CarbonPluginLoader"],
+      path: "Tests/CarbonPluginLoaderTests"
+    ),
     .testTarget(
       name: "CarbonPluginKitTests",
       dependencies: ["CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule"],

@@ -2,8 +2,9 @@
 # Builds the C plugins with the system C compiler against carbon_plugin.h and protobuf-c:
 #   scripts/build-c-plugins.sh PLUGIN_DIR [FIXTURE_DIR]
 # PLUGIN_DIR receives the example module libgwp.so (next to the Swift plugins, so the embedded
-# default deployment serves it). FIXTURE_DIR, if given, receives the deliberately broken test
-# plugins used by the loader tests. Needs gcc and libprotobuf-c-dev.
+# default deployment serves it) and its manifest (scripts/write-manifests.sh, when carbonhub is
+# built). FIXTURE_DIR, if given, receives the deliberately broken test plugins used by the
+# loader tests (no manifests: the tests write their own). Needs gcc and libprotobuf-c-dev.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: build-c-plugins.sh PLUGIN_DIR [FIXTURE_DIR]}
@@ -19,6 +20,15 @@ gen="$root/Plugins/examples/gwp-c/generated"
   "$gen/carbon/examples/v1/gwp.pb-c.c" "$gen/carbon/domain/v1/gas.pb-c.c" \
   -l:libprotobuf-c.so.1 -lm
 chmod 755 "$out/libgwp.so"
+# Its manifest, when carbonhub is built (the host refuses a plugin whose bytes differ from its
+# manifest, so a stale one from an earlier build must not survive a rebuild).
+rm -f "$out/libgwp.so.manifest.json" "$out/libgwp.so.manifest.sig"
+carbonhub=${CARBONHUB:-$out/carbonhub}
+if [[ -x "$carbonhub" ]]; then
+  CARBONHUB="$carbonhub" "$root/scripts/write-manifests.sh" "$out" libgwp.so
+else
+  echo "build-c-plugins.sh: no $carbonhub: libgwp.so gets no manifest (run scripts/write-manifests.sh $out once it is built)" >&2
+fi
 
 if [[ -n "$fixtures" ]]; then
   mkdir -p "$fixtures"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds everything — the host, every Swift plugin and the C example plugin — and runs the host
-# on the embedded default: every plugin of the build directory on 127.0.0.1:8443, TLS with a
-# development CA generated on first start (its path is printed). Arguments go to
-# `carbonhub serve` (e.g. `scripts/serve.sh --listen 127.0.0.1:9443`).
+# Builds everything — the host, every Swift plugin and the C example plugin, with their
+# manifests — and runs the host on the embedded default: every plugin of the build directory on
+# 127.0.0.1:8443, TLS with a development CA generated on first start (its path is printed).
+# Arguments go to `carbonhub serve` (e.g. `scripts/serve.sh --listen 127.0.0.1:9443`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 swift build
 bin=$(swift build --show-bin-path)
 scripts/build-c-plugins.sh "$bin"
+scripts/write-manifests.sh "$bin"   # the host refuses a plugin whose bytes differ from its manifest
 exec "$bin/carbonhub" serve "$@"

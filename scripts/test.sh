@@ -24,6 +24,8 @@ fi
 swift build --build-tests
 bin=$(swift build --show-bin-path)
 scripts/build-c-plugins.sh "$bin" "$root/.build/test-fixtures"
+# Manifests of the repository's own plugins (unsigned): the tests load them as a deployment would.
+scripts/write-manifests.sh "$bin"
 
 export CARBONHUB_PLUGIN_DIR="$bin"
 export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"

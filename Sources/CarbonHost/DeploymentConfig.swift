@@ -1,3 +1,4 @@
+import CarbonPluginLoader
 import Foundation
 import TOMLKit
 
@@ -90,6 +91,9 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
   /// nil: this process's own executable.
   public var workerExecutable: String?
+  /// What plugins' manifests and signatures must satisfy (`[trust]`); by default nothing is
+  /// required and a manifest, when present, is checked.
+  public var trust = PluginTrustPolicy()
 
   public init(pluginDirectory: String, stateDirectory: String) {
     self.pluginDirectory = pluginDirectory
@@ -131,7 +135,7 @@ public struct DeploymentConfig: Sendable, Equatable {
     let reader = TableReader(table: root, prefix: "")
     try reader.allowOnly([
       "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
-      "instance_name", "worker_executable",
+      "instance_name", "worker_executable", "trust",
     ])
     if let listen = try reader.string("listen") { config.listen = listen }
     if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
@@ -204,6 +208,31 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     try config.validate()
     return config
+  }
+
+  /// `[trust]`: `require_signature`, `require_manifest` and `[trust.publishers]` name =
+  /// "base64 Ed25519 public key", each key validated here so a bad one is named at start-up.
+  private static func parseTrust(_ trust: TableReader) throws(Error) -> PluginTrustPolicy {
+    try trust.allowOnly(["require_signature", "require_manifest", "publishers"])
+    var policy = PluginTrustPolicy()
+    policy.requireSignature = try trust.bool("require_signature") ?? false
+    policy.requireManifest = try trust.bool("require_manifest") ?? false
+    if let publishers = try trust.table("publishers") {
+      for name in publishers.table.keys.sorted() {
+        guard let text = try publishers.string(name) else { continue }
+        do {
+          policy.trustedPublishers[name] = try PublisherKey(base64: text)
+        } catch {
+          throw Error(
+            key: publishers.key(name),
+            message: "\(error.reason): give the base64 Ed25519 public key of a .pub file written by `carbonhub plugin keygen`")
+        }
+      }
+    }
+    if policy.requireSignature && policy.trustedPublishers.isEmpty {
+      throw Error(key: "trust.require_signature", message: "is true but [trust.publishers] lists no key: no plugin could load")
+    }
+    return policy
   }
 
   /// Checks the combination of settings.

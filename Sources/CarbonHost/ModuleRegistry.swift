@@ -50,6 +50,8 @@ public final class ModuleRegistry: Sendable {
     public let methods: [PluginMethod]
     /// The serialized FileDescriptorSet of the module's messages and services.
     public let descriptorSet: [UInt8]
+    /// What the manifest check found ("signed by acme", "unsigned", "none").
+    public let manifest: String
 
     init(_ library: PluginLibrary) {
       name = library.name
@@ -60,6 +62,7 @@ public final class ModuleRegistry: Sendable {
       path = library.path
       methods = library.methods
       descriptorSet = library.descriptorSet
+      manifest = "\(library.manifestCheck)"
     }
 
     /// The fully qualified gRPC services of the module, in declaration order.
@@ -327,7 +330,7 @@ public final class ModuleRegistry: Sendable {
         "module serving",
         metadata: [
           "module": "\(name)", "version": "\(metadata.version)", "methods": "\(metadata.methods.count)",
-          "sha256": "\(metadata.sha256)",
+          "sha256": "\(metadata.sha256)", "manifest": "\(metadata.manifest)",
         ])
     case .failure(let failure):
       events.record(.loadFailed)
@@ -348,7 +351,7 @@ public final class ModuleRegistry: Sendable {
   ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
     let library: PluginLibrary
     do {
-      library = try PluginLibrary(path: path, expectedSHA256: sha256)
+      library = try PluginLibrary(path: path, expectedSHA256: sha256, trust: config.trust)
     } catch {
       return .failure(OpenFailure(reason: error.description))
     }
@@ -384,11 +387,17 @@ public final class ModuleRegistry: Sendable {
     }
   }
 
-  /// Every `*.so` file of a directory, as deployment entries named after the file until the
-  /// plugin declares its name.
+  /// Every plugin (`*.so` file exporting the entry symbol) of a directory, as deployment
+  /// entries named after the file until the plugin declares its name. Other shared libraries
+  /// (a dependency's `libGRDB-dynamic.so`) are told apart from the ELF file alone and skipped,
+  /// never opened.
   static func discover(in directory: String, logger: Logger) -> [DeploymentConfig.Module] {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    let plugins = files.filter { $0.hasSuffix(".so") }.sorted()
+    let plugins = files.filter { $0.hasSuffix(".so") }.sorted().filter { file in
+      if ELFSymbols.isPlugin(path: directory + "/" + file) { return true }
+      logger.debug("skipped: not a plugin (exports no carbon_plugin_entry)", metadata: ["file": "\(directory)/\(file)"])
+      return false
+    }
     if plugins.isEmpty { logger.warning("no plugin (*.so) found", metadata: ["plugin_dir": "\(directory)"]) }
     return plugins.map { DeploymentConfig.Module(name: $0, path: directory + "/" + $0) }
   }

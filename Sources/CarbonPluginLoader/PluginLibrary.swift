@@ -18,6 +18,22 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   case abiMismatch(path: String, plugin: UInt32, host: UInt32)
   case invalidDescriptor(path: String, reason: String)
   case initFailed(module: String, status: UInt32, message: String)
+  /// The policy requires a manifest (`requirement` names the deployment key) and there is none.
+  case manifestMissing(path: String, requirement: String)
+  /// The manifest file is unreadable or invalid; `field` names the offending key when there is one.
+  case invalidManifest(path: String, field: String?, reason: String)
+  /// The library's bytes are not those the manifest describes.
+  case binaryTampered(path: String, manifest: String, actual: String)
+  /// `trust.require_signature` and no signature file.
+  case unsigned(path: String)
+  /// The signature does not verify under the named publisher's key.
+  case invalidSignature(path: String, publisher: String, reason: String)
+  /// `trust.require_signature` and the manifest names no publisher, or one the deployment does not trust.
+  case untrustedPublisher(path: String, publisher: String?, trusted: [String])
+  /// The manifest declares another ABI version than the host's (checked before dlopen).
+  case manifestABIMismatch(path: String, manifest: UInt32, host: UInt32)
+  /// After dlopen, the descriptor declares something else than the manifest.
+  case manifestMismatch(path: String, field: String, manifest: String, library: String)
 
   public var description: String {
     switch self {
@@ -37,6 +53,36 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case .invalidDescriptor(let path, let reason): return "\(path): invalid descriptor: \(reason)"
     case .initFailed(let module, let status, let message):
       return "module \(module) failed to initialise (status \(ModuleCallStatus.name(of: status))): \(message)"
+    case .manifestMissing(let path, let requirement):
+      return "\(path) has no manifest (\(PluginManifest.manifestPath(forLibrary: path))) and the deployment sets "
+        + "\(requirement): write it with `carbonhub plugin manifest`"
+        + (requirement == "trust.require_signature" ? " and sign it with `carbonhub plugin sign`" : "")
+    case .invalidManifest(let path, let field, let reason):
+      return "\(path): invalid manifest: " + (field.map { "\($0): " } ?? "") + reason
+    case .binaryTampered(let path, let manifest, let actual):
+      return "\(path) is not the binary its manifest describes (the manifest says sha256 \(manifest), the file is "
+        + "\(actual)): it was modified after the manifest was written, or rebuilt without rerunning "
+        + "`carbonhub plugin manifest`; refusing to load it"
+    case .unsigned(let path):
+      return "\(path) is not signed (no \(PluginManifest.signaturePath(forLibrary: path))) and the deployment sets "
+        + "trust.require_signature: sign its manifest with `carbonhub plugin sign`"
+    case .invalidSignature(let path, let publisher, let reason):
+      return "\(PluginManifest.signaturePath(forLibrary: path)): the signature does not verify with publisher "
+        + "'\(publisher)''s key: \(reason); refusing to load \(path)"
+    case .untrustedPublisher(let path, let publisher, let trusted):
+      let trustedList = trusted.isEmpty ? "none" : trusted.joined(separator: ", ")
+      guard let publisher else {
+        return "\(PluginManifest.manifestPath(forLibrary: path)) names no publisher, and the deployment sets "
+          + "trust.require_signature: write the manifest with `carbonhub plugin manifest --publisher NAME` and sign it"
+      }
+      return "\(path) is signed by publisher '\(publisher)', which this deployment does not trust (trusted: "
+        + "\(trustedList)): add its public key under [trust.publishers] if you trust it"
+    case .manifestABIMismatch(let path, let manifest, let host):
+      return "\(path): its manifest says plugin ABI version \(manifest) but this host speaks version \(host): "
+        + "rebuild the plugin against this host's carbon_plugin.h and rewrite its manifest, or run a host for ABI \(manifest)"
+    case .manifestMismatch(let path, let field, let manifest, let library):
+      return "\(path): \(field): manifest says \(manifest), library declares \(library); refusing it: "
+        + "rewrite the manifest from the binary you mean to run"
     }
   }
 }
@@ -47,6 +93,12 @@ public struct PluginMethod: Sendable, Hashable {
   public let path: String
   /// True for server-streaming.
   public let isServerStreaming: Bool
+
+  /// A method entry.
+  public init(path: String, isServerStreaming: Bool) {
+    self.path = path
+    self.isServerStreaming = isServerStreaming
+  }
 
   /// The fully qualified service ("carbon.examples.v1.Units").
   public var service: String {
@@ -64,13 +116,20 @@ public final class PluginLibrary: @unchecked Sendable {
   public let path: String
   /// SHA-256 of the file, lowercase hex.
   public let sha256: String
+  /// The module name the descriptor declares.
   public let name: String
+  /// The module version the descriptor declares.
   public let version: String
+  /// The descriptor's one-line description.
   public let summary: String
+  /// The descriptor's ABI version (equal to the host's once loaded).
   public let abiVersion: UInt32
+  /// The methods the descriptor declares, in its order.
   public let methods: [PluginMethod]
   /// The serialized FileDescriptorSet the plugin embeds.
   public let descriptorSet: [UInt8]
+  /// What the manifest check found: no manifest, unsigned, or signed by a trusted publisher.
+  public let manifestCheck: ManifestCheck
 
   let descriptor: UnsafePointer<carbon_plugin_descriptor>
   private let handle: UnsafeMutableRawPointer
@@ -80,14 +139,31 @@ public final class PluginLibrary: @unchecked Sendable {
 
   /// Validates and opens a plugin.
   ///
-  /// Order matters: every check that needs no plugin code (existence, permissions, digest)
-  /// runs before `dlopen`, which runs the library's constructors.
-  public init(path: String, expectedSHA256: String? = nil) throws(PluginLoadError) {
+  /// Order matters: every check that needs no plugin code (existence, permissions, digest pin,
+  /// manifest, signature, manifest ABI version) runs before `dlopen`, which runs the library's
+  /// constructors. The file is opened once; its digest is computed from that descriptor and
+  /// `dlopen` is given `/proc/self/fd/N` of the same descriptor, so the bytes checked are the
+  /// bytes loaded even if the path is replaced in between (a rename over it). The descriptor
+  /// stays open for the life of the process, like the mapping: glibc identifies loaded
+  /// libraries by the name they were opened under, and a reused fd number would alias another
+  /// library.
+  ///
+  /// - Parameters:
+  ///   - expectedSHA256: the deployment's pin, nil for none.
+  ///   - trust: what the deployment demands of manifests and signatures; nil ignores manifests
+  ///     altogether (only for `carbonhub plugin manifest`, which writes them).
+  public init(path: String, expectedSHA256: String? = nil, trust: PluginTrustPolicy? = PluginTrustPolicy())
+    throws(PluginLoadError)
+  {
     let url = URL(fileURLWithPath: path).standardizedFileURL
     let path = url.path
     self.path = path
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .fileNotFound(path: path) }
+    var loaded = false
+    defer { if !loaded { close(fd) } }
     var info = stat()
-    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
       throw .fileNotFound(path: path)
     }
     try Self.checkNotWritableByOthers(path: path, mode: UInt32(info.st_mode))
@@ -95,17 +171,26 @@ public final class PluginLibrary: @unchecked Sendable {
     if stat(directory, &info) == 0 {
       try Self.checkNotWritableByOthers(path: directory, mode: UInt32(info.st_mode))
     }
-    guard let contents = FileManager.default.contents(atPath: path) else {
-      throw .fileNotFound(path: path)
-    }
-    sha256 = SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()
+    guard let digest = Self.sha256(of: fd) else { throw .fileNotFound(path: path) }
+    sha256 = digest
     if let expected = expectedSHA256?.lowercased(), !expected.isEmpty, expected != sha256 {
       throw .digestMismatch(path: path, expected: expected, actual: sha256)
     }
+    if let trust {
+      let manifestPath = PluginManifest.manifestPath(forLibrary: path)
+      let manifest = try Self.readSidecar(manifestPath, library: path)
+      let signature = try Self.readSidecar(PluginManifest.signaturePath(forLibrary: path), library: path)
+      manifestCheck = try trust.check(
+        library: path, sha256: sha256, manifest: manifest, signature: signature, hostABIVersion: Self.hostABIVersion)
+    } else {
+      manifestCheck = .none
+    }
 
-    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+    guard let handle = dlopen("/proc/self/fd/\(fd)", RTLD_NOW | RTLD_LOCAL) else {
       throw .dlopenFailed(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown")
     }
+    // From here on the library is mapped and its constructors have run: the fd stays open.
+    loaded = true
     // A refused library is never dlclose'd: unloading Swift (or C++) code whose constructors ran
     // and registered runtime metadata crashes the process later. It stays mapped, inert.
     guard let symbol = dlsym(handle, CARBON_PLUGIN_ENTRY_SYMBOL) else {
@@ -128,6 +213,45 @@ public final class PluginLibrary: @unchecked Sendable {
     abiVersion = d.abi_version
     self.descriptor = descriptor
     self.handle = handle
+    if let difference = manifestCheck.manifest?.difference(name: name, version: version, methods: methods) {
+      throw .manifestMismatch(path: path, field: difference.field, manifest: difference.manifest, library: difference.library)
+    }
+  }
+
+  /// SHA-256 of a file (lowercase hex), as the loader computes it; nil when it cannot be read.
+  public static func sha256(ofFileAt path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    return sha256(of: fd)
+  }
+
+  /// SHA-256 of an open file, read in chunks from offset 0 (lowercase hex); nil on a read error.
+  private static func sha256(of fd: Int32) -> String? {
+    var hasher = SHA256()
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var offset: off_t = 0
+    while true {
+      let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
+      if count < 0 && errno == EINTR { continue }
+      guard count >= 0 else { return nil }
+      if count == 0 { break }
+      hasher.update(data: buffer[0..<count])
+      offset += off_t(count)
+    }
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// The bytes of a manifest or signature file next to the library; nil when it does not
+  /// exist. Refused when group or others may write it, like the library.
+  private static func readSidecar(_ sidecar: String, library: String) throws(PluginLoadError) -> Data? {
+    var info = stat()
+    guard stat(sidecar, &info) == 0 else { return nil }
+    try checkNotWritableByOthers(path: sidecar, mode: UInt32(info.st_mode))
+    guard (info.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: sidecar) else {
+      throw .invalidManifest(path: sidecar, field: nil, reason: "cannot read the file")
+    }
+    return data
   }
 
   // Libraries stay mapped for the life of the process: unloading Swift code that registered

@@ -1,4 +1,5 @@
 import CarbonHost
+import CarbonPluginLoader
 import Testing
 
 @Suite("Deployment file")
@@ -51,6 +52,11 @@ struct DeploymentConfigTests {
     ("[modules.esca]\npath = \"x.so\"\nenabld = false", "modules.esca.enabld"),
     ("max_message_bytes = 10", "max_message_bytes"),
     ("max_message_bytes = 1.5", "max_message_bytes"),
+    ("[trust]\nrequire_signatures = true", "trust.require_signatures"),
+    ("[trust]\nrequire_signature = 1", "trust.require_signature"),
+    ("[trust]\nrequire_signature = true", "trust.require_signature"),
+    ("[trust.publishers]\nacme = \"bm90IGEga2V5\"", "trust.publishers.acme"),
+    ("[trust.publishers]\nacme = 12", "trust.publishers.acme"),
   ])
   func errorsNameTheKey(toml: String, key: String) {
     do {
@@ -58,6 +64,26 @@ struct DeploymentConfigTests {
       Issue.record("expected an error for \(toml)")
     } catch {
       #expect(error.key == key, "\(error)")
+    }
+  }
+
+  @Test func parsesTheTrustTable() throws {
+    let acme = "Zt6mS7Ohr2YvT0Y8v8bGjR4PbDqq9eJd6LkHq3wQw0Q="
+    let config = try DeploymentConfig.parse(toml: """
+      [trust]
+      require_signature = true
+      [trust.publishers]
+      acme = "\(acme)"
+      """, defaults: defaults)
+    #expect(config.trust.requireSignature)
+    #expect(!config.trust.requireManifest)
+    #expect(config.trust.trustedPublishers.mapValues(\.base64) == ["acme": acme])
+    #expect(try DeploymentConfig.parse(toml: "", defaults: defaults).trust == PluginTrustPolicy(), "nothing is required by default")
+    do {
+      _ = try DeploymentConfig.parse(toml: "[trust.publishers]\nacme = \"bm90IGEga2V5\"", defaults: defaults)
+      Issue.record("expected a key error")
+    } catch {
+      #expect(error.description.hasPrefix("trust.publishers.acme: is 9 bytes; an Ed25519 public key is 32"), "\(error)")
     }
   }
 
