@@ -151,6 +151,10 @@ let package = Package(
         "CarbonPluginLoader",
         "CarbonDomain",
         "ExampleUnitsModule",
+        // Only to build the streaming-batch requests from the sample JSON; the calls go through
+        // the dlopen'd libESCA.so / libSOBAC.so like the host's.
+        "ESCAModule",
+        "SOBACModule",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

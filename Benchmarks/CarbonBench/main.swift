@@ -12,7 +12,8 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|grpc|startup|all] [--seconds S] [--calls N]
+//   .build/release/carbonhub-bench [dispatch|grpc|startup|batch|memory|all] [--seconds S] [--calls N]
+//     [--repo DIR] [--paths abi,grpc]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first { !$0.hasPrefix("--") } ?? "all"
@@ -204,14 +205,6 @@ func benchGRPC(seconds: Double) async throws {
 
 // MARK: - 3. Cold start and memory of the carbonhub process
 
-func residentKilobytes(pid: Int32) -> Int {
-  guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-  for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-  }
-  return 0
-}
-
 func benchStartup() async throws {
   report("## Cold start and memory (`carbonhub serve`, embedded default, every plugin of \(binDirectory))")
   let state = NSTemporaryDirectory() + "carbonhub-bench-start-\(getpid())"
@@ -240,7 +233,7 @@ func benchStartup() async throws {
     if attempt == 1 {
       try await Task.sleep(for: .seconds(1))
       report("| cold start to first served call | \(elapsed.formatted(.units(allowed: [.milliseconds]))) | target ≤ 500 ms |")
-      report("| idle RSS after start | \(residentKilobytes(pid: process.processIdentifier) / 1024) MiB | |")
+      report("| idle RSS after start | \((ProcessMemory.read(pid: process.processIdentifier)?.residentKiB ?? 0) / 1024) MiB | |")
       _ = modules
     }
     process.terminate()
@@ -252,3 +245,7 @@ let seconds = option("--seconds", 5)
 if mode == "dispatch" || mode == "all" { try benchDispatch() }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
 if mode == "startup" || mode == "all" { try await benchStartup() }
+if mode == "batch" || mode == "all" { try benchBatch() }
+if mode == "batch-child" { try await batchChild() }
+if mode == "memory" || mode == "all" { try benchMemory(calls: Int(option("--calls", 1_000_000))) }
+if mode == "profile-dispatch" { try profileDispatch(calls: Int(option("--calls", 100_000))) }

@@ -59,6 +59,12 @@ public struct ConformanceChecker: Sendable {
   public var fuzzIterationsPerMethod: Int
   /// Seed of the fuzz stage's random generator, so that a finding can be replayed.
   public var fuzzSeed: UInt64
+  /// More JSON requests to mutate, by method path (every sample variant of the method), besides
+  /// `samples`.
+  public var fuzzSeeds: [String: [[UInt8]]] = [:]
+  /// Where the fuzz stage keeps inputs that got an undocumented status, were slow, hung or
+  /// crashed (regression corpus layout, see `FuzzFindings`); nil keeps nothing.
+  public var fuzzFindingsDirectory: String?
 
   public init(
     samples: [String: [UInt8]] = [:], configJSON: String = "{}", concurrentCallsPerThread: Int = 50,
@@ -128,8 +134,10 @@ public struct ConformanceChecker: Sendable {
     }
 
     if fuzzIterationsPerMethod > 0 {
+      let findings = fuzzFindingsDirectory.map { FuzzFindings(directory: $0, module: library.name) }
+      let transcoder = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
       for method in library.methods {
-        let outcome = fuzz(instance, method)
+        let outcome = fuzz(instance, method, transcoder: transcoder, findings: findings)
         record(
           "\(method.path) survives \(fuzzIterationsPerMethod) mutated requests (protobuf and JSON)", outcome.unexpected.isEmpty,
           outcome.summary)
@@ -214,7 +222,7 @@ public struct ConformanceChecker: Sendable {
 
   /// Statuses a method may answer to arbitrary bytes: anything a module documents for bad
   /// input. INTERNAL, UNKNOWN and DATA_LOSS mean a defect; a crash ends the process.
-  static let acceptableForFuzzedRequest: Set<UInt32> = [0, 3, 5, 8, 9, 11, 12]
+  public static let acceptableForFuzzedRequest: Set<UInt32> = [0, 3, 5, 8, 9, 11, 12]
 
   struct FuzzOutcome {
     var statuses: [UInt32: Int] = [:]
@@ -227,30 +235,46 @@ public struct ConformanceChecker: Sendable {
     }
   }
 
-  /// Sends mutations of the method's sample request (or of an empty one) in both encodings:
-  /// bit flips, truncations, insertions, duplicated slices, random bytes, and JSON with
-  /// values swapped for extremes (NaN, huge numbers, negative numbers, wrong types).
-  func fuzz(_ instance: PluginInstance, _ method: PluginMethod) -> FuzzOutcome {
-    var generator = SplitMix64(seed: fuzzSeed ^ UInt64(truncatingIfNeeded: method.path.hashValue & 0x7FFF_FFFF))
+  /// Sends mutations of the method's sample requests (or of an empty one) in both encodings:
+  /// JSON with one value swapped for an extreme (NaN, huge, negative, wrong type) sent as JSON
+  /// and, re-encoded with the plugin's own descriptor set, as protobuf; JSON with one array
+  /// repeated 10 to 1000 times; byte mutations (bit flips, truncations, insertions, duplicated
+  /// slices) of the JSON and of its protobuf encoding; random well-formed protobuf; random bytes.
+  func fuzz(
+    _ instance: PluginInstance, _ method: PluginMethod, transcoder: JSONToProtobuf? = nil,
+    findings: FuzzFindings? = nil
+  ) -> FuzzOutcome {
+    var generator = SplitMix64(seed: fuzzSeed ^ Self.stableHash(method.path))
     var outcome = FuzzOutcome()
-    let sampleJSON = samples[method.path] ?? Array("{}".utf8)
-    let seeds: [[UInt8]] = [sampleJSON, Array("{}".utf8)]
-    let extremes = ["NaN", "-1e308", "1e308", "-1", "0", "\"\"", "null", "[]", "{}", "\"x\"", "true", "18446744073709551616", "-0.0000001"]
+    var jsonSeeds = (samples[method.path].map { [$0] } ?? []) + (fuzzSeeds[method.path] ?? [])
+    jsonSeeds.append(Array("{}".utf8))
+    func encoded(_ json: [UInt8]) -> [UInt8]? { try? transcoder?.encodeRequest(json: json, method: method.path) }
+    let protobufSeeds = jsonSeeds.compactMap(encoded)
+    let trace = ProcessInfo.processInfo.environment["CARBONHUB_FUZZ_TRACE"] != nil
     for iteration in 0..<fuzzIterationsPerMethod {
       var encoding = WireEncoding.json
       var bytes: [UInt8]
-      switch iteration % 4 {
+      let seed = jsonSeeds[Int(generator.next() % UInt64(jsonSeeds.count))]
+      switch iteration % 7 {
       case 0:
-        // JSON with one scalar value replaced by an extreme.
-        var text = String(decoding: seeds[0], as: UTF8.self)
-        let numbers = text.ranges(ofPattern: #"(-?[0-9][0-9.eE+-]*|"[A-Z][A-Z0-9_]+"|true|false)"#)
-        if let range = numbers.randomElement(using: &generator) {
-          text.replaceSubrange(range, with: extremes.randomElement(using: &generator)!)
-        }
-        bytes = Array(text.utf8)
+        bytes = Self.replaceValue(seed, &generator)
       case 1:
-        bytes = Self.mutate(seeds[Int(generator.next() % 2)], &generator)
+        bytes = Self.mutate(seed, &generator)
       case 2:
+        // An extreme value in an otherwise valid protobuf request: reaches the calculation.
+        encoding = .protobuf
+        bytes = encoded(Self.replaceValue(seed, &generator)) ?? Self.mutate(protobufSeeds.randomElement(using: &generator) ?? [], &generator)
+      case 3:
+        encoding = .protobuf
+        bytes = Self.mutate(protobufSeeds.randomElement(using: &generator) ?? [], &generator)
+      case 4:
+        // A larger request of the same shape: finds calculations slower than linear.
+        bytes = Self.grow(seed, &generator)
+        if generator.next() % 2 == 0, let binary = encoded(bytes) {
+          encoding = .protobuf
+          bytes = binary
+        }
+      case 5:
         encoding = .protobuf
         bytes = Self.mutate(Self.randomProtobuf(&generator), &generator)
       default:
@@ -258,11 +282,13 @@ public struct ConformanceChecker: Sendable {
         bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
       }
       let started = Date()
-      if ProcessInfo.processInfo.environment["CARBONHUB_FUZZ_TRACE"] != nil {
+      if trace {
         let shown = encoding == .json ? String(decoding: bytes, as: UTF8.self) : bytes.map { String(format: "%02x", $0) }.joined()
         FileHandle.standardError.write(Data("fuzz \(method.name) #\(iteration) \(encoding): \(shown)\n".utf8))
       }
+      findings?.begin(method: method, input: bytes, encoding: encoding)
       let result = Self.call(instance, method, bytes, encoding)
+      findings?.end(method: method, status: result.status, acceptable: Self.acceptableForFuzzedRequest)
       outcome.slowest = max(outcome.slowest, Date().timeIntervalSince(started))
       outcome.statuses[result.status, default: 0] += 1
       if !Self.acceptableForFuzzedRequest.contains(result.status) && outcome.unexpected.count < 10 {
@@ -272,6 +298,47 @@ public struct ConformanceChecker: Sendable {
     }
     return outcome
   }
+
+  /// Values a fuzzed JSON request puts in place of a number, an enum name or a boolean.
+  static let extremes = [
+    "NaN", "-1e308", "1e308", "-1", "0", "\"\"", "null", "[]", "{}", "\"x\"", "true", "18446744073709551616",
+    "-0.0000001", "1e15", "-1e15", "2147483648", "-2147483649", "\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "5e-324",
+  ]
+
+  /// The JSON text with one scalar (number, enum name, boolean) replaced by an extreme.
+  static func replaceValue(_ json: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
+    var text = String(decoding: json, as: UTF8.self)
+    let scalars = text.ranges(ofPattern: #"(-?[0-9][0-9.eE+-]*|"[A-Z][A-Z0-9_]+"|true|false)"#)
+    if let range = scalars.randomElement(using: &generator) {
+      text.replaceSubrange(range, with: extremes.randomElement(using: &generator)!)
+    }
+    return Array(text.utf8)
+  }
+
+  /// The JSON request with one of its arrays repeated 10, 100 or 1000 times.
+  static func grow(_ json: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(json)) else { return json }
+    let factor = [10, 100, 1000][Int(generator.next() % 3)]
+    func walk(_ value: Any) -> Any {
+      if var dictionary = value as? [String: Any], let key = dictionary.keys.sorted().randomElement(using: &generator) {
+        dictionary[key] = walk(dictionary[key]!)
+        return dictionary
+      }
+      if let array = value as? [Any], !array.isEmpty {
+        if generator.next() % 2 == 0 { return Array(repeating: array, count: factor).flatMap { $0 } }
+        var copy = array
+        let index = Int(generator.next() % UInt64(array.count))
+        copy[index] = walk(array[index])
+        return copy
+      }
+      return value
+    }
+    guard let data = try? JSONSerialization.data(withJSONObject: walk(object)) else { return json }
+    return Array(data)
+  }
+
+  /// `hashValue` is seeded per process, which would make runs unrepeatable: FNV-1a is not.
+  static func stableHash(_ text: String) -> UInt64 { fnv1a(text.utf8) }
 
   static func mutate(_ input: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
     var bytes = input

@@ -8,7 +8,10 @@ struct CarbonHub: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "carbonhub",
     abstract: "Serve carbon-accounting calculation modules over TLS gRPC, and call them.",
-    subcommands: [Serve.self, Modules.self, Call.self, WhoAmI.self, Admin.self, Certs.self, Verify.self, PluginCommand.self])
+    subcommands: [
+      Serve.self, Modules.self, Call.self, WhoAmI.self, Admin.self, Certs.self, Verify.self, PluginCommand.self,
+      Load.self,
+    ])
 }
 
 /// Defaults shared by the server and the client commands, so that a client with no flags

@@ -35,12 +35,21 @@ extension CarbonHub {
     @Option(name: .customLong("fuzz-seed"), help: "Seed of the fuzzing generator (replays a run).")
     var fuzzSeed: UInt64 = 0x5EED
 
+    @Option(
+      name: .customLong("fuzz-save"),
+      help: ArgumentHelp(
+        "Keep fuzz inputs that got an undocumented status, took over 1 s, hung (20 s) or crashed, as DIR/<module>/<Method>/<kind>-<digest>.bin|json.",
+        valueName: "DIR"))
+    var fuzzSave: String?
+
     func run() async throws {
       var checker = ConformanceChecker(
         configJSON: config, concurrentCallsPerThread: concurrentCalls, leakCheckCalls: leakCalls,
         fuzzIterationsPerMethod: fuzz, fuzzSeed: fuzzSeed)
+      checker.fuzzFindingsDirectory = fuzzSave
       if let samples {
         (checker.samples, checker.sampleStatuses) = try Self.loadSamples(samples, plugin: plugin)
+        checker.fuzzSeeds = try Self.loadVariants(samples, plugin: plugin)
       }
       let report = await checker.check(path: plugin)
       printOut(report.description)
@@ -51,20 +60,27 @@ extension CarbonHub {
     /// status their `<Method>.expect.json` gives (default OK).
     static func loadSamples(_ directory: String, plugin: String) throws -> ([String: [UInt8]], [String: UInt32]) {
       let library = try PluginLibrary(path: plugin)
+      let firstSamples = SampleRequests.load(directory: directory).filter { $0.variant == nil }
+      let byMethod = Dictionary(firstSamples.map { ($0.method, $0) }, uniquingKeysWith: { first, _ in first })
       var samples: [String: [UInt8]] = [:]
       var statuses: [String: UInt32] = [:]
       for method in library.methods {
-        let file = directory + "/" + method.name + ".json"
-        guard let data = FileManager.default.contents(atPath: file) else { continue }
-        samples[method.path] = Array(data)
-        if let expect = FileManager.default.contents(atPath: directory + "/" + method.name + ".expect.json"),
-          let object = try? JSONSerialization.jsonObject(with: expect) as? [String: Any],
-          let name = object["status"] as? String, let code = ModuleCallStatus.code(named: name)
-        {
-          statuses[method.path] = code
-        }
+        guard let sample = byMethod[method.name] else { continue }
+        samples[method.path] = sample.json
+        if sample.expectedStatus != 0 { statuses[method.path] = sample.expectedStatus }
       }
       return (samples, statuses)
+    }
+
+    /// The other sample requests (`<Method>.<variant>.json`) by method path: more shapes for
+    /// the fuzzer to mutate.
+    static func loadVariants(_ directory: String, plugin: String) throws -> [String: [[UInt8]]] {
+      let paths = Dictionary(try PluginLibrary(path: plugin).methods.map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
+      var variants: [String: [[UInt8]]] = [:]
+      for sample in SampleRequests.load(directory: directory) where sample.variant != nil {
+        if let path = paths[sample.method] { variants[path, default: []].append(sample.json) }
+      }
+      return variants
     }
   }
 }

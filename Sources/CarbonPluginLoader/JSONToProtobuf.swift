@@ -1,0 +1,214 @@
+import Foundation
+import SwiftProtobuf
+
+/// Encodes a proto3 JSON request as protobuf bytes using only a plugin's embedded descriptor
+/// set: the host side never compiles a plugin's message types, yet the load generator and the
+/// fuzzer need the sample requests (JSON files) in the binary form the gRPC routes carry.
+///
+/// Covers what the modules' protos use: scalars, enums (by name or number), nested and
+/// repeated messages, oneofs, 64-bit integers given as strings, "NaN"/"Infinity" doubles.
+/// Maps and the well-known JSON forms (Timestamp, Struct...) are refused with a message.
+public struct JSONToProtobuf: Sendable {
+  /// Why a JSON request could not be encoded; `path` names the offending field.
+  public struct EncodingError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+  }
+
+  private let messages: [String: Google_Protobuf_DescriptorProto]
+  private let enums: [String: [String: Int32]]
+  private let inputTypes: [String: String]
+
+  /// Indexes the message, enum and method types of a serialized FileDescriptorSet.
+  public init(descriptorSet: [UInt8]) throws {
+    let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet)
+    var messages: [String: Google_Protobuf_DescriptorProto] = [:]
+    var enums: [String: [String: Int32]] = [:]
+    var inputTypes: [String: String] = [:]
+    func index(_ message: Google_Protobuf_DescriptorProto, prefix: String) {
+      let name = prefix + "." + message.name
+      messages[name] = message
+      for nested in message.nestedType { index(nested, prefix: name) }
+      for e in message.enumType { enums[name + "." + e.name] = Self.values(e) }
+    }
+    for file in set.file {
+      let prefix = file.package.isEmpty ? "" : "." + file.package
+      for message in file.messageType { index(message, prefix: prefix) }
+      for e in file.enumType { enums[prefix + "." + e.name] = Self.values(e) }
+      for service in file.service {
+        for method in service.method {
+          inputTypes["/\(file.package.isEmpty ? "" : file.package + ".")\(service.name)/\(method.name)"] = method.inputType
+        }
+      }
+    }
+    self.messages = messages
+    self.enums = enums
+    self.inputTypes = inputTypes
+  }
+
+  private static func values(_ e: Google_Protobuf_EnumDescriptorProto) -> [String: Int32] {
+    Dictionary(e.value.map { ($0.name, $0.number) }, uniquingKeysWith: { first, _ in first })
+  }
+
+  /// The request message type of a method path ("/carbon.examples.v1.Units/Convert"), as a
+  /// fully qualified name with a leading dot.
+  public func requestType(ofMethod path: String) -> String? { inputTypes[path] }
+
+  /// Encodes the JSON request of the method at `path`.
+  public func encodeRequest(json: [UInt8], method path: String) throws -> [UInt8] {
+    guard let type = inputTypes[path] else {
+      throw EncodingError(path: "", message: "the descriptor set declares no method \(path)")
+    }
+    return try encode(json: json, type: type)
+  }
+
+  /// Encodes a JSON object as the message `type` (".carbon.examples.v1.ConvertRequest").
+  public func encode(json: [UInt8], type: String) throws -> [UInt8] {
+    let object: Any
+    do {
+      object = try JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
+    } catch {
+      throw EncodingError(path: "", message: "invalid JSON: \(error.localizedDescription)")
+    }
+    var out: [UInt8] = []
+    try encodeMessage(object, type: type, path: "", into: &out)
+    return out
+  }
+
+  private func encodeMessage(_ value: Any, type: String, path: String, into out: inout [UInt8]) throws {
+    guard let descriptor = messages[type] else {
+      throw EncodingError(path: path, message: "message type \(type) is not in the descriptor set")
+    }
+    guard let object = value as? [String: Any] else {
+      throw EncodingError(path: path, message: "expected a JSON object for \(type)")
+    }
+    for key in object.keys.sorted() {
+      let fieldPath = path.isEmpty ? key : path + "." + key
+      guard let field = descriptor.field.first(where: { $0.name == key || $0.jsonName == key }) else {
+        throw EncodingError(path: fieldPath, message: "no such field in \(type)")
+      }
+      let item = object[key]!
+      if item is NSNull { continue }
+      if field.label == .repeated {
+        guard let array = item as? [Any] else { throw EncodingError(path: fieldPath, message: "expected a JSON array") }
+        if messages[field.typeName]?.options.mapEntry == true {
+          throw EncodingError(path: fieldPath, message: "map fields are not supported")
+        }
+        for (index, element) in array.enumerated() {
+          try encodeField(element, field, path: "\(fieldPath)[\(index)]", into: &out)
+        }
+      } else {
+        try encodeField(item, field, path: fieldPath, into: &out)
+      }
+    }
+  }
+
+  private func encodeField(
+    _ value: Any, _ field: Google_Protobuf_FieldDescriptorProto, path: String, into out: inout [UInt8]
+  ) throws {
+    let number = UInt64(field.number)
+    func key(_ wireType: UInt64) { Self.varint(number << 3 | wireType, into: &out) }
+    switch field.type {
+    case .double:
+      key(1)
+      withUnsafeBytes(of: try Self.double(value, path).bitPattern.littleEndian) { out += $0 }
+    case .float:
+      key(5)
+      withUnsafeBytes(of: Float(try Self.double(value, path)).bitPattern.littleEndian) { out += $0 }
+    case .int32, .int64, .uint32, .uint64:
+      key(0)
+      Self.varint(try Self.integer(value, path), into: &out)
+    case .sint32, .sint64:
+      key(0)
+      let signed = Int64(bitPattern: try Self.integer(value, path))
+      Self.varint(UInt64(bitPattern: (signed << 1) ^ (signed >> 63)), into: &out)
+    case .fixed64, .sfixed64:
+      key(1)
+      withUnsafeBytes(of: try Self.integer(value, path).littleEndian) { out += $0 }
+    case .fixed32, .sfixed32:
+      key(5)
+      withUnsafeBytes(of: UInt32(truncatingIfNeeded: try Self.integer(value, path)).littleEndian) { out += $0 }
+    case .bool:
+      guard Self.isBoolean(value), let flag = value as? Bool else {
+        throw EncodingError(path: path, message: "expected true or false")
+      }
+      key(0)
+      Self.varint(flag ? 1 : 0, into: &out)
+    case .enum:
+      key(0)
+      if let name = value as? String {
+        guard let number = enums[field.typeName]?[name] else {
+          throw EncodingError(path: path, message: "\(name) is not a value of \(field.typeName)")
+        }
+        Self.varint(UInt64(bitPattern: Int64(number)), into: &out)
+      } else {
+        Self.varint(try Self.integer(value, path), into: &out)
+      }
+    case .string:
+      guard let text = value as? String else { throw EncodingError(path: path, message: "expected a string") }
+      key(2)
+      Self.lengthDelimited(Array(text.utf8), into: &out)
+    case .bytes:
+      guard let text = value as? String, let data = Data(base64Encoded: text) else {
+        throw EncodingError(path: path, message: "expected base64 bytes")
+      }
+      key(2)
+      Self.lengthDelimited(Array(data), into: &out)
+    case .message:
+      var inner: [UInt8] = []
+      try encodeMessage(value, type: field.typeName, path: path, into: &inner)
+      key(2)
+      Self.lengthDelimited(inner, into: &out)
+    default:
+      throw EncodingError(path: path, message: "field type \(field.type) is not supported")
+    }
+  }
+
+  private static func double(_ value: Any, _ path: String) throws -> Double {
+    if let text = value as? String {
+      switch text {
+      case "NaN": return .nan
+      case "Infinity": return .infinity
+      case "-Infinity": return -.infinity
+      default: if let number = Double(text) { return number }
+      }
+    } else if let number = value as? NSNumber, !Self.isBoolean(value) {
+      return number.doubleValue
+    }
+    throw EncodingError(path: path, message: "expected a number")
+  }
+
+  /// Integers as proto3 JSON gives them: numbers, or decimal strings for 64-bit values.
+  /// Negative values are sign-extended to 64 bits, as protobuf encodes int32 and int64.
+  private static func integer(_ value: Any, _ path: String) throws -> UInt64 {
+    if let text = value as? String {
+      if let signed = Int64(text) { return UInt64(bitPattern: signed) }
+      if let unsigned = UInt64(text) { return unsigned }
+    } else if let number = value as? NSNumber, !Self.isBoolean(value) {
+      let double = number.doubleValue
+      guard double == double.rounded() else { throw EncodingError(path: path, message: "expected an integer") }
+      return double < 0 ? UInt64(bitPattern: number.int64Value) : number.uint64Value
+    }
+    throw EncodingError(path: path, message: "expected an integer")
+  }
+
+  /// JSONSerialization gives numbers and booleans as NSNumber, and `1 as Any is Bool` holds:
+  /// only the boolean subclass tells `true` from `1`.
+  private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
+  private static func isBoolean(_ value: Any) -> Bool { ObjectIdentifier(type(of: value as AnyObject)) == booleanClass }
+
+  static func varint(_ value: UInt64, into out: inout [UInt8]) {
+    var value = value
+    while value > 0x7F {
+      out.append(UInt8(value & 0x7F) | 0x80)
+      value >>= 7
+    }
+    out.append(UInt8(value))
+  }
+
+  static func lengthDelimited(_ bytes: [UInt8], into out: inout [UInt8]) {
+    varint(UInt64(bytes.count), into: &out)
+    out += bytes
+  }
+}
