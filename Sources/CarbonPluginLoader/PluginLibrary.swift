@@ -18,6 +18,9 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   case abiMismatch(path: String, plugin: UInt32, host: UInt32)
   case invalidDescriptor(path: String, reason: String)
   case initFailed(module: String, status: UInt32, message: String)
+  /// An isolated module's worker process could not be started or died before it was ready
+  /// (see `IsolatedModule`); the reason names the cause (exit code, signal, timeout).
+  case workerFailed(module: String, reason: String)
 
   public var description: String {
     switch self {
@@ -37,6 +40,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case .invalidDescriptor(let path, let reason): return "\(path): invalid descriptor: \(reason)"
     case .initFailed(let module, let status, let message):
       return "module \(module) failed to initialise (status \(ModuleCallStatus.name(of: status))): \(message)"
+    case .workerFailed(let module, let reason): return "module \(module): worker process failed: \(reason)"
     }
   }
 }
@@ -47,6 +51,13 @@ public struct PluginMethod: Sendable, Hashable {
   public let path: String
   /// True for server-streaming.
   public let isServerStreaming: Bool
+
+  /// Creates a method description (the loader reads them from the descriptor; an isolated
+  /// module's worker reports them in its hello).
+  public init(path: String, isServerStreaming: Bool) {
+    self.path = path
+    self.isServerStreaming = isServerStreaming
+  }
 
   /// The fully qualified service ("carbon.examples.v1.Units").
   public var service: String {

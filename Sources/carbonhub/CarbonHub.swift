@@ -8,7 +8,7 @@ struct CarbonHub: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "carbonhub",
     abstract: "Serve carbon-accounting calculation modules over TLS gRPC, and call them.",
-    subcommands: [Serve.self, Modules.self, Call.self, Certs.self, Verify.self])
+    subcommands: [Serve.self, Modules.self, Call.self, Certs.self, Verify.self, Worker.self])
 }
 
 /// Defaults shared by the server and the client commands, so that a client with no flags
