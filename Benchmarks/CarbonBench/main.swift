@@ -12,7 +12,7 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|grpc|startup|all] [--seconds S] [--calls N]
+//   .build/release/carbonhub-bench [dispatch|worker|grpc|startup|all] [--seconds S] [--calls N]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first { !$0.hasPrefix("--") } ?? "all"
@@ -250,5 +250,6 @@ func benchStartup() async throws {
 
 let seconds = option("--seconds", 5)
 if mode == "dispatch" || mode == "all" { try benchDispatch() }
+if mode == "dispatch" || mode == "worker" || mode == "all" { try await benchWorker(calls: Int(option("--calls", 20_000))) }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
 if mode == "startup" || mode == "all" { try await benchStartup() }
