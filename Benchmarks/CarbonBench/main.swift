@@ -12,7 +12,7 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|grpc|startup|batch|memory|all] [--seconds S] [--calls N]
+//   .build/release/carbonhub-bench [dispatch|worker|grpc|startup|batch|memory|all] [--seconds S] [--calls N]
 //     [--repo DIR] [--paths abi,grpc]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -243,6 +243,7 @@ func benchStartup() async throws {
 
 let seconds = option("--seconds", 5)
 if mode == "dispatch" || mode == "all" { try benchDispatch() }
+if mode == "dispatch" || mode == "worker" || mode == "all" { try await benchWorker(calls: Int(option("--calls", 20_000))) }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
 if mode == "startup" || mode == "all" { try await benchStartup() }
 if mode == "batch" || mode == "all" { try benchBatch() }

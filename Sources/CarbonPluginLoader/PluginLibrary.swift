@@ -34,6 +34,9 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   case manifestABIMismatch(path: String, manifest: UInt32, host: UInt32)
   /// After dlopen, the descriptor declares something else than the manifest.
   case manifestMismatch(path: String, field: String, manifest: String, library: String)
+  /// An isolated module's worker process could not be started or died before it was ready
+  /// (see `IsolatedModule`); the reason names the cause (exit code, signal, timeout).
+  case workerFailed(module: String, reason: String)
 
   public var description: String {
     switch self {
@@ -83,6 +86,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case .manifestMismatch(let path, let field, let manifest, let library):
       return "\(path): \(field): manifest says \(manifest), library declares \(library); refusing it: "
         + "rewrite the manifest from the binary you mean to run"
+    case .workerFailed(let module, let reason): return "module \(module): worker process failed: \(reason)"
     }
   }
 }
@@ -94,7 +98,8 @@ public struct PluginMethod: Sendable, Hashable {
   /// True for server-streaming.
   public let isServerStreaming: Bool
 
-  /// A method entry.
+  /// Creates a method description (the loader reads them from the descriptor; an isolated
+  /// module's worker reports them in its hello).
   public init(path: String, isServerStreaming: Bool) {
     self.path = path
     self.isServerStreaming = isServerStreaming

@@ -1,0 +1,303 @@
+import CarbonPluginLoader
+import Foundation
+import Logging
+import Synchronization
+
+/// A module in isolated mode: the same plugin library, loaded by a worker process
+/// (`carbonhub worker`) that the host starts and talks to over a Unix socket, instead of
+/// `dlopen`ed into the host.
+///
+/// Why: a plugin runs native code. In process, a crash (segfault, abort, Swift trap) or an
+/// exhausted memory kills the host with every other module, and a call stuck in plugin code
+/// cannot be stopped — a thread cannot be killed, only abandoned, and it keeps its CPU and locks.
+/// In a worker, the host survives: the worker's in-flight calls get UNAVAILABLE naming the
+/// module and the cause, the module is reported restarting, and the host starts a new worker
+/// with exponential backoff. A call past its deadline gets DEADLINE_EXCEEDED at once; if the
+/// worker has not finished it `cancelGrace` later, the worker is presumed hung and killed.
+///
+/// Calls made while the module is not serving (starting, restarting, failed, stopped) get
+/// UNAVAILABLE immediately: nothing is queued.
+public final class IsolatedModule: Sendable {
+  /// Where the module is in its life.
+  public enum State: Sendable, Equatable {
+    /// The first worker is loading the plugin.
+    case starting
+    /// A worker has loaded the plugin and answers calls.
+    case serving
+    /// The worker died (`reason`); restart `attempt` is scheduled or running.
+    case restarting(attempt: Int, reason: String)
+    /// The module cannot run: the plugin was refused or its init failed (not retried: an admin
+    /// must fix the deployment or the file and reload).
+    case failed(reason: String)
+    /// `stop()` was called.
+    case stopped
+  }
+
+  /// Delays between restarts: `initial`, doubling up to `maximum`; a worker that served for
+  /// `resetAfter` before dying restarts after `initial` again.
+  public struct Backoff: Sendable, Equatable {
+    /// The first delay.
+    public var initial: Duration
+    /// The longest delay.
+    public var maximum: Duration
+    /// Serving this long resets the sequence.
+    public var resetAfter: Duration
+
+    /// Creates a backoff.
+    public init(initial: Duration, maximum: Duration, resetAfter: Duration) {
+      self.initial = initial
+      self.maximum = maximum
+      self.resetAfter = resetAfter
+    }
+
+    /// 100 ms doubling to 10 s, reset after 30 s of service.
+    public static let `default` = Backoff(initial: .milliseconds(100), maximum: .seconds(10), resetAfter: .seconds(30))
+
+    /// The delay before restart `attempt` (1-based).
+    public func delay(attempt: Int) -> Duration {
+      var delay = initial
+      for _ in 1..<max(attempt, 1) {
+        delay *= 2
+        if delay >= maximum { return maximum }
+      }
+      return min(delay, maximum)
+    }
+  }
+
+  /// The module's name (the deployment key).
+  public let name: String
+  private let libraryPath: String
+  private let expectedSHA256: String?
+  private let configJSON: String
+  private let dataDirectory: String
+  private let workerExecutable: String
+  private let memoryLimitMB: Int?
+  private let backoff: Backoff
+  private let cancelGrace: Duration
+  private let startTimeout: Duration
+  private let logger: Logger
+  private let onStateChange: @Sendable (State) -> Void
+  private let shared = Mutex(Shared())
+
+  private struct Shared {
+    var state: State = .stopped
+    var connection: WorkerConnection?
+    var hello: WorkerHello?
+    var restartCount = 0
+    var attempt = 0
+    var servingSince: ContinuousClock.Instant?
+    var stopping = false
+  }
+
+  /// Creates the module; nothing runs until `start()`.
+  /// - Parameters:
+  ///   - expectedSHA256: the deployment's pin, checked by the worker's loader before `dlopen`.
+  ///     After the first start the worker is pinned to the digest it reported, so that a
+  ///     restart never silently loads a different file.
+  ///   - workerExecutable: the `carbonhub` executable (the host's own).
+  ///   - memoryLimitMB: the worker's address-space limit (RLIMIT_AS), set before the plugin
+  ///     loads. Address space, not resident memory: leave room for the runtime's mappings.
+  ///   - cancelGrace: how long a worker may take to finish a call after its deadline before it
+  ///     is presumed hung and killed.
+  ///   - onStateChange: called on every state change, in order, outside any lock.
+  public init(
+    name: String, libraryPath: String, expectedSHA256: String?, configJSON: String, dataDirectory: String,
+    workerExecutable: String, memoryLimitMB: Int?, backoff: Backoff = .default, cancelGrace: Duration = .seconds(2),
+    startTimeout: Duration = .seconds(30), logger: Logger, onStateChange: @escaping @Sendable (State) -> Void = { _ in }
+  ) {
+    self.name = name
+    self.libraryPath = libraryPath
+    self.expectedSHA256 = expectedSHA256
+    self.configJSON = configJSON
+    self.dataDirectory = dataDirectory
+    self.workerExecutable = workerExecutable
+    self.memoryLimitMB = memoryLimitMB
+    self.backoff = backoff
+    self.cancelGrace = cancelGrace
+    self.startTimeout = startTimeout
+    self.logger = logger
+    self.onStateChange = onStateChange
+  }
+
+  /// The current state.
+  public var state: State { shared.withLock { $0.state } }
+
+  /// What the worker reported when the plugin loaded (name, version, methods, descriptor set);
+  /// nil before the first successful start.
+  public var hello: WorkerHello? { shared.withLock { $0.hello } }
+
+  /// The plugin's methods, from the worker's hello (empty before the first start).
+  public var methods: [PluginMethod] { hello?.methods ?? [] }
+
+  /// How many times a worker died and was replaced.
+  public var restartCount: Int { shared.withLock { $0.restartCount } }
+
+  /// The serving worker's process id (nil when not serving).
+  public var workerProcessID: Int32? {
+    shared.withLock { $0.state == .serving ? $0.connection?.processID : nil }
+  }
+
+  /// Starts the first worker and returns once it has loaded the plugin, or throws the
+  /// loader's error exactly as the worker's loader raised it (or `.workerFailed` when the
+  /// worker could not start or died first). The state is then `.serving` or `.failed`.
+  public func start() async throws(PluginLoadError) {
+    setState(.starting)
+    do {
+      try await launch()
+    } catch {
+      setState(.failed(reason: error.description))
+      throw error
+    }
+  }
+
+  /// Runs a unary call in the worker. UNAVAILABLE at once when not serving or when the worker
+  /// dies during the call, DEADLINE_EXCEEDED at once when `deadline` passes.
+  public func unary(_ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?) async
+    -> Result<[UInt8], PluginCallError>
+  {
+    switch servingConnection() {
+    case .success(let connection): return await connection.unary(path, request, encoding: encoding, deadline: deadline)
+    case .failure(let error): return .failure(error)
+    }
+  }
+
+  /// Runs a server-streaming call in the worker. The stream's errors are `PluginCallError`s
+  /// (same rules as `unary`). At most `window` messages travel ahead of the consumer; when the
+  /// consumer stops iterating, the worker is told to stop the call.
+  public func streaming(
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+  ) -> AsyncThrowingStream<[UInt8], any Error> {
+    switch servingConnection() {
+    case .success(let connection):
+      return connection.streaming(path, request, encoding: encoding, deadline: deadline, window: max(window, 1))
+    case .failure(let error): return AsyncThrowingStream { $0.finish(throwing: error) }
+    }
+  }
+
+  /// Stops the worker (in-flight calls get UNAVAILABLE) and any pending restart, and waits
+  /// until the worker process has exited.
+  public func stop() async {
+    let connection = shared.withLock { shared in
+      shared.stopping = true
+      defer { shared.connection = nil }
+      return shared.connection
+    }
+    setState(.stopped)
+    await connection?.close()
+  }
+
+  // MARK: - Internals
+
+  private func servingConnection() -> Result<WorkerConnection, PluginCallError> {
+    shared.withLock { shared in
+      if case .serving = shared.state, let connection = shared.connection { return .success(connection) }
+      let why: String
+      switch shared.state {
+      case .serving, .starting: why = "is starting"
+      case .restarting(_, let reason): why = "is restarting (its worker process \(reason))"
+      case .failed(let reason): why = "failed: \(reason)"
+      case .stopped: why = "is stopped"
+      }
+      return .failure(PluginCallError(status: 14, message: "module \(name) \(why); retry later", field: nil))
+    }
+  }
+
+  private func setState(_ state: State) {
+    shared.withLock { $0.state = state }
+    onStateChange(state)
+  }
+
+  /// Starts a worker and waits for its hello; on success it becomes the serving connection.
+  private func launch() async throws(PluginLoadError) {
+    var arguments = ["worker", "--socket-fd", "3", "--plugin", libraryPath, "--data-dir", dataDirectory]
+    if let memoryLimitMB { arguments += ["--memory-limit-mb", String(memoryLimitMB)] }
+    if let pin = shared.withLock({ $0.hello?.sha256 }) ?? expectedSHA256 { arguments += ["--sha256", pin] }
+    let connection = try WorkerConnection(
+      module: name, executable: workerExecutable, arguments: arguments, configJSON: configJSON,
+      cancelGrace: cancelGrace
+    ) { [weak self] connection, cause in self?.workerDied(connection, cause) }
+    let registered = shared.withLock { shared in
+      guard !shared.stopping else { return false }
+      shared.connection = connection
+      return true
+    }
+    guard registered else {
+      await connection.close()
+      throw .workerFailed(module: name, reason: "the module was stopped while its worker started")
+    }
+    let hello: WorkerHello
+    switch await connection.hello(timeout: startTimeout) {
+    case .success(let value): hello = value
+    case .failure(let error):
+      await connection.close()
+      throw error
+    }
+    guard hello.name == name || hello.name.isEmpty else {
+      await connection.close()
+      throw .workerFailed(module: name, reason: "the deployment calls this module '\(name)' but the plugin declares '\(hello.name)'")
+    }
+    let serving = shared.withLock { shared in
+      guard !shared.stopping, shared.connection === connection, connection.death == nil else { return false }
+      shared.hello = hello
+      shared.servingSince = .now
+      shared.state = .serving
+      return true
+    }
+    guard serving else {
+      // Stopped meanwhile, or the worker died right after its hello: the caller decides.
+      let cause = connection.death ?? "was stopped"
+      await connection.close()
+      throw .workerFailed(module: name, reason: "the worker process \(cause) right after it was ready")
+    }
+    onStateChange(.serving)
+    logger.info(
+      "isolated module serving",
+      metadata: ["module": "\(name)", "pid": "\(connection.processID)", "version": "\(hello.version)", "sha256": "\(hello.sha256)"])
+  }
+
+  /// Called on the connection's reader thread once its worker is gone and its calls failed.
+  private func workerDied(_ connection: WorkerConnection, _ cause: String) {
+    let attempt: Int? = shared.withLock { shared in
+      guard shared.connection === connection, !shared.stopping, case .serving = shared.state else { return nil }
+      if let since = shared.servingSince, ContinuousClock.now - since >= backoff.resetAfter { shared.attempt = 0 }
+      shared.attempt += 1
+      shared.restartCount += 1
+      shared.state = .restarting(attempt: shared.attempt, reason: cause)
+      return shared.attempt
+    }
+    guard let attempt else { return }
+    logger.error("isolated module's worker died; restarting", metadata: ["module": "\(name)", "cause": "\(cause)", "attempt": "\(attempt)"])
+    onStateChange(.restarting(attempt: attempt, reason: cause))
+    Task { await restart(attempt: attempt, reason: cause) }
+  }
+
+  /// Restarts with backoff until a worker serves, the module is stopped, or the plugin is
+  /// refused for good (its load error does not go away by retrying).
+  private func restart(attempt first: Int, reason: String) async {
+    var attempt = first
+    while true {
+      try? await Task.sleep(for: backoff.delay(attempt: attempt))
+      if shared.withLock({ $0.stopping }) { return }
+      do {
+        try await launch()
+        return
+      } catch {
+        if shared.withLock({ $0.stopping }) { return }
+        switch error {
+        case .workerFailed, .initFailed:
+          attempt = shared.withLock { shared in
+            shared.attempt += 1
+            shared.state = .restarting(attempt: shared.attempt, reason: error.description)
+            return shared.attempt
+          }
+          logger.error("isolated module's worker failed to restart", metadata: ["module": "\(name)", "error": "\(error)", "attempt": "\(attempt)"])
+          onStateChange(.restarting(attempt: attempt, reason: error.description))
+        default:
+          logger.error("isolated module failed", metadata: ["module": "\(name)", "error": "\(error)"])
+          setState(.failed(reason: error.description))
+          return
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,471 @@
+import CarbonPluginLoader
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The host's side of one worker process: spawns it, speaks the frame protocol on its socket,
+/// matches answers to waiting calls, enforces deadlines, and notices its death. A restart makes
+/// a new connection; `IsolatedModule` owns the current one.
+///
+/// Threads: one dedicated reader thread blocks in `recv` and then `waitid`; writes go through a
+/// serial dispatch queue (a large request may block on a full socket buffer, which must not
+/// happen on Swift's cooperative pool); deadline timers run on a dispatch queue. Async callers
+/// only ever suspend on continuations.
+final class WorkerConnection: Sendable {
+  let module: String
+  let processID: pid_t
+  private let socket: WorkerSocket
+  private let writer: DispatchQueue
+  private let closed = Atomic<Bool>(false)
+  private let state = Mutex(ConnectionState())
+  private let cancelGrace: Duration
+  private let onDeath: @Sendable (WorkerConnection, String) -> Void
+
+  private struct ConnectionState {
+    var nextID: UInt64 = 1
+    var pending: [UInt64: Pending] = [:]
+    /// Calls whose deadline passed: cancel was sent, the worker has not finished them yet.
+    var overdue: Set<UInt64> = []
+    var hello: Result<WorkerHello, PluginLoadError>?
+    var helloWaiter: CheckedContinuation<Result<WorkerHello, PluginLoadError>, Never>?
+    /// Set once the worker is known to be gone: why.
+    var death: String?
+    var deathWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set when the host kills the worker: the cause to report instead of "killed by SIGKILL".
+    var killReason: String?
+    /// Set (before reaping) once the process has exited: its pid must not be signalled again.
+    var exited = false
+  }
+
+  private enum Pending {
+    case unary(CheckedContinuation<Result<[UInt8], PluginCallError>, Never>)
+    case stream(StreamInbox)
+  }
+
+  /// Spawns `carbonhub worker` on a fresh socket pair and starts reading. The worker receives
+  /// the config in the first frame; `hello()` then tells whether it loaded.
+  init(
+    module: String, executable: String, arguments: [String], configJSON: String, cancelGrace: Duration,
+    onDeath: @escaping @Sendable (WorkerConnection, String) -> Void
+  ) throws(PluginLoadError) {
+    let pair: (host: WorkerSocket, worker: WorkerSocket)
+    do { pair = try WorkerSocket.pair() } catch { throw .workerFailed(module: module, reason: error.reason) }
+    defer { pair.worker.close() }
+    let pid: pid_t
+    do { pid = try Self.spawn(executable: executable, arguments: arguments, socket: pair.worker) } catch {
+      pair.host.close()
+      throw .workerFailed(module: module, reason: "cannot start \(executable): \(error.reason)")
+    }
+    self.module = module
+    processID = pid
+    socket = pair.host
+    writer = DispatchQueue(label: "carbonhub.worker-writer.\(module)")
+    self.cancelGrace = cancelGrace
+    self.onDeath = onDeath
+    let thread = Thread { [self] in readUntilDeath() }
+    thread.name = "carbonhub-worker-reader"
+    thread.start()
+    send(.start(configJSON: configJSON))
+  }
+
+  // MARK: Lifecycle
+
+  /// Waits for the worker's hello, or for the reason it did not come: its load error, its death,
+  /// or `timeout` (the worker is then killed).
+  func hello(timeout: Duration) async -> Result<WorkerHello, PluginLoadError> {
+    after(timeout) { [self] in
+      if state.withLock({ $0.hello == nil }) { kill(reason: "it did not report ready within \(timeout)") }
+    }
+    return await withCheckedContinuation { continuation in
+      let ready = state.withLock { state -> Result<WorkerHello, PluginLoadError>? in
+        if let hello = state.hello { return hello }
+        state.helloWaiter = continuation
+        return nil
+      }
+      if let ready { continuation.resume(returning: ready) }
+    }
+  }
+
+  /// Why the worker died, once it has.
+  var death: String? { state.withLock { $0.death } }
+
+  /// Closes the socket: the worker exits at end of stream. Waits until it has been reaped;
+  /// kills it if it has not exited after `grace`.
+  func close(grace: Duration = .seconds(2)) async {
+    socket.shutdownBoth()
+    after(grace) { [self] in kill(reason: "it did not exit within \(grace) after the host closed its socket") }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let gone = state.withLock { state in
+        if state.death != nil { return true }
+        state.deathWaiters.append(continuation)
+        return false
+      }
+      if gone { continuation.resume() }
+    }
+  }
+
+  /// Kills the worker (SIGKILL) unless it has already exited; `reason` becomes the cause its
+  /// in-flight calls and the logs report.
+  func kill(reason: String) {
+    state.withLock { state in
+      guard !state.exited else { return }
+      if state.killReason == nil { state.killReason = "killed by the host: \(reason)" }
+      _ = Glibc.kill(processID, SIGKILL)
+    }
+  }
+
+  // MARK: Calls
+
+  /// Runs a unary call in the worker.
+  func unary(_ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?) async
+    -> Result<[UInt8], PluginCallError>
+  {
+    let id = state.withLock { state in
+      defer { state.nextID += 1 }
+      return state.nextID
+    }
+    return await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let refused: PluginCallError? = state.withLock { state in
+          if let death = state.death { return unavailable(death) }
+          // Checked under the lock that the cancellation handler also takes: either it finds
+          // the call registered, or the call sees the cancellation here.
+          if Task.isCancelled { return PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil) }
+          state.pending[id] = .unary(continuation)
+          return nil
+        }
+        if let refused { return continuation.resume(returning: .failure(refused)) }
+        send(.call(WorkerCall(id: id, path: path, isStreaming: false, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: 0, request: request)))
+        if let deadline { watch(id, path, deadline) }
+      }
+    } onCancel: {
+      abandon(id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false)
+    }
+  }
+
+  /// Starts a server-streaming call in the worker. At most `window` messages travel ahead of
+  /// the consumer; when the consumer stops early (or its task is cancelled) the worker is told
+  /// to stop.
+  func streaming(
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int
+  ) -> AsyncThrowingStream<[UInt8], any Error> {
+    let inbox = StreamInbox(window: window)
+    let refused: PluginCallError? = state.withLock { state in
+      if let death = state.death { return unavailable(death) }
+      let id = state.nextID
+      state.nextID += 1
+      state.pending[id] = .stream(inbox)
+      inbox.id = id
+      return nil
+    }
+    if let refused { return AsyncThrowingStream { $0.finish(throwing: refused) } }
+    let id = inbox.id
+    send(.call(WorkerCall(id: id, path: path, isStreaming: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: UInt32(window), request: request)))
+    if let deadline { watch(id, path, deadline) }
+    let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
+    return AsyncThrowingStream { try await consumer.next() }
+  }
+
+  /// Grants the worker `count` more messages of stream `id`.
+  fileprivate func grant(_ id: UInt64, _ count: Int) { send(.credit(id: id, count: UInt32(count))) }
+
+  /// Ends a call on the host side with `error` (if it is still waiting) and tells the worker to
+  /// stop it. An overdue call must then finish within the grace period or the worker is
+  /// presumed hung and killed: a thread stuck in plugin code cannot be stopped any other way.
+  fileprivate func abandon(_ id: UInt64, _ error: PluginCallError, overdue: Bool) {
+    let waiting = state.withLock { state -> Pending? in
+      guard let pending = state.pending.removeValue(forKey: id) else { return nil }
+      if overdue { state.overdue.insert(id) }
+      return pending
+    }
+    guard let waiting else { return }
+    resolve(waiting, .failure(error))
+    send(.cancel(id: id))
+    if overdue {
+      after(cancelGrace) { [self] in
+        let stillRunning = state.withLock { $0.overdue.contains(id) }
+        if stillRunning { kill(reason: "a call ran \(cancelGrace) past its deadline and ignored its cancellation (presumed hung)") }
+      }
+    }
+  }
+
+  private func watch(_ id: UInt64, _ path: String, _ deadline: ContinuousClock.Instant) {
+    after(deadline - .now) { [self] in
+      abandon(id, PluginCallError(status: 4, message: "module \(module): \(path) exceeded its deadline", field: nil), overdue: true)
+    }
+  }
+
+  private func unavailable(_ cause: String) -> PluginCallError {
+    PluginCallError(status: 14, message: "module \(module): worker process \(cause); the host restarts it, retry", field: nil)
+  }
+
+  private func resolve(_ pending: Pending, _ outcome: Result<[UInt8], PluginCallError>) {
+    switch pending {
+    case .unary(let continuation): continuation.resume(returning: outcome)
+    case .stream(let inbox):
+      if case .failure(let error) = outcome { inbox.finish(error, discardBuffered: true) }
+    }
+  }
+
+  // MARK: Socket
+
+  private func send(_ frame: WorkerFrame) {
+    let bytes = frame.encoded()
+    writer.async { [self] in
+      // The descriptor is closed on this queue once the worker is gone, so a frame queued
+      // after that is dropped instead of written to a reused descriptor number.
+      guard !closed.load(ordering: .acquiring) else { return }
+      _ = socket.send(bytes)
+    }
+  }
+
+  private func readUntilDeath() {
+    let stopped = socket.readFrames(receive)
+    if let stopped { kill(reason: stopped) }
+    let cause = reap()
+    let (waiting, helloWaiter, deathWaiters) = state.withLock { state in
+      state.death = cause
+      state.overdue.removeAll()
+      defer { state.pending.removeAll() }
+      if state.hello == nil { state.hello = .failure(.workerFailed(module: module, reason: "the worker process \(cause) before it was ready")) }
+      defer { state.helloWaiter = nil; state.deathWaiters = [] }
+      return (Array(state.pending.values), state.helloWaiter, state.deathWaiters)
+    }
+    for pending in waiting { resolve(pending, .failure(unavailable(cause))) }
+    if let helloWaiter { helloWaiter.resume(returning: state.withLock { $0.hello! }) }
+    writer.async { [self] in
+      closed.store(true, ordering: .releasing)
+      socket.close()
+    }
+    onDeath(self, cause)
+    for waiter in deathWaiters { waiter.resume() }
+  }
+
+  private func receive(_ frame: WorkerFrame) {
+    switch frame {
+    case .hello(let hello): settleHello(.success(hello))
+    case .loadFailed(let error): settleHello(.failure(error))
+    case .response(let id, let outcome):
+      let waiting = state.withLock { state in
+        state.overdue.remove(id)
+        return state.pending.removeValue(forKey: id)
+      }
+      if let waiting { resolve(waiting, outcome) }
+    case .streamItem(let id, let bytes):
+      if case .stream(let inbox) = state.withLock({ $0.pending[id] }) { inbox.append(bytes) }
+    case .streamEnd(let id, let error):
+      let waiting = state.withLock { state in
+        state.overdue.remove(id)
+        return state.pending.removeValue(forKey: id)
+      }
+      if case .stream(let inbox) = waiting { inbox.finish(error, discardBuffered: false) }
+    case .start, .call, .cancel, .credit:
+      kill(reason: "it sent a host-only frame")
+    }
+  }
+
+  private func settleHello(_ outcome: Result<WorkerHello, PluginLoadError>) {
+    let waiter = state.withLock { state in
+      state.hello = outcome
+      defer { state.helloWaiter = nil }
+      return state.helloWaiter
+    }
+    waiter?.resume(returning: outcome)
+  }
+
+  /// Waits for the process to exit and describes how. The exit is observed first without
+  /// reaping it (`WNOWAIT`), so that no `kill` can reach a recycled pid.
+  private func reap() -> String {
+    var info = siginfo_t()
+    while waitid(P_PID, id_t(processID), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+    state.withLock { $0.exited = true }
+    var status: Int32 = 0
+    while waitpid(processID, &status, 0) < 0 && errno == EINTR {}
+    if let reason = state.withLock({ $0.killReason }) { return reason }
+    let signal = status & 0x7f
+    if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
+    return "was killed by \(Self.signalName(signal)) (signal \(signal))"
+  }
+
+  // MARK: Helpers
+
+  /// SIGSEGV for 11, and so on (the names an admin greps for).
+  static func signalName(_ signal: Int32) -> String {
+    let names: [Int32: String] = [
+      SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGKILL: "SIGKILL", SIGBUS: "SIGBUS", SIGILL: "SIGILL",
+      SIGFPE: "SIGFPE", SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGTRAP: "SIGTRAP", SIGXCPU: "SIGXCPU", SIGHUP: "SIGHUP",
+      SIGPIPE: "SIGPIPE", SIGQUIT: "SIGQUIT", SIGSYS: "SIGSYS",
+    ]
+    return names[signal] ?? "signal \(signal)"
+  }
+
+  static func milliseconds(until deadline: ContinuousClock.Instant?) -> UInt32 {
+    guard let deadline else { return 0 }
+    let left = deadline - .now
+    let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+    return UInt32(clamping: max(milliseconds, 1))
+  }
+
+  private func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
+    let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: body)
+  }
+
+  /// posix_spawn rather than Foundation's Process: the worker gets the socket as fd 3, no other
+  /// descriptor of the host, default signal dispositions, and a process group of its own (a
+  /// Ctrl-C meant for the host must not kill its workers while the host drains).
+  private static func spawn(executable: String, arguments: [String], socket: WorkerSocket) throws(WorkerProtocolError) -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, socket.descriptor, 3)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    // glibc ≥ 2.34 closes every other descriptor in the child; Swift does not import this GNU
+    // extension, hence the lookup. Descriptors the host opens itself are close-on-exec anyway.
+    if let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+      typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+      _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 4)
+    }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setpgroup(&attributes, 0)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for argument in argv { free(argument) } }
+    var pid: pid_t = 0
+    let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    guard status == 0 else { throw WorkerProtocolError(String(cString: strerror(status))) }
+    return pid
+  }
+}
+
+/// The messages of one stream that arrived from the worker and were not yet taken by the
+/// consumer, and how it ended.
+private final class StreamInbox: @unchecked Sendable {
+  private struct State {
+    var items: [[UInt8]] = []
+    var head = 0
+    var end: PluginCallError?? = nil
+    var waiter: CheckedContinuation<[UInt8]?, any Error>?
+    var taken = 0
+  }
+  private let state = Mutex(State())
+  let window: Int
+  // Set once, under the connection's lock, before the inbox is shared.
+  var id: UInt64 = 0
+
+  init(window: Int) { self.window = window }
+
+  func append(_ bytes: [UInt8]) {
+    let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+      guard state.end == nil else { return nil }
+      if let waiter = state.waiter {
+        state.waiter = nil
+        state.taken += 1
+        return waiter
+      }
+      state.items.append(bytes)
+      return nil
+    }
+    waiter?.resume(returning: bytes)
+  }
+
+  /// The stream ended: OK (nil) or with an error. On cancellation, deadline or death the
+  /// buffered messages are dropped so that the error comes at once.
+  func finish(_ error: PluginCallError?, discardBuffered: Bool) {
+    let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
+      guard state.end == nil else { return nil }
+      state.end = .some(error)
+      if discardBuffered {
+        state.items = []
+        state.head = 0
+      }
+      defer { state.waiter = nil }
+      return state.waiter
+    }
+    guard let waiter else { return }
+    if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+  }
+
+  /// The next message (nil at a clean end), and how many messages were taken since the last
+  /// credit was granted once that reaches half the window.
+  func next() async throws -> (message: [UInt8]?, credit: Int) {
+    let immediate = try state.withLock { state -> (message: [UInt8]?, credit: Int)?? in
+      if state.head < state.items.count {
+        let message = state.items[state.head]
+        state.head += 1
+        if state.head == state.items.count {
+          state.items.removeAll(keepingCapacity: true)
+          state.head = 0
+        }
+        state.taken += 1
+        return (message, takeCredit(&state))
+      }
+      if let end = state.end {
+        if let error = end { throw error }
+        return .some((nil, 0))
+      }
+      return .none
+    }
+    if let immediate { return immediate! }
+    let message = try await withCheckedThrowingContinuation { continuation in
+      let ready: Result<[UInt8]?, any Error>? = state.withLock { state in
+        // Re-checked: a message or the end may have arrived since the first look.
+        if state.head < state.items.count || state.end != nil { return .success(nil) }
+        state.waiter = continuation
+        return nil
+      }
+      if ready != nil { continuation.resume(returning: nil) }
+    }
+    if message == nil {
+      // Either the end, or a message raced in before the waiter was stored: look again.
+      return try await next()
+    }
+    return (message, state.withLock { takeCredit(&$0) })
+  }
+
+  private func takeCredit(_ state: inout State) -> Int {
+    guard state.taken >= max(window / 2, 1) else { return 0 }
+    defer { state.taken = 0 }
+    return state.taken
+  }
+}
+
+/// The consumer's handle on a stream: grants credit as messages are taken, and cancels the
+/// call in the worker when the consumer stops early (this object is released with the stream).
+private final class StreamConsumer: Sendable {
+  let connection: WorkerConnection
+  let inbox: StreamInbox
+  let path: String
+
+  init(connection: WorkerConnection, inbox: StreamInbox, path: String) {
+    self.connection = connection
+    self.inbox = inbox
+    self.path = path
+  }
+
+  deinit {
+    connection.abandon(inbox.id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+  }
+
+  func next() async throws -> [UInt8]? {
+    let (message, credit) = try await withTaskCancellationHandler {
+      try await inbox.next()
+    } onCancel: { [connection, inbox, path] in
+      connection.abandon(inbox.id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false)
+    }
+    if credit > 0 { connection.grant(inbox.id, credit) }
+    return message
+  }
+}

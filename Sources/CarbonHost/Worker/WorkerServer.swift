@@ -1,0 +1,177 @@
+import CarbonPluginLoader
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The worker side of isolated mode: what `carbonhub worker` runs. It loads one plugin with the
+/// same loader (and the same checks) as the host, then serves the host's calls on a Unix socket
+/// until the host closes it, and exits. See `IsolatedModule` for the host side and
+/// `WorkerFrame` for the protocol.
+public enum WorkerServer {
+  /// How the host started this worker.
+  public struct Options: Sendable {
+    /// The connected socket inherited from the host.
+    public var socketDescriptor: Int32
+    /// The plugin library.
+    public var pluginPath: String
+    /// The SHA-256 the deployment pins for it, if any.
+    public var expectedSHA256: String?
+    /// The module's private data directory.
+    public var dataDirectory: String
+    /// Address-space limit in MiB (RLIMIT_AS), if any.
+    public var memoryLimitMB: Int?
+
+    /// Creates options.
+    public init(socketDescriptor: Int32, pluginPath: String, expectedSHA256: String?, dataDirectory: String, memoryLimitMB: Int?) {
+      self.socketDescriptor = socketDescriptor
+      self.pluginPath = pluginPath
+      self.expectedSHA256 = expectedSHA256
+      self.dataDirectory = dataDirectory
+      self.memoryLimitMB = memoryLimitMB
+    }
+  }
+
+  /// Exit status when the memory limit cannot be set.
+  public static let exitRlimitFailed: Int32 = 71
+  /// Exit status after a `loadFailed` frame.
+  public static let exitLoadFailed: Int32 = 3
+
+  /// Serves until the host closes the socket; never returns.
+  public static func run(_ options: Options) -> Never {
+    // The limit is set before any plugin code runs (dlopen runs its constructors), so that the
+    // plugin never sees more address space than the admin granted.
+    if let megabytes = options.memoryLimitMB {
+      var limit = rlimit(rlim_cur: rlim_t(megabytes) << 20, rlim_max: rlim_t(megabytes) << 20)
+      if setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) != 0 {
+        FileHandle.standardError.write(Data("carbonhub worker: setrlimit(RLIMIT_AS, \(megabytes) MiB) failed: \(String(cString: strerror(errno)))\n".utf8))
+        exit(exitRlimitFailed)
+      }
+    }
+    let connection = WorkerConnectionServer(socket: WorkerSocket(descriptor: options.socketDescriptor), options: options)
+    let stopped = connection.socket.readFrames(connection.handle)
+    if let stopped { FileHandle.standardError.write(Data("carbonhub worker: \(stopped)\n".utf8)) }
+    // The host is gone (or closed the socket to stop this worker): in-flight calls have no one
+    // to answer to. _exit skips atexit handlers and static destructors, which could run while
+    // plugin calls are still executing on other threads.
+    _exit(0)
+  }
+}
+
+/// The worker's state for one connection: the plugin instance and its running streams.
+private final class WorkerConnectionServer: @unchecked Sendable {
+  let socket: WorkerSocket
+  let options: WorkerServer.Options
+  // Written once by the reader thread (on `start`) before any call is dispatched.
+  private var instance: PluginInstance?
+  private let sendLock = Mutex(())
+  private let streams = Mutex<[UInt64: WorkerStream]>([:])
+  private let queue = DispatchQueue(label: "carbonhub.worker-calls", attributes: .concurrent)
+
+  init(socket: WorkerSocket, options: WorkerServer.Options) {
+    self.socket = socket
+    self.options = options
+  }
+
+  /// Sends a frame; exits if the host is gone.
+  func send(_ frame: WorkerFrame) {
+    let bytes = frame.encoded()
+    let sent = sendLock.withLock { _ in socket.send(bytes) }
+    if !sent { _exit(0) }
+  }
+
+  func handle(_ frame: WorkerFrame) {
+    switch frame {
+    case .start(let configJSON): load(configJSON: configJSON)
+    case .call(let call): dispatch(call)
+    case .cancel(let id): streams.withLock { $0[id] }?.cancel()
+    case .credit(let id, let count): streams.withLock { $0[id] }?.grant(count)
+    case .hello, .loadFailed, .response, .streamItem, .streamEnd:
+      FileHandle.standardError.write(Data("carbonhub worker: unexpected frame from the host\n".utf8))
+      _exit(WorkerServer.exitLoadFailed)
+    }
+  }
+
+  private func load(configJSON: String) {
+    do {
+      let library = try PluginLibrary(path: options.pluginPath, expectedSHA256: options.expectedSHA256)
+      try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+      instance = try library.makeInstance(configJSON: configJSON, dataDirectory: options.dataDirectory)
+      send(
+        .hello(
+          WorkerHello(
+            name: library.name, version: library.version, summary: library.summary, abiVersion: library.abiVersion,
+            sha256: library.sha256, methods: library.methods, descriptorSet: library.descriptorSet, processID: getpid())))
+    } catch let error as PluginLoadError {
+      send(.loadFailed(error))
+      _exit(WorkerServer.exitLoadFailed)
+    } catch {
+      send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot create the data directory: \(error)")))
+      _exit(WorkerServer.exitLoadFailed)
+    }
+  }
+
+  private func dispatch(_ call: WorkerCall) {
+    guard let instance else {
+      return send(.response(id: call.id, outcome: .failure(PluginCallError(status: 14, message: "worker not started", field: nil))))
+    }
+    guard call.isStreaming else {
+      queue.async { [self] in
+        let outcome = Result { () throws(PluginCallError) in try instance.call(call.path, request: call.request, encoding: call.encoding) }
+        send(.response(id: call.id, outcome: outcome))
+      }
+      return
+    }
+    // A stream blocks its thread while it waits for credit: a thread of its own, as in process.
+    let stream = WorkerStream(window: call.window, deadlineMilliseconds: call.deadlineMilliseconds)
+    streams.withLock { $0[call.id] = stream }
+    let thread = Thread { [self] in
+      var failure: PluginCallError?
+      do throws(PluginCallError) {
+        try instance.callStreaming(call.path, request: call.request, encoding: call.encoding) { message in
+          guard stream.waitForCredit() else { return false }
+          send(.streamItem(id: call.id, bytes: message))
+          return true
+        }
+      } catch {
+        failure = error
+      }
+      streams.withLock { $0[call.id] = nil }
+      send(.streamEnd(id: call.id, error: failure))
+    }
+    thread.name = "carbonhub-worker-stream"
+    thread.start()
+  }
+}
+
+/// Flow control of one stream in the worker: credits granted by the host, cancellation.
+private final class WorkerStream: Sendable {
+  // Starts at 0 and is signalled up to the window: libdispatch aborts when a semaphore is
+  // released below its initial value.
+  private let credits = DispatchSemaphore(value: 0)
+  private let cancelled = Atomic<Bool>(false)
+  private let deadline: ContinuousClock.Instant?
+
+  init(window: UInt32, deadlineMilliseconds: UInt32) {
+    deadline = deadlineMilliseconds == 0 ? nil : .now + .milliseconds(Int(deadlineMilliseconds))
+    for _ in 0..<max(window, 1) { credits.signal() }
+  }
+
+  func grant(_ count: UInt32) { for _ in 0..<count { credits.signal() } }
+
+  func cancel() {
+    cancelled.store(true, ordering: .releasing)
+    credits.signal()
+  }
+
+  /// Blocks until the host grants one more message; false when the stream must stop
+  /// (cancelled, or its deadline passed: the plugin then returns CANCELLED).
+  func waitForCredit() -> Bool {
+    credits.wait()
+    if cancelled.load(ordering: .acquiring) { return false }
+    if let deadline, ContinuousClock.now >= deadline { return false }
+    return true
+  }
+}
