@@ -343,8 +343,15 @@ final class WorkerConnection: Sendable {
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for argument in argv { free(argument) } }
+    // The Swift runtime's crash backtracer is off in workers: it suspends every thread of the
+    // crashing process and can hang there (under RLIMIT_AS it may not start its helper), and a
+    // worker that hangs instead of dying is never restarted. The host reports the signal.
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for entry in envp { free(entry) } }
     var pid: pid_t = 0
-    let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
     guard status == 0 else { throw WorkerProtocolError(String(cString: strerror(status))) }
     return pid
   }

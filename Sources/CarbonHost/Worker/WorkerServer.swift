@@ -68,7 +68,6 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   private var instance: PluginInstance?
   private let sendLock = Mutex(())
   private let streams = Mutex<[UInt64: WorkerStream]>([:])
-  private let queue = DispatchQueue(label: "carbonhub.worker-calls", attributes: .concurrent)
 
   init(socket: WorkerSocket, options: WorkerServer.Options) {
     self.socket = socket
@@ -118,10 +117,14 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       return send(.response(id: call.id, outcome: .failure(PluginCallError(status: 14, message: "worker not started", field: nil))))
     }
     guard call.isStreaming else {
-      queue.async { [self] in
+      // A thread per call, not a dispatch queue: libdispatch caps its pool near the core count,
+      // so one call spinning in plugin code would hold back every later call (seen on 2 cores).
+      let thread = Thread { [self] in
         let outcome = Result { () throws(PluginCallError) in try instance.call(call.path, request: call.request, encoding: call.encoding) }
         send(.response(id: call.id, outcome: outcome))
       }
+      thread.name = "carbonhub-worker-call"
+      thread.start()
       return
     }
     // A stream blocks its thread while it waits for credit: a thread of its own, as in process.
