@@ -251,6 +251,7 @@ public struct ConformanceChecker: Sendable {
     func encoded(_ json: [UInt8]) -> [UInt8]? { try? transcoder?.encodeRequest(json: json, method: method.path) }
     let protobufSeeds = jsonSeeds.compactMap(encoded)
     let trace = ProcessInfo.processInfo.environment["CARBONHUB_FUZZ_TRACE"] != nil
+    var slowest: (bytes: [UInt8], encoding: WireEncoding)?
     for iteration in 0..<fuzzIterationsPerMethod {
       var encoding = WireEncoding.json
       var bytes: [UInt8]
@@ -289,13 +290,18 @@ public struct ConformanceChecker: Sendable {
       findings?.begin(method: method, input: bytes, encoding: encoding)
       let result = Self.call(instance, method, bytes, encoding)
       findings?.end(method: method, status: result.status, acceptable: Self.acceptableForFuzzedRequest)
-      outcome.slowest = max(outcome.slowest, Date().timeIntervalSince(started))
+      let elapsed = Date().timeIntervalSince(started)
+      if elapsed > outcome.slowest { slowest = (bytes, encoding) }
+      outcome.slowest = max(outcome.slowest, elapsed)
       outcome.statuses[result.status, default: 0] += 1
       if !Self.acceptableForFuzzedRequest.contains(result.status) && outcome.unexpected.count < 10 {
         let shown = encoding == .json ? String(decoding: bytes.prefix(200), as: UTF8.self) : bytes.prefix(64).map { String(format: "%02x", $0) }.joined()
         outcome.unexpected.append("\(result.summary) for \(encoding) \(shown)")
       }
     }
+    // The slowest input of the run joins the corpus too: replaying it catches a calculation
+    // that becomes slower than it was.
+    if let slowest { findings?.save(method: method, kind: "slowest", input: slowest.bytes, encoding: slowest.encoding) }
     return outcome
   }
 
