@@ -5,7 +5,7 @@
 #
 # Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio
 # and grpcio-tools (installed here with pip if missing), and PostgreSQL for the COP pool's
-# PostgreSQL backend tests. `.ci/run` installs the Debian packages.
+# PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -399,7 +399,8 @@ public final class ModuleRegistry: Sendable {
       return false
     }
     if plugins.isEmpty { logger.warning("no plugin (*.so) found", metadata: ["plugin_dir": "\(directory)"]) }
-    return plugins.map { DeploymentConfig.Module(name: $0, path: directory + "/" + $0) }
+    // Relative to `directory`: `resolve` joins it once (a relative plugin_dir was joined twice).
+    return plugins.map { DeploymentConfig.Module(name: $0, path: $0) }
   }
 
   static func resolve(_ path: String, relativeTo directory: String) -> String {

@@ -250,7 +250,7 @@ struct DeploymentTrustTests {
       defaults: .embeddedDefault(pluginDirectory: signed.directory, stateDirectory: state))
     let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
     #expect(registry.serving.map(\.name) == ["constructor-marker"])
-    #expect(registry.module(named: "constructor-marker")?.library?.manifestCheck.description == "manifest signed by 'acme'")
+    #expect(registry.module(named: "constructor-marker")?.metadata?.manifest == "manifest signed by 'acme'")
     guard case .failed(let reason) = registry.module(named: "unsigned")?.state else {
       Issue.record("the unsigned plugin must be refused")
       return
