@@ -168,6 +168,9 @@ public struct DeploymentConfig: Sendable, Equatable {
         throw Error(key: "access.admins", message: "admins are recognised by their client certificate: set `client_ca` too")
       }
     }
+    if let trust = try reader.table("trust") {
+      config.trust = try parseTrust(trust)
+    }
     if let modules = try reader.table("modules") {
       for name in modules.table.keys.sorted() {
         guard let module = try modules.table(name) else { continue }

@@ -91,7 +91,9 @@ struct ELFSymbolsTests {
 
   @Test func realLibrariesOfThisProcessAreReadFromDisk() throws {
     // libc is mapped into every process: find its file and read it as discovery would.
-    let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+    // Read to the end: /proc files report a size of 0, which String(contentsOfFile:) trusts.
+    let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/maps"))
+    let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     let libc = try #require(
       maps.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
         .first { $0.hasSuffix("/libc.so.6") })
