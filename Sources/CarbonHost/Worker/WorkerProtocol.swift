@@ -310,6 +310,11 @@ private struct FrameWriter {
     case .invalidDescriptor(let path, let reason): byte(8); string(path); string(reason)
     case .initFailed(let module, let status, let message): byte(9); string(module); u32(status); string(message)
     case .workerFailed(let module, let reason): byte(10); string(module); string(reason)
+    case .manifestMissing(let path, _), .invalidManifest(let path, _, _), .binaryTampered(let path, _, _),
+      .unsigned(let path), .invalidSignature(let path, _, _), .untrustedPublisher(let path, _, _),
+      .manifestABIMismatch(let path, _, _), .manifestMismatch(let path, _, _, _):
+      // Manifest refusals travel as their admin-readable text.
+      byte(10); string(path); string(error.description)
     }
   }
 
