@@ -195,20 +195,11 @@ public struct DeploymentConfig: Sendable, Equatable {
             throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
           }
           entry.isolation = value
-          // The worker runs, answers, is restarted after a crash or a hang (IsolatedModuleTests),
-          // but is not wired into the registry yet and three crash scenarios still fail: refuse
-          // rather than serve a module that may not recover.
-          guard value != .isolated else {
-            throw Error(
-              key: "modules.\(name).isolation",
-              message: "isolated mode is not available yet (unfinished, see docs/isolated-mode.md): use \"in_process\"")
-          }
         }
         entry.memoryLimitMB = try module.positiveInteger("memory_limit_mb")
         entry.maxConcurrentCalls = try module.positiveInteger("max_concurrent_calls")
         entry.callTimeoutMilliseconds = try module.positiveInteger("call_timeout_ms")
         if entry.memoryLimitMB != nil && entry.isolation != .isolated {
-          // Unreachable until isolated mode is served; kept so the key's rule is in one place.
           throw Error(key: "modules.\(name).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
         }
         if let moduleConfig = try module.table("config") {

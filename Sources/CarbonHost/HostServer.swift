@@ -125,6 +125,8 @@ public final class HostServer: Sendable {
       try await group.waitForAll()
       await metricsEndpoint?.close()
     }
+    // The server has drained: the isolated modules' workers have no calls left to answer.
+    await registry.shutdown()
     logger.info("stopped")
   }
 

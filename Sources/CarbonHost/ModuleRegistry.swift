@@ -65,6 +65,20 @@ public final class ModuleRegistry: Sendable {
       manifest = "\(library.manifestCheck)"
     }
 
+    /// An isolated module's metadata: what its worker's loader read, and what the host's
+    /// own checks before starting the worker found (digest, manifest).
+    init(_ hello: WorkerHello, _ preflight: PluginLibrary.Preflight) {
+      name = hello.name
+      version = hello.version
+      summary = hello.summary
+      abiVersion = hello.abiVersion
+      sha256 = hello.sha256
+      path = preflight.path
+      methods = hello.methods
+      descriptorSet = hello.descriptorSet
+      manifest = "\(preflight.manifestCheck)"
+    }
+
     /// The fully qualified gRPC services of the module, in declaration order.
     public var services: [String] {
       var services: [String] = []
@@ -97,6 +111,12 @@ public final class ModuleRegistry: Sendable {
     /// The in-process plugin instance, if the module serves in process.
     public var instance: PluginInstance? {
       if case .inProcess(let instance)? = backend { return instance }
+      return nil
+    }
+
+    /// The isolated module (its worker's supervisor), if the module serves isolated.
+    public var isolated: IsolatedModule? {
+      if case .isolated(let module)? = backend { return module }
       return nil
     }
 
@@ -147,6 +167,8 @@ public final class ModuleRegistry: Sendable {
   private let config: DeploymentConfig
   private let logger: Logger
   private let changeQueue = DispatchQueue(label: "carbonhub.registry-changes")
+  /// Set by `shutdown`: no worker is started any more.
+  private let stopping = Atomic<Bool>(false)
   /// Subscribers to state changes.
   public let changes = ChangeBroadcaster()
   /// Counts loads, load failures and reloads for the metrics endpoint.
@@ -195,9 +217,32 @@ public final class ModuleRegistry: Sendable {
         logger.info("module disabled by the deployment", metadata: ["module": "\(entry.name)"])
         continue
       }
-      registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: discovered)
+      if entry.isolation == .isolated {
+        // A worker takes a process start and a plugin load: the host serves its other
+        // modules meanwhile, and health reports this one as loading until it is ready.
+        registry.publish(module)
+        registry.changeQueue.async {
+          registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: false)
+        }
+      } else {
+        registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: discovered)
+      }
     }
     return registry
+  }
+
+  /// Stops every isolated module's worker, letting their calls finish for up to `grace`.
+  /// In-process modules have nothing to stop.
+  public func shutdown(grace: Duration = .seconds(5)) async {
+    let workers: [IsolatedModule] = await withCheckedContinuation { continuation in
+      changeQueue.async { [self] in
+        stopping.store(true, ordering: .releasing)
+        continuation.resume(returning: all.compactMap(\.isolated))
+      }
+    }
+    await withTaskGroup(of: Void.self) { group in
+      for worker in workers { group.addTask { await worker.stop(draining: grace) } }
+    }
   }
 
   // MARK: Admin actions
@@ -224,6 +269,7 @@ public final class ModuleRegistry: Sendable {
       self.logger.notice("admin: disable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
       let disabled = module.with(state: .disabled, backend: .some(nil))
       self.publish(disabled)
+      self.retire(module.backend)
       return disabled
     }
   }
@@ -252,6 +298,7 @@ public final class ModuleRegistry: Sendable {
       case .success(let (metadata, backend)):
         let reloaded = module.with(state: .serving, metadata: .some(metadata), backend: .some(backend), path: path)
         self.publish(reloaded)
+        self.retire(module.backend)
         self.events.record(.reloaded)
         self.logger.notice(
           "module reloaded",
@@ -284,6 +331,35 @@ public final class ModuleRegistry: Sendable {
       guard let module = table.withLock({ $0.modules[name] }) else { return }
       publish(change(module))
     }
+  }
+
+  /// Follows an isolated module's worker: a death makes the module `restarting` (and counts a
+  /// restart), a new worker makes it serving again, a worker that cannot be restarted makes it
+  /// failed. Changes from a worker the registry no longer serves (retired by a reload or a
+  /// disable, or still starting) are ignored.
+  private func isolatedStateChanged(_ name: String, _ worker: IsolatedModule, _ state: IsolatedModule.State) {
+    update(name) { [events] module in
+      guard let current = module.isolated, current === worker else { return module }
+      switch state {
+      case .restarting(_, let reason):
+        let died = module.state.isServing
+        if died { events.record(.workerRestarted) }
+        return module.with(state: .restarting(reason: reason), restarts: module.restarts + (died ? 1 : 0))
+      case .serving:
+        return module.with(state: .serving)
+      case .failed(let reason):
+        return module.with(state: .failed(reason: reason), backend: .some(nil))
+      case .starting, .stopped:
+        return module
+      }
+    }
+  }
+
+  /// Stops a backend that no longer serves once its calls in flight have finished. An
+  /// in-process instance stays loaded (a library is never unloaded; see `PluginLibrary`).
+  private func retire(_ backend: ModuleBackend?) {
+    guard case .isolated(let worker)? = backend else { return }
+    Task { await worker.stop(draining: .seconds(30)) }
   }
 
   // MARK: Loading
@@ -349,6 +425,7 @@ public final class ModuleRegistry: Sendable {
   private func open(
     name: String, path: String, sha256: String?, settings: DeploymentConfig.Module, takesDeclaredName: Bool
   ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
+    if settings.isolation == .isolated { return openIsolated(name: name, path: path, sha256: sha256, settings: settings) }
     let library: PluginLibrary
     do {
       library = try PluginLibrary(path: path, expectedSHA256: sha256, trust: config.trust)
@@ -363,21 +440,13 @@ public final class ModuleRegistry: Sendable {
           reason: "the deployment calls this module '\(name)' but the plugin declares '\(library.name)'",
           metadata: metadata))
     }
-    let others = all.filter { $0.name != name && $0.name != expectedName }
-    if others.contains(where: { $0.metadata?.name == library.name && $0.state.isServing }) {
-      return .failure(OpenFailure(reason: "another plugin already serves a module named '\(library.name)'", metadata: metadata))
+    if let conflict = conflict(of: metadata, besides: [name, expectedName]) {
+      return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
-    for method in library.methods {
-      if let owner = others.first(where: { $0.state.isServing && ($0.metadata?.methods.contains { $0.path == method.path } ?? false) }) {
-        return .failure(OpenFailure(reason: "method \(method.path) is already served by module '\(owner.name)'", metadata: metadata))
-      }
-    }
-    let dataDirectory = config.stateDirectory + "/modules/" + expectedName
-    do {
-      try FileManager.default.createDirectory(
-        atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    } catch {
-      return .failure(OpenFailure(reason: "cannot create its data directory \(dataDirectory): \(error)", metadata: metadata))
+    let dataDirectory: String
+    switch makeDataDirectory(for: expectedName) {
+    case .success(let directory): dataDirectory = directory
+    case .failure(let failure): return .failure(OpenFailure(reason: failure.reason, metadata: metadata))
     }
     do {
       let instance = try library.makeInstance(configJSON: settings.configJSON, dataDirectory: dataDirectory)
@@ -385,6 +454,85 @@ public final class ModuleRegistry: Sendable {
     } catch {
       return .failure(OpenFailure(reason: error.description, metadata: metadata))
     }
+  }
+
+  /// Starts an isolated module: the host runs every check that needs no plugin code (with the
+  /// deployment's trust policy), then starts a worker pinned to the digest it checked, and
+  /// waits (on the change queue, never on Swift's cooperative threads) until the worker has
+  /// loaded the plugin or failed to.
+  private func openIsolated(
+    name: String, path: String, sha256: String?, settings: DeploymentConfig.Module
+  ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
+    let preflight: PluginLibrary.Preflight
+    do {
+      preflight = try PluginLibrary.preflight(path: path, expectedSHA256: sha256, trust: config.trust)
+    } catch {
+      return .failure(OpenFailure(reason: error.description))
+    }
+    let dataDirectory: String
+    switch makeDataDirectory(for: name) {
+    case .success(let directory): dataDirectory = directory
+    case .failure(let failure): return .failure(failure)
+    }
+    guard !stopping.load(ordering: .acquiring) else { return .failure(OpenFailure(reason: "the host is stopping")) }
+    let handle = WorkerHandle()
+    let worker = IsolatedModule(
+      name: name, libraryPath: preflight.path, expectedSHA256: preflight.sha256, configJSON: settings.configJSON,
+      dataDirectory: dataDirectory, workerExecutable: config.workerExecutable ?? Self.ownExecutable,
+      memoryLimitMB: settings.memoryLimitMB, logger: logger
+    ) { [weak self] state in
+      guard let self, let worker = handle.worker else { return }
+      self.isolatedStateChanged(name, worker, state)
+    }
+    handle.worker = worker
+    let started = DispatchSemaphore(value: 0)
+    let outcome = Mutex<PluginLoadError?>(nil)
+    Task {
+      do throws(PluginLoadError) { try await worker.start() } catch { outcome.withLock { $0 = error } }
+      started.signal()
+    }
+    started.wait()
+    if let error = outcome.withLock({ $0 }) { return .failure(OpenFailure(reason: error.description)) }
+    guard let hello = worker.hello else { return .failure(OpenFailure(reason: "the worker reported no plugin")) }
+    let metadata = Metadata(hello, preflight)
+    if let conflict = conflict(of: metadata, besides: [name]) {
+      Task { await worker.stop() }
+      return .failure(OpenFailure(reason: conflict, metadata: metadata))
+    }
+    return .success((metadata, .isolated(worker)))
+  }
+
+  /// Why a module with `metadata` cannot serve next to the serving modules other than
+  /// `besides`: its name or one of its methods is taken. Nil when it can.
+  private func conflict(of metadata: Metadata, besides names: Set<String>) -> String? {
+    let others = all.filter { !names.contains($0.name) && $0.state.isServing }
+    if others.contains(where: { $0.metadata?.name == metadata.name }) {
+      return "another plugin already serves a module named '\(metadata.name)'"
+    }
+    for method in metadata.methods {
+      if let owner = others.first(where: { $0.metadata?.methods.contains { $0.path == method.path } ?? false }) {
+        return "method \(method.path) is already served by module '\(owner.name)'"
+      }
+    }
+    return nil
+  }
+
+  /// The module's private data directory (created, mode 0700), or why it cannot be.
+  private func makeDataDirectory(for name: String) -> Result<String, OpenFailure> {
+    let directory = config.stateDirectory + "/modules/" + name
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      return .success(directory)
+    } catch {
+      return .failure(OpenFailure(reason: "cannot create its data directory \(directory): \(error)"))
+    }
+  }
+
+  /// This process's executable: the `carbonhub` that isolated modules' workers run unless the
+  /// deployment names another (`worker_executable`).
+  static var ownExecutable: String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
   }
 
   /// Every plugin (`*.so` file exporting the entry symbol) of a directory, as deployment
@@ -406,6 +554,13 @@ public final class ModuleRegistry: Sendable {
   static func resolve(_ path: String, relativeTo directory: String) -> String {
     path.hasPrefix("/") ? path : directory + "/" + path
   }
+}
+
+/// The isolated module a state-change callback belongs to, set once it exists (the callback
+/// is given to its initializer).
+private final class WorkerHandle: @unchecked Sendable {
+  // Written once, before the worker starts and can report anything.
+  var worker: IsolatedModule?
 }
 
 /// Calls in flight for one module, against its `max_concurrent_calls`.

@@ -6,10 +6,14 @@ import Synchronization
 public enum ModuleBackend: Sendable {
   /// The plugin is dlopen'd into the host.
   case inProcess(PluginInstance)
+  /// The plugin runs in a `carbonhub worker` process that the host supervises.
+  case isolated(IsolatedModule)
 
   /// Runs a unary call. Returns DEADLINE_EXCEEDED when `deadline` passes and CANCELLED when
   /// `cancellation` fires, at once, whatever the plugin is doing; `onFinish` runs when the
-  /// plugin has really returned (an in-process call cannot be interrupted).
+  /// call no longer occupies the module (in process: when the plugin has really returned, as
+  /// a thread in plugin code cannot be interrupted; isolated: when the worker answered, or the
+  /// call was abandoned — a worker that does not stop an overdue call is killed).
   func unary(
     _ path: String, _ request: [UInt8], _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
     cancellation: CallCancellation, onFinish: @escaping @Sendable () -> Void
@@ -18,6 +22,12 @@ public enum ModuleBackend: Sendable {
     case .inProcess(let instance):
       return await PluginDispatch.unary(
         instance, path, request, encoding, deadline: deadline, cancellation: cancellation, onFinish: onFinish)
+    case .isolated(let module):
+      let call = Task { await module.unary(path, request, encoding: encoding, deadline: deadline) }
+      cancellation.onCancel { call.cancel() }
+      let result = await call.value
+      onFinish()
+      return result
     }
   }
 
@@ -29,8 +39,49 @@ public enum ModuleBackend: Sendable {
     switch self {
     case .inProcess(let instance):
       return PluginDispatch.streaming(instance, path, request, encoding, deadline: deadline, onFinish: onFinish)
+    case .isolated(let module):
+      // The worker paces itself by the credit its consumer grants (see `WorkerConnection`):
+      // nothing to signal per message here.
+      let stream = module.streamingCall(path, request, encoding: encoding, deadline: deadline)
+      let once = RunOnce(onFinish)
+      let relay = StreamRelay(stream.messages)
+      let messages = AsyncThrowingStream<[UInt8], any Error> {
+        do {
+          let message = try await relay.next()
+          if message == nil { once.run() }
+          return message
+        } catch {
+          once.run()
+          throw error
+        }
+      }
+      return StreamingCall(messages: messages, consumed: {}, cancel: { stream.cancel(); once.run() })
     }
   }
+}
+
+/// Runs a closure at most once, from any thread.
+final class RunOnce: Sendable {
+  private let body: Mutex<(@Sendable () -> Void)?>
+
+  init(_ body: @escaping @Sendable () -> Void) { self.body = Mutex(body) }
+
+  func run() {
+    body.withLock { body in
+      defer { body = nil }
+      return body
+    }?()
+  }
+}
+
+/// The iterator of a stream, kept in a class so a `@Sendable` closure can advance it. Only
+/// one consumer iterates (the relay of one call), one message at a time.
+private final class StreamRelay: @unchecked Sendable {
+  private var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+
+  init(_ stream: AsyncThrowingStream<[UInt8], any Error>) { iterator = stream.makeAsyncIterator() }
+
+  func next() async throws -> [UInt8]? { try await iterator.next() }
 }
 
 /// Fired when the caller goes away or gRPC cancels the call; a waiting call then returns.
@@ -93,7 +144,7 @@ enum PluginDispatch {
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
     deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
-    let call = StreamingCall(window: window)
+    let call = InProcessStream(window: window)
     let thread = Thread {
       do {
         try instance.callStreaming(path, request: request, encoding: encoding) { message in
@@ -117,7 +168,7 @@ enum PluginDispatch {
         call.cancel()
       }
     }
-    return call
+    return call.consumerSide
   }
 }
 
@@ -158,18 +209,42 @@ extension Duration {
   }
 }
 
-/// The consumer side of a streaming plugin call.
+/// The consumer side of a streaming plugin call: its messages, and how to tell the producer
+/// that one was written (it may then produce one more) or that the consumer stopped.
 final class StreamingCall: Sendable {
   let messages: AsyncThrowingStream<[UInt8], any Error>
-  fileprivate let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
+  private let onConsumed: @Sendable () -> Void
+  private let onCancel: @Sendable () -> Void
+
+  init(
+    messages: AsyncThrowingStream<[UInt8], any Error>, consumed: @escaping @Sendable () -> Void,
+    cancel: @escaping @Sendable () -> Void
+  ) {
+    self.messages = messages
+    onConsumed = consumed
+    onCancel = cancel
+  }
+
+  /// Called by the consumer after it has written one message.
+  func consumed() { onConsumed() }
+
+  /// Called by the consumer when it stops early (client gone).
+  func cancel() { onCancel() }
+}
+
+/// The producer side of an in-process streaming call: the plugin's thread yields into
+/// `continuation` after taking a credit; the consumer gives a credit back per written message.
+private final class InProcessStream: Sendable {
+  let messages: AsyncThrowingStream<[UInt8], any Error>
+  let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
   // Starts at 0 and is signalled up to the window: libdispatch aborts when a semaphore is
   // released below its initial value.
-  fileprivate let credits = DispatchSemaphore(value: 0)
+  let credits = DispatchSemaphore(value: 0)
   private let cancelled = CancellationFlag()
 
-  fileprivate var isCancelled: Bool { cancelled.isSet }
+  var isCancelled: Bool { cancelled.isSet }
 
-  fileprivate init(window: Int) {
+  init(window: Int) {
     (messages, continuation) = AsyncThrowingStream.makeStream(bufferingPolicy: .unbounded)
     for _ in 0..<window { credits.signal() }
     continuation.onTermination = { [cancelled, credits] termination in
@@ -180,13 +255,13 @@ final class StreamingCall: Sendable {
     }
   }
 
-  /// Called by the consumer after it has written one message.
-  func consumed() { credits.signal() }
-
-  /// Called by the consumer when it stops early (client gone).
   func cancel() {
     cancelled.set()
     credits.signal()
+  }
+
+  var consumerSide: StreamingCall {
+    StreamingCall(messages: messages, consumed: { [credits] in credits.signal() }, cancel: { [self] in cancel() })
   }
 }
 

@@ -167,29 +167,7 @@ public final class PluginLibrary: @unchecked Sendable {
     guard fd >= 0 else { throw .fileNotFound(path: path) }
     var loaded = false
     defer { if !loaded { close(fd) } }
-    var info = stat()
-    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-      throw .fileNotFound(path: path)
-    }
-    try Self.checkNotWritableByOthers(path: path, mode: UInt32(info.st_mode))
-    let directory = url.deletingLastPathComponent().path
-    if stat(directory, &info) == 0 {
-      try Self.checkNotWritableByOthers(path: directory, mode: UInt32(info.st_mode))
-    }
-    guard let digest = Self.sha256(of: fd) else { throw .fileNotFound(path: path) }
-    sha256 = digest
-    if let expected = expectedSHA256?.lowercased(), !expected.isEmpty, expected != sha256 {
-      throw .digestMismatch(path: path, expected: expected, actual: sha256)
-    }
-    if let trust {
-      let manifestPath = PluginManifest.manifestPath(forLibrary: path)
-      let manifest = try Self.readSidecar(manifestPath, library: path)
-      let signature = try Self.readSidecar(PluginManifest.signaturePath(forLibrary: path), library: path)
-      manifestCheck = try trust.check(
-        library: path, sha256: sha256, manifest: manifest, signature: signature, hostABIVersion: Self.hostABIVersion)
-    } else {
-      manifestCheck = .none
-    }
+    (sha256, manifestCheck) = try Self.checkBeforeLoading(fd: fd, url: url, expectedSHA256: expectedSHA256, trust: trust)
 
     guard let handle = dlopen("/proc/self/fd/\(fd)", RTLD_NOW | RTLD_LOCAL) else {
       throw .dlopenFailed(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown")
@@ -221,6 +199,58 @@ public final class PluginLibrary: @unchecked Sendable {
     if let difference = manifestCheck.manifest?.difference(name: name, version: version, methods: methods) {
       throw .manifestMismatch(path: path, field: difference.field, manifest: difference.manifest, library: difference.library)
     }
+  }
+
+  /// What every check before `dlopen` found: the digest of the file and its manifest check.
+  public struct Preflight: Sendable, Equatable {
+    /// The library's absolute, standardized path.
+    public let path: String
+    /// SHA-256 of the bytes checked, lowercase hex.
+    public let sha256: String
+    /// What the manifest check found.
+    public let manifestCheck: ManifestCheck
+  }
+
+  /// Runs every check `init` runs before `dlopen` (existence, permissions, digest pin, manifest,
+  /// signature, manifest ABI version) and loads nothing: no plugin code runs.
+  ///
+  /// Isolated mode uses it: the host applies the deployment's trust policy here, then pins the
+  /// worker's loader to the digest found, so the worker loads exactly the bytes checked.
+  public static func preflight(
+    path: String, expectedSHA256: String? = nil, trust: PluginTrustPolicy? = PluginTrustPolicy()
+  ) throws(PluginLoadError) -> Preflight {
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .fileNotFound(path: url.path) }
+    defer { close(fd) }
+    let (sha256, manifestCheck) = try checkBeforeLoading(fd: fd, url: url, expectedSHA256: expectedSHA256, trust: trust)
+    return Preflight(path: url.path, sha256: sha256, manifestCheck: manifestCheck)
+  }
+
+  /// The checks that need no plugin code, on an open descriptor of the library.
+  private static func checkBeforeLoading(
+    fd: Int32, url: URL, expectedSHA256: String?, trust: PluginTrustPolicy?
+  ) throws(PluginLoadError) -> (sha256: String, manifestCheck: ManifestCheck) {
+    let path = url.path
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+      throw .fileNotFound(path: path)
+    }
+    try checkNotWritableByOthers(path: path, mode: UInt32(info.st_mode))
+    let directory = url.deletingLastPathComponent().path
+    if stat(directory, &info) == 0 {
+      try checkNotWritableByOthers(path: directory, mode: UInt32(info.st_mode))
+    }
+    guard let sha256 = sha256(of: fd) else { throw .fileNotFound(path: path) }
+    if let expected = expectedSHA256?.lowercased(), !expected.isEmpty, expected != sha256 {
+      throw .digestMismatch(path: path, expected: expected, actual: sha256)
+    }
+    guard let trust else { return (sha256, .none) }
+    let manifest = try readSidecar(PluginManifest.manifestPath(forLibrary: path), library: path)
+    let signature = try readSidecar(PluginManifest.signaturePath(forLibrary: path), library: path)
+    let check = try trust.check(
+      library: path, sha256: sha256, manifest: manifest, signature: signature, hostABIVersion: hostABIVersion)
+    return (sha256, check)
   }
 
   /// SHA-256 of a file (lowercase hex), as the loader computes it; nil when it cannot be read.

@@ -167,11 +167,32 @@ public final class IsolatedModule: Sendable {
   public func streaming(
     _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
   ) -> AsyncThrowingStream<[UInt8], any Error> {
+    streamingCall(path, request, encoding: encoding, deadline: deadline, window: window).messages
+  }
+
+  /// `streaming`, with a handle to stop the call before its messages are released.
+  public func streamingCall(
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+  ) -> IsolatedStreamingCall {
     switch servingConnection() {
     case .success(let connection):
       return connection.streaming(path, request, encoding: encoding, deadline: deadline, window: max(window, 1))
-    case .failure(let error): return AsyncThrowingStream { $0.finish(throwing: error) }
+    case .failure(let error): return .refused(error)
     }
+  }
+
+  /// Calls the current worker holds.
+  public var callsInFlight: Int { shared.withLock { $0.connection }?.callsInFlight ?? 0 }
+
+  /// Stops once the worker's calls have finished, or after `grace` (the rest then get
+  /// UNAVAILABLE). Used when a reload or a disable retires this module: its calls in flight
+  /// finish on it, as they would in process.
+  public func stop(draining grace: Duration) async {
+    let deadline = ContinuousClock.now + grace
+    while callsInFlight > 0 && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(10))
+    }
+    await stop()
   }
 
   /// Stops the worker (in-flight calls get UNAVAILABLE) and any pending restart, and waits
@@ -214,7 +235,8 @@ public final class IsolatedModule: Sendable {
     if let pin = shared.withLock({ $0.hello?.sha256 }) ?? expectedSHA256 { arguments += ["--sha256", pin] }
     let connection = try WorkerConnection(
       module: name, executable: workerExecutable, arguments: arguments, configJSON: configJSON,
-      cancelGrace: cancelGrace
+      cancelGrace: cancelGrace, memoryLimitMB: memoryLimitMB,
+      onOutput: { [logger, name] line in logger.warning("worker output", metadata: ["module": "\(name)", "line": "\(line)"]) }
     ) { [weak self] connection, cause in self?.workerDied(connection, cause) }
     let registered = shared.withLock { shared in
       guard !shared.stopping else { return false }

@@ -22,6 +22,8 @@ final class WorkerConnection: Sendable {
   private let closed = Atomic<Bool>(false)
   private let state = Mutex(ConnectionState())
   private let cancelGrace: Duration
+  private let memoryLimitMB: Int?
+  private let output: WorkerOutput
   private let onDeath: @Sendable (WorkerConnection, String) -> Void
 
   private struct ConnectionState {
@@ -47,24 +49,42 @@ final class WorkerConnection: Sendable {
 
   /// Spawns `carbonhub worker` on a fresh socket pair and starts reading. The worker receives
   /// the config in the first frame; `hello()` then tells whether it loaded.
+  ///   - memoryLimitMB: the limit the worker runs under, named in the cause of a death that
+  ///     may come from it.
+  ///   - onOutput: each line the worker writes to its standard error (the host logs them).
   init(
     module: String, executable: String, arguments: [String], configJSON: String, cancelGrace: Duration,
+    memoryLimitMB: Int? = nil, onOutput: @escaping @Sendable (String) -> Void = { _ in },
     onDeath: @escaping @Sendable (WorkerConnection, String) -> Void
   ) throws(PluginLoadError) {
     let pair: (host: WorkerSocket, worker: WorkerSocket)
     do { pair = try WorkerSocket.pair() } catch { throw .workerFailed(module: module, reason: error.reason) }
     defer { pair.worker.close() }
-    let pid: pid_t
-    do { pid = try Self.spawn(executable: executable, arguments: arguments, socket: pair.worker) } catch {
+    var errorPipe: [Int32] = [-1, -1]
+    // pipe2 is not imported from Glibc: close-on-exec is set right after (workers get only
+    // what `spawn` hands them; descriptors close from 4 up in the child).
+    guard pipe(&errorPipe) == 0, fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC) == 0 else {
       pair.host.close()
+      throw .workerFailed(module: module, reason: "pipe failed: \(String(cString: strerror(errno)))")
+    }
+    let pid: pid_t
+    do {
+      pid = try Self.spawn(executable: executable, arguments: arguments, socket: pair.worker, standardError: errorPipe[1])
+    } catch {
+      pair.host.close()
+      Glibc.close(errorPipe[0])
+      Glibc.close(errorPipe[1])
       throw .workerFailed(module: module, reason: "cannot start \(executable): \(error.reason)")
     }
+    Glibc.close(errorPipe[1])
     self.module = module
     processID = pid
     socket = pair.host
     writer = DispatchQueue(label: "carbonhub.worker-writer.\(module)")
     self.cancelGrace = cancelGrace
+    self.memoryLimitMB = memoryLimitMB
     self.onDeath = onDeath
+    output = WorkerOutput(descriptor: errorPipe[0], onLine: onOutput)
     let thread = Thread { [self] in readUntilDeath() }
     thread.name = "carbonhub-worker-reader"
     thread.start()
@@ -151,7 +171,7 @@ final class WorkerConnection: Sendable {
   /// to stop.
   func streaming(
     _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int
-  ) -> AsyncThrowingStream<[UInt8], any Error> {
+  ) -> IsolatedStreamingCall {
     let inbox = StreamInbox(window: window)
     let refused: PluginCallError? = state.withLock { state in
       if let death = state.death { return unavailable(death) }
@@ -161,13 +181,18 @@ final class WorkerConnection: Sendable {
       inbox.id = id
       return nil
     }
-    if let refused { return AsyncThrowingStream { $0.finish(throwing: refused) } }
+    if let refused { return .refused(refused) }
     let id = inbox.id
     send(.call(WorkerCall(id: id, path: path, isStreaming: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: UInt32(window), request: request)))
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
-    return AsyncThrowingStream { try await consumer.next() }
+    return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in
+      abandon(id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+    }
   }
+
+  /// Calls the worker holds (sent and not yet answered or abandoned).
+  var callsInFlight: Int { state.withLock { $0.pending.count + $0.overdue.count } }
 
   /// Grants the worker `count` more messages of stream `id`.
   fileprivate func grant(_ id: UInt64, _ count: Int) { send(.credit(id: id, count: UInt32(count))) }
@@ -225,7 +250,7 @@ final class WorkerConnection: Sendable {
   private func readUntilDeath() {
     let stopped = socket.readFrames(receive)
     if let stopped { kill(reason: stopped) }
-    let cause = reap()
+    let cause = describe(death: reap())
     let (waiting, helloWaiter, deathWaiters) = state.withLock { state in
       state.death = cause
       state.overdue.removeAll()
@@ -234,14 +259,30 @@ final class WorkerConnection: Sendable {
       defer { state.helloWaiter = nil; state.deathWaiters = [] }
       return (Array(state.pending.values), state.helloWaiter, state.deathWaiters)
     }
+    // The module is reported restarting before its callers hear UNAVAILABLE: a caller that
+    // then asks the host's health sees the truth, not a stale SERVING.
+    onDeath(self, cause)
     for pending in waiting { resolve(pending, .failure(unavailable(cause))) }
     if let helloWaiter { helloWaiter.resume(returning: state.withLock { $0.hello! }) }
     writer.async { [self] in
       closed.store(true, ordering: .releasing)
       socket.close()
     }
-    onDeath(self, cause)
     for waiter in deathWaiters { waiter.resume() }
+  }
+
+  /// The cause of death, completed with what helps an admin tell why: the memory limit when the
+  /// death may come from it, and the worker's last words on its standard error.
+  private func describe(death: String) -> String {
+    var cause = death
+    let lastLines = output.finish(waitingUpTo: .milliseconds(500))
+    let mayBeMemory = ["SIGABRT", "SIGSEGV", "SIGKILL", "SIGBUS"].contains { death.contains($0) }
+      || lastLines.contains { $0.localizedCaseInsensitiveContains("memory") || $0.contains("alloc") }
+    if let memoryLimitMB, mayBeMemory, !death.hasPrefix("killed by the host") {
+      cause += " (it runs under memory_limit_mb = \(memoryLimitMB): an allocation past the limit fails, and most code then aborts)"
+    }
+    if let last = lastLines.last { cause += "; its last output: \"\(last)\"" }
+    return cause
   }
 
   private func receive(_ frame: WorkerFrame) {
@@ -317,12 +358,15 @@ final class WorkerConnection: Sendable {
   /// posix_spawn rather than Foundation's Process: the worker gets the socket as fd 3, no other
   /// descriptor of the host, default signal dispositions, and a process group of its own (a
   /// Ctrl-C meant for the host must not kill its workers while the host drains).
-  private static func spawn(executable: String, arguments: [String], socket: WorkerSocket) throws(WorkerProtocolError) -> pid_t {
+  private static func spawn(
+    executable: String, arguments: [String], socket: WorkerSocket, standardError: Int32
+  ) throws(WorkerProtocolError) -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_adddup2(&actions, socket.descriptor, 3)
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, standardError, 2)
     // glibc ≥ 2.34 closes every other descriptor in the child; Swift does not import this GNU
     // extension, hence the lookup. Descriptors the host opens itself are close-on-exec anyway.
     if let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
@@ -354,6 +398,71 @@ final class WorkerConnection: Sendable {
     let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
     guard status == 0 else { throw WorkerProtocolError(String(cString: strerror(status))) }
     return pid
+  }
+}
+
+/// The worker's standard error: read line by line on a thread of its own, each line handed to
+/// the host (which logs it), the last few kept to explain a death.
+private final class WorkerOutput: Sendable {
+  private let lines = Mutex<[String]>([])
+  private let done = DispatchSemaphore(value: 0)
+  private static let kept = 4
+
+  init(descriptor: Int32, onLine: @escaping @Sendable (String) -> Void) {
+    let thread = Thread { [self] in
+      var pending: [UInt8] = []
+      var buffer = [UInt8](repeating: 0, count: 4096)
+      func emit(_ bytes: some Collection<UInt8>) {
+        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        guard !line.isEmpty else { return }
+        // Bounded: a worker may print much; only the last lines explain its end.
+        let clipped = line.count > 500 ? String(line.prefix(500)) + "…" : line
+        lines.withLock { lines in
+          lines.append(clipped)
+          if lines.count > WorkerOutput.kept { lines.removeFirst(lines.count - WorkerOutput.kept) }
+        }
+        onLine(clipped)
+      }
+      while true {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        pending += buffer[0..<count]
+        while let newline = pending.firstIndex(of: 10) {
+          emit(pending[..<newline])
+          pending.removeSubrange(...newline)
+        }
+        if pending.count > 64 * 1024 {
+          emit(pending)
+          pending = []
+        }
+      }
+      emit(pending)
+      Glibc.close(descriptor)
+      done.signal()
+    }
+    thread.name = "carbonhub-worker-stderr"
+    thread.start()
+  }
+
+  /// The last lines, once the worker's end of the pipe is closed (it exited) or `limit` passed.
+  func finish(waitingUpTo limit: Duration) -> [String] {
+    let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+    if done.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success { done.signal() }
+    return lines.withLock { $0 }
+  }
+}
+
+/// A streaming call in a worker: its messages, and how to stop it early (the worker is told to
+/// stop; the messages then end). Dropping the messages stops it too.
+public struct IsolatedStreamingCall: Sendable {
+  /// The call's messages; errors are `PluginCallError`s.
+  public let messages: AsyncThrowingStream<[UInt8], any Error>
+  /// Stops the call (idempotent).
+  public let cancel: @Sendable () -> Void
+
+  static func refused(_ error: PluginCallError) -> IsolatedStreamingCall {
+    IsolatedStreamingCall(messages: AsyncThrowingStream { throw error }, cancel: {})
   }
 }
 
