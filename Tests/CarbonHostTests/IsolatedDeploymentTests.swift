@@ -1,0 +1,252 @@
+import CarbonHost
+import CarbonHostProtocol
+import CarbonPluginLoader
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Isolated mode as an admin deploys it: `isolation = "isolated"` in the deployment, the host
+/// serving over TLS gRPC, and what callers, health, the host API and the metrics endpoint see
+/// when the worker crashes, aborts, runs out of memory or hangs.
+@Suite("Isolated mode in a deployment: crashes seen through gRPC, health and metrics", .serialized, .timeLimit(.minutes(3)))
+struct IsolatedDeploymentTests {
+  static let crashyService = "carbon.test.v1.Crashy"
+
+  @Test func crashesGiveUnavailableHealthFollowsRestartsAndMetricsCountThem() async throws {
+    let crashy = try TestEnvironment.plugin("libcrashy.so", in: TestEnvironment.fixtureDirectory)
+    let host = try await RunningHost.start(modules: [
+      ("crashy", crashy), ("units", try TestEnvironment.plugin("libExampleUnits.so")),
+    ]) { config in
+      config.metricsListen = "127.0.0.1:0"
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+      config.modules[0].memoryLimitMB = 512
+      // The server's own deadline, so that the host (not the client) ends the hung call.
+      config.modules[0].callTimeoutMilliseconds = 3000
+    }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      try await waitForHealth(health, Self.crashyService, .serving)
+      let firstWorker = try #require(host.server.registry.module(named: "crashy")?.isolated?.workerProcessID)
+      #expect(firstWorker != getpid())
+      #expect(try await raw(client, "Echo", [1, 2]) == [1, 2])
+
+      // Health as a watcher sees it, for the whole test.
+      let watched = Task {
+        try await health.watch(.with { $0.service = Self.crashyService }) { response in
+          var statuses: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
+          for try await message in response.messages where statuses.last != message.status {
+            statuses.append(message.status)
+            if statuses.count == 9 { break }  // serving, then (not serving, serving) × 4
+          }
+          return statuses
+        }
+      }
+
+      // The in-process neighbour answers throughout.
+      let stop = Atomic<Bool>(false)
+      let neighbour = Task { () -> (calls: Int, failures: [String]) in
+        var calls = 0
+        var failures: [String] = []
+        let units = Carbon_Examples_V1_Units.Client(wrapping: client)
+        while !stop.load(ordering: .acquiring) {
+          do {
+            let answer = try await units.convert(.with {
+              $0.quantity = .with { $0.value = 2; $0.unit = .tC }
+              $0.targetUnit = .tCo2E
+            })
+            if abs(answer.quantity.value - 2 * 44.0 / 12.0) > 1e-9 { failures.append("units answered \(answer.quantity.value)") }
+          } catch {
+            failures.append("\(error)")
+          }
+          calls += 1
+        }
+        return (calls, failures)
+      }
+
+      let crashes: [(method: String, code: RPCError.Code, cause: String)] = [
+        ("Segfault", .unavailable, "SIGSEGV"), ("Abort", .unavailable, "SIGABRT"),
+        ("Hog", .unavailable, "memory_limit_mb = 512"), ("Spin", .deadlineExceeded, "exceeded its deadline"),
+      ]
+      for (round, crash) in crashes.enumerated() {
+        do {
+          _ = try await raw(client, crash.method, [])
+          Issue.record("\(crash.method) answered")
+        } catch let error as RPCError {
+          #expect(error.code == crash.code, "\(crash.method): \(error)")
+          #expect(error.message.contains(crash.cause), "\(crash.method): \(error.message)")
+        }
+        if crash.code == .unavailable {
+          // Reported before the caller heard UNAVAILABLE: no stale SERVING in between.
+          let now = try await health.check(.with { $0.service = Self.crashyService })
+          #expect(now.status == .notServing, "\(crash.method)")
+        }
+        // A hung worker is killed once its overdue call has had its grace period.
+        try await waitUntil { host.server.registry.module(named: "crashy")?.restarts == round + 1 }
+        try await waitForHealth(health, Self.crashyService, .serving)
+        #expect(try await raw(client, "Echo", [UInt8(round)]) == [UInt8(round)], "serves again after \(crash.method)")
+      }
+      stop.store(true, ordering: .releasing)
+      let (calls, failures) = await neighbour.value
+      #expect(failures.isEmpty, "\(failures.prefix(3))")
+      #expect(calls > 10)
+
+      let statuses = try await watched.value
+      #expect(statuses == [.serving] + Array(repeating: [.notServing, .serving], count: 4).flatMap { $0 })
+
+      let info = try await Carbon_Host_V1_Host.Client(wrapping: client).getModule(.with { $0.name = "crashy" })
+      #expect(info.isolation == .isolated && info.restarts == 4 && info.state == .serving)
+      let units = try await Carbon_Host_V1_Host.Client(wrapping: client).getModule(.with { $0.name = "units" })
+      #expect(units.isolation == .inProcess && units.restarts == 0)
+      #expect(kill(firstWorker, 0) != 0, "the first worker is gone")
+    }
+
+    let metrics = try await scrape(host)
+    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"crashy\"} 4"), "\(metrics)")
+    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"units\"} 0"))
+    #expect(metrics.contains("carbonhub_loader_events_total{event=\"worker_restart\"} 4"))
+    #expect(metrics.contains("carbonhub_calls_total{code=\"UNAVAILABLE\",method=\"/carbon.test.v1.Crashy/Segfault\",module=\"crashy\"} 1"))
+    #expect(metrics.contains("carbonhub_module_up{module=\"crashy\",state=\"serving\"} 1"))
+
+    let worker = try #require(host.server.registry.module(named: "crashy")?.isolated?.workerProcessID)
+    try await host.stop()
+    #expect(kill(worker, 0) != 0 && errno == ESRCH, "the host's drain stops its workers")
+  }
+
+  @Test func reloadSwitchesWorkersAndDisableStopsTheWorker() async throws {
+    let fixtures = TestEnvironment.fixtureDirectory
+    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
+    let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+    }
+    defer { Task { try? await host.stop() } }
+    let registry = host.server.registry
+    try await host.withClient { client in
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
+      #expect(try await sleep(client, milliseconds: 1) == "sleepy 1.0.0")
+      let v1Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
+
+      // A call in flight during the reload finishes on the old worker.
+      let inFlight = Task { try await sleep(client, milliseconds: 400) }
+      try await Task.sleep(for: .milliseconds(100))
+      let reloaded = try await registry.reload("sleepy", path: v2, sha256: nil, by: .anonymous)
+      #expect(reloaded.metadata?.version == "2.0.0" && reloaded.isolated != nil)
+      #expect(try await sleep(client, milliseconds: 1) == "sleepy 2.0.0")
+      #expect(try await inFlight.value == "sleepy 1.0.0")
+      try await waitUntil { kill(v1Worker, 0) != 0 }
+
+      // A bad binary leaves the current worker serving.
+      let bad = try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)
+      await #expect(throws: ModuleRegistry.ActionError.self) {
+        try await registry.reload("sleepy", path: bad, sha256: nil, by: .anonymous)
+      }
+      #expect(try await sleep(client, milliseconds: 1) == "sleepy 2.0.0")
+
+      let v2Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
+      _ = try await registry.disable("sleepy", by: .anonymous)
+      try await waitUntil { kill(v2Worker, 0) != 0 }
+      do {
+        _ = try await sleep(client, milliseconds: 1)
+        Issue.record("a disabled module answered")
+      } catch let error as RPCError {
+        #expect(error.code == .unavailable && error.message.contains("disabled"), "\(error)")
+      }
+      _ = try await registry.enable("sleepy", by: .anonymous)
+      #expect(try await sleep(client, milliseconds: 1) == "sleepy 2.0.0")
+    }
+  }
+
+  @Test func theHostAppliesTheTrustPolicyBeforeAnyWorkerLoadsThePlugin() async throws {
+    let workspace = try MarkerWorkspace("isolated")
+    setenv("CARBONHUB_MARKER_FILE", workspace.marker, 1)
+    defer { unsetenv("CARBONHUB_MARKER_FILE") }
+    let start = { () async throws -> RunningHost in
+      try await RunningHost.start(modules: [("constructor-marker", workspace.library)]) { config in
+        config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+        config.modules[0].isolation = .isolated
+        config.trust = PluginTrustPolicy(
+          requireSignature: true,
+          trustedPublishers: ["acme": try PublisherKey(base64: String(contentsOfFile: workspace.keys + "/acme.pub", encoding: .utf8))])
+      }
+    }
+    // Unsigned: refused by the host's check; no worker ever loaded the library.
+    let unsigned = try await start()
+    try await waitUntil { unsigned.server.registry.module(named: "constructor-marker")?.state != .loading }
+    let refused = try #require(unsigned.server.registry.module(named: "constructor-marker"))
+    guard case .failed(let reason) = refused.state else {
+      Issue.record("expected failed, got \(refused.state)")
+      return
+    }
+    #expect(reason.contains("require_signature"), "\(reason)")
+    #expect(!workspace.markerExists, "no plugin code ran")
+    try await unsigned.stop()
+
+    // Signed by a trusted publisher: the worker loads it (its constructor runs there).
+    try workspace.sign(with: "acme")
+    let signed = try await start()
+    defer { Task { try? await signed.stop() } }
+    try await waitUntil { signed.server.registry.module(named: "constructor-marker")?.state == .serving }
+    let module = try #require(signed.server.registry.module(named: "constructor-marker"))
+    #expect(module.metadata?.manifest == "manifest signed by 'acme'")
+    #expect(workspace.markerExists)
+  }
+}
+
+// MARK: Helpers
+
+/// A raw call to the crash fixture (its requests and answers are bare bytes).
+private func raw(
+  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: String, _ request: [UInt8], timeout: Duration? = nil
+) async throws -> [UInt8] {
+  var options = CallOptions.defaults
+  options.timeout = timeout
+  return try await client.unary(
+    request: ClientRequest(message: request),
+    descriptor: MethodDescriptor(fullyQualifiedService: IsolatedDeploymentTests.crashyService, method: method),
+    serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: options
+  ) { try $0.message }
+}
+
+private func sleep(_ client: GRPCClient<HTTP2ClientTransport.Posix>, milliseconds: Int) async throws -> String {
+  try await client.unary(
+    request: ClientRequest(message: Array("\(milliseconds)".utf8)),
+    descriptor: MethodDescriptor(fullyQualifiedService: "carbon.test.v1.Sleepy", method: "Sleep"),
+    serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+  ) { String(decoding: try $0.message, as: UTF8.self) }
+}
+
+/// Polls the health service until `service` has `status` (20 s at most).
+private func waitForHealth(
+  _ health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>, _ service: String,
+  _ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus
+) async throws {
+  try await waitUntil {
+    (try? await health.check(.with { $0.service = service }))?.status == status
+  }
+}
+
+/// Polls `condition` every 10 ms until it holds (20 s at most).
+private func waitUntil(_ condition: () async -> Bool) async throws {
+  let deadline = ContinuousClock.now + .seconds(20)
+  while !(await condition()) {
+    try #require(ContinuousClock.now < deadline, "condition still false after 20 s")
+    try await Task.sleep(for: .milliseconds(10))
+  }
+}
+
+private func scrape(_ host: RunningHost) async throws -> String {
+  let address = try #require(host.server.metricsListeningAddress)
+  let (data, _) = try await URLSession.shared.data(from: URL(string: "http://\(address)/metrics")!)
+  return String(decoding: data, as: UTF8.self)
+}
