@@ -25,3 +25,32 @@ func profileDispatch(calls: Int) throws {
   for _ in 0..<calls { total &+= try instance.call("/carbon.examples.v1.Units/Convert", request: bytes).count }
   report("profile-dispatch: \(calls) calls, \(total) response bytes")
 }
+
+// MARK: - Any module's method, for callgrind
+//
+//   .build/release/carbonhub-bench profile-call --library libSOBAC.so \
+//     --method /carbon.sobac.v1.Sobac/EvaluateFarmProject \
+//     --request Plugins/SOBAC/examples/EvaluateFarmProject.json --calls 200
+//
+// The JSON sample is encoded once as protobuf with the plugin's own descriptor set; only the
+// ABI calls run in the loop, so the profile is the module's calculation plus its coding.
+
+/// The value following `name` on the command line.
+private func argument(_ name: String) -> String? {
+  guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+  return arguments[index + 1]
+}
+
+func profileCall(calls: Int) throws {
+  guard let library = argument("--library"), let method = argument("--method"), let requestFile = argument("--request") else {
+    report("profile-call needs --library FILE.so --method /pkg.Service/Method --request FILE.json [--calls N]")
+    exit(2)
+  }
+  let plugin = try PluginLibrary(path: library.hasPrefix("/") ? library : binDirectory + "/" + library)
+  let instance = try plugin.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
+  let json = Array(try Data(contentsOf: URL(fileURLWithPath: requestFile)))
+  let request = try JSONToProtobuf(descriptorSet: plugin.descriptorSet).encodeRequest(json: json, method: method)
+  var total = 0
+  for _ in 0..<calls { total &+= try instance.call(method, request: request).count }
+  report("profile-call: \(method), \(calls) calls, \(total) response bytes")
+}

@@ -250,3 +250,4 @@ if mode == "batch" || mode == "all" { try benchBatch() }
 if mode == "batch-child" { try await batchChild() }
 if mode == "memory" || mode == "all" { try benchMemory(calls: Int(option("--calls", 1_000_000))) }
 if mode == "profile-dispatch" { try profileDispatch(calls: Int(option("--calls", 100_000))) }
+if mode == "profile-call" { try profileCall(calls: Int(option("--calls", 200))) }

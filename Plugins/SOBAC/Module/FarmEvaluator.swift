@@ -211,7 +211,7 @@ struct FarmEvaluator: Sendable {
     result.meanSauHa = (reference + project).reduce(0) { $0 + $1.year.sauHa } / Double(2 * Self.periodYears)
     for rule in rules {
       let parts = rule.split(separator: ":", maxSplits: 1)
-      trace.rule(String(parts.first ?? ""), parts.count > 1 ? String(parts[1]).trimmingCharacters(in: " ") : "")
+      trace.rule(String(parts.first ?? ""), parts.count > 1 ? String(parts[1]).trimmingSpaces() : "")
     }
     result.trace = trace.build()
     return result

@@ -46,7 +46,7 @@ struct LedgerCsvReader: Sendable {
       guard let columns = header else {
         separator = line.contains(";") && !line.contains(",") ? ";" : ","
         let names = try split(line, separator: separator, lineNumber: lineNumber).map {
-          $0.lowercased().trimmingCharacters(in: " ")
+          $0.lowercased().trimmingSpaces()
         }
         for name in Self.required where !names.contains(name) {
           throw .invalidArgument(
@@ -64,7 +64,7 @@ struct LedgerCsvReader: Sendable {
       }
       func cell(_ name: String) -> (value: String, column: Int)? {
         guard let index = columns.firstIndex(of: name) else { return nil }
-        return (cells[index].trimmingCharacters(in: " "), index + 1)
+        return (cells[index].trimmingSpaces(), index + 1)
       }
       func fail(_ name: String, _ message: String) -> ModuleError {
         let column = columns.firstIndex(of: name).map { $0 + 1 } ?? 0

@@ -35,14 +35,7 @@ struct ReferenceFile: Sendable {
 
   private func comment(prefix: String) -> String {
     guard let line = table.comments.first(where: { $0.hasPrefix(prefix) }) else { return "" }
-    return String(line.dropFirst(prefix.count)).trimmingCharacters(in: " ")
-  }
-}
-
-extension String {
-  /// The string without leading and trailing characters of `set`.
-  func trimmingCharacters(in set: Character) -> String {
-    String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
+    return line.dropFirst(prefix.count).trimmingSpaces()
   }
 }
 
@@ -156,8 +149,10 @@ struct SobacReferenceData: Sendable {
   /// Every crop code present in the IFT tables.
   let iftCropCodes: Set<String>
 
-  /// Data set entries for traces.
-  var dataSets: [DataSetVersion] { files.map(\.dataSet) }
+  /// Data set entries for traces, built once: every evaluation lists them, and building them
+  /// from the files' comments each time took most of an evaluation (callgrind, see
+  /// docs/performance.md).
+  let dataSets: [DataSetVersion]
 
   /// The embedded tables, parsed once per process and shared by every module instance.
   static let shared: Result<SobacReferenceData, ModuleError> = {
@@ -258,7 +253,7 @@ struct SobacReferenceData: Sendable {
     }
     return SobacReferenceData(
       files: files, inputs: inputs, compositions: compositions, fieldFactors: fieldFactors,
-      auditRows: auditRows, regionalIft: regionalIft, iftCropCodes: cropCodes)
+      auditRows: auditRows, regionalIft: regionalIft, iftCropCodes: cropCodes, dataSets: files.map(\.dataSet))
   }
 
   /// Key of a regional IFT entry.
