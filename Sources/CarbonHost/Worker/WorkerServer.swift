@@ -68,6 +68,7 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   private var instance: PluginInstance?
   private let sendLock = Mutex(())
   private let streams = Mutex<[UInt64: WorkerStream]>([:])
+  private let threads = CallThreads()
 
   init(socket: WorkerSocket, options: WorkerServer.Options) {
     self.socket = socket
@@ -117,20 +118,16 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       return send(.response(id: call.id, outcome: .failure(PluginCallError(status: 14, message: "worker not started", field: nil))))
     }
     guard call.isStreaming else {
-      // A thread per call, not a dispatch queue: libdispatch caps its pool near the core count,
-      // so one call spinning in plugin code would hold back every later call (seen on 2 cores).
-      let thread = Thread { [self] in
+      threads.run { [self] in
         let outcome = Result { () throws(PluginCallError) in try instance.call(call.path, request: call.request, encoding: call.encoding) }
         send(.response(id: call.id, outcome: outcome))
       }
-      thread.name = "carbonhub-worker-call"
-      thread.start()
       return
     }
     // A stream blocks its thread while it waits for credit: a thread of its own, as in process.
     let stream = WorkerStream(window: call.window, deadlineMilliseconds: call.deadlineMilliseconds)
     streams.withLock { $0[call.id] = stream }
-    let thread = Thread { [self] in
+    threads.run { [self] in
       var failure: PluginCallError?
       do throws(PluginCallError) {
         try instance.callStreaming(call.path, request: call.request, encoding: call.encoding) { message in
@@ -144,8 +141,61 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       streams.withLock { $0[call.id] = nil }
       send(.streamEnd(id: call.id, error: failure))
     }
-    thread.name = "carbonhub-worker-stream"
+  }
+}
+
+/// The threads that run plugin calls in a worker. A call never waits behind another: it takes
+/// an idle thread, or starts a new one. Threads, not a dispatch queue: libdispatch caps its
+/// pool near the core count, so one call spinning in plugin code would hold back every later
+/// call (seen on 2 cores). Idle threads are kept for reuse (starting one costs tens of
+/// microseconds, the better part of a small call) and exit after `idleLifetime`.
+final class CallThreads: @unchecked Sendable {
+  private let condition = NSCondition()
+  // Guarded by `condition`.
+  private var queue: [@Sendable () -> Void] = []
+  private var idle = 0
+  private let idleLifetime: TimeInterval
+
+  init(idleLifetime: TimeInterval = 30) { self.idleLifetime = idleLifetime }
+
+  /// Runs `work` on an idle thread, or on a new one when every thread is busy.
+  func run(_ work: @escaping @Sendable () -> Void) {
+    condition.lock()
+    // Idle threads not yet claimed by queued work.
+    if idle > queue.count {
+      queue.append(work)
+      condition.signal()
+      condition.unlock()
+      return
+    }
+    condition.unlock()
+    let thread = Thread { [self] in
+      work()
+      serve()
+    }
+    thread.name = "carbonhub-call"
     thread.start()
+  }
+
+  /// Waits for work until `idleLifetime` passes without any.
+  private func serve() {
+    condition.lock()
+    while true {
+      idle += 1
+      let deadline = Date(timeIntervalSinceNow: idleLifetime)
+      while queue.isEmpty {
+        if !condition.wait(until: deadline) && queue.isEmpty {
+          idle -= 1
+          condition.unlock()
+          return
+        }
+      }
+      idle -= 1
+      let work = queue.removeFirst()
+      condition.unlock()
+      work()
+      condition.lock()
+    }
   }
 }
 
