@@ -19,3 +19,12 @@ struct ReferenceTableTrimmingTests {
     #expect(table.rows == [["a", "1"]])
   }
 }
+
+@Suite("XML text for the modules' SVG charts")
+struct XMLTextTests {
+  @Test func theFiveSpecialCharactersBecomeEntitiesAndTheRestIsKept() {
+    #expect(#"Pays de Loire & <Vendée> "A" l'ouest"#.xmlEscaped == "Pays de Loire &amp; &lt;Vendée&gt; &quot;A&quot; l&apos;ouest")
+    #expect("12 345,6".xmlEscaped == "12 345,6")
+    #expect("".xmlEscaped == "")
+  }
+}

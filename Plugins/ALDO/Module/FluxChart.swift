@@ -24,10 +24,10 @@ struct FluxChart {
     var svg = """
       <?xml version="1.0" encoding="UTF-8"?>
       <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(width))" height="\(fmt(height))" viewBox="0 0 \(fmt(width)) \(fmt(height))" font-family="sans-serif">
-      <title>\(escape(title))</title>
+      <title>\(title.xmlEscaped)</title>
       <rect x="0" y="0" width="\(fmt(width))" height="\(fmt(height))" fill="#ffffff"/>
-      <text x="\(fmt(width / 2))" y="24" text-anchor="middle" font-size="16" font-weight="bold">\(escape(title))</text>
-      <text x="\(fmt(width / 2))" y="44" text-anchor="middle" font-size="11" fill="#444444">t CO2e/an — négatif = séquestration nette, positif = émission nette. Net : \(escape(number(balance.netTCo2EPerYr)))</text>
+      <text x="\(fmt(width / 2))" y="24" text-anchor="middle" font-size="16" font-weight="bold">\(title.xmlEscaped)</text>
+      <text x="\(fmt(width / 2))" y="44" text-anchor="middle" font-size="11" fill="#444444">t CO2e/an — négatif = séquestration nette, positif = émission nette. Net : \(number(balance.netTCo2EPerYr).xmlEscaped)</text>
 
       """
     for (index, row) in rows.enumerated() {
@@ -38,10 +38,10 @@ struct FluxChart {
       let color = value >= 0 ? "#c0392b" : "#27ae60"
       let labelY = value >= 0 ? y - 4 : y + barHeight + 12
       svg += """
-        <g><title>\(escape(row.label)) : \(escape(number(value))) t CO2e/an</title>
+        <g><title>\(row.label.xmlEscaped) : \(number(value).xmlEscaped) t CO2e/an</title>
         <rect x="\(fmt(x))" y="\(fmt(y))" width="\(fmt(barWidth))" height="\(fmt(barHeight))" fill="\(color)"/>
-        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(labelY))" text-anchor="middle" font-size="10">\(escape(number(value)))</text>
-        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(top + plotHeight + 32 + Double(index % 2) * 14))" text-anchor="middle" font-size="11">\(escape(row.label))</text></g>
+        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(labelY))" text-anchor="middle" font-size="10">\(number(value).xmlEscaped)</text>
+        <text x="\(fmt(x + barWidth / 2))" y="\(fmt(top + plotHeight + 32 + Double(index % 2) * 14))" text-anchor="middle" font-size="11">\(row.label.xmlEscaped)</text></g>
 
         """
     }
@@ -74,20 +74,6 @@ struct FluxChart {
     return rounded == rounded.rounded() ? String(Int64(rounded)) : String(rounded)
   }
 
-  private func escape(_ text: String) -> String {
-    var result = ""
-    for character in text {
-      switch character {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      case "'": result += "&apos;"
-      default: result.append(character)
-      }
-    }
-    return result
-  }
 }
 
 extension AldoModule {

@@ -76,9 +76,9 @@ struct TrajectoryChart: Sendable {
     }
     var svg = """
       <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
-      <title>\(Self.escape(title))</title>
+      <title>\(title.xmlEscaped)</title>
       <rect width="100%" height="100%" fill="white"/>
-      <text x="\(f(margin.left))" y="22" font-size="15" font-weight="bold">\(Self.escape(title))</text>
+      <text x="\(f(margin.left))" y="22" font-size="15" font-weight="bold">\(title.xmlEscaped)</text>
 
       """
     // Axes and grid.
@@ -106,7 +106,7 @@ struct TrajectoryChart: Sendable {
     // Legend.
     let legendX = margin.left + plotWidth + 15
     svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(margin.top + 10))\" x2=\"\(f(legendX + 25))\" y2=\"\(f(margin.top + 10))\" stroke=\"#d62728\" stroke-width=\"2.5\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 14))\">Company</text>\n"
-    svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(margin.top + 30))\" x2=\"\(f(legendX + 25))\" y2=\"\(f(margin.top + 30))\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 34))\">\(Self.escape(sectorLabel))</text>\n"
+    svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(margin.top + 30))\" x2=\"\(f(legendX + 25))\" y2=\"\(f(margin.top + 30))\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 34))\">\(sectorLabel.xmlEscaped)</text>\n"
     if !actualDots.isEmpty {
       svg += "<circle cx=\"\(f(legendX + 12))\" cy=\"\(f(margin.top + 50))\" r=\"4\" fill=\"#2ca02c\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 54))\">Actual</text>\n"
     }
@@ -114,21 +114,6 @@ struct TrajectoryChart: Sendable {
     return svg
   }
 
-  /// XML text escaping for titles and labels taken from requests.
-  static func escape(_ text: String) -> String {
-    var result = ""
-    for character in text {
-      switch character {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      case "'": result += "&apos;"
-      default: result.append(character)
-      }
-    }
-    return result
-  }
 }
 
 extension SNBCModule {
