@@ -123,6 +123,28 @@ struct IsolatedDeploymentTests {
     #expect(kill(worker, 0) != 0 && errno == ESRCH, "the host's drain stops its workers")
   }
 
+  @Test func streamsFromAWorkerReachTheCallerAndACrashMidStreamEndsItWithUnavailable() async throws {
+    let host = try await RunningHost.start(modules: [("crashy", try TestEnvironment.plugin("libcrashy.so", in: TestEnvironment.fixtureDirectory))]) { config in
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+    }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), Self.crashyService, .serving)
+      // 200 messages: more than the window of 64 that may travel ahead of the client.
+      let counted = try await stream(client, "Count", [200])
+      #expect(counted.messages == (0..<200).map { [UInt8($0)] } && counted.error == nil)
+
+      let crashed = try await stream(client, "CountThenSegfault", [])
+      #expect(crashed.messages.count <= 2)
+      let error = try #require(crashed.error)
+      #expect(error.code == .unavailable && error.message.contains("SIGSEGV"), "\(error)")
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), Self.crashyService, .serving)
+      #expect(try await stream(client, "Count", [3]).messages == [[0], [1], [2]])
+    }
+    #expect(host.server.registry.module(named: "crashy")?.restarts == 1)
+  }
+
   @Test func reloadSwitchesWorkersAndDisableStopsTheWorker() async throws {
     let fixtures = TestEnvironment.fixtureDirectory
     let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
@@ -216,6 +238,25 @@ private func raw(
     descriptor: MethodDescriptor(fullyQualifiedService: IsolatedDeploymentTests.crashyService, method: method),
     serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: options
   ) { try $0.message }
+}
+
+/// A raw server-streaming call to the crash fixture: the messages received and how it ended.
+private func stream(
+  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: String, _ request: [UInt8]
+) async throws -> (messages: [[UInt8]], error: RPCError?) {
+  try await client.serverStreaming(
+    request: ClientRequest(message: request),
+    descriptor: MethodDescriptor(fullyQualifiedService: IsolatedDeploymentTests.crashyService, method: method),
+    serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+  ) { response in
+    var messages: [[UInt8]] = []
+    do {
+      for try await message in response.messages { messages.append(message) }
+      return (messages, nil)
+    } catch let error as RPCError {
+      return (messages, error)
+    }
+  }
 }
 
 private func sleep(_ client: GRPCClient<HTTP2ClientTransport.Posix>, milliseconds: Int) async throws -> String {
