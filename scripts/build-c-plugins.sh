@@ -40,4 +40,7 @@ if [[ -n "$fixtures" ]]; then
   # A second version of the sleepy fixture, for reload tests.
   "$cc" "${flags[@]}" -DSLEEPY_VERSION='"2.0.0"' -o "$fixtures/libsleepy-v2.so" "$root/Tests/Fixtures/broken-plugins/sleepy.c"
   chmod 755 "$fixtures/libsleepy-v2.so"
+  # The pre-call_bidi module declaring a bidirectional method it cannot serve.
+  "$cc" "${flags[@]}" -DDECLARES_BIDI -o "$fixtures/libbidi_without_entry.so" "$root/Tests/Fixtures/broken-plugins/pre_bidi.c"
+  chmod 755 "$fixtures/libbidi_without_entry.so"
 fi

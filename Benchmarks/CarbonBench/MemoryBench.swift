@@ -43,11 +43,7 @@ func benchMemory(calls: Int) throws {
   var errors = 0
   func call(_ target: MemoryTarget) {
     do {
-      if target.method.isServerStreaming {
-        try target.instance.callStreaming(target.method.path, request: target.request) { _ in true }
-      } else {
-        _ = try target.instance.call(target.method.path, request: target.request)
-      }
+      _ = try target.instance.callCollecting(target.method, request: target.request)
     } catch {
       errors += 1
     }

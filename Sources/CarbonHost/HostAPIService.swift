@@ -53,10 +53,19 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     let call = try admit(request.message, streaming: true, metadata: request.metadata, context: context)
     return StreamingServerResponse(metadata: call.responseMetadata) { [calls] writer in
-      try await calls.relay(call, Array(request.message.requestJson.utf8), .json) { bytes in
+      let write: ([UInt8]) async throws -> Void = { bytes in
         var message = Carbon_Host_V1_InvokeResponse()
         message.responseJson = String(decoding: bytes, as: UTF8.self)
         try await writer.write(message)
+      }
+      let requestJSON = Array(request.message.requestJson.utf8)
+      if call.method.isClientStreaming {
+        let (single, continuation) = AsyncStream<[UInt8]>.makeStream()
+        continuation.yield(requestJSON)
+        continuation.finish()
+        try await calls.relayBidi(call, requests: single, .json, to: write)
+      } else {
+        try await calls.relay(call, requestJSON, .json, to: write)
       }
       return [:]
     }
@@ -84,9 +93,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     }
     if method.isServerStreaming != streaming {
       let use = method.isServerStreaming ? "InvokeStream" : "Invoke"
-      throw RPCError(
-        code: .failedPrecondition,
-        message: "method: \(method.path) is \(method.isServerStreaming ? "server-streaming" : "unary"): call it with \(use)")
+      throw RPCError(code: .failedPrecondition, message: "method: \(method.path) is \(method.kindName): call it with \(use)")
     }
     return try calls.admit(module: module, path: method.path, metadata: metadata, context: context)
   }
@@ -103,7 +110,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       info.methods = metadata.methods.map { method in
         var m = Carbon_Host_V1_ModuleMethod()
         m.path = method.path
-        m.kind = method.isServerStreaming ? .serverStreaming : .unary
+        m.kind = method.isClientStreaming ? .bidiStreaming : method.isServerStreaming ? .serverStreaming : .unary
         return m
       }
       info.services = metadata.services

@@ -112,7 +112,35 @@ struct ModuleCalls: Sendable {
   func relay(
     _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
   ) async throws {
-    let stream = streaming(call, request, encoding)
+    try await relay(call, streaming(call, request, encoding), to: write)
+  }
+
+  /// Runs an admitted bidirectional call: `requests` yields the client's requests, which reach
+  /// the plugin as it pulls them (reading the client no faster), and each response goes to
+  /// `write` as in `relay`. A failure of the client's stream cancels the call.
+  func relayBidi<Requests: AsyncSequence & Sendable>(
+    _ call: Admitted, requests: Requests, _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
+  ) async throws where Requests.Element == [UInt8] {
+    let pipe = RequestPipe()
+    let gate = call.module.gate
+    let stream = call.backend.bidi(call.method.path, requests: pipe, encoding, deadline: call.deadline, onFinish: { gate.leave() })
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        do {
+          for try await request in requests {
+            guard await pipe.push(request) else { return }
+          }
+          pipe.finish()
+        } catch {
+          pipe.cancel()
+        }
+      }
+      defer { group.cancelAll() }
+      try await relay(call, stream, to: write)
+    }
+  }
+
+  private func relay(_ call: Admitted, _ stream: StreamingCall, to write: ([UInt8]) async throws -> Void) async throws {
     defer { stream.cancel() }
     do {
       for try await message in stream.messages {

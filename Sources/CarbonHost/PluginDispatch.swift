@@ -43,19 +43,47 @@ public enum ModuleBackend: Sendable {
       // The worker paces itself by the credit its consumer grants (see `WorkerConnection`):
       // nothing to signal per message here.
       let stream = module.streamingCall(path, request, encoding: encoding, deadline: deadline)
-      let once = RunOnce(onFinish)
-      let relay = StreamRelay(stream.messages)
-      let messages = AsyncThrowingStream<[UInt8], any Error> {
-        do {
-          let message = try await relay.next()
-          if message == nil { once.run() }
-          return message
-        } catch {
-          once.run()
-          throw error
-        }
+      return StreamingCall.relaying(stream.messages, cancel: stream.cancel, onFinish: onFinish)
+    }
+  }
+}
+
+extension StreamingCall {
+  /// The consumer side of a worker's stream: `onFinish` runs once, when the stream ends, fails
+  /// or is cancelled.
+  static func relaying(
+    _ stream: AsyncThrowingStream<[UInt8], any Error>, cancel: @escaping @Sendable () -> Void,
+    onFinish: @escaping @Sendable () -> Void
+  ) -> StreamingCall {
+    let once = RunOnce(onFinish)
+    let relay = StreamRelay(stream)
+    let messages = AsyncThrowingStream<[UInt8], any Error> {
+      do {
+        let message = try await relay.next()
+        if message == nil { once.run() }
+        return message
+      } catch {
+        once.run()
+        throw error
       }
-      return StreamingCall(messages: messages, consumed: {}, cancel: { stream.cancel(); once.run() })
+    }
+    return StreamingCall(messages: messages, consumed: {}, cancel: { cancel(); once.run() })
+  }
+}
+
+extension ModuleBackend {
+  /// Starts a bidirectional-streaming call: the plugin pulls its requests from `requests`
+  /// (which the caller feeds from the client) and its responses come out as a `StreamingCall`.
+  func bidi(
+    _ path: String, requests: RequestPipe, _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    onFinish: @escaping @Sendable () -> Void
+  ) -> StreamingCall {
+    switch self {
+    case .inProcess(let instance):
+      return PluginDispatch.bidi(instance, path, requests: requests, encoding, deadline: deadline, onFinish: onFinish)
+    case .isolated(let module):
+      let stream = module.bidiCall(path, requests: requests, encoding: encoding, deadline: deadline)
+      return StreamingCall.relaying(stream.messages, cancel: stream.cancel, onFinish: onFinish)
     }
   }
 }
@@ -172,6 +200,168 @@ enum PluginDispatch {
   }
 }
 
+extension PluginDispatch {
+  /// Runs a bidirectional-streaming call on its own thread, like `streaming`: the plugin pulls
+  /// requests from `requests` (blocking its thread while the pipe is empty) and at most
+  /// `window` responses wait for the consumer. When the consumer stops or the deadline
+  /// passes, both the plugin's next pull and its next emit tell it to stop.
+  static func bidi(
+    _ instance: PluginInstance, _ path: String, requests: RequestPipe, _ encoding: WireEncoding,
+    deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
+  ) -> StreamingCall {
+    let call = InProcessStream(window: window, onCancel: { requests.cancel() })
+    let thread = Thread {
+      do {
+        try instance.callBidi(path, encoding: encoding, receive: { requests.pull() }) { message in
+          call.credits.wait()
+          guard !call.isCancelled else { return false }
+          call.continuation.yield(message)
+          return true
+        }
+        call.continuation.finish()
+      } catch {
+        call.continuation.finish(throwing: error)
+      }
+      // The plugin stopped pulling: a client still sending must not wait for room.
+      requests.cancel()
+      onFinish()
+    }
+    thread.name = "carbonhub-bidi"
+    thread.start()
+    if let deadline {
+      let delay = ContinuousClock.now.duration(to: deadline)
+      queue.asyncAfter(deadline: .now() + delay.timeInterval) {
+        call.continuation.finish(throwing: PluginCallError.deadlineExceeded(path))
+        call.cancel()
+      }
+    }
+    return call.consumerSide
+  }
+}
+
+/// The requests of a bidirectional call on their way from the gRPC reader (async, `push`) to
+/// the plugin's thread (blocking, `pull`). It holds at most `capacity` requests: beyond that
+/// `push` waits, so the host reads from the client only as fast as the plugin consumes and
+/// memory stays flat however long the client's stream.
+final class RequestPipe: Sendable {
+  private struct State {
+    var queue: [[UInt8]] = []
+    var head = 0
+    var ended = false
+    var cancelled = false
+    var waitingWriter: CheckedContinuation<Void, Never>? = nil
+    var count: Int { queue.count - head }
+  }
+  private let state = Mutex(State())
+  private let available = DispatchSemaphore(value: 0)
+  /// Requests held at most.
+  let capacity: Int
+  /// Requests a pipe holds by default: enough to keep the plugin busy while the next ones
+  /// arrive, few enough that memory does not depend on the client's stream.
+  static let defaultCapacity = 8
+
+  init(capacity: Int = RequestPipe.defaultCapacity) { self.capacity = max(1, capacity) }
+
+  /// Adds a request, waiting while the pipe is full. Returns false when the plugin no longer
+  /// takes requests (it finished, failed or the call was cancelled): stop reading the client.
+  func push(_ message: [UInt8]) async -> Bool {
+    while true {
+      enum Step { case added, stopped, wait }
+      let step = state.withLock { state -> Step in
+        if state.cancelled || state.ended { return .stopped }
+        if state.count < capacity {
+          state.queue.append(message)
+          return .added
+        }
+        return .wait
+      }
+      switch step {
+      case .added:
+        available.signal()
+        return true
+      case .stopped:
+        return false
+      case .wait:
+        await withCheckedContinuation { continuation in
+          let resumeNow = state.withLock { state -> Bool in
+            if state.cancelled || state.count < capacity { return true }
+            state.waitingWriter = continuation
+            return false
+          }
+          if resumeNow { continuation.resume() }
+        }
+      }
+    }
+  }
+
+  /// Adds a request without waiting, whatever the pipe holds: for a producer that paces itself
+  /// (a worker's pipe, fed by a host that sends at most a window ahead of the plugin's pulls).
+  func deliver(_ message: [UInt8]) {
+    let added = state.withLock { state -> Bool in
+      if state.cancelled || state.ended { return false }
+      state.queue.append(message)
+      return true
+    }
+    if added { available.signal() }
+  }
+
+  /// The client sent its last request.
+  func finish() {
+    let changed = state.withLock { state -> Bool in
+      defer { state.ended = true }
+      return !state.ended && !state.cancelled
+    }
+    if changed { available.signal() }
+  }
+
+  /// The call is over (client gone or its stream failed, deadline, plugin done): the plugin's
+  /// next pull says so, a waiting `push` returns false.
+  func cancel() {
+    let (changed, writer) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+      defer {
+        state.cancelled = true
+        state.waitingWriter = nil
+        state.queue = []
+        state.head = 0
+      }
+      return (!state.cancelled, state.waitingWriter)
+    }
+    writer?.resume()
+    if changed { available.signal() }
+  }
+
+  /// The plugin's side: blocks until a request, the end or a cancellation.
+  func pull() -> RequestPull {
+    while true {
+      available.wait()
+      let (pulled, writer) = state.withLock { state -> (RequestPull?, CheckedContinuation<Void, Never>?) in
+        if state.cancelled {
+          return (.cancelled, nil)
+        }
+        if state.count > 0 {
+          let message = state.queue[state.head]
+          state.queue[state.head] = []
+          state.head += 1
+          if state.head == state.queue.count || state.head > 64 {
+            state.queue.removeFirst(state.head)
+            state.head = 0
+          }
+          defer { state.waitingWriter = nil }
+          return (.message(message), state.waitingWriter)
+        }
+        if state.ended { return (.end, nil) }
+        return (nil, nil)
+      }
+      writer?.resume()
+      if let pulled {
+        // End and cancellation stay signalled for any later pull.
+        if case .message = pulled {} else { available.signal() }
+        return pulled
+      }
+    }
+  }
+}
+
 /// Resumes a continuation with the first result offered; later offers are dropped.
 private final class FirstOutcome<Value: Sendable>: Sendable {
   private let continuation: Mutex<CheckedContinuation<Value, Never>?>
@@ -241,16 +431,20 @@ private final class InProcessStream: Sendable {
   // released below its initial value.
   let credits = DispatchSemaphore(value: 0)
   private let cancelled = CancellationFlag()
+  /// Also stops the call's request side (bidirectional calls).
+  private let onCancel: @Sendable () -> Void
 
   var isCancelled: Bool { cancelled.isSet }
 
-  init(window: Int) {
+  init(window: Int, onCancel: @escaping @Sendable () -> Void = {}) {
     (messages, continuation) = AsyncThrowingStream.makeStream(bufferingPolicy: .unbounded)
+    self.onCancel = onCancel
     for _ in 0..<window { credits.signal() }
-    continuation.onTermination = { [cancelled, credits] termination in
+    continuation.onTermination = { [cancelled, credits, onCancel] termination in
       if case .cancelled = termination {
         cancelled.set()
         credits.signal()
+        onCancel()
       }
     }
   }
@@ -258,6 +452,7 @@ private final class InProcessStream: Sendable {
   func cancel() {
     cancelled.set()
     credits.signal()
+    onCancel()
   }
 
   var consumerSide: StreamingCall {

@@ -23,6 +23,12 @@ struct PluginRoutes: RegistrableRPCService {
       } catch {
         return StreamingServerResponse(error: error)
       }
+      if call.method.isClientStreaming {
+        return StreamingServerResponse(metadata: call.responseMetadata) { writer in
+          try await calls.relayBidi(call, requests: request.messages, .protobuf) { try await writer.write($0) }
+          return [:]
+        }
+      }
       let bytes: [UInt8]
       do {
         bytes = try await request.messages.single(path)

@@ -41,10 +41,72 @@ public protocol CarbonModule: Sendable {
   init(context: ModuleContext) throws(ModuleError)
 }
 
-/// The two kinds of methods a module can serve.
+/// The kinds of methods a module can serve.
 public enum MethodKind: Sendable, Equatable {
+  /// One request, one response.
   case unary
+  /// One request, a stream of responses.
   case serverStreaming
+  /// A stream of requests, a stream of responses (`CARBON_METHOD_BIDI_STREAMING`).
+  case bidiStreaming
+
+  /// "unary", "server-streaming" or "bidirectional-streaming", for messages.
+  public var name: String {
+    switch self {
+    case .unary: return "unary"
+    case .serverStreaming: return "server-streaming"
+    case .bidiStreaming: return "bidirectional-streaming"
+    }
+  }
+}
+
+/// What pulling the next request of a bidirectional-streaming call gave (the kit's view of
+/// `carbon_receive_fn`).
+public enum ReceivedRequest: Sendable, Equatable {
+  /// The next encoded request.
+  case message([UInt8])
+  /// The client sent its last request.
+  case end
+  /// The host no longer wants the call (client gone, cancelled, deadline).
+  case cancelled
+}
+
+/// The requests of a bidirectional-streaming call, decoded one at a time as the method asks
+/// for them: the method never holds more than the request it is working on.
+public final class RequestStream<Request: SwiftProtobuf.Message> {
+  private let receiveBytes: () -> ReceivedRequest
+  private let encoding: MessageEncoding
+  /// How many requests `next()` has returned so far; the position of the last one is
+  /// `received - 1`.
+  public private(set) var received = 0
+
+  init(receiveBytes: @escaping () -> ReceivedRequest, encoding: MessageEncoding) {
+    self.receiveBytes = receiveBytes
+    self.encoding = encoding
+  }
+
+  /// The next request, or nil after the client's last one. Throws INVALID_ARGUMENT naming
+  /// `requests[i]` when request i does not decode, and ``ModuleStatus/cancelled`` when the
+  /// host stopped the call: let it propagate so the method stops.
+  public func next() throws(ModuleError) -> Request? {
+    switch receiveBytes() {
+    case .end:
+      return nil
+    case .cancelled:
+      throw ModuleError(.cancelled, "the caller cancelled the stream")
+    case .message(let bytes):
+      let position = received
+      received += 1
+      do {
+        return try MessageCoding.decode(Request.self, bytes, encoding)
+      } catch {
+        throw .invalidArgument(Self.path(position), "\(error.message)")
+      }
+    }
+  }
+
+  /// "requests[3]": the field path of request 3, to prefix the request's own field paths.
+  public static func path(_ position: Int) -> String { "requests[\(position)]" }
 }
 
 /// How the request and the responses of one call are encoded.
@@ -76,7 +138,7 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   let run:
     @Sendable (
       _ module: Module, _ request: [UInt8], _ encoding: MessageEncoding,
-      _ emit: (@Sendable ([UInt8]) -> Bool)?
+      _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
     ) throws(ModuleError) -> [UInt8]?
 
   /// A unary method: one request, one response.
@@ -84,7 +146,7 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
     _ path: String,
     _ handler: @escaping @Sendable (Module) -> (Request) throws(ModuleError) -> Response
   ) -> Self {
-    ModuleMethod(path: path, kind: .unary) { module, bytes, encoding, _ throws(ModuleError) in
+    ModuleMethod(path: path, kind: .unary) { module, bytes, encoding, _, _ throws(ModuleError) in
       let request = try MessageCoding.decode(Request.self, bytes, encoding)
       let response = try handler(module)(request)
       return try MessageCoding.encode(response, encoding)
@@ -101,12 +163,34 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
       Void
   ) -> Self {
     ModuleMethod(path: path, kind: .serverStreaming) {
-      module, bytes, encoding, emit throws(ModuleError) in
+      module, bytes, encoding, emit, _ throws(ModuleError) in
       guard let emit else {
         throw .internal("server-streaming method \(path) was called without an emit callback")
       }
       let request = try MessageCoding.decode(Request.self, bytes, encoding)
       try handler(module)(request, ResponseStream(sendBytes: emit, encoding: encoding))
+      return nil
+    }
+  }
+
+  /// A bidirectional-streaming method: a stream of requests, a stream of responses. The
+  /// handler pulls requests with `RequestStream.next()` and sends responses as it goes, so a
+  /// batch of any size passes through in constant memory.
+  public static func bidiStreaming<
+    Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message
+  >(
+    _ path: String,
+    _ handler:
+      @escaping @Sendable (Module) -> (RequestStream<Request>, ResponseStream<Response>) throws(ModuleError) ->
+      Void
+  ) -> Self {
+    ModuleMethod(path: path, kind: .bidiStreaming) {
+      module, _, encoding, emit, receive throws(ModuleError) in
+      guard let emit, let receive else {
+        throw .internal("bidirectional-streaming method \(path) was called without its receive and emit callbacks")
+      }
+      try handler(module)(
+        RequestStream(receiveBytes: receive, encoding: encoding), ResponseStream(sendBytes: emit, encoding: encoding))
       return nil
     }
   }

@@ -152,6 +152,10 @@ extension ModuleHarness {
         let response: String
         if method.kind == .serverStreaming {
           response = "[" + (try streamJSON(method.path, example.requestJSON)).joined(separator: ",") + "]"
+        } else if method.kind == .bidiStreaming {
+          // A bidirectional method's example is its one request (as the host's InvokeStream sends).
+          let responses = try bidiBytes(method.path, [Array(example.requestJSON.utf8)], encoding: .json)
+          response = "[" + responses.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
         } else {
           response = try callJSON(method.path, example.requestJSON)
         }

@@ -65,6 +65,40 @@ public struct ModuleHarness<Module: CarbonModule>: Sendable {
   }
 }
 
+extension ModuleHarness {
+  /// Calls a bidirectional-streaming method with a sequence of typed requests; returns every
+  /// response in order.
+  public func bidi<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ path: String, _ requests: [Request], as type: Response.Type = Response.self
+  ) throws(ModuleError) -> [Response] {
+    var encoded: [[UInt8]] = []
+    for request in requests { encoded.append(try MessageCoding.encode(request, .protobuf)) }
+    var responses: [Response] = []
+    for bytes in try bidiBytes(path, encoded, encoding: .protobuf) {
+      responses.append(try MessageCoding.decode(Response.self, bytes, .protobuf))
+    }
+    return responses
+  }
+
+  /// Calls a bidirectional-streaming method with already encoded requests (protobuf or JSON);
+  /// returns each encoded response.
+  public func bidiBytes(_ path: String, _ requests: [[UInt8]], encoding: MessageEncoding) throws(ModuleError) -> [[UInt8]] {
+    let collected = Collected()
+    var pending = requests[...]
+    _ = try instance.call(
+      path, request: [], encoding: encoding,
+      emit: {
+        collected.append($0)
+        return true
+      },
+      receive: {
+        guard let next = pending.popFirst() else { return .end }
+        return .message(next)
+      })
+    return collected.items
+  }
+}
+
 private final class Collected: @unchecked Sendable {
   private let lock = NSLock()
   private var storage: [[UInt8]] = []

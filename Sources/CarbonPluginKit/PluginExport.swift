@@ -41,7 +41,7 @@ public enum PluginExport {
     for (index, method) in driver.methodTable.enumerated() {
       methods[index] = carbon_method(
         path: UnsafePointer(strdup(method.path)),
-        kind: method.kind == .unary ? CARBON_METHOD_UNARY : CARBON_METHOD_SERVER_STREAMING)
+        kind: method.kind.cValue)
     }
     let descriptorSet = UnsafeMutablePointer<UInt8>.allocate(capacity: max(driver.descriptorSet.count, 1))
     descriptorSet.initialize(from: driver.descriptorSet, count: driver.descriptorSet.count)
@@ -65,26 +65,42 @@ public enum PluginExport {
         shutdown: { instance in
           guard let instance else { return }
           Unmanaged<ModuleInstance>.fromOpaque(instance).release()
-        }))
+        },
+        call_bidi: driver.methodTable.contains { $0.kind == .bidiStreaming } ? bidiTrampoline : nil))
     return descriptor
+  }
+}
+
+extension MethodKind {
+  var cValue: carbon_method_kind {
+    switch self {
+    case .unary: return CARBON_METHOD_UNARY
+    case .serverStreaming: return CARBON_METHOD_SERVER_STREAMING
+    case .bidiStreaming: return CARBON_METHOD_BIDI_STREAMING
+    }
   }
 }
 
 /// A created module, type-erased: what the C trampolines and in-process tests call.
 public final class ModuleInstance: Sendable {
-  private let handler: @Sendable (String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?) throws(ModuleError) -> [UInt8]?
+  typealias Handler = @Sendable (
+    String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?, (() -> ReceivedRequest)?
+  ) throws(ModuleError) -> [UInt8]?
+  private let handler: Handler
 
-  init(handler: @escaping @Sendable (String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?) throws(ModuleError) -> [UInt8]?) {
+  init(handler: @escaping Handler) {
     self.handler = handler
   }
 
   /// Calls a method by its gRPC path. Returns the encoded response of a unary method, or nil
-  /// for a streaming method after passing each response to `emit` (which returns false to stop).
+  /// for a streaming method after passing each response to `emit` (which returns false to
+  /// stop). A bidirectional-streaming method ignores `request` and pulls its requests from
+  /// `receive` instead.
   public func call(
     _ path: String, request: [UInt8], encoding: MessageEncoding = .protobuf,
-    emit: (@Sendable ([UInt8]) -> Bool)? = nil
+    emit: (@Sendable ([UInt8]) -> Bool)? = nil, receive: (() -> ReceivedRequest)? = nil
   ) throws(ModuleError) -> [UInt8]? {
-    try handler(path, request, encoding, emit)
+    try handler(path, request, encoding, emit, receive)
   }
 }
 
@@ -115,11 +131,18 @@ final class ModuleDriver<Module: CarbonModule>: ModuleDriving {
   func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance {
     let module = try Module(context: context)
     let methods = self.methods
-    return ModuleInstance { path, request, encoding, emit throws(ModuleError) in
+    return ModuleInstance { path, request, encoding, emit, receive throws(ModuleError) in
       guard let method = methods[path] else {
         throw ModuleError(.unimplemented, "module \(Module.name) has no method \(path)")
       }
-      return try method.run(module, request, encoding, emit)
+      // Each C entry serves its own kinds: a streaming method reached through call() has no
+      // request stream, a unary one reached through call_bidi() would drop its requests.
+      guard (method.kind == .bidiStreaming) == (receive != nil) else {
+        throw ModuleError(
+          .unimplemented,
+          "\(path) is \(method.kind.name): call it through \(method.kind == .bidiStreaming ? "call_bidi()" : "call()")")
+      }
+      return try method.run(module, request, encoding, emit, receive)
     }
   }
 }
@@ -186,22 +209,52 @@ private let callTrampoline:
         message.withUnsafeBufferPointer { emit(context.pointer, $0.baseAddress, $0.count) == 0 }
       }
     }
-    do {
-      if let response = try instance.call(
-        String(cString: methodPath), request: bytes, encoding: coding, emit: emitter)
-      {
-        let buffer = malloc(max(response.count, 1))!.assumingMemoryBound(to: UInt8.self)
-        buffer.initialize(from: response, count: response.count)
-        result.pointee.response = buffer
-        result.pointee.response_length = response.count
-      }
-      result.pointee.status = CARBON_STATUS_OK
-    } catch let error as ModuleError {
-      result.pointee.status = error.status.cValue
-      result.pointee.error_message = duplicate(error.message)
-      if let field = error.field { result.pointee.error_field = duplicate(field) }
-    } catch {
-      result.pointee.status = CARBON_STATUS_INTERNAL
-      result.pointee.error_message = duplicate("\(error)")
+    fill(result) { () throws(ModuleError) in
+      try instance.call(String(cString: methodPath), request: bytes, encoding: coding, emit: emitter)
     }
   }
+
+private let bidiTrampoline: carbon_call_bidi_fn = {
+  instancePointer, methodPath, encoding, receive, receiveContext, emit, emitContext, result in
+  guard let result else { return }
+  guard let instancePointer, let methodPath, let receive, let emit else {
+    result.pointee.status = CARBON_STATUS_INTERNAL
+    result.pointee.error_message = duplicate("call_bidi() without an instance, a method path, receive or emit")
+    return
+  }
+  let instance = Unmanaged<ModuleInstance>.fromOpaque(instancePointer).takeUnretainedValue()
+  let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
+  let emitContext = UnsafeSendable(emitContext)
+  let emitter: @Sendable ([UInt8]) -> Bool = { message in
+    message.withUnsafeBufferPointer { emit(emitContext.pointer, $0.baseAddress, $0.count) == 0 }
+  }
+  let receiver: () -> ReceivedRequest = {
+    var message: UnsafePointer<UInt8>? = nil
+    var length = 0
+    switch receive(receiveContext, &message, &length) {
+    case 1: return .message(message.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? [])
+    case 0: return .end
+    default: return .cancelled
+    }
+  }
+  fill(result) { () throws(ModuleError) in
+    try instance.call(String(cString: methodPath), request: [], encoding: coding, emit: emitter, receive: receiver)
+  }
+}
+
+/// Runs a call and reports its outcome in `result` (module-allocated buffers, as the ABI says).
+private func fill(_ result: UnsafeMutablePointer<carbon_call_result>, _ call: () throws(ModuleError) -> [UInt8]?) {
+  do {
+    if let response = try call() {
+      let buffer = malloc(max(response.count, 1))!.assumingMemoryBound(to: UInt8.self)
+      buffer.initialize(from: response, count: response.count)
+      result.pointee.response = buffer
+      result.pointee.response_length = response.count
+    }
+    result.pointee.status = CARBON_STATUS_OK
+  } catch {
+    result.pointee.status = error.status.cValue
+    result.pointee.error_message = duplicate(error.message)
+    if let field = error.field { result.pointee.error_field = duplicate(field) }
+  }
+}

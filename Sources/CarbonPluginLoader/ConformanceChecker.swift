@@ -169,10 +169,13 @@ public struct ConformanceChecker: Sendable {
         record("\(method.path) is in the descriptor set", false, "no such service/method")
         continue
       }
-      let streamingMatches = declared.serverStreaming == method.isServerStreaming && !declared.clientStreaming
+      let streamingMatches =
+        declared.serverStreaming == method.isServerStreaming && declared.clientStreaming == method.isClientStreaming
       record(
         "\(method.path) is in the descriptor set", streamingMatches,
-        streamingMatches ? "" : "kind differs from the descriptor set (server_streaming=\(declared.serverStreaming))")
+        streamingMatches
+          ? ""
+          : "kind differs from the descriptor set (server_streaming=\(declared.serverStreaming), client_streaming=\(declared.clientStreaming))")
     }
   }
 
@@ -401,12 +404,8 @@ public struct ConformanceChecker: Sendable {
 
   static func call(_ instance: PluginInstance, _ method: PluginMethod, _ request: [UInt8], _ encoding: WireEncoding) -> Outcome {
     do {
-      if method.isServerStreaming {
-        var all: [UInt8] = []
-        try instance.callStreaming(method.path, request: request, encoding: encoding) { all += $0; return true }
-        return Outcome(status: 0, bytes: all, message: "")
-      }
-      return Outcome(status: 0, bytes: try instance.call(method.path, request: request, encoding: encoding), message: "")
+      let responses = try instance.callCollecting(method, request: request, encoding: encoding)
+      return Outcome(status: 0, bytes: Array(responses.joined()), message: "")
     } catch {
       return Outcome(status: error.status, bytes: [], message: error.message)
     }

@@ -58,7 +58,7 @@ public final class PluginInstance: @unchecked Sendable {
   init(library: PluginLibrary, instance: UnsafeMutableRawPointer) {
     self.library = library
     self.instance = instance
-    self.descriptor = library.descriptor.pointee
+    self.descriptor = library.descriptor
   }
 
   deinit { descriptor.shutdown(instance) }
@@ -83,6 +83,62 @@ public final class PluginInstance: @unchecked Sendable {
     }
   }
 
+  /// Calls a bidirectional-streaming method. The plugin pulls each request through `receive`
+  /// (on the calling thread, which it blocks until a request, the end of the requests or a
+  /// cancellation is available) and hands each encoded response to `onMessage`, which returns
+  /// false to stop the call (the plugin then returns CANCELLED).
+  public func callBidi(
+    _ path: String, encoding: WireEncoding = .protobuf, receive: @escaping () -> RequestPull,
+    onMessage: @escaping ([UInt8]) -> Bool
+  ) throws(PluginCallError) {
+    guard let entry = PluginLibrary.bidiEntry(of: descriptor) else {
+      throw PluginCallError(
+        status: 12, message: "\(path): module '\(library.name)' has no call_bidi entry", field: nil)
+    }
+    let source = RequestSource(receive)
+    let sink = MessageSink(onMessage)
+    var result = carbon_call_result()
+    withExtendedLifetime((source, sink)) {
+      path.withCString { cPath in
+        entry(
+          instance, cPath, encoding.cValue, receiveTrampoline, Unmanaged.passUnretained(source).toOpaque(),
+          emitTrampoline, Unmanaged.passUnretained(sink).toOpaque(), &result)
+      }
+    }
+    try finish(result)
+  }
+
+  /// Calls a method of any kind with one request and returns every response: the one of a
+  /// unary method, each of a server-streaming one; a bidirectional method gets `request` as
+  /// its only request (as the host's JSON InvokeStream sends it). For tools that treat every
+  /// method alike: conformance checks, fuzzing, benchmarks.
+  public func callCollecting(_ method: PluginMethod, request: [UInt8], encoding: WireEncoding = .protobuf)
+    throws(PluginCallError) -> [[UInt8]]
+  {
+    var responses: [[UInt8]] = []
+    if method.isClientStreaming {
+      var pending: [UInt8]? = request
+      try callBidi(
+        method.path, encoding: encoding,
+        receive: {
+          defer { pending = nil }
+          return pending.map { .message($0) } ?? .end
+        },
+        onMessage: {
+          responses.append($0)
+          return true
+        })
+    } else if method.isServerStreaming {
+      try callStreaming(method.path, request: request, encoding: encoding) {
+        responses.append($0)
+        return true
+      }
+    } else {
+      responses.append(try call(method.path, request: request, encoding: encoding))
+    }
+    return responses
+  }
+
   private func invoke(
     _ path: String, request: [UInt8], encoding: WireEncoding, emit: carbon_emit_fn?,
     emitContext: UnsafeMutableRawPointer?
@@ -95,6 +151,12 @@ public final class PluginInstance: @unchecked Sendable {
           &result)
       }
     }
+    return try finish(result)
+  }
+
+  /// Releases what the plugin returned, and turns an error status into `PluginCallError`.
+  @discardableResult
+  private func finish(_ result: carbon_call_result) throws(PluginCallError) -> [UInt8] {
     defer {
       descriptor.free_buffer(result.response)
       descriptor.free_buffer(result.error_message)
@@ -108,6 +170,64 @@ public final class PluginInstance: @unchecked Sendable {
     }
     guard let response = result.response else { return [] }
     return Array(UnsafeBufferPointer(start: response, count: result.response_length))
+  }
+}
+
+/// What a bidirectional-streaming call's next request is.
+public enum RequestPull: Sendable {
+  /// The next encoded request.
+  case message([UInt8])
+  /// The client sent its last request.
+  case end
+  /// The call is over for the host (client gone, cancelled, deadline, failed request stream).
+  case cancelled
+}
+
+/// The host side of `carbon_receive_fn`: owns the last request handed to the plugin until the
+/// next pull or the end of the call, as the ABI promises.
+private final class RequestSource {
+  let receive: () -> RequestPull
+  private var current = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+  var finished: Int32? = nil
+
+  init(_ receive: @escaping () -> RequestPull) { self.receive = receive }
+
+  deinit { current.deallocate() }
+
+  /// Replaces the held request with a copy of `bytes` and returns it.
+  func hold(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+    current.deallocate()
+    current = .allocate(capacity: max(bytes.count, 1))
+    _ = current.initialize(from: bytes)
+    return UnsafeBufferPointer(start: current.baseAddress, count: bytes.count)
+  }
+
+  func release() {
+    current.deallocate()
+    current = UnsafeMutableBufferPointer(start: nil, count: 0)
+  }
+}
+
+private let receiveTrampoline: carbon_receive_fn = { context, messageOut, lengthOut in
+  messageOut?.pointee = nil
+  lengthOut?.pointee = 0
+  guard let context else { return -1 }
+  let source = Unmanaged<RequestSource>.fromOpaque(context).takeUnretainedValue()
+  if let finished = source.finished { return finished }
+  switch source.receive() {
+  case .message(let bytes):
+    let held = source.hold(bytes)
+    messageOut?.pointee = held.baseAddress
+    lengthOut?.pointee = held.count
+    return 1
+  case .end:
+    source.release()
+    source.finished = 0
+    return 0
+  case .cancelled:
+    source.release()
+    source.finished = -1
+    return -1
   }
 }
 

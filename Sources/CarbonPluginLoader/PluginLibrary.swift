@@ -95,14 +95,23 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
 public struct PluginMethod: Sendable, Hashable {
   /// Full gRPC path, e.g. "/carbon.examples.v1.Units/Convert".
   public let path: String
-  /// True for server-streaming.
+  /// True when the method answers with a stream (server-streaming and bidirectional methods).
   public let isServerStreaming: Bool
+  /// True when the method takes a stream of requests (bidirectional methods,
+  /// `CARBON_METHOD_BIDI_STREAMING`); such a method is always server-streaming too.
+  public let isClientStreaming: Bool
 
   /// Creates a method description (the loader reads them from the descriptor; an isolated
   /// module's worker reports them in its hello).
-  public init(path: String, isServerStreaming: Bool) {
+  public init(path: String, isServerStreaming: Bool, isClientStreaming: Bool = false) {
     self.path = path
-    self.isServerStreaming = isServerStreaming
+    self.isServerStreaming = isServerStreaming || isClientStreaming
+    self.isClientStreaming = isClientStreaming
+  }
+
+  /// "unary", "server-streaming" or "bidirectional-streaming", for messages.
+  public var kindName: String {
+    isClientStreaming ? "bidirectional-streaming" : isServerStreaming ? "server-streaming" : "unary"
   }
 
   /// The fully qualified service ("carbon.examples.v1.Units").
@@ -136,7 +145,9 @@ public final class PluginLibrary: @unchecked Sendable {
   /// What the manifest check found: no manifest, unsigned, or signed by a trusted publisher.
   public let manifestCheck: ManifestCheck
 
-  let descriptor: UnsafePointer<carbon_plugin_descriptor>
+  /// The module's descriptor, copied: only its first `struct_size` bytes come from the module
+  /// (a module built against an older header has a shorter one); later fields read as NULL.
+  let descriptor: carbon_plugin_descriptor
   private let handle: UnsafeMutableRawPointer
 
   /// The ABI version of this host.
@@ -183,7 +194,7 @@ public final class PluginLibrary: @unchecked Sendable {
     guard let descriptor = entry() else {
       throw .nullDescriptor(path: path)
     }
-    let d = descriptor.pointee
+    let d = Self.copy(descriptor)
     guard d.abi_version == Self.hostABIVersion else {
       throw .abiMismatch(path: path, plugin: d.abi_version, host: Self.hostABIVersion)
     }
@@ -194,7 +205,7 @@ public final class PluginLibrary: @unchecked Sendable {
       throw error
     }
     abiVersion = d.abi_version
-    self.descriptor = descriptor
+    self.descriptor = d
     self.handle = handle
     if let difference = manifestCheck.manifest?.difference(name: name, version: version, methods: methods) {
       throw .manifestMismatch(path: path, field: difference.field, manifest: difference.manifest, library: difference.library)
@@ -299,7 +310,7 @@ public final class PluginLibrary: @unchecked Sendable {
   {
     var instance: UnsafeMutableRawPointer? = nil
     var errorMessage: UnsafeMutablePointer<CChar>? = nil
-    let d = descriptor.pointee
+    let d = descriptor
     let status = configJSON.withCString { config in
       d.initialize(d.module_data, config, strlen(config), dataDirectory, &instance, &errorMessage)
     }
@@ -319,10 +330,32 @@ public final class PluginLibrary: @unchecked Sendable {
     }
   }
 
+  /// Copies a module's descriptor without reading past its `struct_size`.
+  static func copy(_ pointer: UnsafePointer<carbon_plugin_descriptor>) -> carbon_plugin_descriptor {
+    var copy = carbon_plugin_descriptor()
+    // abi_version and struct_size lead every version of the struct.
+    let declared = UnsafeRawPointer(pointer).load(fromByteOffset: 4, as: UInt32.self)
+    let count = min(Int(declared), MemoryLayout<carbon_plugin_descriptor>.size)
+    withUnsafeMutableBytes(of: &copy) { target in
+      target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: max(count, 8)))
+    }
+    return copy
+  }
+
+  /// The size of ABI v1's descriptor before any appended field: the smallest `struct_size` a
+  /// module may declare (a module built against an older copy of the header has exactly this).
+  static let baseDescriptorSize = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.call_bidi)!
+
+  /// The descriptor's `call_bidi`, when its `struct_size` covers the field and it is set.
+  static func bidiEntry(of d: carbon_plugin_descriptor) -> carbon_call_bidi_fn? {
+    let end = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.call_bidi)! + MemoryLayout<carbon_call_bidi_fn?>.size
+    return Int(d.struct_size) >= end ? d.call_bidi : nil
+  }
+
   private static func read(descriptor d: carbon_plugin_descriptor, path: String) throws(PluginLoadError)
     -> (String, String, String, [PluginMethod], [UInt8])
   {
-    guard d.struct_size >= UInt32(MemoryLayout<carbon_plugin_descriptor>.size) else {
+    guard d.struct_size >= UInt32(PluginLibrary.baseDescriptorSize) else {
       throw .invalidDescriptor(path: path, reason: "struct_size \(d.struct_size) is smaller than ABI v1's descriptor")
     }
     guard let namePointer = d.name, let versionPointer = d.version else {
@@ -353,10 +386,19 @@ public final class PluginLibrary: @unchecked Sendable {
           throw .invalidDescriptor(
             path: path, reason: "methods[\(index)].path '\(methodPath)' is not /<package>.<Service>/<Method>")
         }
-        guard entry.kind == CARBON_METHOD_UNARY || entry.kind == CARBON_METHOD_SERVER_STREAMING else {
+        switch entry.kind {
+        case CARBON_METHOD_UNARY, CARBON_METHOD_SERVER_STREAMING:
+          methods.append(PluginMethod(path: methodPath, isServerStreaming: entry.kind == CARBON_METHOD_SERVER_STREAMING))
+        case CARBON_METHOD_BIDI_STREAMING:
+          guard PluginLibrary.bidiEntry(of: d) != nil else {
+            throw .invalidDescriptor(
+              path: path,
+              reason: "methods[\(index)] '\(methodPath)' is bidirectional-streaming but the descriptor has no call_bidi (struct_size \(d.struct_size))")
+          }
+          methods.append(PluginMethod(path: methodPath, isServerStreaming: true, isClientStreaming: true))
+        default:
           throw .invalidDescriptor(path: path, reason: "methods[\(index)].kind \(entry.kind.rawValue) is unknown")
         }
-        methods.append(PluginMethod(path: methodPath, isServerStreaming: entry.kind == CARBON_METHOD_SERVER_STREAMING))
       }
     }
     var descriptorSet: [UInt8] = []

@@ -20,18 +20,48 @@ public struct PluginManifest: Sendable, Equatable, Codable {
   public struct Method: Sendable, Hashable, Codable {
     /// Full gRPC path, e.g. "/carbon.examples.v1.Gwp/ToCo2e".
     public var path: String
-    /// True for a server-streaming method.
+    /// True for a method that answers with a stream (server-streaming or bidirectional).
     public var serverStreaming: Bool
+    /// True for a bidirectional-streaming method (a stream of requests). Absent means false,
+    /// so manifests written before such methods existed read unchanged.
+    public var clientStreaming: Bool
 
     /// A method entry.
-    public init(path: String, serverStreaming: Bool) {
+    public init(path: String, serverStreaming: Bool, clientStreaming: Bool = false) {
       self.path = path
-      self.serverStreaming = serverStreaming
+      self.serverStreaming = serverStreaming || clientStreaming
+      self.clientStreaming = clientStreaming
+    }
+
+    /// The entry of a method as a library declares it.
+    public init(_ method: PluginMethod) {
+      self.init(path: method.path, serverStreaming: method.isServerStreaming, clientStreaming: method.isClientStreaming)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
       case path
       case serverStreaming = "server_streaming"
+      case clientStreaming = "client_streaming"
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      path = try container.decode(String.self, forKey: .path)
+      serverStreaming = try container.decode(Bool.self, forKey: .serverStreaming)
+      clientStreaming = try container.decodeIfPresent(Bool.self, forKey: .clientStreaming) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(path, forKey: .path)
+      try container.encode(serverStreaming, forKey: .serverStreaming)
+      // Written only when true: a manifest of a module without such methods stays as it was.
+      if clientStreaming { try container.encode(true, forKey: .clientStreaming) }
+    }
+
+    /// "(unary)", "(server streaming)" or "(bidirectional streaming)".
+    var kindLabel: String {
+      clientStreaming ? "(bidirectional streaming)" : serverStreaming ? "(server streaming)" : "(unary)"
     }
   }
 
@@ -71,7 +101,7 @@ public struct PluginManifest: Sendable, Equatable, Codable {
   public init(describing library: PluginLibrary, publisher: String? = nil) {
     self.init(
       name: library.name, version: library.version, abiVersion: library.abiVersion, sha256: library.sha256,
-      methods: library.methods.map { Method(path: $0.path, serverStreaming: $0.isServerStreaming) },
+      methods: library.methods.map(Method.init),
       publisher: publisher)
   }
 
@@ -154,13 +184,13 @@ public struct PluginManifest: Sendable, Equatable, Codable {
   ) -> (field: String, manifest: String, library: String)? {
     if name != libraryName { return ("name", name, libraryName) }
     if version != libraryVersion { return ("version", version, libraryVersion) }
-    let declared = Set(libraryMethods.map { Method(path: $0.path, serverStreaming: $0.isServerStreaming) })
+    let declared = Set(libraryMethods.map(Method.init))
     let listed = Set(methods)
     if declared != listed {
       func describe(_ methods: Set<Method>) -> String {
         methods.isEmpty
           ? "none"
-          : methods.sorted { $0.path < $1.path }.map { $0.path + ($0.serverStreaming ? " (server streaming)" : " (unary)") }
+          : methods.sorted { $0.path < $1.path }.map { "\($0.path) \($0.kindLabel)" }
             .joined(separator: ", ")
       }
       return ("methods", describe(listed.subtracting(declared)), describe(declared.subtracting(listed)))

@@ -51,7 +51,7 @@ extension CarbonHub {
         var get = Carbon_Host_V1_GetModuleRequest()
         get.name = module
         let info = try await host.getModule(get)
-        let streaming = info.methods.contains { ($0.path.hasSuffix("/" + method) || $0.path == method) && $0.kind == .serverStreaming }
+        let streaming = info.methods.contains { ($0.path.hasSuffix("/" + method) || $0.path == method) && ($0.kind == .serverStreaming || $0.kind == .bidiStreaming) }
         if streaming {
           try await host.invokeStream(request) { response in
             for try await message in response.messages { printOut(message.responseJson) }

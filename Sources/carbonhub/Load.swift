@@ -151,7 +151,9 @@ extension CarbonHub {
           }
           targets.append(
             LoadTarget(
-              label: "\(info.name).\(method)", path: path.path, isServerStreaming: path.kind == .serverStreaming,
+              label: "\(info.name).\(method)", path: path.path,
+              isServerStreaming: path.kind == .serverStreaming || path.kind == .bidiStreaming,
+              isBidi: path.kind == .bidiStreaming,
               request: bytes, expectedStatus: sample?.expectedStatus ?? 0))
         }
       }
@@ -198,6 +200,8 @@ struct LoadTarget: Sendable {
   /// "/carbon.esca.v1.Esca/ComputeBonus".
   let path: String
   let isServerStreaming: Bool
+  /// A bidirectional method: the request is sent as a stream of one.
+  let isBidi: Bool
   /// The request, protobuf.
   let request: [UInt8]
   /// The status the sample documents (0 = OK): answering it counts as success.
@@ -273,7 +277,17 @@ struct LoadDriver: Sendable {
   private func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ target: LoadTarget) async -> UInt32 {
     do {
       let request = ClientRequest(message: target.request)
-      if target.isServerStreaming {
+      if target.isBidi {
+        let message = target.request
+        _ = try await client.bidirectionalStreaming(
+          request: StreamingClientRequest { writer in try await writer.write(message) }, descriptor: target.descriptor,
+          serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+        ) { response in
+          var count = 0
+          for try await _ in response.messages { count += 1 }
+          return count
+        }
+      } else if target.isServerStreaming {
         _ = try await client.serverStreaming(
           request: request, descriptor: target.descriptor, serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
           options: .defaults

@@ -38,7 +38,8 @@ extension CarbonHub {
         printOut("  allow: \(module.allowAny ? "any caller" : module.allow.joined(separator: ", "))"
           + (module.isolation == .isolated ? "  isolated, \(module.restarts) restarts" : ""))
         for method in module.methods {
-          printOut("  \(method.path)\(method.kind == .serverStreaming ? "  (server-streaming)" : "")")
+          let kind = method.kind == .serverStreaming ? "  (server-streaming)" : method.kind == .bidiStreaming ? "  (bidirectional-streaming)" : ""
+        printOut("  \(method.path)\(kind)")
         }
       }
     }

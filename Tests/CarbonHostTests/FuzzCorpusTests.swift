@@ -75,11 +75,7 @@ struct FuzzCorpusTests {
       let once = ResumeOnce(continuation)
       Thread.detachNewThread {
         do {
-          if method.isServerStreaming {
-            try instance.callStreaming(method.path, request: request, encoding: encoding) { _ in true }
-          } else {
-            _ = try instance.call(method.path, request: request, encoding: encoding)
-          }
+          _ = try instance.callCollecting(method, request: request, encoding: encoding)
           once.resume((0, ""))
         } catch let error as PluginCallError {
           once.resume((error.status, error.message))

@@ -47,7 +47,7 @@ struct PluginManifestTests {
     (#"{"format": 1, "name": "x", "version": "1", "abi_version": 1, "sha256": "\#(digest)", "methods": [{"path": "/a.B/C", "server_streaming": false}, {"path": "/a.B/D", "server_streaming": "yes"}]}"#, "methods[1].server_streaming", "must be true or false"),
     (#"{"format": 1, "name": "x", "version": "1", "abi_version": 1, "sha256": "\#(digest)", "methods": [{"path": "/a.B/C"}]}"#, "methods[0].server_streaming", "is required"),
     (#"{"format": 1, "name": "x", "version": "1", "abi_version": 1, "sha256": "\#(digest)", "methods": [{"path": "a.B/C", "server_streaming": false}]}"#, "methods[0].path", "'a.B/C' is not /<package>.<Service>/<Method>"),
-    (#"{"format": 1, "name": "x", "version": "1", "abi_version": 1, "sha256": "\#(digest)", "methods": [{"path": "/a.B/C", "server_streaming": false, "kind": 1}]}"#, "methods[0].kind", "unknown key (allowed: path, server_streaming)"),
+    (#"{"format": 1, "name": "x", "version": "1", "abi_version": 1, "sha256": "\#(digest)", "methods": [{"path": "/a.B/C", "server_streaming": false, "kind": 1}]}"#, "methods[0].kind", "unknown key (allowed: client_streaming, path, server_streaming)"),
   ] as [(String, String?, String)])
   func invalidManifestsNameTheField(text: String, field: String?, reason: String) {
     #expect(throws: ManifestError(field: field, reason: reason)) { try PluginManifest.parse(Data(text.utf8)) }

@@ -3,7 +3,8 @@
 ** (built from source with -fsanitize=fuzzer,address,undefined, see scripts/libfuzzer.sh).
 **
 ** Input layout: byte 0 picks the method (byte % method_count) and the encoding (bit 7: JSON,
-** else protobuf); the rest is the request. Every call must return OK or a documented error
+** else protobuf); the rest is the request. A bidirectional method gets the rest cut into
+** 1 to 4 requests (bits 4-5 of byte 0 say how many) through call_bidi(). Every call must return OK or a documented error
 ** status (the set ConformanceChecker.acceptableForFuzzedRequest allows); anything else, a
 ** leaked or invalid buffer, or a memory error aborts and libFuzzer keeps the input.
 */
@@ -38,6 +39,26 @@ static int acceptable(carbon_status status) {
   }
 }
 
+/* The requests of a bidirectional call: the input cut into `count` nearly equal pieces. */
+typedef struct {
+  const uint8_t *data;
+  size_t size, count, taken;
+} pieces;
+
+static int receive_piece(void *context, const uint8_t **message, size_t *length) {
+  pieces *p = context;
+  if (p->taken == p->count) {
+    *message = NULL;
+    *length = 0;
+    return 0;
+  }
+  size_t start = p->size * p->taken / p->count, end = p->size * (p->taken + 1) / p->count;
+  p->taken++;
+  *message = p->data + start;
+  *length = end - start;
+  return 1;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc; (void)argv;
   descriptor = carbon_plugin_entry();
@@ -56,8 +77,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   carbon_encoding encoding = (data[0] & 0x80) ? CARBON_ENCODING_JSON : CARBON_ENCODING_PROTOBUF;
   carbon_call_result result;
   memset(&result, 0, sizeof result);
-  int streaming = method->kind == CARBON_METHOD_SERVER_STREAMING;
-  descriptor->call(instance, method->path, encoding, data + 1, size - 1, streaming ? emit_discard : NULL, NULL, &result);
+  if (method->kind == CARBON_METHOD_BIDI_STREAMING) {
+    pieces requests = {data + 1, size - 1, 1 + ((data[0] >> 4) & 3), 0};
+    descriptor->call_bidi(instance, method->path, encoding, receive_piece, &requests, emit_discard, NULL, &result);
+  } else {
+    int streaming = method->kind == CARBON_METHOD_SERVER_STREAMING;
+    descriptor->call(instance, method->path, encoding, data + 1, size - 1, streaming ? emit_discard : NULL, NULL, &result);
+  }
   if (!acceptable(result.status)) {
     fprintf(stderr, "abi_fuzz: %s answered status %d: %s\n", method->path, (int)result.status,
             result.error_message ? result.error_message : "(no message)");

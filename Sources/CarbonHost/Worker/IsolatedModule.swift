@@ -181,6 +181,20 @@ public final class IsolatedModule: Sendable {
     }
   }
 
+  /// Starts a bidirectional call in the worker: its requests come from `requests`, its
+  /// responses are the returned call's messages (same rules as `streamingCall`).
+  func bidiCall(
+    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+  ) -> IsolatedStreamingCall {
+    switch servingConnection() {
+    case .success(let connection):
+      return connection.bidi(path, requests: requests, encoding: encoding, deadline: deadline, window: max(window, 1))
+    case .failure(let error):
+      requests.cancel()
+      return .refused(error)
+    }
+  }
+
   /// Calls the current worker holds.
   public var callsInFlight: Int { shared.withLock { $0.connection }?.callsInFlight ?? 0 }
 

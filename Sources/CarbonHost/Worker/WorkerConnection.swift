@@ -33,6 +33,8 @@ final class WorkerConnection: Sendable {
     var overdue: Set<UInt64> = []
     var hello: Result<WorkerHello, PluginLoadError>?
     var helloWaiter: CheckedContinuation<Result<WorkerHello, PluginLoadError>, Never>?
+    /// The request feeders of bidirectional calls in flight.
+    var feeders: [UInt64: RequestFeeder] = [:]
     /// Set once the worker is known to be gone: why.
     var death: String?
     var deathWaiters: [CheckedContinuation<Void, Never>] = []
@@ -191,6 +193,42 @@ final class WorkerConnection: Sendable {
     }
   }
 
+  /// Starts a bidirectional call in the worker: like `streaming`, and a thread sends the
+  /// requests it pulls from `requests`, at most `window` ahead of the plugin's own pulls.
+  func bidi(
+    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int
+  ) -> IsolatedStreamingCall {
+    let inbox = StreamInbox(window: window)
+    let feeder = RequestFeeder(requests: requests, window: min(window, RequestPipe.defaultCapacity))
+    let refused: PluginCallError? = state.withLock { state in
+      if let death = state.death { return unavailable(death) }
+      let id = state.nextID
+      state.nextID += 1
+      state.pending[id] = .stream(inbox)
+      state.feeders[id] = feeder
+      inbox.id = id
+      return nil
+    }
+    if let refused {
+      requests.cancel()
+      return .refused(refused)
+    }
+    let id = inbox.id
+    send(.call(WorkerCall(id: id, path: path, isStreaming: true, isBidi: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: UInt32(window), request: [])))
+    let thread = Thread { [self] in
+      feeder.run(
+        send: { send(.requestItem(id: id, bytes: $0)) },
+        end: { send(.requestEnd(id: id)) })
+    }
+    thread.name = "carbonhub-bidi-feeder"
+    thread.start()
+    if let deadline { watch(id, path, deadline) }
+    let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
+    return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in
+      abandon(id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+    }
+  }
+
   /// Calls the worker holds (sent and not yet answered or abandoned).
   var callsInFlight: Int { state.withLock { $0.pending.count + $0.overdue.count } }
 
@@ -201,11 +239,13 @@ final class WorkerConnection: Sendable {
   /// stop it. An overdue call must then finish within the grace period or the worker is
   /// presumed hung and killed: a thread stuck in plugin code cannot be stopped any other way.
   fileprivate func abandon(_ id: UInt64, _ error: PluginCallError, overdue: Bool) {
-    let waiting = state.withLock { state -> Pending? in
-      guard let pending = state.pending.removeValue(forKey: id) else { return nil }
+    let (waiting, feeder) = state.withLock { state -> (Pending?, RequestFeeder?) in
+      let feeder = state.feeders.removeValue(forKey: id)
+      guard let pending = state.pending.removeValue(forKey: id) else { return (nil, feeder) }
       if overdue { state.overdue.insert(id) }
-      return pending
+      return (pending, feeder)
     }
+    feeder?.stop()
     guard let waiting else { return }
     resolve(waiting, .failure(error))
     send(.cancel(id: id))
@@ -254,6 +294,8 @@ final class WorkerConnection: Sendable {
     let (waiting, helloWaiter, deathWaiters) = state.withLock { state in
       state.death = cause
       state.overdue.removeAll()
+      for feeder in state.feeders.values { feeder.stop() }
+      state.feeders.removeAll()
       defer { state.pending.removeAll() }
       if state.hello == nil { state.hello = .failure(.workerFailed(module: module, reason: "the worker process \(cause) before it was ready")) }
       defer { state.helloWaiter = nil; state.deathWaiters = [] }
@@ -298,12 +340,15 @@ final class WorkerConnection: Sendable {
     case .streamItem(let id, let bytes):
       if case .stream(let inbox) = state.withLock({ $0.pending[id] }) { inbox.append(bytes) }
     case .streamEnd(let id, let error):
-      let waiting = state.withLock { state in
+      let (waiting, feeder) = state.withLock { state in
         state.overdue.remove(id)
-        return state.pending.removeValue(forKey: id)
+        return (state.pending.removeValue(forKey: id), state.feeders.removeValue(forKey: id))
       }
+      feeder?.stop()
       if case .stream(let inbox) = waiting { inbox.finish(error, discardBuffered: false) }
-    case .start, .call, .cancel, .credit:
+    case .requestCredit(let id, let count):
+      state.withLock { $0.feeders[id] }?.grant(count)
+    case .start, .call, .cancel, .credit, .requestItem, .requestEnd:
       kill(reason: "it sent a host-only frame")
     }
   }
@@ -450,6 +495,47 @@ private final class WorkerOutput: Sendable {
     let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
     if done.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success { done.signal() }
     return lines.withLock { $0 }
+  }
+}
+
+/// Sends a bidirectional call's requests to the worker from a thread of its own: it blocks on
+/// the request pipe and on the worker's credit, never on the host's async threads.
+private final class RequestFeeder: Sendable {
+  private let requests: RequestPipe
+  // Starts at 0 and is signalled up to the window: libdispatch aborts when a semaphore is
+  // released below its initial value.
+  private let credits = DispatchSemaphore(value: 0)
+  private let stopped = Atomic<Bool>(false)
+
+  init(requests: RequestPipe, window: Int) {
+    self.requests = requests
+    for _ in 0..<max(window, 1) { credits.signal() }
+  }
+
+  /// Sends each request as credit allows, then the end; returns when the call is over.
+  func run(send: ([UInt8]) -> Void, end: () -> Void) {
+    while true {
+      switch requests.pull() {
+      case .message(let bytes):
+        credits.wait()
+        guard !stopped.load(ordering: .acquiring) else { return }
+        send(bytes)
+      case .end:
+        if !stopped.load(ordering: .acquiring) { end() }
+        return
+      case .cancelled:
+        return
+      }
+    }
+  }
+
+  func grant(_ count: UInt32) { for _ in 0..<count { credits.signal() } }
+
+  /// The call ended: stop reading the client and stop sending.
+  func stop() {
+    stopped.store(true, ordering: .releasing)
+    requests.cancel()
+    credits.signal()
   }
 }
 

@@ -12,6 +12,9 @@ import CarbonPluginLoader
 /// of concurrent calls, each identified by an id the host picks: host → `call`; worker →
 /// `response` (unary) or `streamItem`* + `streamEnd` (server streaming). The host may send
 /// `cancel` for a call it no longer waits for and `credit` to let a stream run further ahead.
+/// A bidirectional call's requests follow its `call` frame as `requestItem`* + `requestEnd`; the
+/// host sends at most the call's window of them ahead of the plugin, which grants more with
+/// `requestCredit` as it pulls them.
 /// The worker exits when the host closes the socket.
 public enum WorkerFrame: Sendable, Equatable {
   /// Host → worker, first frame: the module's JSON config. It travels on the socket rather than
@@ -34,6 +37,12 @@ public enum WorkerFrame: Sendable, Equatable {
   /// Host → worker: the consumer of a stream took `count` more messages; the worker may send
   /// that many more (streaming back-pressure, as `PluginDispatch` does in process).
   case credit(id: UInt64, count: UInt32)
+  /// Host → worker: the next request of a bidirectional call.
+  case requestItem(id: UInt64, bytes: [UInt8])
+  /// Host → worker: the client of a bidirectional call sent its last request.
+  case requestEnd(id: UInt64)
+  /// Worker → host: the plugin pulled `count` more requests; the host may send that many more.
+  case requestCredit(id: UInt64, count: UInt32)
 
   /// Largest frame either side accepts (the host's own message size limits are smaller); a
   /// larger length means a corrupted stream, and the connection is dropped.
@@ -41,6 +50,7 @@ public enum WorkerFrame: Sendable, Equatable {
 
   enum Kind: UInt8 {
     case start = 1, hello, loadFailed, call, response, streamItem, streamEnd, cancel, credit
+    case requestItem, requestEnd, requestCredit
   }
 }
 
@@ -86,8 +96,11 @@ public struct WorkerCall: Sendable, Equatable {
   public var id: UInt64
   /// The gRPC method path.
   public var path: String
-  /// True for a server-streaming call.
+  /// True for a server-streaming or bidirectional call.
   public var isStreaming: Bool
+  /// True for a bidirectional call: its requests follow as `requestItem` frames and `request`
+  /// is empty.
+  public var isBidi: Bool
   /// Encoding of the request and of every response.
   public var encoding: WireEncoding
   /// Milliseconds left until the call's deadline when it was sent (0: no deadline). Relative,
@@ -101,12 +114,13 @@ public struct WorkerCall: Sendable, Equatable {
 
   /// Creates a call.
   public init(
-    id: UInt64, path: String, isStreaming: Bool, encoding: WireEncoding, deadlineMilliseconds: UInt32, window: UInt32,
-    request: [UInt8]
+    id: UInt64, path: String, isStreaming: Bool, isBidi: Bool = false, encoding: WireEncoding,
+    deadlineMilliseconds: UInt32, window: UInt32, request: [UInt8]
   ) {
     self.id = id
     self.path = path
-    self.isStreaming = isStreaming
+    self.isStreaming = isStreaming || isBidi
+    self.isBidi = isBidi
     self.encoding = encoding
     self.deadlineMilliseconds = deadlineMilliseconds
     self.window = window
@@ -144,7 +158,7 @@ extension WorkerFrame {
       writer.u32(UInt32(hello.methods.count))
       for method in hello.methods {
         writer.string(method.path)
-        writer.byte(method.isServerStreaming ? 1 : 0)
+        writer.byte(method.isClientStreaming ? 2 : method.isServerStreaming ? 1 : 0)
       }
       writer.bytes(hello.descriptorSet)
       writer.u32(UInt32(bitPattern: hello.processID))
@@ -155,7 +169,7 @@ extension WorkerFrame {
       writer.byte(Kind.call.rawValue)
       writer.u64(call.id)
       writer.string(call.path)
-      writer.byte(call.isStreaming ? 1 : 0)
+      writer.byte(call.isBidi ? 2 : call.isStreaming ? 1 : 0)
       writer.byte(call.encoding == .json ? 1 : 0)
       writer.u32(call.deadlineMilliseconds)
       writer.u32(call.window)
@@ -186,6 +200,17 @@ extension WorkerFrame {
       writer.byte(Kind.credit.rawValue)
       writer.u64(id)
       writer.u32(count)
+    case .requestItem(let id, let bytes):
+      writer.byte(Kind.requestItem.rawValue)
+      writer.u64(id)
+      writer.bytes(bytes)
+    case .requestEnd(let id):
+      writer.byte(Kind.requestEnd.rawValue)
+      writer.u64(id)
+    case .requestCredit(let id, let count):
+      writer.byte(Kind.requestCredit.rawValue)
+      writer.u64(id)
+      writer.u32(count)
     }
     return writer.finish()
   }
@@ -206,7 +231,9 @@ extension WorkerFrame {
       let count = try reader.u32()
       var methods: [PluginMethod] = []
       for _ in 0..<count {
-        methods.append(PluginMethod(path: try reader.string(), isServerStreaming: try reader.byte() == 1))
+        let path = try reader.string()
+        let kind = try reader.byte()
+        methods.append(PluginMethod(path: path, isServerStreaming: kind == 1, isClientStreaming: kind == 2))
       }
       frame = .hello(
         WorkerHello(
@@ -215,9 +242,10 @@ extension WorkerFrame {
     case .loadFailed:
       frame = .loadFailed(try reader.loadError())
     case .call:
+      let id = try reader.u64(), path = try reader.string(), kind = try reader.byte()
       frame = .call(
         WorkerCall(
-          id: try reader.u64(), path: try reader.string(), isStreaming: try reader.byte() == 1,
+          id: id, path: path, isStreaming: kind == 1, isBidi: kind == 2,
           encoding: try reader.byte() == 1 ? .json : .protobuf, deadlineMilliseconds: try reader.u32(),
           window: try reader.u32(), request: try reader.bytes()))
     case .response:
@@ -233,6 +261,12 @@ extension WorkerFrame {
       frame = .cancel(id: try reader.u64())
     case .credit:
       frame = .credit(id: try reader.u64(), count: try reader.u32())
+    case .requestItem:
+      frame = .requestItem(id: try reader.u64(), bytes: try reader.bytes())
+    case .requestEnd:
+      frame = .requestEnd(id: try reader.u64())
+    case .requestCredit:
+      frame = .requestCredit(id: try reader.u64(), count: try reader.u32())
     }
     guard reader.isAtEnd else { throw WorkerProtocolError("\(kind) frame has \(reader.remaining) trailing bytes") }
     return frame

@@ -88,7 +88,9 @@ private final class WorkerConnectionServer: @unchecked Sendable {
     case .call(let call): dispatch(call)
     case .cancel(let id): streams.withLock { $0[id] }?.cancel()
     case .credit(let id, let count): streams.withLock { $0[id] }?.grant(count)
-    case .hello, .loadFailed, .response, .streamItem, .streamEnd:
+    case .requestItem(let id, let bytes): streams.withLock { $0[id] }?.requests?.deliver(bytes)
+    case .requestEnd(let id): streams.withLock { $0[id] }?.requests?.finish()
+    case .hello, .loadFailed, .response, .streamItem, .streamEnd, .requestCredit:
       FileHandle.standardError.write(Data("carbonhub worker: unexpected frame from the host\n".utf8))
       _exit(WorkerServer.exitLoadFailed)
     }
@@ -125,15 +127,28 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       return
     }
     // A stream blocks its thread while it waits for credit: a thread of its own, as in process.
-    let stream = WorkerStream(window: call.window, deadlineMilliseconds: call.deadlineMilliseconds)
+    let stream = WorkerStream(
+      window: call.window, deadlineMilliseconds: call.deadlineMilliseconds,
+      requests: call.isBidi ? RequestPipe(capacity: Int(max(call.window, 1))) : nil)
     streams.withLock { $0[call.id] = stream }
     threads.run { [self] in
       var failure: PluginCallError?
+      let emit: ([UInt8]) -> Bool = { [self] message in
+        guard stream.waitForCredit() else { return false }
+        send(.streamItem(id: call.id, bytes: message))
+        return true
+      }
       do throws(PluginCallError) {
-        try instance.callStreaming(call.path, request: call.request, encoding: call.encoding) { message in
-          guard stream.waitForCredit() else { return false }
-          send(.streamItem(id: call.id, bytes: message))
-          return true
+        if let requests = stream.requests {
+          try instance.callBidi(
+            call.path, encoding: call.encoding,
+            receive: { [self] in
+              let pulled = requests.pull()
+              if case .message = pulled { send(.requestCredit(id: call.id, count: 1)) }
+              return pulled
+            }, onMessage: emit)
+        } else {
+          try instance.callStreaming(call.path, request: call.request, encoding: call.encoding, onMessage: emit)
         }
       } catch {
         failure = error
@@ -206,9 +221,13 @@ private final class WorkerStream: Sendable {
   private let credits = DispatchSemaphore(value: 0)
   private let cancelled = Atomic<Bool>(false)
   private let deadline: ContinuousClock.Instant?
+  /// A bidirectional call's requests, as the host sends them (it never sends more than the
+  /// window ahead of the plugin's pulls).
+  let requests: RequestPipe?
 
-  init(window: UInt32, deadlineMilliseconds: UInt32) {
+  init(window: UInt32, deadlineMilliseconds: UInt32, requests: RequestPipe? = nil) {
     deadline = deadlineMilliseconds == 0 ? nil : .now + .milliseconds(Int(deadlineMilliseconds))
+    self.requests = requests
     for _ in 0..<max(window, 1) { credits.signal() }
   }
 
@@ -217,6 +236,7 @@ private final class WorkerStream: Sendable {
   func cancel() {
     cancelled.store(true, ordering: .releasing)
     credits.signal()
+    requests?.cancel()
   }
 
   /// Blocks until the host grants one more message; false when the stream must stop

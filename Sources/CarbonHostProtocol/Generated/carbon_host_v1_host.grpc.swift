@@ -201,7 +201,9 @@ extension Carbon_Host_V1_Host {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+        /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+        /// > bidirectional-streaming method may be called this way too: request_json is then its one
+        /// > and only request (to send many, call the method itself).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Carbon_Host_V1_InvokeRequest` messages.
@@ -304,7 +306,9 @@ extension Carbon_Host_V1_Host {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+        /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+        /// > bidirectional-streaming method may be called this way too: request_json is then its one
+        /// > and only request (to send many, call the method itself).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Carbon_Host_V1_InvokeRequest` message.
@@ -405,7 +409,9 @@ extension Carbon_Host_V1_Host {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+        /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+        /// > bidirectional-streaming method may be called this way too: request_json is then its one
+        /// > and only request (to send many, call the method itself).
         ///
         /// - Parameters:
         ///   - request: A `Carbon_Host_V1_InvokeRequest` message.
@@ -725,7 +731,9 @@ extension Carbon_Host_V1_Host {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+        /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+        /// > bidirectional-streaming method may be called this way too: request_json is then its one
+        /// > and only request (to send many, call the method itself).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Carbon_Host_V1_InvokeRequest` message.
@@ -905,7 +913,9 @@ extension Carbon_Host_V1_Host {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+        /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+        /// > bidirectional-streaming method may be called this way too: request_json is then its one
+        /// > and only request (to send many, call the method itself).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Carbon_Host_V1_InvokeRequest` message.
@@ -1058,7 +1068,9 @@ extension Carbon_Host_V1_Host.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+    /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+    /// > bidirectional-streaming method may be called this way too: request_json is then its one
+    /// > and only request (to send many, call the method itself).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Carbon_Host_V1_InvokeRequest` message.
@@ -1221,7 +1233,9 @@ extension Carbon_Host_V1_Host.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Calls a server-streaming module method with JSON in and a stream of JSON out.
+    /// > Calls a server-streaming module method with JSON in and a stream of JSON out. A
+    /// > bidirectional-streaming method may be called this way too: request_json is then its one
+    /// > and only request (to send many, call the method itself).
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -133,6 +133,9 @@ public nonisolated enum Carbon_Host_V1_MethodKind: SwiftProtobuf.Enum, Swift.Cas
   case unspecified // = 0
   case unary // = 1
   case serverStreaming // = 2
+
+  /// A stream of requests, a stream of responses (e.g. a batch sent in pieces).
+  case bidiStreaming // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -144,6 +147,7 @@ public nonisolated enum Carbon_Host_V1_MethodKind: SwiftProtobuf.Enum, Swift.Cas
     case 0: self = .unspecified
     case 1: self = .unary
     case 2: self = .serverStreaming
+    case 3: self = .bidiStreaming
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -153,6 +157,7 @@ public nonisolated enum Carbon_Host_V1_MethodKind: SwiftProtobuf.Enum, Swift.Cas
     case .unspecified: return 0
     case .unary: return 1
     case .serverStreaming: return 2
+    case .bidiStreaming: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -162,6 +167,7 @@ public nonisolated enum Carbon_Host_V1_MethodKind: SwiftProtobuf.Enum, Swift.Cas
     .unspecified,
     .unary,
     .serverStreaming,
+    .bidiStreaming,
   ]
 
 }
@@ -400,7 +406,7 @@ nonisolated extension Carbon_Host_V1_Isolation: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Carbon_Host_V1_MethodKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METHOD_KIND_UNSPECIFIED\0\u{1}METHOD_KIND_UNARY\0\u{1}METHOD_KIND_SERVER_STREAMING\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METHOD_KIND_UNSPECIFIED\0\u{1}METHOD_KIND_UNARY\0\u{1}METHOD_KIND_SERVER_STREAMING\0\u{1}METHOD_KIND_BIDI_STREAMING\0")
 }
 
 nonisolated extension Carbon_Host_V1_ModuleMethod: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

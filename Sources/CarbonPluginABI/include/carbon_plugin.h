@@ -116,14 +116,19 @@ typedef enum carbon_method_kind {
   /** One request, one response (returned in carbon_call_result.response). */
   CARBON_METHOD_UNARY = 0,
   /** One request, zero or more responses passed to the emit callback, then a final status. */
-  CARBON_METHOD_SERVER_STREAMING = 1
+  CARBON_METHOD_SERVER_STREAMING = 1,
+  /** A stream of requests pulled through the receive callback, zero or more responses passed
+  ** to the emit callback, then a final status (gRPC bidirectional streaming). Served by the
+  ** descriptor's call_bidi(), never by call(). Lets a client send a batch of any size in
+  ** pieces while the module answers as it goes, so neither side holds the whole batch. */
+  CARBON_METHOD_BIDI_STREAMING = 2
 } carbon_method_kind;
 
 /** One method a module serves. */
 typedef struct carbon_method {
   /** Full gRPC path, NUL-terminated: "/<package>.<Service>/<Method>". Module-owned, static. */
   const char *path;
-  /** Unary or server-streaming. */
+  /** Unary, server-streaming or bidirectional-streaming. */
   carbon_method_kind kind;
 } carbon_method;
 
@@ -160,6 +165,33 @@ typedef struct carbon_call_result {
 ** host uses that to keep memory flat when the client reads slower than the module produces.
 */
 typedef int (*carbon_emit_fn)(void *emit_context, const uint8_t *message, size_t length);
+
+/**
+** Callback through which a bidirectional-streaming method pulls its requests, one encoded
+** message per invocation, in the order the client sent them. Called on the thread that runs
+** call_bidi(), synchronously; it blocks until the next request arrives. The host reads from the
+** client only as fast as the module pulls, so a slow module paces its client and memory stays
+** flat however long the stream.
+**
+**   receive_context  the opaque pointer the host passed to call_bidi().
+**   message_out      receives the encoded request: host-owned, valid until the next call of
+**                    receive or until call_bidi() returns, whichever comes first. Set to NULL
+**                    (with length 0) when the return value is not 1.
+**   length_out       receives its length in bytes (0 is a valid, empty message).
+**
+** Returns 1 when a request was received; 0 when the client has sent its last request (the
+** module finishes its work, emits what remains and returns its status); -1 when the host no
+** longer wants the call (the client went away or cancelled, the deadline passed, or the
+** client's request stream failed): the module releases what it holds and returns promptly
+** with CARBON_STATUS_CANCELLED. After 0 or -1, further calls return the same value.
+*/
+typedef int (*carbon_receive_fn)(void *receive_context, const uint8_t **message_out, size_t *length_out);
+
+/** The signature of the descriptor's call_bidi() (documented there). */
+typedef void (*carbon_call_bidi_fn)(void *instance, const char *method_path, carbon_encoding encoding,
+                                    carbon_receive_fn receive, void *receive_context,
+                                    carbon_emit_fn emit, void *emit_context,
+                                    carbon_call_result *result);
 
 /** The static description of a module, returned by carbon_plugin_entry(). */
 typedef struct carbon_plugin_descriptor {
@@ -225,8 +257,28 @@ typedef struct carbon_plugin_descriptor {
   ** error message). NULL is a no-op. Thread-safe. */
   void (*free_buffer)(void *buffer);
 
-  /** Releases an instance. Called once, after the last call() on it has returned. */
+  /** Releases an instance. Called once, after the last call() or call_bidi() on it has
+  ** returned. */
   void (*shutdown)(void *instance);
+
+  /* ---- Appended in ABI 1 without a version bump (see the evolution rule). A host reads the
+  ** fields below only when struct_size covers them; a module built against an older copy of
+  ** this header simply has none of them. */
+
+  /**
+  ** Runs one bidirectional-streaming method (kind CARBON_METHOD_BIDI_STREAMING).
+  **   instance, method_path, encoding, result   as for call().
+  **   receive, receive_context                  the request stream (see carbon_receive_fn);
+  **                                             never NULL.
+  **   emit, emit_context                        the response stream (see carbon_emit_fn);
+  **                                             never NULL.
+  ** Required (non-NULL) when any method is of kind CARBON_METHOD_BIDI_STREAMING: the host
+  ** refuses a module that declares such a method without it. NULL otherwise. A request that
+  ** fails to decode or validate ends the call with its status; error_field then names the
+  ** field with the request's position in the stream, e.g. "requests[2].farms[0].bonus".
+  ** Must be safe to call concurrently. Never blocks indefinitely except inside receive and emit.
+  */
+  carbon_call_bidi_fn call_bidi;
 } carbon_plugin_descriptor;
 
 /** The signature of the entry symbol. */
