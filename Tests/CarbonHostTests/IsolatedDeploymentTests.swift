@@ -277,14 +277,6 @@ private func waitForHealth(
   }
 }
 
-/// Polls `condition` every 10 ms until it holds (20 s at most).
-private func waitUntil(_ condition: () async -> Bool) async throws {
-  let deadline = ContinuousClock.now + .seconds(20)
-  while !(await condition()) {
-    try #require(ContinuousClock.now < deadline, "condition still false after 20 s")
-    try await Task.sleep(for: .milliseconds(10))
-  }
-}
 
 private func scrape(_ host: RunningHost) async throws -> String {
   let address = try #require(host.server.metricsListeningAddress)

@@ -116,6 +116,15 @@ final class RunningHost: Sendable {
   }
 }
 
+/// Polls `condition` every 10 ms until it holds (20 s at most).
+func waitUntil(_ condition: () async -> Bool) async throws {
+  let deadline = ContinuousClock.now + .seconds(20)
+  while !(await condition()) {
+    try #require(ContinuousClock.now < deadline, "condition still false after 20 s")
+    try await Task.sleep(for: .milliseconds(10))
+  }
+}
+
 /// Runs a command with a time limit and returns its exit status and combined output.
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60) throws -> (status: Int32, output: String) {

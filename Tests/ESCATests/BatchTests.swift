@@ -46,4 +46,79 @@ import Testing
     let results = try Esca.harness().stream(Esca.service + "ComputeBatch", request, as: Carbon_Esca_V1_FarmResult.self)
     #expect(results[0].error.field == "farms[0].bonus")
   }
+
+  // MARK: ComputeBatchStream
+
+  /// `farms` cut into requests of `sizes` farms each.
+  func pieces(_ farms: [Carbon_Esca_V1_FarmRecord], sizes: [Int], includeTerms: Bool = false) -> [Carbon_Esca_V1_BatchRequest] {
+    var rest = farms[...]
+    return sizes.map { size in
+      var request = Carbon_Esca_V1_BatchRequest()
+      request.farms = Array(rest.prefix(size))
+      rest = rest.dropFirst(size)
+      request.includeTerms = includeTerms
+      return request
+    }
+  }
+
+  @Test func streamGivesTheSameResultsAsOneBatchWhateverTheCut() throws {
+    let farms = (0..<250).map { farm($0, yield: $0 == 130 ? -1 : 2000 + Double($0)) }
+    var whole = Carbon_Esca_V1_BatchRequest()
+    whole.farms = farms
+    let harness = try Esca.harness()
+    let expected = try harness.stream(Esca.service + "ComputeBatch", whole, as: Carbon_Esca_V1_FarmResult.self)
+    // One farm per request, uneven pieces with an empty one, everything in one request.
+    for sizes in [Array(repeating: 1, count: 250), [7, 0, 100, 143], [250]] {
+      let results = try harness.bidi(Esca.service + "ComputeBatchStream", pieces(farms, sizes: sizes), as: Carbon_Esca_V1_FarmResult.self)
+      #expect(results.count == 250)
+      #expect(results.map(\.index) == Array(0..<250).map(Int32.init))
+      // Same figures as the one-message batch; 2000 kg/ha: r × 3.664e6 / 2000.
+      #expect(zip(results, expected).allSatisfy { $0.escaGCo2EPerKgDry == $1.escaGCo2EPerKgDry && $0.farmID == $1.farmID })
+      #expect(abs(results[0].escaGCo2EPerKgDry - 150.5478770284 * 2921 / 2000) < 1e-6)
+      // The failing farm keeps its error in place, with its path in the request it came in.
+      #expect(results[130].error.status == "INVALID_ARGUMENT")
+    }
+    let cut = try harness.bidi(
+      Esca.service + "ComputeBatchStream", pieces(farms, sizes: [7, 0, 100, 143]), as: Carbon_Esca_V1_FarmResult.self)
+    // Farm 130 is the 24th farm of the 4th request (7 + 0 + 100 = 107 before it).
+    #expect(cut[130].error.field == "requests[3].farms[23].bonus.yield_kg_dry_per_ha_per_yr")
+  }
+
+  @Test func streamReadsIncludeTermsFromTheFirstRequest() throws {
+    var requests = pieces([farm(0, yield: 2921), farm(1, yield: 2921)], sizes: [1, 1], includeTerms: true)
+    requests[1].includeTerms = false
+    let results = try Esca.harness().bidi(Esca.service + "ComputeBatchStream", requests, as: Carbon_Esca_V1_FarmResult.self)
+    #expect(results.allSatisfy { $0.trace.value(of: "soc_ref") == 24 })
+  }
+
+  @Test func streamOfNoRequestGivesNoResult() throws {
+    let results = try Esca.harness().bidi(
+      Esca.service + "ComputeBatchStream", [Carbon_Esca_V1_BatchRequest](), as: Carbon_Esca_V1_FarmResult.self)
+    #expect(results.isEmpty)
+  }
+
+  @Test func streamStopsAtTheConfiguredMaximum() throws {
+    let harness = try ModuleHarness<EscaModule>(configJSON: #"{"max_batch_farms": 3}"#)
+    do {
+      _ = try harness.bidi(
+        Esca.service + "ComputeBatchStream", pieces((0..<4).map { farm($0, yield: 2921) }, sizes: [2, 2]),
+        as: Carbon_Esca_V1_FarmResult.self)
+      Issue.record("a fourth farm passed a maximum of 3")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "requests[1].farms[1]")
+    }
+  }
+
+  @Test func undecodableRequestIsNamedByItsPosition() throws {
+    let harness = try Esca.harness()
+    let good = try MessageCoding.encode(pieces([farm(0, yield: 2921)], sizes: [1])[0], .protobuf)
+    do {
+      _ = try harness.bidiBytes(Esca.service + "ComputeBatchStream", [good, [0xFF, 0xFF, 0xFF]], encoding: .protobuf)
+      Issue.record("garbage bytes decoded")
+    } catch {
+      #expect(error.status == .invalidArgument)
+      #expect(error.field == "requests[1]")
+    }
+  }
 }

@@ -89,6 +89,75 @@ import Testing
     #expect(summary.auditSample.farmsToAudit == 60)
   }
 
+  /// `farms` cut into stream requests of `sizes` farms; the project name in the first only.
+  func pieces(_ farms: [Farm], sizes: [Int], name: String = "flux") -> [Carbon_Sobac_V1_CollectiveProjectRequest] {
+    var rest = farms[...]
+    return sizes.enumerated().map { position, size in
+      var request = Carbon_Sobac_V1_CollectiveProjectRequest()
+      if position == 0 { request.projectName = name }
+      request.farms = Array(rest.prefix(size))
+      rest = rest.dropFirst(size)
+      return request
+    }
+  }
+
+  func typedFarms(_ count: Int) -> [Farm] {
+    (0..<count).map { index in
+      var farm = steadyFarm(id: "F\(index)")
+      farm.farmType = index % 3 == 0 ? .livestock : .fieldCrops
+      return farm
+    }
+  }
+
+  @Test func streamGivesTheSameMessagesAsTheBatch() throws {
+    let farms = typedFarms(130)
+    var whole = Carbon_Sobac_V1_CollectiveProjectRequest()
+    whole.projectName = "flux"
+    whole.farms = farms
+    let harness = try makeHarness()
+    let expected = try harness.stream(Path.batch, whole, as: Carbon_Sobac_V1_CollectiveBatchMessage.self)
+    let streamed = try harness.bidi(Path.stream, pieces(farms, sizes: [1, 60, 0, 69]), as: Carbon_Sobac_V1_CollectiveBatchMessage.self)
+    #expect(streamed.count == 131)
+    #expect(streamed.dropLast().map(\.farm.farmID) == farms.map(\.farmID))
+    // The farms' figures are those of the batch; only the field paths of their traces differ.
+    #expect(zip(streamed.dropLast(), expected.dropLast()).allSatisfy { $0.farm.finalReductionTCo2E == $1.farm.finalReductionTCo2E })
+    let summary = try #require(streamed.last?.summary)
+    #expect(summary == expected.last?.summary)
+    #expect(summary.projectName == "flux" && summary.farms == 130)
+    // 130 farms of 2 types: Tableau 7's row 100 → 30 of each type.
+    #expect(summary.auditSample.tableRowFarms == 100)
+    #expect(summary.auditSample.farmsToAudit == 60)
+    let perFarm = (5 * 2000 * (3.97 + fieldN2OPerKgMineralN) + 50 * 9.861) / 1000
+    #expect(abs(summary.finalReductionTCo2E - 130 * perFarm) < 1e-6)
+  }
+
+  @Test func streamRefusesADuplicateFarmAcrossRequests() throws {
+    let farms = typedFarms(3) + [steadyFarm(id: "F1")]
+    let failure = error { _ = try makeHarness().bidi(Path.stream, pieces(farms, sizes: [3, 1]), as: Carbon_Sobac_V1_CollectiveBatchMessage.self) }
+    #expect(failure?.field == "requests[1].farms[0].farm_id")
+    #expect(failure?.message.contains("requests[0].farms[1]") == true)
+  }
+
+  @Test func streamChecksFarmTypesOnceTheCountIsKnown() throws {
+    var farms = typedFarms(61)
+    farms[42].farmType = .unspecified
+    // 61 farms: the missing type is an error, named where it was sent.
+    let failure = error { _ = try makeHarness().bidi(Path.stream, pieces(farms, sizes: [40, 21]), as: Carbon_Sobac_V1_CollectiveBatchMessage.self) }
+    #expect(failure?.field == "requests[1].farms[2].farm_type")
+    // 60 farms: every farm is audited, no type needed.
+    let messages = try makeHarness().bidi(Path.stream, pieces(Array(farms.prefix(60)), sizes: [60]), as: Carbon_Sobac_V1_CollectiveBatchMessage.self)
+    #expect(messages.last?.summary.auditSample.auditAll == true)
+  }
+
+  @Test func streamRefusesAnotherProjectNameAndAnEmptyProject() throws {
+    var requests = pieces(typedFarms(2), sizes: [1, 1])
+    requests[1].projectName = "other"
+    let renamed = error { _ = try makeHarness().bidi(Path.stream, requests, as: Carbon_Sobac_V1_CollectiveBatchMessage.self) }
+    #expect(renamed?.field == "requests[1].project_name")
+    let empty = error { _ = try makeHarness().bidi(Path.stream, pieces([], sizes: [0]), as: Carbon_Sobac_V1_CollectiveBatchMessage.self) }
+    #expect(empty?.field == "requests")
+  }
+
   @Test func examplesNextToThePluginPass() throws {
     let problems = try makeHarness().verifyExamples(in: repositoryRoot() + "/Plugins/SOBAC/examples")
     #expect(problems.isEmpty, "\(problems)")

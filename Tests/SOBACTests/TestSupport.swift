@@ -15,6 +15,7 @@ enum Path {
   static let farm = "/carbon.sobac.v1.Sobac/EvaluateFarmProject"
   static let collective = "/carbon.sobac.v1.Sobac/EvaluateCollectiveProject"
   static let batch = "/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch"
+  static let stream = "/carbon.sobac.v1.Sobac/EvaluateCollectiveStream"
   static let importCsv = "/carbon.sobac.v1.Sobac/ImportLedgerCsv"
   static let evaluateCsv = "/carbon.sobac.v1.Sobac/EvaluateLedgerCsv"
 }

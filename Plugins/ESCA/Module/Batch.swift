@@ -8,13 +8,15 @@ struct Batch {
   /// Record every term in each trace (off by default: a batch of 100 000 farms stays cheap).
   let includeTerms: Bool
 
-  func result(for farm: Carbon_Esca_V1_FarmRecord, index: Int) -> Carbon_Esca_V1_FarmResult {
+  /// The result of `farm`, at `index` of the batch; `path` is the farm's field path in the
+  /// request ("farms[3]", or "requests[0].farms[3]" in a stream), prefixed to its errors.
+  func result(for farm: Carbon_Esca_V1_FarmRecord, index: Int, path: String) -> Carbon_Esca_V1_FarmResult {
     var result = Carbon_Esca_V1_FarmResult()
     result.index = Int32(clamping: index)
     result.farmID = farm.farmID
     var trace = Tracer(recordsTerms: includeTerms)
     do {
-      let prefix = "farms[\(index)]."
+      let prefix = path + "."
       var rate: Double? = nil
       if farm.hasModel {
         let modelled = try model.compute(farm.model, prefix: prefix + "model.", trace: &trace)

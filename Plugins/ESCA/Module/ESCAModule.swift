@@ -21,11 +21,12 @@ public struct EscaModule: CarbonModule {
     .unary("/carbon.esca.v1.Esca/ComputePenalties", EscaModule.computePenalties),
     .unary("/carbon.esca.v1.Esca/SampleGroupAudit", EscaModule.sampleGroupAudit),
     .serverStreaming("/carbon.esca.v1.Esca/ComputeBatch", EscaModule.computeBatch),
+    .bidiStreaming("/carbon.esca.v1.Esca/ComputeBatchStream", EscaModule.computeBatchStream),
   ]
 
   /// Configuration (`[modules.esca.config]`).
   struct Config: Decodable {
-    /// Largest number of farms accepted by ComputeBatch.
+    /// Largest number of farms accepted by ComputeBatch (and over a ComputeBatchStream).
     var maxBatchFarms: Int = 10_000_000
     enum CodingKeys: String, CodingKey { case maxBatchFarms = "max_batch_farms" }
     init() {}
@@ -136,7 +137,29 @@ public struct EscaModule: CarbonModule {
     }
     let batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
     for (index, farm) in request.farms.enumerated() {
-      try stream.send(batch.result(for: farm, index: index))
+      try stream.send(batch.result(for: farm, index: index, path: "farms[\(index)]"))
+    }
+  }
+
+  /// ComputeBatchStream: ComputeBatch with the farms arriving in pieces; each result goes out
+  /// before the next request is read, so memory does not grow with the batch.
+  public func computeBatchStream(
+    _ requests: RequestStream<Carbon_Esca_V1_BatchRequest>, _ stream: ResponseStream<Carbon_Esca_V1_FarmResult>
+  ) throws(ModuleError) {
+    var batch: Batch? = nil
+    var index = 0
+    while let request = try requests.next() {
+      let position = RequestStream<Carbon_Esca_V1_BatchRequest>.path(requests.received - 1)
+      let current = batch ?? Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
+      batch = current
+      for (offset, farm) in request.farms.enumerated() {
+        guard index < config.maxBatchFarms else {
+          throw .invalidArgument(
+            "\(position).farms[\(offset)]", "the stream exceeds the configured maximum of \(config.maxBatchFarms) farms")
+        }
+        try stream.send(current.result(for: farm, index: index, path: "\(position).farms[\(offset)]"))
+        index += 1
+      }
     }
   }
 }

@@ -15,6 +15,7 @@ public struct SobacModule: CarbonModule {
     .unary("/carbon.sobac.v1.Sobac/EvaluateFarmProject", SobacModule.evaluateFarmProject),
     .unary("/carbon.sobac.v1.Sobac/EvaluateCollectiveProject", SobacModule.evaluateCollectiveProject),
     .serverStreaming("/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch", SobacModule.evaluateCollectiveBatch),
+    .bidiStreaming("/carbon.sobac.v1.Sobac/EvaluateCollectiveStream", SobacModule.evaluateCollectiveStream),
     .unary("/carbon.sobac.v1.Sobac/ImportLedgerCsv", SobacModule.importLedgerCsv),
     .unary("/carbon.sobac.v1.Sobac/EvaluateLedgerCsv", SobacModule.evaluateLedgerCsv),
   ]
@@ -155,16 +156,78 @@ public struct SobacModule: CarbonModule {
     try validateCollective(request, prefix: "")
     var totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
     for (index, farm) in request.farms.enumerated() {
-      let result = try evaluator.evaluate(farm, path: "farms[\(index)]")
-      totals.add(result)
-      var message = Carbon_Sobac_V1_CollectiveBatchMessage()
-      // The farm's full trace travels inside `farm`; the message trace only names the method,
-      // so that 10 000 farms do not carry every trace twice.
-      message.trace.method = Self.methodName
-      message.trace.methodVersion = Self.methodVersion
-      message.farm = result
-      try stream.send(message)
+      try sendFarm(evaluator.evaluate(farm, path: "farms[\(index)]"), adding: &totals, to: stream)
     }
+    try sendSummary(totals, to: stream)
+  }
+
+  /// EvaluateCollectiveBatch with the farms arriving in pieces (see sobac.proto). The checks
+  /// of `validateCollective` apply to the whole stream; the one that needs the farm count
+  /// (farm types above 60 farms) is made once the count is known, at the end.
+  func evaluateCollectiveStream(
+    _ requests: RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>,
+    _ stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
+  ) throws(ModuleError) {
+    var totals: CollectiveAccumulator? = nil
+    var seen: [String: String] = [:]
+    // The first farm type that is missing or unknown: an error only above 60 farms.
+    var firstTypeError: ModuleError? = nil
+    var count = 0
+    while let request = try requests.next() {
+      let position = RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(requests.received - 1)
+      if let totals {
+        guard request.projectName.isEmpty || request.projectName == totals.projectName else {
+          throw .invalidArgument(
+            "\(position).project_name", "'\(request.projectName)' differs from the first request's '\(totals.projectName)'")
+        }
+      } else {
+        totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
+      }
+      for (offset, farm) in request.farms.enumerated() {
+        let path = "\(position).farms[\(offset)]"
+        guard count < config.maxFarms else {
+          throw .invalidArgument(path, "the stream exceeds the configured maximum of \(config.maxFarms) farms")
+        }
+        try Validate.nonEmpty(farm.farmID, "\(path).farm_id")
+        if let first = seen[farm.farmID] {
+          throw .invalidArgument("\(path).farm_id", "farm '\(farm.farmID)' is already \(first)")
+        }
+        seen[farm.farmID] = path
+        if firstTypeError == nil {
+          do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
+        }
+        try sendFarm(evaluator.evaluate(farm, path: path), adding: &totals!, to: stream)
+        count += 1
+      }
+    }
+    guard let totals, count > 0 else { throw .invalidArgument("requests", "must carry at least one farm") }
+    if count > AuditSampler.auditAllUpTo, let firstTypeError { throw firstTypeError }
+    try sendSummary(totals, to: stream)
+  }
+
+  private static func isKnown(_ type: Carbon_Sobac_V1_FarmType) -> Bool {
+    if case .UNRECOGNIZED = type { return false } else { return true }
+  }
+
+  /// Sends one farm's message of a streamed collective project and adds it to the totals.
+  private func sendFarm(
+    _ result: Carbon_Sobac_V1_FarmProjectResult, adding totals: inout CollectiveAccumulator,
+    to stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
+  ) throws(ModuleError) {
+    totals.add(result)
+    var message = Carbon_Sobac_V1_CollectiveBatchMessage()
+    // The farm's full trace travels inside `farm`; the message trace only names the method,
+    // so that 10 000 farms do not carry every trace twice.
+    message.trace.method = Self.methodName
+    message.trace.methodVersion = Self.methodVersion
+    message.farm = result
+    try stream.send(message)
+  }
+
+  /// Sends the last message of a streamed collective project: the totals and the audit sample.
+  private func sendSummary(
+    _ totals: CollectiveAccumulator, to stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
+  ) throws(ModuleError) {
     let summary = totals.summary(data: data)
     var message = Carbon_Sobac_V1_CollectiveBatchMessage()
     message.trace = summary.trace
@@ -254,9 +317,7 @@ public struct SobacModule: CarbonModule {
       }
       seen[farm.farmID] = index
       if request.farms.count > AuditSampler.auditAllUpTo {
-        try Validate.specified(farm.farmType, "\(prefix)farms[\(index)].farm_type") {
-          if case .UNRECOGNIZED = $0 { return false } else { return true }
-        }
+        try Validate.specified(farm.farmType, "\(prefix)farms[\(index)].farm_type", known: Self.isKnown)
       }
     }
   }
