@@ -324,13 +324,18 @@ public final class ModuleRegistry: Sendable {
     }
   }
 
-  /// Records a state change that happened outside an admin action (an isolated module's
-  /// worker dying or coming back).
-  func update(_ name: String, _ change: @escaping @Sendable (Module) -> Module) {
-    changeQueue.async { [self] in
-      guard let module = table.withLock({ $0.modules[name] }) else { return }
-      publish(change(module))
+  /// Applies `change` to module `name` before returning: for a change callers must see as soon
+  /// as they hear of it (a worker's death is published before its callers get UNAVAILABLE, so
+  /// that health never shows a stale SERVING). It does not wait for the change queue, whose
+  /// actions may take seconds (a worker start): the change is read and written under the
+  /// table's lock.
+  private func update(_ name: String, _ change: (Module) -> Module) {
+    let changed = table.withLock { table -> Bool in
+      guard let module = table.modules[name] else { return false }
+      table.put(change(module))
+      return true
     }
+    if changed { changes.announce() }
   }
 
   /// Follows an isolated module's worker: a death makes the module `restarting` (and counts a
@@ -338,7 +343,7 @@ public final class ModuleRegistry: Sendable {
   /// failed. Changes from a worker the registry no longer serves (retired by a reload or a
   /// disable, or still starting) are ignored.
   private func isolatedStateChanged(_ name: String, _ worker: IsolatedModule, _ state: IsolatedModule.State) {
-    update(name) { [events] module in
+    let change: (Module) -> Module = { [events] module in
       guard let current = module.isolated, current === worker else { return module }
       switch state {
       case .restarting(_, let reason):
@@ -353,6 +358,9 @@ public final class ModuleRegistry: Sendable {
         return module
       }
     }
+    // At once, in the worker's own order: a death must be visible before its callers hear
+    // UNAVAILABLE, and a later change must not be overtaken by an earlier one still queued.
+    update(name, change)
   }
 
   /// Stops a backend that no longer serves once its calls in flight have finished. An
