@@ -105,14 +105,8 @@ struct BidiStreamingTests {
   /// the answer to the previous one arrived. A host that waited for the whole input would hang.
   @Test(arguments: [false, true])
   func answersArriveBeforeTheClientFinishesSending(isolated: Bool) async throws {
-    let host = try await RunningHost.start(modules: [("bidi-sum", try Self.fixture("libbidi_sum.so"))]) { config in
-      if isolated {
-        config.workerExecutable = try TestEnvironment.plugin("carbonhub")
-        config.modules[0].isolation = .isolated
-      }
-    }
+    let host = try await Self.startSum(isolated: isolated)
     defer { Task { try? await host.stop() } }
-    try await waitUntilServing(host, "bidi-sum")
     try await host.withClient { client in
       let words = ["one", "two", "three", "four", "five"]
       let (answers, answered) = AsyncStream<String>.makeStream()
@@ -155,14 +149,8 @@ struct BidiStreamingTests {
   /// ends and frees its slot, and the host keeps serving.
   @Test(arguments: [false, true])
   func clientGoingAwayEndsTheCall(isolated: Bool) async throws {
-    let host = try await RunningHost.start(modules: [("bidi-sum", try Self.fixture("libbidi_sum.so"))]) { config in
-      if isolated {
-        config.workerExecutable = try TestEnvironment.plugin("carbonhub")
-        config.modules[0].isolation = .isolated
-      }
-    }
+    let host = try await Self.startSum(isolated: isolated)
     defer { Task { try? await host.stop() } }
-    try await waitUntilServing(host, "bidi-sum")
     try await host.withClient { client in
       struct Enough: Error {}
       do {
@@ -181,6 +169,35 @@ struct BidiStreamingTests {
       } catch is Enough {}
       try await waitUntil { await callsInFlight(client, "bidi-sum") == 0 }
       #expect(try await Self.bidi(client, Self.echo, [Array("xy".utf8)]) == ["yx", "n=1"].map { Array($0.utf8) })
+    }
+  }
+
+  /// A module that fails while the client keeps its request stream open (sending nothing):
+  /// the caller hears the error at once, not when it closes its stream.
+  @Test(arguments: [false, true])
+  func errorReachesAClientThatKeepsSending(isolated: Bool) async throws {
+    let host = try await Self.startSum(isolated: isolated)
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      let started = ContinuousClock.now
+      do {
+        _ = try await client.bidirectionalStreaming(
+          request: StreamingClientRequest(of: [UInt8].self) { writer in
+            try await writer.write(Array("fail".utf8))
+            try await Task.sleep(for: .seconds(30))
+          },
+          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
+          options: .defaults
+        ) { response in
+          for try await _ in response.messages {}
+          return 0
+        }
+        Issue.record("expected INVALID_ARGUMENT")
+      } catch let error as RPCError {
+        #expect(error.code == .invalidArgument)
+      }
+      #expect(started.duration(to: .now) < .seconds(10))
+      try await waitUntil { await callsInFlight(client, "bidi-sum") == 0 }
     }
   }
 
@@ -227,6 +244,18 @@ struct BidiStreamingTests {
   }
 
   // MARK: Helpers
+
+  /// A host serving the bidi-sum fixture, in process or in a worker, once it serves.
+  static func startSum(isolated: Bool) async throws -> RunningHost {
+    let host = try await RunningHost.start(modules: [("bidi-sum", try fixture("libbidi_sum.so"))]) { config in
+      if isolated {
+        config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+        config.modules[0].isolation = .isolated
+      }
+    }
+    try await waitUntilServing(host, "bidi-sum")
+    return host
+  }
 
   static func descriptor(_ path: String) -> MethodDescriptor {
     let parts = path.split(separator: "/")
