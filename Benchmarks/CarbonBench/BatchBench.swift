@@ -5,14 +5,18 @@ import Foundation
 import GRPCCore
 import SOBACModule
 import SwiftProtobuf
+import Synchronization
 
-// MARK: - Streaming batches: ESCA ComputeBatch and SOBAC EvaluateCollectiveBatch
+// MARK: - Streaming batches: ESCA ComputeBatch(Stream) and SOBAC EvaluateCollective(Batch|Stream)
 //
-// Each (module, size, path) runs in its own child process (`batch-child`), so that the peak
-// RSS it reports (VmHWM) belongs to that size alone. A batch is ONE request message holding
-// every farm: the request bytes, their copy into the plugin and the decoded request grow with
-// the batch whatever the streaming does; the responses are streamed (the host keeps at most
-// 64 ahead of the client). The table gives both the growth and the request size.
+// Each (module, size, path, shape) runs in its own child process (`batch-child`), so that the
+// peak RSS it reports (VmHWM) belongs to that row alone. Two shapes:
+//   - one:    the server-streaming method, the batch as ONE request message holding every
+//             farm: the request bytes, their copy into the plugin and the decoded request grow
+//             with the batch whatever the response streaming does;
+//   - stream: the bidirectional method, the batch sent as requests of `pieceFarms` farms each,
+//             built as they are sent: no side ever holds the whole batch, so RSS stays flat.
+// Responses are streamed in both (the host keeps at most 64 ahead of the client).
 
 /// Command-line value of `--name`, if given.
 func stringOption(_ name: String) -> String? {
@@ -28,40 +32,93 @@ struct BatchCase {
   /// "esca" or "sobac".
   let module: String
   let library: String
+  /// The server-streaming method: the whole batch in one request.
   let method: String
+  /// The bidirectional method: the batch in pieces.
+  let streamMethod: String
   let sizes: [Int]
 
+  /// Farms per request of the `stream` shape.
+  static let pieceFarms = 100
+
   static let all = [
-    BatchCase(module: "esca", library: "libESCA.so", method: "/carbon.esca.v1.Esca/ComputeBatch", sizes: [1_000, 10_000, 100_000]),
-    BatchCase(module: "sobac", library: "libSOBAC.so", method: "/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch", sizes: [100, 1_000, 10_000]),
+    BatchCase(
+      module: "esca", library: "libESCA.so", method: "/carbon.esca.v1.Esca/ComputeBatch",
+      streamMethod: "/carbon.esca.v1.Esca/ComputeBatchStream", sizes: [1_000, 10_000, 100_000]),
+    BatchCase(
+      module: "sobac", library: "libSOBAC.so", method: "/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch",
+      streamMethod: "/carbon.sobac.v1.Sobac/EvaluateCollectiveStream", sizes: [100, 1_000, 10_000]),
   ]
 
   /// The sample request of the examples folder, its farms repeated (with distinct ids) to
   /// `farms` farms, as protobuf bytes.
   func request(farms: Int) throws -> [UInt8] {
+    try pieceBuilder()(0, farms)
+  }
+
+  /// Builds farms `from..<from+count` of the repeated sample as one request (the sample's
+  /// other fields, such as the project name, in the first piece only). The sample is read once.
+  func pieceBuilder() throws -> (_ from: Int, _ count: Int) throws -> [UInt8] {
     switch module {
     case "esca":
       let sample = try Carbon_Esca_V1_BatchRequest(jsonUTF8Data: try sampleData("Plugins/ESCA/examples/ComputeBatch.json"))
-      var request = sample
-      request.farms = (0..<farms).map { index in
-        var farm = sample.farms[index % sample.farms.count]
-        farm.farmID += "-\(index)"
-        return farm
+      return { start, count in
+        var request = sample
+        request.farms = (start..<(start + count)).map { index in
+          var farm = sample.farms[index % sample.farms.count]
+          farm.farmID += "-\(index)"
+          return farm
+        }
+        return try request.serializedBytes()
       }
-      return try request.serializedBytes()
     default:
       let sample = try Carbon_Sobac_V1_CollectiveProjectRequest(
         jsonUTF8Data: try sampleData("Plugins/SOBAC/examples/EvaluateCollectiveBatch.json"))
-      var request = sample
-      request.farms = (0..<farms).map { index in
-        var farm = sample.farms[index % sample.farms.count]
-        farm.farmID += "-\(index)"
-        return farm
+      return { start, count in
+        var request = sample
+        if start > 0 { request.projectName = "" }
+        request.farms = (start..<(start + count)).map { index in
+          var farm = sample.farms[index % sample.farms.count]
+          farm.farmID += "-\(index)"
+          return farm
+        }
+        return try request.serializedBytes()
       }
-      return try request.serializedBytes()
     }
   }
 
+  /// The pieces of a batch of `farms` farms, built one at a time as they are asked for.
+  func pieces(farms: Int) throws -> PieceSource {
+    PieceSource(build: try pieceBuilder(), farms: farms)
+  }
+}
+
+/// The requests of a batch sent in pieces; each is built when taken, so the sender never holds
+/// more than one.
+final class PieceSource: @unchecked Sendable {
+  private let build: (Int, Int) throws -> [UInt8]
+  private let farms: Int
+  private var next = 0
+  /// Bytes of every piece handed out so far.
+  private(set) var bytesSent = 0
+
+  init(build: @escaping (Int, Int) throws -> [UInt8], farms: Int) {
+    self.build = build
+    self.farms = farms
+  }
+
+  /// The next piece, or nil after the last.
+  func take() throws -> [UInt8]? {
+    guard next < farms else { return nil }
+    let count = min(BatchCase.pieceFarms, farms - next)
+    let bytes = try build(next, count)
+    next += count
+    bytesSent += bytes.count
+    return bytes
+  }
+}
+
+extension BatchCase {
   private func sampleData(_ relative: String) throws -> Data {
     let path = repositoryRoot + "/" + relative
     guard let data = FileManager.default.contents(atPath: path) else {
@@ -79,120 +136,208 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parent side: one child per case and size, then the table and the JSON.
 func benchBatch() throws {
   let paths = (stringOption("--paths") ?? "abi,grpc").split(separator: ",").map(String.init)
+  let shapes = (stringOption("--shapes") ?? "one,stream").split(separator: ",").map(String.init)
   report("## Streaming batches (one child process per row; peak RSS = VmHWM of that child)")
-  report("| module | farms | path | request | records/s | RSS before call | peak RSS | growth | growth − request | growth per farm |")
-  report("|---|---|---|---|---|---|---|---|---|---|")
+  report("shape one = the whole batch in one request; stream = requests of \(BatchCase.pieceFarms) farms, bidirectional")
+  report("RSS of the process serving the calls: the child itself (abi), `carbonhub serve` in its own process (grpc);")
+  report("client growth = the child's own peak growth over gRPC (it builds and sends the requests)")
+  report("| module | farms | path | shape | requests (total) | records/s | RSS before call | peak RSS | growth | growth per farm | client growth |")
+  report("|---|---|---|---|---|---|---|---|---|---|---|")
   var rows: [[String: Any]] = []
-  for batch in BatchCase.all {
-    for size in batch.sizes {
-      for path in paths {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binDirectory + "/carbonhub-bench")
-        process.arguments = ["batch-child", batch.module, String(size), path, "--repo", repositoryRoot]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-          let row = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else {
-          report("| \(batch.module) | \(size) | \(path) | child failed (status \(process.terminationStatus)) |")
-          continue
-        }
-        rows.append(row)
-        func mib(_ key: String) -> String { String(format: "%.1f MiB", (row[key] as? Double ?? 0) / 1024) }
-        let request = (row["request_bytes"] as? Double ?? 0) / 1024
-        let growth = row["growth_kib"] as? Double ?? 0
-        report(
-          "| \(batch.module) | \(size) | \(path) | \(String(format: "%.1f MiB", request / 1024)) | "
-            + String(format: "%.0f", row["records_per_second"] as? Double ?? 0)
-            + " | \(mib("rss_before_kib")) | \(mib("peak_kib")) | \(mib("growth_kib")) | "
-            + String(format: "%.1f MiB", (growth - request) / 1024) + " | "
-            + String(format: "%.0f B", growth * 1024 / Double(size)) + " |")
-      }
+  let runs = BatchCase.all.flatMap { batch in
+    batch.sizes.flatMap { size in paths.flatMap { path in shapes.map { (batch, size, path, $0) } } }
+  }
+  for (batch, size, path, shape) in runs {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binDirectory + "/carbonhub-bench")
+    process.arguments = ["batch-child", batch.module, String(size), path, shape, "--repo", repositoryRoot]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0,
+      let row = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else {
+      report("| \(batch.module) | \(size) | \(path) | \(shape) | child failed (status \(process.terminationStatus)) |")
+      continue
     }
+    rows.append(row)
+    func mib(_ key: String) -> String { String(format: "%.1f MiB", (row[key] as? Double ?? 0) / 1024) }
+    let request = (row["request_bytes"] as? Double ?? 0) / 1024
+    let growth = row["growth_kib"] as? Double ?? 0
+    let clientGrowth = (row["client_growth_kib"] as? Double).map { String(format: "%.1f MiB", $0 / 1024) } ?? "—"
+    let figures = [
+      String(format: "%.1f MiB", request / 1024), String(format: "%.0f", row["records_per_second"] as? Double ?? 0),
+      mib("rss_before_kib"), mib("peak_kib"), mib("growth_kib"), String(format: "%.0f B", growth * 1024 / Double(size)),
+      clientGrowth,
+    ]
+    report("| \(batch.module) | \(size) | \(path) | \(shape) | " + figures.joined(separator: " | ") + " |")
   }
   report("json " + String(decoding: try JSONSerialization.data(withJSONObject: ["batch": rows], options: [.sortedKeys]), as: UTF8.self))
 }
 
-/// Child side: one batch of one size through one path; prints one JSON object.
+/// What one child measured: the calls' messages and time, and the memory of the process that
+/// served them (the child itself through the ABI; the `carbonhub serve` process over gRPC)
+/// and, over gRPC, of the client (the child).
+struct BatchMeasurement {
+  var messages = 0
+  var seconds = 0.0
+  var serverBefore: ProcessMemory
+  var serverAfter: ProcessMemory
+  var clientBefore: ProcessMemory? = nil
+  var clientAfter: ProcessMemory? = nil
+}
+
+/// Child side: one batch of one size through one path and shape; prints one JSON object.
 func batchChild() async throws {
   let rest = arguments.drop { $0 != "batch-child" }.dropFirst()
-  guard rest.count >= 3, let batch = BatchCase.all.first(where: { $0.module == rest[rest.startIndex] }),
+  guard rest.count >= 4, let batch = BatchCase.all.first(where: { $0.module == rest[rest.startIndex] }),
     let farms = Int(rest[rest.startIndex + 1])
-  else { throw BenchError("usage: carbonhub-bench batch-child esca|sobac FARMS abi|grpc") }
+  else { throw BenchError("usage: carbonhub-bench batch-child esca|sobac FARMS abi|grpc one|stream") }
   let path = rest[rest.startIndex + 2]
-  let request = try batch.request(farms: farms)
+  let streamed = rest[rest.startIndex + 3] == "stream"
   let warmUp = try batch.request(farms: 3)
+  // The whole batch for `one`; the pieces, built as they are sent, for `stream`.
+  let request = streamed ? [] : try batch.request(farms: farms)
+  let pieces = streamed ? try batch.pieces(farms: farms) : nil
+  let method = streamed ? batch.streamMethod : batch.method
 
-  let messages: Int
-  let before: ProcessMemory
-  let seconds: Double
+  var measured: BatchMeasurement
   if path == "abi" {
     let library = try PluginLibrary(path: binDirectory + "/" + batch.library)
     let instance = try library.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
-    try instance.callStreaming(batch.method, request: warmUp) { _ in true }
-    ProcessMemory.resetPeak()
-    before = ProcessMemory.read()!
-    var count = 0
-    let started = ContinuousClock.now
-    try instance.callStreaming(batch.method, request: request) { _ in
-      count += 1
-      return true
+    let call = { (next: @escaping () -> [UInt8]?, onMessage: @escaping ([UInt8]) -> Bool) throws(PluginCallError) in
+      if streamed {
+        try instance.callBidi(method, receive: { next().map { .message($0) } ?? .end }, onMessage: onMessage)
+      } else {
+        try instance.callStreaming(method, request: next() ?? [], onMessage: onMessage)
+      }
     }
-    seconds = (ContinuousClock.now - started).benchSeconds
-    messages = count
+    var warmed = false
+    try call({ defer { warmed = true }; return warmed ? nil : warmUp }, { _ in true })
+    ProcessMemory.resetPeak()
+    let before = ProcessMemory.read()!
+    var count = 0
+    var sentWhole = false
+    let started = ContinuousClock.now
+    // A piece that cannot be built ends the stream early: the message count then shows it.
+    try call(
+      { pieces.map { try? $0.take() } ?? (sentWhole ? nil : { sentWhole = true; return request }()) },
+      { _ in
+        count += 1
+        return true
+      })
+    measured = BatchMeasurement(
+      messages: count, seconds: (ContinuousClock.now - started).benchSeconds, serverBefore: before,
+      serverAfter: ProcessMemory.read()!)
   } else {
-    (messages, before, seconds) = try await batchOverGRPC(batch, request: request, warmUp: warmUp)
+    measured = try await batchOverGRPC(batch, request: request, warmUp: warmUp, pieces: pieces)
   }
-  let after = ProcessMemory.read()!
-  let row: [String: Any] = [
-    "module": batch.module, "method": batch.method, "farms": farms, "path": path == "abi" ? "abi" : "grpc-tls",
-    "request_bytes": Double(request.count), "messages": messages, "seconds": seconds,
-    "records_per_second": Double(farms) / seconds, "rss_before_kib": Double(before.residentKiB),
-    "peak_kib": Double(after.peakResidentKiB), "growth_kib": Double(after.peakResidentKiB - before.residentKiB),
+  var row: [String: Any] = [
+    "module": batch.module, "method": method, "farms": farms, "path": path == "abi" ? "abi" : "grpc-tls",
+    "shape": streamed ? "stream" : "one", "request_bytes": Double(pieces?.bytesSent ?? request.count),
+    "messages": measured.messages, "seconds": measured.seconds,
+    "records_per_second": Double(farms) / measured.seconds,
+    "rss_before_kib": Double(measured.serverBefore.residentKiB), "peak_kib": Double(measured.serverAfter.peakResidentKiB),
+    "growth_kib": Double(measured.serverAfter.peakResidentKiB - measured.serverBefore.residentKiB),
   ]
+  if streamed { row["piece_farms"] = BatchCase.pieceFarms }
+  if let before = measured.clientBefore, let after = measured.clientAfter {
+    row["client_growth_kib"] = Double(after.peakResidentKiB - before.residentKiB)
+  }
   FileHandle.standardOutput.write(try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]))
 }
 
-/// The batch over TLS gRPC through a host in this process (client and server share the
-/// process, so the peak counts the client's request copy too).
-func batchOverGRPC(_ batch: BatchCase, request: [UInt8], warmUp: [UInt8]) async throws -> (Int, ProcessMemory, Double) {
+/// The batch over TLS gRPC through `carbonhub serve` in a process of its own, so that the
+/// host's memory is measured apart from the client's. With `pieces`, the batch goes to the
+/// bidirectional method, one piece at a time.
+func batchOverGRPC(
+  _ batch: BatchCase, request: [UInt8], warmUp: [UInt8], pieces: PieceSource? = nil
+) async throws -> BatchMeasurement {
   let state = NSTemporaryDirectory() + "carbonhub-bench-batch-\(getpid())"
-  var config = DeploymentConfig(pluginDirectory: binDirectory, stateDirectory: state)
-  config.listen = "127.0.0.1:0"
-  config.modules = [.init(name: batch.module, path: batch.library)]
-  let host = try HostServer(config: config, logger: logger)
+  try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+  let log = state + "/serve.log"
+  FileManager.default.createFile(atPath: log, contents: nil)
+  let server = Process()
+  server.executableURL = URL(fileURLWithPath: binDirectory + "/carbonhub")
+  server.arguments = [
+    "serve", "--listen", "127.0.0.1:0", "--plugins", binDirectory, "--state-dir", state, "--log-level", "error",
+  ]
+  server.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+  try server.run()
+  defer {
+    server.terminate()
+    server.waitUntilExit()
+  }
+  // `carbonhub serve` logs "serving on ADDRESS" once it listens.
+  var address: String? = nil
+  for _ in 0..<300 where address == nil {
+    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    if let range = text.range(of: "serving on ") {
+      address = text[range.upperBound...].split(whereSeparator: { $0 == " " || $0 == "\n" }).first.map(String.init)
+    } else {
+      guard server.isRunning else { throw BenchError("carbonhub serve exited: \(text)") }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+  }
+  guard let address else { throw BenchError("carbonhub serve did not start (see \(log))") }
+  let pid = server.processIdentifier
   let parts = batch.method.split(separator: "/")
   let descriptor = MethodDescriptor(fullyQualifiedService: String(parts[0]), method: String(parts[1]))
-  return try await withThrowingTaskGroup(of: Void.self) { group in
-    let (addresses, continuation) = AsyncStream<String>.makeStream()
-    group.addTask { try await host.run(handleSignals: false) { continuation.yield($0) } }
-    var iterator = addresses.makeAsyncIterator()
-    guard let address = await iterator.next() else { throw BenchError("the host did not start") }
-    let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem")
-    let result = try await withGRPCClient(transport: transport) { client in
-      func stream(_ bytes: [UInt8]) async throws -> Int {
-        try await client.serverStreaming(
-          request: ClientRequest(message: bytes), descriptor: descriptor, serializer: RawBytesCoder(),
-          deserializer: RawBytesCoder(), options: .defaults
-        ) { response in
-          var count = 0
-          for try await _ in response.messages { count += 1 }
-          return count
+  let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem")
+  return try await withGRPCClient(transport: transport) { client in
+    func stream(_ bytes: [UInt8]) async throws -> Int {
+      try await client.serverStreaming(
+        request: ClientRequest(message: bytes), descriptor: descriptor, serializer: RawBytesCoder(),
+        deserializer: RawBytesCoder(), options: .defaults
+      ) { response in
+        var count = 0
+        for try await _ in response.messages { count += 1 }
+        return count
+      }
+    }
+    let streamParts = batch.streamMethod.split(separator: "/")
+    let streamDescriptor = MethodDescriptor(fullyQualifiedService: String(streamParts[0]), method: String(streamParts[1]))
+    func bidi(_ next: @escaping @Sendable () throws -> [UInt8]?) async throws -> Int {
+      try await client.bidirectionalStreaming(
+        request: StreamingClientRequest(of: [UInt8].self) { writer in
+          while let piece = try next() { try await writer.write(piece) }
+        },
+        descriptor: streamDescriptor, serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+      ) { response in
+        var count = 0
+        for try await _ in response.messages { count += 1 }
+        return count
+      }
+    }
+    if pieces != nil {
+      let sent = Mutex(false)
+      _ = try await bidi {
+        sent.withLock { sent in
+          defer { sent = true }
+          return sent ? nil : warmUp
         }
       }
+    } else {
       _ = try await stream(warmUp)
-      ProcessMemory.resetPeak()
-      let before = ProcessMemory.read()!
-      let started = ContinuousClock.now
-      let count = try await stream(request)
-      return (count, before, (ContinuousClock.now - started).benchSeconds)
     }
-    host.shutdown()
-    try await group.waitForAll()
-    return result
+    ProcessMemory.resetPeak()
+    ProcessMemory.resetPeak(pid: pid)
+    let clientBefore = ProcessMemory.read()!
+    guard let serverBefore = ProcessMemory.read(pid: pid) else { throw BenchError("cannot read the server's memory") }
+    let started = ContinuousClock.now
+    let count: Int
+    if let pieces {
+      count = try await bidi { try pieces.take() }
+    } else {
+      count = try await stream(request)
+    }
+    let seconds = (ContinuousClock.now - started).benchSeconds
+    guard let serverAfter = ProcessMemory.read(pid: pid) else { throw BenchError("the server is gone") }
+    return BatchMeasurement(
+      messages: count, seconds: seconds, serverBefore: serverBefore, serverAfter: serverAfter,
+      clientBefore: clientBefore, clientAfter: ProcessMemory.read()!)
   }
 }
 

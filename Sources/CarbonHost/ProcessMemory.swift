@@ -25,11 +25,12 @@ public struct ProcessMemory: Sendable, Equatable {
     return ProcessMemory(residentKiB: rss, peakResidentKiB: hwm)
   }
 
-  /// Resets this process's peak (`VmHWM`) to its current RSS, so that a later `read()` gives
-  /// the peak of what ran in between (writes 5 to `/proc/self/clear_refs`, Linux ≥ 4.0).
+  /// Resets the peak (`VmHWM`) of process `pid` ("self" when nil) to its current RSS, so that a
+  /// later `read()` gives the peak of what ran in between (writes 5 to `/proc/PID/clear_refs`,
+  /// Linux ≥ 4.0; another process must belong to the same user).
   @discardableResult
-  public static func resetPeak() -> Bool {
-    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+  public static func resetPeak(pid: Int32? = nil) -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/\(pid.map(String.init) ?? "self")/clear_refs") else { return false }
     defer { try? handle.close() }
     return (try? handle.write(contentsOf: Data("5".utf8))) != nil
   }

@@ -169,7 +169,9 @@ public struct SobacModule: CarbonModule {
     _ stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
   ) throws(ModuleError) {
     var totals: CollectiveAccumulator? = nil
-    var seen: [String: String] = [:]
+    // Each farm id with where it was sent (request << 32 | offset): the one thing kept per
+    // farm, to refuse duplicates across the stream (a path string would triple its cost).
+    var seen: [String: Int] = [:]
     // The first farm type that is missing or unknown: an error only above 60 farms.
     var firstTypeError: ModuleError? = nil
     var count = 0
@@ -189,10 +191,11 @@ public struct SobacModule: CarbonModule {
           throw .invalidArgument(path, "the stream exceeds the configured maximum of \(config.maxFarms) farms")
         }
         try Validate.nonEmpty(farm.farmID, "\(path).farm_id")
-        if let first = seen[farm.farmID] {
-          throw .invalidArgument("\(path).farm_id", "farm '\(farm.farmID)' is already \(first)")
+        let here = (requests.received - 1) << 32 | offset
+        if let first = seen.updateValue(here, forKey: farm.farmID) {
+          let firstPath = "\(RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(first >> 32)).farms[\(first & 0xFFFF_FFFF)]"
+          throw .invalidArgument("\(path).farm_id", "farm '\(farm.farmID)' is already \(firstPath)")
         }
-        seen[farm.farmID] = path
         if firstTypeError == nil {
           do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
         }
