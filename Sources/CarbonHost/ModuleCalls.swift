@@ -24,8 +24,17 @@ struct ModuleCalls: Sendable {
     let requestID: String
     let deadline: ContinuousClock.Instant?
     let started: ContinuousClock.Instant
-    let logger: Logger
+    /// The host's logger, without the call's metadata (see `logger`).
+    let hostLogger: Logger
     let instanceName: String
+
+    /// The call's logger: request id, module, method and caller as metadata. Built when a
+    /// message is actually logged — setting four metadata values on every call cost 4 % of the
+    /// server's CPU in a profile of small calls, for messages that are mostly below the level.
+    var logger: Logger { hostLogger.forCall(requestID: requestID, module: module.name, path: method.path, identity: identity) }
+
+    /// Whether a message at `level` would be logged.
+    func logs(_ level: Logger.Level) -> Bool { hostLogger.logLevel <= level }
 
     /// Response headers every module call carries.
     var responseMetadata: Metadata {
@@ -54,17 +63,13 @@ struct ModuleCalls: Sendable {
     let identity = peers.identity(of: context.remotePeer)
     let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
       ?? Self.newRequestID()
-    var logger = self.logger
-    logger[metadataKey: "request_id"] = "\(requestID)"
-    logger[metadataKey: "module"] = "\(module.name)"
-    logger[metadataKey: "method"] = "\(path)"
-    logger[metadataKey: "caller"] = "\(identity)"
     guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {
       throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")
     }
     guard module.admits(identity) else {
       metrics.record(module: module.name, path: path, status: 7, seconds: 0)
-      logger.notice("call refused: caller not on the module's allow-list")
+      logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
+        .notice("call refused: caller not on the module's allow-list")
       throw RPCError(
         code: .permissionDenied,
         message: "caller '\(identity)' is not allowed to call module '\(module.name)' (see its `allow` list)")
@@ -80,10 +85,11 @@ struct ModuleCalls: Sendable {
       let own = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
       deadline = deadline.map { min($0, own) } ?? own
     }
-    logger.debug("call admitted")
-    return Admitted(
+    let call = Admitted(
       module: module, backend: backend, method: method, identity: identity, requestID: requestID,
-      deadline: deadline, started: .now, logger: logger, instanceName: instanceName)
+      deadline: deadline, started: .now, hostLogger: logger, instanceName: instanceName)
+    if call.logs(.debug) { call.logger.debug("call admitted") }
+    return call
   }
 
   /// Runs an admitted unary call.
@@ -162,8 +168,8 @@ struct ModuleCalls: Sendable {
     let elapsed = call.started.duration(to: .now).timeInterval
     metrics.record(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
     if status == 0 {
-      call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"])
-    } else {
+      if call.logs(.debug) { call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"]) }
+    } else if call.logs(.info) {
       call.logger.info(
         "call failed", metadata: ["status": "\(ModuleCallStatus.name(of: status))", "seconds": "\(elapsed)"])
     }
@@ -171,7 +177,15 @@ struct ModuleCalls: Sendable {
 
   /// 16 hexadecimal digits, unique enough to find one call in the logs.
   static func newRequestID() -> String {
-    String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(to: 16)
+    var value = UInt64.random(in: .min ... .max)
+    return String(unsafeUninitializedCapacity: 16) { digits in
+      for index in (0..<16).reversed() {
+        let digit = UInt8(truncatingIfNeeded: value & 0xF)
+        digits[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+        value >>= 4
+      }
+      return 16
+    }
   }
 }
 
@@ -185,11 +199,18 @@ extension Result where Success == [UInt8], Failure == PluginCallError {
   }
 }
 
-extension String {
-  fileprivate func leftPadded(to length: Int) -> String {
-    count >= length ? self : String(repeating: "0", count: length - count) + self
+extension Logger {
+  /// This logger with a module call's metadata.
+  fileprivate func forCall(requestID: String, module: String, path: String, identity: CallerIdentity) -> Logger {
+    var logger = self
+    logger[metadataKey: "request_id"] = "\(requestID)"
+    logger[metadataKey: "module"] = "\(module)"
+    logger[metadataKey: "method"] = "\(path)"
+    logger[metadataKey: "caller"] = "\(identity)"
+    return logger
   }
 }
+
 
 /// The `grpc-timeout` request header ("250m", "5S", "1H"…) as a deadline.
 enum CallDeadline {

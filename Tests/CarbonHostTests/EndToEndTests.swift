@@ -65,6 +65,31 @@ struct EndToEndTests {
     }
   }
 
+  @Test func everyCallCarriesARequestIDTheCallerMayChoose() async throws {
+    let host = try await RunningHost.startExamples()
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      var request = Carbon_Examples_V1_ConvertRequest()
+      request.quantity = Quantity(2, .t)
+      request.targetUnit = .kg
+      let bytes: [UInt8] = try request.serializedBytes()
+      func requestID(sending metadata: Metadata) async throws -> [String] {
+        try await client.unary(
+          request: ClientRequest(message: bytes, metadata: metadata), descriptor: Carbon_Examples_V1_Units.Method.Convert.descriptor,
+          serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+        ) { response in Array(response.metadata[stringValues: "x-request-id"]) }
+      }
+      // Generated: 16 lowercase hexadecimal digits, different on each call.
+      let first = try await requestID(sending: [:]), second = try await requestID(sending: [:])
+      #expect(first.count == 1 && second.count == 1 && first != second)
+      #expect(first.allSatisfy { $0.count == 16 && $0.allSatisfy { "0123456789abcdef".contains($0) } })
+      // Chosen by the caller: sent back as given (at most 64 characters).
+      #expect(try await requestID(sending: ["x-request-id": "audit-2026-0042"]) == ["audit-2026-0042"])
+      let long = String(repeating: "x", count: 80)
+      #expect(try await requestID(sending: ["x-request-id": .string(long)]) == [String(long.prefix(64))])
+    }
+  }
+
   @Test func invalidRequestBytesGiveInvalidArgumentAndTheHostKeepsServing() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
