@@ -201,6 +201,38 @@ struct BidiStreamingTests {
     }
   }
 
+  /// The module's server-side deadline ends a stream whose client stops sending: the caller
+  /// gets DEADLINE_EXCEEDED, the module is told (its receive returns -1) and frees its slot.
+  @Test(arguments: [false, true])
+  func deadlineEndsAStreamThatStopsSending(isolated: Bool) async throws {
+    let host = try await Self.startSum(isolated: isolated) { $0.callTimeoutMilliseconds = 500 }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      let started = ContinuousClock.now
+      do {
+        _ = try await client.bidirectionalStreaming(
+          request: StreamingClientRequest(of: [UInt8].self) { writer in
+            try await writer.write(Array("abc".utf8))
+            try await Task.sleep(for: .seconds(30))
+          },
+          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
+          options: .defaults
+        ) { response in
+          var received: [String] = []
+          for try await message in response.messages { received.append(String(decoding: message, as: UTF8.self)) }
+          return received
+        }
+        Issue.record("expected DEADLINE_EXCEEDED")
+      } catch let error as RPCError {
+        #expect(error.code == .deadlineExceeded, "\(error)")
+      }
+      #expect(started.duration(to: .now) < .seconds(10))
+      try await waitUntil { await callsInFlight(client, "bidi-sum") == 0 }
+      // The module still serves.
+      #expect(try await Self.bidi(client, Self.echo, [Array("ok".utf8)]) == ["ko", "n=1"].map { Array($0.utf8) })
+    }
+  }
+
   /// ESCA's ComputeBatchStream: 2 040 farms sent as 20 requests give, byte for byte, the results
   /// of ComputeBatch with the same farms in one request; JSON InvokeStream sends one request;
   /// the host lists the method as bidirectional.
@@ -246,8 +278,11 @@ struct BidiStreamingTests {
   // MARK: Helpers
 
   /// A host serving the bidi-sum fixture, in process or in a worker, once it serves.
-  static func startSum(isolated: Bool) async throws -> RunningHost {
+  static func startSum(
+    isolated: Bool, configure: (inout DeploymentConfig.Module) -> Void = { _ in }
+  ) async throws -> RunningHost {
     let host = try await RunningHost.start(modules: [("bidi-sum", try fixture("libbidi_sum.so"))]) { config in
+      configure(&config.modules[0])
       if isolated {
         config.workerExecutable = try TestEnvironment.plugin("carbonhub")
         config.modules[0].isolation = .isolated
