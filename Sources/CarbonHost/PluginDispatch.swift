@@ -173,34 +173,11 @@ enum PluginDispatch {
     deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
     let call = InProcessStream(window: window)
-    let thread = Thread {
-      do {
-        try instance.callStreaming(path, request: request, encoding: encoding) { message in
-          call.credits.wait()
-          guard !call.isCancelled else { return false }
-          call.continuation.yield(message)
-          return true
-        }
-        call.continuation.finish()
-      } catch {
-        call.continuation.finish(throwing: error)
-      }
-      onFinish()
+    return run(call, path, deadline: deadline, threadName: "carbonhub-stream", onFinish: onFinish) { emit throws(PluginCallError) in
+      try instance.callStreaming(path, request: request, encoding: encoding, onMessage: emit)
     }
-    thread.name = "carbonhub-stream"
-    thread.start()
-    if let deadline {
-      let delay = ContinuousClock.now.duration(to: deadline)
-      queue.asyncAfter(deadline: .now() + delay.timeInterval) {
-        call.continuation.finish(throwing: PluginCallError.deadlineExceeded(path))
-        call.cancel()
-      }
-    }
-    return call.consumerSide
   }
-}
 
-extension PluginDispatch {
   /// Runs a bidirectional-streaming call on its own thread, like `streaming`: the plugin pulls
   /// requests from `requests` (blocking its thread while the pipe is empty) and at most
   /// `window` responses wait for the consumer. When the consumer stops or the deadline
@@ -210,9 +187,25 @@ extension PluginDispatch {
     deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
     let call = InProcessStream(window: window, onCancel: { requests.cancel() })
+    return run(call, path, deadline: deadline, threadName: "carbonhub-bidi", onFinish: onFinish) { emit throws(PluginCallError) in
+      defer {
+        // The plugin stopped pulling: a client still sending must not wait for room.
+        requests.cancel()
+      }
+      try instance.callBidi(path, encoding: encoding, receive: { requests.pull() }, onMessage: emit)
+    }
+  }
+
+  /// Runs a streaming plugin call on a thread of its own, its responses paced by `call`'s
+  /// credits, and ends it with DEADLINE_EXCEEDED when `deadline` passes.
+  private static func run(
+    _ call: InProcessStream, _ path: String, deadline: ContinuousClock.Instant?, threadName: String,
+    onFinish: @escaping @Sendable () -> Void,
+    _ body: @escaping @Sendable (_ emit: @escaping ([UInt8]) -> Bool) throws(PluginCallError) -> Void
+  ) -> StreamingCall {
     let thread = Thread {
       do {
-        try instance.callBidi(path, encoding: encoding, receive: { requests.pull() }) { message in
+        try body { message in
           call.credits.wait()
           guard !call.isCancelled else { return false }
           call.continuation.yield(message)
@@ -222,11 +215,9 @@ extension PluginDispatch {
       } catch {
         call.continuation.finish(throwing: error)
       }
-      // The plugin stopped pulling: a client still sending must not wait for room.
-      requests.cancel()
       onFinish()
     }
-    thread.name = "carbonhub-bidi"
+    thread.name = threadName
     thread.start()
     if let deadline {
       let delay = ContinuousClock.now.duration(to: deadline)

@@ -154,18 +154,8 @@ struct BidiStreamingTests {
     try await host.withClient { client in
       struct Enough: Error {}
       do {
-        _ = try await client.bidirectionalStreaming(
-          request: StreamingClientRequest(of: [UInt8].self) { writer in
-            try await writer.write(Array("abc".utf8))
-            // Keeps the request stream open: the module waits in receive.
-            try await Task.sleep(for: .seconds(30))
-          },
-          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
-          options: .defaults
-        ) { response in
-          for try await message in response.messages where message == Array("cba".utf8) { throw Enough() }
-          return 0
-        }
+        // The module waits in receive when the client goes away.
+        try await Self.sendThenHold(client, "abc") { if $0 == "cba" { throw Enough() } }
       } catch is Enough {}
       try await waitUntil { await callsInFlight(client, "bidi-sum") == 0 }
       #expect(try await Self.bidi(client, Self.echo, [Array("xy".utf8)]) == ["yx", "n=1"].map { Array($0.utf8) })
@@ -181,17 +171,7 @@ struct BidiStreamingTests {
     try await host.withClient { client in
       let started = ContinuousClock.now
       do {
-        _ = try await client.bidirectionalStreaming(
-          request: StreamingClientRequest(of: [UInt8].self) { writer in
-            try await writer.write(Array("fail".utf8))
-            try await Task.sleep(for: .seconds(30))
-          },
-          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
-          options: .defaults
-        ) { response in
-          for try await _ in response.messages {}
-          return 0
-        }
+        try await Self.sendThenHold(client, "fail")
         Issue.record("expected INVALID_ARGUMENT")
       } catch let error as RPCError {
         #expect(error.code == .invalidArgument)
@@ -210,18 +190,7 @@ struct BidiStreamingTests {
     try await host.withClient { client in
       let started = ContinuousClock.now
       do {
-        _ = try await client.bidirectionalStreaming(
-          request: StreamingClientRequest(of: [UInt8].self) { writer in
-            try await writer.write(Array("abc".utf8))
-            try await Task.sleep(for: .seconds(30))
-          },
-          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
-          options: .defaults
-        ) { response in
-          var received: [String] = []
-          for try await message in response.messages { received.append(String(decoding: message, as: UTF8.self)) }
-          return received
-        }
+        try await Self.sendThenHold(client, "abc")
         Issue.record("expected DEADLINE_EXCEEDED")
       } catch let error as RPCError {
         #expect(error.code == .deadlineExceeded, "\(error)")
@@ -309,6 +278,23 @@ struct BidiStreamingTests {
       var all: [[UInt8]] = []
       for try await message in response.messages { all.append(message) }
       return all
+    }
+  }
+
+  /// Calls the echo method with one request, then keeps the request stream open for 30 s
+  /// without sending more; `onResponse` sees each response as text and may throw to end the call.
+  static func sendThenHold(
+    _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ first: String,
+    onResponse: @escaping @Sendable (String) throws -> Void = { _ in }
+  ) async throws {
+    try await client.bidirectionalStreaming(
+      request: StreamingClientRequest(of: [UInt8].self) { writer in
+        try await writer.write(Array(first.utf8))
+        try await Task.sleep(for: .seconds(30))
+      },
+      descriptor: descriptor(echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+    ) { response in
+      for try await message in response.messages { try onResponse(String(decoding: message, as: UTF8.self)) }
     }
   }
 
