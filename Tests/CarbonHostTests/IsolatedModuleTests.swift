@@ -282,7 +282,7 @@ struct IsolatedModuleTests {
   @Test func framesRoundTripAndArriveWhateverTheChunking() throws {
     let frames: [WorkerFrame] = [
       .start(configJSON: #"{"a": 1}"#),
-      .hello(WorkerHello(name: "units", version: "1.0.0", summary: "s", abiVersion: 1, sha256: "ab", methods: [PluginMethod(path: "/p.S/M", isServerStreaming: true)], descriptorSet: [1, 2, 3], processID: 42)),
+      .hello(WorkerHello(name: "units", version: "1.0.0", summary: "s", abiVersion: 1, sha256: "ab", methods: [PluginMethod(path: "/p.S/M", isServerStreaming: true), PluginMethod(path: "/p.S/B", isServerStreaming: true, isClientStreaming: true), PluginMethod(path: "/p.S/U", isServerStreaming: false)], descriptorSet: [1, 2, 3], processID: 42)),
       .loadFailed(.abiMismatch(path: "/x.so", plugin: 42, host: 1)),
       .loadFailed(.initFailed(module: "m", status: 9, message: "no db")),
       .call(WorkerCall(id: 7, path: "/p.S/M", isStreaming: false, encoding: .json, deadlineMilliseconds: 250, window: 0, request: Array("{}".utf8))),
@@ -293,6 +293,11 @@ struct IsolatedModuleTests {
       .streamEnd(id: 10, error: nil),
       .cancel(id: 11),
       .credit(id: 12, count: 32),
+      .call(WorkerCall(id: 13, path: "/p.S/B", isStreaming: true, isBidi: true, encoding: .protobuf, deadlineMilliseconds: 0, window: 64, request: [])),
+      .requestItem(id: 13, bytes: [1, 2, 3]),
+      .requestItem(id: 13, bytes: []),
+      .requestEnd(id: 13),
+      .requestCredit(id: 13, count: 2),
     ]
     let bytes = frames.flatMap { $0.encoded() }
     for chunk in [1, 3, 64, bytes.count] {
