@@ -39,16 +39,18 @@
 **     module. The host never passes them to its own free().
 **   - Bytes passed to an emit callback are owned by the module and valid only until the
 **     callback returns; the host copies what it keeps.
+**   - Bytes a receive callback hands to the module are owned by the host and valid until the
+**     next receive or the end of call_bidi(); the module copies what it keeps.
 **
 ** THREAD-SAFETY
 **
 **   - carbon_plugin_entry() may be called from any thread, possibly more than once; it must
 **     return the same pointer every time and have no other effect.
 **   - initialize() is called once per instance, from one thread, before any call() on that instance.
-**   - call() may be called concurrently from any number of threads on the same instance. A
-**     module that keeps mutable state protects it itself.
-**   - shutdown() is called once per instance, after every call() on it has returned, and no
-**     call() on that instance follows.
+**   - call() and call_bidi() may be called concurrently from any number of threads on the same
+**     instance. A module that keeps mutable state protects it itself.
+**   - shutdown() is called once per instance, after every call() and call_bidi() on it has
+**     returned, and none on that instance follows.
 **   - free_buffer() may be called from any thread, concurrently.
 **
 ** ERRORS
@@ -120,7 +122,8 @@ typedef enum carbon_method_kind {
   /** A stream of requests pulled through the receive callback, zero or more responses passed
   ** to the emit callback, then a final status (gRPC bidirectional streaming). Served by the
   ** descriptor's call_bidi(), never by call(). Lets a client send a batch of any size in
-  ** pieces while the module answers as it goes, so neither side holds the whole batch. */
+  ** pieces while the module answers as it goes, so neither side holds the whole batch. A host
+  ** that predates this kind refuses a module declaring it (unknown kind), never miscalls it. */
   CARBON_METHOD_BIDI_STREAMING = 2
 } carbon_method_kind;
 
