@@ -218,7 +218,11 @@ final class WorkerConnection: Sendable {
     let thread = Thread { [self] in
       feeder.run(
         send: { send(.requestItem(id: id, bytes: $0)) },
-        end: { send(.requestEnd(id: id)) })
+        end: { send(.requestEnd(id: id)) },
+        // The client went away or its stream failed while the plugin waits for a request:
+        // only the worker can end the call now, so tell it (a consumer waiting for responses
+        // would otherwise wait for ever).
+        cancelled: { abandon(id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false) })
     }
     thread.name = "carbonhub-bidi-feeder"
     thread.start()
@@ -512,8 +516,9 @@ private final class RequestFeeder: Sendable {
     for _ in 0..<max(window, 1) { credits.signal() }
   }
 
-  /// Sends each request as credit allows, then the end; returns when the call is over.
-  func run(send: ([UInt8]) -> Void, end: () -> Void) {
+  /// Sends each request as credit allows, then the end; returns when the call is over. When
+  /// the requests are cancelled on the host's side (not by `stop`), `cancelled` runs.
+  func run(send: ([UInt8]) -> Void, end: () -> Void, cancelled: () -> Void) {
     while true {
       switch requests.pull() {
       case .message(let bytes):
@@ -524,6 +529,7 @@ private final class RequestFeeder: Sendable {
         if !stopped.load(ordering: .acquiring) { end() }
         return
       case .cancelled:
+        if !stopped.load(ordering: .acquiring) { cancelled() }
         return
       }
     }
