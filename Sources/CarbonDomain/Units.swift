@@ -14,16 +14,33 @@ public enum Dimension: String, Sendable, CaseIterable {
 }
 
 extension MeasurementUnit {
+  private typealias Entry = (dimension: Dimension, factor: Double, symbol: String)
+
   /// The dimension this unit measures, or nil for `.unspecified` / unknown values.
-  public var dimension: Dimension? { Self.table[self]?.dimension }
+  public var dimension: Dimension? { entry?.dimension }
 
   /// Factor from this unit to its dimension's base unit (t CO2e, t, t C, MJ, ha, m³, ...).
-  public var factorToBase: Double? { Self.table[self]?.factor }
+  public var factorToBase: Double? { entry?.factor }
 
   /// A short symbol for display, e.g. "t CO2e/yr".
-  public var symbol: String { Self.table[self]?.symbol ?? "?" }
+  public var symbol: String { entry?.symbol ?? "?" }
 
-  private static let table: [MeasurementUnit: (dimension: Dimension, factor: Double, symbol: String)] = [
+  /// This unit's row of `table`, found by its protobuf number: a small call looks units up
+  /// several times, and hashing the enum into the dictionary each time cost 3.6 % of a
+  /// units.Convert call (callgrind: 25 890 → 24 970 instructions).
+  private var entry: Entry? {
+    let index = rawValue
+    return index >= 0 && index < Self.entries.count ? Self.entries[index] : nil
+  }
+
+  /// `table` indexed by the units' protobuf numbers (nil where no unit is defined).
+  private static let entries: [Entry?] = {
+    var entries = [Entry?](repeating: nil, count: (table.keys.map(\.rawValue).max() ?? 0) + 1)
+    for (unit, entry) in table { entries[unit.rawValue] = entry }
+    return entries
+  }()
+
+  private static let table: [MeasurementUnit: Entry] = [
     .tCo2E: (.co2eMass, 1, "t CO2e"), .kgCo2E: (.co2eMass, 1e-3, "kg CO2e"),
     .gCo2E: (.co2eMass, 1e-6, "g CO2e"),
     .t: (.mass, 1, "t"), .kg: (.mass, 1e-3, "kg"), .g: (.mass, 1e-6, "g"),
