@@ -207,27 +207,25 @@ func batchChild() async throws {
   if path == "abi" {
     let library = try PluginLibrary(path: binDirectory + "/" + batch.library)
     let instance = try library.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
-    let call = { (next: @escaping () -> [UInt8]?, onMessage: @escaping ([UInt8]) -> Bool) throws(PluginCallError) in
-      if streamed {
-        try instance.callBidi(method, receive: { next().map { .message($0) } ?? .end }, onMessage: onMessage)
+    // The warm-up, then the measured call: the batch's pieces as they are built (a piece that
+    // cannot be built ends the stream early: the message count then shows it), or its one request.
+    func run(measured: Bool, onMessage: @escaping ([UInt8]) -> Bool) throws(PluginCallError) {
+      if let pieces {
+        let receive = measured ? { (try? pieces.take()).flatMap { $0 }.map(RequestPull.message) ?? .end } : RequestPull.sequence([warmUp])
+        try instance.callBidi(method, receive: receive, onMessage: onMessage)
       } else {
-        try instance.callStreaming(method, request: next() ?? [], onMessage: onMessage)
+        try instance.callStreaming(method, request: measured ? request : warmUp, onMessage: onMessage)
       }
     }
-    var warmed = false
-    try call({ defer { warmed = true }; return warmed ? nil : warmUp }, { _ in true })
+    try run(measured: false) { _ in true }
     ProcessMemory.resetPeak()
     let before = ProcessMemory.read()!
     var count = 0
-    var sentWhole = false
     let started = ContinuousClock.now
-    // A piece that cannot be built ends the stream early: the message count then shows it.
-    try call(
-      { pieces.map { try? $0.take() } ?? (sentWhole ? nil : { sentWhole = true; return request }()) },
-      { _ in
-        count += 1
-        return true
-      })
+    try run(measured: true) { _ in
+      count += 1
+      return true
+    }
     measured = BatchMeasurement(
       messages: count, seconds: (ContinuousClock.now - started).benchSeconds, serverBefore: before,
       serverAfter: ProcessMemory.read()!)

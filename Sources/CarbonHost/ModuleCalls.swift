@@ -211,7 +211,6 @@ extension Logger {
   }
 }
 
-
 /// The `grpc-timeout` request header ("250m", "5S", "1H"…) as a deadline.
 enum CallDeadline {
   static func parse(_ header: String?) -> ContinuousClock.Instant? {

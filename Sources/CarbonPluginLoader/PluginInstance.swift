@@ -117,13 +117,8 @@ public final class PluginInstance: @unchecked Sendable {
   {
     var responses: [[UInt8]] = []
     if method.isClientStreaming {
-      var pending: [UInt8]? = request
       try callBidi(
-        method.path, encoding: encoding,
-        receive: {
-          defer { pending = nil }
-          return pending.map { .message($0) } ?? .end
-        },
+        method.path, encoding: encoding, receive: RequestPull.sequence([request]),
         onMessage: {
           responses.append($0)
           return true
@@ -181,6 +176,14 @@ public enum RequestPull: Sendable {
   case end
   /// The call is over for the host (client gone, cancelled, deadline, failed request stream).
   case cancelled
+}
+
+extension RequestPull {
+  /// A `receive` for `callBidi` that hands out `requests` in order, then the end.
+  public static func sequence(_ requests: [[UInt8]]) -> () -> RequestPull {
+    var pending = requests[...]
+    return { pending.popFirst().map { .message($0) } ?? .end }
+  }
 }
 
 /// The host side of `carbon_receive_fn`: owns the last request handed to the plugin until the

@@ -86,10 +86,9 @@ struct BidiStreamingTests {
 
   /// Runs the echo method with these requests; the responses as text and the error, if any.
   static func run(_ instance: PluginInstance, _ requests: [[UInt8]]) -> (responses: [String], error: PluginCallError?) {
-    var pending = requests[...]
     var responses: [String] = []
     do {
-      try instance.callBidi(echo, receive: { pending.popFirst().map { .message($0) } ?? .end }) {
+      try instance.callBidi(echo, receive: RequestPull.sequence(requests)) {
         responses.append(String(decoding: $0, as: UTF8.self))
         return true
       }
