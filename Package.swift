@@ -79,6 +79,7 @@ let package = Package(
       name: "CarbonPluginLoader",
       dependencies: [
         "CarbonPluginABI",
+        "CarbonDomain",
         "CHeapStats",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
