@@ -274,7 +274,10 @@ let package = Package(
     ),
     .testTarget(
       name: "CarbonPluginKitTests",
-      dependencies: ["CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule"],
+      dependencies: [
+        "CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       path: "Tests/CarbonPluginKitTests"
     ),
     .testTarget(

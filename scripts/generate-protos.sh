@@ -109,6 +109,10 @@ example_files="carbon/examples/v1/units.proto carbon/examples/v1/gwp.proto"
 swift_messages Tests/CarbonHostTests/Generated Internal "$mapping_file" $example_files
 swift_grpc Tests/CarbonHostTests/Generated Internal "CarbonDomain" true false $example_files
 
+# Test-only messages covering every field kind of the wire format (OnePassBinaryEncoderTests).
+rm -rf Tests/CarbonPluginKitTests/Generated
+swift_messages Tests/CarbonPluginKitTests/Generated Internal "" carbon/testing/v1/wire_format.proto
+
 # The benchmark's view of the C example module's messages (it measures both examples).
 rm -rf Benchmarks/CarbonBench/Generated
 swift_messages Benchmarks/CarbonBench/Generated Internal "$mapping_file" carbon/examples/v1/gwp.proto

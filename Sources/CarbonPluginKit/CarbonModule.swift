@@ -228,7 +228,7 @@ public enum MessageCoding {
   ) throws(ModuleError) -> [UInt8] {
     do {
       switch encoding {
-      case .protobuf: return try message.serializedBytes()
+      case .protobuf: return try message.onePassSerializedBytes()
       case .json: return try message.jsonUTF8Bytes(options: jsonEncodingOptions)
       }
     } catch {

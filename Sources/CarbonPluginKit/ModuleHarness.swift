@@ -31,7 +31,7 @@ public struct ModuleHarness<Module: CarbonModule>: Sendable {
   ) throws(ModuleError) -> Response {
     let bytes = try MessageCoding.encode(request, .protobuf)
     let response = try instance.call(path, request: bytes, encoding: .protobuf) ?? []
-    return try MessageCoding.decode(Response.self, response, .protobuf)
+    return try decodeResponse(Response.self, response)
   }
 
   /// Calls a unary method with a JSON request; returns the JSON response.
@@ -50,7 +50,7 @@ public struct ModuleHarness<Module: CarbonModule>: Sendable {
       return true
     }
     var responses: [Response] = []
-    for bytes in collected.items { responses.append(try MessageCoding.decode(Response.self, bytes, .protobuf)) }
+    for bytes in collected.items { responses.append(try decodeResponse(Response.self, bytes)) }
     return responses
   }
 
@@ -75,7 +75,7 @@ extension ModuleHarness {
     for request in requests { encoded.append(try MessageCoding.encode(request, .protobuf)) }
     var responses: [Response] = []
     for bytes in try bidiBytes(path, encoded, encoding: .protobuf) {
-      responses.append(try MessageCoding.decode(Response.self, bytes, .protobuf))
+      responses.append(try decodeResponse(Response.self, bytes))
     }
     return responses
   }
@@ -96,6 +96,27 @@ extension ModuleHarness {
         return .message(next)
       })
     return collected.items
+  }
+}
+
+extension ModuleHarness {
+  /// Decodes a response and checks that the kit wrote it byte for byte as SwiftProtobuf would
+  /// (`onePassSerializedBytes()`), so every typed call of every module's tests also tests the
+  /// kit's encoder.
+  func decodeResponse<Response: SwiftProtobuf.Message>(_ type: Response.Type, _ bytes: [UInt8]) throws(ModuleError)
+    -> Response
+  {
+    let response = try MessageCoding.decode(Response.self, bytes, .protobuf)
+    let reference: [UInt8]
+    do { reference = try response.serializedBytes() } catch {
+      throw .internal("SwiftProtobuf could not re-encode \(Response.protoMessageName): \(error)")
+    }
+    guard reference == bytes else {
+      throw .internal(
+        "the plugin kit encoded a \(Response.protoMessageName) in \(bytes.count) bytes that differ from "
+          + "SwiftProtobuf's \(reference.count) bytes")
+    }
+    return response
   }
 }
 
