@@ -133,23 +133,22 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   /// Full gRPC path, e.g. "/carbon.examples.v1.Units/Convert".
   public let path: String
   public let kind: MethodKind
-  /// Decodes the request, runs the method and returns the encoded response (unary) or nil
-  /// after streaming (server-streaming).
-  let run:
-    @Sendable (
-      _ module: Module, _ request: [UInt8], _ encoding: MessageEncoding,
-      _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
-    ) throws(ModuleError) -> [UInt8]?
+  /// Binds the method to a created module, once per instance: the closure it returns decodes
+  /// a request, runs the method and returns the encoded response (unary) or nil after
+  /// streaming. Binding once keeps the partial application `handler(module)` out of each call.
+  let bind: @Sendable (Module) -> BoundMethod
 
   /// A unary method: one request, one response.
   public static func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
     _ path: String,
     _ handler: @escaping @Sendable (Module) -> (Request) throws(ModuleError) -> Response
   ) -> Self {
-    ModuleMethod(path: path, kind: .unary) { module, bytes, encoding, _, _ throws(ModuleError) in
-      let request = try MessageCoding.decode(Request.self, bytes, encoding)
-      let response = try handler(module)(request)
-      return try MessageCoding.encode(response, encoding)
+    ModuleMethod(path: path, kind: .unary) { module in
+      let method = UnsafeSendable(handler(module))
+      return { bytes, encoding, _, _ throws(ModuleError) in
+        let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        return try MessageCoding.encode(try method.value(request), encoding)
+      }
     }
   }
 
@@ -162,14 +161,16 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
       @escaping @Sendable (Module) -> (Request, ResponseStream<Response>) throws(ModuleError) ->
       Void
   ) -> Self {
-    ModuleMethod(path: path, kind: .serverStreaming) {
-      module, bytes, encoding, emit, _ throws(ModuleError) in
-      guard let emit else {
-        throw .internal("server-streaming method \(path) was called without an emit callback")
+    ModuleMethod(path: path, kind: .serverStreaming) { module in
+      let method = UnsafeSendable(handler(module))
+      return { bytes, encoding, emit, _ throws(ModuleError) in
+        guard let emit else {
+          throw .internal("server-streaming method \(path) was called without an emit callback")
+        }
+        let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        try method.value(request, ResponseStream(sendBytes: emit, encoding: encoding))
+        return nil
       }
-      let request = try MessageCoding.decode(Request.self, bytes, encoding)
-      try handler(module)(request, ResponseStream(sendBytes: emit, encoding: encoding))
-      return nil
     }
   }
 
@@ -184,17 +185,24 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
       @escaping @Sendable (Module) -> (RequestStream<Request>, ResponseStream<Response>) throws(ModuleError) ->
       Void
   ) -> Self {
-    ModuleMethod(path: path, kind: .bidiStreaming) {
-      module, _, encoding, emit, receive throws(ModuleError) in
-      guard let emit, let receive else {
-        throw .internal("bidirectional-streaming method \(path) was called without its receive and emit callbacks")
+    ModuleMethod(path: path, kind: .bidiStreaming) { module in
+      let method = UnsafeSendable(handler(module))
+      return { _, encoding, emit, receive throws(ModuleError) in
+        guard let emit, let receive else {
+          throw .internal("bidirectional-streaming method \(path) was called without its receive and emit callbacks")
+        }
+        try method.value(RequestStream(receiveBytes: receive, encoding: encoding), ResponseStream(sendBytes: emit, encoding: encoding))
+        return nil
       }
-      try handler(module)(
-        RequestStream(receiveBytes: receive, encoding: encoding), ResponseStream(sendBytes: emit, encoding: encoding))
-      return nil
     }
   }
 }
+
+/// A method bound to one module instance: what a call runs.
+typealias BoundMethod = @Sendable (
+  _ request: [UInt8], _ encoding: MessageEncoding,
+  _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
+) throws(ModuleError) -> [UInt8]?
 
 /// Protobuf and JSON coding of messages with errors mapped to ``ModuleError``.
 public enum MessageCoding {

@@ -20,7 +20,7 @@ public enum PluginExport {
   public static func descriptor<Module: CarbonModule>(for module: Module.Type) -> UnsafeRawPointer {
     descriptors.withLock { cache in
       let key = ObjectIdentifier(module)
-      if let existing = cache[key] { return UnsafeRawPointer(existing.pointer) }
+      if let existing = cache[key] { return UnsafeRawPointer(existing.value) }
       let built = makeDescriptor(ModuleDriver<Module>())
       cache[key] = UnsafeSendable(built)
       return UnsafeRawPointer(built)
@@ -39,9 +39,7 @@ public enum PluginExport {
   private static func makeDescriptor(_ driver: any ModuleDriving) -> UnsafeMutablePointer<carbon_plugin_descriptor> {
     let methods = UnsafeMutablePointer<carbon_method>.allocate(capacity: max(driver.methodTable.count, 1))
     for (index, method) in driver.methodTable.enumerated() {
-      methods[index] = carbon_method(
-        path: UnsafePointer(strdup(method.path)),
-        kind: method.kind.cValue)
+      methods[index] = carbon_method(path: driver.cPaths[index].value, kind: method.kind.cValue)
     }
     let descriptorSet = UnsafeMutablePointer<UInt8>.allocate(capacity: max(driver.descriptorSet.count, 1))
     descriptorSet.initialize(from: driver.descriptorSet, count: driver.descriptorSet.count)
@@ -83,13 +81,19 @@ extension MethodKind {
 
 /// A created module, type-erased: what the C trampolines and in-process tests call.
 public final class ModuleInstance: Sendable {
-  typealias Handler = @Sendable (
-    String, [UInt8], MessageEncoding, (@Sendable ([UInt8]) -> Bool)?, (() -> ReceivedRequest)?
-  ) throws(ModuleError) -> [UInt8]?
-  private let handler: Handler
+  /// One method bound to this instance, with its path as Swift and C strings.
+  struct Entry: @unchecked Sendable {  // `cPath` is immutable and lives as long as the library
+    let path: String
+    let cPath: UnsafePointer<CChar>
+    let kind: MethodKind
+    let run: BoundMethod
+  }
+  private let moduleName: String
+  private let entries: [Entry]
 
-  init(handler: @escaping Handler) {
-    self.handler = handler
+  init(moduleName: String, entries: [Entry]) {
+    self.moduleName = moduleName
+    self.entries = entries
   }
 
   /// Calls a method by its gRPC path. Returns the encoded response of a unary method, or nil
@@ -100,7 +104,38 @@ public final class ModuleInstance: Sendable {
     _ path: String, request: [UInt8], encoding: MessageEncoding = .protobuf,
     emit: (@Sendable ([UInt8]) -> Bool)? = nil, receive: (() -> ReceivedRequest)? = nil
   ) throws(ModuleError) -> [UInt8]? {
-    try handler(path, request, encoding, emit, receive)
+    guard let entry = entries.first(where: { $0.path == path }) else { throw unknownMethod(path) }
+    return try run(entry, request, encoding, emit, receive)
+  }
+
+  /// The same, with the path as the C string the ABI passes: found by comparing bytes with
+  /// each method's path (a module has a handful), without building a Swift string.
+  func call(
+    cPath: UnsafePointer<CChar>, request: [UInt8], encoding: MessageEncoding,
+    emit: (@Sendable ([UInt8]) -> Bool)?, receive: (() -> ReceivedRequest)?
+  ) throws(ModuleError) -> [UInt8]? {
+    guard let entry = entries.first(where: { strcmp($0.cPath, cPath) == 0 }) else {
+      throw unknownMethod(String(cString: cPath))
+    }
+    return try run(entry, request, encoding, emit, receive)
+  }
+
+  private func run(
+    _ entry: Entry, _ request: [UInt8], _ encoding: MessageEncoding,
+    _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
+  ) throws(ModuleError) -> [UInt8]? {
+    // Each C entry serves its own kinds: a streaming method reached through call() has no
+    // request stream, a unary one reached through call_bidi() would drop its requests.
+    guard (entry.kind == .bidiStreaming) == (receive != nil) else {
+      throw ModuleError(
+        .unimplemented,
+        "\(entry.path) is \(entry.kind.name): call it through \(entry.kind == .bidiStreaming ? "call_bidi()" : "call()")")
+    }
+    return try entry.run(request, encoding, emit, receive)
+  }
+
+  private func unknownMethod(_ path: String) -> ModuleError {
+    ModuleError(.unimplemented, "module \(moduleName) has no method \(path)")
   }
 }
 
@@ -111,47 +146,45 @@ protocol ModuleDriving: AnyObject, Sendable {
   var summary: String { get }
   var descriptorSet: [UInt8] { get }
   var methodTable: [(path: String, kind: MethodKind)] { get }
+  var cPaths: [UnsafeSendable<UnsafePointer<CChar>>] { get }
   func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance
 }
 
 final class ModuleDriver<Module: CarbonModule>: ModuleDriving {
-  let methods: [String: ModuleMethod<Module>]
   let methodTable: [(path: String, kind: MethodKind)]
+  /// Each method's path as a C string, made once and kept for the library's lifetime: the
+  /// descriptor's method table points at them and calls are routed by comparing with them.
+  let cPaths: [UnsafeSendable<UnsafePointer<CChar>>]
   var name: String { Module.name }
   var version: String { Module.version }
   var summary: String { Module.summary }
   var descriptorSet: [UInt8] { Module.descriptorSet }
 
   init() {
-    let list = Module.methods
-    methods = Dictionary(list.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+    // A path declared twice keeps its first handler.
+    var seen = Set<String>()
+    let list = Module.methods.filter { seen.insert($0.path).inserted }
     methodTable = list.map { ($0.path, $0.kind) }
+    cPaths = list.map { UnsafeSendable(UnsafePointer(strdup($0.path)!)) }
   }
 
   func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance {
     let module = try Module(context: context)
-    let methods = self.methods
-    return ModuleInstance { path, request, encoding, emit, receive throws(ModuleError) in
-      guard let method = methods[path] else {
-        throw ModuleError(.unimplemented, "module \(Module.name) has no method \(path)")
-      }
-      // Each C entry serves its own kinds: a streaming method reached through call() has no
-      // request stream, a unary one reached through call_bidi() would drop its requests.
-      guard (method.kind == .bidiStreaming) == (receive != nil) else {
-        throw ModuleError(
-          .unimplemented,
-          "\(path) is \(method.kind.name): call it through \(method.kind == .bidiStreaming ? "call_bidi()" : "call()")")
-      }
-      return try method.run(module, request, encoding, emit, receive)
+    var seen = Set<String>()
+    let list = Module.methods.filter { seen.insert($0.path).inserted }
+    let entries = zip(list, cPaths).map { method, cPath in
+      ModuleInstance.Entry(path: method.path, cPath: cPath.value, kind: method.kind, run: method.bind(module))
     }
+    return ModuleInstance(moduleName: Module.name, entries: entries)
   }
 }
 
-/// Wraps a value the compiler cannot prove Sendable where the ABI's thread-safety rules make
-/// sharing it safe (pointers owned by the descriptor or passed for one call).
+/// Wraps a value the compiler cannot prove Sendable where sharing it is safe: pointers owned
+/// by the descriptor or passed for one call (the ABI's thread-safety rules), and a method
+/// bound to a module, which captures only the Sendable module.
 struct UnsafeSendable<Value>: @unchecked Sendable {
-  let pointer: Value
-  init(_ pointer: Value) { self.pointer = pointer }
+  let value: Value
+  init(_ value: Value) { self.value = value }
 }
 
 private func duplicate(_ text: String) -> UnsafeMutablePointer<CChar>? { strdup(text) }
@@ -206,11 +239,11 @@ private let callTrampoline:
     if let emit {
       let context = UnsafeSendable(emitContext)
       emitter = { message in
-        message.withUnsafeBufferPointer { emit(context.pointer, $0.baseAddress, $0.count) == 0 }
+        message.withUnsafeBufferPointer { emit(context.value, $0.baseAddress, $0.count) == 0 }
       }
     }
     fill(result) { () throws(ModuleError) in
-      try instance.call(String(cString: methodPath), request: bytes, encoding: coding, emit: emitter)
+      try instance.call(cPath: methodPath, request: bytes, encoding: coding, emit: emitter, receive: nil)
     }
   }
 
@@ -226,7 +259,7 @@ private let bidiTrampoline: carbon_call_bidi_fn = {
   let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
   let emitContext = UnsafeSendable(emitContext)
   let emitter: @Sendable ([UInt8]) -> Bool = { message in
-    message.withUnsafeBufferPointer { emit(emitContext.pointer, $0.baseAddress, $0.count) == 0 }
+    message.withUnsafeBufferPointer { emit(emitContext.value, $0.baseAddress, $0.count) == 0 }
   }
   let receiver: () -> ReceivedRequest = {
     var message: UnsafePointer<UInt8>? = nil
@@ -238,7 +271,7 @@ private let bidiTrampoline: carbon_call_bidi_fn = {
     }
   }
   fill(result) { () throws(ModuleError) in
-    try instance.call(String(cString: methodPath), request: [], encoding: coding, emit: emitter, receive: receiver)
+    try instance.call(cPath: methodPath, request: [], encoding: coding, emit: emitter, receive: receiver)
   }
 }
 
