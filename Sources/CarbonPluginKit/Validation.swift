@@ -2,77 +2,81 @@
 ///
 /// Every check returns the value so that validation and use read as one line:
 /// `let yield = try Validate.positive(farm.yieldKgPerHa, "farms[\(i)].yield_kg_per_ha")`.
+///
+/// The field path is an autoclosure: an interpolated path like the one above is built only
+/// when the check fails, not on every call. The checks are inlinable so that a module's calls
+/// are specialized and inlined rather than going through generic code.
 public enum Validate {
   /// A finite number (not NaN, not infinite).
-  @discardableResult
-  public static func finite(_ value: Double, _ field: String) throws(ModuleError) -> Double {
-    guard value.isFinite else { throw .invalidArgument(field, "must be a finite number, got \(value)") }
+  @discardableResult @inlinable
+  public static func finite(_ value: Double, _ field: @autoclosure () -> String) throws(ModuleError) -> Double {
+    guard value.isFinite else { throw .invalidArgument(field(), "must be a finite number, got \(value)") }
     return value
   }
 
   /// A finite number ≥ 0.
-  @discardableResult
-  public static func nonNegative(_ value: Double, _ field: String) throws(ModuleError) -> Double {
-    try finite(value, field)
-    guard value >= 0 else { throw .invalidArgument(field, "must not be negative, got \(value)") }
+  @discardableResult @inlinable
+  public static func nonNegative(_ value: Double, _ field: @autoclosure () -> String) throws(ModuleError) -> Double {
+    try finite(value, field())
+    guard value >= 0 else { throw .invalidArgument(field(), "must not be negative, got \(value)") }
     return value
   }
 
   /// A finite number > 0.
-  @discardableResult
-  public static func positive(_ value: Double, _ field: String) throws(ModuleError) -> Double {
-    try finite(value, field)
-    guard value > 0 else { throw .invalidArgument(field, "must be greater than 0, got \(value)") }
+  @discardableResult @inlinable
+  public static func positive(_ value: Double, _ field: @autoclosure () -> String) throws(ModuleError) -> Double {
+    try finite(value, field())
+    guard value > 0 else { throw .invalidArgument(field(), "must be greater than 0, got \(value)") }
     return value
   }
 
   /// A finite number in a closed interval.
-  @discardableResult
+  @discardableResult @inlinable
   public static func inRange(
-    _ value: Double, _ range: ClosedRange<Double>, _ field: String
+    _ value: Double, _ range: ClosedRange<Double>, _ field: @autoclosure () -> String
   ) throws(ModuleError) -> Double {
-    try finite(value, field)
+    try finite(value, field())
     guard range.contains(value) else {
       throw .invalidArgument(
-        field, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        field(), "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
     }
     return value
   }
 
   /// An integer in a closed interval (years, counts).
-  @discardableResult
+  @discardableResult @inlinable
   public static func inRange<I: BinaryInteger>(
-    _ value: I, _ range: ClosedRange<I>, _ field: String
+    _ value: I, _ range: ClosedRange<I>, _ field: @autoclosure () -> String
   ) throws(ModuleError) -> I {
     guard range.contains(value) else {
       throw .invalidArgument(
-        field, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        field(), "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
     }
     return value
   }
 
   /// A non-empty string.
-  @discardableResult
-  public static func nonEmpty(_ value: String, _ field: String) throws(ModuleError) -> String {
-    guard !value.isEmpty else { throw .invalidArgument(field, "is required") }
+  @discardableResult @inlinable
+  public static func nonEmpty(_ value: String, _ field: @autoclosure () -> String) throws(ModuleError) -> String {
+    guard !value.isEmpty else { throw .invalidArgument(field(), "is required") }
     return value
   }
 
   /// A non-empty list.
-  @discardableResult
-  public static func nonEmpty<C: Collection>(_ value: C, _ field: String) throws(ModuleError) -> C {
-    guard !value.isEmpty else { throw .invalidArgument(field, "must contain at least one item") }
+  @discardableResult @inlinable
+  public static func nonEmpty<C: Collection>(_ value: C, _ field: @autoclosure () -> String) throws(ModuleError) -> C {
+    guard !value.isEmpty else { throw .invalidArgument(field(), "must contain at least one item") }
     return value
   }
 
   /// An enum value that is set (not its `*_UNSPECIFIED = 0` case) and known to this build.
-  @discardableResult
+  @discardableResult @inlinable
   public static func specified<E: RawRepresentable>(
-    _ value: E, _ field: String, known: (E) -> Bool = { _ in true }
+    _ value: E, _ field: @autoclosure () -> String, known: (E) -> Bool = { _ in true }
   ) throws(ModuleError) -> E where E.RawValue == Int {
-    guard value.rawValue != 0 else { throw .invalidArgument(field, "is required (unspecified)") }
+    guard value.rawValue != 0 else { throw .invalidArgument(field(), "is required (unspecified)") }
     guard known(value) else {
-      throw .invalidArgument(field, "has an unknown value \(value.rawValue)")
+      throw .invalidArgument(field(), "has an unknown value \(value.rawValue)")
     }
     return value
   }
