@@ -14,6 +14,8 @@ public struct TraceBuilder: Sendable {
   public init(method: String, version: String) {
     trace.method = method
     trace.methodVersion = version
+    // Room for a small method's terms at once, rather than growing the array at each append.
+    trace.terms.reserveCapacity(8)
   }
 
   /// Records a term and returns its value, so a computation can be written once.
@@ -57,8 +59,8 @@ public struct TraceBuilder: Sendable {
   /// Records a warning for the reader.
   public mutating func warning(_ text: String) { trace.warnings.append(text) }
 
-  /// The finished trace.
-  public func build() -> CalculationTrace { trace }
+  /// The finished trace, moved out of the builder (which cannot be used afterwards).
+  public consuming func build() -> CalculationTrace { trace }
 
   /// The value of a recorded term, for tests and for later terms that reuse it.
   public func value(of name: String) -> Double? {
