@@ -147,7 +147,7 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
       let method = UnsafeSendable(handler(module))
       return { bytes, encoding, _, _ throws(ModuleError) in
         let request = try MessageCoding.decode(Request.self, bytes, encoding)
-        return try MessageCoding.encode(try method.value(request), encoding)
+        return try EncodedResponse(try method.value(request), encoding)
       }
     }
   }
@@ -198,11 +198,12 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   }
 }
 
-/// A method bound to one module instance: what a call runs.
+/// A method bound to one module instance: what a call runs. It returns the encoded response
+/// of a unary method, nil for a streaming one.
 typealias BoundMethod = @Sendable (
   _ request: [UInt8], _ encoding: MessageEncoding,
   _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
-) throws(ModuleError) -> [UInt8]?
+) throws(ModuleError) -> EncodedResponse?
 
 /// Protobuf and JSON coding of messages with errors mapped to ``ModuleError``.
 public enum MessageCoding {

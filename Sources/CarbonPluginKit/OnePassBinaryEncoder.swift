@@ -15,16 +15,31 @@ extension SwiftProtobuf.Message {
   /// - Throws: `BinaryEncodingError.missingRequiredFields` when a proto2 required field is
   ///   unset or the message exceeds 2 GiB, as `serializedBytes()` does.
   public func onePassSerializedBytes() throws -> [UInt8] {
+    let (buffer, count) = try onePassSerializedBuffer()
+    defer { free(buffer) }
+    return Array(UnsafeBufferPointer(start: buffer, count: count))
+  }
+
+  /// The same bytes in memory from `malloc`, which the caller owns and frees with `free`: the
+  /// C trampoline hands it to the host as the response without copying it.
+  func onePassSerializedBuffer() throws -> (UnsafeMutablePointer<UInt8>, count: Int) {
     if !isInitialized { throw BinaryEncodingError.missingRequiredFields }
     var encoder = OnePassBinaryEncoder()
-    defer { encoder.deallocate() }
     do {
       try traverse(visitor: &encoder)
-    } catch is OnePassBinaryEncoder.Unsupported {
-      return try serializedBytes()
+    } catch {
+      encoder.deallocate()
+      guard error is OnePassBinaryEncoder.Unsupported else { throw error }
+      let bytes: [UInt8] = try serializedBytes()
+      let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
+      buffer.initialize(from: bytes, count: bytes.count)
+      return (buffer, bytes.count)
     }
-    guard encoder.count < 0x7fff_ffff else { throw BinaryEncodingError.missingRequiredFields }
-    return encoder.bytes
+    guard encoder.count < 0x7fff_ffff else {
+      encoder.deallocate()
+      throw BinaryEncodingError.missingRequiredFields
+    }
+    return encoder.takeBuffer()
   }
 }
 
@@ -40,6 +55,8 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
   /// Thrown for the one rarely used layout this encoder leaves to SwiftProtobuf.
   struct Unsupported: Error {}
 
+  /// The buffer, from `malloc` so that its owner can release it with `free` (the ABI's
+  /// free_buffer).
   private var base: UnsafeMutablePointer<UInt8>
   private var capacity: Int
   /// Bytes written so far.
@@ -47,14 +64,14 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
 
   init(initialCapacity: Int = 256) {
     capacity = initialCapacity
-    base = .allocate(capacity: initialCapacity)
+    base = malloc(initialCapacity)!.assumingMemoryBound(to: UInt8.self)
   }
 
   /// Frees the buffer; the encoder must not be used afterwards.
-  func deallocate() { base.deallocate() }
+  func deallocate() { free(base) }
 
-  /// A copy of the bytes written.
-  var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+  /// Gives up the buffer and the number of bytes written in it; the caller frees it.
+  func takeBuffer() -> (UnsafeMutablePointer<UInt8>, count: Int) { (base, count) }
 
   // MARK: Buffer
 
@@ -63,10 +80,7 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
     guard needed > capacity else { return }
     var newCapacity = capacity * 2
     while newCapacity < needed { newCapacity *= 2 }
-    let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-    grown.update(from: base, count: count)
-    base.deallocate()
-    base = grown
+    base = realloc(base, newCapacity)!.assumingMemoryBound(to: UInt8.self)
     capacity = newCapacity
   }
 

@@ -1,4 +1,5 @@
 import CarbonPluginABI
+import SwiftProtobuf
 import Synchronization
 
 #if canImport(Glibc)
@@ -105,7 +106,7 @@ public final class ModuleInstance: Sendable {
     emit: (@Sendable ([UInt8]) -> Bool)? = nil, receive: (() -> ReceivedRequest)? = nil
   ) throws(ModuleError) -> [UInt8]? {
     guard let entry = entries.first(where: { $0.path == path }) else { throw unknownMethod(path) }
-    return try run(entry, request, encoding, emit, receive)
+    return try run(entry, request, encoding, emit, receive)?.takeArray()
   }
 
   /// The same, with the path as the C string the ABI passes: found by comparing bytes with
@@ -113,7 +114,7 @@ public final class ModuleInstance: Sendable {
   func call(
     cPath: UnsafePointer<CChar>, request: [UInt8], encoding: MessageEncoding,
     emit: (@Sendable ([UInt8]) -> Bool)?, receive: (() -> ReceivedRequest)?
-  ) throws(ModuleError) -> [UInt8]? {
+  ) throws(ModuleError) -> EncodedResponse? {
     guard let entry = entries.first(where: { strcmp($0.cPath, cPath) == 0 }) else {
       throw unknownMethod(String(cString: cPath))
     }
@@ -123,7 +124,7 @@ public final class ModuleInstance: Sendable {
   private func run(
     _ entry: Entry, _ request: [UInt8], _ encoding: MessageEncoding,
     _ emit: (@Sendable ([UInt8]) -> Bool)?, _ receive: (() -> ReceivedRequest)?
-  ) throws(ModuleError) -> [UInt8]? {
+  ) throws(ModuleError) -> EncodedResponse? {
     // Each C entry serves its own kinds: a streaming method reached through call() has no
     // request stream, a unary one reached through call_bidi() would drop its requests.
     guard (entry.kind == .bidiStreaming) == (receive != nil) else {
@@ -275,14 +276,56 @@ private let bidiTrampoline: carbon_call_bidi_fn = {
   }
 }
 
-/// Runs a call and reports its outcome in `result` (module-allocated buffers, as the ABI says).
-private func fill(_ result: UnsafeMutablePointer<carbon_call_result>, _ call: () throws(ModuleError) -> [UInt8]?) {
+/// A unary method's encoded response: protobuf in the one-pass encoder's `malloc` buffer,
+/// which the C trampoline hands to the host without a copy; JSON in an array.
+enum EncodedResponse {
+  case malloced(UnsafeMutablePointer<UInt8>, count: Int)
+  case array([UInt8])
+
+  /// Encodes `message`; an encoding failure is a module defect (INTERNAL).
+  init<M: SwiftProtobuf.Message>(_ message: M, _ encoding: MessageEncoding) throws(ModuleError) {
+    guard encoding == .protobuf else {
+      self = .array(try MessageCoding.encode(message, encoding))
+      return
+    }
+    do {
+      let (buffer, count) = try message.onePassSerializedBuffer()
+      self = .malloced(buffer, count: count)
+    } catch {
+      throw .internal("could not encode \(M.protoMessageName): \(error)")
+    }
+  }
+
+  /// The bytes as an array (a malloc'd buffer is copied and freed).
+  func takeArray() -> [UInt8] {
+    switch self {
+    case .array(let bytes): return bytes
+    case .malloced(let buffer, let count):
+      defer { free(buffer) }
+      return Array(UnsafeBufferPointer(start: buffer, count: count))
+    }
+  }
+
+  /// The bytes in memory from `malloc`, owned by the caller (an array is copied).
+  func takeMalloced() -> (UnsafeMutablePointer<UInt8>, count: Int) {
+    switch self {
+    case .malloced(let buffer, let count): return (buffer, count)
+    case .array(let bytes):
+      let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
+      buffer.initialize(from: bytes, count: bytes.count)
+      return (buffer, bytes.count)
+    }
+  }
+}
+
+/// Runs a call and reports its outcome in `result` (module-allocated buffers, as the ABI says:
+/// the host releases them with free_buffer, which is `free`).
+private func fill(_ result: UnsafeMutablePointer<carbon_call_result>, _ call: () throws(ModuleError) -> EncodedResponse?) {
   do {
     if let response = try call() {
-      let buffer = malloc(max(response.count, 1))!.assumingMemoryBound(to: UInt8.self)
-      buffer.initialize(from: response, count: response.count)
+      let (buffer, count) = response.takeMalloced()
       result.pointee.response = buffer
-      result.pointee.response_length = response.count
+      result.pointee.response_length = count
     }
     result.pointee.status = CARBON_STATUS_OK
   } catch {
