@@ -1,4 +1,5 @@
 import CarbonDomain
+import CarbonPluginKit
 import CarbonPluginLoader
 import ExampleUnitsModule
 import Foundation
@@ -9,10 +10,11 @@ import Foundation
 //     .build/release/carbonhub-bench profile-dispatch --calls 100000
 //   callgrind_annotate --inclusive=yes dispatch.out | head -60
 //
-// Only the host's ABI call of units.Convert on pre-encoded bytes runs in the measured loop, so
-// instruction counts per call (total / calls) split into: the host wrapper (PluginInstance),
-// the plugin kit's trampoline and routing, SwiftProtobuf decoding and encoding, the
-// conversion itself, malloc/free.
+// The loop is the dispatch bench's Swift round trip: encode the units.Convert request, call it
+// through the C ABI, decode the response. Instruction counts per call (inclusive cost / calls)
+// split into: the request's encoding and the response's decoding (the caller's side), the
+// host wrapper (PluginInstance.call), the plugin kit's trampoline and routing, SwiftProtobuf
+// decoding, the conversion, the kit's encoding, malloc/free.
 
 func profileDispatch(calls: Int) throws {
   let units = try PluginLibrary(path: binDirectory + "/libExampleUnits.so")
@@ -20,10 +22,13 @@ func profileDispatch(calls: Int) throws {
   var request = Carbon_Examples_V1_ConvertRequest()
   request.quantity = Quantity(2, .t)
   request.targetUnit = .kg
-  let bytes: [UInt8] = try request.serializedBytes()
   var total = 0
-  for _ in 0..<calls { total &+= try instance.call("/carbon.examples.v1.Units/Convert", request: bytes).count }
-  report("profile-dispatch: \(calls) calls, \(total) response bytes")
+  for _ in 0..<calls {
+    let encoded = try request.onePassSerializedBytes()
+    let response = try instance.call("/carbon.examples.v1.Units/Convert", request: encoded)
+    total &+= try Carbon_Examples_V1_ConvertResponse(serializedBytes: response).quantity.value > 0 ? response.count : 0
+  }
+  report("profile-dispatch: \(calls) round trips, \(total) response bytes")
 }
 
 // MARK: - Any module's method, for callgrind
