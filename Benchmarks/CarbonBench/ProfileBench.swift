@@ -38,7 +38,8 @@ func profileDispatch(calls: Int) throws {
 //     --request Plugins/SOBAC/examples/EvaluateFarmProject.json --calls 200
 //
 // The JSON sample is encoded once as protobuf with the plugin's own descriptor set; only the
-// ABI calls run in the loop, so the profile is the module's calculation plus its coding.
+// ABI calls run in the loop, so the profile is the module's calculation plus its coding. Any
+// kind of method: a streaming method's responses are collected.
 
 /// The value following `name` on the command line.
 private func argument(_ name: String) -> String? {
@@ -55,7 +56,12 @@ func profileCall(calls: Int) throws {
   let instance = try plugin.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
   let json = Array(try Data(contentsOf: URL(fileURLWithPath: requestFile)))
   let request = try JSONToProtobuf(descriptorSet: plugin.descriptorSet).encodeRequest(json: json, method: method)
+  guard let described = plugin.methods.first(where: { $0.path == method }) else {
+    report("profile-call: \(library) has no method \(method)")
+    exit(2)
+  }
   var total = 0
-  for _ in 0..<calls { total &+= try instance.call(method, request: request).count }
+  // Any kind of method: a streaming one's responses are collected.
+  for _ in 0..<calls { total &+= try instance.callCollecting(described, request: request).reduce(0) { $0 + $1.count } }
   report("profile-call: \(method), \(calls) calls, \(total) response bytes")
 }
