@@ -348,17 +348,26 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
 
   // MARK: Maps: each entry a nested message with the key as field 1 and the value as field 2
 
+  /// Writes each entry of a map, in the dictionary's order (as SwiftProtobuf does).
+  private mutating func putMap<Key, Value>(
+    _ map: [Key: Value], _ fieldNumber: Int, _ putEntry: (inout Self, Key, Value) throws -> Void
+  ) throws {
+    for (key, value) in map {
+      putTag(fieldNumber, Self.lengthDelimited)
+      let prefix = beginLengthDelimited()
+      try putEntry(&self, key, value)
+      endLengthDelimited(prefix)
+    }
+  }
+
   mutating func visitMapField<KeyType, ValueType: MapValueType>(
     fieldType: _ProtobufMap<KeyType, ValueType>.Type,
     value: _ProtobufMap<KeyType, ValueType>.BaseType,
     fieldNumber: Int
   ) throws {
-    for (key, entry) in value {
-      putTag(fieldNumber, Self.lengthDelimited)
-      let prefix = beginLengthDelimited()
-      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &self)
-      try ValueType.visitSingular(value: entry, fieldNumber: 2, with: &self)
-      endLengthDelimited(prefix)
+    try putMap(value, fieldNumber) { encoder, key, entry in
+      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &encoder)
+      try ValueType.visitSingular(value: entry, fieldNumber: 2, with: &encoder)
     }
   }
 
@@ -367,12 +376,9 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
     value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
     fieldNumber: Int
   ) throws where ValueType.RawValue == Int {
-    for (key, entry) in value {
-      putTag(fieldNumber, Self.lengthDelimited)
-      let prefix = beginLengthDelimited()
-      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &self)
-      try visitSingularEnumField(value: entry, fieldNumber: 2)
-      endLengthDelimited(prefix)
+    try putMap(value, fieldNumber) { encoder, key, entry in
+      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &encoder)
+      try encoder.visitSingularEnumField(value: entry, fieldNumber: 2)
     }
   }
 
@@ -381,12 +387,9 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
     value: _ProtobufMessageMap<KeyType, ValueType>.BaseType,
     fieldNumber: Int
   ) throws {
-    for (key, entry) in value {
-      putTag(fieldNumber, Self.lengthDelimited)
-      let prefix = beginLengthDelimited()
-      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &self)
-      try visitSingularMessageField(value: entry, fieldNumber: 2)
-      endLengthDelimited(prefix)
+    try putMap(value, fieldNumber) { encoder, key, entry in
+      try KeyType.visitSingular(value: key, fieldNumber: 1, with: &encoder)
+      try encoder.visitSingularMessageField(value: entry, fieldNumber: 2)
     }
   }
 
