@@ -152,6 +152,8 @@ protocol ModuleDriving: AnyObject, Sendable {
 }
 
 final class ModuleDriver<Module: CarbonModule>: ModuleDriving {
+  /// The module's methods; a path declared twice keeps its first handler.
+  let methods: [ModuleMethod<Module>]
   let methodTable: [(path: String, kind: MethodKind)]
   /// Each method's path as a C string, made once and kept for the library's lifetime: the
   /// descriptor's method table points at them and calls are routed by comparing with them.
@@ -162,18 +164,15 @@ final class ModuleDriver<Module: CarbonModule>: ModuleDriving {
   var descriptorSet: [UInt8] { Module.descriptorSet }
 
   init() {
-    // A path declared twice keeps its first handler.
     var seen = Set<String>()
-    let list = Module.methods.filter { seen.insert($0.path).inserted }
-    methodTable = list.map { ($0.path, $0.kind) }
-    cPaths = list.map { UnsafeSendable(UnsafePointer(strdup($0.path)!)) }
+    methods = Module.methods.filter { seen.insert($0.path).inserted }
+    methodTable = methods.map { ($0.path, $0.kind) }
+    cPaths = methods.map { UnsafeSendable(UnsafePointer(strdup($0.path)!)) }
   }
 
   func makeInstance(_ context: ModuleContext) throws(ModuleError) -> ModuleInstance {
     let module = try Module(context: context)
-    var seen = Set<String>()
-    let list = Module.methods.filter { seen.insert($0.path).inserted }
-    let entries = zip(list, cPaths).map { method, cPath in
+    let entries = zip(methods, cPaths).map { method, cPath in
       ModuleInstance.Entry(path: method.path, cPath: cPath.value, kind: method.kind, run: method.bind(module))
     }
     return ModuleInstance(moduleName: Module.name, entries: entries)
