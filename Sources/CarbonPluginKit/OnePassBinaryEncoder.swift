@@ -30,10 +30,7 @@ extension SwiftProtobuf.Message {
     } catch {
       encoder.deallocate()
       guard error is OnePassBinaryEncoder.Unsupported else { throw error }
-      let bytes: [UInt8] = try serializedBytes()
-      let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
-      buffer.initialize(from: bytes, count: bytes.count)
-      return (buffer, bytes.count)
+      return mallocCopy(of: try serializedBytes())
     }
     guard encoder.count < 0x7fff_ffff else {
       encoder.deallocate()
@@ -41,6 +38,14 @@ extension SwiftProtobuf.Message {
     }
     return encoder.takeBuffer()
   }
+}
+
+/// `bytes` copied into memory from `malloc`, which the caller frees with `free` (as the ABI's
+/// free_buffer does).
+func mallocCopy(of bytes: [UInt8]) -> (UnsafeMutablePointer<UInt8>, count: Int) {
+  let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
+  buffer.initialize(from: bytes, count: bytes.count)
+  return (buffer, bytes.count)
 }
 
 /// A SwiftProtobuf visitor writing the binary wire format into a growing buffer, with

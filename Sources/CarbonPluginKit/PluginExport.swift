@@ -309,10 +309,7 @@ enum EncodedResponse {
   func takeMalloced() -> (UnsafeMutablePointer<UInt8>, count: Int) {
     switch self {
     case .malloced(let buffer, let count): return (buffer, count)
-    case .array(let bytes):
-      let buffer = malloc(max(bytes.count, 1))!.assumingMemoryBound(to: UInt8.self)
-      buffer.initialize(from: bytes, count: bytes.count)
-      return (buffer, bytes.count)
+    case .array(let bytes): return mallocCopy(of: bytes)
     }
   }
 }
