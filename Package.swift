@@ -87,6 +87,10 @@ let package = Package(
       path: "Sources/CarbonPluginLoader"
     ),
 
+    // Test-only helpers shared by the test targets (never linked into a plugin or the host):
+    // checking exported workbooks with LibreOffice and charts with librsvg.
+    .target(name: "CarbonTestSupport", path: "Sources/CarbonTestSupport"),
+
     // malloc statistics for the conformance checker's leak check (glibc's mallinfo2).
     .target(name: "CHeapStats", path: "Sources/CHeapStats"),
 
@@ -275,6 +279,7 @@ let package = Package(
     .testTarget(
       name: "CarbonPluginKitTests",
       dependencies: [
+        "CarbonTestSupport",
         "CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
@@ -283,23 +288,25 @@ let package = Package(
     .testTarget(
       name: "ESCATests",
       dependencies: [
+        "CarbonTestSupport",
         "ESCAModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/ESCATests"
     ),
     .testTarget(
-      name: "COPVivierTests", dependencies: ["COPVivierModule", "CarbonPluginKit", "CarbonDomain"],
+      name: "COPVivierTests", dependencies: ["CarbonTestSupport", "COPVivierModule", "CarbonPluginKit", "CarbonDomain"],
       path: "Tests/COPVivierTests"
     ),
     .testTarget(
-      name: "SOBACTests", dependencies: ["SOBACModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/SOBACTests"
+      name: "SOBACTests", dependencies: ["CarbonTestSupport", "SOBACModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/SOBACTests"
     ),
     .testTarget(
-      name: "ALDOTests", dependencies: ["ALDOModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/ALDOTests"
+      name: "ALDOTests", dependencies: ["CarbonTestSupport", "ALDOModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/ALDOTests"
     ),
     .testTarget(
       name: "SNBCTests",
       dependencies: [
+        "CarbonTestSupport",
         "SNBCModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/SNBCTests"
