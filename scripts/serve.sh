@@ -6,6 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+scripts/install-packages.sh serve   # before the long build: the C plugin needs libprotobuf-c-dev
 swift build
 bin=$(swift build --show-bin-path)
 scripts/build-c-plugins.sh "$bin"

@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+scripts/install-packages.sh all   # Debian packages first, before the long build
 
 if ! python3 -c "import grpc, grpc_tools" 2>/dev/null; then
   echo "installing grpcio and grpcio-tools for the Python interoperability test" >&2
