@@ -43,7 +43,11 @@ public enum ExternalTools {
 
   /// Renders an SVG document to PNG with `rsvg-convert` and returns the PNG's pixel size.
   /// An ill-formed SVG makes rsvg-convert fail, and so this throws.
-  public static func renderPNG(svg: String, savingTo path: String? = nil) throws -> (width: Int, height: Int) {
+  ///
+  /// With `CARBONHUB_CHART_DIR` set in the environment, the PNG is also kept there as
+  /// `<name>.png`, so that a person can look at every chart the tests draw.
+  public static func renderPNG(svg: String, name: String = "chart") throws -> (width: Int, height: Int) {
+    let path = ProcessInfo.processInfo.environment["CARBONHUB_CHART_DIR"].map { "\($0)/\(name).png" }
     let directory = try temporaryDirectory("svg")
     defer { try? FileManager.default.removeItem(at: directory) }
     let input = directory.appendingPathComponent("chart.svg")
