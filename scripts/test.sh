@@ -3,17 +3,17 @@
 # the C plugins and the broken test plugins, then `swift test`. Extra arguments go to
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
-# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio
-# and grpcio-tools (installed here with pip if missing), and PostgreSQL for the COP pool's
+# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio,
+# grpcio-tools and grpcio-status (installed here with pip if missing), and PostgreSQL for the COP pool's
 # PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-packages.sh all   # Debian packages first, before the long build
 
-if ! python3 -c "import grpc, grpc_tools" 2>/dev/null; then
-  echo "installing grpcio and grpcio-tools for the Python interoperability test" >&2
-  python3 -m pip install --quiet grpcio grpcio-tools
+if ! python3 -c "import grpc, grpc_tools, grpc_status" 2>/dev/null; then
+  echo "installing grpcio, grpcio-tools and grpcio-status for the Python interoperability tests" >&2
+  python3 -m pip install --quiet grpcio grpcio-tools grpcio-status
 fi
 
 # The COP pool's PostgreSQL tests run against a real server when PostgreSQL is installed

@@ -82,7 +82,10 @@ public final class HostServer: Sendable {
         HealthService(registry: registry),
         ReflectionService(registry: registry),
       ],
-      interceptors: [AccessInterceptor(policy: access, peers: peers)])
+      interceptors: [
+        CallEnvelopeInterceptor(instanceName: instanceName, moduleOwning: { [registry] in registry.owner(of: $0)?.name }),
+        AccessInterceptor(policy: access, peers: peers),
+      ])
   }
 
   /// The bound address once listening ("127.0.0.1:8443").

@@ -42,6 +42,87 @@ struct InteropTests {
     #expect(run.output.contains("error INVALID_ARGUMENT masses: must contain at least one gas mass"), "\(run.output)")
   }
 
+  /// Issue 20 point 2 and 4: grpcio's own `rpc_status` reads the rich error model, and every
+  /// error carries the request id and instance, whoever refused the call.
+  @Test func pythonGrpcStatusReadsTheStandardErrorDetailsOfEveryError() async throws {
+    let host = try await RunningHost.startExamples(extra: [("esca", try TestEnvironment.plugin("libESCA.so"))])
+    defer { Task { try? await host.stop() } }
+    let work = try TestEnvironment.temporaryDirectory("python-status")
+    let protocols = TestEnvironment.repositoryRoot + "/protocols"
+    let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
+      .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
+    let generate = try runProcess("/usr/bin/env", [
+      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
+      "carbon/examples/v1/gwp.proto", "carbon/esca/v1/esca.proto",
+    ] + domain)
+    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    let script = """
+      import sys
+      sys.path.insert(0, "\(work)")
+      import grpc
+      from grpc_status import rpc_status
+      from google.rpc import error_details_pb2 as details
+      from google.protobuf import json_format
+      from carbon.examples.v1 import gwp_pb2, gwp_pb2_grpc
+      from carbon.esca.v1 import esca_pb2, esca_pb2_grpc
+
+      def show(label, call):
+          try:
+              call()
+              print(label, "no error")
+          except grpc.RpcError as error:
+              trailers = dict(error.trailing_metadata())
+              print(label, "code", error.code().name)
+              print(label, "trailers", trailers.get("x-request-id"), trailers.get("carbonhub-instance") is not None)
+              status = rpc_status.from_call(error)
+              for any in status.details:
+                  for kind in (details.ErrorInfo, details.BadRequest, details.PreconditionFailure, details.RequestInfo):
+                      if any.Is(kind.DESCRIPTOR):
+                          message = kind()
+                          any.Unpack(message)
+                          if kind is details.ErrorInfo:
+                              print(label, "info", message.reason, message.domain, sorted(message.metadata.items()))
+                          elif kind is details.BadRequest:
+                              print(label, "violation", message.field_violations[0].field, "|", message.field_violations[0].description)
+                          elif kind is details.PreconditionFailure:
+                              print(label, "precondition", message.violations[0].type, message.violations[0].subject)
+                          else:
+                              print(label, "request", message.request_id)
+
+      credentials = grpc.ssl_channel_credentials(root_certificates=open("\(host.caFile)", "rb").read())
+      with grpc.secure_channel("localhost:\(host.port)", credentials) as channel:
+          gwp = gwp_pb2_grpc.GwpStub(channel)
+          show("field", lambda: gwp.ToCo2e(gwp_pb2.ToCo2eRequest(), timeout=120, metadata=[("x-request-id", "py-field-1")]))
+          esca = esca_pb2_grpc.EscaStub(channel)
+          shallow = json_format.Parse('{"analysis": {"carbon_g_per_kg": 10, "depth_cm": 20, "bulk_density_g_per_cm3": 1.3, '
+              '"bulk_density_method": "BULK_DENSITY_METHOD_CYLINDER"}, "purpose": "ANALYSIS_PURPOSE_CLAIM"}',
+              esca_pb2.SoilStockRequest())
+          show("rule", lambda: esca.ComputeSoilStock(shallow, timeout=120))
+          nowhere = channel.unary_unary("/carbon.nowhere.v1.Nowhere/Call")
+          show("route", lambda: nowhere(b"", timeout=120, metadata=[("x-request-id", "py-route-3")]))
+      """
+    let run = try runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    #expect(run.status == 0, "\(run.output)")
+    let lines = Set(run.output.split(separator: "\n").map(String.init))
+    // A field error from a C module: BadRequest names the field, ErrorInfo the module.
+    #expect(lines.contains("field code INVALID_ARGUMENT"), "\(run.output)")
+    #expect(lines.contains("field trailers py-field-1 True"), "\(run.output)")
+    #expect(lines.contains("field violation masses | masses: must contain at least one gas mass"), "\(run.output)")
+    #expect(lines.contains("field info INVALID_ARGUMENT carbonhub [('field', 'masses'), ('module', 'gwp')]"), "\(run.output)")
+    #expect(lines.contains("field request py-field-1"), "\(run.output)")
+    // A rule refusal from a Swift module: PreconditionFailure and ErrorInfo carry the rule id;
+    // the host generated a request id (16 hex digits) and sends it back.
+    #expect(lines.contains("rule code FAILED_PRECONDITION"), "\(run.output)")
+    #expect(lines.contains("rule precondition RULE esca.soil.claim_depth_30cm"), "\(run.output)")
+    #expect(lines.contains("rule info esca.soil.claim_depth_30cm carbonhub [('module', 'esca'), ('rule', 'esca.soil.claim_depth_30cm')]"), "\(run.output)")
+    #expect(lines.contains { $0.hasPrefix("rule trailers ") && $0.hasSuffix(" True") && $0.count == "rule trailers ".count + 16 + 5 }, "\(run.output)")
+    // Refused by the host itself, before any module: the same envelope.
+    #expect(lines.contains("route code UNIMPLEMENTED"), "\(run.output)")
+    #expect(lines.contains("route trailers py-route-3 True"), "\(run.output)")
+    #expect(lines.contains("route info UNIMPLEMENTED carbonhub []"), "\(run.output)")
+    #expect(lines.contains("route request py-route-3"), "\(run.output)")
+  }
+
   @Test func opensslCompletesTLS12And13HandshakesAndIsRefusedTLS11() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
