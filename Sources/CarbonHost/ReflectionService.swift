@@ -1,3 +1,4 @@
+import Foundation
 import CarbonHostProtocol
 import GRPCCore
 import Synchronization
@@ -63,7 +64,13 @@ struct DescriptorIndex: Sendable {
     self.services = services
     for bytes in sets {
       guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: bytes) else { continue }
-      for file in set.file where files[file.name] == nil {
+      var fileList = set.file
+      // The v1alpha service the host lists is served by the same handler: describe it too, so
+      // that every listed service resolves (tools that speak v1alpha ask for its symbols).
+      if let v1 = fileList.first(where: { $0.package == "grpc.reflection.v1" }) {
+        fileList.append(Self.renamedPackage(v1, from: "grpc.reflection.v1", to: "grpc.reflection.v1alpha"))
+      }
+      for file in fileList where files[file.name] == nil {
         files[file.name] = file
         let prefix = file.package.isEmpty ? "" : file.package + "."
         for message in file.messageType { addMessage(message, prefix: prefix, file: file.name) }
@@ -74,6 +81,32 @@ struct DescriptorIndex: Sendable {
         }
       }
     }
+  }
+
+  /// `file` with its package, file name and every type reference moved from `old` to `new`
+  /// (the two reflection packages are the same messages under two names).
+  static func renamedPackage(
+    _ file: Google_Protobuf_FileDescriptorProto, from old: String, to new: String
+  ) -> Google_Protobuf_FileDescriptorProto {
+    var file = file
+    file.package = new
+    file.name = file.name.replacingOccurrences(of: old.replacingOccurrences(of: ".", with: "/"), with: new.replacingOccurrences(of: ".", with: "/"))
+    let oldPrefix = "." + old + ".", newPrefix = "." + new + "."
+    func moved(_ type: String) -> String { type.hasPrefix(oldPrefix) ? newPrefix + type.dropFirst(oldPrefix.count) : type }
+    func rename(_ message: inout Google_Protobuf_DescriptorProto) {
+      for index in message.field.indices where message.field[index].hasTypeName {
+        message.field[index].typeName = moved(message.field[index].typeName)
+      }
+      for index in message.nestedType.indices { rename(&message.nestedType[index]) }
+    }
+    for index in file.messageType.indices { rename(&file.messageType[index]) }
+    for service in file.service.indices {
+      for method in file.service[service].method.indices {
+        file.service[service].method[method].inputType = moved(file.service[service].method[method].inputType)
+        file.service[service].method[method].outputType = moved(file.service[service].method[method].outputType)
+      }
+    }
+    return file
   }
 
   private mutating func addMessage(_ message: Google_Protobuf_DescriptorProto, prefix: String, file: String) {

@@ -239,6 +239,41 @@ struct EndToEndTests {
     #expect(responses[3].errorResponse.errorCode == 5)
   }
 
+  /// Issue 20 point 8: every service the host lists can be described, `v1alpha` included.
+  @Test func everyListedServiceIsDescribableThroughReflection() async throws {
+    let host = try await RunningHost.startExamples()
+    defer { Task { try? await host.stop() } }
+    let (services, described) = try await host.withClient { client in
+      let reflection = Grpc_Reflection_V1_ServerReflection.Client(wrapping: client)
+      let services = try await reflection.serverReflectionInfo { writer in
+        try await writer.write(.with { $0.listServices = "" })
+      } onResponse: { response in
+        var names: [String] = []
+        for try await message in response.messages { names += message.listServicesResponse.service.map(\.name) }
+        return names
+      }
+      let described = try await reflection.serverReflectionInfo { writer in
+        for service in services { try await writer.write(.with { $0.fileContainingSymbol = service }) }
+      } onResponse: { response in
+        var all: [Grpc_Reflection_V1_ServerReflectionResponse] = []
+        for try await message in response.messages { all.append(message) }
+        return all
+      }
+      return (services, described)
+    }
+    #expect(services.contains("grpc.reflection.v1alpha.ServerReflection"))
+    #expect(described.count == services.count)
+    for (service, answer) in zip(services, described) {
+      let files = try answer.fileDescriptorResponse.fileDescriptorProto.map { try Google_Protobuf_FileDescriptorProto(serializedBytes: $0) }
+      let defined = files.first.map { file in file.service.map { file.package + "." + $0.name } } ?? []
+      #expect(defined.contains(service), "\(service): \(answer.errorResponse.errorMessage)")
+    }
+    let alpha = try described[services.firstIndex(of: "grpc.reflection.v1alpha.ServerReflection")!]
+      .fileDescriptorResponse.fileDescriptorProto.map { try Google_Protobuf_FileDescriptorProto(serializedBytes: $0) }
+    #expect(alpha.first?.name == "grpc/reflection/v1alpha/reflection.proto")
+    #expect(alpha.first?.service.first?.method.first?.inputType == ".grpc.reflection.v1alpha.ServerReflectionRequest")
+  }
+
   @Test func ipAddressAndLocalhostBothWorkOverTLS() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
