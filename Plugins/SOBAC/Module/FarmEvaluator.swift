@@ -54,7 +54,7 @@ struct FarmEvaluator: Sendable {
     // ---- Structure: N, the 10 years, the options, production system, eligibility (§4.1).
     let (notification, reference, project, system) = try checkedPeriods(farm, path: path)
     trace.decision(
-      "production_system", "\(system)",
+      "production_system", String(describing: system).uppercased(),
       reason: farm.productionSystem == .unspecified
         ? "not given and the farm sells no milk or meat: crops only (ARABLE)"
         : "as given: \(system == .arable ? "crop yields only" : "crop yields and the milk (hL/UGB) and meat (t/UGB) yields (§4.3.1, Annex 5)")")

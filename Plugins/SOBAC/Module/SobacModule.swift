@@ -303,40 +303,19 @@ public struct SobacModule: CarbonModule {
     guard request.hasProject else { throw .invalidArgument("project", "is required (farms with their years, crops and IFT)") }
     var project = request.project
     let entries = try LedgerCsvReader().read(request.ledgerCsv)
-    var merges: [String] = []
-    for entry in entries {
-      guard let farmIndex = project.farms.firstIndex(where: { $0.farmID == entry.farmID }) else {
-        throw .invalidArgument(
-          "ledger_csv[\(entry.line)].farm_id",
-          "line \(entry.line): farm '\(entry.farmID)' is not in project.farms")
-      }
-      guard let yearIndex = project.farms[farmIndex].years.firstIndex(where: { $0.year == entry.year }) else {
-        throw .invalidArgument(
-          "ledger_csv[\(entry.line)].year",
-          "line \(entry.line): year \(entry.year) is not among the years of farm '\(entry.farmID)' in project.farms")
-      }
-      var inputs = project.farms[farmIndex].years[yearIndex].inputs
-      // Ledger and report disagree: input variables take the highest value (§4.3.4).
-      if let existing = inputs.firstIndex(where: { $0.inputCode == entry.input.inputCode && $0.unit == entry.input.unit && $0.label == entry.input.label }) {
-        let old = inputs[existing]
-        let oldConsumption = old.purchases + old.openingStock - old.closingStock
-        let newConsumption = entry.input.purchases + entry.input.openingStock - entry.input.closingStock
-        if newConsumption > oldConsumption { inputs[existing] = entry.input }
-        merges.append("\(entry.farmID) \(entry.year) \(entry.input.inputCode): ledger \(newConsumption) vs report \(oldConsumption), highest kept")
-      } else {
-        inputs.append(entry.input)
-      }
-      project.farms[farmIndex].years[yearIndex].inputs = inputs
-    }
+    let reconciliations = try SourceReconciler().merge(entries, into: &project)
     var response = try evaluateCollective(project, prefix: "project.")
+    response.reconciliations = reconciliations
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
     trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines merged")
-    for merge in merges { trace.rule("sobac.sources.inputs_highest", merge) }
-    if !merges.isEmpty {
-      trace.decision(
-        "ledger_vs_report", "HIGHEST_INPUT",
-        reason: "§4.3.4: when sources disagree, input variables take the highest value (same farm, year, input code, unit and label)")
+    for item in reconciliations {
+      trace.rule(
+        item.rule.hasPrefix("input") ? "sobac.sources.inputs_highest" : "sobac.sources.production_lowest",
+        "\(item.farmID) \(item.year) \(item.variable): ledger \(item.ledgerValue) vs declaration \(item.declaredValue), \(item.keptValue) kept (line \(item.csvLine))")
     }
+    trace.decision(
+      "ledger_vs_report", "PRODUCTION_LOWEST_INPUTS_HIGHEST",
+      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; a value absent from the declaration (0) is taken from the ledger")
     var merged = response.trace
     let ledger = trace.build()
     merged.terms += ledger.terms
