@@ -55,4 +55,24 @@ import Testing
     #expect(wrongUnit?.field == "ledger_csv[2].unit")
     #expect(wrongUnit?.message.contains("line 2, column 5") == true)
   }
+
+  /// ImportLedgerCsv reports the ledger's production variables in the farm-year fields.
+  @Test func importReadsTheProductionVariables() throws {
+    var request = Carbon_Sobac_V1_ImportLedgerCsvRequest()
+    request.ledgerCsv = """
+      farm_id;year;input;quantity;unit;crop
+      A;2017;ugb;95,5;ugb;
+      A;2017;milk_sold_hl;6685;hl;
+      A;2017;crop_area_ha;60;ha;prairie
+      A;2017;crop_produced_t;480;t;prairie
+      A;2017;urea_46;1000;kg;
+      """
+    let response = try makeHarness().call(Path.importCsv, request, as: Carbon_Sobac_V1_ImportLedgerCsvResponse.self)
+    let year = try #require(response.farms.first?.years.first)
+    #expect(year.ugb == 95.5 && year.milkSoldHl == 6685)
+    #expect(year.crops.count == 1 && year.crops[0].crop == "prairie")
+    #expect(year.crops[0].areaHa == 60 && year.crops[0].producedT == 480)
+    #expect(year.inputs.map(\.inputCode) == ["urea_46"])
+    #expect(response.lines == 5)
+  }
 }

@@ -58,7 +58,6 @@ struct FarmEvaluator: Sendable {
       reason: farm.productionSystem == .unspecified
         ? "not given and the farm sells no milk or meat: crops only (ARABLE)"
         : "as given: \(system == .arable ? "crop yields only" : "crop yields and the milk (hL/UGB) and meat (t/UGB) yields (§4.3.1, Annex 5)")")
-    trace.rule("sobac.eligibility.crop_workshop", "met: at least one crop in the project years (§4.1 \"Avoir au moins un atelier de production végétale\")")
 
     // ---- Emissions of every year (§6, §7).
     var unitsByCode: [String: (InputUnit, String)] = [:]
@@ -360,6 +359,12 @@ struct FarmEvaluator: Sendable {
     trace.decision(
       "yield_reference_mean", "MEAN_OF_YEARS_GROWN",
       reason: "the reference (and project) mean yield of a crop is the mean over the years it was grown (footnote 28 writes 1/5 Σ for a crop grown every year)")
+    trace.decision(
+      "eligibility_crop_workshop", "CROP_IN_PROJECT_YEARS",
+      reason: "§4.1 \"Avoir au moins un atelier de production végétale\" is checked on the project years N..N+4; grassland and forage count (§2)")
+    trace.decision(
+      "self_consumed", "OWN_PRODUCTION_FIGURE",
+      reason: "footnote 33 reads tonnes sold; a crop used on the farm (self_consumed) yields produced_t / area_ha (METHODS §2.3)")
     trace.decision(
       "nitrogen_check_reference", "ALL_5_REFERENCE_YEARS",
       reason: "the monitoring report compares the sums of N consumed over the two periods; the olympic rule applies to E_ref only")
