@@ -54,7 +54,7 @@ struct FarmEvaluator: Sendable {
     // ---- Structure: N, the 10 years, the options, production system, eligibility (§4.1).
     let (notification, reference, project, system) = try checkedPeriods(farm, path: path)
     trace.decision(
-      "production_system", String(describing: system).uppercased(),
+      "production_system", ProductionSystemRules.name(of: system),
       reason: farm.productionSystem == .unspecified
         ? "not given and the farm sells no milk or meat: crops only (ARABLE)"
         : "as given: \(system == .arable ? "crop yields only" : "crop yields and the milk (hL/UGB) and meat (t/UGB) yields (§4.3.1, Annex 5)")")
@@ -362,6 +362,9 @@ struct FarmEvaluator: Sendable {
     trace.decision(
       "eligibility_crop_workshop", "CROP_IN_PROJECT_YEARS",
       reason: "§4.1 \"Avoir au moins un atelier de production végétale\" is checked on the project years N..N+4; grassland and forage count (§2)")
+    trace.decision(
+      "animal_yield_basis", "PER_UGB_ANNEX_5",
+      reason: "§4.3.1 says yields \"en t /ha, et/ou t viande vif/ha, et/ou t lait/ha\"; the monitoring report (Annex 5) computes \"Rendement moyen annuel en viande (t/UGB)\" and \"en lait (hL/UGB)\" from the amounts sold and the UGB: the form's per-UGB yields are used (METHODS §2.3, issue 17)")
     trace.decision(
       "self_consumed", "OWN_PRODUCTION_FIGURE",
       reason: "footnote 33 reads tonnes sold; a crop used on the farm (self_consumed) yields produced_t / area_ha (METHODS §2.3)")

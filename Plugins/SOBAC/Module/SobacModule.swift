@@ -360,7 +360,7 @@ public struct SobacModule: CarbonModule {
     for (index, farm) in request.farms.enumerated() {
       let result = Self.trimmed(
         try evaluator.evaluate(farm, path: "\(prefix)farms[\(index)]", iftScope: .collective(ift)), to: request.farmDetail)
-      bytes += (try? (result.serializedBytes() as [UInt8]).count).map { $0 + 6 } ?? 0
+      bytes += (try? result.onePassSerializedBytes().count).map { $0 + 6 } ?? 0
       guard bytes <= config.unaryResponseMaxBytes else {
         throw .failedPrecondition(
           rule: "sobac.collective.response_too_large",
