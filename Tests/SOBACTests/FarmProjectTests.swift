@@ -192,16 +192,6 @@ import Testing
     #expect(result.rulesApplied.contains { $0.hasPrefix("sobac.trigger.ift_non_herbicide") })
   }
 
-  @Test func nitrogenCheckIsConfigurable() throws {
-    // −20 % N only: blocking by default, informative when configured so.
-    let farm = steadyFarm { year, record in
-      if year >= 2020 { record.inputs[0].purchases = 3200 }
-    }
-    #expect(try evaluate(farm).finalReductionTCo2E == 0)
-    let relaxed = try evaluate(farm, config: #"{"n_fertiliser_check_blocking": false}"#)
-    #expect(relaxed.finalReductionTCo2E > 0)
-    #expect(relaxed.coBenefits.nFertiliser.status == .notMet)
-  }
 
   @Test func irrigationStartedFromZeroBlocks() throws {
     let farm = steadyFarm { year, record in record.irrigationM3 = year >= 2020 ? 100 : 0 }

@@ -2,7 +2,12 @@ import CarbonDomain
 import CarbonPluginKit
 
 /// The co-benefit triggers and points of Tableau 1 (§4.3.3), with the −30 % N-fertiliser check
-/// of the monitoring report (METHODS §2.3 decision).
+/// of the monitoring report, reported and blocking only by configuration (METHODS §2.3).
+///
+/// §4.3.3: "Les réductions d'émissions sont déclenchées lorsque chacun des six indicateurs de
+/// co-bénéfices a au moins atteint le seuil requis" — the six rows of Tableau 1 are water, and
+/// IFT herbicide and non-herbicide under both water quality and biodiversity: three distinct
+/// figures, none of them the N fertiliser.
 struct CoBenefitScoring: Sendable {
   let data: SobacReferenceData
   let options: CalculationOptions
@@ -17,16 +22,31 @@ struct CoBenefitScoring: Sendable {
   /// N fertiliser check threshold, % (monitoring report, "écart relatif de 30 % au moins").
   static let nitrogenThreshold = 30.0
 
-  /// Scores a farm. Years are in chronological order; `path` is the farm's field path.
+  /// Scores a farm. Years are in chronological order; `path` is the farm's field path;
+  /// `iftScope` says who decides the IFT triggers (§4.3.2).
   func score(
     farm: Carbon_Sobac_V1_Farm, path: String,
     reference: [(year: Carbon_Sobac_V1_FarmYear, path: String)],
     project: [(year: Carbon_Sobac_V1_FarmYear, path: String)],
-    referenceNitrogenKg: Double, projectNitrogenKg: Double
+    referenceNitrogenKg: Double, projectNitrogenKg: Double, iftScope: IftScope = .farm
   ) throws(ModuleError) -> Carbon_Sobac_V1_CoBenefits {
     var result = Carbon_Sobac_V1_CoBenefits()
     result.iftReference = farm.iftReference
     let generic = farm.iftReference == .generic
+    let ownIftBlocks: Bool
+    switch iftScope {
+    case .farm:
+      result.iftTriggerScope = .farm
+      ownIftBlocks = true
+    case .collective(let decision):
+      result.iftTriggerScope = .collective
+      result.collectiveIftHerbicide = decision.herbicide
+      result.collectiveIftNonHerbicide = decision.nonHerbicide
+      ownIftBlocks = false
+    case .collectivePending:
+      result.iftTriggerScope = .collectivePending
+      ownIftBlocks = false
+    }
 
     result.irrigation = indicator(
       "irrigation_water", unit: "m3",
@@ -35,26 +55,17 @@ struct CoBenefitScoring: Sendable {
       threshold: Self.waterThreshold, step: Self.waterStep, blocking: true)
     result.irrigation.points = min(result.irrigation.points, Int32(Self.waterMaxPoints))
 
-    let refHerbicide = reference.map(\.year.iftHerbicide)
-    let refNonHerbicide = reference.map(\.year.iftNonHerbicide)
-    result.referenceIftHerbicideByYear = refHerbicide
-    var herbicideReference = Statistics.olympicMean(refHerbicide) ?? 0
-    var nonHerbicideReference = Statistics.olympicMean(refNonHerbicide) ?? 0
-    if generic {
-      let (herbicideByYear, nonHerbicideByYear) = try genericReference(farm: farm, path: path, reference: reference)
-      result.genericIftHerbicideByYear = herbicideByYear
-      result.genericIftNonHerbicideByYear = nonHerbicideByYear
-      herbicideReference = Statistics.olympicMean(herbicideByYear) ?? 0
-      nonHerbicideReference = Statistics.olympicMean(nonHerbicideByYear) ?? 0
-    }
+    result.referenceIftHerbicideByYear = reference.map(\.year.iftHerbicide)
+    let figures = try iftFigures(farm: farm, path: path, reference: reference, project: project)
+    result.genericIftHerbicideByYear = figures.genericHerbicideByYear
+    result.genericIftNonHerbicideByYear = figures.genericNonHerbicideByYear
     result.iftHerbicide = indicator(
-      "ift_herbicide", unit: "IFT/ha", reference: herbicideReference,
-      project: Statistics.olympicMean(project.map(\.year.iftHerbicide)) ?? 0,
-      threshold: generic ? Self.herbicideGeneric : Self.herbicideSpecific, step: Self.iftStep, blocking: true)
+      "ift_herbicide", unit: "IFT/ha", reference: figures.herbicideReference, project: figures.herbicideProject,
+      threshold: generic ? Self.herbicideGeneric : Self.herbicideSpecific, step: Self.iftStep, blocking: ownIftBlocks)
     result.iftNonHerbicide = indicator(
-      "ift_non_herbicide", unit: "IFT/ha", reference: nonHerbicideReference,
-      project: Statistics.olympicMean(project.map(\.year.iftNonHerbicide)) ?? 0,
-      threshold: generic ? Self.nonHerbicideGeneric : Self.nonHerbicideSpecific, step: Self.iftStep, blocking: true)
+      "ift_non_herbicide", unit: "IFT/ha", reference: figures.nonHerbicideReference,
+      project: figures.nonHerbicideProject,
+      threshold: generic ? Self.nonHerbicideGeneric : Self.nonHerbicideSpecific, step: Self.iftStep, blocking: ownIftBlocks)
     result.nFertiliser = indicator(
       "n_fertiliser", unit: "kg N", reference: referenceNitrogenKg, project: projectNitrogenKg,
       threshold: Self.nitrogenThreshold, step: 0, blocking: options.nFertiliserCheckBlocking)
@@ -66,9 +77,38 @@ struct CoBenefitScoring: Sendable {
     result.biodiversityPoints = Int32(min(iftPoints, cap))
     result.totalPoints = Int32(
       min(Int(result.waterResourcePoints + result.waterQualityPoints + result.biodiversityPoints), Self.totalCap))
-    result.allTriggersMet = [result.irrigation, result.iftHerbicide, result.iftNonHerbicide, result.nFertiliser]
-      .allSatisfy { !($0.blocking && $0.status == .notMet) }
+    var blockingIndicators = [result.irrigation, result.iftHerbicide, result.iftNonHerbicide, result.nFertiliser]
+    if case .collective = iftScope {
+      blockingIndicators += [result.collectiveIftHerbicide, result.collectiveIftNonHerbicide]
+    }
+    result.allTriggersMet = blockingIndicators.allSatisfy { !($0.blocking && $0.status == .notMet) }
     return result
+  }
+
+  /// A farm's IFT figures (§4.3.3): the reference is the olympic mean of the farm's own IFT
+  /// (specific option) or of its crops' regional IFT (generic option, Annex 2); the project
+  /// figure is the olympic mean of the farm's IFT over the project years.
+  func iftFigures(
+    farm: Carbon_Sobac_V1_Farm, path: String,
+    reference: [(year: Carbon_Sobac_V1_FarmYear, path: String)],
+    project: [(year: Carbon_Sobac_V1_FarmYear, path: String)]
+  ) throws(ModuleError) -> FarmIftFigures {
+    var figures = FarmIftFigures()
+    figures.generic = farm.iftReference == .generic
+    figures.weightHa = (reference + project).reduce(0) { $0 + $1.year.sauHa } / Double(reference.count + project.count)
+    if figures.generic {
+      let (herbicideByYear, nonHerbicideByYear) = try genericReference(farm: farm, path: path, reference: reference)
+      figures.genericHerbicideByYear = herbicideByYear
+      figures.genericNonHerbicideByYear = nonHerbicideByYear
+      figures.herbicideReference = Statistics.olympicMean(herbicideByYear) ?? 0
+      figures.nonHerbicideReference = Statistics.olympicMean(nonHerbicideByYear) ?? 0
+    } else {
+      figures.herbicideReference = Statistics.olympicMean(reference.map(\.year.iftHerbicide)) ?? 0
+      figures.nonHerbicideReference = Statistics.olympicMean(reference.map(\.year.iftNonHerbicide)) ?? 0
+    }
+    figures.herbicideProject = Statistics.olympicMean(project.map(\.year.iftHerbicide)) ?? 0
+    figures.nonHerbicideProject = Statistics.olympicMean(project.map(\.year.iftNonHerbicide)) ?? 0
+    return figures
   }
 
   /// One indicator: reduction (ref − proj)/ref in %, status and points (1 at the threshold, +1

@@ -12,14 +12,16 @@ struct CollectiveAccumulator: Sendable {
   private var reductionBefore = 0.0
   private var finalReduction = 0.0
   private var blocked = 0
-  private var weight = 0.0
-  private var herbicideReference = 0.0, herbicideProject = 0.0
-  private var nonHerbicideReference = 0.0, nonHerbicideProject = 0.0
+  private var ift = CollectiveIft()
   private var farmsByType: [Carbon_Sobac_V1_FarmType: Int] = [:]
+  /// True for EvaluateCollectiveStream: the farms' final reductions hold only if the group's
+  /// IFT triggers, decided in `summary`, are met.
+  let iftPending: Bool
 
-  init(projectName: String, methodVersion: String) {
+  init(projectName: String, methodVersion: String, iftPending: Bool = false) {
     self.projectName = projectName
     self.methodVersion = methodVersion
+    self.iftPending = iftPending
   }
 
   /// Adds one farm's result.
@@ -30,18 +32,12 @@ struct CollectiveAccumulator: Sendable {
     reductionBefore += farm.reductionBeforeAdjustmentsTCo2E
     finalReduction += farm.finalReductionTCo2E
     if !farm.coBenefits.allTriggersMet { blocked += 1 }
-    // Collective IFT: the farms' own olympic means weighted by their mean SAU (§4.3.2).
-    let sau = farm.meanSauHa
-    weight += sau
-    herbicideReference += sau * (farm.trace.value(of: "ift_herbicide_specific_reference") ?? 0)
-    herbicideProject += sau * farm.coBenefits.iftHerbicide.projectValue
-    nonHerbicideReference += sau * (farm.trace.value(of: "ift_non_herbicide_specific_reference") ?? 0)
-    nonHerbicideProject += sau * farm.coBenefits.iftNonHerbicide.projectValue
+    ift.add(FarmIftFigures(result: farm))
     farmsByType[farm.farmType, default: 0] += 1
   }
 
-  /// The totals and the audit sample.
-  func summary(data: SobacReferenceData) -> Carbon_Sobac_V1_CollectiveSummary {
+  /// The totals, the collective IFT and the audit sample.
+  func summary(data: SobacReferenceData, scoring: CoBenefitScoring) throws(ModuleError) -> Carbon_Sobac_V1_CollectiveSummary {
     var trace = TraceBuilder(method: SobacModule.methodName, version: methodVersion)
     for set in data.dataSets where set.name == "sobac-audit-sample" { trace.dataSet(set) }
     var out = Carbon_Sobac_V1_CollectiveSummary()
@@ -50,19 +46,41 @@ struct CollectiveAccumulator: Sendable {
     out.referenceEmissionsKgCo2E = trace.term("e_ref_collective", referenceKg, .kgCo2E, formula: "Σ farms E_ref (Eq. 5)")
     out.projectEmissionsKgCo2E = trace.term("e_project_collective", projectKg, .kgCo2E, formula: "Σ farms E_project")
     out.reductionBeforeAdjustmentsTCo2E = trace.term("reduction_before_adjustments_collective", reductionBefore, .tCo2E, formula: "Σ farms")
-    out.finalReductionTCo2E = trace.term(
-      "final_reduction_collective", finalReduction, .tCo2E,
-      formula: "Σ farms' final reductions, each with its own rabais, bonus and triggers")
-    out.farmsBlocked = Int32(clamping: blocked)
-    if weight > 0 {
-      out.collectiveIftHerbicideReference = herbicideReference / weight
-      out.collectiveIftHerbicideProject = herbicideProject / weight
-      out.collectiveIftNonHerbicideReference = nonHerbicideReference / weight
-      out.collectiveIftNonHerbicideProject = nonHerbicideProject / weight
+    let decision = try ift.decide(scoring: scoring, path: "farms[*]")
+    out.collectiveIftHerbicide = decision.herbicide
+    out.collectiveIftNonHerbicide = decision.nonHerbicide
+    out.collectiveIftTriggersMet = decision.met
+    (out.collectiveIftHerbicideReference, out.collectiveIftHerbicideProject) = ift.herbicide
+    (out.collectiveIftNonHerbicideReference, out.collectiveIftNonHerbicideProject) = ift.nonHerbicide
+    for indicator in [decision.herbicide, decision.nonHerbicide] {
+      trace.term(
+        "\(indicator.name)_reduction", indicator.reductionPercent, .percent,
+        formula: "(group reference \(indicator.referenceValue) − group project \(indicator.projectValue)) / reference; threshold \(indicator.thresholdPercent) % (\(decision.thresholds))")
+      if indicator.status == .notMet {
+        trace.rule(
+          "sobac.trigger.\(indicator.name)",
+          "the group's IFT reduction \(indicator.reductionPercent) % is below the \(indicator.thresholdPercent) % threshold: no farm's reductions are counted (§4.3.2)")
+      }
     }
     trace.decision(
-      "collective_ift", "SAU_WEIGHTED_OLYMPIC_MEANS",
-      reason: "§4.3.2: mean of the farms' IFT weighted by their area; the weight is each farm's mean SAU over the 10 years, the IFT its own olympic means")
+      "collective_ift", "MEAN_SAU_WEIGHTED_FARM_REFERENCES",
+      reason: "§4.3.2 \"on considérera un IFT moyen (en calculant une somme des IFT individuels pondérée par la surface de chaque exploitation)\": each farm weighs its mean SAU over the 10 years; its reference is its own olympic mean, or its regional olympic mean for the generic option; the group's figures decide the IFT triggers of every farm")
+    trace.decision(
+      "collective_ift_thresholds", decision.thresholds == "specific" ? "SPECIFIC" : "GENERIC",
+      reason: "every farm on one option: that option's thresholds; any farm on the generic reference: the generic thresholds (−20 % / −50 %), the stricter, so mixing options never lowers the bar (the seed is silent)")
+    var final = finalReduction
+    var blockedFarms = blocked
+    if iftPending, !decision.met {
+      final = 0
+      blockedFarms = farms
+      trace.rule("sobac.ift.collective_pending", "the group's IFT triggers are not met: every farm's final reduction is 0, whatever its streamed message said")
+    }
+    out.finalReductionTCo2E = trace.term(
+      "final_reduction_collective", final, .tCo2E,
+      formula: iftPending
+        ? "Σ farms' final reductions if the group's IFT triggers are met, else 0"
+        : "Σ farms' final reductions, each with its own rabais, bonus and triggers (the IFT ones the group's)")
+    out.farmsBlocked = Int32(clamping: blockedFarms)
     out.auditSample = AuditSampler(rows: data.auditRows).sample(farmsByType: farmsByType, trace: &trace)
     out.trace = trace.build()
     return out

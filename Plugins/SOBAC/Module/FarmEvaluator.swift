@@ -18,19 +18,46 @@ struct FarmEvaluator: Sendable {
   /// MAEC and organic-conversion rabais, % (§5.3.2).
   static let maecRabais = 20.0, organicRabais = 20.0
 
-  /// Evaluates `farm`; `path` prefixes every field path ("farm" or "farms[3]").
-  func evaluate(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) -> Carbon_Sobac_V1_FarmProjectResult {
-    var trace = TraceBuilder(method: SobacModule.methodName, version: methodVersion)
-    for set in data.dataSets { trace.dataSet(set) }
-    trace.dataSet(GlobalWarmingPotential.dataSet)
-    var rules: [String] = []
-
-    // ---- Structure: N, the 10 years, the options.
+  /// The farm's 10 years split into the two periods, after the structural checks (N, the
+  /// years, the options, the activity data, production system and eligibility).
+  func checkedPeriods(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError)
+    -> (notification: Int32, reference: [(year: Carbon_Sobac_V1_FarmYear, path: String)],
+        project: [(year: Carbon_Sobac_V1_FarmYear, path: String)], system: Carbon_Sobac_V1_ProductionSystem)
+  {
     let notification = try Validate.inRange(farm.notificationYear, 1990...2100, "\(path).notification_year")
     try Validate.specified(farm.iftReference, "\(path).ift_reference") { $0 == .specific || $0 == .generic }
     if case .UNRECOGNIZED = farm.farmType { throw .invalidArgument("\(path).farm_type", "has an unknown value") }
     let (reference, project) = try periods(farm, notification: notification, path: path)
     try validateActivity(reference + project)
+    let system = try ProductionSystemRules().check(farm, path: path, years: reference + project)
+    try Eligibility().check(farm, path: path, project: project)
+    return (notification, reference, project, system)
+  }
+
+  /// The farm's IFT figures alone, for the collective IFT decided before the farms are
+  /// evaluated (§4.3.2).
+  func iftFigures(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) -> FarmIftFigures {
+    let (_, reference, project, _) = try checkedPeriods(farm, path: path)
+    return try scoring.iftFigures(farm: farm, path: path, reference: reference, project: project)
+  }
+
+  /// Evaluates `farm`; `path` prefixes every field path ("farm" or "farms[3]"); `iftScope`
+  /// says who decides the IFT triggers (the farm alone, or its group, §4.3.2).
+  func evaluate(_ farm: Carbon_Sobac_V1_Farm, path: String, iftScope: IftScope = .farm) throws(ModuleError)
+    -> Carbon_Sobac_V1_FarmProjectResult
+  {
+    var trace = TraceBuilder(method: SobacModule.methodName, version: methodVersion)
+    for set in data.dataSets { trace.dataSet(set) }
+    trace.dataSet(GlobalWarmingPotential.dataSet)
+    var rules: [String] = []
+
+    // ---- Structure: N, the 10 years, the options, production system, eligibility (§4.1).
+    let (notification, reference, project, system) = try checkedPeriods(farm, path: path)
+    trace.decision(
+      "production_system", ProductionSystemRules.name(of: system),
+      reason: farm.productionSystem == .unspecified
+        ? "not given and the farm sells no milk or meat: crops only (ARABLE)"
+        : "as given: \(system == .arable ? "crop yields only" : "crop yields and the milk (hL/UGB) and meat (t/UGB) yields (§4.3.1, Annex 5)")")
 
     // ---- Emissions of every year (§6, §7).
     var unitsByCode: [String: (InputUnit, String)] = [:]
@@ -95,7 +122,8 @@ struct FarmEvaluator: Sendable {
 
     // ---- Yields: rabais and bonus (§5.4.2, §11.3).
     let yields = try YieldAnalysis().analyse(
-      reference: referenceTable, project: YieldAnalysis.table(project),
+      reference: referenceTable.merging(YieldAnalysis.animalTable(reference), uniquingKeysWith: { crop, _ in crop }),
+      project: YieldAnalysis.table(project).merging(YieldAnalysis.animalTable(project), uniquingKeysWith: { crop, _ in crop }),
       referenceYears: reference.map(\.year.year), projectYears: project.map(\.year.year),
       genericReference: farm.genericReferenceYields)
     rules += yields.rules
@@ -105,21 +133,38 @@ struct FarmEvaluator: Sendable {
     let projectN = projectEmissions.reduce(0) { $0 + $1.nMineralKg + $1.nOrganicKg }
     let coBenefits = try scoring.score(
       farm: farm, path: path, reference: reference, project: project,
-      referenceNitrogenKg: referenceN, projectNitrogenKg: projectN)
+      referenceNitrogenKg: referenceN, projectNitrogenKg: projectN, iftScope: iftScope)
     trace.term(
       "ift_herbicide_specific_reference", Statistics.olympicMean(reference.map(\.year.iftHerbicide)) ?? 0,
       .ratio, formula: "olympic mean of the farm's IFT herbicide, reference years (IFT/ha)")
     trace.term(
       "ift_non_herbicide_specific_reference", Statistics.olympicMean(reference.map(\.year.iftNonHerbicide)) ?? 0,
       .ratio, formula: "olympic mean of the farm's IFT non-herbicide, reference years (IFT/ha)")
-    for indicator in [coBenefits.irrigation, coBenefits.iftHerbicide, coBenefits.iftNonHerbicide, coBenefits.nFertiliser] {
+    var indicators = [coBenefits.irrigation, coBenefits.iftHerbicide, coBenefits.iftNonHerbicide, coBenefits.nFertiliser]
+    switch iftScope {
+    case .farm:
+      trace.decision("ift_trigger_scope", "FARM", reason: "an individual project: the farm's own IFT decides the IFT triggers (§4.3.3)")
+    case .collective(let decision):
+      indicators += [decision.herbicide, decision.nonHerbicide]
+      trace.decision(
+        "ift_trigger_scope", "COLLECTIVE",
+        reason: "§4.3.2 \"Pour un projet collectif, on considérera un IFT moyen\": the group's SAU-weighted IFT against the group's reference decides the IFT triggers (\(decision.thresholds) thresholds); the farm's own IFT indicators are reported, give its points, and do not block")
+    case .collectivePending:
+      trace.decision(
+        "ift_trigger_scope", "COLLECTIVE_PENDING",
+        reason: "§4.3.2: the group's IFT decides the IFT triggers and is known after the stream's last farm: the final reduction holds if the summary's collective_ift_triggers_met is true, else it is 0")
+      rules.append("sobac.ift.collective_pending: the final reduction holds only if the collective IFT triggers of the summary are met (§4.3.2)")
+    }
+    for indicator in indicators {
       trace.term("\(indicator.name)_reduction", indicator.reductionPercent, .percent,
                  formula: "(reference \(indicator.referenceValue) − project \(indicator.projectValue)) / reference")
       switch indicator.status {
       case .notMet where indicator.blocking:
         rules.append("sobac.trigger.\(indicator.name): reduction \(indicator.reductionPercent) % below the \(indicator.thresholdPercent) % threshold: reductions are not counted")
+      case .notMet where indicator.name == "n_fertiliser":
+        rules.append("sobac.trigger.n_fertiliser: reduction \(indicator.reductionPercent) % below the \(indicator.thresholdPercent) % of the monitoring report: reported, not blocking (not a Tableau 1 indicator, §4.3.3; n_fertiliser_check_blocking = false)")
       case .notMet:
-        rules.append("sobac.trigger.\(indicator.name): reduction \(indicator.reductionPercent) % below the \(indicator.thresholdPercent) % threshold (not blocking by configuration)")
+        rules.append("sobac.trigger.\(indicator.name): reduction \(indicator.reductionPercent) % below the \(indicator.thresholdPercent) % threshold (not blocking: the group's IFT decides, §4.3.2)")
       case .notApplicable:
         rules.append("sobac.trigger.\(indicator.name): reference and project are both 0: not applicable, not blocking, 0 points")
       default: break
@@ -208,7 +253,7 @@ struct FarmEvaluator: Sendable {
     result.finalReductionTCo2E = final
     result.rulesApplied = rules
     result.farmType = farm.farmType
-    result.meanSauHa = (reference + project).reduce(0) { $0 + $1.year.sauHa } / Double(2 * Self.periodYears)
+    result.meanSauHa = (reference + project).reduce(0) { $0 + $1.year.sauHa } / Double(reference.count + project.count)
     for rule in rules {
       let parts = rule.split(separator: ":", maxSplits: 1)
       trace.rule(String(parts.first ?? ""), parts.count > 1 ? String(parts[1]).trimmingSpaces() : "")
@@ -261,12 +306,20 @@ struct FarmEvaluator: Sendable {
       try Validate.nonNegative(year.permanentGrasslandHa, "\(path).permanent_grassland_ha")
       try Validate.nonNegative(year.perennialCropsHa, "\(path).perennial_crops_ha")
       try Validate.nonNegative(year.hedgesHa, "\(path).hedges_ha")
+      try Validate.nonNegative(year.milkSoldHl, "\(path).milk_sold_hl")
+      try Validate.nonNegative(year.meatSoldLiveT, "\(path).meat_sold_live_t")
       for (index, crop) in year.crops.enumerated() {
         let cropPath = "\(path).crops[\(index)]"
         try Validate.nonEmpty(crop.crop, "\(cropPath).crop")
         try Validate.positive(crop.areaHa, "\(cropPath).area_ha")
         try Validate.nonNegative(crop.soldT, "\(cropPath).sold_t")
         try Validate.nonNegative(crop.genericYieldTPerHa, "\(cropPath).generic_yield_t_per_ha")
+        try Validate.nonNegative(crop.producedT, "\(cropPath).produced_t")
+        if crop.selfConsumed, crop.producedT <= 0 {
+          throw .invalidArgument(
+            "\(cropPath).produced_t",
+            "is required (> 0) for a self-consumed crop: its yield is its own production figure, produced_t / area_ha (footnote 33 reads sold tonnes, which a crop used on the farm does not have)")
+        }
         if !crop.iftMode.isEmpty, !["all", "open_field", "soilless"].contains(crop.iftMode) {
           throw .invalidArgument("\(cropPath).ift_mode", "must be all, open_field or soilless, got '\(crop.iftMode)'")
         }
@@ -287,8 +340,10 @@ struct FarmEvaluator: Sendable {
       "sugar_factory_scum", "LIMESTONE_BY_VN_RATIO",
       reason: "Eq. 12 has no scum factor: scum counts as limestone × VN / 0.55")
     trace.decision(
-      "n_fertiliser_check", options.nFertiliserCheckBlocking ? "BLOCKING" : "INFORMATIVE",
-      reason: "mineral + organic N −30 % is checked by the monitoring report but absent from Tableau 1 (configurable)")
+      "n_fertiliser_check", options.nFertiliserCheckBlocking ? "BLOCKING_BY_CONFIGURATION" : "REPORTED_NOT_BLOCKING",
+      reason: options.nFertiliserCheckBlocking
+        ? "mineral + organic N −30 % is not one of the six Tableau 1 indicators (§4.3.3) but the operator made it blocking (config n_fertiliser_check_blocking = true)"
+        : "mineral + organic N −30 % (monitoring report) is not one of the six Tableau 1 indicators that trigger the reductions (§4.3.3): reported, not blocking (METHODS §2.3 corrected)")
     trace.decision(
       "zero_reference_trigger", "NOT_APPLICABLE_OR_NOT_MET",
       reason: "reference 0 and project 0 → not applicable (not blocking, 0 points); reference 0 and project > 0 → not met")
@@ -304,6 +359,15 @@ struct FarmEvaluator: Sendable {
     trace.decision(
       "yield_reference_mean", "MEAN_OF_YEARS_GROWN",
       reason: "the reference (and project) mean yield of a crop is the mean over the years it was grown (footnote 28 writes 1/5 Σ for a crop grown every year)")
+    trace.decision(
+      "eligibility_crop_workshop", "CROP_IN_PROJECT_YEARS",
+      reason: "§4.1 \"Avoir au moins un atelier de production végétale\" is checked on the project years N..N+4; grassland and forage count (§2)")
+    trace.decision(
+      "animal_yield_basis", "PER_UGB_ANNEX_5",
+      reason: "§4.3.1 says yields \"en t /ha, et/ou t viande vif/ha, et/ou t lait/ha\"; the monitoring report (Annex 5) computes \"Rendement moyen annuel en viande (t/UGB)\" and \"en lait (hL/UGB)\" from the amounts sold and the UGB: the form's per-UGB yields are used (METHODS §2.3, issue 17)")
+    trace.decision(
+      "self_consumed", "OWN_PRODUCTION_FIGURE",
+      reason: "footnote 33 reads tonnes sold; a crop used on the farm (self_consumed) yields produced_t / area_ha (METHODS §2.3)")
     trace.decision(
       "nitrogen_check_reference", "ALL_5_REFERENCE_YEARS",
       reason: "the monitoring report compares the sums of N consumed over the two periods; the olympic rule applies to E_ref only")

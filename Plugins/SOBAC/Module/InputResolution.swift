@@ -31,8 +31,9 @@ struct ResolvedInput: Sendable {
 struct CalculationOptions: Sendable {
   /// Share of the N of an N solution that is urea (METHODS §2.1 decision: half).
   var nSolutionUreaShare = 0.5
-  /// Whether the −30 % N-fertiliser check blocks the reductions (METHODS §2.3 decision).
-  var nFertiliserCheckBlocking = true
+  /// Whether the −30 % N-fertiliser check blocks the reductions: not by default, it is not a
+  /// Tableau 1 indicator (§4.3.3; METHODS §2.3 corrected); an operator may make it blocking.
+  var nFertiliserCheckBlocking = false
 }
 
 /// Validates an input line against the Annex 3 catalogue and derives its quantities.

@@ -1,11 +1,82 @@
 import Foundation
 import CarbonPluginKit
 
-/// One input line read from a ledger CSV, with where it came from.
+/// One production variable read from a ledger CSV (Tableau 2: the "Grand livre comptable" also
+/// gives SAU, SFP, UGB, crop areas, tonnes sold, milk and meat).
+struct LedgerProduction: Sendable, Equatable {
+  /// The variables a ledger line may carry, with their unit in the unit column.
+  static let units: [String: String] = [
+    "sau_ha": "ha", "sfp_ha": "ha", "ugb": "ugb", "milk_sold_hl": "hl", "meat_sold_live_t": "t",
+    "crop_area_ha": "ha", "crop_sold_t": "t", "crop_produced_t": "t",
+  ]
+  /// Variable name (a key of `units`).
+  let variable: String
+  /// Crop name for the crop_* variables, else empty.
+  let crop: String
+  /// Value, in the variable's unit.
+  let value: Double
+
+  /// The name a reconciliation reports: "sau_ha", "crops[blé].area_ha"...
+  var reportedName: String {
+    crop.isEmpty ? variable : "crops[\(crop)].\(variable.dropFirst("crop_".count))"
+  }
+
+  /// The variable's value in a farm-year (nil for a crop the year does not declare).
+  func value(in year: Carbon_Sobac_V1_FarmYear) -> Double? {
+    switch variable {
+    case "sau_ha": return year.sauHa
+    case "sfp_ha": return year.sfpHa
+    case "ugb": return year.ugb
+    case "milk_sold_hl": return year.milkSoldHl
+    case "meat_sold_live_t": return year.meatSoldLiveT
+    default:
+      let lines = year.crops.filter { $0.crop == crop }
+      guard !lines.isEmpty else { return nil }
+      switch variable {
+      case "crop_area_ha": return lines.reduce(0) { $0 + $1.areaHa }
+      case "crop_sold_t": return lines.reduce(0) { $0 + $1.soldT }
+      default: return lines.reduce(0) { $0 + $1.producedT }
+      }
+    }
+  }
+
+  /// Sets the variable in a farm-year (a crop given in several lines gets the value on its
+  /// first line, the others set to 0 for that variable); adds the crop when it is absent.
+  func set(_ newValue: Double, in year: inout Carbon_Sobac_V1_FarmYear) {
+    switch variable {
+    case "sau_ha": year.sauHa = newValue
+    case "sfp_ha": year.sfpHa = newValue
+    case "ugb": year.ugb = newValue
+    case "milk_sold_hl": year.milkSoldHl = newValue
+    case "meat_sold_live_t": year.meatSoldLiveT = newValue
+    default:
+      if !year.crops.contains(where: { $0.crop == crop }) {
+        var added = Carbon_Sobac_V1_CropYear()
+        added.crop = crop
+        year.crops.append(added)
+      }
+      var first = true
+      for index in year.crops.indices where year.crops[index].crop == crop {
+        let assigned = first ? newValue : 0
+        first = false
+        switch variable {
+        case "crop_area_ha": year.crops[index].areaHa = assigned
+        case "crop_sold_t": year.crops[index].soldT = assigned
+        default: year.crops[index].producedT = assigned
+        }
+      }
+    }
+  }
+}
+
+/// One line read from a ledger CSV, with where it came from: an input, or a production variable.
 struct LedgerEntry: Sendable {
   let farmID: String
   let year: Int32
+  /// The input line (unset for a production variable).
   let input: Carbon_Sobac_V1_InputLine
+  /// The production variable, or nil for an input line.
+  var production: LedgerProduction? = nil
   /// 1-based line number in the CSV text.
   let line: Int
 }
@@ -88,8 +159,20 @@ struct LedgerCsvReader: Sendable {
       }
       guard let code = cell("input")?.value, !code.isEmpty else { throw fail("input", "is required") }
       let unitText = cell("unit")?.value ?? ""
+      if let expectedUnit = LedgerProduction.units[code] {
+        guard unitText.lowercased() == expectedUnit else {
+          throw fail("unit", "'\(unitText)' is not the unit of \(code): use \(expectedUnit)")
+        }
+        let cropName = cell("crop")?.value ?? ""
+        if code.hasPrefix("crop_"), cropName.isEmpty { throw fail("crop", "names the crop of \(code) (column crop)") }
+        let production = LedgerProduction(
+          variable: code, crop: code.hasPrefix("crop_") ? cropName : "", value: try number("quantity", required: true))
+        entries.append(
+          LedgerEntry(farmID: farm, year: year, input: .init(), production: production, line: lineNumber))
+        continue
+      }
       guard let unit = Self.units[unitText.lowercased()] else {
-        throw fail("unit", "'\(unitText)' is not a unit; use kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as or kg_vn")
+        throw fail("unit", "'\(unitText)' is not a unit; use kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as or kg_vn (or a production variable in input: \(LedgerProduction.units.keys.sorted().joined(separator: ", ")))")
       }
       var input = Carbon_Sobac_V1_InputLine()
       input.inputCode = code
@@ -112,23 +195,26 @@ struct LedgerCsvReader: Sendable {
     return entries
   }
 
-  /// Groups entries by farm (order of first appearance) and year (ascending).
+  /// Groups entries by farm (order of first appearance) and year (ascending); production
+  /// variables fill the farm-year's fields.
   func farms(_ entries: [LedgerEntry]) -> [Carbon_Sobac_V1_Farm] {
     var order: [String] = []
-    var byFarm: [String: [Int32: [Carbon_Sobac_V1_InputLine]]] = [:]
+    var byFarm: [String: [Int32: Carbon_Sobac_V1_FarmYear]] = [:]
     for entry in entries {
       if byFarm[entry.farmID] == nil { order.append(entry.farmID) }
-      byFarm[entry.farmID, default: [:]][entry.year, default: []].append(entry.input)
+      var farmYear = byFarm[entry.farmID, default: [:]][entry.year] ?? Carbon_Sobac_V1_FarmYear()
+      farmYear.year = entry.year
+      if let production = entry.production {
+        production.set(production.value, in: &farmYear)
+      } else {
+        farmYear.inputs.append(entry.input)
+      }
+      byFarm[entry.farmID, default: [:]][entry.year] = farmYear
     }
     return order.map { id in
       var farm = Carbon_Sobac_V1_Farm()
       farm.farmID = id
-      for (year, inputs) in (byFarm[id] ?? [:]).sorted(by: { $0.key < $1.key }) {
-        var farmYear = Carbon_Sobac_V1_FarmYear()
-        farmYear.year = year
-        farmYear.inputs = inputs
-        farm.years.append(farmYear)
-      }
+      farm.years = (byFarm[id] ?? [:]).sorted(by: { $0.key < $1.key }).map(\.value)
       return farm
     }
   }

@@ -27,17 +27,21 @@ public struct SobacModule: CarbonModule {
 
   /// Configuration (`[modules.sobac.config]` in the deployment file).
   struct Config: Decodable {
-    /// Whether the −30 % N-fertiliser check blocks the reductions (default true).
-    var nFertiliserCheckBlocking = true
+    /// Whether the −30 % N-fertiliser check blocks the reductions (default false: §4.3.3 triggers are the Tableau 1 indicators only).
+    var nFertiliserCheckBlocking = false
     /// Share of the N of an N solution that is urea, 0..1 (default 0.5).
     var nSolutionUreaShare = 0.5
     /// Largest number of farms in one collective request.
     var maxFarms = 100_000
+    /// Largest EvaluateCollectiveProject response, bytes: the gRPC clients' default receive
+    /// limit (4 MiB), past which a client fails with RESOURCE_EXHAUSTED and no clue.
+    var unaryResponseMaxBytes = 4 * 1024 * 1024
 
     enum CodingKeys: String, CodingKey {
       case nFertiliserCheckBlocking = "n_fertiliser_check_blocking"
       case nSolutionUreaShare = "n_solution_urea_share"
       case maxFarms = "max_farms"
+      case unaryResponseMaxBytes = "unary_response_max_bytes"
     }
 
     init() {}
@@ -47,6 +51,8 @@ public struct SobacModule: CarbonModule {
         try container.decodeIfPresent(Bool.self, forKey: .nFertiliserCheckBlocking) ?? nFertiliserCheckBlocking
       nSolutionUreaShare = try container.decodeIfPresent(Double.self, forKey: .nSolutionUreaShare) ?? nSolutionUreaShare
       maxFarms = try container.decodeIfPresent(Int.self, forKey: .maxFarms) ?? maxFarms
+      unaryResponseMaxBytes =
+        try container.decodeIfPresent(Int.self, forKey: .unaryResponseMaxBytes) ?? unaryResponseMaxBytes
     }
   }
 
@@ -58,6 +64,9 @@ public struct SobacModule: CarbonModule {
     config = try context.decodeConfig(Config.self)
     try Validate.inRange(config.nSolutionUreaShare, 0...1, "config.n_solution_urea_share")
     guard config.maxFarms > 0 else { throw .invalidArgument("config.max_farms", "must be greater than 0") }
+    guard config.unaryResponseMaxBytes >= 1024 else {
+      throw .invalidArgument("config.unary_response_max_bytes", "must be at least 1024")
+    }
     data = try SobacReferenceData.shared.get()
     guard let n2oGwp = GlobalWarmingPotential.factor(for: .n2O, in: .ar5) else {
       throw .internal("the domain GWP table has no AR5 N2O value")
@@ -154,9 +163,11 @@ public struct SobacModule: CarbonModule {
     _ stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
   ) throws(ModuleError) {
     try validateCollective(request, prefix: "")
+    let ift = try collectiveIftDecision(request.farms, prefix: "")
     var totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
     for (index, farm) in request.farms.enumerated() {
-      try sendFarm(evaluator.evaluate(farm, path: "farms[\(index)]"), adding: &totals, to: stream)
+      let result = try evaluator.evaluate(farm, path: "farms[\(index)]", iftScope: .collective(ift))
+      try sendFarm(result, detail: request.farmDetail, adding: &totals, to: stream)
     }
     try sendSummary(totals, to: stream)
   }
@@ -175,6 +186,7 @@ public struct SobacModule: CarbonModule {
     // The first farm type that is missing or unknown: an error only above 60 farms.
     var firstTypeError: ModuleError? = nil
     var count = 0
+    var detail = Carbon_Sobac_V1_FarmDetail.unspecified
     while let request = try requests.next() {
       let position = RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(requests.received - 1)
       if let totals {
@@ -183,7 +195,8 @@ public struct SobacModule: CarbonModule {
             "\(position).project_name", "'\(request.projectName)' differs from the first request's '\(totals.projectName)'")
         }
       } else {
-        totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
+        totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion, iftPending: true)
+        detail = request.farmDetail
       }
       for (offset, farm) in request.farms.enumerated() {
         let path = "\(position).farms[\(offset)]"
@@ -199,7 +212,8 @@ public struct SobacModule: CarbonModule {
         if firstTypeError == nil {
           do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
         }
-        try sendFarm(evaluator.evaluate(farm, path: path), adding: &totals!, to: stream)
+        try sendFarm(
+          evaluator.evaluate(farm, path: path, iftScope: .collectivePending), detail: detail, adding: &totals!, to: stream)
         count += 1
       }
     }
@@ -214,8 +228,8 @@ public struct SobacModule: CarbonModule {
 
   /// Sends one farm's message of a streamed collective project and adds it to the totals.
   private func sendFarm(
-    _ result: Carbon_Sobac_V1_FarmProjectResult, adding totals: inout CollectiveAccumulator,
-    to stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
+    _ result: Carbon_Sobac_V1_FarmProjectResult, detail: Carbon_Sobac_V1_FarmDetail,
+    adding totals: inout CollectiveAccumulator, to stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
   ) throws(ModuleError) {
     totals.add(result)
     var message = Carbon_Sobac_V1_CollectiveBatchMessage()
@@ -223,15 +237,43 @@ public struct SobacModule: CarbonModule {
     // so that 10 000 farms do not carry every trace twice.
     message.trace.method = Self.methodName
     message.trace.methodVersion = Self.methodVersion
-    message.farm = result
+    message.farm = Self.trimmed(result, to: detail)
     try stream.send(message)
+  }
+
+  /// A farm's result in the requested detail: SUMMARY drops the per-year emissions and the
+  /// farm's trace (EvaluateFarmProject gives them for one farm).
+  static func trimmed(_ result: Carbon_Sobac_V1_FarmProjectResult, to detail: Carbon_Sobac_V1_FarmDetail)
+    -> Carbon_Sobac_V1_FarmProjectResult
+  {
+    guard detail == .summary else { return result }
+    var out = result
+    out.referenceYears = []
+    out.projectYears = []
+    var trace = Carbon_Domain_V1_CalculationTrace()
+    trace.method = result.trace.method
+    trace.methodVersion = result.trace.methodVersion
+    out.trace = trace
+    return out
+  }
+
+  /// The group's IFT triggers of a collective project given whole (§4.3.2), decided from every
+  /// farm's IFT figures before any farm is evaluated.
+  private func collectiveIftDecision(_ farms: [Carbon_Sobac_V1_Farm], prefix: String) throws(ModuleError)
+    -> CollectiveIftDecision
+  {
+    var ift = CollectiveIft()
+    for (index, farm) in farms.enumerated() {
+      ift.add(try evaluator.iftFigures(farm, path: "\(prefix)farms[\(index)]"))
+    }
+    return try ift.decide(scoring: evaluator.scoring, path: "\(prefix)farms[*]")
   }
 
   /// Sends the last message of a streamed collective project: the totals and the audit sample.
   private func sendSummary(
     _ totals: CollectiveAccumulator, to stream: ResponseStream<Carbon_Sobac_V1_CollectiveBatchMessage>
   ) throws(ModuleError) {
-    let summary = totals.summary(data: data)
+    let summary = try totals.summary(data: data, scoring: evaluator.scoring)
     var message = Carbon_Sobac_V1_CollectiveBatchMessage()
     message.trace = summary.trace
     message.summary = summary
@@ -261,40 +303,19 @@ public struct SobacModule: CarbonModule {
     guard request.hasProject else { throw .invalidArgument("project", "is required (farms with their years, crops and IFT)") }
     var project = request.project
     let entries = try LedgerCsvReader().read(request.ledgerCsv)
-    var merges: [String] = []
-    for entry in entries {
-      guard let farmIndex = project.farms.firstIndex(where: { $0.farmID == entry.farmID }) else {
-        throw .invalidArgument(
-          "ledger_csv[\(entry.line)].farm_id",
-          "line \(entry.line): farm '\(entry.farmID)' is not in project.farms")
-      }
-      guard let yearIndex = project.farms[farmIndex].years.firstIndex(where: { $0.year == entry.year }) else {
-        throw .invalidArgument(
-          "ledger_csv[\(entry.line)].year",
-          "line \(entry.line): year \(entry.year) is not among the years of farm '\(entry.farmID)' in project.farms")
-      }
-      var inputs = project.farms[farmIndex].years[yearIndex].inputs
-      // Ledger and report disagree: input variables take the highest value (§4.3.4).
-      if let existing = inputs.firstIndex(where: { $0.inputCode == entry.input.inputCode && $0.unit == entry.input.unit && $0.label == entry.input.label }) {
-        let old = inputs[existing]
-        let oldConsumption = old.purchases + old.openingStock - old.closingStock
-        let newConsumption = entry.input.purchases + entry.input.openingStock - entry.input.closingStock
-        if newConsumption > oldConsumption { inputs[existing] = entry.input }
-        merges.append("\(entry.farmID) \(entry.year) \(entry.input.inputCode): ledger \(newConsumption) vs report \(oldConsumption), highest kept")
-      } else {
-        inputs.append(entry.input)
-      }
-      project.farms[farmIndex].years[yearIndex].inputs = inputs
-    }
+    let reconciliations = try SourceReconciler().merge(entries, into: &project)
     var response = try evaluateCollective(project, prefix: "project.")
+    response.reconciliations = reconciliations
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
     trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines merged")
-    for merge in merges { trace.rule("sobac.sources.inputs_highest", merge) }
-    if !merges.isEmpty {
-      trace.decision(
-        "ledger_vs_report", "HIGHEST_INPUT",
-        reason: "§4.3.4: when sources disagree, input variables take the highest value (same farm, year, input code, unit and label)")
+    for item in reconciliations {
+      trace.rule(
+        item.rule.hasPrefix("input") ? "sobac.sources.inputs_highest" : "sobac.sources.production_lowest",
+        "\(item.farmID) \(item.year) \(item.variable): ledger \(item.ledgerValue) vs declaration \(item.declaredValue), \(item.keptValue) kept (line \(item.csvLine))")
     }
+    trace.decision(
+      "ledger_vs_report", "PRODUCTION_LOWEST_INPUTS_HIGHEST",
+      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; a value absent from the declaration (0) is taken from the ledger")
     var merged = response.trace
     let ledger = trace.build()
     merged.terms += ledger.terms
@@ -329,14 +350,26 @@ public struct SobacModule: CarbonModule {
     -> Carbon_Sobac_V1_CollectiveProjectResponse
   {
     try validateCollective(request, prefix: prefix)
+    let ift = try collectiveIftDecision(request.farms, prefix: prefix)
     var totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion)
     var response = Carbon_Sobac_V1_CollectiveProjectResponse()
+    // The response is one message: its size is counted farm by farm (each farm's bytes plus
+    // its tag and length) so that a collective too large for the client fails early, naming
+    // the methods that stream it.
+    var bytes = 0
     for (index, farm) in request.farms.enumerated() {
-      let result = try evaluator.evaluate(farm, path: "\(prefix)farms[\(index)]")
+      let result = Self.trimmed(
+        try evaluator.evaluate(farm, path: "\(prefix)farms[\(index)]", iftScope: .collective(ift)), to: request.farmDetail)
+      bytes += (try? result.onePassSerializedBytes().count).map { $0 + 6 } ?? 0
+      guard bytes <= config.unaryResponseMaxBytes else {
+        throw .failedPrecondition(
+          rule: "sobac.collective.response_too_large",
+          "\(prefix)farms: the response passes \(config.unaryResponseMaxBytes) bytes (unary_response_max_bytes, the gRPC clients' default receive limit) at farm \(index + 1) of \(request.farms.count): use EvaluateCollectiveBatch (one message per farm, the farms sent in one request) or EvaluateCollectiveStream (the farms sent in pieces), or farm_detail = FARM_DETAIL_SUMMARY")
+      }
       totals.add(result)
       response.farms.append(result)
     }
-    response.summary = totals.summary(data: data)
+    response.summary = try totals.summary(data: data, scoring: evaluator.scoring)
     response.trace = response.summary.trace
     return response
   }

@@ -3,16 +3,31 @@ import CarbonPluginKit
 /// Crop yields of the two periods and the production rabais / bonus (§5.4.2, Eq. 1 and 2;
 /// atypical years §11.3).
 struct YieldAnalysis: Sendable {
-  /// Area and tonnes of one crop in one year (lines of the same crop name are added up).
+  /// Area and production of one crop in one year (lines of the same crop name are added up),
+  /// or UGB and milk or meat sold for an animal production.
   struct CropYear {
+    /// Area, ha (crops) or UGB (animal productions): the yield's denominator.
     var areaHa = 0.0
+    /// Production, t (sold, or produced when self-consumed), hL of milk or t of meat.
     var soldT = 0.0
     var genericYield = 0.0
     var genericDocument = ""
     /// Field path of the first line of this crop in that year.
     var path = ""
+    /// Unit of the yield: "t/ha", "hL/UGB" or "t/UGB".
+    var unit = "t/ha"
+    /// How the yield is computed (reported in the summary).
+    var basis = "sold_t / area_ha"
+    /// False for milk and meat: the olympic rule (footnote 33) and the atypical-year rule
+    /// (Annex 5: "les valeurs des rendements des cultures") read crops only.
+    var isCrop = true
     var yield: Double { areaHa > 0 ? soldT / areaHa : 0 }
   }
+
+  /// Production name of the milk yield (hL/UGB), also its name in generic_reference_yields.
+  static let milk = "milk"
+  /// Production name of the meat yield (t live weight/UGB).
+  static let meat = "meat"
 
   /// Per crop name, per year.
   typealias Table = [String: [Int32: CropYear]]
@@ -37,7 +52,13 @@ struct YieldAnalysis: Sendable {
       for (index, crop) in year.crops.enumerated() {
         var entry = table[crop.crop, default: [:]][year.year] ?? CropYear(path: "\(path).crops[\(index)]")
         entry.areaHa += crop.areaHa
-        entry.soldT += crop.soldT
+        // A crop used on the farm counts with its own production figure (forage: 0 t sold).
+        if crop.selfConsumed {
+          entry.soldT += crop.producedT
+          entry.basis = "produced_t / area_ha (self-consumed)"
+        } else {
+          entry.soldT += crop.soldT
+        }
         if crop.genericYieldTPerHa > 0 {
           entry.genericYield = crop.genericYieldTPerHa
           entry.genericDocument = crop.genericYieldDocument
@@ -48,7 +69,26 @@ struct YieldAnalysis: Sendable {
     return table
   }
 
-  /// Compares project and reference yields crop by crop.
+  /// The milk and meat yields of a set of years, per UGB (Annex 5 "Productions animales"), for
+  /// the years that sell them.
+  static func animalTable(_ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)]) -> Table {
+    var table: Table = [:]
+    for (year, path) in years {
+      if year.milkSoldHl > 0 {
+        table[milk, default: [:]][year.year] = CropYear(
+          areaHa: year.ugb, soldT: year.milkSoldHl, path: "\(path).milk_sold_hl", unit: "hL/UGB",
+          basis: "milk_sold_hl / ugb", isCrop: false)
+      }
+      if year.meatSoldLiveT > 0 {
+        table[meat, default: [:]][year.year] = CropYear(
+          areaHa: year.ugb, soldT: year.meatSoldLiveT, path: "\(path).meat_sold_live_t", unit: "t/UGB",
+          basis: "meat_sold_live_t / ugb", isCrop: false)
+      }
+    }
+    return table
+  }
+
+  /// Compares project and reference yields crop by crop (and milk, meat).
   func analyse(
     reference: Table, project: Table, referenceYears: [Int32], projectYears: [Int32],
     genericReference: [Carbon_Sobac_V1_GenericReferenceYield]
@@ -65,6 +105,9 @@ struct YieldAnalysis: Sendable {
       for (year, entry) in refEntries + projEntries {
         summary.yearlyYields.append("\(year): \(entry.yield)")
       }
+      let sample = (refEntries + projEntries).first?.1 ?? CropYear()
+      summary.yieldUnit = sample.unit
+      summary.yieldBasis = Set((refEntries + projEntries).map(\.1.basis)).sorted().joined(separator: "; ")
       // Reference mean: the farm's years with the crop; otherwise the supplied Agreste yields.
       var referenceMean: Double? = Statistics.mean(refEntries.map { $0.1.yield })
       if referenceMean == nil {
@@ -83,15 +126,18 @@ struct YieldAnalysis: Sendable {
         continue
       }
       guard let referenceMean, referenceMean > 0 else {
+        let zeroSold = !refEntries.isEmpty && sample.isCrop
         throw .failedPrecondition(
           rule: "sobac.yield.reference_missing",
-          "crop '\(crop)' is grown during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
+          zeroSold
+            ? "crop '\(crop)' has 0 t sold in every reference year: if it is used on the farm (forage), set self_consumed and produced_t so that its own production figure gives its yield; otherwise supply generic_reference_yields"
+            : "\(sample.isCrop ? "crop" : "production") '\(crop)' is produced during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
       }
       summary.referenceMeanTPerHa = referenceMean
       var projectYields: [Double] = []
       for (year, entry) in projEntries {
         let drop = (referenceMean - entry.yield) / referenceMean * 100
-        if drop > Self.atypicalDropPercent {
+        if drop > Self.atypicalDropPercent, entry.isCrop {
           guard entry.genericYield > 0 else {
             throw .failedPrecondition(
               rule: "sobac.yield.atypical_year",
@@ -128,10 +174,10 @@ struct YieldAnalysis: Sendable {
     outcome.rabaisPercent = Statistics.median(lows) ?? 0
     outcome.bonusPercent = Statistics.median(highs) ?? 0
     if !lows.isEmpty {
-      outcome.rules.append("sobac.yield.rabais: \(lows.count) crop(s) more than 20 % below the reference: P_rabais = median(\(lows)) = \(outcome.rabaisPercent) %")
+      outcome.rules.append("sobac.yield.rabais: \(lows.count) production(s) more than 20 % below the reference: P_rabais = median(\(lows)) = \(outcome.rabaisPercent) %")
     }
     if !highs.isEmpty {
-      outcome.rules.append("sobac.yield.bonus: \(highs.count) crop(s) more than 20 % above the reference: P_bonus = median(\(highs)) = \(outcome.bonusPercent) %")
+      outcome.rules.append("sobac.yield.bonus: \(highs.count) production(s) more than 20 % above the reference: P_bonus = median(\(highs)) = \(outcome.bonusPercent) %")
     }
     return outcome
   }

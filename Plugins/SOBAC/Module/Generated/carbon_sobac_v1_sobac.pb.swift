@@ -241,6 +241,59 @@ public nonisolated enum Carbon_Sobac_V1_FarmType: SwiftProtobuf.Enum, Swift.Case
 
 }
 
+/// What the farm produces (§4.1; Annex 5 "PRODUCTIONS"): it decides which yields the yield
+/// safeguard follows (§4.3.1, §5.4.2).
+public nonisolated enum Carbon_Sobac_V1_ProductionSystem: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not given: read as ARABLE when the farm sells no milk or meat (refused otherwise).
+  case unspecified // = 0
+
+  /// Crops only (field crops, vegetables, vines, orchards): crop yields, t/ha.
+  case arable // = 1
+
+  /// Livestock with their crop workshop (forage, often self-consumed): crop yields (t/ha, forage
+  /// on its production figure) and animal yields (milk hL/UGB, meat t/UGB).
+  case livestock // = 2
+
+  /// Crops sold and livestock: same rules as LIVESTOCK.
+  case mixed // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .arable
+    case 2: self = .livestock
+    case 3: self = .mixed
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .arable: return 1
+    case .livestock: return 2
+    case .mixed: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Sobac_V1_ProductionSystem] = [
+    .unspecified,
+    .arable,
+    .livestock,
+    .mixed,
+  ]
+
+}
+
 /// Emission categories, for the scoped rabais (§5.3.2).
 public nonisolated enum Carbon_Sobac_V1_EmissionCategory: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -412,6 +465,105 @@ public nonisolated enum Carbon_Sobac_V1_TriggerStatus: SwiftProtobuf.Enum, Swift
 
 }
 
+/// Who decides the IFT triggers of a farm (§4.3.2).
+public nonisolated enum Carbon_Sobac_V1_IftTriggerScope: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// An individual project: the farm's own IFT against its own reference.
+  case farm // = 1
+
+  /// A collective project: the group's area-weighted IFT against the group's reference
+  /// (collective_ift_herbicide / collective_ift_non_herbicide); the farm's own IFT indicators
+  /// are reported and give the farm's points but do not block.
+  case collective // = 2
+
+  /// EvaluateCollectiveStream: the group's IFT is known only after the last farm.
+  /// final_reduction_t_co2e holds only if the summary's collective_ift_triggers_met is true
+  /// (every farm's final reduction is 0 otherwise).
+  case collectivePending // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .farm
+    case 2: self = .collective
+    case 3: self = .collectivePending
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .farm: return 1
+    case .collective: return 2
+    case .collectivePending: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Sobac_V1_IftTriggerScope] = [
+    .unspecified,
+    .farm,
+    .collective,
+    .collectivePending,
+  ]
+
+}
+
+/// How much of each farm's result a collective response carries.
+public nonisolated enum Carbon_Sobac_V1_FarmDetail: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// FULL.
+  case unspecified // = 0
+
+  /// Every term: the 10 years' emissions per input line and the farm's trace.
+  case full // = 1
+
+  /// The Récapitulatif without the per-year emissions and the farm trace (1.7 KB instead of
+  /// 14 KB for the examples' farm; EvaluateFarmProject gives one farm's details).
+  case summary // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .full
+    case 2: self = .summary
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .full: return 1
+    case .summary: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Sobac_V1_FarmDetail] = [
+    .unspecified,
+    .full,
+    .summary,
+  ]
+
+}
+
 /// One purchased input of one farm-year, as in the farm ledger (grand livre).
 /// Consumption = purchases + opening stock − closing stock (§6).
 public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
@@ -499,6 +651,14 @@ public nonisolated struct Carbon_Sobac_V1_CropYear: Sendable {
   /// indemnity...), required with generic_yield_t_per_ha.
   public var genericYieldDocument: String = String()
 
+  /// True when the crop is used on the farm, wholly or partly (forage, feed grain): its yield is
+  /// then produced_t / area_ha instead of sold_t / area_ha (its own production figure, Annex 5
+  /// "tonnage vendu des différentes cultures et fourrages" cannot measure a crop not sold).
+  public var selfConsumed: Bool = false
+
+  /// Production of the year, t (sold + used on the farm); required (> 0) with self_consumed.
+  public var producedT: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -519,7 +679,7 @@ public nonisolated struct Carbon_Sobac_V1_FarmYear: Sendable {
   /// Main forage area, ha (recorded, not used in the calculation).
   public var sfpHa: Double = 0
 
-  /// Livestock units (recorded, not used in the calculation).
+  /// Livestock units (UGB): the denominator of the milk and meat yields.
   public var ugb: Double = 0
 
   /// Crops of the year.
@@ -545,6 +705,12 @@ public nonisolated struct Carbon_Sobac_V1_FarmYear: Sendable {
 
   /// Hedge area from the CAP declaration, ha.
   public var hedgesHa: Double = 0
+
+  /// Milk sold, hL (Annex 5 "Productions animales"); the milk yield is milk_sold_hl / ugb.
+  public var milkSoldHl: Double = 0
+
+  /// Meat sold live, t (Annex 5 "Productions animales"); the meat yield is meat_sold_live_t / ugb.
+  public var meatSoldLiveT: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -620,8 +786,12 @@ public nonisolated struct Carbon_Sobac_V1_Farm: Sendable {
   /// Farm type for the audit sampling of a collective project.
   public var farmType: Carbon_Sobac_V1_FarmType = .unspecified
 
-  /// Agreste yields for crops without farm reference yields.
+  /// Agreste yields for crops without farm reference yields ("milk" / "meat" for an animal
+  /// production new in the project, in hL/UGB / t/UGB).
   public var genericReferenceYields: [Carbon_Sobac_V1_GenericReferenceYield] = []
+
+  /// Production system: which yields the yield safeguard follows.
+  public var productionSystem: Carbon_Sobac_V1_ProductionSystem = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1077,8 +1247,16 @@ public nonisolated struct Carbon_Sobac_V1_CropYieldSummary: Sendable {
   /// Project years whose yield was replaced by a generic yield (drop > 50 %, §11.3).
   public var genericProjectYears: [Int32] = []
 
-  /// Yield per year, t/ha, for years where the crop is present ("year: t/ha").
+  /// Yield per year, in yield_unit, for years where the production is present ("year: value").
   public var yearlyYields: [String] = []
+
+  /// Unit of every yield of this entry: "t/ha" for a crop, "hL/UGB" for milk, "t/UGB" for meat
+  /// (the *_t_per_ha fields then hold hL/UGB or t/UGB).
+  public var yieldUnit: String = String()
+
+  /// How the yield is computed: "sold_t / area_ha", "produced_t / area_ha (self-consumed)",
+  /// "milk_sold_hl / ugb" or "meat_sold_live_t / ugb".
+  public var yieldBasis: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1220,11 +1398,39 @@ public nonisolated struct Carbon_Sobac_V1_CoBenefits: @unchecked Sendable {
     set {_uniqueStorage()._totalPoints = newValue}
   }
 
-  /// True when no blocking trigger is NOT_MET.
+  /// True when no blocking trigger is NOT_MET (with COLLECTIVE_PENDING: none of the farm's own
+  /// blocking triggers; the collective IFT is decided in the summary).
   public var allTriggersMet: Bool {
     get {_storage._allTriggersMet}
     set {_uniqueStorage()._allTriggersMet = newValue}
   }
+
+  /// Who decides the IFT triggers.
+  public var iftTriggerScope: Carbon_Sobac_V1_IftTriggerScope {
+    get {_storage._iftTriggerScope}
+    set {_uniqueStorage()._iftTriggerScope = newValue}
+  }
+
+  /// Collective projects (scope COLLECTIVE): the group's area-weighted IFT herbicide (IFT/ha),
+  /// blocking for every farm of the group.
+  public var collectiveIftHerbicide: Carbon_Sobac_V1_CoBenefitIndicator {
+    get {_storage._collectiveIftHerbicide ?? Carbon_Sobac_V1_CoBenefitIndicator()}
+    set {_uniqueStorage()._collectiveIftHerbicide = newValue}
+  }
+  /// Returns true if `collectiveIftHerbicide` has been explicitly set.
+  public var hasCollectiveIftHerbicide: Bool {_storage._collectiveIftHerbicide != nil}
+  /// Clears the value of `collectiveIftHerbicide`. Subsequent reads from it will return its default value.
+  public mutating func clearCollectiveIftHerbicide() {_uniqueStorage()._collectiveIftHerbicide = nil}
+
+  /// Collective projects (scope COLLECTIVE): the group's area-weighted IFT non-herbicide.
+  public var collectiveIftNonHerbicide: Carbon_Sobac_V1_CoBenefitIndicator {
+    get {_storage._collectiveIftNonHerbicide ?? Carbon_Sobac_V1_CoBenefitIndicator()}
+    set {_uniqueStorage()._collectiveIftNonHerbicide = newValue}
+  }
+  /// Returns true if `collectiveIftNonHerbicide` has been explicitly set.
+  public var hasCollectiveIftNonHerbicide: Bool {_storage._collectiveIftNonHerbicide != nil}
+  /// Clears the value of `collectiveIftNonHerbicide`. Subsequent reads from it will return its default value.
+  public mutating func clearCollectiveIftNonHerbicide() {_uniqueStorage()._collectiveIftNonHerbicide = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1460,6 +1666,10 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveProjectRequest: Sendable {
   /// The farms.
   public var farms: [Carbon_Sobac_V1_Farm] = []
 
+  /// Detail of each farm's result (EvaluateCollectiveProject, EvaluateCollectiveBatch; in
+  /// EvaluateCollectiveStream, read from the first request).
+  public var farmDetail: Carbon_Sobac_V1_FarmDetail = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1562,7 +1772,8 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveSummary: @unchecked Sendable
     set {_uniqueStorage()._farmsBlocked = newValue}
   }
 
-  /// Collective IFT herbicide, reference: SAU-weighted mean of the farms' reference olympic means.
+  /// Collective IFT herbicide, reference: mean-SAU-weighted mean of the farms' references (the
+  /// farm's own olympic mean, or its generic regional olympic mean for a generic-option farm).
   public var collectiveIftHerbicideReference: Double {
     get {_storage._collectiveIftHerbicideReference}
     set {_uniqueStorage()._collectiveIftHerbicideReference = newValue}
@@ -1606,11 +1817,75 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveSummary: @unchecked Sendable
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
   public mutating func clearTrace() {_uniqueStorage()._trace = nil}
 
+  /// The group's IFT herbicide against the group's reference (§4.3.2): decides the IFT
+  /// herbicide trigger of every farm.
+  public var collectiveIftHerbicide: Carbon_Sobac_V1_CoBenefitIndicator {
+    get {_storage._collectiveIftHerbicide ?? Carbon_Sobac_V1_CoBenefitIndicator()}
+    set {_uniqueStorage()._collectiveIftHerbicide = newValue}
+  }
+  /// Returns true if `collectiveIftHerbicide` has been explicitly set.
+  public var hasCollectiveIftHerbicide: Bool {_storage._collectiveIftHerbicide != nil}
+  /// Clears the value of `collectiveIftHerbicide`. Subsequent reads from it will return its default value.
+  public mutating func clearCollectiveIftHerbicide() {_uniqueStorage()._collectiveIftHerbicide = nil}
+
+  /// The group's IFT non-herbicide against the group's reference.
+  public var collectiveIftNonHerbicide: Carbon_Sobac_V1_CoBenefitIndicator {
+    get {_storage._collectiveIftNonHerbicide ?? Carbon_Sobac_V1_CoBenefitIndicator()}
+    set {_uniqueStorage()._collectiveIftNonHerbicide = newValue}
+  }
+  /// Returns true if `collectiveIftNonHerbicide` has been explicitly set.
+  public var hasCollectiveIftNonHerbicide: Bool {_storage._collectiveIftNonHerbicide != nil}
+  /// Clears the value of `collectiveIftNonHerbicide`. Subsequent reads from it will return its default value.
+  public mutating func clearCollectiveIftNonHerbicide() {_uniqueStorage()._collectiveIftNonHerbicide = nil}
+
+  /// True when both collective IFT triggers are met (or not applicable).
+  public var collectiveIftTriggersMet: Bool {
+    get {_storage._collectiveIftTriggersMet}
+    set {_uniqueStorage()._collectiveIftTriggersMet = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One value on which the ledger and the declaration disagreed, and the value kept (§4.3.4).
+public nonisolated struct Carbon_Sobac_V1_SourceReconciliation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Farm.
+  public var farmID: String = String()
+
+  /// Year.
+  public var year: Int32 = 0
+
+  /// The variable: "sau_ha", "sfp_ha", "ugb", "milk_sold_hl", "meat_sold_live_t",
+  /// "crops[<crop>].area_ha", "crops[<crop>].sold_t", "crops[<crop>].produced_t", or
+  /// "inputs[<code>]" (consumption, in the line's unit).
+  public var variable: String = String()
+
+  /// Value in the ledger CSV (same unit as kept_value).
+  public var ledgerValue: Double = 0
+
+  /// Value in the declaration (the project's JSON), same unit.
+  public var declaredValue: Double = 0
+
+  /// Value used: the lowest for production variables, the highest for inputs.
+  public var keptValue: Double = 0
+
+  /// "production: lowest" or "input: highest".
+  public var rule: String = String()
+
+  /// Line of the ledger CSV.
+  public var csvLine: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A collective project's result.
@@ -1641,6 +1916,9 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveProjectResponse: Sendable {
   public var hasTrace: Bool {self._trace != nil}
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
   public mutating func clearTrace() {self._trace = nil}
+
+  /// EvaluateLedgerCsv: every value where the ledger and the declaration disagreed.
+  public var reconciliations: [Carbon_Sobac_V1_SourceReconciliation] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1707,8 +1985,13 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveBatchMessage: Sendable {
 /// A ledger CSV to parse. Header row required; columns (any order): farm_id, year, input,
 /// quantity (purchases), unit, and optionally opening_stock, closing_stock, n_percent,
 /// p2o5_percent, k2o_percent, vn, organic_n_kg_per_t, active_substance_kg_per_unit,
-/// lca_kg_co2e_per_unit, label. Separator "," or ";" (then "," is accepted as decimal mark).
+/// lca_kg_co2e_per_unit, label, crop. Separator "," or ";" (then "," is accepted as decimal mark).
 /// Units: kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as, kg_vn.
+/// A line whose input is a production variable (sau_ha, sfp_ha, ugb, milk_sold_hl,
+/// meat_sold_live_t, crop_area_ha, crop_sold_t, crop_produced_t; the crop ones name the crop in
+/// the crop column) carries that variable of the ledger in quantity (unit ha, ugb, hl or t);
+/// EvaluateLedgerCsv reconciles it with the declaration (lowest kept). ImportLedgerCsv reports it
+/// in the farm-year fields.
 public nonisolated struct Carbon_Sobac_V1_ImportLedgerCsvRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1798,6 +2081,10 @@ nonisolated extension Carbon_Sobac_V1_FarmType: SwiftProtobuf._ProtoNameProvidin
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FARM_TYPE_UNSPECIFIED\0\u{1}FARM_TYPE_FIELD_CROPS\0\u{1}FARM_TYPE_LIVESTOCK\0\u{1}FARM_TYPE_MARKET_GARDENING_ORCHARDS_VINEYARDS\0")
 }
 
+nonisolated extension Carbon_Sobac_V1_ProductionSystem: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PRODUCTION_SYSTEM_UNSPECIFIED\0\u{1}PRODUCTION_SYSTEM_ARABLE\0\u{1}PRODUCTION_SYSTEM_LIVESTOCK\0\u{1}PRODUCTION_SYSTEM_MIXED\0")
+}
+
 nonisolated extension Carbon_Sobac_V1_EmissionCategory: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EMISSION_CATEGORY_UNSPECIFIED\0\u{1}EMISSION_CATEGORY_N_FERTILISER\0\u{1}EMISSION_CATEGORY_PK_FERTILISER\0\u{1}EMISSION_CATEGORY_ORGANIC_AMENDMENT\0\u{1}EMISSION_CATEGORY_PLANT_PROTECTION\0\u{1}EMISSION_CATEGORY_LIME\0\u{1}EMISSION_CATEGORY_OTHER\0")
 }
@@ -1808,6 +2095,14 @@ nonisolated extension Carbon_Sobac_V1_YieldStatus: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Carbon_Sobac_V1_TriggerStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRIGGER_STATUS_UNSPECIFIED\0\u{1}TRIGGER_STATUS_MET\0\u{1}TRIGGER_STATUS_NOT_MET\0\u{1}TRIGGER_STATUS_NOT_APPLICABLE\0")
+}
+
+nonisolated extension Carbon_Sobac_V1_IftTriggerScope: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0IFT_TRIGGER_SCOPE_UNSPECIFIED\0\u{1}IFT_TRIGGER_SCOPE_FARM\0\u{1}IFT_TRIGGER_SCOPE_COLLECTIVE\0\u{1}IFT_TRIGGER_SCOPE_COLLECTIVE_PENDING\0")
+}
+
+nonisolated extension Carbon_Sobac_V1_FarmDetail: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FARM_DETAIL_UNSPECIFIED\0\u{1}FARM_DETAIL_FULL\0\u{1}FARM_DETAIL_SUMMARY\0")
 }
 
 nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1902,7 +2197,7 @@ nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Sobac_V1_CropYear: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CropYear"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}area_ha\0\u{3}sold_t\0\u{3}ift_crop\0\u{3}ift_mode\0\u{3}generic_yield_t_per_ha\0\u{3}generic_yield_document\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}area_ha\0\u{3}sold_t\0\u{3}ift_crop\0\u{3}ift_mode\0\u{3}generic_yield_t_per_ha\0\u{3}generic_yield_document\0\u{3}self_consumed\0\u{3}produced_t\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1917,6 +2212,8 @@ nonisolated extension Carbon_Sobac_V1_CropYear: SwiftProtobuf.Message, SwiftProt
       case 5: try { try decoder.decodeSingularStringField(value: &self.iftMode) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.genericYieldTPerHa) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.genericYieldDocument) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.selfConsumed) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.producedT) }()
       default: break
       }
     }
@@ -1944,6 +2241,12 @@ nonisolated extension Carbon_Sobac_V1_CropYear: SwiftProtobuf.Message, SwiftProt
     if !self.genericYieldDocument.isEmpty {
       try visitor.visitSingularStringField(value: self.genericYieldDocument, fieldNumber: 7)
     }
+    if self.selfConsumed != false {
+      try visitor.visitSingularBoolField(value: self.selfConsumed, fieldNumber: 8)
+    }
+    if self.producedT.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.producedT, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1955,6 +2258,8 @@ nonisolated extension Carbon_Sobac_V1_CropYear: SwiftProtobuf.Message, SwiftProt
     if lhs.iftMode != rhs.iftMode {return false}
     if lhs.genericYieldTPerHa != rhs.genericYieldTPerHa {return false}
     if lhs.genericYieldDocument != rhs.genericYieldDocument {return false}
+    if lhs.selfConsumed != rhs.selfConsumed {return false}
+    if lhs.producedT != rhs.producedT {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1962,7 +2267,7 @@ nonisolated extension Carbon_Sobac_V1_CropYear: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Sobac_V1_FarmYear: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmYear"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}sau_ha\0\u{3}sfp_ha\0\u{1}ugb\0\u{1}crops\0\u{1}inputs\0\u{3}irrigation_m3\0\u{3}ift_herbicide\0\u{3}ift_non_herbicide\0\u{3}permanent_grassland_ha\0\u{3}perennial_crops_ha\0\u{3}hedges_ha\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}sau_ha\0\u{3}sfp_ha\0\u{1}ugb\0\u{1}crops\0\u{1}inputs\0\u{3}irrigation_m3\0\u{3}ift_herbicide\0\u{3}ift_non_herbicide\0\u{3}permanent_grassland_ha\0\u{3}perennial_crops_ha\0\u{3}hedges_ha\0\u{3}milk_sold_hl\0\u{3}meat_sold_live_t\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1982,6 +2287,8 @@ nonisolated extension Carbon_Sobac_V1_FarmYear: SwiftProtobuf.Message, SwiftProt
       case 10: try { try decoder.decodeSingularDoubleField(value: &self.permanentGrasslandHa) }()
       case 11: try { try decoder.decodeSingularDoubleField(value: &self.perennialCropsHa) }()
       case 12: try { try decoder.decodeSingularDoubleField(value: &self.hedgesHa) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.milkSoldHl) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self.meatSoldLiveT) }()
       default: break
       }
     }
@@ -2024,6 +2331,12 @@ nonisolated extension Carbon_Sobac_V1_FarmYear: SwiftProtobuf.Message, SwiftProt
     if self.hedgesHa.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.hedgesHa, fieldNumber: 12)
     }
+    if self.milkSoldHl.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.milkSoldHl, fieldNumber: 13)
+    }
+    if self.meatSoldLiveT.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meatSoldLiveT, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2040,6 +2353,8 @@ nonisolated extension Carbon_Sobac_V1_FarmYear: SwiftProtobuf.Message, SwiftProt
     if lhs.permanentGrasslandHa != rhs.permanentGrasslandHa {return false}
     if lhs.perennialCropsHa != rhs.perennialCropsHa {return false}
     if lhs.hedgesHa != rhs.hedgesHa {return false}
+    if lhs.milkSoldHl != rhs.milkSoldHl {return false}
+    if lhs.meatSoldLiveT != rhs.meatSoldLiveT {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2092,7 +2407,7 @@ nonisolated extension Carbon_Sobac_V1_GenericReferenceYield: SwiftProtobuf.Messa
 
 nonisolated extension Carbon_Sobac_V1_Farm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Farm"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farm_id\0\u{1}name\0\u{3}notification_year\0\u{1}years\0\u{3}ift_reference\0\u{3}former_region_code\0\u{3}department_code\0\u{3}wine_basin\0\u{3}maec_contracted_during_project\0\u{3}organic_conversion_started_during_project\0\u{3}vulnerable_zone\0\u{3}farm_type\0\u{3}generic_reference_yields\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farm_id\0\u{1}name\0\u{3}notification_year\0\u{1}years\0\u{3}ift_reference\0\u{3}former_region_code\0\u{3}department_code\0\u{3}wine_basin\0\u{3}maec_contracted_during_project\0\u{3}organic_conversion_started_during_project\0\u{3}vulnerable_zone\0\u{3}farm_type\0\u{3}generic_reference_yields\0\u{3}production_system\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2113,6 +2428,7 @@ nonisolated extension Carbon_Sobac_V1_Farm: SwiftProtobuf.Message, SwiftProtobuf
       case 11: try { try decoder.decodeSingularBoolField(value: &self.vulnerableZone) }()
       case 12: try { try decoder.decodeSingularEnumField(value: &self.farmType) }()
       case 13: try { try decoder.decodeRepeatedMessageField(value: &self.genericReferenceYields) }()
+      case 14: try { try decoder.decodeSingularEnumField(value: &self.productionSystem) }()
       default: break
       }
     }
@@ -2158,6 +2474,9 @@ nonisolated extension Carbon_Sobac_V1_Farm: SwiftProtobuf.Message, SwiftProtobuf
     if !self.genericReferenceYields.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.genericReferenceYields, fieldNumber: 13)
     }
+    if self.productionSystem != .unspecified {
+      try visitor.visitSingularEnumField(value: self.productionSystem, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2175,6 +2494,7 @@ nonisolated extension Carbon_Sobac_V1_Farm: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.vulnerableZone != rhs.vulnerableZone {return false}
     if lhs.farmType != rhs.farmType {return false}
     if lhs.genericReferenceYields != rhs.genericReferenceYields {return false}
+    if lhs.productionSystem != rhs.productionSystem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2913,7 +3233,7 @@ nonisolated extension Carbon_Sobac_V1_CategoryReduction: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CropYieldSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}reference_mean_t_per_ha\0\u{3}reference_is_generic\0\u{3}project_mean_t_per_ha\0\u{3}relative_gap_percent\0\u{3}excess_percent\0\u{1}status\0\u{3}generic_project_years\0\u{3}yearly_yields\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}reference_mean_t_per_ha\0\u{3}reference_is_generic\0\u{3}project_mean_t_per_ha\0\u{3}relative_gap_percent\0\u{3}excess_percent\0\u{1}status\0\u{3}generic_project_years\0\u{3}yearly_yields\0\u{3}yield_unit\0\u{3}yield_basis\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2930,6 +3250,8 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
       case 7: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 8: try { try decoder.decodeRepeatedInt32Field(value: &self.genericProjectYears) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.yearlyYields) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.yieldUnit) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.yieldBasis) }()
       default: break
       }
     }
@@ -2963,6 +3285,12 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
     if !self.yearlyYields.isEmpty {
       try visitor.visitRepeatedStringField(value: self.yearlyYields, fieldNumber: 9)
     }
+    if !self.yieldUnit.isEmpty {
+      try visitor.visitSingularStringField(value: self.yieldUnit, fieldNumber: 10)
+    }
+    if !self.yieldBasis.isEmpty {
+      try visitor.visitSingularStringField(value: self.yieldBasis, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2976,6 +3304,8 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
     if lhs.status != rhs.status {return false}
     if lhs.genericProjectYears != rhs.genericProjectYears {return false}
     if lhs.yearlyYields != rhs.yearlyYields {return false}
+    if lhs.yieldUnit != rhs.yieldUnit {return false}
+    if lhs.yieldBasis != rhs.yieldBasis {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3058,7 +3388,7 @@ nonisolated extension Carbon_Sobac_V1_CoBenefitIndicator: SwiftProtobuf.Message,
 
 nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CoBenefits"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ift_reference\0\u{1}irrigation\0\u{3}ift_herbicide\0\u{3}ift_non_herbicide\0\u{3}n_fertiliser\0\u{3}reference_ift_herbicide_by_year\0\u{3}generic_ift_herbicide_by_year\0\u{3}generic_ift_non_herbicide_by_year\0\u{3}water_resource_points\0\u{3}water_quality_points\0\u{3}biodiversity_points\0\u{3}total_points\0\u{3}all_triggers_met\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ift_reference\0\u{1}irrigation\0\u{3}ift_herbicide\0\u{3}ift_non_herbicide\0\u{3}n_fertiliser\0\u{3}reference_ift_herbicide_by_year\0\u{3}generic_ift_herbicide_by_year\0\u{3}generic_ift_non_herbicide_by_year\0\u{3}water_resource_points\0\u{3}water_quality_points\0\u{3}biodiversity_points\0\u{3}total_points\0\u{3}all_triggers_met\0\u{3}ift_trigger_scope\0\u{3}collective_ift_herbicide\0\u{3}collective_ift_non_herbicide\0")
 
   fileprivate class _StorageClass {
     var _iftReference: Carbon_Sobac_V1_IftReference = .unspecified
@@ -3074,6 +3404,9 @@ nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftPr
     var _biodiversityPoints: Int32 = 0
     var _totalPoints: Int32 = 0
     var _allTriggersMet: Bool = false
+    var _iftTriggerScope: Carbon_Sobac_V1_IftTriggerScope = .unspecified
+    var _collectiveIftHerbicide: Carbon_Sobac_V1_CoBenefitIndicator? = nil
+    var _collectiveIftNonHerbicide: Carbon_Sobac_V1_CoBenefitIndicator? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3097,6 +3430,9 @@ nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftPr
       _biodiversityPoints = source._biodiversityPoints
       _totalPoints = source._totalPoints
       _allTriggersMet = source._allTriggersMet
+      _iftTriggerScope = source._iftTriggerScope
+      _collectiveIftHerbicide = source._collectiveIftHerbicide
+      _collectiveIftNonHerbicide = source._collectiveIftNonHerbicide
     }
   }
 
@@ -3128,6 +3464,9 @@ nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftPr
         case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._biodiversityPoints) }()
         case 12: try { try decoder.decodeSingularInt32Field(value: &_storage._totalPoints) }()
         case 13: try { try decoder.decodeSingularBoolField(value: &_storage._allTriggersMet) }()
+        case 14: try { try decoder.decodeSingularEnumField(value: &_storage._iftTriggerScope) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._collectiveIftHerbicide) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._collectiveIftNonHerbicide) }()
         default: break
         }
       }
@@ -3179,6 +3518,15 @@ nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftPr
       if _storage._allTriggersMet != false {
         try visitor.visitSingularBoolField(value: _storage._allTriggersMet, fieldNumber: 13)
       }
+      if _storage._iftTriggerScope != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._iftTriggerScope, fieldNumber: 14)
+      }
+      try { if let v = _storage._collectiveIftHerbicide {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._collectiveIftNonHerbicide {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3201,6 +3549,9 @@ nonisolated extension Carbon_Sobac_V1_CoBenefits: SwiftProtobuf.Message, SwiftPr
         if _storage._biodiversityPoints != rhs_storage._biodiversityPoints {return false}
         if _storage._totalPoints != rhs_storage._totalPoints {return false}
         if _storage._allTriggersMet != rhs_storage._allTriggersMet {return false}
+        if _storage._iftTriggerScope != rhs_storage._iftTriggerScope {return false}
+        if _storage._collectiveIftHerbicide != rhs_storage._collectiveIftHerbicide {return false}
+        if _storage._collectiveIftNonHerbicide != rhs_storage._collectiveIftNonHerbicide {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3530,7 +3881,7 @@ nonisolated extension Carbon_Sobac_V1_FarmProjectResult: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Sobac_V1_CollectiveProjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CollectiveProjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_name\0\u{1}farms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_name\0\u{1}farms\0\u{3}farm_detail\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3540,6 +3891,7 @@ nonisolated extension Carbon_Sobac_V1_CollectiveProjectRequest: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.projectName) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.farms) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.farmDetail) }()
       default: break
       }
     }
@@ -3552,12 +3904,16 @@ nonisolated extension Carbon_Sobac_V1_CollectiveProjectRequest: SwiftProtobuf.Me
     if !self.farms.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.farms, fieldNumber: 2)
     }
+    if self.farmDetail != .unspecified {
+      try visitor.visitSingularEnumField(value: self.farmDetail, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Sobac_V1_CollectiveProjectRequest, rhs: Carbon_Sobac_V1_CollectiveProjectRequest) -> Bool {
     if lhs.projectName != rhs.projectName {return false}
     if lhs.farms != rhs.farms {return false}
+    if lhs.farmDetail != rhs.farmDetail {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3660,7 +4016,7 @@ nonisolated extension Carbon_Sobac_V1_AuditSample: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CollectiveSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_name\0\u{1}farms\0\u{3}reference_emissions_kg_co2e\0\u{3}project_emissions_kg_co2e\0\u{3}reduction_before_adjustments_t_co2e\0\u{3}final_reduction_t_co2e\0\u{3}farms_blocked\0\u{3}collective_ift_herbicide_reference\0\u{3}collective_ift_herbicide_project\0\u{3}collective_ift_non_herbicide_reference\0\u{3}collective_ift_non_herbicide_project\0\u{3}audit_sample\0\u{1}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_name\0\u{1}farms\0\u{3}reference_emissions_kg_co2e\0\u{3}project_emissions_kg_co2e\0\u{3}reduction_before_adjustments_t_co2e\0\u{3}final_reduction_t_co2e\0\u{3}farms_blocked\0\u{3}collective_ift_herbicide_reference\0\u{3}collective_ift_herbicide_project\0\u{3}collective_ift_non_herbicide_reference\0\u{3}collective_ift_non_herbicide_project\0\u{3}audit_sample\0\u{1}trace\0\u{3}collective_ift_herbicide\0\u{3}collective_ift_non_herbicide\0\u{3}collective_ift_triggers_met\0")
 
   fileprivate class _StorageClass {
     var _projectName: String = String()
@@ -3676,6 +4032,9 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
     var _collectiveIftNonHerbicideProject: Double = 0
     var _auditSample: Carbon_Sobac_V1_AuditSample? = nil
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+    var _collectiveIftHerbicide: Carbon_Sobac_V1_CoBenefitIndicator? = nil
+    var _collectiveIftNonHerbicide: Carbon_Sobac_V1_CoBenefitIndicator? = nil
+    var _collectiveIftTriggersMet: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3699,6 +4058,9 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
       _collectiveIftNonHerbicideProject = source._collectiveIftNonHerbicideProject
       _auditSample = source._auditSample
       _trace = source._trace
+      _collectiveIftHerbicide = source._collectiveIftHerbicide
+      _collectiveIftNonHerbicide = source._collectiveIftNonHerbicide
+      _collectiveIftTriggersMet = source._collectiveIftTriggersMet
     }
   }
 
@@ -3730,6 +4092,9 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
         case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._collectiveIftNonHerbicideProject) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._auditSample) }()
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._collectiveIftHerbicide) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._collectiveIftNonHerbicide) }()
+        case 16: try { try decoder.decodeSingularBoolField(value: &_storage._collectiveIftTriggersMet) }()
         default: break
         }
       }
@@ -3781,6 +4146,15 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       } }()
+      try { if let v = _storage._collectiveIftHerbicide {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._collectiveIftNonHerbicide {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      if _storage._collectiveIftTriggersMet != false {
+        try visitor.visitSingularBoolField(value: _storage._collectiveIftTriggersMet, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3803,6 +4177,9 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
         if _storage._collectiveIftNonHerbicideProject != rhs_storage._collectiveIftNonHerbicideProject {return false}
         if _storage._auditSample != rhs_storage._auditSample {return false}
         if _storage._trace != rhs_storage._trace {return false}
+        if _storage._collectiveIftHerbicide != rhs_storage._collectiveIftHerbicide {return false}
+        if _storage._collectiveIftNonHerbicide != rhs_storage._collectiveIftNonHerbicide {return false}
+        if _storage._collectiveIftTriggersMet != rhs_storage._collectiveIftTriggersMet {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3812,9 +4189,74 @@ nonisolated extension Carbon_Sobac_V1_CollectiveSummary: SwiftProtobuf.Message, 
   }
 }
 
+nonisolated extension Carbon_Sobac_V1_SourceReconciliation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SourceReconciliation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farm_id\0\u{1}year\0\u{1}variable\0\u{3}ledger_value\0\u{3}declared_value\0\u{3}kept_value\0\u{1}rule\0\u{3}csv_line\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.farmID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.variable) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.ledgerValue) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.declaredValue) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.keptValue) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.rule) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.csvLine) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.farmID.isEmpty {
+      try visitor.visitSingularStringField(value: self.farmID, fieldNumber: 1)
+    }
+    if self.year != 0 {
+      try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 2)
+    }
+    if !self.variable.isEmpty {
+      try visitor.visitSingularStringField(value: self.variable, fieldNumber: 3)
+    }
+    if self.ledgerValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.ledgerValue, fieldNumber: 4)
+    }
+    if self.declaredValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.declaredValue, fieldNumber: 5)
+    }
+    if self.keptValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.keptValue, fieldNumber: 6)
+    }
+    if !self.rule.isEmpty {
+      try visitor.visitSingularStringField(value: self.rule, fieldNumber: 7)
+    }
+    if self.csvLine != 0 {
+      try visitor.visitSingularInt32Field(value: self.csvLine, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Sobac_V1_SourceReconciliation, rhs: Carbon_Sobac_V1_SourceReconciliation) -> Bool {
+    if lhs.farmID != rhs.farmID {return false}
+    if lhs.year != rhs.year {return false}
+    if lhs.variable != rhs.variable {return false}
+    if lhs.ledgerValue != rhs.ledgerValue {return false}
+    if lhs.declaredValue != rhs.declaredValue {return false}
+    if lhs.keptValue != rhs.keptValue {return false}
+    if lhs.rule != rhs.rule {return false}
+    if lhs.csvLine != rhs.csvLine {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Carbon_Sobac_V1_CollectiveProjectResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CollectiveProjectResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{1}summary\0\u{1}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{1}summary\0\u{1}trace\0\u{1}reconciliations\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3825,6 +4267,7 @@ nonisolated extension Carbon_Sobac_V1_CollectiveProjectResponse: SwiftProtobuf.M
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.farms) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._summary) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.reconciliations) }()
       default: break
       }
     }
@@ -3844,6 +4287,9 @@ nonisolated extension Carbon_Sobac_V1_CollectiveProjectResponse: SwiftProtobuf.M
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.reconciliations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.reconciliations, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3851,6 +4297,7 @@ nonisolated extension Carbon_Sobac_V1_CollectiveProjectResponse: SwiftProtobuf.M
     if lhs.farms != rhs.farms {return false}
     if lhs._summary != rhs._summary {return false}
     if lhs._trace != rhs._trace {return false}
+    if lhs.reconciliations != rhs.reconciliations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
