@@ -22,6 +22,7 @@ public struct EscaModule: CarbonModule {
     .unary("/carbon.esca.v1.Esca/SampleGroupAudit", EscaModule.sampleGroupAudit),
     .serverStreaming("/carbon.esca.v1.Esca/ComputeBatch", EscaModule.computeBatch),
     .bidiStreaming("/carbon.esca.v1.Esca/ComputeBatchStream", EscaModule.computeBatchStream),
+    .bidiStreaming("/carbon.esca.v1.Esca/ComputeBatchStreamGrouped", EscaModule.computeBatchStreamGrouped),
     .unary("/carbon.esca.v1.Esca/AssessDossier", EscaModule.assessDossier),
     .bidiStreaming("/carbon.esca.v1.Esca/AssessDossierStream", EscaModule.assessDossierStream),
   ]
@@ -140,6 +141,48 @@ public struct EscaModule: CarbonModule {
     let batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
     for (index, farm) in request.farms.enumerated() {
       try stream.send(batch.result(for: farm, index: index, path: "farms[\(index)]"))
+    }
+  }
+
+  /// ComputeBatchStreamGrouped: ComputeBatchStream with up to N results (or M ms) per response
+  /// message; a group is sent at the latest when its request is done, so a client that waits
+  /// for results before sending more never waits for ever.
+  public func computeBatchStreamGrouped(
+    _ requests: RequestStream<Carbon_Esca_V1_BatchRequest>, _ stream: ResponseStream<Carbon_Esca_V1_FarmResultGroup>
+  ) throws(ModuleError) {
+    var batch: Batch? = nil
+    var limit = 0
+    var maxAge: Duration? = nil
+    var group = Carbon_Esca_V1_FarmResultGroup()
+    var groupStarted = ContinuousClock.now
+    var index = 0
+    func flush() throws(ModuleError) {
+      guard !group.results.isEmpty else { return }
+      try stream.send(group)
+      group.results.removeAll(keepingCapacity: true)
+    }
+    while let request = try requests.next() {
+      let position = RequestStream<Carbon_Esca_V1_BatchRequest>.path(requests.received - 1)
+      if batch == nil {
+        batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
+        limit = Int(try Check.inRange(request.maxResultsPerMessage, 0...100_000, "\(position).max_results_per_message"))
+        if limit == 0 { limit = 1000 }
+        let ms = try Check.inRange(request.maxMillisecondsPerMessage, 0...3_600_000, "\(position).max_milliseconds_per_message")
+        maxAge = ms > 0 ? .milliseconds(Int(ms)) : nil
+        group.results.reserveCapacity(limit)
+      }
+      guard let current = batch else { break }
+      for (offset, farm) in request.farms.enumerated() {
+        guard index < config.maxBatchFarms else {
+          throw .invalidArgument(
+            "\(position).farms[\(offset)]", "the stream exceeds the configured maximum of \(config.maxBatchFarms) farms")
+        }
+        if group.results.isEmpty { groupStarted = ContinuousClock.now }
+        group.results.append(current.result(for: farm, index: index, path: "\(position).farms[\(offset)]"))
+        index += 1
+        if group.results.count >= limit || maxAge.map({ ContinuousClock.now - groupStarted >= $0 }) == true { try flush() }
+      }
+      try flush()
     }
   }
 

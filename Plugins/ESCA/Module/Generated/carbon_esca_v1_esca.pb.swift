@@ -3457,6 +3457,29 @@ public nonisolated struct Carbon_Esca_V1_BatchRequest: Sendable {
   /// Include every term in each result's trace (default: method, data sets, decisions only).
   public var includeTerms: Bool = false
 
+  /// ComputeBatchStreamGrouped: at most this many results per response message (read from the
+  /// first request; 0 = 1000).
+  public var maxResultsPerMessage: Int32 = 0
+
+  /// ComputeBatchStreamGrouped: a group is sent once its first result is this many milliseconds
+  /// old, at the latest when the next result is computed (read from the first request; 0 = no
+  /// time limit). A group never waits for the client's next request either.
+  public var maxMillisecondsPerMessage: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Several farm results in one response message (ComputeBatchStreamGrouped).
+public nonisolated struct Carbon_Esca_V1_FarmResultGroup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The results, in stream order (each keeps its index over the whole stream).
+  public var results: [Carbon_Esca_V1_FarmResult] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -7403,7 +7426,7 @@ nonisolated extension Carbon_Esca_V1_FarmRecord: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{3}include_terms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{3}include_terms\0\u{3}max_results_per_message\0\u{3}max_milliseconds_per_message\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7413,6 +7436,8 @@ nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.farms) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.includeTerms) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxResultsPerMessage) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.maxMillisecondsPerMessage) }()
       default: break
       }
     }
@@ -7425,12 +7450,50 @@ nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftP
     if self.includeTerms != false {
       try visitor.visitSingularBoolField(value: self.includeTerms, fieldNumber: 2)
     }
+    if self.maxResultsPerMessage != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxResultsPerMessage, fieldNumber: 3)
+    }
+    if self.maxMillisecondsPerMessage != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxMillisecondsPerMessage, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_BatchRequest, rhs: Carbon_Esca_V1_BatchRequest) -> Bool {
     if lhs.farms != rhs.farms {return false}
     if lhs.includeTerms != rhs.includeTerms {return false}
+    if lhs.maxResultsPerMessage != rhs.maxResultsPerMessage {return false}
+    if lhs.maxMillisecondsPerMessage != rhs.maxMillisecondsPerMessage {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_FarmResultGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FarmResultGroup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_FarmResultGroup, rhs: Carbon_Esca_V1_FarmResultGroup) -> Bool {
+    if lhs.results != rhs.results {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
