@@ -80,6 +80,13 @@ import Testing
     // carry-over (16 − 15.6) × 3.664e6 / 2921 / 5 = 100.349 g/kg; 0.2 × 3.664e6 / 2921 = 250.873.
     #expect(abs(response.harvests[2].escaGCo2EPerKgDry - (0.2 + 0.4 / 5) * 3.664e6 / 2921) < 1e-9)
     #expect(abs(response.harvests[2].adjustmentGCo2EPerKgDry - 0.4 * 3.664e6 / 2921 / 5) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_real_csa_rate" })
+    // Without the real CSA's analyses that harvest is not valued, and says why.
+    var withoutReal = dossier
+    withoutReal.clearRealCsa()
+    let unvalued = try call(withoutReal)
+    #expect(!unvalued.harvests[2].claimAllowed && unvalued.harvests[2].escaGCo2EPerKgDry == 0)
+    #expect(unvalued.harvests[2].reasons.contains { $0.contains("give real_csa") })
   }
 
   /// "Le plafond prévaut" at a harvest: case 1, measured cap 60 → 45.

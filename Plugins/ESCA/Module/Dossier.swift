@@ -99,6 +99,8 @@ struct Dossier {
     var rate = base.annualRateTcPerHaPerYr
     if let csr { result.csrTcPerHa = csr }
     if verdict.source == .real {
+      trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
+                     reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
       guard let penalty, dossier.hasRealCsa else {
         reasons.append("the real CSA applies to this harvest: give real_csa to value it")
         result.claimAllowed = false
