@@ -16,7 +16,10 @@ import Synchronization
 //             with the batch whatever the response streaming does;
 //   - stream: the bidirectional method, the batch sent as requests of `pieceFarms` farms each,
 //             built as they are sent: no side ever holds the whole batch, so RSS stays flat.
-// Responses are streamed in both (the host keeps at most 64 ahead of the client).
+//   - grouped (ESCA): ComputeBatchStreamGrouped, requests of `groupedPieceFarms` farms and up to
+//             as many results per response message, so the transport pays a message per group.
+// The ESCA dossier (AssessDossierStream) has the stream shape only.
+// Responses are streamed in all (the host keeps at most 64 ahead of the client).
 
 /// Command-line value of `--name`, if given.
 func stringOption(_ name: String) -> String? {
@@ -37,14 +40,31 @@ struct BatchCase {
   /// The bidirectional method: the batch in pieces.
   let streamMethod: String
   let sizes: [Int]
+  /// The bidirectional method answering with groups of results (`grouped` shape), if any.
+  var groupedMethod: String? = nil
 
   /// Farms per request of the `stream` shape.
   static let pieceFarms = 100
+  /// Farms per request, and results per response message, of the `grouped` shape.
+  static let groupedPieceFarms = 1000
+
+  /// The method of a shape, nil when the case does not have it.
+  func methodFor(shape: String) -> String? {
+    switch shape {
+    case "one": return method.isEmpty ? nil : method
+    case "grouped": return groupedMethod
+    default: return streamMethod
+    }
+  }
 
   static let all = [
     BatchCase(
       module: "esca", library: "libESCA.so", method: "/carbon.esca.v1.Esca/ComputeBatch",
-      streamMethod: "/carbon.esca.v1.Esca/ComputeBatchStream", sizes: [1_000, 10_000, 100_000]),
+      streamMethod: "/carbon.esca.v1.Esca/ComputeBatchStream", sizes: [1_000, 10_000, 100_000],
+      groupedMethod: "/carbon.esca.v1.Esca/ComputeBatchStreamGrouped"),
+    BatchCase(
+      module: "esca-dossier", library: "libESCA.so", method: "",
+      streamMethod: "/carbon.esca.v1.Esca/AssessDossierStream", sizes: [1_000, 10_000, 100_000]),
     BatchCase(
       module: "sobac", library: "libSOBAC.so", method: "/carbon.sobac.v1.Sobac/EvaluateCollectiveBatch",
       streamMethod: "/carbon.sobac.v1.Sobac/EvaluateCollectiveStream", sizes: [100, 1_000, 10_000]),
@@ -53,17 +73,32 @@ struct BatchCase {
   /// The sample request of the examples folder, its farms repeated (with distinct ids) to
   /// `farms` farms, as protobuf bytes.
   func request(farms: Int) throws -> [UInt8] {
-    try pieceBuilder()(0, farms)
+    try pieceBuilder(grouped: false)(0, farms)
   }
 
   /// Builds farms `from..<from+count` of the repeated sample as one request (the sample's
   /// other fields, such as the project name, in the first piece only). The sample is read once.
-  func pieceBuilder() throws -> (_ from: Int, _ count: Int) throws -> [UInt8] {
+  func pieceBuilder(grouped: Bool) throws -> (_ from: Int, _ count: Int) throws -> [UInt8] {
     switch module {
+    case "esca-dossier":
+      // The sample's valid dossiers (the third one is an error case).
+      var sample = try Carbon_Esca_V1_DossierBatchRequest(
+        jsonUTF8Data: try sampleData("Plugins/ESCA/examples/AssessDossierStream.json"))
+      sample.dossiers = sample.dossiers.filter { $0.bonus.yieldKgDryPerHaPerYr > 0 }
+      return { start, count in
+        var request = sample
+        request.dossiers = (start..<(start + count)).map { index in
+          var dossier = sample.dossiers[index % sample.dossiers.count]
+          dossier.farmID += "-\(index)"
+          return dossier
+        }
+        return try request.serializedBytes()
+      }
     case "esca":
       let sample = try Carbon_Esca_V1_BatchRequest(jsonUTF8Data: try sampleData("Plugins/ESCA/examples/ComputeBatch.json"))
       return { start, count in
         var request = sample
+        if grouped && start == 0 { request.maxResultsPerMessage = Int32(BatchCase.groupedPieceFarms) }
         request.farms = (start..<(start + count)).map { index in
           var farm = sample.farms[index % sample.farms.count]
           farm.farmID += "-\(index)"
@@ -88,8 +123,9 @@ struct BatchCase {
   }
 
   /// The pieces of a batch of `farms` farms, built one at a time as they are asked for.
-  func pieces(farms: Int) throws -> PieceSource {
-    PieceSource(build: try pieceBuilder(), farms: farms)
+  func pieces(farms: Int, grouped: Bool = false) throws -> PieceSource {
+    PieceSource(
+      build: try pieceBuilder(grouped: grouped), farms: farms, pieceFarms: grouped ? BatchCase.groupedPieceFarms : BatchCase.pieceFarms)
   }
 }
 
@@ -98,19 +134,22 @@ struct BatchCase {
 final class PieceSource: @unchecked Sendable {
   private let build: (Int, Int) throws -> [UInt8]
   private let farms: Int
+  /// Farms per piece.
+  let pieceFarms: Int
   private var next = 0
   /// Bytes of every piece handed out so far.
   private(set) var bytesSent = 0
 
-  init(build: @escaping (Int, Int) throws -> [UInt8], farms: Int) {
+  init(build: @escaping (Int, Int) throws -> [UInt8], farms: Int, pieceFarms: Int = BatchCase.pieceFarms) {
     self.build = build
     self.farms = farms
+    self.pieceFarms = pieceFarms
   }
 
   /// The next piece, or nil after the last.
   func take() throws -> [UInt8]? {
     guard next < farms else { return nil }
-    let count = min(BatchCase.pieceFarms, farms - next)
+    let count = min(pieceFarms, farms - next)
     let bytes = try build(next, count)
     next += count
     bytesSent += bytes.count
@@ -136,16 +175,19 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parent side: one child per case and size, then the table and the JSON.
 func benchBatch() throws {
   let paths = (stringOption("--paths") ?? "abi,grpc").split(separator: ",").map(String.init)
-  let shapes = (stringOption("--shapes") ?? "one,stream").split(separator: ",").map(String.init)
+  let shapes = (stringOption("--shapes") ?? "one,stream,grouped").split(separator: ",").map(String.init)
+  let modules = stringOption("--modules").map { $0.split(separator: ",").map(String.init) }
   report("## Streaming batches (one child process per row; peak RSS = VmHWM of that child)")
-  report("shape one = the whole batch in one request; stream = requests of \(BatchCase.pieceFarms) farms, bidirectional")
+  report("shape one = the whole batch in one request; stream = requests of \(BatchCase.pieceFarms) farms, bidirectional, one result per message; grouped = requests of \(BatchCase.groupedPieceFarms) farms, up to \(BatchCase.groupedPieceFarms) results per message")
   report("RSS of the process serving the calls: the child itself (abi), `carbonhub serve` in its own process (grpc);")
   report("client growth = the child's own peak growth over gRPC (it builds and sends the requests)")
   report("| module | farms | path | shape | requests (total) | records/s | RSS before call | peak RSS | growth | growth per farm | client growth |")
   report("|---|---|---|---|---|---|---|---|---|---|---|")
   var rows: [[String: Any]] = []
-  let runs = BatchCase.all.flatMap { batch in
-    batch.sizes.flatMap { size in paths.flatMap { path in shapes.map { (batch, size, path, $0) } } }
+  let runs = BatchCase.all.filter { modules?.contains($0.module) ?? true }.flatMap { batch in
+    batch.sizes.flatMap { size in
+      paths.flatMap { path in shapes.filter { batch.methodFor(shape: $0) != nil }.map { (batch, size, path, $0) } }
+    }
   }
   for (batch, size, path, shape) in runs {
     let process = Process()
@@ -194,14 +236,15 @@ func batchChild() async throws {
   let rest = arguments.drop { $0 != "batch-child" }.dropFirst()
   guard rest.count >= 4, let batch = BatchCase.all.first(where: { $0.module == rest[rest.startIndex] }),
     let farms = Int(rest[rest.startIndex + 1])
-  else { throw BenchError("usage: carbonhub-bench batch-child esca|sobac FARMS abi|grpc one|stream") }
+  else { throw BenchError("usage: carbonhub-bench batch-child esca|esca-dossier|sobac FARMS abi|grpc one|stream|grouped") }
   let path = rest[rest.startIndex + 2]
-  let streamed = rest[rest.startIndex + 3] == "stream"
+  let shape = rest[rest.startIndex + 3]
+  let streamed = shape != "one"
+  guard let method = batch.methodFor(shape: shape) else { throw BenchError("\(batch.module) has no \(shape) shape") }
   let warmUp = try batch.request(farms: 3)
-  // The whole batch for `one`; the pieces, built as they are sent, for `stream`.
+  // The whole batch for `one`; the pieces, built as they are sent, for `stream` and `grouped`.
   let request = streamed ? [] : try batch.request(farms: farms)
-  let pieces = streamed ? try batch.pieces(farms: farms) : nil
-  let method = streamed ? batch.streamMethod : batch.method
+  let pieces = streamed ? try batch.pieces(farms: farms, grouped: shape == "grouped") : nil
 
   var measured: BatchMeasurement
   if path == "abi" {
@@ -230,17 +273,17 @@ func batchChild() async throws {
       messages: count, seconds: (ContinuousClock.now - started).benchSeconds, serverBefore: before,
       serverAfter: ProcessMemory.read()!)
   } else {
-    measured = try await batchOverGRPC(batch, request: request, warmUp: warmUp, pieces: pieces)
+    measured = try await batchOverGRPC(batch, method: method, request: request, warmUp: warmUp, pieces: pieces)
   }
   var row: [String: Any] = [
     "module": batch.module, "method": method, "farms": farms, "path": path == "abi" ? "abi" : "grpc-tls",
-    "shape": streamed ? "stream" : "one", "request_bytes": Double(pieces?.bytesSent ?? request.count),
+    "shape": shape, "request_bytes": Double(pieces?.bytesSent ?? request.count),
     "messages": measured.messages, "seconds": measured.seconds,
     "records_per_second": Double(farms) / measured.seconds,
     "rss_before_kib": Double(measured.serverBefore.residentKiB), "peak_kib": Double(measured.serverAfter.peakResidentKiB),
     "growth_kib": Double(measured.serverAfter.peakResidentKiB - measured.serverBefore.residentKiB),
   ]
-  if streamed { row["piece_farms"] = BatchCase.pieceFarms }
+  if let pieces { row["piece_farms"] = pieces.pieceFarms }
   if let before = measured.clientBefore, let after = measured.clientAfter {
     row["client_growth_kib"] = Double(after.peakResidentKiB - before.residentKiB)
   }
@@ -251,7 +294,7 @@ func batchChild() async throws {
 /// host's memory is measured apart from the client's. With `pieces`, the batch goes to the
 /// bidirectional method, one piece at a time.
 func batchOverGRPC(
-  _ batch: BatchCase, request: [UInt8], warmUp: [UInt8], pieces: PieceSource? = nil
+  _ batch: BatchCase, method: String, request: [UInt8], warmUp: [UInt8], pieces: PieceSource? = nil
 ) async throws -> BatchMeasurement {
   let state = NSTemporaryDirectory() + "carbonhub-bench-batch-\(getpid())"
   try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -281,7 +324,7 @@ func batchOverGRPC(
   }
   guard let address else { throw BenchError("carbonhub serve did not start (see \(log))") }
   let pid = server.processIdentifier
-  let parts = batch.method.split(separator: "/")
+  let parts = (pieces == nil ? method : batch.streamMethod).split(separator: "/")
   let descriptor = MethodDescriptor(fullyQualifiedService: String(parts[0]), method: String(parts[1]))
   let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem")
   return try await withGRPCClient(transport: transport) { client in
@@ -295,7 +338,7 @@ func batchOverGRPC(
         return count
       }
     }
-    let streamParts = batch.streamMethod.split(separator: "/")
+    let streamParts = method.split(separator: "/")
     let streamDescriptor = MethodDescriptor(fullyQualifiedService: String(streamParts[0]), method: String(streamParts[1]))
     func bidi(_ next: @escaping @Sendable () throws -> [UInt8]?) async throws -> Int {
       try await client.bidirectionalStreaming(

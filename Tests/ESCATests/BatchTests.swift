@@ -84,6 +84,37 @@ import Testing
     #expect(cut[130].error.field == "requests[3].farms[23].bonus.yield_kg_dry_per_ha_per_yr")
   }
 
+  /// ComputeBatchStreamGrouped: the same results as ComputeBatchStream, N per message, a group
+  /// never spanning two requests.
+  @Test func groupedStreamGivesTheSameResultsInGroups() throws {
+    let farms = (0..<250).map { farm($0, yield: $0 == 130 ? -1 : 2000 + Double($0)) }
+    let harness = try Esca.harness()
+    let single = try harness.bidi(
+      Esca.service + "ComputeBatchStream", pieces(farms, sizes: [7, 0, 100, 143]), as: Carbon_Esca_V1_FarmResult.self)
+    var requests = pieces(farms, sizes: [7, 0, 100, 143])
+    requests[0].maxResultsPerMessage = 50
+    let groups = try harness.bidi(Esca.service + "ComputeBatchStreamGrouped", requests, as: Carbon_Esca_V1_FarmResultGroup.self)
+    // 7 | (empty) | 50 + 50 | 50 + 50 + 43.
+    #expect(groups.map(\.results.count) == [7, 50, 50, 50, 50, 43])
+    #expect(groups.flatMap(\.results) == single)
+    #expect(groups.flatMap(\.results)[130].error.field == "requests[3].farms[23].bonus.yield_kg_dry_per_ha_per_yr")
+    // Unset: up to 1000 per message, still cut at each request.
+    requests[0].maxResultsPerMessage = 0
+    let byRequest = try harness.bidi(Esca.service + "ComputeBatchStreamGrouped", requests, as: Carbon_Esca_V1_FarmResultGroup.self)
+    #expect(byRequest.map(\.results.count) == [7, 100, 143])
+    // A time limit of 1 ms with 1000 per message: every group is sent within its request.
+    requests[0].maxMillisecondsPerMessage = 1
+    let timed = try harness.bidi(Esca.service + "ComputeBatchStreamGrouped", requests, as: Carbon_Esca_V1_FarmResultGroup.self)
+    #expect(timed.flatMap(\.results) == single)
+    requests[0].maxResultsPerMessage = -1
+    do {
+      _ = try harness.bidi(Esca.service + "ComputeBatchStreamGrouped", requests, as: Carbon_Esca_V1_FarmResultGroup.self)
+      Issue.record("a negative group size was accepted")
+    } catch {
+      #expect(error.status == .invalidArgument && error.field == "requests[0].max_results_per_message")
+    }
+  }
+
   @Test func streamReadsIncludeTermsFromTheFirstRequest() throws {
     var requests = pieces([farm(0, yield: 2921), farm(1, yield: 2921)], sizes: [1, 1], includeTerms: true)
     requests[1].includeTerms = false

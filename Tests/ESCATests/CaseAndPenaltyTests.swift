@@ -72,10 +72,16 @@ import Testing
     request.harvestDate = Esca.date(2027, 7, 15)
     let late = try call(request)
     #expect(late.harvestCap == .capKind25)
-    // Real CSA on 2027-05-10: 45 through 2027, then the measured cap.
+    // Real CSA on 2027-05-10: 45 until that date ("jusqu'à la date du 1er CSA réel"), then
+    // the measured cap, while the modelled CSA still serves for 2027 harvests.
     request.realCsaDate = Esca.date(2027, 5, 10)
     request.measuredIncreaseCapGCo2EPerMj = 28
+    request.harvestDate = Esca.date(2027, 5, 1)
     #expect(try call(request).harvestCap == .capKind45)
+    request.harvestDate = Esca.date(2027, 7, 15)
+    let afterAnalysis = try call(request)
+    #expect(afterAnalysis.harvestCap == .measuredIncrease && afterAnalysis.harvestCapGCo2EPerMj == 28)
+    #expect(afterAnalysis.harvestCsaSource == .modelled)
     request.harvestDate = Esca.date(2028, 7, 15)
     let measured = try call(request)
     #expect(measured.harvestCap == .measuredIncrease && measured.harvestCapGCo2EPerMj == 28)
@@ -108,14 +114,17 @@ import Testing
   }
 
   @Test func case2NeedsThreeYearsOfPractice() throws {
-    // Practices from 2024-05-01, engagement 2025-01-10: first claim 2027-05-01.
+    // Practices from 2022-05-01 (case 2), engagement 2025-01-10: the 3 years are reached on
+    // 2025-05-01, after the engagement: first claim 2025-05-01.
     var request = Carbon_Esca_V1_FarmerCaseRequest()
-    request.practiceStartDate = Esca.date(2024, 5, 1)
+    request.practiceStartDate = Esca.date(2022, 5, 1)
     request.engagementDate = Esca.date(2025, 1, 10)
     request.csrOption = .engagementYearAnalysis
     request.csrAnalysisDate = Esca.date(2025, 9, 1)
     let response = try call(request)
-    #expect(response.firstClaimDate.year == 2027 && response.firstClaimDate.month == 5)
+    #expect(response.farmerCase == .farmerCase2)
+    #expect(!response.case2ThreeYearsBeforeEngagement)
+    #expect(response.firstClaimDate.year == 2025 && response.firstClaimDate.month == 5)
   }
 
   @Test func csrOptionMustFitTheCase() throws {
@@ -207,17 +216,32 @@ import Testing
     #expect(error.status == .invalidArgument && error.field == "tenant_exit.year")
   }
 
-  @Test func deficitIsDeductedAtTheNextClaim() throws {
-    // Analyses 40, 41, 42 ± 0 → median 41, interval [41, 41]; modelled 43: difference −2 t C/ha,
-    // annual −0.4; 3 claimed years → over-claimed 1.2 t C/ha → 1.2 × 3.664e6 / 3664 = 1200 g/kg.
+  /// Seed, Pénalités 2: "la différence annuelle (entre le CSA modélisé et le CSA réel) doit
+  /// être totalement déduite lors de la prochaine revendication ESCA" — "Dans le cas où une
+  /// revendication esca est effectuée chaque année, cela correspond à l'année suivant l'année
+  /// d'analyse de sol".
+  @Test func deficitIsTheAnnualDifferenceDeductedOnceAtTheNextClaim() throws {
+    // Analyses 40, 41, 42 ± 0 → median 41, interval [41, 41]; modelled 43: difference −2 t C/ha
+    // over 5 years, annual −0.4 t C/ha/yr → 0.4 × 3.664e6 / 3664 = 400 g/kg deducted once in
+    // 2030. The stricter reading, × 3 claimed years: 1.2 t C/ha → 1200 g/kg. Both are shown.
     var request = comparison([40, 41, 42], uncertainty: 0, modelled: 43)
     request.realCsa.claimedYears = 3
     let response = try call(request)
     #expect(response.outcome == .realBelowModelled)
     #expect(abs(response.differenceTcPerHa + 2) < 1e-12)
+    #expect(response.deficitDeduction == .annualDifferenceOnce)
     #expect(response.adjustments.count == 1)
     #expect(response.adjustments[0].year == 2030)
-    #expect(abs(response.adjustments[0].gCo2EPerKgDry + 1200) < 1e-9)
+    #expect(abs(response.adjustments[0].gCo2EPerKgDry + 400) < 1e-9)
+    #expect(abs(response.deductionAnnualOnceGCo2EPerKgDry + 400) < 1e-9)
+    #expect(abs(response.deductionPerClaimedYearGCo2EPerKgDry + 1200) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "deficit_deduction" && $0.choice == "ANNUAL_DIFFERENCE_ONCE" })
+
+    request.realCsa.deficitDeduction = .perClaimedYear
+    let strict = try call(request)
+    #expect(strict.deficitDeduction == .perClaimedYear)
+    #expect(abs(strict.adjustments[0].gCo2EPerKgDry + 1200) < 1e-9)
+    #expect(strict.trace.decisions.contains { $0.rule == "deficit_deduction" && $0.choice == "PER_CLAIMED_YEAR" })
   }
 
   @Test func surplusIsSpreadOverFiveYears() throws {

@@ -10,8 +10,12 @@ public typealias BonusResponse = Carbon_Esca_V1_BonusResponse
 enum Bonus {
   /// Computes the bonus. `rateFromModel` is the modelled r when the request has no rate source
   /// (batch records). `prefix` is the field path of the request ("" or "farms[3].bonus.").
+  /// `adjustment` is a penalty or carry-over of the harvest's year, g CO2e/kg dry (dossier).
+  /// `absentEfMeansNone`: without any EF fact or policy, the conservative EF_POLICY_NONE applies
+  /// instead of asking for the EF history (the dossier's minimal request).
   static func compute(
-    _ request: BonusRequest, rateFromModel: Double?, prefix: String, trace: inout Tracer
+    _ request: BonusRequest, rateFromModel: Double?, prefix: String, adjustment: Double = 0,
+    absentEfMeansNone: Bool = false, trace: inout Tracer
   ) throws(ModuleError) -> BonusResponse {
     var response = BonusResponse()
     let rate = try annualRate(request, rateFromModel: rateFromModel, prefix: prefix, trace: &trace)
@@ -49,8 +53,13 @@ enum Bonus {
       formula: "r × 3.664 × 10^6 × LHV share / yield", source: EscaRules.seed + ", e_sca formula")
     response.carbonTermGCo2EPerKg = carbonTerm
 
-    let ef = try efTerm(request, prefix: prefix, response: &response, trace: &trace)
-    let perKg = trace.term("esca_per_kg_dry", carbonTerm + ef, .gCo2EPerKg, formula: "carbon term + EF term")
+    let ef = try efTerm(request, prefix: prefix, absentEfMeansNone: absentEfMeansNone, response: &response, trace: &trace)
+    var perKg = carbonTerm + ef
+    if adjustment != 0 {
+      trace.term("adjustment", adjustment, .gCo2EPerKg, formula: "penalty (< 0) or carry-over (> 0) of the harvest's year")
+      perKg += adjustment
+    }
+    perKg = trace.term("esca_per_kg_dry", perKg, .gCo2EPerKg, formula: adjustment != 0 ? "carbon term + EF term + adjustment" : "carbon term + EF term")
     response.escaGCo2EPerKgDry = perKg
 
     if lhv > 0 {
@@ -113,14 +122,20 @@ enum Bonus {
 
   /// EF = Ef_historic − Ef_current and the term the policy adds.
   private static func efTerm(
-    _ request: BonusRequest, prefix: String, response: inout BonusResponse, trace: inout Tracer
+    _ request: BonusRequest, prefix: String, absentEfMeansNone: Bool, response: inout BonusResponse, trace: inout Tracer
   ) throws(ModuleError) -> Double {
     var policy = request.efPolicy
     try Check.specified(policy == .unspecified ? .guidelines : policy, "\(prefix)ef_policy") { $0.rawValue >= 1 && $0.rawValue <= 3 }
-    if policy == .unspecified {
+    let noEfFact = request.efHistoricYears.isEmpty && !request.hasEfPreviousSameCropGCo2EPerKg && !request.hasEfCurrentGCo2EPerKg
+      && request.efHistoricBasis == .unspecified
+    if policy == .unspecified && absentEfMeansNone && noEfFact {
+      policy = .none
+      trace.decision("ef_policy", "NONE",
+                     reason: "no EF history nor policy given: the conservative scenario the guidelines allow ('Les opérateurs économiques ont la possibilité de choisir le scénario conservateur … le calcul de Ef n'est pas obligatoire'); give ef_historic_years and ef_current_g_co2e_per_kg to credit a decrease")
+    } else if policy == .unspecified {
       policy = .guidelines
       trace.decision("ef_policy", "GUIDELINES", reason: "default: an increase of fertiliser/herbicide emissions is not included (already in e_ec), a decrease is credited (guidelines, Facteur ef)")
-    } else {
+    } else if request.efPolicy != .unspecified {
       trace.decision("ef_policy", policy == .guidelines ? "GUIDELINES" : policy == .calculator ? "CALCULATOR" : "NONE",
                      reason: "requested; the guidelines' text (increase excluded) and the calculator example (increase subtracted) disagree")
     }
@@ -183,6 +198,16 @@ enum Bonus {
     return term
   }
 
+  /// The case-1 cap after the first real CSA: the esca of the measured increase, never above
+  /// 45 ("le plafond prévaut", Pénalités 4; Annex 1: the measured increase becomes the cap "même
+  /// si celui-ci est plus bas").
+  static func measuredCap(_ measured: Double, subject: String, trace: inout Tracer) -> Double {
+    guard measured > EscaRules.highestCap else { return measured }
+    trace.rule("esca.cap.measured_at_most_45",
+               "\(subject): the measured-increase cap \(measured) exceeds 45 g CO2e/MJ: the 45 cap prevails (le plafond prévaut)")
+    return EscaRules.highestCap
+  }
+
   /// The rule name of a cap kind in traces.
   private static func capRule(_ cap: Carbon_Esca_V1_CapKind) -> String {
     switch cap {
@@ -234,7 +259,8 @@ enum Bonus {
         case .capKind45: cap = EscaRules.cap45
         case .capKind25: cap = EscaRules.cap25
         case .measuredIncrease:
-          cap = try Check.nonNegative(share.measuredCapGCo2EPerMj, "\(path).measured_cap_g_co2e_per_mj")
+          let measured = try Check.nonNegative(share.measuredCapGCo2EPerMj, "\(path).measured_cap_g_co2e_per_mj")
+          cap = Self.measuredCap(measured, subject: "share \(index)", trace: &trace)
         default: cap = nil
         }
         let value = cap.map { min(perMjFuel, $0) } ?? perMjFuel

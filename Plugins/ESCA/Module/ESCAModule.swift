@@ -22,6 +22,9 @@ public struct EscaModule: CarbonModule {
     .unary("/carbon.esca.v1.Esca/SampleGroupAudit", EscaModule.sampleGroupAudit),
     .serverStreaming("/carbon.esca.v1.Esca/ComputeBatch", EscaModule.computeBatch),
     .bidiStreaming("/carbon.esca.v1.Esca/ComputeBatchStream", EscaModule.computeBatchStream),
+    .bidiStreaming("/carbon.esca.v1.Esca/ComputeBatchStreamGrouped", EscaModule.computeBatchStreamGrouped),
+    .unary("/carbon.esca.v1.Esca/AssessDossier", EscaModule.assessDossier),
+    .bidiStreaming("/carbon.esca.v1.Esca/AssessDossierStream", EscaModule.assessDossierStream),
   ]
 
   /// Configuration (`[modules.esca.config]`).
@@ -138,6 +141,91 @@ public struct EscaModule: CarbonModule {
     let batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
     for (index, farm) in request.farms.enumerated() {
       try stream.send(batch.result(for: farm, index: index, path: "farms[\(index)]"))
+    }
+  }
+
+  /// ComputeBatchStreamGrouped: ComputeBatchStream with up to N results (or M ms) per response
+  /// message; a group is sent at the latest when its request is done, so a client that waits
+  /// for results before sending more never waits for ever.
+  public func computeBatchStreamGrouped(
+    _ requests: RequestStream<Carbon_Esca_V1_BatchRequest>, _ stream: ResponseStream<Carbon_Esca_V1_FarmResultGroup>
+  ) throws(ModuleError) {
+    var batch: Batch? = nil
+    var limit = 0
+    var maxAge: Duration? = nil
+    var group = Carbon_Esca_V1_FarmResultGroup()
+    var groupStarted = ContinuousClock.now
+    var index = 0
+    func flush() throws(ModuleError) {
+      guard !group.results.isEmpty else { return }
+      try stream.send(group)
+      group.results.removeAll(keepingCapacity: true)
+    }
+    while let request = try requests.next() {
+      let position = RequestStream<Carbon_Esca_V1_BatchRequest>.path(requests.received - 1)
+      if batch == nil {
+        batch = Batch(model: ModelledStock(reference: reference), includeTerms: request.includeTerms)
+        limit = Int(try Check.inRange(request.maxResultsPerMessage, 0...100_000, "\(position).max_results_per_message"))
+        if limit == 0 { limit = 1000 }
+        let ms = try Check.inRange(request.maxMillisecondsPerMessage, 0...3_600_000, "\(position).max_milliseconds_per_message")
+        maxAge = ms > 0 ? .milliseconds(Int(ms)) : nil
+        group.results.reserveCapacity(limit)
+      }
+      guard let current = batch else { break }
+      for (offset, farm) in request.farms.enumerated() {
+        guard index < config.maxBatchFarms else {
+          throw .invalidArgument(
+            "\(position).farms[\(offset)]", "the stream exceeds the configured maximum of \(config.maxBatchFarms) farms")
+        }
+        if group.results.isEmpty { groupStarted = ContinuousClock.now }
+        group.results.append(current.result(for: farm, index: index, path: "\(position).farms[\(offset)]"))
+        index += 1
+        if group.results.count >= limit || maxAge.map({ ContinuousClock.now - groupStarted >= $0 }) == true { try flush() }
+      }
+      try flush()
+    }
+  }
+
+  /// AssessDossier: a farm's whole ESCA result in one call.
+  public func assessDossier(_ request: Carbon_Esca_V1_FarmDossier) throws(ModuleError) -> Carbon_Esca_V1_DossierResponse {
+    var trace = Tracer()
+    var response = try Dossier(reference: reference, model: ModelledStock(reference: reference)).assess(request, prefix: "", trace: &trace)
+    response.trace = trace.build()
+    return response
+  }
+
+  /// AssessDossierStream: dossiers arriving in pieces, one result per farm as soon as it is
+  /// computed; a farm's error stays in its result.
+  public func assessDossierStream(
+    _ requests: RequestStream<Carbon_Esca_V1_DossierBatchRequest>, _ stream: ResponseStream<Carbon_Esca_V1_DossierResult>
+  ) throws(ModuleError) {
+    let dossier = Dossier(reference: reference, model: ModelledStock(reference: reference))
+    var includeTerms: Bool? = nil
+    var index = 0
+    while let request = try requests.next() {
+      let position = RequestStream<Carbon_Esca_V1_DossierBatchRequest>.path(requests.received - 1)
+      let terms = includeTerms ?? request.includeTerms
+      includeTerms = terms
+      for (offset, farm) in request.dossiers.enumerated() {
+        let path = "\(position).dossiers[\(offset)]"
+        guard index < config.maxBatchFarms else {
+          throw .invalidArgument(path, "the stream exceeds the configured maximum of \(config.maxBatchFarms) farms")
+        }
+        var result = Carbon_Esca_V1_DossierResult()
+        result.index = Int32(clamping: index)
+        result.farmID = farm.farmID
+        var trace = Tracer(recordsTerms: terms)
+        do {
+          result.dossier = try dossier.assess(farm, prefix: path + ".", trace: &trace)
+          result.dossier.trace = trace.build()
+        } catch {
+          result.error.status = error.status.grpcName
+          result.error.field = error.field ?? ""
+          result.error.message = error.message
+        }
+        try stream.send(result)
+        index += 1
+      }
     }
   }
 

@@ -11,56 +11,78 @@ typealias CsaSource = Carbon_Esca_V1_CsaSource
 struct FarmerCaseAssessment {
   let reference: ReferenceData
 
-  /// The facts every per-year rule needs.
-  private struct Timeline {
+  /// The facts every per-harvest rule needs, kept after the assessment so that the dossier
+  /// asks the same rules about its harvests.
+  struct Timeline {
     var farmerCase: FarmerCase
     var engagement: SimpleDate
     var practiceStart: SimpleDate
     var firstClaim: SimpleDate
     var csrYear: Int
-    /// Year whose 31 December ends the modelled period (the real CSA deadline year).
+    /// Year whose 31 December ends the modelled period (the first real CSA deadline year).
     var deadlineYear: Int
     var realCsa: SimpleDate?
+    /// Years of the later real CSA analyses (N+5, N+10… of the first), ascending.
+    var laterRealCsaYears: [Int]
     var biochar: Bool
+    /// The measured-increase cap, already limited to 45.
     var measuredCap: Double?
     var retroactiveAllowed: [Int]
+    var lateCsaCap: Carbon_Esca_V1_Case1LateCsaPolicy
+    /// First year without an improved practice (withdrawal), if any.
+    var withdrawalYear: Int?
   }
 
+  /// What the rules say about one harvest.
+  struct HarvestVerdict {
+    var source: CsaSource
+    var cap: CapKind
+    var capValue: Double
+    var claimAllowed: Bool
+    /// The cap's reason and every rule that refused or limited the claim.
+    var reasons: [String]
+  }
+
+  /// AssessFarmerCase with its own trace.
   func assess(_ request: Carbon_Esca_V1_FarmerCaseRequest) throws(ModuleError) -> Carbon_Esca_V1_FarmerCaseResponse {
     var trace = Tracer()
+    var (response, _) = try assess(request, prefix: "", trace: &trace)
+    response.trace = trace.build()
+    return response
+  }
+
+  /// The assessment, recorded in `trace`; `prefix` is the request's field path ("" or
+  /// "case_facts."). Returns the response (without trace) and the timeline for later harvests.
+  func assess(
+    _ request: Carbon_Esca_V1_FarmerCaseRequest, prefix: String, trace: inout Tracer
+  ) throws(ModuleError) -> (Carbon_Esca_V1_FarmerCaseResponse, Timeline) {
     var response = Carbon_Esca_V1_FarmerCaseResponse()
-    let engagement = try SimpleDate(request.hasEngagementDate ? request.engagementDate : nil, field: "engagement_date")
-    let practiceStart = try SimpleDate(request.hasPracticeStartDate ? request.practiceStartDate : nil, field: "practice_start_date")
+    let engagement = try SimpleDate(request.hasEngagementDate ? request.engagementDate : nil, field: prefix + "engagement_date")
+    let practiceStart = try SimpleDate(request.hasPracticeStartDate ? request.practiceStartDate : nil, field: prefix + "practice_start_date")
     guard practiceStart <= engagement || practiceStart.year == engagement.year else {
       throw .invalidArgument(
-        "practice_start_date", "dates out of order: practices start (\(practiceStart)) after the engagement year (\(engagement)); in case 3 the engagement date is the practice start")
+        prefix + "practice_start_date", "dates out of order: practices start (\(practiceStart)) after the engagement year (\(engagement)); in case 3 the engagement date is the practice start")
     }
 
-    // Case (decision tree).
-    let farmerCase: FarmerCase
+    // Case (decision tree, Annex 1): case 1 = a claim before 30/06/2022; otherwise the
+    // practice start decides, whatever the engagement date.
+    var farmerCase: FarmerCase = practiceStart > EscaRules.grandfatherDate ? .farmerCase3 : .farmerCase2
     if request.hasFirstOldClaimDate {
-      let claim = try SimpleDate(request.firstOldClaimDate, field: "first_old_claim_date")
+      let claim = try SimpleDate(request.firstOldClaimDate, field: prefix + "first_old_claim_date")
       guard practiceStart <= claim else {
-        throw .invalidArgument("first_old_claim_date", "dates out of order: a claim (\(claim)) before the practices started (\(practiceStart))")
+        throw .invalidArgument(prefix + "first_old_claim_date", "dates out of order: a claim (\(claim)) before the practices started (\(practiceStart))")
       }
       guard claim <= engagement else {
-        throw .invalidArgument("first_old_claim_date", "dates out of order: the old claim (\(claim)) is after the engagement (\(engagement))")
+        throw .invalidArgument(prefix + "first_old_claim_date", "dates out of order: the old claim (\(claim)) is after the engagement (\(engagement))")
       }
       if claim < EscaRules.grandfatherDate {
         farmerCase = .farmerCase1
       } else {
         trace.warning("the first claim (\(claim)) is not before 2022-06-30: it does not make case 1")
-        farmerCase = practiceStart.year < engagement.year || practiceStart < EscaRules.grandfatherDate ? .farmerCase2 : .farmerCase3
       }
-    } else {
-      farmerCase = practiceStart.year < engagement.year || practiceStart < EscaRules.grandfatherDate ? .farmerCase2 : .farmerCase3
     }
     response.farmerCase = farmerCase
-    trace.rule("esca.case", caseReason(farmerCase))
-    if farmerCase == .farmerCase3 {
-      trace.decision("case3_practice_start", "practices starting in the engagement year",
-                     reason: "case 3: the engagement date is the practice start; practices started in an earlier year make case 2")
-    }
+    trace.rule("esca.case", caseReason(farmerCase, practiceStart: practiceStart))
     let e = engagement.year
     response.engagementYear = Int32(e)
     response.firstPeriodEndYear = Int32(e + EscaRules.engagementPeriodYears - 1)
@@ -75,14 +97,24 @@ struct FarmerCaseAssessment {
       firstClaim = engagement
       trace.rule("esca.claim.case1", "case 1: claims without waiting period from the engagement")
     case .farmerCase2:
+      // Annex 1: "Une période minimale continue de 3 ans pour l'application de la pratique de
+      // gestion améliorée est requise avant la date d'engagement".
       let threeYears = practiceStart.addingYears(EscaRules.yearsOfPracticeBeforeClaim)
+      response.case2ThreeYearsBeforeEngagement = threeYears <= engagement
       firstClaim = max(engagement, threeYears)
       if threeYears > engagement {
-        trace.rule("esca.claim.case2_three_years", "case 2: 3 continuous years of practice are required before claiming; first claim from \(threeYears)")
+        trace.rule("esca.claim.case2_three_years_before_engagement",
+                   "case 2: 3 continuous years of practice are required before the engagement date (\(engagement)); they are reached on \(threeYears): no claim yet, a claim becomes possible from \(threeYears)")
       }
     default:
-      firstClaim = engagement.addingYears(EscaRules.yearsOfPracticeBeforeClaim)
-      trace.rule("esca.claim.case3_three_years", "case 3: 3 years of practice from the engagement before the first claim")
+      // Case 3: "au moins trois ans à compter de la date d'engagement"; the engagement date is
+      // the practice start, so the later of the two is counted from.
+      let start = max(engagement, practiceStart)
+      if practiceStart != engagement {
+        trace.warning("case 3: the engagement date (\(engagement)) should be the practice start (\(practiceStart)); the 3 years count from the later, \(start)")
+      }
+      firstClaim = start.addingYears(EscaRules.yearsOfPracticeBeforeClaim)
+      trace.rule("esca.claim.case3_three_years", "case 3: 3 years of practice from the engagement before the first claim (from \(firstClaim))")
     }
     response.firstClaimDate = firstClaim.calendarDate
 
@@ -97,7 +129,7 @@ struct FarmerCaseAssessment {
                      reason: "retroactive ESCA is 'répartis sur une période de 10 ans suivant la date d'engagement': the 10 years of the engagement, 1/10 per year")
     }
     for (index, year) in request.retroactiveClaimYears.enumerated() {
-      let path = "retroactive_claim_years[\(index)]"
+      let path = "\(prefix)retroactive_claim_years[\(index)]"
       try Check.inRange(Int(year), SimpleDate.validYears, path)
       guard farmerCase == .farmerCase2 else {
         throw .failedPrecondition(rule: "esca.retroactive.case2_only", "\(path): retroactive annual claims exist only in case 2")
@@ -110,27 +142,31 @@ struct FarmerCaseAssessment {
     }
 
     // CSR.
-    let csrYear = try csr(request, farmerCase: farmerCase, engagement: engagement, practiceStart: practiceStart,
+    let csrYear = try csr(request, prefix: prefix, farmerCase: farmerCase, engagement: engagement, practiceStart: practiceStart,
                           response: &response, trace: &trace)
     response.csrYear = Int32(csrYear)
     trace.term("csr_year", Double(csrYear), .year)
 
-    // CSA deadline: 31 Dec of the CSR year + 5; case 1 counts from the engagement at the earliest.
-    var modelStartYear = csrYear
-    if farmerCase == .farmerCase1 && csrYear < e {
-      modelStartYear = e
-      trace.decision("case1_model_start", "engagement year",
-                     reason: "a case-1 CSR measured before the engagement cannot make the real CSA overdue before the new rules applied: the 5 modelled years count from the engagement year (the 45 cap still needs a real CSA before 2027-06-30)")
+    // First real CSA deadline: 31 Dec of the 5th year after the CSR; case 1: 2027 (Annex 6).
+    var deadlineYear = csrYear + EscaRules.realCsaYearsAfterCsr
+    if farmerCase == .farmerCase1 && e <= EscaRules.case1RealCsaYear {
+      deadlineYear = EscaRules.case1RealCsaYear
+      trace.decision("case1_real_csa_deadline", "31/12/2027",
+                     reason: "grandfathered farmers keep the 45 cap 'pendant 5 ans, c'est à dire jusqu'à la date du 1er CSA réel … pour un CSA se réalisant avant le 30.06.27', and their analyses 'doivent impérativement être réalisées en 2027' (Annex 1, Annex 6): the modelled CSA serves up to 31/12/2027, whatever the CSR's date")
+    } else if farmerCase == .farmerCase1 {
+      deadlineYear = max(csrYear, e) + EscaRules.realCsaYearsAfterCsr
+      trace.decision("case1_real_csa_deadline", "engagement year + 5",
+                     reason: "a case-1 engagement after 2027 cannot meet the 2027 analyses: the general rule (31 December of the 5th year after the CSR, counted from the engagement at the earliest) applies")
     }
-    let deadlineYear = modelStartYear + EscaRules.realCsaYearsAfterCsr
     response.realCsaDeadline = SimpleDate.endOfYear(deadlineYear).calendarDate
-    trace.term("real_csa_deadline_year", Double(deadlineYear), .year, formula: "CSR year + 5 (31 December)")
+    trace.term("real_csa_deadline_year", Double(deadlineYear), .year,
+               formula: farmerCase == .farmerCase1 ? "2027 for case 1 (Annex 6)" : "CSR year + 5 (31 December)")
 
     var realCsa: SimpleDate? = nil
     if request.hasRealCsaDate {
-      let real = try SimpleDate(request.realCsaDate, field: "real_csa_date")
+      let real = try SimpleDate(request.realCsaDate, field: prefix + "real_csa_date")
       guard real.year >= csrYear else {
-        throw .invalidArgument("real_csa_date", "dates out of order: the real CSA (\(real)) precedes the CSR year \(csrYear)")
+        throw .invalidArgument(prefix + "real_csa_date", "dates out of order: the real CSA (\(real)) precedes the CSR year \(csrYear)")
       }
       realCsa = real
       response.realCsaAppliesFrom = SimpleDate.startOfYear(real.year + 1).calendarDate
@@ -142,75 +178,264 @@ struct FarmerCaseAssessment {
     }
     trace.decision("real_csa_applies", "from 1 January after the analysis year",
                    reason: "the modelled CSA is used for harvests up to 31 December of the real analysis year (seed example: analysis in October 2026 → modelled for 2026 harvests, real from 2027-01-01)")
+    var laterYears: [Int] = []
+    for (index, date) in request.laterRealCsaDates.enumerated() {
+      let path = "\(prefix)later_real_csa_dates[\(index)]"
+      let later = try SimpleDate(date, field: path)
+      guard let realCsa else { throw .invalidArgument(prefix + "real_csa_date", "is required with later_real_csa_dates") }
+      guard later.year > realCsa.year, later.year > (laterYears.last ?? realCsa.year) else {
+        throw .invalidArgument(path, "dates out of order: later analyses follow the first real CSA (\(realCsa)) and each other, one a year at most")
+      }
+      laterYears.append(later.year)
+    }
 
     var measuredCap: Double? = nil
     if request.hasMeasuredIncreaseCapGCo2EPerMj {
-      measuredCap = try Check.nonNegative(request.measuredIncreaseCapGCo2EPerMj, "measured_increase_cap_g_co2e_per_mj")
+      let measured = try Check.nonNegative(request.measuredIncreaseCapGCo2EPerMj, prefix + "measured_increase_cap_g_co2e_per_mj")
+      measuredCap = Bonus.measuredCap(measured, subject: "case 1", trace: &trace)
     }
     if request.biocharEveryYear && farmerCase != .farmerCase1 {
       trace.rule("esca.cap.biochar", "biochar applied every year: the cap is raised to 45 g CO2e/MJ for the whole period (STD-01 2.4.5)")
     }
-    let timeline = Timeline(
-      farmerCase: farmerCase, engagement: engagement, practiceStart: practiceStart, firstClaim: firstClaim,
-      csrYear: csrYear, deadlineYear: deadlineYear, realCsa: realCsa, biochar: request.biocharEveryYear,
-      measuredCap: measuredCap, retroactiveAllowed: retroactive)
-
-    // The harvest asked about.
-    if request.hasHarvestDate {
-      let harvest = try SimpleDate(request.harvestDate, field: "harvest_date")
-      let source = csaSource(harvest.year, timeline)
-      let (cap, capValue, note) = capFor(harvest, source: source, timeline)
-      response.harvestCsaSource = source
-      response.harvestCap = cap
-      response.harvestCapGCo2EPerMj = capValue
-      response.harvestClaimAllowed = claimAllowed(harvest, source: source, timeline)
-      trace.rule("esca.harvest", "harvest \(harvest): CSA \(Self.label(source)), cap \(Self.label(cap))\(capValue > 0 ? " = \(capValue) g CO2e/MJ" : "")\(note.isEmpty ? "" : " — " + note), claim \(response.harvestClaimAllowed ? "allowed" : "not allowed")")
+    var latePolicy = request.case1LateCsaCap
+    try Check.specified(latePolicy == .unspecified ? .cap25 : latePolicy, prefix + "case1_late_csa_cap") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+    if farmerCase == .farmerCase1 && !(realCsa.map { $0 < EscaRules.case1FirstRealCsaBefore } ?? false) {
+      if latePolicy == .unspecified { latePolicy = .cap25 }
+      trace.decision("case1_late_csa_cap", latePolicy == .cap25 ? "CAP_25" : "NO_CLAIM",
+                     reason: "no real CSA before 30/06/2027: the 45 cap no longer holds for harvests from that date until the real CSA; the guidelines do not say what replaces it (CAP_25: the cap of cases 2/3, default; NO_CLAIM selectable)")
     }
 
-    // Calendar: retroactive years, then the 10 years of the engagement.
+    var timeline = Timeline(
+      farmerCase: farmerCase, engagement: engagement, practiceStart: practiceStart, firstClaim: firstClaim,
+      csrYear: csrYear, deadlineYear: deadlineYear, realCsa: realCsa, laterRealCsaYears: laterYears,
+      biochar: request.biocharEveryYear, measuredCap: measuredCap, retroactiveAllowed: retroactive,
+      lateCsaCap: latePolicy, withdrawalYear: nil)
+    response.realCsaDueYears = dueYears(timeline).map { Int32($0) }
+
+    // At least one improved practice every year of the engagement.
+    try checkPractices(request, prefix: prefix, timeline: &timeline, response: &response, trace: &trace)
+
+    if farmerCase == .farmerCase1 && realCsa != nil {
+      trace.decision("case1_cap_until_real_csa_date", "measured cap from the day after the first real CSA",
+                     reason: "Annex 1: the 45 cap holds 'jusqu'à la date du 1er CSA réel'; 'par la suite' the measured increase is the cap — harvests after the analysis date take it even while the modelled CSA still serves until 31 December")
+    }
+
+    // The harvests asked about.
+    if request.hasHarvestDate {
+      let harvest = try SimpleDate(request.harvestDate, field: prefix + "harvest_date")
+      let verdict = self.verdict(harvest, timeline)
+      response.harvestCsaSource = verdict.source
+      response.harvestCap = verdict.cap
+      response.harvestCapGCo2EPerMj = verdict.capValue
+      response.harvestClaimAllowed = verdict.claimAllowed
+      trace.rule("esca.harvest", Self.describe(harvest, verdict))
+    }
+    var harvestsByYear: [Int: SimpleDate] = [:]
+    for (index, date) in request.harvestDates.enumerated() {
+      let harvest = try SimpleDate(date, field: "\(prefix)harvest_dates[\(index)]")
+      if harvestsByYear[harvest.year] == nil { harvestsByYear[harvest.year] = harvest }
+      let verdict = self.verdict(harvest, timeline)
+      var assessment = Carbon_Esca_V1_HarvestAssessment()
+      assessment.date = harvest.calendarDate
+      assessment.csaSource = verdict.source
+      assessment.cap = verdict.cap
+      assessment.capGCo2EPerMj = verdict.capValue
+      assessment.claimAllowed = verdict.claimAllowed
+      assessment.reasons = verdict.reasons
+      response.harvests.append(assessment)
+      trace.rule("esca.harvest", Self.describe(harvest, verdict))
+    }
+
+    // Calendar: retroactive years, then the 10 years of the engagement, each assessed at the
+    // farm's harvest date of that year when known.
+    if harvestsByYear.count < EscaRules.engagementMinimumYears {
+      trace.decision("calendar_harvest_date", "the farm's harvest date, else 31 December (29 December for 2023)",
+                     reason: "the rules tied to dates (transition up to 29/12/2023, practice start, first claim, 30/06/2027) are applied at the real harvest date when harvest_dates gives one for the year")
+    }
     let firstYear = min(retroactive.first ?? e, e)
     for year in firstYear...(e + EscaRules.engagementMinimumYears - 1) {
       var entry = Carbon_Esca_V1_CalendarYear()
       entry.year = Int32(year)
-      // The cap most of the year's harvests get: 2023 harvests up to 29/12 are in the transition.
-      let representative = year <= EscaRules.lastTransitionHarvest.year
-        ? SimpleDate(year: year, month: 12, day: 29) : SimpleDate.endOfYear(year)
-      let source = csaSource(year, timeline)
-      let (cap, capValue, note) = capFor(representative, source: source, timeline)
-      entry.csaSource = source
-      entry.cap = cap
-      entry.capGCo2EPerMj = capValue
-      entry.claimAllowed = claimAllowed(representative, source: source, timeline)
-      var notes: [String] = []
-      if !note.isEmpty { notes.append(note) }
+      let assessed = harvestsByYear[year]
+        ?? (year == EscaRules.lastTransitionHarvest.year ? EscaRules.lastTransitionHarvest : SimpleDate.endOfYear(year))
+      let verdict = self.verdict(assessed, timeline)
+      entry.assessedAt = assessed.calendarDate
+      entry.csaSource = verdict.source
+      entry.cap = verdict.cap
+      entry.capGCo2EPerMj = verdict.capValue
+      entry.claimAllowed = verdict.claimAllowed
+      var notes = verdict.reasons
       if year == e { notes.append("engagement signed \(engagement)") }
+      if year == practiceStart.year { notes.append("improved practices start \(practiceStart): earlier harvests are never eligible") }
       if year == e + EscaRules.engagementPeriodYears - 1 { notes.append("end of the first 5-year period (renewal mandatory)") }
       if year == csrYear { notes.append("CSR") }
-      if year == deadlineYear { notes.append("real CSA due by 31/12/\(deadlineYear)") }
+      if response.realCsaDueYears.contains(Int32(year)) { notes.append("real CSA due by 31/12/\(year)") }
       if let realCsa, year == realCsa.year { notes.append("real CSA analysis \(realCsa); applies from 1/1/\(year + 1)") }
+      if laterYears.contains(year) { notes.append("later real CSA analysis; applies from 1/1/\(year + 1)") }
       if year == firstClaim.year { notes.append("first claim from \(firstClaim)") }
       if retroactive.contains(year) { notes.append("retroactive annual claim possible (case 2), valued over the 10 years of the engagement") }
-      if year == 2023 { notes.append("harvests up to 29/12/2023 follow the transition (no cap); 30–31/12/2023 follow the new rules") }
-      if farmerCase == .farmerCase1 && year == EscaRules.case1FirstRealCsaBefore.year && cap == .capKind25 {
+      if year == 2023 && harvestsByYear[year] == nil { notes.append("harvests up to 29/12/2023 follow the transition (no cap); 30–31/12/2023 follow the new rules") }
+      if farmerCase == .farmerCase1 && year == EscaRules.case1FirstRealCsaBefore.year && harvestsByYear[year] == nil
+        && verdict.cap != .capKind45 && !(realCsa.map { $0 < EscaRules.case1FirstRealCsaBefore } ?? false) {
         notes.append("harvests before 30/06/2027 keep the 45 cap")
       }
       entry.notes = notes
       response.calendar.append(entry)
     }
-    response.trace = trace.build()
-    return response
+    return (response, timeline)
+  }
+
+  /// Checks the practice records: at least one improved practice every year from the
+  /// engagement to the last recorded year ("L'agriculteur doit s'engager à appliquer
+  /// annuellement au minimum une des pratiques de meilleure gestion agricole"). The first year
+  /// without one (or without a record) is a withdrawal.
+  private func checkPractices(
+    _ request: Carbon_Esca_V1_FarmerCaseRequest, prefix: String, timeline: inout Timeline,
+    response: inout Carbon_Esca_V1_FarmerCaseResponse, trace: inout Tracer
+  ) throws(ModuleError) {
+    guard !request.practiceYears.isEmpty else { return }
+    var byYear: [Int: Int] = [:]
+    for (index, record) in request.practiceYears.enumerated() {
+      let path = "\(prefix)practice_years[\(index)]"
+      let year = try Check.inRange(Int(record.year), SimpleDate.validYears, "\(path).year")
+      guard byYear[year] == nil else { throw .invalidArgument("\(path).year", "year \(year) is given twice") }
+      var practices = Set<Int>()
+      for (practiceIndex, practice) in record.practices.enumerated() {
+        try Check.specified(practice, "\(path).practices[\(practiceIndex)]") { $0.rawValue >= 1 && $0.rawValue <= 7 }
+        practices.insert(practice.rawValue)
+      }
+      byYear[year] = practices.count
+    }
+    let e = timeline.engagement.year
+    let last = min(byYear.keys.max() ?? e, e + EscaRules.engagementMinimumYears - 1)
+    guard last >= e else { return }
+    for year in e...last {
+      var check = Carbon_Esca_V1_PracticeYearCheck()
+      check.year = Int32(year)
+      let count = byYear[year]
+      check.practiceCount = Int32(count ?? 0)
+      check.compliant = (count ?? 0) > 0
+      check.message = count == nil
+        ? "no practice record for \(year): no proof of an improved practice"
+        : count == 0 ? "no improved practice in \(year)" : "\(count ?? 0) improved practice(s)"
+      response.practiceChecks.append(check)
+      if !check.compliant && timeline.withdrawalYear == nil {
+        timeline.withdrawalYear = year
+        response.withdrawalYear = Int32(year)
+        response.barredYears = ((year + 1)...(year + EscaRules.withdrawalBarYears)).map { Int32($0) }
+        trace.rule("esca.engagement.practice_every_year",
+                   "\(check.message): the engagement requires at least one of the seven improved practices every year; withdrawal — the ESCA of \(year) is added as an emission and no ESCA may be claimed for \(year + 1)–\(year + EscaRules.withdrawalBarYears) (Pénalités 1)")
+      }
+    }
+  }
+
+  /// Years by 31 December of which a real CSA analysis is due: the first deadline, then 5 years
+  /// after each analysis made, up to the next one still to make.
+  private func dueYears(_ t: Timeline) -> [Int] {
+    var years = [t.deadlineYear]
+    guard var last = t.realCsa?.year else { return years }
+    var later = t.laterRealCsaYears[...]
+    while true {
+      years.append(last + EscaRules.realCsaRepeatYears)
+      guard let next = later.popFirst() else { return years }
+      last = next
+    }
+  }
+
+  /// Which CSA applies to harvests of a year: modelled up to the real analysis year (or the
+  /// deadline), then real from 1 January after each analysis, as long as the next one (N+5,
+  /// N+10…) is made by 31 December of its year; a year past a missed deadline has none.
+  func csaSource(_ year: Int, _ t: Timeline) -> CsaSource {
+    guard let real = t.realCsa else { return year <= t.deadlineYear ? .modelled : .missing }
+    if year <= real.year { return year <= t.deadlineYear ? .modelled : .missing }
+    var last = real.year
+    var later = t.laterRealCsaYears[...]
+    while true {
+      let due = last + EscaRules.realCsaRepeatYears
+      guard let next = later.popFirst() else { return year <= due ? .real : .missing }
+      if year <= next { return year <= due ? .real : .missing }
+      last = next
+    }
+  }
+
+  /// Every rule about one harvest: CSA source, cap, whether it may be claimed and why not.
+  func verdict(_ harvest: SimpleDate, _ t: Timeline) -> HarvestVerdict {
+    let source = csaSource(harvest.year, t)
+    var verdict = HarvestVerdict(source: source, cap: .unspecified, capValue: 0, claimAllowed: true, reasons: [])
+    capFor(harvest, &verdict, t)
+    if source == .missing {
+      verdict.claimAllowed = false
+      verdict.reasons.append("no real CSA by its deadline: non-compliance, no claim")
+    }
+    if harvest < t.practiceStart {
+      verdict.claimAllowed = false
+      verdict.reasons.append("harvested before the improved practices started (\(t.practiceStart)): never eligible")
+    }
+    if let withdrawal = t.withdrawalYear, harvest.year >= withdrawal {
+      verdict.claimAllowed = false
+      verdict.reasons.append(harvest.year == withdrawal
+        ? "withdrawal in \(withdrawal) (a year without an improved practice): this year's ESCA is added as an emission"
+        : harvest.year <= withdrawal + EscaRules.withdrawalBarYears
+          ? "barred after the withdrawal in \(withdrawal) (5 years)" : "engagement broken in \(withdrawal): a new engagement is needed")
+    }
+    if harvest < t.firstClaim && !t.retroactiveAllowed.contains(harvest.year) {
+      verdict.claimAllowed = false
+      verdict.reasons.append("before the first claim date \(t.firstClaim)")
+    }
+    return verdict
+  }
+
+  /// The cap of a harvest and its reason.
+  private func capFor(_ harvest: SimpleDate, _ verdict: inout HarvestVerdict, _ t: Timeline) {
+    func set(_ cap: CapKind, _ value: Double, _ note: String) {
+      verdict.cap = cap
+      verdict.capValue = value
+      if !note.isEmpty { verdict.reasons.append(note) }
+    }
+    if harvest <= EscaRules.lastTransitionHarvest {
+      return set(.noneTransition, 0, "transition: harvest up to 29/12/2023, exempt from the caps")
+    }
+    switch t.farmerCase {
+    case .farmerCase1:
+      if let real = t.realCsa, harvest > real {
+        let note = harvest.year > real.year + EscaRules.engagementPeriodYears
+          ? "beyond the 5 claims after the first real CSA the last measured cap is kept (the guidelines say nothing further)"
+          : "cap = esca of the increase measured at year 5 (at most 45), for the 5 following annual claims"
+        guard let cap = t.measuredCap else {
+          return set(.measuredIncrease, 0, note + "; give measured_increase_cap_g_co2e_per_mj")
+        }
+        return set(.measuredIncrease, cap, note)
+      }
+      let realInTime = t.realCsa.map { $0 < EscaRules.case1FirstRealCsaBefore } ?? false
+      if harvest >= EscaRules.case1FirstRealCsaBefore && !realInTime {
+        if t.lateCsaCap == .noClaim {
+          verdict.claimAllowed = false
+          return set(.capKind45, EscaRules.cap45, "no real CSA before 30/06/2027: the 45 cap no longer holds; no claim until the real CSA (decision case1_late_csa_cap = NO_CLAIM)")
+        }
+        return set(.capKind25, EscaRules.cap25, "no real CSA before 30/06/2027: the 45 cap no longer holds; the 25 cap of cases 2/3 is applied (decision case1_late_csa_cap = CAP_25)")
+      }
+      return set(.capKind45, EscaRules.cap45, "case 1: 45 until the first real CSA (made before 30/06/2027)")
+    default:
+      if t.biochar { return set(.capKind45, EscaRules.cap45, "biochar every year: 45") }
+      return set(.capKind25, EscaRules.cap25, "case \(t.farmerCase == .farmerCase2 ? 2 : 3): 25")
+    }
+  }
+
+  /// One line for the trace.
+  static func describe(_ harvest: SimpleDate, _ verdict: HarvestVerdict) -> String {
+    "harvest \(harvest): CSA \(label(verdict.source)), cap \(label(verdict.cap))\(verdict.capValue > 0 ? " = \(verdict.capValue) g CO2e/MJ" : ""), claim \(verdict.claimAllowed ? "allowed" : "not allowed")\(verdict.reasons.isEmpty ? "" : " — " + verdict.reasons.joined(separator: "; "))"
   }
 
   /// Checks the CSR option, dates and value; returns the CSR year.
   private func csr(
-    _ request: Carbon_Esca_V1_FarmerCaseRequest, farmerCase: FarmerCase, engagement: SimpleDate,
+    _ request: Carbon_Esca_V1_FarmerCaseRequest, prefix: String, farmerCase: FarmerCase, engagement: SimpleDate,
     practiceStart: SimpleDate, response: inout Carbon_Esca_V1_FarmerCaseResponse, trace: inout Tracer
   ) throws(ModuleError) -> Int {
     let option = request.csrOption
-    try Check.specified(option, "csr_option") { $0.rawValue >= 1 && $0.rawValue <= 5 }
+    try Check.specified(option, prefix + "csr_option") { $0.rawValue >= 1 && $0.rawValue <= 5 }
     let e = engagement.year
     func analysisDate() throws(ModuleError) -> SimpleDate {
-      try SimpleDate(request.hasCsrAnalysisDate ? request.csrAnalysisDate : nil, field: "csr_analysis_date")
+      try SimpleDate(request.hasCsrAnalysisDate ? request.csrAnalysisDate : nil, field: prefix + "csr_analysis_date")
     }
     switch (farmerCase, option) {
     case (.farmerCase1, .analysisBeforePractices):
@@ -226,12 +451,12 @@ struct FarmerCaseAssessment {
       }
       return date.year
     case (.farmerCase1, .regionalTable):
-      let interval = try RegionalCsr.interval(request.regions, field: "regions", reference: reference, trace: &trace)
+      let interval = try RegionalCsr.interval(request.regions, field: prefix + "regions", reference: reference, trace: &trace)
       response.regionalRows = interval.rows.map(RegionalCsr.message)
       response.regionalMinTcPerHa = interval.minimum
       response.regionalMaxTcPerHa = interval.maximum
-      guard request.hasCsrTcPerHa else { throw .invalidArgument("csr_tc_per_ha", "is required with CSR_OPTION_REGIONAL_TABLE") }
-      let value = try Check.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
+      guard request.hasCsrTcPerHa else { throw .invalidArgument(prefix + "csr_tc_per_ha", "is required with CSR_OPTION_REGIONAL_TABLE") }
+      let value = try Check.nonNegative(request.csrTcPerHa, prefix + "csr_tc_per_ha")
       guard value >= interval.minimum && value <= interval.maximum else {
         throw .failedPrecondition(
           rule: "esca.csr.regional_interval",
@@ -267,49 +492,6 @@ struct FarmerCaseAssessment {
     }
   }
 
-  /// Which CSA applies to harvests of a year.
-  private func csaSource(_ year: Int, _ t: Timeline) -> CsaSource {
-    if let real = t.realCsa {
-      if year > real.year { return .real }
-      return year <= t.deadlineYear ? .modelled : .missing
-    }
-    return year <= t.deadlineYear ? .modelled : .missing
-  }
-
-  /// The cap of a harvest, with a note.
-  private func capFor(_ harvest: SimpleDate, source: CsaSource, _ t: Timeline) -> (CapKind, Double, String) {
-    if harvest <= EscaRules.lastTransitionHarvest {
-      return (.noneTransition, 0, "transition: harvest up to 29/12/2023, exempt from the caps")
-    }
-    switch t.farmerCase {
-    case .farmerCase1:
-      if source == .real, let real = t.realCsa {
-        let note = harvest.year > real.year + EscaRules.engagementPeriodYears
-          ? "beyond the 5 claims after the first real CSA the last measured cap is kept (the guidelines say nothing further)"
-          : "cap = esca of the increase measured at year 5, for the 5 following annual claims"
-        guard let cap = t.measuredCap else {
-          return (.measuredIncrease, 0, note + "; give measured_increase_cap_g_co2e_per_mj")
-        }
-        return (.measuredIncrease, cap, note)
-      }
-      let realInTime = t.realCsa.map { $0 < EscaRules.case1FirstRealCsaBefore } ?? false
-      if harvest >= EscaRules.case1FirstRealCsaBefore && !realInTime {
-        return (.capKind25, EscaRules.cap25, "no real CSA before 30/06/2027: the 45 cap no longer holds; the 25 cap of cases 2/3 is applied (decision)")
-      }
-      return (.capKind45, EscaRules.cap45, "case 1: 45 until the first real CSA")
-    default:
-      if t.biochar { return (.capKind45, EscaRules.cap45, "biochar every year") }
-      return (.capKind25, EscaRules.cap25, "")
-    }
-  }
-
-  /// Whether a claim is allowed for a harvest.
-  private func claimAllowed(_ harvest: SimpleDate, source: CsaSource, _ t: Timeline) -> Bool {
-    guard source != .missing else { return false }
-    if harvest >= t.firstClaim { return true }
-    return t.retroactiveAllowed.contains(harvest.year)
-  }
-
   /// Readable names for rule texts.
   static func label(_ source: CsaSource) -> String {
     switch source {
@@ -330,11 +512,11 @@ struct FarmerCaseAssessment {
     }
   }
 
-  private func caseReason(_ farmerCase: FarmerCase) -> String {
+  private func caseReason(_ farmerCase: FarmerCase, practiceStart: SimpleDate) -> String {
     switch farmerCase {
     case .farmerCase1: return "case 1: ESCA claims before 30/06/2022 (grandfather clause)"
-    case .farmerCase2: return "case 2: improved practices before the engagement, no claim before 30/06/2022"
-    default: return "case 3: practices start at the engagement, after 30/06/2022"
+    case .farmerCase2: return "case 2: improved practices started \(practiceStart), not after 30/06/2022, no claim before 30/06/2022"
+    default: return "case 3: improved practices started \(practiceStart), after 30/06/2022, whatever the engagement date (Annex 1: 'débutant l'application de pratiques … après le 30/06/2022')"
     }
   }
 }

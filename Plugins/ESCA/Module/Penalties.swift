@@ -50,18 +50,20 @@ enum Penalties {
     return response
   }
 
-  private static func realCsa(
-    _ c: Carbon_Esca_V1_RealCsaComparison, trace: inout Tracer
+  /// A real CSA compared with the modelled one; `prefix` is the comparison's field path
+  /// ("real_csa." in ComputePenalties and in the dossier).
+  static func realCsa(
+    _ c: Carbon_Esca_V1_RealCsaComparison, prefix: String = "real_csa.", trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_PenaltyResponse {
     var response = Carbon_Esca_V1_PenaltyResponse()
-    let csr = try Check.nonNegative(c.csrTcPerHa, "real_csa.csr_tc_per_ha")
-    let modelled = try Check.nonNegative(c.csaModelledTcPerHa, "real_csa.csa_modelled_tc_per_ha")
-    let years = try Check.positive(c.yearsSinceCsr, "real_csa.years_since_csr")
-    try Check.inRange(years, 0...100, "real_csa.years_since_csr")
-    let analysisYear = try Check.inRange(Int(c.analysisYear), SimpleDate.validYears, "real_csa.analysis_year")
-    let yield = try Check.positive(c.yieldKgDryPerHaPerYr, "real_csa.yield_kg_dry_per_ha_per_yr")
-    try Check.inRange(yield, 0...1_000_000, "real_csa.yield_kg_dry_per_ha_per_yr")
-    let bounds = try SoilStock.bounds(c.analyses, purpose: .claim, csrMethod: .unspecified, prefix: "real_csa.analyses", trace: &trace)
+    let csr = try Check.nonNegative(c.csrTcPerHa, "\(prefix)csr_tc_per_ha")
+    let modelled = try Check.nonNegative(c.csaModelledTcPerHa, "\(prefix)csa_modelled_tc_per_ha")
+    let years = try Check.positive(c.yearsSinceCsr, "\(prefix)years_since_csr")
+    try Check.inRange(years, 0...100, "\(prefix)years_since_csr")
+    let analysisYear = try Check.inRange(Int(c.analysisYear), SimpleDate.validYears, "\(prefix)analysis_year")
+    let yield = try Check.positive(c.yieldKgDryPerHaPerYr, "\(prefix)yield_kg_dry_per_ha_per_yr")
+    try Check.inRange(yield, 0...1_000_000, "\(prefix)yield_kg_dry_per_ha_per_yr")
+    let bounds = try SoilStock.bounds(c.analyses, purpose: .claim, csrMethod: .unspecified, prefix: "\(prefix)analyses", trace: &trace)
     let value = SoilStock.farmValue(bounds, trace: &trace)
     trace.term("csr", csr, .tCPerHa, source: "request")
     trace.term("csa_modelled", modelled, .tCPerHa, source: "request")
@@ -80,7 +82,7 @@ enum Penalties {
       basis = .median
       trace.decision("comparison_basis", "MEDIAN", reason: "outside the interval the difference uses the median of the analyses (nearest bound selectable)")
     }
-    try Check.specified(basis, "real_csa.basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+    try Check.specified(basis, "\(prefix)basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let compared = basis == .median ? value.median : (modelled < value.intervalLow ? value.intervalLow : value.intervalHigh)
     response.csaComparedTcPerHa = trace.term("csa_compared", compared, .tCPerHa, formula: basis == .median ? "median" : "nearest bound of the interval")
     let difference = trace.term("difference", compared - modelled, .tCPerHa, formula: "CSA real − CSA modelled")
@@ -99,16 +101,31 @@ enum Penalties {
         claimed = years
         trace.decision("claimed_years", "every year since the CSR", reason: "claimed_years not given: every year since the CSR was claimed with the modelled CSA")
       }
-      try Check.inRange(claimed, 0...years.rounded(.up), "real_csa.claimed_years")
+      try Check.inRange(claimed, 0...years.rounded(.up), "\(prefix)claimed_years")
+      var reading = c.deficitDeduction
+      try Check.specified(reading == .unspecified ? .annualDifferenceOnce : reading, "\(prefix)deficit_deduction") { $0.rawValue >= 1 && $0.rawValue <= 2 }
+      // Both figures are shown; the reading chooses which one is deducted.
+      let once = -trace.term("deduction_annual_once", -annual * toGramsPerKg, .gCo2EPerKg,
+                             formula: "annual difference × 3.664 × 10^6 / yield (deducted once)")
       let overClaimed = trace.term("over_claimed_stock", -annual * claimed, .tCPerHa, formula: "annual difference × claimed years")
+      let perYear = -trace.term("deduction_per_claimed_year", overClaimed * toGramsPerKg, .gCo2EPerKg,
+                                formula: "annual difference × claimed years × 3.664 × 10^6 / yield")
+      response.deductionAnnualOnceGCo2EPerKgDry = once
+      response.deductionPerClaimedYearGCo2EPerKgDry = perYear
+      if reading == .unspecified {
+        reading = .annualDifferenceOnce
+        trace.decision("deficit_deduction", "ANNUAL_DIFFERENCE_ONCE",
+                       reason: "as printed: 'la différence annuelle (entre le CSA modélisé et le CSA réel) doit être totalement déduite lors de la prochaine revendication' — the annual difference, once, at the next claim (the year after the analysis); PER_CLAIMED_YEAR (× claimed years) is the stricter reading an operator may choose")
+      } else {
+        trace.decision("deficit_deduction", reading == .annualDifferenceOnce ? "ANNUAL_DIFFERENCE_ONCE" : "PER_CLAIMED_YEAR",
+                       reason: "requested; the default reading deducts the annual difference once, the stricter one the annual difference × claimed years")
+      }
+      response.deficitDeduction = reading
       var adjustment = Carbon_Esca_V1_BonusAdjustment()
       adjustment.year = Int32(analysisYear + 1)
-      adjustment.gCo2EPerKgDry = -trace.term("deduction_next_claim", overClaimed * toGramsPerKg, .gCo2EPerKg,
-                                            formula: "over-claimed stock × 3.664 × 10^6 / yield")
+      adjustment.gCo2EPerKgDry = reading == .annualDifferenceOnce ? once : perYear
       response.adjustments = [adjustment]
-      trace.decision("deficit_deduction", "annual difference × claimed years, deducted at once",
-                     reason: "'la différence annuelle … doit être totalement déduite lors de la prochaine revendication': what the claims over-credited is deducted in full at the next claim (the year after the analysis)")
-      trace.rule("esca.penalty.real_below_modelled", "real CSA below the modelled one: deduction at the \(analysisYear + 1) claim")
+      trace.rule("esca.penalty.real_below_modelled", "real CSA below the modelled one: \(-adjustment.gCo2EPerKgDry) g CO2e/kg deducted at the \(analysisYear + 1) claim (\(reading == .annualDifferenceOnce ? "annual difference once" : "annual difference × \(claimed) claimed years"))")
     } else {
       response.outcome = .realAboveModelled
       let perYear = trace.term("addition_per_year", difference * toGramsPerKg / Double(EscaRules.surplusSpreadYears), .gCo2EPerKg,

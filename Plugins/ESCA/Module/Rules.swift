@@ -44,8 +44,23 @@ enum EscaRules {
   static let lastTransitionHarvest = SimpleDate(year: 2023, month: 12, day: 29)
   /// Historic CSR analyses from this date must follow the 2022/996 protocol (case 2).
   static let protocolRequiredFrom = SimpleDate(year: 2024, month: 1, day: 1)
-  /// Case 1: the first real CSA must be made before this date for the 45 cap to hold (Annex 1).
+  /// Case 1: the first real CSA must be made before this date for the 45 cap to hold (Annex 1,
+  /// "Ce plafonnement pour un CSA se réalisant avant le 30.06.27").
   static let case1FirstRealCsaBefore = SimpleDate(year: 2027, month: 6, day: 30)
+  /// Case 1: the year by 31 December of which the grandfathered farmers' first real CSA is due
+  /// (Annex 6: "dont les analyses doivent impérativement être réalisées en 2027").
+  static let case1RealCsaYear = 2027
+  /// The highest cap: a measured-increase cap never exceeds it ("Si CSA réel > plafond de
+  /// l'ESCA (45 ou 25 gCO₂eq/MJ) … le plafond prévaut").
+  static let highestCap = cap45
+
+  /// Soil sampling: at least this many months after a harvest or a fresh-carbon input
+  /// ("Analyse de sol", 1.d: "au minimum 2 mois après la récolte").
+  static let monthsAfterFreshCarbon = 2
+  /// Soil sampling: months of the spring window (decision: meteorological spring, March–May).
+  static let springMonths = 3...5
+  /// Real CSA analyses are repeated every this many years after the first (N+5, N+10…).
+  static let realCsaRepeatYears = 5
 
   /// Engagement: 5 years, renewed at least once (10 years).
   static let engagementPeriodYears = 5

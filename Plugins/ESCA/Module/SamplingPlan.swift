@@ -4,7 +4,8 @@ import CarbonPluginKit
 /// Checks a soil sampling plan against the protocol of the guidelines ("Analyse de sol", 1.b
 /// and 1.c, and the real-CSA scope): at least one composite sample of 15 sub-samples per 5 ha
 /// or per field, whichever is smaller; fields ≤ 5 ha with identical conditions may be grouped
-/// up to 20 ha cumulated. A plan that breaks a rule is reported, not refused.
+/// up to 20 ha cumulated; with its samplings, the timing, depth, laboratory and standards of
+/// each (``SoilSamplingRules``). A plan that breaks a rule is reported, not refused.
 enum SamplingPlan {
   static func check(_ request: Carbon_Esca_V1_SamplingPlanRequest) throws(ModuleError)
     -> Carbon_Esca_V1_SamplingPlanResponse
@@ -104,6 +105,12 @@ enum SamplingPlan {
         for member in members where results.indices.contains(member) { results[member].compliant = false }
       }
     }
+    var soilTypes = Set<Carbon_Esca_V1_SoilType>()
+    for (index, field) in request.fields.enumerated() where field.soilType != .unspecified {
+      try Check.specified(field.soilType, "fields[\(index)].soil_type") { $0.dataKey != nil }
+      soilTypes.insert(field.soilType)
+    }
+    issues += try SoilSamplingRules.check(request.samplings, soilTypes: soilTypes, trace: &trace)
     let inScope = results.filter(\.inScope).count
     trace.term("fields_in_scope", Double(inScope), .ratio)
     response.fields = results

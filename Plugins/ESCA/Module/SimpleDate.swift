@@ -41,6 +41,13 @@ struct SimpleDate: Comparable, Hashable, Sendable, CustomStringConvertible {
     return SimpleDate(year: newYear, month: month, day: min(day, Self.daysInMonth(year: newYear, month: month)))
   }
 
+  /// The same day `months` later (clamped to the month's last day).
+  func addingMonths(_ months: Int) -> SimpleDate {
+    let index = year * 12 + (month - 1) + months
+    let newYear = index / 12, newMonth = index % 12 + 1
+    return SimpleDate(year: newYear, month: newMonth, day: min(day, Self.daysInMonth(year: newYear, month: newMonth)))
+  }
+
   /// 31 December of a year.
   static func endOfYear(_ year: Int) -> SimpleDate { SimpleDate(year: year, month: 12, day: 31) }
   /// 1 January of a year.

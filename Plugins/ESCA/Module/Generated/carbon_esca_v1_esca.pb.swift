@@ -928,6 +928,279 @@ public nonisolated enum Carbon_Esca_V1_CsaComparisonOutcome: SwiftProtobuf.Enum,
 
 }
 
+/// The seven improved practices; the engagement requires at least one every year
+/// ("Période de transition": pas de labour, labour réduit, couverts intermédiaires,
+/// fertilisation organique, paillage ou mulchage, rotation triennale, restitution des résidus).
+public nonisolated enum Carbon_Esca_V1_ImprovedPractice: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// No-till (direct seeding).
+  case noTill // = 1
+
+  /// Reduced tillage.
+  case reducedTillage // = 2
+
+  /// Cover crops (intermediate, catch crops).
+  case coverCrops // = 3
+
+  /// Organic fertilisation.
+  case organicFertilisation // = 4
+
+  /// Mulching with crop residues.
+  case residueMulching // = 5
+
+  /// At least a three-year rotation with legumes or green manure.
+  case threeYearRotation // = 6
+
+  /// Crop residues returned to the soil.
+  case residueReturn // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .noTill
+    case 2: self = .reducedTillage
+    case 3: self = .coverCrops
+    case 4: self = .organicFertilisation
+    case 5: self = .residueMulching
+    case 6: self = .threeYearRotation
+    case 7: self = .residueReturn
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .noTill: return 1
+    case .reducedTillage: return 2
+    case .coverCrops: return 3
+    case .organicFertilisation: return 4
+    case .residueMulching: return 5
+    case .threeYearRotation: return 6
+    case .residueReturn: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Esca_V1_ImprovedPractice] = [
+    .unspecified,
+    .noTill,
+    .reducedTillage,
+    .coverCrops,
+    .organicFertilisation,
+    .residueMulching,
+    .threeYearRotation,
+    .residueReturn,
+  ]
+
+}
+
+/// What replaces the case-1 45 cap when the first real CSA is not made before 2027-06-30
+/// (the guidelines do not say; a configurable choice named in the trace).
+public nonisolated enum Carbon_Esca_V1_Case1LateCsaPolicy: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Default: the 25 cap of cases 2 and 3 for harvests from 2027-06-30 until the real CSA applies.
+  case cap25 // = 1
+
+  /// Stricter: no claim for harvests from 2027-06-30 until the real CSA applies.
+  case noClaim // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .cap25
+    case 2: self = .noClaim
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .cap25: return 1
+    case .noClaim: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Esca_V1_Case1LateCsaPolicy] = [
+    .unspecified,
+    .cap25,
+    .noClaim,
+  ]
+
+}
+
+/// How a real CSA below the modelled one is deducted ("la différence annuelle … doit être
+/// totalement déduite lors de la prochaine revendication").
+public nonisolated enum Carbon_Esca_V1_DeficitDeduction: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Default, as printed: the annual difference, deducted once at the next claim.
+  case annualDifferenceOnce // = 1
+
+  /// Stricter reading: the annual difference × the claimed years, deducted at the next claim.
+  case perClaimedYear // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .annualDifferenceOnce
+    case 2: self = .perClaimedYear
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .annualDifferenceOnce: return 1
+    case .perClaimedYear: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Esca_V1_DeficitDeduction] = [
+    .unspecified,
+    .annualDifferenceOnce,
+    .perClaimedYear,
+  ]
+
+}
+
+/// Accreditation of the laboratory that analysed a soil sample ("Analyse de sol", 1.g).
+public nonisolated enum Carbon_Esca_V1_LabAccreditation: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Accredited ISO 17025 (or equivalent): preferred.
+  case iso17025 // = 1
+
+  /// Certified independent laboratory under ISO 17025 accreditation (preferred among certified).
+  case inAccreditation // = 2
+
+  /// Certified independent laboratory with proven impartiality (when no accredited lab exists).
+  case certifiedIndependent // = 3
+
+  /// Neither accredited nor certified independent: not accepted.
+  case none // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .iso17025
+    case 2: self = .inAccreditation
+    case 3: self = .certifiedIndependent
+    case 4: self = .none
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .iso17025: return 1
+    case .inAccreditation: return 2
+    case .certifiedIndependent: return 3
+    case .none: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Esca_V1_LabAccreditation] = [
+    .unspecified,
+    .iso17025,
+    .inAccreditation,
+    .certifiedIndependent,
+    .none,
+  ]
+
+}
+
+/// Analytical method of the soil carbon content ("Mesure de la teneur en carbone dans le sol").
+public nonisolated enum Carbon_Esca_V1_CarbonMethod: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// NF ISO 14235: sulfochromic oxidation (Anne method).
+  case nfIso14235 // = 1
+
+  /// NF ISO 10694: dry combustion (inorganic carbon excluded).
+  case nfIso10694 // = 2
+
+  /// A default standard listed in 2BS-PRO-03 §2.7.7.6.
+  case pro03DefaultStandard // = 3
+
+  /// Any other method: not accepted.
+  case other // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .nfIso14235
+    case 2: self = .nfIso10694
+    case 3: self = .pro03DefaultStandard
+    case 4: self = .other
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .nfIso14235: return 1
+    case .nfIso10694: return 2
+    case .pro03DefaultStandard: return 3
+    case .other: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Esca_V1_CarbonMethod] = [
+    .unspecified,
+    .nfIso14235,
+    .nfIso10694,
+    .pro03DefaultStandard,
+    .other,
+  ]
+
+}
+
 /// One laboratory soil analysis.
 public nonisolated struct Carbon_Esca_V1_SoilAnalysis: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1212,9 +1485,110 @@ public nonisolated struct Carbon_Esca_V1_SamplingField: Sendable {
   /// Harvest years with an ESCA claim on this field.
   public var claimYears: [Int32] = []
 
+  /// IPCC soil type of the field (each soil type of the farm needs a bulk-density analysis).
+  public var soilType: Carbon_Esca_V1_SoilType = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// One soil sampling and its laboratory analysis, checked for timing, depth, lab and standards.
+public nonisolated struct Carbon_Esca_V1_SoilSampling: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Identifier echoed in the issues.
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  /// Sampling date.
+  public var samplingDate: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_storage._samplingDate ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_uniqueStorage()._samplingDate = newValue}
+  }
+  /// Returns true if `samplingDate` has been explicitly set.
+  public var hasSamplingDate: Bool {_storage._samplingDate != nil}
+  /// Clears the value of `samplingDate`. Subsequent reads from it will return its default value.
+  public mutating func clearSamplingDate() {_uniqueStorage()._samplingDate = nil}
+
+  /// The sample is analysed for its carbon content.
+  public var measuresCarbon: Bool {
+    get {_storage._measuresCarbon}
+    set {_uniqueStorage()._measuresCarbon = newValue}
+  }
+
+  /// The sample is used for the bulk density.
+  public var measuresBulkDensity: Bool {
+    get {_storage._measuresBulkDensity}
+    set {_uniqueStorage()._measuresBulkDensity = newValue}
+  }
+
+  /// IPCC soil type the sample represents.
+  public var soilType: Carbon_Esca_V1_SoilType {
+    get {_storage._soilType}
+    set {_uniqueStorage()._soilType = newValue}
+  }
+
+  /// Last harvest before the sampling (optional).
+  public var lastHarvestDate: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_storage._lastHarvestDate ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_uniqueStorage()._lastHarvestDate = newValue}
+  }
+  /// Returns true if `lastHarvestDate` has been explicitly set.
+  public var hasLastHarvestDate: Bool {_storage._lastHarvestDate != nil}
+  /// Clears the value of `lastHarvestDate`. Subsequent reads from it will return its default value.
+  public mutating func clearLastHarvestDate() {_uniqueStorage()._lastHarvestDate = nil}
+
+  /// Latest fresh-carbon event before the sampling: organic input, residue burial, cover
+  /// destruction or burial (optional).
+  public var lastFreshCarbonDate: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_storage._lastFreshCarbonDate ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_uniqueStorage()._lastFreshCarbonDate = newValue}
+  }
+  /// Returns true if `lastFreshCarbonDate` has been explicitly set.
+  public var hasLastFreshCarbonDate: Bool {_storage._lastFreshCarbonDate != nil}
+  /// Clears the value of `lastFreshCarbonDate`. Subsequent reads from it will return its default value.
+  public mutating func clearLastFreshCarbonDate() {_uniqueStorage()._lastFreshCarbonDate = nil}
+
+  /// Spring sampling made before the crop and the fertilisation.
+  public var beforeSowingAndFertilisation: Bool {
+    get {_storage._beforeSowingAndFertilisation}
+    set {_uniqueStorage()._beforeSowingAndFertilisation = newValue}
+  }
+
+  /// The laboratory's accreditation.
+  public var lab: Carbon_Esca_V1_LabAccreditation {
+    get {_storage._lab}
+    set {_uniqueStorage()._lab = newValue}
+  }
+
+  /// Carbon analysis method (when measures_carbon).
+  public var carbonMethod: Carbon_Esca_V1_CarbonMethod {
+    get {_storage._carbonMethod}
+    set {_uniqueStorage()._carbonMethod = newValue}
+  }
+
+  /// Bulk-density method (when measures_bulk_density).
+  public var bulkDensityMethod: Carbon_Esca_V1_BulkDensityMethod {
+    get {_storage._bulkDensityMethod}
+    set {_uniqueStorage()._bulkDensityMethod = newValue}
+  }
+
+  /// Sampling depth, cm (30 for a CSR/CSA).
+  public var depthCm: Double {
+    get {_storage._depthCm}
+    set {_uniqueStorage()._depthCm = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Request of CheckSamplingPlan.
@@ -1238,6 +1612,10 @@ public nonisolated struct Carbon_Esca_V1_SamplingPlanRequest: Sendable {
   /// True to check a real-CSA sampling (only fields with a claim in scope must be sampled);
   /// false for a CSR sampling (every field).
   public var realCsa: Bool = false
+
+  /// The samplings and analyses (optional): timing, depth, laboratory, standards, and one
+  /// bulk-density analysis per soil type of the fields.
+  public var samplings: [Carbon_Esca_V1_SoilSampling] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2265,11 +2643,115 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseRequest: @unchecked Sendable 
     set {_uniqueStorage()._retroactiveClaimYears = newValue}
   }
 
+  /// The farm's real harvest dates: each is assessed (harvests), and the calendar year holding
+  /// one is assessed at that date instead of 31 December.
+  public var harvestDates: [CarbonDomain.Carbon_Domain_V1_CalendarDate] {
+    get {_storage._harvestDates}
+    set {_uniqueStorage()._harvestDates = newValue}
+  }
+
+  /// The improved practices applied each year (at least one a year is required from the
+  /// engagement; a year without any, or a missing year, is a withdrawal).
+  public var practiceYears: [Carbon_Esca_V1_PracticeYear] {
+    get {_storage._practiceYears}
+    set {_uniqueStorage()._practiceYears = newValue}
+  }
+
+  /// Case 1 without a real CSA before 2027-06-30 (unspecified = CASE1_LATE_CSA_POLICY_CAP_25).
+  public var case1LateCsaCap: Carbon_Esca_V1_Case1LateCsaPolicy {
+    get {_storage._case1LateCsaCap}
+    set {_uniqueStorage()._case1LateCsaCap = newValue}
+  }
+
+  /// Later real CSA analyses after the first one (due in years N+5, N+10, … of the first).
+  public var laterRealCsaDates: [CarbonDomain.Carbon_Domain_V1_CalendarDate] {
+    get {_storage._laterRealCsaDates}
+    set {_uniqueStorage()._laterRealCsaDates = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The improved practices of one year.
+public nonisolated struct Carbon_Esca_V1_PracticeYear: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Calendar year.
+  public var year: Int32 = 0
+
+  /// Practices applied that year (empty = none).
+  public var practices: [Carbon_Esca_V1_ImprovedPractice] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The check of one engagement year's practices.
+public nonisolated struct Carbon_Esca_V1_PracticeYearCheck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Calendar year.
+  public var year: Int32 = 0
+
+  /// Number of distinct improved practices recorded.
+  public var practiceCount: Int32 = 0
+
+  /// At least one improved practice that year.
+  public var compliant: Bool = false
+
+  /// Explanation.
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One real harvest assessed.
+public nonisolated struct Carbon_Esca_V1_HarvestAssessment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Harvest date.
+  public var date: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_date ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_date = newValue}
+  }
+  /// Returns true if `date` has been explicitly set.
+  public var hasDate: Bool {self._date != nil}
+  /// Clears the value of `date`. Subsequent reads from it will return its default value.
+  public mutating func clearDate() {self._date = nil}
+
+  /// Which CSA applies.
+  public var csaSource: Carbon_Esca_V1_CsaSource = .unspecified
+
+  /// Cap kind.
+  public var cap: Carbon_Esca_V1_CapKind = .unspecified
+
+  /// Cap value, g CO2e/MJ of fuel (0 = none / unknown).
+  public var capGCo2EPerMj: Double = 0
+
+  /// Whether a claim is allowed.
+  public var claimAllowed: Bool = false
+
+  /// Every rule that refused or limited the claim, and the cap's reason.
+  public var reasons: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
 }
 
 /// Annex 3 row for one region.
@@ -2325,9 +2807,22 @@ public nonisolated struct Carbon_Esca_V1_CalendarYear: Sendable {
   /// Notes (deadlines, engagement period...).
   public var notes: [String] = []
 
+  /// The harvest date the year was assessed at (the farm's harvest date of that year when given,
+  /// else 31 December; 29 December for 2023).
+  public var assessedAt: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_assessedAt ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_assessedAt = newValue}
+  }
+  /// Returns true if `assessedAt` has been explicitly set.
+  public var hasAssessedAt: Bool {self._assessedAt != nil}
+  /// Clears the value of `assessedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearAssessedAt() {self._assessedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _assessedAt: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
 }
 
 /// Response of AssessFarmerCase.
@@ -2454,6 +2949,43 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseResponse: @unchecked Sendable
   public var calendar: [Carbon_Esca_V1_CalendarYear] {
     get {_storage._calendar}
     set {_uniqueStorage()._calendar = newValue}
+  }
+
+  /// Each of the request's harvest_dates assessed.
+  public var harvests: [Carbon_Esca_V1_HarvestAssessment] {
+    get {_storage._harvests}
+    set {_uniqueStorage()._harvests = newValue}
+  }
+
+  /// Each engagement year's practice check (when practice_years are given).
+  public var practiceChecks: [Carbon_Esca_V1_PracticeYearCheck] {
+    get {_storage._practiceChecks}
+    set {_uniqueStorage()._practiceChecks = newValue}
+  }
+
+  /// First year without an improved practice (withdrawal), 0 when none.
+  public var withdrawalYear: Int32 {
+    get {_storage._withdrawalYear}
+    set {_uniqueStorage()._withdrawalYear = newValue}
+  }
+
+  /// Years barred from ESCA after that withdrawal.
+  public var barredYears: [Int32] {
+    get {_storage._barredYears}
+    set {_uniqueStorage()._barredYears = newValue}
+  }
+
+  /// Case 2: whether 3 continuous years of practice precede the engagement date.
+  public var case2ThreeYearsBeforeEngagement: Bool {
+    get {_storage._case2ThreeYearsBeforeEngagement}
+    set {_uniqueStorage()._case2ThreeYearsBeforeEngagement = newValue}
+  }
+
+  /// Years by 31 December of which a real CSA analysis is due (first deadline, then N+5, N+10…
+  /// of the first real CSA).
+  public var realCsaDueYears: [Int32] {
+    get {_storage._realCsaDueYears}
+    set {_uniqueStorage()._realCsaDueYears = newValue}
   }
 
   /// The calculation trace.
@@ -2604,6 +3136,9 @@ public nonisolated struct Carbon_Esca_V1_RealCsaComparison: Sendable {
 
   /// Comparison basis outside the interval (unspecified = MEDIAN).
   public var basis: Carbon_Esca_V1_ComparisonBasis = .unspecified
+
+  /// How a deficit is deducted (unspecified = DEFICIT_DEDUCTION_ANNUAL_DIFFERENCE_ONCE).
+  public var deficitDeduction: Carbon_Esca_V1_DeficitDeduction = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2757,6 +3292,24 @@ public nonisolated struct Carbon_Esca_V1_PenaltyResponse: @unchecked Sendable {
     set {_uniqueStorage()._successorMayTakeOver = newValue}
   }
 
+  /// Real below modelled: the annual difference deducted once, g CO2e/kg dry (≤ 0).
+  public var deductionAnnualOnceGCo2EPerKgDry: Double {
+    get {_storage._deductionAnnualOnceGCo2EPerKgDry}
+    set {_uniqueStorage()._deductionAnnualOnceGCo2EPerKgDry = newValue}
+  }
+
+  /// Real below modelled: the annual difference × claimed years, g CO2e/kg dry (≤ 0).
+  public var deductionPerClaimedYearGCo2EPerKgDry: Double {
+    get {_storage._deductionPerClaimedYearGCo2EPerKgDry}
+    set {_uniqueStorage()._deductionPerClaimedYearGCo2EPerKgDry = newValue}
+  }
+
+  /// The deduction reading applied.
+  public var deficitDeduction: Carbon_Esca_V1_DeficitDeduction {
+    get {_storage._deficitDeduction}
+    set {_uniqueStorage()._deficitDeduction = newValue}
+  }
+
   /// The calculation trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
     get {_storage._trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
@@ -2904,6 +3457,29 @@ public nonisolated struct Carbon_Esca_V1_BatchRequest: Sendable {
   /// Include every term in each result's trace (default: method, data sets, decisions only).
   public var includeTerms: Bool = false
 
+  /// ComputeBatchStreamGrouped: at most this many results per response message (read from the
+  /// first request; 0 = 1000).
+  public var maxResultsPerMessage: Int32 = 0
+
+  /// ComputeBatchStreamGrouped: a group is sent once its first result is this many milliseconds
+  /// old, at the latest when the next result is computed (read from the first request; 0 = no
+  /// time limit). A group never waits for the client's next request either.
+  public var maxMillisecondsPerMessage: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Several farm results in one response message (ComputeBatchStreamGrouped).
+public nonisolated struct Carbon_Esca_V1_FarmResultGroup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The results, in stream order (each keeps its index over the whole stream).
+  public var results: [Carbon_Esca_V1_FarmResult] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3004,6 +3580,355 @@ public nonisolated struct Carbon_Esca_V1_FarmResult: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// One harvest of the dossier.
+public nonisolated struct Carbon_Esca_V1_DossierHarvest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Harvest date.
+  public var date: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_date ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_date = newValue}
+  }
+  /// Returns true if `date` has been explicitly set.
+  public var hasDate: Bool {self._date != nil}
+  /// Clears the value of `date`. Subsequent reads from it will return its default value.
+  public mutating func clearDate() {self._date = nil}
+
+  /// Crop name (echoed).
+  public var crop: String = String()
+
+  /// Dry yield of this harvest, kg dry/ha/yr (unset = the bonus's yield).
+  public var yieldKgDryPerHaPerYr: Double {
+    get {_yieldKgDryPerHaPerYr ?? 0}
+    set {_yieldKgDryPerHaPerYr = newValue}
+  }
+  /// Returns true if `yieldKgDryPerHaPerYr` has been explicitly set.
+  public var hasYieldKgDryPerHaPerYr: Bool {self._yieldKgDryPerHaPerYr != nil}
+  /// Clears the value of `yieldKgDryPerHaPerYr`. Subsequent reads from it will return its default value.
+  public mutating func clearYieldKgDryPerHaPerYr() {self._yieldKgDryPerHaPerYr = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+  fileprivate var _yieldKgDryPerHaPerYr: Double? = nil
+}
+
+/// A farm's facts as a co-operative holds them. Only bonus (a rate or a model, and a yield) is
+/// required; each other part adds its rules.
+public nonisolated struct Carbon_Esca_V1_FarmDossier: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Farm identifier, echoed.
+  public var farmID: String = String()
+
+  /// Case facts: claim history, practice start and records, engagement, CSR, real CSA dates,
+  /// biochar, harvest dates (optional: without it no case, calendar or cap).
+  public var caseFacts: Carbon_Esca_V1_FarmerCaseRequest {
+    get {_caseFacts ?? Carbon_Esca_V1_FarmerCaseRequest()}
+    set {_caseFacts = newValue}
+  }
+  /// Returns true if `caseFacts` has been explicitly set.
+  public var hasCaseFacts: Bool {self._caseFacts != nil}
+  /// Clears the value of `caseFacts`. Subsequent reads from it will return its default value.
+  public mutating func clearCaseFacts() {self._caseFacts = nil}
+
+  /// Modelled stock: climate zones, soil type, categories, CSR (optional: gives r).
+  public var model: Carbon_Esca_V1_ModelledStockRequest {
+    get {_model ?? Carbon_Esca_V1_ModelledStockRequest()}
+    set {_model = newValue}
+  }
+  /// Returns true if `model` has been explicitly set.
+  public var hasModel: Bool {self._model != nil}
+  /// Clears the value of `model`. Subsequent reads from it will return its default value.
+  public mutating func clearModel() {self._model = nil}
+
+  /// Bonus: yield, LHV, EF history, feedstock and allocation factors (required). Without a rate
+  /// source the model's r is used. Without any EF history or policy, EF_POLICY_NONE applies
+  /// (the conservative scenario the guidelines allow), recorded as a decision.
+  public var bonus: Carbon_Esca_V1_BonusRequest {
+    get {_bonus ?? Carbon_Esca_V1_BonusRequest()}
+    set {_bonus = newValue}
+  }
+  /// Returns true if `bonus` has been explicitly set.
+  public var hasBonus: Bool {self._bonus != nil}
+  /// Clears the value of `bonus`. Subsequent reads from it will return its default value.
+  public mutating func clearBonus() {self._bonus = nil}
+
+  /// The first real CSA compared with the modelled one (optional: penalties and carry-overs).
+  public var realCsa: Carbon_Esca_V1_RealCsaComparison {
+    get {_realCsa ?? Carbon_Esca_V1_RealCsaComparison()}
+    set {_realCsa = newValue}
+  }
+  /// Returns true if `realCsa` has been explicitly set.
+  public var hasRealCsa: Bool {self._realCsa != nil}
+  /// Clears the value of `realCsa`. Subsequent reads from it will return its default value.
+  public mutating func clearRealCsa() {self._realCsa = nil}
+
+  /// The harvests to value (optional; also assessed by the case rules).
+  public var harvests: [Carbon_Esca_V1_DossierHarvest] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _caseFacts: Carbon_Esca_V1_FarmerCaseRequest? = nil
+  fileprivate var _model: Carbon_Esca_V1_ModelledStockRequest? = nil
+  fileprivate var _bonus: Carbon_Esca_V1_BonusRequest? = nil
+  fileprivate var _realCsa: Carbon_Esca_V1_RealCsaComparison? = nil
+}
+
+/// One harvest of the dossier, valued.
+public nonisolated struct Carbon_Esca_V1_DossierHarvestResult: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Harvest date.
+  public var date: CarbonDomain.Carbon_Domain_V1_CalendarDate {
+    get {_storage._date ?? CarbonDomain.Carbon_Domain_V1_CalendarDate()}
+    set {_uniqueStorage()._date = newValue}
+  }
+  /// Returns true if `date` has been explicitly set.
+  public var hasDate: Bool {_storage._date != nil}
+  /// Clears the value of `date`. Subsequent reads from it will return its default value.
+  public mutating func clearDate() {_uniqueStorage()._date = nil}
+
+  /// Crop name.
+  public var crop: String {
+    get {_storage._crop}
+    set {_uniqueStorage()._crop = newValue}
+  }
+
+  /// Whether a claim is allowed (false: see reasons; the values below are then 0).
+  public var claimAllowed: Bool {
+    get {_storage._claimAllowed}
+    set {_uniqueStorage()._claimAllowed = newValue}
+  }
+
+  /// Which CSA is used.
+  public var csaSource: Carbon_Esca_V1_CsaSource {
+    get {_storage._csaSource}
+    set {_uniqueStorage()._csaSource = newValue}
+  }
+
+  /// CSR used, t C/ha (0 when none was given).
+  public var csrTcPerHa: Double {
+    get {_storage._csrTcPerHa}
+    set {_uniqueStorage()._csrTcPerHa = newValue}
+  }
+
+  /// CSA used (modelled or real), t C/ha (0 when no CSR was given).
+  public var csaTcPerHa: Double {
+    get {_storage._csaTcPerHa}
+    set {_uniqueStorage()._csaTcPerHa = newValue}
+  }
+
+  /// Annual rate used, t C/ha/yr.
+  public var annualRateTcPerHaPerYr: Double {
+    get {_storage._annualRateTcPerHaPerYr}
+    set {_uniqueStorage()._annualRateTcPerHaPerYr = newValue}
+  }
+
+  /// Cap kind.
+  public var cap: Carbon_Esca_V1_CapKind {
+    get {_storage._cap}
+    set {_uniqueStorage()._cap = newValue}
+  }
+
+  /// Cap value, g CO2e/MJ of fuel (0 = none).
+  public var capGCo2EPerMj: Double {
+    get {_storage._capGCo2EPerMj}
+    set {_uniqueStorage()._capGCo2EPerMj = newValue}
+  }
+
+  /// Bonus per kg of dry feedstock, including the adjustment, g CO2e/kg dry.
+  public var escaGCo2EPerKgDry: Double {
+    get {_storage._escaGCo2EPerKgDry}
+    set {_uniqueStorage()._escaGCo2EPerKgDry = newValue}
+  }
+
+  /// Regulation form per MJ of crop, g CO2e/MJ (when an LHV is given).
+  public var escaGCo2EPerMjFeedstock: Double {
+    get {_storage._escaGCo2EPerMjFeedstock}
+    set {_uniqueStorage()._escaGCo2EPerMjFeedstock = newValue}
+  }
+
+  /// Per MJ of fuel before the cap, g CO2e/MJ (when a feedstock factor is given).
+  public var escaUncappedGCo2EPerMjFuel: Double {
+    get {_storage._escaUncappedGCo2EPerMjFuel}
+    set {_uniqueStorage()._escaUncappedGCo2EPerMjFuel = newValue}
+  }
+
+  /// Per MJ of fuel after the cap, g CO2e/MJ.
+  public var escaCappedGCo2EPerMjFuel: Double {
+    get {_storage._escaCappedGCo2EPerMjFuel}
+    set {_uniqueStorage()._escaCappedGCo2EPerMjFuel = newValue}
+  }
+
+  /// Penalty or carry-over applied to this harvest's year, g CO2e/kg dry (< 0 deducted).
+  public var adjustmentGCo2EPerKgDry: Double {
+    get {_storage._adjustmentGCo2EPerKgDry}
+    set {_uniqueStorage()._adjustmentGCo2EPerKgDry = newValue}
+  }
+
+  /// Every rule that refused or limited the claim, the cap's reason.
+  public var reasons: [String] {
+    get {_storage._reasons}
+    set {_uniqueStorage()._reasons = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The whole ESCA result of one farm.
+public nonisolated struct Carbon_Esca_V1_DossierResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Farm identifier.
+  public var farmID: String = String()
+
+  /// Case, calendar, deadlines, practice checks (when case_facts is given; its trace is merged
+  /// into this response's trace).
+  public var caseAssessment: Carbon_Esca_V1_FarmerCaseResponse {
+    get {_caseAssessment ?? Carbon_Esca_V1_FarmerCaseResponse()}
+    set {_caseAssessment = newValue}
+  }
+  /// Returns true if `caseAssessment` has been explicitly set.
+  public var hasCaseAssessment: Bool {self._caseAssessment != nil}
+  /// Clears the value of `caseAssessment`. Subsequent reads from it will return its default value.
+  public mutating func clearCaseAssessment() {self._caseAssessment = nil}
+
+  /// Modelled stock (when model is given).
+  public var model: Carbon_Esca_V1_ModelledStockResponse {
+    get {_model ?? Carbon_Esca_V1_ModelledStockResponse()}
+    set {_model = newValue}
+  }
+  /// Returns true if `model` has been explicitly set.
+  public var hasModel: Bool {self._model != nil}
+  /// Clears the value of `model`. Subsequent reads from it will return its default value.
+  public mutating func clearModel() {self._model = nil}
+
+  /// The bonus before any harvest-specific cap or adjustment.
+  public var bonus: Carbon_Esca_V1_BonusResponse {
+    get {_bonus ?? Carbon_Esca_V1_BonusResponse()}
+    set {_bonus = newValue}
+  }
+  /// Returns true if `bonus` has been explicitly set.
+  public var hasBonus: Bool {self._bonus != nil}
+  /// Clears the value of `bonus`. Subsequent reads from it will return its default value.
+  public mutating func clearBonus() {self._bonus = nil}
+
+  /// Real vs modelled CSA, penalties and carry-overs (when real_csa is given).
+  public var realCsa: Carbon_Esca_V1_PenaltyResponse {
+    get {_realCsa ?? Carbon_Esca_V1_PenaltyResponse()}
+    set {_realCsa = newValue}
+  }
+  /// Returns true if `realCsa` has been explicitly set.
+  public var hasRealCsa: Bool {self._realCsa != nil}
+  /// Clears the value of `realCsa`. Subsequent reads from it will return its default value.
+  public mutating func clearRealCsa() {self._realCsa = nil}
+
+  /// Each harvest valued.
+  public var harvests: [Carbon_Esca_V1_DossierHarvestResult] = []
+
+  /// Every rule that refused or limited a claim, one line each.
+  public var limitations: [String] = []
+
+  /// The calculation trace (every part's terms, decisions and rules).
+  public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
+    get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
+    set {_trace = newValue}
+  }
+  /// Returns true if `trace` has been explicitly set.
+  public var hasTrace: Bool {self._trace != nil}
+  /// Clears the value of `trace`. Subsequent reads from it will return its default value.
+  public mutating func clearTrace() {self._trace = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _caseAssessment: Carbon_Esca_V1_FarmerCaseResponse? = nil
+  fileprivate var _model: Carbon_Esca_V1_ModelledStockResponse? = nil
+  fileprivate var _bonus: Carbon_Esca_V1_BonusResponse? = nil
+  fileprivate var _realCsa: Carbon_Esca_V1_PenaltyResponse? = nil
+  fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+}
+
+/// A piece of a dossier stream: some farms.
+public nonisolated struct Carbon_Esca_V1_DossierBatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The farms of this piece.
+  public var dossiers: [Carbon_Esca_V1_FarmDossier] = []
+
+  /// Include every term in each result's trace (read from the first piece).
+  public var includeTerms: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The result of one farm of a dossier stream.
+public nonisolated struct Carbon_Esca_V1_DossierResult: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Index over the whole stream.
+  public var index: Int32 {
+    get {_storage._index}
+    set {_uniqueStorage()._index = newValue}
+  }
+
+  /// Farm identifier.
+  public var farmID: String {
+    get {_storage._farmID}
+    set {_uniqueStorage()._farmID = newValue}
+  }
+
+  /// Set when this farm failed (dossier is then empty).
+  public var error: Carbon_Esca_V1_FarmError {
+    get {_storage._error ?? Carbon_Esca_V1_FarmError()}
+    set {_uniqueStorage()._error = newValue}
+  }
+  /// Returns true if `error` has been explicitly set.
+  public var hasError: Bool {_storage._error != nil}
+  /// Clears the value of `error`. Subsequent reads from it will return its default value.
+  public mutating func clearError() {_uniqueStorage()._error = nil}
+
+  /// The farm's dossier.
+  public var dossier: Carbon_Esca_V1_DossierResponse {
+    get {_storage._dossier ?? Carbon_Esca_V1_DossierResponse()}
+    set {_uniqueStorage()._dossier = newValue}
+  }
+  /// Returns true if `dossier` has been explicitly set.
+  public var hasDossier: Bool {_storage._dossier != nil}
+  /// Clears the value of `dossier`. Subsequent reads from it will return its default value.
+  public mutating func clearDossier() {_uniqueStorage()._dossier = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "carbon.esca.v1"
@@ -3074,6 +3999,26 @@ nonisolated extension Carbon_Esca_V1_PloughingReason: SwiftProtobuf._ProtoNamePr
 
 nonisolated extension Carbon_Esca_V1_CsaComparisonOutcome: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CSA_COMPARISON_OUTCOME_UNSPECIFIED\0\u{1}CSA_COMPARISON_OUTCOME_EQUIVALENT\0\u{1}CSA_COMPARISON_OUTCOME_REAL_BELOW_MODELLED\0\u{1}CSA_COMPARISON_OUTCOME_REAL_ABOVE_MODELLED\0")
+}
+
+nonisolated extension Carbon_Esca_V1_ImprovedPractice: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0IMPROVED_PRACTICE_UNSPECIFIED\0\u{1}IMPROVED_PRACTICE_NO_TILL\0\u{1}IMPROVED_PRACTICE_REDUCED_TILLAGE\0\u{1}IMPROVED_PRACTICE_COVER_CROPS\0\u{1}IMPROVED_PRACTICE_ORGANIC_FERTILISATION\0\u{1}IMPROVED_PRACTICE_RESIDUE_MULCHING\0\u{1}IMPROVED_PRACTICE_THREE_YEAR_ROTATION\0\u{1}IMPROVED_PRACTICE_RESIDUE_RETURN\0")
+}
+
+nonisolated extension Carbon_Esca_V1_Case1LateCsaPolicy: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CASE1_LATE_CSA_POLICY_UNSPECIFIED\0\u{1}CASE1_LATE_CSA_POLICY_CAP_25\0\u{1}CASE1_LATE_CSA_POLICY_NO_CLAIM\0")
+}
+
+nonisolated extension Carbon_Esca_V1_DeficitDeduction: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DEFICIT_DEDUCTION_UNSPECIFIED\0\u{1}DEFICIT_DEDUCTION_ANNUAL_DIFFERENCE_ONCE\0\u{1}DEFICIT_DEDUCTION_PER_CLAIMED_YEAR\0")
+}
+
+nonisolated extension Carbon_Esca_V1_LabAccreditation: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LAB_ACCREDITATION_UNSPECIFIED\0\u{1}LAB_ACCREDITATION_ISO_17025\0\u{1}LAB_ACCREDITATION_IN_ACCREDITATION\0\u{1}LAB_ACCREDITATION_CERTIFIED_INDEPENDENT\0\u{1}LAB_ACCREDITATION_NONE\0")
+}
+
+nonisolated extension Carbon_Esca_V1_CarbonMethod: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CARBON_METHOD_UNSPECIFIED\0\u{1}CARBON_METHOD_NF_ISO_14235\0\u{1}CARBON_METHOD_NF_ISO_10694\0\u{1}CARBON_METHOD_PRO03_DEFAULT_STANDARD\0\u{1}CARBON_METHOD_OTHER\0")
 }
 
 nonisolated extension Carbon_Esca_V1_SoilAnalysis: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -3443,7 +4388,7 @@ nonisolated extension Carbon_Esca_V1_FarmValueResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Carbon_Esca_V1_SamplingField: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SamplingField"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}area_ha\0\u{3}composite_samples\0\u{3}subsamples_per_composite\0\u{3}group_id\0\u{3}conditions_key\0\u{3}claim_years\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}area_ha\0\u{3}composite_samples\0\u{3}subsamples_per_composite\0\u{3}group_id\0\u{3}conditions_key\0\u{3}claim_years\0\u{3}soil_type\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3458,6 +4403,7 @@ nonisolated extension Carbon_Esca_V1_SamplingField: SwiftProtobuf.Message, Swift
       case 5: try { try decoder.decodeSingularStringField(value: &self.groupID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.conditionsKey) }()
       case 7: try { try decoder.decodeRepeatedInt32Field(value: &self.claimYears) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.soilType) }()
       default: break
       }
     }
@@ -3485,6 +4431,9 @@ nonisolated extension Carbon_Esca_V1_SamplingField: SwiftProtobuf.Message, Swift
     if !self.claimYears.isEmpty {
       try visitor.visitPackedInt32Field(value: self.claimYears, fieldNumber: 7)
     }
+    if self.soilType != .unspecified {
+      try visitor.visitSingularEnumField(value: self.soilType, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3496,6 +4445,154 @@ nonisolated extension Carbon_Esca_V1_SamplingField: SwiftProtobuf.Message, Swift
     if lhs.groupID != rhs.groupID {return false}
     if lhs.conditionsKey != rhs.conditionsKey {return false}
     if lhs.claimYears != rhs.claimYears {return false}
+    if lhs.soilType != rhs.soilType {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_SoilSampling: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SoilSampling"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}sampling_date\0\u{3}measures_carbon\0\u{3}measures_bulk_density\0\u{3}soil_type\0\u{3}last_harvest_date\0\u{3}last_fresh_carbon_date\0\u{3}before_sowing_and_fertilisation\0\u{1}lab\0\u{3}carbon_method\0\u{3}bulk_density_method\0\u{3}depth_cm\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _samplingDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+    var _measuresCarbon: Bool = false
+    var _measuresBulkDensity: Bool = false
+    var _soilType: Carbon_Esca_V1_SoilType = .unspecified
+    var _lastHarvestDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+    var _lastFreshCarbonDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+    var _beforeSowingAndFertilisation: Bool = false
+    var _lab: Carbon_Esca_V1_LabAccreditation = .unspecified
+    var _carbonMethod: Carbon_Esca_V1_CarbonMethod = .unspecified
+    var _bulkDensityMethod: Carbon_Esca_V1_BulkDensityMethod = .unspecified
+    var _depthCm: Double = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _samplingDate = source._samplingDate
+      _measuresCarbon = source._measuresCarbon
+      _measuresBulkDensity = source._measuresBulkDensity
+      _soilType = source._soilType
+      _lastHarvestDate = source._lastHarvestDate
+      _lastFreshCarbonDate = source._lastFreshCarbonDate
+      _beforeSowingAndFertilisation = source._beforeSowingAndFertilisation
+      _lab = source._lab
+      _carbonMethod = source._carbonMethod
+      _bulkDensityMethod = source._bulkDensityMethod
+      _depthCm = source._depthCm
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._samplingDate) }()
+        case 3: try { try decoder.decodeSingularBoolField(value: &_storage._measuresCarbon) }()
+        case 4: try { try decoder.decodeSingularBoolField(value: &_storage._measuresBulkDensity) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._soilType) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._lastHarvestDate) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._lastFreshCarbonDate) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._beforeSowingAndFertilisation) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._lab) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._carbonMethod) }()
+        case 11: try { try decoder.decodeSingularEnumField(value: &_storage._bulkDensityMethod) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._depthCm) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      try { if let v = _storage._samplingDate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if _storage._measuresCarbon != false {
+        try visitor.visitSingularBoolField(value: _storage._measuresCarbon, fieldNumber: 3)
+      }
+      if _storage._measuresBulkDensity != false {
+        try visitor.visitSingularBoolField(value: _storage._measuresBulkDensity, fieldNumber: 4)
+      }
+      if _storage._soilType != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._soilType, fieldNumber: 5)
+      }
+      try { if let v = _storage._lastHarvestDate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._lastFreshCarbonDate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if _storage._beforeSowingAndFertilisation != false {
+        try visitor.visitSingularBoolField(value: _storage._beforeSowingAndFertilisation, fieldNumber: 8)
+      }
+      if _storage._lab != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._lab, fieldNumber: 9)
+      }
+      if _storage._carbonMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._carbonMethod, fieldNumber: 10)
+      }
+      if _storage._bulkDensityMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._bulkDensityMethod, fieldNumber: 11)
+      }
+      if _storage._depthCm.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._depthCm, fieldNumber: 12)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_SoilSampling, rhs: Carbon_Esca_V1_SoilSampling) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._samplingDate != rhs_storage._samplingDate {return false}
+        if _storage._measuresCarbon != rhs_storage._measuresCarbon {return false}
+        if _storage._measuresBulkDensity != rhs_storage._measuresBulkDensity {return false}
+        if _storage._soilType != rhs_storage._soilType {return false}
+        if _storage._lastHarvestDate != rhs_storage._lastHarvestDate {return false}
+        if _storage._lastFreshCarbonDate != rhs_storage._lastFreshCarbonDate {return false}
+        if _storage._beforeSowingAndFertilisation != rhs_storage._beforeSowingAndFertilisation {return false}
+        if _storage._lab != rhs_storage._lab {return false}
+        if _storage._carbonMethod != rhs_storage._carbonMethod {return false}
+        if _storage._bulkDensityMethod != rhs_storage._bulkDensityMethod {return false}
+        if _storage._depthCm != rhs_storage._depthCm {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3503,7 +4600,7 @@ nonisolated extension Carbon_Esca_V1_SamplingField: SwiftProtobuf.Message, Swift
 
 nonisolated extension Carbon_Esca_V1_SamplingPlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SamplingPlanRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fields\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}csr_year\0\u{3}real_csa\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}fields\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}csr_year\0\u{3}real_csa\0\u{1}samplings\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3516,6 +4613,7 @@ nonisolated extension Carbon_Esca_V1_SamplingPlanRequest: SwiftProtobuf.Message,
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.engagementYear) }()
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.csrYear) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.realCsa) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.samplings) }()
       default: break
       }
     }
@@ -3537,6 +4635,9 @@ nonisolated extension Carbon_Esca_V1_SamplingPlanRequest: SwiftProtobuf.Message,
     if self.realCsa != false {
       try visitor.visitSingularBoolField(value: self.realCsa, fieldNumber: 5)
     }
+    if !self.samplings.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.samplings, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3546,6 +4647,7 @@ nonisolated extension Carbon_Esca_V1_SamplingPlanRequest: SwiftProtobuf.Message,
     if lhs.engagementYear != rhs.engagementYear {return false}
     if lhs.csrYear != rhs.csrYear {return false}
     if lhs.realCsa != rhs.realCsa {return false}
+    if lhs.samplings != rhs.samplings {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4921,7 +6023,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmerCaseRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_old_claim_date\0\u{3}practice_start_date\0\u{3}engagement_date\0\u{3}csr_option\0\u{3}csr_analysis_date\0\u{3}csr_protocol_compliant\0\u{1}regions\0\u{3}csr_tc_per_ha\0\u{3}real_csa_date\0\u{3}biochar_every_year\0\u{3}measured_increase_cap_g_co2e_per_mj\0\u{3}harvest_date\0\u{3}retroactive_claim_years\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_old_claim_date\0\u{3}practice_start_date\0\u{3}engagement_date\0\u{3}csr_option\0\u{3}csr_analysis_date\0\u{3}csr_protocol_compliant\0\u{1}regions\0\u{3}csr_tc_per_ha\0\u{3}real_csa_date\0\u{3}biochar_every_year\0\u{3}measured_increase_cap_g_co2e_per_mj\0\u{3}harvest_date\0\u{3}retroactive_claim_years\0\u{3}harvest_dates\0\u{4}\u{2}practice_years\0\u{3}case1_late_csa_cap\0\u{3}later_real_csa_dates\0")
 
   fileprivate class _StorageClass {
     var _firstOldClaimDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
@@ -4937,6 +6039,10 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
     var _measuredIncreaseCapGCo2EPerMj: Double? = nil
     var _harvestDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _retroactiveClaimYears: [Int32] = []
+    var _harvestDates: [CarbonDomain.Carbon_Domain_V1_CalendarDate] = []
+    var _practiceYears: [Carbon_Esca_V1_PracticeYear] = []
+    var _case1LateCsaCap: Carbon_Esca_V1_Case1LateCsaPolicy = .unspecified
+    var _laterRealCsaDates: [CarbonDomain.Carbon_Domain_V1_CalendarDate] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4960,6 +6066,10 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
       _measuredIncreaseCapGCo2EPerMj = source._measuredIncreaseCapGCo2EPerMj
       _harvestDate = source._harvestDate
       _retroactiveClaimYears = source._retroactiveClaimYears
+      _harvestDates = source._harvestDates
+      _practiceYears = source._practiceYears
+      _case1LateCsaCap = source._case1LateCsaCap
+      _laterRealCsaDates = source._laterRealCsaDates
     }
   }
 
@@ -4991,6 +6101,10 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
         case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._measuredIncreaseCapGCo2EPerMj) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._harvestDate) }()
         case 13: try { try decoder.decodeRepeatedInt32Field(value: &_storage._retroactiveClaimYears) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._harvestDates) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._practiceYears) }()
+        case 17: try { try decoder.decodeSingularEnumField(value: &_storage._case1LateCsaCap) }()
+        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._laterRealCsaDates) }()
         default: break
         }
       }
@@ -5042,6 +6156,18 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
       if !_storage._retroactiveClaimYears.isEmpty {
         try visitor.visitPackedInt32Field(value: _storage._retroactiveClaimYears, fieldNumber: 13)
       }
+      if !_storage._harvestDates.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._harvestDates, fieldNumber: 14)
+      }
+      if !_storage._practiceYears.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._practiceYears, fieldNumber: 16)
+      }
+      if _storage._case1LateCsaCap != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._case1LateCsaCap, fieldNumber: 17)
+      }
+      if !_storage._laterRealCsaDates.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._laterRealCsaDates, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5064,10 +6190,153 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
         if _storage._measuredIncreaseCapGCo2EPerMj != rhs_storage._measuredIncreaseCapGCo2EPerMj {return false}
         if _storage._harvestDate != rhs_storage._harvestDate {return false}
         if _storage._retroactiveClaimYears != rhs_storage._retroactiveClaimYears {return false}
+        if _storage._harvestDates != rhs_storage._harvestDates {return false}
+        if _storage._practiceYears != rhs_storage._practiceYears {return false}
+        if _storage._case1LateCsaCap != rhs_storage._case1LateCsaCap {return false}
+        if _storage._laterRealCsaDates != rhs_storage._laterRealCsaDates {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_PracticeYear: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PracticeYear"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}practices\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeRepeatedEnumField(value: &self.practices) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.practices.isEmpty {
+      try visitor.visitPackedEnumField(value: self.practices, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_PracticeYear, rhs: Carbon_Esca_V1_PracticeYear) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.practices != rhs.practices {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_PracticeYearCheck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PracticeYearCheck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}practice_count\0\u{1}compliant\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.practiceCount) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.compliant) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if self.practiceCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.practiceCount, fieldNumber: 2)
+    }
+    if self.compliant != false {
+      try visitor.visitSingularBoolField(value: self.compliant, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_PracticeYearCheck, rhs: Carbon_Esca_V1_PracticeYearCheck) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.practiceCount != rhs.practiceCount {return false}
+    if lhs.compliant != rhs.compliant {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_HarvestAssessment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HarvestAssessment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{3}csa_source\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}claim_allowed\0\u{1}reasons\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.csaSource) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.capGCo2EPerMj) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.claimAllowed) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.reasons) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._date {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.csaSource != .unspecified {
+      try visitor.visitSingularEnumField(value: self.csaSource, fieldNumber: 2)
+    }
+    if self.cap != .unspecified {
+      try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 3)
+    }
+    if self.capGCo2EPerMj.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.capGCo2EPerMj, fieldNumber: 4)
+    }
+    if self.claimAllowed != false {
+      try visitor.visitSingularBoolField(value: self.claimAllowed, fieldNumber: 5)
+    }
+    if !self.reasons.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.reasons, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_HarvestAssessment, rhs: Carbon_Esca_V1_HarvestAssessment) -> Bool {
+    if lhs._date != rhs._date {return false}
+    if lhs.csaSource != rhs.csaSource {return false}
+    if lhs.cap != rhs.cap {return false}
+    if lhs.capGCo2EPerMj != rhs.capGCo2EPerMj {return false}
+    if lhs.claimAllowed != rhs.claimAllowed {return false}
+    if lhs.reasons != rhs.reasons {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5130,7 +6399,7 @@ nonisolated extension Carbon_Esca_V1_RegionalCsr: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CalendarYear"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}claim_allowed\0\u{3}csa_source\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{1}notes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}claim_allowed\0\u{3}csa_source\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{1}notes\0\u{3}assessed_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5144,12 +6413,17 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.capGCo2EPerMj) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.notes) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._assessedAt) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.year != 0 {
       try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 1)
     }
@@ -5168,6 +6442,9 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
     if !self.notes.isEmpty {
       try visitor.visitRepeatedStringField(value: self.notes, fieldNumber: 6)
     }
+    try { if let v = self._assessedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5178,6 +6455,7 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
     if lhs.cap != rhs.cap {return false}
     if lhs.capGCo2EPerMj != rhs.capGCo2EPerMj {return false}
     if lhs.notes != rhs.notes {return false}
+    if lhs._assessedAt != rhs._assessedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5185,7 +6463,7 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmerCaseResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}first_period_end_year\0\u{3}engagement_end_year\0\u{3}first_claim_date\0\u{3}retroactive_years_allowed\0\u{3}retroactive_valuation_years\0\u{3}csr_year\0\u{3}regional_rows\0\u{3}regional_min_tc_per_ha\0\u{3}regional_max_tc_per_ha\0\u{3}real_csa_deadline\0\u{3}real_csa_applies_from\0\u{3}harvest_csa_source\0\u{1}trace\0\u{3}harvest_cap\0\u{3}harvest_cap_g_co2e_per_mj\0\u{3}harvest_claim_allowed\0\u{1}calendar\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}first_period_end_year\0\u{3}engagement_end_year\0\u{3}first_claim_date\0\u{3}retroactive_years_allowed\0\u{3}retroactive_valuation_years\0\u{3}csr_year\0\u{3}regional_rows\0\u{3}regional_min_tc_per_ha\0\u{3}regional_max_tc_per_ha\0\u{3}real_csa_deadline\0\u{3}real_csa_applies_from\0\u{3}harvest_csa_source\0\u{1}trace\0\u{3}harvest_cap\0\u{3}harvest_cap_g_co2e_per_mj\0\u{3}harvest_claim_allowed\0\u{1}calendar\0\u{1}harvests\0\u{3}practice_checks\0\u{3}withdrawal_year\0\u{3}barred_years\0\u{3}case2_three_years_before_engagement\0\u{3}real_csa_due_years\0")
 
   fileprivate class _StorageClass {
     var _farmerCase: Carbon_Esca_V1_FarmerCase = .unspecified
@@ -5206,6 +6484,12 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
     var _harvestCapGCo2EPerMj: Double = 0
     var _harvestClaimAllowed: Bool = false
     var _calendar: [Carbon_Esca_V1_CalendarYear] = []
+    var _harvests: [Carbon_Esca_V1_HarvestAssessment] = []
+    var _practiceChecks: [Carbon_Esca_V1_PracticeYearCheck] = []
+    var _withdrawalYear: Int32 = 0
+    var _barredYears: [Int32] = []
+    var _case2ThreeYearsBeforeEngagement: Bool = false
+    var _realCsaDueYears: [Int32] = []
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -5235,6 +6519,12 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
       _harvestCapGCo2EPerMj = source._harvestCapGCo2EPerMj
       _harvestClaimAllowed = source._harvestClaimAllowed
       _calendar = source._calendar
+      _harvests = source._harvests
+      _practiceChecks = source._practiceChecks
+      _withdrawalYear = source._withdrawalYear
+      _barredYears = source._barredYears
+      _case2ThreeYearsBeforeEngagement = source._case2ThreeYearsBeforeEngagement
+      _realCsaDueYears = source._realCsaDueYears
       _trace = source._trace
     }
   }
@@ -5273,6 +6563,12 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._harvestCapGCo2EPerMj) }()
         case 18: try { try decoder.decodeSingularBoolField(value: &_storage._harvestClaimAllowed) }()
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._calendar) }()
+        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._harvests) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._practiceChecks) }()
+        case 22: try { try decoder.decodeSingularInt32Field(value: &_storage._withdrawalYear) }()
+        case 23: try { try decoder.decodeRepeatedInt32Field(value: &_storage._barredYears) }()
+        case 24: try { try decoder.decodeSingularBoolField(value: &_storage._case2ThreeYearsBeforeEngagement) }()
+        case 25: try { try decoder.decodeRepeatedInt32Field(value: &_storage._realCsaDueYears) }()
         default: break
         }
       }
@@ -5342,6 +6638,24 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
       if !_storage._calendar.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._calendar, fieldNumber: 19)
       }
+      if !_storage._harvests.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._harvests, fieldNumber: 20)
+      }
+      if !_storage._practiceChecks.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._practiceChecks, fieldNumber: 21)
+      }
+      if _storage._withdrawalYear != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._withdrawalYear, fieldNumber: 22)
+      }
+      if !_storage._barredYears.isEmpty {
+        try visitor.visitPackedInt32Field(value: _storage._barredYears, fieldNumber: 23)
+      }
+      if _storage._case2ThreeYearsBeforeEngagement != false {
+        try visitor.visitSingularBoolField(value: _storage._case2ThreeYearsBeforeEngagement, fieldNumber: 24)
+      }
+      if !_storage._realCsaDueYears.isEmpty {
+        try visitor.visitPackedInt32Field(value: _storage._realCsaDueYears, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5369,6 +6683,12 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
         if _storage._harvestCapGCo2EPerMj != rhs_storage._harvestCapGCo2EPerMj {return false}
         if _storage._harvestClaimAllowed != rhs_storage._harvestClaimAllowed {return false}
         if _storage._calendar != rhs_storage._calendar {return false}
+        if _storage._harvests != rhs_storage._harvests {return false}
+        if _storage._practiceChecks != rhs_storage._practiceChecks {return false}
+        if _storage._withdrawalYear != rhs_storage._withdrawalYear {return false}
+        if _storage._barredYears != rhs_storage._barredYears {return false}
+        if _storage._case2ThreeYearsBeforeEngagement != rhs_storage._case2ThreeYearsBeforeEngagement {return false}
+        if _storage._realCsaDueYears != rhs_storage._realCsaDueYears {return false}
         if _storage._trace != rhs_storage._trace {return false}
         return true
       }
@@ -5554,7 +6874,7 @@ nonisolated extension Carbon_Esca_V1_TenantExit: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RealCsaComparison"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_tc_per_ha\0\u{3}csa_modelled_tc_per_ha\0\u{1}analyses\0\u{3}years_since_csr\0\u{3}claimed_years\0\u{3}analysis_year\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{1}basis\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_tc_per_ha\0\u{3}csa_modelled_tc_per_ha\0\u{1}analyses\0\u{3}years_since_csr\0\u{3}claimed_years\0\u{3}analysis_year\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{1}basis\0\u{3}deficit_deduction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5570,6 +6890,7 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.analysisYear) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.yieldKgDryPerHaPerYr) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.basis) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.deficitDeduction) }()
       default: break
       }
     }
@@ -5600,6 +6921,9 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
     if self.basis != .unspecified {
       try visitor.visitSingularEnumField(value: self.basis, fieldNumber: 8)
     }
+    if self.deficitDeduction != .unspecified {
+      try visitor.visitSingularEnumField(value: self.deficitDeduction, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5612,6 +6936,7 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
     if lhs.analysisYear != rhs.analysisYear {return false}
     if lhs.yieldKgDryPerHaPerYr != rhs.yieldKgDryPerHaPerYr {return false}
     if lhs.basis != rhs.basis {return false}
+    if lhs.deficitDeduction != rhs.deficitDeduction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5738,7 +7063,7 @@ nonisolated extension Carbon_Esca_V1_BonusAdjustment: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PenaltyResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}penalised\0\u{3}emission_added_g_co2e_per_mj\0\u{3}barred_years\0\u{1}outcome\0\u{3}csa_compared_tc_per_ha\0\u{3}interval_low_tc_per_ha\0\u{3}interval_high_tc_per_ha\0\u{3}difference_tc_per_ha\0\u{3}annual_difference_tc_per_ha_per_yr\0\u{1}adjustments\0\u{3}recalibration_required\0\u{3}successor_may_take_over\0\u{2}\u{3}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}penalised\0\u{3}emission_added_g_co2e_per_mj\0\u{3}barred_years\0\u{1}outcome\0\u{3}csa_compared_tc_per_ha\0\u{3}interval_low_tc_per_ha\0\u{3}interval_high_tc_per_ha\0\u{3}difference_tc_per_ha\0\u{3}annual_difference_tc_per_ha_per_yr\0\u{1}adjustments\0\u{3}recalibration_required\0\u{3}successor_may_take_over\0\u{3}deduction_annual_once_g_co2e_per_kg_dry\0\u{3}deduction_per_claimed_year_g_co2e_per_kg_dry\0\u{1}trace\0\u{3}deficit_deduction\0")
 
   fileprivate class _StorageClass {
     var _penalised: Bool = false
@@ -5753,6 +7078,9 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
     var _adjustments: [Carbon_Esca_V1_BonusAdjustment] = []
     var _recalibrationRequired: Bool = false
     var _successorMayTakeOver: Bool = false
+    var _deductionAnnualOnceGCo2EPerKgDry: Double = 0
+    var _deductionPerClaimedYearGCo2EPerKgDry: Double = 0
+    var _deficitDeduction: Carbon_Esca_V1_DeficitDeduction = .unspecified
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -5776,6 +7104,9 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
       _adjustments = source._adjustments
       _recalibrationRequired = source._recalibrationRequired
       _successorMayTakeOver = source._successorMayTakeOver
+      _deductionAnnualOnceGCo2EPerKgDry = source._deductionAnnualOnceGCo2EPerKgDry
+      _deductionPerClaimedYearGCo2EPerKgDry = source._deductionPerClaimedYearGCo2EPerKgDry
+      _deficitDeduction = source._deficitDeduction
       _trace = source._trace
     }
   }
@@ -5807,7 +7138,10 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._adjustments) }()
         case 11: try { try decoder.decodeSingularBoolField(value: &_storage._recalibrationRequired) }()
         case 12: try { try decoder.decodeSingularBoolField(value: &_storage._successorMayTakeOver) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._deductionAnnualOnceGCo2EPerKgDry) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._deductionPerClaimedYearGCo2EPerKgDry) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 16: try { try decoder.decodeSingularEnumField(value: &_storage._deficitDeduction) }()
         default: break
         }
       }
@@ -5856,9 +7190,18 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
       if _storage._successorMayTakeOver != false {
         try visitor.visitSingularBoolField(value: _storage._successorMayTakeOver, fieldNumber: 12)
       }
+      if _storage._deductionAnnualOnceGCo2EPerKgDry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._deductionAnnualOnceGCo2EPerKgDry, fieldNumber: 13)
+      }
+      if _storage._deductionPerClaimedYearGCo2EPerKgDry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._deductionPerClaimedYearGCo2EPerKgDry, fieldNumber: 14)
+      }
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      if _storage._deficitDeduction != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._deficitDeduction, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5880,6 +7223,9 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
         if _storage._adjustments != rhs_storage._adjustments {return false}
         if _storage._recalibrationRequired != rhs_storage._recalibrationRequired {return false}
         if _storage._successorMayTakeOver != rhs_storage._successorMayTakeOver {return false}
+        if _storage._deductionAnnualOnceGCo2EPerKgDry != rhs_storage._deductionAnnualOnceGCo2EPerKgDry {return false}
+        if _storage._deductionPerClaimedYearGCo2EPerKgDry != rhs_storage._deductionPerClaimedYearGCo2EPerKgDry {return false}
+        if _storage._deficitDeduction != rhs_storage._deficitDeduction {return false}
         if _storage._trace != rhs_storage._trace {return false}
         return true
       }
@@ -6080,7 +7426,7 @@ nonisolated extension Carbon_Esca_V1_FarmRecord: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{3}include_terms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}farms\0\u{3}include_terms\0\u{3}max_results_per_message\0\u{3}max_milliseconds_per_message\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -6090,6 +7436,8 @@ nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.farms) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.includeTerms) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxResultsPerMessage) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.maxMillisecondsPerMessage) }()
       default: break
       }
     }
@@ -6102,12 +7450,50 @@ nonisolated extension Carbon_Esca_V1_BatchRequest: SwiftProtobuf.Message, SwiftP
     if self.includeTerms != false {
       try visitor.visitSingularBoolField(value: self.includeTerms, fieldNumber: 2)
     }
+    if self.maxResultsPerMessage != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxResultsPerMessage, fieldNumber: 3)
+    }
+    if self.maxMillisecondsPerMessage != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxMillisecondsPerMessage, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_BatchRequest, rhs: Carbon_Esca_V1_BatchRequest) -> Bool {
     if lhs.farms != rhs.farms {return false}
     if lhs.includeTerms != rhs.includeTerms {return false}
+    if lhs.maxResultsPerMessage != rhs.maxResultsPerMessage {return false}
+    if lhs.maxMillisecondsPerMessage != rhs.maxMillisecondsPerMessage {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_FarmResultGroup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FarmResultGroup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_FarmResultGroup, rhs: Carbon_Esca_V1_FarmResultGroup) -> Bool {
+    if lhs.results != rhs.results {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -6270,6 +7656,472 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
         if _storage._escaUncappedGCo2EPerMjFuel != rhs_storage._escaUncappedGCo2EPerMjFuel {return false}
         if _storage._escaCappedGCo2EPerMjFuel != rhs_storage._escaCappedGCo2EPerMjFuel {return false}
         if _storage._trace != rhs_storage._trace {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DossierHarvest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}yield_kg_dry_per_ha_per_yr\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.crop) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._yieldKgDryPerHaPerYr) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._date {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.crop.isEmpty {
+      try visitor.visitSingularStringField(value: self.crop, fieldNumber: 2)
+    }
+    try { if let v = self._yieldKgDryPerHaPerYr {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_DossierHarvest, rhs: Carbon_Esca_V1_DossierHarvest) -> Bool {
+    if lhs._date != rhs._date {return false}
+    if lhs.crop != rhs.crop {return false}
+    if lhs._yieldKgDryPerHaPerYr != rhs._yieldKgDryPerHaPerYr {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_FarmDossier: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FarmDossier"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farm_id\0\u{3}case_facts\0\u{1}model\0\u{1}bonus\0\u{3}real_csa\0\u{1}harvests\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.farmID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._caseFacts) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._model) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._bonus) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._realCsa) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.harvests) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.farmID.isEmpty {
+      try visitor.visitSingularStringField(value: self.farmID, fieldNumber: 1)
+    }
+    try { if let v = self._caseFacts {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._model {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._bonus {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._realCsa {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.harvests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.harvests, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_FarmDossier, rhs: Carbon_Esca_V1_FarmDossier) -> Bool {
+    if lhs.farmID != rhs.farmID {return false}
+    if lhs._caseFacts != rhs._caseFacts {return false}
+    if lhs._model != rhs._model {return false}
+    if lhs._bonus != rhs._bonus {return false}
+    if lhs._realCsa != rhs._realCsa {return false}
+    if lhs.harvests != rhs.harvests {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DossierHarvestResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}claim_allowed\0\u{3}csa_source\0\u{3}csr_tc_per_ha\0\u{3}csa_tc_per_ha\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}adjustment_g_co2e_per_kg_dry\0\u{2}\u{2}reasons\0")
+
+  fileprivate class _StorageClass {
+    var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+    var _crop: String = String()
+    var _claimAllowed: Bool = false
+    var _csaSource: Carbon_Esca_V1_CsaSource = .unspecified
+    var _csrTcPerHa: Double = 0
+    var _csaTcPerHa: Double = 0
+    var _annualRateTcPerHaPerYr: Double = 0
+    var _cap: Carbon_Esca_V1_CapKind = .unspecified
+    var _capGCo2EPerMj: Double = 0
+    var _escaGCo2EPerKgDry: Double = 0
+    var _escaGCo2EPerMjFeedstock: Double = 0
+    var _escaUncappedGCo2EPerMjFuel: Double = 0
+    var _escaCappedGCo2EPerMjFuel: Double = 0
+    var _adjustmentGCo2EPerKgDry: Double = 0
+    var _reasons: [String] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _date = source._date
+      _crop = source._crop
+      _claimAllowed = source._claimAllowed
+      _csaSource = source._csaSource
+      _csrTcPerHa = source._csrTcPerHa
+      _csaTcPerHa = source._csaTcPerHa
+      _annualRateTcPerHaPerYr = source._annualRateTcPerHaPerYr
+      _cap = source._cap
+      _capGCo2EPerMj = source._capGCo2EPerMj
+      _escaGCo2EPerKgDry = source._escaGCo2EPerKgDry
+      _escaGCo2EPerMjFeedstock = source._escaGCo2EPerMjFeedstock
+      _escaUncappedGCo2EPerMjFuel = source._escaUncappedGCo2EPerMjFuel
+      _escaCappedGCo2EPerMjFuel = source._escaCappedGCo2EPerMjFuel
+      _adjustmentGCo2EPerKgDry = source._adjustmentGCo2EPerKgDry
+      _reasons = source._reasons
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._date) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._crop) }()
+        case 3: try { try decoder.decodeSingularBoolField(value: &_storage._claimAllowed) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._csaSource) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTcPerHa) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._csaTcPerHa) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTcPerHaPerYr) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._cap) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._capGCo2EPerMj) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._escaGCo2EPerKgDry) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._escaGCo2EPerMjFeedstock) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._escaUncappedGCo2EPerMjFuel) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._escaCappedGCo2EPerMjFuel) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._adjustmentGCo2EPerKgDry) }()
+        case 16: try { try decoder.decodeRepeatedStringField(value: &_storage._reasons) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._date {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._crop.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._crop, fieldNumber: 2)
+      }
+      if _storage._claimAllowed != false {
+        try visitor.visitSingularBoolField(value: _storage._claimAllowed, fieldNumber: 3)
+      }
+      if _storage._csaSource != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._csaSource, fieldNumber: 4)
+      }
+      if _storage._csrTcPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csrTcPerHa, fieldNumber: 5)
+      }
+      if _storage._csaTcPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csaTcPerHa, fieldNumber: 6)
+      }
+      if _storage._annualRateTcPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualRateTcPerHaPerYr, fieldNumber: 7)
+      }
+      if _storage._cap != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._cap, fieldNumber: 8)
+      }
+      if _storage._capGCo2EPerMj.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._capGCo2EPerMj, fieldNumber: 9)
+      }
+      if _storage._escaGCo2EPerKgDry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._escaGCo2EPerKgDry, fieldNumber: 10)
+      }
+      if _storage._escaGCo2EPerMjFeedstock.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._escaGCo2EPerMjFeedstock, fieldNumber: 11)
+      }
+      if _storage._escaUncappedGCo2EPerMjFuel.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._escaUncappedGCo2EPerMjFuel, fieldNumber: 12)
+      }
+      if _storage._escaCappedGCo2EPerMjFuel.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._escaCappedGCo2EPerMjFuel, fieldNumber: 13)
+      }
+      if _storage._adjustmentGCo2EPerKgDry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._adjustmentGCo2EPerKgDry, fieldNumber: 14)
+      }
+      if !_storage._reasons.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._reasons, fieldNumber: 16)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_DossierHarvestResult, rhs: Carbon_Esca_V1_DossierHarvestResult) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._date != rhs_storage._date {return false}
+        if _storage._crop != rhs_storage._crop {return false}
+        if _storage._claimAllowed != rhs_storage._claimAllowed {return false}
+        if _storage._csaSource != rhs_storage._csaSource {return false}
+        if _storage._csrTcPerHa != rhs_storage._csrTcPerHa {return false}
+        if _storage._csaTcPerHa != rhs_storage._csaTcPerHa {return false}
+        if _storage._annualRateTcPerHaPerYr != rhs_storage._annualRateTcPerHaPerYr {return false}
+        if _storage._cap != rhs_storage._cap {return false}
+        if _storage._capGCo2EPerMj != rhs_storage._capGCo2EPerMj {return false}
+        if _storage._escaGCo2EPerKgDry != rhs_storage._escaGCo2EPerKgDry {return false}
+        if _storage._escaGCo2EPerMjFeedstock != rhs_storage._escaGCo2EPerMjFeedstock {return false}
+        if _storage._escaUncappedGCo2EPerMjFuel != rhs_storage._escaUncappedGCo2EPerMjFuel {return false}
+        if _storage._escaCappedGCo2EPerMjFuel != rhs_storage._escaCappedGCo2EPerMjFuel {return false}
+        if _storage._adjustmentGCo2EPerKgDry != rhs_storage._adjustmentGCo2EPerKgDry {return false}
+        if _storage._reasons != rhs_storage._reasons {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_DossierResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DossierResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farm_id\0\u{3}case_assessment\0\u{1}model\0\u{1}bonus\0\u{3}real_csa\0\u{1}harvests\0\u{1}limitations\0\u{2}\u{8}trace\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.farmID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._caseAssessment) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._model) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._bonus) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._realCsa) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.harvests) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.limitations) }()
+      case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.farmID.isEmpty {
+      try visitor.visitSingularStringField(value: self.farmID, fieldNumber: 1)
+    }
+    try { if let v = self._caseAssessment {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._model {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._bonus {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._realCsa {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.harvests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.harvests, fieldNumber: 6)
+    }
+    if !self.limitations.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.limitations, fieldNumber: 7)
+    }
+    try { if let v = self._trace {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_DossierResponse, rhs: Carbon_Esca_V1_DossierResponse) -> Bool {
+    if lhs.farmID != rhs.farmID {return false}
+    if lhs._caseAssessment != rhs._caseAssessment {return false}
+    if lhs._model != rhs._model {return false}
+    if lhs._bonus != rhs._bonus {return false}
+    if lhs._realCsa != rhs._realCsa {return false}
+    if lhs.harvests != rhs.harvests {return false}
+    if lhs.limitations != rhs.limitations {return false}
+    if lhs._trace != rhs._trace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_DossierBatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DossierBatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dossiers\0\u{3}include_terms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.dossiers) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.includeTerms) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.dossiers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.dossiers, fieldNumber: 1)
+    }
+    if self.includeTerms != false {
+      try visitor.visitSingularBoolField(value: self.includeTerms, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_DossierBatchRequest, rhs: Carbon_Esca_V1_DossierBatchRequest) -> Bool {
+    if lhs.dossiers != rhs.dossiers {return false}
+    if lhs.includeTerms != rhs.includeTerms {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Esca_V1_DossierResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DossierResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{3}farm_id\0\u{1}error\0\u{1}dossier\0")
+
+  fileprivate class _StorageClass {
+    var _index: Int32 = 0
+    var _farmID: String = String()
+    var _error: Carbon_Esca_V1_FarmError? = nil
+    var _dossier: Carbon_Esca_V1_DossierResponse? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _index = source._index
+      _farmID = source._farmID
+      _error = source._error
+      _dossier = source._dossier
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt32Field(value: &_storage._index) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._farmID) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._error) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._dossier) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._index != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._index, fieldNumber: 1)
+      }
+      if !_storage._farmID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._farmID, fieldNumber: 2)
+      }
+      try { if let v = _storage._error {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._dossier {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Esca_V1_DossierResult, rhs: Carbon_Esca_V1_DossierResult) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._index != rhs_storage._index {return false}
+        if _storage._farmID != rhs_storage._farmID {return false}
+        if _storage._error != rhs_storage._error {return false}
+        if _storage._dossier != rhs_storage._dossier {return false}
         return true
       }
       if !storagesAreEqual {return false}

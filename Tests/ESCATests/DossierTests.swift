@@ -1,0 +1,140 @@
+import CarbonDomain
+import CarbonPluginKit
+import Foundation
+import Testing
+@testable import ESCAModule
+
+/// AssessDossier / AssessDossierStream: one farm's whole ESCA result from the facts a
+/// co-operative holds, computed by the same rules as the fine-grained methods.
+@Suite struct DossierTests {
+  func call(_ request: FarmDossier) throws -> DossierResponse {
+    try Esca.harness().call(Esca.service + "AssessDossier", request, as: DossierResponse.self)
+  }
+
+  /// The sample dossier of Plugins/ESCA/examples (case 2, the calculator's model, a real CSA).
+  func sample() throws -> FarmDossier {
+    let json = try String(contentsOfFile: Esca.examplesDirectory() + "/AssessDossier.json", encoding: .utf8)
+    return try FarmDossier(jsonString: json)
+  }
+
+  /// "A minimal request (rate and yield only) must work with a clear default for the EF
+  /// history": the conservative scenario ("le calcul de Ef n'est pas obligatoire").
+  @Test func minimalRequestWorksWithTheConservativeEfDefault() throws {
+    var request = FarmDossier()
+    request.bonus.annualRateTcPerHaPerYr = 0.12
+    request.bonus.yieldKgDryPerHaPerYr = 2921
+    let response = try call(request)
+    // 0.12 × 3.664e6 / 2921 = 150.5306 g/kg.
+    #expect(abs(response.bonus.escaGCo2EPerKgDry - 0.12 * 3.664e6 / 2921) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "ef_policy" && $0.choice == "NONE" && $0.reason.contains("conservateur") })
+    // The same request on ComputeBonus still asks for the EF history (its documented default).
+    let error = try #require(try Esca.error("ComputeBonus", request.bonus, as: BonusResponse.self))
+    #expect(error.field == "engagement_year")
+  }
+
+  @Test func theOneMissingFieldIsNamed() throws {
+    var request = FarmDossier()
+    request.bonus.annualRateTcPerHaPerYr = 0.12
+    var error = try #require(try Esca.error("AssessDossier", request, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "bonus.yield_kg_dry_per_ha_per_yr")
+    request = FarmDossier()
+    request.bonus.yieldKgDryPerHaPerYr = 2921
+    error = try #require(try Esca.error("AssessDossier", request, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "bonus.annual_rate_tc_per_ha_per_yr")
+    error = try #require(try Esca.error("AssessDossier", FarmDossier(), as: DossierResponse.self))
+    #expect(error.field == "bonus")
+    // A bad fact deep in the case is named with its path in the dossier.
+    var bad = try sample()
+    bad.caseFacts.engagementDate.month = 13
+    error = try #require(try Esca.error("AssessDossier", bad, as: DossierResponse.self))
+    #expect(error.field == "case_facts.engagement_date.month")
+  }
+
+  /// The dossier gives, harvest by harvest, what the fine-grained methods give one step at a
+  /// time: the same case verdict (AssessFarmerCase) and the same bonus (ComputeBonus).
+  @Test func eachHarvestMatchesTheFineGrainedMethods() throws {
+    let dossier = try sample()
+    let response = try call(dossier)
+    #expect(response.harvests.count == 3)
+    let harness = try Esca.harness()
+    for (harvest, result) in zip(dossier.harvests, response.harvests) {
+      var facts = dossier.caseFacts
+      facts.harvestDate = harvest.date
+      let verdict = try harness.call(Esca.service + "AssessFarmerCase", facts, as: Carbon_Esca_V1_FarmerCaseResponse.self)
+      #expect(verdict.harvestCsaSource == result.csaSource)
+      #expect(verdict.harvestCap == result.cap)
+      #expect(verdict.harvestClaimAllowed == result.claimAllowed)
+    }
+    // 2018 harvest: before the practices (2019-03-01): refused and listed.
+    #expect(!response.harvests[0].claimAllowed)
+    #expect(response.limitations.contains { $0.contains("2018-07-10") && $0.contains("before the improved practices started") })
+    // 2025 harvest, modelled: the calculator's 150.548 g/kg (r 0.1200192 × 3.664e6 / 2921),
+    // × 0.06 kg/MJ × 0.6 = 5.4197 g/MJ under the case-2 cap 25.
+    var bonus = dossier.bonus
+    bonus.annualRateTcPerHaPerYr = response.model.annualRateTcPerHaPerYr
+    bonus.efPolicy = .none
+    let fine = try harness.call(Esca.service + "ComputeBonus", bonus, as: BonusResponse.self)
+    #expect(abs(response.harvests[1].escaGCo2EPerKgDry - fine.escaGCo2EPerKgDry) < 1e-12)
+    #expect(abs(response.harvests[1].escaCappedGCo2EPerMjFuel - fine.escaUncappedGCo2EPerMjFuel) < 1e-12)
+    // 2030 harvest, real CSA 16.0 (median of 15.8/16.0/16.2): r = (16 − 15) / 5 = 0.2;
+    // carry-over (16 − 15.6) × 3.664e6 / 2921 / 5 = 100.349 g/kg; 0.2 × 3.664e6 / 2921 = 250.873.
+    #expect(abs(response.harvests[2].escaGCo2EPerKgDry - (0.2 + 0.4 / 5) * 3.664e6 / 2921) < 1e-9)
+    #expect(abs(response.harvests[2].adjustmentGCo2EPerKgDry - 0.4 * 3.664e6 / 2921 / 5) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_real_csa_rate" })
+    // Without the real CSA's analyses that harvest is not valued, and says why.
+    var withoutReal = dossier
+    withoutReal.clearRealCsa()
+    let unvalued = try call(withoutReal)
+    #expect(!unvalued.harvests[2].claimAllowed && unvalued.harvests[2].escaGCo2EPerKgDry == 0)
+    #expect(unvalued.harvests[2].reasons.contains { $0.contains("give real_csa") })
+  }
+
+  /// "Le plafond prévaut" at a harvest: case 1, measured cap 60 → 45.
+  @Test func theHarvestsCapComesFromItsCaseAndDate() throws {
+    var request = FarmDossier()
+    request.caseFacts.firstOldClaimDate = Esca.date(2021, 5, 1)
+    request.caseFacts.practiceStartDate = Esca.date(2015, 1, 1)
+    request.caseFacts.engagementDate = Esca.date(2023, 3, 1)
+    request.caseFacts.csrOption = .regionalTable
+    request.caseFacts.regions = ["22", "31"]
+    request.caseFacts.csrTcPerHa = 42
+    request.caseFacts.realCsaDate = Esca.date(2027, 4, 10)
+    request.caseFacts.measuredIncreaseCapGCo2EPerMj = 60
+    // 1 t C/ha/yr, 3664 kg/ha → 1000 g/kg × 0.08 kg/MJ = 80 g/MJ.
+    request.bonus.annualRateTcPerHaPerYr = 1
+    request.bonus.yieldKgDryPerHaPerYr = 3664
+    request.bonus.feedstockFactorKgDryPerMjFuel = 0.08
+    var before = Carbon_Esca_V1_DossierHarvest()
+    before.date = Esca.date(2026, 7, 10)
+    var after = Carbon_Esca_V1_DossierHarvest()
+    after.date = Esca.date(2027, 7, 10)
+    request.harvests = [before, after]
+    let response = try call(request)
+    #expect(response.harvests.map(\.cap) == [.capKind45, .measuredIncrease])
+    #expect(response.harvests.map(\.escaCappedGCo2EPerMjFuel) == [45, 45])
+    #expect(response.harvests.allSatisfy { abs($0.escaUncappedGCo2EPerMjFuel - 80) < 1e-9 })
+    #expect(response.limitations.contains { $0.hasPrefix("esca.cap.measured_at_most_45") })
+  }
+
+  @Test func streamGivesEachFarmsDossierWithErrorsInPlace() throws {
+    let dossier = try sample()
+    var minimal = FarmDossier()
+    minimal.farmID = "minimal"
+    minimal.bonus.annualRateTcPerHaPerYr = 0.12
+    minimal.bonus.yieldKgDryPerHaPerYr = 2921
+    var broken = minimal
+    broken.farmID = "broken"
+    broken.bonus.yieldKgDryPerHaPerYr = .nan
+    var first = Carbon_Esca_V1_DossierBatchRequest()
+    first.dossiers = [dossier, minimal]
+    var second = Carbon_Esca_V1_DossierBatchRequest()
+    second.dossiers = [broken, dossier]
+    let results = try Esca.harness().bidi(Esca.service + "AssessDossierStream", [first, second], as: Carbon_Esca_V1_DossierResult.self)
+    #expect(results.map(\.index) == [0, 1, 2, 3])
+    #expect(results.map(\.farmID) == ["case2-calculator-farm", "minimal", "broken", "case2-calculator-farm"])
+    #expect(results[2].error.status == "INVALID_ARGUMENT" && results[2].error.field == "requests[1].dossiers[0].bonus.yield_kg_dry_per_ha_per_yr")
+    let unary = try call(dossier)
+    #expect(results[0].dossier.harvests == unary.harvests)
+    #expect(results[3].dossier.harvests == unary.harvests)
+  }
+}
