@@ -59,6 +59,10 @@ struct ClientOptions: ParsableArguments {
     do {
       return try await withGRPCClient(transport: transport) { client in try await body(client) }
     } catch let error as RPCError {
+      if let handshake = Self.tlsHandshakeFailure(error) {
+        printError(handshake.explanation(caFile: caFile, server: server))
+        throw ExitCode(1)
+      }
       var text = "error: \(error.code) (\(Status.Code(error.code).rawValue)): \(error.message)"
       if let field = error.metadata[stringValues: "carbon-error-field"].first(where: { _ in true }) {
         text += "\n  field: \(field)"
@@ -66,6 +70,49 @@ struct ClientOptions: ParsableArguments {
       printError(text)
       throw ExitCode(1)
     }
+  }
+}
+
+/// Why a TLS handshake failed, read from the transport's error: the connection error alone
+/// ("closed the connection before the HTTP/2 preface") does not tell a user what to fix.
+struct TLSHandshakeFailure {
+  /// BoringSSL's reason codes, e.g. `CERTIFICATE_VERIFY_FAILED`.
+  let reasons: [String]
+
+  /// A message naming the cause and what to do.
+  func explanation(caFile: String?, server: String) -> String {
+    if reasons.contains("CERTIFICATE_VERIFY_FAILED") {
+      return """
+        error: TLS: the certificate of \(server) could not be verified with the CA in \(caFile ?? "(none)") \
+        (CERTIFICATE_VERIFY_FAILED: issued by another CA, expired, or not for this host name).
+          Trust the CA that issued it: --ca FILE, or --state-dir DIR of that server.
+        """
+    }
+    if reasons.contains(where: { $0.contains("CERTIFICATE_REQUIRED") || $0.contains("HANDSHAKE_FAILURE") }) {
+      return """
+        error: TLS: \(server) refused the handshake (\(reasons.joined(separator: ", "))); \
+        if it checks its callers, present a client certificate with --cert FILE --key FILE.
+        """
+    }
+    return "error: TLS: the handshake with \(server) failed (\(reasons.joined(separator: ", ")))"
+  }
+}
+
+extension ClientOptions {
+  /// The TLS handshake failure behind an RPC error, if that is what it is.
+  static func tlsHandshakeFailure(_ error: RPCError) -> TLSHandshakeFailure? {
+    var cause: (any Error)? = error.cause
+    var seen = 0
+    while let current = cause, seen < 8 {
+      let text = String(reflecting: current)
+      if text.contains("handshakeFailed") || text.contains("OPENSSL_internal") {
+        let reasons = text.matches(of: /OPENSSL_internal:([A-Z0-9_]+)/).map { String($0.output.1) }
+        return TLSHandshakeFailure(reasons: reasons.isEmpty ? ["handshake failed"] : reasons)
+      }
+      cause = (current as? RPCError)?.cause
+      seen += 1
+    }
+    return nil
   }
 }
 

@@ -143,6 +143,26 @@ struct CommandLineTests {
     #expect(adminLine.contains("caller=ops"), "every admin action is logged with the identity: \(server.output)")
   }
 
+  /// Issue 20 point 6: a reader that goes away ends the CLI quietly; a CA that did not issue the
+  /// server's certificate is named in a certificate error, not reported as a protocol error.
+  @Test func brokenPipeAndWrongCAAreReportedAsSuch() throws {
+    let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
+    defer { _ = server.terminate() }
+    let client = "--server \(server.address) --state-dir \(server.stateDirectory)"
+    // `true` exits without reading: every write of the CLI meets a closed pipe.
+    let piped = try runProcess("/bin/bash", ["-c", "\(Self.executable) modules \(client) | true; echo \"status ${PIPESTATUS[0]}\""])
+    #expect(piped.output.contains("status 0"), "\(piped.output)")
+    #expect(!piped.output.contains("Fatal error"), "\(piped.output)")
+
+    let otherCA = try TestEnvironment.temporaryDirectory("other-ca")
+    #expect(try carbonhub(["certs", "init", "--dir", otherCA]).status == 0)
+    let wrongCA = try carbonhub(["modules", "--server", server.address, "--ca", otherCA + "/ca.pem"])
+    #expect(wrongCA.status == 1)
+    #expect(wrongCA.output.contains("error: TLS: the certificate of \(server.address) could not be verified with the CA in \(otherCA)/ca.pem"), "\(wrongCA.output)")
+    #expect(wrongCA.output.contains("CERTIFICATE_VERIFY_FAILED"), "\(wrongCA.output)")
+    #expect(!wrongCA.output.contains("preface"), "\(wrongCA.output)")
+  }
+
   @Test func serveWithADeploymentFile() throws {
     let directory = try TestEnvironment.temporaryDirectory("cli-config")
     let file = directory + "/deployment.toml"
