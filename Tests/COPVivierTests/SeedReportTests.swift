@@ -126,7 +126,7 @@ struct SeedReportTests {
     let data = try harness.call(Path.reference, Carbon_Cop_V1_GetReferenceDataRequest(), as: Carbon_Cop_V1_GetReferenceDataResponse.self)
     #expect(data.panoramaLevers.count == 43)
     #expect(data.panoramaLevers.first { $0.lever == "Efficacité et sobriété logistique" }?.sector == "Transport de marchandises")
-    #expect(data.formLevers.count == 42)
+    #expect(data.formLevers.count == 41)  // 25 printed in the seed + 16 reconstructed
     for alias in ["Vélo", "Rénovation (tertiaire)", "Continuités écologiques", "Bouclage biomasse", "Gestion des forêts", "velo", "RENOVATION (TERTIAIRE)"] {
       #expect(ReferenceData.lever(named: alias) != nil, "\(alias)")
     }
@@ -142,5 +142,37 @@ struct SeedReportTests {
     for lever in data.formLevers where !lever.panoramaLever.isEmpty {
       #expect(panorama.contains(lever.panoramaLever), "\(lever.name) → \(lever.panoramaLever)")
     }
+  }
+
+  // Seed, Partie 4: « Le levier « vélo » ne représente qu'un des huit leviers attachés à cette
+  // thématique » (Transport et mobilités).
+  @Test("'Vélo' is one of EIGHT form levers of 'Transport et mobilités', one per panorama transport lever")
+  func eightTransportLevers() throws {
+    let data = try harness.call(Path.reference, Carbon_Cop_V1_GetReferenceDataRequest(), as: Carbon_Cop_V1_GetReferenceDataResponse.self)
+    let transport = data.formLevers.filter { $0.thematic == "Transport et mobilités" }
+    #expect(transport.count == 8)
+    #expect(transport.contains { $0.name == "Vélo" })
+    // The panorama's transport rows (6 passenger + 2 freight, labels corrected) are 8 levers,
+    // each reached by exactly one form lever.
+    let panoramaTransport = data.panoramaLevers.filter { $0.sector.hasPrefix("Transport") }.map(\.lever)
+    #expect(panoramaTransport.count == 8)
+    #expect(Set(transport.map(\.panoramaLever)) == Set(panoramaTransport))
+    // No two form levers share a name or an alias.
+    var seen: [String: String] = [:]
+    for lever in data.formLevers {
+      for spelling in [lever.name] + lever.aliases {
+        let key = ReferenceData.fold(spelling)
+        #expect(seen[key] == nil || seen[key] == lever.name, "\(spelling) names both \(seen[key] ?? "") and \(lever.name)")
+        seen[key] = lever.name
+      }
+    }
+    #expect(ReferenceData.lever(named: "Report modal")?.name == "Vélo")
+    // The ninth lever of version 2024.1 is refused, naming its replacement.
+    var request = Carbon_Cop_V1_QualifyProjectRequest()
+    request.project = carriedProject(lever: "Transports en commun")
+    let error = capture { _ = try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self) }
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "project.primary_lever")
+    #expect(error?.message.contains("use 'Vélo'") == true)
   }
 }

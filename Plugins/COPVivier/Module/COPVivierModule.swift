@@ -57,6 +57,8 @@ public struct COPVivierModule: CarbonModule {
   let store: any ProjectStore
   /// "sqlite" or "postgres", reported in traces.
   let storageKind: String
+  /// What the start-up re-qualification of the stored projects did (reported in traces).
+  let upgrade: Requalification.Outcome
 
   public init(context: ModuleContext) throws(ModuleError) {
     let config = try context.decodeConfig(Config.self)
@@ -73,6 +75,7 @@ public struct COPVivierModule: CarbonModule {
       throw .invalidArgument("config.storage", "must be \"sqlite\" or \"postgres\", got \"\(config.storage)\"")
     }
     storageKind = config.storage
+    upgrade = try Requalification.run(store, at: ProjectValidation.now())
   }
 
   /// A trace started for a method, with the data set and the storage.
@@ -81,6 +84,11 @@ public struct COPVivierModule: CarbonModule {
     trace.dataSet(ReferenceData.dataSet)
     trace.dataSet(FrenchTerritories.dataSet)
     trace.decision("cop.storage", storageKind.uppercased(), reason: "module configuration 'storage'")
+    if upgrade.requalified > 0 {
+      trace.rule(
+        "cop.upgrade.requalified",
+        "at start-up \(upgrade.requalified) stored project(s) re-qualified by rules \(QualificationRules.version) (\(upgrade.ruleCategoryChanged) changed rule category, \(upgrade.leversMoved) retired lever(s) replaced); each has a 'requalify' history entry")
+    }
     return trace
   }
 }

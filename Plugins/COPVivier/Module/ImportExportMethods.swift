@@ -41,7 +41,8 @@ extension COPVivierModule {
     var seenIDs: Set<String> = []
     func reject(_ index: Int, _ line: Int, _ column: String, _ message: String) {
       var error = Carbon_Cop_V1_RowError()
-      error.row = Int32(line)
+      error.row = Int32(index + 1)
+      error.line = Int32(line)
       error.column = column
       error.field = column.isEmpty ? "rows[\(index)]" : "rows[\(index)].\(column)"
       error.message = message
@@ -104,7 +105,7 @@ extension COPVivierModule {
     response.rejectedCount = Int32(Set(response.errors.map(\.row)).count)
 
     if !response.errors.isEmpty && !request.partial && !request.dryRun {
-      let listed = response.errors.prefix(50).map { "row \($0.row) \($0.field): \($0.message)" }.joined(separator: "; ")
+      let listed = response.errors.prefix(50).map { "row \($0.row) (line \($0.line)) \($0.field): \($0.message)" }.joined(separator: "; ")
       let first = response.errors[0]
       throw ModuleError(
         .invalidArgument,

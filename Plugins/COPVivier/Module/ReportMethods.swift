@@ -18,8 +18,8 @@ extension COPVivierModule {
     }
     var trace = startTrace("seed pool")
     trace.decision(
-      "cop.seed_pool.other_levers", "EVEN_SPLIT_OVER_17_RECONSTRUCTED_LEVERS",
-      reason: "the seed's 'Autres leviers' (323) include the 10 least-invested levers (28); the other 295 are split 6 × 18 + 11 × 17 over the reconstructed levers (generated, not seed data)")
+      "cop.seed_pool.other_levers", "EVEN_SPLIT_OVER_16_RECONSTRUCTED_LEVERS",
+      reason: "the seed's 'Autres leviers' (323) include the 10 least-invested levers (28); the other 295 are split 7 × 19 + 9 × 18 over the reconstructed levers (generated, not seed data)")
     if request.store {
       try store.insert(generated, change: ChangeInfo(actor: actor, action: "import", at: ProjectValidation.now()))
       trace.rule("cop.seed_pool.stored", "\(generated.count) projects written in one transaction")
