@@ -139,11 +139,13 @@ enum ReferenceData {
     var key = " " + fold(name).replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "'", with: "' ") + " "
     for (long, short) in [
       ("communaute d' agglomeration", "ca"), ("communaute d'agglomeration", "ca"), ("communaute de communes", "cc"),
-      ("communaute urbaine", "cu"), ("metropole europeenne", "metropole europeenne"),
+      ("communaute urbaine", "cu"),
     ] {
       key = key.replacingOccurrences(of: " " + long + " ", with: " " + short + " ")
     }
-    return key.split(separator: " ").joined(separator: " ")
+    // Articles and prepositions are dropped: "CC Oise Picarde" is "CC de l'Oise Picarde".
+    let particles: Set<Substring> = ["de", "du", "des", "la", "le", "les", "l'", "d'", "et"]
+    return key.split(separator: " ").filter { !particles.contains($0) }.joined(separator: " ")
   }
 
   /// SGPE lever values (tagged "not retained").
