@@ -24,6 +24,24 @@ extension COPVivierModule {
       department.name = $0.name
       return department
     }
+    response.csvColumns = ProjectCSV.contract.map {
+      var column = Carbon_Cop_V1_CsvColumn()
+      column.name = $0.name
+      column.frenchHeader = $0.frenchHeader
+      column.aliases = $0.aliases
+      column.direction = $0.direction
+      column.description_p = $0.description
+      column.values = $0.values
+      return column
+    }
+    response.epcis = ReferenceData.epcis.map {
+      var epci = Carbon_Cop_V1_RegionEpci()
+      epci.siren = $0.siren
+      epci.name = $0.name
+      epci.nature = $0.nature
+      epci.countedInRegion = $0.countedInRegion
+      return epci
+    }
     var trace = startTrace("reference data")
     trace.decision(
       "cop.panorama", "SRADDET",

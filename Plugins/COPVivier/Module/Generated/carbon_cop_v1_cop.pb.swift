@@ -673,6 +673,58 @@ public nonisolated struct Carbon_Cop_V1_RegionDepartment: Sendable {
   public init() {}
 }
 
+/// One column of the CSV contract (ImportCsv, ExportProjects).
+public nonisolated struct Carbon_Cop_V1_CsvColumn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The module's header, e.g. "primary_lever" (written by the standard dialect).
+  public var name: String = String()
+
+  /// The form's French header, e.g. "Levier principal" (written by the French dialect and xlsx).
+  public var frenchHeader: String = String()
+
+  /// Other accepted headers.
+  public var aliases: [String] = []
+
+  /// "both" (read and written) or "output" (written; accepted and ignored on import).
+  public var direction: String = String()
+
+  /// What the column holds.
+  public var description_p: String = String()
+
+  /// Accepted values.
+  public var values: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An EPCI of the region's embedded list.
+public nonisolated struct Carbon_Cop_V1_RegionEpci: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// SIREN (9 digits).
+  public var siren: String = String()
+
+  /// Name.
+  public var name: String = String()
+
+  /// Nature: CA, CC, CU, ME.
+  public var nature: String = String()
+
+  /// Counted in the coverage's denominator (most of its communes in the region).
+  public var countedInRegion: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Response of GetReferenceData.
 public nonisolated struct Carbon_Cop_V1_GetReferenceDataResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -693,6 +745,12 @@ public nonisolated struct Carbon_Cop_V1_GetReferenceDataResponse: Sendable {
 
   /// Departments of the region.
   public var departments: [Carbon_Cop_V1_RegionDepartment] = []
+
+  /// The CSV contract, column by column, in export order.
+  public var csvColumns: [Carbon_Cop_V1_CsvColumn] = []
+
+  /// The EPCIs of the region (EPCI coverage, `epci` values).
+  public var epcis: [Carbon_Cop_V1_RegionEpci] = []
 
   /// Trace (data set versions).
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -1203,7 +1261,8 @@ public nonisolated struct Carbon_Cop_V1_ExportProjectsResponse: Sendable {
   /// (';', decimal comma, BOM, CRLF, French headers), "json" or "xlsx".
   public var dialect: String = String()
 
-  /// Number of cells neutralised against formula injection (a leading =, +, -, @, tab or CR).
+  /// Text cells starting with =, +, -, @, tab or CR (OWASP CSV injection): in CSV they are
+  /// neutralised with a leading apostrophe; in xlsx they are written as text cells.
   public var neutralisedCellCount: Int32 = 0
 
   /// Trace.
@@ -2481,9 +2540,109 @@ nonisolated extension Carbon_Cop_V1_RegionDepartment: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Carbon_Cop_V1_CsvColumn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CsvColumn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}french_header\0\u{1}aliases\0\u{1}direction\0\u{1}description\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.frenchHeader) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.aliases) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.direction) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.frenchHeader.isEmpty {
+      try visitor.visitSingularStringField(value: self.frenchHeader, fieldNumber: 2)
+    }
+    if !self.aliases.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.aliases, fieldNumber: 3)
+    }
+    if !self.direction.isEmpty {
+      try visitor.visitSingularStringField(value: self.direction, fieldNumber: 4)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 5)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitSingularStringField(value: self.values, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_CsvColumn, rhs: Carbon_Cop_V1_CsvColumn) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.frenchHeader != rhs.frenchHeader {return false}
+    if lhs.aliases != rhs.aliases {return false}
+    if lhs.direction != rhs.direction {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Cop_V1_RegionEpci: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegionEpci"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{1}name\0\u{1}nature\0\u{3}counted_in_region\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nature) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.countedInRegion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siren.isEmpty {
+      try visitor.visitSingularStringField(value: self.siren, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.nature.isEmpty {
+      try visitor.visitSingularStringField(value: self.nature, fieldNumber: 3)
+    }
+    if self.countedInRegion != false {
+      try visitor.visitSingularBoolField(value: self.countedInRegion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_RegionEpci, rhs: Carbon_Cop_V1_RegionEpci) -> Bool {
+    if lhs.siren != rhs.siren {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.nature != rhs.nature {return false}
+    if lhs.countedInRegion != rhs.countedInRegion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetReferenceDataResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}panorama_levers\0\u{3}form_levers\0\u{3}sgpe_lever_values\0\u{3}effort_shares\0\u{1}departments\0\u{2}\u{a}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}panorama_levers\0\u{3}form_levers\0\u{3}sgpe_lever_values\0\u{3}effort_shares\0\u{1}departments\0\u{3}csv_columns\0\u{1}epcis\0\u{2}\u{8}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2496,6 +2655,8 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.sgpeLeverValues) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.effortShares) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.departments) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.csvColumns) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.epcis) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -2522,6 +2683,12 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
     if !self.departments.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.departments, fieldNumber: 5)
     }
+    if !self.csvColumns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.csvColumns, fieldNumber: 6)
+    }
+    if !self.epcis.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.epcis, fieldNumber: 7)
+    }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     } }()
@@ -2534,6 +2701,8 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
     if lhs.sgpeLeverValues != rhs.sgpeLeverValues {return false}
     if lhs.effortShares != rhs.effortShares {return false}
     if lhs.departments != rhs.departments {return false}
+    if lhs.csvColumns != rhs.csvColumns {return false}
+    if lhs.epcis != rhs.epcis {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
