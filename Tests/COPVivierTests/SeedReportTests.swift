@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import COPVivierModule
@@ -89,6 +90,57 @@ struct SeedReportTests {
       try report.leverChartSvg.write(toFile: directory + "/levers.svg", atomically: true, encoding: .utf8)
     }
     #expect(report.leverChartSvg.hasSuffix("</svg>\n"))
+  }
+
+  /// The width and height an SVG document declares, px.
+  private func declaredSize(_ svg: String) -> (Int, Int)? {
+    func attribute(_ name: String) -> Int? {
+      guard let range = svg.range(of: " \(name)=\"") else { return nil }
+      return Double(svg[range.upperBound...].prefix { $0 != "\"" }).map { Int($0.rounded()) }
+    }
+    guard let width = attribute("width"), let height = attribute("height") else { return nil }
+    return (width, height)
+  }
+
+  @Test("every chart is titled with its source and data version and renders to a PNG of its declared size (rsvg-convert)")
+  func chartsRenderToPNG() throws {
+    let report = try seedReport()
+    let charts = [
+      ("departments", report.departmentChartSvg, "Projets par département et par catégorie"),
+      ("department-shares", report.departmentShareChartSvg, "Poids en % par catégorie de projet dans chaque département et en région"),
+      ("department-thematics", report.departmentThematicChartSvg, "Répartition des projets par thématique dans chaque département (%)"),
+      ("levers", report.leverChartSvg, "Activation des leviers (projets à remonter + à travailler, levier principal)"),
+    ]
+    let directory = ProcessInfo.processInfo.environment["COPVIVIER_SVG_DIR"]
+    for (name, svg, title) in charts {
+      #expect(svg.contains(">\(title)</text>"), "\(name): visible title")
+      #expect(svg.contains("Source : vivier généré aux effectifs du bilan du 06/12/2024"), "\(name): source line")
+      #expect(svg.contains("données cop-hdf-2024.2"), "\(name): data version")
+      #expect(svg.contains("règles cop-rules-2"), "\(name): rules version")
+      let size = try #require(declaredSize(svg), "\(name): no width/height")
+      let png = try ExternalTools.renderPNG(svg: svg, savingTo: directory.map { "\($0)/\(name).png" })
+      #expect(png.width == size.0 && png.height == size.1, "\(name): PNG \(png) for SVG \(size)")
+      #expect(png.width >= 600 && png.height >= 200, "\(name): PNG \(png) too small")
+    }
+    // The share chart prints the seed's proportions, e.g. the Aisne: 136 / 171 = 79.5 % to carry.
+    #expect(report.departmentShareChartSvg.contains("79,5 %"))
+    // Region: 788 / 1279 = 61.6 %.
+    #expect(report.departmentShareChartSvg.contains("61,6 %"))
+    // A label longer than the default slot widens the chart instead of being cut.
+    var long = report.topLevers
+    var lever = Carbon_Cop_V1_LeverCount()
+    lever.lever = String(repeating: "Levier au nom très long ", count: 6)
+    lever.projectCount = 3
+    long.append(lever)
+    let wide = SVGCharts.levers(long, source: "Source : test")
+    let wideSize = try #require(declaredSize(wide))
+    #expect(Double(wideSize.0) >= SVGCharts.textWidth(lever.lever) + 400)
+    #expect(try ExternalTools.renderPNG(svg: wide).width == wideSize.0)
+  }
+
+  @Test("a broken SVG makes the PNG check fail (the check can fail)")
+  func brokenSVGFails() {
+    #expect(throws: (any Error).self) { _ = try ExternalTools.renderPNG(svg: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\"><rect></svg>") }
   }
 
   @Test("thematic shares and EPCI coverage of inline projects")
