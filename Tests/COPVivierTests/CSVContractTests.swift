@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 import CarbonTestSupport
 import Foundation
@@ -170,5 +171,53 @@ struct CSVContractTests {
   func formatRequired() throws {
     let error = capture { _ = try export(.unspecified) }
     #expect(error?.field == "format")
+  }
+}
+
+/// The conformance fuzzer's mutated requests never get past ImportCsv's required fields, so the
+/// CSV reader is fuzzed here: 400 mutations of a valid file (cells swapped for quotes,
+/// separators, formula characters, line breaks; truncations) give a result or a clear
+/// INVALID_ARGUMENT naming a field — never a crash, never another status.
+@Suite("CSV import fuzzing")
+struct CSVImportFuzzTests {
+  @Test("400 mutated CSV files: a result or INVALID_ARGUMENT with a field")
+  func mutatedFiles() throws {
+    let harness = try ModuleHarness<COPVivierModule>()
+    let valid = Array(
+      ("\u{FEFF}Identifiant;Titre;Porteur;Département;EPCI;Levier principal;Autres leviers;Maturité;Maître d'ouvrage défini;"
+        + "Prochaines étapes définies;Besoins définis;Impact attendu (kt CO2e/an);Poursuite d'une action engagée;Année;Catégorie\r\n"
+        + "f-1;\"Réseau \"\"vélo\"\"\";CA du Beauvaisis;60;200067999;Vélo;Covoiturage|Biogaz;prêt à engager dans l'année;oui;oui;oui;0,8;oui;2024;\r\n"
+        + "f-2;=HYPERLINK(\"x\");Beauvais;Oise;CA du Beauvaisis;;;idée;non;non;non;;non;2024;Non remonté\r\n").unicodeScalars)
+    let noise: [Unicode.Scalar] = ["\"", ";", ",", "\n", "\r", "=", "+", "-", "@", "\t", "|", "'", "é", "\u{0}", "9", " "]
+    var random = SplitMix64(seed: 19)
+    var statuses: [String: Int] = [:]
+    for round in 0..<400 {
+      var scalars = valid
+      for _ in 0..<Int.random(in: 1...6, using: &random) {
+        let at = Int.random(in: 0..<scalars.count, using: &random)
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: scalars[at] = noise.randomElement(using: &random)!
+        case 1: scalars.insert(noise.randomElement(using: &random)!, at: at)
+        default: scalars.remove(at: at)
+        }
+      }
+      if round % 10 == 0 { scalars = Array(scalars.prefix(Int.random(in: 0..<scalars.count, using: &random))) }
+      var request = Carbon_Cop_V1_ImportCsvRequest()
+      var text = ""
+      text.unicodeScalars.append(contentsOf: scalars)
+      request.csv = text
+      request.dryRun = true
+      request.partial = round % 2 == 0
+      request.ignoreUnknownColumns = round % 3 == 0
+      if let error = capture({ _ = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self) }) {
+        #expect(error.status == .invalidArgument, "mutation \(round): \(error)")
+        #expect(!(error.field ?? "").isEmpty, "mutation \(round): no field in \(error)")
+        statuses["invalid", default: 0] += 1
+      } else {
+        statuses["ok", default: 0] += 1
+      }
+    }
+    // Both outcomes occur: the mutations reach the rows, not only the header check.
+    #expect((statuses["ok"] ?? 0) > 20 && (statuses["invalid"] ?? 0) > 20, "\(statuses)")
   }
 }
