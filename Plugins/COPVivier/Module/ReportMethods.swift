@@ -68,7 +68,10 @@ extension COPVivierModule {
     }
     var response = report.build(topCount: top, leastCount: least, epciTotal: epciTotal, trace: &trace)
     if request.includeCharts {
-      let source = "Source : \(sourceName) — règles \(QualificationRules.version), données \(ReferenceData.version) (\(ReferenceData.seedFile))"
+      let source = [
+        "Source : \(sourceName)",
+        "Règles \(QualificationRules.version), données \(ReferenceData.version) (\(ReferenceData.seedFile)) ; carbonhub cop-vivier \(Self.version)",
+      ]
       response.departmentChartSvg = SVGCharts.departments(response.departments, source: source)
       response.departmentShareChartSvg = SVGCharts.departmentShares(response.departments, source: source)
       response.departmentThematicChartSvg = SVGCharts.departmentThematics(
@@ -76,7 +79,7 @@ extension COPVivierModule {
       response.leverChartSvg = SVGCharts.levers(response.topLevers, source: source)
       trace.decision(
         "cop.charts", "TITLED_WITH_SOURCE_AND_VERSION",
-        reason: "every chart has a French title and a source line naming the data, the rules version and the data version; legends wrap")
+        reason: "every chart is drawn in the plugin kit's ChartFrame: a French title, source lines naming the data, the rules version and the data version; legends wrap (ChartLegend)")
     }
     response.trace = trace.build()
     return response
