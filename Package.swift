@@ -260,6 +260,8 @@ let package = Package(
         .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/levers.csv"),
         .embedInCode("Data/lever-aliases.csv"), .embedInCode("Data/sgpe-lever-values.csv"),
         .embedInCode("Data/effort-shares.csv"), .embedInCode("Data/seed-round-2024.csv"),
+        .embedInCode("Data/retired-levers.csv"), .embedInCode("Data/epci-hauts-de-france.csv"),
+        .embedInCode("Data/csv-columns.csv"),
       ]
     ),
     .target(name: "COPVivier", dependencies: ["COPVivierModule", "CarbonPluginKit"], path: "Plugins/COPVivier/Entry"),

@@ -30,13 +30,16 @@ struct ImportExportTests {
     let response = try importCSV(csv, dryRun: true)
     #expect(response.importedCount == 0)
     let byRow = Dictionary(grouping: response.errors, by: \.row)
-    #expect(byRow[3]?.first?.column == "primary_lever")
-    #expect(byRow[3]?.first?.field == "rows[1].primary_lever")
-    #expect(byRow[4]?.first?.column == "maturity")
-    #expect(byRow[5]?.first?.column == "owner_defined")
-    #expect(byRow[6]?.first?.field == "rows[4]")
-    #expect(byRow[7]?.first?.column == "id")  // duplicate id in the file
-    #expect(byRow[8]?.first?.column == "department")
+    // RowError.row: 1 = the first data row after the header; `line` is the file's line.
+    #expect(byRow[2]?.first?.column == "primary_lever")
+    #expect(byRow[2]?.first?.field == "rows[1].primary_lever")
+    #expect(byRow[2]?.first?.line == 3)
+    #expect(byRow[3]?.first?.column == "maturity")
+    #expect(byRow[4]?.first?.column == "owner_defined")
+    #expect(byRow[5]?.first?.field == "rows[4]")
+    #expect(byRow[6]?.first?.column == "id")  // duplicate id in the file
+    #expect(byRow[7]?.first?.column == "department")
+    #expect(byRow[7]?.first?.line == 8)
     #expect(response.rejectedCount == 6)
     var list = Carbon_Cop_V1_ListProjectsRequest()
     list.pageSize = 10
@@ -47,7 +50,7 @@ struct ImportExportTests {
   func frenchExport() throws {
     let csv = """
       Identifiant;Titre;Porteur;Département;Levier principal;Autres leviers;Maturité;owner_defined;next_steps_defined;needs_defined;continues_action_under_way;replicable;Année;Commentaires
-      fr-1;"Réseau ""vélo"" du littoral";CA du Boulonnais;Pas-de-Calais;Velo;"Covoiturage, Transports en commun";Prêt à engager dans l'année;oui;oui;oui;oui;oui;2024;"ligne 1
+      fr-1;"Réseau ""vélo"" du littoral";CA du Boulonnais;Pas-de-Calais;Velo;"Covoiturage, Bus et cars décarbonés";Prêt à engager dans l'année;oui;oui;oui;oui;oui;2024;"ligne 1
       ligne 2"
       fr-2;Rénovation écoles;CC Desvres-Samer;62;Rénovation (tertiaire);;En conception;oui;non;non;oui;oui;2024;
 
@@ -62,7 +65,7 @@ struct ImportExportTests {
     #expect(project.title == "Réseau \"vélo\" du littoral")
     #expect(project.department == "62")
     #expect(project.primaryLever == "Vélo")
-    #expect(project.otherLevers == ["Covoiturage", "Transports en commun"])
+    #expect(project.otherLevers == ["Covoiturage", "Bus et cars décarbonés"])
     #expect(project.comments == "ligne 1\nligne 2")
   }
 

@@ -8,6 +8,8 @@ import Testing
 struct PersistenceChecks: Sendable {
   /// Opens a module instance (a "host start") on the same storage.
   let open: @Sendable () throws -> ModuleHarness<COPVivierModule>
+  /// Writes projects straight into the store, as an earlier module version left them.
+  let plant: @Sendable ([Carbon_Cop_V1_Project]) throws -> Void
   let run = UUID().uuidString.prefix(8).lowercased()
 
   /// Data survives closing and reopening the store (host restart).
@@ -24,6 +26,65 @@ struct PersistenceChecks: Sendable {
     #expect(project.title == "Piste cyclable \(id)")
     #expect(project.qualification.category == .carryInRound)
     #expect(project.version == 1)
+  }
+
+  /// Projects stored by module 1.0.0 (rules "cop-rules-1": 'significant impact or replicable'
+  /// was a condition; the ninth transport lever "Transports en commun") are re-qualified when
+  /// the module starts: a new version with a 'requalify' history entry, the old version kept.
+  func requalifiedOnUpgrade() throws {
+    // Not replicable, no significant impact: cop-rules-1 put it in NOT_CARRIED. The seed's
+    // « à remonter » definition (contributes + continues + mature) carries it.
+    var old = carriedProject(id: "upg-\(run)")
+    old.replicable = false
+    old.primaryLever = "Transports en commun"
+    old.otherLevers = ["Vélo", "Covoiturage"]
+    old.thematic = "Transport et mobilités"
+    old.qualification.ruleCategory = .notCarried
+    old.qualification.category = .notCarried
+    var overridden = carriedProject(id: "upg-ovr-\(run)")
+    overridden.replicable = false
+    overridden.qualification.ruleCategory = .notCarried
+    overridden.qualification.category = .workForNextRound
+    overridden.qualification.overridden = true
+    overridden.qualification.overrideJustification = "Attendre le plan de financement"
+    try plant([old, overridden])
+
+    let harness = try open()
+    var get = Carbon_Cop_V1_GetProjectRequest()
+    get.projectID = old.id
+    let response = try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self)
+    let upgraded = response.project
+    #expect(upgraded.version == 2)
+    #expect(upgraded.qualification.category == .carryInRound)
+    #expect(upgraded.qualification.ruleCategory == .carryInRound)
+    #expect(upgraded.qualification.rulesVersion == "cop-rules-2")
+    #expect(!upgraded.qualification.meetsRoadmapCriteria)
+    #expect(upgraded.primaryLever == "Vélo")
+    #expect(upgraded.otherLevers == ["Covoiturage"])  // "Vélo" is now the primary lever
+    #expect(response.trace.rules.contains { $0.rule == "cop.upgrade.requalified" })
+
+    var historyRequest = Carbon_Cop_V1_GetProjectHistoryRequest()
+    historyRequest.projectID = old.id
+    let history = try harness.call(Path.history, historyRequest, as: Carbon_Cop_V1_GetProjectHistoryResponse.self).entries
+    #expect(history.count == 2)
+    // Nothing lost: the version as 1.0.0 wrote it is still there.
+    #expect(history.first?.project.primaryLever == "Transports en commun")
+    #expect(history.first?.project.qualification.ruleCategory == .notCarried)
+    #expect(history.last?.action == "requalify")
+    #expect(history.last?.actor == "cop-vivier upgrade")
+    #expect(history.last?.justification.contains("CATEGORY_NOT_CARRIED → CATEGORY_CARRY_IN_ROUND") == true)
+    #expect(history.last?.justification.contains("'Transports en commun' → 'Vélo'") == true)
+
+    get.projectID = overridden.id
+    let kept = try harness.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project
+    #expect(kept.qualification.category == .workForNextRound)  // the officer's override stands
+    #expect(kept.qualification.ruleCategory == .carryInRound)
+    #expect(kept.qualification.overrideJustification == "Attendre le plan de financement")
+
+    // A second start finds nothing left to do.
+    let again = try open()
+    get.projectID = old.id
+    #expect(try again.call(Path.get, get, as: Carbon_Cop_V1_ProjectResponse.self).project.version == 2)
   }
 
   /// A bad row at position N with partial = false leaves nothing written; then partial writes the rest.
@@ -50,7 +111,10 @@ struct PersistenceChecks: Sendable {
     #expect(partial.importedCount == 39)
     #expect(partial.rejectedCount == 1)
     #expect(partial.errors.first?.column == "department")
-    #expect(partial.errors.first?.row == 27)  // header on line 1, row 0 on line 2
+    // RowError.row counts data rows from 1 (rows[25] is row 26); the header is line 1 of the file.
+    #expect(partial.errors.first?.row == 26)
+    #expect(partial.errors.first?.line == 27)
+    #expect(partial.errors.first?.field == "rows[25].department")
   }
 
   /// Two concurrent updaters of one project never lose a write: each either lands or gets
@@ -163,8 +227,15 @@ final class Counter: @unchecked Sendable {
 struct SQLitePersistenceTests {
   let checks: PersistenceChecks = {
     let directory = temporaryDirectory()
-    return PersistenceChecks(open: { try ModuleHarness<COPVivierModule>(dataDirectory: directory) })
+    return PersistenceChecks(
+      open: { try ModuleHarness<COPVivierModule>(dataDirectory: directory) },
+      plant: { projects in
+        let store = try SQLiteProjectStore(path: directory + "/cop-vivier.sqlite")
+        try store.insert(projects, change: ChangeInfo(actor: "cop-vivier 1.0.0", action: "create", at: "2025-01-10T09:00:00Z"))
+      })
   }()
+
+  @Test func requalifiedOnUpgrade() throws { try checks.requalifiedOnUpgrade() }
 
   @Test func survivesRestart() throws { try checks.survivesRestart() }
   @Test func failedImportWritesNothing() throws { try checks.failedImportWritesNothing() }
@@ -196,7 +267,14 @@ struct SQLitePersistenceTests {
   "Persistence — PostgreSQL (postgres-nio)",
   .enabled(if: testPostgresURL != nil, "CARBONHUB_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (run Plugins/COPVivier/scripts/start-test-postgres.sh)"))
 struct PostgresPersistenceTests {
-  let checks = PersistenceChecks(open: { try ModuleHarness<COPVivierModule>(configJSON: postgresConfig()) })
+  let checks = PersistenceChecks(
+    open: { try ModuleHarness<COPVivierModule>(configJSON: postgresConfig()) },
+    plant: { projects in
+      let store = try PostgresProjectStore(url: testPostgresURL ?? "")
+      try store.insert(projects, change: ChangeInfo(actor: "cop-vivier 1.0.0", action: "create", at: "2025-01-10T09:00:00Z"))
+    })
+
+  @Test func requalifiedOnUpgrade() async throws { try await onDispatchThread { [checks] in try checks.requalifiedOnUpgrade() } }
 
   @Test func survivesRestart() async throws { try await onDispatchThread { [checks] in try checks.survivesRestart() } }
   @Test func failedImportWritesNothing() async throws { try await onDispatchThread { [checks] in try checks.failedImportWritesNothing() } }

@@ -17,7 +17,8 @@ struct QualificationTests {
   func carry() throws {
     let q = try qualify(carriedProject())
     #expect(q.category == .carryInRound)
-    #expect(q.criteria.map(\.met) == [true, true, true, true])
+    #expect(q.criteria.map(\.met) == [true, true, true])
+    #expect(q.meetsRoadmapCriteria)
   }
 
   @Test("innovation with significant impact counts as well as continuation + replicable")
@@ -67,11 +68,75 @@ struct QualificationTests {
     #expect(try qualify(project).category == .notCarried)
   }
 
-  @Test("neither significant impact nor replicable → not carried")
-  func noImpact() throws {
+  // Seed, Partie 4: « Les projets à remonter dans la COP 2024 » sont des projets qui contribuent
+  // aux objectifs de la planification écologique, qui permettent soit de poursuivre, voire de
+  // massifier des actions d'ores et déjà engagées ou qui constituent une innovation, et qui
+  // présentent un niveau de maturité propice à un engagement en 2025 ;
+  // — no word of impact or replicability: those are the call's roadmap criteria (« elles
+  // présentent un potentiel d'impact significatif … et/ou peuvent être répliquées »), a flag.
+  @Test("neither significant impact nor replicable → STILL carried; the roadmap flag is off")
+  func impactIsAFlagNotACondition() throws {
     var project = carriedProject()
     project.replicable = false
-    #expect(try qualify(project).category == .notCarried)
+    project.significantImpact = false
+    let q = try qualify(project)
+    #expect(q.category == .carryInRound)
+    #expect(!q.meetsRoadmapCriteria)
+    #expect(q.roadmapCriterion.criterion == "cop.roadmap_significant_impact_or_replicable")
+    #expect(!q.roadmapCriterion.met)
+    // The flag is not among the category's criteria.
+    #expect(q.criteria.map(\.criterion) == ["cop.contributes", "cop.continues_or_innovates", "cop.mature_for_next_year"])
+    #expect(q.rulesVersion == "cop-rules-2")
+  }
+
+  @Test("the roadmap flag follows 'significant impact OR replicable' without moving the category")
+  func roadmapFlag() throws {
+    var project = carriedProject()
+    project.replicable = false
+    project.significantImpact = true
+    #expect(try qualify(project).meetsRoadmapCriteria)
+    project.significantImpact = false
+    project.replicable = true
+    #expect(try qualify(project).meetsRoadmapCriteria)
+    // « à travailler COP 2025 »: the same « mais qui présentent un niveau de maturité
+    // insuffisant » — not replicable and no significant impact changes nothing there either.
+    project.replicable = false
+    project.maturity = .inDesign
+    let work = try qualify(project)
+    #expect(work.category == .workForNextRound)
+    #expect(!work.meetsRoadmapCriteria)
+  }
+
+  // Seed: « Les projets hors COP mais à examiner dans le cadre des CRTE » sont des projets qui ne
+  // contribuent pas directement aux objectifs de la planification écologique, mais qui présentent
+  // une réponse à un autre enjeu. « Les projets non remontés » sont des projets qui ne présentent
+  // aucune des caractéristiques des 3 catégories précédentes.
+  @Test("contributes but neither continues nor innovates, answers another issue → not carried (the CRTE is for no direct contribution)")
+  func contributingButStaticIsNotCRTE() throws {
+    var project = carriedProject()
+    project.continuesActionUnderWay = false
+    project.innovation = false
+    project.answersOtherLocalIssue = true
+    let q = try qualify(project)
+    #expect(q.category == .notCarried)
+    #expect(!q.checkTransitionCompatibility)
+    // The same project assessed as not contributing goes to the CRTE.
+    project.contributesToObjectives = .no
+    #expect(try qualify(project).category == .outsideCopExamineInCrte)
+  }
+
+  @Test("the trace names the category rule, the roadmap flag and the CRTE routing")
+  func traceNamesTheDecisions() throws {
+    var request = Carbon_Cop_V1_QualifyProjectRequest()
+    var project = carriedProject()
+    project.replicable = false
+    request.project = project
+    let trace = try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self).trace
+    let decisions = Dictionary(trace.decisions.map { ($0.rule, $0.choice) }, uniquingKeysWith: { a, _ in a })
+    #expect(decisions["cop.roadmap_criteria"] == "FLAG_NOT_CONDITION")
+    #expect(decisions["cop.crte_routing"] == "NO_DIRECT_CONTRIBUTION_ONLY")
+    #expect(decisions["cop.categories"] == "SEED_DEFINITIONS")
+    #expect(trace.rules.contains { $0.rule == "cop.roadmap_significant_impact_or_replicable" && $0.effect.contains("not a condition") })
   }
 
   @Test("contribution assessed yes without lever → carried (the seed's 'Non renseigné' projects)")

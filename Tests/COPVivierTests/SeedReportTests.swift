@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import COPVivierModule
@@ -77,7 +78,7 @@ struct SeedReportTests {
   @Test("the charts are SVG documents with the table's numbers")
   func charts() throws {
     let report = try seedReport()
-    #expect(report.departmentChartSvg.hasPrefix("<svg"))
+    #expect(report.departmentChartSvg.hasPrefix("<?xml") && report.departmentChartSvg.contains("<svg xmlns"))
     #expect(report.departmentChartSvg.contains(">347<"))
     #expect(report.departmentChartSvg.contains("Oise (60)"))
     #expect(report.leverChartSvg.contains("235 (21,1 %)"))
@@ -89,6 +90,56 @@ struct SeedReportTests {
       try report.leverChartSvg.write(toFile: directory + "/levers.svg", atomically: true, encoding: .utf8)
     }
     #expect(report.leverChartSvg.hasSuffix("</svg>\n"))
+  }
+
+  /// The width and height an SVG document declares, px.
+  private func declaredSize(_ svg: String) -> (Int, Int)? {
+    func attribute(_ name: String) -> Int? {
+      guard let range = svg.range(of: " \(name)=\"") else { return nil }
+      return Double(svg[range.upperBound...].prefix { $0 != "\"" }).map { Int($0.rounded()) }
+    }
+    guard let width = attribute("width"), let height = attribute("height") else { return nil }
+    return (width, height)
+  }
+
+  @Test("every chart is titled with its source and data version and renders to a PNG of its declared size (rsvg-convert)")
+  func chartsRenderToPNG() throws {
+    let report = try seedReport()
+    let charts = [
+      ("departments", report.departmentChartSvg, "Projets par département et par catégorie"),
+      ("department-shares", report.departmentShareChartSvg, "Poids en % par catégorie de projet dans chaque département et en région"),
+      ("department-thematics", report.departmentThematicChartSvg, "Répartition des projets par thématique dans chaque département (%)"),
+      ("levers", report.leverChartSvg, "Activation des leviers (projets à remonter + à travailler, levier principal)"),
+    ]
+    for (name, svg, title) in charts {
+      #expect(svg.contains(">\(title)</text>"), "\(name): visible title")
+      #expect(svg.contains("Source : vivier généré aux effectifs du bilan du 06/12/2024"), "\(name): source line")
+      #expect(svg.contains("données cop-hdf-2024.2"), "\(name): data version")
+      #expect(svg.contains("Règles cop-rules-2"), "\(name): rules version")
+      let size = try #require(declaredSize(svg), "\(name): no width/height")
+      let png = try ExternalTools.renderPNG(svg: svg, name: "cop-\(name)")  // kept in $CARBONHUB_CHART_DIR
+      #expect(png.width == size.0 && png.height == size.1, "\(name): PNG \(png) for SVG \(size)")
+      #expect(png.width >= 600 && png.height >= 200, "\(name): PNG \(png) too small")
+    }
+    // The share chart prints the seed's proportions, e.g. the Aisne: 136 / 171 = 79.5 % to carry.
+    #expect(report.departmentShareChartSvg.contains("79,5 %"))
+    // Region: 788 / 1279 = 61.6 %.
+    #expect(report.departmentShareChartSvg.contains("61,6 %"))
+    // A label longer than the default slot widens the chart instead of being cut.
+    var long = report.topLevers
+    var lever = Carbon_Cop_V1_LeverCount()
+    lever.lever = String(repeating: "Levier au nom très long ", count: 6)
+    lever.projectCount = 3
+    long.append(lever)
+    let wide = SVGCharts.levers(long, source: ["Source : test"])
+    let wideSize = try #require(declaredSize(wide))
+    #expect(Double(wideSize.0) >= SVGCharts.textWidth(lever.lever) + 400)
+    #expect(try ExternalTools.renderPNG(svg: wide).width == wideSize.0)
+  }
+
+  @Test("a broken SVG makes the PNG check fail (the check can fail)")
+  func brokenSVGFails() {
+    #expect(throws: (any Error).self) { _ = try ExternalTools.renderPNG(svg: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\"><rect></svg>") }
   }
 
   @Test("thematic shares and EPCI coverage of inline projects")
@@ -126,7 +177,7 @@ struct SeedReportTests {
     let data = try harness.call(Path.reference, Carbon_Cop_V1_GetReferenceDataRequest(), as: Carbon_Cop_V1_GetReferenceDataResponse.self)
     #expect(data.panoramaLevers.count == 43)
     #expect(data.panoramaLevers.first { $0.lever == "Efficacité et sobriété logistique" }?.sector == "Transport de marchandises")
-    #expect(data.formLevers.count == 42)
+    #expect(data.formLevers.count == 41)  // 25 printed in the seed + 16 reconstructed
     for alias in ["Vélo", "Rénovation (tertiaire)", "Continuités écologiques", "Bouclage biomasse", "Gestion des forêts", "velo", "RENOVATION (TERTIAIRE)"] {
       #expect(ReferenceData.lever(named: alias) != nil, "\(alias)")
     }
@@ -142,5 +193,37 @@ struct SeedReportTests {
     for lever in data.formLevers where !lever.panoramaLever.isEmpty {
       #expect(panorama.contains(lever.panoramaLever), "\(lever.name) → \(lever.panoramaLever)")
     }
+  }
+
+  // Seed, Partie 4: « Le levier « vélo » ne représente qu'un des huit leviers attachés à cette
+  // thématique » (Transport et mobilités).
+  @Test("'Vélo' is one of EIGHT form levers of 'Transport et mobilités', one per panorama transport lever")
+  func eightTransportLevers() throws {
+    let data = try harness.call(Path.reference, Carbon_Cop_V1_GetReferenceDataRequest(), as: Carbon_Cop_V1_GetReferenceDataResponse.self)
+    let transport = data.formLevers.filter { $0.thematic == "Transport et mobilités" }
+    #expect(transport.count == 8)
+    #expect(transport.contains { $0.name == "Vélo" })
+    // The panorama's transport rows (6 passenger + 2 freight, labels corrected) are 8 levers,
+    // each reached by exactly one form lever.
+    let panoramaTransport = data.panoramaLevers.filter { $0.sector.hasPrefix("Transport") }.map(\.lever)
+    #expect(panoramaTransport.count == 8)
+    #expect(Set(transport.map(\.panoramaLever)) == Set(panoramaTransport))
+    // No two form levers share a name or an alias.
+    var seen: [String: String] = [:]
+    for lever in data.formLevers {
+      for spelling in [lever.name] + lever.aliases {
+        let key = ReferenceData.fold(spelling)
+        #expect(seen[key] == nil || seen[key] == lever.name, "\(spelling) names both \(seen[key] ?? "") and \(lever.name)")
+        seen[key] = lever.name
+      }
+    }
+    #expect(ReferenceData.lever(named: "Report modal")?.name == "Vélo")
+    // The ninth lever of version 2024.1 is refused, naming its replacement.
+    var request = Carbon_Cop_V1_QualifyProjectRequest()
+    request.project = carriedProject(lever: "Transports en commun")
+    let error = capture { _ = try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self) }
+    #expect(error?.status == .invalidArgument)
+    #expect(error?.field == "project.primary_lever")
+    #expect(error?.message.contains("use 'Vélo'") == true)
   }
 }

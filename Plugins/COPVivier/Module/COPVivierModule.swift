@@ -7,7 +7,7 @@ import Foundation
 /// import and export, and the round reports (METHODS.md §5; seed cop-hauts-de-france-2024.txt).
 public struct COPVivierModule: CarbonModule {
   public static let name = "cop-vivier"
-  public static let version = "1.0.0"
+  public static let version = "1.1.0"
   public static let summary = "COP regional project pool: register, qualification, reports (Hauts-de-France 2024)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
   /// gRPC service prefix.
@@ -57,6 +57,8 @@ public struct COPVivierModule: CarbonModule {
   let store: any ProjectStore
   /// "sqlite" or "postgres", reported in traces.
   let storageKind: String
+  /// What the start-up re-qualification of the stored projects did (reported in traces).
+  let upgrade: Requalification.Outcome
 
   public init(context: ModuleContext) throws(ModuleError) {
     let config = try context.decodeConfig(Config.self)
@@ -73,6 +75,7 @@ public struct COPVivierModule: CarbonModule {
       throw .invalidArgument("config.storage", "must be \"sqlite\" or \"postgres\", got \"\(config.storage)\"")
     }
     storageKind = config.storage
+    upgrade = try Requalification.run(store, at: ProjectValidation.now())
   }
 
   /// A trace started for a method, with the data set and the storage.
@@ -81,6 +84,11 @@ public struct COPVivierModule: CarbonModule {
     trace.dataSet(ReferenceData.dataSet)
     trace.dataSet(FrenchTerritories.dataSet)
     trace.decision("cop.storage", storageKind.uppercased(), reason: "module configuration 'storage'")
+    if upgrade.requalified > 0 {
+      trace.rule(
+        "cop.upgrade.requalified",
+        "at start-up \(upgrade.requalified) stored project(s) re-qualified by rules \(QualificationRules.version) (\(upgrade.ruleCategoryChanged) changed rule category, \(upgrade.leversMoved) retired lever(s) replaced); each has a 'requalify' history entry")
+    }
     return trace
   }
 }

@@ -1,4 +1,4 @@
-/// RFC 4180 CSV reading and writing for the form's export: ',' or ';' delimiter (detected on
+/// RFC 4180 CSV reading for the form's export (writing is the plugin kit's `CSVWriter`): ',' or ';' delimiter (detected on
 /// the header line), quoted fields with doubled quotes and line breaks inside quotes.
 enum CSVCodec {
   /// A parsed record with the line it starts on (1-based, in the file).
@@ -66,15 +66,4 @@ enum CSVCodec {
     if !field.isEmpty || !fields.isEmpty || fieldWasQuoted { endRecord() }
     return (records, nil)
   }
-
-  /// One field, quoted when needed.
-  static func escape(_ value: String) -> String {
-    guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == ";" || $0 == "\r\n" }) else {
-      return value
-    }
-    return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-  }
-
-  /// One line (with its terminating "\n").
-  static func line(_ fields: [String]) -> String { fields.map(escape).joined(separator: ",") + "\n" }
 }

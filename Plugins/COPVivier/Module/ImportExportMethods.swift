@@ -17,6 +17,17 @@ extension COPVivierModule {
     }
     guard let headerRecord = parsed.records.first else { throw .invalidArgument("csv", "is empty (a header line is required)") }
     let header = ProjectCSV.header(headerRecord.fields)
+    // An unknown column is never dropped silently: a misspelt "Maturité" would otherwise leave
+    // every project immature and change its category.
+    if !header.unknown.isEmpty && !request.ignoreUnknownColumns {
+      throw .invalidArgument(
+        "csv.header",
+        "unknown column\(header.unknown.count > 1 ? "s" : "") \(header.unknown.map { "'\($0)'" }.joined(separator: ", ")): not in the CSV contract (GetReferenceData csv_columns, README); rename it, remove it, or ask ignore_unknown_columns to import without it")
+    }
+    if let (column, cells) = header.duplicated.sorted(by: { $0.key < $1.key }).first {
+      throw .invalidArgument(
+        "csv.header", "column '\(column)' is given by several header cells (\(cells.map { "'\($0)'" }.joined(separator: ", "))): keep one")
+    }
     for column in ProjectCSV.requiredColumns where !header.columns.contains(column) {
       throw .invalidArgument("csv.header", "column '\(column)' is missing")
     }
@@ -33,15 +44,25 @@ extension COPVivierModule {
     trace.decision(
       "cop.import.lever_separator", "PIPE_SEMICOLON_COMMA",
       reason: "the form's export puts several levers in one cell; no lever name contains '|', ';' or ','")
-    if !header.unknown.isEmpty { trace.warning("columns ignored: \(header.unknown.joined(separator: ", "))") }
+    trace.decision(
+      "cop.import.unknown_columns", request.ignoreUnknownColumns ? "IGNORED_AND_LISTED" : "ERROR",
+      reason: "issue 19: an unknown or unmapped column is an error naming it, or with ignore_unknown_columns a listed warning, never a silent drop")
+    trace.decision(
+      "cop.import.row_numbering", "DATA_ROWS_FROM_1",
+      reason: "RowError.row = 1 for the first record after the header (a multi-line quoted cell is one row); RowError.line = the file line where the row starts")
+    if !header.unknown.isEmpty {
+      trace.warning("columns ignored (ignore_unknown_columns): \(header.unknown.map { "'\($0)'" }.joined(separator: ", "))")
+    }
 
     var response = Carbon_Cop_V1_ImportCsvResponse()
+    response.ignoredColumns = header.unknown
     var valid: [Project] = []
     var rowsOfValid: [Int] = []
     var seenIDs: Set<String> = []
     func reject(_ index: Int, _ line: Int, _ column: String, _ message: String) {
       var error = Carbon_Cop_V1_RowError()
-      error.row = Int32(line)
+      error.row = Int32(index + 1)
+      error.line = Int32(line)
       error.column = column
       error.field = column.isEmpty ? "rows[\(index)]" : "rows[\(index)].\(column)"
       error.message = message
@@ -104,7 +125,7 @@ extension COPVivierModule {
     response.rejectedCount = Int32(Set(response.errors.map(\.row)).count)
 
     if !response.errors.isEmpty && !request.partial && !request.dryRun {
-      let listed = response.errors.prefix(50).map { "row \($0.row) \($0.field): \($0.message)" }.joined(separator: "; ")
+      let listed = response.errors.prefix(50).map { "row \($0.row) (line \($0.line)) \($0.field): \($0.message)" }.joined(separator: "; ")
       let first = response.errors[0]
       throw ModuleError(
         .invalidArgument,
@@ -129,30 +150,68 @@ extension COPVivierModule {
     return response
   }
 
-  /// ExportProjects: CSV in the import's layout (re-importable) or a JSON array.
+  /// ExportProjects: CSV in the import's layout (standard or French-spreadsheet dialect, both
+  /// re-importable), a JSON array, or an xlsx workbook. Formula-like text is neutralised in CSV
+  /// and written as text cells in xlsx.
   func exportProjects(_ request: Carbon_Cop_V1_ExportProjectsRequest) throws(ModuleError) -> Carbon_Cop_V1_ExportProjectsResponse {
     let filter = try storeFilter(request.filter, "filter.")
-    try Validate.specified(request.format, "format") { (1...2).contains($0.rawValue) }
-    var content = ""
+    try Validate.specified(request.format, "format") { (1...4).contains($0.rawValue) }
+    var response = Carbon_Cop_V1_ExportProjectsResponse()
+    var trace = startTrace("export")
     var count = 0
-    if request.format == .csv {
-      content = CSVCodec.line(ProjectCSV.columns)
-      try store.forEach(filter) { project throws(ModuleError) in
-        content += CSVCodec.line(ProjectCSV.row(project))
-        count += 1
-      }
-    } else {
-      content = "["
+    let stem = "vivier-cop" + (request.filter.roundYear != 0 ? "-\(request.filter.roundYear)" : "")
+    if request.format == .json {
+      var content = "["
       try store.forEach(filter) { project throws(ModuleError) in
         content += (count == 0 ? "\n" : ",\n") + (try ProjectRow.encode(project))
         count += 1
       }
       content += "\n]\n"
+      response.content = content
+      response.fileBytes = Data(content.utf8)
+      response.fileName = stem + ".json"
+      response.mediaType = "application/json"
+      response.dialect = "json"
+    } else {
+      let french = request.format != .csv
+      var table = ProjectCSV.table(french: french)
+      var formulaLike = 0
+      try store.forEach(filter) { project throws(ModuleError) in
+        let row = ProjectCSV.row(project, french: french)
+        for cell in row { if case .text(let text) = cell, CSVWriter.neutralised(text) != text { formulaLike += 1 } }
+        table.append(row)
+        count += 1
+      }
+      response.neutralisedCellCount = Int32(formulaLike)
+      switch request.format {
+      case .xlsx:
+        do { response.fileBytes = Data(try XLSXWorkbook(sheets: [table]).data()) } catch { throw error.moduleError }
+        response.fileName = stem + ".xlsx"
+        response.mediaType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        response.dialect = "xlsx"
+        trace.decision(
+          "cop.export.formula_cells", "TEXT_CELLS",
+          reason: "OWASP CSV injection: the workbook writes every text cell as an inline string, so '=…' stays text (\(formulaLike) such cell(s))")
+      default:
+        let dialect: CSVDialect = french ? .frenchSpreadsheet : .standard
+        let content: String
+        do { content = try CSVWriter.text(of: table, dialect: dialect) } catch { throw error.moduleError }
+        response.content = content
+        response.fileBytes = Data(content.utf8)
+        response.fileName = stem + (french ? "-fr" : "") + ".csv"
+        response.mediaType = "text/csv; charset=utf-8"
+        response.dialect = dialect.name
+        trace.decision(
+          "cop.export.formula_cells", "APOSTROPHE_PREFIX",
+          reason: "OWASP CSV injection: text cells starting with =, +, -, @, tab or CR get a leading apostrophe (\(formulaLike) cell(s)); the import removes it again")
+      }
+      trace.decision(
+        "cop.export.dialect", response.dialect,
+        reason: french
+          ? "the form's French headers and the seed's category labels; ';', decimal comma, UTF-8 with BOM, CRLF (French spreadsheets open it directly)"
+          : "RFC 4180: ',', decimal point, LF, the module's English headers and enum names")
     }
-    var response = Carbon_Cop_V1_ExportProjectsResponse()
-    response.content = content
     response.projectCount = Int32(count)
-    var trace = startTrace("export")
     trace.term("project_count", Double(count), .unspecified, formula: "projects exported")
     response.trace = trace.build()
     return response

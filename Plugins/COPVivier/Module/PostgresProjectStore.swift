@@ -159,6 +159,36 @@ final class PostgresProjectStore: ProjectStore {
     return written
   }
 
+  func replaceUnchanged(_ changes: [(project: Project, justification: String)], change: ChangeInfo) throws(ModuleError) -> Int {
+    var rows: [(Project, Int64, String, String)] = []
+    for (project, justification) in changes {
+      let written = ProjectRow.stamped(project, version: project.version + 1, change: change)
+      rows.append((written, project.version, try ProjectRow.encode(written), justification))
+    }
+    let client = self.client, logger = self.logger, batch = rows
+    let assignments = ProjectRow.columns.dropFirst().enumerated().map { "\($1) = $\($0 + 1)" }.joined(separator: ", ")
+    let count = ProjectRow.columns.count
+    let sql = "UPDATE cop_projects SET \(assignments), data = $\(count) WHERE id = $\(count + 1) AND version = $\(count + 2) RETURNING version"
+    do {
+      return try AsyncBridge.run {
+        try await client.withTransaction(logger: logger) { connection in
+          var written = 0
+          for (project, expected, json, justification) in batch {
+            let values = Array(ProjectRow.values(project).dropFirst()) + [.text(json), .text(project.id), .int(expected)]
+            guard try await connection.query(Self.query(sql, values), logger: logger).collect().count == 1 else { continue }
+            var entry = change
+            entry.justification = justification
+            try await connection.query(Self.query(Self.insertHistorySQL, Self.historyValues(project, json, entry)), logger: logger)
+            written += 1
+          }
+          return written
+        }
+      }
+    } catch {
+      throw Self.mapped(error, "the re-qualification (nothing written)")
+    }
+  }
+
   private func rows(_ sql: String, _ values: [SQLValue]) throws(ModuleError) -> [PostgresRow] {
     let client = self.client, logger = self.logger
     do {

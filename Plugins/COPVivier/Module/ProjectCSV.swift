@@ -1,42 +1,88 @@
+import CarbonDomain
 import CarbonPluginKit
 import Foundation
 
-/// The CSV layout of a project: the online form's export (one row per project, levers in one
-/// cell separated by '|', ';' or ',') read by ImportCsv and written by ExportProjects.
+/// The CSV contract of a project (`Data/csv-columns.csv`): the online form's export read by
+/// ImportCsv and written by ExportProjects (one row per project, levers in one cell separated by
+/// '|', ';' or ','), with the module's English headers or the form's French ones.
 enum ProjectCSV {
-  /// Columns written by the export, in order; the import accepts them in any order.
-  static let columns = [
-    "id", "title", "owner", "owner_type", "department", "epci", "crte", "thematic", "primary_lever",
-    "other_levers", "maturity", "owner_defined", "next_steps_defined", "needs_defined", "financing_needs",
-    "engineering_needs", "potential_funders", "expected_impact_kt_co2e_per_yr", "replicable",
-    "continues_action_under_way", "innovation", "significant_impact", "contributes_to_objectives",
-    "answers_other_local_issue", "round_year", "comments", "previous_project_id", "category",
-    "override_justification", "rule_category", "version",
-  ]
+  /// One column of the contract.
+  struct Column: Sendable {
+    /// The module's header (standard dialect).
+    let name: String
+    /// The form's French header (French dialect, xlsx).
+    let frenchHeader: String
+    /// Other accepted headers.
+    let aliases: [String]
+    /// "both" or "output" (written; accepted and ignored on import).
+    let direction: String
+    /// What it holds.
+    let description: String
+    /// Accepted values.
+    let values: String
+  }
 
-  /// French headers of the form's export accepted as synonyms (folded).
-  static let headerAliases: [String: String] = [
-    "identifiant": "id", "titre": "title", "intitule": "title", "porteur": "owner", "maitre d'ouvrage": "owner",
-    "type de porteur": "owner_type", "departement": "department", "levier principal": "primary_lever",
-    "autres leviers": "other_levers", "leviers": "other_levers", "thematique": "thematic", "maturite": "maturity",
-    "financeurs potentiels": "potential_funders", "commentaires": "comments", "annee": "round_year",
-    "categorie": "category", "justification": "override_justification",
-  ]
+  /// The contract's columns, in export order.
+  static let contract: [Column] = ((try? ReferenceTable(bytes: PackageResources.csv_columns_csv))?.records ?? []).map {
+    Column(
+      name: $0["column"] ?? "", frenchHeader: $0["french_header"] ?? "",
+      aliases: ($0["aliases"] ?? "").split(separator: "|").map(String.init), direction: $0["direction"] ?? "",
+      description: $0["description"] ?? "", values: $0["values"] ?? "")
+  }
+
+  /// Column names written by the export, in order; the import accepts them in any order.
+  static let columns = contract.map(\.name)
+
+  /// Every accepted header (folded) → column name.
+  static let headerIndex: [String: String] = {
+    var index: [String: String] = [:]
+    for column in contract {
+      for header in [column.name, column.frenchHeader] + column.aliases where !header.isEmpty {
+        index[ReferenceData.fold(header)] = column.name
+      }
+    }
+    return index
+  }()
 
   /// Columns without which no row can be read.
   static let requiredColumns = ["title", "department"]
 
-  /// Maps the header to column names; unknown headers are returned apart (ignored).
-  static func header(_ fields: [String]) -> (columns: [String?], unknown: [String]) {
+  /// A header mapped to columns: the column of each cell (nil = unknown), the unknown cells as
+  /// written, and the columns named by more than one cell.
+  struct Header {
+    var columns: [String?] = []
     var unknown: [String] = []
-    let mapped = fields.map { raw -> String? in
-      let folded = ReferenceData.fold(raw.trimmingCharacters(in: .whitespaces))
-      if let name = columns.first(where: { $0 == folded }) { return name }
-      if let name = headerAliases[folded] { return name }
-      unknown.append(raw)
-      return nil
+    var duplicated: [String: [String]] = [:]
+  }
+
+  /// Maps the header cells to the contract's columns.
+  static func header(_ fields: [String]) -> Header {
+    var header = Header()
+    var seen: [String: String] = [:]
+    for raw in fields {
+      let cell = raw.trimmingCharacters(in: .whitespaces)
+      guard let name = headerIndex[ReferenceData.fold(cell)] else {
+        header.unknown.append(cell)
+        header.columns.append(nil)
+        continue
+      }
+      if let first = seen[name] {
+        header.duplicated[name, default: [first]].append(cell)
+      } else {
+        seen[name] = cell
+      }
+      header.columns.append(name)
     }
-    return (mapped, unknown)
+    return header
+  }
+
+  /// Removes the apostrophe an export put before a formula-like cell (OWASP CSV injection), so
+  /// that export → import gives back the text as it was entered.
+  static func unneutralised(_ text: String) -> String {
+    guard text.hasPrefix("'"), let second = text.unicodeScalars.dropFirst().first,
+      ["=", "+", "-", "@", "\t", "\r"].contains(second)
+    else { return text }
+    return String(text.dropFirst())
   }
 
   /// A row read into a project, or the first error naming the column.
@@ -47,7 +93,7 @@ enum ProjectCSV {
 
   /// Builds a project from one row (before `ProjectValidation.normalize`).
   static func project(_ cells: [String: String], defaultRound: Int32) throws(RowError) -> (Project, Category?, String) {
-    func text(_ column: String) -> String { (cells[column] ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+    func text(_ column: String) -> String { unneutralised((cells[column] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) }
     func flag(_ column: String) throws(RowError) -> Bool {
       switch ReferenceData.fold(text(column)) {
       case "", "non", "no", "false", "0", "n": return false
@@ -148,9 +194,29 @@ enum ProjectCSV {
     }
   }
 
-  /// One export row.
-  static func row(_ project: Project) -> [String] {
-    func yes(_ flag: Bool) -> String { flag ? "oui" : "non" }
+  /// The category as the seed labels it, for the round of the project (French exports).
+  static func frenchLabel(_ category: Category, round: Int32) -> String {
+    switch category {
+    case .carryInRound: return "À remonter COP \(round)"
+    case .workForNextRound: return "À travailler COP \(round + 1)"
+    case .outsideCopExamineInCrte: return "Hors COP, à examiner dans le cadre des CRTE"
+    case .notCarried: return "Non remonté"
+    default: return ""
+    }
+  }
+
+  /// The export table of `projects`: English headers and enum names (standard dialect), or the
+  /// form's French headers and the seed's category labels (French dialect, xlsx).
+  static func table(french: Bool) -> ExportTable {
+    ExportTable(name: "Vivier COP", header: contract.map { french ? $0.frenchHeader : $0.name })
+  }
+
+  /// One export row, in `contract` order.
+  static func row(_ project: Project, french: Bool) -> [ExportCell] {
+    func yes(_ flag: Bool) -> ExportCell { .text(flag ? "oui" : "non") }
+    func category(_ category: Category) -> ExportCell {
+      .text(french ? frenchLabel(category, round: project.roundYear) : name(category))
+    }
     let maturity: String
     switch project.maturity {
     case .idea: maturity = "idée"
@@ -165,16 +231,24 @@ enum ProjectCSV {
     default: contributes = ""
     }
     let q = project.qualification
-    return [
-      project.id, project.title, project.owner, project.ownerType, project.department, project.epci, project.crte,
-      project.thematic, project.primaryLever, project.otherLevers.joined(separator: "|"), maturity,
-      yes(project.ownerDefined), yes(project.nextStepsDefined), yes(project.needsDefined), project.financingNeeds,
-      project.engineeringNeeds, project.potentialFunders.joined(separator: "|"),
-      project.expectedImpactKtCo2EPerYr == 0 ? "" : "\(project.expectedImpactKtCo2EPerYr)",
-      yes(project.replicable), yes(project.continuesActionUnderWay), yes(project.innovation),
-      yes(project.significantImpact), contributes, yes(project.answersOtherLocalIssue), "\(project.roundYear)",
-      project.comments, project.previousProjectID, name(q.category), q.overridden ? q.overrideJustification : "",
-      name(q.ruleCategory), "\(project.version)",
+    let cells: [String: ExportCell] = [
+      "id": .text(project.id), "title": .text(project.title), "owner": .text(project.owner),
+      "owner_type": .text(project.ownerType), "department": .text(project.department), "epci": .text(project.epci),
+      "crte": .text(project.crte), "thematic": .text(project.thematic), "primary_lever": .text(project.primaryLever),
+      "other_levers": .text(project.otherLevers.joined(separator: "|")), "maturity": .text(maturity),
+      "owner_defined": yes(project.ownerDefined), "next_steps_defined": yes(project.nextStepsDefined),
+      "needs_defined": yes(project.needsDefined), "financing_needs": .text(project.financingNeeds),
+      "engineering_needs": .text(project.engineeringNeeds),
+      "potential_funders": .text(project.potentialFunders.joined(separator: "|")),
+      "expected_impact_kt_co2e_per_yr": project.expectedImpactKtCo2EPerYr == 0 ? .empty : .number(project.expectedImpactKtCo2EPerYr),
+      "replicable": yes(project.replicable), "continues_action_under_way": yes(project.continuesActionUnderWay),
+      "innovation": yes(project.innovation), "significant_impact": yes(project.significantImpact),
+      "contributes_to_objectives": .text(contributes), "answers_other_local_issue": yes(project.answersOtherLocalIssue),
+      "round_year": .number(Double(project.roundYear), decimals: 0), "comments": .text(project.comments),
+      "previous_project_id": .text(project.previousProjectID), "category": category(q.category),
+      "override_justification": .text(q.overridden ? q.overrideJustification : ""), "rule_category": category(q.ruleCategory),
+      "meets_roadmap_criteria": yes(q.meetsRoadmapCriteria), "version": .number(Double(project.version), decimals: 0),
     ]
+    return contract.map { cells[$0.name] ?? .empty }
   }
 }

@@ -65,6 +65,10 @@ protocol ProjectStore: Sendable {
   func insert(_ projects: [Project], change: ChangeInfo) throws(ModuleError)
   /// Replaces a project if its stored version is `expectedVersion`; returns it with its new version.
   func update(_ project: Project, expectedVersion: Int64, change: ChangeInfo) throws(ModuleError) -> Project
+  /// Replaces each project whose stored version is still `project.version`, all in ONE
+  /// transaction, each with a history row carrying its justification; a project changed
+  /// meanwhile is skipped. Returns the number written.
+  func replaceUnchanged(_ changes: [(project: Project, justification: String)], change: ChangeInfo) throws(ModuleError) -> Int
   /// The project with this id, or nil.
   func get(_ id: String) throws(ModuleError) -> Project?
   /// The ids among `ids` that exist.

@@ -45,7 +45,7 @@ enum ProjectValidation {
 
     if !project.primaryLever.trimmingCharacters(in: .whitespaces).isEmpty {
       guard let lever = ReferenceData.lever(named: project.primaryLever) else {
-        throw .invalidArgument("\(prefix)primary_lever", "unknown lever '\(project.primaryLever)'")
+        throw .invalidArgument("\(prefix)primary_lever", unknownLever(project.primaryLever))
       }
       project.primaryLever = lever.name
     } else {
@@ -54,7 +54,7 @@ enum ProjectValidation {
     var others: [String] = []
     for (index, name) in project.otherLevers.enumerated() {
       guard let lever = ReferenceData.lever(named: name) else {
-        throw .invalidArgument("\(prefix)other_levers[\(index)]", "unknown lever '\(name)'")
+        throw .invalidArgument("\(prefix)other_levers[\(index)]", unknownLever(name))
       }
       if lever.name != project.primaryLever && !others.contains(lever.name) { others.append(lever.name) }
     }
@@ -81,6 +81,14 @@ enum ProjectValidation {
       .filter { !$0.isEmpty }
     if !project.previousProjectID.isEmpty { try checkID(project.previousProjectID, "\(prefix)previous_project_id") }
     return project
+  }
+
+  /// The message for a name that is no form lever; a retired lever names its replacement.
+  static func unknownLever(_ name: String) -> String {
+    if let retired = ReferenceData.retiredLever(named: name) {
+      return "'\(name)' is no longer a form lever (\(retired.reason)): use '\(retired.replacement)'"
+    }
+    return "unknown lever '\(name)' (GetReferenceData lists the form levers and their aliases)"
   }
 
   /// Ids are short and plain so that they are safe in URLs, files and page tokens.

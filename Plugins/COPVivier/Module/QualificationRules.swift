@@ -1,24 +1,41 @@
 import CarbonDomain
 
-/// The seed's qualification of a project into the four categories (Partie 4, definitions under
-/// the 06/12/2024 table), with the criteria combined by AND as METHODS.md §5 decides.
+/// The seed's qualification of a project into the four categories, as the seed's definitions
+/// under the 06/12/2024 table print them (Partie 4):
+/// - « à remonter COP 2024 »: contribue aux objectifs + (poursuivre/massifier OU innovation) +
+///   maturité propice à un engagement en 2025;
+/// - « à travailler COP 2025 »: the same « mais qui présentent un niveau de maturité insuffisant »;
+/// - « hors COP mais à examiner dans le cadre des CRTE »: « ne contribuent pas directement aux
+///   objectifs … mais qui présentent une réponse à un autre enjeu »;
+/// - « non remontés »: « aucune des caractéristiques des 3 catégories précédentes ».
+/// The call for projects' roadmap criteria (significant impact and/or replicable) are NOT part of
+/// the categories (METHODS.md §5, corrected): they give the separate `meets_roadmap_criteria` flag.
 enum QualificationRules {
+  /// Version of these rules, stored with every qualification; a stored project qualified by
+  /// another version is re-qualified when the module starts (`Requalification`).
+  /// "" / absent = version 1 (impact criterion required, any non-qualifying project to the CRTE).
+  static let version = "cop-rules-2"
+
   /// Criterion ids, also the rule names of the trace.
   static let contributes = "cop.contributes"
   static let dynamic = "cop.continues_or_innovates"
-  static let impact = "cop.significant_impact_or_replicable"
   static let mature = "cop.mature_for_next_year"
   static let otherIssue = "crte.answers_other_local_issue"
+  /// The roadmap flag's id (not a criterion of the category).
+  static let roadmap = "cop.roadmap_significant_impact_or_replicable"
 
   /// Qualifies a (validated) project by the rules; keeps an existing override.
   static func qualify(_ project: Project) -> Carbon_Cop_V1_Qualification {
     var criteria: [Carbon_Cop_V1_CriterionOutcome] = []
-    func record(_ id: String, _ met: Bool, _ reason: String) -> Bool {
+    func outcome(_ id: String, _ met: Bool, _ reason: String) -> Carbon_Cop_V1_CriterionOutcome {
       var outcome = Carbon_Cop_V1_CriterionOutcome()
       outcome.criterion = id
       outcome.met = met
       outcome.reason = reason
-      criteria.append(outcome)
+      return outcome
+    }
+    func record(_ id: String, _ met: Bool, _ reason: String) -> Bool {
+      criteria.append(outcome(id, met, reason))
       return met
     }
 
@@ -37,10 +54,6 @@ enum QualificationRules {
       project.continuesActionUnderWay
         ? "continues or scales up an action under way"
         : (project.innovation ? "is an innovation" : "neither continues an action under way nor innovates"))
-    let impact = record(
-      Self.impact, project.significantImpact || project.replicable,
-      project.significantImpact
-        ? "significant impact" : (project.replicable ? "replicable" : "neither significant impact nor replicable"))
     var missing: [String] = []
     if project.maturity != .readyWithinYear { missing.append("maturity is not 'ready within a year'") }
     if !project.ownerDefined { missing.append("owner not defined") }
@@ -51,19 +64,32 @@ enum QualificationRules {
       missing.isEmpty ? "ready within a year, owner, next steps and needs defined" : missing.joined(separator: "; "))
 
     var qualification = project.qualification
-    qualification.criteria = criteria
     qualification.checkTransitionCompatibility = false
-    if contributes && dynamic && impact {
+    if contributes && dynamic {
       qualification.ruleCategory = mature ? .carryInRound : .workForNextRound
-    } else if record(
-      Self.otherIssue, project.answersOtherLocalIssue,
-      project.answersOtherLocalIssue ? "answers another local issue" : "answers no other local issue")
-    {
-      qualification.ruleCategory = .outsideCopExamineInCrte
-      qualification.checkTransitionCompatibility = true
+    } else if !contributes {
+      // The CRTE category is for projects that « ne contribuent pas directement aux objectifs »:
+      // a contributing project that neither continues nor innovates is « non remonté ».
+      if record(
+        Self.otherIssue, project.answersOtherLocalIssue,
+        project.answersOtherLocalIssue ? "answers another local issue" : "answers no other local issue")
+      {
+        qualification.ruleCategory = .outsideCopExamineInCrte
+        qualification.checkTransitionCompatibility = true
+      } else {
+        qualification.ruleCategory = .notCarried
+      }
     } else {
       qualification.ruleCategory = .notCarried
     }
+    qualification.criteria = criteria
+    qualification.roadmapCriterion = outcome(
+      Self.roadmap, project.significantImpact || project.replicable,
+      project.significantImpact
+        ? "significant impact regarding the COP stakes"
+        : (project.replicable ? "replicable significantly elsewhere" : "neither significant impact nor replicable"))
+    qualification.meetsRoadmapCriteria = qualification.roadmapCriterion.met
+    qualification.rulesVersion = Self.version
     if !qualification.overridden { qualification.category = qualification.ruleCategory }
     if qualification.category == .outsideCopExamineInCrte { qualification.checkTransitionCompatibility = true }
     return qualification
@@ -73,6 +99,12 @@ enum QualificationRules {
   static func trace(_ qualification: Carbon_Cop_V1_Qualification, into trace: inout TraceBuilder, prefix: String = "") {
     for criterion in qualification.criteria {
       trace.rule(prefix + criterion.criterion, (criterion.met ? "met: " : "not met: ") + criterion.reason)
+    }
+    if qualification.hasRoadmapCriterion {
+      let flag = qualification.roadmapCriterion
+      trace.rule(
+        prefix + flag.criterion,
+        (flag.met ? "roadmap flag set: " : "roadmap flag not set: ") + flag.reason + " (a flag, not a condition of the category)")
     }
     if qualification.overridden {
       trace.rule(
@@ -84,13 +116,17 @@ enum QualificationRules {
   /// The decisions every qualification applies (README "Decisions").
   static func decisions(into trace: inout TraceBuilder) {
     trace.decision(
-      "cop.criteria_combination", "AND",
-      reason: "METHODS.md §5: the seed's criteria (Partie 4) are combined with AND; 'continue/scale up OR innovation', 'significant impact OR replicable'")
+      "cop.categories", "SEED_DEFINITIONS",
+      reason: "seed Partie 4: carry = contributes AND (continues/scales up OR innovation) AND mature; work = the same but not mature; CRTE = no direct contribution AND another local issue; else not carried")
+    trace.decision(
+      "cop.roadmap_criteria", "FLAG_NOT_CONDITION",
+      reason: "the call's roadmap criteria ('potentiel d'impact significatif … et/ou peuvent être répliquées') are reported as meets_roadmap_criteria, never a condition of the category (METHODS.md §5, corrected)")
     trace.decision(
       "cop.contributes_default", "LEVER_GIVEN",
       reason: "when the officer has not assessed the contribution, a project with a COP lever contributes")
     trace.decision(
-      "cop.crte_routing", "ANY_NON_QUALIFYING",
-      reason: "a project that does not qualify for the COP and answers another local issue is examined in the CRTE, flagged 'check compatibility with the ecological transition' (seed Partie 4)")
+      "cop.crte_routing", "NO_DIRECT_CONTRIBUTION_ONLY",
+      reason: "seed: CRTE projects 'ne contribuent pas directement aux objectifs … mais qui présentent une réponse à un autre enjeu'; a contributing project that neither continues nor innovates is 'non remonté'")
+    trace.decision("cop.rules_version", Self.version, reason: "version of the qualification rules stored with each qualification")
   }
 }

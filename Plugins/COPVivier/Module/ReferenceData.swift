@@ -27,7 +27,7 @@ enum ReferenceData {
   /// Region of the pool (INSEE code of Hauts-de-France).
   static let regionCode = "32"
   /// Version of every data file of the module (their `# version:` header).
-  static let version = "cop-hdf-2024.1"
+  static let version = "cop-hdf-2024.2"
   /// The seed document all files come from.
   static let seedFile = "shared/seeds/cop-hauts-de-france-2024.txt"
 
@@ -77,6 +77,76 @@ enum ReferenceData {
 
   /// The form lever a name or alias designates (case, accents and spacing ignored).
   static func lever(named name: String) -> FormLeverEntry? { leverIndex[fold(name)] }
+
+  /// A form lever of an earlier data version that the seed does not support, and its replacement.
+  struct RetiredLever: Sendable {
+    /// The retired name.
+    let name: String
+    /// The canonical form lever that replaces it.
+    let replacement: String
+    /// Why (the seed's sentence it contradicts).
+    let reason: String
+  }
+
+  /// Retired form levers by folded name (`Data/retired-levers.csv`).
+  private static let retiredIndex: [String: RetiredLever] = Dictionary(
+    table(PackageResources.retired_levers_csv).map {
+      (fold($0["name"] ?? ""), RetiredLever(name: $0["name"] ?? "", replacement: $0["replacement"] ?? "", reason: $0["reason"] ?? ""))
+    }, uniquingKeysWith: { first, _ in first })
+
+  /// The retired lever a name designates, if any.
+  static func retiredLever(named name: String) -> RetiredLever? { retiredIndex[fold(name)] }
+
+  /// An EPCI of the region's embedded list (`Data/epci-hauts-de-france.csv`).
+  struct Epci: Sendable {
+    /// SIREN (9 digits).
+    let siren: String
+    /// Name, e.g. "CA du Beauvaisis".
+    let name: String
+    /// Nature: CA, CC, CU, ME.
+    let nature: String
+    /// Counted in the coverage's denominator (most of its communes in the region).
+    let countedInRegion: Bool
+  }
+
+  /// The EPCIs with communes in the region.
+  static let epcis: [Epci] = table(PackageResources.epci_hauts_de_france_csv).map {
+    Epci(siren: $0["siren"] ?? "", name: $0["name"] ?? "", nature: $0["nature"] ?? "", countedInRegion: $0["counted_in_region"] == "yes")
+  }
+
+  /// EPCIs by SIREN and by normalized name.
+  private static let epciIndex: [String: Epci] = {
+    var index: [String: Epci] = [:]
+    for epci in epcis {
+      index[epci.siren] = epci
+      index[epciNameKey(epci.name)] = epci
+    }
+    return index
+  }()
+
+  /// The EPCI of the region a SIREN or a name designates ("CA du Beauvaisis", "200067999" and
+  /// "Communauté d'agglomération du Beauvaisis" are one EPCI), or nil.
+  static func epci(_ text: String) -> Epci? {
+    let digits = text.filter { !$0.isWhitespace }
+    if digits.count == 9, digits.allSatisfy(\.isNumber) { return epciIndex[digits] }
+    let key = epciNameKey(text)
+    return key.isEmpty ? nil : epciIndex[key]
+  }
+
+  /// A name key: folded, hyphens and apostrophes as spaces, the long forms of the natures
+  /// abbreviated as the list writes them.
+  static func epciNameKey(_ name: String) -> String {
+    var key = " " + fold(name).replacingOccurrences(of: "-", with: " ").replacingOccurrences(of: "'", with: "' ") + " "
+    for (long, short) in [
+      ("communaute d' agglomeration", "ca"), ("communaute d'agglomeration", "ca"), ("communaute de communes", "cc"),
+      ("communaute urbaine", "cu"),
+    ] {
+      key = key.replacingOccurrences(of: " " + long + " ", with: " " + short + " ")
+    }
+    // Articles and prepositions are dropped: "CC Oise Picarde" is "CC de l'Oise Picarde".
+    let particles: Set<Substring> = ["de", "du", "des", "la", "le", "les", "l'", "d'", "et"]
+    return key.split(separator: " ").filter { !particles.contains($0) }.joined(separator: " ")
+  }
 
   /// SGPE lever values (tagged "not retained").
   static let sgpeLeverValues: [Carbon_Cop_V1_SgpeLeverValue] = table(

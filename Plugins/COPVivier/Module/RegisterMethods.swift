@@ -24,6 +24,24 @@ extension COPVivierModule {
       department.name = $0.name
       return department
     }
+    response.csvColumns = ProjectCSV.contract.map {
+      var column = Carbon_Cop_V1_CsvColumn()
+      column.name = $0.name
+      column.frenchHeader = $0.frenchHeader
+      column.aliases = $0.aliases
+      column.direction = $0.direction
+      column.description_p = $0.description
+      column.values = $0.values
+      return column
+    }
+    response.epcis = ReferenceData.epcis.map {
+      var epci = Carbon_Cop_V1_RegionEpci()
+      epci.siren = $0.siren
+      epci.name = $0.name
+      epci.nature = $0.nature
+      epci.countedInRegion = $0.countedInRegion
+      return epci
+    }
     var trace = startTrace("reference data")
     trace.decision(
       "cop.panorama", "SRADDET",
@@ -32,8 +50,11 @@ extension COPVivierModule {
       "cop.panorama_sectors", "CHECKED_BY_HAND",
       reason: "the printed panorama's sector labels are shifted by one row in places; sectors re-assigned by hand, tags kept as printed")
     trace.decision(
-      "cop.form_levers", "25_PRINTED_PLUS_17_RECONSTRUCTED",
-      reason: "the seed prints 25 form-lever names; 17 more are reconstructed from the panorama so every panorama lever is reachable")
+      "cop.form_levers", "25_PRINTED_PLUS_16_RECONSTRUCTED",
+      reason: "the seed prints 25 form-lever names; 16 more are reconstructed from the panorama so every panorama lever is reachable")
+    trace.decision(
+      "cop.transport_levers", "EIGHT",
+      reason: "seed Partie 4: 'Le levier « vélo » ne représente qu'un des huit leviers attachés à cette thématique'; one form lever per panorama transport lever, 'Vélo' for 'Report modal'; 'Transports en commun' (data 2024.1) retired")
     response.trace = trace.build()
     return response
   }
@@ -166,7 +187,7 @@ extension COPVivierModule {
     result.category = filter.category.rawValue
     if !filter.lever.isEmpty {
       guard let lever = ReferenceData.lever(named: filter.lever) else {
-        throw .invalidArgument("\(prefix)lever", "unknown lever '\(filter.lever)'")
+        throw .invalidArgument("\(prefix)lever", ProjectValidation.unknownLever(filter.lever))
       }
       result.lever = lever.name
     }

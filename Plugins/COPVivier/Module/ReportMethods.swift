@@ -18,8 +18,8 @@ extension COPVivierModule {
     }
     var trace = startTrace("seed pool")
     trace.decision(
-      "cop.seed_pool.other_levers", "EVEN_SPLIT_OVER_17_RECONSTRUCTED_LEVERS",
-      reason: "the seed's 'Autres leviers' (323) include the 10 least-invested levers (28); the other 295 are split 6 × 18 + 11 × 17 over the reconstructed levers (generated, not seed data)")
+      "cop.seed_pool.other_levers", "EVEN_SPLIT_OVER_16_RECONSTRUCTED_LEVERS",
+      reason: "the seed's 'Autres leviers' (323) include the 10 least-invested levers (28); the other 295 are split 7 × 19 + 9 × 18 over the reconstructed levers (generated, not seed data)")
     if request.store {
       try store.insert(generated, change: ChangeInfo(actor: actor, action: "import", at: ProjectValidation.now()))
       trace.rule("cop.seed_pool.stored", "\(generated.count) projects written in one transaction")
@@ -45,14 +45,17 @@ extension COPVivierModule {
     let epciTotal = Int(try Validate.inRange(request.epciTotalCount, 0...100_000, "epci_total_count"))
     var report = RoundReport()
     var trace = startTrace("report")
+    let sourceName: String
     if request.roundYear != 0 {
       var filter = StoreFilter()
       filter.roundYear = try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
       try store.forEach(filter) { report.add($0) }
       trace.decision("cop.report.source", "STORED_ROUND", reason: "round \(request.roundYear) of the register")
+      sourceName = "vivier COP \(request.roundYear) enregistré (\(storageKind))"
     } else if request.useSeedPool {
       try SeedPool.generate(roundYear: 2024, idPrefix: "seed2024-") { report.add($0) }
       trace.decision("cop.report.source", "SEED_POOL", reason: "generated pool with the seed's 06/12/2024 counts")
+      sourceName = "vivier généré aux effectifs du bilan du 06/12/2024 (COP Hauts-de-France 2024, Partie 4)"
     } else {
       QualificationRules.decisions(into: &trace)
       for (index, input) in request.projects.enumerated() {
@@ -61,11 +64,22 @@ extension COPVivierModule {
         report.add(project)
       }
       trace.decision("cop.report.source", "INLINE_PROJECTS", reason: "projects given in the request, qualified by the rules")
+      sourceName = "\(request.projects.count) projet(s) de la requête"
     }
     var response = report.build(topCount: top, leastCount: least, epciTotal: epciTotal, trace: &trace)
     if request.includeCharts {
-      response.departmentChartSvg = SVGCharts.departments(response.departments)
-      response.leverChartSvg = SVGCharts.levers(response.topLevers)
+      let source = [
+        "Source : \(sourceName)",
+        "Règles \(QualificationRules.version), données \(ReferenceData.version) (\(ReferenceData.seedFile)) ; carbonhub cop-vivier \(Self.version)",
+      ]
+      response.departmentChartSvg = SVGCharts.departments(response.departments, source: source)
+      response.departmentShareChartSvg = SVGCharts.departmentShares(response.departments, source: source)
+      response.departmentThematicChartSvg = SVGCharts.departmentThematics(
+        response.departmentThematics, departments: response.departments, source: source)
+      response.leverChartSvg = SVGCharts.levers(response.topLevers, source: source)
+      trace.decision(
+        "cop.charts", "TITLED_WITH_SOURCE_AND_VERSION",
+        reason: "every chart is drawn in the plugin kit's ChartFrame: a French title, source lines naming the data, the rules version and the data version; legends wrap (ChartLegend)")
     }
     response.trace = trace.build()
     return response

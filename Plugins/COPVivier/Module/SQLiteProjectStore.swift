@@ -110,6 +110,33 @@ final class SQLiteProjectStore: ProjectStore {
     return written
   }
 
+  func replaceUnchanged(_ changes: [(project: Project, justification: String)], change: ChangeInfo) throws(ModuleError) -> Int {
+    var rows: [(Project, Int64, String, String)] = []
+    for (project, justification) in changes {
+      let written = ProjectRow.stamped(project, version: project.version + 1, change: change)
+      rows.append((written, project.version, try ProjectRow.encode(written), justification))
+    }
+    let assignments = ProjectRow.columns.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")
+    do {
+      return try pool.write { db in
+        var written = 0
+        for (project, expected, json, justification) in rows {
+          try db.execute(
+            sql: "UPDATE projects SET \(assignments), data = ? WHERE id = ? AND version = ?",
+            arguments: Self.arguments(Array(ProjectRow.values(project).dropFirst()) + [.text(json), .text(project.id), .int(expected)]))
+          guard db.changesCount == 1 else { continue }
+          var entry = change
+          entry.justification = justification
+          try Self.writeHistory(db, project, json, entry)
+          written += 1
+        }
+        return written
+      }
+    } catch {
+      throw ModuleError(.unavailable, "the SQLite register refused the re-qualification (nothing written): \(error)")
+    }
+  }
+
   private func read<T>(_ body: (Database) throws -> T) throws(ModuleError) -> T {
     do { return try pool.read(body) } catch let error as ModuleError { throw error } catch {
       throw ModuleError(.unavailable, "the SQLite register could not be read: \(error)")

@@ -8,6 +8,11 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 import CarbonDomain
@@ -187,6 +192,13 @@ public nonisolated enum Carbon_Cop_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Ca
 
   /// A JSON array of projects (proto3 JSON).
   case json // = 2
+
+  /// CSV as French spreadsheets open it directly: ';' separator, decimal comma, UTF-8 with BOM,
+  /// CRLF line ends, the form's French headers and the seed's category labels (re-importable).
+  case csvFrenchSpreadsheet // = 3
+
+  /// An Office Open XML workbook (.xlsx), French headers and labels, every text cell written as text.
+  case xlsx // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -198,6 +210,8 @@ public nonisolated enum Carbon_Cop_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Ca
     case 0: self = .unspecified
     case 1: self = .csv
     case 2: self = .json
+    case 3: self = .csvFrenchSpreadsheet
+    case 4: self = .xlsx
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -207,6 +221,8 @@ public nonisolated enum Carbon_Cop_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Ca
     case .unspecified: return 0
     case .csv: return 1
     case .json: return 2
+    case .csvFrenchSpreadsheet: return 3
+    case .xlsx: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -216,6 +232,8 @@ public nonisolated enum Carbon_Cop_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Ca
     .unspecified,
     .csv,
     .json,
+    .csvFrenchSpreadsheet,
+    .xlsx,
   ]
 
 }
@@ -474,9 +492,30 @@ public nonisolated struct Carbon_Cop_V1_Qualification: Sendable {
   /// "Check compatibility with the ecological transition" (CRTE projects).
   public var checkTransitionCompatibility: Bool = false
 
+  /// The call for projects' roadmap criteria ("potentiel d'impact significatif … et/ou peuvent
+  /// être répliquées"): significant impact OR replicable. A separate flag, never a condition of
+  /// the category (METHODS.md §5, corrected).
+  public var meetsRoadmapCriteria: Bool = false
+
+  /// Why the roadmap flag is (not) set.
+  public var roadmapCriterion: Carbon_Cop_V1_CriterionOutcome {
+    get {_roadmapCriterion ?? Carbon_Cop_V1_CriterionOutcome()}
+    set {_roadmapCriterion = newValue}
+  }
+  /// Returns true if `roadmapCriterion` has been explicitly set.
+  public var hasRoadmapCriterion: Bool {self._roadmapCriterion != nil}
+  /// Clears the value of `roadmapCriterion`. Subsequent reads from it will return its default value.
+  public mutating func clearRoadmapCriterion() {self._roadmapCriterion = nil}
+
+  /// Version of the qualification rules that computed `rule_category` (e.g. "cop-rules-2");
+  /// a stored project qualified by an older version is re-qualified when the module starts.
+  public var rulesVersion: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _roadmapCriterion: Carbon_Cop_V1_CriterionOutcome? = nil
 }
 
 /// One change of a project.
@@ -634,6 +673,58 @@ public nonisolated struct Carbon_Cop_V1_RegionDepartment: Sendable {
   public init() {}
 }
 
+/// One column of the CSV contract (ImportCsv, ExportProjects).
+public nonisolated struct Carbon_Cop_V1_CsvColumn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The module's header, e.g. "primary_lever" (written by the standard dialect).
+  public var name: String = String()
+
+  /// The form's French header, e.g. "Levier principal" (written by the French dialect and xlsx).
+  public var frenchHeader: String = String()
+
+  /// Other accepted headers.
+  public var aliases: [String] = []
+
+  /// "both" (read and written) or "output" (written; accepted and ignored on import).
+  public var direction: String = String()
+
+  /// What the column holds.
+  public var description_p: String = String()
+
+  /// Accepted values.
+  public var values: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An EPCI of the region's embedded list.
+public nonisolated struct Carbon_Cop_V1_RegionEpci: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// SIREN (9 digits).
+  public var siren: String = String()
+
+  /// Name.
+  public var name: String = String()
+
+  /// Nature: CA, CC, CU, ME.
+  public var nature: String = String()
+
+  /// Counted in the coverage's denominator (most of its communes in the region).
+  public var countedInRegion: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Response of GetReferenceData.
 public nonisolated struct Carbon_Cop_V1_GetReferenceDataResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -654,6 +745,12 @@ public nonisolated struct Carbon_Cop_V1_GetReferenceDataResponse: Sendable {
 
   /// Departments of the region.
   public var departments: [Carbon_Cop_V1_RegionDepartment] = []
+
+  /// The CSV contract, column by column, in export order.
+  public var csvColumns: [Carbon_Cop_V1_CsvColumn] = []
+
+  /// The EPCIs of the region (EPCI coverage, `epci` values).
+  public var epcis: [Carbon_Cop_V1_RegionEpci] = []
 
   /// Trace (data set versions).
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -696,37 +793,36 @@ public nonisolated struct Carbon_Cop_V1_QualifyProjectRequest: Sendable {
 }
 
 /// Response of QualifyProject.
-public nonisolated struct Carbon_Cop_V1_QualifyProjectResponse: Sendable {
+public nonisolated struct Carbon_Cop_V1_QualifyProjectResponse: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The qualification.
   public var qualification: Carbon_Cop_V1_Qualification {
-    get {_qualification ?? Carbon_Cop_V1_Qualification()}
-    set {_qualification = newValue}
+    get {_storage._qualification ?? Carbon_Cop_V1_Qualification()}
+    set {_uniqueStorage()._qualification = newValue}
   }
   /// Returns true if `qualification` has been explicitly set.
-  public var hasQualification: Bool {self._qualification != nil}
+  public var hasQualification: Bool {_storage._qualification != nil}
   /// Clears the value of `qualification`. Subsequent reads from it will return its default value.
-  public mutating func clearQualification() {self._qualification = nil}
+  public mutating func clearQualification() {_uniqueStorage()._qualification = nil}
 
   /// Trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
-    get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
-    set {_trace = newValue}
+    get {_storage._trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
+    set {_uniqueStorage()._trace = newValue}
   }
   /// Returns true if `trace` has been explicitly set.
-  public var hasTrace: Bool {self._trace != nil}
+  public var hasTrace: Bool {_storage._trace != nil}
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
-  public mutating func clearTrace() {self._trace = nil}
+  public mutating func clearTrace() {_uniqueStorage()._trace = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _qualification: Carbon_Cop_V1_Qualification? = nil
-  fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Request of CreateProject.
@@ -1035,6 +1131,10 @@ public nonisolated struct Carbon_Cop_V1_ImportCsvRequest: Sendable {
   /// Who imports (required unless dry_run).
   public var actor: String = String()
 
+  /// Accept columns the module does not know, listing them in `ignored_columns` (default: an
+  /// unknown column is an error naming it, INVALID_ARGUMENT field `csv.header`).
+  public var ignoreUnknownColumns: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1046,17 +1146,22 @@ public nonisolated struct Carbon_Cop_V1_RowError: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Row number in the file, 1 = the first data row after the header.
+  /// Data-row number: 1 = the first record after the header line, counted in records (a quoted
+  /// cell spanning several lines is one record; blank lines are not counted).
   public var row: Int32 = 0
 
-  /// Column name.
+  /// Column name (the module's name; the header cell as written is in the message).
   public var column: String = String()
 
-  /// Field path, e.g. "rows[3].department".
+  /// Field path, rows[row − 1].column, e.g. "rows[3].department" for row 4 (0-based index).
   public var field: String = String()
 
   /// What is wrong.
   public var message: String = String()
+
+  /// Line of the file where the row starts (1 = the header line); differs from row + 1 when a
+  /// quoted cell spans several lines or blank lines precede.
+  public var line: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1083,6 +1188,9 @@ public nonisolated struct Carbon_Cop_V1_ImportCsvResponse: Sendable {
 
   /// Category counts of the written rows, in enum order CARRY, WORK, OUTSIDE, NOT_CARRIED.
   public var categoryCounts: [Int32] = []
+
+  /// Header cells not mapped to any column, ignored because `ignore_unknown_columns` was asked.
+  public var ignoredColumns: [String] = []
 
   /// Trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -1133,11 +1241,29 @@ public nonisolated struct Carbon_Cop_V1_ExportProjectsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The exported text.
+  /// The exported text (CSV and JSON formats; empty for XLSX).
   public var content: String = String()
 
   /// Number of projects exported.
   public var projectCount: Int32 = 0
+
+  /// The file to save, byte for byte (every format; for the French CSV it starts with the UTF-8 BOM).
+  public var fileBytes: Data = Data()
+
+  /// Suggested file name, e.g. "vivier-cop.xlsx".
+  public var fileName: String = String()
+
+  /// Media type, e.g. "text/csv; charset=utf-8" or
+  /// "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".
+  public var mediaType: String = String()
+
+  /// The dialect written: "standard" (RFC 4180, ',', '.', LF, English headers), "french-spreadsheet"
+  /// (';', decimal comma, BOM, CRLF, French headers), "json" or "xlsx".
+  public var dialect: String = String()
+
+  /// Text cells starting with =, +, -, @, tab or CR (OWASP CSV injection): in CSV they are
+  /// neutralised with a leading apostrophe; in xlsx they are written as text cells.
+  public var neutralisedCellCount: Int32 = 0
 
   /// Trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -1238,11 +1364,97 @@ public nonisolated struct Carbon_Cop_V1_BuildReportRequest: Sendable {
   /// Number of least-invested levers listed (default 10).
   public var leastLeverCount: Int32 = 0
 
-  /// Number of EPCIs of the region, for the coverage share (0 = not given).
+  /// Number of EPCIs of the region, for the coverage share (0 = the embedded list's count).
   public var epciTotalCount: Int32 = 0
 
   /// Include the SVG charts.
   public var includeCharts: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One cell of the department × thematic table.
+public nonisolated struct Carbon_Cop_V1_DepartmentThematicCell: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Department code.
+  public var department: String = String()
+
+  /// Thematic ("" = not specified).
+  public var thematic: String = String()
+
+  /// Number of projects of the department with this thematic.
+  public var projectCount: Int32 = 0
+
+  /// Share of the department's projects, percent (unrounded).
+  public var shareOfDepartmentPercent: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Expected impact summed over a group (lever or thematic) of carried + to-work projects.
+public nonisolated struct Carbon_Cop_V1_ImpactSum: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Lever or thematic ("" = not specified).
+  public var key: String = String()
+
+  /// Carried + to-work projects of the group.
+  public var projectCount: Int32 = 0
+
+  /// Of those, projects giving an expected impact (> 0).
+  public var withImpactCount: Int32 = 0
+
+  /// Sum of the expected impacts given, kt CO2e per year.
+  public var expectedImpactKtCo2EPerYr: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Distinct project owners of one owner type.
+public nonisolated struct Carbon_Cop_V1_OwnerTypeCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Owner type as given (folded spellings merged), "" = not given.
+  public var ownerType: String = String()
+
+  /// Distinct owners of that type.
+  public var distinctOwnerCount: Int32 = 0
+
+  /// Projects they carry.
+  public var projectCount: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An EPCI of the region's embedded list with its projects.
+public nonisolated struct Carbon_Cop_V1_EpciCoverage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// SIREN (9 digits).
+  public var siren: String = String()
+
+  /// Name, e.g. "CA du Beauvaisis".
+  public var name: String = String()
+
+  /// Projects naming it (field `epci`, or owned by it).
+  public var projectCount: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1266,6 +1478,18 @@ public nonisolated struct Carbon_Cop_V1_DepartmentRow: Sendable {
 
   /// Carried in the round.
   public var carryCount: Int32 = 0
+
+  /// carry_count / project_count × 100 (unrounded; 0 when the department has no project).
+  public var carrySharePercent: Double = 0
+
+  /// work_next_round_count / project_count × 100.
+  public var workNextRoundSharePercent: Double = 0
+
+  /// outside_cop_crte_count / project_count × 100.
+  public var outsideCopCrteSharePercent: Double = 0
+
+  /// not_carried_count / project_count × 100.
+  public var notCarriedSharePercent: Double = 0
 
   /// To work for the next round.
   public var workNextRoundCount: Int32 = 0
@@ -1378,7 +1602,8 @@ public nonisolated struct Carbon_Cop_V1_BuildReportResponse: @unchecked Sendable
     set {_uniqueStorage()._epciCoveredCount = newValue}
   }
 
-  /// Coverage, percent of epci_total_count (0 when not given).
+  /// Coverage, percent: covered EPCIs of the embedded list / epci_total_count (or the list's
+  /// count when not given) × 100.
   public var epciCoveragePercent: Double {
     get {_storage._epciCoveragePercent}
     set {_uniqueStorage()._epciCoveragePercent = newValue}
@@ -1394,6 +1619,66 @@ public nonisolated struct Carbon_Cop_V1_BuildReportResponse: @unchecked Sendable
   public var leverChartSvg: String {
     get {_storage._leverChartSvg}
     set {_uniqueStorage()._leverChartSvg = newValue}
+  }
+
+  /// Department × thematic table, by department then most projects first.
+  public var departmentThematics: [Carbon_Cop_V1_DepartmentThematicCell] {
+    get {_storage._departmentThematics}
+    set {_uniqueStorage()._departmentThematics = newValue}
+  }
+
+  /// Expected impact of the carried + to-work projects by primary lever, largest first.
+  public var impactByLever: [Carbon_Cop_V1_ImpactSum] {
+    get {_storage._impactByLever}
+    set {_uniqueStorage()._impactByLever = newValue}
+  }
+
+  /// Expected impact of the carried + to-work projects by thematic, largest first.
+  public var impactByThematic: [Carbon_Cop_V1_ImpactSum] {
+    get {_storage._impactByThematic}
+    set {_uniqueStorage()._impactByThematic = newValue}
+  }
+
+  /// Number of EPCIs of the embedded list of the region (the coverage's denominator).
+  public var epciRegionCount: Int32 {
+    get {_storage._epciRegionCount}
+    set {_uniqueStorage()._epciRegionCount = newValue}
+  }
+
+  /// Covered EPCIs of the embedded list, by SIREN.
+  public var epcisCovered: [Carbon_Cop_V1_EpciCoverage] {
+    get {_storage._epcisCovered}
+    set {_uniqueStorage()._epcisCovered = newValue}
+  }
+
+  /// `epci` values that match no EPCI of the region's list (not counted; check the spelling).
+  public var epciUnrecognised: [String] {
+    get {_storage._epciUnrecognised}
+    set {_uniqueStorage()._epciUnrecognised = newValue}
+  }
+
+  /// Distinct communes owning a project (owner type "commune").
+  public var communeOwnerCount: Int32 {
+    get {_storage._communeOwnerCount}
+    set {_uniqueStorage()._communeOwnerCount = newValue}
+  }
+
+  /// Distinct owners by owner type.
+  public var ownerTypes: [Carbon_Cop_V1_OwnerTypeCount] {
+    get {_storage._ownerTypes}
+    set {_uniqueStorage()._ownerTypes = newValue}
+  }
+
+  /// SVG of the category shares within each department (100 % stacked bars).
+  public var departmentShareChartSvg: String {
+    get {_storage._departmentShareChartSvg}
+    set {_uniqueStorage()._departmentShareChartSvg = newValue}
+  }
+
+  /// SVG of the department × thematic table (grouped shares).
+  public var departmentThematicChartSvg: String {
+    get {_storage._departmentThematicChartSvg}
+    set {_uniqueStorage()._departmentThematicChartSvg = newValue}
   }
 
   /// Trace.
@@ -1560,7 +1845,7 @@ nonisolated extension Carbon_Cop_V1_Assessment: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Carbon_Cop_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_JSON\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_JSON\0\u{1}EXPORT_FORMAT_CSV_FRENCH_SPREADSHEET\0\u{1}EXPORT_FORMAT_XLSX\0")
 }
 
 nonisolated extension Carbon_Cop_V1_Project: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1885,7 +2170,7 @@ nonisolated extension Carbon_Cop_V1_CriterionOutcome: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Cop_V1_Qualification: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Qualification"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}category\0\u{3}rule_category\0\u{1}criteria\0\u{1}overridden\0\u{3}override_justification\0\u{3}override_by\0\u{3}override_at\0\u{3}check_transition_compatibility\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}category\0\u{3}rule_category\0\u{1}criteria\0\u{1}overridden\0\u{3}override_justification\0\u{3}override_by\0\u{3}override_at\0\u{3}check_transition_compatibility\0\u{3}meets_roadmap_criteria\0\u{3}roadmap_criterion\0\u{3}rules_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1901,12 +2186,19 @@ nonisolated extension Carbon_Cop_V1_Qualification: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularStringField(value: &self.overrideBy) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.overrideAt) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.checkTransitionCompatibility) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.meetsRoadmapCriteria) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._roadmapCriterion) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.rulesVersion) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.category != .unspecified {
       try visitor.visitSingularEnumField(value: self.category, fieldNumber: 1)
     }
@@ -1931,6 +2223,15 @@ nonisolated extension Carbon_Cop_V1_Qualification: SwiftProtobuf.Message, SwiftP
     if self.checkTransitionCompatibility != false {
       try visitor.visitSingularBoolField(value: self.checkTransitionCompatibility, fieldNumber: 8)
     }
+    if self.meetsRoadmapCriteria != false {
+      try visitor.visitSingularBoolField(value: self.meetsRoadmapCriteria, fieldNumber: 9)
+    }
+    try { if let v = self._roadmapCriterion {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    if !self.rulesVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.rulesVersion, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1943,6 +2244,9 @@ nonisolated extension Carbon_Cop_V1_Qualification: SwiftProtobuf.Message, SwiftP
     if lhs.overrideBy != rhs.overrideBy {return false}
     if lhs.overrideAt != rhs.overrideAt {return false}
     if lhs.checkTransitionCompatibility != rhs.checkTransitionCompatibility {return false}
+    if lhs.meetsRoadmapCriteria != rhs.meetsRoadmapCriteria {return false}
+    if lhs._roadmapCriterion != rhs._roadmapCriterion {return false}
+    if lhs.rulesVersion != rhs.rulesVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2236,9 +2540,109 @@ nonisolated extension Carbon_Cop_V1_RegionDepartment: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Carbon_Cop_V1_CsvColumn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CsvColumn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}french_header\0\u{1}aliases\0\u{1}direction\0\u{1}description\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.frenchHeader) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.aliases) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.direction) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.frenchHeader.isEmpty {
+      try visitor.visitSingularStringField(value: self.frenchHeader, fieldNumber: 2)
+    }
+    if !self.aliases.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.aliases, fieldNumber: 3)
+    }
+    if !self.direction.isEmpty {
+      try visitor.visitSingularStringField(value: self.direction, fieldNumber: 4)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 5)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitSingularStringField(value: self.values, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_CsvColumn, rhs: Carbon_Cop_V1_CsvColumn) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.frenchHeader != rhs.frenchHeader {return false}
+    if lhs.aliases != rhs.aliases {return false}
+    if lhs.direction != rhs.direction {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Cop_V1_RegionEpci: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegionEpci"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{1}name\0\u{1}nature\0\u{3}counted_in_region\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nature) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.countedInRegion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siren.isEmpty {
+      try visitor.visitSingularStringField(value: self.siren, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.nature.isEmpty {
+      try visitor.visitSingularStringField(value: self.nature, fieldNumber: 3)
+    }
+    if self.countedInRegion != false {
+      try visitor.visitSingularBoolField(value: self.countedInRegion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_RegionEpci, rhs: Carbon_Cop_V1_RegionEpci) -> Bool {
+    if lhs.siren != rhs.siren {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.nature != rhs.nature {return false}
+    if lhs.countedInRegion != rhs.countedInRegion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetReferenceDataResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}panorama_levers\0\u{3}form_levers\0\u{3}sgpe_lever_values\0\u{3}effort_shares\0\u{1}departments\0\u{2}\u{a}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}panorama_levers\0\u{3}form_levers\0\u{3}sgpe_lever_values\0\u{3}effort_shares\0\u{1}departments\0\u{3}csv_columns\0\u{1}epcis\0\u{2}\u{8}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2251,6 +2655,8 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.sgpeLeverValues) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.effortShares) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.departments) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.csvColumns) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.epcis) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -2277,6 +2683,12 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
     if !self.departments.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.departments, fieldNumber: 5)
     }
+    if !self.csvColumns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.csvColumns, fieldNumber: 6)
+    }
+    if !self.epcis.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.epcis, fieldNumber: 7)
+    }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     } }()
@@ -2289,6 +2701,8 @@ nonisolated extension Carbon_Cop_V1_GetReferenceDataResponse: SwiftProtobuf.Mess
     if lhs.sgpeLeverValues != rhs.sgpeLeverValues {return false}
     if lhs.effortShares != rhs.effortShares {return false}
     if lhs.departments != rhs.departments {return false}
+    if lhs.csvColumns != rhs.csvColumns {return false}
+    if lhs.epcis != rhs.epcis {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2333,36 +2747,74 @@ nonisolated extension Carbon_Cop_V1_QualifyProjectResponse: SwiftProtobuf.Messag
   public static let protoMessageName: String = _protobuf_package + ".QualifyProjectResponse"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}qualification\0\u{2}\u{e}trace\0")
 
+  fileprivate class _StorageClass {
+    var _qualification: Carbon_Cop_V1_Qualification? = nil
+    var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _qualification = source._qualification
+      _trace = source._trace
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._qualification) }()
-      case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._qualification) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._qualification {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    try { if let v = self._trace {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-    } }()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._qualification {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._trace {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Cop_V1_QualifyProjectResponse, rhs: Carbon_Cop_V1_QualifyProjectResponse) -> Bool {
-    if lhs._qualification != rhs._qualification {return false}
-    if lhs._trace != rhs._trace {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._qualification != rhs_storage._qualification {return false}
+        if _storage._trace != rhs_storage._trace {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2828,7 +3280,7 @@ nonisolated extension Carbon_Cop_V1_StreamProjectsRequest: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ImportCsvRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{3}round_year\0\u{1}partial\0\u{3}dry_run\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{3}round_year\0\u{1}partial\0\u{3}dry_run\0\u{1}actor\0\u{3}ignore_unknown_columns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2841,6 +3293,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
       case 3: try { try decoder.decodeSingularBoolField(value: &self.partial) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.ignoreUnknownColumns) }()
       default: break
       }
     }
@@ -2862,6 +3315,9 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 5)
     }
+    if self.ignoreUnknownColumns != false {
+      try visitor.visitSingularBoolField(value: self.ignoreUnknownColumns, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2871,6 +3327,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
     if lhs.partial != rhs.partial {return false}
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.ignoreUnknownColumns != rhs.ignoreUnknownColumns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2878,7 +3335,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Cop_V1_RowError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RowError"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}row\0\u{1}column\0\u{1}field\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}row\0\u{1}column\0\u{1}field\0\u{1}message\0\u{1}line\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2890,6 +3347,7 @@ nonisolated extension Carbon_Cop_V1_RowError: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularStringField(value: &self.column) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.field) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.line) }()
       default: break
       }
     }
@@ -2908,6 +3366,9 @@ nonisolated extension Carbon_Cop_V1_RowError: SwiftProtobuf.Message, SwiftProtob
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
     }
+    if self.line != 0 {
+      try visitor.visitSingularInt32Field(value: self.line, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2916,6 +3377,7 @@ nonisolated extension Carbon_Cop_V1_RowError: SwiftProtobuf.Message, SwiftProtob
     if lhs.column != rhs.column {return false}
     if lhs.field != rhs.field {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.line != rhs.line {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2923,7 +3385,7 @@ nonisolated extension Carbon_Cop_V1_RowError: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Carbon_Cop_V1_ImportCsvResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ImportCsvResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}imported_count\0\u{3}rejected_count\0\u{1}errors\0\u{3}project_ids\0\u{3}category_counts\0\u{2}\u{a}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}imported_count\0\u{3}rejected_count\0\u{1}errors\0\u{3}project_ids\0\u{3}category_counts\0\u{3}ignored_columns\0\u{2}\u{9}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2936,6 +3398,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvResponse: SwiftProtobuf.Message, Sw
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.projectIds) }()
       case 5: try { try decoder.decodeRepeatedInt32Field(value: &self.categoryCounts) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.ignoredColumns) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -2962,6 +3425,9 @@ nonisolated extension Carbon_Cop_V1_ImportCsvResponse: SwiftProtobuf.Message, Sw
     if !self.categoryCounts.isEmpty {
       try visitor.visitPackedInt32Field(value: self.categoryCounts, fieldNumber: 5)
     }
+    if !self.ignoredColumns.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ignoredColumns, fieldNumber: 6)
+    }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     } }()
@@ -2974,6 +3440,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvResponse: SwiftProtobuf.Message, Sw
     if lhs.errors != rhs.errors {return false}
     if lhs.projectIds != rhs.projectIds {return false}
     if lhs.categoryCounts != rhs.categoryCounts {return false}
+    if lhs.ignoredColumns != rhs.ignoredColumns {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3021,7 +3488,7 @@ nonisolated extension Carbon_Cop_V1_ExportProjectsRequest: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Cop_V1_ExportProjectsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExportProjectsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{3}project_count\0\u{2}\u{d}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{3}project_count\0\u{3}file_bytes\0\u{3}file_name\0\u{3}media_type\0\u{1}dialect\0\u{3}neutralised_cell_count\0\u{2}\u{8}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3031,6 +3498,11 @@ nonisolated extension Carbon_Cop_V1_ExportProjectsResponse: SwiftProtobuf.Messag
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.content) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.fileBytes) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.fileName) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.mediaType) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.dialect) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.neutralisedCellCount) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -3048,6 +3520,21 @@ nonisolated extension Carbon_Cop_V1_ExportProjectsResponse: SwiftProtobuf.Messag
     if self.projectCount != 0 {
       try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 2)
     }
+    if !self.fileBytes.isEmpty {
+      try visitor.visitSingularBytesField(value: self.fileBytes, fieldNumber: 3)
+    }
+    if !self.fileName.isEmpty {
+      try visitor.visitSingularStringField(value: self.fileName, fieldNumber: 4)
+    }
+    if !self.mediaType.isEmpty {
+      try visitor.visitSingularStringField(value: self.mediaType, fieldNumber: 5)
+    }
+    if !self.dialect.isEmpty {
+      try visitor.visitSingularStringField(value: self.dialect, fieldNumber: 6)
+    }
+    if self.neutralisedCellCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.neutralisedCellCount, fieldNumber: 7)
+    }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
     } }()
@@ -3057,6 +3544,11 @@ nonisolated extension Carbon_Cop_V1_ExportProjectsResponse: SwiftProtobuf.Messag
   public static func ==(lhs: Carbon_Cop_V1_ExportProjectsResponse, rhs: Carbon_Cop_V1_ExportProjectsResponse) -> Bool {
     if lhs.content != rhs.content {return false}
     if lhs.projectCount != rhs.projectCount {return false}
+    if lhs.fileBytes != rhs.fileBytes {return false}
+    if lhs.fileName != rhs.fileName {return false}
+    if lhs.mediaType != rhs.mediaType {return false}
+    if lhs.dialect != rhs.dialect {return false}
+    if lhs.neutralisedCellCount != rhs.neutralisedCellCount {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3212,9 +3704,179 @@ nonisolated extension Carbon_Cop_V1_BuildReportRequest: SwiftProtobuf.Message, S
   }
 }
 
+nonisolated extension Carbon_Cop_V1_DepartmentThematicCell: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DepartmentThematicCell"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}department\0\u{1}thematic\0\u{3}project_count\0\u{3}share_of_department_percent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.department) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.thematic) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.shareOfDepartmentPercent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.department.isEmpty {
+      try visitor.visitSingularStringField(value: self.department, fieldNumber: 1)
+    }
+    if !self.thematic.isEmpty {
+      try visitor.visitSingularStringField(value: self.thematic, fieldNumber: 2)
+    }
+    if self.projectCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 3)
+    }
+    if self.shareOfDepartmentPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareOfDepartmentPercent, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_DepartmentThematicCell, rhs: Carbon_Cop_V1_DepartmentThematicCell) -> Bool {
+    if lhs.department != rhs.department {return false}
+    if lhs.thematic != rhs.thematic {return false}
+    if lhs.projectCount != rhs.projectCount {return false}
+    if lhs.shareOfDepartmentPercent != rhs.shareOfDepartmentPercent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Cop_V1_ImpactSum: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImpactSum"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}project_count\0\u{3}with_impact_count\0\u{3}expected_impact_kt_co2e_per_yr\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.withImpactCount) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.expectedImpactKtCo2EPerYr) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.projectCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 2)
+    }
+    if self.withImpactCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.withImpactCount, fieldNumber: 3)
+    }
+    if self.expectedImpactKtCo2EPerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedImpactKtCo2EPerYr, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_ImpactSum, rhs: Carbon_Cop_V1_ImpactSum) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.projectCount != rhs.projectCount {return false}
+    if lhs.withImpactCount != rhs.withImpactCount {return false}
+    if lhs.expectedImpactKtCo2EPerYr != rhs.expectedImpactKtCo2EPerYr {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Cop_V1_OwnerTypeCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OwnerTypeCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}owner_type\0\u{3}distinct_owner_count\0\u{3}project_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.ownerType) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.distinctOwnerCount) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.ownerType.isEmpty {
+      try visitor.visitSingularStringField(value: self.ownerType, fieldNumber: 1)
+    }
+    if self.distinctOwnerCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.distinctOwnerCount, fieldNumber: 2)
+    }
+    if self.projectCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_OwnerTypeCount, rhs: Carbon_Cop_V1_OwnerTypeCount) -> Bool {
+    if lhs.ownerType != rhs.ownerType {return false}
+    if lhs.distinctOwnerCount != rhs.distinctOwnerCount {return false}
+    if lhs.projectCount != rhs.projectCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Cop_V1_EpciCoverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EpciCoverage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{1}name\0\u{3}project_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.projectCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siren.isEmpty {
+      try visitor.visitSingularStringField(value: self.siren, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.projectCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.projectCount, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Cop_V1_EpciCoverage, rhs: Carbon_Cop_V1_EpciCoverage) -> Bool {
+    if lhs.siren != rhs.siren {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.projectCount != rhs.projectCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Carbon_Cop_V1_DepartmentRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DepartmentRow"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}department\0\u{1}name\0\u{3}project_count\0\u{3}carry_count\0\u{3}work_next_round_count\0\u{3}outside_cop_crte_count\0\u{3}not_carried_count\0\u{3}unqualified_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}department\0\u{1}name\0\u{3}project_count\0\u{3}carry_count\0\u{3}work_next_round_count\0\u{3}outside_cop_crte_count\0\u{3}not_carried_count\0\u{3}unqualified_count\0\u{3}carry_share_percent\0\u{3}work_next_round_share_percent\0\u{3}outside_cop_crte_share_percent\0\u{3}not_carried_share_percent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3230,6 +3892,10 @@ nonisolated extension Carbon_Cop_V1_DepartmentRow: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.outsideCopCrteCount) }()
       case 7: try { try decoder.decodeSingularInt32Field(value: &self.notCarriedCount) }()
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.unqualifiedCount) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.carrySharePercent) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.workNextRoundSharePercent) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.outsideCopCrteSharePercent) }()
+      case 12: try { try decoder.decodeSingularDoubleField(value: &self.notCarriedSharePercent) }()
       default: break
       }
     }
@@ -3260,6 +3926,18 @@ nonisolated extension Carbon_Cop_V1_DepartmentRow: SwiftProtobuf.Message, SwiftP
     if self.unqualifiedCount != 0 {
       try visitor.visitSingularInt32Field(value: self.unqualifiedCount, fieldNumber: 8)
     }
+    if self.carrySharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.carrySharePercent, fieldNumber: 9)
+    }
+    if self.workNextRoundSharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.workNextRoundSharePercent, fieldNumber: 10)
+    }
+    if self.outsideCopCrteSharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.outsideCopCrteSharePercent, fieldNumber: 11)
+    }
+    if self.notCarriedSharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.notCarriedSharePercent, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3268,6 +3946,10 @@ nonisolated extension Carbon_Cop_V1_DepartmentRow: SwiftProtobuf.Message, SwiftP
     if lhs.name != rhs.name {return false}
     if lhs.projectCount != rhs.projectCount {return false}
     if lhs.carryCount != rhs.carryCount {return false}
+    if lhs.carrySharePercent != rhs.carrySharePercent {return false}
+    if lhs.workNextRoundSharePercent != rhs.workNextRoundSharePercent {return false}
+    if lhs.outsideCopCrteSharePercent != rhs.outsideCopCrteSharePercent {return false}
+    if lhs.notCarriedSharePercent != rhs.notCarriedSharePercent {return false}
     if lhs.workNextRoundCount != rhs.workNextRoundCount {return false}
     if lhs.outsideCopCrteCount != rhs.outsideCopCrteCount {return false}
     if lhs.notCarriedCount != rhs.notCarriedCount {return false}
@@ -3359,7 +4041,7 @@ nonisolated extension Carbon_Cop_V1_ThematicShare: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BuildReportResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}departments\0\u{3}lever_base_count\0\u{3}top_levers\0\u{3}least_levers\0\u{3}never_invested_levers\0\u{3}all_levers\0\u{1}thematics\0\u{3}epci_covered_count\0\u{3}epci_coverage_percent\0\u{3}department_chart_svg\0\u{3}lever_chart_svg\0\u{2}\u{4}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}departments\0\u{3}lever_base_count\0\u{3}top_levers\0\u{3}least_levers\0\u{3}never_invested_levers\0\u{3}all_levers\0\u{1}thematics\0\u{3}epci_covered_count\0\u{3}epci_coverage_percent\0\u{3}department_chart_svg\0\u{3}lever_chart_svg\0\u{3}department_thematics\0\u{3}impact_by_lever\0\u{3}impact_by_thematic\0\u{1}trace\0\u{3}epci_region_count\0\u{3}epcis_covered\0\u{3}epci_unrecognised\0\u{3}commune_owner_count\0\u{3}owner_types\0\u{3}department_share_chart_svg\0\u{3}department_thematic_chart_svg\0")
 
   fileprivate class _StorageClass {
     var _departments: [Carbon_Cop_V1_DepartmentRow] = []
@@ -3373,6 +4055,16 @@ nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, 
     var _epciCoveragePercent: Double = 0
     var _departmentChartSvg: String = String()
     var _leverChartSvg: String = String()
+    var _departmentThematics: [Carbon_Cop_V1_DepartmentThematicCell] = []
+    var _impactByLever: [Carbon_Cop_V1_ImpactSum] = []
+    var _impactByThematic: [Carbon_Cop_V1_ImpactSum] = []
+    var _epciRegionCount: Int32 = 0
+    var _epcisCovered: [Carbon_Cop_V1_EpciCoverage] = []
+    var _epciUnrecognised: [String] = []
+    var _communeOwnerCount: Int32 = 0
+    var _ownerTypes: [Carbon_Cop_V1_OwnerTypeCount] = []
+    var _departmentShareChartSvg: String = String()
+    var _departmentThematicChartSvg: String = String()
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -3395,6 +4087,16 @@ nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, 
       _epciCoveragePercent = source._epciCoveragePercent
       _departmentChartSvg = source._departmentChartSvg
       _leverChartSvg = source._leverChartSvg
+      _departmentThematics = source._departmentThematics
+      _impactByLever = source._impactByLever
+      _impactByThematic = source._impactByThematic
+      _epciRegionCount = source._epciRegionCount
+      _epcisCovered = source._epcisCovered
+      _epciUnrecognised = source._epciUnrecognised
+      _communeOwnerCount = source._communeOwnerCount
+      _ownerTypes = source._ownerTypes
+      _departmentShareChartSvg = source._departmentShareChartSvg
+      _departmentThematicChartSvg = source._departmentThematicChartSvg
       _trace = source._trace
     }
   }
@@ -3425,7 +4127,17 @@ nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, 
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._epciCoveragePercent) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._departmentChartSvg) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._leverChartSvg) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._departmentThematics) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._impactByLever) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._impactByThematic) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 16: try { try decoder.decodeSingularInt32Field(value: &_storage._epciRegionCount) }()
+        case 17: try { try decoder.decodeRepeatedMessageField(value: &_storage._epcisCovered) }()
+        case 18: try { try decoder.decodeRepeatedStringField(value: &_storage._epciUnrecognised) }()
+        case 19: try { try decoder.decodeSingularInt32Field(value: &_storage._communeOwnerCount) }()
+        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._ownerTypes) }()
+        case 21: try { try decoder.decodeSingularStringField(value: &_storage._departmentShareChartSvg) }()
+        case 22: try { try decoder.decodeSingularStringField(value: &_storage._departmentThematicChartSvg) }()
         default: break
         }
       }
@@ -3471,9 +4183,39 @@ nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, 
       if !_storage._leverChartSvg.isEmpty {
         try visitor.visitSingularStringField(value: _storage._leverChartSvg, fieldNumber: 11)
       }
+      if !_storage._departmentThematics.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._departmentThematics, fieldNumber: 12)
+      }
+      if !_storage._impactByLever.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._impactByLever, fieldNumber: 13)
+      }
+      if !_storage._impactByThematic.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._impactByThematic, fieldNumber: 14)
+      }
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      if _storage._epciRegionCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._epciRegionCount, fieldNumber: 16)
+      }
+      if !_storage._epcisCovered.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._epcisCovered, fieldNumber: 17)
+      }
+      if !_storage._epciUnrecognised.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._epciUnrecognised, fieldNumber: 18)
+      }
+      if _storage._communeOwnerCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._communeOwnerCount, fieldNumber: 19)
+      }
+      if !_storage._ownerTypes.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._ownerTypes, fieldNumber: 20)
+      }
+      if !_storage._departmentShareChartSvg.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._departmentShareChartSvg, fieldNumber: 21)
+      }
+      if !_storage._departmentThematicChartSvg.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._departmentThematicChartSvg, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3494,6 +4236,16 @@ nonisolated extension Carbon_Cop_V1_BuildReportResponse: SwiftProtobuf.Message, 
         if _storage._epciCoveragePercent != rhs_storage._epciCoveragePercent {return false}
         if _storage._departmentChartSvg != rhs_storage._departmentChartSvg {return false}
         if _storage._leverChartSvg != rhs_storage._leverChartSvg {return false}
+        if _storage._departmentThematics != rhs_storage._departmentThematics {return false}
+        if _storage._impactByLever != rhs_storage._impactByLever {return false}
+        if _storage._impactByThematic != rhs_storage._impactByThematic {return false}
+        if _storage._epciRegionCount != rhs_storage._epciRegionCount {return false}
+        if _storage._epcisCovered != rhs_storage._epcisCovered {return false}
+        if _storage._epciUnrecognised != rhs_storage._epciUnrecognised {return false}
+        if _storage._communeOwnerCount != rhs_storage._communeOwnerCount {return false}
+        if _storage._ownerTypes != rhs_storage._ownerTypes {return false}
+        if _storage._departmentShareChartSvg != rhs_storage._departmentShareChartSvg {return false}
+        if _storage._departmentThematicChartSvg != rhs_storage._departmentThematicChartSvg {return false}
         if _storage._trace != rhs_storage._trace {return false}
         return true
       }
