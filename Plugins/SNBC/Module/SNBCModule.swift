@@ -8,7 +8,7 @@ import CarbonPluginKit
 /// method is a pure function of its request.
 public struct SNBCModule: CarbonModule {
   public static let name = "snbc"
-  public static let version = "1.0.0"
+  public static let version = "1.1.0"
   public static let summary =
     "SNBC alignment: company decarbonisation trajectory vs the carbon budgets (arrêté 2 Nov 2021 guide)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
