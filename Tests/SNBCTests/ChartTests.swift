@@ -135,6 +135,48 @@ struct ChartTests {
     #expect(ChartFrame.wrap("a b c", limit: 3) == ["a b", "c"])
   }
 
+  @Test("ticks at every objective: labels never overlap, even with an objective every year")
+  func crowdedTicks() throws {
+    var request = try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self)
+    request.companyPoints = (Int32(2019)...2050).map { year in
+      var point = Carbon_Snbc_V1_Objective()
+      point.year = year
+      point.emissionsTCo2E = Double(2051 - year) * 1000
+      return point
+    }
+    let svg = try ModuleHarness<SNBCModule>().call(
+      SNBCTest.chart, request, as: Carbon_Snbc_V1_RenderTrajectoryChartResponse.self
+    ).svg
+    // (x, y) of every year label; on one row (same y) two labels are at least 36 px apart.
+    let labels = svg.components(separatedBy: "<text class=\"xtick\" x=\"").dropFirst().map { part -> (Double, String) in
+      let x = Double(part.prefix { $0 != "\"" }) ?? 0
+      let y = part.components(separatedBy: "y=\"")[1].prefix { $0 != "\"" }
+      return (x, String(y))
+    }
+    // 660 px for 31 years: 21.3 px a year, so the labels alternate between the two rows
+    // (42.6 px apart on each) and all 32 years are printed.
+    #expect(labels.count == 32)
+    #expect(Set(labels.map(\.1)).count == 2)
+    for row in Set(labels.map(\.1)) {
+      let xs = labels.filter { $0.1 == row }.map(\.0)
+      #expect(zip(xs, xs.dropFirst()).allSatisfy { $1 - $0 >= ChartFrame.yearLabelWidth })
+    }
+    // Every year keeps its tick line (32 grid lines besides the 6 y lines and 2 axes).
+    #expect(svg.components(separatedBy: "stroke=\"#eee\"").count - 1 == 32)
+    #expect(texts(svg, class: "xtick").first == "2019")
+    // Denser than two rows can hold (101 years on 660 px, 6.6 px a year): labels are left out
+    // rather than overlapped; each row keeps ≥ 36 px between labels (every 6th year: 39.6 px),
+    // 17 labels a row.
+    let frame = ChartFrame(title: "t", yAxisLabel: "y", legend: [], footer: [])
+    let layout = frame.layout()
+    let dense = frame.svg(
+      layout: layout, yTop: 100, y: { 100 - $0 }, xTicks: Array(1950...2050),
+      x: { frame.marginLeft + Double($0 - 1950) * 6.6 }, plot: "")
+    let printed = texts(dense, class: "xtick").compactMap { Int($0) }
+    #expect(printed.prefix(4) == [1950, 1951, 1956, 1957])  // rows 1, 2, 1, 2
+    #expect(printed.count == 34)
+  }
+
   @Test("control characters in labels leave the SVG well formed (they become spaces)")
   func controlCharacters() throws {
     var request = try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self)

@@ -41,6 +41,9 @@ struct ChartFrame: Sendable {
   let marginLeft = 70.0
   let marginRight = 30.0
 
+  /// Room a four-digit year label needs on the x axis, px (4 × 0.62 em at 12 px, plus a gap).
+  static let yearLabelWidth = 36.0
+
   /// Width of the plot area, px.
   var plotWidth: Double { width - marginLeft - marginRight }
 
@@ -161,14 +164,18 @@ struct ChartFrame: Sendable {
       svg += "<text class=\"ytick\" x=\"\(f(marginLeft - 8))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(String(format: "%.0f", tick))</text>\n"
       tick += step
     }
-    // x ticks: a label too close to the previous one drops to a second row.
-    var lastLabelX = -Double.infinity
-    var row = 0
+    // x ticks: every tick gets its line; its label goes on the first of two rows where it
+    // does not overlap the previous label, and is left out only when both rows are taken
+    // (more objectives than the axis can print; their values are in the response).
+    var lastLabelX = [-Double.infinity, -Double.infinity]
     for year in xTicks {
       let position = x(year)
-      row = position - lastLabelX < 36 ? 1 - row : 0
-      lastLabelX = position
       svg += "<line x1=\"\(f(position))\" y1=\"\(f(layout.plotTop))\" x2=\"\(f(position))\" y2=\"\(f(layout.plotBottom + 4))\" stroke=\"#eee\"/>"
+      guard let row = lastLabelX.firstIndex(where: { position - $0 >= Self.yearLabelWidth }) else {
+        svg += "\n"
+        continue
+      }
+      lastLabelX[row] = position
       svg += "<text class=\"xtick\" x=\"\(f(position))\" y=\"\(f(layout.plotBottom + 18 + Double(row) * 14))\" text-anchor=\"middle\">\(year)</text>\n"
     }
     svg += "<line x1=\"\(f(marginLeft))\" y1=\"\(f(layout.plotBottom))\" x2=\"\(f(marginLeft + plotWidth))\" y2=\"\(f(layout.plotBottom))\" stroke=\"black\"/>\n"

@@ -48,6 +48,10 @@ public struct SNBCModule: CarbonModule {
       "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
       reason: "the guide prints no national AMS total; series all_sectors sums the six Annex II "
         + "sector totals (LULUCF and bunkers excluded), flagged derived")
+    trace.decision(
+      "reference_combination", "SUM_OF_AMS_COMPONENTS",
+      reason: "derived series (component_ids) are the year-by-year sums of their components' AMS values, e.g. "
+        + "« Transport routier – véhicules légers » = VP + VUL: each component's rate weighted by its emissions")
     response.trace = trace.build()
     return response
   }
@@ -101,8 +105,9 @@ public struct SNBCModule: CarbonModule {
     }
     if series.derived {
       trace.decision(
-        "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
-        reason: "the guide prints no national AMS total; derived by summing the Annex II sector totals")
+        "reference_combination", "SUM_OF_AMS_COMPONENTS",
+        reason: "\(series.id) is derived: the year-by-year sum of " + series.componentIds.joined(separator: " + ")
+          + " (AMS 2018), which weights each component's rate by its emissions")
     }
     response.trace = trace.build()
     return response
