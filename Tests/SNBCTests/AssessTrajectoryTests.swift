@@ -52,7 +52,7 @@ struct AssessTrajectoryTests {
     #expect(abs(response.consolidated[0].weightedSectorReductionFraction - weighted) < 1e-12)
     #expect(response.consolidated[0].verdict == .toBeJustified)
     #expect(response.consolidated[1].verdict == .notAligned)
-    #expect(response.chartSvg.hasPrefix("<svg"))
+    #expect(response.chartSvg.contains("<svg") && response.chartSvg.hasSuffix("</svg>\n"))
     #expect(response.trace.decisions.contains { $0.rule == "sector_rate" })
   }
 

@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 #if canImport(FoundationXML)
   import FoundationXML
@@ -7,38 +8,6 @@ import Foundation
 import Testing
 
 @testable import SNBCModule
-
-/// Renders SVG to PNG with `rsvg-convert` (Debian librsvg2-bin) and reads the PNG's header.
-enum PNGRendering {
-  struct Failure: Error, CustomStringConvertible {
-    let description: String
-  }
-
-  /// The PNG's width and height in pixels and its size in bytes; throws when the SVG does
-  /// not render (ill-formed XML, bad attribute values).
-  static func render(_ svg: String) throws -> (width: Int, height: Int, bytes: Int) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("snbc-chart-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let input = directory.appendingPathComponent("chart.svg")
-    let output = directory.appendingPathComponent("chart.png")
-    try Data(svg.utf8).write(to: input)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/rsvg-convert")
-    process.arguments = ["--format=png", "--output=\(output.path)", input.path]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw Failure(description: "rsvg-convert exited \(process.terminationStatus)") }
-    let png = [UInt8](try Data(contentsOf: output))
-    // Signature, then the IHDR chunk: width and height big-endian at bytes 16 and 20.
-    guard png.count > 24, png.prefix(8).elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
-      throw Failure(description: "not a PNG")
-    }
-    func word(_ offset: Int) -> Int { png[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
-    return (word(16), word(20), png.count)
-  }
-}
 
 @Suite("Charts tell the same story as the verdict")
 struct ChartTests {
@@ -52,6 +21,20 @@ struct ChartTests {
       guard let start = part.firstIndex(of: ">"), let end = part.range(of: "</text>") else { return nil }
       return String(part[part.index(after: start)..<end.lowerBound])
     }
+  }
+
+  /// The content of every text element, in document order, joined by spaces (wrapped lines
+  /// join back into their sentence).
+  func allText(_ svg: String) -> String {
+    svg.components(separatedBy: "<text").dropFirst().compactMap { part -> String? in
+      guard let start = part.firstIndex(of: ">"), let end = part.range(of: "</text>") else { return nil }
+      return String(part[part.index(after: start)..<end.lowerBound])
+    }.joined(separator: " ")
+  }
+
+  /// The lines of the title (bold text).
+  func titleLines(_ svg: String) -> [String] {
+    svg.components(separatedBy: "font-weight=\"bold\">").dropFirst().map { String($0.prefix { $0 != "<" }) }
   }
 
   /// The height attribute of the root element.
@@ -93,16 +76,16 @@ struct ChartTests {
     request.includeChart = true
     let french = try SNBCTest.assess(request).chartSvg
     #expect(french.contains("Indice (2019 = 100)"))
-    #expect(texts(french, class: "legend").first == "Entreprise : trajectoire prévue")
+    #expect(french.contains(">Entreprise : trajectoire prévue</text>"))
     #expect(texts(french, class: "xtick") == ["2019", "2024", "2030", "2050"])
-    #expect(texts(french, class: "title").joined(separator: " ").contains("Trajectoire consolidée"))
-    let footer = texts(french, class: "footer").joined(separator: " ")
-    #expect(footer.contains("Source : Guide national") && footer.contains("annexe II"))
-    #expect(footer.contains("snbc2-guide-2021.2"))
+    #expect(titleLines(french).joined(separator: " ") == "Chimie Exemple SA – Trajectoire consolidée de l&apos;entreprise")
+    let text = allText(french)
+    #expect(text.contains("Source : Guide national") && text.contains("annexe II, scénario AMS 2018"))
+    #expect(text.contains("Données : snbc-annexes version snbc2-guide-2021.2"))
     request.language = .en
     let english = try SNBCTest.assess(request).chartSvg
     #expect(english.contains("Index (2019 = 100)") && !english.contains("Indice"))
-    #expect(texts(english, class: "footer").joined(separator: " ").contains("Data: snbc-annexes version snbc2-guide-2021.2"))
+    #expect(allText(english).contains("Data: snbc-annexes version snbc2-guide-2021.2"))
     request.language = .UNRECOGNIZED(7)
     let error = SNBCTest.failure { () throws(ModuleError) in _ = try SNBCTest.assess(request) }
     #expect(error?.field == "language")
@@ -111,28 +94,35 @@ struct ChartTests {
   @Test("a long legend wraps instead of being cut; the chart grows to hold it")
   func legendWraps() throws {
     var request = try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self)
-    request.seriesID = "production d'énergie – autres"
     request.seriesID = "energy_production.other"
     let response = try ModuleHarness<SNBCModule>().call(
       SNBCTest.chart, request, as: Carbon_Snbc_V1_RenderTrajectoryChartResponse.self)
-    let legend = texts(response.svg, class: "legend")
-    // Company, reference (long: wrapped or not, whole), actuals.
+    // The reference's long label is there whole (wrapped or not).
     let label = "Production d'énergie – autres (émissions fugitives, combustibles solides, etc.) (AMS 2018)"
-    #expect(legend.joined(separator: " ").contains(label.xmlEscaped))
-    let limit = ChartFrame.characters(fitting: 760 - 70 - 40 - 16, fontSize: 12)
-    #expect(legend.allSatisfy { $0.count <= limit + 20 })  // escaped apostrophes add characters
+    #expect(allText(response.svg).contains(label.xmlEscaped))
+    // A legend label longer than the chart wraps over rows, every word kept, and the chart grows.
+    let longLabel = String(repeating: "Trajectoire prévue de l'entreprise ", count: 8)
+    let chart = TrajectoryChart(
+      title: "t", referenceYear: 2019, company: [.init(year: 2019, value: 1), .init(year: 2050, value: 0.2)], actuals: [],
+      reference: WeightedReference(parts: [], referenceYear: 2019), referenceLabel: longLabel,
+      tickYears: [2050], labels: ChartLabels(.fr))
+    let svg = chart.svg()
+    #expect(allText(svg).contains(longLabel.trimmingCharacters(in: .whitespaces).xmlEscaped))
+    let shortChart = TrajectoryChart(
+      title: "t", referenceYear: 2019, company: [.init(year: 2019, value: 1), .init(year: 2050, value: 0.2)], actuals: [],
+      reference: WeightedReference(parts: [], referenceYear: 2019), referenceLabel: "court",
+      tickYears: [2050], labels: ChartLabels(.fr))
+    #expect((height(svg) ?? 0) > (height(shortChart.svg()) ?? 0))
+    #expect(XMLParser(data: Data(svg.utf8)).parse())
     // A title of 400 characters wraps over several lines, every word kept, and the SVG grows.
     let short = height(response.svg) ?? 0
     request.title = String(repeating: "Trajectoire de décarbonation ", count: 14)
     let long = try ModuleHarness<SNBCModule>().call(
       SNBCTest.chart, request, as: Carbon_Snbc_V1_RenderTrajectoryChartResponse.self)
-    let titleLines = texts(long.svg, class: "title")
-    #expect(titleLines.count > 3)
-    #expect(titleLines.joined(separator: " ") == request.title.trimmingCharacters(in: .whitespaces))
+    let lines = titleLines(long.svg)
+    #expect(lines.count > 3)
+    #expect(lines.joined(separator: " ") == request.title.trimmingCharacters(in: .whitespaces))
     #expect((height(long.svg) ?? 0) > short)
-    // A word longer than a line is split, not lost.
-    #expect(ChartFrame.wrap(String(repeating: "x", count: 25), limit: 10) == ["xxxxxxxxxx", "xxxxxxxxxx", "xxxxx"])
-    #expect(ChartFrame.wrap("a b c", limit: 3) == ["a b", "c"])
   }
 
   @Test("ticks at every objective: labels never overlap, even with an objective every year")
@@ -153,31 +143,28 @@ struct ChartTests {
       let y = part.components(separatedBy: "y=\"")[1].prefix { $0 != "\"" }
       return (x, String(y))
     }
-    // 660 px for 31 years: 21.3 px a year, so the labels alternate between the two rows
-    // (42.6 px apart on each) and all 32 years are printed.
+    // 666 px for 31 years: 21.5 px a year, so the labels alternate between the two rows
+    // (43 px apart on each) and all 32 years are printed.
     #expect(labels.count == 32)
     #expect(Set(labels.map(\.1)).count == 2)
     for row in Set(labels.map(\.1)) {
       let xs = labels.filter { $0.1 == row }.map(\.0)
-      #expect(zip(xs, xs.dropFirst()).allSatisfy { $1 - $0 >= ChartFrame.yearLabelWidth })
+      #expect(zip(xs, xs.dropFirst()).allSatisfy { $1 - $0 >= YearAxis.labelWidth })
     }
-    // Every year keeps its tick line (32 grid lines besides the 6 y lines and 2 axes).
-    #expect(svg.components(separatedBy: "stroke=\"#eee\"").count - 1 == 32)
+    // Every year keeps its tick line.
+    #expect(svg.components(separatedBy: "stroke=\"#eeeeee\"").count - 1 == 32)
     #expect(texts(svg, class: "xtick").first == "2019")
     // Denser than two rows can hold (101 years on 660 px, 6.6 px a year): labels are left out
     // rather than overlapped; each row keeps ≥ 36 px between labels (every 6th year: 39.6 px),
     // 17 labels a row.
-    let frame = ChartFrame(title: "t", yAxisLabel: "y", legend: [], footer: [])
-    let layout = frame.layout()
-    let dense = frame.svg(
-      layout: layout, yTop: 100, y: { 100 - $0 }, xTicks: Array(1950...2050),
-      x: { frame.marginLeft + Double($0 - 1950) * 6.6 }, plot: "")
+    let dense = YearAxis(years: Array(1950...2050), first: 1950, last: 2050, left: 70, width: 660)
+      .svg(top: 0, bottom: 300)
     let printed = texts(dense, class: "xtick").compactMap { Int($0) }
     #expect(printed.prefix(4) == [1950, 1951, 1956, 1957])  // rows 1, 2, 1, 2
     #expect(printed.count == 34)
   }
 
-  @Test("control characters in labels leave the SVG well formed (they become spaces)")
+  @Test("control characters in labels leave the SVG well formed (XML-invalid ones are dropped)")
   func controlCharacters() throws {
     var request = try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self)
     request.title = "Chimie\u{0}\u{1}\u{7}\u{1B}[31m SA\u{B}\u{C}\u{FFFE}\u{85} <b>&\"'"
@@ -187,8 +174,8 @@ struct ChartTests {
     #expect(response.svg.contains("Chimie"))
     #expect(response.svg.contains("&lt;b&gt;&amp;&quot;&apos;"))
     #expect(XMLParser(data: Data(response.svg.utf8)).parse(), "the SVG must be well-formed XML")
-    let png = try PNGRendering.render(response.svg)
-    #expect(png.width == 760)
+    let png = try ExternalTools.renderPNG(svg: response.svg, name: "snbc-control-characters")
+    #expect(png.width == 760 && png.height == height(response.svg))
   }
 
   @Test("every chart renders to a PNG of its size with rsvg-convert; a broken SVG fails")
@@ -196,19 +183,19 @@ struct ChartTests {
     var request = try chemicals()
     request.includeChart = true
     let consolidated = try SNBCTest.assess(request).chartSvg
-    let png = try PNGRendering.render(consolidated)
-    // 760 px wide, as tall as the SVG says; a drawn chart, not an empty page, weighs kilobytes.
+    let png = try ExternalTools.renderPNG(svg: consolidated, name: "snbc-consolidated")
+    // 760 px wide, as tall as the SVG says (title, plot, years, legend, source lines).
     #expect(png.width == 760 && png.height == height(consolidated))
-    #expect(png.bytes > 10_000, "\(png.bytes) bytes")
+    #expect(png.height > 400)
     let chart = try ModuleHarness<SNBCModule>().call(
       SNBCTest.chart, try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self),
       as: Carbon_Snbc_V1_RenderTrajectoryChartResponse.self)
-    let single = try PNGRendering.render(chart.svg)
-    #expect(single.width == 760 && single.bytes > 10_000)
+    let single = try ExternalTools.renderPNG(svg: chart.svg, name: "snbc-trajectory")
+    #expect(single.width == 760 && single.height == height(chart.svg))
     // The check can fail: an SVG cut short, or with a raw control character, is refused.
-    #expect(throws: PNGRendering.Failure.self) { try PNGRendering.render(String(consolidated.prefix(400))) }
-    #expect(throws: PNGRendering.Failure.self) {
-      try PNGRendering.render(consolidated.replacingOccurrences(of: "Trajectoire", with: "Traj\u{1}ectoire"))
+    #expect(throws: ExternalTools.Failure.self) { try ExternalTools.renderPNG(svg: String(consolidated.prefix(400))) }
+    #expect(throws: ExternalTools.Failure.self) {
+      try ExternalTools.renderPNG(svg: consolidated.replacingOccurrences(of: "Trajectoire", with: "Traj\u{1}ectoire"))
     }
   }
 }

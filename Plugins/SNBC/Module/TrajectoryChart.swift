@@ -72,8 +72,8 @@ struct ChartLabels: Sendable {
 }
 
 /// An SVG line chart of a company trajectory against a reference trajectory, both rebased to
-/// 100 at the reference year (the guide compares rates, not levels), in the shared
-/// ``ChartFrame``: title, ticks at the objectives' years, legend that wraps, source and data
+/// 100 at the reference year (the guide compares rates, not levels), in the plugin kit's
+/// chart frame: title, ticks at the objectives' years, legend that wraps, source and data
 /// version.
 struct TrajectoryChart: Sendable {
   /// A yearly value in the company's unit.
@@ -117,45 +117,55 @@ struct TrajectoryChart: Sendable {
     max(company.last?.year ?? referenceYear + 1, tickYears.max() ?? referenceYear, referenceYear + 1)
   }
 
-  /// The SVG document.
+  /// Width of the charts, px.
+  static let width = 760.0
+  /// Height of the plot itself, px.
+  static let plotHeight = 300.0
+
+  /// The SVG document, in the plugin kit's frame (title, source and data-version lines),
+  /// value axis and legend; years on this module's ``YearAxis``.
   func svg() -> String {
     let lastYear = lastYear
     let companyLine = companyIndex
     let referenceLine = referenceIndex(at: Array(referenceYear...lastYear))
     let actualDots = actualIndex
-    let maxIndex = max(100, (companyLine + referenceLine + actualDots).map(\.index).max() ?? 100)
-    // An absurd (but finite) request can put the index near Double's limit: keep the axis finite
-    // and its ticks few, so that drawing never loops for long (found by fuzzing).
-    let yTop = min((maxIndex / 20).rounded(.up) * 20, 1e15)
-    var legend = [
-      ChartFrame.LegendEntry(label: labels.companyPlan, swatch: .line(color: "#d62728", width: 2.5, dash: "")),
-      ChartFrame.LegendEntry(label: referenceLabel, swatch: .line(color: "#1f77b4", width: 2, dash: "6 4")),
+    // An absurd (but finite) request can put the index near Double's limit: keep the axis
+    // finite, so that its ticks stay few (found by fuzzing).
+    let maxIndex = min(max(100, (companyLine + referenceLine + actualDots).map(\.index).max() ?? 100), 1e15)
+    var entries = [
+      ChartLegend.Entry(labels.companyPlan, color: "#d62728"),
+      ChartLegend.Entry(referenceLabel, color: "#1f77b4", dashed: true),
     ]
-    if !actualDots.isEmpty {
-      legend.append(ChartFrame.LegendEntry(label: labels.actuals, swatch: .dot(color: "#2ca02c")))
-    }
+    if !actualDots.isEmpty { entries.append(ChartLegend.Entry(labels.actuals, color: "#2ca02c")) }
+    let legend = ChartLegend(entries)
+    let margins = (left: 70.0, right: 24.0, top: 10.0, bottom: 10.0)
+    let legendWidth = Self.width - margins.left - margins.right
+    let legendHeight = legend.height(width: legendWidth)
+    // The frame's plot area holds the plot, the year labels and the legend, top to bottom.
     let frame = ChartFrame(
-      title: title, yAxisLabel: labels.yAxis(referenceYear), legend: legend,
-      footer: [labels.source, labels.dataVersion])
-    let layout = frame.layout()
-    let plotLeft = frame.marginLeft
-    let plotWidth = frame.plotWidth
-    let span = Double(lastYear - referenceYear)
-    func x(_ year: Int32) -> Double { plotLeft + Double(year - referenceYear) / span * plotWidth }
-    func y(_ index: Double) -> Double {
-      layout.plotTop + (1 - max(index, 0) / yTop) * frame.plotHeight
-    }
-    func f(_ value: Double) -> String { String(format: "%.1f", value) }
+      title: title, sourceLines: [labels.source, labels.dataVersion], width: Self.width,
+      plotHeight: Self.plotHeight + YearAxis.height + legendHeight, margins: margins)
+    let area = frame.plot
+    let plotBottom = area.top + Self.plotHeight
+    let axis = ValueAxis(covering: 0, maxIndex, top: area.top, bottom: plotBottom)
+    let years = YearAxis(
+      years: Array(Set(tickYears + [referenceYear]).filter { $0 >= referenceYear && $0 <= lastYear }).sorted(),
+      first: referenceYear, last: lastYear, left: area.left, width: area.width)
+    let c = SVGText.coordinate
     func polyline(_ points: [(year: Int32, index: Double)]) -> String {
-      points.map { "\(f(x($0.year))),\(f(y($0.index)))" }.joined(separator: " ")
+      points.map { "\(c(years.x($0.year))),\(c(axis.y(max($0.index, 0))))" }.joined(separator: " ")
     }
-    var plot = "<polyline id=\"reference\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\" points=\"\(polyline(referenceLine))\"/>\n"
-    plot += "<polyline id=\"company\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2.5\" points=\"\(polyline(companyLine))\"/>\n"
+    var svg = frame.open()
+    svg += axis.svg(x: area.left, gridRight: area.right, title: labels.yAxis(referenceYear)) { SVGText.grouped($0, french: labels.french) }
+    svg += years.svg(top: area.top, bottom: plotBottom)
+    svg += "<polyline id=\"reference\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\" points=\"\(polyline(referenceLine))\"/>\n"
+    svg += "<polyline id=\"company\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2.5\" points=\"\(polyline(companyLine))\"/>\n"
     for dot in actualDots {
-      plot += "<circle class=\"actual\" cx=\"\(f(x(dot.year)))\" cy=\"\(f(y(dot.index)))\" r=\"4\" fill=\"#2ca02c\"/>\n"
+      svg += "<circle class=\"actual\" cx=\"\(c(years.x(dot.year)))\" cy=\"\(c(axis.y(max(dot.index, 0))))\" r=\"4\" fill=\"#2ca02c\"/>\n"
     }
-    let ticks = Array(Set(tickYears + [referenceYear]).filter { $0 >= referenceYear && $0 <= lastYear }).sorted()
-    return frame.svg(layout: layout, yTop: yTop, y: y, xTicks: ticks, x: x, plot: plot)
+    svg += legend.svg(x: area.left, y: plotBottom + YearAxis.height, width: legendWidth)
+    svg += frame.close()
+    return svg
   }
 }
 
