@@ -78,6 +78,42 @@ struct ReferenceCombinationTests {
     #expect(try SNBCTest.assess(request).categories[0].horizons[2].verdict == .notAligned)
   }
 
+  @Test("a component without a rate hides the combination instead of showing a made-up rate")
+  func componentWithoutRate() throws {
+    // Two made-up components: "a" is 0 until 2025 (no rate from 2019), "b" is 10 → 5.
+    let series = """
+      series_id,label_en,label_fr,sector,parent_id,gas,outside_budgets,aliases
+      transport,Transport,Transports,TRANSPORT,,,false,
+      buildings,Buildings,Bâtiment,BUILDINGS,,,false,
+      agriculture,Agriculture,Agriculture,AGRICULTURE,,,false,
+      industry,Industry,Industrie,INDUSTRY,,,false,
+      energy_production,Energy,Énergie,ENERGY_PRODUCTION,,,false,
+      waste,Waste,Déchets,WASTE,,,false,
+      a,A,A,TRANSPORT,transport,,false,
+      b,B,B,TRANSPORT,transport,,false,
+      """
+    var values = "series_id,table,label_fr,basis,year_start,year_end,value_mt_co2e\n"
+    for id in ["transport", "buildings", "agriculture", "industry", "energy_production", "waste", "b"] {
+      values += "\(id),t,l,PROJECTED_AMS_2018,2015,2015,10\n\(id),t,l,PROJECTED_AMS_2018,2050,2050,5\n"
+    }
+    values += "a,t,l,PROJECTED_AMS_2018,2015,2015,0\na,t,l,PROJECTED_AMS_2018,2025,2025,0\na,t,l,PROJECTED_AMS_2018,2050,2050,1\n"
+    let combinations = """
+      combination_id,label_en,label_fr,sector,components,aliases,guide_wording
+      all_sectors,All,Tous,,transport;buildings;agriculture;industry;energy_production;waste,,
+      ab,A+B,A+B,TRANSPORT,a;b,,
+      """
+    let catalog = try ReferenceCatalog(
+      seriesCSV: Array(series.utf8), valuesCSV: Array(values.utf8), combinationsCSV: Array(combinations.utf8))
+    let combined = try #require(catalog.lookup("ab"))
+    // Common years 2015 and 2050: 10 and 6.
+    #expect(combined.points.map(\.valueMtCo2E) == [10, 6])
+    #expect(ReferenceCombination.components(of: combined, catalog: catalog, referenceYear: 2019, targetYears: [2024, 2050]).isEmpty)
+    // The printed-data path: both components positive, weights sum to 1.
+    let total = try #require(catalog.lookup("all_sectors"))
+    let parts = ReferenceCombination.components(of: total, catalog: catalog, referenceYear: 2019, targetYears: [2050])
+    #expect(parts.count == 6 && abs(parts.map(\.weightFraction).reduce(0, +) - 1) < 1e-12)
+  }
+
   @Test("a reference year before 2015 is refused by the rule, never extrapolated (« entre 2015 et l'année cible »)")
   func referenceYearBefore2015() throws {
     var request = try SNBCTest.example("AssessTrajectory.error-reference-before-2015.json", as: Request.self)

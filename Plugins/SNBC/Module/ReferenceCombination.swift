@@ -7,7 +7,8 @@ import CarbonPluginKit
 /// company's reference year.
 enum ReferenceCombination {
   /// Each component's weight at the reference year and reduction to each target year
-  /// (empty for a printed series). `targetYears` are in horizon order.
+  /// (empty for a printed series, or when a component has no rate over these years).
+  /// `targetYears` are in horizon order.
   static func components(
     of series: ReferenceSeries, catalog: ReferenceCatalog, referenceYear: Int32, targetYears: [Int32]
   ) -> [Carbon_Snbc_V1_ReferenceComponent] {
@@ -15,16 +16,21 @@ enum ReferenceCombination {
     var result: [Carbon_Snbc_V1_ReferenceComponent] = []
     var total = 0.0
     for id in series.componentIds {
+      // A component without a positive value at the reference year, or without a value at a
+      // target year, has no rate: the combination is then not shown at all rather than shown
+      // with a made-up rate (the embedded AMS data always has them for 2015-2050).
       guard let component = catalog.lookup(id), let path = SeriesPath.of(component, basis: .projectedAms2018),
-        let start = path.evaluate(at: referenceYear)
-      else { continue }
+        let start = path.evaluate(at: referenceYear), start.value > 0
+      else { return [] }
+      var reductions: [Double] = []
+      for year in targetYears {
+        guard let end = path.evaluate(at: year) else { return [] }
+        reductions.append((start.value - end.value) / start.value)
+      }
       var item = Carbon_Snbc_V1_ReferenceComponent()
       item.seriesID = id
       item.referenceValueMtCo2E = start.value
-      item.reductionFraction = targetYears.map { year in
-        guard start.value > 0, let end = path.evaluate(at: year) else { return 0 }
-        return (start.value - end.value) / start.value
-      }
+      item.reductionFraction = reductions
       total += start.value
       result.append(item)
     }
