@@ -241,7 +241,7 @@ let package = Package(
       exclude: ["protos.list"],
       resources: [
         .embedInCode("Generated/descriptor_set.binpb"), .embedInCode("Data/snbc-series.csv"),
-        .embedInCode("Data/snbc-annex-values.csv"),
+        .embedInCode("Data/snbc-annex-values.csv"), .embedInCode("Data/snbc-combinations.csv"),
       ]
     ),
     .target(name: "SNBC", dependencies: ["SNBCModule", "CarbonPluginKit"], path: "Plugins/SNBC/Entry"),

@@ -27,6 +27,13 @@ struct ValidatedCategory: Sendable {
   let actuals: [YearValue]
 
   var isWorld: Bool { globalTrajectory != nil }
+
+  /// The trajectory the category is compared with: the supplied global trajectory on the
+  /// world perimeter, else the AMS projection of its series.
+  var referencePath: SeriesPath? {
+    if let globalTrajectory { return globalTrajectory }
+    return series.flatMap { SeriesPath.of($0, basis: .projectedAms2018) }
+  }
 }
 
 /// The whole request after validation.
@@ -51,7 +58,7 @@ enum AssessmentValidation {
     _ request: Carbon_Snbc_V1_AssessTrajectoryRequest, catalog: ReferenceCatalog,
     trace: inout TraceBuilder
   ) throws(ModuleError) -> ValidatedAssessment {
-    let referenceYear = try Validate.inRange(request.referenceYear, amsFirstYear...(amsLastYear - 1), "reference_year")
+    let referenceYear = try ReferenceYearRule.validate(request.referenceYear, field: "reference_year")
     var anchor = referenceYear
     if request.investmentYear == 0 {
       trace.decision(

@@ -9,21 +9,6 @@ enum GuideRules {
 
   // MARK: - Gas-specific check
 
-  /// The GWP set used for gas masses: the request's, or AR4 (the inventory metric of the
-  /// budgets, « GWP100 AR4 actuellement ») recorded as a decision.
-  static func gwpSet(_ requested: GwpSet, trace: inout TraceBuilder) throws(ModuleError) -> GwpSet {
-    try Validate.inRange(requested.rawValue, 0...2, "gwp_set")
-    if requested == .unspecified {
-      trace.decision(
-        "gwp_set", "AR4",
-        reason: "the budgets by gas are in the inventory metric « GWP100 AR4 actuellement, puis "
-          + "GWP100 AR5 à partir de 2023 »; AR4 unless the request chooses AR5")
-      return .ar4
-    }
-    trace.decision("gwp_set", requested == .ar4 ? "AR4" : "AR5", reason: "chosen by the request")
-    return requested
-  }
-
   /// The reference series of a gas: the sector's gas trajectory when the guide tabulates it
   /// (Annex II AMS for agriculture CH4/N2O and fluorinated gases of transport, industry and
   /// buildings; Annex I budget for waste CH4), else the national budget by gas (Annex I,
@@ -63,12 +48,15 @@ enum GuideRules {
       }
       var check = Carbon_Snbc_V1_GasCheck()
       check.gas = gas.gas
+      check.gwpSet = gwpSet
+      check.gwpKgCo2EPerKg = gwp
       check.referenceTCo2E = mass * gwp
       check.shareFraction = check.referenceTCo2E / assessment.grossReferenceTotal
       check.checkRequired = gas.gas != .co2 && check.shareFraction > gasShareThreshold
       let label = "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)"
-      trace.term(label + "_gwp", gwp, .ratio, formula: "GWP100", source: "gwp-sets")
-      trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: "mass_t × GWP")
+      let setName = "GWP100 " + GwpPolicy.name(gwpSet)
+      trace.term(label + "_gwp", gwp, .ratio, formula: setName, source: "gwp-sets")
+      trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: "mass_t × \(setName) (\(gwp))")
       trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e / gross company CO2e")
       // Masses of other horizons are validated even when the check does not apply.
       var targetMass: [Horizon: Double] = [:]
@@ -95,7 +83,7 @@ enum GuideRules {
       check.seriesID = series.id
       trace.rule(
         "snbc.gas.share_above_10_percent",
-        "gas \(gas.gas.rawValue) is \(check.shareFraction * 100) % of company CO2e: checked against \(series.id)"
+        "gas \(gas.gas.rawValue) is \(check.shareFraction * 100) % of company CO2e (GWP100 \(GwpPolicy.name(gwpSet))): checked against \(series.id)"
           + (sectoral ? " (sector trajectory)" : " (national budget by gas: no sector table in the guide)"))
       for horizon in Horizon.required {
         guard let mass = targetMass[horizon] else {

@@ -5,25 +5,23 @@ import CarbonPluginKit
 /// The guide's reference series (Annex I budgets and Annex II trajectories), loaded once
 /// from the embedded data files `Data/snbc-series.csv` and `Data/snbc-annex-values.csv`.
 struct ReferenceCatalog: Sendable {
-  /// Id of the derived all-sectors AMS trajectory (sum of the Annex II sector totals).
+  /// Id of the derived all-sectors AMS trajectory (sum of the Annex II sector totals,
+  /// defined in `Data/snbc-combinations.csv`).
   static let allSectorsId = "all_sectors"
-  /// The Annex II sector totals summed into ``allSectorsId`` (LULUCF and bunkers excluded).
-  static let allSectorsComponents = [
-    "transport", "buildings", "agriculture", "industry", "energy_production", "waste",
-  ]
 
   /// Version of the embedded data, reported in every trace.
   static let dataSet: DataSetVersion = {
     var version = DataSetVersion()
     version.name = "snbc-annexes"
-    version.version = "snbc2-guide-2021.1"
+    version.version = "snbc2-guide-2021.2"
     version.source =
       "Guide national trajectoire de décarbonation (arrêté du 2 novembre 2021), Annexe I "
-      + "(décret 2020-457 art. 4-6) and Annexe II (SECTEN 2020, AMS 2018)"
+      + "(décret 2020-457 art. 4-6) and Annexe II (SECTEN 2020, AMS 2018); derived combinations "
+      + "(all sectors, light vehicles) summed by the module"
     return version
   }()
 
-  /// Every series in file order, the derived all-sectors series last.
+  /// Every series in file order, the derived combinations last (in their file's order).
   let series: [ReferenceSeries]
   private let indexById: [String: Int]
   private let idByAlias: [String: String]
@@ -32,19 +30,22 @@ struct ReferenceCatalog: Sendable {
   static let shared: Result<ReferenceCatalog, ModuleError> = {
     do throws(ModuleError) {
       return .success(try ReferenceCatalog(
-        seriesCSV: PackageResources.snbc_series_csv, valuesCSV: PackageResources.snbc_annex_values_csv))
+        seriesCSV: PackageResources.snbc_series_csv, valuesCSV: PackageResources.snbc_annex_values_csv,
+        combinationsCSV: PackageResources.snbc_combinations_csv))
     } catch {
       return .failure(error)
     }
   }()
 
-  /// Parses the two data files; a malformed file is a build defect (INTERNAL).
-  init(seriesCSV: [UInt8], valuesCSV: [UInt8]) throws(ModuleError) {
+  /// Parses the three data files; a malformed file is a build defect (INTERNAL).
+  init(seriesCSV: [UInt8], valuesCSV: [UInt8], combinationsCSV: [UInt8]) throws(ModuleError) {
     let catalogue: ReferenceTable
     let values: ReferenceTable
+    let combinations: ReferenceTable
     do {
       catalogue = try ReferenceTable(bytes: seriesCSV)
       values = try ReferenceTable(bytes: valuesCSV)
+      combinations = try ReferenceTable(bytes: combinationsCSV)
     } catch {
       throw .internal("embedded SNBC data file is malformed: \(error)")
     }
@@ -55,6 +56,7 @@ struct ReferenceCatalog: Sendable {
       var item = ReferenceSeries()
       item.id = record["series_id"] ?? ""
       item.label = record["label_en"] ?? ""
+      item.labelFr = record["label_fr"] ?? ""
       item.sector = Self.sectors[record["sector"] ?? ""] ?? .unspecified
       item.parentID = record["parent_id"] ?? ""
       item.gas = Self.gases[record["gas"] ?? ""] ?? .unspecified
@@ -82,9 +84,16 @@ struct ReferenceCatalog: Sendable {
       point.labelFr = record["label_fr"] ?? ""
       list[position].points.append(point)
     }
-    list.append(try Self.allSectors(from: list, index: index))
-    index[Self.allSectorsId] = list.count - 1
-    aliases[Self.normalise("tous secteurs")] = Self.allSectorsId
+    for record in combinations.records {
+      let combination = try Self.combination(record, from: list, index: index)
+      guard index[combination.id] == nil else {
+        throw .internal("snbc-combinations.csv: duplicate id \(combination.id)")
+      }
+      index[combination.id] = list.count
+      for alias in combination.aliases { aliases[Self.normalise(alias)] = combination.id }
+      list.append(combination)
+    }
+    guard index[Self.allSectorsId] != nil else { throw .internal("snbc-combinations.csv: no \(Self.allSectorsId)") }
     series = list
     indexById = index
     idByAlias = aliases
@@ -153,36 +162,50 @@ struct ReferenceCatalog: Sendable {
     text.lowercased().trimmingCharacters(in: .whitespaces)
   }
 
-  /// The derived all-sectors AMS trajectory: the guide prints no national AMS total, so the
-  /// six Annex II sector totals (excluding LULUCF, hence gross like the budgets "hors UTCATF")
-  /// are summed year by year. Composite categories ("tous secteurs confondus") compare with it.
-  private static func allSectors(
-    from list: [ReferenceSeries], index: [String: Int]
+  /// A derived series: the year-by-year sum of its components' AMS values. Summing
+  /// trajectories weights each component's rate by its emissions, which is how the guide's
+  /// aggregated references are built (Annex II totals are the sums of their sub-sectors):
+  /// "all sectors" for composite categories (« tous secteurs confondus ») and « Transport
+  /// routier – véhicules légers » (VP + VUL) for light vehicles. Only years printed for every
+  /// component are kept.
+  private static func combination(
+    _ record: [String: String], from list: [ReferenceSeries], index: [String: Int]
   ) throws(ModuleError) -> ReferenceSeries {
-    var years: [Int32: Double] = [:]
-    for id in allSectorsComponents {
+    var item = ReferenceSeries()
+    item.id = record["combination_id"] ?? ""
+    item.label = record["label_en"] ?? ""
+    item.labelFr = record["label_fr"] ?? ""
+    item.sector = sectors[record["sector"] ?? ""] ?? .unspecified
+    item.derived = true
+    item.aliases = (record["aliases"] ?? "").split(separator: ";").map(String.init)
+    item.componentIds = (record["components"] ?? "").split(separator: ";").map(String.init)
+    guard !item.id.isEmpty, item.componentIds.count >= 2 else {
+      throw .internal("snbc-combinations.csv: bad row \(record)")
+    }
+    var sums: [Int32: Double] = [:]
+    var counts: [Int32: Int] = [:]
+    var names: [String] = []
+    for id in item.componentIds {
       guard let position = index[id], list.indices.contains(position) else {
-        throw .internal("snbc data: missing sector total \(id)")
+        throw .internal("snbc-combinations.csv: unknown component \(id) of \(item.id)")
       }
+      names.append(list[position].labelFr)
       for point in list[position].points where point.basis == .projectedAms2018 {
-        years[point.yearStart, default: 0] += point.valueMtCo2E
+        sums[point.yearStart, default: 0] += point.valueMtCo2E
+        counts[point.yearStart, default: 0] += 1
       }
     }
-    var item = ReferenceSeries()
-    item.id = allSectorsId
-    item.label = "All sectors excl. LULUCF (AMS 2018, sum of the Annex II sector totals)"
-    item.derived = true
-    item.aliases = ["tous secteurs"]
-    for year in years.keys.sorted() {
+    for year in sums.keys.sorted() where counts[year] == item.componentIds.count {
       var point = SeriesPoint()
       point.yearStart = year
       point.yearEnd = year
       point.basis = .projectedAms2018
-      point.valueMtCo2E = years[year] ?? 0
-      point.table = "derived: sum of Annexe II sector totals (II.1 to II.6)"
-      point.labelFr = "Tous secteurs (somme des totaux sectoriels, hors UTCATF)"
+      point.valueMtCo2E = sums[year] ?? 0
+      point.table = "derived: sum of " + item.componentIds.joined(separator: " + ") + " (Annexe II, AMS 2018)"
+      point.labelFr = item.labelFr
       item.points.append(point)
     }
+    guard item.points.count >= 2 else { throw .internal("snbc-combinations.csv: \(item.id) has no common years") }
     return item
   }
 }

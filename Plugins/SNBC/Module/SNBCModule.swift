@@ -8,7 +8,7 @@ import CarbonPluginKit
 /// method is a pure function of its request.
 public struct SNBCModule: CarbonModule {
   public static let name = "snbc"
-  public static let version = "1.0.0"
+  public static let version = "1.1.0"
   public static let summary =
     "SNBC alignment: company decarbonisation trajectory vs the carbon budgets (arrêté 2 Nov 2021 guide)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
@@ -48,6 +48,10 @@ public struct SNBCModule: CarbonModule {
       "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
       reason: "the guide prints no national AMS total; series all_sectors sums the six Annex II "
         + "sector totals (LULUCF and bunkers excluded), flagged derived")
+    trace.decision(
+      "reference_combination", "SUM_OF_AMS_COMPONENTS",
+      reason: "derived series (component_ids) are the year-by-year sums of their components' AMS values, e.g. "
+        + "« Transport routier – véhicules légers » = VP + VUL: each component's rate weighted by its emissions")
     response.trace = trace.build()
     return response
   }
@@ -101,8 +105,9 @@ public struct SNBCModule: CarbonModule {
     }
     if series.derived {
       trace.decision(
-        "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
-        reason: "the guide prints no national AMS total; derived by summing the Annex II sector totals")
+        "reference_combination", "SUM_OF_AMS_COMPONENTS",
+        reason: "\(series.id) is derived: the year-by-year sum of " + series.componentIds.joined(separator: " + ")
+          + " (AMS 2018), which weights each component's rate by its emissions")
     }
     response.trace = trace.build()
     return response

@@ -27,8 +27,16 @@ extension SNBCModule {
     response.consolidated = consolidate(response.categories, assessment: assessment, trace: &trace)
 
     try Validate.inRange(request.gwpSet.rawValue, 0...2, "gwp_set")
+    try Validate.inRange(request.emissionsGwpSet.rawValue, 0...2, "emissions_gwp_set")
+    if request.dataYear != 0 { try Validate.inRange(request.dataYear, GwpPolicy.dataYears, "data_year") }
+    response.emissionsGwpSet = request.emissionsGwpSet
     if !request.gases.isEmpty {
-      let gwpSet = try GuideRules.gwpSet(request.gwpSet, trace: &trace)
+      let dataYear = try GwpPolicy.dataYear(
+        requested: request.dataYear, referenceYear: assessment.referenceYear, trace: &trace)
+      let gwpSet = try GwpPolicy.gasSplitSet(requested: request.gwpSet, dataYear: dataYear, trace: &trace)
+      response.gwpSet = gwpSet
+      response.gwpMetricMismatch = try GwpPolicy.emissionsMetricDiffers(
+        declared: request.emissionsGwpSet, gasSplit: gwpSet, trace: &trace)
       trace.dataSet(GlobalWarmingPotential.dataSet)
       response.gasChecks = try GuideRules.gasChecks(
         request.gases, assessment: assessment, gwpSet: gwpSet, tolerancePp: tolerance, catalog: catalog,
@@ -49,18 +57,10 @@ extension SNBCModule {
     response.annualPlan = plan.years()
     response.companyVerdict = companyVerdict(response, trace: &trace)
     if request.includeChart {
-      let planPoints = plan.anchors.map { TrajectoryChart.Point(year: $0.year, value: $0.value) }
-      guard let allSectors = catalog.lookup(ReferenceCatalog.allSectorsId),
-        let path = SeriesPath.of(allSectors, basis: .projectedAms2018)
-      else { throw .internal("all_sectors series missing") }
-      let chart = TrajectoryChart(
-        title: request.company.isEmpty ? "Company trajectory" : request.company,
-        referenceYear: assessment.referenceYear, company: planPoints, actuals: [],
-        sector: path, sectorLabel: "All sectors (AMS 2018)")
-      response.chartSvg = chart.svg()
-      trace.decision(
-        "chart_reference", "ALL_SECTORS_AMS",
-        reason: "the consolidated chart compares the company total with the all-sectors AMS trajectory, both rebased to 100 at the reference year")
+      try Validate.inRange(request.language.rawValue, 0...2, "language")
+      ConsolidatedChart.draw(
+        company: request.company, plan: plan, assessment: assessment, language: request.language,
+        into: &response, trace: &trace)
     }
     response.trace = trace.build()
     return response
@@ -107,17 +107,17 @@ extension SNBCModule {
     trace.term(
       prefix + "_reference_net_t_co2e", category.referenceNet, .tCo2E,
       formula: category.referenceSink > 0 ? "gross − technological sink (\(category.referenceSink))" : "gross")
-    let path: SeriesPath
+    guard let path = category.referencePath else {
+      throw .internal("category \(category.index) has no reference trajectory")
+    }
     var budgetPath: SeriesPath? = nil
-    if let global = category.globalTrajectory {
-      path = global
+    if category.isWorld {
       result.seriesID = "global_trajectory"
       trace.rule(
         "snbc.perimeter.world",
         "\(category.name): world emissions compared with the supplied global trajectory (derogation for indirect emissions, flagged)")
       trace.warning("\(category.name): world perimeter — French emissions could not be isolated")
-    } else if let series = category.series, let ams = SeriesPath.of(series, basis: .projectedAms2018) {
-      path = ams
+    } else if let series = category.series {
       result.seriesID = series.id
       trace.dataSet(ReferenceCatalog.dataSet)
       if let budget = catalog.budgetSeries(for: series) { budgetPath = SeriesPath.of(budget, basis: .unspecified) }
@@ -126,8 +126,12 @@ extension SNBCModule {
           "all_sectors_trajectory", "SUM_OF_ANNEX_II_SECTOR_TOTALS",
           reason: "the guide prints no national AMS total; composite categories compare with the sum of the Annex II sector totals")
       }
-    } else {
-      throw .internal("category \(category.index) has no reference trajectory")
+      let targetYears = Horizon.required.compactMap { assessment.horizonYears[$0] }
+      result.referenceComponents = ReferenceCombination.components(
+        of: series, catalog: catalog, referenceYear: assessment.referenceYear, targetYears: targetYears)
+      ReferenceCombination.record(
+        result.referenceComponents, of: series, categoryName: category.name,
+        referenceYear: assessment.referenceYear, trace: &trace)
     }
     let ams2015 = category.isWorld ? nil : path.evaluate(at: 2015)
     for horizon in Horizon.required {

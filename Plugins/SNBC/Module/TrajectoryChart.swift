@@ -2,8 +2,79 @@ import CarbonDomain
 import CarbonPluginKit
 import Foundation
 
+/// A reference curve as an index (reference year = 100): the mean of rebased trajectories
+/// weighted by the company's emissions. With one trajectory it is that trajectory rebased;
+/// with the categories' trajectories and their net reference-year emissions it is the
+/// consolidated reference of the verdict (`consolidated_reference`): at a horizon year,
+/// 100 × (1 − Σ E_ref,i × r_i / Σ E_ref,i).
+struct WeightedReference: Sendable {
+  /// A trajectory and its weight (t CO2e/yr of the company, or 1).
+  struct Part: Sendable {
+    let weight: Double
+    let path: SeriesPath
+  }
+
+  let parts: [Part]
+  let referenceYear: Int32
+
+  /// The index at a year over the trajectories that cover the reference year and that year
+  /// with a positive reference value (the comparisons the verdict counts), nil when none does.
+  func index(at year: Int32) -> Double? {
+    var sum = 0.0
+    var weights = 0.0
+    for part in parts {
+      guard let start = part.path.evaluate(at: referenceYear), start.value > 0,
+        let end = part.path.evaluate(at: year)
+      else { continue }
+      sum += part.weight * end.value / start.value
+      weights += part.weight
+    }
+    return weights > 0 ? sum / weights * 100 : nil
+  }
+}
+
+/// The labels of a chart in the response's language (French by default, as the seeds).
+struct ChartLabels: Sendable {
+  let french: Bool
+
+  init(_ language: Carbon_Snbc_V1_ReportLanguage) { french = language != .en }
+
+  var companyPlan: String { french ? "Entreprise : trajectoire prévue" : "Company: planned trajectory" }
+  var actuals: String { french ? "Entreprise : émissions réalisées" : "Company: actual emissions" }
+  func yAxis(_ referenceYear: Int32) -> String {
+    french ? "Indice (\(referenceYear) = 100)" : "Index (\(referenceYear) = 100)"
+  }
+  var consolidatedTitle: String {
+    french ? "Trajectoire consolidée de l'entreprise" : "Company consolidated trajectory"
+  }
+  func consolidatedReference(_ categories: Int) -> String {
+    french
+      ? "Référence consolidée : trajectoires AMS 2018 des \(categories) catégories, pondérées par leurs émissions de l'année de référence (celle du verdict consolidé)"
+      : "Consolidated reference: AMS 2018 trajectories of the \(categories) categories weighted by their reference-year emissions (the consolidated verdict's reference)"
+  }
+  func seriesReference(_ series: ReferenceSeries) -> String {
+    french ? "\(series.labelFr) (AMS 2018)" : "\(series.label) (AMS 2018)"
+  }
+  func seriesTitle(_ series: ReferenceSeries) -> String {
+    french ? "Trajectoire de l'entreprise et \(series.labelFr)" : "Company trajectory and \(series.label)"
+  }
+  var source: String {
+    french
+      ? "Source : Guide national sur la construction d'une trajectoire de décarbonation cohérente avec les budgets carbone (arrêté du 2 novembre 2021), annexe II, scénario AMS 2018 ; valeurs interpolées linéairement entre 2015, 2025, 2030 et 2050 (la trajectoire SNBC n'est pas tout à fait linéaire)."
+      : "Source: national guide on building a decarbonisation trajectory consistent with the carbon budgets (arrêté of 2 November 2021), Annex II, AMS 2018 scenario; values interpolated linearly between 2015, 2025, 2030 and 2050 (the SNBC path is not exactly linear)."
+  }
+  var dataVersion: String {
+    let data = ReferenceCatalog.dataSet
+    return french
+      ? "Données : \(data.name) version \(data.version) ; module snbc \(SNBCModule.version)."
+      : "Data: \(data.name) version \(data.version); module snbc \(SNBCModule.version)."
+  }
+}
+
 /// An SVG line chart of a company trajectory against a reference trajectory, both rebased to
-/// 100 at the reference year (the guide compares rates, not levels).
+/// 100 at the reference year (the guide compares rates, not levels), in the plugin kit's
+/// chart frame: title, ticks at the objectives' years, legend that wraps, source and data
+/// version.
 struct TrajectoryChart: Sendable {
   /// A yearly value in the company's unit.
   struct Point: Sendable {
@@ -17,13 +88,12 @@ struct TrajectoryChart: Sendable {
   let company: [Point]
   /// Actual emissions to overlay.
   let actuals: [Point]
-  /// The reference trajectory (evaluated every year).
-  let sector: SeriesPath
-  let sectorLabel: String
-
-  private let width = 720.0
-  private let height = 420.0
-  private let margin = (left: 60.0, right: 180.0, top: 40.0, bottom: 40.0)
+  /// The reference curve (evaluated every year).
+  let reference: WeightedReference
+  let referenceLabel: String
+  /// Years that get a tick: the reference year and the objectives.
+  let tickYears: [Int32]
+  let labels: ChartLabels
 
   /// Company index (reference year = 100) at each company point.
   var companyIndex: [(year: Int32, index: Double)] {
@@ -37,83 +107,66 @@ struct TrajectoryChart: Sendable {
     return actuals.map { ($0.year, $0.value / base * 100) }
   }
 
-  /// Sector index (reference year = 100) at the given years (nil where not covered).
-  func sectorIndex(at years: [Int32]) -> [(year: Int32, index: Double)] {
-    guard let base = sector.evaluate(at: referenceYear)?.value, base > 0 else { return [] }
-    return years.compactMap { year in sector.evaluate(at: year).map { (year, $0.value / base * 100) } }
+  /// Reference index at the given years (nil where not covered).
+  func referenceIndex(at years: [Int32]) -> [(year: Int32, index: Double)] {
+    years.compactMap { year in reference.index(at: year).map { (year, $0) } }
   }
 
-  /// Grid step: 20 index points up to 200, then a 1-2-5 step giving at most about ten lines.
-  static func tickStep(forTop top: Double) -> Double {
-    guard top > 200 else { return 20 }
-    let raw = top / 10
-    let magnitude = pow(10, (log10(raw)).rounded(.down))
-    for multiple in [1.0, 2, 5, 10] where multiple * magnitude >= raw { return multiple * magnitude }
-    return 10 * magnitude
+  /// Last year drawn.
+  var lastYear: Int32 {
+    max(company.last?.year ?? referenceYear + 1, tickYears.max() ?? referenceYear, referenceYear + 1)
   }
 
-  /// The SVG document.
+  /// Width of the charts, px.
+  static let width = 760.0
+  /// Height of the plot itself, px.
+  static let plotHeight = 300.0
+
+  /// The SVG document, in the plugin kit's frame (title, source and data-version lines),
+  /// value axis and legend; years on this module's ``YearAxis``.
   func svg() -> String {
-    let lastYear = max(company.last?.year ?? referenceYear + 1, referenceYear + 1)
-    let years = Array(referenceYear...lastYear)
+    let lastYear = lastYear
     let companyLine = companyIndex
-    let sectorLine = sectorIndex(at: years)
+    let referenceLine = referenceIndex(at: Array(referenceYear...lastYear))
     let actualDots = actualIndex
-    let maxIndex = max(100, (companyLine + sectorLine + actualDots).map(\.index).max() ?? 100)
-    // An absurd (but finite) request can put the index near Double's limit: keep the axis finite
-    // and its ticks few, so that drawing never loops for long (found by fuzzing).
-    let yTop = min((maxIndex / 20).rounded(.up) * 20, 1e15)
-    let tickStep = Self.tickStep(forTop: yTop)
-    let plotWidth = width - margin.left - margin.right
-    let plotHeight = height - margin.top - margin.bottom
-    func x(_ year: Int32) -> Double {
-      margin.left + Double(year - referenceYear) / Double(lastYear - referenceYear) * plotWidth
-    }
-    func y(_ index: Double) -> Double { margin.top + (1 - max(index, 0) / yTop) * plotHeight }
-    func f(_ value: Double) -> String { String(format: "%.1f", value) }
+    // An absurd (but finite) request can put the index near Double's limit: keep the axis
+    // finite, so that its ticks stay few (found by fuzzing).
+    let maxIndex = min(max(100, (companyLine + referenceLine + actualDots).map(\.index).max() ?? 100), 1e15)
+    var entries = [
+      ChartLegend.Entry(labels.companyPlan, color: "#d62728"),
+      ChartLegend.Entry(referenceLabel, color: "#1f77b4", dashed: true),
+    ]
+    if !actualDots.isEmpty { entries.append(ChartLegend.Entry(labels.actuals, color: "#2ca02c")) }
+    let legend = ChartLegend(entries)
+    let margins = (left: 70.0, right: 24.0, top: 10.0, bottom: 10.0)
+    let legendWidth = Self.width - margins.left - margins.right
+    let legendHeight = legend.height(width: legendWidth)
+    // The frame's plot area holds the plot, the year labels and the legend, top to bottom.
+    let frame = ChartFrame(
+      title: title, sourceLines: [labels.source, labels.dataVersion], width: Self.width,
+      plotHeight: Self.plotHeight + YearAxis.height + legendHeight, margins: margins)
+    let area = frame.plot
+    let plotBottom = area.top + Self.plotHeight
+    let axis = ValueAxis(covering: 0, maxIndex, top: area.top, bottom: plotBottom)
+    let years = YearAxis(
+      years: Array(Set(tickYears + [referenceYear]).filter { $0 >= referenceYear && $0 <= lastYear }).sorted(),
+      first: referenceYear, last: lastYear, left: area.left, width: area.width)
+    let c = SVGText.coordinate
     func polyline(_ points: [(year: Int32, index: Double)]) -> String {
-      points.map { "\(f(x($0.year))),\(f(y($0.index)))" }.joined(separator: " ")
+      points.map { "\(c(years.x($0.year))),\(c(axis.y(max($0.index, 0))))" }.joined(separator: " ")
     }
-    var svg = """
-      <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
-      <title>\(title.xmlEscaped)</title>
-      <rect width="100%" height="100%" fill="white"/>
-      <text x="\(f(margin.left))" y="22" font-size="15" font-weight="bold">\(title.xmlEscaped)</text>
-
-      """
-    // Axes and grid.
-    var tick = 0.0
-    while tick <= yTop {
-      svg += "<line x1=\"\(f(margin.left))\" y1=\"\(f(y(tick)))\" x2=\"\(f(margin.left + plotWidth))\" y2=\"\(f(y(tick)))\" stroke=\"#ddd\"/>"
-      svg += "<text x=\"\(f(margin.left - 8))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(String(format: "%.0f", tick))</text>\n"
-      tick += tickStep
-    }
-    let step = max(1, Int32((Double(lastYear - referenceYear) / 8).rounded(.up)))
-    var year = referenceYear
-    while year <= lastYear {
-      svg += "<text x=\"\(f(x(year)))\" y=\"\(f(margin.top + plotHeight + 18))\" text-anchor=\"middle\">\(year)</text>\n"
-      year += step
-    }
-    svg += "<line x1=\"\(f(margin.left))\" y1=\"\(f(margin.top + plotHeight))\" x2=\"\(f(margin.left + plotWidth))\" y2=\"\(f(margin.top + plotHeight))\" stroke=\"black\"/>\n"
-    svg += "<line x1=\"\(f(margin.left))\" y1=\"\(f(margin.top))\" x2=\"\(f(margin.left))\" y2=\"\(f(margin.top + plotHeight))\" stroke=\"black\"/>\n"
-    svg += "<text x=\"14\" y=\"\(f(margin.top + plotHeight / 2))\" transform=\"rotate(-90 14 \(f(margin.top + plotHeight / 2)))\" text-anchor=\"middle\">Index (\(referenceYear) = 100)</text>\n"
-    // Curves.
-    svg += "<polyline id=\"sector\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\" points=\"\(polyline(sectorLine))\"/>\n"
+    var svg = frame.open()
+    svg += axis.svg(x: area.left, gridRight: area.right, title: labels.yAxis(referenceYear)) { SVGText.grouped($0, french: labels.french) }
+    svg += years.svg(top: area.top, bottom: plotBottom)
+    svg += "<polyline id=\"reference\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\" points=\"\(polyline(referenceLine))\"/>\n"
     svg += "<polyline id=\"company\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"2.5\" points=\"\(polyline(companyLine))\"/>\n"
     for dot in actualDots {
-      svg += "<circle class=\"actual\" cx=\"\(f(x(dot.year)))\" cy=\"\(f(y(dot.index)))\" r=\"4\" fill=\"#2ca02c\"/>\n"
+      svg += "<circle class=\"actual\" cx=\"\(c(years.x(dot.year)))\" cy=\"\(c(axis.y(max(dot.index, 0))))\" r=\"4\" fill=\"#2ca02c\"/>\n"
     }
-    // Legend.
-    let legendX = margin.left + plotWidth + 15
-    svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(margin.top + 10))\" x2=\"\(f(legendX + 25))\" y2=\"\(f(margin.top + 10))\" stroke=\"#d62728\" stroke-width=\"2.5\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 14))\">Company</text>\n"
-    svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(margin.top + 30))\" x2=\"\(f(legendX + 25))\" y2=\"\(f(margin.top + 30))\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 34))\">\(sectorLabel.xmlEscaped)</text>\n"
-    if !actualDots.isEmpty {
-      svg += "<circle cx=\"\(f(legendX + 12))\" cy=\"\(f(margin.top + 50))\" r=\"4\" fill=\"#2ca02c\"/><text x=\"\(f(legendX + 30))\" y=\"\(f(margin.top + 54))\">Actual</text>\n"
-    }
-    svg += "</svg>\n"
+    svg += legend.svg(x: area.left, y: plotBottom + YearAxis.height, width: legendWidth)
+    svg += frame.close()
     return svg
   }
-
 }
 
 extension SNBCModule {
@@ -121,7 +174,8 @@ extension SNBCModule {
     throws(ModuleError) -> Carbon_Snbc_V1_RenderTrajectoryChartResponse
   {
     var trace = Self.newTrace()
-    let referenceYear = try Validate.inRange(request.referenceYear, 2015...2049, "reference_year")
+    let referenceYear = try ReferenceYearRule.validate(request.referenceYear, field: "reference_year")
+    try Validate.inRange(request.language.rawValue, 0...2, "language")
     try Validate.nonEmpty(request.seriesID, "series_id")
     guard let series = catalog.lookup(request.seriesID) else {
       throw .invalidArgument("series_id", "unknown sector or sub-sector \"\(request.seriesID)\"")
@@ -158,20 +212,25 @@ extension SNBCModule {
       try Validate.inRange(actual.year, referenceYear...2050, "actuals[\(index)].year")
       actuals.append(TrajectoryChart.Point(year: actual.year, value: value))
     }
+    let labels = ChartLabels(request.language)
     let chart = TrajectoryChart(
-      title: request.title.isEmpty ? "Company trajectory vs \(series.label)" : request.title,
-      referenceYear: referenceYear, company: points, actuals: actuals, sector: path,
-      sectorLabel: "\(series.label) (AMS 2018)")
+      title: request.title.isEmpty ? labels.seriesTitle(series) : request.title,
+      referenceYear: referenceYear, company: points, actuals: actuals,
+      reference: WeightedReference(parts: [.init(weight: 1, path: path)], referenceYear: referenceYear),
+      referenceLabel: labels.seriesReference(series), tickYears: points.map(\.year), labels: labels)
     var response = Carbon_Snbc_V1_RenderTrajectoryChartResponse()
     response.svg = chart.svg()
     let years = points.map(\.year)
     response.companyIndex = chart.companyIndex.map { Self.indexPoint($0.year, $0.index) }
-    response.sectorIndex = chart.sectorIndex(at: years).map { Self.indexPoint($0.year, $0.index) }
+    response.sectorIndex = chart.referenceIndex(at: years).map { Self.indexPoint($0.year, $0.index) }
     trace.term("sector_base_t_co2e_per_yr", base.value * 1e6, .tCo2EPerYr, formula: "AMS at the reference year", source: series.id)
     trace.term("company_base_t_co2e_per_yr", points.first?.value ?? 0, .tCo2EPerYr, formula: "request")
     trace.decision(
       "rebasing", "INDEX_100_AT_REFERENCE_YEAR",
       reason: "rates, not levels, are compared (Annexe II); both curves are divided by their reference-year value")
+    trace.decision(
+      "chart_language", labels.french ? "FR" : "EN",
+      reason: labels.french ? "French unless the request asks otherwise, as the guide" : "requested")
     if base.interpolated {
       trace.decision("interpolation", "LINEAR", reason: "AMS values between printed years are interpolated linearly (the SNBC path is not exactly linear)")
     }

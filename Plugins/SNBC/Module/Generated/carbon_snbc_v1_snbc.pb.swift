@@ -92,6 +92,51 @@ public nonisolated enum Carbon_Snbc_V1_SeriesBasis: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+/// Language of the labels of a chart or report (the seeds are French: French by default).
+public nonisolated enum Carbon_Snbc_V1_ReportLanguage: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// French.
+  case unspecified // = 0
+
+  /// French (explicit).
+  case fr // = 1
+
+  /// English.
+  case en // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .fr
+    case 2: self = .en
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .fr: return 1
+    case .en: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Snbc_V1_ReportLanguage] = [
+    .unspecified,
+    .fr,
+    .en,
+  ]
+
+}
+
 /// Category of emissions (ISO 14064-1 / BEGES categories as the guide lists them).
 public nonisolated enum Carbon_Snbc_V1_EmissionCategoryKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -367,8 +412,15 @@ public nonisolated struct Carbon_Snbc_V1_ReferenceSeries: Sendable {
   /// True when the series is derived by the module rather than printed (see trace).
   public var derived: Bool = false
 
-  /// The printed values.
+  /// The printed values (for a derived series: the year-by-year sums of its components).
   public var points: [Carbon_Snbc_V1_SeriesPoint] = []
+
+  /// French label, as the guide names the series (used in French charts).
+  public var labelFr: String = String()
+
+  /// For a derived series: the ids of the printed series it sums (the combination shown),
+  /// e.g. passenger cars + light commercial vehicles for "Transport routier – véhicules légers".
+  public var componentIds: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -504,6 +556,33 @@ public nonisolated struct Carbon_Snbc_V1_GetReferenceSeriesResponse: @unchecked 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Weight and rates of one component of a derived reference series (e.g. VP within
+/// "véhicules légers"): the sum of the components' trajectories is the emissions-weighted
+/// combination of their rates.
+public nonisolated struct Carbon_Snbc_V1_ReferenceComponent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Component series id.
+  public var seriesID: String = String()
+
+  /// Component's share of the derived series at the company's reference year, fraction
+  /// (AMS values; the weights sum to 1).
+  public var weightFraction: Double = 0
+
+  /// Component's AMS value at the reference year, Mt CO2e/yr.
+  public var referenceValueMtCo2E: Double = 0
+
+  /// Component's reduction from the reference year to each horizon's target year, fractions,
+  /// in horizon order (short, medium, 2050).
+  public var reductionFraction: [Double] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A company objective for one horizon.
@@ -758,7 +837,8 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
     set {_uniqueStorage()._organisationalPerimeter = newValue}
   }
 
-  /// Reference year (2015-2049: the AMS projection starts in 2015).
+  /// Reference year (1990-2049). The AMS projection starts in 2015: an earlier year is
+  /// refused with FAILED_PRECONDITION snbc.reference_year.ams_starts_2015 (no extrapolation).
   public var referenceYear: Int32 {
     get {_storage._referenceYear}
     set {_uniqueStorage()._referenceYear = newValue}
@@ -783,7 +863,7 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
     set {_uniqueStorage()._gases = newValue}
   }
 
-  /// GWP set for gas masses (unspecified = AR4, the inventory metric of the budgets).
+  /// GWP set for gas masses (unspecified = by data_year: before 2023 AR4, from 2023 AR5).
   public var gwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet {
     get {_storage._gwpSet}
     set {_uniqueStorage()._gwpSet = newValue}
@@ -842,6 +922,28 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
   public var includeChart: Bool {
     get {_storage._includeChart}
     set {_uniqueStorage()._includeChart = newValue}
+  }
+
+  /// Year of the company's emissions data, which chooses the default GWP set as the guide
+  /// does for the inventory (« GWP100 AR4 actuellement, puis GWP100 AR5 à partir de 2023 »):
+  /// before 2023 AR4, from 2023 AR5. 0 = the reference year. Range 1990-2100.
+  public var dataYear: Int32 {
+    get {_storage._dataYear}
+    set {_uniqueStorage()._dataYear = newValue}
+  }
+
+  /// Metric the categories' CO2e figures were computed with (unspecified = not stated: the
+  /// gas split's set is assumed, with a warning). When it differs from the gas split's set,
+  /// the gas shares are flagged (gwp_metric_mismatch), never silently mixed.
+  public var emissionsGwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet {
+    get {_storage._emissionsGwpSet}
+    set {_uniqueStorage()._emissionsGwpSet = newValue}
+  }
+
+  /// Language of the chart's labels (unspecified = French).
+  public var language: Carbon_Snbc_V1_ReportLanguage {
+    get {_storage._language}
+    set {_uniqueStorage()._language = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -973,6 +1075,10 @@ public nonisolated struct Carbon_Snbc_V1_CategoryAssessment: Sendable {
   /// Clears the value of `monitoring`. Subsequent reads from it will return its default value.
   public mutating func clearMonitoring() {self._monitoring = nil}
 
+  /// For a derived reference series (e.g. "Transport routier – véhicules légers" = VP + VUL):
+  /// its components with their weights and rates, the combination shown.
+  public var referenceComponents: [Carbon_Snbc_V1_ReferenceComponent] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1003,6 +1109,13 @@ public nonisolated struct Carbon_Snbc_V1_GasCheck: Sendable {
 
   /// Per horizon: company vs gas-budget rates.
   public var horizons: [Carbon_Snbc_V1_HorizonAssessment] = []
+
+  /// GWP set of every CO2e figure of this check (reference_t_co2e and the horizons' company
+  /// values).
+  public var gwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet = .unspecified
+
+  /// GWP100 factor used for the gas, kg CO2e per kg of gas.
+  public var gwpKgCo2EPerKg: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1166,6 +1279,40 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryResponse: @unchecked Se
   public var hasTrace: Bool {_storage._trace != nil}
   /// Clears the value of `trace`. Subsequent reads from it will return its default value.
   public mutating func clearTrace() {_uniqueStorage()._trace = nil}
+
+  /// GWP set of the gas split (every gas CO2e figure), unspecified when no gas was given.
+  public var gwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet {
+    get {_storage._gwpSet}
+    set {_uniqueStorage()._gwpSet = newValue}
+  }
+
+  /// The metric of the categories' CO2e figures as declared (emissions_gwp_set), echoed.
+  public var emissionsGwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet {
+    get {_storage._emissionsGwpSet}
+    set {_uniqueStorage()._emissionsGwpSet = newValue}
+  }
+
+  /// True when the categories' totals were declared in another GWP set than the gas split:
+  /// the gas shares compare figures in two metrics (flagged, rule snbc.gas.metric_mismatch).
+  public var gwpMetricMismatch: Bool {
+    get {_storage._gwpMetricMismatch}
+    set {_uniqueStorage()._gwpMetricMismatch = newValue}
+  }
+
+  /// The consolidated chart's reference curve, reference year = 100: the categories'
+  /// reference trajectories weighted by their net reference-year emissions, the same
+  /// reference as the consolidated verdict (at a horizon year it is
+  /// 100 × (1 − weighted_sector_reduction_fraction)). Filled with include_chart.
+  public var chartReferenceIndex: [Carbon_Snbc_V1_IndexPoint] {
+    get {_storage._chartReferenceIndex}
+    set {_uniqueStorage()._chartReferenceIndex = newValue}
+  }
+
+  /// The consolidated chart's company curve (company total, reference year = 100).
+  public var chartCompanyIndex: [Carbon_Snbc_V1_IndexPoint] {
+    get {_storage._chartCompanyIndex}
+    set {_uniqueStorage()._chartCompanyIndex = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1355,7 +1502,8 @@ public nonisolated struct Carbon_Snbc_V1_RenderTrajectoryChartRequest: Sendable 
   /// Chart title.
   public var title: String = String()
 
-  /// Reference year (both curves = 100 there); 2015-2049.
+  /// Reference year (both curves = 100 there); 2015-2049 (earlier: FAILED_PRECONDITION
+  /// snbc.reference_year.ams_starts_2015).
   public var referenceYear: Int32 = 0
 
   /// Company trajectory: the reference year and later points, t CO2e/yr (≥ 0; the
@@ -1367,6 +1515,9 @@ public nonisolated struct Carbon_Snbc_V1_RenderTrajectoryChartRequest: Sendable 
 
   /// Actual emissions to overlay (optional).
   public var actuals: [Carbon_Snbc_V1_YearValue] = []
+
+  /// Language of the labels (unspecified = French).
+  public var language: Carbon_Snbc_V1_ReportLanguage = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1428,6 +1579,10 @@ fileprivate nonisolated let _protobuf_package = "carbon.snbc.v1"
 
 nonisolated extension Carbon_Snbc_V1_SeriesBasis: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SERIES_BASIS_UNSPECIFIED\0\u{1}SERIES_BASIS_HISTORICAL\0\u{1}SERIES_BASIS_BUDGET_PERIOD_AVERAGE\0\u{1}SERIES_BASIS_INDICATIVE_ANNUAL_PART\0\u{1}SERIES_BASIS_OBSERVED_SECTEN_2020\0\u{1}SERIES_BASIS_PROJECTED_AMS_2018\0")
+}
+
+nonisolated extension Carbon_Snbc_V1_ReportLanguage: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REPORT_LANGUAGE_UNSPECIFIED\0\u{1}REPORT_LANGUAGE_FR\0\u{1}REPORT_LANGUAGE_EN\0")
 }
 
 nonisolated extension Carbon_Snbc_V1_EmissionCategoryKind: SwiftProtobuf._ProtoNameProviding {
@@ -1503,7 +1658,7 @@ nonisolated extension Carbon_Snbc_V1_SeriesPoint: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Snbc_V1_ReferenceSeries: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReferenceSeries"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{1}sector\0\u{3}parent_id\0\u{1}gas\0\u{1}aliases\0\u{3}outside_budgets\0\u{1}derived\0\u{1}points\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{1}sector\0\u{3}parent_id\0\u{1}gas\0\u{1}aliases\0\u{3}outside_budgets\0\u{1}derived\0\u{1}points\0\u{3}label_fr\0\u{3}component_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1520,6 +1675,8 @@ nonisolated extension Carbon_Snbc_V1_ReferenceSeries: SwiftProtobuf.Message, Swi
       case 7: try { try decoder.decodeSingularBoolField(value: &self.outsideBudgets) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.derived) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.points) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.labelFr) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.componentIds) }()
       default: break
       }
     }
@@ -1553,6 +1710,12 @@ nonisolated extension Carbon_Snbc_V1_ReferenceSeries: SwiftProtobuf.Message, Swi
     if !self.points.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.points, fieldNumber: 9)
     }
+    if !self.labelFr.isEmpty {
+      try visitor.visitSingularStringField(value: self.labelFr, fieldNumber: 10)
+    }
+    if !self.componentIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.componentIds, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1566,6 +1729,8 @@ nonisolated extension Carbon_Snbc_V1_ReferenceSeries: SwiftProtobuf.Message, Swi
     if lhs.outsideBudgets != rhs.outsideBudgets {return false}
     if lhs.derived != rhs.derived {return false}
     if lhs.points != rhs.points {return false}
+    if lhs.labelFr != rhs.labelFr {return false}
+    if lhs.componentIds != rhs.componentIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1803,6 +1968,51 @@ nonisolated extension Carbon_Snbc_V1_GetReferenceSeriesResponse: SwiftProtobuf.M
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Snbc_V1_ReferenceComponent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReferenceComponent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}series_id\0\u{3}weight_fraction\0\u{3}reference_value_mt_co2e\0\u{3}reduction_fraction\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.seriesID) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.weightFraction) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.referenceValueMtCo2E) }()
+      case 4: try { try decoder.decodeRepeatedDoubleField(value: &self.reductionFraction) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.seriesID.isEmpty {
+      try visitor.visitSingularStringField(value: self.seriesID, fieldNumber: 1)
+    }
+    if self.weightFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.weightFraction, fieldNumber: 2)
+    }
+    if self.referenceValueMtCo2E.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.referenceValueMtCo2E, fieldNumber: 3)
+    }
+    if !self.reductionFraction.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.reductionFraction, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Snbc_V1_ReferenceComponent, rhs: Carbon_Snbc_V1_ReferenceComponent) -> Bool {
+    if lhs.seriesID != rhs.seriesID {return false}
+    if lhs.weightFraction != rhs.weightFraction {return false}
+    if lhs.referenceValueMtCo2E != rhs.referenceValueMtCo2E {return false}
+    if lhs.reductionFraction != rhs.reductionFraction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2250,7 +2460,7 @@ nonisolated extension Carbon_Snbc_V1_Production: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AssessTrajectoryRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}company\0\u{3}organisational_perimeter\0\u{3}reference_year\0\u{3}investment_year\0\u{1}categories\0\u{1}gases\0\u{3}gwp_set\0\u{3}indirect_tolerance_pp\0\u{3}natural_sinks\0\u{3}reported_apart\0\u{1}production\0\u{3}significant_gap_percent\0\u{3}repeated_overshoot_years\0\u{3}include_chart\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}company\0\u{3}organisational_perimeter\0\u{3}reference_year\0\u{3}investment_year\0\u{1}categories\0\u{1}gases\0\u{3}gwp_set\0\u{3}indirect_tolerance_pp\0\u{3}natural_sinks\0\u{3}reported_apart\0\u{1}production\0\u{3}significant_gap_percent\0\u{3}repeated_overshoot_years\0\u{3}include_chart\0\u{3}data_year\0\u{3}emissions_gwp_set\0\u{1}language\0")
 
   fileprivate class _StorageClass {
     var _company: String = String()
@@ -2267,6 +2477,9 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
     var _significantGapPercent: Double = 0
     var _repeatedOvershootYears: Int32 = 0
     var _includeChart: Bool = false
+    var _dataYear: Int32 = 0
+    var _emissionsGwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet = .unspecified
+    var _language: Carbon_Snbc_V1_ReportLanguage = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2291,6 +2504,9 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
       _significantGapPercent = source._significantGapPercent
       _repeatedOvershootYears = source._repeatedOvershootYears
       _includeChart = source._includeChart
+      _dataYear = source._dataYear
+      _emissionsGwpSet = source._emissionsGwpSet
+      _language = source._language
     }
   }
 
@@ -2323,6 +2539,9 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
         case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._significantGapPercent) }()
         case 13: try { try decoder.decodeSingularInt32Field(value: &_storage._repeatedOvershootYears) }()
         case 14: try { try decoder.decodeSingularBoolField(value: &_storage._includeChart) }()
+        case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._dataYear) }()
+        case 16: try { try decoder.decodeSingularEnumField(value: &_storage._emissionsGwpSet) }()
+        case 17: try { try decoder.decodeSingularEnumField(value: &_storage._language) }()
         default: break
         }
       }
@@ -2377,6 +2596,15 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
       if _storage._includeChart != false {
         try visitor.visitSingularBoolField(value: _storage._includeChart, fieldNumber: 14)
       }
+      if _storage._dataYear != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._dataYear, fieldNumber: 15)
+      }
+      if _storage._emissionsGwpSet != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._emissionsGwpSet, fieldNumber: 16)
+      }
+      if _storage._language != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._language, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2400,6 +2628,9 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryRequest: SwiftProtobuf.Mess
         if _storage._significantGapPercent != rhs_storage._significantGapPercent {return false}
         if _storage._repeatedOvershootYears != rhs_storage._repeatedOvershootYears {return false}
         if _storage._includeChart != rhs_storage._includeChart {return false}
+        if _storage._dataYear != rhs_storage._dataYear {return false}
+        if _storage._emissionsGwpSet != rhs_storage._emissionsGwpSet {return false}
+        if _storage._language != rhs_storage._language {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2520,7 +2751,7 @@ nonisolated extension Carbon_Snbc_V1_HorizonAssessment: SwiftProtobuf.Message, S
 
 nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CategoryAssessment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}world_perimeter\0\u{1}indirect\0\u{1}horizons\0\u{1}monitoring\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{3}series_id\0\u{3}world_perimeter\0\u{1}indirect\0\u{1}horizons\0\u{1}monitoring\0\u{3}reference_components\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2535,6 +2766,7 @@ nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, 
       case 5: try { try decoder.decodeSingularBoolField(value: &self.indirect) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.horizons) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._monitoring) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.referenceComponents) }()
       default: break
       }
     }
@@ -2566,6 +2798,9 @@ nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, 
     try { if let v = self._monitoring {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if !self.referenceComponents.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.referenceComponents, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2577,6 +2812,7 @@ nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, 
     if lhs.indirect != rhs.indirect {return false}
     if lhs.horizons != rhs.horizons {return false}
     if lhs._monitoring != rhs._monitoring {return false}
+    if lhs.referenceComponents != rhs.referenceComponents {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2584,7 +2820,7 @@ nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GasCheck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_t_co2e\0\u{3}share_fraction\0\u{3}check_required\0\u{3}series_id\0\u{1}horizons\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_t_co2e\0\u{3}share_fraction\0\u{3}check_required\0\u{3}series_id\0\u{1}horizons\0\u{3}gwp_set\0\u{3}gwp_kg_co2e_per_kg\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2598,6 +2834,8 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularBoolField(value: &self.checkRequired) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.seriesID) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.horizons) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.gwpSet) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.gwpKgCo2EPerKg) }()
       default: break
       }
     }
@@ -2622,6 +2860,12 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
     if !self.horizons.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.horizons, fieldNumber: 6)
     }
+    if self.gwpSet != .unspecified {
+      try visitor.visitSingularEnumField(value: self.gwpSet, fieldNumber: 7)
+    }
+    if self.gwpKgCo2EPerKg.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.gwpKgCo2EPerKg, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2632,6 +2876,8 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
     if lhs.checkRequired != rhs.checkRequired {return false}
     if lhs.seriesID != rhs.seriesID {return false}
     if lhs.horizons != rhs.horizons {return false}
+    if lhs.gwpSet != rhs.gwpSet {return false}
+    if lhs.gwpKgCo2EPerKg != rhs.gwpKgCo2EPerKg {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2789,7 +3035,7 @@ nonisolated extension Carbon_Snbc_V1_ConsolidatedHorizon: SwiftProtobuf.Message,
 
 nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AssessTrajectoryResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}categories\0\u{1}consolidated\0\u{3}company_verdict\0\u{3}gas_checks\0\u{3}natural_sinks\0\u{3}reported_apart\0\u{1}intensity\0\u{3}annual_plan\0\u{3}chart_svg\0\u{1}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}categories\0\u{1}consolidated\0\u{3}company_verdict\0\u{3}gas_checks\0\u{3}natural_sinks\0\u{3}reported_apart\0\u{1}intensity\0\u{3}annual_plan\0\u{3}chart_svg\0\u{1}trace\0\u{3}gwp_set\0\u{3}emissions_gwp_set\0\u{3}gwp_metric_mismatch\0\u{3}chart_reference_index\0\u{3}chart_company_index\0")
 
   fileprivate class _StorageClass {
     var _categories: [Carbon_Snbc_V1_CategoryAssessment] = []
@@ -2802,6 +3048,11 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Mes
     var _annualPlan: [Carbon_Snbc_V1_PlannedYear] = []
     var _chartSvg: String = String()
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+    var _gwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet = .unspecified
+    var _emissionsGwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet = .unspecified
+    var _gwpMetricMismatch: Bool = false
+    var _chartReferenceIndex: [Carbon_Snbc_V1_IndexPoint] = []
+    var _chartCompanyIndex: [Carbon_Snbc_V1_IndexPoint] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2822,6 +3073,11 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Mes
       _annualPlan = source._annualPlan
       _chartSvg = source._chartSvg
       _trace = source._trace
+      _gwpSet = source._gwpSet
+      _emissionsGwpSet = source._emissionsGwpSet
+      _gwpMetricMismatch = source._gwpMetricMismatch
+      _chartReferenceIndex = source._chartReferenceIndex
+      _chartCompanyIndex = source._chartCompanyIndex
     }
   }
 
@@ -2850,6 +3106,11 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Mes
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._annualPlan) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._chartSvg) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
+        case 11: try { try decoder.decodeSingularEnumField(value: &_storage._gwpSet) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._emissionsGwpSet) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._gwpMetricMismatch) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._chartReferenceIndex) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._chartCompanyIndex) }()
         default: break
         }
       }
@@ -2892,6 +3153,21 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Mes
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      if _storage._gwpSet != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._gwpSet, fieldNumber: 11)
+      }
+      if _storage._emissionsGwpSet != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._emissionsGwpSet, fieldNumber: 12)
+      }
+      if _storage._gwpMetricMismatch != false {
+        try visitor.visitSingularBoolField(value: _storage._gwpMetricMismatch, fieldNumber: 13)
+      }
+      if !_storage._chartReferenceIndex.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._chartReferenceIndex, fieldNumber: 14)
+      }
+      if !_storage._chartCompanyIndex.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._chartCompanyIndex, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2911,6 +3187,11 @@ nonisolated extension Carbon_Snbc_V1_AssessTrajectoryResponse: SwiftProtobuf.Mes
         if _storage._annualPlan != rhs_storage._annualPlan {return false}
         if _storage._chartSvg != rhs_storage._chartSvg {return false}
         if _storage._trace != rhs_storage._trace {return false}
+        if _storage._gwpSet != rhs_storage._gwpSet {return false}
+        if _storage._emissionsGwpSet != rhs_storage._emissionsGwpSet {return false}
+        if _storage._gwpMetricMismatch != rhs_storage._gwpMetricMismatch {return false}
+        if _storage._chartReferenceIndex != rhs_storage._chartReferenceIndex {return false}
+        if _storage._chartCompanyIndex != rhs_storage._chartCompanyIndex {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3231,7 +3512,7 @@ nonisolated extension Carbon_Snbc_V1_PlanAndMonitorResponse: SwiftProtobuf.Messa
 
 nonisolated extension Carbon_Snbc_V1_RenderTrajectoryChartRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RenderTrajectoryChartRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{3}reference_year\0\u{3}company_points\0\u{3}series_id\0\u{1}actuals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{3}reference_year\0\u{3}company_points\0\u{3}series_id\0\u{1}actuals\0\u{1}language\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3244,6 +3525,7 @@ nonisolated extension Carbon_Snbc_V1_RenderTrajectoryChartRequest: SwiftProtobuf
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.companyPoints) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.seriesID) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.actuals) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.language) }()
       default: break
       }
     }
@@ -3265,6 +3547,9 @@ nonisolated extension Carbon_Snbc_V1_RenderTrajectoryChartRequest: SwiftProtobuf
     if !self.actuals.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.actuals, fieldNumber: 5)
     }
+    if self.language != .unspecified {
+      try visitor.visitSingularEnumField(value: self.language, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3274,6 +3559,7 @@ nonisolated extension Carbon_Snbc_V1_RenderTrajectoryChartRequest: SwiftProtobuf
     if lhs.companyPoints != rhs.companyPoints {return false}
     if lhs.seriesID != rhs.seriesID {return false}
     if lhs.actuals != rhs.actuals {return false}
+    if lhs.language != rhs.language {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
