@@ -1,3 +1,4 @@
+import Foundation
 import SwiftProtobuf
 
 /// A calculation module written in Swift.
@@ -123,7 +124,7 @@ public struct ResponseStream<Response: SwiftProtobuf.Message>: Sendable {
   /// Sends one response. Throws ``ModuleStatus/cancelled`` when the caller went away:
   /// let it propagate so the method stops producing.
   public func send(_ response: Response) throws(ModuleError) {
-    let bytes = try MessageCoding.encode(response, encoding)
+    let bytes = try MessageCoding.encodeResponse(response, encoding)
     guard sendBytes(bytes) else { throw ModuleError(.cancelled, "the caller cancelled the stream") }
   }
 }
@@ -231,7 +232,8 @@ public enum MessageCoding {
     }
   }
 
-  /// Encodes a response; an encoding failure is a module defect (INTERNAL).
+  /// Encodes a message (a request in tests, or any message); an encoding failure is a module
+  /// defect (INTERNAL).
   public static func encode<M: SwiftProtobuf.Message>(
     _ message: M, _ encoding: MessageEncoding
   ) throws(ModuleError) -> [UInt8] {
@@ -243,5 +245,65 @@ public enum MessageCoding {
     } catch {
       throw .internal("could not encode \(M.protoMessageName): \(error)")
     }
+  }
+
+  /// Encodes a module's response: as ``encode(_:_:)``, except that a response holding a NaN or
+  /// an infinite number is never sent but refused as OUT_OF_RANGE naming that result (see
+  /// ``nonFiniteResult(_:)``).
+  public static func encodeResponse<M: SwiftProtobuf.Message>(
+    _ message: M, _ encoding: MessageEncoding
+  ) throws(ModuleError) -> [UInt8] {
+    do {
+      let (buffer, count) = try message.onePassSerializedBuffer(rejectingNonFinite: true)
+      defer { free(buffer) }
+      switch encoding {
+      case .protobuf: return Array(UnsafeBufferPointer(start: buffer, count: count))
+      // The binary pass above was the check (proto3 JSON would write "NaN"/"Infinity").
+      case .json: return try message.jsonUTF8Bytes(options: jsonEncodingOptions)
+      }
+    } catch is NonFiniteNumber {
+      throw nonFiniteResult(message)
+    } catch {
+      throw .internal("could not encode \(M.protoMessageName): \(error)")
+    }
+  }
+
+  /// The error for a response that holds a NaN or infinite number: OUT_OF_RANGE, with the
+  /// result's path in the response (`response.land_uses[3].net_flux_t_co2e_per_yr`) as field.
+  ///
+  /// No response ever carries such a number: it would be a silent wrong figure in a report. It
+  /// comes from a calculation that overflowed (an area of 1e308 ha) or divided by zero, so the
+  /// message points the caller to the magnitudes of its request.
+  public static func nonFiniteResult<M: SwiftProtobuf.Message>(_ message: M) -> ModuleError {
+    let path = firstNonFinitePath(message).map { "response." + $0 } ?? "response"
+    return ModuleError(
+      .outOfRange,
+      "\(path): the result is not a finite number (a calculation overflowed or divided by zero); check the request's values against their documented ranges",
+      field: path)
+  }
+
+  /// The path of the first NaN or infinite number in `message` (proto field names, `[i]` for
+  /// list elements), found through its JSON form, where proto3 writes them as strings.
+  static func firstNonFinitePath<M: SwiftProtobuf.Message>(_ message: M) -> String? {
+    guard let text = try? message.jsonString(options: jsonEncodingOptions),
+      let object = try? JSONSerialization.jsonObject(with: Data(text.utf8))
+    else { return nil }
+    func search(_ value: Any, _ path: String) -> String? {
+      switch value {
+      case let text as String where text == "NaN" || text == "Infinity" || text == "-Infinity":
+        return path
+      case let object as [String: Any]:
+        for key in object.keys.sorted() {
+          if let found = search(object[key]!, path.isEmpty ? key : path + "." + key) { return found }
+        }
+      case let array as [Any]:
+        for (index, element) in array.enumerated() {
+          if let found = search(element, path + "[\(index)]") { return found }
+        }
+      default: break
+      }
+      return nil
+    }
+    return search(object, "")
   }
 }

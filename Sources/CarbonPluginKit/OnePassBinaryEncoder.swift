@@ -22,9 +22,13 @@ extension SwiftProtobuf.Message {
 
   /// The same bytes in memory from `malloc`, which the caller owns and frees with `free`: the
   /// C trampoline hands it to the host as the response without copying it.
-  func onePassSerializedBuffer() throws -> (UnsafeMutablePointer<UInt8>, count: Int) {
+  ///
+  /// With `rejectingNonFinite`, a NaN or infinite `double`/`float` throws `NonFiniteNumber`
+  /// instead of being written: the kit encodes every response so.
+  func onePassSerializedBuffer(rejectingNonFinite: Bool = false) throws -> (UnsafeMutablePointer<UInt8>, count: Int) {
     if !isInitialized { throw BinaryEncodingError.missingRequiredFields }
     var encoder = OnePassBinaryEncoder()
+    encoder.rejectsNonFinite = rejectingNonFinite
     do {
       try traverse(visitor: &encoder)
     } catch {
@@ -39,6 +43,10 @@ extension SwiftProtobuf.Message {
     return encoder.takeBuffer()
   }
 }
+
+/// A response holds a NaN or infinite number. The encoder refuses to write it: a response never
+/// carries a non-finite number (see ``MessageCoding/nonFiniteResult(_:)``).
+struct NonFiniteNumber: Error {}
 
 /// `bytes` copied into memory from `malloc`, which the caller frees with `free` (as the ABI's
 /// free_buffer does).
@@ -57,6 +65,9 @@ func mallocCopy(of bytes: [UInt8]) -> (UnsafeMutablePointer<UInt8>, count: Int) 
 /// `OnePassBinaryEncoderTests` compares them on every field kind and on every module's
 /// responses. Extensions written as a proto2 MessageSet are left to SwiftProtobuf.
 struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
+  /// Whether a NaN or infinite number throws `NonFiniteNumber` (responses) instead of being
+  /// written as SwiftProtobuf would (any other message).
+  var rejectsNonFinite = false
   /// Thrown for the one rarely used layout this encoder leaves to SwiftProtobuf.
   struct Unsupported: Error {}
 
@@ -173,11 +184,13 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
   // MARK: Singular fields
 
   mutating func visitSingularFloatField(value: Float, fieldNumber: Int) throws {
+    if rejectsNonFinite && !value.isFinite { throw NonFiniteNumber() }
     putTag(fieldNumber, Self.fixed32)
     putLittleEndian(value.bitPattern)
   }
 
   mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {
+    if rejectsNonFinite && !value.isFinite { throw NonFiniteNumber() }
     putTag(fieldNumber, Self.fixed64)
     putLittleEndian(value.bitPattern)
   }
@@ -293,10 +306,12 @@ struct OnePassBinaryEncoder: SwiftProtobuf.Visitor {
   }
 
   mutating func visitPackedFloatField(value: [Float], fieldNumber: Int) throws {
+    if rejectsNonFinite && !value.allSatisfy(\.isFinite) { throw NonFiniteNumber() }
     putPacked(value, fieldNumber) { $0.putLittleEndian($1.bitPattern) }
   }
 
   mutating func visitPackedDoubleField(value: [Double], fieldNumber: Int) throws {
+    if rejectsNonFinite && !value.allSatisfy(\.isFinite) { throw NonFiniteNumber() }
     putPacked(value, fieldNumber) { $0.putLittleEndian($1.bitPattern) }
   }
 

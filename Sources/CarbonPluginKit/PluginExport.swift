@@ -284,12 +284,14 @@ enum EncodedResponse {
   /// Encodes `message`; an encoding failure is a module defect (INTERNAL).
   init<M: SwiftProtobuf.Message>(_ message: M, _ encoding: MessageEncoding) throws(ModuleError) {
     guard encoding == .protobuf else {
-      self = .array(try MessageCoding.encode(message, encoding))
+      self = .array(try MessageCoding.encodeResponse(message, encoding))
       return
     }
     do {
-      let (buffer, count) = try message.onePassSerializedBuffer()
+      let (buffer, count) = try message.onePassSerializedBuffer(rejectingNonFinite: true)
       self = .malloced(buffer, count: count)
+    } catch is NonFiniteNumber {
+      throw MessageCoding.nonFiniteResult(message)
     } catch {
       throw .internal("could not encode \(M.protoMessageName): \(error)")
     }

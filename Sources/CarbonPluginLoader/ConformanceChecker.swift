@@ -111,6 +111,7 @@ public struct ConformanceChecker: Sendable {
       return Report(path: path, module: library.name, checks: checks)
     }
 
+    let transcoder = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
     for method in library.methods {
       let empty = Self.call(instance, method, [], .protobuf)
       record(
@@ -125,6 +126,9 @@ public struct ConformanceChecker: Sendable {
         let expected = sampleStatuses[method.path] ?? 0
         let name = expected == 0 ? "succeeds on its sample request" : "answers its sample request with \(ModuleCallStatus.name(of: expected))"
         record("\(method.path) \(name)", outcome.status == expected, outcome.summary)
+        if let path = Self.nonFiniteNumber(in: outcome, method, .json, transcoder) {
+          record("\(method.path) answers its sample with finite numbers only", false, "non-finite number at \(path)")
+        }
       }
     }
 
@@ -136,7 +140,6 @@ public struct ConformanceChecker: Sendable {
 
     if fuzzIterationsPerMethod > 0 {
       let findings = fuzzFindingsDirectory.map { FuzzFindings(directory: $0, module: library.name) }
-      let transcoder = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
       for method in library.methods {
         let outcome = fuzz(instance, method, transcoder: transcoder, findings: findings)
         record(
@@ -298,6 +301,10 @@ public struct ConformanceChecker: Sendable {
       if elapsed > outcome.slowest { slowest = (bytes, encoding) }
       outcome.slowest = max(outcome.slowest, elapsed)
       outcome.statuses[result.status, default: 0] += 1
+      if let path = Self.nonFiniteNumber(in: result, method, encoding, transcoder), outcome.unexpected.count < 10 {
+        let shown = encoding == .json ? String(decoding: bytes.prefix(200), as: UTF8.self) : bytes.prefix(64).map { String(format: "%02x", $0) }.joined()
+        outcome.unexpected.append("OK with a non-finite number at \(path) for \(encoding) \(shown)")
+      }
       if !Self.acceptableForFuzzedRequest.contains(result.status) && outcome.unexpected.count < 10 {
         let shown = encoding == .json ? String(decoding: bytes.prefix(200), as: UTF8.self) : bytes.prefix(64).map { String(format: "%02x", $0) }.joined()
         outcome.unexpected.append("\(result.summary) for \(encoding) \(shown)")
@@ -398,15 +405,32 @@ public struct ConformanceChecker: Sendable {
     var status: UInt32
     var bytes: [UInt8]
     var message: String
+    /// Each response message (several for a streaming method).
+    var responses: [[UInt8]] = []
     var summary: String {
       status == 0 ? "OK (\(bytes.count) bytes)" : "\(ModuleCallStatus.name(of: status)): \(message)"
     }
   }
 
+  /// Where a successful answer carries a NaN or infinite number (none may: a module reports an
+  /// overflow as an error naming the result), or nil. JSON answers are read through the
+  /// descriptors, where proto3's "NaN"/"Infinity" strings become the numbers they stand for.
+  static func nonFiniteNumber(
+    in outcome: Outcome, _ method: PluginMethod, _ encoding: WireEncoding, _ transcoder: JSONToProtobuf?
+  ) -> String? {
+    guard outcome.status == 0, let transcoder, let type = transcoder.outputTypes[method.path] else { return nil }
+    for (index, response) in outcome.responses.enumerated() {
+      let bytes = encoding == .json ? (try? transcoder.encode(json: response, type: type)) : response
+      guard let bytes, let path = transcoder.firstNonFiniteNumber(inResponse: bytes, method: method.path) else { continue }
+      return outcome.responses.count > 1 ? "response \(index + 1): \(path)" : path
+    }
+    return nil
+  }
+
   static func call(_ instance: PluginInstance, _ method: PluginMethod, _ request: [UInt8], _ encoding: WireEncoding) -> Outcome {
     do {
       let responses = try instance.callCollecting(method, request: request, encoding: encoding)
-      return Outcome(status: 0, bytes: Array(responses.joined()), message: "")
+      return Outcome(status: 0, bytes: Array(responses.joined()), message: "", responses: responses)
     } catch {
       return Outcome(status: error.status, bytes: [], message: error.message)
     }

@@ -16,9 +16,10 @@ public struct JSONToProtobuf: Sendable {
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
   }
 
-  private let messages: [String: Google_Protobuf_DescriptorProto]
+  let messages: [String: Google_Protobuf_DescriptorProto]
   private let enums: [String: [String: Int32]]
   private let inputTypes: [String: String]
+  let outputTypes: [String: String]
 
   /// Indexes the message, enum and method types of a serialized FileDescriptorSet.
   public init(descriptorSet: [UInt8]) throws {
@@ -26,6 +27,7 @@ public struct JSONToProtobuf: Sendable {
     var messages: [String: Google_Protobuf_DescriptorProto] = [:]
     var enums: [String: [String: Int32]] = [:]
     var inputTypes: [String: String] = [:]
+    var outputTypes: [String: String] = [:]
     func index(_ message: Google_Protobuf_DescriptorProto, prefix: String) {
       let name = prefix + "." + message.name
       messages[name] = message
@@ -38,13 +40,16 @@ public struct JSONToProtobuf: Sendable {
       for e in file.enumType { enums[prefix + "." + e.name] = Self.values(e) }
       for service in file.service {
         for method in service.method {
-          inputTypes["/\(file.package.isEmpty ? "" : file.package + ".")\(service.name)/\(method.name)"] = method.inputType
+          let path = "/\(file.package.isEmpty ? "" : file.package + ".")\(service.name)/\(method.name)"
+          inputTypes[path] = method.inputType
+          outputTypes[path] = method.outputType
         }
       }
     }
     self.messages = messages
     self.enums = enums
     self.inputTypes = inputTypes
+    self.outputTypes = outputTypes
   }
 
   private static func values(_ e: Google_Protobuf_EnumDescriptorProto) -> [String: Int32] {

@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonPluginLoader
 import ExampleUnitsModule
 import Foundation
 import Testing
@@ -31,6 +32,40 @@ struct PluginKitTests {
     let json = try units.callJSON(convertPath, #"{"quantity": {"value": 1.5, "unit": "UNIT_T"}, "targetUnit": "UNIT_KG"}"#)
     #expect(json.contains(#""value":1500"#))
     #expect(json.contains(#""target_unit""#) == false, "responses use proto field names of the response message")
+  }
+
+  /// Issue 20 point 1: no response carries inf or NaN. A module whose calculation overflows
+  /// (here a response built with +inf, as an unchecked product of two large inputs would) gets
+  /// OUT_OF_RANGE naming the result, in protobuf and in JSON, never an answer holding it.
+  @Test func aNonFiniteResultIsAnErrorNamingItNeverAnAnswer() throws {
+    var response = Carbon_Examples_V1_ConvertResponse()
+    response.quantity = Quantity(1e308 * 10, .tCo2E)
+    for encoding in [MessageEncoding.protobuf, .json] {
+      let error = #expect(throws: ModuleError.self) { try MessageCoding.encodeResponse(response, encoding) }
+      #expect(error?.status == .outOfRange)
+      #expect(error?.field == "response.quantity.value")
+      #expect(error?.message.hasPrefix("response.quantity.value: the result is not a finite number") == true)
+    }
+    // Requests and other messages are still encoded as SwiftProtobuf would, NaN included.
+    #expect(try MessageCoding.encode(response, .protobuf) == (try response.serializedBytes()))
+    response.quantity.value = 11
+    #expect(try MessageCoding.encodeResponse(response, .protobuf) == (try response.serializedBytes()))
+  }
+
+  /// Issue 20 point 1, for plugins in any language: the conformance checker finds a non-finite
+  /// number in an answer's bytes with the plugin's descriptors alone.
+  @Test func theConformanceScanFindsANonFiniteNumberInAnyAnswer() throws {
+    let codec = try JSONToProtobuf(descriptorSet: UnitsModule.descriptorSet)
+    let type = ".carbon.examples.v1.ConvertResponse"
+    let infinite = try codec.encode(json: Array(#"{"quantity": {"value": "Infinity", "unit": "UNIT_T_CO2E"}}"#.utf8), type: type)
+    #expect(codec.firstNonFiniteNumber(inResponse: infinite, method: convertPath) == "quantity.value")
+    let finite = try codec.encode(json: Array(#"{"quantity": {"value": 11, "unit": "UNIT_T_CO2E"}}"#.utf8), type: type)
+    #expect(codec.firstNonFiniteNumber(inResponse: finite, method: convertPath) == nil)
+    // A NaN deep in the trace, as the third term: the path says which.
+    let nanInTrace = try codec.encode(
+      json: Array(#"{"quantity": {"value": 1}, "trace": {"terms": [{"name": "a", "value": 1}, {"name": "b", "value": 2}, {"name": "c", "value": "NaN"}]}}"#.utf8),
+      type: type)
+    #expect(codec.firstNonFiniteNumber(inResponse: nanInTrace, method: convertPath) == "trace.terms[2].value")
   }
 
   @Test func errorsNameTheField() throws {
