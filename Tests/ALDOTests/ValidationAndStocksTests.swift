@@ -14,8 +14,6 @@ import Testing
       (Aldo.request([Aldo.part(), Aldo.part(zone: "6_1")]), .invalidArgument, "parts[1].pedoclimatic_zone"),
       (Aldo.request([Aldo.part(region: "99")]), .invalidArgument, "parts[0].region_code"),
       (Aldo.request([Aldo.part(clc: [("211", "999", 6)])]), .invalidArgument, "parts[0].clc_changes[0].code_2018"),
-      (Aldo.request([Aldo.part(clc: [("211", "231", 6), ("231", "231", 6)])]), .invalidArgument,
-       "parts[0].clc_changes[1].code_2018"),
       (Aldo.request([Aldo.part(clc: [("211", "231", -6)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(clc: [("211", "231", .nan)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(annual: [(.unspecified, .cropland, 1)])]), .invalidArgument,

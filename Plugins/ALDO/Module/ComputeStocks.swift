@@ -28,7 +28,7 @@ extension AldoModule {
     let epci = try epciInfo(request.epciSiren, field: "epci_siren", trace: &trace)
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
-    let input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
+    var input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
     let inventory = ForestInventory(data: reference)
     let rules = LandUseChangeRules(data: reference, correctLitter: false)
     var entries: [Carbon_Aldo_V1_StockEntry] = []
@@ -93,7 +93,9 @@ extension AldoModule {
           reason: "\(name): forest areas were given without BD Forêt rows, so the national IGN densities are used")
       }
       for (j, message) in part.forestStands.enumerated() {
+        input.trace = trace  // the stand's notes (an "NA" code read as none) go to this call's trace
         let stand = try input.validate(message, "\(path).forest_stands[\(j)]")
+        trace = input.trace
         stands.append(stand)
         for leaf in Leaf.forests {
           let area = stand.areas[leaf] ?? 0
