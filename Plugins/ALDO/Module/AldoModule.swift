@@ -38,7 +38,7 @@ public struct AldoModule: CarbonModule {
     data = try AldoReferenceData.embedded.get()
     let config = try context.decodeConfig(Config.self)
     if let directory = config.referenceDir, !directory.isEmpty {
-      communes = try CommuneReference(directory: directory)
+      communes = try CommuneReference(directory: directory, data: data)
     } else {
       communes = nil
     }

@@ -16,7 +16,7 @@ extension AldoModule {
   func flux(
     _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
   ) throws(ModuleError) -> Carbon_Aldo_V1_ComputeFluxResponse {
-    try Validate.nonEmpty(request.parts, "\(prefix)parts")
+    if !request.hasTerritory { try Validate.nonEmpty(request.parts, "\(prefix)parts") }
     let mode: Carbon_Aldo_V1_CalculationMode = request.mode == .unspecified ? .asCoded : request.mode
     guard [.asCoded, .corrected].contains(mode) else {
       throw .invalidArgument("\(prefix)mode", "has an unknown value \(request.mode.rawValue)")
@@ -38,6 +38,16 @@ extension AldoModule {
     var input = TerritoryInput(
       data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace, fieldPrefix: prefix)
     var parts: [ResolvedPart] = []
+    var territory: TerritoryParts? = nil
+    if request.hasTerritory {
+      guard request.parts.isEmpty else {
+        throw .invalidArgument("\(prefix)parts", "give either parts or territory, not both")
+      }
+      let resolved = try territoryParts(request.territory, field: "\(prefix)territory", input: &input, trace: &trace)
+      input.trace = trace
+      parts = resolved.communeParts + resolved.forestParts
+      territory = resolved
+    }
     for (index, part) in request.parts.enumerated() {
       var resolved = try input.resolve(part, index: index)
       if parts.contains(where: { $0.name == resolved.name }) { resolved.name += " #\(index + 1)" }
@@ -82,11 +92,56 @@ extension AldoModule {
 
     let items = calculator.items.filter { $0.storedCo2e != 0 }
     var response = Carbon_Aldo_V1_ComputeFluxResponse()
-    response.territoryName = request.territoryName.isEmpty ? (epci?.name ?? "") : request.territoryName
+    response.territoryName = request.territoryName.isEmpty ? (territory?.info.label ?? epci?.name ?? "") : request.territoryName
     if let epci { response.epci = epci }
-    response.entries = items.map(\.message)
     response.balance = BalanceBuilder.balance(of: items)
-    response.annualAreas = parts.flatMap { part in
+    if let territory {
+      let communeNames = Set(territory.communeParts.map(\.name))
+      response.entries = Self.territoryEntries(items, communeParts: communeNames, label: territory.info.label).map(\.message)
+      response.territory = territory.info
+      for index in response.territory.epcis.indices {
+        let prefix = "EPCI \(response.territory.epcis[index].siren) forest"
+        let stored = items.filter { $0.pool == .forestGrowth && $0.part.hasPrefix(prefix) }.reduce(0) { $0 + $1.storedCo2e }
+        response.territory.epcis[index].growthFluxTCo2EPerYr = ObservatorySign.flux(fromStored: stored)
+      }
+      if request.territory.perCommune {
+        response.communes = Self.communeFluxes(items, communeOfPart: territory.communeOfPart)
+      }
+    } else {
+      response.entries = items.map(\.message)
+    }
+    response.annualAreas = Self.annualAreas(parts, territoryLabel: territory?.info.label)
+    response.woodProducts = wood
+    response.n2OTPerYr = items.reduce(0) { $0 + $1.n2oEmitted }
+    response.overrides = applied
+    response.dataSetVersion = AldoReferenceData.version
+    response.mode = mode
+    Self.recordOverrides(applied, in: &trace)
+    trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
+    Self.recordTotals(response.balance, in: &trace)
+    return response
+  }
+
+  /// The annual change areas used: per part, or summed over the communes of a territory.
+  static func annualAreas(_ parts: [ResolvedPart], territoryLabel: String?) -> [Carbon_Aldo_V1_AnnualArea] {
+    if let territoryLabel {
+      var sums: [Leaf: [Leaf: Double]] = [:]
+      for part in parts {
+        for (from, targets) in part.areas { for (to, area) in targets where area > 0 { sums[from, default: [:]][to, default: 0] += area } }
+      }
+      return Leaf.allCases.flatMap { from in
+        Leaf.allCases.compactMap { to -> Carbon_Aldo_V1_AnnualArea? in
+          guard let area = sums[from]?[to] else { return nil }
+          var entry = Carbon_Aldo_V1_AnnualArea()
+          entry.part = territoryLabel
+          entry.from = from.landUse
+          entry.to = to.landUse
+          entry.areaHaPerYr = area
+          return entry
+        }
+      }
+    }
+    return parts.flatMap { part in
       Leaf.allCases.flatMap { from in
         Leaf.allCases.compactMap { to -> Carbon_Aldo_V1_AnnualArea? in
           guard let area = part.areas[from]?[to], area > 0 else { return nil }
@@ -99,15 +154,6 @@ extension AldoModule {
         }
       }
     }
-    response.woodProducts = wood
-    response.n2OTPerYr = items.reduce(0) { $0 + $1.n2oEmitted }
-    response.overrides = applied
-    response.dataSetVersion = AldoReferenceData.version
-    response.mode = mode
-    Self.recordOverrides(applied, in: &trace)
-    trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
-    Self.recordTotals(response.balance, in: &trace)
-    return response
   }
 
   /// ALDO's `areaChanges`: replaces a leaf pair's annual area over the territory; each part's

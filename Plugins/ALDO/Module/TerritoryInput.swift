@@ -11,6 +11,10 @@ struct ResolvedPart: Sendable {
   var areas: [Leaf: [Leaf: Double]]
   var stands: [Stand]
   var population: Double
+  /// Stands whose density a deforestation uses when the part has no BD Forêt row of its own
+  /// (the EPCI forest substitute; empty otherwise), and the label saying it is an approximation.
+  var densityStands: [Stand] = []
+  var densityLabel = ""
 }
 
 /// Validates the territory parts of a request and turns CLC change matrices into ALDO's
@@ -23,6 +27,23 @@ struct TerritoryInput {
   var trace: TraceBuilder
   /// Prefix of every error path (e.g. "flux." when the request is nested).
   var fieldPrefix = ""
+  /// For a territory of thousands of communes: per-part notes are collected and written once
+  /// by ``flushSummaries()`` (naming every commune concerned) instead of once per part.
+  var summarisePerPart = false
+  private var unchangedRowsParts: [(part: String, rows: Int, area: Double)] = []
+  private var artificialOriginParts: [String] = []
+
+  init(
+    data: AldoReferenceData, communes: CommuneReference?, proportionSealed: Double, corrected: Bool, trace: TraceBuilder,
+    fieldPrefix: String = ""
+  ) {
+    self.data = data
+    self.communes = communes
+    self.proportionSealed = proportionSealed
+    self.corrected = corrected
+    self.trace = trace
+    self.fieldPrefix = fieldPrefix
+  }
 
   /// CLC level-3 codes that exist but are no ALDO category (beaches, rocks, sparse vegetation,
   /// burnt areas, glaciers): their changes are ignored, as ALDO does.
@@ -158,19 +179,44 @@ struct TerritoryInput {
         }
       }
     }
-    if unchangedRows > 0 {
+    if unchangedRows > 0 && summarisePerPart {
+      unchangedRowsParts.append((partName, unchangedRows, unchangedArea))
+    } else if unchangedRows > 0 {
       trace.rule(
         "aldo.clc.unchanged_rows_ignored",
         "\(partName): \(unchangedRows) CLC row(s) whose 2018 code equals the 2012 code (\(unchangedArea) ha) ignored: "
           + "no land-use change, no flux, as ALDO pairs only distinct land uses (README §2.2 step 1)")
     }
-    if artificialOriginCounted {
+    if artificialOriginCounted && summarisePerPart {
+      artificialOriginParts.append(partName)
+    } else if artificialOriginCounted {
       trace.warning(
         "\(partName): CLC rows leaving an artificial code other than 141 are counted from both sealed and grassed "
           + "artificial soils, as ALDO sums every leaf whose CLC list holds the code (README §2.2 step 1); "
           + "CALCULATION_MODE_CORRECTED counts them once, as sealed.")
     }
     return split(raw)
+  }
+
+  /// Writes the notes collected while `summarisePerPart` was set, one per kind, naming the parts.
+  mutating func flushSummaries() {
+    if !unchangedRowsParts.isEmpty {
+      let rows = unchangedRowsParts.reduce(0) { $0 + $1.rows }
+      let area = unchangedRowsParts.reduce(0) { $0 + $1.area }
+      trace.rule(
+        "aldo.clc.unchanged_rows_ignored",
+        "\(rows) CLC row(s) whose 2018 code equals the 2012 code (\(area) ha) ignored: no land-use change, no flux, as ALDO "
+          + "pairs only distinct land uses (README §2.2 step 1); in \(unchangedRowsParts.count) part(s): "
+          + unchangedRowsParts.map { "\($0.part) (\($0.rows))" }.joined(separator: ", "))
+      unchangedRowsParts = []
+    }
+    if !artificialOriginParts.isEmpty {
+      trace.warning(
+        "CLC rows leaving an artificial code other than 141 are counted from both sealed and grassed artificial soils, as "
+          + "ALDO sums every leaf whose CLC list holds the code (README §2.2 step 1; CALCULATION_MODE_CORRECTED counts them "
+          + "once, as sealed), in \(artificialOriginParts.count) part(s): " + artificialOriginParts.joined(separator: ", "))
+      artificialOriginParts = []
+    }
   }
 
   private func leaves(of code: String, _ field: String) throws(ModuleError) -> [Leaf] {
