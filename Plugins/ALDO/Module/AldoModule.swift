@@ -68,7 +68,9 @@ public struct AldoModule: CarbonModule {
       throw .invalidArgument("pedoclimatic_zone", "unknown pedoclimatic zone \"\(request.pedoclimaticZone)\"")
     }
     var response = Carbon_Aldo_V1_ListReferenceDataResponse()
-    response.files = data.files + (communes?.files ?? [])
+    // Embedded files, then the territory files shipped beside the plugin (with their sha256),
+    // then those of reference_dir when configured.
+    response.files = data.files + data.territoryManifest.values.sorted { $0.file < $1.file } + (communes?.files ?? [])
     response.pedoclimaticZones = data.soilFlux.keys.sorted()
     response.landUses = Leaf.allCases.map { leaf in
       var info = Carbon_Aldo_V1_LandUseInfo()
