@@ -17,6 +17,7 @@ public struct AldoModule: CarbonModule {
     .unary("/carbon.aldo.v1.Aldo/SummarizeBalance", AldoModule.summarizeBalance),
     .unary("/carbon.aldo.v1.Aldo/ComputeStocks", AldoModule.computeStocks),
     .unary("/carbon.aldo.v1.Aldo/RenderFluxChart", AldoModule.renderFluxChart),
+    .unary("/carbon.aldo.v1.Aldo/ExportFlux", AldoModule.exportFlux),
   ]
 
   /// Name of the method in every trace.

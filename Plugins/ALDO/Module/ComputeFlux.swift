@@ -1,6 +1,15 @@
 import CarbonDomain
 import CarbonPluginKit
 
+/// A flux calculation's response with its per-part entries and parts (for the exports).
+struct FluxOutcome {
+  var response: Carbon_Aldo_V1_ComputeFluxResponse
+  /// Every non-zero entry, per part (a territory's communes not summed).
+  var items: [FluxItem]
+  var parts: [ResolvedPart]
+  var territory: TerritoryParts?
+}
+
 extension AldoModule {
   public func computeFlux(_ request: Carbon_Aldo_V1_ComputeFluxRequest) throws(ModuleError)
     -> Carbon_Aldo_V1_ComputeFluxResponse
@@ -16,6 +25,14 @@ extension AldoModule {
   func flux(
     _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
   ) throws(ModuleError) -> Carbon_Aldo_V1_ComputeFluxResponse {
+    try fluxOutcome(request, field: prefix, trace: &trace).response
+  }
+
+  /// The flux calculation with what the exports need besides the response: the entries of
+  /// every part (not summed over a territory's communes) and the parts themselves.
+  func fluxOutcome(
+    _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
+  ) throws(ModuleError) -> FluxOutcome {
     if !request.hasTerritory { try Validate.nonEmpty(request.parts, "\(prefix)parts") }
     let mode: Carbon_Aldo_V1_CalculationMode = request.mode == .unspecified ? .asCoded : request.mode
     guard [.asCoded, .corrected].contains(mode) else {
@@ -119,7 +136,7 @@ extension AldoModule {
     Self.recordOverrides(applied, in: &trace)
     trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
     Self.recordTotals(response.balance, in: &trace)
-    return response
+    return FluxOutcome(response: response, items: items, parts: parts, territory: territory)
   }
 
   /// The annual change areas used: per part, or summed over the communes of a territory.

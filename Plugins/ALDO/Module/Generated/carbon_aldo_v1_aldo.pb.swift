@@ -17,6 +17,11 @@
 /// POSITIVE = net emission. ALDO computes internally with the opposite sign; fields that carry
 /// ALDO-signed values are named `*stock_change*` (positive = carbon stock gained).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 import CarbonDomain
@@ -581,6 +586,95 @@ public nonisolated enum Carbon_Aldo_V1_ForestStatus: SwiftProtobuf.Enum, Swift.C
     .notComputed,
     .noForest,
     .partial,
+  ]
+
+}
+
+/// File format of ExportFlux.
+public nonisolated enum Carbon_Aldo_V1_ExportFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// CSV, one row per commune (or part), gas, pool and land-use pair: the 35 columns of ALDO's
+  /// open-data flux export (export-flux-commune-34201.csv).
+  case csv // = 1
+
+  /// Office Open XML workbook: "Synthèse", "Communes", "Détail", "Trace" sheets.
+  case xlsx // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .csv
+    case 2: self = .xlsx
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .csv: return 1
+    case .xlsx: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_ExportFormat] = [
+    .unspecified,
+    .csv,
+    .xlsx,
+  ]
+
+}
+
+/// CSV dialect of ExportFlux.
+public nonisolated enum Carbon_Aldo_V1_CsvDialect: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Defaults to CSV_DIALECT_STANDARD.
+  case unspecified // = 0
+
+  /// Comma, decimal point, CRLF (RFC 4180), as ALDO's own files.
+  case standard // = 1
+
+  /// Semicolon, decimal comma, UTF-8 BOM: opens as columns in a French spreadsheet.
+  case frenchSpreadsheet // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .standard
+    case 2: self = .frenchSpreadsheet
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .standard: return 1
+    case .frenchSpreadsheet: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_CsvDialect] = [
+    .unspecified,
+    .standard,
+    .frenchSpreadsheet,
   ]
 
 }
@@ -1715,6 +1809,13 @@ public nonisolated struct Carbon_Aldo_V1_RenderFluxChartRequest: @unchecked Send
     set {_uniqueStorage()._heightPx = newValue}
   }
 
+  /// Leave out the groups whose net flux is 0 (e.g. vineyards in Hauts-de-France). Hedges with
+  /// no flux are always left out.
+  public var hideEmptyGroups: Bool {
+    get {_storage._hideEmptyGroups}
+    set {_uniqueStorage()._hideEmptyGroups = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1892,6 +1993,81 @@ public nonisolated struct Carbon_Aldo_V1_ListReferenceDataResponse: Sendable {
   fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
 }
 
+/// Inputs of ExportFlux.
+public nonisolated struct Carbon_Aldo_V1_ExportFluxRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The flux to compute and export (parts or territory).
+  public var flux: Carbon_Aldo_V1_ComputeFluxRequest {
+    get {_flux ?? Carbon_Aldo_V1_ComputeFluxRequest()}
+    set {_flux = newValue}
+  }
+  /// Returns true if `flux` has been explicitly set.
+  public var hasFlux: Bool {self._flux != nil}
+  /// Clears the value of `flux`. Subsequent reads from it will return its default value.
+  public mutating func clearFlux() {self._flux = nil}
+
+  /// Format (required).
+  public var format: Carbon_Aldo_V1_ExportFormat = .unspecified
+
+  /// CSV dialect (CSV only).
+  public var csvDialect: Carbon_Aldo_V1_CsvDialect = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _flux: Carbon_Aldo_V1_ComputeFluxRequest? = nil
+}
+
+/// The exported file.
+public nonisolated struct Carbon_Aldo_V1_ExportFluxResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The file's bytes.
+  public var content: Data = Data()
+
+  /// Suggested file name, e.g. "aldo-flux-region-32.xlsx".
+  public var fileName: String = String()
+
+  /// Media type (text/csv; charset=utf-8, or the xlsx type).
+  public var mediaType: String = String()
+
+  /// Data rows written (CSV rows; rows of the "Détail" sheet for xlsx).
+  public var rows: Int32 = 0
+
+  /// The balance exported (as ComputeFlux gives it).
+  public var balance: Carbon_Aldo_V1_FluxBalance {
+    get {_balance ?? Carbon_Aldo_V1_FluxBalance()}
+    set {_balance = newValue}
+  }
+  /// Returns true if `balance` has been explicitly set.
+  public var hasBalance: Bool {self._balance != nil}
+  /// Clears the value of `balance`. Subsequent reads from it will return its default value.
+  public mutating func clearBalance() {self._balance = nil}
+
+  /// Calculation trace.
+  public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
+    get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
+    set {_trace = newValue}
+  }
+  /// Returns true if `trace` has been explicitly set.
+  public var hasTrace: Bool {self._trace != nil}
+  /// Clears the value of `trace`. Subsequent reads from it will return its default value.
+  public mutating func clearTrace() {self._trace = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _balance: Carbon_Aldo_V1_FluxBalance? = nil
+  fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "carbon.aldo.v1"
@@ -1926,6 +2102,14 @@ nonisolated extension Carbon_Aldo_V1_ForestData: SwiftProtobuf._ProtoNameProvidi
 
 nonisolated extension Carbon_Aldo_V1_ForestStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FOREST_STATUS_UNSPECIFIED\0\u{1}FOREST_STATUS_BD_FORET\0\u{1}FOREST_STATUS_EPCI_SUBSTITUTE\0\u{1}FOREST_STATUS_NOT_COMPUTED\0\u{1}FOREST_STATUS_NO_FOREST\0\u{1}FOREST_STATUS_PARTIAL\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_XLSX\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_CsvDialect: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CSV_DIALECT_UNSPECIFIED\0\u{1}CSV_DIALECT_STANDARD\0\u{1}CSV_DIALECT_FRENCH_SPREADSHEET\0")
 }
 
 nonisolated extension Carbon_Aldo_V1_ForestStand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -3834,7 +4018,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RenderFluxChartRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{1}flux\0\u{3}land_uses\0\u{3}width_px\0\u{3}height_px\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{1}flux\0\u{3}land_uses\0\u{3}width_px\0\u{3}height_px\0\u{3}hide_empty_groups\0")
 
   fileprivate class _StorageClass {
     var _title: String = String()
@@ -3842,6 +4026,7 @@ nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Messa
     var _landUses: [Carbon_Aldo_V1_GroupFluxInput] = []
     var _widthPx: Int32 = 0
     var _heightPx: Int32 = 0
+    var _hideEmptyGroups: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3857,6 +4042,7 @@ nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Messa
       _landUses = source._landUses
       _widthPx = source._widthPx
       _heightPx = source._heightPx
+      _hideEmptyGroups = source._hideEmptyGroups
     }
   }
 
@@ -3880,6 +4066,7 @@ nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Messa
         case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._landUses) }()
         case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._widthPx) }()
         case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._heightPx) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._hideEmptyGroups) }()
         default: break
         }
       }
@@ -3907,6 +4094,9 @@ nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Messa
       if _storage._heightPx != 0 {
         try visitor.visitSingularInt32Field(value: _storage._heightPx, fieldNumber: 5)
       }
+      if _storage._hideEmptyGroups != false {
+        try visitor.visitSingularBoolField(value: _storage._hideEmptyGroups, fieldNumber: 6)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3921,6 +4111,7 @@ nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Messa
         if _storage._landUses != rhs_storage._landUses {return false}
         if _storage._widthPx != rhs_storage._widthPx {return false}
         if _storage._heightPx != rhs_storage._heightPx {return false}
+        if _storage._hideEmptyGroups != rhs_storage._hideEmptyGroups {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -4212,6 +4403,109 @@ nonisolated extension Carbon_Aldo_V1_ListReferenceDataResponse: SwiftProtobuf.Me
     if lhs.values != rhs.values {return false}
     if lhs.communeReferenceLoaded != rhs.communeReferenceLoaded {return false}
     if lhs.dataSetVersion != rhs.dataSetVersion {return false}
+    if lhs._trace != rhs._trace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFluxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportFluxRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}flux\0\u{1}format\0\u{3}csv_dialect\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._flux) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.format) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.csvDialect) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._flux {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.format != .unspecified {
+      try visitor.visitSingularEnumField(value: self.format, fieldNumber: 2)
+    }
+    if self.csvDialect != .unspecified {
+      try visitor.visitSingularEnumField(value: self.csvDialect, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_ExportFluxRequest, rhs: Carbon_Aldo_V1_ExportFluxRequest) -> Bool {
+    if lhs._flux != rhs._flux {return false}
+    if lhs.format != rhs.format {return false}
+    if lhs.csvDialect != rhs.csvDialect {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFluxResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportFluxResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{3}file_name\0\u{3}media_type\0\u{1}rows\0\u{1}balance\0\u{1}trace\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.content) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.fileName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mediaType) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.rows) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._balance) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.content.isEmpty {
+      try visitor.visitSingularBytesField(value: self.content, fieldNumber: 1)
+    }
+    if !self.fileName.isEmpty {
+      try visitor.visitSingularStringField(value: self.fileName, fieldNumber: 2)
+    }
+    if !self.mediaType.isEmpty {
+      try visitor.visitSingularStringField(value: self.mediaType, fieldNumber: 3)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularInt32Field(value: self.rows, fieldNumber: 4)
+    }
+    try { if let v = self._balance {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._trace {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_ExportFluxResponse, rhs: Carbon_Aldo_V1_ExportFluxResponse) -> Bool {
+    if lhs.content != rhs.content {return false}
+    if lhs.fileName != rhs.fileName {return false}
+    if lhs.mediaType != rhs.mediaType {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs._balance != rhs._balance {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
