@@ -1572,9 +1572,23 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksRequest: Sendable {
   /// SIREN code of the EPCI (optional), as in ComputeFluxRequest.
   public var epciSiren: String = String()
 
+  /// A territory named by code, as in ComputeFluxRequest (`parts` must then be empty): forest
+  /// stocks through the territory's forest data, wood-product stocks by its share; what the
+  /// shipped data cannot give is listed in the response's `not_computed`.
+  public var territory: Carbon_Aldo_V1_TerritorySelection {
+    get {_territory ?? Carbon_Aldo_V1_TerritorySelection()}
+    set {_territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {self._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {self._territory = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _territory: Carbon_Aldo_V1_TerritorySelection? = nil
 }
 
 /// The territory's share of the national harvested-wood-product stocks (ALDO's
@@ -1761,6 +1775,22 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksResponse: @unchecked Senda
   public var hasEpci: Bool {_storage._epci != nil}
   /// Clears the value of `epci`. Subsequent reads from it will return its default value.
   public mutating func clearEpci() {_uniqueStorage()._epci = nil}
+
+  /// The territory resolved from `territory` (unset when the request gave parts).
+  public var territory: Carbon_Aldo_V1_TerritoryInfo {
+    get {_storage._territory ?? Carbon_Aldo_V1_TerritoryInfo()}
+    set {_uniqueStorage()._territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {_storage._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {_uniqueStorage()._territory = nil}
+
+  /// Stocks the module could not compute for a territory from shipped data, and why.
+  public var notComputed: [String] {
+    get {_storage._notComputed}
+    set {_uniqueStorage()._notComputed = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3640,7 +3670,7 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0\u{3}wood_products_method\0\u{3}epci_siren\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0\u{3}wood_products_method\0\u{3}epci_siren\0\u{1}territory\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3653,12 +3683,17 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.factorOverrides) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.woodProductsMethod) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._territory) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.territoryName.isEmpty {
       try visitor.visitSingularStringField(value: self.territoryName, fieldNumber: 1)
     }
@@ -3674,6 +3709,9 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if !self.epciSiren.isEmpty {
       try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 5)
     }
+    try { if let v = self._territory {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3683,6 +3721,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if lhs.factorOverrides != rhs.factorOverrides {return false}
     if lhs.woodProductsMethod != rhs.woodProductsMethod {return false}
     if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs._territory != rhs._territory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3885,7 +3924,7 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0\u{3}wood_products\0\u{1}epci\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0\u{3}wood_products\0\u{1}epci\0\u{1}territory\0\u{3}not_computed\0")
 
   fileprivate class _StorageClass {
     var _territoryName: String = String()
@@ -3898,6 +3937,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
     var _woodProducts: Carbon_Aldo_V1_WoodProductsStockDetail? = nil
     var _epci: Carbon_Aldo_V1_EpciInfo? = nil
+    var _territory: Carbon_Aldo_V1_TerritoryInfo? = nil
+    var _notComputed: [String] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3918,6 +3959,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
       _trace = source._trace
       _woodProducts = source._woodProducts
       _epci = source._epci
+      _territory = source._territory
+      _notComputed = source._notComputed
     }
   }
 
@@ -3946,6 +3989,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._woodProducts) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._epci) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._territory) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._notComputed) }()
         default: break
         }
       }
@@ -3988,6 +4033,12 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
       try { if let v = _storage._epci {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._territory {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._notComputed.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._notComputed, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4007,6 +4058,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
         if _storage._trace != rhs_storage._trace {return false}
         if _storage._woodProducts != rhs_storage._woodProducts {return false}
         if _storage._epci != rhs_storage._epci {return false}
+        if _storage._territory != rhs_storage._territory {return false}
+        if _storage._notComputed != rhs_storage._notComputed {return false}
         return true
       }
       if !storagesAreEqual {return false}
