@@ -152,6 +152,33 @@ import Testing
     try Aldo.expectError(Aldo.flux, outside, status: .invalidArgument, field: "territory.forest_stands[0].stand.rad13")
   }
 
+  /// reference_dir with ALDO's surface-foret.csv (BD Forêt by commune; INSEE without its
+  /// leading zero, "NA" codes): the exact per-commune method runs. Row: 01004, broadleaf 100 ha,
+  /// groupeser NA, greco NA, rad13 ARA → rad13 ARA Feuillu bilan_carbone.
+  @Test func referenceDirBdForetFileRunsTheExactMethod() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aldo-bdforet-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try "insee,zpc\n01004,2_1\n".write(to: directory.appendingPathComponent("zpc.csv"), atomically: true, encoding: .utf8)
+    try "nom,insee,population,departement,region,epci\nAmbérieu-en-Bugey,01004,14127,01,84,240100883\n"
+      .write(to: directory.appendingPathComponent("communes_17122018.csv"), atomically: true, encoding: .utf8)
+    try "code12,code18,commune,area\n211,231,01004,36\n"
+      .write(to: directory.appendingPathComponent("clc18-change.csv"), atomically: true, encoding: .utf8)
+    try ("INSEE_COM,CODE_EPCI,SUR_FEUILLUS,SUR_RESINEUX,SUR_MIXTES,SUR_PEUPLERAIES,code_groupeser,code_greco,code_rad13,"
+      + "code_bassin_populicole\n1004,240100883,100,0,0,0,NA,NA,ARA,NA\n")
+      .write(to: directory.appendingPathComponent("surface-foret.csv"), atomically: true, encoding: .utf8)
+    let harness = try ModuleHarness<AldoModule>(configJSON: #"{"reference_dir": "\#(directory.path)"}"#)
+    var request = T.territory(.commune, ["01004"])
+    request.woodProductsMethod = .population
+    let response = try harness.call(Aldo.flux, request, as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+    #expect(response.territory.forestStatus == .bdForet)
+    let growth = Aldo.entries(response, nil, nil, .forestGrowth)
+    #expect(growth.map(\.reference) == ["IGN rad13/ARA/Feuillu bilan_carbone"])
+    // Soil: 36 ha / 6 = 6 ha/yr crops → grassland in 2_1: 0.37 × 20 × 6 = 44.4 t C → −162.8.
+    #expect(abs(Aldo.group(response, .grasslands) - -162.8) < 1e-9)
+    #expect(response.trace.dataSets.contains { $0.name == "aldo-surface-foret" })
+  }
+
   /// Paris is computed whole from its arrondissements' CLC rows (clc18-change.csv has 75101, 75107…).
   @Test func parisGetsItsArrondissementsRows() throws {
     let response = try Aldo.compute(T.territory(.commune, ["75056"]))
