@@ -85,6 +85,10 @@ import Testing
     // ign19.csv: 130.3 + 22.2 = 152.5 ha, written rounded: 153.
     #expect(response.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED (forest_data NONE): the territory holds about 153 ha") }, "\(response.trace.warnings)")
     #expect(Aldo.group(response, .woodProducts) == 0)
+    // BD_FORET asked with no BD Forêt row for the territory: the same, said so.
+    let bdForet = try Aldo.compute(T.territory(.epci, ["245901061"], forest: .bdForet))
+    #expect(bdForet.territory.forestStatus == .notComputed)
+    #expect(bdForet.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED: forest_data BD_FORET was asked") })
   }
 
   /// User BD Forêt rows run ALDO's exact per-commune method (worked example (b)'s first row:

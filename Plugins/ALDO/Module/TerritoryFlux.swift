@@ -109,16 +109,18 @@ extension AldoModule {
       info.forestMethod = "BD Forêt rows by commune (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "request")): ALDO's exact method"
       if info.forestStatus == .notComputed {
         trace.warning(
-          "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, whose EPCIs hold "
-            + "forest (ign19.csv); growth and wood products by harvest are missing from the balance")
+          "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, "
+            + (knownForest == nil ? "whose forest area is unknown (no ign19.csv)" : "whose EPCIs hold forest (ign19.csv)")
+            + "; growth and wood products by harvest are missing from the balance")
       }
     case .none:
       info.forestStatus = (knownForest ?? 1) > 0 ? .notComputed : .noForest
       info.forestMethod = "not computed (forest_data NONE)"
       if info.forestStatus == .notComputed {
+        let area = knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
         trace.warning(
-          "FOREST NOT COMPUTED (forest_data NONE): the territory holds about \(Int((knownForest ?? 0).rounded())) ha of forest "
-            + "(ign19.csv); standing-forest growth and wood products by harvest are missing from the balance")
+          "FOREST NOT COMPUTED (forest_data NONE): the territory holds \(area); standing-forest growth and wood products "
+            + "by harvest are missing from the balance")
       }
     default:
       guard let substitute else {
