@@ -96,6 +96,14 @@ import Testing
     // 94 EPCIs, three across the border with Normandie (13/28, 10/44 and 2/41 communes inside).
     let straddling = response.territory.epcis.filter { $0.share < 1 }.map { "\($0.communesInside)/\($0.communesTotal)" }
     #expect(straddling.sorted() == ["10/44", "13/28", "2/41"])
+    // The spread the pack asks to report (§5.6 b: forest area −0.8 % / +2.7 % for majority rule /
+    // whole EPCIs); growth is area × rate, so it moves by about as much.
+    func term(_ name: String) -> Double { response.trace.terms.first { $0.name == name }?.value ?? .nan }
+    let used = term("forest_growth_share_of_communes")
+    #expect(abs(used - Self.pool(response, .forests, .forestGrowth)) < 1e-6)
+    let whole = Self.gap(term("forest_growth_whole_epcis"), used), majority = Self.gap(term("forest_growth_majority_rule"), used)
+    #expect(whole < -0.015 && whole > -0.04, "whole EPCIs \(whole)")
+    #expect(majority > 0.002 && majority < 0.015, "majority rule \(majority)")
     // ign19.csv: 510 557 ha of forest in the region (README §5.7).
     let area = response.trace.terms.first { $0.name == "territory_forest_area_ign19" }?.value ?? 0
     #expect(abs(area - 510_557) < 1, "\(area)")

@@ -121,6 +121,7 @@ extension AldoModule {
         let stored = items.filter { $0.pool == .forestGrowth && $0.part.hasPrefix(prefix) }.reduce(0) { $0 + $1.storedCo2e }
         response.territory.epcis[index].growthFluxTCo2EPerYr = ObservatorySign.flux(fromStored: stored)
       }
+      Self.recordBoundarySpread(response.territory, in: &trace)
       if request.territory.perCommune {
         response.communes = Self.communeFluxes(items, communeOfPart: territory.communeOfPart)
       }
@@ -137,6 +138,25 @@ extension AldoModule {
     trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
     Self.recordTotals(response.balance, in: &trace)
     return FluxOutcome(response: response, items: items, parts: parts, territory: territory)
+  }
+
+  /// The spread the reference pack asks to report for EPCIs across the territory's boundary
+  /// (README §5.6 b): standing-forest growth with whole EPCIs and with the majority rule (an EPCI
+  /// counts whole when most of its communes are inside, else not at all), next to the share of
+  /// communes used. Growth is linear in the share, so each EPCI's growth at share 1 is growth / share.
+  static func recordBoundarySpread(_ territory: Carbon_Aldo_V1_TerritoryInfo, in trace: inout TraceBuilder) {
+    let straddling = territory.epcis.filter { $0.share > 0 && $0.share < 1 }
+    guard !straddling.isEmpty else { return }
+    let used = territory.epcis.reduce(0) { $0 + $1.growthFluxTCo2EPerYr }
+    let whole = territory.epcis.reduce(0) { $0 + ($1.share > 0 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
+    let majority = territory.epcis.reduce(0) { $0 + ($1.share > 0.5 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
+    trace.term("forest_growth_share_of_communes", used, .tCo2EPerYr, formula: "EPCIs across the boundary × share of communes inside (used)")
+    trace.term("forest_growth_whole_epcis", whole, .tCo2EPerYr, formula: "every EPCI touched counted whole (spread, not used)")
+    trace.term("forest_growth_majority_rule", majority, .tCo2EPerYr, formula: "an EPCI counted whole if most of its communes are inside, else 0 (spread, not used)")
+    trace.warning(
+      "\(straddling.count) EPCI(s) straddle the territory's boundary (\(straddling.map { "\($0.siren) \($0.communesInside)/\($0.communesTotal)" }.joined(separator: ", "))): "
+        + "their forest counts with their share of communes inside; spread of the growth: whole EPCIs \(Int(whole.rounded())), "
+        + "majority rule \(Int(majority.rounded())), used \(Int(used.rounded())) t CO2e/yr (reference pack README §5.6 b)")
   }
 
   /// The annual change areas used: per part, or summed over the communes of a territory.
