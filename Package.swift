@@ -217,7 +217,8 @@ let package = Package(
     // ALDO (ADEME): carbon flux by land use for a territory.
     .target(
       name: "ALDOModule",
-      dependencies: pluginDependencies,
+      // Crypto: the sha256 of the territory files shipped beside the plugin, checked at load.
+      dependencies: pluginDependencies + [.product(name: "Crypto", package: "swift-crypto")],
       path: "Plugins/ALDO/Module",
       exclude: ["protos.list"],
       resources: [
@@ -228,7 +229,11 @@ let package = Package(
         .embedInCode("Data/bilan-carbone-foret-par-localisation.csv"),
         .embedInCode("Data/forest-compositions.csv"), .embedInCode("Data/proportion-usage-bois-par-region.csv"),
         .embedInCode("Data/agricultural-practices.csv"), .embedInCode("Data/carbone-haies.csv"),
-        .embedInCode("Data/epci.csv"),
+        .embedInCode("Data/epci.csv"), .embedInCode("Data/territory-files.csv"),
+        .embedInCode("Data/region-forest-codes.csv"), .embedInCode("Data/epci-mergers-2018.csv"),
+        .embedInCode("Data/arrondissements.csv"),
+        // Commune-level files (2.9 MB) are too big to embed in code: copied beside the .so.
+        .copy("Territory"),
       ]
     ),
     .target(name: "ALDO", dependencies: ["ALDOModule", "CarbonPluginKit"], path: "Plugins/ALDO/Entry"),

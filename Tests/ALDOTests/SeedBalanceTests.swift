@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -80,7 +81,7 @@ import Testing
       #expect(parser.parse(), "SVG is not well-formed XML: \(String(describing: parser.parserError))")
     #endif
     // Axis line y, then each bar: emitting bars end at the axis, sequestering bars start at it.
-    let axis = try #require(Self.attribute("y1", in: svg, after: "<line"))
+    let axis = try #require(Self.attribute("y1", in: svg, after: "<line class=\"zero-axis\""))
     let bars = Self.bars(svg)
     #expect(bars.count == 8)  // every group but hedges (0 and no flux)
     for (label, y, height) in bars {
@@ -89,6 +90,23 @@ import Testing
       if value < 0 { #expect(abs(y - axis) < 0.02, "\(label) below") }
     }
     #expect(svg.contains("-2 060 617"))
+  }
+
+  /// Issue 18 point 4: the chart says its source and data version, has a y-axis, hides empty
+  /// groups on request, and rsvg-convert renders it to PNG.
+  @Test func chartHasSourceLineAxisAndHidesEmptyGroupsOnRequest() throws {
+    var request = Carbon_Aldo_V1_RenderFluxChartRequest()
+    request.landUses = Self.seedInputs()
+    request.hideEmptyGroups = true
+    let response = try Aldo.harness().call(Aldo.chart, request, as: Carbon_Aldo_V1_RenderFluxChartResponse.self)
+    let svg = response.svg
+    #expect(Self.bars(svg).count == 7, "vineyards (0) hidden")
+    #expect(!Self.bars(svg).contains { $0.0 == "Vignes" })
+    #expect(svg.contains("Source : ADEME ALDO"))
+    #expect(svg.contains("Données : aldo-a8f42b2"))
+    #expect(svg.contains("t CO2e/an"))
+    let png = try ExternalTools.renderPNG(svg: svg, name: "aldo-flux-seed")
+    #expect(png.width == 800)
   }
 
   @Test func chartRejectsAnOutOfRangeWidth() throws {

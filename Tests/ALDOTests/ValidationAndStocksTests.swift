@@ -14,8 +14,6 @@ import Testing
       (Aldo.request([Aldo.part(), Aldo.part(zone: "6_1")]), .invalidArgument, "parts[1].pedoclimatic_zone"),
       (Aldo.request([Aldo.part(region: "99")]), .invalidArgument, "parts[0].region_code"),
       (Aldo.request([Aldo.part(clc: [("211", "999", 6)])]), .invalidArgument, "parts[0].clc_changes[0].code_2018"),
-      (Aldo.request([Aldo.part(clc: [("211", "231", 6), ("231", "231", 6)])]), .invalidArgument,
-       "parts[0].clc_changes[1].code_2018"),
       (Aldo.request([Aldo.part(clc: [("211", "231", -6)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(clc: [("211", "231", .nan)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(annual: [(.unspecified, .cropland, 1)])]), .invalidArgument,
@@ -139,8 +137,11 @@ import Testing
     var request = Carbon_Aldo_V1_ListReferenceDataRequest()
     request.pedoclimaticZone = "2_1"
     let response = try Aldo.harness().call(Aldo.list, request, as: Carbon_Aldo_V1_ListReferenceDataResponse.self)
-    #expect(response.files.count == 13)
-    #expect(response.files.allSatisfy { !$0.source.isEmpty && $0.version.contains("a8f42b2") })
+    // 17 embedded files, 5 shipped beside the plugin (Territory/, with their sha256).
+    #expect(response.files.count == 22)
+    #expect(response.files.allSatisfy { !$0.source.isEmpty && !$0.version.isEmpty })
+    #expect(response.files.filter { $0.file.hasPrefix("Data/") && $0.source.hasPrefix("incubateur-ademe/aldo data/") }.allSatisfy { $0.version.contains("a8f42b2") })
+    #expect(response.files.filter { $0.file.hasPrefix("Territory/") }.map(\.sha256.count) == [64, 64, 64, 64, 64])
     #expect(response.pedoclimaticZones.count == 14)
     #expect(response.values.first(where: { $0.name == "soil_flux/2_1/cult_prai" })?.value == 0.37)
     #expect(!response.values.contains(where: { $0.name.hasPrefix("soil_flux/1_1/") }))

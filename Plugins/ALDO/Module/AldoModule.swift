@@ -17,6 +17,7 @@ public struct AldoModule: CarbonModule {
     .unary("/carbon.aldo.v1.Aldo/SummarizeBalance", AldoModule.summarizeBalance),
     .unary("/carbon.aldo.v1.Aldo/ComputeStocks", AldoModule.computeStocks),
     .unary("/carbon.aldo.v1.Aldo/RenderFluxChart", AldoModule.renderFluxChart),
+    .unary("/carbon.aldo.v1.Aldo/ExportFlux", AldoModule.exportFlux),
   ]
 
   /// Name of the method in every trace.
@@ -38,7 +39,7 @@ public struct AldoModule: CarbonModule {
     data = try AldoReferenceData.embedded.get()
     let config = try context.decodeConfig(Config.self)
     if let directory = config.referenceDir, !directory.isEmpty {
-      communes = try CommuneReference(directory: directory)
+      communes = try CommuneReference(directory: directory, data: data)
     } else {
       communes = nil
     }
@@ -68,7 +69,9 @@ public struct AldoModule: CarbonModule {
       throw .invalidArgument("pedoclimatic_zone", "unknown pedoclimatic zone \"\(request.pedoclimaticZone)\"")
     }
     var response = Carbon_Aldo_V1_ListReferenceDataResponse()
-    response.files = data.files + (communes?.files ?? [])
+    // Embedded files, then the territory files shipped beside the plugin (with their sha256),
+    // then those of reference_dir when configured.
+    response.files = data.files + data.territoryManifest.values.sorted { $0.file < $1.file } + (communes?.files ?? [])
     response.pedoclimaticZones = data.soilFlux.keys.sorted()
     response.landUses = Leaf.allCases.map { leaf in
       var info = Carbon_Aldo_V1_LandUseInfo()

@@ -1,6 +1,15 @@
 import CarbonDomain
 import CarbonPluginKit
 
+/// A flux calculation's response with its per-part entries and parts (for the exports).
+struct FluxOutcome {
+  var response: Carbon_Aldo_V1_ComputeFluxResponse
+  /// Every non-zero entry, per part (a territory's communes not summed).
+  var items: [FluxItem]
+  var parts: [ResolvedPart]
+  var territory: TerritoryParts?
+}
+
 extension AldoModule {
   public func computeFlux(_ request: Carbon_Aldo_V1_ComputeFluxRequest) throws(ModuleError)
     -> Carbon_Aldo_V1_ComputeFluxResponse
@@ -16,7 +25,15 @@ extension AldoModule {
   func flux(
     _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
   ) throws(ModuleError) -> Carbon_Aldo_V1_ComputeFluxResponse {
-    try Validate.nonEmpty(request.parts, "\(prefix)parts")
+    try fluxOutcome(request, field: prefix, trace: &trace).response
+  }
+
+  /// The flux calculation with what the exports need besides the response: the entries of
+  /// every part (not summed over a territory's communes) and the parts themselves.
+  func fluxOutcome(
+    _ request: Carbon_Aldo_V1_ComputeFluxRequest, field prefix: String, trace: inout TraceBuilder
+  ) throws(ModuleError) -> FluxOutcome {
+    if !request.hasTerritory { try Validate.nonEmpty(request.parts, "\(prefix)parts") }
     let mode: Carbon_Aldo_V1_CalculationMode = request.mode == .unspecified ? .asCoded : request.mode
     guard [.asCoded, .corrected].contains(mode) else {
       throw .invalidArgument("\(prefix)mode", "has an unknown value \(request.mode.rawValue)")
@@ -38,6 +55,16 @@ extension AldoModule {
     var input = TerritoryInput(
       data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace, fieldPrefix: prefix)
     var parts: [ResolvedPart] = []
+    var territory: TerritoryParts? = nil
+    if request.hasTerritory {
+      guard request.parts.isEmpty else {
+        throw .invalidArgument("\(prefix)parts", "give either parts or territory, not both")
+      }
+      let resolved = try territoryParts(request.territory, field: "\(prefix)territory", input: &input, trace: &trace)
+      input.trace = trace
+      parts = resolved.communeParts + resolved.forestParts
+      territory = resolved
+    }
     for (index, part) in request.parts.enumerated() {
       var resolved = try input.resolve(part, index: index)
       if parts.contains(where: { $0.name == resolved.name }) { resolved.name += " #\(index + 1)" }
@@ -82,11 +109,76 @@ extension AldoModule {
 
     let items = calculator.items.filter { $0.storedCo2e != 0 }
     var response = Carbon_Aldo_V1_ComputeFluxResponse()
-    response.territoryName = request.territoryName.isEmpty ? (epci?.name ?? "") : request.territoryName
+    response.territoryName = request.territoryName.isEmpty ? (territory?.info.label ?? epci?.name ?? "") : request.territoryName
     if let epci { response.epci = epci }
-    response.entries = items.map(\.message)
     response.balance = BalanceBuilder.balance(of: items)
-    response.annualAreas = parts.flatMap { part in
+    if let territory {
+      let communeNames = Set(territory.communeParts.map(\.name))
+      response.entries = Self.territoryEntries(items, communeParts: communeNames, label: territory.info.label).map(\.message)
+      response.territory = territory.info
+      for index in response.territory.epcis.indices {
+        let prefix = "EPCI \(response.territory.epcis[index].siren) forest"
+        let stored = items.filter { $0.pool == .forestGrowth && $0.part.hasPrefix(prefix) }.reduce(0) { $0 + $1.storedCo2e }
+        response.territory.epcis[index].growthFluxTCo2EPerYr = ObservatorySign.flux(fromStored: stored)
+      }
+      Self.recordBoundarySpread(response.territory, in: &trace)
+      if request.territory.perCommune {
+        response.communes = Self.communeFluxes(items, communeOfPart: territory.communeOfPart)
+      }
+    } else {
+      response.entries = items.map(\.message)
+    }
+    response.annualAreas = Self.annualAreas(parts, territoryLabel: territory?.info.label)
+    response.woodProducts = wood
+    response.n2OTPerYr = items.reduce(0) { $0 + $1.n2oEmitted }
+    response.overrides = applied
+    response.dataSetVersion = AldoReferenceData.version
+    response.mode = mode
+    Self.recordOverrides(applied, in: &trace)
+    trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
+    Self.recordTotals(response.balance, in: &trace)
+    return FluxOutcome(response: response, items: items, parts: parts, territory: territory)
+  }
+
+  /// The spread the reference pack asks to report for EPCIs across the territory's boundary
+  /// (README §5.6 b): standing-forest growth with whole EPCIs and with the majority rule (an EPCI
+  /// counts whole when most of its communes are inside, else not at all), next to the share of
+  /// communes used. Growth is linear in the share, so each EPCI's growth at share 1 is growth / share.
+  static func recordBoundarySpread(_ territory: Carbon_Aldo_V1_TerritoryInfo, in trace: inout TraceBuilder) {
+    let straddling = territory.epcis.filter { $0.share > 0 && $0.share < 1 }
+    guard !straddling.isEmpty else { return }
+    let used = territory.epcis.reduce(0) { $0 + $1.growthFluxTCo2EPerYr }
+    let whole = territory.epcis.reduce(0) { $0 + ($1.share > 0 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
+    let majority = territory.epcis.reduce(0) { $0 + ($1.share > 0.5 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
+    trace.term("forest_growth_share_of_communes", used, .tCo2EPerYr, formula: "EPCIs across the boundary × share of communes inside (used)")
+    trace.term("forest_growth_whole_epcis", whole, .tCo2EPerYr, formula: "every EPCI touched counted whole (spread, not used)")
+    trace.term("forest_growth_majority_rule", majority, .tCo2EPerYr, formula: "an EPCI counted whole if most of its communes are inside, else 0 (spread, not used)")
+    trace.warning(
+      "\(straddling.count) EPCI(s) straddle the territory's boundary (\(straddling.map { "\($0.siren) \($0.communesInside)/\($0.communesTotal)" }.joined(separator: ", "))): "
+        + "their forest counts with their share of communes inside; spread of the growth: whole EPCIs \(Int(whole.rounded())), "
+        + "majority rule \(Int(majority.rounded())), used \(Int(used.rounded())) t CO2e/yr (reference pack README §5.6 b)")
+  }
+
+  /// The annual change areas used: per part, or summed over the communes of a territory.
+  static func annualAreas(_ parts: [ResolvedPart], territoryLabel: String?) -> [Carbon_Aldo_V1_AnnualArea] {
+    if let territoryLabel {
+      var sums: [Leaf: [Leaf: Double]] = [:]
+      for part in parts {
+        for (from, targets) in part.areas { for (to, area) in targets where area > 0 { sums[from, default: [:]][to, default: 0] += area } }
+      }
+      return Leaf.allCases.flatMap { from in
+        Leaf.allCases.compactMap { to -> Carbon_Aldo_V1_AnnualArea? in
+          guard let area = sums[from]?[to] else { return nil }
+          var entry = Carbon_Aldo_V1_AnnualArea()
+          entry.part = territoryLabel
+          entry.from = from.landUse
+          entry.to = to.landUse
+          entry.areaHaPerYr = area
+          return entry
+        }
+      }
+    }
+    return parts.flatMap { part in
       Leaf.allCases.flatMap { from in
         Leaf.allCases.compactMap { to -> Carbon_Aldo_V1_AnnualArea? in
           guard let area = part.areas[from]?[to], area > 0 else { return nil }
@@ -99,15 +191,6 @@ extension AldoModule {
         }
       }
     }
-    response.woodProducts = wood
-    response.n2OTPerYr = items.reduce(0) { $0 + $1.n2oEmitted }
-    response.overrides = applied
-    response.dataSetVersion = AldoReferenceData.version
-    response.mode = mode
-    Self.recordOverrides(applied, in: &trace)
-    trace.term("n2o_emitted", response.n2OTPerYr, .t, formula: "Σ N2O entries (t N2O/yr)")
-    Self.recordTotals(response.balance, in: &trace)
-    return response
   }
 
   /// ALDO's `areaChanges`: replaces a leaf pair's annual area over the territory; each part's

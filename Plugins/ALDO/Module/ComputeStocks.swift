@@ -22,13 +22,14 @@ extension AldoModule {
   public func computeStocks(_ request: Carbon_Aldo_V1_ComputeStocksRequest) throws(ModuleError)
     -> Carbon_Aldo_V1_ComputeStocksResponse
   {
+    if request.hasTerritory { return try territoryStocks(request) }
     try Validate.nonEmpty(request.parts, "parts")
     var trace = newTrace()
     let woodMethod = try WoodProductShares.method(request.woodProductsMethod, field: "wood_products_method")
     let epci = try epciInfo(request.epciSiren, field: "epci_siren", trace: &trace)
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
-    let input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
+    var input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
     let inventory = ForestInventory(data: reference)
     let rules = LandUseChangeRules(data: reference, correctLitter: false)
     var entries: [Carbon_Aldo_V1_StockEntry] = []
@@ -93,7 +94,9 @@ extension AldoModule {
           reason: "\(name): forest areas were given without BD Forêt rows, so the national IGN densities are used")
       }
       for (j, message) in part.forestStands.enumerated() {
+        input.trace = trace  // the stand's notes (an "NA" code read as none) go to this call's trace
         let stand = try input.validate(message, "\(path).forest_stands[\(j)]")
+        trace = input.trace
         stands.append(stand)
         for leaf in Leaf.forests {
           let area = stand.areas[leaf] ?? 0
@@ -156,6 +159,95 @@ extension AldoModule {
     Self.recordOverrides(overrides, in: &trace)
     response.dataSetVersion = AldoReferenceData.version
     trace.term("stock_total", total, .tC, formula: "Σ area × density + wood-product stocks")
+    response.trace = trace.build()
+    return response
+  }
+
+  /// Stocks of a territory named by code (issue 18 point 5). The shipped files give forest
+  /// areas (by EPCI, through the territory's forest data) and population, not the CLC 2018 land
+  /// cover by commune (clc18.csv) nor hedge lengths (haie-clc18.csv) ALDO's stocks use: forest
+  /// live biomass, dead wood and litter and the wood-product stocks are computed, the rest is
+  /// listed in `not_computed` (and the trace) — never a silent 0.
+  func territoryStocks(_ request: Carbon_Aldo_V1_ComputeStocksRequest) throws(ModuleError) -> Carbon_Aldo_V1_ComputeStocksResponse {
+    guard request.parts.isEmpty else { throw .invalidArgument("parts", "give either parts or territory, not both") }
+    var trace = newTrace()
+    let woodMethod = try WoodProductShares.method(request.woodProductsMethod, field: "wood_products_method")
+    var reference = data
+    let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
+    var input = TerritoryInput(data: reference, communes: communes, proportionSealed: 0, corrected: false, trace: trace)
+    let territory = try territoryParts(request.territory, field: "territory", input: &input, trace: &trace)
+    let inventory = ForestInventory(data: reference)
+    var entries: [Carbon_Aldo_V1_StockEntry] = []
+    // Forest parts: the EPCI substitute's stands; with BD Forêt rows, the communes' own stands.
+    let forestParts = territory.forestParts + territory.communeParts.filter { !$0.stands.isEmpty }
+    for part in forestParts {
+      for stand in part.stands {
+        for leaf in Leaf.forests {
+          let area = stand.areas[leaf] ?? 0
+          guard area > 0, let found = inventory.row(for: stand, leaf) else { continue }
+          for (pool, density, source) in [
+            (Carbon_Aldo_V1_Pool.biomass, found.row.liveCarbon, "IGN \(found.key.name) carbone"),
+            (.deadWood, found.row.deadWoodCarbon, "IGN \(found.key.name) bois_mort_carbone"),
+            (.litter, reference.constant("forest_litter_stock_density"), "forest_litter_stock_density"),
+          ] where density != 0 {
+            var entry = Carbon_Aldo_V1_StockEntry()
+            entry.part = part.name
+            entry.landUse = leaf.landUse
+            entry.group = .forests
+            entry.pool = pool
+            entry.areaHa = pool == .biomass ? area : 0  // the area once per leaf, on the biomass entry
+            entry.densityTCPerHa = density
+            entry.stockTC = area * density
+            entry.reference = source
+            entries.append(entry)
+          }
+        }
+      }
+    }
+    WoodProductShares.recordMethod(woodMethod, in: &trace)
+    let shares = WoodProductShares(
+      method: woodMethod, stands: forestParts.flatMap(\.stands), population: territory.info.population, data: reference,
+      inventory: inventory, trace: &trace)
+    let wood = woodProductStocks(shares, reference: reference, trace: &trace)
+    entries += wood.entries
+    var notComputed = [
+      "soil carbon and non-forest biomass of every land use: ALDO takes them from CORINE Land Cover 2018 areas by "
+        + "commune (clc18.csv), which the reference pack does not hold; give the areas as parts[].areas",
+      "forest soil carbon: the forest areas are known by EPCI (ign19.csv), not by pedoclimatic zone",
+      "hedges: ALDO's hedge lengths by commune (haie-clc18.csv) are not in the reference pack; give hedges_km in parts",
+    ]
+    if [.notComputed, .partial].contains(territory.info.forestStatus) {
+      notComputed.append("standing forest (part or all): \(territory.info.forestMethod); see the warnings")
+    }
+    for item in notComputed { trace.warning("STOCK NOT COMPUTED — \(item)") }
+
+    var response = Carbon_Aldo_V1_ComputeStocksResponse()
+    response.territoryName = request.territoryName.isEmpty ? territory.info.label : request.territoryName
+    response.territory = territory.info
+    response.notComputed = notComputed
+    response.entries = entries
+    response.woodProducts = wood.detail
+    let co2PerC = reference.constant("c_to_co2_factor")
+    let total = entries.reduce(0) { $0 + $1.stockTC }
+    for group in Carbon_Aldo_V1_LandUseGroup.balanceOrder {
+      let rows = entries.filter { $0.group == group }
+      guard !rows.isEmpty else { continue }
+      var stock = Carbon_Aldo_V1_GroupStock()
+      stock.group = group
+      stock.label = group.label
+      stock.stockTC = rows.reduce(0) { $0 + $1.stockTC }
+      stock.stockTCo2E = stock.stockTC * co2PerC
+      stock.areaHa = rows.reduce(0) { $0 + $1.areaHa }
+      stock.share = total > 0 ? stock.stockTC / total : 0
+      response.groups.append(stock)
+      trace.term("stock.\(group.label)", stock.stockTC, .tC)
+    }
+    response.totalTC = total
+    response.totalTCo2E = total * co2PerC
+    response.overrides = overrides
+    Self.recordOverrides(overrides, in: &trace)
+    response.dataSetVersion = AldoReferenceData.version
+    trace.term("stock_total", total, .tC, formula: "Σ forest area × density + wood-product stocks (what shipped data gives)")
     response.trace = trace.build()
     return response
   }

@@ -111,6 +111,11 @@ struct FluxCalculator {
     base.pool = .forestBiomassLoss
     let destination = rules.biomassStock(to, interRegion: part.interRegion)
     var density = inventory.deforestationDensity(from, stands: part.stands)
+    if density == nil, !part.densityStands.isEmpty,
+      let substitute = inventory.deforestationDensity(from, stands: part.densityStands)
+    {
+      density = (substitute.value, "\(part.densityLabel): \(substitute.reference)")
+    }
     if density == nil {
       if corrected, let national = data.compositions[from].flatMap({
         data.forestRows[ForestInventoryKey(level: "France", code: "France", composition: $0.ignComposition)]

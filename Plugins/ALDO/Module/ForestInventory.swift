@@ -7,11 +7,15 @@ struct Stand: Sendable {
   /// Area by forest subtype, ha.
   var areas: [Leaf: Double]
 
+  /// True for a location code ALDO's BD Forêt file leaves unknown: empty, or "NA" (R's missing
+  /// value, as in the « NA,HDF » rows ALDO's comments mention); the look-up then skips the level.
+  static func isMissing(_ code: String) -> Bool { code.isEmpty || code == "NA" }
+
   init(_ message: Carbon_Aldo_V1_ForestStand) {
-    groupeser = message.groupeser
-    greco = message.greco
+    groupeser = Self.isMissing(message.groupeser) ? "" : message.groupeser
+    greco = Self.isMissing(message.greco) ? "" : message.greco
     rad13 = message.rad13
-    bassinPopulicole = message.bassinPopulicole
+    bassinPopulicole = Self.isMissing(message.bassinPopulicole) ? "" : message.bassinPopulicole
     areas = [
       .forestBroadleaf: message.broadleafHa, .forestConifer: message.coniferHa,
       .forestMixed: message.mixedHa, .forestPoplar: message.poplarHa,

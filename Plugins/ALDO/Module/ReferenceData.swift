@@ -77,6 +77,15 @@ struct AldoReferenceData: Sendable {
   var hedgeCarbon: [String: Double] = [:]
   /// SIREN code → EPCI (epci.csv), to check a request's EPCI code and name the territory.
   var epcis: [String: Carbon_Aldo_V1_EpciInfo] = [:]
+  /// INSEE region → IGN administrative region (rad13) and poplar basin, for the EPCI forest
+  /// substitute (reference pack README §5.6 a).
+  var regionForestCodes: [String: (rad13: String, bassin: String)] = [:]
+  /// 2018 EPCI → its predecessors in ign19.csv (the two 2018 mergers, README §5.3).
+  var epciPredecessors: [String: [String]] = [:]
+  /// Arrondissement → its commune (Paris, Lyon, Marseille: clc18-change.csv uses arrondissements).
+  var communeOfArrondissement: [String: String] = [:]
+  /// The files of `Territory/` shipped beside the plugin, by file name, with their sha256.
+  var territoryManifest: [String: Carbon_Aldo_V1_DataFile] = [:]
   /// Files loaded, for ListReferenceData and the trace.
   var files: [Carbon_Aldo_V1_DataFile] = []
 
@@ -196,6 +205,35 @@ struct AldoReferenceData: Sendable {
       epci.communeCount = Int32(row["nombreCommunes"] ?? "") ?? 0
       epci.populationTotal = Int64(row["populationTotale"] ?? "") ?? 0
       epcis[code] = epci
+    }
+    let regionForest = try table(
+      PackageResources.region_forest_codes_csv, "region-forest-codes", "Data/region-forest-codes.csv")
+    for row in regionForest.records {
+      guard let region = row["region_code"], let rad13 = row["rad13"], woodUse[rad13] != nil else {
+        throw .internal("Data/region-forest-codes.csv: unknown rad13 in \(row)")
+      }
+      regionForestCodes[region] = (rad13, row["bassin_populicole"] ?? "")
+    }
+    let mergers = try table(PackageResources.epci_mergers_2018_csv, "epci-mergers-2018", "Data/epci-mergers-2018.csv")
+    for row in mergers.records {
+      if let epci = row["epci_2018"], let predecessor = row["predecessor"] { epciPredecessors[epci, default: []].append(predecessor) }
+    }
+    let arrondissements = try table(PackageResources.arrondissements_csv, "arrondissements", "Data/arrondissements.csv")
+    for row in arrondissements.records {
+      if let code = row["arrondissement"], let commune = row["commune"] { communeOfArrondissement[code] = commune }
+    }
+    let manifest = try table(PackageResources.territory_files_csv, "territory-files", "Data/territory-files.csv")
+    for row in manifest.records {
+      guard let file = row["file"], let sha = row["sha256"], sha.count == 64 else {
+        throw .internal("Data/territory-files.csv: malformed row \(row)")
+      }
+      var entry = Carbon_Aldo_V1_DataFile()
+      entry.name = row["name"] ?? file
+      entry.file = "Territory/" + file
+      entry.source = row["source"] ?? ""
+      entry.version = row["version"] ?? Self.version
+      entry.sha256 = sha
+      territoryManifest[file] = entry
     }
   }
 

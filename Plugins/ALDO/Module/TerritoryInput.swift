@@ -11,6 +11,10 @@ struct ResolvedPart: Sendable {
   var areas: [Leaf: [Leaf: Double]]
   var stands: [Stand]
   var population: Double
+  /// Stands whose density a deforestation uses when the part has no BD Forêt row of its own
+  /// (the EPCI forest substitute; empty otherwise), and the label saying it is an approximation.
+  var densityStands: [Stand] = []
+  var densityLabel = ""
 }
 
 /// Validates the territory parts of a request and turns CLC change matrices into ALDO's
@@ -23,6 +27,23 @@ struct TerritoryInput {
   var trace: TraceBuilder
   /// Prefix of every error path (e.g. "flux." when the request is nested).
   var fieldPrefix = ""
+  /// For a territory of thousands of communes: per-part notes are collected and written once
+  /// by ``flushSummaries()`` (naming every commune concerned) instead of once per part.
+  var summarisePerPart = false
+  private var unchangedRowsParts: [(part: String, rows: Int, area: Double)] = []
+  private var artificialOriginParts: [String] = []
+
+  init(
+    data: AldoReferenceData, communes: CommuneReference?, proportionSealed: Double, corrected: Bool, trace: TraceBuilder,
+    fieldPrefix: String = ""
+  ) {
+    self.data = data
+    self.communes = communes
+    self.proportionSealed = proportionSealed
+    self.corrected = corrected
+    self.trace = trace
+    self.fieldPrefix = fieldPrefix
+  }
 
   /// CLC level-3 codes that exist but are no ALDO category (beaches, rocks, sparse vegetation,
   /// burnt areas, glaciers): their changes are ignored, as ALDO does.
@@ -67,17 +88,24 @@ struct TerritoryInput {
     for (j, stand) in part.forestStands.enumerated() {
       stands.append(try validate(stand, "\(path).forest_stands[\(j)]"))
     }
-    var areas = try clcAreas(clcChanges, path: "\(path).clc_changes", partName: part.name)
+    let name = Self.displayName(part, index: index)
+    var areas = try clcAreas(clcChanges, path: "\(path).clc_changes", partName: name)
     for (j, change) in part.annualChanges.enumerated() {
       let field = "\(path).annual_changes[\(j)]"
       let (from, to) = try Self.pair(change.from, change.to, field)
       let area = try Validate.nonNegative(change.areaHaPerYr, "\(field).area_ha_per_yr")
       areas[from, default: [:]][to, default: 0] += area
     }
-    let name = part.name.isEmpty ? (part.communeInsee.isEmpty ? "part \(index + 1)" : part.communeInsee) : part.name
     return ResolvedPart(
       name: name, zone: zone, regionCode: region, interRegion: interRegion, areas: areas, stands: stands,
       population: population)
+  }
+
+  /// The name a part carries in entries and warnings: its own name, else its commune code,
+  /// else "part N" (a warning never names an empty part).
+  static func displayName(_ part: Carbon_Aldo_V1_TerritoryPart, index: Int) -> String {
+    if !part.name.isEmpty { return part.name }
+    return part.communeInsee.isEmpty ? "part \(index + 1)" : "commune \(part.communeInsee)"
   }
 
   /// A from→to pair of leaf land uses, different from each other.
@@ -92,7 +120,7 @@ struct TerritoryInput {
     return (fromLeaf, toLeaf)
   }
 
-  func validate(_ stand: Carbon_Aldo_V1_ForestStand, _ field: String) throws(ModuleError) -> Stand {
+  mutating func validate(_ stand: Carbon_Aldo_V1_ForestStand, _ field: String) throws(ModuleError) -> Stand {
     try Validate.nonNegative(stand.broadleafHa, "\(field).broadleaf_ha")
     try Validate.nonNegative(stand.coniferHa, "\(field).conifer_ha")
     try Validate.nonNegative(stand.mixedHa, "\(field).mixed_ha")
@@ -105,10 +133,17 @@ struct TerritoryInput {
       ("groupeser", stand.groupeser, "groupeser"), ("greco", stand.greco, "greco"),
       ("bassin_populicole", stand.bassinPopulicole, "bassin_populicole"),
     ]
-    for (level, code, name) in codes where !code.isEmpty {
+    for (level, code, name) in codes where !Stand.isMissing(code) {
       guard data.forestCodes[level]?.contains(code) == true else {
         throw .invalidArgument("\(field).\(name)", "unknown IGN \(level) code \"\(code)\"")
       }
+    }
+    let missing = codes.filter { !$0.1.isEmpty && Stand.isMissing($0.1) }.map(\.2)
+    if !missing.isEmpty {
+      trace.rule(
+        "aldo.forest.na_location_code",
+        "\(field): \(missing.joined(separator: ", ")) \"NA\" read as no code, so the IGN look-up falls back to the next "
+          + "level, as ALDO does for BD Forêt rows coded NA (README §2.7, §5.7)")
     }
     return Stand(stand)
   }
@@ -121,14 +156,19 @@ struct TerritoryInput {
     let years = data.constant("clc_years_between_inventories")
     var raw: [Leaf: [Leaf: Double]] = [:]
     var artificialOriginCounted = false
+    var unchangedRows = 0, unchangedArea = 0.0
     for (j, change) in changes.enumerated() {
       let field = "\(path)[\(j)]"
-      guard change.code2012 != change.code2018 else {
-        throw .invalidArgument("\(field).code_2018", "equals code_2012 (\(change.code2012)): a from=to row is no change")
-      }
       let area = try Validate.nonNegative(change.areaHa, "\(field).area_ha")
       let fromLeaves = try leaves(of: change.code2012, "\(field).code_2012")
       let toLeaves = try leaves(of: change.code2018, "\(field).code_2018")
+      // ALDO's own clc18-change.csv has 1 257 such rows (73 communes of Hauts-de-France): ALDO
+      // pairs distinct leaves only, so a row whose code did not change gives no flux.
+      if change.code2012 == change.code2018 {
+        unchangedRows += 1
+        unchangedArea += area
+        continue
+      }
       guard years > 0 else { continue }
       for from in fromLeaves {
         // Corrected mode: an artificial origin code (shared by sealed and grassed) counts once, as sealed.
@@ -139,13 +179,44 @@ struct TerritoryInput {
         }
       }
     }
-    if artificialOriginCounted {
+    if unchangedRows > 0 && summarisePerPart {
+      unchangedRowsParts.append((partName, unchangedRows, unchangedArea))
+    } else if unchangedRows > 0 {
+      trace.rule(
+        "aldo.clc.unchanged_rows_ignored",
+        "\(partName): \(unchangedRows) CLC row(s) whose 2018 code equals the 2012 code (\(unchangedArea) ha) ignored: "
+          + "no land-use change, no flux, as ALDO pairs only distinct land uses (README §2.2 step 1)")
+    }
+    if artificialOriginCounted && summarisePerPart {
+      artificialOriginParts.append(partName)
+    } else if artificialOriginCounted {
       trace.warning(
         "\(partName): CLC rows leaving an artificial code other than 141 are counted from both sealed and grassed "
           + "artificial soils, as ALDO sums every leaf whose CLC list holds the code (README §2.2 step 1); "
           + "CALCULATION_MODE_CORRECTED counts them once, as sealed.")
     }
     return split(raw)
+  }
+
+  /// Writes the notes collected while `summarisePerPart` was set, one per kind, naming the parts.
+  mutating func flushSummaries() {
+    if !unchangedRowsParts.isEmpty {
+      let rows = unchangedRowsParts.reduce(0) { $0 + $1.rows }
+      let area = unchangedRowsParts.reduce(0) { $0 + $1.area }
+      trace.rule(
+        "aldo.clc.unchanged_rows_ignored",
+        "\(rows) CLC row(s) whose 2018 code equals the 2012 code (\(area) ha) ignored: no land-use change, no flux, as ALDO "
+          + "pairs only distinct land uses (README §2.2 step 1); in \(unchangedRowsParts.count) part(s): "
+          + unchangedRowsParts.map { "\($0.part) (\($0.rows))" }.joined(separator: ", "))
+      unchangedRowsParts = []
+    }
+    if !artificialOriginParts.isEmpty {
+      trace.warning(
+        "CLC rows leaving an artificial code other than 141 are counted from both sealed and grassed artificial soils, as "
+          + "ALDO sums every leaf whose CLC list holds the code (README §2.2 step 1; CALCULATION_MODE_CORRECTED counts them "
+          + "once, as sealed), in \(artificialOriginParts.count) part(s): " + artificialOriginParts.joined(separator: ", "))
+      artificialOriginParts = []
+    }
   }
 
   private func leaves(of code: String, _ field: String) throws(ModuleError) -> [Leaf] {

@@ -17,6 +17,11 @@
 /// POSITIVE = net emission. ALDO computes internally with the opposite sign; fields that carry
 /// ALDO-signed values are named `*stock_change*` (positive = carbon stock gained).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 import CarbonDomain
@@ -413,6 +418,267 @@ public nonisolated enum Carbon_Aldo_V1_CalculationMode: SwiftProtobuf.Enum, Swif
 
 }
 
+/// Kind of a territory code.
+public nonisolated enum Carbon_Aldo_V1_TerritoryLevel: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// A commune, by 5-character INSEE code (e.g. "59350"; Corsica "2A004").
+  case commune // = 1
+
+  /// An EPCI, by 9-digit SIREN code (2018 list of communes_17122018.csv).
+  case epci // = 2
+
+  /// A department, by INSEE code (e.g. "59", "2A").
+  case department // = 3
+
+  /// A region, by INSEE code (e.g. "32" for Hauts-de-France).
+  case region // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .commune
+    case 2: self = .epci
+    case 3: self = .department
+    case 4: self = .region
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .commune: return 1
+    case .epci: return 2
+    case .department: return 3
+    case .region: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_TerritoryLevel] = [
+    .unspecified,
+    .commune,
+    .epci,
+    .department,
+    .region,
+  ]
+
+}
+
+/// Which forest data a territory is computed with.
+public nonisolated enum Carbon_Aldo_V1_ForestData: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// BD Forêt rows when the request or reference_dir gives them (exact method), otherwise the
+  /// EPCI-level substitute.
+  case unspecified // = 0
+
+  /// EPCI forest areas (ign19.csv, BD Forêt 2019) × IGN 2016–2020 rates at the EPCI's GRECO mix
+  /// (reference pack README §5.6): an APPROXIMATION, labelled as such in the response and trace.
+  case epciSubstitute // = 1
+
+  /// BD Forêt rows by commune only (forest_stands below or reference_dir surface-foret.csv).
+  case bdForet // = 2
+
+  /// No standing-forest figures: growth and wood products by harvest are not computed (the
+  /// response says so with FOREST_STATUS_NOT_COMPUTED when the territory has forest).
+  case none // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .epciSubstitute
+    case 2: self = .bdForet
+    case 3: self = .none
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .epciSubstitute: return 1
+    case .bdForet: return 2
+    case .none: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_ForestData] = [
+    .unspecified,
+    .epciSubstitute,
+    .bdForet,
+    .none,
+  ]
+
+}
+
+/// How the standing forest of a territory was computed.
+public nonisolated enum Carbon_Aldo_V1_ForestStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// From BD Forêt rows by commune: ALDO's exact method.
+  case bdForet // = 1
+
+  /// From the EPCI-level substitute: an approximation (reference pack README §5.5–5.7).
+  case epciSubstitute // = 2
+
+  /// NOT computed although the territory has forest: growth and wood products by harvest are
+  /// missing from the balance (a warning says why). Never a silent 0.
+  case notComputed // = 3
+
+  /// The territory has no forest in the data (ign19.csv), so there is nothing to compute.
+  case noForest // = 4
+
+  /// Computed for part of the territory only (e.g. single communes inside an EPCI: their share
+  /// of the EPCI's forest is unknown); the warning lists the communes left out.
+  case partial // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .bdForet
+    case 2: self = .epciSubstitute
+    case 3: self = .notComputed
+    case 4: self = .noForest
+    case 5: self = .partial
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .bdForet: return 1
+    case .epciSubstitute: return 2
+    case .notComputed: return 3
+    case .noForest: return 4
+    case .partial: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_ForestStatus] = [
+    .unspecified,
+    .bdForet,
+    .epciSubstitute,
+    .notComputed,
+    .noForest,
+    .partial,
+  ]
+
+}
+
+/// File format of ExportFlux.
+public nonisolated enum Carbon_Aldo_V1_ExportFormat: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// CSV, one row per commune (or part), gas, pool and land-use pair: the 35 columns of ALDO's
+  /// open-data flux export (export-flux-commune-34201.csv).
+  case csv // = 1
+
+  /// Office Open XML workbook: "Synthèse", "Communes", "Détail", "Trace" sheets.
+  case xlsx // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .csv
+    case 2: self = .xlsx
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .csv: return 1
+    case .xlsx: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_ExportFormat] = [
+    .unspecified,
+    .csv,
+    .xlsx,
+  ]
+
+}
+
+/// CSV dialect of ExportFlux.
+public nonisolated enum Carbon_Aldo_V1_CsvDialect: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Defaults to CSV_DIALECT_STANDARD.
+  case unspecified // = 0
+
+  /// Comma, decimal point, CRLF (RFC 4180), as ALDO's own files.
+  case standard // = 1
+
+  /// Semicolon, decimal comma, UTF-8 BOM: opens as columns in a French spreadsheet.
+  case frenchSpreadsheet // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .standard
+    case 2: self = .frenchSpreadsheet
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .standard: return 1
+    case .frenchSpreadsheet: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Carbon_Aldo_V1_CsvDialect] = [
+    .unspecified,
+    .standard,
+    .frenchSpreadsheet,
+  ]
+
+}
+
 /// One BD Forêt row: forest areas of one IGN location split inside a territory part.
 public nonisolated struct Carbon_Aldo_V1_ForestStand: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -649,11 +915,24 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxRequest: Sendable {
   /// epci.csv, names the territory when territory_name is empty, and is echoed in `epci`.
   public var epciSiren: String = String()
 
+  /// A territory named by code (commune, EPCI, department, region or a list): its communes come
+  /// from the shipped commune list and each is computed as ALDO does (zone, region and CLC
+  /// changes of its own), then summed. `parts` must then be empty.
+  public var territory: Carbon_Aldo_V1_TerritorySelection {
+    get {_territory ?? Carbon_Aldo_V1_TerritorySelection()}
+    set {_territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {self._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {self._territory = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _proportionSealed: Double? = nil
+  fileprivate var _territory: Carbon_Aldo_V1_TerritorySelection? = nil
 }
 
 /// An EPCI (établissement public de coopération intercommunale) from ALDO's epci.csv.
@@ -972,11 +1251,184 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxResponse: @unchecked Sendabl
   /// Clears the value of `epci`. Subsequent reads from it will return its default value.
   public mutating func clearEpci() {_uniqueStorage()._epci = nil}
 
+  /// The territory resolved from `territory` (unset when the request gave parts).
+  public var territory: Carbon_Aldo_V1_TerritoryInfo {
+    get {_storage._territory ?? Carbon_Aldo_V1_TerritoryInfo()}
+    set {_uniqueStorage()._territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {_storage._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {_uniqueStorage()._territory = nil}
+
+  /// Per commune and land-use group, net flux (only when territory.per_commune is set).
+  public var communes: [Carbon_Aldo_V1_CommuneFlux] {
+    get {_storage._communes}
+    set {_uniqueStorage()._communes = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One code of a territory.
+public nonisolated struct Carbon_Aldo_V1_TerritoryCode: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// What the code is.
+  public var level: Carbon_Aldo_V1_TerritoryLevel = .unspecified
+
+  /// The code.
+  public var code: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A BD Forêt row of one commune (ALDO's surface-foret.csv row).
+public nonisolated struct Carbon_Aldo_V1_CommuneForestStand: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// INSEE code of the commune.
+  public var communeInsee: String = String()
+
+  /// Its forest areas by composition and IGN location.
+  public var stand: Carbon_Aldo_V1_ForestStand {
+    get {_stand ?? Carbon_Aldo_V1_ForestStand()}
+    set {_stand = newValue}
+  }
+  /// Returns true if `stand` has been explicitly set.
+  public var hasStand: Bool {self._stand != nil}
+  /// Clears the value of `stand`. Subsequent reads from it will return its default value.
+  public mutating func clearStand() {self._stand = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _stand: Carbon_Aldo_V1_ForestStand? = nil
+}
+
+/// A territory named by code.
+public nonisolated struct Carbon_Aldo_V1_TerritorySelection: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Codes (at least one); the territory is the union of their communes.
+  public var codes: [Carbon_Aldo_V1_TerritoryCode] = []
+
+  /// Forest data to use (default: BD Forêt rows if any, else the EPCI substitute).
+  public var forestData: Carbon_Aldo_V1_ForestData = .unspecified
+
+  /// BD Forêt rows supplied by the user (exact per-commune method).
+  public var forestStands: [Carbon_Aldo_V1_CommuneForestStand] = []
+
+  /// Also return the per-commune net flux by land-use group (`communes`).
+  public var perCommune: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// An EPCI's contribution to the forest substitute.
+public nonisolated struct Carbon_Aldo_V1_EpciForestShare: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// SIREN code (2018).
+  public var siren: String = String()
+
+  /// Communes of the EPCI inside the territory.
+  public var communesInside: Int32 = 0
+
+  /// Communes of the EPCI in all.
+  public var communesTotal: Int32 = 0
+
+  /// communes_inside / communes_total: the share of the EPCI's forest counted (README §5.6 b).
+  public var share: Double = 0
+
+  /// EPCI forest area (ign19.csv, all four subtypes), ha, before the share.
+  public var forestAreaHa: Double = 0
+
+  /// Net growth counted for the territory, t CO2e/yr, observatory sign (negative = sink).
+  public var growthFluxTCo2EPerYr: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The territory a request named by code.
+public nonisolated struct Carbon_Aldo_V1_TerritoryInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Label, e.g. "Région 32 Hauts-de-France".
+  public var label: String = String()
+
+  /// The codes, as given.
+  public var codes: [Carbon_Aldo_V1_TerritoryCode] = []
+
+  /// Communes computed.
+  public var communeCount: Int32 = 0
+
+  /// EPCIs touched.
+  public var epciCount: Int32 = 0
+
+  /// Sum of the communes' populations (communes_17122018.csv).
+  public var population: Double = 0
+
+  /// How the standing forest was computed.
+  public var forestStatus: Carbon_Aldo_V1_ForestStatus = .unspecified
+
+  /// The forest method in words (method, data and vintage).
+  public var forestMethod: String = String()
+
+  /// EPCI shares of the forest substitute (FOREST_STATUS_EPCI_SUBSTITUTE / PARTIAL).
+  public var epcis: [Carbon_Aldo_V1_EpciForestShare] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Net flux of one commune for one land-use group (per_commune output; forest growth and wood
+/// products of the EPCI substitute have no commune split and are not in these rows).
+public nonisolated struct Carbon_Aldo_V1_CommuneFlux: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// INSEE code.
+  public var communeInsee: String = String()
+
+  /// Name.
+  public var name: String = String()
+
+  /// EPCI SIREN code.
+  public var epciSiren: String = String()
+
+  /// Group.
+  public var group: Carbon_Aldo_V1_LandUseGroup = .unspecified
+
+  /// Net flux, t CO2e/yr, observatory sign (negative = sequestration).
+  public var netFluxTCo2EPerYr: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Net flux of a group given from elsewhere (e.g. ALDO's Excel sheet), for SummarizeBalance.
@@ -1120,9 +1572,23 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksRequest: Sendable {
   /// SIREN code of the EPCI (optional), as in ComputeFluxRequest.
   public var epciSiren: String = String()
 
+  /// A territory named by code, as in ComputeFluxRequest (`parts` must then be empty): forest
+  /// stocks through the territory's forest data, wood-product stocks by its share; what the
+  /// shipped data cannot give is listed in the response's `not_computed`.
+  public var territory: Carbon_Aldo_V1_TerritorySelection {
+    get {_territory ?? Carbon_Aldo_V1_TerritorySelection()}
+    set {_territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {self._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {self._territory = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _territory: Carbon_Aldo_V1_TerritorySelection? = nil
 }
 
 /// The territory's share of the national harvested-wood-product stocks (ALDO's
@@ -1310,6 +1776,22 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksResponse: @unchecked Senda
   /// Clears the value of `epci`. Subsequent reads from it will return its default value.
   public mutating func clearEpci() {_uniqueStorage()._epci = nil}
 
+  /// The territory resolved from `territory` (unset when the request gave parts).
+  public var territory: Carbon_Aldo_V1_TerritoryInfo {
+    get {_storage._territory ?? Carbon_Aldo_V1_TerritoryInfo()}
+    set {_uniqueStorage()._territory = newValue}
+  }
+  /// Returns true if `territory` has been explicitly set.
+  public var hasTerritory: Bool {_storage._territory != nil}
+  /// Clears the value of `territory`. Subsequent reads from it will return its default value.
+  public mutating func clearTerritory() {_uniqueStorage()._territory = nil}
+
+  /// Stocks the module could not compute for a territory from shipped data, and why.
+  public var notComputed: [String] {
+    get {_storage._notComputed}
+    set {_uniqueStorage()._notComputed = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1318,38 +1800,57 @@ public nonisolated struct Carbon_Aldo_V1_ComputeStocksResponse: @unchecked Senda
 }
 
 /// A chart of the flux by land use.
-public nonisolated struct Carbon_Aldo_V1_RenderFluxChartRequest: Sendable {
+public nonisolated struct Carbon_Aldo_V1_RenderFluxChartRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Title above the chart (default "Flux de carbone par occupation des sols").
-  public var title: String = String()
+  public var title: String {
+    get {_storage._title}
+    set {_uniqueStorage()._title = newValue}
+  }
 
   /// Either a territory to compute...
   public var flux: Carbon_Aldo_V1_ComputeFluxRequest {
-    get {_flux ?? Carbon_Aldo_V1_ComputeFluxRequest()}
-    set {_flux = newValue}
+    get {_storage._flux ?? Carbon_Aldo_V1_ComputeFluxRequest()}
+    set {_uniqueStorage()._flux = newValue}
   }
   /// Returns true if `flux` has been explicitly set.
-  public var hasFlux: Bool {self._flux != nil}
+  public var hasFlux: Bool {_storage._flux != nil}
   /// Clears the value of `flux`. Subsequent reads from it will return its default value.
-  public mutating func clearFlux() {self._flux = nil}
+  public mutating func clearFlux() {_uniqueStorage()._flux = nil}
 
   /// ...or per-group net fluxes already known (used when non-empty).
-  public var landUses: [Carbon_Aldo_V1_GroupFluxInput] = []
+  public var landUses: [Carbon_Aldo_V1_GroupFluxInput] {
+    get {_storage._landUses}
+    set {_uniqueStorage()._landUses = newValue}
+  }
 
   /// Chart width, px (default 800, 300–4000).
-  public var widthPx: Int32 = 0
+  public var widthPx: Int32 {
+    get {_storage._widthPx}
+    set {_uniqueStorage()._widthPx = newValue}
+  }
 
   /// Chart height, px (default 480, 200–4000).
-  public var heightPx: Int32 = 0
+  public var heightPx: Int32 {
+    get {_storage._heightPx}
+    set {_uniqueStorage()._heightPx = newValue}
+  }
+
+  /// Leave out the groups whose net flux is 0 (e.g. vineyards in Hauts-de-France). Hedges with
+  /// no flux are always left out.
+  public var hideEmptyGroups: Bool {
+    get {_storage._hideEmptyGroups}
+    set {_uniqueStorage()._hideEmptyGroups = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _flux: Carbon_Aldo_V1_ComputeFluxRequest? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The chart.
@@ -1426,6 +1927,9 @@ public nonisolated struct Carbon_Aldo_V1_DataFile: Sendable {
 
   /// Number of data rows.
   public var rows: Int32 = 0
+
+  /// SHA-256 of the file's bytes (files read from disk: shipped beside the plugin or reference_dir).
+  public var sha256: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1519,6 +2023,81 @@ public nonisolated struct Carbon_Aldo_V1_ListReferenceDataResponse: Sendable {
   fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
 }
 
+/// Inputs of ExportFlux.
+public nonisolated struct Carbon_Aldo_V1_ExportFluxRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The flux to compute and export (parts or territory).
+  public var flux: Carbon_Aldo_V1_ComputeFluxRequest {
+    get {_flux ?? Carbon_Aldo_V1_ComputeFluxRequest()}
+    set {_flux = newValue}
+  }
+  /// Returns true if `flux` has been explicitly set.
+  public var hasFlux: Bool {self._flux != nil}
+  /// Clears the value of `flux`. Subsequent reads from it will return its default value.
+  public mutating func clearFlux() {self._flux = nil}
+
+  /// Format (required).
+  public var format: Carbon_Aldo_V1_ExportFormat = .unspecified
+
+  /// CSV dialect (CSV only).
+  public var csvDialect: Carbon_Aldo_V1_CsvDialect = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _flux: Carbon_Aldo_V1_ComputeFluxRequest? = nil
+}
+
+/// The exported file.
+public nonisolated struct Carbon_Aldo_V1_ExportFluxResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The file's bytes.
+  public var content: Data = Data()
+
+  /// Suggested file name, e.g. "aldo-flux-region-32.xlsx".
+  public var fileName: String = String()
+
+  /// Media type (text/csv; charset=utf-8, or the xlsx type).
+  public var mediaType: String = String()
+
+  /// Data rows written (CSV rows; rows of the "Détail" sheet for xlsx).
+  public var rows: Int32 = 0
+
+  /// The balance exported (as ComputeFlux gives it).
+  public var balance: Carbon_Aldo_V1_FluxBalance {
+    get {_balance ?? Carbon_Aldo_V1_FluxBalance()}
+    set {_balance = newValue}
+  }
+  /// Returns true if `balance` has been explicitly set.
+  public var hasBalance: Bool {self._balance != nil}
+  /// Clears the value of `balance`. Subsequent reads from it will return its default value.
+  public mutating func clearBalance() {self._balance = nil}
+
+  /// Calculation trace.
+  public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
+    get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
+    set {_trace = newValue}
+  }
+  /// Returns true if `trace` has been explicitly set.
+  public var hasTrace: Bool {self._trace != nil}
+  /// Clears the value of `trace`. Subsequent reads from it will return its default value.
+  public mutating func clearTrace() {self._trace = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _balance: Carbon_Aldo_V1_FluxBalance? = nil
+  fileprivate var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "carbon.aldo.v1"
@@ -1541,6 +2120,26 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsMethod: SwiftProtobuf._ProtoNam
 
 nonisolated extension Carbon_Aldo_V1_CalculationMode: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALCULATION_MODE_UNSPECIFIED\0\u{1}CALCULATION_MODE_AS_CODED\0\u{1}CALCULATION_MODE_CORRECTED\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_TerritoryLevel: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TERRITORY_LEVEL_UNSPECIFIED\0\u{1}TERRITORY_LEVEL_COMMUNE\0\u{1}TERRITORY_LEVEL_EPCI\0\u{1}TERRITORY_LEVEL_DEPARTMENT\0\u{1}TERRITORY_LEVEL_REGION\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_ForestData: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FOREST_DATA_UNSPECIFIED\0\u{1}FOREST_DATA_EPCI_SUBSTITUTE\0\u{1}FOREST_DATA_BD_FORET\0\u{1}FOREST_DATA_NONE\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_ForestStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FOREST_STATUS_UNSPECIFIED\0\u{1}FOREST_STATUS_BD_FORET\0\u{1}FOREST_STATUS_EPCI_SUBSTITUTE\0\u{1}FOREST_STATUS_NOT_COMPUTED\0\u{1}FOREST_STATUS_NO_FOREST\0\u{1}FOREST_STATUS_PARTIAL\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_XLSX\0")
+}
+
+nonisolated extension Carbon_Aldo_V1_CsvDialect: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CSV_DIALECT_UNSPECIFIED\0\u{1}CSV_DIALECT_STANDARD\0\u{1}CSV_DIALECT_FRENCH_SPREADSHEET\0")
 }
 
 nonisolated extension Carbon_Aldo_V1_ForestStand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1910,7 +2509,7 @@ nonisolated extension Carbon_Aldo_V1_AppliedOverride: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeFluxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}proportion_sealed\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0\u{3}epci_siren\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}proportion_sealed\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0\u{3}epci_siren\0\u{1}territory\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1927,6 +2526,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.factorOverrides) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._territory) }()
       default: break
       }
     }
@@ -1964,6 +2564,9 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
     if !self.epciSiren.isEmpty {
       try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 9)
     }
+    try { if let v = self._territory {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1977,6 +2580,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
     if lhs.factorOverrides != rhs.factorOverrides {return false}
     if lhs.mode != rhs.mode {return false}
     if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs._territory != rhs._territory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2414,7 +3018,7 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeFluxResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}balance\0\u{1}entries\0\u{3}annual_areas\0\u{3}wood_products\0\u{3}n2o_t_per_yr\0\u{1}overrides\0\u{3}data_set_version\0\u{1}mode\0\u{1}trace\0\u{1}epci\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}balance\0\u{1}entries\0\u{3}annual_areas\0\u{3}wood_products\0\u{3}n2o_t_per_yr\0\u{1}overrides\0\u{3}data_set_version\0\u{1}mode\0\u{1}trace\0\u{1}epci\0\u{1}territory\0\u{1}communes\0")
 
   fileprivate class _StorageClass {
     var _territoryName: String = String()
@@ -2428,6 +3032,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
     var _mode: Carbon_Aldo_V1_CalculationMode = .unspecified
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
     var _epci: Carbon_Aldo_V1_EpciInfo? = nil
+    var _territory: Carbon_Aldo_V1_TerritoryInfo? = nil
+    var _communes: [Carbon_Aldo_V1_CommuneFlux] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2449,6 +3055,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
       _mode = source._mode
       _trace = source._trace
       _epci = source._epci
+      _territory = source._territory
+      _communes = source._communes
     }
   }
 
@@ -2478,6 +3086,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
         case 9: try { try decoder.decodeSingularEnumField(value: &_storage._mode) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._epci) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._territory) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._communes) }()
         default: break
         }
       }
@@ -2523,6 +3133,12 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
       try { if let v = _storage._epci {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      try { if let v = _storage._territory {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if !_storage._communes.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._communes, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2543,10 +3159,301 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxResponse: SwiftProtobuf.Message,
         if _storage._mode != rhs_storage._mode {return false}
         if _storage._trace != rhs_storage._trace {return false}
         if _storage._epci != rhs_storage._epci {return false}
+        if _storage._territory != rhs_storage._territory {return false}
+        if _storage._communes != rhs_storage._communes {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_TerritoryCode: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TerritoryCode"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}level\0\u{1}code\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.level) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.level != .unspecified {
+      try visitor.visitSingularEnumField(value: self.level, fieldNumber: 1)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_TerritoryCode, rhs: Carbon_Aldo_V1_TerritoryCode) -> Bool {
+    if lhs.level != rhs.level {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_CommuneForestStand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommuneForestStand"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}commune_insee\0\u{1}stand\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communeInsee) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._stand) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.communeInsee.isEmpty {
+      try visitor.visitSingularStringField(value: self.communeInsee, fieldNumber: 1)
+    }
+    try { if let v = self._stand {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_CommuneForestStand, rhs: Carbon_Aldo_V1_CommuneForestStand) -> Bool {
+    if lhs.communeInsee != rhs.communeInsee {return false}
+    if lhs._stand != rhs._stand {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_TerritorySelection: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TerritorySelection"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}codes\0\u{3}forest_data\0\u{3}forest_stands\0\u{3}per_commune\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.codes) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.forestData) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.forestStands) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.perCommune) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.codes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.codes, fieldNumber: 1)
+    }
+    if self.forestData != .unspecified {
+      try visitor.visitSingularEnumField(value: self.forestData, fieldNumber: 2)
+    }
+    if !self.forestStands.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.forestStands, fieldNumber: 3)
+    }
+    if self.perCommune != false {
+      try visitor.visitSingularBoolField(value: self.perCommune, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_TerritorySelection, rhs: Carbon_Aldo_V1_TerritorySelection) -> Bool {
+    if lhs.codes != rhs.codes {return false}
+    if lhs.forestData != rhs.forestData {return false}
+    if lhs.forestStands != rhs.forestStands {return false}
+    if lhs.perCommune != rhs.perCommune {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_EpciForestShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EpciForestShare"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{3}communes_inside\0\u{3}communes_total\0\u{1}share\0\u{3}forest_area_ha\0\u{3}growth_flux_t_co2e_per_yr\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.communesInside) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.communesTotal) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.forestAreaHa) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.growthFluxTCo2EPerYr) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.siren.isEmpty {
+      try visitor.visitSingularStringField(value: self.siren, fieldNumber: 1)
+    }
+    if self.communesInside != 0 {
+      try visitor.visitSingularInt32Field(value: self.communesInside, fieldNumber: 2)
+    }
+    if self.communesTotal != 0 {
+      try visitor.visitSingularInt32Field(value: self.communesTotal, fieldNumber: 3)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 4)
+    }
+    if self.forestAreaHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.forestAreaHa, fieldNumber: 5)
+    }
+    if self.growthFluxTCo2EPerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.growthFluxTCo2EPerYr, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_EpciForestShare, rhs: Carbon_Aldo_V1_EpciForestShare) -> Bool {
+    if lhs.siren != rhs.siren {return false}
+    if lhs.communesInside != rhs.communesInside {return false}
+    if lhs.communesTotal != rhs.communesTotal {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.forestAreaHa != rhs.forestAreaHa {return false}
+    if lhs.growthFluxTCo2EPerYr != rhs.growthFluxTCo2EPerYr {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_TerritoryInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TerritoryInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}label\0\u{1}codes\0\u{3}commune_count\0\u{3}epci_count\0\u{1}population\0\u{3}forest_status\0\u{3}forest_method\0\u{1}epcis\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.codes) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.communeCount) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.epciCount) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.population) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.forestStatus) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.forestMethod) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.epcis) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 1)
+    }
+    if !self.codes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.codes, fieldNumber: 2)
+    }
+    if self.communeCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.communeCount, fieldNumber: 3)
+    }
+    if self.epciCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.epciCount, fieldNumber: 4)
+    }
+    if self.population.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.population, fieldNumber: 5)
+    }
+    if self.forestStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.forestStatus, fieldNumber: 6)
+    }
+    if !self.forestMethod.isEmpty {
+      try visitor.visitSingularStringField(value: self.forestMethod, fieldNumber: 7)
+    }
+    if !self.epcis.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.epcis, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_TerritoryInfo, rhs: Carbon_Aldo_V1_TerritoryInfo) -> Bool {
+    if lhs.label != rhs.label {return false}
+    if lhs.codes != rhs.codes {return false}
+    if lhs.communeCount != rhs.communeCount {return false}
+    if lhs.epciCount != rhs.epciCount {return false}
+    if lhs.population != rhs.population {return false}
+    if lhs.forestStatus != rhs.forestStatus {return false}
+    if lhs.forestMethod != rhs.forestMethod {return false}
+    if lhs.epcis != rhs.epcis {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_CommuneFlux: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommuneFlux"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}commune_insee\0\u{1}name\0\u{3}epci_siren\0\u{1}group\0\u{3}net_flux_t_co2e_per_yr\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.communeInsee) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.group) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.netFluxTCo2EPerYr) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.communeInsee.isEmpty {
+      try visitor.visitSingularStringField(value: self.communeInsee, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.epciSiren.isEmpty {
+      try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 3)
+    }
+    if self.group != .unspecified {
+      try visitor.visitSingularEnumField(value: self.group, fieldNumber: 4)
+    }
+    if self.netFluxTCo2EPerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.netFluxTCo2EPerYr, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_CommuneFlux, rhs: Carbon_Aldo_V1_CommuneFlux) -> Bool {
+    if lhs.communeInsee != rhs.communeInsee {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs.group != rhs.group {return false}
+    if lhs.netFluxTCo2EPerYr != rhs.netFluxTCo2EPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2763,7 +3670,7 @@ nonisolated extension Carbon_Aldo_V1_StockPart: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0\u{3}wood_products_method\0\u{3}epci_siren\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}factor_overrides\0\u{3}wood_products_method\0\u{3}epci_siren\0\u{1}territory\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2776,12 +3683,17 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.factorOverrides) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.woodProductsMethod) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.epciSiren) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._territory) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.territoryName.isEmpty {
       try visitor.visitSingularStringField(value: self.territoryName, fieldNumber: 1)
     }
@@ -2797,6 +3709,9 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if !self.epciSiren.isEmpty {
       try visitor.visitSingularStringField(value: self.epciSiren, fieldNumber: 5)
     }
+    try { if let v = self._territory {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2806,6 +3721,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
     if lhs.factorOverrides != rhs.factorOverrides {return false}
     if lhs.woodProductsMethod != rhs.woodProductsMethod {return false}
     if lhs.epciSiren != rhs.epciSiren {return false}
+    if lhs._territory != rhs._territory {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3008,7 +3924,7 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeStocksResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0\u{3}wood_products\0\u{1}epci\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}entries\0\u{1}groups\0\u{3}total_t_c\0\u{3}total_t_co2e\0\u{1}overrides\0\u{3}data_set_version\0\u{1}trace\0\u{3}wood_products\0\u{1}epci\0\u{1}territory\0\u{3}not_computed\0")
 
   fileprivate class _StorageClass {
     var _territoryName: String = String()
@@ -3021,6 +3937,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
     var _woodProducts: Carbon_Aldo_V1_WoodProductsStockDetail? = nil
     var _epci: Carbon_Aldo_V1_EpciInfo? = nil
+    var _territory: Carbon_Aldo_V1_TerritoryInfo? = nil
+    var _notComputed: [String] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3041,6 +3959,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
       _trace = source._trace
       _woodProducts = source._woodProducts
       _epci = source._epci
+      _territory = source._territory
+      _notComputed = source._notComputed
     }
   }
 
@@ -3069,6 +3989,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._woodProducts) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._epci) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._territory) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._notComputed) }()
         default: break
         }
       }
@@ -3111,6 +4033,12 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
       try { if let v = _storage._epci {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._territory {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._notComputed.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._notComputed, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3130,6 +4058,8 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
         if _storage._trace != rhs_storage._trace {return false}
         if _storage._woodProducts != rhs_storage._woodProducts {return false}
         if _storage._epci != rhs_storage._epci {return false}
+        if _storage._territory != rhs_storage._territory {return false}
+        if _storage._notComputed != rhs_storage._notComputed {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -3141,53 +4071,104 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksResponse: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Aldo_V1_RenderFluxChartRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RenderFluxChartRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{1}flux\0\u{3}land_uses\0\u{3}width_px\0\u{3}height_px\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}title\0\u{1}flux\0\u{3}land_uses\0\u{3}width_px\0\u{3}height_px\0\u{3}hide_empty_groups\0")
+
+  fileprivate class _StorageClass {
+    var _title: String = String()
+    var _flux: Carbon_Aldo_V1_ComputeFluxRequest? = nil
+    var _landUses: [Carbon_Aldo_V1_GroupFluxInput] = []
+    var _widthPx: Int32 = 0
+    var _heightPx: Int32 = 0
+    var _hideEmptyGroups: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _title = source._title
+      _flux = source._flux
+      _landUses = source._landUses
+      _widthPx = source._widthPx
+      _heightPx = source._heightPx
+      _hideEmptyGroups = source._hideEmptyGroups
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.title) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._flux) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.landUses) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.widthPx) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.heightPx) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._flux) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._landUses) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._widthPx) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._heightPx) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._hideEmptyGroups) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.title.isEmpty {
-      try visitor.visitSingularStringField(value: self.title, fieldNumber: 1)
-    }
-    try { if let v = self._flux {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.landUses.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.landUses, fieldNumber: 3)
-    }
-    if self.widthPx != 0 {
-      try visitor.visitSingularInt32Field(value: self.widthPx, fieldNumber: 4)
-    }
-    if self.heightPx != 0 {
-      try visitor.visitSingularInt32Field(value: self.heightPx, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._title.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._title, fieldNumber: 1)
+      }
+      try { if let v = _storage._flux {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._landUses.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._landUses, fieldNumber: 3)
+      }
+      if _storage._widthPx != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._widthPx, fieldNumber: 4)
+      }
+      if _storage._heightPx != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._heightPx, fieldNumber: 5)
+      }
+      if _storage._hideEmptyGroups != false {
+        try visitor.visitSingularBoolField(value: _storage._hideEmptyGroups, fieldNumber: 6)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Aldo_V1_RenderFluxChartRequest, rhs: Carbon_Aldo_V1_RenderFluxChartRequest) -> Bool {
-    if lhs.title != rhs.title {return false}
-    if lhs._flux != rhs._flux {return false}
-    if lhs.landUses != rhs.landUses {return false}
-    if lhs.widthPx != rhs.widthPx {return false}
-    if lhs.heightPx != rhs.heightPx {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._flux != rhs_storage._flux {return false}
+        if _storage._landUses != rhs_storage._landUses {return false}
+        if _storage._widthPx != rhs_storage._widthPx {return false}
+        if _storage._heightPx != rhs_storage._heightPx {return false}
+        if _storage._hideEmptyGroups != rhs_storage._hideEmptyGroups {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3274,7 +4255,7 @@ nonisolated extension Carbon_Aldo_V1_ListReferenceDataRequest: SwiftProtobuf.Mes
 
 nonisolated extension Carbon_Aldo_V1_DataFile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DataFile"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}file\0\u{1}source\0\u{1}version\0\u{1}rows\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}file\0\u{1}source\0\u{1}version\0\u{1}rows\0\u{1}sha256\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3287,6 +4268,7 @@ nonisolated extension Carbon_Aldo_V1_DataFile: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularStringField(value: &self.source) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.rows) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
       default: break
       }
     }
@@ -3308,6 +4290,9 @@ nonisolated extension Carbon_Aldo_V1_DataFile: SwiftProtobuf.Message, SwiftProto
     if self.rows != 0 {
       try visitor.visitSingularInt32Field(value: self.rows, fieldNumber: 5)
     }
+    if !self.sha256.isEmpty {
+      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3317,6 +4302,7 @@ nonisolated extension Carbon_Aldo_V1_DataFile: SwiftProtobuf.Message, SwiftProto
     if lhs.source != rhs.source {return false}
     if lhs.version != rhs.version {return false}
     if lhs.rows != rhs.rows {return false}
+    if lhs.sha256 != rhs.sha256 {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3470,6 +4456,109 @@ nonisolated extension Carbon_Aldo_V1_ListReferenceDataResponse: SwiftProtobuf.Me
     if lhs.values != rhs.values {return false}
     if lhs.communeReferenceLoaded != rhs.communeReferenceLoaded {return false}
     if lhs.dataSetVersion != rhs.dataSetVersion {return false}
+    if lhs._trace != rhs._trace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFluxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportFluxRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}flux\0\u{1}format\0\u{3}csv_dialect\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._flux) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.format) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.csvDialect) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._flux {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.format != .unspecified {
+      try visitor.visitSingularEnumField(value: self.format, fieldNumber: 2)
+    }
+    if self.csvDialect != .unspecified {
+      try visitor.visitSingularEnumField(value: self.csvDialect, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_ExportFluxRequest, rhs: Carbon_Aldo_V1_ExportFluxRequest) -> Bool {
+    if lhs._flux != rhs._flux {return false}
+    if lhs.format != rhs.format {return false}
+    if lhs.csvDialect != rhs.csvDialect {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Aldo_V1_ExportFluxResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExportFluxResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{3}file_name\0\u{3}media_type\0\u{1}rows\0\u{1}balance\0\u{1}trace\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.content) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.fileName) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mediaType) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.rows) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._balance) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.content.isEmpty {
+      try visitor.visitSingularBytesField(value: self.content, fieldNumber: 1)
+    }
+    if !self.fileName.isEmpty {
+      try visitor.visitSingularStringField(value: self.fileName, fieldNumber: 2)
+    }
+    if !self.mediaType.isEmpty {
+      try visitor.visitSingularStringField(value: self.mediaType, fieldNumber: 3)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularInt32Field(value: self.rows, fieldNumber: 4)
+    }
+    try { if let v = self._balance {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._trace {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Aldo_V1_ExportFluxResponse, rhs: Carbon_Aldo_V1_ExportFluxResponse) -> Bool {
+    if lhs.content != rhs.content {return false}
+    if lhs.fileName != rhs.fileName {return false}
+    if lhs.mediaType != rhs.mediaType {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs._balance != rhs._balance {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
