@@ -91,9 +91,9 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
   /// nil: this process's own executable.
   public var workerExecutable: String?
-  /// What plugins' manifests and signatures must satisfy (`[trust]`); by default nothing is
-  /// required and a manifest, when present, is checked.
-  public var trust = PluginTrustPolicy()
+  /// What plugins' manifests and signatures must satisfy (`[trust]`); by default a manifest is
+  /// required for every plugin the deployment does not pin, and symbolic links are refused.
+  public var trust = PluginTrustPolicy.deploymentDefault
 
   public init(pluginDirectory: String, stateDirectory: String) {
     self.pluginDirectory = pluginDirectory
@@ -213,13 +213,15 @@ public struct DeploymentConfig: Sendable, Equatable {
     return config
   }
 
-  /// `[trust]`: `require_signature`, `require_manifest` and `[trust.publishers]` name =
-  /// "base64 Ed25519 public key", each key validated here so a bad one is named at start-up.
+  /// `[trust]`: `require_signature`, `require_manifest` (default true), `allow_symlinks`
+  /// (default false) and `[trust.publishers]` name = "base64 Ed25519 public key", each key
+  /// validated here so a bad one is named at start-up.
   private static func parseTrust(_ trust: TableReader) throws(Error) -> PluginTrustPolicy {
-    try trust.allowOnly(["require_signature", "require_manifest", "publishers"])
-    var policy = PluginTrustPolicy()
+    try trust.allowOnly(["require_signature", "require_manifest", "allow_symlinks", "publishers"])
+    var policy = PluginTrustPolicy.deploymentDefault
     policy.requireSignature = try trust.bool("require_signature") ?? false
-    policy.requireManifest = try trust.bool("require_manifest") ?? false
+    policy.requireManifest = try trust.bool("require_manifest") ?? PluginTrustPolicy.deploymentDefault.requireManifest
+    policy.allowSymlinks = try trust.bool("allow_symlinks") ?? PluginTrustPolicy.deploymentDefault.allowSymlinks
     if let publishers = try trust.table("publishers") {
       for name in publishers.table.keys.sorted() {
         guard let text = try publishers.string(name) else { continue }

@@ -45,6 +45,19 @@ enum TestEnvironment {
     return path
   }
 
+  /// Copies a built plugin and its manifest (a deployment requires one of every plugin it does
+  /// not pin) into `directory`; returns the copy's path.
+  @discardableResult
+  static func copyPlugin(_ file: String, from source: String = pluginDirectory, to directory: String, as name: String? = nil) throws -> String {
+    let target = directory + "/" + (name ?? file)
+    try FileManager.default.copyItem(atPath: try plugin(file, in: source), toPath: target)
+    let manifest = source + "/" + file + ".manifest.json"
+    if FileManager.default.fileExists(atPath: manifest) {
+      try FileManager.default.copyItem(atPath: manifest, toPath: target + ".manifest.json")
+    }
+    return target
+  }
+
   /// A fresh private temporary directory (mode 0755, so plugins copied in it may load).
   static func temporaryDirectory(_ label: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("carbonhub-\(label)-\(UUID().uuidString)").path
