@@ -15,9 +15,10 @@ struct CommandLineTests {
     private var log = ""
     private(set) var address = ""
 
-    init(arguments: [String], stateDirectory: String? = nil) throws {
+    init(arguments: [String], stateDirectory: String? = nil, environment: [String: String]? = nil) throws {
       self.stateDirectory = try stateDirectory ?? TestEnvironment.temporaryDirectory("cli-state")
       process.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
+      if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
       process.arguments = ["serve", "--listen", "127.0.0.1:0", "--state-dir", self.stateDirectory] + arguments
       let pipe = Pipe()
       process.standardError = pipe
