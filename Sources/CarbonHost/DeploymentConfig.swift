@@ -160,7 +160,10 @@ public struct DeploymentConfig: Sendable, Equatable {
       try access.allowOnly(["client_ca", "require_client_certificate", "admins"])
       config.access.clientCA = try access.string("client_ca")
       config.access.requireClientCertificate = try access.bool("require_client_certificate") ?? (config.access.clientCA != nil)
-      config.access.admins = try access.strings("admins") ?? []
+      config.access.admins = try access.identities("admins") ?? []
+      if let any = config.access.admins.firstIndex(of: "*") {
+        throw Error(key: "access.admins[\(any)]", message: "'*' would make every authenticated caller an admin: name the admins")
+      }
       if config.access.clientCA == nil && config.access.requireClientCertificate {
         throw Error(key: "access.require_client_certificate", message: "needs `client_ca` (the CA that issues client certificates)")
       }
@@ -189,7 +192,7 @@ public struct DeploymentConfig: Sendable, Equatable {
           }
           entry.sha256 = sha.lowercased()
         }
-        entry.allow = try module.strings("allow")
+        entry.allow = try module.identities("allow")
         if let isolation = try module.string("isolation") {
           guard let value = Isolation(rawValue: isolation) else {
             throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
@@ -338,6 +341,20 @@ struct TableReader {
       throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must not be empty")
     }
     return strings
+  }
+
+  /// A list of identities (`cn:…`, `dns:…`, `uri:…`, `email:…`, `*`, or a bare common name),
+  /// each checked with `IdentityPattern`.
+  func identities(_ name: String) throws(DeploymentConfig.Error) -> [String]? {
+    guard let list = try strings(name) else { return nil }
+    for (index, text) in list.enumerated() {
+      do {
+        _ = try IdentityPattern(text)
+      } catch {
+        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: error.reason)
+      }
+    }
+    return list
   }
 
   /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".

@@ -60,7 +60,9 @@ struct ModuleCalls: Sendable {
   func admit(
     module: ModuleRegistry.Module, path: String, metadata: Metadata, context: ServerContext
   ) throws(RPCError) -> Admitted {
-    let identity = peers.identity(of: context.remotePeer)
+    let connection = peers.identity(of: context.remotePeer)
+    // Logged under the name that the allow-list granted, when there is one.
+    let identity = connection.acting(as: module.allowGrant(for: connection))
     let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
       ?? Self.newRequestID()
     guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {

@@ -123,7 +123,13 @@ public final class ModuleRegistry: Sendable {
     /// True when `identity` may call this module.
     public func admits(_ identity: CallerIdentity) -> Bool {
       guard let allow else { return true }
-      return allow.contains("*") ? identity.isAuthenticated : identity.matches(any: allow)
+      return identity.match(in: allow) != nil
+    }
+
+    /// The caller's name that this module's allow-list grants (nil without an allow-list, or
+    /// when the caller is not on it).
+    public func allowGrant(for identity: CallerIdentity) -> CallerIdentity.Name? {
+      allow.flatMap { identity.match(in: $0) }
     }
 
     func with(
@@ -333,8 +339,12 @@ public final class ModuleRegistry: Sendable {
   public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> Module {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
-      if let allow, let blank = allow.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-        throw ActionError(code: .invalidArgument, message: "allow[\(blank)]: must not be empty")
+      for (index, entry) in (allow ?? []).enumerated() {
+        do throws(IdentityPattern.Error) {
+          _ = try IdentityPattern(entry)
+        } catch {
+          throw ActionError(code: .invalidArgument, message: "allow[\(index)]: \(error.reason)")
+        }
       }
       self.logger.notice(
         "admin: set module access",

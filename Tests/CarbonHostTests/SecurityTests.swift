@@ -124,7 +124,7 @@ struct SecurityTests {
     let whoami = try await secure.withClient(as: "ops") { client in
       try await Carbon_Host_V1_Host.Client(wrapping: client).whoAmI(.init())
     }
-    #expect(whoami.authenticated && whoami.identities == ["ops"] && whoami.roles == ["admin"])
+    #expect(whoami.authenticated && whoami.identities == ["cn:ops"] && whoami.roles == ["admin"])
     #expect(whoami.callableModules == ["gwp"])
   }
 

@@ -80,13 +80,15 @@ final class RunningHost: Sendable {
   private let task: Task<Void, any Error>
 
   /// Starts a host with these modules (name → library path) and waits until it listens.
-  static func start(modules: [(String, String)], configure: (inout DeploymentConfig) throws -> Void = { _ in }) async throws -> RunningHost {
+  static func start(
+    modules: [(String, String)], logger: Logger = TestEnvironment.logger, configure: (inout DeploymentConfig) throws -> Void = { _ in }
+  ) async throws -> RunningHost {
     let state = try TestEnvironment.temporaryDirectory("state")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
     config.modules = modules.map { DeploymentConfig.Module(name: $0.0, path: $0.1) }
     try configure(&config)
-    let server = try HostServer(config: config, logger: TestEnvironment.logger)
+    let server = try HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
       try await server.run(handleSignals: false) { continuation.yield($0) }

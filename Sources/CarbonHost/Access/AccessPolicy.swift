@@ -16,7 +16,13 @@ public struct AccessPolicy: Sendable {
 
   /// The roles `identity` holds.
   public func roles(of identity: CallerIdentity) -> [String] {
-    identity.isAuthenticated && identity.matches(any: admins) ? ["admin"] : []
+    adminGrant(of: identity) == nil ? [] : ["admin"]
+  }
+
+  /// The caller's name that `access.admins` lists (typed: `cn:ops` matches only a common
+  /// name), nil when the caller is not an admin. Admin actions are logged under this name.
+  public func adminGrant(of identity: CallerIdentity) -> CallerIdentity.Name? {
+    identity.match(in: admins.filter { $0 != "*" })
   }
 
   /// Services only admins may call.
