@@ -3,8 +3,8 @@
 # the C plugins and the broken test plugins, then `swift test`. Extra arguments go to
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
-# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio
-# and grpcio-tools (installed here with pip if missing), and PostgreSQL for the COP pool's
+# Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio,
+# grpcio-tools and sslyze (installed here with pip if missing), and PostgreSQL for the COP pool's
 # PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +13,11 @@ cd "$root"
 if ! python3 -c "import grpc, grpc_tools" 2>/dev/null; then
   echo "installing grpcio and grpcio-tools for the Python interoperability test" >&2
   python3 -m pip install --quiet grpcio grpcio-tools
+fi
+# sslyze checks the host's TLS against Mozilla's intermediate profile (TLSHygieneSecurityTests).
+if ! python3 -c "import sslyze" 2>/dev/null; then
+  echo "installing sslyze for the TLS profile test" >&2
+  python3 -m pip install --quiet sslyze || echo "sslyze could not be installed: its test will be skipped" >&2
 fi
 
 # The COP pool's PostgreSQL tests run against a real server when PostgreSQL is installed

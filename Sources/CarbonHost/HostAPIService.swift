@@ -14,7 +14,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     let identity = calls.peers.identity(of: context.remotePeer)
     var response = Carbon_Host_V1_WhoAmIResponse()
     response.authenticated = identity.isAuthenticated
-    response.identities = identity.names
+    response.identities = identity.names.map(\.description)
     response.roles = access.roles(of: identity)
     response.callableModules = registry.all.filter { $0.admits(identity) }.map(\.name)
     return ServerResponse(message: response)
@@ -24,14 +24,15 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> ServerResponse<Carbon_Host_V1_ListModulesResponse>
   {
     var response = Carbon_Host_V1_ListModulesResponse()
-    response.modules = registry.all.map(Self.info)
+    let detailed = isAdmin(context)
+    response.modules = registry.all.map { Self.info($0, detailed: detailed) }
     return ServerResponse(message: response)
   }
 
   func getModule(request: ServerRequest<Carbon_Host_V1_GetModuleRequest>, context: ServerContext) async throws
     -> ServerResponse<Carbon_Host_V1_ModuleInfo>
   {
-    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name")))
+    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context)))
   }
 
   func invoke(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
@@ -98,10 +99,18 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     return try calls.admit(module: module, path: method.path, metadata: metadata, context: context)
   }
 
-  static func info(_ module: ModuleRegistry.Module) -> Carbon_Host_V1_ModuleInfo {
+  /// True when the caller holds the admin role.
+  private func isAdmin(_ context: ServerContext) -> Bool {
+    access.adminGrant(of: calls.peers.identity(of: context.remotePeer)) != nil
+  }
+
+  /// A module as `ListModules`, `GetModule` and the admin RPCs describe it. Only admins see
+  /// where its file lies and who may call it (`detailed`): a file path tells an attacker where
+  /// to aim, and an allow-list which identity to impersonate.
+  static func info(_ module: ModuleRegistry.Module, detailed: Bool = true) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
-    info.path = module.path
+    if detailed { info.path = module.path }
     if let metadata = module.metadata {
       info.version = metadata.version
       info.description_p = metadata.summary
@@ -115,8 +124,10 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       }
       info.services = metadata.services
     }
-    info.allow = module.allow ?? []
-    info.allowAny = module.allow == nil
+    if detailed {
+      info.allow = module.allow ?? []
+      info.allowAny = module.allow == nil
+    }
     info.isolation = module.settings.isolation == .isolated ? .isolated : .inProcess
     info.restarts = UInt32(module.restarts)
     info.callsInFlight = UInt32(max(0, module.gate.current))
@@ -140,6 +151,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
 struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   let registry: ModuleRegistry
   let peers: PeerDirectory
+  let access: AccessPolicy
 
   func enableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
     try await act { caller throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }(context)
@@ -182,7 +194,9 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   ) -> @Sendable (ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
     { context in
       do {
-        return HostAPIService.info(try await action(peers.identity(of: context.remotePeer)))
+        // Acting under the name that `access.admins` granted: the one the logs must show.
+        let identity = peers.identity(of: context.remotePeer)
+        return HostAPIService.info(try await action(identity.acting(as: access.adminGrant(of: identity))))
       } catch let error as ModuleRegistry.ActionError {
         let code: RPCError.Code
         switch error.code {

@@ -78,7 +78,7 @@ public final class HostServer: Sendable {
       services: [
         PluginRoutes(calls: calls),
         HostAPIService(calls: calls, access: access),
-        HostAdminService(registry: registry, peers: peers),
+        HostAdminService(registry: registry, peers: peers, access: access),
         HealthService(registry: registry),
         ReflectionService(registry: registry),
       ],
