@@ -88,6 +88,9 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// Name of this host in logs, metrics and the `carbonhub-instance` response header
   /// (`instance_name`); defaults to the listen address.
   public var instanceName: String?
+  /// The audit log file (`audit_log`): admin actions and refusals as JSON lines; nil:
+  /// `<state_dir>/audit.log`.
+  public var auditLog: String?
   /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
   /// nil: this process's own executable.
   public var workerExecutable: String?
@@ -135,7 +138,7 @@ public struct DeploymentConfig: Sendable, Equatable {
     let reader = TableReader(table: root, prefix: "")
     try reader.allowOnly([
       "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
-      "instance_name", "worker_executable", "trust",
+      "instance_name", "worker_executable", "trust", "audit_log",
     ])
     if let listen = try reader.string("listen") { config.listen = listen }
     if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
@@ -156,6 +159,7 @@ public struct DeploymentConfig: Sendable, Equatable {
     config.metricsListen = try reader.string("metrics_listen") ?? config.metricsListen
     config.instanceName = try reader.string("instance_name") ?? config.instanceName
     config.workerExecutable = try reader.string("worker_executable") ?? config.workerExecutable
+    config.auditLog = try reader.string("audit_log") ?? config.auditLog
     if let access = try reader.table("access") {
       try access.allowOnly(["client_ca", "require_client_certificate", "admins"])
       config.access.clientCA = try access.string("client_ca")

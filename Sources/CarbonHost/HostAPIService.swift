@@ -147,65 +147,97 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
 }
 
 /// `carbon.host.v1.HostAdmin`: run-time changes by an admin. The `AccessInterceptor` has
-/// already checked the caller holds the admin role.
+/// already checked the caller holds the admin role. Every action, whatever its outcome, is
+/// written to the audit log before its answer leaves.
 struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   let registry: ModuleRegistry
   let peers: PeerDirectory
   let access: AccessPolicy
+  let audit: AuditLog?
 
   func enableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }(context)
+    try await audited("EnableModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
+      try await Self.run { () throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }
+    }
   }
 
   func disableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.disable(request.name, by: caller) }(context)
+    try await audited("DisableModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
+      try await Self.run { () throws(ModuleRegistry.ActionError) in try await registry.disable(request.name, by: caller) }
+    }
   }
 
   func reloadModule(request: Carbon_Host_V1_ReloadModuleRequest, context: ServerContext) async throws
     -> Carbon_Host_V1_ModuleInfo
   {
-    if !request.sha256.isEmpty, request.sha256.count != 64 || !request.sha256.allSatisfy(\.isHexDigit) {
-      throw RPCError(code: .invalidArgument, message: "sha256: must be 64 hexadecimal characters")
+    let detail = "path=\(request.path.isEmpty ? "(current)" : request.path) sha256=\(request.sha256.isEmpty ? "(none)" : request.sha256)"
+    return try await audited("ReloadModule", module: request.name, detail: detail, context) { caller throws(RPCError) in
+      if !request.sha256.isEmpty, request.sha256.count != 64 || !request.sha256.allSatisfy(\.isHexDigit) {
+        throw RPCError(code: .invalidArgument, message: "sha256: must be 64 hexadecimal characters")
+      }
+      return try await Self.run { () throws(ModuleRegistry.ActionError) in
+        try await registry.reload(
+          request.name, path: request.path.isEmpty ? nil : request.path,
+          sha256: request.sha256.isEmpty ? nil : request.sha256.lowercased(), by: caller)
+      }
     }
-    return try await act { caller throws(ModuleRegistry.ActionError) in
-      try await registry.reload(
-        request.name, path: request.path.isEmpty ? nil : request.path,
-        sha256: request.sha256.isEmpty ? nil : request.sha256.lowercased(), by: caller)
-    }(context)
   }
 
   func setModuleAccess(request: Carbon_Host_V1_SetModuleAccessRequest, context: ServerContext) async throws
     -> Carbon_Host_V1_ModuleInfo
   {
-    if request.allowAny && !request.allow.isEmpty {
-      throw RPCError(code: .invalidArgument, message: "allow: must be empty when allow_any is true")
+    let detail = request.allowAny ? "allow=*any*" : "allow=\(request.allow.joined(separator: ","))"
+    return try await audited("SetModuleAccess", module: request.name, detail: detail, context) { caller throws(RPCError) in
+      if request.allowAny && !request.allow.isEmpty {
+        throw RPCError(code: .invalidArgument, message: "allow: must be empty when allow_any is true")
+      }
+      if !request.allowAny && request.allow.isEmpty {
+        throw RPCError(code: .invalidArgument, message: "allow: give at least one identity, or set allow_any")
+      }
+      return try await Self.run { () throws(ModuleRegistry.ActionError) in
+        try await registry.setAccess(request.name, allow: request.allowAny ? nil : request.allow, by: caller)
+      }
     }
-    if !request.allowAny && request.allow.isEmpty {
-      throw RPCError(code: .invalidArgument, message: "allow: give at least one identity, or set allow_any")
-    }
-    return try await act { caller throws(ModuleRegistry.ActionError) in
-      try await registry.setAccess(request.name, allow: request.allowAny ? nil : request.allow, by: caller)
-    }(context)
   }
 
-  /// Runs an action as the calling identity and maps its failure to a gRPC status.
-  private func act(
-    _ action: @escaping @Sendable (CallerIdentity) async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
-  ) -> @Sendable (ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    { context in
-      do {
-        // Acting under the name that `access.admins` granted: the one the logs must show.
-        let identity = peers.identity(of: context.remotePeer)
-        return HostAPIService.info(try await action(identity.acting(as: access.adminGrant(of: identity))))
-      } catch let error as ModuleRegistry.ActionError {
-        let code: RPCError.Code
-        switch error.code {
-        case .notFound: code = .notFound
-        case .failedPrecondition: code = .failedPrecondition
-        case .invalidArgument: code = .invalidArgument
-        }
-        throw RPCError(code: code, message: error.message)
+  /// Runs an admin action as the calling identity, acting under the name that `access.admins`
+  /// granted (the one logs and the audit log show), and audits its outcome.
+  private func audited(
+    _ method: String, module: String, detail: String?, _ context: ServerContext,
+    _ action: (CallerIdentity) async throws(RPCError) -> ModuleRegistry.Module
+  ) async throws(RPCError) -> Carbon_Host_V1_ModuleInfo {
+    let identity = peers.identity(of: context.remotePeer)
+    let caller = identity.acting(as: access.adminGrant(of: identity))
+    func record(_ outcome: String, _ reason: String?) {
+      audit?.record(
+        .init(
+          kind: "admin", who: "\(caller)", peer: context.remotePeer, action: "carbon.host.v1.HostAdmin/\(method)",
+          module: module, outcome: outcome, detail: [detail, reason].compactMap { $0 }.joined(separator: "; ")))
+    }
+    do {
+      let changed = try await action(caller)
+      record("OK", nil)
+      return HostAPIService.info(changed)
+    } catch {
+      record(AuditLog.statusName(error.code), error.message)
+      throw error
+    }
+  }
+
+  /// A registry action's failure as a gRPC status.
+  private static func run(
+    _ action: () async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
+  ) async throws(RPCError) -> ModuleRegistry.Module {
+    do {
+      return try await action()
+    } catch {
+      let code: RPCError.Code
+      switch error.code {
+      case .notFound: code = .notFound
+      case .failedPrecondition: code = .failedPrecondition
+      case .invalidArgument: code = .invalidArgument
       }
+      throw RPCError(code: code, message: error.message)
     }
   }
 }

@@ -72,17 +72,20 @@ public final class HostServer: Sendable {
     var transportConfig = HTTP2ServerTransport.Custom<HostListenerFactory>.Config.defaults
     transportConfig.rpc.maxRequestPayloadSize = config.maxMessageBytes
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
-    let calls = ModuleCalls(registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName)
+    let audit = try AuditLog(path: config.auditLog ?? config.stateDirectory + "/audit.log")
+    logger.info("audit log", metadata: ["file": "\(audit.path)"])
+    let calls = ModuleCalls(
+      registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit)
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [
         PluginRoutes(calls: calls),
         HostAPIService(calls: calls, access: access),
-        HostAdminService(registry: registry, peers: peers, access: access),
+        HostAdminService(registry: registry, peers: peers, access: access, audit: audit),
         HealthService(registry: registry),
         ReflectionService(registry: registry),
       ],
-      interceptors: [AccessInterceptor(policy: access, peers: peers)])
+      interceptors: [AccessInterceptor(policy: access, peers: peers, audit: audit)])
   }
 
   /// The bound address once listening ("127.0.0.1:8443").

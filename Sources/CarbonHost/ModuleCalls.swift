@@ -13,6 +13,8 @@ struct ModuleCalls: Sendable {
   let logger: Logger
   /// This host's name, sent back in the `carbonhub-instance` response header.
   let instanceName: String
+  /// Where refused calls are recorded.
+  var audit: AuditLog? = nil
 
   /// A call admitted to a module: the caller may call it and holds one of its slots until
   /// `finish` runs.
@@ -72,6 +74,10 @@ struct ModuleCalls: Sendable {
       metrics.record(module: module.name, path: path, status: 7, seconds: 0)
       logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
         .notice("call refused: caller not on the module's allow-list")
+      audit?.record(
+        .init(
+          kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: String(path.dropFirst()), module: module.name,
+          outcome: "PERMISSION_DENIED", detail: "not on the module's allow-list"))
       throw RPCError(
         code: .permissionDenied,
         message: "caller '\(identity)' is not allowed to call module '\(module.name)' (see its `allow` list)")
