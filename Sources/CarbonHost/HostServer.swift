@@ -54,7 +54,7 @@ public final class HostServer: Sendable {
     } else {
       let dev = DevelopmentCertificates(directory: config.stateDirectory + "/tls")
       if try dev.ensure() {
-        logger.notice("generated a development CA and server certificate", metadata: ["dir": "\(dev.directory)"])
+        logger.notice("development CA and server certificate created or renewed (certificates last 90 days)", metadata: ["dir": "\(dev.directory)"])
       }
       tls = TLSFiles(certificate: dev.serverCertificatePath, key: dev.serverKeyPath, developmentCA: dev.caCertificatePath)
     }
