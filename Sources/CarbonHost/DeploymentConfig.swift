@@ -21,6 +21,8 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var configJSON: String = "{}"
     /// Who may call the module (`allow`); nil means any caller the host accepts.
     public var allow: [String]? = nil
+    /// Per-method rules (`[[modules.<name>.rules]]`), checked after `allow`; see `MethodRule`.
+    public var methodRules: [MethodRule] = []
     /// Where the module's code runs (`isolation`).
     public var isolation: Isolation = .inProcess
     /// Address-space limit of an isolated module's worker (`memory_limit_mb`).
@@ -183,7 +185,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         guard let module = try modules.table(name) else { continue }
         try module.allowOnly([
           "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms",
+          "call_timeout_ms", "rules",
         ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
@@ -197,6 +199,7 @@ public struct DeploymentConfig: Sendable, Equatable {
           entry.sha256 = sha.lowercased()
         }
         entry.allow = try module.identities("allow")
+        entry.methodRules = try module.methodRules("rules")
         if let isolation = try module.string("isolation") {
           guard let value = Isolation(rawValue: isolation) else {
             throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
@@ -359,6 +362,36 @@ struct TableReader {
       }
     }
     return list
+  }
+
+  /// `[[…rules]]`: an array of tables, each with `methods` (names or `Prefix*`) and `allow`
+  /// (identities), both required and non-empty.
+  func methodRules(_ name: String) throws(DeploymentConfig.Error) -> [MethodRule] {
+    guard let value = table[name] else { return [] }
+    guard let list = value as? [Any] else {
+      throw DeploymentConfig.Error(key: key(name), message: "must be an array of tables ([[\(key(name))]])")
+    }
+    var rules: [MethodRule] = []
+    for (index, item) in list.enumerated() {
+      guard let object = item as? [String: Any] else {
+        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must be a table with `methods` and `allow`")
+      }
+      let rule = TableReader(table: object, prefix: "\(key(name))[\(index)]")
+      try rule.allowOnly(["methods", "allow"])
+      guard let methods = try rule.strings("methods"), !methods.isEmpty else {
+        throw DeploymentConfig.Error(key: rule.key("methods"), message: "give at least one method name or Prefix*")
+      }
+      for (position, method) in methods.enumerated()
+      where method.dropLast(method.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+        throw DeploymentConfig.Error(
+          key: "\(rule.key("methods"))[\(position)]", message: "'\(method)' is not a method name (Convert) or a prefix (Get*)")
+      }
+      guard let allow = try rule.identities("allow"), !allow.isEmpty else {
+        throw DeploymentConfig.Error(key: rule.key("allow"), message: "give at least one identity")
+      }
+      rules.append(MethodRule(methods: methods, allow: allow))
+    }
+    return rules
   }
 
   /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".

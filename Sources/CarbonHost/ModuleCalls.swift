@@ -64,7 +64,7 @@ struct ModuleCalls: Sendable {
   ) throws(RPCError) -> Admitted {
     let connection = peers.identity(of: context.remotePeer)
     // Logged under the name that the allow-list granted, when there is one.
-    let identity = connection.acting(as: module.allowGrant(for: connection))
+    var identity = connection.acting(as: module.allowGrant(for: connection))
     let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
       ?? Self.newRequestID()
     guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {
@@ -81,6 +81,22 @@ struct ModuleCalls: Sendable {
       throw RPCError(
         code: .permissionDenied,
         message: "caller '\(identity)' is not allowed to call module '\(module.name)' (see its `allow` list)")
+    }
+    if let index = MethodRule.deciding(module.settings.methodRules, for: method.name) {
+      let rule = module.settings.methodRules[index]
+      guard let granted = connection.match(in: rule.allow) else {
+        metrics.record(module: module.name, path: path, status: 7, seconds: 0)
+        logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
+          .notice("call refused: caller not allowed by the method's rule", metadata: ["rule": "\(index)"])
+        audit?.record(
+          .init(
+            kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: String(path.dropFirst()), module: module.name,
+            outcome: "PERMISSION_DENIED", detail: "not allowed by rules[\(index)] of the module"))
+        throw RPCError(
+          code: .permissionDenied,
+          message: "caller '\(identity)' may not call \(method.name) of module '\(module.name)' (see its rules[\(index)])")
+      }
+      identity = connection.acting(as: granted)
     }
     guard module.gate.enter() else {
       metrics.record(module: module.name, path: path, status: 8, seconds: 0)
