@@ -43,4 +43,12 @@ if [[ -n "$fixtures" ]]; then
   # The pre-call_bidi module declaring a bidirectional method it cannot serve.
   "$cc" "${flags[@]}" -DDECLARES_BIDI -o "$fixtures/libbidi_without_entry.so" "$root/Tests/Fixtures/broken-plugins/pre_bidi.c"
   chmod 755 "$fixtures/libbidi_without_entry.so"
+  # Manifests of the fixtures that load (a deployment requires one of every plugin it does not
+  # pin); the ones refused at load (wrong ABI, no entry symbol, undeclared call_bidi) and the
+  # constructor marker (its tests write their own) get none.
+  rm -f "$fixtures"/*.manifest.json "$fixtures"/*.manifest.sig
+  if [[ -x "$carbonhub" ]]; then
+    CARBONHUB="$carbonhub" "$root/scripts/write-manifests.sh" "$fixtures" libbidi_sum.so libcrashy.so \
+      libfailing_init.so libleaky.so libpre_bidi.so libsleepy.so libsleepy-v2.so libchatty.so
+  fi
 fi

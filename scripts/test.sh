@@ -4,7 +4,7 @@
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
 # Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio,
-# grpcio-tools and grpcio-status (installed here with pip if missing), and PostgreSQL for the COP pool's
+# grpcio-tools, grpcio-status and sslyze (installed here with pip if missing), and PostgreSQL for the COP pool's
 # PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +14,11 @@ scripts/install-packages.sh all   # Debian packages first, before the long build
 if ! python3 -c "import grpc, grpc_tools, grpc_status" 2>/dev/null; then
   echo "installing grpcio, grpcio-tools and grpcio-status for the Python interoperability tests" >&2
   python3 -m pip install --quiet grpcio grpcio-tools grpcio-status
+fi
+# sslyze checks the host's TLS against Mozilla's intermediate profile (TLSHygieneSecurityTests).
+if ! python3 -c "import sslyze" 2>/dev/null; then
+  echo "installing sslyze for the TLS profile test" >&2
+  python3 -m pip install --quiet sslyze || echo "sslyze could not be installed: its test will be skipped" >&2
 fi
 
 # The COP pool's PostgreSQL tests run against a real server when PostgreSQL is installed

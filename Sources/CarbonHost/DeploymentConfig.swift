@@ -21,6 +21,8 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var configJSON: String = "{}"
     /// Who may call the module (`allow`); nil means any caller the host accepts.
     public var allow: [String]? = nil
+    /// Per-method rules (`[[modules.<name>.rules]]`), checked after `allow`; see `MethodRule`.
+    public var methodRules: [MethodRule] = []
     /// Where the module's code runs (`isolation`).
     public var isolation: Isolation = .inProcess
     /// Address-space limit of an isolated module's worker (`memory_limit_mb`).
@@ -88,12 +90,15 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// Name of this host in logs, metrics and the `carbonhub-instance` response header
   /// (`instance_name`); defaults to the listen address.
   public var instanceName: String?
+  /// The audit log file (`audit_log`): admin actions and refusals as JSON lines; nil:
+  /// `<state_dir>/audit.log`.
+  public var auditLog: String?
   /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
   /// nil: this process's own executable.
   public var workerExecutable: String?
-  /// What plugins' manifests and signatures must satisfy (`[trust]`); by default nothing is
-  /// required and a manifest, when present, is checked.
-  public var trust = PluginTrustPolicy()
+  /// What plugins' manifests and signatures must satisfy (`[trust]`); by default a manifest is
+  /// required for every plugin the deployment does not pin, and symbolic links are refused.
+  public var trust = PluginTrustPolicy.deploymentDefault
 
   public init(pluginDirectory: String, stateDirectory: String) {
     self.pluginDirectory = pluginDirectory
@@ -135,7 +140,7 @@ public struct DeploymentConfig: Sendable, Equatable {
     let reader = TableReader(table: root, prefix: "")
     try reader.allowOnly([
       "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
-      "instance_name", "worker_executable", "trust",
+      "instance_name", "worker_executable", "trust", "audit_log",
     ])
     if let listen = try reader.string("listen") { config.listen = listen }
     if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
@@ -156,11 +161,15 @@ public struct DeploymentConfig: Sendable, Equatable {
     config.metricsListen = try reader.string("metrics_listen") ?? config.metricsListen
     config.instanceName = try reader.string("instance_name") ?? config.instanceName
     config.workerExecutable = try reader.string("worker_executable") ?? config.workerExecutable
+    config.auditLog = try reader.string("audit_log") ?? config.auditLog
     if let access = try reader.table("access") {
       try access.allowOnly(["client_ca", "require_client_certificate", "admins"])
       config.access.clientCA = try access.string("client_ca")
       config.access.requireClientCertificate = try access.bool("require_client_certificate") ?? (config.access.clientCA != nil)
-      config.access.admins = try access.strings("admins") ?? []
+      config.access.admins = try access.identities("admins") ?? []
+      if let any = config.access.admins.firstIndex(of: "*") {
+        throw Error(key: "access.admins[\(any)]", message: "'*' would make every authenticated caller an admin: name the admins")
+      }
       if config.access.clientCA == nil && config.access.requireClientCertificate {
         throw Error(key: "access.require_client_certificate", message: "needs `client_ca` (the CA that issues client certificates)")
       }
@@ -176,7 +185,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         guard let module = try modules.table(name) else { continue }
         try module.allowOnly([
           "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms",
+          "call_timeout_ms", "rules",
         ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
@@ -189,7 +198,8 @@ public struct DeploymentConfig: Sendable, Equatable {
           }
           entry.sha256 = sha.lowercased()
         }
-        entry.allow = try module.strings("allow")
+        entry.allow = try module.identities("allow")
+        entry.methodRules = try module.methodRules("rules")
         if let isolation = try module.string("isolation") {
           guard let value = Isolation(rawValue: isolation) else {
             throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
@@ -213,13 +223,15 @@ public struct DeploymentConfig: Sendable, Equatable {
     return config
   }
 
-  /// `[trust]`: `require_signature`, `require_manifest` and `[trust.publishers]` name =
-  /// "base64 Ed25519 public key", each key validated here so a bad one is named at start-up.
+  /// `[trust]`: `require_signature`, `require_manifest` (default true), `allow_symlinks`
+  /// (default false) and `[trust.publishers]` name = "base64 Ed25519 public key", each key
+  /// validated here so a bad one is named at start-up.
   private static func parseTrust(_ trust: TableReader) throws(Error) -> PluginTrustPolicy {
-    try trust.allowOnly(["require_signature", "require_manifest", "publishers"])
-    var policy = PluginTrustPolicy()
+    try trust.allowOnly(["require_signature", "require_manifest", "allow_symlinks", "publishers"])
+    var policy = PluginTrustPolicy.deploymentDefault
     policy.requireSignature = try trust.bool("require_signature") ?? false
-    policy.requireManifest = try trust.bool("require_manifest") ?? false
+    policy.requireManifest = try trust.bool("require_manifest") ?? PluginTrustPolicy.deploymentDefault.requireManifest
+    policy.allowSymlinks = try trust.bool("allow_symlinks") ?? PluginTrustPolicy.deploymentDefault.allowSymlinks
     if let publishers = try trust.table("publishers") {
       for name in publishers.table.keys.sorted() {
         guard let text = try publishers.string(name) else { continue }
@@ -336,6 +348,50 @@ struct TableReader {
       throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must not be empty")
     }
     return strings
+  }
+
+  /// A list of identities (`cn:…`, `dns:…`, `uri:…`, `email:…`, `*`, or a bare common name),
+  /// each checked with `IdentityPattern`.
+  func identities(_ name: String) throws(DeploymentConfig.Error) -> [String]? {
+    guard let list = try strings(name) else { return nil }
+    for (index, text) in list.enumerated() {
+      do {
+        _ = try IdentityPattern(text)
+      } catch {
+        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: error.reason)
+      }
+    }
+    return list
+  }
+
+  /// `[[…rules]]`: an array of tables, each with `methods` (names or `Prefix*`) and `allow`
+  /// (identities), both required and non-empty.
+  func methodRules(_ name: String) throws(DeploymentConfig.Error) -> [MethodRule] {
+    guard let value = table[name] else { return [] }
+    guard let list = value as? [Any] else {
+      throw DeploymentConfig.Error(key: key(name), message: "must be an array of tables ([[\(key(name))]])")
+    }
+    var rules: [MethodRule] = []
+    for (index, item) in list.enumerated() {
+      guard let object = item as? [String: Any] else {
+        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must be a table with `methods` and `allow`")
+      }
+      let rule = TableReader(table: object, prefix: "\(key(name))[\(index)]")
+      try rule.allowOnly(["methods", "allow"])
+      guard let methods = try rule.strings("methods"), !methods.isEmpty else {
+        throw DeploymentConfig.Error(key: rule.key("methods"), message: "give at least one method name or Prefix*")
+      }
+      for (position, method) in methods.enumerated()
+      where method.dropLast(method.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+        throw DeploymentConfig.Error(
+          key: "\(rule.key("methods"))[\(position)]", message: "'\(method)' is not a method name (Convert) or a prefix (Get*)")
+      }
+      guard let allow = try rule.identities("allow"), !allow.isEmpty else {
+        throw DeploymentConfig.Error(key: rule.key("allow"), message: "give at least one identity")
+      }
+      rules.append(MethodRule(methods: methods, allow: allow))
+    }
+    return rules
   }
 
   /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".

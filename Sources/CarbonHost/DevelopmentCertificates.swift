@@ -12,6 +12,11 @@ import X509
 /// | `ca-key.pem` | the CA private key (mode 0600) |
 /// | `server.pem`, `server-key.pem` | the server certificate (SANs: localhost, 127.0.0.1, ::1) and key |
 ///
+/// Issued certificates live `leafValidity` (90 days, as public CAs now issue them) and carry
+/// the CA's key identifier (AuthorityKeyIdentifier) and their own, so strict verifiers
+/// (`openssl verify -x509_strict`) accept them; `ensure()` renews the server certificate when
+/// it is near its end, and the whole set when the CA is.
+///
 /// For development and tests only: production deployments give their own certificate and key
 /// in the deployment file.
 public struct DevelopmentCertificates: Sendable {
@@ -34,13 +39,35 @@ public struct DevelopmentCertificates: Sendable {
     }
   }
 
-  /// Creates the CA and the server certificate unless they already exist.
+  /// How long an issued (server or client) certificate is valid: 90 days.
+  public static let leafValidity: TimeInterval = 90 * 86400
+  /// How long the development CA is valid: 5 years (clients keep trusting one CA file).
+  public static let caValidity: TimeInterval = 5 * 365 * 86400
+  /// A server certificate with less than this left is renewed on start: 30 days.
+  public static let renewalMargin: TimeInterval = 30 * 86400
+
+  /// Creates the CA and the server certificate unless they already exist; renews the server
+  /// certificate (same CA) when it expires within `renewalMargin`, and everything when the CA
+  /// expires within `leafValidity` (a renewed server certificate must not outlive its CA).
   /// Returns true when new files were written.
   @discardableResult
-  public func ensure(extraHostNames: [String] = []) throws -> Bool {
-    if exist { return false }
-    try create(extraHostNames: extraHostNames)
+  public func ensure(extraHostNames: [String] = [], now: Date = Date()) throws -> Bool {
+    guard exist, let ca = try? Self.readCertificate(caCertificatePath),
+      ca.notValidAfter.timeIntervalSince(now) > Self.leafValidity
+    else {
+      try create(extraHostNames: extraHostNames)
+      return true
+    }
+    if let server = try? Self.readCertificate(serverCertificatePath), server.notValidAfter.timeIntervalSince(now) > Self.renewalMargin {
+      return false
+    }
+    try issueServerCertificate(extraHostNames: extraHostNames)
     return true
+  }
+
+  /// The certificate of a PEM file.
+  static func readCertificate(_ path: String) throws -> Certificate {
+    try Certificate(pemEncoded: String(contentsOfFile: path, encoding: .utf8))
   }
 
   /// Creates (or replaces) the CA and the server certificate.
@@ -55,7 +82,7 @@ public struct DevelopmentCertificates: Sendable {
     let now = Date()
     let ca = try Certificate(
       version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
-      notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(5 * 365 * 86400),
+      notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(Self.caValidity - 3600),
       issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
       extensions: try Certificate.Extensions {
         Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
@@ -65,9 +92,13 @@ public struct DevelopmentCertificates: Sendable {
       issuerPrivateKey: .init(caKey))
     try write(ca.serializeAsPEM().pemString, to: caCertificatePath, mode: 0o644)
     try write(caKey.pemRepresentation, to: caKeyPath, mode: 0o600)
-    let names = ["localhost"] + extraHostNames
+    try issueServerCertificate(extraHostNames: extraHostNames)
+  }
+
+  /// Issues the server certificate (SANs: localhost, the extra names, 127.0.0.1, ::1) from the CA.
+  private func issueServerCertificate(extraHostNames: [String]) throws {
     try issue(
-      commonName: "carbonhub server", dnsNames: names, ipAddresses: ["127.0.0.1", "::1"],
+      commonName: "carbonhub server", dnsNames: ["localhost"] + extraHostNames, ipAddresses: ["127.0.0.1", "::1"],
       usage: .serverAuth, certificatePath: serverCertificatePath, keyPath: serverKeyPath)
   }
 
@@ -79,9 +110,15 @@ public struct DevelopmentCertificates: Sendable {
 
   /// Issues a certificate signed by the development CA (which must exist) and writes it and
   /// its key as PEM files.
+  ///
+  /// - Parameters:
+  ///   - uris, emails: subject-alternative-name URIs (e.g. SPIFFE IDs) and e-mail addresses.
+  ///   - validity: seconds from issue to expiry (plus the hour of clock skew allowed before);
+  ///     at most `leafValidity`.
   public func issue(
-    commonName: String, dnsNames: [String] = [], ipAddresses: [String] = [], usage: Usage,
-    certificatePath: String, keyPath: String
+    commonName: String, dnsNames: [String] = [], ipAddresses: [String] = [], uris: [String] = [],
+    emails: [String] = [], usage: Usage, certificatePath: String, keyPath: String,
+    validity: TimeInterval = DevelopmentCertificates.leafValidity
   ) throws {
     let caKey = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: caKeyPath, encoding: .utf8))
     let ca = try Certificate(pemEncoded: String(contentsOfFile: caCertificatePath, encoding: .utf8))
@@ -90,7 +127,8 @@ public struct DevelopmentCertificates: Sendable {
       OrganizationName("carbonhub")
       CommonName(commonName)
     }
-    var alternativeNames: [GeneralName] = dnsNames.map { .dnsName($0) }
+    var alternativeNames: [GeneralName] =
+      dnsNames.map { .dnsName($0) } + uris.map { .uniformResourceIdentifier($0) } + emails.map { .rfc822Name($0) }
     for address in ipAddresses {
       guard let bytes = Self.ipAddressBytes(address) else {
         throw DeploymentConfig.Error(key: "ip", message: "'\(address)' is not an IP address")
@@ -98,15 +136,19 @@ public struct DevelopmentCertificates: Sendable {
       alternativeNames.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
     }
     let now = Date()
+    let authorityKey = try ca.extensions.subjectKeyIdentifier?.keyIdentifier ?? SubjectKeyIdentifier(hash: ca.publicKey).keyIdentifier
+    let lifetime = min(validity, Self.leafValidity)
     let certificate = try Certificate(
       version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
-      notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(2 * 365 * 86400),
+      notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(lifetime - 3600),
       issuer: ca.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
       extensions: try Certificate.Extensions {
         Critical(BasicConstraints.notCertificateAuthority)
         Critical(KeyUsage(digitalSignature: true))
         try ExtendedKeyUsage([usage == .serverAuth ? .serverAuth : .clientAuth])
         if !alternativeNames.isEmpty { SubjectAlternativeNames(alternativeNames) }
+        AuthorityKeyIdentifier(keyIdentifier: authorityKey)
+        SubjectKeyIdentifier(hash: .init(key.publicKey))
       },
       issuerPrivateKey: .init(caKey))
     try write(certificate.serializeAsPEM().pemString, to: certificatePath, mode: 0o644)

@@ -14,7 +14,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     let identity = calls.peers.identity(of: context.remotePeer)
     var response = Carbon_Host_V1_WhoAmIResponse()
     response.authenticated = identity.isAuthenticated
-    response.identities = identity.names
+    response.identities = identity.names.map(\.description)
     response.roles = access.roles(of: identity)
     response.callableModules = registry.all.filter { $0.admits(identity) }.map(\.name)
     return ServerResponse(message: response)
@@ -24,14 +24,15 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> ServerResponse<Carbon_Host_V1_ListModulesResponse>
   {
     var response = Carbon_Host_V1_ListModulesResponse()
-    response.modules = registry.all.map(Self.info)
+    let detailed = isAdmin(context)
+    response.modules = registry.all.map { Self.info($0, detailed: detailed) }
     return ServerResponse(message: response)
   }
 
   func getModule(request: ServerRequest<Carbon_Host_V1_GetModuleRequest>, context: ServerContext) async throws
     -> ServerResponse<Carbon_Host_V1_ModuleInfo>
   {
-    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name")))
+    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context)))
   }
 
   func invoke(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
@@ -98,10 +99,18 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     return try calls.admit(module: module, path: method.path, metadata: metadata, context: context)
   }
 
-  static func info(_ module: ModuleRegistry.Module) -> Carbon_Host_V1_ModuleInfo {
+  /// True when the caller holds the admin role.
+  private func isAdmin(_ context: ServerContext) -> Bool {
+    access.adminGrant(of: calls.peers.identity(of: context.remotePeer)) != nil
+  }
+
+  /// A module as `ListModules`, `GetModule` and the admin RPCs describe it. Only admins see
+  /// where its file lies and who may call it (`detailed`): a file path tells an attacker where
+  /// to aim, and an allow-list which identity to impersonate.
+  static func info(_ module: ModuleRegistry.Module, detailed: Bool = true) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
-    info.path = module.path
+    if detailed { info.path = module.path }
     if let metadata = module.metadata {
       info.version = metadata.version
       info.description_p = metadata.summary
@@ -115,8 +124,10 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       }
       info.services = metadata.services
     }
-    info.allow = module.allow ?? []
-    info.allowAny = module.allow == nil
+    if detailed {
+      info.allow = module.allow ?? []
+      info.allowAny = module.allow == nil
+    }
     info.isolation = module.settings.isolation == .isolated ? .isolated : .inProcess
     info.restarts = UInt32(module.restarts)
     info.callsInFlight = UInt32(max(0, module.gate.current))
@@ -136,62 +147,97 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
 }
 
 /// `carbon.host.v1.HostAdmin`: run-time changes by an admin. The `AccessInterceptor` has
-/// already checked the caller holds the admin role.
+/// already checked the caller holds the admin role. Every action, whatever its outcome, is
+/// written to the audit log before its answer leaves.
 struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   let registry: ModuleRegistry
   let peers: PeerDirectory
+  let access: AccessPolicy
+  let audit: AuditLog?
 
   func enableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }(context)
+    try await audited("EnableModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
+      try await Self.run { () throws(ModuleRegistry.ActionError) in try await registry.enable(request.name, by: caller) }
+    }
   }
 
   func disableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    try await act { caller throws(ModuleRegistry.ActionError) in try await registry.disable(request.name, by: caller) }(context)
+    try await audited("DisableModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
+      try await Self.run { () throws(ModuleRegistry.ActionError) in try await registry.disable(request.name, by: caller) }
+    }
   }
 
   func reloadModule(request: Carbon_Host_V1_ReloadModuleRequest, context: ServerContext) async throws
     -> Carbon_Host_V1_ModuleInfo
   {
-    if !request.sha256.isEmpty, request.sha256.count != 64 || !request.sha256.allSatisfy(\.isHexDigit) {
-      throw RPCError(code: .invalidArgument, message: "sha256: must be 64 hexadecimal characters")
+    let detail = "path=\(request.path.isEmpty ? "(current)" : request.path) sha256=\(request.sha256.isEmpty ? "(none)" : request.sha256)"
+    return try await audited("ReloadModule", module: request.name, detail: detail, context) { caller throws(RPCError) in
+      if !request.sha256.isEmpty, request.sha256.count != 64 || !request.sha256.allSatisfy(\.isHexDigit) {
+        throw RPCError(code: .invalidArgument, message: "sha256: must be 64 hexadecimal characters")
+      }
+      return try await Self.run { () throws(ModuleRegistry.ActionError) in
+        try await registry.reload(
+          request.name, path: request.path.isEmpty ? nil : request.path,
+          sha256: request.sha256.isEmpty ? nil : request.sha256.lowercased(), by: caller)
+      }
     }
-    return try await act { caller throws(ModuleRegistry.ActionError) in
-      try await registry.reload(
-        request.name, path: request.path.isEmpty ? nil : request.path,
-        sha256: request.sha256.isEmpty ? nil : request.sha256.lowercased(), by: caller)
-    }(context)
   }
 
   func setModuleAccess(request: Carbon_Host_V1_SetModuleAccessRequest, context: ServerContext) async throws
     -> Carbon_Host_V1_ModuleInfo
   {
-    if request.allowAny && !request.allow.isEmpty {
-      throw RPCError(code: .invalidArgument, message: "allow: must be empty when allow_any is true")
+    let detail = request.allowAny ? "allow=*any*" : "allow=\(request.allow.joined(separator: ","))"
+    return try await audited("SetModuleAccess", module: request.name, detail: detail, context) { caller throws(RPCError) in
+      if request.allowAny && !request.allow.isEmpty {
+        throw RPCError(code: .invalidArgument, message: "allow: must be empty when allow_any is true")
+      }
+      if !request.allowAny && request.allow.isEmpty {
+        throw RPCError(code: .invalidArgument, message: "allow: give at least one identity, or set allow_any")
+      }
+      return try await Self.run { () throws(ModuleRegistry.ActionError) in
+        try await registry.setAccess(request.name, allow: request.allowAny ? nil : request.allow, by: caller)
+      }
     }
-    if !request.allowAny && request.allow.isEmpty {
-      throw RPCError(code: .invalidArgument, message: "allow: give at least one identity, or set allow_any")
-    }
-    return try await act { caller throws(ModuleRegistry.ActionError) in
-      try await registry.setAccess(request.name, allow: request.allowAny ? nil : request.allow, by: caller)
-    }(context)
   }
 
-  /// Runs an action as the calling identity and maps its failure to a gRPC status.
-  private func act(
-    _ action: @escaping @Sendable (CallerIdentity) async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
-  ) -> @Sendable (ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
-    { context in
-      do {
-        return HostAPIService.info(try await action(peers.identity(of: context.remotePeer)))
-      } catch let error as ModuleRegistry.ActionError {
-        let code: RPCError.Code
-        switch error.code {
-        case .notFound: code = .notFound
-        case .failedPrecondition: code = .failedPrecondition
-        case .invalidArgument: code = .invalidArgument
-        }
-        throw RPCError(code: code, message: error.message)
+  /// Runs an admin action as the calling identity, acting under the name that `access.admins`
+  /// granted (the one logs and the audit log show), and audits its outcome.
+  private func audited(
+    _ method: String, module: String, detail: String?, _ context: ServerContext,
+    _ action: (CallerIdentity) async throws(RPCError) -> ModuleRegistry.Module
+  ) async throws(RPCError) -> Carbon_Host_V1_ModuleInfo {
+    let identity = peers.identity(of: context.remotePeer)
+    let caller = identity.acting(as: access.adminGrant(of: identity))
+    func record(_ outcome: String, _ reason: String?) {
+      audit?.record(
+        .init(
+          kind: "admin", who: "\(caller)", peer: context.remotePeer, action: "carbon.host.v1.HostAdmin/\(method)",
+          module: module, outcome: outcome, detail: [detail, reason].compactMap { $0 }.joined(separator: "; ")))
+    }
+    do {
+      let changed = try await action(caller)
+      record("OK", nil)
+      return HostAPIService.info(changed)
+    } catch {
+      record(AuditLog.statusName(error.code), error.message)
+      throw error
+    }
+  }
+
+  /// A registry action's failure as a gRPC status.
+  private static func run(
+    _ action: () async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
+  ) async throws(RPCError) -> ModuleRegistry.Module {
+    do {
+      return try await action()
+    } catch {
+      let code: RPCError.Code
+      switch error.code {
+      case .notFound: code = .notFound
+      case .failedPrecondition: code = .failedPrecondition
+      case .invalidArgument: code = .invalidArgument
       }
+      throw RPCError(code: code, message: error.message)
     }
   }
 }

@@ -54,7 +54,7 @@ public final class HostServer: Sendable {
     } else {
       let dev = DevelopmentCertificates(directory: config.stateDirectory + "/tls")
       if try dev.ensure() {
-        logger.notice("generated a development CA and server certificate", metadata: ["dir": "\(dev.directory)"])
+        logger.notice("development CA and server certificate created or renewed (certificates last 90 days)", metadata: ["dir": "\(dev.directory)"])
       }
       tls = TLSFiles(certificate: dev.serverCertificatePath, key: dev.serverKeyPath, developmentCA: dev.caCertificatePath)
     }
@@ -72,19 +72,22 @@ public final class HostServer: Sendable {
     var transportConfig = HTTP2ServerTransport.Custom<HostListenerFactory>.Config.defaults
     transportConfig.rpc.maxRequestPayloadSize = config.maxMessageBytes
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
-    let calls = ModuleCalls(registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName)
+    let audit = try AuditLog(path: config.auditLog ?? config.stateDirectory + "/audit.log")
+    logger.info("audit log", metadata: ["file": "\(audit.path)"])
+    let calls = ModuleCalls(
+      registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit)
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [
         PluginRoutes(calls: calls),
         HostAPIService(calls: calls, access: access),
-        HostAdminService(registry: registry, peers: peers),
+        HostAdminService(registry: registry, peers: peers, access: access, audit: audit),
         HealthService(registry: registry),
         ReflectionService(registry: registry),
       ],
       interceptors: [
         CallEnvelopeInterceptor(instanceName: instanceName, moduleOwning: { [registry] in registry.owner(of: $0)?.name }),
-        AccessInterceptor(policy: access, peers: peers),
+        AccessInterceptor(policy: access, peers: peers, audit: audit),
       ])
   }
 

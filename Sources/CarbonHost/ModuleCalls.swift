@@ -13,6 +13,8 @@ struct ModuleCalls: Sendable {
   let logger: Logger
   /// This host's name, sent back in the `carbonhub-instance` response header.
   let instanceName: String
+  /// Where refused calls are recorded.
+  var audit: AuditLog? = nil
 
   /// A call admitted to a module: the caller may call it and holds one of its slots until
   /// `finish` runs.
@@ -60,7 +62,9 @@ struct ModuleCalls: Sendable {
   func admit(
     module: ModuleRegistry.Module, path: String, metadata: Metadata, context: ServerContext
   ) throws(RPCError) -> Admitted {
-    let identity = peers.identity(of: context.remotePeer)
+    let connection = peers.identity(of: context.remotePeer)
+    // Logged under the name that the allow-list granted, when there is one.
+    var identity = connection.acting(as: module.allowGrant(for: connection))
     let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
       ?? Self.newRequestID()
     guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {
@@ -70,9 +74,29 @@ struct ModuleCalls: Sendable {
       metrics.record(module: module.name, path: path, status: 7, seconds: 0)
       logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
         .notice("call refused: caller not on the module's allow-list")
+      audit?.record(
+        .init(
+          kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: String(path.dropFirst()), module: module.name,
+          outcome: "PERMISSION_DENIED", detail: "not on the module's allow-list"))
       throw RPCError(
         code: .permissionDenied,
         message: "caller '\(identity)' is not allowed to call module '\(module.name)' (see its `allow` list)")
+    }
+    if let index = MethodRule.deciding(module.settings.methodRules, for: method.name) {
+      let rule = module.settings.methodRules[index]
+      guard let granted = connection.match(in: rule.allow) else {
+        metrics.record(module: module.name, path: path, status: 7, seconds: 0)
+        logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
+          .notice("call refused: caller not allowed by the method's rule", metadata: ["rule": "\(index)"])
+        audit?.record(
+          .init(
+            kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: String(path.dropFirst()), module: module.name,
+            outcome: "PERMISSION_DENIED", detail: "not allowed by rules[\(index)] of the module"))
+        throw RPCError(
+          code: .permissionDenied,
+          message: "caller '\(identity)' may not call \(method.name) of module '\(module.name)' (see its rules[\(index)])")
+      }
+      identity = connection.acting(as: granted)
     }
     guard module.gate.enter() else {
       metrics.record(module: module.name, path: path, status: 8, seconds: 0)

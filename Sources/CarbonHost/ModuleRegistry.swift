@@ -123,7 +123,13 @@ public final class ModuleRegistry: Sendable {
     /// True when `identity` may call this module.
     public func admits(_ identity: CallerIdentity) -> Bool {
       guard let allow else { return true }
-      return allow.contains("*") ? identity.isAuthenticated : identity.matches(any: allow)
+      return identity.match(in: allow) != nil
+    }
+
+    /// The caller's name that this module's allow-list grants (nil without an allow-list, or
+    /// when the caller is not on it).
+    public func allowGrant(for identity: CallerIdentity) -> CallerIdentity.Name? {
+      allow.flatMap { identity.match(in: $0) }
     }
 
     func with(
@@ -276,13 +282,34 @@ public final class ModuleRegistry: Sendable {
 
   /// Loads a new binary for a serving (or failed) module and switches calls to it. The old
   /// binary keeps serving when the new one is refused or fails to initialise.
+  ///
+  /// A new `path` must lie inside the deployment's `plugin_dir` (after resolving symbolic
+  /// links): the admin role changes which of the deployment's plugins serve, not which files
+  /// of the machine the host runs. The deployment's `sha256` pin of the module applies to every
+  /// reload, with or without a new path; a `sha256` given with the reload pins a module the
+  /// deployment does not pin, and must equal the deployment's pin when it does.
   public func reload(
     _ name: String, path newPath: String?, sha256: String?, by caller: CallerIdentity
   ) async throws(ActionError) -> Module {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
       let path = newPath.map { Self.resolve($0, relativeTo: self.config.pluginDirectory) } ?? module.path
-      let pin = sha256 ?? (newPath == nil ? module.settings.sha256 : nil)
+      if newPath != nil, !Self.isInside(path, directory: self.config.pluginDirectory) {
+        self.logger.error(
+          "admin: reload refused: path outside plugin_dir",
+          metadata: ["module": "\(name)", "path": "\(path)", "caller": "\(caller)"])
+        throw ActionError(
+          code: .failedPrecondition,
+          message: "path: \(path) is outside the deployment's plugin_dir (\(self.config.pluginDirectory)): "
+            + "a reload may only load a plugin from that directory")
+      }
+      let deploymentPin = module.settings.sha256
+      if let deploymentPin, let sha256, sha256.lowercased() != deploymentPin.lowercased() {
+        throw ActionError(
+          code: .failedPrecondition,
+          message: "sha256: the deployment pins module '\(name)' to \(deploymentPin); a reload cannot change the pin")
+      }
+      let pin = deploymentPin ?? sha256
       self.logger.notice(
         "admin: reload module", metadata: ["module": "\(name)", "path": "\(path)", "caller": "\(caller)"])
       switch self.open(name: name, path: path, sha256: pin, settings: module.settings, takesDeclaredName: false) {
@@ -312,8 +339,12 @@ public final class ModuleRegistry: Sendable {
   public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> Module {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
-      if let allow, let blank = allow.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-        throw ActionError(code: .invalidArgument, message: "allow[\(blank)]: must not be empty")
+      for (index, entry) in (allow ?? []).enumerated() {
+        do throws(IdentityPattern.Error) {
+          _ = try IdentityPattern(entry)
+        } catch {
+          throw ActionError(code: .invalidArgument, message: "allow[\(index)]: \(error.reason)")
+        }
       }
       self.logger.notice(
         "admin: set module access",
@@ -557,6 +588,18 @@ public final class ModuleRegistry: Sendable {
     if plugins.isEmpty { logger.warning("no plugin (*.so) found", metadata: ["plugin_dir": "\(directory)"]) }
     // Relative to `directory`: `resolve` joins it once (a relative plugin_dir was joined twice).
     return plugins.map { DeploymentConfig.Module(name: $0, path: $0) }
+  }
+
+  /// True when `path` names a file inside `directory` or below, both with symbolic links
+  /// resolved (a path that does not resolve is compared as written, standardized).
+  static func isInside(_ path: String, directory: String) -> Bool {
+    func real(_ path: String) -> String {
+      guard let resolved = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+      defer { free(resolved) }
+      return String(cString: resolved)
+    }
+    let root = real(directory)
+    return real(path).hasPrefix(root == "/" ? "/" : root + "/")
   }
 
   static func resolve(_ path: String, relativeTo directory: String) -> String {

@@ -11,6 +11,12 @@ import Foundation
 public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   case fileNotFound(path: String)
   case unsafePermissions(path: String, mode: UInt32)
+  /// The file or a directory above it belongs to another user than root or the host's.
+  case unsafeOwner(path: String, owner: UInt32, hostUser: UInt32)
+  /// The configured path is a symbolic link and the deployment does not set `trust.allow_symlinks`.
+  case symbolicLink(path: String, target: String)
+  /// The sealed in-memory copy the library is loaded from could not be made.
+  case privateCopyFailed(path: String, reason: String)
   case digestMismatch(path: String, expected: String, actual: String)
   case dlopenFailed(path: String, reason: String)
   case missingEntrySymbol(path: String)
@@ -43,7 +49,17 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
     case .fileNotFound(let path): return "\(path): no such file"
     case .unsafePermissions(let path, let mode):
       return "\(path) is writable by group or others (mode \(String(mode & 0o7777, radix: 8))); "
-        + "refusing to load it: run `chmod go-w` on it and its directory"
+        + "refusing to load a plugin from it: run `chmod go-w` on it (the plugin and every directory "
+        + "above it must be writable only by root or the host's user; a root-owned sticky directory "
+        + "such as /tmp is accepted)"
+    case .unsafeOwner(let path, let owner, let hostUser):
+      return "\(path) belongs to uid \(owner), neither root nor the host's user (uid \(hostUser)); "
+        + "refusing to load a plugin from it: whoever owns it could replace the plugin's code"
+    case .symbolicLink(let path, let target):
+      return "\(path) is a symbolic link (to \(target)); refusing to follow it: configure the real "
+        + "path, or set trust.allow_symlinks = true"
+    case .privateCopyFailed(let path, let reason):
+      return "\(path): cannot make the private copy it is loaded from: \(reason)"
     case .digestMismatch(let path, let expected, let actual):
       return "\(path): sha256 mismatch: the deployment pins \(expected) but the file is \(actual)"
     case .dlopenFailed(let path, let reason): return "\(path): dlopen failed: \(reason)"
@@ -155,36 +171,39 @@ public final class PluginLibrary: @unchecked Sendable {
 
   /// Validates and opens a plugin.
   ///
-  /// Order matters: every check that needs no plugin code (existence, permissions, digest pin,
-  /// manifest, signature, manifest ABI version) runs before `dlopen`, which runs the library's
-  /// constructors. The file is opened once; its digest is computed from that descriptor and
-  /// `dlopen` is given `/proc/self/fd/N` of the same descriptor, so the bytes checked are the
-  /// bytes loaded even if the path is replaced in between (a rename over it). The descriptor
-  /// stays open for the life of the process, like the mapping: glibc identifies loaded
-  /// libraries by the name they were opened under, and a reused fd number would alias another
-  /// library.
+  /// Order matters: every check that needs no plugin code runs before `dlopen`, which runs the
+  /// library's constructors: the file's location (`PluginFile`: real path, symbolic links,
+  /// owner and mode of the file and of every directory above it), the digest pin, the manifest
+  /// and its signature, the manifest's ABI version, and the ELF export of the entry symbol.
+  /// The checked bytes are copied once into a sealed in-memory file (`PluginFile.privateCopy`)
+  /// whose digest is the one checked, and `dlopen` maps that copy: the bytes checked are the
+  /// bytes loaded, and rewriting or replacing the file afterwards cannot reach the loaded code.
+  /// The copy stays open for the life of the process, like the mapping.
   ///
   /// - Parameters:
-  ///   - expectedSHA256: the deployment's pin, nil for none.
+  ///   - expectedSHA256: the deployment's pin, nil for none. A pinned plugin needs no manifest
+  ///     even when the policy requires them (the pin says more than a manifest).
   ///   - trust: what the deployment demands of manifests and signatures; nil ignores manifests
   ///     altogether (only for `carbonhub plugin manifest`, which writes them).
   public init(path: String, expectedSHA256: String? = nil, trust: PluginTrustPolicy? = PluginTrustPolicy())
     throws(PluginLoadError)
   {
-    let url = URL(fileURLWithPath: path).standardizedFileURL
-    let path = url.path
+    let file = try PluginFile.open(path, allowSymlinks: trust?.allowSymlinks ?? true) { .fileNotFound(path: $0) }
+    defer { close(file.descriptor) }
+    let path = file.path
     self.path = path
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw .fileNotFound(path: path) }
-    var loaded = false
-    defer { if !loaded { close(fd) } }
-    (sha256, manifestCheck) = try Self.checkBeforeLoading(fd: fd, url: url, expectedSHA256: expectedSHA256, trust: trust)
+    let copy = try file.privateCopy()
+    sha256 = copy.sha256
+    manifestCheck = try Self.checkBeforeLoading(path: path, sha256: copy.sha256, expectedSHA256: expectedSHA256, trust: trust)
+    // Not a plugin (a system library given by mistake or malice): refused from its ELF symbol
+    // table, before its constructors could run.
+    guard ELFSymbols(fileDescriptor: copy.descriptor)?.exportsPluginEntry == true else {
+      throw .missingEntrySymbol(path: path)
+    }
 
-    guard let handle = dlopen("/proc/self/fd/\(fd)", RTLD_NOW | RTLD_LOCAL) else {
+    guard let handle = dlopen(copy.loadPath, RTLD_NOW | RTLD_LOCAL) else {
       throw .dlopenFailed(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown")
     }
-    // From here on the library is mapped and its constructors have run: the fd stays open.
-    loaded = true
     // A refused library is never dlclose'd: unloading Swift (or C++) code whose constructors ran
     // and registered runtime metadata crashes the process later. It stays mapped, inert.
     guard let symbol = dlsym(handle, CARBON_PLUGIN_ENTRY_SYMBOL) else {
@@ -214,7 +233,7 @@ public final class PluginLibrary: @unchecked Sendable {
 
   /// What every check before `dlopen` found: the digest of the file and its manifest check.
   public struct Preflight: Sendable, Equatable {
-    /// The library's absolute, standardized path.
+    /// The library's real path.
     public let path: String
     /// SHA-256 of the bytes checked, lowercase hex.
     public let sha256: String
@@ -222,46 +241,40 @@ public final class PluginLibrary: @unchecked Sendable {
     public let manifestCheck: ManifestCheck
   }
 
-  /// Runs every check `init` runs before `dlopen` (existence, permissions, digest pin, manifest,
-  /// signature, manifest ABI version) and loads nothing: no plugin code runs.
+  /// Runs every check `init` runs before `dlopen` (location, owner and mode, digest pin,
+  /// manifest, signature, manifest ABI version, entry symbol) and loads nothing: no plugin code
+  /// runs.
   ///
   /// Isolated mode uses it: the host applies the deployment's trust policy here, then pins the
   /// worker's loader to the digest found, so the worker loads exactly the bytes checked.
   public static func preflight(
     path: String, expectedSHA256: String? = nil, trust: PluginTrustPolicy? = PluginTrustPolicy()
   ) throws(PluginLoadError) -> Preflight {
-    let url = URL(fileURLWithPath: path).standardizedFileURL
-    let fd = open(url.path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw .fileNotFound(path: url.path) }
-    defer { close(fd) }
-    let (sha256, manifestCheck) = try checkBeforeLoading(fd: fd, url: url, expectedSHA256: expectedSHA256, trust: trust)
-    return Preflight(path: url.path, sha256: sha256, manifestCheck: manifestCheck)
+    let file = try PluginFile.open(path, allowSymlinks: trust?.allowSymlinks ?? true) { .fileNotFound(path: $0) }
+    defer { close(file.descriptor) }
+    guard let sha256 = file.sha256() else { throw .fileNotFound(path: file.path) }
+    let manifestCheck = try checkBeforeLoading(path: file.path, sha256: sha256, expectedSHA256: expectedSHA256, trust: trust)
+    guard ELFSymbols(fileDescriptor: file.descriptor)?.exportsPluginEntry == true else {
+      throw .missingEntrySymbol(path: file.path)
+    }
+    return Preflight(path: file.path, sha256: sha256, manifestCheck: manifestCheck)
   }
 
-  /// The checks that need no plugin code, on an open descriptor of the library.
+  /// The checks on the digest of the bytes that will be loaded: the pin, then the manifest and
+  /// signature next to the library's real path.
   private static func checkBeforeLoading(
-    fd: Int32, url: URL, expectedSHA256: String?, trust: PluginTrustPolicy?
-  ) throws(PluginLoadError) -> (sha256: String, manifestCheck: ManifestCheck) {
-    let path = url.path
-    var info = stat()
-    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-      throw .fileNotFound(path: path)
+    path: String, sha256: String, expectedSHA256: String?, trust: PluginTrustPolicy?
+  ) throws(PluginLoadError) -> ManifestCheck {
+    let pin = expectedSHA256?.lowercased() ?? ""
+    if !pin.isEmpty, pin != sha256 {
+      throw .digestMismatch(path: path, expected: pin, actual: sha256)
     }
-    try checkNotWritableByOthers(path: path, mode: UInt32(info.st_mode))
-    let directory = url.deletingLastPathComponent().path
-    if stat(directory, &info) == 0 {
-      try checkNotWritableByOthers(path: directory, mode: UInt32(info.st_mode))
-    }
-    guard let sha256 = sha256(of: fd) else { throw .fileNotFound(path: path) }
-    if let expected = expectedSHA256?.lowercased(), !expected.isEmpty, expected != sha256 {
-      throw .digestMismatch(path: path, expected: expected, actual: sha256)
-    }
-    guard let trust else { return (sha256, .none) }
-    let manifest = try readSidecar(PluginManifest.manifestPath(forLibrary: path), library: path)
-    let signature = try readSidecar(PluginManifest.signaturePath(forLibrary: path), library: path)
-    let check = try trust.check(
-      library: path, sha256: sha256, manifest: manifest, signature: signature, hostABIVersion: hostABIVersion)
-    return (sha256, check)
+    guard let trust else { return .none }
+    let manifest = try readSidecar(PluginManifest.manifestPath(forLibrary: path), trust: trust)
+    let signature = try readSidecar(PluginManifest.signaturePath(forLibrary: path), trust: trust)
+    return try trust.check(
+      library: path, sha256: sha256, manifest: manifest, signature: signature, hostABIVersion: hostABIVersion,
+      pinned: !pin.isEmpty)
   }
 
   /// SHA-256 of a file (lowercase hex), as the loader computes it; nil when it cannot be read.
@@ -269,32 +282,20 @@ public final class PluginLibrary: @unchecked Sendable {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    return sha256(of: fd)
-  }
-
-  /// SHA-256 of an open file, read in chunks from offset 0 (lowercase hex); nil on a read error.
-  private static func sha256(of fd: Int32) -> String? {
-    var hasher = SHA256()
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    var offset: off_t = 0
-    while true {
-      let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-      if count < 0 && errno == EINTR { continue }
-      guard count >= 0 else { return nil }
-      if count == 0 { break }
-      hasher.update(data: buffer[0..<count])
-      offset += off_t(count)
-    }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    return PluginFile.sha256(of: fd)
   }
 
   /// The bytes of a manifest or signature file next to the library; nil when it does not
-  /// exist. Refused when group or others may write it, like the library.
-  private static func readSidecar(_ sidecar: String, library: String) throws(PluginLoadError) -> Data? {
+  /// exist. It passes the library's own checks (owner, mode, directories, no symbolic link
+  /// unless allowed): a manifest that someone else could write or plant vouches for nothing.
+  private static func readSidecar(_ sidecar: String, trust: PluginTrustPolicy) throws(PluginLoadError) -> Data? {
     var info = stat()
-    guard stat(sidecar, &info) == 0 else { return nil }
-    try checkNotWritableByOthers(path: sidecar, mode: UInt32(info.st_mode))
-    guard (info.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: sidecar) else {
+    guard lstat(sidecar, &info) == 0 else { return nil }
+    let file = try PluginFile.open(sidecar, allowSymlinks: trust.allowSymlinks) {
+      .invalidManifest(path: $0, field: nil, reason: "cannot read the file")
+    }
+    defer { close(file.descriptor) }
+    guard let data = file.contents() else {
       throw .invalidManifest(path: sidecar, field: nil, reason: "cannot read the file")
     }
     return data
@@ -322,12 +323,6 @@ public final class PluginLibrary: @unchecked Sendable {
         message: message ?? (status == CARBON_STATUS_OK ? "init returned no instance" : "no message"))
     }
     return PluginInstance(library: self, instance: instance)
-  }
-
-  private static func checkNotWritableByOthers(path: String, mode: UInt32) throws(PluginLoadError) {
-    if mode & UInt32(S_IWGRP | S_IWOTH) != 0 {
-      throw .unsafePermissions(path: path, mode: mode)
-    }
   }
 
   /// Copies a module's descriptor without reading past its `struct_size`.

@@ -46,7 +46,10 @@ public struct PublisherKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What a deployment demands of plugin manifests and signatures (the deployment file's
-/// `[trust]` table). The default demands nothing: a manifest, when present, is still checked.
+/// `[trust]` table). This type's own default demands nothing (a manifest, when present, is
+/// still checked): it serves the tools (`carbonhub verify`, the tests' direct loads). A
+/// deployment's default is `deploymentDefault`, which requires a manifest of every plugin it
+/// does not pin.
 ///
 /// Under `requireSignature` a plugin loads only with a manifest whose detached signature
 /// verifies under the key of the publisher the manifest names, and that publisher is in
@@ -60,13 +63,24 @@ public struct PluginTrustPolicy: Sendable, Equatable {
   public var requireManifest: Bool
   /// Publisher name → public key.
   public var trustedPublishers: [String: PublisherKey]
+  /// Accept a configured plugin path (or sidecar) that is a symbolic link (`allow_symlinks`);
+  /// its target is checked like any plugin file either way.
+  public var allowSymlinks: Bool
 
-  /// A policy; the defaults demand nothing.
-  public init(requireSignature: Bool = false, requireManifest: Bool = false, trustedPublishers: [String: PublisherKey] = [:]) {
+  /// A policy; the defaults demand nothing and refuse symbolic links.
+  public init(
+    requireSignature: Bool = false, requireManifest: Bool = false, trustedPublishers: [String: PublisherKey] = [:],
+    allowSymlinks: Bool = false
+  ) {
     self.requireSignature = requireSignature
     self.requireManifest = requireManifest
     self.trustedPublishers = trustedPublishers
+    self.allowSymlinks = allowSymlinks
   }
+
+  /// What a deployment demands unless its `[trust]` table says otherwise: a manifest for every
+  /// plugin it does not pin by `sha256` (a deleted manifest must not pass for "none written").
+  public static let deploymentDefault = PluginTrustPolicy(requireManifest: true)
 
   /// Decides on a library from its manifest and signature files alone, before any of its code
   /// runs: the manifest's presence and validity, the signature, the binary's digest against
@@ -78,13 +92,16 @@ public struct PluginTrustPolicy: Sendable, Equatable {
   ///   - manifest: the manifest file's bytes, nil when there is none.
   ///   - signature: the signature file's bytes, nil when there is none.
   ///   - hostABIVersion: the ABI version of this host.
+  ///   - pinned: the deployment pins the library's digest (already checked): `requireManifest`
+  ///     does not apply to it (`requireSignature` still does).
   public func check(
-    library path: String, sha256: String, manifest: Data?, signature: Data?, hostABIVersion: UInt32
+    library path: String, sha256: String, manifest: Data?, signature: Data?, hostABIVersion: UInt32,
+    pinned: Bool = false
   ) throws(PluginLoadError) -> ManifestCheck {
     let manifestPath = PluginManifest.manifestPath(forLibrary: path)
     guard let manifestData = manifest else {
       if requireSignature { throw .manifestMissing(path: path, requirement: "trust.require_signature") }
-      if requireManifest { throw .manifestMissing(path: path, requirement: "trust.require_manifest") }
+      if requireManifest && !pinned { throw .manifestMissing(path: path, requirement: "trust.require_manifest") }
       return .none
     }
     let parsed: PluginManifest

@@ -35,8 +35,9 @@ extension CarbonHub {
         }
         printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))")
         if !module.failureReason.isEmpty { printOut("  reason: \(module.failureReason)") }
-        printOut("  allow: \(module.allowAny ? "any caller" : module.allow.joined(separator: ", "))"
-          + (module.isolation == .isolated ? "  isolated, \(module.restarts) restarts" : ""))
+        // The host shows allow-lists (and paths) to admins only; others see neither.
+        let allow = module.allowAny ? "any caller" : module.allow.isEmpty ? "(shown to admins only)" : module.allow.joined(separator: ", ")
+        printOut("  allow: \(allow)" + (module.isolation == .isolated ? "  isolated, \(module.restarts) restarts" : ""))
         for method in module.methods {
           let kind = method.kind == .serverStreaming ? "  (server-streaming)" : method.kind == .bidiStreaming ? "  (bidirectional-streaming)" : ""
         printOut("  \(method.path)\(kind)")

@@ -181,6 +181,9 @@ extension CarbonHub.PluginCommand {
     @Option(name: .long, help: "Expected SHA-256 of the library (the deployment's pin).")
     var sha256: String?
 
+    @Flag(name: .customLong("allow-symlinks"), help: "Accept a library path that is a symbolic link (trust.allow_symlinks).")
+    var allowSymlinks = false
+
     func run() async throws {
       var policy = PluginTrustPolicy()
       if let config {
@@ -195,6 +198,7 @@ extension CarbonHub.PluginCommand {
       }
       if requireSignature { policy.requireSignature = true }
       if requireManifest { policy.requireManifest = true }
+      if allowSymlinks { policy.allowSymlinks = true }
       for entry in trust {
         guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
           throw ValidationError("--trust \(entry): expected NAME=PUBLIC_KEY")

@@ -76,9 +76,13 @@ struct DeploymentConfigTests {
       acme = "\(acme)"
       """, defaults: defaults)
     #expect(config.trust.requireSignature)
-    #expect(!config.trust.requireManifest)
+    #expect(config.trust.requireManifest, "a [trust] table keeps the default: manifests required")
+    #expect(!config.trust.allowSymlinks)
     #expect(config.trust.trustedPublishers.mapValues(\.base64) == ["acme": acme])
-    #expect(try DeploymentConfig.parse(toml: "", defaults: defaults).trust == PluginTrustPolicy(), "nothing is required by default")
+    // Issue 26: "manifests required by default for every plugin the deployment does not pin".
+    #expect(try DeploymentConfig.parse(toml: "", defaults: defaults).trust == PluginTrustPolicy(requireManifest: true))
+    let relaxed = try DeploymentConfig.parse(toml: "[trust]\nrequire_manifest = false\nallow_symlinks = true", defaults: defaults)
+    #expect(!relaxed.trust.requireManifest && relaxed.trust.allowSymlinks)
     do {
       _ = try DeploymentConfig.parse(toml: "[trust.publishers]\nacme = \"bm90IGEga2V5\"", defaults: defaults)
       Issue.record("expected a key error")

@@ -151,6 +151,7 @@ struct IsolatedDeploymentTests {
     let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
       config.workerExecutable = try TestEnvironment.plugin("carbonhub")
       config.modules[0].isolation = .isolated
+      config.pluginDirectory = fixtures
     }
     defer { Task { try? await host.stop() } }
     let registry = host.server.registry

@@ -83,7 +83,11 @@ struct LoaderTests {
     config.modules = [
       .init(name: "units", path: try TestEnvironment.plugin("libExampleUnits.so")),
       .init(name: "failing-init", path: try TestEnvironment.plugin("libfailing_init.so", in: fixtures)),
-      .init(name: "wrong-abi", path: try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)),
+      // Pinned: a deployment requires no manifest of a plugin it pins, so the refusal comes
+      // from the descriptor read after dlopen.
+      .init(
+        name: "wrong-abi", path: try TestEnvironment.plugin("libwrong_abi.so", in: fixtures),
+        sha256: PluginLibrary.sha256(ofFileAt: try TestEnvironment.plugin("libwrong_abi.so", in: fixtures))),
       .init(name: "gwp", enabled: false, path: "libgwp.so"),
       .init(name: "renamed", path: try TestEnvironment.plugin("libgwp.so")),
     ]
@@ -107,7 +111,7 @@ struct LoaderTests {
   @Test func discoveryLoadsEverySharedLibraryOfTheDirectory() throws {
     let directory = try TestEnvironment.temporaryDirectory("discover")
     for file in ["libgwp.so", "libExampleUnits.so"] {
-      try FileManager.default.copyItem(atPath: try TestEnvironment.plugin(file), toPath: directory + "/" + file)
+      try TestEnvironment.copyPlugin(file, to: directory)
     }
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
     let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)

@@ -260,7 +260,7 @@ struct DeploymentTrustTests {
 
   @Test func discoverySkipsSharedLibrariesThatAreNotPlugins() throws {
     let directory = try TestEnvironment.temporaryDirectory("discover-elf")
-    try FileManager.default.copyItem(atPath: try TestEnvironment.plugin("libgwp.so"), toPath: directory + "/libgwp.so")
+    try TestEnvironment.copyPlugin("libgwp.so", to: directory)
     try FileManager.default.copyItem(
       atPath: try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory), toPath: directory + "/libhelper.so")
     try "not an ELF file".write(toFile: directory + "/libtext.so", atomically: true, encoding: .utf8)

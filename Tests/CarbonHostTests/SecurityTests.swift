@@ -124,7 +124,7 @@ struct SecurityTests {
     let whoami = try await secure.withClient(as: "ops") { client in
       try await Carbon_Host_V1_Host.Client(wrapping: client).whoAmI(.init())
     }
-    #expect(whoami.authenticated && whoami.identities == ["ops"] && whoami.roles == ["admin"])
+    #expect(whoami.authenticated && whoami.identities == ["cn:ops"] && whoami.roles == ["admin"])
     #expect(whoami.callableModules == ["gwp"])
   }
 
@@ -207,7 +207,8 @@ struct SecurityTests {
     let v1 = try TestEnvironment.plugin("libsleepy.so", in: fixtures)
     let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
     let bad = try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)
-    let secure = try await SecureHost.start(modules: [("sleepy", v1)])
+    // A reload loads only from plugin_dir: the fixtures' directory here.
+    let secure = try await SecureHost.start(modules: [("sleepy", v1)]) { $0.pluginDirectory = fixtures }
     defer { Task { try? await secure.host.stop() } }
 
     let answers = Locked<[String: Int]>([:])

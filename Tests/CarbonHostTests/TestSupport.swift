@@ -45,6 +45,19 @@ enum TestEnvironment {
     return path
   }
 
+  /// Copies a built plugin and its manifest (a deployment requires one of every plugin it does
+  /// not pin) into `directory`; returns the copy's path.
+  @discardableResult
+  static func copyPlugin(_ file: String, from source: String = pluginDirectory, to directory: String, as name: String? = nil) throws -> String {
+    let target = directory + "/" + (name ?? file)
+    try FileManager.default.copyItem(atPath: try plugin(file, in: source), toPath: target)
+    let manifest = source + "/" + file + ".manifest.json"
+    if FileManager.default.fileExists(atPath: manifest) {
+      try FileManager.default.copyItem(atPath: manifest, toPath: target + ".manifest.json")
+    }
+    return target
+  }
+
   /// A fresh private temporary directory (mode 0755, so plugins copied in it may load).
   static func temporaryDirectory(_ label: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("carbonhub-\(label)-\(UUID().uuidString)").path
@@ -67,13 +80,15 @@ final class RunningHost: Sendable {
   private let task: Task<Void, any Error>
 
   /// Starts a host with these modules (name → library path) and waits until it listens.
-  static func start(modules: [(String, String)], configure: (inout DeploymentConfig) throws -> Void = { _ in }) async throws -> RunningHost {
+  static func start(
+    modules: [(String, String)], logger: Logger = TestEnvironment.logger, configure: (inout DeploymentConfig) throws -> Void = { _ in }
+  ) async throws -> RunningHost {
     let state = try TestEnvironment.temporaryDirectory("state")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
     config.modules = modules.map { DeploymentConfig.Module(name: $0.0, path: $0.1) }
     try configure(&config)
-    let server = try HostServer(config: config, logger: TestEnvironment.logger)
+    let server = try HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
       try await server.run(handleSignals: false) { continuation.yield($0) }

@@ -16,7 +16,13 @@ public struct AccessPolicy: Sendable {
 
   /// The roles `identity` holds.
   public func roles(of identity: CallerIdentity) -> [String] {
-    identity.isAuthenticated && identity.matches(any: admins) ? ["admin"] : []
+    adminGrant(of: identity) == nil ? [] : ["admin"]
+  }
+
+  /// The caller's name that `access.admins` lists (typed: `cn:ops` matches only a common
+  /// name), nil when the caller is not an admin. Admin actions are logged under this name.
+  public func adminGrant(of identity: CallerIdentity) -> CallerIdentity.Name? {
+    identity.match(in: admins.filter { $0 != "*" })
   }
 
   /// Services only admins may call.
@@ -29,20 +35,31 @@ public struct AccessPolicy: Sendable {
 struct AccessInterceptor: ServerInterceptor {
   let policy: AccessPolicy
   let peers: PeerDirectory
+  /// Where refusals are recorded.
+  let audit: AuditLog?
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>, context: ServerContext,
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     let identity = peers.identity(of: context.remotePeer)
+    let service = context.descriptor.service.fullyQualifiedService
+    let action = "\(service)/\(context.descriptor.method)"
     if policy.requiresClientCertificate && !identity.isAuthenticated {
+      audit?.record(
+        .init(
+          kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: action, outcome: "UNAUTHENTICATED",
+          detail: "no client certificate"))
       return StreamingServerResponse(
         error: RPCError(
           code: .unauthenticated,
           message: "this host requires a client certificate issued by its client CA (access.client_ca)"))
     }
-    let service = context.descriptor.service.fullyQualifiedService
     if AccessPolicy.adminServices.contains(service) && !policy.roles(of: identity).contains("admin") {
+      audit?.record(
+        .init(
+          kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: action, outcome: "PERMISSION_DENIED",
+          detail: "not in access.admins"))
       return StreamingServerResponse(
         error: RPCError(
           code: .permissionDenied,

@@ -43,6 +43,7 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
         certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateChainFile).map { .certificate($0) },
         privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.privateKeyFile, format: .pem)))
       configuration.minimumTLSVersion = .tlsv12
+      configuration.cipherSuites = TLSProfile.intermediateTLS12CipherSuites
       configuration.applicationProtocols = ["grpc-exp", "h2"]
       if let clientCA = tls.clientCAFile {
         // Verify a certificate when one is presented; whether one is required is decided per
@@ -80,6 +81,20 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
         }
       }
   }
+}
+
+/// The TLS settings of Mozilla's "intermediate" server profile (version 5.7), as far as
+/// BoringSSL implements them: TLS 1.2 and 1.3 only; for TLS 1.2, ECDHE key exchange with
+/// AES-GCM or ChaCha20-Poly1305 only (no CBC, no SHA-1 MAC, no RSA key exchange). TLS 1.3's
+/// suites are all AEAD and not configurable in BoringSSL. The profile's DHE suites are left
+/// out: BoringSSL has no finite-field Diffie-Hellman.
+enum TLSProfile {
+  /// The OpenSSL-syntax cipher list for TLS 1.2 (Mozilla intermediate, ECDHE suites).
+  static let intermediateTLS12CipherSuites = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+  ].joined(separator: ":")
 }
 
 /// Records a connection's verified client certificate in the `PeerDirectory` once the TLS

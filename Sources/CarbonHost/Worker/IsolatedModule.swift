@@ -250,6 +250,8 @@ public final class IsolatedModule: Sendable {
     let connection = try WorkerConnection(
       module: name, executable: workerExecutable, arguments: arguments, configJSON: configJSON,
       cancelGrace: cancelGrace, memoryLimitMB: memoryLimitMB,
+      // Tagged (message "worker output", the module) and escaped (WorkerOutputLine): never a
+      // line of its own in the host's log.
       onOutput: { [logger, name] line in logger.warning("worker output", metadata: ["module": "\(name)", "line": "\(line)"]) }
     ) { [weak self] connection, cause in self?.workerDied(connection, cause) }
     let registered = shared.withLock { shared in

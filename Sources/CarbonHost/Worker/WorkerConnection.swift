@@ -415,6 +415,9 @@ final class WorkerConnection: Sendable {
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_adddup2(&actions, socket.descriptor, 3)
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    // Standard output too: a plugin's printf must not reach the host's own output, where it
+    // could pass for the host's lines; both go through the pipe, tagged and escaped.
+    posix_spawn_file_actions_adddup2(&actions, standardError, 1)
     posix_spawn_file_actions_adddup2(&actions, standardError, 2)
     // glibc ≥ 2.34 closes every other descriptor in the child; Swift does not import this GNU
     // extension, hence the lookup. Descriptors the host opens itself are close-on-exec anyway.
@@ -450,7 +453,27 @@ final class WorkerConnection: Sendable {
   }
 }
 
-/// The worker's standard error: read line by line on a thread of its own, each line handed to
+/// A line of a worker's output made safe for the application log: control characters
+/// (carriage return, escape sequences, NUL…) and backslashes are written as escapes, so that
+/// plugin output can neither pass for a log line of the host's, nor rewrite the terminal.
+enum WorkerOutputLine {
+  static func escape(_ line: String) -> String {
+    var escaped = ""
+    for scalar in line.unicodeScalars {
+      switch scalar {
+      case "\\": escaped += "\\\\"
+      case "\t": escaped += "\\t"
+      case "\r": escaped += "\\r"
+      case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+        escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+      default: escaped.unicodeScalars.append(scalar)
+      }
+    }
+    return escaped
+  }
+}
+
+/// The worker's standard output and error: read line by line on a thread of its own, each line handed to
 /// the host (which logs it), the last few kept to explain a death.
 private final class WorkerOutput: Sendable {
   private let lines = Mutex<[String]>([])
@@ -462,7 +485,7 @@ private final class WorkerOutput: Sendable {
       var pending: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 4096)
       func emit(_ bytes: some Collection<UInt8>) {
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        let line = WorkerOutputLine.escape(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces))
         guard !line.isEmpty else { return }
         // Bounded: a worker may print much; only the last lines explain its end.
         let clipped = line.count > 500 ? String(line.prefix(500)) + "…" : line

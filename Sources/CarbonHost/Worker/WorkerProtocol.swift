@@ -346,8 +346,9 @@ private struct FrameWriter {
     case .workerFailed(let module, let reason): byte(10); string(module); string(reason)
     case .manifestMissing(let path, _), .invalidManifest(let path, _, _), .binaryTampered(let path, _, _),
       .unsigned(let path), .invalidSignature(let path, _, _), .untrustedPublisher(let path, _, _),
-      .manifestABIMismatch(let path, _, _), .manifestMismatch(let path, _, _, _):
-      // Manifest refusals travel as their admin-readable text.
+      .manifestABIMismatch(let path, _, _), .manifestMismatch(let path, _, _, _), .unsafeOwner(let path, _, _),
+      .symbolicLink(let path, _), .privateCopyFailed(let path, _):
+      // Manifest and location refusals travel as their admin-readable text.
       byte(10); string(path); string(error.description)
     }
   }
