@@ -139,7 +139,11 @@ struct PluginFile {
     guard let create = Self.memfdCreate else {
       throw .privateCopyFailed(path: path, reason: "memfd_create is not available (Linux 3.17 and glibc 2.27 needed)")
     }
-    let name = (path as NSString).lastPathComponent
+    // Named after the real path (`/memfd:carbonhub:<path> (deleted)` in /proc/self/maps), so a
+    // plugin can still find the files installed beside its library (the plugin kit's
+    // `PluginImage.directory()`); the kernel allows 249 bytes.
+    let fullName = Self.memfdNamePrefix + path
+    let name = fullName.utf8.count <= 249 ? fullName : (path as NSString).lastPathComponent
     let copy = create(name, Self.memfdCloexec | Self.memfdAllowSealing)
     guard copy >= 0 else { throw .privateCopyFailed(path: path, reason: "memfd_create: \(String(cString: strerror(errno)))") }
     var writeFailed: Int32 = 0
@@ -182,6 +186,9 @@ struct PluginFile {
     /// The name `dlopen` is given.
     var loadPath: String { "/proc/self/fd/\(descriptor)" }
   }
+
+  /// The prefix of a private copy's memfd name, before the real path of the file it copies.
+  public static let memfdNamePrefix = "carbonhub:"
 
   /// Digest → memfd of every private copy made by this process.
   private static let sharedCopies = LockedCopies()

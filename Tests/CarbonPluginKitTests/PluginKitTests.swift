@@ -1,5 +1,5 @@
 import CarbonDomain
-import CarbonPluginKit
+@testable import CarbonPluginKit
 import CarbonPluginLoader
 import ExampleUnitsModule
 import Foundation
@@ -193,4 +193,22 @@ final class Counter: @unchecked Sendable {
   /// Increments and returns the new value.
   func increment() -> Int { lock.withLock { count += 1; return count } }
   var value: Int { lock.withLock { count } }
+}
+
+/// Where a module's library lives, loaded from disk or from the host's sealed private copy.
+@Suite("Plugin image")
+struct PluginImageTests {
+  @Test func theHostsPrivateCopyNamesTheRealFile() {
+    #expect(PluginImage.realPath(ofMapping: "/memfd:carbonhub:/opt/plugins/libALDO.so (deleted)") == "/opt/plugins/libALDO.so")
+    #expect(PluginImage.realPath(ofMapping: "/opt/plugins/libALDO.so") == "/opt/plugins/libALDO.so")
+    // An anonymous mapping or another program's memfd names no file.
+    #expect(PluginImage.realPath(ofMapping: "[heap]") == nil)
+    #expect(PluginImage.realPath(ofMapping: "/memfd:other (deleted)") == nil)
+  }
+
+  @Test func theTestBinaryIsFoundFromItsOwnCode() throws {
+    let path = try #require(PluginImage.path())
+    #expect(FileManager.default.isExecutableFile(atPath: path), "\(path)")
+    #expect(PluginImage.directory() == (path as NSString).deletingLastPathComponent)
+  }
 }

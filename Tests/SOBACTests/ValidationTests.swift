@@ -58,7 +58,7 @@ import Testing
   @Test func unknownInputTypeAndUnit() throws {
     var farm = steadyFarm()
     farm.years[8].inputs[0].inputCode = "super_engrais"
-    let failure = error { _ = try evaluate(farm) }
+    let failure = error(of: { _ = try evaluate(farm) })
     #expect(failure?.status == .invalidArgument)
     #expect(failure?.field == "farm.years[8].inputs[0].input_code")
     farm = steadyFarm()
@@ -72,7 +72,7 @@ import Testing
   @Test func mixedUnitsForOneInput() throws {
     var farm = steadyFarm()
     farm.years[3].inputs[0].unit = .kgProduct
-    let failure = error { _ = try evaluate(farm) }
+    let failure = error(of: { _ = try evaluate(farm) })
     #expect(failure?.field == "farm.years[3].inputs[0].unit")
     #expect(failure?.message.contains("mixed units") == true)
   }
@@ -119,11 +119,14 @@ import Testing
   }
 
   @Test func hugeValuesDoNotCrash() throws {
-    // Olympic sums overflow to infinity: the indicator is not met, the call answers.
+    // Olympic sums of an IFT of 1e308 overflow to infinity. The call does not crash, and — issue
+    // 20, "no response ever carries inf or NaN: a calculation that overflows is an error naming
+    // the field" — the kit refuses the answer as OUT_OF_RANGE naming the result, instead of
+    // sending a reference IFT of +inf.
     let farm = steadyFarm { year, record in if year < 2020 { record.iftHerbicide = 1e308 } }
-    let result = try evaluate(farm)
-    #expect(result.coBenefits.iftHerbicide.status == .notMet)
-    #expect(result.finalReductionTCo2E == 0)
+    let failure = error(of: { _ = try evaluate(farm) })
+    #expect(failure?.status == .outOfRange)
+    #expect(failure?.field == "response.co_benefits.ift_herbicide.reference_value")
   }
 
   @Test func malformedJSONIsAnInvalidArgument() throws {

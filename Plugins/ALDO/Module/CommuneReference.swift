@@ -63,24 +63,13 @@ struct CommuneReference: Sendable {
     }
   }()
 
-  /// `carbonhub_ALDOModule.resources/Territory` beside the image (the .so, or the test binary
-  /// the module is linked into) that holds this code. The image is the mapping of
-  /// /proc/self/maps that contains `#dsohandle` (Glibc's module map does not export dladdr).
+  /// `carbonhub_ALDOModule.resources/Territory` beside the library (the .so, or the test
+  /// binary the module is linked into) that holds this code; `PluginImage` finds it also when
+  /// the host runs a private in-memory copy of the library.
   static func shippedDirectory() -> String? {
-    let address = UInt(bitPattern: #dsohandle)
-    guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
-    for line in maps.split(separator: "\n") {
-      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 6, fields[5].hasPrefix("/") else { continue }
-      let bounds = fields[0].split(separator: "-")
-      guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-        start <= address, address < end
-      else { continue }
-      let image = URL(fileURLWithPath: fields[5...].joined(separator: " ")).resolvingSymlinksInPath()
-      let candidate = image.deletingLastPathComponent().appendingPathComponent("carbonhub_ALDOModule.resources/Territory")
-      return FileManager.default.fileExists(atPath: candidate.path) ? candidate.path : nil
-    }
-    return nil
+    guard let directory = PluginImage.directory() else { return nil }
+    let candidate = directory + "/carbonhub_ALDOModule.resources/Territory"
+    return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
   }
 
   /// Loads a directory's files. `manifest` (shipped files) names every file that must be there

@@ -95,6 +95,12 @@ static int compute(const gas_mass *masses, size_t count, int gwp_set,
     lines[i].co2e_kg = masses[i].mass_kg * table[masses[i].gas];
     line_pointers[i] = &lines[i];
     total += lines[i].co2e_kg;
+    /* A mass near DBL_MAX times a GWP overflows: an answer never carries an infinity. */
+    if (!isfinite(lines[i].co2e_kg) || !isfinite(total)) {
+      snprintf(field, sizeof field, "masses[%zu].mass_kg", i);
+      fail(result, CARBON_STATUS_OUT_OF_RANGE, field, "is too large: its CO2e (or the total) is not a finite number");
+      return 0;
+    }
   }
   carbon__examples__v1__to_co2e_response__init(out);
   out->n_lines = count;
