@@ -254,17 +254,46 @@ public enum MessageCoding {
     _ message: M, _ encoding: MessageEncoding
   ) throws(ModuleError) -> [UInt8] {
     do {
-      let (buffer, count) = try message.onePassSerializedBuffer(rejectingNonFinite: true)
-      defer { free(buffer) }
       switch encoding {
-      case .protobuf: return Array(UnsafeBufferPointer(start: buffer, count: count))
-      // The binary pass above was the check (proto3 JSON would write "NaN"/"Infinity").
-      case .json: return try message.jsonUTF8Bytes(options: jsonEncodingOptions)
+      case .protobuf:
+        let (buffer, count) = try message.onePassSerializedBuffer(rejectingNonFinite: true)
+        defer { free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: count))
+      case .json:
+        let bytes: [UInt8] = try message.jsonUTF8Bytes(options: jsonEncodingOptions)
+        // Proto3 JSON writes a non-finite number as "NaN", "Infinity" or "-Infinity". Only when
+        // such text appears (it may also be a string field's value) does the binary encoder,
+        // which knows numbers from strings, decide.
+        if Self.mayHoldNonFiniteNumber(bytes) {
+          let (buffer, _) = try message.onePassSerializedBuffer(rejectingNonFinite: true)
+          free(buffer)
+        }
+        return bytes
       }
     } catch is NonFiniteNumber {
       throw nonFiniteResult(message)
     } catch {
       throw .internal("could not encode \(M.protoMessageName): \(error)")
+    }
+  }
+
+  /// Whether JSON text contains `"NaN"` or `Infinity"`, as proto3 writes non-finite numbers.
+  static func mayHoldNonFiniteNumber(_ json: [UInt8]) -> Bool {
+    let patterns: [[UInt8]] = [Array("\"NaN\"".utf8), Array("Infinity\"".utf8)]
+    return patterns.contains { pattern in
+      guard json.count >= pattern.count else { return false }
+      return json.withUnsafeBufferPointer { buffer in
+        var index = 0
+        while index + pattern.count <= buffer.count {
+          if buffer[index] == pattern[0] && buffer[index + 1] == pattern[1]
+            && Array(buffer[index..<index + pattern.count]) == pattern
+          {
+            return true
+          }
+          index += 1
+        }
+        return false
+      }
     }
   }
 

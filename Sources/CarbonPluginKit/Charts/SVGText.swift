@@ -26,7 +26,9 @@ public enum SVGText {
     let rounded = (value * 100).rounded() / 100
     guard rounded.isFinite, abs(rounded) < 1e12 else { return "0" }
     if rounded == rounded.rounded() { return String(Int64(rounded)) }
-    return String(format: "%.2f", rounded).replacingOccurrences(of: #"0+$"#, with: "", options: .regularExpression)
+    var text = String(format: "%.2f", rounded)
+    while text.hasSuffix("0") { text.removeLast() }  // "12.50" → "12.5" (never all: rounded is not integral)
+    return text
   }
 
   /// A number rounded to `decimals`, digits grouped by three with a narrow no-break space as
