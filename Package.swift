@@ -111,6 +111,7 @@ let package = Package(
     .target(
       name: "CarbonHost",
       dependencies: [
+        "CarbonDomain",
         "CarbonPluginLoader",
         "CarbonHostProtocol",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

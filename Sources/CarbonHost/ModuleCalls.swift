@@ -128,7 +128,25 @@ struct ModuleCalls: Sendable {
       cancellation.cancel()
     }
     finish(call, status: result.status)
+    if encoding == .json, case .failure(let error) = result { return .failure(explained(error, json: request, call: call)) }
     return result
+  }
+
+  /// A module's refusal of a JSON request that names no field, explained from the module's
+  /// descriptor set when the JSON itself is at fault: the field path, what it holds and what
+  /// was expected (the valid names of an enum). Protobuf libraries' JSON parsers, which the
+  /// modules use, report bare codes (`unrecognizedEnumValue`); the host holds every module's
+  /// descriptors, so it explains them once for modules in any language. Costs nothing on
+  /// calls that succeed.
+  func explained(_ error: PluginCallError, json request: [UInt8], call: Admitted) -> PluginCallError {
+    guard error.status == 3, error.field?.isEmpty ?? true, let descriptors = call.module.metadata?.descriptorSet,
+      let encoder = try? JSONToProtobuf(descriptorSet: descriptors),
+      let fault = encoder.diagnose(json: request, method: call.method.path)
+    else { return error }
+    let type = encoder.requestType(ofMethod: call.method.path).map { String($0.dropFirst()) } ?? "request"
+    return PluginCallError(
+      status: 3, message: "request is not a valid proto3 JSON \(type): \(fault.description)",
+      field: fault.path.isEmpty ? nil : fault.path)
   }
 
   /// Starts an admitted streaming call (see `relay`).
@@ -142,7 +160,7 @@ struct ModuleCalls: Sendable {
   func relay(
     _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
   ) async throws {
-    try await relay(call, streaming(call, request, encoding), to: write)
+    try await relay(call, streaming(call, request, encoding), json: encoding == .json ? request : nil, to: write)
   }
 
   /// Runs an admitted bidirectional call: `requests` yields the client's requests, which reach
@@ -170,7 +188,10 @@ struct ModuleCalls: Sendable {
     }
   }
 
-  private func relay(_ call: Admitted, _ stream: StreamingCall, to write: ([UInt8]) async throws -> Void) async throws {
+  /// `json` is the request of a JSON call, kept to explain a refusal (see `explained`).
+  private func relay(
+    _ call: Admitted, _ stream: StreamingCall, json request: [UInt8]? = nil, to write: ([UInt8]) async throws -> Void
+  ) async throws {
     defer { stream.cancel() }
     do {
       for try await message in stream.messages {
@@ -180,7 +201,7 @@ struct ModuleCalls: Sendable {
       finish(call, status: 0)
     } catch let error as PluginCallError {
       finish(call, status: error.status)
-      throw RPCError(error)
+      throw RPCError(request.map { explained(error, json: $0, call: call) } ?? error)
     } catch {
       finish(call, status: 1)
       throw error

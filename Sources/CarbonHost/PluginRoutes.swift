@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginLoader
 import GRPCCore
 
@@ -65,12 +66,14 @@ public struct RawBytesCoder: MessageSerializer, MessageDeserializer {
 
 extension RPCError {
   /// The gRPC form of a plugin's error: same code, its message, and the offending field in
-  /// the `carbon-error-field` trailing metadata.
+  /// the `carbon-error-field` trailing metadata. Control characters in either are written as
+  /// `\u001b` and the like: a plugin may echo client text it did not quote, and the message
+  /// ends up in terminals and logs.
   init(_ error: PluginCallError) {
     let code = Status.Code(rawValue: Int(error.status)).flatMap(RPCError.Code.init) ?? .unknown
     var metadata: Metadata = [:]
-    if let field = error.field, !field.isEmpty { metadata.addString(field, forKey: "carbon-error-field") }
-    self.init(code: code, message: error.message, metadata: metadata)
+    if let field = error.field, !field.isEmpty { metadata.addString(field.controlCharactersEscaped, forKey: "carbon-error-field") }
+    self.init(code: code, message: error.message.controlCharactersEscaped, metadata: metadata)
   }
 }
 

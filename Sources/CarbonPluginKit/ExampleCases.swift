@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 
 /// A sample request kept next to a plugin, with what its answer must contain. Sample files
@@ -110,7 +111,7 @@ public struct ExampleCase: Sendable {
         }
       case .string(let expected):
         let actual = found.map { "\($0)" } ?? ""
-        if actual != expected { problems.append("\(label): \(path) = \"\(actual)\", expected \"\(expected)\"") }
+        if actual != expected { problems.append("\(label): \(path) = \(actual.quoted), expected \(expected.quoted)") }
       }
     }
     return problems

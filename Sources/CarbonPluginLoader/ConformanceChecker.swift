@@ -209,6 +209,9 @@ public struct ConformanceChecker: Sendable {
       count == 0 ? "" : "\(count) answers differed from the single-threaded answer")
   }
 
+  /// Heap in use (`mallinfo2`) before and after the repeated calls. glibc counts chunks held in
+  /// its per-thread caches as in use, so a caller in this process measures noise from those
+  /// caches too; `carbonhub verify` restarts itself with `glibc.malloc.tcache_count=0` first.
   private func heapGrowthCheck(_ instance: PluginInstance, _ library: PluginLibrary) -> Check {
     let probes = library.methods.map { method in (method, samples[method.path] ?? [0xFF, 0xFF, 0x0F], samples[method.path] == nil ? WireEncoding.protobuf : .json) }
     func run(_ n: Int) {

@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 import SwiftProtobuf
 
@@ -13,7 +14,16 @@ public struct JSONToProtobuf: Sendable {
   public struct EncodingError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
+    /// The request uses a form this encoder does not cover (maps, well-known JSON forms): it
+    /// may be valid, so `diagnose` does not blame it.
+    public var isUnsupported = false
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+
+    init(path: String, message: String, isUnsupported: Bool = false) {
+      self.path = path
+      self.message = message
+      self.isUnsupported = isUnsupported
+    }
   }
 
   let messages: [String: Google_Protobuf_DescriptorProto]
@@ -68,13 +78,33 @@ public struct JSONToProtobuf: Sendable {
     return try encode(json: json, type: type)
   }
 
+  /// What is wrong with the JSON request of the method at `path`, naming the field: a wrong
+  /// type, an unknown field, an enum name the type lacks (with the valid ones), an array
+  /// where an object belongs, or a syntax error with its position. Nil when the request is
+  /// valid, or uses a form this encoder does not cover.
+  ///
+  /// The host asks it when a module refuses a JSON request without naming a field: protobuf
+  /// libraries' JSON parsers report bare codes (`unrecognizedEnumValue`, `truncated`).
+  public func diagnose(json: [UInt8], method path: String) -> EncodingError? {
+    do {
+      _ = try encodeRequest(json: json, method: path)
+      return nil
+    } catch let error as EncodingError {
+      return error.isUnsupported ? nil : error
+    } catch {
+      return nil
+    }
+  }
+
   /// Encodes a JSON object as the message `type` (".carbon.examples.v1.ConvertRequest").
   public func encode(json: [UInt8], type: String) throws -> [UInt8] {
     let object: Any
     do {
       object = try JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
     } catch {
-      throw EncodingError(path: "", message: "invalid JSON: \(error.localizedDescription)")
+      // Foundation names the place ("around line 1, column 9") only in its debug description.
+      let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+      throw EncodingError(path: "", message: "the request is not valid JSON: \(detail)")
     }
     var out: [UInt8] = []
     try encodeMessage(object, type: type, path: "", into: &out)
@@ -83,22 +113,31 @@ public struct JSONToProtobuf: Sendable {
 
   private func encodeMessage(_ value: Any, type: String, path: String, into out: inout [UInt8]) throws {
     guard let descriptor = messages[type] else {
-      throw EncodingError(path: path, message: "message type \(type) is not in the descriptor set")
+      // Well-known types (Timestamp, Struct …) have JSON forms of their own.
+      throw EncodingError(path: path, message: "message type \(type) is not in the descriptor set", isUnsupported: true)
     }
     guard let object = value as? [String: Any] else {
-      throw EncodingError(path: path, message: "expected a JSON object for \(type)")
+      throw EncodingError(path: path, message: "expected a JSON object (\(Self.name(type))), got \(Self.describe(value))")
     }
     for key in object.keys.sorted() {
       let fieldPath = path.isEmpty ? key : path + "." + key
       guard let field = descriptor.field.first(where: { $0.name == key || $0.jsonName == key }) else {
-        throw EncodingError(path: fieldPath, message: "no such field in \(type)")
+        let known = descriptor.field.map(\.name)
+        let list = known.count > 40 ? known.prefix(40).joined(separator: ", ") + ", …" : known.joined(separator: ", ")
+        // A key that is not a plain name is quoted: it is client text, echoed.
+        let shown = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } ? key : key.quoted
+        throw EncodingError(
+          path: path.isEmpty ? shown : path + "." + shown,
+          message: "no such field in \(Self.name(type)) (its fields: \(list))")
       }
       let item = object[key]!
       if item is NSNull { continue }
+      if messages[field.typeName]?.options.mapEntry == true {
+        throw EncodingError(path: fieldPath, message: "map fields are not supported", isUnsupported: true)
+      }
       if field.label == .repeated {
-        guard let array = item as? [Any] else { throw EncodingError(path: fieldPath, message: "expected a JSON array") }
-        if messages[field.typeName]?.options.mapEntry == true {
-          throw EncodingError(path: fieldPath, message: "map fields are not supported")
+        guard let array = item as? [Any] else {
+          throw EncodingError(path: fieldPath, message: "expected a JSON array, got \(Self.describe(item))")
         }
         for (index, element) in array.enumerated() {
           try encodeField(element, field, path: "\(fieldPath)[\(index)]", into: &out)
@@ -136,27 +175,33 @@ public struct JSONToProtobuf: Sendable {
       withUnsafeBytes(of: UInt32(truncatingIfNeeded: try Self.integer(value, path)).littleEndian) { out += $0 }
     case .bool:
       guard Self.isBoolean(value), let flag = value as? Bool else {
-        throw EncodingError(path: path, message: "expected true or false")
+        throw EncodingError(path: path, message: "expected true or false, got \(Self.describe(value))")
       }
       key(0)
       Self.varint(flag ? 1 : 0, into: &out)
     case .enum:
       key(0)
       if let name = value as? String {
-        guard let number = enums[field.typeName]?[name] else {
-          throw EncodingError(path: path, message: "\(name) is not a value of \(field.typeName)")
+        guard let values = enums[field.typeName] else {
+          throw EncodingError(path: path, message: "enum \(field.typeName) is not in the descriptor set", isUnsupported: true)
+        }
+        guard let number = values[name] else {
+          let valid = values.sorted { $0.value < $1.value }.map(\.key).joined(separator: ", ")
+          throw EncodingError(path: path, message: "\(name.quoted) is not a value of \(Self.name(field.typeName)) (valid: \(valid))")
         }
         Self.varint(UInt64(bitPattern: Int64(number)), into: &out)
       } else {
         Self.varint(try Self.integer(value, path), into: &out)
       }
     case .string:
-      guard let text = value as? String else { throw EncodingError(path: path, message: "expected a string") }
+      guard let text = value as? String else {
+        throw EncodingError(path: path, message: "expected a string, got \(Self.describe(value))")
+      }
       key(2)
       Self.lengthDelimited(Array(text.utf8), into: &out)
     case .bytes:
       guard let text = value as? String, let data = Data(base64Encoded: text) else {
-        throw EncodingError(path: path, message: "expected base64 bytes")
+        throw EncodingError(path: path, message: "expected bytes as a base64 string, got \(Self.describe(value))")
       }
       key(2)
       Self.lengthDelimited(Array(data), into: &out)
@@ -166,7 +211,7 @@ public struct JSONToProtobuf: Sendable {
       key(2)
       Self.lengthDelimited(inner, into: &out)
     default:
-      throw EncodingError(path: path, message: "field type \(field.type) is not supported")
+      throw EncodingError(path: path, message: "field type \(field.type) is not supported", isUnsupported: true)
     }
   }
 
@@ -181,7 +226,7 @@ public struct JSONToProtobuf: Sendable {
     } else if let number = value as? NSNumber, !Self.isBoolean(value) {
       return number.doubleValue
     }
-    throw EncodingError(path: path, message: "expected a number")
+    throw EncodingError(path: path, message: "expected a number, got \(describe(value))")
   }
 
   /// Integers as proto3 JSON gives them: numbers, or decimal strings for 64-bit values.
@@ -192,11 +237,29 @@ public struct JSONToProtobuf: Sendable {
       if let unsigned = UInt64(text) { return unsigned }
     } else if let number = value as? NSNumber, !Self.isBoolean(value) {
       let double = number.doubleValue
-      guard double == double.rounded() else { throw EncodingError(path: path, message: "expected an integer") }
+      guard double == double.rounded() else {
+        throw EncodingError(path: path, message: "expected an integer, got \(describe(value))")
+      }
       return double < 0 ? UInt64(bitPattern: number.int64Value) : number.uint64Value
     }
-    throw EncodingError(path: path, message: "expected an integer")
+    throw EncodingError(path: path, message: "expected an integer, got \(describe(value))")
   }
+
+  /// A JSON value as an error message describes it: its kind, and the value when short.
+  static func describe(_ value: Any) -> String {
+    switch value {
+    case is NSNull: return "null"
+    case let text as String: return "the string \(text.quoted)"
+    case is [Any]: return "an array"
+    case is [String: Any]: return "an object"
+    case let number as NSNumber where isBoolean(value): return number.boolValue ? "true" : "false"
+    case let number as NSNumber: return "the number \(number)"
+    default: return "\(type(of: value))"
+    }
+  }
+
+  /// A fully qualified type name without its leading dot.
+  static func name(_ type: String) -> String { type.hasPrefix(".") ? String(type.dropFirst()) : type }
 
   /// JSONSerialization gives numbers and booleans as NSNumber, and `1 as Any is Bool` holds:
   /// only the boolean subclass tells `true` from `1`.

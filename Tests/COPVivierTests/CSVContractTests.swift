@@ -75,7 +75,8 @@ struct CSVContractTests {
     let error = capture { _ = try importCSV(csv) }
     #expect(error?.status == .invalidArgument)
     #expect(error?.field == "csv.header")
-    #expect(error?.message.contains("'Maturite du projet'") == true)
+    // Client text is echoed as a JSON string literal (issue 20 point 7).
+    #expect(error?.message.contains(#""Maturite du projet""#) == true)
     let response = try importCSV(csv, ignoreUnknown: true)
     #expect(response.ignoredColumns == ["Maturite du projet"])
     #expect(response.trace.warnings.contains { $0.contains("Maturite du projet") })
@@ -83,7 +84,7 @@ struct CSVContractTests {
     // Two header cells for one column are refused too.
     let twice = capture { _ = try importCSV("Titre,title,department\nA,B,80\n") }
     #expect(twice?.field == "csv.header")
-    #expect(twice?.message.contains("'title'") == true)
+    #expect(twice?.message.contains(#""title""#) == true)
   }
 
   @Test("RowError.row counts data rows from 1; line is the file line (a quoted cell may span lines)")

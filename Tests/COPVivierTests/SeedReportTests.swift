@@ -224,6 +224,6 @@ struct SeedReportTests {
     let error = capture { _ = try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self) }
     #expect(error?.status == .invalidArgument)
     #expect(error?.field == "project.primary_lever")
-    #expect(error?.message.contains("use 'Vélo'") == true)
+    #expect(error?.message.contains(#"use "Vélo""#) == true)
   }
 }

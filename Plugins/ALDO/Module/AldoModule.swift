@@ -66,7 +66,7 @@ public struct AldoModule: CarbonModule {
     -> Carbon_Aldo_V1_ListReferenceDataResponse
   {
     if !request.pedoclimaticZone.isEmpty && data.soilFlux[request.pedoclimaticZone] == nil {
-      throw .invalidArgument("pedoclimatic_zone", "unknown pedoclimatic zone \"\(request.pedoclimaticZone)\"")
+      throw .invalidArgument("pedoclimatic_zone", "unknown pedoclimatic zone \(request.pedoclimaticZone.quoted)")
     }
     var response = Carbon_Aldo_V1_ListReferenceDataResponse()
     // Embedded files, then the territory files shipped beside the plugin (with their sha256),
@@ -122,10 +122,10 @@ public struct AldoModule: CarbonModule {
   func epciInfo(_ siren: String, field: String, trace: inout TraceBuilder) throws(ModuleError) -> Carbon_Aldo_V1_EpciInfo? {
     guard !siren.isEmpty else { return nil }
     guard siren.count == 9, siren.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-      throw .invalidArgument(field, "must be a 9-digit SIREN code, got \"\(siren)\"")
+      throw .invalidArgument(field, "must be a 9-digit SIREN code, got \(siren.quoted)")
     }
     guard let epci = data.epcis[siren] else {
-      throw .invalidArgument(field, "unknown EPCI SIREN code \"\(siren)\" (not in ALDO's epci.csv)")
+      throw .invalidArgument(field, "unknown EPCI SIREN code \(siren.quoted) (not in ALDO's epci.csv)")
     }
     trace.decision(
       "epci", "\(epci.siren) \(epci.name)",

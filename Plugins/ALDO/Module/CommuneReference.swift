@@ -210,7 +210,7 @@ struct CommuneReference: Sendable {
       while insee.count < 5 { insee = "0" + insee }
       let rad13 = cell(row, "code_rad13")
       guard data.woodUse[rad13] != nil else {
-        throw reader.error("surface-foret.csv row \(number + 1): unknown code_rad13 \"\(rad13)\"")
+        throw reader.error("surface-foret.csv row \(number + 1): unknown code_rad13 \(rad13.quoted)")
       }
       func code(_ name: String) -> String { Stand.isMissing(cell(row, name)) ? "" : cell(row, name) }
       let stand = Stand(

@@ -42,10 +42,10 @@ extension AldoModule {
       let path = "parts[\(index)]"
       let name = part.name.isEmpty ? "part \(index + 1)" : part.name
       guard let soil = reference.soilStocks[part.pedoclimaticZone] else {
-        throw .invalidArgument("\(path).pedoclimatic_zone", "unknown pedoclimatic zone \"\(part.pedoclimaticZone)\"")
+        throw .invalidArgument("\(path).pedoclimatic_zone", "unknown pedoclimatic zone \(part.pedoclimaticZone.quoted)")
       }
       guard let interRegion = reference.interRegionOfRegion[part.regionCode] else {
-        throw .invalidArgument("\(path).region_code", "unknown INSEE region code \"\(part.regionCode)\"")
+        throw .invalidArgument("\(path).region_code", "unknown INSEE region code \(part.regionCode.quoted)")
       }
       func add(_ leaf: Leaf?, _ pool: Carbon_Aldo_V1_Pool, _ area: Double, _ density: Double, _ source: String) {
         guard area * density != 0 else { return }
@@ -110,9 +110,9 @@ extension AldoModule {
         let perKm = reference.hedgeCarbon[part.departmentCode]
         if perKm == nil {
           guard part.departmentCode.isEmpty || FrenchTerritories.department(code: part.departmentCode) != nil else {
-            throw .invalidArgument("\(path).department_code", "unknown department \"\(part.departmentCode)\"")
+            throw .invalidArgument("\(path).department_code", "unknown department \(part.departmentCode.quoted)")
           }
-          trace.warning("\(name): no hedge density for department \"\(part.departmentCode)\": ALDO's default per km is used")
+          trace.warning("\(name): no hedge density for department \(part.departmentCode.quoted): ALDO's default per km is used")
         }
         add(nil, .hedges, km, perKm ?? reference.constant("hedge_default_carbon_per_km"),
             (perKm == nil ? "hedge_default_carbon_per_km" : "carbone-haies \(part.departmentCode) C_tot_km") + " (tC/km) × \(km) km")

@@ -27,11 +27,11 @@ extension AldoReferenceData {
       let path = "\(field)[\(index)]"
       try Validate.finite(override.value, "\(path).value")
       guard seen.insert(override.name).inserted else {
-        throw .invalidArgument("\(path).name", "\"\(override.name)\" is overridden twice")
+        throw .invalidArgument("\(path).name", "\(override.name.quoted) is overridden twice")
       }
       guard let result = set(override.name, override.value) else {
         throw .invalidArgument(
-          "\(path).name", "unknown reference value \"\(override.name)\" (ListReferenceData lists the names)")
+          "\(path).name", "unknown reference value \(override.name.quoted) (ListReferenceData lists the names)")
       }
       if override.name.hasPrefix("wood_use/"), let code = override.name.split(separator: "/").dropFirst().first,
         let shares = woodUse[String(code)]

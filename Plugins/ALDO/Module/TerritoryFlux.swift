@@ -41,7 +41,7 @@ extension AldoModule {
     for (index, row) in selection.forestStands.enumerated() {
       let path = "\(field).forest_stands[\(index)]"
       guard inside.contains(row.communeInsee) else {
-        throw .invalidArgument("\(path).commune_insee", "commune \"\(row.communeInsee)\" is not in the territory")
+        throw .invalidArgument("\(path).commune_insee", "commune \(row.communeInsee.quoted) is not in the territory")
       }
       userStands[row.communeInsee, default: []].append(try input.validate(row.stand, "\(path).stand"))
     }

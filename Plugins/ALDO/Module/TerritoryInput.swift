@@ -57,11 +57,11 @@ struct TerritoryInput {
     var clcChanges = part.clcChanges
     if !part.communeInsee.isEmpty {
       guard part.communeInsee.count == 5 else {
-        throw .invalidArgument("\(path).commune_insee", "must be a 5-character INSEE code, got \"\(part.communeInsee)\"")
+        throw .invalidArgument("\(path).commune_insee", "must be a 5-character INSEE code, got \(part.communeInsee.quoted)")
       }
       if let communes {
         guard let commune = communes.communes[part.communeInsee] else {
-          throw .invalidArgument("\(path).commune_insee", "unknown commune \"\(part.communeInsee)\"")
+          throw .invalidArgument("\(path).commune_insee", "unknown commune \(part.communeInsee.quoted)")
         }
         if zone.isEmpty { zone = communes.zoneOfCommune[part.communeInsee] ?? "" }
         if region.isEmpty { region = commune.region }
@@ -78,11 +78,11 @@ struct TerritoryInput {
     guard data.soilFlux[zone] != nil else {
       throw .invalidArgument(
         "\(path).pedoclimatic_zone",
-        "unknown pedoclimatic zone \"\(zone)\" (known: \(data.soilFlux.keys.sorted().joined(separator: ", ")))")
+        "unknown pedoclimatic zone \(zone.quoted) (known: \(data.soilFlux.keys.sorted().joined(separator: ", ")))")
     }
     guard !region.isEmpty else { throw .invalidArgument("\(path).region_code", "is required") }
     guard let interRegion = data.interRegionOfRegion[region] else {
-      throw .invalidArgument("\(path).region_code", "unknown INSEE region code \"\(region)\"")
+      throw .invalidArgument("\(path).region_code", "unknown INSEE region code \(region.quoted)")
     }
     var stands: [Stand] = []
     for (j, stand) in part.forestStands.enumerated() {
@@ -127,7 +127,7 @@ struct TerritoryInput {
     try Validate.nonNegative(stand.poplarHa, "\(field).poplar_ha")
     guard data.woodUse[stand.rad13] != nil else {
       throw .invalidArgument(
-        "\(field).rad13", "unknown IGN administrative region \"\(stand.rad13)\" (known: \(data.woodUse.keys.sorted().joined(separator: ", ")))")
+        "\(field).rad13", "unknown IGN administrative region \(stand.rad13.quoted) (known: \(data.woodUse.keys.sorted().joined(separator: ", ")))")
     }
     let codes: [(String, String, String)] = [
       ("groupeser", stand.groupeser, "groupeser"), ("greco", stand.greco, "greco"),
@@ -135,7 +135,7 @@ struct TerritoryInput {
     ]
     for (level, code, name) in codes where !Stand.isMissing(code) {
       guard data.forestCodes[level]?.contains(code) == true else {
-        throw .invalidArgument("\(field).\(name)", "unknown IGN \(level) code \"\(code)\"")
+        throw .invalidArgument("\(field).\(name)", "unknown IGN \(level) code \(code.quoted)")
       }
     }
     let missing = codes.filter { !$0.1.isEmpty && Stand.isMissing($0.1) }.map(\.2)
@@ -222,7 +222,7 @@ struct TerritoryInput {
   private func leaves(of code: String, _ field: String) throws(ModuleError) -> [Leaf] {
     let found = Leaf.allCases.filter { data.clcCodes[$0]?.contains(code) == true }
     if found.isEmpty && !Self.clcCodesOutsideAldo.contains(code) {
-      throw .invalidArgument(field, "unknown Corine Land Cover level-3 code \"\(code)\"")
+      throw .invalidArgument(field, "unknown Corine Land Cover level-3 code \(code.quoted)")
     }
     return found
   }

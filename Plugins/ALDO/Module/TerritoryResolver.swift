@@ -42,36 +42,36 @@ struct TerritoryResolver {
     switch code.level {
     case .commune:
       guard value.count == 5 else {
-        throw .invalidArgument("\(path).code", "a commune is a 5-character INSEE code, got \"\(value)\"\(hint(value))")
+        throw .invalidArgument("\(path).code", "a commune is a 5-character INSEE code, got \(value.quoted)\(hint(value))")
       }
       guard let commune = reference.communes[value] else {
         if let parent = data.communeOfArrondissement[value] {
           throw .invalidArgument(
             "\(path).code", "\(value) is a municipal arrondissement: ALDO computes its commune \(parent) as a whole")
         }
-        throw .invalidArgument("\(path).code", "unknown commune \"\(value)\" (not in ALDO's communes_17122018.csv)\(hint(value))")
+        throw .invalidArgument("\(path).code", "unknown commune \(value.quoted) (not in ALDO's communes_17122018.csv)\(hint(value))")
       }
       return ([value], "Commune \(value) \(commune.name)")
     case .epci:
       guard value.count == 9, value.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-        throw .invalidArgument("\(path).code", "an EPCI is a 9-digit SIREN code, got \"\(value)\"\(hint(value))")
+        throw .invalidArgument("\(path).code", "an EPCI is a 9-digit SIREN code, got \(value.quoted)\(hint(value))")
       }
       guard let communes = reference.communesOfEpci[value], !communes.isEmpty else {
         if let successor = data.epciPredecessors.first(where: { $0.value.contains(value) })?.key {
           throw .invalidArgument(
             "\(path).code", "EPCI \(value) has no commune in the 2018 list: it merged into \(successor) in 2018")
         }
-        throw .invalidArgument("\(path).code", "no commune of communes_17122018.csv belongs to EPCI \"\(value)\" (unknown or no longer existing in 2018)")
+        throw .invalidArgument("\(path).code", "no commune of communes_17122018.csv belongs to EPCI \(value.quoted) (unknown or no longer existing in 2018)")
       }
       return (communes, "EPCI \(value) \(data.epcis[value]?.name ?? "")".trimmingSpaces())
     case .department:
       guard let communes = reference.communesOfDepartment[value], !communes.isEmpty else {
-        throw .invalidArgument("\(path).code", "unknown department \"\(value)\" (metropolitan INSEE codes: 01–95, 2A, 2B)\(hint(value))")
+        throw .invalidArgument("\(path).code", "unknown department \(value.quoted) (metropolitan INSEE codes: 01–95, 2A, 2B)\(hint(value))")
       }
       return (communes, "Département \(value) \(FrenchTerritories.department(code: value)?.name ?? "")".trimmingSpaces())
     case .region:
       guard let communes = reference.communesOfRegion[value], !communes.isEmpty else {
-        throw .invalidArgument("\(path).code", "unknown region \"\(value)\" (metropolitan INSEE region codes, e.g. 32 Hauts-de-France)\(hint(value))")
+        throw .invalidArgument("\(path).code", "unknown region \(value.quoted) (metropolitan INSEE region codes, e.g. 32 Hauts-de-France)\(hint(value))")
       }
       return (communes, "Région \(value) \(FrenchTerritories.region(code: value)?.name ?? "")".trimmingSpaces())
     default:
@@ -86,6 +86,6 @@ struct TerritoryResolver {
     if reference.communesOfEpci[value] != nil { kinds.append("an EPCI") }
     if reference.communesOfDepartment[value] != nil { kinds.append("a department") }
     if reference.communesOfRegion[value] != nil { kinds.append("a region") }
-    return kinds.isEmpty ? "" : "; \"\(value)\" is the code of \(kinds.joined(separator: " and ")): set level accordingly"
+    return kinds.isEmpty ? "" : "; \(value.quoted) is the code of \(kinds.joined(separator: " and ")): set level accordingly"
   }
 }

@@ -72,7 +72,7 @@ public struct COPVivierModule: CarbonModule {
       guard !config.postgresURL.isEmpty else { throw .invalidArgument("config.postgres_url", "is required when storage is postgres") }
       store = try PostgresProjectStore(url: config.postgresURL)
     default:
-      throw .invalidArgument("config.storage", "must be \"sqlite\" or \"postgres\", got \"\(config.storage)\"")
+      throw .invalidArgument("config.storage", "must be \"sqlite\" or \"postgres\", got \(config.storage.quoted)")
     }
     storageKind = config.storage
     upgrade = try Requalification.run(store, at: ProjectValidation.now())

@@ -22,14 +22,14 @@ extension COPVivierModule {
     if !header.unknown.isEmpty && !request.ignoreUnknownColumns {
       throw .invalidArgument(
         "csv.header",
-        "unknown column\(header.unknown.count > 1 ? "s" : "") \(header.unknown.map { "'\($0)'" }.joined(separator: ", ")): not in the CSV contract (GetReferenceData csv_columns, README); rename it, remove it, or ask ignore_unknown_columns to import without it")
+        "unknown column\(header.unknown.count > 1 ? "s" : "") \(header.unknown.map { "\($0.quoted)" }.joined(separator: ", ")): not in the CSV contract (GetReferenceData csv_columns, README); rename it, remove it, or ask ignore_unknown_columns to import without it")
     }
     if let (column, cells) = header.duplicated.sorted(by: { $0.key < $1.key }).first {
       throw .invalidArgument(
-        "csv.header", "column '\(column)' is given by several header cells (\(cells.map { "'\($0)'" }.joined(separator: ", "))): keep one")
+        "csv.header", "column \(column.quoted) is given by several header cells (\(cells.map { "\($0.quoted)" }.joined(separator: ", "))): keep one")
     }
     for column in ProjectCSV.requiredColumns where !header.columns.contains(column) {
-      throw .invalidArgument("csv.header", "column '\(column)' is missing")
+      throw .invalidArgument("csv.header", "column \(column.quoted) is missing")
     }
     let records = parsed.records.dropFirst()
     guard records.count <= Self.maxImportRows else {
@@ -51,7 +51,7 @@ extension COPVivierModule {
       "cop.import.row_numbering", "DATA_ROWS_FROM_1",
       reason: "RowError.row = 1 for the first record after the header (a multi-line quoted cell is one row); RowError.line = the file line where the row starts")
     if !header.unknown.isEmpty {
-      trace.warning("columns ignored (ignore_unknown_columns): \(header.unknown.map { "'\($0)'" }.joined(separator: ", "))")
+      trace.warning("columns ignored (ignore_unknown_columns): \(header.unknown.map { "\($0.quoted)" }.joined(separator: ", "))")
     }
 
     var response = Carbon_Cop_V1_ImportCsvResponse()
@@ -79,7 +79,7 @@ extension COPVivierModule {
         let (raw, category, justification) = try ProjectCSV.project(cells, defaultRound: request.roundYear)
         var project = try ProjectValidation.normalize(raw, prefix: "", generateID: true)
         guard seenIDs.insert(project.id).inserted else {
-          reject(index, record.line, "id", "id '\(project.id)' appears twice in the file")
+          reject(index, record.line, "id", "id \(project.id.quoted) appears twice in the file")
           continue
         }
         project.qualification = QualificationRules.qualify(project)

@@ -98,7 +98,7 @@ enum ProjectCSV {
       switch ReferenceData.fold(text(column)) {
       case "", "non", "no", "false", "0", "n": return false
       case "oui", "yes", "true", "1", "x", "o", "y": return true
-      case let other: throw RowError(column: column, message: "'\(other)' is not a yes/no value (oui/non)")
+      case let other: throw RowError(column: column, message: "\(other.quoted) is not a yes/no value (oui/non)")
       }
     }
     var project = Project()
@@ -122,7 +122,7 @@ enum ProjectCSV {
     let impact = text("expected_impact_kt_co2e_per_yr").replacingOccurrences(of: ",", with: ".")
     if !impact.isEmpty {
       guard let value = Double(impact), value.isFinite, value >= 0 else {
-        throw RowError(column: "expected_impact_kt_co2e_per_yr", message: "'\(impact)' is not a number ≥ 0")
+        throw RowError(column: "expected_impact_kt_co2e_per_yr", message: "\(impact.quoted) is not a number ≥ 0")
       }
       project.expectedImpactKtCo2EPerYr = value
     }
@@ -135,14 +135,14 @@ enum ProjectCSV {
     case "oui", "yes", "true", "1", "x": project.contributesToObjectives = .yes
     case "non", "no", "false", "0": project.contributesToObjectives = .no
     case let other:
-      throw RowError(column: "contributes_to_objectives", message: "'\(other)' is not oui/non/empty")
+      throw RowError(column: "contributes_to_objectives", message: "\(other.quoted) is not oui/non/empty")
     }
     project.answersOtherLocalIssue = try flag("answers_other_local_issue")
     let round = text("round_year")
     if round.isEmpty {
       project.roundYear = defaultRound
     } else {
-      guard let year = Int32(round) else { throw RowError(column: "round_year", message: "'\(round)' is not a year") }
+      guard let year = Int32(round) else { throw RowError(column: "round_year", message: "\(round.quoted) is not a year") }
       project.roundYear = year
     }
     project.comments = text("comments")
@@ -151,7 +151,7 @@ enum ProjectCSV {
     var category: Category? = nil
     if !categoryText.isEmpty {
       guard let parsed = Self.category(categoryText) else {
-        throw RowError(column: "category", message: "'\(categoryText)' is not one of the four categories")
+        throw RowError(column: "category", message: "\(categoryText.quoted) is not one of the four categories")
       }
       category = parsed
     }
@@ -170,7 +170,7 @@ enum ProjectCSV {
     if folded.hasPrefix("idee") || folded == "idea" || folded == "maturity_idea" { return .idea }
     if folded.contains("conception") || folded == "in design" || folded == "maturity_in_design" { return .inDesign }
     if folded.hasPrefix("pret") || folded.hasPrefix("ready") || folded == "maturity_ready_within_year" { return .readyWithinYear }
-    throw RowError(column: "maturity", message: "'\(text)' is not idée / en conception / prêt à engager dans l'année")
+    throw RowError(column: "maturity", message: "\(text.quoted) is not idée / en conception / prêt à engager dans l'année")
   }
 
   /// The category a cell names (enum name or the seed's French label).

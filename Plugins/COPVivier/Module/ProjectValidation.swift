@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 import Foundation
 
@@ -39,7 +40,7 @@ enum ProjectValidation {
       let known = ReferenceData.departments.map(\.code).joined(separator: ", ")
       throw .invalidArgument(
         "\(prefix)department",
-        project.department.isEmpty ? "is required" : "'\(project.department)' is not a department of the region (\(known))")
+        project.department.isEmpty ? "is required" : "\(project.department.quoted) is not a department of the region (\(known))")
     }
     project.department = department.code
 
@@ -86,16 +87,16 @@ enum ProjectValidation {
   /// The message for a name that is no form lever; a retired lever names its replacement.
   static func unknownLever(_ name: String) -> String {
     if let retired = ReferenceData.retiredLever(named: name) {
-      return "'\(name)' is no longer a form lever (\(retired.reason)): use '\(retired.replacement)'"
+      return "\(name.quoted) is no longer a form lever (\(retired.reason)): use \(retired.replacement.quoted)"
     }
-    return "unknown lever '\(name)' (GetReferenceData lists the form levers and their aliases)"
+    return "unknown lever \(name.quoted) (GetReferenceData lists the form levers and their aliases)"
   }
 
   /// Ids are short and plain so that they are safe in URLs, files and page tokens.
   static func checkID(_ id: String, _ field: String) throws(ModuleError) {
     let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
     guard !id.isEmpty, id.count <= 64, id.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
-      throw .invalidArgument(field, "must be 1–64 characters among A–Z a–z 0–9 . _ -, got '\(id.prefix(80))'")
+      throw .invalidArgument(field, "must be 1–64 characters among A–Z a–z 0–9 . _ -, got \(id.prefix(80).quoted)")
     }
   }
 

@@ -179,7 +179,7 @@ extension COPVivierModule {
     var result = StoreFilter()
     if !filter.department.isEmpty {
       guard let department = ReferenceData.department(filter.department) else {
-        throw .invalidArgument("\(prefix)department", "'\(filter.department)' is not a department of the region")
+        throw .invalidArgument("\(prefix)department", "\(filter.department.quoted) is not a department of the region")
       }
       result.department = department.code
     }

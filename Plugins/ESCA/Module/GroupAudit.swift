@@ -17,7 +17,7 @@ enum GroupAudit {
       var ids = Set<String>()
       for (index, farmer) in request.farmers.enumerated() {
         try Check.nonEmpty(farmer.id, "farmers[\(index)].id")
-        guard ids.insert(farmer.id).inserted else { throw .invalidArgument("farmers[\(index)].id", "\"\(farmer.id)\" is listed twice") }
+        guard ids.insert(farmer.id).inserted else { throw .invalidArgument("farmers[\(index)].id", "\(farmer.id.quoted) is listed twice") }
         try Check.finite(farmer.riskScore, "farmers[\(index)].risk_score")
       }
       let cases = Set(request.farmers.map(\.farmerCase).filter { $0 != .unspecified })

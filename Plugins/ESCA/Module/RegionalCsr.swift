@@ -21,7 +21,7 @@ enum RegionalCsr {
         let known = FrenchTerritories.formerRegion(code: code).map { "former region \($0.name) is not in Annex 3" }
         throw .invalidArgument(
           "\(field)[\(index)]",
-          known ?? "unknown former region code \"\(code)\" (Annex 3 uses the INSEE codes of the regions before 2016, e.g. 22 for Picardie)")
+          known ?? "unknown former region code \(code.quoted) (Annex 3 uses the INSEE codes of the regions before 2016, e.g. 22 for Picardie)")
       }
       if !rows.contains(where: { $0.code == row.code }) { rows.append(row) }
     }

@@ -80,7 +80,7 @@ enum AssessmentValidation {
         category, index: index, referenceYear: referenceYear, anchorYear: anchor,
         horizonYears: &horizonYears, catalog: catalog)
       guard names.insert(validated.name).inserted else {
-        throw .invalidArgument("categories[\(index)].name", "name \"\(validated.name)\" is used twice")
+        throw .invalidArgument("categories[\(index)].name", "name \(validated.name.quoted) is used twice")
       }
       grossTotal += category.referenceEmissionsTCo2E
       categories.append(validated)
@@ -129,7 +129,7 @@ enum AssessmentValidation {
       }
       guard let found = catalog.lookup(requested) else {
         throw .invalidArgument(
-          path + ".series_id", "unknown sector or sub-sector \"\(category.seriesID)\" (see ListReferenceSeries)")
+          path + ".series_id", "unknown sector or sub-sector \(category.seriesID.quoted) (see ListReferenceSeries)")
       }
       if category.sector != .unspecified && found.sector != category.sector && !found.derived {
         throw .invalidArgument(path + ".sector", "\(found.id) does not belong to this sector")

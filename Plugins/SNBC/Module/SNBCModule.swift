@@ -61,7 +61,7 @@ public struct SNBCModule: CarbonModule {
   {
     try Validate.nonEmpty(request.seriesID, "series_id")
     guard let series = catalog.lookup(request.seriesID) else {
-      throw .invalidArgument("series_id", "unknown reference series \"\(request.seriesID)\" (see ListReferenceSeries)")
+      throw .invalidArgument("series_id", "unknown reference series \(request.seriesID.quoted) (see ListReferenceSeries)")
     }
     try Validate.inRange(request.basis.rawValue, 0...5, "basis")
     var response = Carbon_Snbc_V1_GetReferenceSeriesResponse()

@@ -178,7 +178,7 @@ extension SNBCModule {
     try Validate.inRange(request.language.rawValue, 0...2, "language")
     try Validate.nonEmpty(request.seriesID, "series_id")
     guard let series = catalog.lookup(request.seriesID) else {
-      throw .invalidArgument("series_id", "unknown sector or sub-sector \"\(request.seriesID)\"")
+      throw .invalidArgument("series_id", "unknown sector or sub-sector \(request.seriesID.quoted)")
     }
     guard let path = SeriesPath.of(series, basis: .projectedAms2018) else {
       throw .invalidArgument("series_id", "\(series.id) has no AMS projection to chart")

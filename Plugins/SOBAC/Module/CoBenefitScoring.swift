@@ -167,11 +167,11 @@ struct CoBenefitScoring: Sendable {
           throw .invalidArgument("\(cropPath).ift_crop", "is required with the generic IFT reference (Annex 2 crop code)")
         }
         guard data.iftCropCodes.contains(crop.iftCrop) else {
-          throw .invalidArgument("\(cropPath).ift_crop", "'\(crop.iftCrop)' is not a crop of the Annex 2 tables (see ListReferenceData)")
+          throw .invalidArgument("\(cropPath).ift_crop", "\(crop.iftCrop.quoted) is not a crop of the Annex 2 tables (see ListReferenceData)")
         }
         if crop.iftCrop == "vigne" {
           guard data.regionalIft["ift_vineyards"]?.values.contains(where: { $0.areaCode == farm.wineBasin }) == true else {
-            throw .invalidArgument("\(path).wine_basin", "'\(farm.wineBasin)' is not a wine basin of Tableau 12 (e.g. bordelais, val_de_loire)")
+            throw .invalidArgument("\(path).wine_basin", "\(farm.wineBasin.quoted) is not a wine basin of Tableau 12 (e.g. bordelais, val_de_loire)")
           }
         }
         let mode = crop.iftMode.isEmpty ? "all" : crop.iftMode
@@ -179,12 +179,12 @@ struct CoBenefitScoring: Sendable {
         else {
           throw .failedPrecondition(
             rule: "sobac.ift.generic_reference_unavailable",
-            "crop '\(crop.crop)' (\(crop.iftCrop), mode \(mode)) has no regional IFT for area \(crop.iftCrop == "vigne" ? farm.wineBasin : region) in Annex 2: the generic reference cannot be used, choose the specific one")
+            "crop \(crop.crop.quoted) (\(crop.iftCrop), mode \(mode)) has no regional IFT for area \(crop.iftCrop == "vigne" ? farm.wineBasin : region) in Annex 2: the generic reference cannot be used, choose the specific one")
         }
         guard case .value(let h) = entry.herbicide, case .value(let n) = entry.nonHerbicide else {
           throw .failedPrecondition(
             rule: "sobac.ift.generic_reference_unavailable",
-            "crop '\(crop.crop)' (\(crop.iftCrop)) in \(entry.areaName): Annex 2 cell is '\(entry.herbicide.text)' / '\(entry.nonHerbicide.text)' (/ absent, ns not significant, nd not published): the generic reference cannot be used, choose the specific one")
+            "crop \(crop.crop.quoted) (\(crop.iftCrop)) in \(entry.areaName): Annex 2 cell is \(entry.herbicide.text.quoted) / \(entry.nonHerbicide.text.quoted) (/ absent, ns not significant, nd not published): the generic reference cannot be used, choose the specific one")
         }
         area += crop.areaHa
         weightedHerbicide += crop.areaHa * h
@@ -203,7 +203,7 @@ struct CoBenefitScoring: Sendable {
   func formerRegion(farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) -> String {
     if !farm.formerRegionCode.isEmpty {
       guard FrenchTerritories.formerRegion(code: farm.formerRegionCode) != nil else {
-        throw .invalidArgument("\(path).former_region_code", "'\(farm.formerRegionCode)' is not a former region code (COG 2015, e.g. 73)")
+        throw .invalidArgument("\(path).former_region_code", "\(farm.formerRegionCode.quoted) is not a former region code (COG 2015, e.g. 73)")
       }
       return farm.formerRegionCode
     }
@@ -211,7 +211,7 @@ struct CoBenefitScoring: Sendable {
       throw .invalidArgument("\(path).former_region_code", "is required with the generic IFT reference (or give department_code)")
     }
     guard let department = FrenchTerritories.department(code: farm.departmentCode) else {
-      throw .invalidArgument("\(path).department_code", "'\(farm.departmentCode)' is not a French department code")
+      throw .invalidArgument("\(path).department_code", "\(farm.departmentCode.quoted) is not a French department code")
     }
     return department.formerRegionCode
   }

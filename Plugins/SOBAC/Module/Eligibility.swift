@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 
 /// Eligibility (§4.1): "Les Projets souhaitant utiliser la Méthode SOBAC'ECO-TMM […] devront
@@ -14,7 +15,7 @@ struct Eligibility: Sendable {
     guard project.contains(where: { !$0.year.crops.isEmpty }) else {
       throw .failedPrecondition(
         rule: "sobac.eligibility.crop_workshop",
-        "\(path): farm '\(farm.farmID)' has no crop in its project years \(project.first.map { "\($0.year.year)" } ?? "")..\(project.last.map { "\($0.year.year)" } ?? ""): §4.1 requires at least one crop workshop (\"au moins un atelier de production végétale\": field crops, vegetables, grassland and forage, vines, orchards); list the farm's crops (forage with self_consumed and produced_t)")
+        "\(path): farm \(farm.farmID.quoted) has no crop in its project years \(project.first.map { "\($0.year.year)" } ?? "")..\(project.last.map { "\($0.year.year)" } ?? ""): §4.1 requires at least one crop workshop (\"au moins un atelier de production végétale\": field crops, vegetables, grassland and forage, vines, orchards); list the farm's crops (forage with self_consumed and produced_t)")
     }
   }
 }

@@ -94,7 +94,7 @@ struct FarmEvaluator: Sendable {
     let scale = Double(Self.periodYears) / Double(kept.count)
     if olympic.applied {
       rules.append(
-        "sobac.reference.olympic_rule: yield of '\(olympic.crop)' deviates \(olympic.deviationPercent) % beyond the other reference years; years \(olympic.droppedYears) dropped, E_ref = 5/3 × Σ \(olympicMessage.keptYears)")
+        "sobac.reference.olympic_rule: yield of \(olympic.crop.quoted) deviates \(olympic.deviationPercent) % beyond the other reference years; years \(olympic.droppedYears) dropped, E_ref = 5/3 × Σ \(olympicMessage.keptYears)")
       if olympic.candidates.count > 1 {
         trace.decision(
           "olympic_rule_crop", olympic.crop,
@@ -321,7 +321,7 @@ struct FarmEvaluator: Sendable {
             "is required (> 0) for a self-consumed crop: its yield is its own production figure, produced_t / area_ha (footnote 33 reads sold tonnes, which a crop used on the farm does not have)")
         }
         if !crop.iftMode.isEmpty, !["all", "open_field", "soilless"].contains(crop.iftMode) {
-          throw .invalidArgument("\(cropPath).ift_mode", "must be all, open_field or soilless, got '\(crop.iftMode)'")
+          throw .invalidArgument("\(cropPath).ift_mode", "must be all, open_field or soilless, got \(crop.iftMode.quoted)")
         }
       }
     }

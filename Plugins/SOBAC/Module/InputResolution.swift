@@ -47,7 +47,7 @@ struct InputResolver: Sendable {
     guard let item = data.inputs[line.inputCode] else {
       throw .invalidArgument(
         "\(path).input_code",
-        "unknown input type '\(line.inputCode)'; the Annex 3 codes are listed by ListReferenceData (table inputs), or use other_lca with a manufacturer factor")
+        "unknown input type \(line.inputCode.quoted); the Annex 3 codes are listed by ListReferenceData (table inputs), or use other_lca with a manufacturer factor")
     }
     try Validate.specified(line.unit, "\(path).unit") { if case .UNRECOGNIZED = $0 { return false } else { return true } }
     let purchases = try Validate.nonNegative(line.purchases, "\(path).purchases")
@@ -80,15 +80,15 @@ struct InputResolver: Sendable {
     func refuseUnit(_ allowed: String) -> ModuleError {
       .invalidArgument(
         "\(path).unit",
-        "unit \(line.unit) is not valid for \(item.family.rawValue) input '\(item.code)'; use \(allowed)")
+        "unit \(line.unit) is not valid for \(item.family.rawValue) input \(item.code.quoted); use \(allowed)")
     }
     func grade(_ override: Double, _ catalogue: Double?, _ name: String) throws(ModuleError) -> Double {
       if override > 0 { return override }
       if let catalogue { return catalogue }
-      throw .invalidArgument("\(path).\(name)", "is required for '\(item.code)' given in product units (no catalogue grade)")
+      throw .invalidArgument("\(path).\(name)", "is required for \(item.code.quoted) given in product units (no catalogue grade)")
     }
     func factor(_ value: Double?, _ name: String) throws(ModuleError) -> Double {
-      guard let value else { throw .internal("inputs.csv: '\(item.code)' has no \(name) factor") }
+      guard let value else { throw .internal("inputs.csv: \(item.code.quoted) has no \(name) factor") }
       return value
     }
 
@@ -125,7 +125,7 @@ struct InputResolver: Sendable {
         let nGrade = line.nPercent > 0 ? line.nPercent : (item.nPercent ?? 0)
         let mainGrade = overrideGrade > 0 ? overrideGrade : (catalogueGrade ?? 0)
         if nGrade > 0 {
-          guard mainGrade > 0 else { throw .invalidArgument("\(path).\(nutrientName)", "is required to derive the N of '\(item.code)'") }
+          guard mainGrade > 0 else { throw .invalidArgument("\(path).\(nutrientName)", "is required to derive the N of \(item.code.quoted)") }
           result.nMineralKg = nutrientKg * nGrade / mainGrade
         }
       case .kgProduct, .tProduct:
@@ -175,7 +175,7 @@ struct InputResolver: Sendable {
 
     case .lime:
       let vn = line.vn > 0 ? line.vn : (item.vn ?? 0)
-      guard vn > 0 else { throw .invalidArgument("\(path).vn", "is required for '\(item.code)'") }
+      guard vn > 0 else { throw .invalidArgument("\(path).vn", "is required for \(item.code.quoted)") }
       switch line.unit {
       case .kgVn:
         result.vnKg = consumption
@@ -210,7 +210,7 @@ struct InputResolver: Sendable {
       } else {
         throw .invalidArgument(
           "\(path).organic_n_kg_per_t",
-          "is required for '\(item.code)': Annex 4 gives no default composition for it")
+          "is required for \(item.code.quoted): Annex 4 gives no default composition for it")
       }
       result.nOrganicKg = tonnes * nPerTonne
       let perTonne = try factor(item.upstreamPerTonneProduct, "per tonne")

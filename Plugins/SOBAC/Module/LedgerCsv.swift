@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 import CarbonPluginKit
 
@@ -122,7 +123,7 @@ struct LedgerCsvReader: Sendable {
         for name in Self.required where !names.contains(name) {
           throw .invalidArgument(
             "ledger_csv[\(lineNumber)].\(name)",
-            "line \(lineNumber) (header): missing column '\(name)'; required columns: \(Self.required.joined(separator: ", "))")
+            "line \(lineNumber) (header): missing column \(name.quoted); required columns: \(Self.required.joined(separator: ", "))")
         }
         header = names
         continue
@@ -148,20 +149,20 @@ struct LedgerCsvReader: Sendable {
           return 0
         }
         let normalised = separator == ";" ? text.replacingOccurrences(of: ",", with: ".") : text
-        guard let value = Double(normalised), value.isFinite else { throw fail(name, "'\(text)' is not a number") }
+        guard let value = Double(normalised), value.isFinite else { throw fail(name, "\(text.quoted) is not a number") }
         guard value >= 0 else { throw fail(name, "must not be negative, got \(text)") }
         return value
       }
       guard let farm = cell("farm_id")?.value, !farm.isEmpty else { throw fail("farm_id", "is required") }
       guard let yearText = cell("year")?.value, !yearText.isEmpty else { throw fail("year", "is required") }
       guard let year = Int32(yearText), (1900...2200).contains(year) else {
-        throw fail("year", "'\(yearText)' is not a year")
+        throw fail("year", "\(yearText.quoted) is not a year")
       }
       guard let code = cell("input")?.value, !code.isEmpty else { throw fail("input", "is required") }
       let unitText = cell("unit")?.value ?? ""
       if let expectedUnit = LedgerProduction.units[code] {
         guard unitText.lowercased() == expectedUnit else {
-          throw fail("unit", "'\(unitText)' is not the unit of \(code): use \(expectedUnit)")
+          throw fail("unit", "\(unitText.quoted) is not the unit of \(code): use \(expectedUnit)")
         }
         let cropName = cell("crop")?.value ?? ""
         if code.hasPrefix("crop_"), cropName.isEmpty { throw fail("crop", "names the crop of \(code) (column crop)") }
@@ -172,7 +173,7 @@ struct LedgerCsvReader: Sendable {
         continue
       }
       guard let unit = Self.units[unitText.lowercased()] else {
-        throw fail("unit", "'\(unitText)' is not a unit; use kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as or kg_vn (or a production variable in input: \(LedgerProduction.units.keys.sorted().joined(separator: ", ")))")
+        throw fail("unit", "\(unitText.quoted) is not a unit; use kg, t, l, kg_n, kg_p2o5, kg_k2o, kg_as or kg_vn (or a production variable in input: \(LedgerProduction.units.keys.sorted().joined(separator: ", ")))")
       }
       var input = Carbon_Sobac_V1_InputLine()
       input.inputCode = code

@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 
 /// The production system of a farm (§4.1, §4.3.1; Annex 5 "PRODUCTIONS" and "Productions
@@ -61,7 +62,7 @@ struct ProductionSystemRules: Sendable {
       for (year, yearPath) in years {
         for (index, crop) in year.crops.enumerated() where [YieldAnalysis.milk, YieldAnalysis.meat].contains(crop.crop) {
           throw .invalidArgument(
-            "\(yearPath).crops[\(index)].crop", "'\(crop.crop)' is the name of an animal production's yield: rename the crop")
+            "\(yearPath).crops[\(index)].crop", "\(crop.crop.quoted) is the name of an animal production's yield: rename the crop")
         }
       }
       return farm.productionSystem

@@ -88,7 +88,7 @@ public struct SobacModule: CarbonModule {
   {
     let files = request.table.isEmpty ? data.files : data.files.filter { $0.name == request.table }
     guard !files.isEmpty else {
-      throw .notFound("table", "no reference table '\(request.table)'; tables: \(data.files.map(\.name).joined(separator: ", "))")
+      throw .notFound("table", "no reference table \(request.table.quoted); tables: \(data.files.map(\.name).joined(separator: ", "))")
     }
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
     var response = Carbon_Sobac_V1_ListReferenceDataResponse()
@@ -192,7 +192,7 @@ public struct SobacModule: CarbonModule {
       if let totals {
         guard request.projectName.isEmpty || request.projectName == totals.projectName else {
           throw .invalidArgument(
-            "\(position).project_name", "'\(request.projectName)' differs from the first request's '\(totals.projectName)'")
+            "\(position).project_name", "\(request.projectName.quoted) differs from the first request's \(totals.projectName.quoted)")
         }
       } else {
         totals = CollectiveAccumulator(projectName: request.projectName, methodVersion: Self.methodVersion, iftPending: true)
@@ -207,7 +207,7 @@ public struct SobacModule: CarbonModule {
         let here = (requests.received - 1) << 32 | offset
         if let first = seen.updateValue(here, forKey: farm.farmID) {
           let firstPath = "\(RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(first >> 32)).farms[\(first & 0xFFFF_FFFF)]"
-          throw .invalidArgument("\(path).farm_id", "farm '\(farm.farmID)' is already \(firstPath)")
+          throw .invalidArgument("\(path).farm_id", "farm \(farm.farmID.quoted) is already \(firstPath)")
         }
         if firstTypeError == nil {
           do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
@@ -337,7 +337,7 @@ public struct SobacModule: CarbonModule {
     for (index, farm) in request.farms.enumerated() {
       try Validate.nonEmpty(farm.farmID, "\(prefix)farms[\(index)].farm_id")
       if let first = seen[farm.farmID] {
-        throw .invalidArgument("\(prefix)farms[\(index)].farm_id", "farm '\(farm.farmID)' is already farms[\(first)]")
+        throw .invalidArgument("\(prefix)farms[\(index)].farm_id", "farm \(farm.farmID.quoted) is already farms[\(first)]")
       }
       seen[farm.farmID] = index
       if request.farms.count > AuditSampler.auditAllUpTo {

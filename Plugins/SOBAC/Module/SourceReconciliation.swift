@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 
 /// Merges a ledger CSV into the declaration (the project's JSON) and reconciles what they both
@@ -18,12 +19,12 @@ struct SourceReconciler: Sendable {
     for entry in entries {
       guard let f = farmIndex[entry.farmID] else {
         throw .invalidArgument(
-          "ledger_csv[\(entry.line)].farm_id", "line \(entry.line): farm '\(entry.farmID)' is not in project.farms")
+          "ledger_csv[\(entry.line)].farm_id", "line \(entry.line): farm \(entry.farmID.quoted) is not in project.farms")
       }
       guard let y = project.farms[f].years.firstIndex(where: { $0.year == entry.year }) else {
         throw .invalidArgument(
           "ledger_csv[\(entry.line)].year",
-          "line \(entry.line): year \(entry.year) is not among the years of farm '\(entry.farmID)' in project.farms")
+          "line \(entry.line): year \(entry.year) is not among the years of farm \(entry.farmID.quoted) in project.farms")
       }
       var record = Carbon_Sobac_V1_SourceReconciliation()
       record.farmID = entry.farmID
@@ -33,7 +34,7 @@ struct SourceReconciler: Sendable {
         guard let declared = production.value(in: project.farms[f].years[y]) else {
           throw .invalidArgument(
             "ledger_csv[\(entry.line)].crop",
-            "line \(entry.line): crop '\(production.crop)' is not declared in \(entry.year) for farm '\(entry.farmID)' (the declaration gives the crops and their areas)")
+            "line \(entry.line): crop \(production.crop.quoted) is not declared in \(entry.year) for farm \(entry.farmID.quoted) (the declaration gives the crops and their areas)")
         }
         // 0 in the declaration is a value it does not give (proto3 cannot tell them apart).
         let kept = declared > 0 ? min(declared, production.value) : production.value

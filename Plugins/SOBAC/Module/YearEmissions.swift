@@ -40,7 +40,7 @@ struct YearEmissionsCalculator: Sendable {
       if let (unit, firstPath) = unitsByCode[line.inputCode], unit != line.unit {
         throw .invalidArgument(
           "\(linePath).unit",
-          "mixed units: input '\(line.inputCode)' is in \(line.unit) here but in \(unit) at \(firstPath); use one unit per input")
+          "mixed units: input \(line.inputCode.quoted) is in \(line.unit) here but in \(unit) at \(firstPath); use one unit per input")
       }
       if unitsByCode[line.inputCode] == nil { unitsByCode[line.inputCode] = (line.unit, "\(linePath).unit") }
 

@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 
 /// Crop yields of the two periods and the production rabais / bonus (§5.4.2, Eq. 1 and 2;
@@ -130,8 +131,8 @@ struct YieldAnalysis: Sendable {
         throw .failedPrecondition(
           rule: "sobac.yield.reference_missing",
           zeroSold
-            ? "crop '\(crop)' has 0 t sold in every reference year: if it is used on the farm (forage), set self_consumed and produced_t so that its own production figure gives its yield; otherwise supply generic_reference_yields"
-            : "\(sample.isCrop ? "crop" : "production") '\(crop)' is produced during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
+            ? "crop \(crop.quoted) has 0 t sold in every reference year: if it is used on the farm (forage), set self_consumed and produced_t so that its own production figure gives its yield; otherwise supply generic_reference_yields"
+            : "\(sample.isCrop ? "crop" : "production") \(crop.quoted) is produced during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
       }
       summary.referenceMeanTPerHa = referenceMean
       var projectYields: [Double] = []
@@ -141,7 +142,7 @@ struct YieldAnalysis: Sendable {
           guard entry.genericYield > 0 else {
             throw .failedPrecondition(
               rule: "sobac.yield.atypical_year",
-              "\(entry.path): the yield of '\(crop)' in \(year) (\(entry.yield) t/ha) is \(drop) % below the reference mean: give generic_yield_t_per_ha (Agreste) and generic_yield_document (§11.3)")
+              "\(entry.path): the yield of \(crop.quoted) in \(year) (\(entry.yield) t/ha) is \(drop) % below the reference mean: give generic_yield_t_per_ha (Agreste) and generic_yield_document (§11.3)")
           }
           guard !entry.genericDocument.isEmpty else {
             throw .invalidArgument("\(entry.path).generic_yield_document", "is required with generic_yield_t_per_ha (official document, §11.3)")

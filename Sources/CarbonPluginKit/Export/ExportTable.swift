@@ -1,3 +1,5 @@
+import CarbonDomain
+
 /// One cell of an exported table: text or a number.
 ///
 /// The distinction matters for both formats: numbers are written with the dialect's decimal
@@ -47,11 +49,11 @@ public struct ExportTable: Sendable, Equatable {
   func firstDefect() -> String? {
     for (index, row) in rows.enumerated() {
       if row.count > header.count {
-        return "table \"\(name)\": row \(index + 1) has \(row.count) cells for \(header.count) columns"
+        return "table \(name.quoted): row \(index + 1) has \(row.count) cells for \(header.count) columns"
       }
       for (column, cell) in row.enumerated() {
         if case .number(let value, _) = cell, !value.isFinite {
-          return "table \"\(name)\": row \(index + 1), column \"\(header[column])\" is \(value)"
+          return "table \(name.quoted): row \(index + 1), column \(header[column].quoted) is \(value)"
         }
       }
     }
