@@ -22,7 +22,8 @@ import SwiftProtobuf
 /// public func carbonPluginEntry() -> UnsafeRawPointer { PluginExport.descriptor(for: Units.self) }
 /// ```
 ///
-/// The kit does the rest: the C descriptor, decoding requests (protobuf or JSON), encoding
+/// The kit does the rest: the C descriptor, decoding requests (protobuf or JSON) and checking
+/// them against the ranges the .proto declares (`FieldBounds`), encoding
 /// responses, streaming, and turning every thrown error into a status instead of a crash.
 /// A module instance is shared by concurrent calls: keep it immutable or protect its state.
 public protocol CarbonModule: Sendable {
@@ -77,17 +78,20 @@ public enum ReceivedRequest: Sendable, Equatable {
 public final class RequestStream<Request: SwiftProtobuf.Message> {
   private let receiveBytes: () -> ReceivedRequest
   private let encoding: MessageEncoding
+  private let bounds: FieldBounds
   /// How many requests `next()` has returned so far; the position of the last one is
   /// `received - 1`.
   public private(set) var received = 0
 
-  init(receiveBytes: @escaping () -> ReceivedRequest, encoding: MessageEncoding) {
+  init(receiveBytes: @escaping () -> ReceivedRequest, encoding: MessageEncoding, bounds: FieldBounds = .none) {
     self.receiveBytes = receiveBytes
     self.encoding = encoding
+    self.bounds = bounds
   }
 
   /// The next request, or nil after the client's last one. Throws INVALID_ARGUMENT naming
-  /// `requests[i]` when request i does not decode, and ``ModuleStatus/cancelled`` when the
+  /// `requests[i]` when request i does not decode (`requests[i].<field>` when a value lies
+  /// outside its declared range), and ``ModuleStatus/cancelled`` when the
   /// host stopped the call: let it propagate so the method stops.
   public func next() throws(ModuleError) -> Request? {
     switch receiveBytes() {
@@ -98,11 +102,14 @@ public final class RequestStream<Request: SwiftProtobuf.Message> {
     case .message(let bytes):
       let position = received
       received += 1
+      let request: Request
       do {
-        return try MessageCoding.decode(Request.self, bytes, encoding)
+        request = try MessageCoding.decode(Request.self, bytes, encoding)
       } catch {
         throw .invalidArgument(Self.path(position), "\(error.message)")
       }
+      try bounds.check(request, prefix: Self.path(position) + ".")
+      return request
     }
   }
 
@@ -146,8 +153,10 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   ) -> Self {
     ModuleMethod(path: path, kind: .unary) { module in
       let method = UnsafeSendable(handler(module))
+      let bounds = FieldBounds.of(Module.self)
       return { bytes, encoding, _, _ throws(ModuleError) in
         let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        try bounds.check(request)
         return try EncodedResponse(try method.value(request), encoding)
       }
     }
@@ -164,11 +173,13 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   ) -> Self {
     ModuleMethod(path: path, kind: .serverStreaming) { module in
       let method = UnsafeSendable(handler(module))
+      let bounds = FieldBounds.of(Module.self)
       return { bytes, encoding, emit, _ throws(ModuleError) in
         guard let emit else {
           throw .internal("server-streaming method \(path) was called without an emit callback")
         }
         let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        try bounds.check(request)
         try method.value(request, ResponseStream(sendBytes: emit, encoding: encoding))
         return nil
       }
@@ -188,11 +199,14 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
   ) -> Self {
     ModuleMethod(path: path, kind: .bidiStreaming) { module in
       let method = UnsafeSendable(handler(module))
+      let bounds = FieldBounds.of(Module.self)
       return { _, encoding, emit, receive throws(ModuleError) in
         guard let emit, let receive else {
           throw .internal("bidirectional-streaming method \(path) was called without its receive and emit callbacks")
         }
-        try method.value(RequestStream(receiveBytes: receive, encoding: encoding), ResponseStream(sendBytes: emit, encoding: encoding))
+        try method.value(
+          RequestStream(receiveBytes: receive, encoding: encoding, bounds: bounds),
+          ResponseStream(sendBytes: emit, encoding: encoding))
         return nil
       }
     }
@@ -278,24 +292,24 @@ public enum MessageCoding {
   }
 
   /// Whether JSON text contains `"NaN"` or `Infinity"`, as proto3 writes non-finite numbers.
+  /// Runs on every JSON response: one pass per pattern, no allocation.
   static func mayHoldNonFiniteNumber(_ json: [UInt8]) -> Bool {
-    let patterns: [[UInt8]] = [Array("\"NaN\"".utf8), Array("Infinity\"".utf8)]
-    return patterns.contains { pattern in
-      guard json.count >= pattern.count else { return false }
-      return json.withUnsafeBufferPointer { buffer in
-        var index = 0
-        while index + pattern.count <= buffer.count {
-          if buffer[index] == pattern[0] && buffer[index + 1] == pattern[1]
-            && Array(buffer[index..<index + pattern.count]) == pattern
-          {
-            return true
+    json.withUnsafeBufferPointer { text in
+      nonFiniteMarkers.contains { marker in
+        guard text.count >= marker.count else { return false }
+        return marker.withUnsafeBufferPointer { marker in
+          for start in 0...(text.count - marker.count) where text[start] == marker[0] {
+            var matched = 1
+            while matched < marker.count && text[start + matched] == marker[matched] { matched += 1 }
+            if matched == marker.count { return true }
           }
-          index += 1
+          return false
         }
-        return false
       }
     }
   }
+
+  private static let nonFiniteMarkers: [[UInt8]] = [Array("\"NaN\"".utf8), Array("Infinity\"".utf8)]
 
   /// The error for a response that holds a NaN or infinite number: OUT_OF_RANGE, with the
   /// result's path in the response (`response.land_uses[3].net_flux_t_co2e_per_yr`) as field.

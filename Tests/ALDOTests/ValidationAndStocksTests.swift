@@ -115,6 +115,7 @@ import Testing
     var request = Carbon_Aldo_V1_ComputeStocksRequest()
     request.parts = [part]
     try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].areas[0].area_ha")
+    request.parts[0].areas[0].areaHa = 1  // one fault at a time: the declared range is checked first
     request.parts[0].pedoclimaticZone = "x"
     try Aldo.expectError(Aldo.stocks, request, status: .invalidArgument, field: "parts[0].pedoclimatic_zone")
     request.parts[0].pedoclimaticZone = "2_1"

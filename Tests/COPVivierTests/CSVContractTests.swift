@@ -100,6 +100,22 @@ struct CSVContractTests {
     #expect(error.field == "rows[1].department")
   }
 
+  /// Issue 20 point 1: "Every numeric input has a documented physical range". A CSV row is
+  /// held to the ranges cop.proto declares, as a project sent directly is: an impact of 1e300
+  /// kt CO2e/yr (no real project exceeds a few Mt) is a row error, never stored.
+  @Test("a CSV row is held to the ranges cop.proto declares")
+  func rowsAreHeldToTheDeclaredRanges() throws {
+    var request = Carbon_Cop_V1_ImportCsvRequest()
+    request.csv = "title,department,round_year,expected_impact_kt_co2e_per_yr\nJuste,80,2024,12.5\nÉnorme,80,2024,1e300\n"
+    request.dryRun = true
+    let response = try harness.call(Path.importCsv, request, as: Carbon_Cop_V1_ImportCsvResponse.self)
+    #expect(response.errors.count == 1)
+    let error = try #require(response.errors.first)
+    #expect(error.row == 2)
+    #expect(error.field == "rows[1].expected_impact_kt_co2e_per_yr")
+    #expect(error.message == "expected_impact_kt_co2e_per_yr: must be between 0 and 100000 kt CO2e/yr, got 1e+300")
+  }
+
   // OWASP CSV injection: cells starting with =, +, -, @, tab or CR are neutralised on export.
   @Test("standard CSV: formula-like text gets an apostrophe; the import removes it (round trip)")
   func standardDialectNeutralises() throws {

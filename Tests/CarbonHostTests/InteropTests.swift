@@ -123,6 +123,99 @@ struct InteropTests {
     #expect(lines.contains("route request py-route-3"), "\(run.output)")
   }
 
+  /// Issue 20 points 1, 3 and 7 as a grpcio client meets them over TLS:
+  /// 1. "ALDO accepted an area of 1e308 and answered OK with ±inf entries … SNBC accepts 1e308":
+  ///    each is refused as INVALID_ARGUMENT naming the field and its declared range;
+  /// 3. "JSON errors name the field (Host/Invoke …): wrong type, unknown enum name (list the
+  ///    valid ones), array for object — today they are bare parser codes";
+  /// 7. "error messages that echo client input escape it (today `unknown sector "x"><svg
+  ///    onload=…>` is echoed raw)".
+  @Test func pythonClientMeetsRangesJSONErrorsByFieldAndEscapedEchoes() async throws {
+    let host = try await RunningHost.startExamples(extra: [
+      ("esca", try TestEnvironment.plugin("libESCA.so")),
+      ("aldo", try TestEnvironment.plugin("libALDO.so")),
+      ("snbc", try TestEnvironment.plugin("libSNBC.so")),
+    ])
+    defer { Task { try? await host.stop() } }
+    let work = try TestEnvironment.temporaryDirectory("python-edges")
+    let protocols = TestEnvironment.repositoryRoot + "/protocols"
+    let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
+      .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
+    let generate = try runProcess("/usr/bin/env", [
+      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
+      "carbon/aldo/v1/aldo.proto", "carbon/snbc/v1/snbc.proto", "carbon/host/v1/host.proto",
+    ] + domain)
+    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    let script = #"""
+      import sys
+      sys.path.insert(0, "\#(work)")
+      import grpc
+      from grpc_status import rpc_status
+      from google.rpc import error_details_pb2 as details
+      from google.protobuf import json_format
+      from carbon.aldo.v1 import aldo_pb2, aldo_pb2_grpc
+      from carbon.snbc.v1 import snbc_pb2, snbc_pb2_grpc
+      from carbon.host.v1 import host_pb2, host_pb2_grpc
+
+      def show(label, call):
+          try:
+              call()
+              print(label, "no error")
+          except grpc.RpcError as error:
+              print(label, "code", error.code().name)
+              print(label, "message", error.details())
+              for any in rpc_status.from_call(error).details:
+                  if any.Is(details.BadRequest.DESCRIPTOR):
+                      bad = details.BadRequest()
+                      any.Unpack(bad)
+                      print(label, "field", bad.field_violations[0].field)
+
+      credentials = grpc.ssl_channel_credentials(root_certificates=open("\#(host.caFile)", "rb").read())
+      with grpc.secure_channel("localhost:\#(host.port)", credentials) as channel:
+          aldo = aldo_pb2_grpc.AldoStub(channel)
+          flux = json_format.Parse('{"territory_name": "T", "parts": [{"name": "p", "pedoclimatic_zone": "2_1", '
+              '"region_code": "32", "clc_changes": [{"code_2012": "211", "code_2018": "112", "area_ha": 1e308}]}]}',
+              aldo_pb2.ComputeFluxRequest())
+          show("aldo", lambda: aldo.ComputeFlux(flux, timeout=120))
+          snbc = snbc_pb2_grpc.SnbcStub(channel)
+          show("snbc", lambda: snbc.GetReferenceSeries(snbc_pb2.GetReferenceSeriesRequest(series_id="total", year=10**9), timeout=120))
+          show("echo", lambda: snbc.GetReferenceSeries(
+              snbc_pb2.GetReferenceSeriesRequest(series_id='x"><svg onload=alert(1)>\x1b[31m'), timeout=120))
+          hub = host_pb2_grpc.HostStub(channel)
+          def invoke(label, text):
+              show(label, lambda: hub.Invoke(host_pb2.InvokeRequest(module="esca", method="ComputeSoilStock", request_json=text), timeout=120))
+          invoke("type", '{"analysis": {"depth_cm": "deep"}}')
+          invoke("enum", '{"purpose": "ANALYSIS_PURPOSE_NOPE"}')
+          invoke("array", '{"analysis": [1, 2]}')
+          invoke("unknown", '{"analysis": {"depth": 30}}')
+          invoke("syntax", '{"analysis": {"depth_cm": 30}')
+      """#
+    let run = try runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    #expect(run.status == 0, "\(run.output)")
+    let lines = Set(run.output.split(separator: "\n").map(String.init))
+    func has(_ line: String) -> Bool { lines.contains(line) }
+    // 1. Declared ranges (aldo.proto: areas 0–1e8 ha; snbc.proto: years 1990–2100).
+    #expect(has("aldo code INVALID_ARGUMENT"), "\(run.output)")
+    #expect(has("aldo field parts[0].clc_changes[0].area_ha"), "\(run.output)")
+    #expect(has("aldo message parts[0].clc_changes[0].area_ha: must be between 0 and 100000000 ha, got 1e+308"), "\(run.output)")
+    #expect(has("snbc field year"), "\(run.output)")
+    #expect(has("snbc message year: must be between 1990 and 2100 year, got 1000000000"), "\(run.output)")
+    // 7. The echoed series id is a JSON string literal: quotes, markup and ESC escaped.
+    #expect(run.output.contains(#"echo message series_id: unknown reference series "x\"\u003e\u003csvg onload=alert(1)\u003e\u001b[31m""#), "\(run.output)")
+    #expect(!run.output.contains("<svg"), "\(run.output)")
+    // 3. JSON refusals name the field and say what was wrong.
+    #expect(has("type field analysis.depth_cm"), "\(run.output)")
+    #expect(run.output.contains(#"analysis.depth_cm: expected a number, got the string "deep""#), "\(run.output)")
+    #expect(has("enum field purpose"), "\(run.output)")
+    #expect(run.output.contains(#"purpose: "ANALYSIS_PURPOSE_NOPE" is not a value of carbon.esca.v1.AnalysisPurpose (valid: ANALYSIS_PURPOSE_UNSPECIFIED, "#), "\(run.output)")
+    #expect(has("array field analysis"), "\(run.output)")
+    #expect(run.output.contains("analysis: expected a JSON object (carbon.esca.v1.SoilAnalysis), got an array"), "\(run.output)")
+    #expect(has("unknown field analysis.depth"), "\(run.output)")
+    #expect(run.output.contains("analysis.depth: no such field in carbon.esca.v1.SoilAnalysis (its fields: "), "\(run.output)")
+    #expect(has("syntax code INVALID_ARGUMENT"), "\(run.output)")
+    #expect(run.output.contains("the request is not valid JSON"), "\(run.output)")
+  }
+
   @Test func opensslCompletesTLS12And13HandshakesAndIsRefusedTLS11() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }

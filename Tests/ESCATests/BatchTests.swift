@@ -29,6 +29,23 @@ import Testing
     #expect(results[0].trace.dataSets.contains { $0.name == "ipcc-2019-soc-ref" })
   }
 
+  /// Issue 20 point 1, in a batch: a farm outside a declared range (a yield of 250 t dry/ha,
+  /// above any crop; esca.proto bounds it to 0–1e5 kg) fails alone, in its own result, and
+  /// the farms around it are computed — in the one-request batch and in the stream
+  /// (`farms` and `dossiers` are `bounds_checked_per_item`).
+  @Test func aFarmOutsideADeclaredRangeFailsAloneInItsResult() throws {
+    var request = Carbon_Esca_V1_BatchRequest()
+    request.farms = (0..<3).map { farm($0, yield: $0 == 1 ? 250_000 : 2921) }
+    let results = try Esca.harness().stream(Esca.service + "ComputeBatch", request, as: Carbon_Esca_V1_FarmResult.self)
+    #expect(results.map(\.hasError) == [false, true, false])
+    #expect(results[1].error.field == "farms[1].bonus.yield_kg_dry_per_ha_per_yr")
+    #expect(results[1].error.message == "farms[1].bonus.yield_kg_dry_per_ha_per_yr: must be between 0 and 100000 kg dry/ha/yr, got 250000")
+    #expect(abs(results[2].escaGCo2EPerKgDry - 150.5478770284) < 1e-6)
+    let streamed = try Esca.harness().bidi(Esca.service + "ComputeBatchStream", [request, request], as: Carbon_Esca_V1_FarmResult.self)
+    #expect(streamed.map(\.hasError) == [false, true, false, false, true, false])
+    #expect(streamed[4].error.field == "requests[1].farms[1].bonus.yield_kg_dry_per_ha_per_yr")
+  }
+
   @Test func termsOnRequest() throws {
     var request = Carbon_Esca_V1_BatchRequest()
     request.farms = [farm(0, yield: 2921)]

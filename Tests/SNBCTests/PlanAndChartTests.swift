@@ -58,6 +58,7 @@ struct PlanAndChartTests {
     request.actuals[0].emissionsTCo2E = -1
     error = SNBCTest.failure { () throws(ModuleError) in _ = try plan(request) }
     #expect(error?.status == .invalidArgument && error?.field == "actuals[0].emissions_t_co2e")
+    request.actuals[0].emissionsTCo2E = 1  // one fault at a time: the declared range is checked first
     request.objectives = []
     error = SNBCTest.failure { () throws(ModuleError) in _ = try plan(request) }
     #expect(error?.field == "objectives")

@@ -56,6 +56,25 @@ import Testing
     #expect(failure?.message.contains("line 2, column 4 (quantity)") == true)
   }
 
+  /// Issue 20 point 1: "Every numeric input has a documented physical range". A value read
+  /// from the ledger is held to the range sobac.proto declares for the field it fills, as the
+  /// same value sent in a request is: a CSV is not a way around it.
+  @Test func ledgerValuesAreHeldToTheDeclaredRanges() {
+    let percent = error { _ = try importCsv("farm_id,year,input,quantity,unit,n_percent\nA,2019,urea_46,1,kg,250\n") }
+    #expect(percent?.field == "ledger_csv[2].n_percent")
+    #expect(percent?.message == "ledger_csv[2].n_percent: line 2, column 6 (n_percent): must be between 0 and 100 %, got 250")
+    // quantity fills InputLine.purchases (0 to 1e9 per line unit) …
+    let huge = error { _ = try importCsv("farm_id,year,input,quantity,unit\nA,2019,urea_46,1e300,kg\n") }
+    #expect(huge?.field == "ledger_csv[2].quantity")
+    #expect(huge?.message.hasSuffix("must be between 0 and 1000000000 line unit, got 1e+300") == true)
+    // … and a production variable's quantity fills its FarmYear or CropYear field.
+    let farmArea = error { _ = try importCsv("farm_id,year,input,quantity,unit\nA,2019,sau_ha,2e5,ha\n") }
+    #expect(farmArea?.message.hasSuffix("must be between 0 and 100000 ha, got 200000") == true)
+    let cropArea = error { _ = try importCsv("farm_id,year,input,quantity,unit,crop\nA,2019,crop_area_ha,2e5,ha,blé\n") }
+    #expect(cropArea?.field == "ledger_csv[2].quantity")
+    #expect(cropArea?.message.hasSuffix("must be between 0 and 100000 ha, got 200000") == true)
+  }
+
   @Test func evaluateMergesTheLedgerIntoTheFarms() throws {
     var farm = steadyFarm(id: "A")
     for index in farm.years.indices { farm.years[index].inputs = [] }

@@ -118,15 +118,19 @@ import Testing
       == "farms")
   }
 
-  @Test func hugeValuesDoNotCrash() throws {
-    // Olympic sums of an IFT of 1e308 overflow to infinity. The call does not crash, and — issue
-    // 20, "no response ever carries inf or NaN: a calculation that overflows is an error naming
-    // the field" — the kit refuses the answer as OUT_OF_RANGE naming the result, instead of
-    // sending a reference IFT of +inf.
+  @Test func hugeValuesAreRefusedBeforeTheyOverflow() throws {
+    // Issue 20: "Every numeric input has a documented physical range … checked by the kit's
+    // validation for every module". An IFT of 1e308 once overflowed the olympic sums to +inf;
+    // sobac.proto now bounds `ift_herbicide` to 0–100 treatments/ha (the highest Annex 2
+    // regional reference is 14.5), so the kit refuses the request naming the field.
     let farm = steadyFarm { year, record in if year < 2020 { record.iftHerbicide = 1e308 } }
     let failure = error(of: { _ = try evaluate(farm) })
-    #expect(failure?.status == .outOfRange)
-    #expect(failure?.field == "response.co_benefits.ift_herbicide.reference_value")
+    #expect(failure?.status == .invalidArgument)
+    #expect(failure?.field == "farm.years[0].ift_herbicide")
+    #expect(failure?.message == "farm.years[0].ift_herbicide: must be between 0 and 100 treatments/ha, got 1e+308")
+    // The top of the range is a valid input and gives finite results.
+    let highest = steadyFarm { year, record in if year < 2020 { record.iftHerbicide = 100 } }
+    #expect(throws: Never.self) { _ = try evaluate(highest) }
   }
 
   @Test func malformedJSONIsAnInvalidArgument() throws {

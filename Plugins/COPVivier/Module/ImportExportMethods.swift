@@ -12,6 +12,7 @@ extension COPVivierModule {
     let actor = try request.dryRun ? "" : ProjectValidation.actor(request.actor)
     if request.roundYear != 0 { try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year") }
     let parsed = CSVCodec.parse(request.csv)
+    let bounds = FieldBounds.of(COPVivierModule.self)
     if let line = parsed.unterminatedQuoteLine {
       throw .invalidArgument("csv", "a quoted field opened on line \(line) is never closed")
     }
@@ -77,6 +78,8 @@ extension COPVivierModule {
       for (column, value) in zip(header.columns, record.fields) { if let column { cells[column] = value } }
       do {
         let (raw, category, justification) = try ProjectCSV.project(cells, defaultRound: request.roundYear)
+        // A row is held to the ranges cop.proto declares, as a project sent directly would be.
+        try bounds.check(raw)
         var project = try ProjectValidation.normalize(raw, prefix: "", generateID: true)
         guard seenIDs.insert(project.id).inserted else {
           reject(index, record.line, "id", "id \(project.id.quoted) appears twice in the file")

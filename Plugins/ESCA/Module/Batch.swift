@@ -7,6 +7,9 @@ struct Batch {
   let model: ModelledStock
   /// Record every term in each trace (off by default: a batch of 100 000 farms stays cheap).
   let includeTerms: Bool
+  /// The declared ranges of the request fields: `farms` is checked per farm
+  /// (`bounds_checked_per_item`), so one farm out of range fails alone.
+  let bounds = FieldBounds.of(EscaModule.self)
 
   /// The result of `farm`, at `index` of the batch; `path` is the farm's field path in the
   /// request ("farms[3]", or "requests[0].farms[3]" in a stream), prefixed to its errors.
@@ -17,6 +20,7 @@ struct Batch {
     var trace = Tracer(recordsTerms: includeTerms)
     do {
       let prefix = path + "."
+      try bounds.check(farm, prefix: prefix)
       var rate: Double? = nil
       if farm.hasModel {
         let modelled = try model.compute(farm.model, prefix: prefix + "model.", trace: &trace)

@@ -200,6 +200,8 @@ public struct EscaModule: CarbonModule {
     _ requests: RequestStream<Carbon_Esca_V1_DossierBatchRequest>, _ stream: ResponseStream<Carbon_Esca_V1_DossierResult>
   ) throws(ModuleError) {
     let dossier = Dossier(reference: reference, model: ModelledStock(reference: reference))
+    // `dossiers` is checked per farm (`bounds_checked_per_item`): one farm out of range fails alone.
+    let bounds = FieldBounds.of(EscaModule.self)
     var includeTerms: Bool? = nil
     var index = 0
     while let request = try requests.next() {
@@ -216,6 +218,7 @@ public struct EscaModule: CarbonModule {
         result.farmID = farm.farmID
         var trace = Tracer(recordsTerms: terms)
         do {
+          try bounds.check(farm, prefix: path + ".")
           result.dossier = try dossier.assess(farm, prefix: path + ".", trace: &trace)
           result.dossier.trace = trace.build()
         } catch {

@@ -22,6 +22,13 @@ struct LedgerProduction: Sendable, Equatable {
     crop.isEmpty ? variable : "crops[\(crop)].\(variable.dropFirst("crop_".count))"
   }
 
+  /// The request field a variable fills, for its declared range: a FarmYear field, or a
+  /// CropYear one for the crop_* variables.
+  static func declaredField(of variable: String) -> (field: String, type: String) {
+    guard variable.hasPrefix("crop_") else { return (variable, Carbon_Sobac_V1_FarmYear.protoMessageName) }
+    return (String(variable.dropFirst("crop_".count)), Carbon_Sobac_V1_CropYear.protoMessageName)
+  }
+
   /// The variable's value in a farm-year (nil for a crop the year does not declare).
   func value(in year: Carbon_Sobac_V1_FarmYear) -> Double? {
     switch variable {
@@ -85,6 +92,9 @@ struct LedgerEntry: Sendable {
 /// Reads a farm ledger export: one line per farm, year, input, quantity, unit (Annex 5 "SUIVI
 /// DES INTRANTS ACHETES"). Errors name the line and the column: field `ledger_csv[<line>].<column>`.
 struct LedgerCsvReader: Sendable {
+  /// The ranges sobac.proto declares: a value read from the CSV is held to the same range as
+  /// the field it fills.
+  let bounds = FieldBounds.of(SobacModule.self)
   /// Required columns.
   static let required = ["farm_id", "year", "input", "quantity", "unit"]
   /// Optional numeric columns, mapped to InputLine fields.
@@ -143,7 +153,11 @@ struct LedgerCsvReader: Sendable {
         return .invalidArgument(
           "ledger_csv[\(lineNumber)].\(name)", "line \(lineNumber), column \(column) (\(name)): \(message)")
       }
-      func number(_ name: String, required: Bool) throws(ModuleError) -> Double {
+      /// The number in column `name`, within the range sobac.proto declares for the field it
+      /// fills (`field` of `type`), as a request sending it directly would be.
+      func number(
+        _ name: String, required: Bool, field: String? = nil, of type: String = Carbon_Sobac_V1_InputLine.protoMessageName
+      ) throws(ModuleError) -> Double {
         guard let (text, _) = cell(name), !text.isEmpty else {
           if required { throw fail(name, "is required") }
           return 0
@@ -151,6 +165,7 @@ struct LedgerCsvReader: Sendable {
         let normalised = separator == ";" ? text.replacingOccurrences(of: ",", with: ".") : text
         guard let value = Double(normalised), value.isFinite else { throw fail(name, "\(text.quoted) is not a number") }
         guard value >= 0 else { throw fail(name, "must not be negative, got \(text)") }
+        if let problem = bounds.violation(value, field: field ?? name, in: type) { throw fail(name, problem) }
         return value
       }
       guard let farm = cell("farm_id")?.value, !farm.isEmpty else { throw fail("farm_id", "is required") }
@@ -166,8 +181,10 @@ struct LedgerCsvReader: Sendable {
         }
         let cropName = cell("crop")?.value ?? ""
         if code.hasPrefix("crop_"), cropName.isEmpty { throw fail("crop", "names the crop of \(code) (column crop)") }
+        let (field, type) = LedgerProduction.declaredField(of: code)
         let production = LedgerProduction(
-          variable: code, crop: code.hasPrefix("crop_") ? cropName : "", value: try number("quantity", required: true))
+          variable: code, crop: code.hasPrefix("crop_") ? cropName : "",
+          value: try number("quantity", required: true, field: field, of: type))
         entries.append(
           LedgerEntry(farmID: farm, year: year, input: .init(), production: production, line: lineNumber))
         continue
@@ -178,7 +195,7 @@ struct LedgerCsvReader: Sendable {
       var input = Carbon_Sobac_V1_InputLine()
       input.inputCode = code
       input.unit = unit
-      input.purchases = try number("quantity", required: true)
+      input.purchases = try number("quantity", required: true, field: "purchases")
       input.openingStock = try number("opening_stock", required: false)
       input.closingStock = try number("closing_stock", required: false)
       input.nPercent = try number("n_percent", required: false)

@@ -28,12 +28,14 @@ public nonisolated struct Carbon_Domain_V1_CalendarDate: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// A date of the Gregorian calendar as the methods use it: from the 1990 reference years of
+  /// climate policy back to 1900, up to the end of any projection.
   public var year: Int32 = 0
 
   /// 1..12
   public var month: Int32 = 0
 
-  /// 1..31
+  /// 1..31 (the module checks the day against its month)
   public var day: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

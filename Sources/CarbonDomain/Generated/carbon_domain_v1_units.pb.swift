@@ -224,6 +224,8 @@ public nonisolated struct Carbon_Domain_V1_Quantity: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Any unit: the range only keeps magnitudes that overflow in a conversion (1e308 t × 1e6
+  /// g/t) out; the modules using a quantity check its own range.
   public var value: Double = 0
 
   public var unit: Carbon_Domain_V1_Unit = .unspecified

@@ -698,7 +698,8 @@ public nonisolated struct Carbon_Aldo_V1_ForestStand: Sendable {
   /// Poplar basin, e.g. "Nord" (empty = none, poplar falls back to France).
   public var bassinPopulicole: String = String()
 
-  /// Broadleaf forest area, ha (SUR_FEUILLUS).
+  /// Broadleaf forest area, ha (SUR_FEUILLUS); the four areas go up to 1e8 ha: a row may cover a
+  /// whole region, or France.
   public var broadleafHa: Double = 0
 
   /// Conifer forest area, ha (SUR_RESINEUX).
@@ -727,7 +728,8 @@ public nonisolated struct Carbon_Aldo_V1_ClcChange: Sendable {
   /// CLC level-3 code in 2018, e.g. "112". Must differ from code_2012.
   public var code2018: String = String()
 
-  /// Area changed between 2012 and 2018, ha (divided by 6 to give ha/yr).
+  /// Area changed between 2012 and 2018, ha (divided by 6 to give ha/yr); up to 1e8 ha: all of
+  /// France is 6.4e7 ha.
   public var areaHa: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -748,7 +750,8 @@ public nonisolated struct Carbon_Aldo_V1_AnnualChange: Sendable {
   /// given (no sealed/grassed split).
   public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
-  /// Area converted each year, ha/yr.
+  /// Area converted each year, ha/yr; up to 1e7 ha/yr: a sixth of France each year, far above any
+  /// real change.
   public var areaHaPerYr: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -785,7 +788,7 @@ public nonisolated struct Carbon_Aldo_V1_TerritoryPart: Sendable {
   /// BD Forêt rows: forest growth, deforestation densities and harvest.
   public var forestStands: [Carbon_Aldo_V1_ForestStand] = []
 
-  /// Population (inhabitants), used by WOOD_PRODUCTS_METHOD_POPULATION.
+  /// Population (inhabitants), used by WOOD_PRODUCTS_METHOD_POPULATION; up to 1e8: France has 6.8e7.
   public var population: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -823,7 +826,7 @@ public nonisolated struct Carbon_Aldo_V1_AreaOverride: Sendable {
   /// Land use after (leaf).
   public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
-  /// Annual area that replaces the default, ha/yr.
+  /// Annual area that replaces the default, ha/yr; up to 1e7 ha/yr, as AnnualChange.
   public var areaHaPerYr: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -842,7 +845,8 @@ public nonisolated struct Carbon_Aldo_V1_FactorOverride: Sendable {
   /// Name of the reference value.
   public var name: String = String()
 
-  /// New value, in the unit of the reference value.
+  /// New value, in the unit of the reference value; signed (soil fluxes are negative), within
+  /// ±1e9: the largest reference values (France population, national wood-product stocks) are ~6e7.
   public var value: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1440,7 +1444,8 @@ public nonisolated struct Carbon_Aldo_V1_GroupFluxInput: Sendable {
   /// The group.
   public var group: Carbon_Aldo_V1_LandUseGroup = .unspecified
 
-  /// Net flux, t CO2e/yr, observatory sign (negative = sequestration).
+  /// Net flux, t CO2e/yr, observatory sign (negative = sequestration); within ±1e9 t CO2e/yr:
+  /// France's whole land sink is a few 1e7.
   public var netFluxTCo2EPerYr: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1540,10 +1545,10 @@ public nonisolated struct Carbon_Aldo_V1_StockPart: Sendable {
   /// BD Forêt rows (forest areas by composition and location).
   public var forestStands: [Carbon_Aldo_V1_ForestStand] = []
 
-  /// Hedge length, km.
+  /// Hedge length, km; up to 1e7 km: France has about 7.5e5 km of hedges.
   public var hedgesKm: Double = 0
 
-  /// Population (inhabitants), used by WOOD_PRODUCTS_METHOD_POPULATION.
+  /// Population (inhabitants), used by WOOD_PRODUCTS_METHOD_POPULATION; up to 1e8: France has 6.8e7.
   public var population: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -346,7 +346,9 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._potentialFunders = newValue}
   }
 
-  /// Expected impact in kt CO2e per year (optional, ≥ 0; 0 = not given).
+  /// Expected impact in kt CO2e per year (optional, ≥ 0; 0 = not given); up to 1e5 kt (100 Mt):
+  /// above the whole region's emissions, so a figure typed in t instead of kt of a big project
+  /// shows up.
   public var expectedImpactKtCo2EPerYr: Double {
     get {_storage._expectedImpactKtCo2EPerYr}
     set {_uniqueStorage()._expectedImpactKtCo2EPerYr = newValue}
@@ -389,7 +391,7 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._answersOtherLocalIssue = newValue}
   }
 
-  /// Year of the COP round (e.g. 2024).
+  /// Year of the COP round (e.g. 2024); the module accepts the rounds 2020–2100.
   public var roundYear: Int32 {
     get {_storage._roundYear}
     set {_uniqueStorage()._roundYear = newValue}
@@ -417,7 +419,8 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
   /// Clears the value of `qualification`. Subsequent reads from it will return its default value.
   public mutating func clearQualification() {_uniqueStorage()._qualification = nil}
 
-  /// Version for optimistic concurrency (output; starts at 1).
+  /// Version for optimistic concurrency (output; starts at 1). A project read and sent back
+  /// carries it: any count of changes up to 1e9 passes.
   public var version: Int64 {
     get {_storage._version}
     set {_uniqueStorage()._version = newValue}
@@ -1358,13 +1361,14 @@ public nonisolated struct Carbon_Cop_V1_BuildReportRequest: Sendable {
   /// Use the generated seed pool (GenerateSeedPool) instead.
   public var useSeedPool: Bool = false
 
-  /// Number of most-invested levers listed (default 10).
+  /// Number of most-invested levers listed (default 10; 1–100).
   public var topLeverCount: Int32 = 0
 
-  /// Number of least-invested levers listed (default 10).
+  /// Number of least-invested levers listed (default 10; 1–100).
   public var leastLeverCount: Int32 = 0
 
-  /// Number of EPCIs of the region, for the coverage share (0 = the embedded list's count).
+  /// Number of EPCIs of the region, for the coverage share (0 = the embedded list's count); up to
+  /// 100 000 as the module accepts (France has about 1 250).
   public var epciTotalCount: Int32 = 0
 
   /// Include the SVG charts.

@@ -1230,7 +1230,8 @@ public nonisolated struct Carbon_Esca_V1_SoilAnalysis: Sendable {
   /// Clears the value of `organicMatterGPerKg`. Subsequent reads from it will return its default value.
   public mutating func clearOrganicMatterGPerKg() {self._organicMatterGPerKg = nil}
 
-  /// Organic matter to organic carbon ratio (default 1.724, van Bemmelen; a decision).
+  /// Organic matter to organic carbon ratio (default 1.724, van Bemmelen; a decision); 1 to 3:
+  /// the usual factors are 1.724–2.
   public var omToCarbonFactor: Double {
     get {_omToCarbonFactor ?? 0}
     set {_omToCarbonFactor = newValue}
@@ -1240,10 +1241,10 @@ public nonisolated struct Carbon_Esca_V1_SoilAnalysis: Sendable {
   /// Clears the value of `omToCarbonFactor`. Subsequent reads from it will return its default value.
   public mutating func clearOmToCarbonFactor() {self._omToCarbonFactor = nil}
 
-  /// Sampling depth, cm (30 for a claim).
+  /// Sampling depth, cm (30 for a claim); up to 300 cm: a deep pedological pit.
   public var depthCm: Double = 0
 
-  /// Dry bulk density, g/cm³.
+  /// Dry bulk density, g/cm³; up to 3: above mineral particle density (≈ 2.65).
   public var bulkDensityGPerCm3: Double = 0
 
   /// How the bulk density was obtained.
@@ -1342,7 +1343,7 @@ public nonisolated struct Carbon_Esca_V1_StockValue: Sendable {
   /// Free identifier.
   public var id: String = String()
 
-  /// Stock, t C/ha. Set this or analysis.
+  /// Stock, t C/ha. Set this or analysis. Up to 1 000 t C/ha: above any 0–30 cm soil, peat included.
   public var stockTcPerHa: Double {
     get {_stockTcPerHa ?? 0}
     set {_stockTcPerHa = newValue}
@@ -1466,7 +1467,7 @@ public nonisolated struct Carbon_Esca_V1_SamplingField: Sendable {
   /// Field identifier.
   public var id: String = String()
 
-  /// Area, ha.
+  /// Area, ha; up to 1e5 ha: a field is never larger than the largest farm.
   public var areaHa: Double = 0
 
   /// Composite samples taken on this field (or on its group, see group_id).
@@ -1578,7 +1579,7 @@ public nonisolated struct Carbon_Esca_V1_SoilSampling: @unchecked Sendable {
     set {_uniqueStorage()._bulkDensityMethod = newValue}
   }
 
-  /// Sampling depth, cm (30 for a CSR/CSA).
+  /// Sampling depth, cm (30 for a CSR/CSA); up to 300 cm: a deep pedological pit.
   public var depthCm: Double {
     get {_storage._depthCm}
     set {_uniqueStorage()._depthCm = newValue}
@@ -1720,7 +1721,7 @@ public nonisolated struct Carbon_Esca_V1_CalibratedFactors: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Land-use factor, dimensionless.
+  /// Land-use factor, dimensionless. Each factor ≤ 5: the IPCC values lie in 0.69–1.44.
   public var fLu: Double {
     get {_fLu ?? 0}
     set {_fLu = newValue}
@@ -2054,7 +2055,8 @@ public nonisolated struct Carbon_Esca_V1_DeclaredPracticeYear: Sendable {
   /// For hoed crops: their share of the farm, %.
   public var hoedCropsFarmPct: Double = 0
 
-  /// Cover-crop biomass produced this year, t dry matter/ha.
+  /// Cover-crop biomass produced this year, t dry matter/ha; up to 50: above any crop (cover
+  /// crops ≈ 1–8).
   public var coverCropBiomassTDmPerHa: Double = 0
 
   /// The cover-crop biomass was fully returned to the soil.
@@ -2169,7 +2171,8 @@ public nonisolated struct Carbon_Esca_V1_EfYear: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Emissions from fertilisers and herbicides, g CO2e/kg dry feedstock.
+  /// Emissions from fertilisers and herbicides, g CO2e/kg dry feedstock; up to 10 000 (10 kg CO2e
+  /// per kg of crop): above any crop (the seed's example: 376).
   public var gCo2EPerKg: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2206,7 +2209,8 @@ public nonisolated struct Carbon_Esca_V1_CapShare: Sendable {
   /// Cap kind.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
 
-  /// For CAP_KIND_MEASURED_INCREASE: the cap value, g CO2e/MJ of fuel.
+  /// For CAP_KIND_MEASURED_INCREASE: the cap value, g CO2e/MJ of fuel; up to 1 000: ten times the
+  /// fossil fuel comparator (94).
   public var measuredCapGCo2EPerMj: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2226,7 +2230,8 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
     set {_uniqueStorage()._rateSource = newValue}
   }
 
-  /// Annual rate r, t C/ha/yr (e.g. the modelled r).
+  /// Annual rate r, t C/ha/yr (e.g. the modelled r); signed (< 0 = loss), |r| ≤ 100: far above
+  /// any gain from amendments or loss from a drained peat.
   public var annualRateTcPerHaPerYr: Double {
     get {
       if case .annualRateTcPerHaPerYr(let v)? = _storage._rateSource {return v}
@@ -2244,14 +2249,15 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
     set {_uniqueStorage()._rateSource = .stockChange(newValue)}
   }
 
-  /// Dry yield of the crop, kg dry/ha/yr (> 0).
+  /// Dry yield of the crop, kg dry/ha/yr (> 0); up to 1e5: above any crop (miscanthus, sugar cane
+  /// ≈ 30–60 t DM/ha).
   public var yieldKgDryPerHaPerYr: Double {
     get {_storage._yieldKgDryPerHaPerYr}
     set {_uniqueStorage()._yieldKgDryPerHaPerYr = newValue}
   }
 
   /// Lower heating value of the feedstock, MJ/kg dry (needed for the per-MJ-of-crop form and
-  /// for a split with co-crops).
+  /// for a split with co-crops); up to 60: above any biomass or fuel (oils ≈ 37, methane 50).
   public var lhvMjPerKgDry: Double {
     get {_storage._lhvMjPerKgDry}
     set {_uniqueStorage()._lhvMjPerKgDry = newValue}
@@ -2307,7 +2313,8 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
   /// Clears the value of `efCurrentGCo2EPerKg`. Subsequent reads from it will return its default value.
   public mutating func clearEfCurrentGCo2EPerKg() {_uniqueStorage()._efCurrentGCo2EPerKg = nil}
 
-  /// Feedstock factor, kg dry feedstock per MJ of fuel (optional: gives the per-MJ values).
+  /// Feedstock factor, kg dry feedstock per MJ of fuel (optional: gives the per-MJ values); up to
+  /// 10 (a conversion yield below 1 %): real pathways lie around 0.05–0.2.
   public var feedstockFactorKgDryPerMjFuel: Double {
     get {_storage._feedstockFactorKgDryPerMjFuel ?? 0}
     set {_uniqueStorage()._feedstockFactorKgDryPerMjFuel = newValue}
@@ -2363,7 +2370,8 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
 
   /// Where the annual accumulation comes from.
   public nonisolated enum OneOf_RateSource: Equatable, Sendable {
-    /// Annual rate r, t C/ha/yr (e.g. the modelled r).
+    /// Annual rate r, t C/ha/yr (e.g. the modelled r); signed (< 0 = loss), |r| ≤ 100: far above
+    /// any gain from amendments or loss from a drained peat.
     case annualRateTcPerHaPerYr(Double)
     /// A CSR and a CSA n years apart: r = (CSA − CSR) / n.
     case stockChange(Carbon_Esca_V1_StockChange)
@@ -3336,7 +3344,8 @@ public nonisolated struct Carbon_Esca_V1_AuditFarmer: Sendable {
   /// Identifier.
   public var id: String = String()
 
-  /// Risk score from the collection point's risk analysis (higher = riskier).
+  /// Risk score from the collection point's risk analysis (higher = riskier); ±1e6 leaves any
+  /// scale the collection point uses, signed.
   public var riskScore: Double = 0
 
   /// The farmer's case (a group holds one case).
@@ -3353,13 +3362,14 @@ public nonisolated struct Carbon_Esca_V1_GroupAuditRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Number of farmers in the homogeneous group (used when farmers is empty).
+  /// Number of farmers in the homogeneous group (used when farmers is empty); up to 1e7: more
+  /// than every farm of the EU (≈ 9 million).
   public var farmerCount: Int32 = 0
 
   /// The farmers (optional): gives the selection itself.
   public var farmers: [Carbon_Esca_V1_AuditFarmer] = []
 
-  /// Seed of the random part (reproducible selection).
+  /// Seed of the random part (reproducible selection); any 64-bit value.
   public var randomSeed: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3451,7 +3461,7 @@ public nonisolated struct Carbon_Esca_V1_BatchRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The farms.
+  /// The farms. Each gets its own result or error, ranges included.
   public var farms: [Carbon_Esca_V1_FarmRecord] = []
 
   /// Include every term in each result's trace (default: method, data sets, decisions only).
@@ -3463,7 +3473,7 @@ public nonisolated struct Carbon_Esca_V1_BatchRequest: Sendable {
 
   /// ComputeBatchStreamGrouped: a group is sent once its first result is this many milliseconds
   /// old, at the latest when the next result is computed (read from the first request; 0 = no
-  /// time limit). A group never waits for the client's next request either.
+  /// time limit; at most one hour). A group never waits for the client's next request either.
   public var maxMillisecondsPerMessage: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3873,7 +3883,7 @@ public nonisolated struct Carbon_Esca_V1_DossierBatchRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The farms of this piece.
+  /// The farms of this piece. Each gets its own dossier or error, ranges included.
   public var dossiers: [Carbon_Esca_V1_FarmDossier] = []
 
   /// Include every term in each result's trace (read from the first piece).

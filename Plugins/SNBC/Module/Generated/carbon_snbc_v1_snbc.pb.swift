@@ -473,7 +473,8 @@ public nonisolated struct Carbon_Snbc_V1_GetReferenceSeriesRequest: Sendable {
   /// Series id or alias (required).
   public var seriesID: String = String()
 
-  /// Year to evaluate the series at (0 = no evaluation). Range 1990-2050.
+  /// Year to evaluate the series at (0 = no evaluation). Range 1990-2050 (bounds 1990-2100:
+  /// the guide's inventory starts in 1990; the module checks 2050).
   public var year: Int32 = 0
 
   /// Basis to evaluate on; unspecified = AMS projection when the series has one, else the
@@ -597,10 +598,12 @@ public nonisolated struct Carbon_Snbc_V1_Target: Sendable {
   /// Target year (after the reference year; 2050 for the long-term objective).
   public var year: Int32 = 0
 
-  /// Planned emissions of the category that year, t CO2e/yr (gross, ≥ 0).
+  /// Planned emissions of the category that year, t CO2e/yr (gross, ≥ 0; up to 1e10: above any
+  /// company's scope 3, France emits ≈ 4e8).
   public var emissionsTCo2E: Double = 0
 
-  /// Technological sink planned that year, t CO2e/yr removed (≥ 0; direct categories only).
+  /// Technological sink planned that year, t CO2e/yr removed (≥ 0; direct categories only; up to
+  /// 1e9: above the world's whole CCS capacity).
   public var technologicalSinkTCo2E: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -634,7 +637,8 @@ public nonisolated struct Carbon_Snbc_V1_GlobalTrajectoryPoint: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Emissions in any consistent unit (only ratios are used), > 0.
+  /// Emissions in any consistent unit (only ratios are used), > 0 (up to 1e12: world emissions
+  /// in t CO2e ≈ 5.5e10).
   public var emissions: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -659,7 +663,7 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
   /// `sector` is set.
   public var seriesID: String = String()
 
-  /// Emissions of the reference year, t CO2e/yr (gross, ≥ 0).
+  /// Emissions of the reference year, t CO2e/yr (gross, ≥ 0; up to 1e10: above any company).
   public var referenceEmissionsTCo2E: Double = 0
 
   /// Technological sink of the reference year, t CO2e/yr removed (≥ 0; direct only).
@@ -743,7 +747,7 @@ public nonisolated struct Carbon_Snbc_V1_NaturalSinks: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Removals of the reference year, t CO2e/yr (≥ 0).
+  /// Removals of the reference year, t CO2e/yr (≥ 0; up to 1e9: France's LULUCF sink is ≈ 3e7).
   public var referenceRemovalsTCo2E: Double = 0
 
   /// Planned removals per horizon.
@@ -805,13 +809,15 @@ public nonisolated struct Carbon_Snbc_V1_Production: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Production of the reference year, in the company's unit (> 0).
+  /// Production of the reference year, in the company's unit (> 0; up to 1e15: kWh or
+  /// passenger-km of the largest companies ≈ 1e12).
   public var referenceOutput: Double = 0
 
   /// Unit of production, e.g. "t of product".
   public var outputUnit: String = String()
 
-  /// Declared production growth, percent per year (may be negative, > -100).
+  /// Declared production growth, percent per year (may be negative, > -100, checked by the
+  /// module; up to 1000: a tenfold output every year).
   public var growthPercentPerYear: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -838,7 +844,8 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
   }
 
   /// Reference year (1990-2049). The AMS projection starts in 2015: an earlier year is
-  /// refused with FAILED_PRECONDITION snbc.reference_year.ams_starts_2015 (no extrapolation).
+  /// refused with FAILED_PRECONDITION snbc.reference_year.ams_starts_2015 (no extrapolation;
+  /// the bounds start at 1990, the guide's first inventory year, so the rule still answers).
   public var referenceYear: Int32 {
     get {_storage._referenceYear}
     set {_uniqueStorage()._referenceYear = newValue}
@@ -869,7 +876,8 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
     set {_uniqueStorage()._gwpSet = newValue}
   }
 
-  /// Tolerance for indirect categories, percentage points (0 = none: strict comparison).
+  /// Tolerance for indirect categories, percentage points (0 = none: strict comparison; 100 pp
+  /// is the whole reference emissions).
   public var indirectTolerancePp: Double {
     get {_storage._indirectTolerancePp}
     set {_uniqueStorage()._indirectTolerancePp = newValue}

@@ -579,7 +579,7 @@ public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
   /// Unit of purchases, opening_stock and closing_stock. One input code uses one unit per farm.
   public var unit: Carbon_Sobac_V1_InputUnit = .unspecified
 
-  /// Purchases of the year, in `unit` (≥ 0).
+  /// Purchases of the year, in `unit` (≥ 0); up to 1e9: 1e6 t of product, above any farm.
   public var purchases: Double = 0
 
   /// Stock at the start of the year, in `unit` (≥ 0).
@@ -599,17 +599,19 @@ public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
   public var k2OPercent: Double = 0
 
   /// Neutralising value of a liming product, kg VN per kg product (0..1); 0 = catalogue value.
+  /// Sanity range up to 1.4: VN = CaO + 1.4 MgO (seed note 17), 1.4 for pure MgO.
   public var vn: Double = 0
 
   /// Supplier-declared total N of an organic amendment (or an organic other_lca input), kg N per
-  /// t of product; 0 = Annex 4 default.
+  /// t of product; 0 = Annex 4 default. At most 1000: a tonne holds no more than 1000 kg N.
   public var organicNKgPerT: Double = 0
 
   /// Active substance per unit of product, kg a.s. per kg or per L; required for plant-protection
-  /// products given in product units.
+  /// products given in product units. Up to 2: no liquid formulation is denser than 2 kg/L.
   public var activeSubstanceKgPerUnit: Double = 0
 
-  /// Manufacturer LCA factor for other_lca, kg CO2e per `unit` (ISO 14040/14044, critical review).
+  /// Manufacturer LCA factor for other_lca, kg CO2e per `unit` (ISO 14040/14044, critical review);
+  /// up to 1e5 (100 t CO2e per t of product): above any farm input.
   public var lcaKgCo2EPerUnit: Double = 0
 
   /// Free text: product name or invoice reference, echoed in the results.
@@ -645,6 +647,7 @@ public nonisolated struct Carbon_Sobac_V1_CropYear: Sendable {
 
   /// Generic (Agreste) yield for this crop-year, t/ha, used instead of the farm's yield when the
   /// year's yield falls more than 50 % below the reference mean (§11.3). 0 = none supplied.
+  /// Up to 1000 t/ha: above any crop (greenhouse tomatoes ≈ 500 t/ha).
   public var genericYieldTPerHa: Double = 0
 
   /// The official document supporting the atypical year (natural-disaster declaration, loss
@@ -691,10 +694,11 @@ public nonisolated struct Carbon_Sobac_V1_FarmYear: Sendable {
   /// Irrigation water consumed, m³.
   public var irrigationM3: Double = 0
 
-  /// Farm IFT herbicide of the year, treatments per ha.
+  /// Farm IFT herbicide of the year, treatments per ha; up to 100: over twice any Annex 2 reference.
   public var iftHerbicide: Double = 0
 
-  /// Farm IFT non-herbicide of the year, treatments per ha.
+  /// Farm IFT non-herbicide of the year, treatments per ha; up to 100: over twice the highest
+  /// Annex 2 reference (apples 44.44).
   public var iftNonHerbicide: Double = 0
 
   /// Permanent grassland area from the CAP declaration, ha.
@@ -730,7 +734,7 @@ public nonisolated struct Carbon_Sobac_V1_GenericReferenceYield: Sendable {
   /// Reference year (N−5..N−1).
   public var year: Int32 = 0
 
-  /// Departmental yield, t/ha.
+  /// Departmental yield, t/ha (hL/UGB for "milk", t/UGB for "meat"); up to 1000: above any crop.
   public var yieldTPerHa: Double = 0
 
   /// Source, e.g. "Agreste SAA 2019, Haute-Garonne".
@@ -753,7 +757,8 @@ public nonisolated struct Carbon_Sobac_V1_Farm: Sendable {
   /// Name of the farm, echoed in the results.
   public var name: String = String()
 
-  /// Year N of the Notification; reference years are N−5..N−1, project years N..N+4.
+  /// Year N of the Notification; reference years are N−5..N−1, project years N..N+4 (the module
+  /// itself accepts 1990..2100).
   public var notificationYear: Int32 = 0
 
   /// The 10 years N−5..N+4, each exactly once (any order).

@@ -1,0 +1,213 @@
+import CarbonDomain
+import Foundation
+import SwiftProtobuf
+import Synchronization
+
+/// The physical ranges of a module's request fields, as its .proto files declare them with the
+/// `(carbon.domain.v1.bounds)` option, and the check of a decoded request against them.
+///
+/// The kit runs the check on every request before the method sees it, so no module computes on
+/// a negative area, a percentage of 250 or an area of 1e308 (which overflows to an infinite
+/// result): the caller gets INVALID_ARGUMENT naming the field, its range and its unit. NaN and
+/// infinities are outside every range. Fields left unset are not checked (proto3 cannot tell
+/// them from 0); repeated values are checked one by one. The items of a repeated field marked
+/// `(carbon.domain.v1.bounds_checked_per_item)` (a batch's farms, each answered on its own) are
+/// left to the module, which checks each with ``check(_:prefix:)`` and reports in place.
+public struct FieldBounds: Sendable {
+  /// The range of one field.
+  struct Rule: Sendable {
+    let name: String
+    let bounds: Carbon_Domain_V1_Bounds
+    let repeated: Bool
+  }
+
+  /// Per message type (its full name, `carbon.esca.v1.Farm`): the ranged fields by number.
+  let rules: [String: [Int: Rule]]
+  /// Per message type: its message-typed fields, by number, whose types hold ranged fields
+  /// (directly or deeper); the check descends only into those.
+  let descents: [String: [Int: Rule]]
+
+  /// No ranges: every request passes.
+  public static let none = FieldBounds(rules: [:], descents: [:])
+
+  init(rules: [String: [Int: Rule]], descents: [String: [Int: Rule]]) {
+    self.rules = rules
+    self.descents = descents
+  }
+
+  /// Reads the ranges declared in a serialized `FileDescriptorSet`.
+  public init(descriptorSet: [UInt8]) throws {
+    let set = try Google_Protobuf_FileDescriptorSet(
+      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Bounds_Extensions)
+    var rules: [String: [Int: Rule]] = [:]
+    var messageFields: [String: [Int: (Rule, String)]] = [:]
+    func collect(_ message: Google_Protobuf_DescriptorProto, scope: String) {
+      let type = scope + "." + message.name
+      let key = String(type.dropFirst())
+      for field in message.field {
+        let repeated = field.label == .repeated
+        if field.options.hasCarbon_Domain_V1_bounds {
+          let rule = Rule(name: field.name, bounds: field.options.Carbon_Domain_V1_bounds, repeated: repeated)
+          rules[key, default: [:]][Int(field.number)] = rule
+        } else if field.type == .message && !field.options.Carbon_Domain_V1_boundsCheckedPerItem {
+          let rule = Rule(name: field.name, bounds: Carbon_Domain_V1_Bounds(), repeated: repeated)
+          messageFields[key, default: [:]][Int(field.number)] = (rule, String(field.typeName.dropFirst()))
+        }
+      }
+      for nested in message.nestedType { collect(nested, scope: type) }
+    }
+    for file in set.file {
+      for message in file.messageType { collect(message, scope: file.package.isEmpty ? "" : "." + file.package) }
+    }
+    // A type needs a visit when it has ranged fields or leads to one that has: iterate to a
+    // fixed point (message graphs may be recursive).
+    var needed = Set(rules.keys)
+    var changed = true
+    while changed {
+      changed = false
+      for (type, fields) in messageFields where !needed.contains(type) {
+        if fields.values.contains(where: { needed.contains($0.1) }) {
+          needed.insert(type)
+          changed = true
+        }
+      }
+    }
+    var descents: [String: [Int: Rule]] = [:]
+    for (type, fields) in messageFields {
+      for (number, (rule, target)) in fields where needed.contains(target) {
+        descents[type, default: [:]][number] = rule
+      }
+    }
+    self.init(rules: rules, descents: descents)
+  }
+
+  /// The ranges of a module's descriptor set, read once per module type. A module calls it to
+  /// check the items of a field marked `bounds_checked_per_item`, one by one.
+  public static func of<Module: CarbonModule>(_ module: Module.Type) -> FieldBounds {
+    let key = ObjectIdentifier(module)
+    if let known = cache.withLock({ $0[key] }) { return known }
+    // A descriptor set the kit cannot read leaves the module without ranges rather than
+    // without service; `carbonhub verify` and the lint test over the .proto files catch it.
+    let bounds = (try? FieldBounds(descriptorSet: Module.descriptorSet)) ?? .none
+    cache.withLock { $0[key] = bounds }
+    return bounds
+  }
+
+  private static let cache = Mutex<[ObjectIdentifier: FieldBounds]>([:])
+
+  /// Whether the message type has anything to check.
+  func covers(_ type: String) -> Bool { rules[type] != nil || descents[type] != nil }
+
+  /// Throws INVALID_ARGUMENT naming the first field of `message` outside its range, its path
+  /// prefixed with `prefix` (`requests[3].`) for the requests of a stream.
+  public func check<M: SwiftProtobuf.Message>(_ message: M, prefix: String = "") throws(ModuleError) {
+    guard covers(M.protoMessageName) else { return }
+    var visitor = BoundsVisitor(bounds: self, type: M.protoMessageName, path: prefix)
+    do {
+      try message.traverse(visitor: &visitor)
+    } catch let error as ModuleError {
+      throw error
+    } catch {
+      throw .internal("could not check the ranges of \(M.protoMessageName): \(error)")
+    }
+  }
+
+  /// What is wrong with `value` for the field named `field` (its .proto name) of the message
+  /// type named `type` (`Carbon_Sobac_V1_InputLine.protoMessageName`), as an error message
+  /// ("must be between 0 and 100 %, got 250"), or nil when it is in range or the field declares
+  /// no range. For values that reach a module inside text (a CSV in a string field): the
+  /// module applies the ranges its .proto declares and names the cell itself.
+  public func violation(_ value: Double, field: String, in type: String) -> String? {
+    guard let rule = rules[type]?.values.first(where: { $0.name == field }) else { return nil }
+    guard !(value >= rule.bounds.min && value <= rule.bounds.max) else { return nil }
+    return Self.rangeMessage(value, rule)
+  }
+
+  static func rangeMessage(_ value: Double, _ rule: Rule) -> String {
+    let unit = rule.bounds.unit.isEmpty ? "" : " " + rule.bounds.unit
+    return "must be between \(number(rule.bounds.min)) and \(number(rule.bounds.max))\(unit), got \(number(value))"
+  }
+
+  /// The error for `value` of `rule` at `path`.
+  static func outOfRange(_ value: Double, _ rule: Rule, _ path: String) -> ModuleError {
+    .invalidArgument(path, rangeMessage(value, rule))
+  }
+
+  /// A bound or a value as a message prints it: up to 15 significant digits, integers without
+  /// ".0", large and tiny magnitudes with an exponent (`100000`, `0.35`, `1e+15`, `nan`).
+  static func number(_ value: Double) -> String {
+    String(format: "%.15g", value)
+  }
+}
+
+/// Walks a decoded message the way its serializer would, checking each ranged value.
+private struct BoundsVisitor: SwiftProtobuf.Visitor {
+  let bounds: FieldBounds
+  let type: String
+  let path: String
+  /// Repeated values arrive as consecutive visits of one field number: their index.
+  private var lastField = -1
+  private var occurrence = 0
+
+  init(bounds: FieldBounds, type: String, path: String) {
+    self.bounds = bounds
+    self.type = type
+    self.path = path
+  }
+
+  /// The path of the current visit of `rule`'s field (`farms[2]`, `area_ha`).
+  private mutating func fieldPath(_ number: Int, _ rule: FieldBounds.Rule) -> String {
+    occurrence = number == lastField ? occurrence + 1 : 0
+    lastField = number
+    return rule.repeated ? "\(path)\(rule.name)[\(occurrence)]" : path + rule.name
+  }
+
+  private mutating func check(_ value: Double, _ number: Int) throws {
+    guard let rule = bounds.rules[type]?[number] else { return }
+    let current = fieldPath(number, rule)
+    guard value >= rule.bounds.min && value <= rule.bounds.max else {
+      throw FieldBounds.outOfRange(value, rule, current)
+    }
+  }
+
+  mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {
+    try check(value, fieldNumber)
+  }
+
+  mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {
+    try check(Double(value), fieldNumber)
+  }
+
+  mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {
+    try check(Double(value), fieldNumber)
+  }
+
+  mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
+    guard let rule = bounds.descents[type]?[fieldNumber] else { return }
+    var inner = BoundsVisitor(bounds: bounds, type: M.protoMessageName, path: fieldPath(fieldNumber, rule) + ".")
+    try value.traverse(visitor: &inner)
+  }
+
+  mutating func visitSingularGroupField<G: SwiftProtobuf.Message>(value: G, fieldNumber: Int) throws {
+    try visitSingularMessageField(value: value, fieldNumber: fieldNumber)
+  }
+
+  mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {}
+  mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {}
+  mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {}
+  mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {}
+  // Maps are not ranged (no module request uses one with numbers).
+  mutating func visitMapField<KeyType, ValueType: MapValueType>(
+    fieldType: _ProtobufMap<KeyType, ValueType>.Type, value: _ProtobufMap<KeyType, ValueType>.BaseType, fieldNumber: Int
+  ) throws {}
+  mutating func visitMapField<KeyType, ValueType>(
+    fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type, value: _ProtobufEnumMap<KeyType, ValueType>.BaseType,
+    fieldNumber: Int
+  ) throws where ValueType.RawValue == Int {}
+  mutating func visitMapField<KeyType, ValueType>(
+    fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type, value: _ProtobufMessageMap<KeyType, ValueType>.BaseType,
+    fieldNumber: Int
+  ) throws {}
+  mutating func visitExtensionFields(fields: ExtensionFieldValueSet, start: Int, end: Int) throws {}
+  mutating func visitUnknown(bytes: Data) throws {}
+}
