@@ -94,6 +94,45 @@ import Testing
     #expect(met.firstClaimDate.year == 2023 && met.firstClaimDate.month == 2)
   }
 
+  /// The same sentence, "période minimale continue": when the records show a year without any
+  /// improved practice between the start and the engagement, the 3 years count again from the
+  /// 1 January after it. Practices from 2019-03-01, engagement 2023-02-01: continuous, met;
+  /// with none in 2020, the run restarts 2021-01-01, the 3 years end 2024-01-01, after the
+  /// engagement: not met, no claim before 2024-01-01.
+  @Test func case2ThreeYearsMustBeContinuous() throws {
+    func record(_ y: Int32, _ practices: [Carbon_Esca_V1_ImprovedPractice]) -> Carbon_Esca_V1_PracticeYear {
+      var record = Carbon_Esca_V1_PracticeYear()
+      record.year = y
+      record.practices = practices
+      return record
+    }
+    var request = Carbon_Esca_V1_FarmerCaseRequest()
+    request.practiceStartDate = Esca.date(2019, 3, 1)
+    request.engagementDate = Esca.date(2023, 2, 1)
+    request.csrOption = .historicAnalysis
+    request.csrAnalysisDate = Esca.date(2022, 4, 1)
+    request.practiceYears = [
+      record(2019, [.noTill]), record(2020, [.coverCrops]), record(2021, [.noTill]), record(2022, [.noTill]),
+      record(2023, [.noTill]),
+    ]
+    let continuous = try call(request)
+    #expect(continuous.case2ThreeYearsBeforeEngagement)
+    #expect(continuous.firstClaimDate.year == 2023 && continuous.firstClaimDate.month == 2)
+    #expect(continuous.trace.decisions.contains { $0.rule == "esca.claim.case2_continuity" && $0.choice == "RECORDED" })
+
+    request.practiceYears[1].practices = []
+    let broken = try call(request)
+    #expect(broken.farmerCase == .farmerCase2)
+    #expect(!broken.case2ThreeYearsBeforeEngagement)
+    #expect(broken.firstClaimDate.year == 2024 && broken.firstClaimDate.month == 1 && broken.firstClaimDate.day == 1)
+    #expect(broken.trace.rules.contains { $0.rule == "esca.claim.case2_continuity" && $0.effect.contains("2021-01-01") })
+
+    // A year missing among recorded years is no proof of practice either.
+    request.practiceYears.remove(at: 1)
+    let missing = try call(request)
+    #expect(missing.firstClaimDate.year == 2024 && missing.firstClaimDate.month == 1)
+  }
+
   // MARK: 2. Caps: "le plafond prévaut"
 
   /// Pénalités 4: "Lorsque le résultat de l'analyse du sol dépasse les plafonds de l'ESCA (45 ou

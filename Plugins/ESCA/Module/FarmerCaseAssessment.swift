@@ -99,7 +99,8 @@ struct FarmerCaseAssessment {
     case .farmerCase2:
       // Annex 1: "Une période minimale continue de 3 ans pour l'application de la pratique de
       // gestion améliorée est requise avant la date d'engagement".
-      let threeYears = practiceStart.addingYears(EscaRules.yearsOfPracticeBeforeClaim)
+      let continuousSince = continuousPracticeStart(request, practiceStart: practiceStart, engagement: engagement, trace: &trace)
+      let threeYears = continuousSince.addingYears(EscaRules.yearsOfPracticeBeforeClaim)
       response.case2ThreeYearsBeforeEngagement = threeYears <= engagement
       firstClaim = max(engagement, threeYears)
       if threeYears > engagement {
@@ -283,6 +284,46 @@ struct FarmerCaseAssessment {
       response.calendar.append(entry)
     }
     return (response, timeline)
+  }
+
+  /// Case 2: where the 3 *continuous* years of practice before the engagement start. Annex 1:
+  /// "Une période minimale continue de 3 ans pour l'application de la pratique de gestion
+  /// améliorée est requise avant la date d'engagement". When the farm's practice records cover
+  /// years before the engagement, a year from the practice start to the engagement without an
+  /// improved practice (a record with none, or no record among years that have records) breaks
+  /// the run: the 3 years count again from 1 January after it. Without records before the
+  /// engagement the declared practice start is taken as continuous, and the trace says so.
+  private func continuousPracticeStart(
+    _ request: Carbon_Esca_V1_FarmerCaseRequest, practiceStart: SimpleDate, engagement: SimpleDate, trace: inout Tracer
+  ) -> SimpleDate {
+    var practicesByYear: [Int: Int] = [:]
+    for record in request.practiceYears where Int(record.year) < engagement.year {
+      practicesByYear[Int(record.year), default: 0] += record.practices.filter { $0.rawValue >= 1 && $0.rawValue <= 7 }.count
+    }
+    guard !practicesByYear.isEmpty, practiceStart.year < engagement.year else {
+      if practiceStart.year < engagement.year {
+        trace.decision(
+          "esca.claim.case2_continuity", "DECLARED_START",
+          reason: "no practice record before the engagement year: the practices are taken as continuous from the declared start \(practiceStart)")
+      }
+      return practiceStart
+    }
+    var since = practiceStart
+    var gaps: [Int] = []
+    for year in practiceStart.year..<engagement.year where (practicesByYear[year] ?? 0) == 0 {
+      gaps.append(year)
+      since = max(since, SimpleDate.startOfYear(year + 1))
+    }
+    if let last = gaps.last {
+      trace.rule(
+        "esca.claim.case2_continuity",
+        "case 2: no improved practice recorded in \(gaps.map(String.init).joined(separator: ", ")) (between the practice start \(practiceStart) and the engagement): the continuous period restarts on \(SimpleDate.startOfYear(last + 1))")
+    } else {
+      trace.decision(
+        "esca.claim.case2_continuity", "RECORDED",
+        reason: "an improved practice is recorded every year from \(practiceStart.year) to \(engagement.year - 1)")
+    }
+    return since
   }
 
   /// Checks the practice records: at least one improved practice every year from the

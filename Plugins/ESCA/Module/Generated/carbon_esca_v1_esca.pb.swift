@@ -2659,7 +2659,9 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseRequest: @unchecked Sendable 
   }
 
   /// The improved practices applied each year (at least one a year is required from the
-  /// engagement; a year without any, or a missing year, is a withdrawal).
+  /// engagement; a year without any, or a missing year, is a withdrawal). In case 2, records of
+  /// the years before the engagement prove the 3 continuous years: a year without a practice
+  /// restarts them.
   public var practiceYears: [Carbon_Esca_V1_PracticeYear] {
     get {_storage._practiceYears}
     set {_uniqueStorage()._practiceYears = newValue}
