@@ -60,6 +60,17 @@ import Testing
     #expect(abs(result.inputs[3].upstreamKgCo2E - 350 * 0.1) < 1e-9)
   }
 
+  /// Seed note 17: "VN = Valeur Neutralisante = % CaO + 1.4% MgO". A magnesian quicklime of
+  /// 58 % CaO and 40 % MgO has VN = 0.58 + 1.4 × 0.40 = 1.14: accepted (it was refused above 1),
+  /// and 1000 kg of it carry 1140 kg VN × 0.311 kg CO2e/kg VN upstream (Annex 3, "Chaux vive").
+  @Test func aMagnesianLimeHasANeutralisingValueAboveOne() throws {
+    let result = try yearEmissions([line("quicklime", .kgProduct, 1000) { $0.vn = 1.14 }])
+    #expect(abs(result.inputs[0].upstreamKgCo2E - 1140 * 0.311) < 1e-9)
+    let refused = error { _ = try yearEmissions([line("quicklime", .kgProduct, 1000) { $0.vn = 1.5 }]) }
+    #expect(refused?.status == .invalidArgument)
+    #expect(refused?.field?.hasSuffix(".vn") == true)
+  }
+
   @Test func ureaAndNitrogenSolutionReleaseCO2() throws {
     // urea 46 kg N → 100 kg urea × 0.20 × 44/12 = 73.33 kg CO2; solution 30 % 60 kg N, half urea
     // N → 30/0.46 kg urea × 0.20 × 44/12.

@@ -62,7 +62,9 @@ struct InputResolver: Sendable {
     try Validate.inRange(line.nPercent, 0...100, "\(path).n_percent")
     try Validate.inRange(line.p2O5Percent, 0...100, "\(path).p2o5_percent")
     try Validate.inRange(line.k2OPercent, 0...100, "\(path).k2o_percent")
-    try Validate.inRange(line.vn, 0...1, "\(path).vn")
+    // Seed note 17: "VN = Valeur Neutralisante = % CaO + 1.4% MgO": a magnesian quicklime
+    // (58 % CaO, 40 % MgO) has 1.14, pure MgO 1.4; 1 is not the top.
+    try Validate.inRange(line.vn, 0...1.4, "\(path).vn")
     try Validate.nonNegative(line.organicNKgPerT, "\(path).organic_n_kg_per_t")
     try Validate.nonNegative(line.activeSubstanceKgPerUnit, "\(path).active_substance_kg_per_unit")
     try Validate.nonNegative(line.lcaKgCo2EPerUnit, "\(path).lca_kg_co2e_per_unit")

@@ -598,8 +598,8 @@ public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
   /// K2O content, % of product mass (npk, pk, nk; optional override otherwise).
   public var k2OPercent: Double = 0
 
-  /// Neutralising value of a liming product, kg VN per kg product (0..1); 0 = catalogue value.
-  /// Sanity range up to 1.4: VN = CaO + 1.4 MgO (seed note 17), 1.4 for pure MgO.
+  /// Neutralising value of a liming product, kg VN per kg product; 0 = catalogue value. Up to
+  /// 1.4: VN = CaO + 1.4 MgO (seed note 17), 1.14 for a magnesian quicklime, 1.4 for pure MgO.
   public var vn: Double = 0
 
   /// Supplier-declared total N of an organic amendment (or an organic other_lca input), kg N per
