@@ -12,8 +12,8 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|worker|grpc|startup|batch|memory|all] [--seconds S] [--calls N]
-//     [--repo DIR] [--paths abi,grpc]   (batch and memory read the sample requests under DIR/Plugins)
+//   .build/release/carbonhub-bench [dispatch|worker|grpc|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
+//     [--repo DIR] [--paths abi,grpc] [--csv-mb MB]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first { !$0.hasPrefix("--") } ?? "all"
@@ -288,5 +288,7 @@ if mode == "startup" || mode == "all" { try await benchStartup() }
 if mode == "batch" || mode == "all" { try benchBatch() }
 if mode == "batch-child" { try await batchChild() }
 if mode == "memory" || mode == "all" { try benchMemory(calls: Int(option("--calls", 1_000_000))) }
+if mode == "csv" || mode == "all" { try benchCSVImport() }
+if mode == "bounds" || mode == "all" { try benchBounds() }
 if mode == "profile-dispatch" { try profileDispatch(calls: Int(option("--calls", 100_000))) }
 if mode == "profile-call" { try profileCall(calls: Int(option("--calls", 200))) }

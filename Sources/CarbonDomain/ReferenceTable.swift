@@ -112,4 +112,19 @@ extension StringProtocol {
     let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!
     return String(self[first..<scalars.index(after: last)])
   }
+
+  /// The text without leading and trailing white space (the Unicode White_Space property:
+  /// spaces, tabs, line breaks, no-break spaces), as Foundation's
+  /// `trimmingCharacters(in: .whitespacesAndNewlines)` gives it but without bridging to
+  /// NSString, which took a sixth of a large CSV import.
+  public func trimmingWhitespace() -> String {
+    func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+      // ASCII answers without the Unicode property tables: tab, line feed … carriage return, space.
+      scalar.isASCII ? scalar == " " || (0x09...0x0D).contains(scalar.value) : scalar.properties.isWhitespace
+    }
+    let scalars = unicodeScalars
+    guard let first = scalars.firstIndex(where: { !isWhitespace($0) }) else { return "" }
+    let last = scalars.lastIndex(where: { !isWhitespace($0) })!
+    return String(self[first..<scalars.index(after: last)])
+  }
 }

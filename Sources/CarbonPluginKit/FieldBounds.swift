@@ -102,14 +102,24 @@ public struct FieldBounds: Sendable {
   /// prefixed with `prefix` (`requests[3].`) for the requests of a stream.
   public func check<M: SwiftProtobuf.Message>(_ message: M, prefix: String = "") throws(ModuleError) {
     guard covers(M.protoMessageName) else { return }
-    var visitor = BoundsVisitor(bounds: self, type: M.protoMessageName, path: prefix)
+    var firstPass = BoundsVisitor(bounds: self, type: M.protoMessageName, path: nil)
     do {
-      try message.traverse(visitor: &visitor)
+      try message.traverse(visitor: &firstPass)
+      return
+    } catch is BoundsVisitor.OutOfRange {
+      // Walk again, naming the field.
+    } catch {
+      throw .internal("could not check the ranges of \(M.protoMessageName): \(error)")
+    }
+    var naming = BoundsVisitor(bounds: self, type: M.protoMessageName, path: prefix)
+    do {
+      try message.traverse(visitor: &naming)
     } catch let error as ModuleError {
       throw error
     } catch {
       throw .internal("could not check the ranges of \(M.protoMessageName): \(error)")
     }
+    throw .internal("the ranges of \(M.protoMessageName) gave different answers on two walks")
   }
 
   /// What is wrong with `value` for the field named `field` (its .proto name) of the message
@@ -141,33 +151,48 @@ public struct FieldBounds: Sendable {
 }
 
 /// Walks a decoded message the way its serializer would, checking each ranged value.
+///
+/// Two passes keep the common case cheap: the first (`path == nil`) only compares, with the
+/// message type's rules looked up once per message, and stops at the first value outside; only
+/// then does a second pass walk again building field paths, to name it. A path string per
+/// field made the check cost half as much as decoding an ESCA farm.
 private struct BoundsVisitor: SwiftProtobuf.Visitor {
+  /// Thrown by the first pass: some value is outside its range.
+  struct OutOfRange: Error {}
+
   let bounds: FieldBounds
-  let type: String
-  let path: String
+  let rules: [Int: FieldBounds.Rule]
+  let descents: [Int: FieldBounds.Rule]
+  /// The path prefix of this message (`farms[2].bonus.`), nil in the first pass.
+  let path: String?
   /// Repeated values arrive as consecutive visits of one field number: their index.
   private var lastField = -1
   private var occurrence = 0
 
-  init(bounds: FieldBounds, type: String, path: String) {
+  init(bounds: FieldBounds, type: String, path: String?) {
     self.bounds = bounds
-    self.type = type
+    self.rules = bounds.rules[type] ?? [:]
+    self.descents = bounds.descents[type] ?? [:]
     self.path = path
   }
 
-  /// The path of the current visit of `rule`'s field (`farms[2]`, `area_ha`).
-  private mutating func fieldPath(_ number: Int, _ rule: FieldBounds.Rule) -> String {
+  /// The path of the current visit of `rule`'s field (`farms[2]`, `area_ha`); counts the
+  /// occurrences of a repeated field, so the second pass calls it on every ranged visit.
+  private mutating func fieldPath(_ number: Int, _ rule: FieldBounds.Rule, prefix: String) -> String {
     occurrence = number == lastField ? occurrence + 1 : 0
     lastField = number
-    return rule.repeated ? "\(path)\(rule.name)[\(occurrence)]" : path + rule.name
+    return rule.repeated ? "\(prefix)\(rule.name)[\(occurrence)]" : prefix + rule.name
   }
 
   private mutating func check(_ value: Double, _ number: Int) throws {
-    guard let rule = bounds.rules[type]?[number] else { return }
-    let current = fieldPath(number, rule)
-    guard value >= rule.bounds.min && value <= rule.bounds.max else {
-      throw FieldBounds.outOfRange(value, rule, current)
+    guard let rule = rules[number] else { return }
+    let inRange = value >= rule.bounds.min && value <= rule.bounds.max
+    guard let path else {
+      if !inRange { throw OutOfRange() }
+      return
     }
+    let current = fieldPath(number, rule, prefix: path)
+    if !inRange { throw FieldBounds.outOfRange(value, rule, current) }
   }
 
   mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {
@@ -183,9 +208,10 @@ private struct BoundsVisitor: SwiftProtobuf.Visitor {
   }
 
   mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
-    guard let rule = bounds.descents[type]?[fieldNumber] else { return }
-    var inner = BoundsVisitor(bounds: bounds, type: M.protoMessageName, path: fieldPath(fieldNumber, rule) + ".")
-    try value.traverse(visitor: &inner)
+    guard let rule = descents[fieldNumber] else { return }
+    let inner = path.map { fieldPath(fieldNumber, rule, prefix: $0) + "." }
+    var visitor = BoundsVisitor(bounds: bounds, type: M.protoMessageName, path: inner)
+    try value.traverse(visitor: &visitor)
   }
 
   mutating func visitSingularGroupField<G: SwiftProtobuf.Message>(value: G, fieldNumber: Int) throws {

@@ -60,7 +60,7 @@ enum ProjectCSV {
     var header = Header()
     var seen: [String: String] = [:]
     for raw in fields {
-      let cell = raw.trimmingCharacters(in: .whitespaces)
+      let cell = raw.trimmingWhitespace()
       guard let name = headerIndex[ReferenceData.fold(cell)] else {
         header.unknown.append(cell)
         header.columns.append(nil)
@@ -93,7 +93,7 @@ enum ProjectCSV {
 
   /// Builds a project from one row (before `ProjectValidation.normalize`).
   static func project(_ cells: [String: String], defaultRound: Int32) throws(RowError) -> (Project, Category?, String) {
-    func text(_ column: String) -> String { unneutralised((cells[column] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) }
+    func text(_ column: String) -> String { unneutralised((cells[column] ?? "").trimmingWhitespace()) }
     func flag(_ column: String) throws(RowError) -> Bool {
       switch ReferenceData.fold(text(column)) {
       case "", "non", "no", "false", "0", "n": return false
@@ -119,7 +119,7 @@ enum ProjectCSV {
     project.financingNeeds = text("financing_needs")
     project.engineeringNeeds = text("engineering_needs")
     project.potentialFunders = list(text("potential_funders"))
-    let impact = text("expected_impact_kt_co2e_per_yr").replacingOccurrences(of: ",", with: ".")
+    let impact = text("expected_impact_kt_co2e_per_yr").replacing(",", with: ".")
     if !impact.isEmpty {
       guard let value = Double(impact), value.isFinite, value >= 0 else {
         throw RowError(column: "expected_impact_kt_co2e_per_yr", message: "\(impact.quoted) is not a number ≥ 0")
@@ -161,14 +161,14 @@ enum ProjectCSV {
   /// Lever or funder lists: one cell, items separated by '|', ';' or ','.
   static func list(_ cell: String) -> [String] {
     cell.split(whereSeparator: { $0 == "|" || $0 == ";" || $0 == "," || $0 == "\n" })
-      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      .map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
   }
 
   static func maturity(_ text: String) throws(RowError) -> Maturity {
     let folded = ReferenceData.fold(text)
     if folded.isEmpty { return .unspecified }
     if folded.hasPrefix("idee") || folded == "idea" || folded == "maturity_idea" { return .idea }
-    if folded.contains("conception") || folded == "in design" || folded == "maturity_in_design" { return .inDesign }
+    if folded.firstRange(of: "conception") != nil || folded == "in design" || folded == "maturity_in_design" { return .inDesign }
     if folded.hasPrefix("pret") || folded.hasPrefix("ready") || folded == "maturity_ready_within_year" { return .readyWithinYear }
     throw RowError(column: "maturity", message: "\(text.quoted) is not idée / en conception / prêt à engager dans l'année")
   }

@@ -19,13 +19,13 @@ enum ProjectValidation {
     project.updatedAt = ""
     project.updatedBy = ""
 
-    project.id = project.id.trimmingCharacters(in: .whitespaces)
+    project.id = project.id.trimmingWhitespace()
     if project.id.isEmpty {
       guard generateID else { throw .invalidArgument("\(prefix)id", "is required") }
       project.id = UUID().uuidString.lowercased()
     }
     try checkID(project.id, "\(prefix)id")
-    project.title = project.title.trimmingCharacters(in: .whitespaces)
+    project.title = project.title.trimmingWhitespace()
     try Validate.nonEmpty(project.title, "\(prefix)title")
     for (value, name) in [
       (project.title, "title"), (project.owner, "owner"), (project.ownerType, "owner_type"),
@@ -44,7 +44,7 @@ enum ProjectValidation {
     }
     project.department = department.code
 
-    if !project.primaryLever.trimmingCharacters(in: .whitespaces).isEmpty {
+    if !project.primaryLever.trimmingWhitespace().isEmpty {
       guard let lever = ReferenceData.lever(named: project.primaryLever) else {
         throw .invalidArgument("\(prefix)primary_lever", unknownLever(project.primaryLever))
       }
@@ -60,7 +60,7 @@ enum ProjectValidation {
       if lever.name != project.primaryLever && !others.contains(lever.name) { others.append(lever.name) }
     }
     project.otherLevers = others
-    project.thematic = project.thematic.trimmingCharacters(in: .whitespaces)
+    project.thematic = project.thematic.trimmingWhitespace()
     if project.thematic.isEmpty, let lever = ReferenceData.lever(named: project.primaryLever) {
       project.thematic = lever.thematic
     }
@@ -78,7 +78,7 @@ enum ProjectValidation {
         "\(prefix)round_year",
         project.roundYear == 0 ? "is required" : "must be between 2020 and 2100, got \(project.roundYear)")
     }
-    project.potentialFunders = project.potentialFunders.map { $0.trimmingCharacters(in: .whitespaces) }
+    project.potentialFunders = project.potentialFunders.map { $0.trimmingWhitespace() }
       .filter { !$0.isEmpty }
     if !project.previousProjectID.isEmpty { try checkID(project.previousProjectID, "\(prefix)previous_project_id") }
     return project
@@ -94,15 +94,22 @@ enum ProjectValidation {
 
   /// Ids are short and plain so that they are safe in URLs, files and page tokens.
   static func checkID(_ id: String, _ field: String) throws(ModuleError) {
-    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
-    guard !id.isEmpty, id.count <= 64, id.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+    func allowed(_ byte: UInt8) -> Bool {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+        return true
+      default: return false
+      }
+    }
+    guard !id.isEmpty, id.utf8.count <= 64, id.utf8.allSatisfy(allowed) else {
       throw .invalidArgument(field, "must be 1–64 characters among A–Z a–z 0–9 . _ -, got \(id.prefix(80).quoted)")
     }
   }
 
   /// A required actor (who makes a change).
   static func actor(_ actor: String, _ field: String = "actor") throws(ModuleError) -> String {
-    let trimmed = actor.trimmingCharacters(in: .whitespaces)
+    let trimmed = actor.trimmingWhitespace()
     try Validate.nonEmpty(trimmed, field)
     guard trimmed.count <= 200 else { throw .invalidArgument(field, "is longer than 200 characters") }
     return trimmed

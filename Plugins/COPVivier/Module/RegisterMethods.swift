@@ -107,7 +107,7 @@ extension COPVivierModule {
   {
     try ProjectValidation.checkID(request.projectID, "project_id")
     try Validate.specified(request.category, "category") { (1...4).contains($0.rawValue) }
-    let justification = request.justification.trimmingCharacters(in: .whitespacesAndNewlines)
+    let justification = request.justification.trimmingWhitespace()
     try Validate.nonEmpty(justification, "justification")
     let actor = try ProjectValidation.actor(request.actor)
     guard request.expectedVersion >= 1 else { throw .invalidArgument("expected_version", "is required (≥ 1)") }

@@ -54,15 +54,15 @@ struct RoundReport {
     departmentThematicCounts[project.department, default: [:]][project.thematic, default: 0] += 1
 
     // EPCI coverage: the EPCI the project names, else its owner when the owner is an EPCI.
-    let named = project.epci.trimmingCharacters(in: .whitespaces)
+    let named = project.epci.trimmingWhitespace()
     if let epci = ReferenceData.epci(named.isEmpty ? project.owner : named) {
       epciProjects[epci.siren, default: 0] += 1
     } else if !named.isEmpty {
       unrecognisedEpcis[ReferenceData.fold(named)] = named
     }
 
-    let ownerType = ReferenceData.fold(project.ownerType.trimmingCharacters(in: .whitespaces))
-    var entry = owners[ownerType] ?? (project.ownerType.trimmingCharacters(in: .whitespaces), [], 0)
+    let ownerType = ReferenceData.fold(project.ownerType.trimmingWhitespace())
+    var entry = owners[ownerType] ?? (project.ownerType.trimmingWhitespace(), [], 0)
     let owner = ReferenceData.fold(project.owner)
     if !owner.isEmpty { entry.owners.insert(owner) }
     entry.projects += 1
