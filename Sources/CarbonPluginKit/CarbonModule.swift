@@ -79,14 +79,19 @@ public final class RequestStream<Request: SwiftProtobuf.Message> {
   private let receiveBytes: () -> ReceivedRequest
   private let encoding: MessageEncoding
   private let bounds: FieldBounds
+  private let renames: FieldRenames
   /// How many requests `next()` has returned so far; the position of the last one is
   /// `received - 1`.
   public private(set) var received = 0
 
-  init(receiveBytes: @escaping () -> ReceivedRequest, encoding: MessageEncoding, bounds: FieldBounds = .none) {
+  init(
+    receiveBytes: @escaping () -> ReceivedRequest, encoding: MessageEncoding, bounds: FieldBounds = .none,
+    renames: FieldRenames = .none
+  ) {
     self.receiveBytes = receiveBytes
     self.encoding = encoding
     self.bounds = bounds
+    self.renames = renames
   }
 
   /// The next request, or nil after the client's last one. Throws INVALID_ARGUMENT naming
@@ -104,7 +109,7 @@ public final class RequestStream<Request: SwiftProtobuf.Message> {
       received += 1
       let request: Request
       do {
-        request = try MessageCoding.decode(Request.self, bytes, encoding)
+        request = try MessageCoding.decode(Request.self, bytes, encoding, renames: renames)
       } catch {
         throw .invalidArgument(Self.path(position), "\(error.message)")
       }
@@ -154,8 +159,9 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
     ModuleMethod(path: path, kind: .unary) { module in
       let method = UnsafeSendable(handler(module))
       let bounds = FieldBounds.of(Module.self)
+      let renames = FieldRenames.of(Module.self)
       return { bytes, encoding, _, _ throws(ModuleError) in
-        let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        let request = try MessageCoding.decode(Request.self, bytes, encoding, renames: renames)
         try bounds.check(request)
         return try EncodedResponse(try method.value(request), encoding)
       }
@@ -174,11 +180,12 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
     ModuleMethod(path: path, kind: .serverStreaming) { module in
       let method = UnsafeSendable(handler(module))
       let bounds = FieldBounds.of(Module.self)
+      let renames = FieldRenames.of(Module.self)
       return { bytes, encoding, emit, _ throws(ModuleError) in
         guard let emit else {
           throw .internal("server-streaming method \(path) was called without an emit callback")
         }
-        let request = try MessageCoding.decode(Request.self, bytes, encoding)
+        let request = try MessageCoding.decode(Request.self, bytes, encoding, renames: renames)
         try bounds.check(request)
         try method.value(request, ResponseStream(sendBytes: emit, encoding: encoding))
         return nil
@@ -200,12 +207,13 @@ public struct ModuleMethod<Module: CarbonModule>: Sendable {
     ModuleMethod(path: path, kind: .bidiStreaming) { module in
       let method = UnsafeSendable(handler(module))
       let bounds = FieldBounds.of(Module.self)
+      let renames = FieldRenames.of(Module.self)
       return { _, encoding, emit, receive throws(ModuleError) in
         guard let emit, let receive else {
           throw .internal("bidirectional-streaming method \(path) was called without its receive and emit callbacks")
         }
         try method.value(
-          RequestStream(receiveBytes: receive, encoding: encoding, bounds: bounds),
+          RequestStream(receiveBytes: receive, encoding: encoding, bounds: bounds, renames: renames),
           ResponseStream(sendBytes: emit, encoding: encoding))
         return nil
       }
@@ -243,6 +251,23 @@ public enum MessageCoding {
       let what = encoding == .json ? "proto3 JSON" : "protobuf"
       throw ModuleError(
         .invalidArgument, "request is not a valid \(what) \(M.protoMessageName): \(error)")
+    }
+  }
+
+  /// Decodes a request as ``decode(_:_:_:)`` does; a JSON request that fails is tried once
+  /// more with the former names of renamed fields replaced (see ``FieldRenames``).
+  public static func decode<M: SwiftProtobuf.Message>(
+    _ type: M.Type, _ bytes: [UInt8], _ encoding: MessageEncoding, renames: FieldRenames
+  ) throws(ModuleError) -> M {
+    do {
+      return try decode(type, bytes, encoding)
+    } catch {
+      if encoding == .json, let rewritten = renames.rewritten(json: bytes, type: M.protoMessageName),
+        let message = try? M(jsonUTF8Bytes: rewritten)
+      {
+        return message
+      }
+      throw error
     }
   }
 

@@ -33,7 +33,9 @@ public struct JSONToProtobuf: Sendable {
 
   /// Indexes the message, enum and method types of a serialized FileDescriptorSet.
   public init(descriptorSet: [UInt8]) throws {
-    let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet)
+    // With the renames' extension, so that a field's former name (`formerly`) can be read.
+    let set = try Google_Protobuf_FileDescriptorSet(
+      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
     var messages: [String: Google_Protobuf_DescriptorProto] = [:]
     var enums: [String: [String: Int32]] = [:]
     var inputTypes: [String: String] = [:]
@@ -121,7 +123,11 @@ public struct JSONToProtobuf: Sendable {
     }
     for key in object.keys.sorted() {
       let fieldPath = path.isEmpty ? key : path + "." + key
-      guard let field = descriptor.field.first(where: { $0.name == key || $0.jsonName == key }) else {
+      // A renamed field's former name (`(carbon.domain.v1.formerly)`) is accepted for one release.
+      guard
+        let field = descriptor.field.first(where: { $0.name == key || $0.jsonName == key })
+          ?? descriptor.field.first(where: { $0.options.Carbon_Domain_V1_formerly == key && !key.isEmpty })
+      else {
         let known = descriptor.field.map(\.name)
         let list = known.count > 40 ? known.prefix(40).joined(separator: ", ") + ", …" : known.joined(separator: ", ")
         // A key that is not a plain name is quoted: it is client text, echoed.

@@ -46,8 +46,8 @@ enum Aldo {
     }
     part.annualChanges = annual.map { from, to, area in
       var change = Carbon_Aldo_V1_AnnualChange()
-      change.from = from
-      change.to = to
+      change.fromLandUse = from
+      change.toLandUse = to
       change.areaHaPerYr = area
       return change
     }
@@ -87,7 +87,7 @@ enum Aldo {
     _ response: Carbon_Aldo_V1_ComputeFluxResponse, _ from: LandUse?, _ to: LandUse?, _ pool: Carbon_Aldo_V1_Pool
   ) -> [Carbon_Aldo_V1_FluxEntry] {
     response.entries.filter {
-      (from == nil || $0.from == from!) && (to == nil || $0.to == to!) && $0.pool == pool
+      (from == nil || $0.fromLandUse == from!) && (to == nil || $0.toLandUse == to!) && $0.pool == pool
     }
   }
 

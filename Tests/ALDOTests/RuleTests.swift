@@ -110,7 +110,7 @@ import Testing
       var request = Aldo.request([Aldo.part(clc: clc)])
       request.mode = mode
       var result: [LandUse: Double] = [:]
-      for area in try Aldo.compute(request).annualAreas { result[area.to] = area.areaHaPerYr }
+      for area in try Aldo.compute(request).annualAreas { result[area.toLandUse] = area.areaHaPerYr }
       return result
     }
     let asCoded = try areas(.asCoded)
@@ -126,7 +126,7 @@ import Testing
     // From orchards the wooded part is forced to 0.
     let response = try Aldo.compute(
       Aldo.request([Aldo.part(clc: [("211", "112", 6), ("211", "141", 6), ("222", "141", 6)])]))
-    let areas = response.annualAreas.map { ($0.from, $0.to, $0.areaHaPerYr) }
+    let areas = response.annualAreas.map { ($0.fromLandUse, $0.toLandUse, $0.areaHaPerYr) }
     #expect(areas.count == 2)
     #expect(areas.contains(where: { $0 == (.cropland, .artificialSealed, 1) }))
     #expect(areas.contains(where: { $0 == (.cropland, .artificialWooded, 1) }))
@@ -145,10 +145,10 @@ import Testing
     // 112 → 211 6 ha: code 112 is in both the sealed and the grassed lists.
     var request = Aldo.request([Aldo.part(clc: [("112", "211", 6)])])
     let asCoded = try Aldo.compute(request)
-    #expect(asCoded.annualAreas.map(\.from) == [.artificialSealed, .artificialGrassed])
+    #expect(asCoded.annualAreas.map(\.fromLandUse) == [.artificialSealed, .artificialGrassed])
     #expect(asCoded.trace.warnings.contains(where: { $0.contains("both sealed and grassed") }))
     request.mode = .corrected
-    #expect(try Aldo.compute(request).annualAreas.map(\.from) == [.artificialSealed])
+    #expect(try Aldo.compute(request).annualAreas.map(\.fromLandUse) == [.artificialSealed])
   }
 
   @Test func litterRulesAsCodedAndCorrected() throws {
@@ -198,8 +198,8 @@ import Testing
       Aldo.part("two", zone: "1_1", annual: [(.cropland, .grassland, 1)]),
     ])
     var override = Carbon_Aldo_V1_AreaOverride()
-    override.from = .cropland
-    override.to = .grassland
+    override.fromLandUse = .cropland
+    override.toLandUse = .grassland
     override.areaHaPerYr = 8
     request.areaOverrides = [override]
     let response = try Aldo.compute(request)

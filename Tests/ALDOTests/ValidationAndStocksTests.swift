@@ -17,11 +17,11 @@ import Testing
       (Aldo.request([Aldo.part(clc: [("211", "231", -6)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(clc: [("211", "231", .nan)])]), .invalidArgument, "parts[0].clc_changes[0].area_ha"),
       (Aldo.request([Aldo.part(annual: [(.unspecified, .cropland, 1)])]), .invalidArgument,
-       "parts[0].annual_changes[0].from"),
+       "parts[0].annual_changes[0].from_land_use"),
       (Aldo.request([Aldo.part(annual: [(.cropland, .woodProducts, 1)])]), .invalidArgument,
-       "parts[0].annual_changes[0].to"),
+       "parts[0].annual_changes[0].to_land_use"),
       (Aldo.request([Aldo.part(annual: [(.cropland, .cropland, 1)])]), .invalidArgument,
-       "parts[0].annual_changes[0].to"),
+       "parts[0].annual_changes[0].to_land_use"),
       (Aldo.request([Aldo.part(annual: [(.cropland, .grassland, .infinity)])]), .invalidArgument,
        "parts[0].annual_changes[0].area_ha_per_yr"),
       (Aldo.request([Aldo.part(stands: [Aldo.stand("B7", "B", "XXX", "")])]), .invalidArgument,
@@ -68,10 +68,10 @@ import Testing
 
     request = Aldo.request([Aldo.part()])
     var area = Carbon_Aldo_V1_AreaOverride()
-    area.from = .cropland
-    area.to = .cropland
+    area.fromLandUse = .cropland
+    area.toLandUse = .cropland
     request.areaOverrides = [area]
-    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "area_overrides[0].to")
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "area_overrides[0].to_land_use")
   }
 
   @Test func stocksOfATerritory() throws {

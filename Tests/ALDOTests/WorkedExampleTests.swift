@@ -25,7 +25,7 @@ import Testing
   @Test func exampleAAnnualAreasAfterTheArtificialSplit() throws {
     let response = try Aldo.compute(Self.exampleA())
     func area(_ from: LandUse, _ to: LandUse) -> Double {
-      response.annualAreas.first(where: { $0.from == from && $0.to == to })?.areaHaPerYr ?? .nan
+      response.annualAreas.first(where: { $0.fromLandUse == from && $0.toLandUse == to })?.areaHaPerYr ?? .nan
     }
     // 36/6 = 6, 24/6 = 4, 12/6 = 2, 6/6 = 1, 6/6 = 1.
     #expect(abs(area(.cropland, .grassland) - 6) < 1e-12)
@@ -145,7 +145,7 @@ import Testing
     ]
     #expect(growth.count == expected.count)
     for (leaf, area, row, unit, tC) in expected {
-      let entry = try #require(growth.first(where: { $0.to == leaf && $0.areaHa == area }))
+      let entry = try #require(growth.first(where: { $0.toLandUse == leaf && $0.areaHa == area }))
       #expect(entry.reference.contains(row), "\(entry.reference)")
       #expect(abs(entry.unitStockChangeTC - unit) < 1e-12)
       #expect(abs(entry.stockChangeTCPerYr - tC) < 1e-9)

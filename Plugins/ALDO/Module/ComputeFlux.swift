@@ -171,8 +171,8 @@ extension AldoModule {
           guard let area = sums[from]?[to] else { return nil }
           var entry = Carbon_Aldo_V1_AnnualArea()
           entry.part = territoryLabel
-          entry.from = from.landUse
-          entry.to = to.landUse
+          entry.fromLandUse = from.landUse
+          entry.toLandUse = to.landUse
           entry.areaHaPerYr = area
           return entry
         }
@@ -184,8 +184,8 @@ extension AldoModule {
           guard let area = part.areas[from]?[to], area > 0 else { return nil }
           var entry = Carbon_Aldo_V1_AnnualArea()
           entry.part = part.name
-          entry.from = from.landUse
-          entry.to = to.landUse
+          entry.fromLandUse = from.landUse
+          entry.toLandUse = to.landUse
           entry.areaHaPerYr = area
           return entry
         }
@@ -203,10 +203,10 @@ extension AldoModule {
     var seen: Set<String> = []
     for (index, override) in overrides.enumerated() {
       let path = "\(field)[\(index)]"
-      let (from, to) = try TerritoryInput.pair(override.from, override.to, path)
+      let (from, to) = try TerritoryInput.pair(override.fromLandUse, override.toLandUse, path)
       let area = try Validate.nonNegative(override.areaHaPerYr, "\(path).area_ha_per_yr")
       let name = "area/\(reference.altFluxId[from] ?? from.aldoName)_\(reference.altFluxId[to] ?? to.aldoName)"
-      guard seen.insert(name).inserted else { throw .invalidArgument("\(path).to", "the pair is overridden twice") }
+      guard seen.insert(name).inserted else { throw .invalidArgument("\(path).to_land_use", "the pair is overridden twice") }
       let total = parts.reduce(0) { $0 + ($1.areas[from]?[to] ?? 0) }
       for index in parts.indices {
         let current = parts[index].areas[from]?[to] ?? 0

@@ -25,8 +25,8 @@ struct FluxItem: Sendable {
   var message: Carbon_Aldo_V1_FluxEntry {
     var entry = Carbon_Aldo_V1_FluxEntry()
     entry.part = part
-    if let from { entry.from = from.landUse }
-    if let to { entry.to = to.landUse }
+    if let from { entry.fromLandUse = from.landUse }
+    if let to { entry.toLandUse = to.landUse }
     entry.group = group
     entry.pool = pool
     entry.areaHa = area

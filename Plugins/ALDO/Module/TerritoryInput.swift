@@ -92,7 +92,7 @@ struct TerritoryInput {
     var areas = try clcAreas(clcChanges, path: "\(path).clc_changes", partName: name)
     for (j, change) in part.annualChanges.enumerated() {
       let field = "\(path).annual_changes[\(j)]"
-      let (from, to) = try Self.pair(change.from, change.to, field)
+      let (from, to) = try Self.pair(change.fromLandUse, change.toLandUse, field)
       let area = try Validate.nonNegative(change.areaHaPerYr, "\(field).area_ha_per_yr")
       areas[from, default: [:]][to, default: 0] += area
     }
@@ -111,12 +111,12 @@ struct TerritoryInput {
   /// A from→to pair of leaf land uses, different from each other.
   static func pair(_ from: LandUse, _ to: LandUse, _ field: String) throws(ModuleError) -> (Leaf, Leaf) {
     guard let fromLeaf = Leaf(from) else {
-      throw .invalidArgument("\(field).from", "must be a leaf land use (not \(from), not unspecified)")
+      throw .invalidArgument("\(field).from_land_use", "must be a leaf land use (not \(from), not unspecified)")
     }
     guard let toLeaf = Leaf(to) else {
-      throw .invalidArgument("\(field).to", "must be a leaf land use (not \(to), not unspecified)")
+      throw .invalidArgument("\(field).to_land_use", "must be a leaf land use (not \(to), not unspecified)")
     }
-    guard fromLeaf != toLeaf else { throw .invalidArgument("\(field).to", "equals from: a change needs two land uses") }
+    guard fromLeaf != toLeaf else { throw .invalidArgument("\(field).to_land_use", "equals from_land_use: a change needs two land uses") }
     return (fromLeaf, toLeaf)
   }
 

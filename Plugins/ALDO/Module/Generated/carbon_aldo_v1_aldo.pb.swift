@@ -744,11 +744,11 @@ public nonisolated struct Carbon_Aldo_V1_AnnualChange: Sendable {
   // methods supported on all messages.
 
   /// Land use before the change (a leaf land use).
-  public var from: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var fromLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Land use after the change (a leaf land use). The three artificial leaves are taken as
   /// given (no sealed/grassed split).
-  public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var toLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Area converted each year, ha/yr; up to 1e7 ha/yr: a sixth of France each year, far above any
   /// real change.
@@ -821,10 +821,10 @@ public nonisolated struct Carbon_Aldo_V1_AreaOverride: Sendable {
   // methods supported on all messages.
 
   /// Land use before (leaf).
-  public var from: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var fromLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Land use after (leaf).
-  public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var toLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Annual area that replaces the default, ha/yr; up to 1e7 ha/yr, as AnnualChange.
   public var areaHaPerYr: Double = 0
@@ -976,10 +976,10 @@ public nonisolated struct Carbon_Aldo_V1_FluxEntry: Sendable {
   public var part: String = String()
 
   /// Land use before (unset for growth, practices, wood products).
-  public var from: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var fromLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Leaf land use after (unset for practices and wood products; see group).
-  public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var toLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Summary category the entry is counted in.
   public var group: Carbon_Aldo_V1_LandUseGroup = .unspecified
@@ -1122,10 +1122,10 @@ public nonisolated struct Carbon_Aldo_V1_AnnualArea: Sendable {
   public var part: String = String()
 
   /// Land use before.
-  public var from: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var fromLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Land use after.
-  public var to: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
+  public var toLandUse: CarbonDomain.Carbon_Domain_V1_LandUse = .unspecified
 
   /// Area, ha/yr.
   public var areaHaPerYr: Double = 0
@@ -2254,7 +2254,7 @@ nonisolated extension Carbon_Aldo_V1_ClcChange: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Aldo_V1_AnnualChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnnualChange"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{3}area_ha_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_land_use\0\u{3}to_land_use\0\u{3}area_ha_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2262,8 +2262,8 @@ nonisolated extension Carbon_Aldo_V1_AnnualChange: SwiftProtobuf.Message, SwiftP
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.from) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.to) }()
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.fromLandUse) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.toLandUse) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.areaHaPerYr) }()
       default: break
       }
@@ -2271,11 +2271,11 @@ nonisolated extension Carbon_Aldo_V1_AnnualChange: SwiftProtobuf.Message, SwiftP
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.from != .unspecified {
-      try visitor.visitSingularEnumField(value: self.from, fieldNumber: 1)
+    if self.fromLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromLandUse, fieldNumber: 1)
     }
-    if self.to != .unspecified {
-      try visitor.visitSingularEnumField(value: self.to, fieldNumber: 2)
+    if self.toLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toLandUse, fieldNumber: 2)
     }
     if self.areaHaPerYr.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.areaHaPerYr, fieldNumber: 3)
@@ -2284,8 +2284,8 @@ nonisolated extension Carbon_Aldo_V1_AnnualChange: SwiftProtobuf.Message, SwiftP
   }
 
   public static func ==(lhs: Carbon_Aldo_V1_AnnualChange, rhs: Carbon_Aldo_V1_AnnualChange) -> Bool {
-    if lhs.from != rhs.from {return false}
-    if lhs.to != rhs.to {return false}
+    if lhs.fromLandUse != rhs.fromLandUse {return false}
+    if lhs.toLandUse != rhs.toLandUse {return false}
     if lhs.areaHaPerYr != rhs.areaHaPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2394,7 +2394,7 @@ nonisolated extension Carbon_Aldo_V1_PracticeArea: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Aldo_V1_AreaOverride: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AreaOverride"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{3}area_ha_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_land_use\0\u{3}to_land_use\0\u{3}area_ha_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2402,8 +2402,8 @@ nonisolated extension Carbon_Aldo_V1_AreaOverride: SwiftProtobuf.Message, SwiftP
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.from) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.to) }()
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.fromLandUse) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.toLandUse) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.areaHaPerYr) }()
       default: break
       }
@@ -2411,11 +2411,11 @@ nonisolated extension Carbon_Aldo_V1_AreaOverride: SwiftProtobuf.Message, SwiftP
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.from != .unspecified {
-      try visitor.visitSingularEnumField(value: self.from, fieldNumber: 1)
+    if self.fromLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromLandUse, fieldNumber: 1)
     }
-    if self.to != .unspecified {
-      try visitor.visitSingularEnumField(value: self.to, fieldNumber: 2)
+    if self.toLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toLandUse, fieldNumber: 2)
     }
     if self.areaHaPerYr.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.areaHaPerYr, fieldNumber: 3)
@@ -2424,8 +2424,8 @@ nonisolated extension Carbon_Aldo_V1_AreaOverride: SwiftProtobuf.Message, SwiftP
   }
 
   public static func ==(lhs: Carbon_Aldo_V1_AreaOverride, rhs: Carbon_Aldo_V1_AreaOverride) -> Bool {
-    if lhs.from != rhs.from {return false}
-    if lhs.to != rhs.to {return false}
+    if lhs.fromLandUse != rhs.fromLandUse {return false}
+    if lhs.toLandUse != rhs.toLandUse {return false}
     if lhs.areaHaPerYr != rhs.areaHaPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -2643,7 +2643,7 @@ nonisolated extension Carbon_Aldo_V1_EpciInfo: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FluxEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{1}from\0\u{1}to\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}unit_stock_change_t_c\0\u{1}years\0\u{3}stock_change_t_c_per_yr\0\u{3}flux_t_co2e_per_yr\0\u{3}n2o_t_per_yr\0\u{1}reference\0\u{1}practice\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}from_land_use\0\u{3}to_land_use\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}unit_stock_change_t_c\0\u{1}years\0\u{3}stock_change_t_c_per_yr\0\u{3}flux_t_co2e_per_yr\0\u{3}n2o_t_per_yr\0\u{1}reference\0\u{1}practice\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2652,8 +2652,8 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.part) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.from) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.to) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.fromLandUse) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.toLandUse) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.group) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.pool) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.areaHa) }()
@@ -2673,11 +2673,11 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
     if !self.part.isEmpty {
       try visitor.visitSingularStringField(value: self.part, fieldNumber: 1)
     }
-    if self.from != .unspecified {
-      try visitor.visitSingularEnumField(value: self.from, fieldNumber: 2)
+    if self.fromLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromLandUse, fieldNumber: 2)
     }
-    if self.to != .unspecified {
-      try visitor.visitSingularEnumField(value: self.to, fieldNumber: 3)
+    if self.toLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toLandUse, fieldNumber: 3)
     }
     if self.group != .unspecified {
       try visitor.visitSingularEnumField(value: self.group, fieldNumber: 4)
@@ -2714,8 +2714,8 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
 
   public static func ==(lhs: Carbon_Aldo_V1_FluxEntry, rhs: Carbon_Aldo_V1_FluxEntry) -> Bool {
     if lhs.part != rhs.part {return false}
-    if lhs.from != rhs.from {return false}
-    if lhs.to != rhs.to {return false}
+    if lhs.fromLandUse != rhs.fromLandUse {return false}
+    if lhs.toLandUse != rhs.toLandUse {return false}
     if lhs.group != rhs.group {return false}
     if lhs.pool != rhs.pool {return false}
     if lhs.areaHa != rhs.areaHa {return false}
@@ -2918,7 +2918,7 @@ nonisolated extension Carbon_Aldo_V1_FluxBalance: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Aldo_V1_AnnualArea: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnnualArea"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{1}from\0\u{1}to\0\u{3}area_ha_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}from_land_use\0\u{3}to_land_use\0\u{3}area_ha_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2927,8 +2927,8 @@ nonisolated extension Carbon_Aldo_V1_AnnualArea: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.part) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.from) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.to) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.fromLandUse) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.toLandUse) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.areaHaPerYr) }()
       default: break
       }
@@ -2939,11 +2939,11 @@ nonisolated extension Carbon_Aldo_V1_AnnualArea: SwiftProtobuf.Message, SwiftPro
     if !self.part.isEmpty {
       try visitor.visitSingularStringField(value: self.part, fieldNumber: 1)
     }
-    if self.from != .unspecified {
-      try visitor.visitSingularEnumField(value: self.from, fieldNumber: 2)
+    if self.fromLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromLandUse, fieldNumber: 2)
     }
-    if self.to != .unspecified {
-      try visitor.visitSingularEnumField(value: self.to, fieldNumber: 3)
+    if self.toLandUse != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toLandUse, fieldNumber: 3)
     }
     if self.areaHaPerYr.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.areaHaPerYr, fieldNumber: 4)
@@ -2953,8 +2953,8 @@ nonisolated extension Carbon_Aldo_V1_AnnualArea: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Carbon_Aldo_V1_AnnualArea, rhs: Carbon_Aldo_V1_AnnualArea) -> Bool {
     if lhs.part != rhs.part {return false}
-    if lhs.from != rhs.from {return false}
-    if lhs.to != rhs.to {return false}
+    if lhs.fromLandUse != rhs.fromLandUse {return false}
+    if lhs.toLandUse != rhs.toLandUse {return false}
     if lhs.areaHaPerYr != rhs.areaHaPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

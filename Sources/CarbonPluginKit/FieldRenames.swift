@@ -1,0 +1,90 @@
+import CarbonDomain
+import Foundation
+import SwiftProtobuf
+import Synchronization
+
+/// The former names of a module's renamed request fields, as its .proto files declare them with
+/// `(carbon.domain.v1.formerly)`, and the rewriting of a JSON request that still uses them.
+///
+/// A rename keeps the field's number, so protobuf clients see no change; JSON clients send
+/// names. For one release after a rename, a JSON request with the former name (`"from"`) is read
+/// as if it used the current one (`"from_land_use"`). The kit tries only when the request fails
+/// to decode as it is, so requests with current names pay nothing.
+public struct FieldRenames: Sendable {
+  /// Per message type (`carbon.aldo.v1.AnnualChange`): former name → current name.
+  let former: [String: [String: String]]
+  /// Per message type: each message-typed field (by .proto and JSON name) → its type.
+  let messageFields: [String: [String: String]]
+
+  /// No renames.
+  public static let none = FieldRenames(former: [:], messageFields: [:])
+
+  init(former: [String: [String: String]], messageFields: [String: [String: String]]) {
+    self.former = former
+    self.messageFields = messageFields
+  }
+
+  /// Reads the renames declared in a serialized `FileDescriptorSet`.
+  public init(descriptorSet: [UInt8]) throws {
+    let set = try Google_Protobuf_FileDescriptorSet(
+      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
+    var former: [String: [String: String]] = [:]
+    var messageFields: [String: [String: String]] = [:]
+    func collect(_ message: Google_Protobuf_DescriptorProto, scope: String) {
+      let type = scope + "." + message.name
+      let key = String(type.dropFirst())
+      for field in message.field {
+        if field.options.hasCarbon_Domain_V1_formerly {
+          former[key, default: [:]][field.options.Carbon_Domain_V1_formerly] = field.name
+        }
+        if field.type == .message {
+          let target = String(field.typeName.dropFirst())
+          messageFields[key, default: [:]][field.name] = target
+          if field.hasJsonName { messageFields[key, default: [:]][field.jsonName] = target }
+        }
+      }
+      for nested in message.nestedType { collect(nested, scope: type) }
+    }
+    for file in set.file {
+      for message in file.messageType { collect(message, scope: file.package.isEmpty ? "" : "." + file.package) }
+    }
+    self.init(former: former, messageFields: messageFields)
+  }
+
+  /// The renames of a module's descriptor set, read once per module type.
+  static func of<Module: CarbonModule>(_ module: Module.Type) -> FieldRenames {
+    let key = ObjectIdentifier(module)
+    if let known = cache.withLock({ $0[key] }) { return known }
+    let renames = (try? FieldRenames(descriptorSet: Module.descriptorSet)) ?? .none
+    cache.withLock { $0[key] = renames }
+    return renames
+  }
+
+  private static let cache = Mutex<[ObjectIdentifier: FieldRenames]>([:])
+
+  /// The JSON request of message type `type` with every former name replaced by the current
+  /// one, or nil when it uses none (or is not a JSON object).
+  func rewritten(json: [UInt8], type: String) -> [UInt8]? {
+    guard !former.isEmpty,
+      let object = try? JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
+    else { return nil }
+    var changed = false
+    func rewrite(_ value: Any, _ type: String) -> Any {
+      if let array = value as? [Any] { return array.map { rewrite($0, type) } }
+      guard let object = value as? [String: Any] else { return value }
+      var result: [String: Any] = [:]
+      for (key, item) in object {
+        var name = key
+        if let current = former[type]?[key], object[current] == nil {
+          name = current
+          changed = true
+        }
+        result[name] = messageFields[type]?[name].map { rewrite(item, $0) } ?? item
+      }
+      return result
+    }
+    let result = rewrite(object, type)
+    guard changed, let data = try? JSONSerialization.data(withJSONObject: result) else { return nil }
+    return [UInt8](data)
+  }
+}

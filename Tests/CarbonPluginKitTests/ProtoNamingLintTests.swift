@@ -1,0 +1,109 @@
+import CarbonDomain
+import CarbonPluginLoader
+import Foundation
+import SwiftProtobuf
+import Testing
+
+/// Issue 20 point 9: "no proto field named with a Python/JS reserved word … add a lint test over
+/// the .proto files that enforces the naming rule (e.g. `buf lint`-style rules you write as a
+/// test, since buf itself is not installable here)". Over the descriptor sets of every plugin and
+/// of the host's own services: every field of our packages (`carbon.*`).
+@Suite("Proto lint: field names")
+struct ProtoNamingLintTests {
+  /// Python's keywords and JavaScript's reserved words: a field named so cannot be read as
+  /// `message.from` in Python, and is awkward in generated JavaScript.
+  static let reservedWords: Set<String> = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "case", "catch", "const", "debugger", "default", "delete", "do", "enum", "export", "extends", "false",
+    "function", "implements", "instanceof", "interface", "let", "new", "null", "package", "private",
+    "protected", "public", "static", "super", "switch", "this", "throw", "true", "typeof", "var", "void",
+  ]
+
+  static func descriptorSets() throws -> [String] {
+    try ProtoBoundsLintTests.pluginDescriptorSets()
+      + [ProtoBoundsLintTests.repositoryRoot + "/Sources/CarbonHostProtocol/Generated/descriptor_set.binpb"]
+  }
+
+  /// The problems of one descriptor set: "type.field: what is wrong".
+  static func problems(in descriptorSet: [UInt8]) throws -> [String] {
+    let set = try Google_Protobuf_FileDescriptorSet(
+      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
+    var problems: [String] = []
+    func check(_ message: Google_Protobuf_DescriptorProto, _ scope: String) {
+      let type = scope + "." + message.name
+      let names = Set(message.field.map(\.name))
+      for field in message.field {
+        let name = type + "." + field.name
+        if reservedWords.contains(field.name) { problems.append("\(name): a Python or JavaScript reserved word") }
+        // buf's FIELD_LOWER_SNAKE_CASE.
+        if field.name != field.name.lowercased() || field.name.hasPrefix("_") || field.name.contains("__") {
+          problems.append("\(name): not lower_snake_case")
+        }
+        if field.options.hasCarbon_Domain_V1_formerly {
+          let former = field.options.Carbon_Domain_V1_formerly
+          if names.contains(former) || message.reservedName.contains(former) {
+            problems.append("\(name): its former name \(former) is a field or a reserved name of the message")
+          }
+        }
+      }
+      for nested in message.nestedType { check(nested, type) }
+    }
+    for file in set.file where file.package.hasPrefix("carbon.") {
+      for message in file.messageType { check(message, file.package) }
+    }
+    return problems
+  }
+
+  @Test func noFieldIsNamedWithAReservedWordAndAllAreSnakeCase() throws {
+    let sets = try Self.descriptorSets()
+    #expect(sets.count >= 7)
+    for path in sets {
+      let problems = try Self.problems(in: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+      #expect(problems.isEmpty, "\(path):\n\(problems.joined(separator: "\n"))")
+    }
+  }
+
+  /// The lint finds the field ALDO had before its rename (`LandUse from = 1`).
+  @Test func theLintFindsAReservedWord() throws {
+    var message = Google_Protobuf_DescriptorProto()
+    message.name = "AnnualChange"
+    var from = Google_Protobuf_FieldDescriptorProto()
+    from.name = "from"
+    from.number = 1
+    from.type = .enum
+    var area = Google_Protobuf_FieldDescriptorProto()
+    area.name = "areaHa"
+    area.number = 3
+    area.type = .double
+    message.field = [from, area]
+    var file = Google_Protobuf_FileDescriptorProto()
+    file.name = "lint.proto"
+    file.package = "carbon.lint.v1"
+    file.messageType = [message]
+    var set = Google_Protobuf_FileDescriptorSet()
+    set.file = [file]
+    #expect(
+      try Self.problems(in: try set.serializedBytes()) == [
+        "carbon.lint.v1.AnnualChange.from: a Python or JavaScript reserved word",
+        "carbon.lint.v1.AnnualChange.areaHa: not lower_snake_case",
+      ])
+  }
+}
+
+/// The host's own JSON encoder (Host/Invoke's diagnosis, `carbonhub load`, the conformance
+/// checker's protobuf samples) reads a renamed field's former name as the module does.
+@Suite("Former names in the host's JSON encoder")
+struct FormerNamesEncoderTests {
+  @Test func theFormerNameEncodesAsTheCurrentField() throws {
+    let path = ProtoBoundsLintTests.repositoryRoot + "/Plugins/ALDO/Module/Generated/descriptor_set.binpb"
+    let codec = try JSONToProtobuf(descriptorSet: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+    let type = ".carbon.aldo.v1.AnnualChange"
+    let former = try codec.encode(json: Array(#"{"from": "LAND_USE_CROPLAND", "to": "LAND_USE_GRASSLAND"}"#.utf8), type: type)
+    let current = try codec.encode(
+      json: Array(#"{"from_land_use": "LAND_USE_CROPLAND", "to_land_use": "LAND_USE_GRASSLAND"}"#.utf8), type: type)
+    #expect(former == current)
+    #expect(!current.isEmpty)
+  }
+}
