@@ -19,7 +19,7 @@ import Testing
     request.engagementDate = Esca.date(2023, 3, 1)
     request.csrOption = .regionalTable
     request.regions = ["22", "31"]
-    request.csrTcPerHa = 42
+    request.csrTCPerHa = 42
     return request
   }
 
@@ -142,15 +142,15 @@ import Testing
     // 70 % at cap 25 → 25; 30 % at the measured cap 60 → min(60, 45) = 45 → 45.
     // 0.7 × 25 + 0.3 × 45 = 17.5 + 13.5 = 31.0 (not 17.5 + 0.3 × 60 = 35.5).
     var request = BonusRequest()
-    request.annualRateTcPerHaPerYr = 1
+    request.annualRateTCPerHaPerYr = 1
     request.yieldKgDryPerHaPerYr = 3664
     request.efPolicy = .none
     request.feedstockFactorKgDryPerMjFuel = 0.08
     var share25 = Carbon_Esca_V1_CapShare()
-    share25.sharePct = 70
+    share25.sharePercent = 70
     share25.cap = .capKind25
     var measured = Carbon_Esca_V1_CapShare()
-    measured.sharePct = 30
+    measured.sharePercent = 30
     measured.cap = .measuredIncrease
     measured.measuredCapGCo2EPerMj = 60
     request.capShares = [share25, measured]

@@ -8,7 +8,7 @@ import Testing
 
   func calculatorRequest(_ policy: Carbon_Esca_V1_EfPolicy) -> Carbon_Esca_V1_BonusRequest {
     var request = Carbon_Esca_V1_BonusRequest()
-    request.annualRateTcPerHaPerYr = Esca.calculatorRate
+    request.annualRateTCPerHaPerYr = Esca.calculatorRate
     request.yieldKgDryPerHaPerYr = 2921
     request.efPolicy = policy
     request.efHistoricBasis = .previousSameCrop
@@ -66,14 +66,14 @@ import Testing
     // r 1, yield 2000 → 1832 g/kg; × 0.05 kg/MJ × 0.5 = 45.8 g/MJ.
     // 30 % under 25 → 25; 50 % under 45 → 45; 20 % transition → 45.8: 7.5 + 22.5 + 9.16 = 39.16.
     var request = Carbon_Esca_V1_BonusRequest()
-    request.annualRateTcPerHaPerYr = 1
+    request.annualRateTCPerHaPerYr = 1
     request.yieldKgDryPerHaPerYr = 2000
     request.efPolicy = .none
     request.feedstockFactorKgDryPerMjFuel = 0.05
     request.allocationFactors = [0.5]
     for (pct, cap) in [(30.0, Carbon_Esca_V1_CapKind.capKind25), (50, .capKind45), (20, .noneTransition)] {
       var share = Carbon_Esca_V1_CapShare()
-      share.sharePct = pct
+      share.sharePercent = pct
       share.cap = cap
       request.capShares.append(share)
     }
@@ -86,12 +86,12 @@ import Testing
   @Test func measuredIncreaseCapMayBeBelow45() throws {
     // 1832 g/kg × 0.02 = 36.64 g/MJ; measured cap 30 → 30.
     var request = Carbon_Esca_V1_BonusRequest()
-    request.annualRateTcPerHaPerYr = 1
+    request.annualRateTCPerHaPerYr = 1
     request.yieldKgDryPerHaPerYr = 2000
     request.efPolicy = .none
     request.feedstockFactorKgDryPerMjFuel = 0.02
     var share = Carbon_Esca_V1_CapShare()
-    share.sharePct = 100
+    share.sharePercent = 100
     share.cap = .measuredIncrease
     share.measuredCapGCo2EPerMj = 30
     request.capShares = [share]
@@ -100,11 +100,11 @@ import Testing
 
   @Test func sharesMustSumTo100AndNeedAFeedstockFactor() throws {
     var request = Carbon_Esca_V1_BonusRequest()
-    request.annualRateTcPerHaPerYr = 1
+    request.annualRateTCPerHaPerYr = 1
     request.yieldKgDryPerHaPerYr = 2000
     request.efPolicy = .none
     var share = Carbon_Esca_V1_CapShare()
-    share.sharePct = 60
+    share.sharePercent = 60
     share.cap = .capKind25
     request.capShares = [share]
     var error = try #require(try Esca.error("ComputeBonus", request, as: Carbon_Esca_V1_BonusResponse.self))
@@ -118,7 +118,7 @@ import Testing
     // Rapeseed LHV 26.4 and a second crop at 13.2: share 26.4 / 39.6 = 2/3.
     // r 0.3, yield 3300: 0.3 × 3.664e6 × 2/3 / 3300 = 222.0606 g/kg; per MJ of crop / 26.4 = 8.4114.
     var request = Carbon_Esca_V1_BonusRequest()
-    request.annualRateTcPerHaPerYr = 0.3
+    request.annualRateTCPerHaPerYr = 0.3
     request.yieldKgDryPerHaPerYr = 3300
     request.lhvMjPerKgDry = 26.4
     var other = Carbon_Esca_V1_CoCrop()
@@ -136,14 +136,14 @@ import Testing
     // (45.36 − 39) / 5 = 1.272 t C/ha/yr.
     var request = Carbon_Esca_V1_BonusRequest()
     var change = Carbon_Esca_V1_StockChange()
-    change.csrTcPerHa = 39
-    change.csaTcPerHa = 45.36
+    change.csrTCPerHa = 39
+    change.csaTCPerHa = 45.36
     change.years = 5
     request.stockChange = change
     request.yieldKgDryPerHaPerYr = 3000
     request.efPolicy = .none
     let response = try call(request)
-    #expect(abs(response.annualRateTcPerHaPerYr - 1.272) < 1e-12)
+    #expect(abs(response.annualRateTCPerHaPerYr - 1.272) < 1e-12)
     change.years = 0
     request.stockChange = change
     let error = try #require(try Esca.error("ComputeBonus", request, as: Carbon_Esca_V1_BonusResponse.self))
@@ -155,8 +155,8 @@ import Testing
     request.yieldKgDryPerHaPerYr = 3000
     request.efPolicy = .none
     var error = try #require(try Esca.error("ComputeBonus", request, as: Carbon_Esca_V1_BonusResponse.self))
-    #expect(error.field == "annual_rate_tc_per_ha_per_yr")
-    request.annualRateTcPerHaPerYr = 0.2
+    #expect(error.field == "annual_rate_t_c_per_ha_per_yr")
+    request.annualRateTCPerHaPerYr = 0.2
     request.feedstockFactorKgDryPerMjFuel = 0.05
     request.allocationFactors = [0.5, 1.2]
     error = try #require(try Esca.error("ComputeBonus", request, as: Carbon_Esca_V1_BonusResponse.self))

@@ -26,7 +26,7 @@ import Testing
     request.engagementDate = Esca.date(2023, 3, 1)
     request.csrOption = .regionalTable
     request.regions = ["22", "31"]
-    request.csrTcPerHa = 42
+    request.csrTCPerHa = 42
     return request
   }
 
@@ -131,7 +131,7 @@ import Testing
     var request = case3
     request.csrOption = .regionalTable
     request.regions = ["22"]
-    request.csrTcPerHa = 40
+    request.csrTCPerHa = 40
     let error = try #require(try Esca.error("AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self))
     #expect(error.status == .failedPrecondition && error.field == "esca.csr.option_for_case")
   }
@@ -147,9 +147,9 @@ import Testing
     // Corse [27, 43] ∩ Limousin [41, 81] = [41, 43].
     var request = Carbon_Esca_V1_RegionalCsrRequest()
     request.regions = ["94", "74"]
-    request.csrTcPerHa = 44
+    request.csrTCPerHa = 44
     let response = try Esca.harness().call(Esca.service + "GetRegionalCsrInterval", request, as: Carbon_Esca_V1_RegionalCsrResponse.self)
-    #expect(response.minimumTcPerHa == 41 && response.maximumTcPerHa == 43)
+    #expect(response.minimumTCPerHa == 41 && response.maximumTCPerHa == 43)
     #expect(!response.csrInInterval)
     // A current region code that is not a former region (Hauts-de-France 32) is unknown here.
     request.regions = ["32"]
@@ -172,15 +172,15 @@ import Testing
 
   func comparison(_ values: [Double], uncertainty: Double, modelled: Double) -> Carbon_Esca_V1_PenaltyRequest {
     var c = Carbon_Esca_V1_RealCsaComparison()
-    c.csrTcPerHa = 40
-    c.csaModelledTcPerHa = modelled
+    c.csrTCPerHa = 40
+    c.csaModelledTCPerHa = modelled
     c.yearsSinceCsr = 5
     c.analysisYear = 2029
     c.yieldKgDryPerHaPerYr = 3664  // so that 1 t C/ha = 1000 g CO2e/kg
     c.analyses = values.map { value in
       var v = Carbon_Esca_V1_StockValue()
-      v.stockTcPerHa = value
-      v.uncertaintyPct = uncertainty
+      v.stockTCPerHa = value
+      v.uncertaintyPercent = uncertainty
       return v
     }
     var request = Carbon_Esca_V1_PenaltyRequest()
@@ -228,7 +228,7 @@ import Testing
     request.realCsa.claimedYears = 3
     let response = try call(request)
     #expect(response.outcome == .realBelowModelled)
-    #expect(abs(response.differenceTcPerHa + 2) < 1e-12)
+    #expect(abs(response.differenceTCPerHa + 2) < 1e-12)
     #expect(response.deficitDeduction == .annualDifferenceOnce)
     #expect(response.adjustments.count == 1)
     #expect(response.adjustments[0].year == 2030)
@@ -257,8 +257,8 @@ import Testing
     var request = comparison([40, 41, 42], uncertainty: 10, modelled: 46)
     request.realCsa.basis = .nearestBound
     let response = try call(request)
-    #expect(abs(response.csaComparedTcPerHa - 45.1) < 1e-9)
-    #expect(abs(response.differenceTcPerHa + 0.9) < 1e-9)
+    #expect(abs(response.csaComparedTCPerHa - 45.1) < 1e-9)
+    #expect(abs(response.differenceTCPerHa + 0.9) < 1e-9)
     // Inside the interval: equivalent.
     #expect(try call(comparison([40, 41, 42], uncertainty: 10, modelled: 44)).outcome == .equivalent)
   }

@@ -21,7 +21,7 @@ import Testing
   /// history": the conservative scenario ("le calcul de Ef n'est pas obligatoire").
   @Test func minimalRequestWorksWithTheConservativeEfDefault() throws {
     var request = FarmDossier()
-    request.bonus.annualRateTcPerHaPerYr = 0.12
+    request.bonus.annualRateTCPerHaPerYr = 0.12
     request.bonus.yieldKgDryPerHaPerYr = 2921
     let response = try call(request)
     // 0.12 × 3.664e6 / 2921 = 150.5306 g/kg.
@@ -34,13 +34,13 @@ import Testing
 
   @Test func theOneMissingFieldIsNamed() throws {
     var request = FarmDossier()
-    request.bonus.annualRateTcPerHaPerYr = 0.12
+    request.bonus.annualRateTCPerHaPerYr = 0.12
     var error = try #require(try Esca.error("AssessDossier", request, as: DossierResponse.self))
     #expect(error.status == .invalidArgument && error.field == "bonus.yield_kg_dry_per_ha_per_yr")
     request = FarmDossier()
     request.bonus.yieldKgDryPerHaPerYr = 2921
     error = try #require(try Esca.error("AssessDossier", request, as: DossierResponse.self))
-    #expect(error.status == .invalidArgument && error.field == "bonus.annual_rate_tc_per_ha_per_yr")
+    #expect(error.status == .invalidArgument && error.field == "bonus.annual_rate_t_c_per_ha_per_yr")
     error = try #require(try Esca.error("AssessDossier", FarmDossier(), as: DossierResponse.self))
     #expect(error.field == "bonus")
     // A bad fact deep in the case is named with its path in the dossier.
@@ -71,7 +71,7 @@ import Testing
     // 2025 harvest, modelled: the calculator's 150.548 g/kg (r 0.1200192 × 3.664e6 / 2921),
     // × 0.06 kg/MJ × 0.6 = 5.4197 g/MJ under the case-2 cap 25.
     var bonus = dossier.bonus
-    bonus.annualRateTcPerHaPerYr = response.model.annualRateTcPerHaPerYr
+    bonus.annualRateTCPerHaPerYr = response.model.annualRateTCPerHaPerYr
     bonus.efPolicy = .none
     let fine = try harness.call(Esca.service + "ComputeBonus", bonus, as: BonusResponse.self)
     #expect(abs(response.harvests[1].escaGCo2EPerKgDry - fine.escaGCo2EPerKgDry) < 1e-12)
@@ -97,11 +97,11 @@ import Testing
     request.caseFacts.engagementDate = Esca.date(2023, 3, 1)
     request.caseFacts.csrOption = .regionalTable
     request.caseFacts.regions = ["22", "31"]
-    request.caseFacts.csrTcPerHa = 42
+    request.caseFacts.csrTCPerHa = 42
     request.caseFacts.realCsaDate = Esca.date(2027, 4, 10)
     request.caseFacts.measuredIncreaseCapGCo2EPerMj = 60
     // 1 t C/ha/yr, 3664 kg/ha → 1000 g/kg × 0.08 kg/MJ = 80 g/MJ.
-    request.bonus.annualRateTcPerHaPerYr = 1
+    request.bonus.annualRateTCPerHaPerYr = 1
     request.bonus.yieldKgDryPerHaPerYr = 3664
     request.bonus.feedstockFactorKgDryPerMjFuel = 0.08
     var before = Carbon_Esca_V1_DossierHarvest()
@@ -120,7 +120,7 @@ import Testing
     let dossier = try sample()
     var minimal = FarmDossier()
     minimal.farmID = "minimal"
-    minimal.bonus.annualRateTcPerHaPerYr = 0.12
+    minimal.bonus.annualRateTCPerHaPerYr = 0.12
     minimal.bonus.yieldKgDryPerHaPerYr = 2921
     var broken = minimal
     broken.farmID = "broken"

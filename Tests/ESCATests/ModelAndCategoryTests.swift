@@ -12,20 +12,20 @@ import Testing
     // 24 × 0.76 × 1 × 0.95 = 17.328 ≈ 17.33; 24 × 0.76 × 1.04 × 1.04 = 19.728 ≈ 19.73;
     // r = 2.400384 / 20 = 0.120019 (printed −0.12); CSA = 15 + 3 r = 15.36; (15 − 15.36)/15.36 = −2.34 %.
     var request = Esca.calculatorModel
-    request.csrTcPerHa = 15
+    request.csrTCPerHa = 15
     request.yearsSinceCsr = 3
-    request.csaMeasuredTcPerHa = 15
+    request.csaMeasuredTCPerHa = 15
     let response = try call(request)
-    #expect(response.socRefTcPerHa == 24)
+    #expect(response.socRefTCPerHa == 24)
     #expect(response.fLu == 0.76 && response.fMgPrevious == 1 && response.fIPrevious == 0.95)
     #expect(response.fMgCurrent == 1.04 && response.fICurrent == 1.04)
-    #expect(abs(response.socPreviousTcPerHa - 17.328) < 1e-9)
-    #expect(abs(response.socCurrentTcPerHa - 19.728384) < 1e-9)
-    #expect(abs(response.annualRateTcPerHaPerYr - 0.1200192) < 1e-12)
-    #expect(abs(response.calculatorDisplayRateTcPerHaPerYr + 0.1200192) < 1e-12)
-    #expect(abs(response.csaModelledTcPerHa - 15.3600576) < 1e-9)
-    #expect(abs(response.deviationPct - (-2.344116)) < 1e-5)
-    #expect((response.deviationPct * 10).rounded() / 10 == -2.3)
+    #expect(abs(response.socPreviousTCPerHa - 17.328) < 1e-9)
+    #expect(abs(response.socCurrentTCPerHa - 19.728384) < 1e-9)
+    #expect(abs(response.annualRateTCPerHaPerYr - 0.1200192) < 1e-12)
+    #expect(abs(response.calculatorDisplayRateTCPerHaPerYr + 0.1200192) < 1e-12)
+    #expect(abs(response.csaModelledTCPerHa - 15.3600576) < 1e-9)
+    #expect(abs(response.deviationPercent - (-2.344116)) < 1e-5)
+    #expect((response.deviationPercent * 10).rounded() / 10 == -2.3)
     #expect(response.trace.dataSets.contains { $0.name == "ipcc-2019-soc-ref" && $0.version == "ipcc-2019.1" })
   }
 
@@ -34,7 +34,7 @@ import Testing
     request.equilibriumYears = 0
     request.landUse = .unspecified
     let response = try call(request)
-    #expect(abs(response.annualRateTcPerHaPerYr - Esca.calculatorRate) < 1e-12)
+    #expect(abs(response.annualRateTCPerHaPerYr - Esca.calculatorRate) < 1e-12)
     let rules = response.trace.decisions.map(\.rule)
     #expect(rules.contains("equilibrium_years") && rules.contains("land_use"))
   }
@@ -45,7 +45,7 @@ import Testing
     request.climateZones = [.warmTemperateMoist, .coolTemperateMoist, .coolTemperateDry]
     let response = try call(request)
     #expect(response.climateZone == .coolTemperateDry)
-    #expect(response.socRefTcPerHa == 43)
+    #expect(response.socRefTCPerHa == 43)
     #expect(response.trace.decisions.contains { $0.rule == "straddled_climate_zones" })
   }
 
@@ -60,9 +60,9 @@ import Testing
     var request = Esca.calculatorModel
     var event = Carbon_Esca_V1_ExceptionalPloughing()
     event.yearIndex = 1
-    event.areaPct = 20
+    event.areaPercent = 20
     event.reason = .hoedCrops
-    event.hoedCropsFarmPct = 30
+    event.hoedCropsFarmPercent = 30
     request.exceptionalPloughings = [event]
     let error = try #require(try Esca.error("ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self))
     #expect(error.status == .failedPrecondition && error.field == "esca.category.exceptional_ploughing_hoed_crops")
@@ -70,27 +70,27 @@ import Testing
 
   @Test func exceptionalPloughingCanBeIgnored() throws {
     var request = Esca.calculatorModel
-    request.csrTcPerHa = 15
+    request.csrTCPerHa = 15
     request.yearsSinceCsr = 3
     var event = Carbon_Esca_V1_ExceptionalPloughing()
     event.yearIndex = 1
-    event.areaPct = 100
+    event.areaPercent = 100
     event.reason = .phytosanitary
     request.exceptionalPloughings = [event]
     // Full tillage on 100 % for one year: loss = (19.728384 − 24 × 0.76 × 1.04) / 20 = 0.0379392.
     let applied = try call(request)
-    #expect(abs(applied.exceptionalPloughingLossTcPerHa - 0.0379392) < 1e-12)
+    #expect(abs(applied.exceptionalPloughingLossTCPerHa - 0.0379392) < 1e-12)
     request.ploughingPolicy = .ignore
     let ignored = try call(request)
-    #expect(ignored.exceptionalPloughingLossTcPerHa == 0)
-    #expect(abs(ignored.csaModelledTcPerHa - 15.3600576) < 1e-9)
+    #expect(ignored.exceptionalPloughingLossTCPerHa == 0)
+    #expect(abs(ignored.csaModelledTCPerHa - 15.3600576) < 1e-9)
   }
 
   @Test func measuredWithoutCsrIsRejected() throws {
     var request = Esca.calculatorModel
-    request.csaMeasuredTcPerHa = 15
+    request.csaMeasuredTCPerHa = 15
     let error = try #require(try Esca.error("ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self))
-    #expect(error.status == .invalidArgument && error.field == "csr_tc_per_ha")
+    #expect(error.status == .invalidArgument && error.field == "csr_t_c_per_ha")
   }
 }
 
@@ -143,9 +143,9 @@ import Testing
     var years = [year(2020, .noTill), year(2021, .noTill)]
     years[1].exceptionalPloughing = true
     years[1].ploughingReason = .hoedCrops
-    years[1].hoedCropsFarmPct = 25
+    years[1].hoedCropsFarmPercent = 25
     #expect(try decide(years).category.tillage == .noTill)
-    years[1].hoedCropsFarmPct = 35
+    years[1].hoedCropsFarmPercent = 35
     #expect(try decide(years).category.tillage == .full)
   }
 

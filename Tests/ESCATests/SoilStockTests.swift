@@ -9,7 +9,7 @@ import Testing
     a.carbonGPerKg = carbon
     a.depthCm = depth
     a.bulkDensityGPerCm3 = density
-    a.coarseElementsPct = coarse
+    a.coarseElementsPercent = coarse
     a.bulkDensityMethod = .cylinder
     return a
   }
@@ -21,7 +21,7 @@ import Testing
     request.purpose = .claim
     let response = try Esca.harness().call(Esca.service + "ComputeSoilStock", request, as: Carbon_Esca_V1_SoilStockResponse.self)
     #expect(abs(response.fineEarthTPerHa - 3900) < 1e-9)
-    #expect(abs(response.stockTcPerHa - 39) < 1e-9)
+    #expect(abs(response.stockTCPerHa - 39) < 1e-9)
     #expect(response.trace.value(of: "fine_earth") == response.fineEarthTPerHa)
     #expect(response.trace.dataSets.contains { $0.name == "2bs-esca-guidelines" })
   }
@@ -33,7 +33,7 @@ import Testing
     request.purpose = .claim
     let response = try Esca.harness().call(Esca.service + "ComputeSoilStock", request, as: Carbon_Esca_V1_SoilStockResponse.self)
     #expect(abs(response.fineEarthTPerHa - 3375) < 1e-9)
-    #expect(abs(response.stockTcPerHa - 27) < 1e-9)
+    #expect(abs(response.stockTCPerHa - 27) < 1e-9)
   }
 
   @Test func claimsNeed30cmButInformationDoesNot() throws {
@@ -51,7 +51,7 @@ import Testing
     let cases: [(Carbon_Esca_V1_SoilAnalysis, String)] = [
       (analysis(carbon: .nan), "analysis.carbon_g_per_kg"),
       (analysis(density: -1.2), "analysis.bulk_density_g_per_cm3"),
-      (analysis(coarse: 100), "analysis.coarse_elements_pct"),
+      (analysis(coarse: 100), "analysis.coarse_elements_percent"),
       (analysis(depth: .infinity), "analysis.depth_cm"),
     ]
     for (bad, field) in cases {
@@ -70,16 +70,16 @@ import Testing
     request.purpose = .claim
     for value in [30.0, 45, 35] {
       var v = Carbon_Esca_V1_StockValue()
-      v.stockTcPerHa = value
-      v.uncertaintyPct = 10
+      v.stockTCPerHa = value
+      v.uncertaintyPercent = 10
       request.values.append(v)
     }
     let response = try Esca.harness().call(Esca.service + "ComputeFarmValue", request, as: Carbon_Esca_V1_FarmValueResponse.self)
-    #expect(abs(response.meanLowTcPerHa - 33) < 1e-9)
-    #expect(abs(response.meanHighTcPerHa - 121.0 / 3) < 1e-9)
-    #expect(response.medianTcPerHa == 35)
-    #expect(abs(response.intervalLowTcPerHa - 33) < 1e-9)
-    #expect(abs(response.intervalHighTcPerHa - 40.333333) < 1e-6)
+    #expect(abs(response.meanLowTCPerHa - 33) < 1e-9)
+    #expect(abs(response.meanHighTCPerHa - 121.0 / 3) < 1e-9)
+    #expect(response.medianTCPerHa == 35)
+    #expect(abs(response.intervalLowTCPerHa - 33) < 1e-9)
+    #expect(abs(response.intervalHighTCPerHa - 40.333333) < 1e-6)
     #expect(response.trace.decisions.contains { $0.rule == "farm_value_interval" })
   }
 

@@ -25,11 +25,11 @@ struct Batch {
       if farm.hasModel {
         let modelled = try model.compute(farm.model, prefix: prefix + "model.", trace: &trace)
         rate = modelled.rate
-        result.csaModelledTcPerHa = modelled.csaModelled ?? 0
+        result.csaModelledTCPerHa = modelled.csaModelled ?? 0
       }
       guard farm.hasBonus else { throw ModuleError.invalidArgument(prefix + "bonus", "is required") }
       let bonus = try Bonus.compute(farm.bonus, rateFromModel: rate, prefix: prefix + "bonus.", trace: &trace)
-      result.annualRateTcPerHaPerYr = bonus.annualRateTcPerHaPerYr
+      result.annualRateTCPerHaPerYr = bonus.annualRateTCPerHaPerYr
       result.escaGCo2EPerKgDry = bonus.escaGCo2EPerKgDry
       result.escaUncappedGCo2EPerMjFuel = bonus.escaUncappedGCo2EPerMjFuel
       result.escaCappedGCo2EPerMjFuel = bonus.escaCappedGCo2EPerMjFuel

@@ -19,7 +19,7 @@ enum Bonus {
   ) throws(ModuleError) -> BonusResponse {
     var response = BonusResponse()
     let rate = try annualRate(request, rateFromModel: rateFromModel, prefix: prefix, trace: &trace)
-    response.annualRateTcPerHaPerYr = rate
+    response.annualRateTCPerHaPerYr = rate
     if rate < 0 { trace.warning("the annual rate is negative (soil carbon lost): the bonus is negative") }
 
     let yield = try Check.positive(request.yieldKgDryPerHaPerYr, "\(prefix)yield_kg_dry_per_ha_per_yr")
@@ -79,12 +79,12 @@ enum Bonus {
     _ request: BonusRequest, rateFromModel: Double?, prefix: String, trace: inout Tracer
   ) throws(ModuleError) -> Double {
     switch request.rateSource {
-    case .annualRateTcPerHaPerYr(let rate):
-      try Check.inRange(rate, -100...100, "\(prefix)annual_rate_tc_per_ha_per_yr")
+    case .annualRateTCPerHaPerYr(let rate):
+      try Check.inRange(rate, -100...100, "\(prefix)annual_rate_t_c_per_ha_per_yr")
       return trace.term("annual_rate", rate, .tCPerHaPerYr, source: "request")
     case .stockChange(let change):
-      let csr = try Check.nonNegative(change.csrTcPerHa, "\(prefix)stock_change.csr_tc_per_ha")
-      let csa = try Check.nonNegative(change.csaTcPerHa, "\(prefix)stock_change.csa_tc_per_ha")
+      let csr = try Check.nonNegative(change.csrTCPerHa, "\(prefix)stock_change.csr_t_c_per_ha")
+      let csa = try Check.nonNegative(change.csaTCPerHa, "\(prefix)stock_change.csa_t_c_per_ha")
       let years = try Check.positive(change.years, "\(prefix)stock_change.years")
       try Check.inRange(years, 0...100, "\(prefix)stock_change.years")
       trace.term("csr", csr, .tCPerHa, source: "request")
@@ -93,7 +93,7 @@ enum Bonus {
       return trace.term("annual_rate", (csa - csr) / years, .tCPerHaPerYr, formula: "(CSA − CSR) / n")
     case nil:
       guard let rateFromModel else {
-        throw .invalidArgument("\(prefix)annual_rate_tc_per_ha_per_yr", "is required (or stock_change)")
+        throw .invalidArgument("\(prefix)annual_rate_t_c_per_ha_per_yr", "is required (or stock_change)")
       }
       return trace.term("annual_rate", rateFromModel, .tCPerHaPerYr, source: "modelled stock of the same record")
     }
@@ -248,11 +248,11 @@ enum Bonus {
       var capped = 0.0
       for (index, share) in request.capShares.enumerated() {
         let path = "\(prefix)cap_shares[\(index)]"
-        let pct = try Check.inRange(share.sharePct, 0...100, "\(path).share_pct")
+        let pct = try Check.inRange(share.sharePercent, 0...100, "\(path).share_percent")
         try Check.specified(share.cap, "\(path).cap") { $0.rawValue >= 1 && $0.rawValue <= 4 }
         totalShare += pct
         var result = Carbon_Esca_V1_CappedShare()
-        result.sharePct = pct
+        result.sharePercent = pct
         result.cap = share.cap
         let cap: Double?
         switch share.cap {
@@ -283,8 +283,8 @@ enum Bonus {
     }
 
     var effluentBonus = 0.0
-    if request.hasLivestockEffluentEnergySharePct {
-      let share = try Check.inRange(request.livestockEffluentEnergySharePct, 0...100, "\(prefix)livestock_effluent_energy_share_pct")
+    if request.hasLivestockEffluentEnergySharePercent {
+      let share = try Check.inRange(request.livestockEffluentEnergySharePercent, 0...100, "\(prefix)livestock_effluent_energy_share_percent")
       effluentBonus = trace.term("livestock_effluent_bonus", EscaRules.livestockEffluentBonus * share / 100, .gCo2EPerMj,
                                  formula: "45 g CO2e/MJ × livestock-effluent share of the digester's energy input")
       trace.decision("livestock_effluent_bonus", "45 × effluent energy share, outside the caps, added to the practices bonus",
@@ -292,7 +292,7 @@ enum Bonus {
     }
     response.livestockEffluentBonusGCo2EPerMj = effluentBonus
     // No per-MJ value at all (neither a feedstock factor nor a biogas share): nothing to total.
-    guard perMjFuel != nil || request.hasLivestockEffluentEnergySharePct else { return }
+    guard perMjFuel != nil || request.hasLivestockEffluentEnergySharePercent else { return }
     response.escaTotalGCo2EPerMjFuel = trace.term(
       "esca_total_per_mj", response.escaCappedGCo2EPerMjFuel + effluentBonus, .gCo2EPerMj,
       formula: "capped practices bonus + livestock-effluent bonus")

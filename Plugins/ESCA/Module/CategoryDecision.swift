@@ -20,7 +20,7 @@ enum CategoryDecision {
       try Check.inRange(year.coverCropBiomassTDmPerHa, 0...100, "\(path).cover_crop_biomass_t_dm_per_ha")
       if year.exceptionalPloughing {
         try Check.specified(year.ploughingReason, "\(path).ploughing_reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
-        try Check.inRange(year.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
+        try Check.inRange(year.hoedCropsFarmPercent, 0...100, "\(path).hoed_crops_farm_percent")
       }
     }
     let sortedYears = seen.sorted()
@@ -34,10 +34,10 @@ enum CategoryDecision {
     for year in request.years {
       var effective = year.tillage
       if year.exceptionalPloughing && year.tillage != .full {
-        if year.ploughingReason == .hoedCrops && year.hoedCropsFarmPct >= EscaRules.hoedCropsMaxFarmPct {
+        if year.ploughingReason == .hoedCrops && year.hoedCropsFarmPercent >= EscaRules.hoedCropsMaxFarmPct {
           effective = .full
           trace.rule("esca.category.exceptional_ploughing_hoed_crops",
-                     "\(year.year): hoed crops cover \(year.hoedCropsFarmPct) % (≥ 30 %): the ploughing is not exceptional and counts as full tillage")
+                     "\(year.year): hoed crops cover \(year.hoedCropsFarmPercent) % (≥ 30 %): the ploughing is not exceptional and counts as full tillage")
         } else {
           reasons.append("\(year.year): exceptional ploughing (\(year.ploughingReason)) keeps the \(year.tillage) category; model the carbon released with ComputeModelledStock.exceptional_ploughings")
         }

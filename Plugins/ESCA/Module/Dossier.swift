@@ -30,10 +30,10 @@ struct Dossier {
     }
 
     guard dossier.hasBonus else {
-      throw .invalidArgument(prefix + "bonus", "is required: at least yield_kg_dry_per_ha_per_yr and a rate (annual_rate_tc_per_ha_per_yr, stock_change or model)")
+      throw .invalidArgument(prefix + "bonus", "is required: at least yield_kg_dry_per_ha_per_yr and a rate (annual_rate_t_c_per_ha_per_yr, stock_change or model)")
     }
     if dossier.bonus.rateSource == nil && modelled == nil {
-      throw .invalidArgument(prefix + "bonus.annual_rate_tc_per_ha_per_yr", "is required (or bonus.stock_change, or model)")
+      throw .invalidArgument(prefix + "bonus.annual_rate_t_c_per_ha_per_yr", "is required (or bonus.stock_change, or model)")
     }
     let base = try Bonus.compute(dossier.bonus, rateFromModel: modelled?.rate, prefix: prefix + "bonus.", absentEfMeansNone: true, trace: &trace)
     response.bonus = base
@@ -52,8 +52,8 @@ struct Dossier {
       response.realCsa = penalty ?? .init()
     }
 
-    let csr: Double? = dossier.model.hasCsrTcPerHa ? dossier.model.csrTcPerHa
-      : dossier.hasRealCsa ? dossier.realCsa.csrTcPerHa : nil
+    let csr: Double? = dossier.model.hasCsrTCPerHa ? dossier.model.csrTCPerHa
+      : dossier.hasRealCsa ? dossier.realCsa.csrTCPerHa : nil
     for (index, harvest) in dossier.harvests.enumerated() {
       let path = "\(prefix)harvests[\(index)]"
       response.harvests.append(try value(
@@ -96,8 +96,8 @@ struct Dossier {
 
     // The rate: modelled (or the request's) until the real CSA applies; then the measured
     // increase (CSA real − CSR) / n, unless the model was verified (equivalent).
-    var rate = base.annualRateTcPerHaPerYr
-    if let csr { result.csrTcPerHa = csr }
+    var rate = base.annualRateTCPerHaPerYr
+    if let csr { result.csrTCPerHa = csr }
     if verdict.source == .real {
       trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
                      reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
@@ -109,28 +109,28 @@ struct Dossier {
       }
       if penalty.outcome == .equivalent {
         reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
-        result.csaTcPerHa = dossier.realCsa.csaModelledTcPerHa
+        result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa
       } else {
-        rate = (penalty.csaComparedTcPerHa - dossier.realCsa.csrTcPerHa) / dossier.realCsa.yearsSinceCsr
-        result.csaTcPerHa = penalty.csaComparedTcPerHa
-        reasons.append("real CSA \(penalty.csaComparedTcPerHa) t C/ha: rate (CSA real − CSR) / \(dossier.realCsa.yearsSinceCsr) years")
+        rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
+        result.csaTCPerHa = penalty.csaComparedTCPerHa
+        reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(dossier.realCsa.yearsSinceCsr) years")
       }
     } else if let csr {
       let years = timeline.map { Double(date.year - $0.csrYear) } ?? dossier.model.yearsSinceCsr
-      result.csaTcPerHa = csr + rate * max(years, 0)
+      result.csaTCPerHa = csr + rate * max(years, 0)
     }
-    result.annualRateTcPerHaPerYr = rate
+    result.annualRateTCPerHaPerYr = rate
     result.reasons = reasons
     guard result.claimAllowed else { return result }
 
     let adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.gCo2EPerKgDry } ?? 0
     result.adjustmentGCo2EPerKgDry = adjustment
     var request = dossier.bonus
-    request.annualRateTcPerHaPerYr = rate
+    request.annualRateTCPerHaPerYr = rate
     if harvest.hasYieldKgDryPerHaPerYr { request.yieldKgDryPerHaPerYr = harvest.yieldKgDryPerHaPerYr }
     if verdict.cap != .unspecified && request.hasFeedstockFactorKgDryPerMjFuel {
       var share = Carbon_Esca_V1_CapShare()
-      share.sharePct = 100
+      share.sharePercent = 100
       share.cap = verdict.cap
       share.measuredCapGCo2EPerMj = verdict.capValue
       request.capShares = [share]

@@ -56,7 +56,7 @@ public struct EscaModule: CarbonModule {
     var response = Carbon_Esca_V1_SoilStockResponse()
     response.carbonGPerKg = result.carbonGPerKg
     response.fineEarthTPerHa = result.fineEarthTPerHa
-    response.stockTcPerHa = result.stockTcPerHa
+    response.stockTCPerHa = result.stockTCPerHa
     response.trace = trace.build()
     return response
   }
@@ -72,16 +72,16 @@ public struct EscaModule: CarbonModule {
     response.analyses = bounds.map { bound in
       var message = Carbon_Esca_V1_StockBounds()
       message.id = bound.id
-      message.stockTcPerHa = bound.value
-      message.lowTcPerHa = bound.low
-      message.highTcPerHa = bound.high
+      message.stockTCPerHa = bound.value
+      message.lowTCPerHa = bound.low
+      message.highTCPerHa = bound.high
       return message
     }
-    response.meanLowTcPerHa = value.meanLow
-    response.meanHighTcPerHa = value.meanHigh
-    response.medianTcPerHa = value.median
-    response.intervalLowTcPerHa = value.intervalLow
-    response.intervalHighTcPerHa = value.intervalHigh
+    response.meanLowTCPerHa = value.meanLow
+    response.meanHighTCPerHa = value.meanHigh
+    response.medianTCPerHa = value.median
+    response.intervalLowTCPerHa = value.intervalLow
+    response.intervalHighTCPerHa = value.intervalHigh
     response.trace = trace.build()
     return response
   }

@@ -494,10 +494,10 @@ struct FarmerCaseAssessment {
     case (.farmerCase1, .regionalTable):
       let interval = try RegionalCsr.interval(request.regions, field: prefix + "regions", reference: reference, trace: &trace)
       response.regionalRows = interval.rows.map(RegionalCsr.message)
-      response.regionalMinTcPerHa = interval.minimum
-      response.regionalMaxTcPerHa = interval.maximum
-      guard request.hasCsrTcPerHa else { throw .invalidArgument(prefix + "csr_tc_per_ha", "is required with CSR_OPTION_REGIONAL_TABLE") }
-      let value = try Check.nonNegative(request.csrTcPerHa, prefix + "csr_tc_per_ha")
+      response.regionalMinTCPerHa = interval.minimum
+      response.regionalMaxTCPerHa = interval.maximum
+      guard request.hasCsrTCPerHa else { throw .invalidArgument(prefix + "csr_t_c_per_ha", "is required with CSR_OPTION_REGIONAL_TABLE") }
+      let value = try Check.nonNegative(request.csrTCPerHa, prefix + "csr_t_c_per_ha")
       guard value >= interval.minimum && value <= interval.maximum else {
         throw .failedPrecondition(
           rule: "esca.csr.regional_interval",
@@ -516,8 +516,8 @@ struct FarmerCaseAssessment {
       if date >= EscaRules.protocolRequiredFrom && !request.csrProtocolCompliant {
         throw .failedPrecondition(rule: "esca.csr.case2_protocol", "an analysis made from 2024-01-01 (\(date)) must follow the Implementing Regulation 2022/996 sampling protocol")
       }
-      if request.regions.count > 0 || request.hasCsrTcPerHa {
-        trace.warning("regions/csr_tc_per_ha are used only with the regional table (case 1)")
+      if request.regions.count > 0 || request.hasCsrTCPerHa {
+        trace.warning("regions/csr_t_c_per_ha are used only with the regional table (case 1)")
       }
       return date.year
     case (.farmerCase2, .engagementYearAnalysis), (.farmerCase3, .engagementYearAnalysis):

@@ -15,7 +15,7 @@ struct ModelledStock {
     var socPrevious = 0.0, socCurrent = 0.0, rate = 0.0
     var csaModelled: Double? = nil
     var ploughingLoss = 0.0
-    var deviationPct: Double? = nil
+    var deviationPercent: Double? = nil
     var stockRatio: Double? = nil
     var changeRatio: Double? = nil
   }
@@ -109,11 +109,11 @@ struct ModelledStock {
     for (index, event) in request.exceptionalPloughings.enumerated() {
       let path = "\(prefix)exceptional_ploughings[\(index)]"
       try Check.inRange(Int(event.yearIndex), 1...100, "\(path).year_index")
-      let share = try Check.inRange(event.areaPct, 0...100, "\(path).area_pct")
-      guard share > 0 else { throw .invalidArgument("\(path).area_pct", "must be greater than 0") }
+      let share = try Check.inRange(event.areaPercent, 0...100, "\(path).area_percent")
+      guard share > 0 else { throw .invalidArgument("\(path).area_percent", "must be greater than 0") }
       try Check.specified(event.reason, "\(path).reason") { $0.rawValue >= 1 && $0.rawValue <= 3 }
       if event.reason == .hoedCrops {
-        let hoed = try Check.inRange(event.hoedCropsFarmPct, 0...100, "\(path).hoed_crops_farm_pct")
+        let hoed = try Check.inRange(event.hoedCropsFarmPercent, 0...100, "\(path).hoed_crops_farm_percent")
         guard hoed < EscaRules.hoedCropsMaxFarmPct else {
           throw .failedPrecondition(
             rule: "esca.category.exceptional_ploughing_hoed_crops",
@@ -134,19 +134,19 @@ struct ModelledStock {
       trace.rule("esca.model.exceptional_ploughing", "the carbon released by exceptional ploughing is deducted from the modelled CSA")
     }
 
-    if request.hasCsrTcPerHa {
-      let csr = try Check.nonNegative(request.csrTcPerHa, "\(prefix)csr_tc_per_ha")
+    if request.hasCsrTCPerHa {
+      let csr = try Check.nonNegative(request.csrTCPerHa, "\(prefix)csr_t_c_per_ha")
       trace.term("csr", csr, .tCPerHa, source: "request")
       trace.term("years_since_csr", yearsSinceCsr, .year, source: "request")
       let csa = trace.term(
         "csa_modelled", csr + result.rate * yearsSinceCsr - result.ploughingLoss, .tCPerHa,
         formula: "CSR + r × years since CSR − exceptional ploughing loss")
       result.csaModelled = csa
-      if request.hasCsaMeasuredTcPerHa {
-        let measured = try Check.nonNegative(request.csaMeasuredTcPerHa, "\(prefix)csa_measured_tc_per_ha")
+      if request.hasCsaMeasuredTCPerHa {
+        let measured = try Check.nonNegative(request.csaMeasuredTCPerHa, "\(prefix)csa_measured_t_c_per_ha")
         trace.term("csa_measured", measured, .tCPerHa, source: "request")
         if csa > 0 {
-          result.deviationPct = trace.term(
+          result.deviationPercent = trace.term(
             "deviation", (measured - csa) / csa * 100, .percent,
             formula: "(CSA measured − CSA modelled) / CSA modelled × 100")
           result.stockRatio = trace.term("stock_ratio_measured_to_modelled", measured / csa, .ratio, formula: "CSA measured / CSA modelled")
@@ -159,8 +159,8 @@ struct ModelledStock {
             formula: "(CSA measured − CSR) / (CSA modelled − CSR), the factor a recalibration applies to the modelled change")
         }
       }
-    } else if request.hasCsaMeasuredTcPerHa {
-      throw .invalidArgument("\(prefix)csr_tc_per_ha", "is required to compare a measured CSA")
+    } else if request.hasCsaMeasuredTCPerHa {
+      throw .invalidArgument("\(prefix)csr_t_c_per_ha", "is required to compare a measured CSA")
     }
     return result
   }
@@ -184,19 +184,19 @@ struct ModelledStock {
   static func response(_ result: Result, trace: Tracer) -> Carbon_Esca_V1_ModelledStockResponse {
     var response = Carbon_Esca_V1_ModelledStockResponse()
     response.climateZone = result.climate
-    response.socRefTcPerHa = result.socRef
+    response.socRefTCPerHa = result.socRef
     response.fLu = result.fLU
     response.fMgPrevious = result.fMGPrevious
     response.fIPrevious = result.fIPrevious
     response.fMgCurrent = result.fMGCurrent
     response.fICurrent = result.fICurrent
-    response.socPreviousTcPerHa = result.socPrevious
-    response.socCurrentTcPerHa = result.socCurrent
-    response.annualRateTcPerHaPerYr = result.rate
-    response.calculatorDisplayRateTcPerHaPerYr = -result.rate
-    response.csaModelledTcPerHa = result.csaModelled ?? 0
-    response.exceptionalPloughingLossTcPerHa = result.ploughingLoss
-    response.deviationPct = result.deviationPct ?? 0
+    response.socPreviousTCPerHa = result.socPrevious
+    response.socCurrentTCPerHa = result.socCurrent
+    response.annualRateTCPerHaPerYr = result.rate
+    response.calculatorDisplayRateTCPerHaPerYr = -result.rate
+    response.csaModelledTCPerHa = result.csaModelled ?? 0
+    response.exceptionalPloughingLossTCPerHa = result.ploughingLoss
+    response.deviationPercent = result.deviationPercent ?? 0
     response.stockRatioMeasuredToModelled = result.stockRatio ?? 0
     response.changeRatioMeasuredToModelled = result.changeRatio ?? 0
     response.trace = trace.build()

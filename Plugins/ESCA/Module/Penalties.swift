@@ -56,8 +56,8 @@ enum Penalties {
     _ c: Carbon_Esca_V1_RealCsaComparison, prefix: String = "real_csa.", trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_PenaltyResponse {
     var response = Carbon_Esca_V1_PenaltyResponse()
-    let csr = try Check.nonNegative(c.csrTcPerHa, "\(prefix)csr_tc_per_ha")
-    let modelled = try Check.nonNegative(c.csaModelledTcPerHa, "\(prefix)csa_modelled_tc_per_ha")
+    let csr = try Check.nonNegative(c.csrTCPerHa, "\(prefix)csr_t_c_per_ha")
+    let modelled = try Check.nonNegative(c.csaModelledTCPerHa, "\(prefix)csa_modelled_t_c_per_ha")
     let years = try Check.positive(c.yearsSinceCsr, "\(prefix)years_since_csr")
     try Check.inRange(years, 0...100, "\(prefix)years_since_csr")
     let analysisYear = try Check.inRange(Int(c.analysisYear), SimpleDate.validYears, "\(prefix)analysis_year")
@@ -67,13 +67,13 @@ enum Penalties {
     let value = SoilStock.farmValue(bounds, trace: &trace)
     trace.term("csr", csr, .tCPerHa, source: "request")
     trace.term("csa_modelled", modelled, .tCPerHa, source: "request")
-    response.intervalLowTcPerHa = value.intervalLow
-    response.intervalHighTcPerHa = value.intervalHigh
+    response.intervalLowTCPerHa = value.intervalLow
+    response.intervalHighTCPerHa = value.intervalHigh
     trace.decision("modelled_inside_interval", "equivalent",
                    reason: "a modelled CSA inside the farm's measured interval counts as equivalent: no penalty, no carry-over, no recalibration (the guidelines ask to account for measurement and sampling uncertainty)")
     if modelled >= value.intervalLow && modelled <= value.intervalHigh {
       response.outcome = .equivalent
-      response.csaComparedTcPerHa = value.median
+      response.csaComparedTCPerHa = value.median
       trace.rule("esca.csa.equivalent", "the modelled CSA \(modelled) lies in [\(value.intervalLow), \(value.intervalHigh)]: verified, no penalty and no recalibration")
       return response
     }
@@ -84,11 +84,11 @@ enum Penalties {
     }
     try Check.specified(basis, "\(prefix)basis") { $0.rawValue >= 1 && $0.rawValue <= 2 }
     let compared = basis == .median ? value.median : (modelled < value.intervalLow ? value.intervalLow : value.intervalHigh)
-    response.csaComparedTcPerHa = trace.term("csa_compared", compared, .tCPerHa, formula: basis == .median ? "median" : "nearest bound of the interval")
+    response.csaComparedTCPerHa = trace.term("csa_compared", compared, .tCPerHa, formula: basis == .median ? "median" : "nearest bound of the interval")
     let difference = trace.term("difference", compared - modelled, .tCPerHa, formula: "CSA real − CSA modelled")
     let annual = trace.term("annual_difference", difference / years, .tCPerHaPerYr, formula: "difference / years since CSR")
-    response.differenceTcPerHa = difference
-    response.annualDifferenceTcPerHaPerYr = annual
+    response.differenceTCPerHa = difference
+    response.annualDifferenceTCPerHaPerYr = annual
     response.recalibrationRequired = true
     response.penalised = difference < 0
     trace.rule("esca.model.recalibration", "the measured CSA differs from the model: the factors must be recalibrated (ComputeModelledStock.calibrated; ratio in its response)")

@@ -116,7 +116,7 @@ struct ReferenceData: Sendable {
     var socRef: [String: Double] = [:]
     for record in soc.records {
       guard let climate = record["climate_region"], let soil = record["soil_type"],
-        let value = record["soc_ref_tc_per_ha"].flatMap(Double.init)
+        let value = record["soc_ref_t_c_per_ha"].flatMap(Double.init)
       else { throw .internal("ipcc-2019-soc-ref.csv: malformed row \(record)") }
       socRef["\(climate)|\(soil)"] = value
     }
@@ -136,10 +136,10 @@ struct ReferenceData: Sendable {
     var regional: [String: RegionalCsrRow] = [:]
     for record in reg.records {
       guard let code = record["former_region_code"], let name = record["printed_name"],
-        let maximum = record["maximum_tc_per_ha"].flatMap(Double.init),
-        let minimum = record["minimum_tc_per_ha"].flatMap(Double.init),
-        let median = record["median_tc_per_ha"].flatMap(Double.init),
-        let mean = record["mean_tc_per_ha"].flatMap(Double.init), minimum <= maximum
+        let maximum = record["maximum_t_c_per_ha"].flatMap(Double.init),
+        let minimum = record["minimum_t_c_per_ha"].flatMap(Double.init),
+        let median = record["median_t_c_per_ha"].flatMap(Double.init),
+        let mean = record["mean_t_c_per_ha"].flatMap(Double.init), minimum <= maximum
       else { throw .internal("esca-annex3-regional-csr.csv: malformed row \(record)") }
       regional[code] = RegionalCsrRow(
         code: code, printedName: name, maximum: maximum, minimum: minimum, median: median, mean: mean)

@@ -51,10 +51,10 @@ enum RegionalCsr {
     var message = Carbon_Esca_V1_RegionalCsr()
     message.code = row.code
     message.name = row.printedName
-    message.minimumTcPerHa = row.minimum
-    message.maximumTcPerHa = row.maximum
-    message.medianTcPerHa = row.median
-    message.meanTcPerHa = row.mean
+    message.minimumTCPerHa = row.minimum
+    message.maximumTCPerHa = row.maximum
+    message.medianTCPerHa = row.median
+    message.meanTCPerHa = row.mean
     return message
   }
 
@@ -66,10 +66,10 @@ enum RegionalCsr {
     let interval = try interval(request.regions, field: "regions", reference: reference, trace: &trace)
     var response = Carbon_Esca_V1_RegionalCsrResponse()
     response.rows = interval.rows.map(message)
-    response.minimumTcPerHa = interval.minimum
-    response.maximumTcPerHa = interval.maximum
-    if request.hasCsrTcPerHa {
-      let csr = try Check.nonNegative(request.csrTcPerHa, "csr_tc_per_ha")
+    response.minimumTCPerHa = interval.minimum
+    response.maximumTCPerHa = interval.maximum
+    if request.hasCsrTCPerHa {
+      let csr = try Check.nonNegative(request.csrTCPerHa, "csr_t_c_per_ha")
       response.csrInInterval = csr >= interval.minimum && csr <= interval.maximum
       if !response.csrInInterval {
         trace.rule("esca.csr.regional_interval", "CSR \(csr) t C/ha lies outside [\(interval.minimum), \(interval.maximum)]")

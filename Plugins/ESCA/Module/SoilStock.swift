@@ -12,7 +12,7 @@ enum SoilStock {
   struct Result {
     let carbonGPerKg: Double
     let fineEarthTPerHa: Double
-    let stockTcPerHa: Double
+    let stockTCPerHa: Double
   }
 
   /// The stock of one analysis. `prefix` is the field path of the analysis ("analysis.").
@@ -35,9 +35,9 @@ enum SoilStock {
         $0.rawValue >= 1 && $0.rawValue <= 3
       }
     }
-    let coarse = try Check.nonNegative(analysis.coarseElementsPct, "\(prefix)coarse_elements_pct")
+    let coarse = try Check.nonNegative(analysis.coarseElementsPercent, "\(prefix)coarse_elements_percent")
     guard coarse < 100 else {
-      throw .invalidArgument("\(prefix)coarse_elements_pct", "must be below 100 %, got \(coarse)")
+      throw .invalidArgument("\(prefix)coarse_elements_percent", "must be below 100 %, got \(coarse)")
     }
     trace.term("depth", depth, .cm, source: "analysis")
     trace.term("bulk_density", density, .gPerCm3, source: "analysis (\(analysis.bulkDensityMethod))")
@@ -48,7 +48,7 @@ enum SoilStock {
     let stock = trace.term(
       "soil_carbon_stock", carbon * 0.001 * fineEarth, .tCPerHa,
       formula: "C (g/kg) × 0.001 × fine earth (t/ha)", source: EscaRules.seed + ", Analyse de sol")
-    return Result(carbonGPerKg: carbon, fineEarthTPerHa: fineEarth, stockTcPerHa: stock)
+    return Result(carbonGPerKg: carbon, fineEarthTPerHa: fineEarth, stockTCPerHa: stock)
   }
 
   /// The carbon content, converted from organic matter for historic analyses.
@@ -114,21 +114,21 @@ enum SoilStock {
       let path = "\(prefix)[\(index)]"
       let stock: Double
       let uncertainty: Double
-      switch (value.hasStockTcPerHa, value.hasAnalysis) {
+      switch (value.hasStockTCPerHa, value.hasAnalysis) {
       case (true, true):
-        throw .invalidArgument("\(path).analysis", "give either stock_tc_per_ha or analysis, not both")
+        throw .invalidArgument("\(path).analysis", "give either stock_t_c_per_ha or analysis, not both")
       case (false, false):
-        throw .invalidArgument("\(path).stock_tc_per_ha", "is required (or analysis)")
+        throw .invalidArgument("\(path).stock_t_c_per_ha", "is required (or analysis)")
       case (true, false):
-        stock = try Check.nonNegative(value.stockTcPerHa, "\(path).stock_tc_per_ha")
-        uncertainty = try Check.inRange(value.uncertaintyPct, 0...99.999, "\(path).uncertainty_pct")
+        stock = try Check.nonNegative(value.stockTCPerHa, "\(path).stock_t_c_per_ha")
+        uncertainty = try Check.inRange(value.uncertaintyPercent, 0...99.999, "\(path).uncertainty_percent")
         if csrMethod != .unspecified {
           trace.warning("\(path): a stock without its analysis cannot be checked for the bulk-density method")
         }
       case (false, true):
         let analysis = value.analysis
-        stock = try compute(analysis, purpose: purpose, prefix: "\(path).analysis.", trace: &trace).stockTcPerHa
-        uncertainty = try Check.inRange(analysis.uncertaintyPct, 0...99.999, "\(path).analysis.uncertainty_pct")
+        stock = try compute(analysis, purpose: purpose, prefix: "\(path).analysis.", trace: &trace).stockTCPerHa
+        uncertainty = try Check.inRange(analysis.uncertaintyPercent, 0...99.999, "\(path).analysis.uncertainty_percent")
         if csrMethod != .unspecified && purpose == .claim && analysis.bulkDensityMethod != csrMethod {
           throw .failedPrecondition(
             rule: "esca.soil.same_bulk_density_method",

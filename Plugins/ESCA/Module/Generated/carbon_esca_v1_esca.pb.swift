@@ -1251,10 +1251,10 @@ public nonisolated struct Carbon_Esca_V1_SoilAnalysis: Sendable {
   public var bulkDensityMethod: Carbon_Esca_V1_BulkDensityMethod = .unspecified
 
   /// Coarse elements (> 2 mm, stoniness), % of the volume, 0..100 (exclusive of 100).
-  public var coarseElementsPct: Double = 0
+  public var coarseElementsPercent: Double = 0
 
   /// Relative uncertainty of the analysis (measurement + sampling), % (e.g. 10 for ±10 %).
-  public var uncertaintyPct: Double = 0
+  public var uncertaintyPercent: Double = 0
 
   /// Sampling date (optional).
   public var date: CarbonDomain.Carbon_Domain_V1_CalendarDate {
@@ -1315,7 +1315,7 @@ public nonisolated struct Carbon_Esca_V1_SoilStockResponse: Sendable {
   public var fineEarthTPerHa: Double = 0
 
   /// Soil organic carbon stock, t C/ha = C g/kg × 0.001 × fine earth t/ha.
-  public var stockTcPerHa: Double = 0
+  public var stockTCPerHa: Double = 0
 
   /// The calculation trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -1344,19 +1344,19 @@ public nonisolated struct Carbon_Esca_V1_StockValue: Sendable {
   public var id: String = String()
 
   /// Stock, t C/ha. Set this or analysis. Up to 1 000 t C/ha: above any 0–30 cm soil, peat included.
-  public var stockTcPerHa: Double {
-    get {_stockTcPerHa ?? 0}
-    set {_stockTcPerHa = newValue}
+  public var stockTCPerHa: Double {
+    get {_stockTCPerHa ?? 0}
+    set {_stockTCPerHa = newValue}
   }
-  /// Returns true if `stockTcPerHa` has been explicitly set.
-  public var hasStockTcPerHa: Bool {self._stockTcPerHa != nil}
-  /// Clears the value of `stockTcPerHa`. Subsequent reads from it will return its default value.
-  public mutating func clearStockTcPerHa() {self._stockTcPerHa = nil}
+  /// Returns true if `stockTCPerHa` has been explicitly set.
+  public var hasStockTCPerHa: Bool {self._stockTCPerHa != nil}
+  /// Clears the value of `stockTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearStockTCPerHa() {self._stockTCPerHa = nil}
 
-  /// Relative uncertainty, % (used with stock_tc_per_ha).
-  public var uncertaintyPct: Double = 0
+  /// Relative uncertainty, % (used with stock_t_c_per_ha).
+  public var uncertaintyPercent: Double = 0
 
-  /// A lab analysis to convert first (its own uncertainty_pct applies).
+  /// A lab analysis to convert first (its own uncertainty_percent applies).
   public var analysis: Carbon_Esca_V1_SoilAnalysis {
     get {_analysis ?? Carbon_Esca_V1_SoilAnalysis()}
     set {_analysis = newValue}
@@ -1370,7 +1370,7 @@ public nonisolated struct Carbon_Esca_V1_StockValue: Sendable {
 
   public init() {}
 
-  fileprivate var _stockTcPerHa: Double? = nil
+  fileprivate var _stockTCPerHa: Double? = nil
   fileprivate var _analysis: Carbon_Esca_V1_SoilAnalysis? = nil
 }
 
@@ -1404,13 +1404,13 @@ public nonisolated struct Carbon_Esca_V1_StockBounds: Sendable {
   public var id: String = String()
 
   /// Stock, t C/ha.
-  public var stockTcPerHa: Double = 0
+  public var stockTCPerHa: Double = 0
 
   /// stock × (1 − u), t C/ha.
-  public var lowTcPerHa: Double = 0
+  public var lowTCPerHa: Double = 0
 
   /// stock × (1 + u), t C/ha.
-  public var highTcPerHa: Double = 0
+  public var highTCPerHa: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1427,19 +1427,19 @@ public nonisolated struct Carbon_Esca_V1_FarmValueResponse: Sendable {
   public var analyses: [Carbon_Esca_V1_StockBounds] = []
 
   /// Mean of the low values, t C/ha.
-  public var meanLowTcPerHa: Double = 0
+  public var meanLowTCPerHa: Double = 0
 
   /// Mean of the high values, t C/ha.
-  public var meanHighTcPerHa: Double = 0
+  public var meanHighTCPerHa: Double = 0
 
   /// Median of the stocks, t C/ha.
-  public var medianTcPerHa: Double = 0
+  public var medianTCPerHa: Double = 0
 
   /// Lower bound of the widest interval = min(mean low, median), t C/ha.
-  public var intervalLowTcPerHa: Double = 0
+  public var intervalLowTCPerHa: Double = 0
 
   /// Upper bound of the widest interval = max(mean high, median), t C/ha.
-  public var intervalHighTcPerHa: Double = 0
+  public var intervalHighTCPerHa: Double = 0
 
   /// The calculation trace.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
@@ -1795,13 +1795,13 @@ public nonisolated struct Carbon_Esca_V1_ExceptionalPloughing: Sendable {
   public var yearIndex: Int32 = 0
 
   /// Ploughed share of the farm area, % (0..100].
-  public var areaPct: Double = 0
+  public var areaPercent: Double = 0
 
   /// Why (climatic accident, hoed crops, phytosanitary).
   public var reason: Carbon_Esca_V1_PloughingReason = .unspecified
 
   /// For hoed crops: their share of the farm, % (must be < 30).
-  public var hoedCropsFarmPct: Double = 0
+  public var hoedCropsFarmPercent: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1860,14 +1860,14 @@ public nonisolated struct Carbon_Esca_V1_ModelledStockRequest: @unchecked Sendab
   }
 
   /// Reference stock CSR, t C/ha (optional; gives the modelled CSA).
-  public var csrTcPerHa: Double {
-    get {_storage._csrTcPerHa ?? 0}
-    set {_uniqueStorage()._csrTcPerHa = newValue}
+  public var csrTCPerHa: Double {
+    get {_storage._csrTCPerHa ?? 0}
+    set {_uniqueStorage()._csrTCPerHa = newValue}
   }
-  /// Returns true if `csrTcPerHa` has been explicitly set.
-  public var hasCsrTcPerHa: Bool {_storage._csrTcPerHa != nil}
-  /// Clears the value of `csrTcPerHa`. Subsequent reads from it will return its default value.
-  public mutating func clearCsrTcPerHa() {_uniqueStorage()._csrTcPerHa = nil}
+  /// Returns true if `csrTCPerHa` has been explicitly set.
+  public var hasCsrTCPerHa: Bool {_storage._csrTCPerHa != nil}
+  /// Clears the value of `csrTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsrTCPerHa() {_uniqueStorage()._csrTCPerHa = nil}
 
   /// Years since the CSR date, for the modelled CSA.
   public var yearsSinceCsr: Double {
@@ -1876,14 +1876,14 @@ public nonisolated struct Carbon_Esca_V1_ModelledStockRequest: @unchecked Sendab
   }
 
   /// Measured CSA, t C/ha (optional; gives the deviation and the recalibration ratios).
-  public var csaMeasuredTcPerHa: Double {
-    get {_storage._csaMeasuredTcPerHa ?? 0}
-    set {_uniqueStorage()._csaMeasuredTcPerHa = newValue}
+  public var csaMeasuredTCPerHa: Double {
+    get {_storage._csaMeasuredTCPerHa ?? 0}
+    set {_uniqueStorage()._csaMeasuredTCPerHa = newValue}
   }
-  /// Returns true if `csaMeasuredTcPerHa` has been explicitly set.
-  public var hasCsaMeasuredTcPerHa: Bool {_storage._csaMeasuredTcPerHa != nil}
-  /// Clears the value of `csaMeasuredTcPerHa`. Subsequent reads from it will return its default value.
-  public mutating func clearCsaMeasuredTcPerHa() {_uniqueStorage()._csaMeasuredTcPerHa = nil}
+  /// Returns true if `csaMeasuredTCPerHa` has been explicitly set.
+  public var hasCsaMeasuredTCPerHa: Bool {_storage._csaMeasuredTCPerHa != nil}
+  /// Clears the value of `csaMeasuredTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsaMeasuredTCPerHa() {_uniqueStorage()._csaMeasuredTCPerHa = nil}
 
   /// Calibrated factors replacing the table values.
   public var calibrated: Carbon_Esca_V1_CalibratedFactors {
@@ -1927,9 +1927,9 @@ public nonisolated struct Carbon_Esca_V1_ModelledStockResponse: @unchecked Senda
   }
 
   /// SOC_REF, t C/ha.
-  public var socRefTcPerHa: Double {
-    get {_storage._socRefTcPerHa}
-    set {_uniqueStorage()._socRefTcPerHa = newValue}
+  public var socRefTCPerHa: Double {
+    get {_storage._socRefTCPerHa}
+    set {_uniqueStorage()._socRefTCPerHa = newValue}
   }
 
   /// F_LU, dimensionless.
@@ -1963,45 +1963,45 @@ public nonisolated struct Carbon_Esca_V1_ModelledStockResponse: @unchecked Senda
   }
 
   /// SOC of the previous practices, t C/ha (the calculator's "Initial C stock").
-  public var socPreviousTcPerHa: Double {
-    get {_storage._socPreviousTcPerHa}
-    set {_uniqueStorage()._socPreviousTcPerHa = newValue}
+  public var socPreviousTCPerHa: Double {
+    get {_storage._socPreviousTCPerHa}
+    set {_uniqueStorage()._socPreviousTCPerHa = newValue}
   }
 
   /// SOC of the current practices, t C/ha (the calculator's "CS A-modelized").
-  public var socCurrentTcPerHa: Double {
-    get {_storage._socCurrentTcPerHa}
-    set {_uniqueStorage()._socCurrentTcPerHa = newValue}
+  public var socCurrentTCPerHa: Double {
+    get {_storage._socCurrentTCPerHa}
+    set {_uniqueStorage()._socCurrentTCPerHa = newValue}
   }
 
   /// Annual rate r = (SOC current − SOC previous) / n, t C/ha/yr; > 0 = accumulation.
-  public var annualRateTcPerHaPerYr: Double {
-    get {_storage._annualRateTcPerHaPerYr}
-    set {_uniqueStorage()._annualRateTcPerHaPerYr = newValue}
+  public var annualRateTCPerHaPerYr: Double {
+    get {_storage._annualRateTCPerHaPerYr}
+    set {_uniqueStorage()._annualRateTCPerHaPerYr = newValue}
   }
 
   /// The calculator's display of r (opposite sign: −0.12 for an accumulation of 0.12).
-  public var calculatorDisplayRateTcPerHaPerYr: Double {
-    get {_storage._calculatorDisplayRateTcPerHaPerYr}
-    set {_uniqueStorage()._calculatorDisplayRateTcPerHaPerYr = newValue}
+  public var calculatorDisplayRateTCPerHaPerYr: Double {
+    get {_storage._calculatorDisplayRateTCPerHaPerYr}
+    set {_uniqueStorage()._calculatorDisplayRateTCPerHaPerYr = newValue}
   }
 
   /// Modelled CSA at years_since_csr, t C/ha (when csr is given).
-  public var csaModelledTcPerHa: Double {
-    get {_storage._csaModelledTcPerHa}
-    set {_uniqueStorage()._csaModelledTcPerHa = newValue}
+  public var csaModelledTCPerHa: Double {
+    get {_storage._csaModelledTCPerHa}
+    set {_uniqueStorage()._csaModelledTCPerHa = newValue}
   }
 
   /// Carbon lost to exceptional ploughing vs. the plain model, t C/ha (≥ 0).
-  public var exceptionalPloughingLossTcPerHa: Double {
-    get {_storage._exceptionalPloughingLossTcPerHa}
-    set {_uniqueStorage()._exceptionalPloughingLossTcPerHa = newValue}
+  public var exceptionalPloughingLossTCPerHa: Double {
+    get {_storage._exceptionalPloughingLossTCPerHa}
+    set {_uniqueStorage()._exceptionalPloughingLossTCPerHa = newValue}
   }
 
   /// (CSA measured − CSA modelled) / CSA modelled × 100, %.
-  public var deviationPct: Double {
-    get {_storage._deviationPct}
-    set {_uniqueStorage()._deviationPct = newValue}
+  public var deviationPercent: Double {
+    get {_storage._deviationPercent}
+    set {_uniqueStorage()._deviationPercent = newValue}
   }
 
   /// CSA measured / CSA modelled, dimensionless (recalibration).
@@ -2053,7 +2053,7 @@ public nonisolated struct Carbon_Esca_V1_DeclaredPracticeYear: Sendable {
   public var ploughingReason: Carbon_Esca_V1_PloughingReason = .unspecified
 
   /// For hoed crops: their share of the farm, %.
-  public var hoedCropsFarmPct: Double = 0
+  public var hoedCropsFarmPercent: Double = 0
 
   /// Cover-crop biomass produced this year, t dry matter/ha; up to 50: above any crop (cover
   /// crops ≈ 1–8).
@@ -2149,10 +2149,10 @@ public nonisolated struct Carbon_Esca_V1_StockChange: Sendable {
   // methods supported on all messages.
 
   /// CSR, t C/ha.
-  public var csrTcPerHa: Double = 0
+  public var csrTCPerHa: Double = 0
 
   /// CSA (modelled or real), t C/ha.
-  public var csaTcPerHa: Double = 0
+  public var csaTCPerHa: Double = 0
 
   /// Years between the CSR and that CSA (n > 0).
   public var years: Double = 0
@@ -2204,7 +2204,7 @@ public nonisolated struct Carbon_Esca_V1_CapShare: Sendable {
   // methods supported on all messages.
 
   /// Share of the batch, % (shares sum to 100).
-  public var sharePct: Double = 0
+  public var sharePercent: Double = 0
 
   /// Cap kind.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
@@ -2232,12 +2232,12 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
 
   /// Annual rate r, t C/ha/yr (e.g. the modelled r); signed (< 0 = loss), |r| ≤ 100: far above
   /// any gain from amendments or loss from a drained peat.
-  public var annualRateTcPerHaPerYr: Double {
+  public var annualRateTCPerHaPerYr: Double {
     get {
-      if case .annualRateTcPerHaPerYr(let v)? = _storage._rateSource {return v}
+      if case .annualRateTCPerHaPerYr(let v)? = _storage._rateSource {return v}
       return 0
     }
-    set {_uniqueStorage()._rateSource = .annualRateTcPerHaPerYr(newValue)}
+    set {_uniqueStorage()._rateSource = .annualRateTCPerHaPerYr(newValue)}
   }
 
   /// A CSR and a CSA n years apart: r = (CSA − CSR) / n.
@@ -2337,14 +2337,14 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
   }
 
   /// Biogas: share of livestock effluents in the digester's energy input, % (0..100).
-  public var livestockEffluentEnergySharePct: Double {
-    get {_storage._livestockEffluentEnergySharePct ?? 0}
-    set {_uniqueStorage()._livestockEffluentEnergySharePct = newValue}
+  public var livestockEffluentEnergySharePercent: Double {
+    get {_storage._livestockEffluentEnergySharePercent ?? 0}
+    set {_uniqueStorage()._livestockEffluentEnergySharePercent = newValue}
   }
-  /// Returns true if `livestockEffluentEnergySharePct` has been explicitly set.
-  public var hasLivestockEffluentEnergySharePct: Bool {_storage._livestockEffluentEnergySharePct != nil}
-  /// Clears the value of `livestockEffluentEnergySharePct`. Subsequent reads from it will return its default value.
-  public mutating func clearLivestockEffluentEnergySharePct() {_uniqueStorage()._livestockEffluentEnergySharePct = nil}
+  /// Returns true if `livestockEffluentEnergySharePercent` has been explicitly set.
+  public var hasLivestockEffluentEnergySharePercent: Bool {_storage._livestockEffluentEnergySharePercent != nil}
+  /// Clears the value of `livestockEffluentEnergySharePercent`. Subsequent reads from it will return its default value.
+  public mutating func clearLivestockEffluentEnergySharePercent() {_uniqueStorage()._livestockEffluentEnergySharePercent = nil}
 
   /// Hectares claimed for this crop and year (optional check).
   public var claimedAreaHa: Double {
@@ -2372,7 +2372,7 @@ public nonisolated struct Carbon_Esca_V1_BonusRequest: @unchecked Sendable {
   public nonisolated enum OneOf_RateSource: Equatable, Sendable {
     /// Annual rate r, t C/ha/yr (e.g. the modelled r); signed (< 0 = loss), |r| ≤ 100: far above
     /// any gain from amendments or loss from a drained peat.
-    case annualRateTcPerHaPerYr(Double)
+    case annualRateTCPerHaPerYr(Double)
     /// A CSR and a CSA n years apart: r = (CSA − CSR) / n.
     case stockChange(Carbon_Esca_V1_StockChange)
 
@@ -2390,7 +2390,7 @@ public nonisolated struct Carbon_Esca_V1_CappedShare: Sendable {
   // methods supported on all messages.
 
   /// Share of the batch, %.
-  public var sharePct: Double = 0
+  public var sharePercent: Double = 0
 
   /// Cap kind.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
@@ -2416,9 +2416,9 @@ public nonisolated struct Carbon_Esca_V1_BonusResponse: @unchecked Sendable {
   // methods supported on all messages.
 
   /// Annual rate r used, t C/ha/yr.
-  public var annualRateTcPerHaPerYr: Double {
-    get {_storage._annualRateTcPerHaPerYr}
-    set {_uniqueStorage()._annualRateTcPerHaPerYr = newValue}
+  public var annualRateTCPerHaPerYr: Double {
+    get {_storage._annualRateTCPerHaPerYr}
+    set {_uniqueStorage()._annualRateTCPerHaPerYr = newValue}
   }
 
   /// Share of the per-hectare bonus given to this feedstock (LHV split), dimensionless.
@@ -2600,14 +2600,14 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseRequest: @unchecked Sendable 
   }
 
   /// CSR chosen in the regional interval, t C/ha (regional table option).
-  public var csrTcPerHa: Double {
-    get {_storage._csrTcPerHa ?? 0}
-    set {_uniqueStorage()._csrTcPerHa = newValue}
+  public var csrTCPerHa: Double {
+    get {_storage._csrTCPerHa ?? 0}
+    set {_uniqueStorage()._csrTCPerHa = newValue}
   }
-  /// Returns true if `csrTcPerHa` has been explicitly set.
-  public var hasCsrTcPerHa: Bool {_storage._csrTcPerHa != nil}
-  /// Clears the value of `csrTcPerHa`. Subsequent reads from it will return its default value.
-  public mutating func clearCsrTcPerHa() {_uniqueStorage()._csrTcPerHa = nil}
+  /// Returns true if `csrTCPerHa` has been explicitly set.
+  public var hasCsrTCPerHa: Bool {_storage._csrTCPerHa != nil}
+  /// Clears the value of `csrTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsrTCPerHa() {_uniqueStorage()._csrTCPerHa = nil}
 
   /// Date of the first real CSA analysis, if made.
   public var realCsaDate: CarbonDomain.Carbon_Domain_V1_CalendarDate {
@@ -2777,16 +2777,16 @@ public nonisolated struct Carbon_Esca_V1_RegionalCsr: Sendable {
   public var name: String = String()
 
   /// Minimum, t C/ha.
-  public var minimumTcPerHa: Double = 0
+  public var minimumTCPerHa: Double = 0
 
   /// Maximum, t C/ha.
-  public var maximumTcPerHa: Double = 0
+  public var maximumTCPerHa: Double = 0
 
   /// Median, t C/ha (indicator).
-  public var medianTcPerHa: Double = 0
+  public var medianTCPerHa: Double = 0
 
   /// Mean, t C/ha (indicator).
-  public var meanTcPerHa: Double = 0
+  public var meanTCPerHa: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2900,15 +2900,15 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseResponse: @unchecked Sendable
   }
 
   /// Intersection of the regional intervals, t C/ha.
-  public var regionalMinTcPerHa: Double {
-    get {_storage._regionalMinTcPerHa}
-    set {_uniqueStorage()._regionalMinTcPerHa = newValue}
+  public var regionalMinTCPerHa: Double {
+    get {_storage._regionalMinTCPerHa}
+    set {_uniqueStorage()._regionalMinTCPerHa = newValue}
   }
 
   /// Intersection of the regional intervals, t C/ha.
-  public var regionalMaxTcPerHa: Double {
-    get {_storage._regionalMaxTcPerHa}
-    set {_uniqueStorage()._regionalMaxTcPerHa = newValue}
+  public var regionalMaxTCPerHa: Double {
+    get {_storage._regionalMaxTCPerHa}
+    set {_uniqueStorage()._regionalMaxTCPerHa = newValue}
   }
 
   /// Deadline of the first real CSA analysis (31 Dec of CSR year + 5).
@@ -3025,20 +3025,20 @@ public nonisolated struct Carbon_Esca_V1_RegionalCsrRequest: Sendable {
   public var regions: [String] = []
 
   /// A CSR to check against the interval, t C/ha (optional).
-  public var csrTcPerHa: Double {
-    get {_csrTcPerHa ?? 0}
-    set {_csrTcPerHa = newValue}
+  public var csrTCPerHa: Double {
+    get {_csrTCPerHa ?? 0}
+    set {_csrTCPerHa = newValue}
   }
-  /// Returns true if `csrTcPerHa` has been explicitly set.
-  public var hasCsrTcPerHa: Bool {self._csrTcPerHa != nil}
-  /// Clears the value of `csrTcPerHa`. Subsequent reads from it will return its default value.
-  public mutating func clearCsrTcPerHa() {self._csrTcPerHa = nil}
+  /// Returns true if `csrTCPerHa` has been explicitly set.
+  public var hasCsrTCPerHa: Bool {self._csrTCPerHa != nil}
+  /// Clears the value of `csrTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsrTCPerHa() {self._csrTCPerHa = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _csrTcPerHa: Double? = nil
+  fileprivate var _csrTCPerHa: Double? = nil
 }
 
 /// Response of GetRegionalCsrInterval.
@@ -3051,12 +3051,12 @@ public nonisolated struct Carbon_Esca_V1_RegionalCsrResponse: Sendable {
   public var rows: [Carbon_Esca_V1_RegionalCsr] = []
 
   /// Intersection lower bound, t C/ha.
-  public var minimumTcPerHa: Double = 0
+  public var minimumTCPerHa: Double = 0
 
   /// Intersection upper bound, t C/ha.
-  public var maximumTcPerHa: Double = 0
+  public var maximumTCPerHa: Double = 0
 
-  /// Whether csr_tc_per_ha lies in the interval (when given).
+  /// Whether csr_t_c_per_ha lies in the interval (when given).
   public var csrInInterval: Bool = false
 
   /// The calculation trace.
@@ -3124,10 +3124,10 @@ public nonisolated struct Carbon_Esca_V1_RealCsaComparison: Sendable {
   // methods supported on all messages.
 
   /// CSR, t C/ha.
-  public var csrTcPerHa: Double = 0
+  public var csrTCPerHa: Double = 0
 
   /// Modelled CSA at the analysis, t C/ha.
-  public var csaModelledTcPerHa: Double = 0
+  public var csaModelledTCPerHa: Double = 0
 
   /// The farm's real CSA analyses (farm value: interval and median).
   public var analyses: [Carbon_Esca_V1_StockValue] = []
@@ -3255,33 +3255,33 @@ public nonisolated struct Carbon_Esca_V1_PenaltyResponse: @unchecked Sendable {
   }
 
   /// Measured value compared (median or nearest bound), t C/ha.
-  public var csaComparedTcPerHa: Double {
-    get {_storage._csaComparedTcPerHa}
-    set {_uniqueStorage()._csaComparedTcPerHa = newValue}
+  public var csaComparedTCPerHa: Double {
+    get {_storage._csaComparedTCPerHa}
+    set {_uniqueStorage()._csaComparedTCPerHa = newValue}
   }
 
   /// Measured interval, t C/ha.
-  public var intervalLowTcPerHa: Double {
-    get {_storage._intervalLowTcPerHa}
-    set {_uniqueStorage()._intervalLowTcPerHa = newValue}
+  public var intervalLowTCPerHa: Double {
+    get {_storage._intervalLowTCPerHa}
+    set {_uniqueStorage()._intervalLowTCPerHa = newValue}
   }
 
   /// Measured interval, t C/ha.
-  public var intervalHighTcPerHa: Double {
-    get {_storage._intervalHighTcPerHa}
-    set {_uniqueStorage()._intervalHighTcPerHa = newValue}
+  public var intervalHighTCPerHa: Double {
+    get {_storage._intervalHighTCPerHa}
+    set {_uniqueStorage()._intervalHighTCPerHa = newValue}
   }
 
   /// Stock difference real − modelled, t C/ha.
-  public var differenceTcPerHa: Double {
-    get {_storage._differenceTcPerHa}
-    set {_uniqueStorage()._differenceTcPerHa = newValue}
+  public var differenceTCPerHa: Double {
+    get {_storage._differenceTCPerHa}
+    set {_uniqueStorage()._differenceTCPerHa = newValue}
   }
 
   /// Annual difference (difference / years), t C/ha/yr.
-  public var annualDifferenceTcPerHaPerYr: Double {
-    get {_storage._annualDifferenceTcPerHaPerYr}
-    set {_uniqueStorage()._annualDifferenceTcPerHaPerYr = newValue}
+  public var annualDifferenceTCPerHaPerYr: Double {
+    get {_storage._annualDifferenceTCPerHaPerYr}
+    set {_uniqueStorage()._annualDifferenceTCPerHaPerYr = newValue}
   }
 
   /// Adjustments of future bonuses.
@@ -3546,15 +3546,15 @@ public nonisolated struct Carbon_Esca_V1_FarmResult: @unchecked Sendable {
   public mutating func clearError() {_uniqueStorage()._error = nil}
 
   /// Annual rate, t C/ha/yr.
-  public var annualRateTcPerHaPerYr: Double {
-    get {_storage._annualRateTcPerHaPerYr}
-    set {_uniqueStorage()._annualRateTcPerHaPerYr = newValue}
+  public var annualRateTCPerHaPerYr: Double {
+    get {_storage._annualRateTCPerHaPerYr}
+    set {_uniqueStorage()._annualRateTCPerHaPerYr = newValue}
   }
 
   /// Modelled CSA when the model had a CSR, t C/ha.
-  public var csaModelledTcPerHa: Double {
-    get {_storage._csaModelledTcPerHa}
-    set {_uniqueStorage()._csaModelledTcPerHa = newValue}
+  public var csaModelledTCPerHa: Double {
+    get {_storage._csaModelledTCPerHa}
+    set {_uniqueStorage()._csaModelledTCPerHa = newValue}
   }
 
   /// esca per kg of dry feedstock, g CO2e/kg dry.
@@ -3730,21 +3730,21 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvestResult: @unchecked Sendab
   }
 
   /// CSR used, t C/ha (0 when none was given).
-  public var csrTcPerHa: Double {
-    get {_storage._csrTcPerHa}
-    set {_uniqueStorage()._csrTcPerHa = newValue}
+  public var csrTCPerHa: Double {
+    get {_storage._csrTCPerHa}
+    set {_uniqueStorage()._csrTCPerHa = newValue}
   }
 
   /// CSA used (modelled or real), t C/ha (0 when no CSR was given).
-  public var csaTcPerHa: Double {
-    get {_storage._csaTcPerHa}
-    set {_uniqueStorage()._csaTcPerHa = newValue}
+  public var csaTCPerHa: Double {
+    get {_storage._csaTCPerHa}
+    set {_uniqueStorage()._csaTCPerHa = newValue}
   }
 
   /// Annual rate used, t C/ha/yr.
-  public var annualRateTcPerHaPerYr: Double {
-    get {_storage._annualRateTcPerHaPerYr}
-    set {_uniqueStorage()._annualRateTcPerHaPerYr = newValue}
+  public var annualRateTCPerHaPerYr: Double {
+    get {_storage._annualRateTCPerHaPerYr}
+    set {_uniqueStorage()._annualRateTCPerHaPerYr = newValue}
   }
 
   /// Cap kind.
@@ -4035,7 +4035,7 @@ nonisolated extension Carbon_Esca_V1_CarbonMethod: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Carbon_Esca_V1_SoilAnalysis: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SoilAnalysis"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}carbon_g_per_kg\0\u{3}organic_matter_g_per_kg\0\u{3}om_to_carbon_factor\0\u{3}depth_cm\0\u{3}bulk_density_g_per_cm3\0\u{3}bulk_density_method\0\u{3}coarse_elements_pct\0\u{3}uncertainty_pct\0\u{1}date\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}carbon_g_per_kg\0\u{3}organic_matter_g_per_kg\0\u{3}om_to_carbon_factor\0\u{3}depth_cm\0\u{3}bulk_density_g_per_cm3\0\u{3}bulk_density_method\0\u{3}coarse_elements_percent\0\u{3}uncertainty_percent\0\u{1}date\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4050,8 +4050,8 @@ nonisolated extension Carbon_Esca_V1_SoilAnalysis: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.depthCm) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.bulkDensityGPerCm3) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.bulkDensityMethod) }()
-      case 8: try { try decoder.decodeSingularDoubleField(value: &self.coarseElementsPct) }()
-      case 9: try { try decoder.decodeSingularDoubleField(value: &self.uncertaintyPct) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.coarseElementsPercent) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.uncertaintyPercent) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._date) }()
       default: break
       }
@@ -4084,11 +4084,11 @@ nonisolated extension Carbon_Esca_V1_SoilAnalysis: SwiftProtobuf.Message, SwiftP
     if self.bulkDensityMethod != .unspecified {
       try visitor.visitSingularEnumField(value: self.bulkDensityMethod, fieldNumber: 7)
     }
-    if self.coarseElementsPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.coarseElementsPct, fieldNumber: 8)
+    if self.coarseElementsPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coarseElementsPercent, fieldNumber: 8)
     }
-    if self.uncertaintyPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.uncertaintyPct, fieldNumber: 9)
+    if self.uncertaintyPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.uncertaintyPercent, fieldNumber: 9)
     }
     try { if let v = self._date {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
@@ -4104,8 +4104,8 @@ nonisolated extension Carbon_Esca_V1_SoilAnalysis: SwiftProtobuf.Message, SwiftP
     if lhs.depthCm != rhs.depthCm {return false}
     if lhs.bulkDensityGPerCm3 != rhs.bulkDensityGPerCm3 {return false}
     if lhs.bulkDensityMethod != rhs.bulkDensityMethod {return false}
-    if lhs.coarseElementsPct != rhs.coarseElementsPct {return false}
-    if lhs.uncertaintyPct != rhs.uncertaintyPct {return false}
+    if lhs.coarseElementsPercent != rhs.coarseElementsPercent {return false}
+    if lhs.uncertaintyPercent != rhs.uncertaintyPercent {return false}
     if lhs._date != rhs._date {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -4153,7 +4153,7 @@ nonisolated extension Carbon_Esca_V1_SoilStockRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Carbon_Esca_V1_SoilStockResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SoilStockResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carbon_g_per_kg\0\u{3}fine_earth_t_per_ha\0\u{3}stock_tc_per_ha\0\u{2}\u{c}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carbon_g_per_kg\0\u{3}fine_earth_t_per_ha\0\u{3}stock_t_c_per_ha\0\u{2}\u{c}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4163,7 +4163,7 @@ nonisolated extension Carbon_Esca_V1_SoilStockResponse: SwiftProtobuf.Message, S
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.carbonGPerKg) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.fineEarthTPerHa) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.stockTcPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.stockTCPerHa) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -4181,8 +4181,8 @@ nonisolated extension Carbon_Esca_V1_SoilStockResponse: SwiftProtobuf.Message, S
     if self.fineEarthTPerHa.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.fineEarthTPerHa, fieldNumber: 2)
     }
-    if self.stockTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.stockTcPerHa, fieldNumber: 3)
+    if self.stockTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stockTCPerHa, fieldNumber: 3)
     }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
@@ -4193,7 +4193,7 @@ nonisolated extension Carbon_Esca_V1_SoilStockResponse: SwiftProtobuf.Message, S
   public static func ==(lhs: Carbon_Esca_V1_SoilStockResponse, rhs: Carbon_Esca_V1_SoilStockResponse) -> Bool {
     if lhs.carbonGPerKg != rhs.carbonGPerKg {return false}
     if lhs.fineEarthTPerHa != rhs.fineEarthTPerHa {return false}
-    if lhs.stockTcPerHa != rhs.stockTcPerHa {return false}
+    if lhs.stockTCPerHa != rhs.stockTCPerHa {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -4202,7 +4202,7 @@ nonisolated extension Carbon_Esca_V1_SoilStockResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Carbon_Esca_V1_StockValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}stock_tc_per_ha\0\u{3}uncertainty_pct\0\u{1}analysis\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}stock_t_c_per_ha\0\u{3}uncertainty_percent\0\u{1}analysis\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4211,8 +4211,8 @@ nonisolated extension Carbon_Esca_V1_StockValue: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self._stockTcPerHa) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.uncertaintyPct) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._stockTCPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.uncertaintyPercent) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._analysis) }()
       default: break
       }
@@ -4227,11 +4227,11 @@ nonisolated extension Carbon_Esca_V1_StockValue: SwiftProtobuf.Message, SwiftPro
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
-    try { if let v = self._stockTcPerHa {
+    try { if let v = self._stockTCPerHa {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
     } }()
-    if self.uncertaintyPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.uncertaintyPct, fieldNumber: 3)
+    if self.uncertaintyPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.uncertaintyPercent, fieldNumber: 3)
     }
     try { if let v = self._analysis {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
@@ -4241,8 +4241,8 @@ nonisolated extension Carbon_Esca_V1_StockValue: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Carbon_Esca_V1_StockValue, rhs: Carbon_Esca_V1_StockValue) -> Bool {
     if lhs.id != rhs.id {return false}
-    if lhs._stockTcPerHa != rhs._stockTcPerHa {return false}
-    if lhs.uncertaintyPct != rhs.uncertaintyPct {return false}
+    if lhs._stockTCPerHa != rhs._stockTCPerHa {return false}
+    if lhs.uncertaintyPercent != rhs.uncertaintyPercent {return false}
     if lhs._analysis != rhs._analysis {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -4291,7 +4291,7 @@ nonisolated extension Carbon_Esca_V1_FarmValueRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Carbon_Esca_V1_StockBounds: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockBounds"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}stock_tc_per_ha\0\u{3}low_tc_per_ha\0\u{3}high_tc_per_ha\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}stock_t_c_per_ha\0\u{3}low_t_c_per_ha\0\u{3}high_t_c_per_ha\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4300,9 +4300,9 @@ nonisolated extension Carbon_Esca_V1_StockBounds: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.stockTcPerHa) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.lowTcPerHa) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.highTcPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.stockTCPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.lowTCPerHa) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.highTCPerHa) }()
       default: break
       }
     }
@@ -4312,23 +4312,23 @@ nonisolated extension Carbon_Esca_V1_StockBounds: SwiftProtobuf.Message, SwiftPr
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
-    if self.stockTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.stockTcPerHa, fieldNumber: 2)
+    if self.stockTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.stockTCPerHa, fieldNumber: 2)
     }
-    if self.lowTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.lowTcPerHa, fieldNumber: 3)
+    if self.lowTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lowTCPerHa, fieldNumber: 3)
     }
-    if self.highTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.highTcPerHa, fieldNumber: 4)
+    if self.highTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.highTCPerHa, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_StockBounds, rhs: Carbon_Esca_V1_StockBounds) -> Bool {
     if lhs.id != rhs.id {return false}
-    if lhs.stockTcPerHa != rhs.stockTcPerHa {return false}
-    if lhs.lowTcPerHa != rhs.lowTcPerHa {return false}
-    if lhs.highTcPerHa != rhs.highTcPerHa {return false}
+    if lhs.stockTCPerHa != rhs.stockTCPerHa {return false}
+    if lhs.lowTCPerHa != rhs.lowTCPerHa {return false}
+    if lhs.highTCPerHa != rhs.highTCPerHa {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4336,7 +4336,7 @@ nonisolated extension Carbon_Esca_V1_StockBounds: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_FarmValueResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmValueResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}analyses\0\u{3}mean_low_tc_per_ha\0\u{3}mean_high_tc_per_ha\0\u{3}median_tc_per_ha\0\u{3}interval_low_tc_per_ha\0\u{3}interval_high_tc_per_ha\0\u{2}\u{9}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}analyses\0\u{3}mean_low_t_c_per_ha\0\u{3}mean_high_t_c_per_ha\0\u{3}median_t_c_per_ha\0\u{3}interval_low_t_c_per_ha\0\u{3}interval_high_t_c_per_ha\0\u{2}\u{9}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4345,11 +4345,11 @@ nonisolated extension Carbon_Esca_V1_FarmValueResponse: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.analyses) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.meanLowTcPerHa) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.meanHighTcPerHa) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.medianTcPerHa) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.intervalLowTcPerHa) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.intervalHighTcPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.meanLowTCPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.meanHighTCPerHa) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.medianTCPerHa) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.intervalLowTCPerHa) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.intervalHighTCPerHa) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
       }
@@ -4364,20 +4364,20 @@ nonisolated extension Carbon_Esca_V1_FarmValueResponse: SwiftProtobuf.Message, S
     if !self.analyses.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.analyses, fieldNumber: 1)
     }
-    if self.meanLowTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.meanLowTcPerHa, fieldNumber: 2)
+    if self.meanLowTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanLowTCPerHa, fieldNumber: 2)
     }
-    if self.meanHighTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.meanHighTcPerHa, fieldNumber: 3)
+    if self.meanHighTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanHighTCPerHa, fieldNumber: 3)
     }
-    if self.medianTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.medianTcPerHa, fieldNumber: 4)
+    if self.medianTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.medianTCPerHa, fieldNumber: 4)
     }
-    if self.intervalLowTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.intervalLowTcPerHa, fieldNumber: 5)
+    if self.intervalLowTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.intervalLowTCPerHa, fieldNumber: 5)
     }
-    if self.intervalHighTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.intervalHighTcPerHa, fieldNumber: 6)
+    if self.intervalHighTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.intervalHighTCPerHa, fieldNumber: 6)
     }
     try { if let v = self._trace {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
@@ -4387,11 +4387,11 @@ nonisolated extension Carbon_Esca_V1_FarmValueResponse: SwiftProtobuf.Message, S
 
   public static func ==(lhs: Carbon_Esca_V1_FarmValueResponse, rhs: Carbon_Esca_V1_FarmValueResponse) -> Bool {
     if lhs.analyses != rhs.analyses {return false}
-    if lhs.meanLowTcPerHa != rhs.meanLowTcPerHa {return false}
-    if lhs.meanHighTcPerHa != rhs.meanHighTcPerHa {return false}
-    if lhs.medianTcPerHa != rhs.medianTcPerHa {return false}
-    if lhs.intervalLowTcPerHa != rhs.intervalLowTcPerHa {return false}
-    if lhs.intervalHighTcPerHa != rhs.intervalHighTcPerHa {return false}
+    if lhs.meanLowTCPerHa != rhs.meanLowTCPerHa {return false}
+    if lhs.meanHighTCPerHa != rhs.meanHighTCPerHa {return false}
+    if lhs.medianTCPerHa != rhs.medianTCPerHa {return false}
+    if lhs.intervalLowTCPerHa != rhs.intervalLowTCPerHa {return false}
+    if lhs.intervalHighTCPerHa != rhs.intervalHighTCPerHa {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -4895,7 +4895,7 @@ nonisolated extension Carbon_Esca_V1_CalibratedFactors: SwiftProtobuf.Message, S
 
 nonisolated extension Carbon_Esca_V1_ExceptionalPloughing: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExceptionalPloughing"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}year_index\0\u{3}area_pct\0\u{1}reason\0\u{3}hoed_crops_farm_pct\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}year_index\0\u{3}area_percent\0\u{1}reason\0\u{3}hoed_crops_farm_percent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4904,9 +4904,9 @@ nonisolated extension Carbon_Esca_V1_ExceptionalPloughing: SwiftProtobuf.Message
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.yearIndex) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.areaPct) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.areaPercent) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.hoedCropsFarmPct) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.hoedCropsFarmPercent) }()
       default: break
       }
     }
@@ -4916,23 +4916,23 @@ nonisolated extension Carbon_Esca_V1_ExceptionalPloughing: SwiftProtobuf.Message
     if self.yearIndex != 0 {
       try visitor.visitSingularInt32Field(value: self.yearIndex, fieldNumber: 1)
     }
-    if self.areaPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.areaPct, fieldNumber: 2)
+    if self.areaPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.areaPercent, fieldNumber: 2)
     }
     if self.reason != .unspecified {
       try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 3)
     }
-    if self.hoedCropsFarmPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.hoedCropsFarmPct, fieldNumber: 4)
+    if self.hoedCropsFarmPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.hoedCropsFarmPercent, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_ExceptionalPloughing, rhs: Carbon_Esca_V1_ExceptionalPloughing) -> Bool {
     if lhs.yearIndex != rhs.yearIndex {return false}
-    if lhs.areaPct != rhs.areaPct {return false}
+    if lhs.areaPercent != rhs.areaPercent {return false}
     if lhs.reason != rhs.reason {return false}
-    if lhs.hoedCropsFarmPct != rhs.hoedCropsFarmPct {return false}
+    if lhs.hoedCropsFarmPercent != rhs.hoedCropsFarmPercent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4940,7 +4940,7 @@ nonisolated extension Carbon_Esca_V1_ExceptionalPloughing: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelledStockRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}climate_zones\0\u{3}soil_type\0\u{3}land_use\0\u{1}previous\0\u{1}current\0\u{3}equilibrium_years\0\u{3}csr_tc_per_ha\0\u{3}years_since_csr\0\u{3}csa_measured_tc_per_ha\0\u{1}calibrated\0\u{3}exceptional_ploughings\0\u{3}ploughing_policy\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}climate_zones\0\u{3}soil_type\0\u{3}land_use\0\u{1}previous\0\u{1}current\0\u{3}equilibrium_years\0\u{3}csr_t_c_per_ha\0\u{3}years_since_csr\0\u{3}csa_measured_t_c_per_ha\0\u{1}calibrated\0\u{3}exceptional_ploughings\0\u{3}ploughing_policy\0")
 
   fileprivate class _StorageClass {
     var _climateZones: [Carbon_Esca_V1_ClimateZone] = []
@@ -4949,9 +4949,9 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
     var _previous: Carbon_Esca_V1_PracticeCategory? = nil
     var _current: Carbon_Esca_V1_PracticeCategory? = nil
     var _equilibriumYears: Int32 = 0
-    var _csrTcPerHa: Double? = nil
+    var _csrTCPerHa: Double? = nil
     var _yearsSinceCsr: Double = 0
-    var _csaMeasuredTcPerHa: Double? = nil
+    var _csaMeasuredTCPerHa: Double? = nil
     var _calibrated: Carbon_Esca_V1_CalibratedFactors? = nil
     var _exceptionalPloughings: [Carbon_Esca_V1_ExceptionalPloughing] = []
     var _ploughingPolicy: Carbon_Esca_V1_ExceptionalPloughingPolicy = .unspecified
@@ -4971,9 +4971,9 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
       _previous = source._previous
       _current = source._current
       _equilibriumYears = source._equilibriumYears
-      _csrTcPerHa = source._csrTcPerHa
+      _csrTCPerHa = source._csrTCPerHa
       _yearsSinceCsr = source._yearsSinceCsr
-      _csaMeasuredTcPerHa = source._csaMeasuredTcPerHa
+      _csaMeasuredTCPerHa = source._csaMeasuredTCPerHa
       _calibrated = source._calibrated
       _exceptionalPloughings = source._exceptionalPloughings
       _ploughingPolicy = source._ploughingPolicy
@@ -5001,9 +5001,9 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._previous) }()
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._current) }()
         case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._equilibriumYears) }()
-        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTcPerHa) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTCPerHa) }()
         case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._yearsSinceCsr) }()
-        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._csaMeasuredTcPerHa) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._csaMeasuredTCPerHa) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._calibrated) }()
         case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._exceptionalPloughings) }()
         case 12: try { try decoder.decodeSingularEnumField(value: &_storage._ploughingPolicy) }()
@@ -5037,13 +5037,13 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
       if _storage._equilibriumYears != 0 {
         try visitor.visitSingularInt32Field(value: _storage._equilibriumYears, fieldNumber: 6)
       }
-      try { if let v = _storage._csrTcPerHa {
+      try { if let v = _storage._csrTCPerHa {
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 7)
       } }()
       if _storage._yearsSinceCsr.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._yearsSinceCsr, fieldNumber: 8)
       }
-      try { if let v = _storage._csaMeasuredTcPerHa {
+      try { if let v = _storage._csaMeasuredTCPerHa {
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
       } }()
       try { if let v = _storage._calibrated {
@@ -5070,9 +5070,9 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
         if _storage._previous != rhs_storage._previous {return false}
         if _storage._current != rhs_storage._current {return false}
         if _storage._equilibriumYears != rhs_storage._equilibriumYears {return false}
-        if _storage._csrTcPerHa != rhs_storage._csrTcPerHa {return false}
+        if _storage._csrTCPerHa != rhs_storage._csrTCPerHa {return false}
         if _storage._yearsSinceCsr != rhs_storage._yearsSinceCsr {return false}
-        if _storage._csaMeasuredTcPerHa != rhs_storage._csaMeasuredTcPerHa {return false}
+        if _storage._csaMeasuredTCPerHa != rhs_storage._csaMeasuredTCPerHa {return false}
         if _storage._calibrated != rhs_storage._calibrated {return false}
         if _storage._exceptionalPloughings != rhs_storage._exceptionalPloughings {return false}
         if _storage._ploughingPolicy != rhs_storage._ploughingPolicy {return false}
@@ -5087,23 +5087,23 @@ nonisolated extension Carbon_Esca_V1_ModelledStockRequest: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelledStockResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}climate_zone\0\u{3}soc_ref_tc_per_ha\0\u{3}f_lu\0\u{3}f_mg_previous\0\u{3}f_i_previous\0\u{3}f_mg_current\0\u{3}f_i_current\0\u{3}soc_previous_tc_per_ha\0\u{3}soc_current_tc_per_ha\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{3}calculator_display_rate_tc_per_ha_per_yr\0\u{3}csa_modelled_tc_per_ha\0\u{3}exceptional_ploughing_loss_tc_per_ha\0\u{3}deviation_pct\0\u{1}trace\0\u{3}stock_ratio_measured_to_modelled\0\u{3}change_ratio_measured_to_modelled\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}climate_zone\0\u{3}soc_ref_t_c_per_ha\0\u{3}f_lu\0\u{3}f_mg_previous\0\u{3}f_i_previous\0\u{3}f_mg_current\0\u{3}f_i_current\0\u{3}soc_previous_t_c_per_ha\0\u{3}soc_current_t_c_per_ha\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}calculator_display_rate_t_c_per_ha_per_yr\0\u{3}csa_modelled_t_c_per_ha\0\u{3}exceptional_ploughing_loss_t_c_per_ha\0\u{3}deviation_percent\0\u{1}trace\0\u{3}stock_ratio_measured_to_modelled\0\u{3}change_ratio_measured_to_modelled\0")
 
   fileprivate class _StorageClass {
     var _climateZone: Carbon_Esca_V1_ClimateZone = .unspecified
-    var _socRefTcPerHa: Double = 0
+    var _socRefTCPerHa: Double = 0
     var _fLu: Double = 0
     var _fMgPrevious: Double = 0
     var _fIPrevious: Double = 0
     var _fMgCurrent: Double = 0
     var _fICurrent: Double = 0
-    var _socPreviousTcPerHa: Double = 0
-    var _socCurrentTcPerHa: Double = 0
-    var _annualRateTcPerHaPerYr: Double = 0
-    var _calculatorDisplayRateTcPerHaPerYr: Double = 0
-    var _csaModelledTcPerHa: Double = 0
-    var _exceptionalPloughingLossTcPerHa: Double = 0
-    var _deviationPct: Double = 0
+    var _socPreviousTCPerHa: Double = 0
+    var _socCurrentTCPerHa: Double = 0
+    var _annualRateTCPerHaPerYr: Double = 0
+    var _calculatorDisplayRateTCPerHaPerYr: Double = 0
+    var _csaModelledTCPerHa: Double = 0
+    var _exceptionalPloughingLossTCPerHa: Double = 0
+    var _deviationPercent: Double = 0
     var _stockRatioMeasuredToModelled: Double = 0
     var _changeRatioMeasuredToModelled: Double = 0
     var _trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace? = nil
@@ -5118,19 +5118,19 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
 
     init(copying source: _StorageClass) {
       _climateZone = source._climateZone
-      _socRefTcPerHa = source._socRefTcPerHa
+      _socRefTCPerHa = source._socRefTCPerHa
       _fLu = source._fLu
       _fMgPrevious = source._fMgPrevious
       _fIPrevious = source._fIPrevious
       _fMgCurrent = source._fMgCurrent
       _fICurrent = source._fICurrent
-      _socPreviousTcPerHa = source._socPreviousTcPerHa
-      _socCurrentTcPerHa = source._socCurrentTcPerHa
-      _annualRateTcPerHaPerYr = source._annualRateTcPerHaPerYr
-      _calculatorDisplayRateTcPerHaPerYr = source._calculatorDisplayRateTcPerHaPerYr
-      _csaModelledTcPerHa = source._csaModelledTcPerHa
-      _exceptionalPloughingLossTcPerHa = source._exceptionalPloughingLossTcPerHa
-      _deviationPct = source._deviationPct
+      _socPreviousTCPerHa = source._socPreviousTCPerHa
+      _socCurrentTCPerHa = source._socCurrentTCPerHa
+      _annualRateTCPerHaPerYr = source._annualRateTCPerHaPerYr
+      _calculatorDisplayRateTCPerHaPerYr = source._calculatorDisplayRateTCPerHaPerYr
+      _csaModelledTCPerHa = source._csaModelledTCPerHa
+      _exceptionalPloughingLossTCPerHa = source._exceptionalPloughingLossTCPerHa
+      _deviationPercent = source._deviationPercent
       _stockRatioMeasuredToModelled = source._stockRatioMeasuredToModelled
       _changeRatioMeasuredToModelled = source._changeRatioMeasuredToModelled
       _trace = source._trace
@@ -5153,19 +5153,19 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularEnumField(value: &_storage._climateZone) }()
-        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._socRefTcPerHa) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._socRefTCPerHa) }()
         case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._fLu) }()
         case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._fMgPrevious) }()
         case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._fIPrevious) }()
         case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._fMgCurrent) }()
         case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._fICurrent) }()
-        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._socPreviousTcPerHa) }()
-        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._socCurrentTcPerHa) }()
-        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTcPerHaPerYr) }()
-        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._calculatorDisplayRateTcPerHaPerYr) }()
-        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._csaModelledTcPerHa) }()
-        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._exceptionalPloughingLossTcPerHa) }()
-        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._deviationPct) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._socPreviousTCPerHa) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._socCurrentTCPerHa) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTCPerHaPerYr) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._calculatorDisplayRateTCPerHaPerYr) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._csaModelledTCPerHa) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._exceptionalPloughingLossTCPerHa) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._deviationPercent) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._trace) }()
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._stockRatioMeasuredToModelled) }()
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._changeRatioMeasuredToModelled) }()
@@ -5184,8 +5184,8 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
       if _storage._climateZone != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._climateZone, fieldNumber: 1)
       }
-      if _storage._socRefTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._socRefTcPerHa, fieldNumber: 2)
+      if _storage._socRefTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._socRefTCPerHa, fieldNumber: 2)
       }
       if _storage._fLu.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._fLu, fieldNumber: 3)
@@ -5202,26 +5202,26 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
       if _storage._fICurrent.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._fICurrent, fieldNumber: 7)
       }
-      if _storage._socPreviousTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._socPreviousTcPerHa, fieldNumber: 8)
+      if _storage._socPreviousTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._socPreviousTCPerHa, fieldNumber: 8)
       }
-      if _storage._socCurrentTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._socCurrentTcPerHa, fieldNumber: 9)
+      if _storage._socCurrentTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._socCurrentTCPerHa, fieldNumber: 9)
       }
-      if _storage._annualRateTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._annualRateTcPerHaPerYr, fieldNumber: 10)
+      if _storage._annualRateTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualRateTCPerHaPerYr, fieldNumber: 10)
       }
-      if _storage._calculatorDisplayRateTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._calculatorDisplayRateTcPerHaPerYr, fieldNumber: 11)
+      if _storage._calculatorDisplayRateTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._calculatorDisplayRateTCPerHaPerYr, fieldNumber: 11)
       }
-      if _storage._csaModelledTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._csaModelledTcPerHa, fieldNumber: 12)
+      if _storage._csaModelledTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csaModelledTCPerHa, fieldNumber: 12)
       }
-      if _storage._exceptionalPloughingLossTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._exceptionalPloughingLossTcPerHa, fieldNumber: 13)
+      if _storage._exceptionalPloughingLossTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._exceptionalPloughingLossTCPerHa, fieldNumber: 13)
       }
-      if _storage._deviationPct.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._deviationPct, fieldNumber: 14)
+      if _storage._deviationPercent.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._deviationPercent, fieldNumber: 14)
       }
       try { if let v = _storage._trace {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
@@ -5242,19 +5242,19 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
         let _storage = _args.0
         let rhs_storage = _args.1
         if _storage._climateZone != rhs_storage._climateZone {return false}
-        if _storage._socRefTcPerHa != rhs_storage._socRefTcPerHa {return false}
+        if _storage._socRefTCPerHa != rhs_storage._socRefTCPerHa {return false}
         if _storage._fLu != rhs_storage._fLu {return false}
         if _storage._fMgPrevious != rhs_storage._fMgPrevious {return false}
         if _storage._fIPrevious != rhs_storage._fIPrevious {return false}
         if _storage._fMgCurrent != rhs_storage._fMgCurrent {return false}
         if _storage._fICurrent != rhs_storage._fICurrent {return false}
-        if _storage._socPreviousTcPerHa != rhs_storage._socPreviousTcPerHa {return false}
-        if _storage._socCurrentTcPerHa != rhs_storage._socCurrentTcPerHa {return false}
-        if _storage._annualRateTcPerHaPerYr != rhs_storage._annualRateTcPerHaPerYr {return false}
-        if _storage._calculatorDisplayRateTcPerHaPerYr != rhs_storage._calculatorDisplayRateTcPerHaPerYr {return false}
-        if _storage._csaModelledTcPerHa != rhs_storage._csaModelledTcPerHa {return false}
-        if _storage._exceptionalPloughingLossTcPerHa != rhs_storage._exceptionalPloughingLossTcPerHa {return false}
-        if _storage._deviationPct != rhs_storage._deviationPct {return false}
+        if _storage._socPreviousTCPerHa != rhs_storage._socPreviousTCPerHa {return false}
+        if _storage._socCurrentTCPerHa != rhs_storage._socCurrentTCPerHa {return false}
+        if _storage._annualRateTCPerHaPerYr != rhs_storage._annualRateTCPerHaPerYr {return false}
+        if _storage._calculatorDisplayRateTCPerHaPerYr != rhs_storage._calculatorDisplayRateTCPerHaPerYr {return false}
+        if _storage._csaModelledTCPerHa != rhs_storage._csaModelledTCPerHa {return false}
+        if _storage._exceptionalPloughingLossTCPerHa != rhs_storage._exceptionalPloughingLossTCPerHa {return false}
+        if _storage._deviationPercent != rhs_storage._deviationPercent {return false}
         if _storage._stockRatioMeasuredToModelled != rhs_storage._stockRatioMeasuredToModelled {return false}
         if _storage._changeRatioMeasuredToModelled != rhs_storage._changeRatioMeasuredToModelled {return false}
         if _storage._trace != rhs_storage._trace {return false}
@@ -5269,7 +5269,7 @@ nonisolated extension Carbon_Esca_V1_ModelledStockResponse: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Esca_V1_DeclaredPracticeYear: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeclaredPracticeYear"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}tillage\0\u{3}exceptional_ploughing\0\u{3}ploughing_reason\0\u{3}hoed_crops_farm_pct\0\u{3}cover_crop_biomass_t_dm_per_ha\0\u{3}cover_crop_fully_returned\0\u{3}residues_exported\0\u{3}residues_compensated_by_organic_matter\0\u{3}manure_applied\0\u{3}mineral_fertiliser\0\u{3}nitrogen_fixing_crop\0\u{3}bare_fallow\0\u{3}low_residue_crop\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}tillage\0\u{3}exceptional_ploughing\0\u{3}ploughing_reason\0\u{3}hoed_crops_farm_percent\0\u{3}cover_crop_biomass_t_dm_per_ha\0\u{3}cover_crop_fully_returned\0\u{3}residues_exported\0\u{3}residues_compensated_by_organic_matter\0\u{3}manure_applied\0\u{3}mineral_fertiliser\0\u{3}nitrogen_fixing_crop\0\u{3}bare_fallow\0\u{3}low_residue_crop\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5281,7 +5281,7 @@ nonisolated extension Carbon_Esca_V1_DeclaredPracticeYear: SwiftProtobuf.Message
       case 2: try { try decoder.decodeSingularEnumField(value: &self.tillage) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.exceptionalPloughing) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.ploughingReason) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.hoedCropsFarmPct) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.hoedCropsFarmPercent) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.coverCropBiomassTDmPerHa) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.coverCropFullyReturned) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.residuesExported) }()
@@ -5309,8 +5309,8 @@ nonisolated extension Carbon_Esca_V1_DeclaredPracticeYear: SwiftProtobuf.Message
     if self.ploughingReason != .unspecified {
       try visitor.visitSingularEnumField(value: self.ploughingReason, fieldNumber: 4)
     }
-    if self.hoedCropsFarmPct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.hoedCropsFarmPct, fieldNumber: 5)
+    if self.hoedCropsFarmPercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.hoedCropsFarmPercent, fieldNumber: 5)
     }
     if self.coverCropBiomassTDmPerHa.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.coverCropBiomassTDmPerHa, fieldNumber: 6)
@@ -5347,7 +5347,7 @@ nonisolated extension Carbon_Esca_V1_DeclaredPracticeYear: SwiftProtobuf.Message
     if lhs.tillage != rhs.tillage {return false}
     if lhs.exceptionalPloughing != rhs.exceptionalPloughing {return false}
     if lhs.ploughingReason != rhs.ploughingReason {return false}
-    if lhs.hoedCropsFarmPct != rhs.hoedCropsFarmPct {return false}
+    if lhs.hoedCropsFarmPercent != rhs.hoedCropsFarmPercent {return false}
     if lhs.coverCropBiomassTDmPerHa != rhs.coverCropBiomassTDmPerHa {return false}
     if lhs.coverCropFullyReturned != rhs.coverCropFullyReturned {return false}
     if lhs.residuesExported != rhs.residuesExported {return false}
@@ -5443,7 +5443,7 @@ nonisolated extension Carbon_Esca_V1_CategoryResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Carbon_Esca_V1_StockChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockChange"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_tc_per_ha\0\u{3}csa_tc_per_ha\0\u{1}years\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_t_c_per_ha\0\u{3}csa_t_c_per_ha\0\u{1}years\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5451,8 +5451,8 @@ nonisolated extension Carbon_Esca_V1_StockChange: SwiftProtobuf.Message, SwiftPr
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.csrTcPerHa) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.csaTcPerHa) }()
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.csrTCPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.csaTCPerHa) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.years) }()
       default: break
       }
@@ -5460,11 +5460,11 @@ nonisolated extension Carbon_Esca_V1_StockChange: SwiftProtobuf.Message, SwiftPr
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.csrTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csrTcPerHa, fieldNumber: 1)
+    if self.csrTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.csrTCPerHa, fieldNumber: 1)
     }
-    if self.csaTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csaTcPerHa, fieldNumber: 2)
+    if self.csaTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.csaTCPerHa, fieldNumber: 2)
     }
     if self.years.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.years, fieldNumber: 3)
@@ -5473,8 +5473,8 @@ nonisolated extension Carbon_Esca_V1_StockChange: SwiftProtobuf.Message, SwiftPr
   }
 
   public static func ==(lhs: Carbon_Esca_V1_StockChange, rhs: Carbon_Esca_V1_StockChange) -> Bool {
-    if lhs.csrTcPerHa != rhs.csrTcPerHa {return false}
-    if lhs.csaTcPerHa != rhs.csaTcPerHa {return false}
+    if lhs.csrTCPerHa != rhs.csrTCPerHa {return false}
+    if lhs.csaTCPerHa != rhs.csaTCPerHa {return false}
     if lhs.years != rhs.years {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -5553,7 +5553,7 @@ nonisolated extension Carbon_Esca_V1_CoCrop: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CapShare"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}share_pct\0\u{1}cap\0\u{3}measured_cap_g_co2e_per_mj\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}share_percent\0\u{1}cap\0\u{3}measured_cap_g_co2e_per_mj\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5561,7 +5561,7 @@ nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProto
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.sharePct) }()
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.sharePercent) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.measuredCapGCo2EPerMj) }()
       default: break
@@ -5570,8 +5570,8 @@ nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProto
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.sharePct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.sharePct, fieldNumber: 1)
+    if self.sharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.sharePercent, fieldNumber: 1)
     }
     if self.cap != .unspecified {
       try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 2)
@@ -5583,7 +5583,7 @@ nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProto
   }
 
   public static func ==(lhs: Carbon_Esca_V1_CapShare, rhs: Carbon_Esca_V1_CapShare) -> Bool {
-    if lhs.sharePct != rhs.sharePct {return false}
+    if lhs.sharePercent != rhs.sharePercent {return false}
     if lhs.cap != rhs.cap {return false}
     if lhs.measuredCapGCo2EPerMj != rhs.measuredCapGCo2EPerMj {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -5593,7 +5593,7 @@ nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BonusRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{3}stock_change\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{3}lhv_mj_per_kg_dry\0\u{3}co_crops\0\u{3}ef_policy\0\u{3}ef_historic_basis\0\u{3}engagement_year\0\u{3}ef_historic_years\0\u{3}ef_previous_same_crop_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}feedstock_factor_kg_dry_per_mj_fuel\0\u{3}allocation_factors\0\u{3}cap_shares\0\u{4}\u{2}livestock_effluent_energy_share_pct\0\u{3}claimed_area_ha\0\u{3}energy_crop_area_ha\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}stock_change\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{3}lhv_mj_per_kg_dry\0\u{3}co_crops\0\u{3}ef_policy\0\u{3}ef_historic_basis\0\u{3}engagement_year\0\u{3}ef_historic_years\0\u{3}ef_previous_same_crop_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}feedstock_factor_kg_dry_per_mj_fuel\0\u{3}allocation_factors\0\u{3}cap_shares\0\u{4}\u{2}livestock_effluent_energy_share_percent\0\u{3}claimed_area_ha\0\u{3}energy_crop_area_ha\0")
 
   fileprivate class _StorageClass {
     var _rateSource: Carbon_Esca_V1_BonusRequest.OneOf_RateSource?
@@ -5609,7 +5609,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
     var _feedstockFactorKgDryPerMjFuel: Double? = nil
     var _allocationFactors: [Double] = []
     var _capShares: [Carbon_Esca_V1_CapShare] = []
-    var _livestockEffluentEnergySharePct: Double? = nil
+    var _livestockEffluentEnergySharePercent: Double? = nil
     var _claimedAreaHa: Double? = nil
     var _energyCropAreaHa: Double? = nil
 
@@ -5635,7 +5635,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
       _feedstockFactorKgDryPerMjFuel = source._feedstockFactorKgDryPerMjFuel
       _allocationFactors = source._allocationFactors
       _capShares = source._capShares
-      _livestockEffluentEnergySharePct = source._livestockEffluentEnergySharePct
+      _livestockEffluentEnergySharePercent = source._livestockEffluentEnergySharePercent
       _claimedAreaHa = source._claimedAreaHa
       _energyCropAreaHa = source._energyCropAreaHa
     }
@@ -5661,7 +5661,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
           try decoder.decodeSingularDoubleField(value: &v)
           if let v = v {
             if _storage._rateSource != nil {try decoder.handleConflictingOneOf()}
-            _storage._rateSource = .annualRateTcPerHaPerYr(v)
+            _storage._rateSource = .annualRateTCPerHaPerYr(v)
           }
         }()
         case 2: try {
@@ -5689,7 +5689,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
         case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._feedstockFactorKgDryPerMjFuel) }()
         case 13: try { try decoder.decodeRepeatedDoubleField(value: &_storage._allocationFactors) }()
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._capShares) }()
-        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._livestockEffluentEnergySharePct) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._livestockEffluentEnergySharePercent) }()
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._claimedAreaHa) }()
         case 18: try { try decoder.decodeSingularDoubleField(value: &_storage._energyCropAreaHa) }()
         default: break
@@ -5705,8 +5705,8 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
       switch _storage._rateSource {
-      case .annualRateTcPerHaPerYr?: try {
-        guard case .annualRateTcPerHaPerYr(let v)? = _storage._rateSource else { preconditionFailure() }
+      case .annualRateTCPerHaPerYr?: try {
+        guard case .annualRateTCPerHaPerYr(let v)? = _storage._rateSource else { preconditionFailure() }
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
       }()
       case .stockChange?: try {
@@ -5751,7 +5751,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
       if !_storage._capShares.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._capShares, fieldNumber: 14)
       }
-      try { if let v = _storage._livestockEffluentEnergySharePct {
+      try { if let v = _storage._livestockEffluentEnergySharePercent {
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 16)
       } }()
       try { if let v = _storage._claimedAreaHa {
@@ -5782,7 +5782,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
         if _storage._feedstockFactorKgDryPerMjFuel != rhs_storage._feedstockFactorKgDryPerMjFuel {return false}
         if _storage._allocationFactors != rhs_storage._allocationFactors {return false}
         if _storage._capShares != rhs_storage._capShares {return false}
-        if _storage._livestockEffluentEnergySharePct != rhs_storage._livestockEffluentEnergySharePct {return false}
+        if _storage._livestockEffluentEnergySharePercent != rhs_storage._livestockEffluentEnergySharePercent {return false}
         if _storage._claimedAreaHa != rhs_storage._claimedAreaHa {return false}
         if _storage._energyCropAreaHa != rhs_storage._energyCropAreaHa {return false}
         return true
@@ -5796,7 +5796,7 @@ nonisolated extension Carbon_Esca_V1_BonusRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CappedShare"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}share_pct\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_mj\0\u{1}capped\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}share_percent\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_mj\0\u{1}capped\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5804,7 +5804,7 @@ nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftPr
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.sharePct) }()
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.sharePercent) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.capGCo2EPerMj) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.escaGCo2EPerMj) }()
@@ -5815,8 +5815,8 @@ nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftPr
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.sharePct.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.sharePct, fieldNumber: 1)
+    if self.sharePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.sharePercent, fieldNumber: 1)
     }
     if self.cap != .unspecified {
       try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 2)
@@ -5834,7 +5834,7 @@ nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftPr
   }
 
   public static func ==(lhs: Carbon_Esca_V1_CappedShare, rhs: Carbon_Esca_V1_CappedShare) -> Bool {
-    if lhs.sharePct != rhs.sharePct {return false}
+    if lhs.sharePercent != rhs.sharePercent {return false}
     if lhs.cap != rhs.cap {return false}
     if lhs.capGCo2EPerMj != rhs.capGCo2EPerMj {return false}
     if lhs.escaGCo2EPerMj != rhs.escaGCo2EPerMj {return false}
@@ -5846,10 +5846,10 @@ nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BonusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{3}lhv_share\0\u{3}carbon_term_g_co2e_per_kg\0\u{3}ef_historic_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}ef_g_co2e_per_kg\0\u{3}ef_term_g_co2e_per_kg\0\u{3}regulation_ef_g_co2e_per_kg\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}productivity_mj_per_ha_per_yr\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}allocation_product\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}capped_shares\0\u{1}trace\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}livestock_effluent_bonus_g_co2e_per_mj\0\u{3}esca_total_g_co2e_per_mj_fuel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}lhv_share\0\u{3}carbon_term_g_co2e_per_kg\0\u{3}ef_historic_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}ef_g_co2e_per_kg\0\u{3}ef_term_g_co2e_per_kg\0\u{3}regulation_ef_g_co2e_per_kg\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}productivity_mj_per_ha_per_yr\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}allocation_product\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}capped_shares\0\u{1}trace\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}livestock_effluent_bonus_g_co2e_per_mj\0\u{3}esca_total_g_co2e_per_mj_fuel\0")
 
   fileprivate class _StorageClass {
-    var _annualRateTcPerHaPerYr: Double = 0
+    var _annualRateTCPerHaPerYr: Double = 0
     var _lhvShare: Double = 0
     var _carbonTermGCo2EPerKg: Double = 0
     var _efHistoricGCo2EPerKg: Double = 0
@@ -5877,7 +5877,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
     private init() {}
 
     init(copying source: _StorageClass) {
-      _annualRateTcPerHaPerYr = source._annualRateTcPerHaPerYr
+      _annualRateTCPerHaPerYr = source._annualRateTCPerHaPerYr
       _lhvShare = source._lhvShare
       _carbonTermGCo2EPerKg = source._carbonTermGCo2EPerKg
       _efHistoricGCo2EPerKg = source._efHistoricGCo2EPerKg
@@ -5913,7 +5913,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTcPerHaPerYr) }()
+        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTCPerHaPerYr) }()
         case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._lhvShare) }()
         case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._carbonTermGCo2EPerKg) }()
         case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._efHistoricGCo2EPerKg) }()
@@ -5943,8 +5943,8 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._annualRateTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._annualRateTcPerHaPerYr, fieldNumber: 1)
+      if _storage._annualRateTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualRateTCPerHaPerYr, fieldNumber: 1)
       }
       if _storage._lhvShare.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._lhvShare, fieldNumber: 2)
@@ -6006,7 +6006,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._annualRateTcPerHaPerYr != rhs_storage._annualRateTcPerHaPerYr {return false}
+        if _storage._annualRateTCPerHaPerYr != rhs_storage._annualRateTCPerHaPerYr {return false}
         if _storage._lhvShare != rhs_storage._lhvShare {return false}
         if _storage._carbonTermGCo2EPerKg != rhs_storage._carbonTermGCo2EPerKg {return false}
         if _storage._efHistoricGCo2EPerKg != rhs_storage._efHistoricGCo2EPerKg {return false}
@@ -6035,7 +6035,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmerCaseRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_old_claim_date\0\u{3}practice_start_date\0\u{3}engagement_date\0\u{3}csr_option\0\u{3}csr_analysis_date\0\u{3}csr_protocol_compliant\0\u{1}regions\0\u{3}csr_tc_per_ha\0\u{3}real_csa_date\0\u{3}biochar_every_year\0\u{3}measured_increase_cap_g_co2e_per_mj\0\u{3}harvest_date\0\u{3}retroactive_claim_years\0\u{3}harvest_dates\0\u{4}\u{2}practice_years\0\u{3}case1_late_csa_cap\0\u{3}later_real_csa_dates\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_old_claim_date\0\u{3}practice_start_date\0\u{3}engagement_date\0\u{3}csr_option\0\u{3}csr_analysis_date\0\u{3}csr_protocol_compliant\0\u{1}regions\0\u{3}csr_t_c_per_ha\0\u{3}real_csa_date\0\u{3}biochar_every_year\0\u{3}measured_increase_cap_g_co2e_per_mj\0\u{3}harvest_date\0\u{3}retroactive_claim_years\0\u{3}harvest_dates\0\u{4}\u{2}practice_years\0\u{3}case1_late_csa_cap\0\u{3}later_real_csa_dates\0")
 
   fileprivate class _StorageClass {
     var _firstOldClaimDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
@@ -6045,7 +6045,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
     var _csrAnalysisDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _csrProtocolCompliant: Bool = false
     var _regions: [String] = []
-    var _csrTcPerHa: Double? = nil
+    var _csrTCPerHa: Double? = nil
     var _realCsaDate: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _biocharEveryYear: Bool = false
     var _measuredIncreaseCapGCo2EPerMj: Double? = nil
@@ -6072,7 +6072,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
       _csrAnalysisDate = source._csrAnalysisDate
       _csrProtocolCompliant = source._csrProtocolCompliant
       _regions = source._regions
-      _csrTcPerHa = source._csrTcPerHa
+      _csrTCPerHa = source._csrTCPerHa
       _realCsaDate = source._realCsaDate
       _biocharEveryYear = source._biocharEveryYear
       _measuredIncreaseCapGCo2EPerMj = source._measuredIncreaseCapGCo2EPerMj
@@ -6107,7 +6107,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._csrAnalysisDate) }()
         case 6: try { try decoder.decodeSingularBoolField(value: &_storage._csrProtocolCompliant) }()
         case 7: try { try decoder.decodeRepeatedStringField(value: &_storage._regions) }()
-        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTcPerHa) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTCPerHa) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._realCsaDate) }()
         case 10: try { try decoder.decodeSingularBoolField(value: &_storage._biocharEveryYear) }()
         case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._measuredIncreaseCapGCo2EPerMj) }()
@@ -6150,7 +6150,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
       if !_storage._regions.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._regions, fieldNumber: 7)
       }
-      try { if let v = _storage._csrTcPerHa {
+      try { if let v = _storage._csrTCPerHa {
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 8)
       } }()
       try { if let v = _storage._realCsaDate {
@@ -6196,7 +6196,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseRequest: SwiftProtobuf.Message, S
         if _storage._csrAnalysisDate != rhs_storage._csrAnalysisDate {return false}
         if _storage._csrProtocolCompliant != rhs_storage._csrProtocolCompliant {return false}
         if _storage._regions != rhs_storage._regions {return false}
-        if _storage._csrTcPerHa != rhs_storage._csrTcPerHa {return false}
+        if _storage._csrTCPerHa != rhs_storage._csrTCPerHa {return false}
         if _storage._realCsaDate != rhs_storage._realCsaDate {return false}
         if _storage._biocharEveryYear != rhs_storage._biocharEveryYear {return false}
         if _storage._measuredIncreaseCapGCo2EPerMj != rhs_storage._measuredIncreaseCapGCo2EPerMj {return false}
@@ -6356,7 +6356,7 @@ nonisolated extension Carbon_Esca_V1_HarvestAssessment: SwiftProtobuf.Message, S
 
 nonisolated extension Carbon_Esca_V1_RegionalCsr: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegionalCsr"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}name\0\u{3}minimum_tc_per_ha\0\u{3}maximum_tc_per_ha\0\u{3}median_tc_per_ha\0\u{3}mean_tc_per_ha\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}name\0\u{3}minimum_t_c_per_ha\0\u{3}maximum_t_c_per_ha\0\u{3}median_t_c_per_ha\0\u{3}mean_t_c_per_ha\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -6366,10 +6366,10 @@ nonisolated extension Carbon_Esca_V1_RegionalCsr: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.minimumTcPerHa) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.maximumTcPerHa) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.medianTcPerHa) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.meanTcPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.minimumTCPerHa) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.maximumTCPerHa) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.medianTCPerHa) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.meanTCPerHa) }()
       default: break
       }
     }
@@ -6382,17 +6382,17 @@ nonisolated extension Carbon_Esca_V1_RegionalCsr: SwiftProtobuf.Message, SwiftPr
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
     }
-    if self.minimumTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.minimumTcPerHa, fieldNumber: 3)
+    if self.minimumTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minimumTCPerHa, fieldNumber: 3)
     }
-    if self.maximumTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.maximumTcPerHa, fieldNumber: 4)
+    if self.maximumTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maximumTCPerHa, fieldNumber: 4)
     }
-    if self.medianTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.medianTcPerHa, fieldNumber: 5)
+    if self.medianTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.medianTCPerHa, fieldNumber: 5)
     }
-    if self.meanTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.meanTcPerHa, fieldNumber: 6)
+    if self.meanTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanTCPerHa, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -6400,10 +6400,10 @@ nonisolated extension Carbon_Esca_V1_RegionalCsr: SwiftProtobuf.Message, SwiftPr
   public static func ==(lhs: Carbon_Esca_V1_RegionalCsr, rhs: Carbon_Esca_V1_RegionalCsr) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.name != rhs.name {return false}
-    if lhs.minimumTcPerHa != rhs.minimumTcPerHa {return false}
-    if lhs.maximumTcPerHa != rhs.maximumTcPerHa {return false}
-    if lhs.medianTcPerHa != rhs.medianTcPerHa {return false}
-    if lhs.meanTcPerHa != rhs.meanTcPerHa {return false}
+    if lhs.minimumTCPerHa != rhs.minimumTCPerHa {return false}
+    if lhs.maximumTCPerHa != rhs.maximumTCPerHa {return false}
+    if lhs.medianTCPerHa != rhs.medianTCPerHa {return false}
+    if lhs.meanTCPerHa != rhs.meanTCPerHa {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -6475,7 +6475,7 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmerCaseResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}first_period_end_year\0\u{3}engagement_end_year\0\u{3}first_claim_date\0\u{3}retroactive_years_allowed\0\u{3}retroactive_valuation_years\0\u{3}csr_year\0\u{3}regional_rows\0\u{3}regional_min_tc_per_ha\0\u{3}regional_max_tc_per_ha\0\u{3}real_csa_deadline\0\u{3}real_csa_applies_from\0\u{3}harvest_csa_source\0\u{1}trace\0\u{3}harvest_cap\0\u{3}harvest_cap_g_co2e_per_mj\0\u{3}harvest_claim_allowed\0\u{1}calendar\0\u{1}harvests\0\u{3}practice_checks\0\u{3}withdrawal_year\0\u{3}barred_years\0\u{3}case2_three_years_before_engagement\0\u{3}real_csa_due_years\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}farmer_case\0\u{3}engagement_year\0\u{3}first_period_end_year\0\u{3}engagement_end_year\0\u{3}first_claim_date\0\u{3}retroactive_years_allowed\0\u{3}retroactive_valuation_years\0\u{3}csr_year\0\u{3}regional_rows\0\u{3}regional_min_t_c_per_ha\0\u{3}regional_max_t_c_per_ha\0\u{3}real_csa_deadline\0\u{3}real_csa_applies_from\0\u{3}harvest_csa_source\0\u{1}trace\0\u{3}harvest_cap\0\u{3}harvest_cap_g_co2e_per_mj\0\u{3}harvest_claim_allowed\0\u{1}calendar\0\u{1}harvests\0\u{3}practice_checks\0\u{3}withdrawal_year\0\u{3}barred_years\0\u{3}case2_three_years_before_engagement\0\u{3}real_csa_due_years\0")
 
   fileprivate class _StorageClass {
     var _farmerCase: Carbon_Esca_V1_FarmerCase = .unspecified
@@ -6487,8 +6487,8 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
     var _retroactiveValuationYears: [Int32] = []
     var _csrYear: Int32 = 0
     var _regionalRows: [Carbon_Esca_V1_RegionalCsr] = []
-    var _regionalMinTcPerHa: Double = 0
-    var _regionalMaxTcPerHa: Double = 0
+    var _regionalMinTCPerHa: Double = 0
+    var _regionalMaxTCPerHa: Double = 0
     var _realCsaDeadline: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _realCsaAppliesFrom: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _harvestCsaSource: Carbon_Esca_V1_CsaSource = .unspecified
@@ -6522,8 +6522,8 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
       _retroactiveValuationYears = source._retroactiveValuationYears
       _csrYear = source._csrYear
       _regionalRows = source._regionalRows
-      _regionalMinTcPerHa = source._regionalMinTcPerHa
-      _regionalMaxTcPerHa = source._regionalMaxTcPerHa
+      _regionalMinTCPerHa = source._regionalMinTCPerHa
+      _regionalMaxTCPerHa = source._regionalMaxTCPerHa
       _realCsaDeadline = source._realCsaDeadline
       _realCsaAppliesFrom = source._realCsaAppliesFrom
       _harvestCsaSource = source._harvestCsaSource
@@ -6565,8 +6565,8 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
         case 7: try { try decoder.decodeRepeatedInt32Field(value: &_storage._retroactiveValuationYears) }()
         case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._csrYear) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._regionalRows) }()
-        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._regionalMinTcPerHa) }()
-        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._regionalMaxTcPerHa) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._regionalMinTCPerHa) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._regionalMaxTCPerHa) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._realCsaDeadline) }()
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._realCsaAppliesFrom) }()
         case 14: try { try decoder.decodeSingularEnumField(value: &_storage._harvestCsaSource) }()
@@ -6620,11 +6620,11 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
       if !_storage._regionalRows.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._regionalRows, fieldNumber: 9)
       }
-      if _storage._regionalMinTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._regionalMinTcPerHa, fieldNumber: 10)
+      if _storage._regionalMinTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._regionalMinTCPerHa, fieldNumber: 10)
       }
-      if _storage._regionalMaxTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._regionalMaxTcPerHa, fieldNumber: 11)
+      if _storage._regionalMaxTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._regionalMaxTCPerHa, fieldNumber: 11)
       }
       try { if let v = _storage._realCsaDeadline {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
@@ -6686,8 +6686,8 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
         if _storage._retroactiveValuationYears != rhs_storage._retroactiveValuationYears {return false}
         if _storage._csrYear != rhs_storage._csrYear {return false}
         if _storage._regionalRows != rhs_storage._regionalRows {return false}
-        if _storage._regionalMinTcPerHa != rhs_storage._regionalMinTcPerHa {return false}
-        if _storage._regionalMaxTcPerHa != rhs_storage._regionalMaxTcPerHa {return false}
+        if _storage._regionalMinTCPerHa != rhs_storage._regionalMinTCPerHa {return false}
+        if _storage._regionalMaxTCPerHa != rhs_storage._regionalMaxTCPerHa {return false}
         if _storage._realCsaDeadline != rhs_storage._realCsaDeadline {return false}
         if _storage._realCsaAppliesFrom != rhs_storage._realCsaAppliesFrom {return false}
         if _storage._harvestCsaSource != rhs_storage._harvestCsaSource {return false}
@@ -6713,7 +6713,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Esca_V1_RegionalCsrRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegionalCsrRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}regions\0\u{3}csr_tc_per_ha\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}regions\0\u{3}csr_t_c_per_ha\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -6722,7 +6722,7 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrRequest: SwiftProtobuf.Message, 
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.regions) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self._csrTcPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._csrTCPerHa) }()
       default: break
       }
     }
@@ -6736,7 +6736,7 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrRequest: SwiftProtobuf.Message, 
     if !self.regions.isEmpty {
       try visitor.visitRepeatedStringField(value: self.regions, fieldNumber: 1)
     }
-    try { if let v = self._csrTcPerHa {
+    try { if let v = self._csrTCPerHa {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
     } }()
     try unknownFields.traverse(visitor: &visitor)
@@ -6744,7 +6744,7 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrRequest: SwiftProtobuf.Message, 
 
   public static func ==(lhs: Carbon_Esca_V1_RegionalCsrRequest, rhs: Carbon_Esca_V1_RegionalCsrRequest) -> Bool {
     if lhs.regions != rhs.regions {return false}
-    if lhs._csrTcPerHa != rhs._csrTcPerHa {return false}
+    if lhs._csrTCPerHa != rhs._csrTCPerHa {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -6752,7 +6752,7 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Esca_V1_RegionalCsrResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegionalCsrResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{3}minimum_tc_per_ha\0\u{3}maximum_tc_per_ha\0\u{3}csr_in_interval\0\u{2}\u{b}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{3}minimum_t_c_per_ha\0\u{3}maximum_t_c_per_ha\0\u{3}csr_in_interval\0\u{2}\u{b}trace\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -6761,8 +6761,8 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrResponse: SwiftProtobuf.Message,
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.minimumTcPerHa) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.maximumTcPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.minimumTCPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.maximumTCPerHa) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.csrInInterval) }()
       case 15: try { try decoder.decodeSingularMessageField(value: &self._trace) }()
       default: break
@@ -6778,11 +6778,11 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrResponse: SwiftProtobuf.Message,
     if !self.rows.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 1)
     }
-    if self.minimumTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.minimumTcPerHa, fieldNumber: 2)
+    if self.minimumTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.minimumTCPerHa, fieldNumber: 2)
     }
-    if self.maximumTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.maximumTcPerHa, fieldNumber: 3)
+    if self.maximumTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maximumTCPerHa, fieldNumber: 3)
     }
     if self.csrInInterval != false {
       try visitor.visitSingularBoolField(value: self.csrInInterval, fieldNumber: 4)
@@ -6795,8 +6795,8 @@ nonisolated extension Carbon_Esca_V1_RegionalCsrResponse: SwiftProtobuf.Message,
 
   public static func ==(lhs: Carbon_Esca_V1_RegionalCsrResponse, rhs: Carbon_Esca_V1_RegionalCsrResponse) -> Bool {
     if lhs.rows != rhs.rows {return false}
-    if lhs.minimumTcPerHa != rhs.minimumTcPerHa {return false}
-    if lhs.maximumTcPerHa != rhs.maximumTcPerHa {return false}
+    if lhs.minimumTCPerHa != rhs.minimumTCPerHa {return false}
+    if lhs.maximumTCPerHa != rhs.maximumTCPerHa {return false}
     if lhs.csrInInterval != rhs.csrInInterval {return false}
     if lhs._trace != rhs._trace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -6886,7 +6886,7 @@ nonisolated extension Carbon_Esca_V1_TenantExit: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RealCsaComparison"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_tc_per_ha\0\u{3}csa_modelled_tc_per_ha\0\u{1}analyses\0\u{3}years_since_csr\0\u{3}claimed_years\0\u{3}analysis_year\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{1}basis\0\u{3}deficit_deduction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}csr_t_c_per_ha\0\u{3}csa_modelled_t_c_per_ha\0\u{1}analyses\0\u{3}years_since_csr\0\u{3}claimed_years\0\u{3}analysis_year\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{1}basis\0\u{3}deficit_deduction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -6894,8 +6894,8 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.csrTcPerHa) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.csaModelledTcPerHa) }()
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.csrTCPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.csaModelledTCPerHa) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.analyses) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.yearsSinceCsr) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.claimedYears) }()
@@ -6909,11 +6909,11 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.csrTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csrTcPerHa, fieldNumber: 1)
+    if self.csrTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.csrTCPerHa, fieldNumber: 1)
     }
-    if self.csaModelledTcPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csaModelledTcPerHa, fieldNumber: 2)
+    if self.csaModelledTCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.csaModelledTCPerHa, fieldNumber: 2)
     }
     if !self.analyses.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.analyses, fieldNumber: 3)
@@ -6940,8 +6940,8 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
   }
 
   public static func ==(lhs: Carbon_Esca_V1_RealCsaComparison, rhs: Carbon_Esca_V1_RealCsaComparison) -> Bool {
-    if lhs.csrTcPerHa != rhs.csrTcPerHa {return false}
-    if lhs.csaModelledTcPerHa != rhs.csaModelledTcPerHa {return false}
+    if lhs.csrTCPerHa != rhs.csrTCPerHa {return false}
+    if lhs.csaModelledTCPerHa != rhs.csaModelledTCPerHa {return false}
     if lhs.analyses != rhs.analyses {return false}
     if lhs.yearsSinceCsr != rhs.yearsSinceCsr {return false}
     if lhs.claimedYears != rhs.claimedYears {return false}
@@ -7075,18 +7075,18 @@ nonisolated extension Carbon_Esca_V1_BonusAdjustment: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PenaltyResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}penalised\0\u{3}emission_added_g_co2e_per_mj\0\u{3}barred_years\0\u{1}outcome\0\u{3}csa_compared_tc_per_ha\0\u{3}interval_low_tc_per_ha\0\u{3}interval_high_tc_per_ha\0\u{3}difference_tc_per_ha\0\u{3}annual_difference_tc_per_ha_per_yr\0\u{1}adjustments\0\u{3}recalibration_required\0\u{3}successor_may_take_over\0\u{3}deduction_annual_once_g_co2e_per_kg_dry\0\u{3}deduction_per_claimed_year_g_co2e_per_kg_dry\0\u{1}trace\0\u{3}deficit_deduction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}penalised\0\u{3}emission_added_g_co2e_per_mj\0\u{3}barred_years\0\u{1}outcome\0\u{3}csa_compared_t_c_per_ha\0\u{3}interval_low_t_c_per_ha\0\u{3}interval_high_t_c_per_ha\0\u{3}difference_t_c_per_ha\0\u{3}annual_difference_t_c_per_ha_per_yr\0\u{1}adjustments\0\u{3}recalibration_required\0\u{3}successor_may_take_over\0\u{3}deduction_annual_once_g_co2e_per_kg_dry\0\u{3}deduction_per_claimed_year_g_co2e_per_kg_dry\0\u{1}trace\0\u{3}deficit_deduction\0")
 
   fileprivate class _StorageClass {
     var _penalised: Bool = false
     var _emissionAddedGCo2EPerMj: Double = 0
     var _barredYears: [Int32] = []
     var _outcome: Carbon_Esca_V1_CsaComparisonOutcome = .unspecified
-    var _csaComparedTcPerHa: Double = 0
-    var _intervalLowTcPerHa: Double = 0
-    var _intervalHighTcPerHa: Double = 0
-    var _differenceTcPerHa: Double = 0
-    var _annualDifferenceTcPerHaPerYr: Double = 0
+    var _csaComparedTCPerHa: Double = 0
+    var _intervalLowTCPerHa: Double = 0
+    var _intervalHighTCPerHa: Double = 0
+    var _differenceTCPerHa: Double = 0
+    var _annualDifferenceTCPerHaPerYr: Double = 0
     var _adjustments: [Carbon_Esca_V1_BonusAdjustment] = []
     var _recalibrationRequired: Bool = false
     var _successorMayTakeOver: Bool = false
@@ -7108,11 +7108,11 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
       _emissionAddedGCo2EPerMj = source._emissionAddedGCo2EPerMj
       _barredYears = source._barredYears
       _outcome = source._outcome
-      _csaComparedTcPerHa = source._csaComparedTcPerHa
-      _intervalLowTcPerHa = source._intervalLowTcPerHa
-      _intervalHighTcPerHa = source._intervalHighTcPerHa
-      _differenceTcPerHa = source._differenceTcPerHa
-      _annualDifferenceTcPerHaPerYr = source._annualDifferenceTcPerHaPerYr
+      _csaComparedTCPerHa = source._csaComparedTCPerHa
+      _intervalLowTCPerHa = source._intervalLowTCPerHa
+      _intervalHighTCPerHa = source._intervalHighTCPerHa
+      _differenceTCPerHa = source._differenceTCPerHa
+      _annualDifferenceTCPerHaPerYr = source._annualDifferenceTCPerHaPerYr
       _adjustments = source._adjustments
       _recalibrationRequired = source._recalibrationRequired
       _successorMayTakeOver = source._successorMayTakeOver
@@ -7142,11 +7142,11 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
         case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._emissionAddedGCo2EPerMj) }()
         case 3: try { try decoder.decodeRepeatedInt32Field(value: &_storage._barredYears) }()
         case 4: try { try decoder.decodeSingularEnumField(value: &_storage._outcome) }()
-        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csaComparedTcPerHa) }()
-        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._intervalLowTcPerHa) }()
-        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._intervalHighTcPerHa) }()
-        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._differenceTcPerHa) }()
-        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._annualDifferenceTcPerHaPerYr) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csaComparedTCPerHa) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._intervalLowTCPerHa) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._intervalHighTCPerHa) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._differenceTCPerHa) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._annualDifferenceTCPerHaPerYr) }()
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._adjustments) }()
         case 11: try { try decoder.decodeSingularBoolField(value: &_storage._recalibrationRequired) }()
         case 12: try { try decoder.decodeSingularBoolField(value: &_storage._successorMayTakeOver) }()
@@ -7178,20 +7178,20 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
       if _storage._outcome != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._outcome, fieldNumber: 4)
       }
-      if _storage._csaComparedTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._csaComparedTcPerHa, fieldNumber: 5)
+      if _storage._csaComparedTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csaComparedTCPerHa, fieldNumber: 5)
       }
-      if _storage._intervalLowTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._intervalLowTcPerHa, fieldNumber: 6)
+      if _storage._intervalLowTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._intervalLowTCPerHa, fieldNumber: 6)
       }
-      if _storage._intervalHighTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._intervalHighTcPerHa, fieldNumber: 7)
+      if _storage._intervalHighTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._intervalHighTCPerHa, fieldNumber: 7)
       }
-      if _storage._differenceTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._differenceTcPerHa, fieldNumber: 8)
+      if _storage._differenceTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._differenceTCPerHa, fieldNumber: 8)
       }
-      if _storage._annualDifferenceTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._annualDifferenceTcPerHaPerYr, fieldNumber: 9)
+      if _storage._annualDifferenceTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualDifferenceTCPerHaPerYr, fieldNumber: 9)
       }
       if !_storage._adjustments.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._adjustments, fieldNumber: 10)
@@ -7227,11 +7227,11 @@ nonisolated extension Carbon_Esca_V1_PenaltyResponse: SwiftProtobuf.Message, Swi
         if _storage._emissionAddedGCo2EPerMj != rhs_storage._emissionAddedGCo2EPerMj {return false}
         if _storage._barredYears != rhs_storage._barredYears {return false}
         if _storage._outcome != rhs_storage._outcome {return false}
-        if _storage._csaComparedTcPerHa != rhs_storage._csaComparedTcPerHa {return false}
-        if _storage._intervalLowTcPerHa != rhs_storage._intervalLowTcPerHa {return false}
-        if _storage._intervalHighTcPerHa != rhs_storage._intervalHighTcPerHa {return false}
-        if _storage._differenceTcPerHa != rhs_storage._differenceTcPerHa {return false}
-        if _storage._annualDifferenceTcPerHaPerYr != rhs_storage._annualDifferenceTcPerHaPerYr {return false}
+        if _storage._csaComparedTCPerHa != rhs_storage._csaComparedTCPerHa {return false}
+        if _storage._intervalLowTCPerHa != rhs_storage._intervalLowTCPerHa {return false}
+        if _storage._intervalHighTCPerHa != rhs_storage._intervalHighTCPerHa {return false}
+        if _storage._differenceTCPerHa != rhs_storage._differenceTCPerHa {return false}
+        if _storage._annualDifferenceTCPerHaPerYr != rhs_storage._annualDifferenceTCPerHaPerYr {return false}
         if _storage._adjustments != rhs_storage._adjustments {return false}
         if _storage._recalibrationRequired != rhs_storage._recalibrationRequired {return false}
         if _storage._successorMayTakeOver != rhs_storage._successorMayTakeOver {return false}
@@ -7553,14 +7553,14 @@ nonisolated extension Carbon_Esca_V1_FarmError: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FarmResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{3}farm_id\0\u{1}error\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{3}csa_modelled_tc_per_ha\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{2}\u{7}trace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{3}farm_id\0\u{1}error\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}csa_modelled_t_c_per_ha\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{2}\u{7}trace\0")
 
   fileprivate class _StorageClass {
     var _index: Int32 = 0
     var _farmID: String = String()
     var _error: Carbon_Esca_V1_FarmError? = nil
-    var _annualRateTcPerHaPerYr: Double = 0
-    var _csaModelledTcPerHa: Double = 0
+    var _annualRateTCPerHaPerYr: Double = 0
+    var _csaModelledTCPerHa: Double = 0
     var _escaGCo2EPerKgDry: Double = 0
     var _escaUncappedGCo2EPerMjFuel: Double = 0
     var _escaCappedGCo2EPerMjFuel: Double = 0
@@ -7578,8 +7578,8 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
       _index = source._index
       _farmID = source._farmID
       _error = source._error
-      _annualRateTcPerHaPerYr = source._annualRateTcPerHaPerYr
-      _csaModelledTcPerHa = source._csaModelledTcPerHa
+      _annualRateTCPerHaPerYr = source._annualRateTCPerHaPerYr
+      _csaModelledTCPerHa = source._csaModelledTCPerHa
       _escaGCo2EPerKgDry = source._escaGCo2EPerKgDry
       _escaUncappedGCo2EPerMjFuel = source._escaUncappedGCo2EPerMjFuel
       _escaCappedGCo2EPerMjFuel = source._escaCappedGCo2EPerMjFuel
@@ -7605,8 +7605,8 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
         case 1: try { try decoder.decodeSingularInt32Field(value: &_storage._index) }()
         case 2: try { try decoder.decodeSingularStringField(value: &_storage._farmID) }()
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._error) }()
-        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTcPerHaPerYr) }()
-        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csaModelledTcPerHa) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTCPerHaPerYr) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csaModelledTCPerHa) }()
         case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._escaGCo2EPerKgDry) }()
         case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._escaUncappedGCo2EPerMjFuel) }()
         case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._escaCappedGCo2EPerMjFuel) }()
@@ -7632,11 +7632,11 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
       try { if let v = _storage._error {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
       } }()
-      if _storage._annualRateTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._annualRateTcPerHaPerYr, fieldNumber: 4)
+      if _storage._annualRateTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualRateTCPerHaPerYr, fieldNumber: 4)
       }
-      if _storage._csaModelledTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._csaModelledTcPerHa, fieldNumber: 5)
+      if _storage._csaModelledTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csaModelledTCPerHa, fieldNumber: 5)
       }
       if _storage._escaGCo2EPerKgDry.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._escaGCo2EPerKgDry, fieldNumber: 6)
@@ -7662,8 +7662,8 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
         if _storage._index != rhs_storage._index {return false}
         if _storage._farmID != rhs_storage._farmID {return false}
         if _storage._error != rhs_storage._error {return false}
-        if _storage._annualRateTcPerHaPerYr != rhs_storage._annualRateTcPerHaPerYr {return false}
-        if _storage._csaModelledTcPerHa != rhs_storage._csaModelledTcPerHa {return false}
+        if _storage._annualRateTCPerHaPerYr != rhs_storage._annualRateTCPerHaPerYr {return false}
+        if _storage._csaModelledTCPerHa != rhs_storage._csaModelledTCPerHa {return false}
         if _storage._escaGCo2EPerKgDry != rhs_storage._escaGCo2EPerKgDry {return false}
         if _storage._escaUncappedGCo2EPerMjFuel != rhs_storage._escaUncappedGCo2EPerMjFuel {return false}
         if _storage._escaCappedGCo2EPerMjFuel != rhs_storage._escaCappedGCo2EPerMjFuel {return false}
@@ -7782,16 +7782,16 @@ nonisolated extension Carbon_Esca_V1_FarmDossier: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DossierHarvestResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}claim_allowed\0\u{3}csa_source\0\u{3}csr_tc_per_ha\0\u{3}csa_tc_per_ha\0\u{3}annual_rate_tc_per_ha_per_yr\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}adjustment_g_co2e_per_kg_dry\0\u{2}\u{2}reasons\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}claim_allowed\0\u{3}csa_source\0\u{3}csr_t_c_per_ha\0\u{3}csa_t_c_per_ha\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}adjustment_g_co2e_per_kg_dry\0\u{2}\u{2}reasons\0")
 
   fileprivate class _StorageClass {
     var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _crop: String = String()
     var _claimAllowed: Bool = false
     var _csaSource: Carbon_Esca_V1_CsaSource = .unspecified
-    var _csrTcPerHa: Double = 0
-    var _csaTcPerHa: Double = 0
-    var _annualRateTcPerHaPerYr: Double = 0
+    var _csrTCPerHa: Double = 0
+    var _csaTCPerHa: Double = 0
+    var _annualRateTCPerHaPerYr: Double = 0
     var _cap: Carbon_Esca_V1_CapKind = .unspecified
     var _capGCo2EPerMj: Double = 0
     var _escaGCo2EPerKgDry: Double = 0
@@ -7814,9 +7814,9 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
       _crop = source._crop
       _claimAllowed = source._claimAllowed
       _csaSource = source._csaSource
-      _csrTcPerHa = source._csrTcPerHa
-      _csaTcPerHa = source._csaTcPerHa
-      _annualRateTcPerHaPerYr = source._annualRateTcPerHaPerYr
+      _csrTCPerHa = source._csrTCPerHa
+      _csaTCPerHa = source._csaTCPerHa
+      _annualRateTCPerHaPerYr = source._annualRateTCPerHaPerYr
       _cap = source._cap
       _capGCo2EPerMj = source._capGCo2EPerMj
       _escaGCo2EPerKgDry = source._escaGCo2EPerKgDry
@@ -7847,9 +7847,9 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
         case 2: try { try decoder.decodeSingularStringField(value: &_storage._crop) }()
         case 3: try { try decoder.decodeSingularBoolField(value: &_storage._claimAllowed) }()
         case 4: try { try decoder.decodeSingularEnumField(value: &_storage._csaSource) }()
-        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTcPerHa) }()
-        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._csaTcPerHa) }()
-        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTcPerHaPerYr) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._csrTCPerHa) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._csaTCPerHa) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTCPerHaPerYr) }()
         case 8: try { try decoder.decodeSingularEnumField(value: &_storage._cap) }()
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._capGCo2EPerMj) }()
         case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._escaGCo2EPerKgDry) }()
@@ -7882,14 +7882,14 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
       if _storage._csaSource != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._csaSource, fieldNumber: 4)
       }
-      if _storage._csrTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._csrTcPerHa, fieldNumber: 5)
+      if _storage._csrTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csrTCPerHa, fieldNumber: 5)
       }
-      if _storage._csaTcPerHa.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._csaTcPerHa, fieldNumber: 6)
+      if _storage._csaTCPerHa.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._csaTCPerHa, fieldNumber: 6)
       }
-      if _storage._annualRateTcPerHaPerYr.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._annualRateTcPerHaPerYr, fieldNumber: 7)
+      if _storage._annualRateTCPerHaPerYr.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._annualRateTCPerHaPerYr, fieldNumber: 7)
       }
       if _storage._cap != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._cap, fieldNumber: 8)
@@ -7928,9 +7928,9 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
         if _storage._crop != rhs_storage._crop {return false}
         if _storage._claimAllowed != rhs_storage._claimAllowed {return false}
         if _storage._csaSource != rhs_storage._csaSource {return false}
-        if _storage._csrTcPerHa != rhs_storage._csrTcPerHa {return false}
-        if _storage._csaTcPerHa != rhs_storage._csaTcPerHa {return false}
-        if _storage._annualRateTcPerHaPerYr != rhs_storage._annualRateTcPerHaPerYr {return false}
+        if _storage._csrTCPerHa != rhs_storage._csrTCPerHa {return false}
+        if _storage._csaTCPerHa != rhs_storage._csaTCPerHa {return false}
+        if _storage._annualRateTCPerHaPerYr != rhs_storage._annualRateTCPerHaPerYr {return false}
         if _storage._cap != rhs_storage._cap {return false}
         if _storage._capGCo2EPerMj != rhs_storage._capGCo2EPerMj {return false}
         if _storage._escaGCo2EPerKgDry != rhs_storage._escaGCo2EPerKgDry {return false}
