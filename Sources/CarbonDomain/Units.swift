@@ -11,6 +11,7 @@ public enum Dimension: String, Sendable, CaseIterable {
   case co2eMass, mass, carbonMass, carbonDensity, carbonRate, energy, area, volume
   case intensityPerEnergy, intensityPerMass, co2eFlow, carbonFlow, areaFlow
   case dimensionless, time, heatingValue, massFraction, bulkDensity, length, massPerArea
+  case count, massPerAreaRate, energyPerAreaRate, massPerEnergy
 }
 
 extension MeasurementUnit {
@@ -61,6 +62,9 @@ extension MeasurementUnit {
     .gPerKg: (.massFraction, 1, "g/kg"), .gPerCm3: (.bulkDensity, 1, "g/cm³"),
     .cm: (.length, 1, "cm"), .tPerHa: (.massPerArea, 1, "t/ha"),
     .kgPerHa: (.massPerArea, 1e-3, "kg/ha"),
+    .count: (.count, 1, ""),
+    .tPerHaPerYr: (.massPerAreaRate, 1, "t/ha/yr"), .kgPerHaPerYr: (.massPerAreaRate, 1e-3, "kg/ha/yr"),
+    .mjPerHaPerYr: (.energyPerAreaRate, 1, "MJ/ha/yr"), .kgPerMj: (.massPerEnergy, 1, "kg/MJ"),
   ]
 }
 

@@ -10,11 +10,24 @@ struct UnitsTests {
     (Quantity(250, .gCo2E), .kgCo2E, 0.25),
     (Quantity(12, .percent), .ratio, 0.12),
     (Quantity(3, .km2), .ha, 300),
+    // A yield of 2 921 kg dry/ha/yr is 2.921 t/ha/yr.
+    (Quantity(2921, .kgPerHaPerYr), .tPerHaPerYr, 2.921),
   ])
   func converts(input: Quantity, target: MeasurementUnit, expected: Double) throws {
     let output = try input.converted(to: target)
     #expect(abs(output.value - expected) < 1e-9)
     #expect(output.unit == target)
+  }
+
+  /// Issue 20 point 9: "trace unit tags that match their terms (yield per ha per year, MJ per ha
+  /// per year, kg per MJ)": a yield per year is not a stock per hectare, a count not a ratio.
+  @Test func ratesPerYearAndCountsAreTheirOwnDimensions() {
+    #expect(MeasurementUnit.kgPerHaPerYr.dimension == .massPerAreaRate)
+    #expect(MeasurementUnit.kgPerHaPerYr.dimension != MeasurementUnit.kgPerHa.dimension)
+    #expect(MeasurementUnit.mjPerHaPerYr.symbol == "MJ/ha/yr")
+    #expect(MeasurementUnit.kgPerMj.symbol == "kg/MJ")
+    #expect(MeasurementUnit.count.dimension == .count)
+    #expect(throws: UnitConversionError.self) { try Quantity(1, .kgPerHaPerYr).converted(to: .kgPerHa) }
   }
 
   @Test func refusesAcrossDimensions() {

@@ -31,6 +31,23 @@ import Testing
     #expect(abs(response.regulationEfGCo2EPerKg - 1.63) < 1e-9)
   }
 
+  /// Issue 20 point 9: "trace unit tags that match their terms (yield per ha per year, MJ per
+  /// ha per year, kg per MJ)". The yield was tagged kg/ha, the productivity MJ and the
+  /// feedstock factor a ratio.
+  @Test func traceTermsCarryTheirOwnUnits() throws {
+    var request = calculatorRequest(.calculator)
+    request.lhvMjPerKgDry = 17
+    request.feedstockFactorKgDryPerMjFuel = 0.1
+    request.allocationFactors = [1]
+    let trace = try call(request).trace
+    func unit(_ name: String) -> MeasurementUnit? { trace.terms.first { $0.name == name }?.unit }
+    #expect(unit("yield") == .kgPerHaPerYr)
+    #expect(unit("productivity") == .mjPerHaPerYr)
+    // P = 2 921 kg/ha/yr × 17 MJ/kg = 49 657 MJ/ha/yr.
+    #expect(abs((trace.terms.first { $0.name == "productivity" }?.value ?? 0) - 2921 * 17) < 1e-6)
+    #expect(unit("feedstock_factor") == .kgPerMj)
+  }
+
   @Test func eachEfPolicy() throws {
     // GUIDELINES: max(−1.63, 0) = 0; NONE: 0; CALCULATOR: −1.63.
     let guidelines = try call(calculatorRequest(.guidelines))

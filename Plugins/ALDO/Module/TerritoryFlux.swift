@@ -83,7 +83,7 @@ extension AldoModule {
     info.communeCount = Int32(communeParts.count)
     info.epciCount = Int32(Set(communeParts.compactMap { communeOfPart[$0.name]?.epci }.filter { !$0.isEmpty }).count)
     info.population = population
-    trace.term("territory_communes", Double(communeParts.count), .unspecified, formula: "communes of \(territory.label) (communes_17122018.csv)")
+    trace.term("territory_communes", Double(communeParts.count), .count, formula: "communes of \(territory.label) (communes_17122018.csv)")
 
     let substitute = reference.epciForest.flatMap { areas in
       reference.grecoWeights.map { EpciForestSubstitute(data: data, areas: areas, weights: $0) }

@@ -147,8 +147,8 @@ extension COPVivierModule {
       counts[project.qualification.category.rawValue - 1] += 1
     }
     response.categoryCounts = counts
-    trace.term("valid_row_count", Double(valid.count), .unspecified, formula: "rows read without error")
-    trace.term("rejected_row_count", Double(response.rejectedCount), .unspecified, formula: "rows with at least one error")
+    trace.term("valid_row_count", Double(valid.count), .count, formula: "rows read without error")
+    trace.term("rejected_row_count", Double(response.rejectedCount), .count, formula: "rows with at least one error")
     response.trace = trace.build()
     return response
   }
@@ -215,7 +215,7 @@ extension COPVivierModule {
           : "RFC 4180: ',', decimal point, LF, the module's English headers and enum names")
     }
     response.projectCount = Int32(count)
-    trace.term("project_count", Double(count), .unspecified, formula: "projects exported")
+    trace.term("project_count", Double(count), .count, formula: "projects exported")
     response.trace = trace.build()
     return response
   }

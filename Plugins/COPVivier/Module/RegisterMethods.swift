@@ -140,7 +140,7 @@ extension COPVivierModule {
     response.entries = try store.history(request.projectID)
     guard !response.entries.isEmpty else { throw .notFound("project_id", "no project \(request.projectID)") }
     var trace = startTrace("history")
-    trace.term("history_entry_count", Double(response.entries.count), .unspecified, formula: "changes recorded")
+    trace.term("history_entry_count", Double(response.entries.count), .count, formula: "changes recorded")
     response.trace = trace.build()
     return response
   }
@@ -155,7 +155,7 @@ extension COPVivierModule {
     if response.projects.count == size, let last = response.projects.last { response.nextPageToken = last.id }
     response.totalCount = Int64(try store.count(filter))
     var trace = startTrace("list")
-    trace.term("total_count", Double(response.totalCount), .unspecified, formula: "projects matching the filters")
+    trace.term("total_count", Double(response.totalCount), .count, formula: "projects matching the filters")
     response.trace = trace.build()
     return response
   }
@@ -211,7 +211,7 @@ extension COPVivierModule {
     var trace = startTrace(method)
     QualificationRules.decisions(into: &trace)
     QualificationRules.trace(project.qualification, into: &trace)
-    trace.term("version", Double(project.version), .unspecified, formula: "optimistic-concurrency version")
+    trace.term("version", Double(project.version), .count, formula: "optimistic-concurrency version")
     var response = Carbon_Cop_V1_ProjectResponse()
     response.project = project
     response.trace = trace.build()

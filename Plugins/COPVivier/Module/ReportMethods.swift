@@ -29,7 +29,7 @@ extension COPVivierModule {
     response.projectCount = Int32(report.total)
     response.report = report.build(topCount: 10, leastCount: 10, epciTotal: 0, trace: &reportTrace)
     response.report.trace = reportTrace.build()
-    trace.term("project_count", Double(report.total), .unspecified, formula: "generated projects")
+    trace.term("project_count", Double(report.total), .count, formula: "generated projects")
     response.trace = trace.build()
     return response
   }
@@ -121,9 +121,9 @@ extension COPVivierModule {
     response.continuedCount = Int32(continued)
     response.continuedNowCarriedCount = Int32(continuedCarried)
     var trace = startTrace("round comparison")
-    trace.term("from_total", Double(response.fromTotal), .unspecified, formula: "projects of the earlier round")
-    trace.term("to_total", Double(response.toTotal), .unspecified, formula: "projects of the later round")
-    trace.term("continued_count", Double(continued), .unspecified, formula: "later-round projects whose previous_project_id is in the earlier round")
+    trace.term("from_total", Double(response.fromTotal), .count, formula: "projects of the earlier round")
+    trace.term("to_total", Double(response.toTotal), .count, formula: "projects of the later round")
+    trace.term("continued_count", Double(continued), .count, formula: "later-round projects whose previous_project_id is in the earlier round")
     response.trace = trace.build()
     return response
   }
@@ -166,7 +166,7 @@ extension COPVivierModule {
       "cop.carry_over.default_categories", "WORK_FOR_NEXT_ROUND",
       reason: "seed Partie 4: projects 'à travailler' are to be worked for the next round; other categories only when asked")
     trace.decision("cop.carry_over.requalify", "RULES", reason: "a carried project is re-qualified by the rules; a previous override is not carried")
-    trace.term("carried_count", Double(fresh.count), .unspecified, formula: "projects created in the new round")
+    trace.term("carried_count", Double(fresh.count), .count, formula: "projects created in the new round")
     response.trace = trace.build()
     return response
   }

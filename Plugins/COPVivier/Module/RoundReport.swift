@@ -86,9 +86,9 @@ struct RoundReport {
       response.departments.append(Self.row(department.code, department.name, counts))
     }
     response.departments.append(Self.row("TOTAL", "TOTAL", totals))
-    trace.term("project_count", Double(total), .unspecified, formula: "number of projects (dossiers)")
+    trace.term("project_count", Double(total), .count, formula: "number of projects (dossiers)")
     for (name, slot) in [("carry_count", 0), ("work_next_round_count", 1), ("outside_cop_crte_count", 2), ("not_carried_count", 3)] {
-      trace.term(name, Double(totals[slot]), .unspecified, formula: "projects in the category, all departments")
+      trace.term(name, Double(totals[slot]), .count, formula: "projects in the category, all departments")
     }
     trace.decision(
       "cop.department_shares", "WITHIN_DEPARTMENT",
@@ -97,7 +97,7 @@ struct RoundReport {
     // Lever activation over carried + to-work projects, each counted once under its primary lever.
     let base = totals[0] + totals[1]
     response.leverBaseCount = Int32(base)
-    trace.term("lever_base_count", Double(base), .unspecified, formula: "carry_count + work_next_round_count")
+    trace.term("lever_base_count", Double(base), .count, formula: "carry_count + work_next_round_count")
     func item(_ name: String, _ count: Int) -> Carbon_Cop_V1_LeverCount {
       var lever = Carbon_Cop_V1_LeverCount()
       lever.lever = name
@@ -116,8 +116,8 @@ struct RoundReport {
     let others = base - top.reduce(0) { $0 + $1.value } - notSpecified
     response.topLevers.append(item(Self.otherLevers, others))
     response.topLevers.append(item(Self.notSpecified, notSpecified))
-    trace.term("not_specified_lever_count", Double(notSpecified), .unspecified, formula: "carried + to-work projects without a primary lever")
-    trace.term("other_levers_count", Double(others), .unspecified, formula: "lever_base_count − top levers − not specified")
+    trace.term("not_specified_lever_count", Double(notSpecified), .count, formula: "carried + to-work projects without a primary lever")
+    trace.term("other_levers_count", Double(others), .count, formula: "lever_base_count − top levers − not specified")
     trace.term("other_levers_share", Self.share(others, of: base), .percent, formula: "other_levers_count / lever_base_count × 100")
     response.leastLevers = ranked.reversed().sorted {
       $0.value != $1.value ? $0.value < $1.value : (order[$0.key] ?? .max, $0.key) < (order[$1.key] ?? .max, $1.key)
@@ -156,7 +156,7 @@ struct RoundReport {
     trace.term(
       "expected_impact_carry_work", impactTotal * 1000, .tCo2EPerYr,
       formula: "Σ expected_impact_kt_co2e_per_yr of the carried + to-work projects giving one × 1000 t/kt")
-    trace.term("expected_impact_given_count", Double(withImpact), .unspecified, formula: "carried + to-work projects giving an expected impact")
+    trace.term("expected_impact_given_count", Double(withImpact), .count, formula: "carried + to-work projects giving an expected impact")
     trace.decision(
       "cop.impact_sums", "CARRY_PLUS_WORK_GIVEN_ONLY",
       reason: "expected impact is optional (0 = not given): sums cover the carried + to-work projects that give one, the count of those is reported beside each sum; never extrapolated to the others")
@@ -177,7 +177,7 @@ struct RoundReport {
     response.epciCoveragePercent = trace.term(
       "epci_coverage", Self.share(coveredInRegion, of: denominator), .percent,
       formula: "covered EPCIs of the region's list / \(epciTotal > 0 ? "epci_total_count" : "the list's EPCIs counted in the region") (\(denominator)) × 100")
-    trace.term("epci_covered_count", Double(coveredInRegion), .unspecified, formula: "EPCIs of the region's list named by a project (epci, or owner when epci is empty)")
+    trace.term("epci_covered_count", Double(coveredInRegion), .count, formula: "EPCIs of the region's list named by a project (epci, or owner when epci is empty)")
     response.epciUnrecognised = unrecognisedEpcis.values.sorted()
     if !response.epciUnrecognised.isEmpty {
       trace.warning(
@@ -201,7 +201,7 @@ struct RoundReport {
       return count
     }
     response.communeOwnerCount = Int32(owners[Self.communeOwnerType]?.owners.count ?? 0)
-    trace.term("commune_owner_count", Double(response.communeOwnerCount), .unspecified, formula: "distinct owners of owner type 'commune'")
+    trace.term("commune_owner_count", Double(response.communeOwnerCount), .count, formula: "distinct owners of owner type 'commune'")
     trace.decision(
       "cop.owner_counts", "DISTINCT_OWNERS_BY_TYPE",
       reason: "seed Partie 4 'couvre 77 % des EPCI, 189 communes, 1 conseil départemental … PNR, PETR, Syndicats mixtes': distinct owners (case and accents ignored) per owner type")

@@ -24,7 +24,7 @@ enum Bonus {
 
     let yield = try Check.positive(request.yieldKgDryPerHaPerYr, "\(prefix)yield_kg_dry_per_ha_per_yr")
     try Check.inRange(yield, 0...1_000_000, "\(prefix)yield_kg_dry_per_ha_per_yr")
-    trace.term("yield", yield, .kgPerHa, formula: "dry yield per ha and per year", source: "request")
+    trace.term("yield", yield, .kgPerHaPerYr, formula: "dry yield per ha and per year", source: "request")
 
     try checkEnergyCropArea(request, prefix: prefix, trace: &trace)
 
@@ -64,7 +64,7 @@ enum Bonus {
 
     if lhv > 0 {
       response.productivityMjPerHaPerYr = trace.term(
-        "productivity", yield * lhv, .mj, formula: "P = yield × LHV (MJ/ha/yr)")
+        "productivity", yield * lhv, .mjPerHaPerYr, formula: "P = yield × LHV (MJ/ha/yr)")
       response.escaGCo2EPerMjFeedstock = trace.term(
         "esca_per_mj_feedstock", perKg / lhv, .gCo2EPerMj,
         formula: "(CSA − CSR) × 3.664 × 10^6 / n / P − e_f = esca per kg / LHV")
@@ -226,7 +226,7 @@ enum Bonus {
     if request.hasFeedstockFactorKgDryPerMjFuel {
       let factor = try Check.positive(request.feedstockFactorKgDryPerMjFuel, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
       try Check.inRange(factor, 0...10, "\(prefix)feedstock_factor_kg_dry_per_mj_fuel")
-      trace.term("feedstock_factor", factor, .ratio, formula: "kg dry feedstock per MJ of fuel", source: "request")
+      trace.term("feedstock_factor", factor, .kgPerMj, formula: "kg dry feedstock per MJ of fuel", source: "request")
       var product = 1.0
       for (index, allocation) in request.allocationFactors.enumerated() {
         let value = try Check.positive(allocation, "\(prefix)allocation_factors[\(index)]")

@@ -31,10 +31,10 @@ enum GroupAudit {
     while size > 1 && (size - 1) * (size - 1) >= count { size -= 1 }
     let risk = (3 * size + 3) / 4
     let random = size - risk
-    trace.term("farmer_count", Double(count), .ratio)
-    trace.term("sample_size", Double(size), .ratio, formula: "ceil(√N)")
-    trace.term("risk_based", Double(risk), .ratio, formula: "ceil(0.75 × sample)")
-    trace.term("random", Double(random), .ratio, formula: "sample − risk part")
+    trace.term("farmer_count", Double(count), .count)
+    trace.term("sample_size", Double(size), .count, formula: "ceil(√N)")
+    trace.term("risk_based", Double(risk), .count, formula: "ceil(0.75 × sample)")
+    trace.term("random", Double(random), .count, formula: "sample − risk part")
     trace.decision("audit_rounding", "sample rounded up, risk part rounded up, the rest at random",
                    reason: "the guidelines give √N with 75 % by risk analysis and 25 % at random without a rounding rule; rounding up is conservative")
 

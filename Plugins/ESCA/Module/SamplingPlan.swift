@@ -112,7 +112,7 @@ enum SamplingPlan {
     }
     issues += try SoilSamplingRules.check(request.samplings, soilTypes: soilTypes, trace: &trace)
     let inScope = results.filter(\.inScope).count
-    trace.term("fields_in_scope", Double(inScope), .ratio)
+    trace.term("fields_in_scope", Double(inScope), .count)
     response.fields = results
     response.issues = issues
     response.compliant = issues.isEmpty

@@ -126,7 +126,7 @@ struct AuditSampler: Sendable {
       out.byType.append(entry)
     }
     out.farmsToAudit = Int32(clamping: toAudit)
-    trace.term("farms_to_audit", Double(toAudit), .ratio, formula: out.auditAll ? "≤ 60 farms: all" : "Tableau 7 row \(out.tableRowFarms), \(types.count) type(s)")
+    trace.term("farms_to_audit", Double(toAudit), .count, formula: out.auditAll ? "≤ 60 farms: all" : "Tableau 7 row \(out.tableRowFarms), \(types.count) type(s)")
     trace.decision(
       "audit_sample_row", "LARGEST_TABULATED_SIZE_AT_MOST_N",
       reason: "Tableau 7 lists sizes 60..2000 without ranges: the row of the largest size ≤ the number of farms is used; the garbled 60 row reads 30 / 30 each / 25 each; never more farms of a type than exist; a sample under 20 audits every farm of the type")

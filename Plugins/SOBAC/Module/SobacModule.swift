@@ -290,8 +290,8 @@ public struct SobacModule: CarbonModule {
     response.farms = reader.farms(entries)
     response.lines = Int32(clamping: entries.count)
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
-    trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines read")
-    trace.term("farms", Double(response.farms.count), .ratio, formula: "distinct farm_id")
+    trace.term("ledger_lines", Double(entries.count), .count, formula: "data lines read")
+    trace.term("farms", Double(response.farms.count), .count, formula: "distinct farm_id")
     response.trace = trace.build()
     return response
   }
@@ -307,7 +307,7 @@ public struct SobacModule: CarbonModule {
     var response = try evaluateCollective(project, prefix: "project.")
     response.reconciliations = reconciliations
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
-    trace.term("ledger_lines", Double(entries.count), .ratio, formula: "data lines merged")
+    trace.term("ledger_lines", Double(entries.count), .count, formula: "data lines merged")
     for item in reconciliations {
       trace.rule(
         item.rule.hasPrefix("input") ? "sobac.sources.inputs_highest" : "sobac.sources.production_lowest",

@@ -77,6 +77,9 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
   case percent // = 90
   case ratio // = 91
 
+  /// A number of things (farms, fields, lines), not a ratio.
+  case count // = 92
+
   /// Time.
   case year // = 100
 
@@ -89,6 +92,13 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
   case cm // = 122
   case tPerHa // = 123
   case kgPerHa // = 124
+
+  /// Yields and productivity per year (a harvest of kg/ha every year), and a mass per unit of
+  /// energy (kg of dry feedstock per MJ of fuel).
+  case tPerHaPerYr // = 125
+  case kgPerHaPerYr // = 126
+  case mjPerHaPerYr // = 127
+  case kgPerMj // = 128
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -125,6 +135,7 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     case 82: self = .haPerYr
     case 90: self = .percent
     case 91: self = .ratio
+    case 92: self = .count
     case 100: self = .year
     case 110: self = .mjPerKg
     case 120: self = .gPerKg
@@ -132,6 +143,10 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     case 122: self = .cm
     case 123: self = .tPerHa
     case 124: self = .kgPerHa
+    case 125: self = .tPerHaPerYr
+    case 126: self = .kgPerHaPerYr
+    case 127: self = .mjPerHaPerYr
+    case 128: self = .kgPerMj
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -166,6 +181,7 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     case .haPerYr: return 82
     case .percent: return 90
     case .ratio: return 91
+    case .count: return 92
     case .year: return 100
     case .mjPerKg: return 110
     case .gPerKg: return 120
@@ -173,6 +189,10 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     case .cm: return 122
     case .tPerHa: return 123
     case .kgPerHa: return 124
+    case .tPerHaPerYr: return 125
+    case .kgPerHaPerYr: return 126
+    case .mjPerHaPerYr: return 127
+    case .kgPerMj: return 128
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -207,6 +227,7 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     .haPerYr,
     .percent,
     .ratio,
+    .count,
     .year,
     .mjPerKg,
     .gPerKg,
@@ -214,6 +235,10 @@ public nonisolated enum Carbon_Domain_V1_Unit: SwiftProtobuf.Enum, Swift.CaseIte
     .cm,
     .tPerHa,
     .kgPerHa,
+    .tPerHaPerYr,
+    .kgPerHaPerYr,
+    .mjPerHaPerYr,
+    .kgPerMj,
   ]
 
 }
@@ -240,7 +265,7 @@ public nonisolated struct Carbon_Domain_V1_Quantity: Sendable {
 fileprivate nonisolated let _protobuf_package = "carbon.domain.v1"
 
 nonisolated extension Carbon_Domain_V1_Unit: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNIT_UNSPECIFIED\0\u{1}UNIT_T_CO2E\0\u{1}UNIT_KG_CO2E\0\u{1}UNIT_G_CO2E\0\u{2}\u{7}UNIT_T\0\u{1}UNIT_KG\0\u{1}UNIT_G\0\u{2}\u{8}UNIT_T_C\0\u{1}UNIT_KG_C\0\u{2}\u{9}UNIT_T_C_PER_HA\0\u{1}UNIT_T_C_PER_HA_PER_YR\0\u{2}\u{9}UNIT_MJ\0\u{1}UNIT_GJ\0\u{1}UNIT_KWH\0\u{1}UNIT_MWH\0\u{2}\u{7}UNIT_HA\0\u{1}UNIT_M2\0\u{1}UNIT_KM2\0\u{2}\u{8}UNIT_M3\0\u{1}UNIT_L\0\u{2}\u{9}UNIT_G_CO2E_PER_MJ\0\u{1}UNIT_G_CO2E_PER_KG\0\u{1}UNIT_KG_CO2E_PER_KG\0\u{2}\u{8}UNIT_T_CO2E_PER_YR\0\u{1}UNIT_T_C_PER_YR\0\u{1}UNIT_HA_PER_YR\0\u{2}\u{8}UNIT_PERCENT\0\u{1}UNIT_RATIO\0\u{2}\u{9}UNIT_YEAR\0\u{2}\u{a}UNIT_MJ_PER_KG\0\u{2}\u{a}UNIT_G_PER_KG\0\u{1}UNIT_G_PER_CM3\0\u{1}UNIT_CM\0\u{1}UNIT_T_PER_HA\0\u{1}UNIT_KG_PER_HA\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNIT_UNSPECIFIED\0\u{1}UNIT_T_CO2E\0\u{1}UNIT_KG_CO2E\0\u{1}UNIT_G_CO2E\0\u{2}\u{7}UNIT_T\0\u{1}UNIT_KG\0\u{1}UNIT_G\0\u{2}\u{8}UNIT_T_C\0\u{1}UNIT_KG_C\0\u{2}\u{9}UNIT_T_C_PER_HA\0\u{1}UNIT_T_C_PER_HA_PER_YR\0\u{2}\u{9}UNIT_MJ\0\u{1}UNIT_GJ\0\u{1}UNIT_KWH\0\u{1}UNIT_MWH\0\u{2}\u{7}UNIT_HA\0\u{1}UNIT_M2\0\u{1}UNIT_KM2\0\u{2}\u{8}UNIT_M3\0\u{1}UNIT_L\0\u{2}\u{9}UNIT_G_CO2E_PER_MJ\0\u{1}UNIT_G_CO2E_PER_KG\0\u{1}UNIT_KG_CO2E_PER_KG\0\u{2}\u{8}UNIT_T_CO2E_PER_YR\0\u{1}UNIT_T_C_PER_YR\0\u{1}UNIT_HA_PER_YR\0\u{2}\u{8}UNIT_PERCENT\0\u{1}UNIT_RATIO\0\u{1}UNIT_COUNT\0\u{2}\u{8}UNIT_YEAR\0\u{2}\u{a}UNIT_MJ_PER_KG\0\u{2}\u{a}UNIT_G_PER_KG\0\u{1}UNIT_G_PER_CM3\0\u{1}UNIT_CM\0\u{1}UNIT_T_PER_HA\0\u{1}UNIT_KG_PER_HA\0\u{1}UNIT_T_PER_HA_PER_YR\0\u{1}UNIT_KG_PER_HA_PER_YR\0\u{1}UNIT_MJ_PER_HA_PER_YR\0\u{1}UNIT_KG_PER_MJ\0")
 }
 
 nonisolated extension Carbon_Domain_V1_Quantity: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
