@@ -135,10 +135,10 @@ import Testing
   @Test func proportionSealedChangesTheSplit() throws {
     // p = 0.5, crops → 112 60 ha (C = 10), A = 0: sealed 5, grassed 5.
     var request = Aldo.request([Aldo.part(clc: [("211", "112", 60)])])
-    request.proportionSealed = 0.5
+    request.sealedShareFraction = 0.5
     let response = try Aldo.compute(request)
     #expect(response.annualAreas.map(\.areaHaPerYr) == [5, 5])
-    #expect(response.trace.decisions.contains(where: { $0.rule == "proportion_sealed" && $0.choice == "0.5" }))
+    #expect(response.trace.decisions.contains(where: { $0.rule == "sealed_share_fraction" && $0.choice == "0.5" }))
   }
 
   @Test func artificialOriginIsCountedTwiceAsCodedOnceCorrected() throws {

@@ -42,13 +42,13 @@ import Testing
     #expect(balance.netSequestration)
     // Forests: 2 060 617 / 2 103 607 = 0.97956 ≈ 98 %.
     let forests = try #require(balance.landUses.first(where: { $0.group == .forests }))
-    #expect(abs(forests.shareOfSequestration - 2_060_617.0 / 2_103_607.0) < 1e-12)
-    #expect((forests.shareOfSequestration * 100).rounded() == 98)
-    #expect(forests.shareOfEmissions == 0)
+    #expect(abs(forests.sequestrationShareFraction - 2_060_617.0 / 2_103_607.0) < 1e-12)
+    #expect((forests.sequestrationShareFraction * 100).rounded() == 98)
+    #expect(forests.emissionShareFraction == 0)
     // Artificial soils: 49 966 / 66 750 of the emissions, no share of the sequestration.
     let artificial = try #require(balance.landUses.first(where: { $0.group == .artificialSoils }))
-    #expect(abs(artificial.shareOfEmissions - 49_966.0 / 66_750.0) < 1e-12)
-    #expect(artificial.shareOfSequestration == 0)
+    #expect(abs(artificial.emissionShareFraction - 49_966.0 / 66_750.0) < 1e-12)
+    #expect(artificial.sequestrationShareFraction == 0)
     // Every group is listed in the seed's order, hedges and vineyards at 0.
     #expect(balance.landUses.map(\.group) == Carbon_Aldo_V1_LandUseGroup.balanceOrder)
     #expect(response.trace.value(of: "sequestered") == -2_103_607)

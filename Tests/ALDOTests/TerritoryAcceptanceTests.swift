@@ -94,7 +94,7 @@ import Testing
     #expect(response.territory.forestMethod.hasPrefix("APPROXIMATION"))
     #expect(response.trace.warnings.contains { $0.contains("APPROXIMATION") })
     // 94 EPCIs, three across the border with Normandie (13/28, 10/44 and 2/41 communes inside).
-    let straddling = response.territory.epcis.filter { $0.share < 1 }.map { "\($0.communesInside)/\($0.communesTotal)" }
+    let straddling = response.territory.epcis.filter { $0.shareFraction < 1 }.map { "\($0.communesInside)/\($0.communesTotal)" }
     #expect(straddling.sorted() == ["10/44", "13/28", "2/41"])
     // The spread the pack asks to report (§5.6 b: forest area −0.8 % / +2.7 % for majority rule /
     // whole EPCIs); growth is area × rate, so it moves by about as much.
@@ -118,7 +118,7 @@ import Testing
     #expect(abs(Self.gap(balance.sequesteredTCo2EPerYr, -2_103_608)) < 0.10)
     #expect(abs(Self.gap(balance.emittedTCo2EPerYr, 66_750)) < 0.02)
     #expect(abs(Self.gap(balance.netTCo2EPerYr, -2_036_858)) < 0.10)
-    let forestShare = balance.landUses.first { $0.group == .forests }?.shareOfSequestration ?? 0
+    let forestShare = balance.landUses.first { $0.group == .forests }?.sequestrationShareFraction ?? 0
     #expect(abs(forestShare - 0.98) < 0.01, "\(forestShare)")
   }
 }

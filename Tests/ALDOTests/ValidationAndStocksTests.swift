@@ -38,8 +38,8 @@ import Testing
 
   @Test func invalidOptionsNameTheirField() throws {
     var request = Aldo.request([Aldo.part()])
-    request.proportionSealed = 1.5
-    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "proportion_sealed")
+    request.sealedShareFraction = 1.5
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "sealed_share_fraction")
 
     request = Aldo.request([Aldo.part()])
     var practice = Carbon_Aldo_V1_PracticeArea()

@@ -39,8 +39,8 @@ import Testing
     // BI 218.0764 / 10 472 666.67 = 2.082338e-5.
     #expect(abs(wood.harvestSawnwoodM3PerYr - 726.8433459005856) < 1e-9)
     #expect(abs(wood.harvestIndustrialM3PerYr - 218.07635241604441) < 1e-9)
-    #expect(abs(wood.shareSawnwood - 3.775057846626668e-05) < 1e-17)
-    #expect(abs(wood.shareIndustrial - 2.0823383316566917e-05) < 1e-17)
+    #expect(abs(wood.sawnwoodShareFraction - 3.775057846626668e-05) < 1e-17)
+    #expect(abs(wood.industrialShareFraction - 2.0823383316566917e-05) < 1e-17)
     // × national stocks (CITEPA 2016–2019, tC): 3.775058e-5 × 33 741 446.79 = 1 273.76 tC BO,
     // 2.082338e-5 × 58 436 577.05 = 1 216.85 tC BI, 2 490.61 tC in all.
     #expect(wood.nationalStockSawnwoodTC == 33_741_446.79)
@@ -57,7 +57,7 @@ import Testing
     // The total includes the wood products and every group's share is of that total.
     let sum = response.groups.reduce(0) { $0 + $1.stockTC }
     #expect(abs(response.totalTC - sum) < 1e-6)
-    #expect(abs(row.share - 2_490.606378231504 / response.totalTC) < 1e-12)
+    #expect(abs(row.shareFraction - 2_490.606378231504 / response.totalTC) < 1e-12)
     #expect(!response.trace.warnings.contains(where: { $0.contains("not computed") }))
     #expect(response.trace.decisions.contains(where: { $0.rule == "wood_products_method" && $0.choice == "HARVEST" }))
   }
@@ -67,8 +67,8 @@ import Testing
     request.parts = [Self.exampleBStockPart()]
     let stocks = try Self.stocks(request)
     let flux = try Aldo.compute(WorkedExampleTests.exampleB())
-    #expect(stocks.woodProducts.shareSawnwood == flux.woodProducts.shareSawnwood)
-    #expect(stocks.woodProducts.shareIndustrial == flux.woodProducts.shareIndustrial)
+    #expect(stocks.woodProducts.sawnwoodShareFraction == flux.woodProducts.sawnwoodShareFraction)
+    #expect(stocks.woodProducts.industrialShareFraction == flux.woodProducts.industrialShareFraction)
   }
 
   @Test func woodProductStocksByPopulationAddThePartsPopulations() throws {
@@ -79,7 +79,7 @@ import Testing
     // 5 000 / 64 299 705 = 7.776085e-5; × 33 741 446.79 = 2 623.76 tC BO; × 58 436 577.05 = 4 544.08 tC BI.
     #expect(response.woodProducts.population == 5_000)
     #expect(response.woodProducts.harvestSawnwoodM3PerYr == 0)
-    #expect(abs(response.woodProducts.shareSawnwood - 7.776085442382667e-05) < 1e-17)
+    #expect(abs(response.woodProducts.sawnwoodShareFraction - 7.776085442382667e-05) < 1e-17)
     #expect(abs(response.woodProducts.stockSawnwoodTC - 2_623.7637318864836) < 1e-6)
     #expect(abs(response.woodProducts.stockIndustrialTC - 4_544.07816101178) < 1e-6)
     #expect(abs(Self.group(response, .woodProducts) - 7_167.841892898264) < 1e-6)

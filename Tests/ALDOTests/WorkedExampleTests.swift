@@ -161,8 +161,8 @@ import Testing
     // Row 1 broadleaf: BFT 3.29 × 300 = 987; VAT 1421.28; harvest 888.3 + 217.14 = 1105.44 m³.
     #expect(abs(wood.harvestSawnwoodM3PerYr - 726.8433459005856) < 1e-9)
     #expect(abs(wood.harvestIndustrialM3PerYr - 218.07635241604441) < 1e-9)
-    #expect(abs(wood.shareSawnwood - 3.775057846626668e-05) < 1e-17)
-    #expect(abs(wood.shareIndustrial - 2.0823383316566917e-05) < 1e-17)
+    #expect(abs(wood.sawnwoodShareFraction - 3.775057846626668e-05) < 1e-17)
+    #expect(abs(wood.industrialShareFraction - 2.0823383316566917e-05) < 1e-17)
     let bo = try #require(Aldo.entries(response, nil, nil, .woodProductsSawnwood).first)
     let bi = try #require(Aldo.entries(response, nil, nil, .woodProductsIndustrial).first)
     #expect(abs(bo.fluxTCo2EPerYr - -34.66109472624907) < 1e-9)
@@ -173,7 +173,7 @@ import Testing
   @Test func exampleBWoodProductsByPopulation() throws {
     let response = try Aldo.compute(Self.exampleB(.population, population: 5000))
     // 5000 / 64 299 705 = 7.776085e-5; × 918 160.6252 = 71.3970; × 441 532.8296 = 34.3340.
-    #expect(abs(response.woodProducts.shareSawnwood - 7.776085442382667e-05) < 1e-17)
+    #expect(abs(response.woodProducts.sawnwoodShareFraction - 7.776085442382667e-05) < 1e-17)
     #expect(abs(Aldo.entries(response, nil, nil, .woodProductsSawnwood)[0].fluxTCo2EPerYr - -71.39695471386688) < 1e-9)
     #expect(abs(Aldo.entries(response, nil, nil, .woodProductsIndustrial)[0].fluxTCo2EPerYr - -34.333970085865865) < 1e-9)
     #expect(abs(response.woodProducts.fluxTCo2EPerYr - -105.73092479973275) < 1e-9)

@@ -4,7 +4,8 @@ import Foundation
 import SwiftProtobuf
 import Testing
 
-/// Issue 20 point 9: "no proto field named with a Python/JS reserved word … add a lint test over
+/// Issue 20 point 9: "one spelling for tonnes of carbon per hectare, one for percentages vs
+/// fractions … no proto field named with a Python/JS reserved word … add a lint test over
 /// the .proto files that enforces the naming rule (e.g. `buf lint`-style rules you write as a
 /// test, since buf itself is not installable here)". Over the descriptor sets of every plugin and
 /// of the host's own services: every field of our packages (`carbon.*`).
@@ -40,6 +41,15 @@ struct ProtoNamingLintTests {
         // buf's FIELD_LOWER_SNAKE_CASE.
         if field.name != field.name.lowercased() || field.name.hasPrefix("_") || field.name.contains("__") {
           problems.append("\(name): not lower_snake_case")
+        }
+        // One spelling per unit: t_c (as t_co2e), percent.
+        if field.name.contains("tc_per") || field.name.hasPrefix("tc_") { problems.append("\(name): tonnes of carbon are spelt t_c") }
+        if field.name.hasSuffix("_pct") || field.name.contains("_pct_") { problems.append("\(name): percentages are spelt percent") }
+        // Issue 20 point 9, "one [spelling] for percentages vs fractions": a share says which.
+        if field.type == .double, field.name.contains("share") || field.name.contains("proportion"),
+          !(field.name.hasSuffix("_fraction") || field.name.hasSuffix("_percent"))
+        {
+          problems.append("\(name): a share ends with _fraction (0–1) or _percent (0–100)")
         }
         if field.options.hasCarbon_Domain_V1_formerly {
           let former = field.options.Carbon_Domain_V1_formerly
@@ -77,7 +87,15 @@ struct ProtoNamingLintTests {
     area.name = "areaHa"
     area.number = 3
     area.type = .double
-    message.field = [from, area]
+    var share = Google_Protobuf_FieldDescriptorProto()
+    share.name = "lhv_share"
+    share.number = 4
+    share.type = .double
+    var stock = Google_Protobuf_FieldDescriptorProto()
+    stock.name = "stock_tc_per_ha"
+    stock.number = 5
+    stock.type = .double
+    message.field = [from, area, share, stock]
     var file = Google_Protobuf_FileDescriptorProto()
     file.name = "lint.proto"
     file.package = "carbon.lint.v1"
@@ -88,6 +106,8 @@ struct ProtoNamingLintTests {
       try Self.problems(in: try set.serializedBytes()) == [
         "carbon.lint.v1.AnnualChange.from: a Python or JavaScript reserved word",
         "carbon.lint.v1.AnnualChange.areaHa: not lower_snake_case",
+        "carbon.lint.v1.AnnualChange.lhv_share: a share ends with _fraction (0–1) or _percent (0–100)",
+        "carbon.lint.v1.AnnualChange.stock_tc_per_ha: tonnes of carbon are spelt t_c",
       ])
   }
 }

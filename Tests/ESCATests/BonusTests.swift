@@ -143,7 +143,7 @@ import Testing
     request.coCrops = [other]
     request.efPolicy = .none
     let response = try call(request)
-    #expect(abs(response.lhvShare - 2.0 / 3) < 1e-12)
+    #expect(abs(response.lhvShareFraction - 2.0 / 3) < 1e-12)
     #expect(abs(response.escaGCo2EPerKgDry - 0.3 * k * 2 / 3 / 3300) < 1e-9)
     #expect(abs(response.productivityMjPerHaPerYr - 87120) < 1e-9)
     #expect(abs(response.escaGCo2EPerMjFeedstock - 0.3 * k * 2 / 3 / 3300 / 26.4) < 1e-9)

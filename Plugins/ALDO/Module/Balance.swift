@@ -58,10 +58,10 @@ enum BalanceBuilder {
       row.label = group.label
       let net = row.netFluxTCo2EPerYr
       if net < 0 && balance.sequesteredTCo2EPerYr != 0 {
-        row.shareOfSequestration = net / balance.sequesteredTCo2EPerYr
+        row.sequestrationShareFraction = net / balance.sequesteredTCo2EPerYr
       }
       if net > 0 && balance.emittedTCo2EPerYr != 0 {
-        row.shareOfEmissions = net / balance.emittedTCo2EPerYr
+        row.emissionShareFraction = net / balance.emittedTCo2EPerYr
       }
       balance.landUses.append(row)
     }

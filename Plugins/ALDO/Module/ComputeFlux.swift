@@ -44,16 +44,16 @@ extension AldoModule {
 
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "\(prefix)factor_overrides")
-    let proportionSealed =
-      request.hasProportionSealed
-      ? try Validate.inRange(request.proportionSealed, 0...1, "\(prefix)proportion_sealed")
+    let sealedShareFraction =
+      request.hasSealedShareFraction
+      ? try Validate.inRange(request.sealedShareFraction, 0...1, "\(prefix)sealed_share_fraction")
       : try Validate.inRange(
         reference.constant("default_proportion_sealed"), 0...1, "\(prefix)factor_overrides")
 
-    recordDecisions(&trace, mode: mode, woodMethod: woodMethod, proportionSealed: proportionSealed, explicit: request.hasProportionSealed)
+    recordDecisions(&trace, mode: mode, woodMethod: woodMethod, sealedShareFraction: sealedShareFraction, explicit: request.hasSealedShareFraction)
 
     var input = TerritoryInput(
-      data: reference, communes: communes, proportionSealed: proportionSealed, corrected: corrected, trace: trace, fieldPrefix: prefix)
+      data: reference, communes: communes, sealedShareFraction: sealedShareFraction, corrected: corrected, trace: trace, fieldPrefix: prefix)
     var parts: [ResolvedPart] = []
     var territory: TerritoryParts? = nil
     if request.hasTerritory {
@@ -75,7 +75,7 @@ extension AldoModule {
     applied += try applyAreaOverrides(request.areaOverrides, to: &parts, field: "\(prefix)area_overrides", reference: reference)
 
     trace.term("c_to_co2_factor", reference.constant("c_to_co2_factor"), .ratio, formula: "44/12", source: "Data/aldo-constants.csv")
-    trace.term("proportion_sealed", proportionSealed, .ratio, source: request.hasProportionSealed ? "request" : "Data/aldo-constants.csv")
+    trace.term("sealed_share_fraction", sealedShareFraction, .ratio, source: request.hasSealedShareFraction ? "request" : "Data/aldo-constants.csv")
     trace.term(
       "n2o_gwp", corrected ? reference.constant("n2o_gwp_ar5_corrected") : reference.constant("n2o_gwp"), .ratio,
       formula: corrected ? "AR5 (corrected mode)" : "AR6 as ALDO codes it", source: "Data/aldo-constants.csv")
@@ -145,11 +145,11 @@ extension AldoModule {
   /// counts whole when most of its communes are inside, else not at all), next to the share of
   /// communes used. Growth is linear in the share, so each EPCI's growth at share 1 is growth / share.
   static func recordBoundarySpread(_ territory: Carbon_Aldo_V1_TerritoryInfo, in trace: inout TraceBuilder) {
-    let straddling = territory.epcis.filter { $0.share > 0 && $0.share < 1 }
+    let straddling = territory.epcis.filter { $0.shareFraction > 0 && $0.shareFraction < 1 }
     guard !straddling.isEmpty else { return }
     let used = territory.epcis.reduce(0) { $0 + $1.growthFluxTCo2EPerYr }
-    let whole = territory.epcis.reduce(0) { $0 + ($1.share > 0 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
-    let majority = territory.epcis.reduce(0) { $0 + ($1.share > 0.5 ? $1.growthFluxTCo2EPerYr / $1.share : 0) }
+    let whole = territory.epcis.reduce(0) { $0 + ($1.shareFraction > 0 ? $1.growthFluxTCo2EPerYr / $1.shareFraction : 0) }
+    let majority = territory.epcis.reduce(0) { $0 + ($1.shareFraction > 0.5 ? $1.growthFluxTCo2EPerYr / $1.shareFraction : 0) }
     trace.term("forest_growth_share_of_communes", used, .tCo2EPerYr, formula: "EPCIs across the boundary × share of communes inside (used)")
     trace.term("forest_growth_whole_epcis", whole, .tCo2EPerYr, formula: "every EPCI touched counted whole (spread, not used)")
     trace.term("forest_growth_majority_rule", majority, .tCo2EPerYr, formula: "an EPCI counted whole if most of its communes are inside, else 0 (spread, not used)")
@@ -225,7 +225,7 @@ extension AldoModule {
 
   private func recordDecisions(
     _ trace: inout TraceBuilder, mode: Carbon_Aldo_V1_CalculationMode, woodMethod: Carbon_Aldo_V1_WoodProductsMethod,
-    proportionSealed: Double, explicit: Bool
+    sealedShareFraction: Double, explicit: Bool
   ) {
     trace.decision(
       "calculation_mode", mode == .corrected ? "CORRECTED" : "AS_CODED",
@@ -234,7 +234,7 @@ extension AldoModule {
         : "default (METHODS.md §3): reproduce ALDO as coded so the territory gets the official tool's figures")
     WoodProductShares.recordMethod(woodMethod, in: &trace)
     trace.decision(
-      "proportion_sealed", "\(proportionSealed)",
+      "sealed_share_fraction", "\(sealedShareFraction)",
       reason: explicit ? "given by the request" : "ALDO default (aldo-constants.csv default_proportion_sealed)")
     trace.decision(
       "practices_years", "no ×20",

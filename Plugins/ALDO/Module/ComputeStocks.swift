@@ -29,7 +29,7 @@ extension AldoModule {
     let epci = try epciInfo(request.epciSiren, field: "epci_siren", trace: &trace)
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
-    var input = TerritoryInput(data: reference, communes: nil, proportionSealed: 0, corrected: false, trace: trace)
+    var input = TerritoryInput(data: reference, communes: nil, sealedShareFraction: 0, corrected: false, trace: trace)
     let inventory = ForestInventory(data: reference)
     let rules = LandUseChangeRules(data: reference, correctLitter: false)
     var entries: [Carbon_Aldo_V1_StockEntry] = []
@@ -149,7 +149,7 @@ extension AldoModule {
       stock.stockTCo2E = stock.stockTC * co2PerC
       // Area once per leaf land use: the soil entry carries it (hedges have km, wood products no area).
       stock.areaHa = rows.filter { $0.pool == .soil }.reduce(0) { $0 + $1.areaHa }
-      stock.share = total > 0 ? stock.stockTC / total : 0
+      stock.shareFraction = total > 0 ? stock.stockTC / total : 0
       response.groups.append(stock)
       trace.term("stock.\(group.label)", stock.stockTC, .tC)
     }
@@ -174,7 +174,7 @@ extension AldoModule {
     let woodMethod = try WoodProductShares.method(request.woodProductsMethod, field: "wood_products_method")
     var reference = data
     let overrides = try reference.apply(request.factorOverrides, field: "factor_overrides")
-    var input = TerritoryInput(data: reference, communes: communes, proportionSealed: 0, corrected: false, trace: trace)
+    var input = TerritoryInput(data: reference, communes: communes, sealedShareFraction: 0, corrected: false, trace: trace)
     let territory = try territoryParts(request.territory, field: "territory", input: &input, trace: &trace)
     let inventory = ForestInventory(data: reference)
     var entries: [Carbon_Aldo_V1_StockEntry] = []
@@ -238,7 +238,7 @@ extension AldoModule {
       stock.stockTC = rows.reduce(0) { $0 + $1.stockTC }
       stock.stockTCo2E = stock.stockTC * co2PerC
       stock.areaHa = rows.reduce(0) { $0 + $1.areaHa }
-      stock.share = total > 0 ? stock.stockTC / total : 0
+      stock.shareFraction = total > 0 ? stock.stockTC / total : 0
       response.groups.append(stock)
       trace.term("stock.\(group.label)", stock.stockTC, .tC)
     }
@@ -264,8 +264,8 @@ extension AldoModule {
     detail.harvestSawnwoodM3PerYr = shares.harvestSawnwood
     detail.harvestIndustrialM3PerYr = shares.harvestIndustrial
     detail.population = shares.population
-    detail.shareSawnwood = shares.sawnwood
-    detail.shareIndustrial = shares.industrial
+    detail.sawnwoodShareFraction = shares.sawnwood
+    detail.industrialShareFraction = shares.industrial
     detail.nationalStockSawnwoodTC = reference.constant("wood_products_france_stock_bo")
     detail.nationalStockIndustrialTC = reference.constant("wood_products_france_stock_bi")
     detail.stockSawnwoodTC = shares.sawnwood * detail.nationalStockSawnwoodTC

@@ -197,15 +197,15 @@ struct FluxCalculator {
     detail.population = shares.population
     detail.harvestSawnwoodM3PerYr = shares.harvestSawnwood
     detail.harvestIndustrialM3PerYr = shares.harvestIndustrial
-    detail.shareSawnwood = shares.sawnwood
-    detail.shareIndustrial = shares.industrial
+    detail.sawnwoodShareFraction = shares.sawnwood
+    detail.industrialShareFraction = shares.industrial
     let sinkBO = data.constant("wood_products_france_sink_bo")
     let sinkBI = data.constant("wood_products_france_sink_bi")
-    let storedBO = detail.shareSawnwood * sinkBO
-    let storedBI = detail.shareIndustrial * sinkBI
+    let storedBO = detail.sawnwoodShareFraction * sinkBO
+    let storedBI = detail.industrialShareFraction * sinkBI
     for (pool, stored, share, sink) in [
-      (Carbon_Aldo_V1_Pool.woodProductsSawnwood, storedBO, detail.shareSawnwood, sinkBO),
-      (.woodProductsIndustrial, storedBI, detail.shareIndustrial, sinkBI),
+      (Carbon_Aldo_V1_Pool.woodProductsSawnwood, storedBO, detail.sawnwoodShareFraction, sinkBO),
+      (.woodProductsIndustrial, storedBI, detail.industrialShareFraction, sinkBI),
     ] {
       var item = FluxItem(group: .woodProducts, pool: pool)
       item.storedCo2e = stored

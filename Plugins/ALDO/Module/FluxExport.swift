@@ -112,11 +112,11 @@ extension AldoModule {
         set("usage_produits_bois", .text(sawnwood ? "BO" : "BI"))
         if wood.method == .population {
           set("approche_calculation_produits_bois", "consommmation")  // ALDO's spelling in its export
-          set("ratio_population_France", .number(sawnwood ? wood.shareSawnwood : wood.shareIndustrial))
+          set("ratio_population_France", .number(sawnwood ? wood.sawnwoodShareFraction : wood.industrialShareFraction))
         } else {
           set("approche_calculation_produits_bois", "production")
           set("recolte_locale_m3_an-1", .number(sawnwood ? wood.harvestSawnwoodM3PerYr : wood.harvestIndustrialM3PerYr))
-          set("ratio_recolte_France", .number(sawnwood ? wood.shareSawnwood : wood.shareIndustrial))
+          set("ratio_recolte_France", .number(sawnwood ? wood.sawnwoodShareFraction : wood.industrialShareFraction))
         }
       case .forestGrowth:
         set("gaz", "C")
@@ -165,8 +165,8 @@ extension AldoModule {
       name: "Synthèse", header: ["Occupation du sol", "Flux net (t CO2e/an)", "Part de la séquestration", "Part des émissions"])
     for row in response.balance.landUses {
       sheet.append([
-        .text(row.label), .number(row.netFluxTCo2EPerYr, decimals: 0), .number(row.shareOfSequestration, decimals: 4),
-        .number(row.shareOfEmissions, decimals: 4),
+        .text(row.label), .number(row.netFluxTCo2EPerYr, decimals: 0), .number(row.sequestrationShareFraction, decimals: 4),
+        .number(row.emissionShareFraction, decimals: 4),
       ])
     }
     sheet.append([])

@@ -138,7 +138,7 @@ extension AldoModule {
         entry.siren = share.epci
         entry.communesInside = Int32(share.inside)
         entry.communesTotal = Int32(share.total)
-        entry.share = share.share
+        entry.shareFraction = share.share
         entry.forestAreaHa = area
         info.epcis.append(entry)
         guard area > 0, share.share > 0, let interRegion = data.interRegionOfRegion[share.region] else { continue }

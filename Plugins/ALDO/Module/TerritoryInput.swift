@@ -22,7 +22,7 @@ struct ResolvedPart: Sendable {
 struct TerritoryInput {
   let data: AldoReferenceData
   let communes: CommuneReference?
-  let proportionSealed: Double
+  let sealedShareFraction: Double
   let corrected: Bool
   var trace: TraceBuilder
   /// Prefix of every error path (e.g. "flux." when the request is nested).
@@ -34,12 +34,12 @@ struct TerritoryInput {
   private var artificialOriginParts: [String] = []
 
   init(
-    data: AldoReferenceData, communes: CommuneReference?, proportionSealed: Double, corrected: Bool, trace: TraceBuilder,
+    data: AldoReferenceData, communes: CommuneReference?, sealedShareFraction: Double, corrected: Bool, trace: TraceBuilder,
     fieldPrefix: String = ""
   ) {
     self.data = data
     self.communes = communes
-    self.proportionSealed = proportionSealed
+    self.sealedShareFraction = sealedShareFraction
     self.corrected = corrected
     self.trace = trace
     self.fieldPrefix = fieldPrefix
@@ -230,7 +230,7 @@ struct TerritoryInput {
   /// ALDO's artificial split (`artificial_split_rules`): C = raw change to artificial codes
   /// other than 141 (stored under both sealed and grassed), A = raw change to 141.
   func split(_ raw: [Leaf: [Leaf: Double]]) -> [Leaf: [Leaf: Double]] {
-    let p = proportionSealed
+    let p = sealedShareFraction
     var result: [Leaf: [Leaf: Double]] = [:]
     for (from, targets) in raw {
       for (to, area) in targets where !to.isArtificial { result[from, default: [:]][to] = area }

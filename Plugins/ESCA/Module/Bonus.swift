@@ -41,12 +41,12 @@ enum Bonus {
         let other = try Check.positive(crop.lhvMjPerKgDry, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
         total += try Check.inRange(other, 0...100, "\(prefix)co_crops[\(index)].lhv_mj_per_kg_dry")
       }
-      share = trace.term("lhv_share", lhv / total, .ratio, formula: "LHV / Σ LHV of the energy crops of the parcel and year")
+      share = trace.term("lhv_share_fraction", lhv / total, .ratio, formula: "LHV / Σ LHV of the energy crops of the parcel and year")
       trace.decision(
         "lhv_split", "share = LHV_i / Σ LHV",
         reason: "two energy crops on the same parcel and year: the per-hectare bonus is split in proportion to each feedstock's LHV in MJ/kg dry (guidelines, STD-01 2.4.3), then divided by each crop's own yield")
     }
-    response.lhvShare = share
+    response.lhvShareFraction = share
 
     let carbonTerm = trace.term(
       "carbon_term", rate * EscaRules.co2PerCarbon * EscaRules.gramsPerTonne * share / yield, .gCo2EPerKg,

@@ -835,7 +835,7 @@ public nonisolated struct Carbon_Aldo_V1_AreaOverride: Sendable {
 }
 
 /// Replaces one reference value for this request only. Names are listed by
-/// ListReferenceData (e.g. "soil_flux/2_1/cult_prai", "constant/proportion_sealed",
+/// ListReferenceData (e.g. "soil_flux/2_1/cult_prai", "constant/sealed_share_fraction",
 /// "practice_soil/catchCrops", "forest/groupeser/B7/Feuillu/bilan_carbone").
 public nonisolated struct Carbon_Aldo_V1_FactorOverride: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -891,14 +891,14 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxRequest: Sendable {
 
   /// Share of newly artificialised land that is sealed, fraction in [0, 1] (default 0.8 when
   /// unset; proto3 `optional` so 0 can be asked for).
-  public var proportionSealed: Double {
-    get {_proportionSealed ?? 0}
-    set {_proportionSealed = newValue}
+  public var sealedShareFraction: Double {
+    get {_sealedShareFraction ?? 0}
+    set {_sealedShareFraction = newValue}
   }
-  /// Returns true if `proportionSealed` has been explicitly set.
-  public var hasProportionSealed: Bool {self._proportionSealed != nil}
-  /// Clears the value of `proportionSealed`. Subsequent reads from it will return its default value.
-  public mutating func clearProportionSealed() {self._proportionSealed = nil}
+  /// Returns true if `sealedShareFraction` has been explicitly set.
+  public var hasSealedShareFraction: Bool {self._sealedShareFraction != nil}
+  /// Clears the value of `sealedShareFraction`. Subsequent reads from it will return its default value.
+  public mutating func clearSealedShareFraction() {self._sealedShareFraction = nil}
 
   /// How wood products are shared (default: by harvest).
   public var woodProductsMethod: Carbon_Aldo_V1_WoodProductsMethod = .unspecified
@@ -935,7 +935,7 @@ public nonisolated struct Carbon_Aldo_V1_ComputeFluxRequest: Sendable {
 
   public init() {}
 
-  fileprivate var _proportionSealed: Double? = nil
+  fileprivate var _sealedShareFraction: Double? = nil
   fileprivate var _territory: Carbon_Aldo_V1_TerritorySelection? = nil
 }
 
@@ -1076,10 +1076,10 @@ public nonisolated struct Carbon_Aldo_V1_LandUseFlux: Sendable {
   public var leaves: [Carbon_Aldo_V1_LeafLandUseFlux] = []
 
   /// Share of the territory's sequestration, fraction (0 for an emitting group).
-  public var shareOfSequestration: Double = 0
+  public var sequestrationShareFraction: Double = 0
 
   /// Share of the territory's emissions, fraction (0 for a sequestering group).
-  public var shareOfEmissions: Double = 0
+  public var emissionShareFraction: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1151,10 +1151,10 @@ public nonisolated struct Carbon_Aldo_V1_WoodProductsDetail: Sendable {
   public var harvestIndustrialM3PerYr: Double = 0
 
   /// Share of the national BO sink, fraction.
-  public var shareSawnwood: Double = 0
+  public var sawnwoodShareFraction: Double = 0
 
   /// Share of the national BI sink, fraction.
-  public var shareIndustrial: Double = 0
+  public var industrialShareFraction: Double = 0
 
   /// Population used (population method), inhabitants.
   public var population: Double = 0
@@ -1360,7 +1360,7 @@ public nonisolated struct Carbon_Aldo_V1_EpciForestShare: Sendable {
   public var communesTotal: Int32 = 0
 
   /// communes_inside / communes_total: the share of the EPCI's forest counted (README §5.6 b).
-  public var share: Double = 0
+  public var shareFraction: Double = 0
 
   /// EPCI forest area (ign19.csv, all four subtypes), ha, before the share.
   public var forestAreaHa: Double = 0
@@ -1614,10 +1614,10 @@ public nonisolated struct Carbon_Aldo_V1_WoodProductsStockDetail: Sendable {
   public var harvestIndustrialM3PerYr: Double = 0
 
   /// Share of the national BO stock, fraction.
-  public var shareSawnwood: Double = 0
+  public var sawnwoodShareFraction: Double = 0
 
   /// Share of the national BI stock, fraction.
-  public var shareIndustrial: Double = 0
+  public var industrialShareFraction: Double = 0
 
   /// Population used (population method), inhabitants.
   public var population: Double = 0
@@ -1696,7 +1696,7 @@ public nonisolated struct Carbon_Aldo_V1_GroupStock: Sendable {
   public var areaHa: Double = 0
 
   /// Share of the territory stock, fraction.
-  public var share: Double = 0
+  public var shareFraction: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2514,7 +2514,7 @@ nonisolated extension Carbon_Aldo_V1_AppliedOverride: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeFluxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}proportion_sealed\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0\u{3}epci_siren\0\u{1}territory\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}territory_name\0\u{1}parts\0\u{3}sealed_share_fraction\0\u{3}wood_products_method\0\u{1}practices\0\u{3}area_overrides\0\u{3}factor_overrides\0\u{1}mode\0\u{3}epci_siren\0\u{1}territory\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2524,7 +2524,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.territoryName) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.parts) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self._proportionSealed) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._sealedShareFraction) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.woodProductsMethod) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.practices) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.areaOverrides) }()
@@ -2548,7 +2548,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
     if !self.parts.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.parts, fieldNumber: 2)
     }
-    try { if let v = self._proportionSealed {
+    try { if let v = self._sealedShareFraction {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
     } }()
     if self.woodProductsMethod != .unspecified {
@@ -2578,7 +2578,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeFluxRequest: SwiftProtobuf.Message, 
   public static func ==(lhs: Carbon_Aldo_V1_ComputeFluxRequest, rhs: Carbon_Aldo_V1_ComputeFluxRequest) -> Bool {
     if lhs.territoryName != rhs.territoryName {return false}
     if lhs.parts != rhs.parts {return false}
-    if lhs._proportionSealed != rhs._proportionSealed {return false}
+    if lhs._sealedShareFraction != rhs._sealedShareFraction {return false}
     if lhs.woodProductsMethod != rhs.woodProductsMethod {return false}
     if lhs.practices != rhs.practices {return false}
     if lhs.areaOverrides != rhs.areaOverrides {return false}
@@ -2803,7 +2803,7 @@ nonisolated extension Carbon_Aldo_V1_LeafLandUseFlux: SwiftProtobuf.Message, Swi
 
 nonisolated extension Carbon_Aldo_V1_LandUseFlux: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LandUseFlux"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}label\0\u{3}net_flux_t_co2e_per_yr\0\u{3}stock_change_t_c_per_yr\0\u{1}pools\0\u{1}leaves\0\u{3}share_of_sequestration\0\u{3}share_of_emissions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}label\0\u{3}net_flux_t_co2e_per_yr\0\u{3}stock_change_t_c_per_yr\0\u{1}pools\0\u{1}leaves\0\u{3}sequestration_share_fraction\0\u{3}emission_share_fraction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2817,8 +2817,8 @@ nonisolated extension Carbon_Aldo_V1_LandUseFlux: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.stockChangeTCPerYr) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.pools) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.leaves) }()
-      case 7: try { try decoder.decodeSingularDoubleField(value: &self.shareOfSequestration) }()
-      case 8: try { try decoder.decodeSingularDoubleField(value: &self.shareOfEmissions) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.sequestrationShareFraction) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.emissionShareFraction) }()
       default: break
       }
     }
@@ -2843,11 +2843,11 @@ nonisolated extension Carbon_Aldo_V1_LandUseFlux: SwiftProtobuf.Message, SwiftPr
     if !self.leaves.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.leaves, fieldNumber: 6)
     }
-    if self.shareOfSequestration.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareOfSequestration, fieldNumber: 7)
+    if self.sequestrationShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.sequestrationShareFraction, fieldNumber: 7)
     }
-    if self.shareOfEmissions.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareOfEmissions, fieldNumber: 8)
+    if self.emissionShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.emissionShareFraction, fieldNumber: 8)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2859,8 +2859,8 @@ nonisolated extension Carbon_Aldo_V1_LandUseFlux: SwiftProtobuf.Message, SwiftPr
     if lhs.stockChangeTCPerYr != rhs.stockChangeTCPerYr {return false}
     if lhs.pools != rhs.pools {return false}
     if lhs.leaves != rhs.leaves {return false}
-    if lhs.shareOfSequestration != rhs.shareOfSequestration {return false}
-    if lhs.shareOfEmissions != rhs.shareOfEmissions {return false}
+    if lhs.sequestrationShareFraction != rhs.sequestrationShareFraction {return false}
+    if lhs.emissionShareFraction != rhs.emissionShareFraction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2963,7 +2963,7 @@ nonisolated extension Carbon_Aldo_V1_AnnualArea: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WoodProductsDetail"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}harvest_sawnwood_m3_per_yr\0\u{3}harvest_industrial_m3_per_yr\0\u{3}share_sawnwood\0\u{3}share_industrial\0\u{1}population\0\u{3}flux_t_co2e_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}harvest_sawnwood_m3_per_yr\0\u{3}harvest_industrial_m3_per_yr\0\u{3}sawnwood_share_fraction\0\u{3}industrial_share_fraction\0\u{1}population\0\u{3}flux_t_co2e_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2974,8 +2974,8 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularEnumField(value: &self.method) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.harvestSawnwoodM3PerYr) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.harvestIndustrialM3PerYr) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.shareSawnwood) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.shareIndustrial) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.sawnwoodShareFraction) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.industrialShareFraction) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.population) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.fluxTCo2EPerYr) }()
       default: break
@@ -2993,11 +2993,11 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, 
     if self.harvestIndustrialM3PerYr.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.harvestIndustrialM3PerYr, fieldNumber: 3)
     }
-    if self.shareSawnwood.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareSawnwood, fieldNumber: 4)
+    if self.sawnwoodShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.sawnwoodShareFraction, fieldNumber: 4)
     }
-    if self.shareIndustrial.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareIndustrial, fieldNumber: 5)
+    if self.industrialShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.industrialShareFraction, fieldNumber: 5)
     }
     if self.population.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.population, fieldNumber: 6)
@@ -3012,8 +3012,8 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsDetail: SwiftProtobuf.Message, 
     if lhs.method != rhs.method {return false}
     if lhs.harvestSawnwoodM3PerYr != rhs.harvestSawnwoodM3PerYr {return false}
     if lhs.harvestIndustrialM3PerYr != rhs.harvestIndustrialM3PerYr {return false}
-    if lhs.shareSawnwood != rhs.shareSawnwood {return false}
-    if lhs.shareIndustrial != rhs.shareIndustrial {return false}
+    if lhs.sawnwoodShareFraction != rhs.sawnwoodShareFraction {return false}
+    if lhs.industrialShareFraction != rhs.industrialShareFraction {return false}
     if lhs.population != rhs.population {return false}
     if lhs.fluxTCo2EPerYr != rhs.fluxTCo2EPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3296,7 +3296,7 @@ nonisolated extension Carbon_Aldo_V1_TerritorySelection: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Aldo_V1_EpciForestShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EpciForestShare"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{3}communes_inside\0\u{3}communes_total\0\u{1}share\0\u{3}forest_area_ha\0\u{3}growth_flux_t_co2e_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}siren\0\u{3}communes_inside\0\u{3}communes_total\0\u{3}share_fraction\0\u{3}forest_area_ha\0\u{3}growth_flux_t_co2e_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3307,7 +3307,7 @@ nonisolated extension Carbon_Aldo_V1_EpciForestShare: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularStringField(value: &self.siren) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.communesInside) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.communesTotal) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.shareFraction) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.forestAreaHa) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.growthFluxTCo2EPerYr) }()
       default: break
@@ -3325,8 +3325,8 @@ nonisolated extension Carbon_Aldo_V1_EpciForestShare: SwiftProtobuf.Message, Swi
     if self.communesTotal != 0 {
       try visitor.visitSingularInt32Field(value: self.communesTotal, fieldNumber: 3)
     }
-    if self.share.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 4)
+    if self.shareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareFraction, fieldNumber: 4)
     }
     if self.forestAreaHa.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.forestAreaHa, fieldNumber: 5)
@@ -3341,7 +3341,7 @@ nonisolated extension Carbon_Aldo_V1_EpciForestShare: SwiftProtobuf.Message, Swi
     if lhs.siren != rhs.siren {return false}
     if lhs.communesInside != rhs.communesInside {return false}
     if lhs.communesTotal != rhs.communesTotal {return false}
-    if lhs.share != rhs.share {return false}
+    if lhs.shareFraction != rhs.shareFraction {return false}
     if lhs.forestAreaHa != rhs.forestAreaHa {return false}
     if lhs.growthFluxTCo2EPerYr != rhs.growthFluxTCo2EPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3734,7 +3734,7 @@ nonisolated extension Carbon_Aldo_V1_ComputeStocksRequest: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WoodProductsStockDetail"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}harvest_sawnwood_m3_per_yr\0\u{3}harvest_industrial_m3_per_yr\0\u{3}share_sawnwood\0\u{3}share_industrial\0\u{1}population\0\u{3}national_stock_sawnwood_t_c\0\u{3}national_stock_industrial_t_c\0\u{3}stock_sawnwood_t_c\0\u{3}stock_industrial_t_c\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{3}harvest_sawnwood_m3_per_yr\0\u{3}harvest_industrial_m3_per_yr\0\u{3}sawnwood_share_fraction\0\u{3}industrial_share_fraction\0\u{1}population\0\u{3}national_stock_sawnwood_t_c\0\u{3}national_stock_industrial_t_c\0\u{3}stock_sawnwood_t_c\0\u{3}stock_industrial_t_c\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3745,8 +3745,8 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularEnumField(value: &self.method) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.harvestSawnwoodM3PerYr) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.harvestIndustrialM3PerYr) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.shareSawnwood) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.shareIndustrial) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.sawnwoodShareFraction) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.industrialShareFraction) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.population) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.nationalStockSawnwoodTC) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.nationalStockIndustrialTC) }()
@@ -3767,11 +3767,11 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Mess
     if self.harvestIndustrialM3PerYr.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.harvestIndustrialM3PerYr, fieldNumber: 3)
     }
-    if self.shareSawnwood.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareSawnwood, fieldNumber: 4)
+    if self.sawnwoodShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.sawnwoodShareFraction, fieldNumber: 4)
     }
-    if self.shareIndustrial.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.shareIndustrial, fieldNumber: 5)
+    if self.industrialShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.industrialShareFraction, fieldNumber: 5)
     }
     if self.population.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.population, fieldNumber: 6)
@@ -3795,8 +3795,8 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Mess
     if lhs.method != rhs.method {return false}
     if lhs.harvestSawnwoodM3PerYr != rhs.harvestSawnwoodM3PerYr {return false}
     if lhs.harvestIndustrialM3PerYr != rhs.harvestIndustrialM3PerYr {return false}
-    if lhs.shareSawnwood != rhs.shareSawnwood {return false}
-    if lhs.shareIndustrial != rhs.shareIndustrial {return false}
+    if lhs.sawnwoodShareFraction != rhs.sawnwoodShareFraction {return false}
+    if lhs.industrialShareFraction != rhs.industrialShareFraction {return false}
     if lhs.population != rhs.population {return false}
     if lhs.nationalStockSawnwoodTC != rhs.nationalStockSawnwoodTC {return false}
     if lhs.nationalStockIndustrialTC != rhs.nationalStockIndustrialTC {return false}
@@ -3874,7 +3874,7 @@ nonisolated extension Carbon_Aldo_V1_StockEntry: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GroupStock"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}label\0\u{3}stock_t_c\0\u{3}stock_t_co2e\0\u{3}area_ha\0\u{1}share\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{1}label\0\u{3}stock_t_c\0\u{3}stock_t_co2e\0\u{3}area_ha\0\u{3}share_fraction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3887,7 +3887,7 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.stockTC) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.stockTCo2E) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.areaHa) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.shareFraction) }()
       default: break
       }
     }
@@ -3909,8 +3909,8 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
     if self.areaHa.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.areaHa, fieldNumber: 5)
     }
-    if self.share.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 6)
+    if self.shareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.shareFraction, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3921,7 +3921,7 @@ nonisolated extension Carbon_Aldo_V1_GroupStock: SwiftProtobuf.Message, SwiftPro
     if lhs.stockTC != rhs.stockTC {return false}
     if lhs.stockTCo2E != rhs.stockTCo2E {return false}
     if lhs.areaHa != rhs.areaHa {return false}
-    if lhs.share != rhs.share {return false}
+    if lhs.shareFraction != rhs.shareFraction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -2422,9 +2422,9 @@ public nonisolated struct Carbon_Esca_V1_BonusResponse: @unchecked Sendable {
   }
 
   /// Share of the per-hectare bonus given to this feedstock (LHV split), dimensionless.
-  public var lhvShare: Double {
-    get {_storage._lhvShare}
-    set {_uniqueStorage()._lhvShare = newValue}
+  public var lhvShareFraction: Double {
+    get {_storage._lhvShareFraction}
+    set {_uniqueStorage()._lhvShareFraction = newValue}
   }
 
   /// Carbon term r × 3.664e6 × share / yield, g CO2e/kg dry.
@@ -5846,11 +5846,11 @@ nonisolated extension Carbon_Esca_V1_CappedShare: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BonusResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}lhv_share\0\u{3}carbon_term_g_co2e_per_kg\0\u{3}ef_historic_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}ef_g_co2e_per_kg\0\u{3}ef_term_g_co2e_per_kg\0\u{3}regulation_ef_g_co2e_per_kg\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}productivity_mj_per_ha_per_yr\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}allocation_product\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}capped_shares\0\u{1}trace\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}livestock_effluent_bonus_g_co2e_per_mj\0\u{3}esca_total_g_co2e_per_mj_fuel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{3}lhv_share_fraction\0\u{3}carbon_term_g_co2e_per_kg\0\u{3}ef_historic_g_co2e_per_kg\0\u{3}ef_current_g_co2e_per_kg\0\u{3}ef_g_co2e_per_kg\0\u{3}ef_term_g_co2e_per_kg\0\u{3}regulation_ef_g_co2e_per_kg\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}productivity_mj_per_ha_per_yr\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}allocation_product\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}capped_shares\0\u{1}trace\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}livestock_effluent_bonus_g_co2e_per_mj\0\u{3}esca_total_g_co2e_per_mj_fuel\0")
 
   fileprivate class _StorageClass {
     var _annualRateTCPerHaPerYr: Double = 0
-    var _lhvShare: Double = 0
+    var _lhvShareFraction: Double = 0
     var _carbonTermGCo2EPerKg: Double = 0
     var _efHistoricGCo2EPerKg: Double = 0
     var _efCurrentGCo2EPerKg: Double = 0
@@ -5878,7 +5878,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
 
     init(copying source: _StorageClass) {
       _annualRateTCPerHaPerYr = source._annualRateTCPerHaPerYr
-      _lhvShare = source._lhvShare
+      _lhvShareFraction = source._lhvShareFraction
       _carbonTermGCo2EPerKg = source._carbonTermGCo2EPerKg
       _efHistoricGCo2EPerKg = source._efHistoricGCo2EPerKg
       _efCurrentGCo2EPerKg = source._efCurrentGCo2EPerKg
@@ -5914,7 +5914,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._annualRateTCPerHaPerYr) }()
-        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._lhvShare) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._lhvShareFraction) }()
         case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._carbonTermGCo2EPerKg) }()
         case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._efHistoricGCo2EPerKg) }()
         case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._efCurrentGCo2EPerKg) }()
@@ -5946,8 +5946,8 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
       if _storage._annualRateTCPerHaPerYr.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._annualRateTCPerHaPerYr, fieldNumber: 1)
       }
-      if _storage._lhvShare.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._lhvShare, fieldNumber: 2)
+      if _storage._lhvShareFraction.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._lhvShareFraction, fieldNumber: 2)
       }
       if _storage._carbonTermGCo2EPerKg.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._carbonTermGCo2EPerKg, fieldNumber: 3)
@@ -6007,7 +6007,7 @@ nonisolated extension Carbon_Esca_V1_BonusResponse: SwiftProtobuf.Message, Swift
         let _storage = _args.0
         let rhs_storage = _args.1
         if _storage._annualRateTCPerHaPerYr != rhs_storage._annualRateTCPerHaPerYr {return false}
-        if _storage._lhvShare != rhs_storage._lhvShare {return false}
+        if _storage._lhvShareFraction != rhs_storage._lhvShareFraction {return false}
         if _storage._carbonTermGCo2EPerKg != rhs_storage._carbonTermGCo2EPerKg {return false}
         if _storage._efHistoricGCo2EPerKg != rhs_storage._efHistoricGCo2EPerKg {return false}
         if _storage._efCurrentGCo2EPerKg != rhs_storage._efCurrentGCo2EPerKg {return false}
