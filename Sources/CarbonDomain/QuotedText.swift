@@ -24,15 +24,18 @@ extension StringProtocol {
       case "\r": result += "\\r"
       case "\t": result += "\\t"
       case "<", ">", "&", "\u{7F}"..."\u{9F}", "\u{2028}", "\u{2029}":
-        result += Self.unicodeEscape(scalar)
+        result += QuotedText.unicodeEscape(scalar)
       default:
-        if scalar.value < 0x20 { result += Self.unicodeEscape(scalar) } else { result.unicodeScalars.append(scalar) }
+        if scalar.value < 0x20 { result += QuotedText.unicodeEscape(scalar) } else { result.unicodeScalars.append(scalar) }
       }
     }
     return result + "\""
   }
+}
 
-  private static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
+/// The `\u001b` form both escapes write.
+private enum QuotedText {
+  static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
     let hex = String(scalar.value, radix: 16, uppercase: false)
     return "\\u" + String(repeating: "0", count: Swift.max(0, 4 - hex.count)) + hex
   }
@@ -47,8 +50,7 @@ extension String {
     var result = ""
     for scalar in unicodeScalars {
       if Self.isEscapedControl(scalar) {
-        let hex = String(scalar.value, radix: 16)
-        result += "\\u" + String(repeating: "0", count: Swift.max(0, 4 - hex.count)) + hex
+        result += QuotedText.unicodeEscape(scalar)
       } else {
         result.unicodeScalars.append(scalar)
       }

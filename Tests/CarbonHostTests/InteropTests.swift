@@ -6,16 +6,24 @@ import Testing
 /// `openssl s_client` for the TLS versions.
 @Suite("Interoperability with independent clients", .serialized)
 struct InteropTests {
+  /// A fresh directory holding the Python messages and stubs of `protos` and of every domain
+  /// .proto, generated with grpcio-tools as a Python client team would.
+  static func pythonStubs(_ name: String, for protos: [String]) throws -> String {
+    let work = try TestEnvironment.temporaryDirectory(name)
+    let protocols = TestEnvironment.repositoryRoot + "/protocols"
+    let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
+      .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
+    let generate = try runProcess("/usr/bin/env", [
+      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
+    ] + protos + domain)
+    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    return work
+  }
+
   @Test func pythonGrpcioClientCallsACPluginOverTLS() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
-    let work = try TestEnvironment.temporaryDirectory("python")
-    let protocols = TestEnvironment.repositoryRoot + "/protocols"
-    let generate = try runProcess("/usr/bin/env", [
-      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
-      "carbon/examples/v1/gwp.proto", "carbon/domain/v1/gas.proto",
-    ])
-    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    let work = try Self.pythonStubs("python", for: ["carbon/examples/v1/gwp.proto"])
     let script = """
       import sys
       sys.path.insert(0, "\(work)")
@@ -47,15 +55,7 @@ struct InteropTests {
   @Test func pythonGrpcStatusReadsTheStandardErrorDetailsOfEveryError() async throws {
     let host = try await RunningHost.startExamples(extra: [("esca", try TestEnvironment.plugin("libESCA.so"))])
     defer { Task { try? await host.stop() } }
-    let work = try TestEnvironment.temporaryDirectory("python-status")
-    let protocols = TestEnvironment.repositoryRoot + "/protocols"
-    let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
-      .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
-    let generate = try runProcess("/usr/bin/env", [
-      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
-      "carbon/examples/v1/gwp.proto", "carbon/esca/v1/esca.proto",
-    ] + domain)
-    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    let work = try Self.pythonStubs("python-status", for: ["carbon/examples/v1/gwp.proto", "carbon/esca/v1/esca.proto"])
     let script = """
       import sys
       sys.path.insert(0, "\(work)")
@@ -137,15 +137,8 @@ struct InteropTests {
       ("snbc", try TestEnvironment.plugin("libSNBC.so")),
     ])
     defer { Task { try? await host.stop() } }
-    let work = try TestEnvironment.temporaryDirectory("python-edges")
-    let protocols = TestEnvironment.repositoryRoot + "/protocols"
-    let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
-      .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
-    let generate = try runProcess("/usr/bin/env", [
-      "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
-      "carbon/aldo/v1/aldo.proto", "carbon/snbc/v1/snbc.proto", "carbon/host/v1/host.proto",
-    ] + domain)
-    try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
+    let work = try Self.pythonStubs(
+      "python-edges", for: ["carbon/aldo/v1/aldo.proto", "carbon/snbc/v1/snbc.proto", "carbon/host/v1/host.proto"])
     let script = #"""
       import sys
       sys.path.insert(0, "\#(work)")
