@@ -26,6 +26,9 @@ import Testing
     #expect(Aldo.entries(response, .cropland, .artificialSealed, .biomass).isEmpty)
     #expect(abs(Aldo.group(response, .artificialSoils) - (366.6666666666667 + 38.46700000000000)) < 1e-6)
     #expect(response.balance.emittedTCo2EPerYr > 0 && response.balance.sequesteredTCo2EPerYr == 0)
+    // Issue 20 point 9: a change entry's area is a rate, ha/yr, in its own field; area_ha (ha) is
+    // left for entries that cover an area.
+    #expect(soil.areaHaPerYr == 5 && soil.areaHa == 0)
   }
 
   @Test func slowChangeSpreadOverTwentyYears() throws {

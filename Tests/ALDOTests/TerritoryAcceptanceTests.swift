@@ -69,7 +69,7 @@ import Testing
       let value = Aldo.group(response, group)
       #expect(abs(Self.gap(value, seed)) < 0.10, "\(group): \(value)")
       let deforestation = Self.pool(response, group, .forestBiomassLoss)
-      let lostArea = response.entries.filter { $0.group == group && $0.pool == .forestBiomassLoss }.reduce(0) { $0 + $1.areaHa }
+      let lostArea = response.entries.filter { $0.group == group && $0.pool == .forestBiomassLoss }.reduce(0) { $0 + $1.areaHaPerYr }
       // The seed's figure minus everything but deforestation = ALDO's deforestation; per ha lost:
       let impliedLoss = (seed - (value - deforestation)) / co2PerC / lostArea
       let moduleLoss = deforestation / co2PerC / lostArea

@@ -100,6 +100,11 @@ import Testing
     #expect(abs(group(.forests) - 3_041.6) < 1e-9)
     // Hedges in Aisne (file code "2"): 3 km × 97.8195561667002 tC/km.
     #expect(abs(group(.hedges) - 3 * 97.8195561667002) < 1e-9)
+    // Issue 20 point 9: a hedge's entry gives its length in km and its density in t C/km, not
+    // in the per-hectare fields (which held t C/km until the split).
+    let hedge = try #require(response.entries.first { $0.landUse == .hedges })
+    #expect(hedge.lengthKm == 3 && hedge.densityTCPerKm == 97.8195561667002)
+    #expect(hedge.areaHa == 0 && hedge.densityTCPerHa == 0)
     #expect(abs(response.totalTCo2E - response.totalTC * 44 / 12) < 1e-6)
     #expect(response.trace.decisions.contains(where: { $0.rule == "forest_stock_density_without_stands" }))
   }

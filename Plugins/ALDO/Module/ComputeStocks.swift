@@ -54,8 +54,13 @@ extension AldoModule {
         entry.landUse = leaf?.landUse ?? .hedges
         entry.group = leaf?.group ?? .hedges
         entry.pool = pool
-        entry.areaHa = leaf == nil ? 0 : area  // hedges: the length is in the reference text
-        entry.densityTCPerHa = density
+        if leaf == nil {  // hedges: a length in km and a density per km
+          entry.lengthKm = area
+          entry.densityTCPerKm = density
+        } else {
+          entry.areaHa = area
+          entry.densityTCPerHa = density
+        }
         entry.stockTC = area * density
         entry.reference = source
         entries.append(entry)

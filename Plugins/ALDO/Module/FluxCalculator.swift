@@ -29,7 +29,8 @@ struct FluxItem: Sendable {
     if let to { entry.toLandUse = to.landUse }
     entry.group = group
     entry.pool = pool
-    entry.areaHa = area
+    // A change (from → to) moves an area every year; growth and practices cover an area.
+    if from != nil && to != nil { entry.areaHaPerYr = area } else { entry.areaHa = area }
     entry.unitStockChangeTC = unit
     entry.years = years
     entry.stockChangeTCPerYr = stockChangeTC

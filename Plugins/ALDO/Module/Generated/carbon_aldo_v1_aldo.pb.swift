@@ -987,7 +987,7 @@ public nonisolated struct Carbon_Aldo_V1_FluxEntry: Sendable {
   /// Pool or source.
   public var pool: Carbon_Aldo_V1_Pool = .unspecified
 
-  /// Area, ha/yr for changes, ha for growth and practices (0 for wood products).
+  /// Area, ha, of growth and practice entries (0 for changes and wood products).
   public var areaHa: Double = 0
 
   /// Reference unit value as a STOCK CHANGE (positive = carbon gained): t C/ha for
@@ -1011,6 +1011,10 @@ public nonisolated struct Carbon_Aldo_V1_FluxEntry: Sendable {
 
   /// Practice of a practice entry.
   public var practice: Carbon_Aldo_V1_Practice = .unspecified
+
+  /// Area changing every year, ha/yr, of land-use change entries (0 for the others). It was
+  /// given in area_ha until 2026-12-03, whose unit then depended on the entry.
+  public var areaHaPerYr: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1660,7 +1664,8 @@ public nonisolated struct Carbon_Aldo_V1_StockEntry: Sendable {
   /// Area, ha (0 for hedges and wood products).
   public var areaHa: Double = 0
 
-  /// Density, t C/ha (t C/km for hedges; 0 for wood products, a share of a national stock).
+  /// Density, t C/ha (0 for hedges, see density_t_c_per_km, and for wood products, a share of a
+  /// national stock).
   public var densityTCPerHa: Double = 0
 
   /// Stock, t C.
@@ -1668,6 +1673,12 @@ public nonisolated struct Carbon_Aldo_V1_StockEntry: Sendable {
 
   /// Reference row used.
   public var reference: String = String()
+
+  /// Hedges: length, km, and density, t C/km (0 for the other entries). Until 2026-12-03 the
+  /// density of hedges was given in density_t_c_per_ha.
+  public var lengthKm: Double = 0
+
+  public var densityTCPerKm: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2643,7 +2654,7 @@ nonisolated extension Carbon_Aldo_V1_EpciInfo: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FluxEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}from_land_use\0\u{3}to_land_use\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}unit_stock_change_t_c\0\u{1}years\0\u{3}stock_change_t_c_per_yr\0\u{3}flux_t_co2e_per_yr\0\u{3}n2o_t_per_yr\0\u{1}reference\0\u{1}practice\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}from_land_use\0\u{3}to_land_use\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}unit_stock_change_t_c\0\u{1}years\0\u{3}stock_change_t_c_per_yr\0\u{3}flux_t_co2e_per_yr\0\u{3}n2o_t_per_yr\0\u{1}reference\0\u{1}practice\0\u{3}area_ha_per_yr\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2664,6 +2675,7 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
       case 11: try { try decoder.decodeSingularDoubleField(value: &self.n2OTPerYr) }()
       case 12: try { try decoder.decodeSingularStringField(value: &self.reference) }()
       case 13: try { try decoder.decodeSingularEnumField(value: &self.practice) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self.areaHaPerYr) }()
       default: break
       }
     }
@@ -2709,6 +2721,9 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
     if self.practice != .unspecified {
       try visitor.visitSingularEnumField(value: self.practice, fieldNumber: 13)
     }
+    if self.areaHaPerYr.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.areaHaPerYr, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2726,6 +2741,7 @@ nonisolated extension Carbon_Aldo_V1_FluxEntry: SwiftProtobuf.Message, SwiftProt
     if lhs.n2OTPerYr != rhs.n2OTPerYr {return false}
     if lhs.reference != rhs.reference {return false}
     if lhs.practice != rhs.practice {return false}
+    if lhs.areaHaPerYr != rhs.areaHaPerYr {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3809,7 +3825,7 @@ nonisolated extension Carbon_Aldo_V1_WoodProductsStockDetail: SwiftProtobuf.Mess
 
 nonisolated extension Carbon_Aldo_V1_StockEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}land_use\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}density_t_c_per_ha\0\u{3}stock_t_c\0\u{1}reference\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}part\0\u{3}land_use\0\u{1}group\0\u{1}pool\0\u{3}area_ha\0\u{3}density_t_c_per_ha\0\u{3}stock_t_c\0\u{1}reference\0\u{3}length_km\0\u{3}density_t_c_per_km\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3825,6 +3841,8 @@ nonisolated extension Carbon_Aldo_V1_StockEntry: SwiftProtobuf.Message, SwiftPro
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.densityTCPerHa) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.stockTC) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.reference) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.lengthKm) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.densityTCPerKm) }()
       default: break
       }
     }
@@ -3855,6 +3873,12 @@ nonisolated extension Carbon_Aldo_V1_StockEntry: SwiftProtobuf.Message, SwiftPro
     if !self.reference.isEmpty {
       try visitor.visitSingularStringField(value: self.reference, fieldNumber: 8)
     }
+    if self.lengthKm.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.lengthKm, fieldNumber: 9)
+    }
+    if self.densityTCPerKm.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.densityTCPerKm, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3867,6 +3891,8 @@ nonisolated extension Carbon_Aldo_V1_StockEntry: SwiftProtobuf.Message, SwiftPro
     if lhs.densityTCPerHa != rhs.densityTCPerHa {return false}
     if lhs.stockTC != rhs.stockTC {return false}
     if lhs.reference != rhs.reference {return false}
+    if lhs.lengthKm != rhs.lengthKm {return false}
+    if lhs.densityTCPerKm != rhs.densityTCPerKm {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
