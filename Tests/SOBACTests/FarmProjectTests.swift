@@ -157,7 +157,7 @@ import Testing
     let maize = try #require(result.cropYields.first)
     #expect(maize.genericProjectYears == [2022])
     // Project mean (9 × 4 + 8.5)/5 = 8.9 t/ha: within tolerance.
-    #expect(abs(maize.projectMeanTPerHa - 8.9) < 1e-12)
+    #expect(abs(maize.projectMeanYield - 8.9) < 1e-12)
   }
 
   @Test func newCropNeedsAgresteReferenceYields() throws {
@@ -169,7 +169,7 @@ import Testing
       var generic = Carbon_Sobac_V1_GenericReferenceYield()
       generic.crop = "soja"
       generic.year = year
-      generic.yieldTPerHa = 3.5
+      generic.referenceYield = 3.5
       generic.source = "Agreste SAA, Tarn-et-Garonne"
       farm.genericReferenceYields.append(generic)
     }

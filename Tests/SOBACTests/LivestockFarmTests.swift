@@ -47,11 +47,11 @@ import Testing
     #expect(abs(dairyReduction - 122.1495) < 1e-3)
     #expect(abs(result.finalReductionTCo2E - dairyReduction) < 1e-9)
     let grass = try #require(result.cropYields.first { $0.crop == "prairie temporaire" })
-    #expect(grass.referenceMeanTPerHa == 8 && grass.projectMeanTPerHa == 8)
+    #expect(grass.referenceMeanYield == 8 && grass.projectMeanYield == 8)
     #expect(grass.yieldBasis == "produced_t / area_ha (self-consumed)")
     #expect(grass.status == .withinTolerance)
     let milk = try #require(result.cropYields.first { $0.crop == "milk" })
-    #expect(milk.yieldUnit == "hL/UGB" && milk.referenceMeanTPerHa == 70)
+    #expect(milk.yieldUnit == "hL/UGB" && milk.referenceMeanYield == 70)
     #expect(result.trace.decisions.contains { $0.rule == "production_system" && $0.choice == "LIVESTOCK" })
   }
 
@@ -63,7 +63,7 @@ import Testing
   @Test func milkYieldPerUgbEntersTheYieldSafeguard() throws {
     let result = try evaluate(dairyFarm { year, record in if year >= 2020 { record.milkSoldHl = 5000 } })
     let milk = try #require(result.cropYields.first { $0.crop == "milk" })
-    #expect(milk.projectMeanTPerHa == 50)
+    #expect(milk.projectMeanYield == 50)
     #expect(milk.status == .tooLow)
     let excess = (70.0 - 50) / 70 * 100 - 20
     #expect(abs(milk.excessPercent - excess) < 1e-9)

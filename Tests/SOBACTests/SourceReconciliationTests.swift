@@ -39,7 +39,7 @@ import Testing
     // (4 × 9 + 8.4)/5 = 8.88 t/ha.
     let maize = try #require(result.cropYields.first)
     #expect(maize.yearlyYields.contains("2017: 8.4"))
-    #expect(abs(maize.referenceMeanTPerHa - 8.88) < 1e-12)
+    #expect(abs(maize.referenceMeanYield - 8.88) < 1e-12)
     #expect(response.trace.rules.contains { $0.rule == "sobac.sources.production_lowest" })
     #expect(response.trace.decisions.contains { $0.rule == "ledger_vs_report" && $0.choice == "PRODUCTION_LOWEST_INPUTS_HIGHEST" })
   }

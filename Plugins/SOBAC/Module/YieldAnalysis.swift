@@ -112,16 +112,16 @@ struct YieldAnalysis: Sendable {
       // Reference mean: the farm's years with the crop; otherwise the supplied Agreste yields.
       var referenceMean: Double? = Statistics.mean(refEntries.map { $0.1.yield })
       if referenceMean == nil {
-        let generic = genericReference.filter { $0.crop == crop }.map(\.yieldTPerHa)
+        let generic = genericReference.filter { $0.crop == crop }.map(\.referenceYield)
         if let mean = Statistics.mean(generic) {
           referenceMean = mean
           summary.referenceIsGeneric = true
           outcome.rules.append(
-            "sobac.yield.generic_reference: \(crop) has no reference yield on the farm; the mean of \(generic.count) supplied Agreste yields (\(mean) t/ha) is used")
+            "sobac.yield.generic_reference: \(crop) has no reference yield on the farm; the mean of \(generic.count) supplied Agreste yields (\(mean) \(summary.yieldUnit)) is used")
         }
       }
       guard !projEntries.isEmpty else {
-        summary.referenceMeanTPerHa = referenceMean ?? 0
+        summary.referenceMeanYield = referenceMean ?? 0
         summary.status = .notComparable
         outcome.summaries.append(summary)
         continue
@@ -134,7 +134,7 @@ struct YieldAnalysis: Sendable {
             ? "crop \(crop.quoted) has 0 t sold in every reference year: if it is used on the farm (forage), set self_consumed and produced_t so that its own production figure gives its yield; otherwise supply generic_reference_yields"
             : "\(sample.isCrop ? "crop" : "production") \(crop.quoted) is produced during the project but has no reference yield: supply generic_reference_yields (Agreste departmental yields of N−5..N−1, §5.4.2)")
       }
-      summary.referenceMeanTPerHa = referenceMean
+      summary.referenceMeanYield = referenceMean
       var projectYields: [Double] = []
       for (year, entry) in projEntries {
         let drop = (referenceMean - entry.yield) / referenceMean * 100
@@ -156,7 +156,7 @@ struct YieldAnalysis: Sendable {
         }
       }
       let projectMean = Statistics.mean(projectYields) ?? 0
-      summary.projectMeanTPerHa = projectMean
+      summary.projectMeanYield = projectMean
       let gap = (referenceMean - projectMean) / referenceMean * 100
       summary.relativeGapPercent = gap
       if gap > Self.tolerancePercent + Statistics.thresholdTolerance {

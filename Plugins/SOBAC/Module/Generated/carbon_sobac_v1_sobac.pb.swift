@@ -734,8 +734,10 @@ public nonisolated struct Carbon_Sobac_V1_GenericReferenceYield: Sendable {
   /// Reference year (N−5..N−1).
   public var year: Int32 = 0
 
-  /// Departmental yield, t/ha (hL/UGB for "milk", t/UGB for "meat"); up to 1000: above any crop.
-  public var yieldTPerHa: Double = 0
+  /// Departmental yield in the production's yield unit: t/ha for a crop, hL/UGB for "milk", t/UGB
+  /// for "meat" (named yield_t_per_ha until 2026-12-03, which milk and meat contradicted); up to
+  /// 1000: above any crop.
+  public var referenceYield: Double = 0
 
   /// Source, e.g. "Agreste SAA 2019, Haute-Garonne".
   public var source: String = String()
@@ -1231,14 +1233,14 @@ public nonisolated struct Carbon_Sobac_V1_CropYieldSummary: Sendable {
   /// Crop name.
   public var crop: String = String()
 
-  /// Reference mean yield, t/ha.
-  public var referenceMeanTPerHa: Double = 0
+  /// Reference mean yield, in yield_unit.
+  public var referenceMeanYield: Double = 0
 
   /// True when the reference mean comes from generic (Agreste) yields.
   public var referenceIsGeneric: Bool = false
 
-  /// Project mean yield, t/ha.
-  public var projectMeanTPerHa: Double = 0
+  /// Project mean yield, in yield_unit.
+  public var projectMeanYield: Double = 0
 
   /// Relative gap (R_ref − R_proj)/R_ref, % (the report's "écart relatif"; > 0 = lower yields).
   public var relativeGapPercent: Double = 0
@@ -1255,8 +1257,7 @@ public nonisolated struct Carbon_Sobac_V1_CropYieldSummary: Sendable {
   /// Yield per year, in yield_unit, for years where the production is present ("year: value").
   public var yearlyYields: [String] = []
 
-  /// Unit of every yield of this entry: "t/ha" for a crop, "hL/UGB" for milk, "t/UGB" for meat
-  /// (the *_t_per_ha fields then hold hL/UGB or t/UGB).
+  /// Unit of every yield of this entry: "t/ha" for a crop, "hL/UGB" for milk, "t/UGB" for meat.
   public var yieldUnit: String = String()
 
   /// How the yield is computed: "sold_t / area_ha", "produced_t / area_ha (self-consumed)",
@@ -2367,7 +2368,7 @@ nonisolated extension Carbon_Sobac_V1_FarmYear: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Carbon_Sobac_V1_GenericReferenceYield: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenericReferenceYield"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{1}year\0\u{3}yield_t_per_ha\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{1}year\0\u{3}reference_yield\0\u{1}source\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2377,7 +2378,7 @@ nonisolated extension Carbon_Sobac_V1_GenericReferenceYield: SwiftProtobuf.Messa
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.crop) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.yieldTPerHa) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.referenceYield) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.source) }()
       default: break
       }
@@ -2391,8 +2392,8 @@ nonisolated extension Carbon_Sobac_V1_GenericReferenceYield: SwiftProtobuf.Messa
     if self.year != 0 {
       try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 2)
     }
-    if self.yieldTPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.yieldTPerHa, fieldNumber: 3)
+    if self.referenceYield.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.referenceYield, fieldNumber: 3)
     }
     if !self.source.isEmpty {
       try visitor.visitSingularStringField(value: self.source, fieldNumber: 4)
@@ -2403,7 +2404,7 @@ nonisolated extension Carbon_Sobac_V1_GenericReferenceYield: SwiftProtobuf.Messa
   public static func ==(lhs: Carbon_Sobac_V1_GenericReferenceYield, rhs: Carbon_Sobac_V1_GenericReferenceYield) -> Bool {
     if lhs.crop != rhs.crop {return false}
     if lhs.year != rhs.year {return false}
-    if lhs.yieldTPerHa != rhs.yieldTPerHa {return false}
+    if lhs.referenceYield != rhs.referenceYield {return false}
     if lhs.source != rhs.source {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -3238,7 +3239,7 @@ nonisolated extension Carbon_Sobac_V1_CategoryReduction: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CropYieldSummary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}reference_mean_t_per_ha\0\u{3}reference_is_generic\0\u{3}project_mean_t_per_ha\0\u{3}relative_gap_percent\0\u{3}excess_percent\0\u{1}status\0\u{3}generic_project_years\0\u{3}yearly_yields\0\u{3}yield_unit\0\u{3}yield_basis\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}crop\0\u{3}reference_mean_yield\0\u{3}reference_is_generic\0\u{3}project_mean_yield\0\u{3}relative_gap_percent\0\u{3}excess_percent\0\u{1}status\0\u{3}generic_project_years\0\u{3}yearly_yields\0\u{3}yield_unit\0\u{3}yield_basis\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3247,9 +3248,9 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.crop) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.referenceMeanTPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.referenceMeanYield) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.referenceIsGeneric) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.projectMeanTPerHa) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.projectMeanYield) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.relativeGapPercent) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.excessPercent) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.status) }()
@@ -3266,14 +3267,14 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
     if !self.crop.isEmpty {
       try visitor.visitSingularStringField(value: self.crop, fieldNumber: 1)
     }
-    if self.referenceMeanTPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.referenceMeanTPerHa, fieldNumber: 2)
+    if self.referenceMeanYield.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.referenceMeanYield, fieldNumber: 2)
     }
     if self.referenceIsGeneric != false {
       try visitor.visitSingularBoolField(value: self.referenceIsGeneric, fieldNumber: 3)
     }
-    if self.projectMeanTPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.projectMeanTPerHa, fieldNumber: 4)
+    if self.projectMeanYield.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.projectMeanYield, fieldNumber: 4)
     }
     if self.relativeGapPercent.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.relativeGapPercent, fieldNumber: 5)
@@ -3301,9 +3302,9 @@ nonisolated extension Carbon_Sobac_V1_CropYieldSummary: SwiftProtobuf.Message, S
 
   public static func ==(lhs: Carbon_Sobac_V1_CropYieldSummary, rhs: Carbon_Sobac_V1_CropYieldSummary) -> Bool {
     if lhs.crop != rhs.crop {return false}
-    if lhs.referenceMeanTPerHa != rhs.referenceMeanTPerHa {return false}
+    if lhs.referenceMeanYield != rhs.referenceMeanYield {return false}
     if lhs.referenceIsGeneric != rhs.referenceIsGeneric {return false}
-    if lhs.projectMeanTPerHa != rhs.projectMeanTPerHa {return false}
+    if lhs.projectMeanYield != rhs.projectMeanYield {return false}
     if lhs.relativeGapPercent != rhs.relativeGapPercent {return false}
     if lhs.excessPercent != rhs.excessPercent {return false}
     if lhs.status != rhs.status {return false}
