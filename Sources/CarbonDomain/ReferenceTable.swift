@@ -107,10 +107,7 @@ extension StringProtocol {
   /// `drop(while:).reversed()…` version, which builds reversed Character collections,
   /// taking most of the time of loading a reference table.
   public func trimmingSpaces() -> String {
-    let scalars = unicodeScalars
-    guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-    let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!
-    return String(self[first..<scalars.index(after: last)])
+    trimming { $0 == " " || $0 == "\t" }
   }
 
   /// The text without leading and trailing white space (the Unicode White_Space property:
@@ -118,13 +115,15 @@ extension StringProtocol {
   /// `trimmingCharacters(in: .whitespacesAndNewlines)` gives it but without bridging to
   /// NSString, which took a sixth of a large CSV import.
   public func trimmingWhitespace() -> String {
-    func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
-      // ASCII answers without the Unicode property tables: tab, line feed … carriage return, space.
-      scalar.isASCII ? scalar == " " || (0x09...0x0D).contains(scalar.value) : scalar.properties.isWhitespace
-    }
+    // ASCII answers without the Unicode property tables: tab, line feed … carriage return, space.
+    trimming { $0.isASCII ? $0 == " " || (0x09...0x0D).contains($0.value) : $0.properties.isWhitespace }
+  }
+
+  /// The text without the leading and trailing scalars that are `padding`.
+  private func trimming(_ padding: (Unicode.Scalar) -> Bool) -> String {
     let scalars = unicodeScalars
-    guard let first = scalars.firstIndex(where: { !isWhitespace($0) }) else { return "" }
-    let last = scalars.lastIndex(where: { !isWhitespace($0) })!
+    guard let first = scalars.firstIndex(where: { !padding($0) }) else { return "" }
+    let last = scalars.lastIndex(where: { !padding($0) })!
     return String(self[first..<scalars.index(after: last)])
   }
 }

@@ -1,7 +1,6 @@
 import CarbonDomain
 import Foundation
 import SwiftProtobuf
-import Synchronization
 
 /// The physical ranges of a module's request fields, as its .proto files declare them with the
 /// `(carbon.domain.v1.bounds)` option, and the check of a decoded request against them.
@@ -37,27 +36,24 @@ public struct FieldBounds: Sendable {
 
   /// Reads the ranges declared in a serialized `FileDescriptorSet`.
   public init(descriptorSet: [UInt8]) throws {
-    let set = try Google_Protobuf_FileDescriptorSet(
-      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Bounds_Extensions)
+    self.init(try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions))
+  }
+
+  /// Reads the ranges declared in a `FileDescriptorSet` parsed with `carbonFieldOptionExtensions`.
+  init(_ set: Google_Protobuf_FileDescriptorSet) {
     var rules: [String: [Int: Rule]] = [:]
     var messageFields: [String: [Int: (Rule, String)]] = [:]
-    func collect(_ message: Google_Protobuf_DescriptorProto, scope: String) {
-      let type = scope + "." + message.name
-      let key = String(type.dropFirst())
+    set.forEachMessage { type, message in
       for field in message.field {
         let repeated = field.label == .repeated
         if field.options.hasCarbon_Domain_V1_bounds {
           let rule = Rule(name: field.name, bounds: field.options.Carbon_Domain_V1_bounds, repeated: repeated)
-          rules[key, default: [:]][Int(field.number)] = rule
+          rules[type, default: [:]][Int(field.number)] = rule
         } else if field.type == .message && !field.options.Carbon_Domain_V1_boundsCheckedPerItem {
           let rule = Rule(name: field.name, bounds: Carbon_Domain_V1_Bounds(), repeated: repeated)
-          messageFields[key, default: [:]][Int(field.number)] = (rule, String(field.typeName.dropFirst()))
+          messageFields[type, default: [:]][Int(field.number)] = (rule, String(field.typeName.dropFirst()))
         }
       }
-      for nested in message.nestedType { collect(nested, scope: type) }
-    }
-    for file in set.file {
-      for message in file.messageType { collect(message, scope: file.package.isEmpty ? "" : "." + file.package) }
     }
     // A type needs a visit when it has ranged fields or leads to one that has: iterate to a
     // fixed point (message graphs may be recursive).
@@ -84,16 +80,8 @@ public struct FieldBounds: Sendable {
   /// The ranges of a module's descriptor set, read once per module type. A module calls it to
   /// check the items of a field marked `bounds_checked_per_item`, one by one.
   public static func of<Module: CarbonModule>(_ module: Module.Type) -> FieldBounds {
-    let key = ObjectIdentifier(module)
-    if let known = cache.withLock({ $0[key] }) { return known }
-    // A descriptor set the kit cannot read leaves the module without ranges rather than
-    // without service; `carbonhub verify` and the lint test over the .proto files catch it.
-    let bounds = (try? FieldBounds(descriptorSet: Module.descriptorSet)) ?? .none
-    cache.withLock { $0[key] = bounds }
-    return bounds
+    DeclaredFieldOptions.of(module).bounds
   }
-
-  private static let cache = Mutex<[ObjectIdentifier: FieldBounds]>([:])
 
   /// Whether the message type has anything to check.
   func covers(_ type: String) -> Bool { rules[type] != nil || descents[type] != nil }

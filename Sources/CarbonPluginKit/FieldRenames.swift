@@ -1,7 +1,6 @@
 import CarbonDomain
 import Foundation
 import SwiftProtobuf
-import Synchronization
 
 /// The former names of a module's renamed request fields, as its .proto files declare them with
 /// `(carbon.domain.v1.formerly)`, and the rewriting of a JSON request that still uses them.
@@ -26,41 +25,32 @@ public struct FieldRenames: Sendable {
 
   /// Reads the renames declared in a serialized `FileDescriptorSet`.
   public init(descriptorSet: [UInt8]) throws {
-    let set = try Google_Protobuf_FileDescriptorSet(
-      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
+    self.init(try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions))
+  }
+
+  /// Reads the renames declared in a `FileDescriptorSet` parsed with `carbonFieldOptionExtensions`.
+  init(_ set: Google_Protobuf_FileDescriptorSet) {
     var former: [String: [String: String]] = [:]
     var messageFields: [String: [String: String]] = [:]
-    func collect(_ message: Google_Protobuf_DescriptorProto, scope: String) {
-      let type = scope + "." + message.name
-      let key = String(type.dropFirst())
+    set.forEachMessage { type, message in
       for field in message.field {
         if field.options.hasCarbon_Domain_V1_formerly {
-          former[key, default: [:]][field.options.Carbon_Domain_V1_formerly] = field.name
+          former[type, default: [:]][field.options.Carbon_Domain_V1_formerly] = field.name
         }
         if field.type == .message {
           let target = String(field.typeName.dropFirst())
-          messageFields[key, default: [:]][field.name] = target
-          if field.hasJsonName { messageFields[key, default: [:]][field.jsonName] = target }
+          messageFields[type, default: [:]][field.name] = target
+          if field.hasJsonName { messageFields[type, default: [:]][field.jsonName] = target }
         }
       }
-      for nested in message.nestedType { collect(nested, scope: type) }
-    }
-    for file in set.file {
-      for message in file.messageType { collect(message, scope: file.package.isEmpty ? "" : "." + file.package) }
     }
     self.init(former: former, messageFields: messageFields)
   }
 
   /// The renames of a module's descriptor set, read once per module type.
   static func of<Module: CarbonModule>(_ module: Module.Type) -> FieldRenames {
-    let key = ObjectIdentifier(module)
-    if let known = cache.withLock({ $0[key] }) { return known }
-    let renames = (try? FieldRenames(descriptorSet: Module.descriptorSet)) ?? .none
-    cache.withLock { $0[key] = renames }
-    return renames
+    DeclaredFieldOptions.of(module).renames
   }
-
-  private static let cache = Mutex<[ObjectIdentifier: FieldRenames]>([:])
 
   /// The JSON request of message type `type` with every former name replaced by the current
   /// one, or nil when it uses none (or is not a JSON object).

@@ -33,22 +33,18 @@ public struct JSONToProtobuf: Sendable {
 
   /// Indexes the message, enum and method types of a serialized FileDescriptorSet.
   public init(descriptorSet: [UInt8]) throws {
-    // With the renames' extension, so that a field's former name (`formerly`) can be read.
-    let set = try Google_Protobuf_FileDescriptorSet(
-      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
+    // With our field options, so that a field's former name (`formerly`) can be read.
+    let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions)
     var messages: [String: Google_Protobuf_DescriptorProto] = [:]
     var enums: [String: [String: Int32]] = [:]
     var inputTypes: [String: String] = [:]
     var outputTypes: [String: String] = [:]
-    func index(_ message: Google_Protobuf_DescriptorProto, prefix: String) {
-      let name = prefix + "." + message.name
-      messages[name] = message
-      for nested in message.nestedType { index(nested, prefix: name) }
-      for e in message.enumType { enums[name + "." + e.name] = Self.values(e) }
+    set.forEachMessage { name, message in
+      messages["." + name] = message
+      for e in message.enumType { enums["." + name + "." + e.name] = Self.values(e) }
     }
     for file in set.file {
       let prefix = file.package.isEmpty ? "" : "." + file.package
-      for message in file.messageType { index(message, prefix: prefix) }
       for e in file.enumType { enums[prefix + "." + e.name] = Self.values(e) }
       for service in file.service {
         for method in service.method {

@@ -30,18 +30,10 @@ struct ProtoBoundsLintTests {
 
   /// The problems of one descriptor set: "type.field: what is wrong".
   static func problems(in descriptorSet: [UInt8]) throws -> [String] {
-    let set = try Google_Protobuf_FileDescriptorSet(
-      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Bounds_Extensions)
+    let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions)
     var messages: [String: Google_Protobuf_DescriptorProto] = [:]
-    func collect(_ message: Google_Protobuf_DescriptorProto, _ scope: String) {
-      messages[scope + "." + message.name] = message
-      for nested in message.nestedType { collect(nested, scope + "." + message.name) }
-    }
-    var inputs: [String] = []
-    for file in set.file {
-      for message in file.messageType { collect(message, "." + file.package) }
-      for service in file.service { inputs += service.method.map(\.inputType) }
-    }
+    set.forEachMessage { name, message in messages["." + name] = message }
+    let inputs = set.file.flatMap { $0.service.flatMap { $0.method.map(\.inputType) } }
     let numeric: Set<Google_Protobuf_FieldDescriptorProto.TypeEnum> = [
       .double, .float, .int32, .int64, .uint32, .uint64, .sint32, .sint64, .fixed32, .fixed64, .sfixed32, .sfixed64,
     ]

@@ -29,11 +29,9 @@ struct ProtoNamingLintTests {
 
   /// The problems of one descriptor set: "type.field: what is wrong".
   static func problems(in descriptorSet: [UInt8]) throws -> [String] {
-    let set = try Google_Protobuf_FileDescriptorSet(
-      serializedBytes: descriptorSet, extensions: Carbon_Domain_V1_Evolution_Extensions)
+    let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions)
     var problems: [String] = []
-    func check(_ message: Google_Protobuf_DescriptorProto, _ scope: String) {
-      let type = scope + "." + message.name
+    func check(_ type: String, _ message: Google_Protobuf_DescriptorProto) {
       let names = Set(message.field.map(\.name))
       for field in message.field {
         let name = type + "." + field.name
@@ -58,11 +56,8 @@ struct ProtoNamingLintTests {
           }
         }
       }
-      for nested in message.nestedType { check(nested, type) }
     }
-    for file in set.file where file.package.hasPrefix("carbon.") {
-      for message in file.messageType { check(message, file.package) }
-    }
+    for file in set.file where file.package.hasPrefix("carbon.") { file.forEachMessage(check) }
     return problems
   }
 
