@@ -20,8 +20,13 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   ]
 
   func status(of service: String) -> Status? {
-    if Self.hostServices.contains(service) { return .serving }
-    for module in registry.all {
+    Self.status(of: service, in: registry.all)
+  }
+
+  /// `service`'s status when the modules are `modules`; nil for a service nobody serves.
+  static func status(of service: String, in modules: [ModuleRegistry.Module]) -> Status? {
+    if hostServices.contains(service) { return .serving }
+    for module in modules {
       let services = module.metadata?.services ?? []
       if module.name == service || services.contains(service) {
         return module.state.isServing ? .serving : .notServing
@@ -45,21 +50,22 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
     context: ServerContext
   ) async throws {
-    // Subscribe before the first read so that no change between the two is missed.
-    let changes = registry.changes.subscribe()
+    // Every module's state after each change, in order: a worker that dies and is back
+    // within milliseconds is still seen going NOT_SERVING and back.
+    let changes = registry.subscribeToChanges()
     var last: Status?
-    func sendIfChanged() async throws {
-      let status = status(of: request.service) ?? .serviceUnknown
+    func sendIfChanged(_ modules: [ModuleRegistry.Module]) async throws {
+      let status = Self.status(of: request.service, in: modules) ?? .serviceUnknown
       guard status != last else { return }
       last = status
       var message = Grpc_Health_V1_HealthCheckResponse()
       message.status = status
       try await response.write(message)
     }
-    try await sendIfChanged()
+    try await sendIfChanged(changes.current)
     try await withRPCCancellationHandler {
-      for await _ in changes.updates {
-        try await sendIfChanged()
+      for await modules in changes.updates {
+        try await sendIfChanged(modules)
       }
     } onCancelRPC: {
       changes.end.finish()

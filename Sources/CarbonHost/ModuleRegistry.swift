@@ -167,6 +167,9 @@ public final class ModuleRegistry: Sendable {
         for method in module.metadata?.methods ?? [] { routes[method.path] = name }
       }
     }
+
+    /// Every module, in deployment order.
+    var ordered: [Module] { order.compactMap { modules[$0] } }
   }
 
   private let table = Mutex(Table())
@@ -175,13 +178,24 @@ public final class ModuleRegistry: Sendable {
   private let changeQueue = DispatchQueue(label: "carbonhub.registry-changes")
   /// Set by `shutdown`: no worker is started any more.
   private let stopping = Atomic<Bool>(false)
-  /// Subscribers to state changes.
-  public let changes = ChangeBroadcaster()
+  /// Subscribers to state changes: each is sent every module's state after each change.
+  private let changes = ChangeBroadcaster<[Module]>()
   /// Counts loads, load failures and reloads for the metrics endpoint.
   public let events = LoaderEvents()
 
   /// Every module, in deployment order (discovered plugins: file name order).
-  public var all: [Module] { table.withLock { table in table.order.compactMap { table.modules[$0] } } }
+  public var all: [Module] { table.withLock { $0.ordered } }
+
+  /// Every module now, and every module after each later change, in the order the changes
+  /// were made (none is skipped or coalesced for a reader that keeps up within
+  /// `ChangeBroadcaster.backlog` changes). Finish `end` to unsubscribe.
+  public func subscribeToChanges() -> (current: [Module], updates: AsyncStream<[Module]>, end: AsyncStream<[Module]>.Continuation) {
+    // Under the table's lock, as changes are announced: no change falls between the two.
+    table.withLock { table in
+      let (updates, end) = changes.subscribe()
+      return (table.ordered, updates, end)
+    }
+  }
 
   /// Increases with every change of any module (state, binary, allow-list).
   public var generation: Int { table.withLock { $0.generation } }
@@ -361,12 +375,11 @@ public final class ModuleRegistry: Sendable {
   /// actions may take seconds (a worker start): the change is read and written under the
   /// table's lock.
   private func update(_ name: String, _ change: (Module) -> Module) {
-    let changed = table.withLock { table -> Bool in
-      guard let module = table.modules[name] else { return false }
+    table.withLock { table in
+      guard let module = table.modules[name] else { return }
       table.put(change(module))
-      return true
+      changes.announce(table.ordered)
     }
-    if changed { changes.announce() }
   }
 
   /// Follows an isolated module's worker: a death makes the module `restarting` (and counts a
@@ -419,8 +432,10 @@ public final class ModuleRegistry: Sendable {
   }
 
   private func publish(_ module: Module) {
-    table.withLock { $0.put(module) }
-    changes.announce()
+    table.withLock { table in
+      table.put(module)
+      changes.announce(table.ordered)
+    }
   }
 
   /// Opens, checks and starts one module, recording the outcome.
@@ -639,24 +654,27 @@ final class CallGate: Sendable {
   var current: Int { inFlight.load(ordering: .relaxed) }
 }
 
-/// Tells subscribers that some module's state changed; each subscriber re-reads what it needs.
-public final class ChangeBroadcaster: Sendable {
-  private let subscribers = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
+/// Sends each subscriber every value announced, in announcement order: a subscriber that
+/// re-read shared state on a bare "something changed" could miss a change undone before it
+/// read (a worker dying and restarting within milliseconds).
+final class ChangeBroadcaster<Value: Sendable>: Sendable {
+  /// Changes kept for a subscriber that does not keep up; beyond it the oldest are dropped.
+  static var backlog: Int { 256 }
+  private let subscribers = Mutex<[UUID: AsyncStream<Value>.Continuation]>([:])
 
-  public init() {}
-
-  /// A stream that yields once per change (coalesced when the reader is slow), and the
-  /// continuation that ends it (finish it to unsubscribe).
-  public func subscribe() -> (updates: AsyncStream<Void>, end: AsyncStream<Void>.Continuation) {
-    let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+  /// A stream of every value announced from now on, and the continuation that ends it
+  /// (finish it to unsubscribe).
+  func subscribe() -> (updates: AsyncStream<Value>, end: AsyncStream<Value>.Continuation) {
+    let (stream, continuation) = AsyncStream<Value>.makeStream(bufferingPolicy: .bufferingNewest(Self.backlog))
     let id = UUID()
     subscribers.withLock { $0[id] = continuation }
     continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.removeValue(forKey: id) } }
     return (stream, continuation)
   }
 
-  func announce() {
-    for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield() }
+  /// Sends `value` to every subscriber; never blocks.
+  func announce(_ value: Value) {
+    for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(value) }
   }
 }
 

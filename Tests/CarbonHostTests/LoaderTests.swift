@@ -108,6 +108,29 @@ struct LoaderTests {
     #expect(FileManager.default.fileExists(atPath: state + "/modules/units"), "each module gets a private data directory")
   }
 
+  /// Health's Watch promises "every change": a subscriber that reads only after a module was
+  /// disabled and enabled again still sees both changes, in order (before, a slow reader got one
+  /// coalesced "something changed" and re-read SERVING, missing the NOT_SERVING in between).
+  @Test(.timeLimit(.minutes(1))) func aSlowSubscriberStillSeesEveryChangeInOrder() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("changes")
+    try TestEnvironment.copyPlugin("libExampleUnits.so", to: directory)
+    let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
+    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let changes = registry.subscribeToChanges()
+    defer { changes.end.finish() }
+    #expect(changes.current.map { "\($0.name) \($0.state.isServing)" } == ["units true"])
+    _ = try await registry.disable("units", by: .anonymous)
+    _ = try await registry.enable("units", by: .anonymous)
+    _ = try await registry.disable("units", by: .anonymous)
+    var seen: [Bool] = []
+    for await modules in changes.updates {
+      let units = try #require(modules.first { $0.name == "units" })
+      if seen.last != units.state.isServing { seen.append(units.state.isServing) }
+      if seen == [false, true, false] { break }
+    }
+    #expect(seen == [false, true, false])
+  }
+
   @Test func discoveryLoadsEverySharedLibraryOfTheDirectory() throws {
     let directory = try TestEnvironment.temporaryDirectory("discover")
     for file in ["libgwp.so", "libExampleUnits.so"] {
