@@ -20,7 +20,11 @@ public enum PluginImage {
   /// The real path of the library (or executable) whose code contains `dsoHandle`.
   public static func path(containing dsoHandle: UnsafeRawPointer = #dsohandle) -> String? {
     let address = UInt(bitPattern: dsoHandle)
-    guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+    // Read to the end: Foundation's String(contentsOfFile:) stops after the first read of a
+    // /proc file (4 KiB), and a host with a few dozen threads has maps far longer than that.
+    guard let file = FileHandle(forReadingAtPath: "/proc/self/maps") else { return nil }
+    defer { try? file.close() }
+    let maps = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
     for line in maps.split(separator: "\n") {
       let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
       guard fields.count == 6 else { continue }
