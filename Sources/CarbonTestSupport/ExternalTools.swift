@@ -16,7 +16,7 @@ public enum ExternalTools {
   /// Every sheet of an `.xlsx` file as LibreOffice reads it, converted to CSV (`,` separated,
   /// UTF-8), in sheet order. Runs `libreoffice --headless` with a private profile, so that
   /// several conversions may run at once.
-  public static func libreOfficeSheetsAsCSV(xlsx: [UInt8]) throws -> [String] {
+  public static func libreOfficeSheetsAsCSV(xlsx: [UInt8]) async throws -> [String] {
     let directory = try temporaryDirectory("xlsx")
     defer { try? FileManager.default.removeItem(at: directory) }
     let input = directory.appendingPathComponent("workbook.xlsx")
@@ -24,7 +24,7 @@ public enum ExternalTools {
     // Filter options: `,` separator, `"` quote, UTF-8 (76), first line 1, …, sheet -1 = every
     // sheet, each to workbook-<SheetName>.csv (LibreOffice ≥ 7.2).
     let filter = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
-    try run(
+    try await run(
       "libreoffice",
       ["-env:UserInstallation=file://\(directory.path)/profile", "--headless", "--convert-to", filter,
        "--outdir", directory.path, input.path],
@@ -46,14 +46,14 @@ public enum ExternalTools {
   ///
   /// With `CARBONHUB_CHART_DIR` set in the environment, the PNG is also kept there as
   /// `<name>.png`, so that a person can look at every chart the tests draw.
-  public static func renderPNG(svg: String, name: String = "chart") throws -> (width: Int, height: Int) {
+  public static func renderPNG(svg: String, name: String = "chart") async throws -> (width: Int, height: Int) {
     let path = ProcessInfo.processInfo.environment["CARBONHUB_CHART_DIR"].map { "\($0)/\(name).png" }
     let directory = try temporaryDirectory("svg")
     defer { try? FileManager.default.removeItem(at: directory) }
     let input = directory.appendingPathComponent("chart.svg")
     let output = path.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("chart.png")
     try Data(svg.utf8).write(to: input)
-    try run("rsvg-convert", ["--format", "png", "--output", output.path, input.path], package: "librsvg2-bin")
+    try await run("rsvg-convert", ["--format", "png", "--output", output.path, input.path], package: "librsvg2-bin")
     let png = try Data(contentsOf: output)
     // PNG: 8-byte signature, then the IHDR chunk: length, "IHDR", width, height (big-endian).
     guard png.count > 24, png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
@@ -101,7 +101,10 @@ public enum ExternalTools {
     return url
   }
 
-  private static func run(_ tool: String, _ arguments: [String], package: String) throws {
+  /// Runs `tool` and waits for it without holding a thread: the tests run on Swift's
+  /// cooperative pool (two threads on a 2-core machine), which a blocking wait for LibreOffice
+  /// would take from every other test of the process for seconds.
+  private static func run(_ tool: String, _ arguments: [String], package: String) async throws {
     guard let executable = ["/usr/bin", "/usr/local/bin", "/bin"].map({ "\($0)/\(tool)" })
       .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
     else {
@@ -113,9 +116,18 @@ public enum ExternalTools {
     let errors = Pipe()
     process.standardError = errors
     process.standardOutput = FileHandle.nullDevice
+    let (exits, exited) = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in exited.finish() }
     try process.run()
-    let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    let (stderrRead, stderrDone) = AsyncStream<Data>.makeStream()
+    // A blocking read, on a thread of its own.
+    Thread {
+      stderrDone.yield(errors.fileHandleForReading.readDataToEndOfFile())
+      stderrDone.finish()
+    }.start()
+    var stderr = Data()
+    for await chunk in stderrRead { stderr = chunk }
+    for await _ in exits {}
     guard process.terminationStatus == 0 else {
       throw Failure(description: "\(tool) exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
     }

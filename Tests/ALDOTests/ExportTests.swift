@@ -50,12 +50,12 @@ import Testing
 
   /// The workbook opens in LibreOffice (headless): the summary is the seed's table for the
   /// region, the per-commune sheet has every commune with a flux, the trace sheet says the approximation.
-  @Test func xlsxOpensInLibreOfficeWithTheSeedsTable() throws {
+  @Test func xlsxOpensInLibreOfficeWithTheSeedsTable() async throws {
     let response = try Aldo.harness().call(
       Self.export, Self.request(.xlsx, TerritoryAcceptanceTests.territory(.region, ["32"])),
       as: Carbon_Aldo_V1_ExportFluxResponse.self)
     #expect(response.fileName == "aldo-flux-region-32-hauts-de-france.xlsx")
-    let sheets = try ExternalTools.libreOfficeSheetsAsCSV(xlsx: Array(response.content))
+    let sheets = try await ExternalTools.libreOfficeSheetsAsCSV(xlsx: Array(response.content))
     #expect(sheets.count == 4)
     let summary = sheets.first ?? ""
     // « les cultures : 13 337 t éq. CO2 émises »; forests through the substitute −1 893 617.

@@ -94,7 +94,7 @@ import Testing
 
   /// Issue 18 point 4: the chart says its source and data version, has a y-axis, hides empty
   /// groups on request, and rsvg-convert renders it to PNG.
-  @Test func chartHasSourceLineAxisAndHidesEmptyGroupsOnRequest() throws {
+  @Test func chartHasSourceLineAxisAndHidesEmptyGroupsOnRequest() async throws {
     var request = Carbon_Aldo_V1_RenderFluxChartRequest()
     request.landUses = Self.seedInputs()
     request.hideEmptyGroups = true
@@ -105,7 +105,7 @@ import Testing
     #expect(svg.contains("Source : ADEME ALDO"))
     #expect(svg.contains("Données : aldo-a8f42b2"))
     #expect(svg.contains("t CO2e/an"))
-    let png = try ExternalTools.renderPNG(svg: svg, name: "aldo-flux-seed")
+    let png = try await ExternalTools.renderPNG(svg: svg, name: "aldo-flux-seed")
     #expect(png.width == 800)
   }
 

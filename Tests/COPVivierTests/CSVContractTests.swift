@@ -164,14 +164,14 @@ struct CSVContractTests {
   }
 
   @Test("xlsx: LibreOffice opens it; formula-like titles are text; numbers are numbers")
-  func xlsxOpensInLibreOffice() throws {
+  func xlsxOpensInLibreOffice() async throws {
     try seedTwoProjects()
     let workbook = try export(.xlsx)
     #expect(workbook.dialect == "xlsx")
     #expect(workbook.fileName == "vivier-cop.xlsx")
     #expect(workbook.mediaType == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     #expect(Array(workbook.fileBytes.prefix(2)) == [0x50, 0x4B])  // a zip
-    let sheets = try ExternalTools.libreOfficeSheetsAsCSV(xlsx: Array(workbook.fileBytes))
+    let sheets = try await ExternalTools.libreOfficeSheetsAsCSV(xlsx: Array(workbook.fileBytes))
     #expect(sheets.count == 1)
     let sheet = try #require(sheets.first)
     let lines = sheet.split(whereSeparator: \.isNewline).map(String.init)

@@ -103,7 +103,7 @@ struct SeedReportTests {
   }
 
   @Test("every chart is titled with its source and data version and renders to a PNG of its declared size (rsvg-convert)")
-  func chartsRenderToPNG() throws {
+  func chartsRenderToPNG() async throws {
     let report = try seedReport()
     let charts = [
       ("departments", report.departmentChartSvg, "Projets par département et par catégorie"),
@@ -117,7 +117,7 @@ struct SeedReportTests {
       #expect(svg.contains("données cop-hdf-2024.2"), "\(name): data version")
       #expect(svg.contains("Règles cop-rules-2"), "\(name): rules version")
       let size = try #require(declaredSize(svg), "\(name): no width/height")
-      let png = try ExternalTools.renderPNG(svg: svg, name: "cop-\(name)")  // kept in $CARBONHUB_CHART_DIR
+      let png = try await ExternalTools.renderPNG(svg: svg, name: "cop-\(name)")  // kept in $CARBONHUB_CHART_DIR
       #expect(png.width == size.0 && png.height == size.1, "\(name): PNG \(png) for SVG \(size)")
       #expect(png.width >= 600 && png.height >= 200, "\(name): PNG \(png) too small")
     }
@@ -134,12 +134,12 @@ struct SeedReportTests {
     let wide = SVGCharts.levers(long, source: ["Source : test"])
     let wideSize = try #require(declaredSize(wide))
     #expect(Double(wideSize.0) >= SVGCharts.textWidth(lever.lever) + 400)
-    #expect(try ExternalTools.renderPNG(svg: wide).width == wideSize.0)
+    #expect(try await ExternalTools.renderPNG(svg: wide).width == wideSize.0)
   }
 
   @Test("a broken SVG makes the PNG check fail (the check can fail)")
-  func brokenSVGFails() {
-    #expect(throws: (any Error).self) { _ = try ExternalTools.renderPNG(svg: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\"><rect></svg>") }
+  func brokenSVGFails() async {
+    await #expect(throws: (any Error).self) { _ = try await ExternalTools.renderPNG(svg: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\"><rect></svg>") }
   }
 
   @Test("thematic shares and EPCI coverage of inline projects")

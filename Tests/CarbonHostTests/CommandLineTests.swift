@@ -56,53 +56,53 @@ struct CommandLineTests {
     }
   }
 
-  func carbonhub(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-    try runProcess(Self.executable, arguments, input: input, timeout: 60)
+  func carbonhub(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+    try await runProcess(Self.executable, arguments, input: input, timeout: 60)
   }
 
-  @Test func serveModulesCallAndSigterm() throws {
+  @Test func serveModulesCallAndSigterm() async throws {
     _ = try TestEnvironment.plugin("carbonhub")
     let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
     let client = ["--server", server.address, "--state-dir", server.stateDirectory]
     #expect(server.output.contains("clients trust the development CA: \(server.stateDirectory)/tls/ca.pem"))
 
-    let modules = try carbonhub(["modules"] + client)
+    let modules = try await carbonhub(["modules"] + client)
     #expect(modules.status == 0, "\(modules.output)")
     #expect(modules.output.contains("units\t1.0.0\tserving"), "\(modules.output)")
     #expect(modules.output.contains("/carbon.examples.v1.Gwp/ToCo2e"), "\(modules.output)")
 
-    let json = try carbonhub(["modules", "--json"] + client)
+    let json = try await carbonhub(["modules", "--json"] + client)
     let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
     #expect((object?["modules"] as? [Any])?.isEmpty == false, "\(json.output)")
 
     let request = TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/Convert.json"
-    let call = try carbonhub(["call", "units.Convert", "--json", request] + client)
+    let call = try await carbonhub(["call", "units.Convert", "--json", request] + client)
     #expect(call.status == 0, "\(call.output)")
     #expect(call.output.contains(#""value":7.333333333333333"#), "2 t C = 7.33 t CO2e: \(call.output)")
 
-    let stdin = try carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": 1}]}"#)
+    let stdin = try await carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": 1}]}"#)
     #expect(stdin.output.contains(#""total_co2e_kg":28"#), "\(stdin.output)")
 
-    let batch = try carbonhub(["call", "units.ConvertBatch", "--json", TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/ConvertBatch.json"] + client)
+    let batch = try await carbonhub(["call", "units.ConvertBatch", "--json", TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/ConvertBatch.json"] + client)
     #expect(batch.output.split(separator: "\n").count == 2, "one JSON line per streamed response: \(batch.output)")
 
-    let failure = try carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": -4}]}"#)
+    let failure = try await carbonhub(["call", "gwp.ToCo2e", "--json", "-"] + client, input: #"{"masses": [{"gas": "GAS_CH4", "mass_kg": -4}]}"#)
     #expect(failure.status == 1)
     #expect(failure.output.contains("invalidArgument (3)") && failure.output.contains("field: masses[0].mass_kg"), "\(failure.output)")
 
-    let unknown = try carbonhub(["call", "nope.X", "--json", "-"] + client, input: "{}")
+    let unknown = try await carbonhub(["call", "nope.X", "--json", "-"] + client, input: "{}")
     #expect(unknown.status == 1 && unknown.output.contains("notFound"), "\(unknown.output)")
 
     #expect(server.terminate() == 0, "SIGTERM drains and exits cleanly: \(server.output)")
     #expect(server.output.contains("draining"), "\(server.output)")
   }
 
-  @Test func mutualTLSDeploymentAdministeredFromTheCommandLine() throws {
+  @Test func mutualTLSDeploymentAdministeredFromTheCommandLine() async throws {
     let directory = try TestEnvironment.temporaryDirectory("cli-mtls")
     let tls = directory + "/tls"
-    #expect(try carbonhub(["certs", "init", "--dir", tls]).status == 0)
+    #expect(try await carbonhub(["certs", "init", "--dir", tls]).status == 0)
     for name in ["ops", "coop-a", "auditor"] {
-      let issued = try carbonhub(["certs", "client", "--dir", tls, "--name", name])
+      let issued = try await carbonhub(["certs", "client", "--dir", tls, "--name", name])
       #expect(issued.status == 0 && issued.output.contains("\(tls)/clients/\(name).pem"), "\(issued.output)")
     }
     let file = directory + "/deployment.toml"
@@ -122,24 +122,24 @@ struct CommandLineTests {
     let server = try ServeProcess(arguments: ["--config", file])
     defer { _ = server.terminate() }
     let base = ["--server", server.address, "--ca", tls + "/ca.pem"]
-    func client(_ name: String) -> [String] { base + ["--cert", "\(tls)/clients/\(name).pem", "--key", "\(tls)/clients/\(name)-key.pem"] }
+    func client(_ name: String) async -> [String] { base + ["--cert", "\(tls)/clients/\(name).pem", "--key", "\(tls)/clients/\(name)-key.pem"] }
     let request = TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/Convert.json"
 
-    let anonymous = try carbonhub(["modules"] + base)
+    let anonymous = try await carbonhub(["modules"] + base)
     #expect(anonymous.status == 1 && anonymous.output.contains("unauthenticated"), "\(anonymous.output)")
-    let whoami = try carbonhub(["whoami"] + client("ops"))
+    let whoami = try await carbonhub(["whoami"] + client("ops"))
     #expect(whoami.output.contains("identities: cn:ops") && whoami.output.contains("roles: admin"), "\(whoami.output)")
-    #expect(try carbonhub(["call", "units.Convert", "--json", request] + client("coop-a")).status == 0)
-    let denied = try carbonhub(["call", "units.Convert", "--json", request] + client("auditor"))
+    #expect(try await carbonhub(["call", "units.Convert", "--json", request] + client("coop-a")).status == 0)
+    let denied = try await carbonhub(["call", "units.Convert", "--json", request] + client("auditor"))
     #expect(denied.status == 1 && denied.output.contains("permissionDenied"), "\(denied.output)")
-    let notAdmin = try carbonhub(["admin", "disable", "units"] + client("coop-a"))
+    let notAdmin = try await carbonhub(["admin", "disable", "units"] + client("coop-a"))
     #expect(notAdmin.status == 1 && notAdmin.output.contains("needs the admin role"), "\(notAdmin.output)")
-    let allow = try carbonhub(["admin", "allow", "units", "auditor"] + client("ops"))
+    let allow = try await carbonhub(["admin", "allow", "units", "auditor"] + client("ops"))
     #expect(allow.status == 0 && allow.output.contains(#""auditor""#), "\(allow.output)")
-    #expect(try carbonhub(["call", "units.Convert", "--json", request] + client("auditor")).status == 0)
-    let modules = try carbonhub(["modules"] + client("ops"))
+    #expect(try await carbonhub(["call", "units.Convert", "--json", request] + client("auditor")).status == 0)
+    let modules = try await carbonhub(["modules"] + client("ops"))
     #expect(modules.output.contains("allow: auditor"), "\(modules.output)")
-    let notShown = try carbonhub(["modules"] + client("auditor"))
+    let notShown = try await carbonhub(["modules"] + client("auditor"))
     #expect(notShown.output.contains("allow: (shown to admins only)"), "allow-lists are for admins' eyes: \(notShown.output)")
     #expect(server.output.contains("metrics: http://127.0.0.1:"), "\(server.output)")
     let adminLine = server.output.split(separator: "\n").first { $0.contains("admin: set module access") } ?? ""
@@ -148,25 +148,25 @@ struct CommandLineTests {
 
   /// Issue 20 point 6: a reader that goes away ends the CLI quietly; a CA that did not issue the
   /// server's certificate is named in a certificate error, not reported as a protocol error.
-  @Test func brokenPipeAndWrongCAAreReportedAsSuch() throws {
+  @Test func brokenPipeAndWrongCAAreReportedAsSuch() async throws {
     let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
     defer { _ = server.terminate() }
     let client = "--server \(server.address) --state-dir \(server.stateDirectory)"
     // `true` exits without reading: every write of the CLI meets a closed pipe.
-    let piped = try runProcess("/bin/bash", ["-c", "\(Self.executable) modules \(client) | true; echo \"status ${PIPESTATUS[0]}\""])
+    let piped = try await runProcess("/bin/bash", ["-c", "\(Self.executable) modules \(client) | true; echo \"status ${PIPESTATUS[0]}\""])
     #expect(piped.output.contains("status 0"), "\(piped.output)")
     #expect(!piped.output.contains("Fatal error"), "\(piped.output)")
 
     let otherCA = try TestEnvironment.temporaryDirectory("other-ca")
-    #expect(try carbonhub(["certs", "init", "--dir", otherCA]).status == 0)
-    let wrongCA = try carbonhub(["modules", "--server", server.address, "--ca", otherCA + "/ca.pem"])
+    #expect(try await carbonhub(["certs", "init", "--dir", otherCA]).status == 0)
+    let wrongCA = try await carbonhub(["modules", "--server", server.address, "--ca", otherCA + "/ca.pem"])
     #expect(wrongCA.status == 1)
     #expect(wrongCA.output.contains("error: TLS: the certificate of \(server.address) could not be verified with the CA in \(otherCA)/ca.pem"), "\(wrongCA.output)")
     #expect(wrongCA.output.contains("CERTIFICATE_VERIFY_FAILED"), "\(wrongCA.output)")
     #expect(!wrongCA.output.contains("preface"), "\(wrongCA.output)")
   }
 
-  @Test func serveWithADeploymentFile() throws {
+  @Test func serveWithADeploymentFile() async throws {
     let directory = try TestEnvironment.temporaryDirectory("cli-config")
     let file = directory + "/deployment.toml"
     try """
@@ -178,35 +178,35 @@ struct CommandLineTests {
       enabled = false
       """.write(toFile: file, atomically: true, encoding: .utf8)
     let server = try ServeProcess(arguments: ["--config", file])
-    let modules = try carbonhub(["modules", "--server", server.address, "--state-dir", server.stateDirectory])
+    let modules = try await carbonhub(["modules", "--server", server.address, "--state-dir", server.stateDirectory])
     #expect(modules.output.contains("gwp\t1.0.0\tserving"), "\(modules.output)")
     #expect(modules.output.contains("units\t-\tdisabled"), "\(modules.output)")
     _ = server.terminate()
 
     try "lsten = 1".write(toFile: file, atomically: true, encoding: .utf8)
-    let bad = try carbonhub(["serve", "--config", file])
+    let bad = try await carbonhub(["serve", "--config", file])
     #expect(bad.status != 0 && bad.output.contains("lsten: unknown key"), "\(bad.output)")
   }
 
-  @Test func certsInitAndVerify() throws {
+  @Test func certsInitAndVerify() async throws {
     let directory = try TestEnvironment.temporaryDirectory("cli-certs")
-    let certs = try carbonhub(["certs", "init", "--dir", directory])
+    let certs = try await carbonhub(["certs", "init", "--dir", directory])
     #expect(certs.status == 0)
     for file in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"] {
       #expect(FileManager.default.fileExists(atPath: directory + "/" + file), "\(file)")
     }
-    let inspect = try runProcess("/usr/bin/openssl", ["x509", "-in", directory + "/server.pem", "-noout", "-text"])
+    let inspect = try await runProcess("/usr/bin/openssl", ["x509", "-in", directory + "/server.pem", "-noout", "-text"])
     #expect(inspect.output.contains("DNS:localhost") && inspect.output.contains("IP Address:127.0.0.1"), "\(inspect.output)")
 
-    let good = try carbonhub(["verify", try TestEnvironment.plugin("libgwp.so"), "--samples", TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples"])
+    let good = try await carbonhub(["verify", try TestEnvironment.plugin("libgwp.so"), "--samples", TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples"])
     #expect(good.status == 0 && good.output.contains("conformant"), "\(good.output)")
-    let bad = try carbonhub(["verify", try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)])
+    let bad = try await carbonhub(["verify", try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)])
     #expect(bad.status == 1 && bad.output.contains("NOT conformant"), "\(bad.output)")
   }
 
   /// The COP pool (SQLite backend) loses nothing committed and keeps no half import when the host
   /// is killed with SIGKILL in the middle of a large CSV import.
-  @Test func copPoolSurvivesKillDuringImport() throws {
+  @Test func copPoolSurvivesKillDuringImport() async throws {
     let directory = try TestEnvironment.temporaryDirectory("cop-kill")
     let deployment = directory + "/deployment.toml"
     try """
@@ -223,8 +223,8 @@ struct CommandLineTests {
       try #"{"round_year": \#(round), "actor": "test"}"#.write(toFile: request, atomically: true, encoding: .utf8)
       return request
     }
-    func count(round: Int, _ client: [String]) throws -> Int {
-      let list = try carbonhub(["call", "cop-vivier.ListProjects", "--json", "-"] + client, input: #"{"filter": {"round_year": \#(round)}, "page_size": 1}"#)
+    func count(round: Int, _ client: [String]) async throws -> Int {
+      let list = try await carbonhub(["call", "cop-vivier.ListProjects", "--json", "-"] + client, input: #"{"filter": {"round_year": \#(round)}, "page_size": 1}"#)
       let object = try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [String: Any]
       return Int("\(object?["total_count"] ?? "0")") ?? -1
     }
@@ -232,7 +232,7 @@ struct CommandLineTests {
     let server = try ServeProcess(arguments: ["--config", deployment])
     let client = ["--server", server.address, "--state-dir", server.stateDirectory]
     let small = try importRequest(rows: 3, round: 2031, name: "small")
-    let committed = try carbonhub(["call", "cop-vivier.ImportCsv", "--json", small, "--file-field", "csv=\(directory)/small.csv"] + client)
+    let committed = try await carbonhub(["call", "cop-vivier.ImportCsv", "--json", small, "--file-field", "csv=\(directory)/small.csv"] + client)
     #expect(committed.status == 0, "\(committed.output)")
 
     let rows = 40_000
@@ -243,15 +243,15 @@ struct CommandLineTests {
     importer.standardOutput = FileHandle.nullDevice
     importer.standardError = FileHandle.nullDevice
     try importer.run()
-    Thread.sleep(forTimeInterval: 1.0)
+    try await Task.sleep(for: .seconds(1))
     let killedMidImport = importer.isRunning
     server.kill9()
     importer.waitUntilExit()
 
     let restarted = try ServeProcess(arguments: ["--config", deployment], stateDirectory: server.stateDirectory)
     let again = ["--server", restarted.address, "--state-dir", restarted.stateDirectory]
-    #expect(try count(round: 2031, again) == 3, "a committed import survives SIGKILL")
-    let afterKill = try count(round: 2032, again)
+    #expect(try await count(round: 2031, again) == 3, "a committed import survives SIGKILL")
+    let afterKill = try await count(round: 2032, again)
     #expect(afterKill == 0 || afterKill == rows, "an import is all or nothing, found \(afterKill) of \(rows) rows")
     if killedMidImport { #expect(importer.terminationStatus != 0, "the killed call reports a failure") }
     _ = restarted.terminate()

@@ -8,12 +8,12 @@ import Testing
 struct InteropTests {
   /// A fresh directory holding the Python messages and stubs of `protos` and of every domain
   /// .proto, generated with grpcio-tools as a Python client team would.
-  static func pythonStubs(_ name: String, for protos: [String]) throws -> String {
+  static func pythonStubs(_ name: String, for protos: [String]) async throws -> String {
     let work = try TestEnvironment.temporaryDirectory(name)
     let protocols = TestEnvironment.repositoryRoot + "/protocols"
     let domain = try FileManager.default.contentsOfDirectory(atPath: protocols + "/carbon/domain/v1")
       .filter { $0.hasSuffix(".proto") }.map { "carbon/domain/v1/" + $0 }
-    let generate = try runProcess("/usr/bin/env", [
+    let generate = try await runProcess("/usr/bin/env", [
       "python3", "-m", "grpc_tools.protoc", "-I", protocols, "--python_out=\(work)", "--grpc_python_out=\(work)",
     ] + protos + domain)
     try #require(generate.status == 0, "grpcio-tools failed (pip install grpcio grpcio-tools): \(generate.output)")
@@ -23,7 +23,7 @@ struct InteropTests {
   @Test func pythonGrpcioClientCallsACPluginOverTLS() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
-    let work = try Self.pythonStubs("python", for: ["carbon/examples/v1/gwp.proto"])
+    let work = try await Self.pythonStubs("python", for: ["carbon/examples/v1/gwp.proto"])
     let script = """
       import sys
       sys.path.insert(0, "\(work)")
@@ -43,7 +43,7 @@ struct InteropTests {
           except grpc.RpcError as error:
               print("error", error.code().name, error.details())
       """
-    let run = try runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
     #expect(run.status == 0, "\(run.output)")
     // 3.5 kg CH4 × 28 + 0.25 kg N2O × 265 = 98 + 66.25 = 164.25 kg CO2e
     #expect(run.output.contains("total 164.25"), "\(run.output)")
@@ -55,7 +55,7 @@ struct InteropTests {
   @Test func pythonGrpcStatusReadsTheStandardErrorDetailsOfEveryError() async throws {
     let host = try await RunningHost.startExamples(extra: [("esca", try TestEnvironment.plugin("libESCA.so"))])
     defer { Task { try? await host.stop() } }
-    let work = try Self.pythonStubs("python-status", for: ["carbon/examples/v1/gwp.proto", "carbon/esca/v1/esca.proto"])
+    let work = try await Self.pythonStubs("python-status", for: ["carbon/examples/v1/gwp.proto", "carbon/esca/v1/esca.proto"])
     let script = """
       import sys
       sys.path.insert(0, "\(work)")
@@ -101,7 +101,7 @@ struct InteropTests {
           nowhere = channel.unary_unary("/carbon.nowhere.v1.Nowhere/Call")
           show("route", lambda: nowhere(b"", timeout=120, metadata=[("x-request-id", "py-route-3")]))
       """
-    let run = try runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
     #expect(run.status == 0, "\(run.output)")
     let lines = Set(run.output.split(separator: "\n").map(String.init))
     // A field error from a C module: BadRequest names the field, ErrorInfo the module.
@@ -137,7 +137,7 @@ struct InteropTests {
       ("snbc", try TestEnvironment.plugin("libSNBC.so")),
     ])
     defer { Task { try? await host.stop() } }
-    let work = try Self.pythonStubs(
+    let work = try await Self.pythonStubs(
       "python-edges", for: ["carbon/aldo/v1/aldo.proto", "carbon/snbc/v1/snbc.proto", "carbon/host/v1/host.proto"])
     let script = #"""
       import sys
@@ -183,7 +183,7 @@ struct InteropTests {
           invoke("unknown", '{"analysis": {"depth": 30}}')
           invoke("syntax", '{"analysis": {"depth_cm": 30}')
       """#
-    let run = try runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
     #expect(run.status == 0, "\(run.output)")
     let lines = Set(run.output.split(separator: "\n").map(String.init))
     func has(_ line: String) -> Bool { lines.contains(line) }
@@ -212,18 +212,18 @@ struct InteropTests {
   @Test func opensslCompletesTLS12And13HandshakesAndIsRefusedTLS11() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
-    func handshake(_ flags: [String]) throws -> (status: Int32, output: String) {
-      try runProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(host.port)", "-servername", "localhost",
+    func handshake(_ flags: [String]) async throws -> (status: Int32, output: String) {
+      try await runProcess("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(host.port)", "-servername", "localhost",
         "-CAfile", host.caFile, "-verify_return_error", "-alpn", "h2"] + flags, input: "", timeout: 20)
     }
-    let tls12 = try handshake(["-tls1_2"])
+    let tls12 = try await handshake(["-tls1_2"])
     #expect(tls12.status == 0 && tls12.output.contains("Protocol  : TLSv1.2") || tls12.output.contains("TLSv1.2"), "\(tls12.output)")
     #expect(tls12.output.contains("Verify return code: 0 (ok)"), "\(tls12.output)")
-    let tls13 = try handshake(["-tls1_3"])
+    let tls13 = try await handshake(["-tls1_3"])
     #expect(tls13.status == 0 && tls13.output.contains("TLSv1.3"), "\(tls13.output)")
     #expect(tls13.output.contains("ALPN protocol: h2"), "\(tls13.output)")
     // SECLEVEL=0 lets the client offer TLS 1.1 at all; the server must refuse it.
-    let tls11 = try handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+    let tls11 = try await handshake(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
     #expect(tls11.status != 0, "\(tls11.output)")
     #expect(tls11.output.contains("no peer certificate available"), "\(tls11.output)")
     #expect(tls11.output.contains("alert protocol version") || tls11.output.contains("unsupported protocol") || tls11.output.contains("no protocols available"), "\(tls11.output)")

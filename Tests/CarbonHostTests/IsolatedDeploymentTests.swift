@@ -191,7 +191,7 @@ struct IsolatedDeploymentTests {
   }
 
   @Test func theHostAppliesTheTrustPolicyBeforeAnyWorkerLoadsThePlugin() async throws {
-    let workspace = try MarkerWorkspace("isolated")
+    let workspace = try await MarkerWorkspace("isolated")
     setenv("CARBONHUB_MARKER_FILE", workspace.marker, 1)
     defer { unsetenv("CARBONHUB_MARKER_FILE") }
     let start = { () async throws -> RunningHost in
@@ -216,7 +216,7 @@ struct IsolatedDeploymentTests {
     try await unsigned.stop()
 
     // Signed by a trusted publisher: the worker loads it (its constructor runs there).
-    try workspace.sign(with: "acme")
+    try await workspace.sign(with: "acme")
     let signed = try await start()
     defer { Task { try? await signed.stop() } }
     try await waitUntil { signed.server.registry.module(named: "constructor-marker")?.state == .serving }

@@ -6,10 +6,10 @@ import Testing
 /// soak is `scripts/soak.sh` (docs/performance.md).
 @Suite("load", .serialized)
 struct LoadTests {
-  @Test func everyModuleUnderConcurrentLoadWithoutErrorsOrRSSDrift() throws {
+  @Test func everyModuleUnderConcurrentLoadWithoutErrorsOrRSSDrift() async throws {
     let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
     defer { _ = server.terminate() }
-    let run = try runProcess(
+    let run = try await runProcess(
       CommandLineTests.executable,
       [
         "load", "--server", server.address, "--state-dir", server.stateDirectory, "--examples", TestEnvironment.repositoryRoot,
@@ -36,13 +36,13 @@ struct LoadTests {
     for target in targets { #expect((target["ok"] as? Int ?? 0) > 0, "\(target)") }
   }
 
-  @Test func loadFailsOnErrorsAndNamesTheStatus() throws {
+  @Test func loadFailsOnErrorsAndNamesTheStatus() async throws {
     let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
     defer { _ = server.terminate() }
     // A request the module refuses (negative mass), given without its .expect.json: every
     // call fails with INVALID_ARGUMENT.
     let bad = TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples/ToCo2e.negative.json"
-    let run = try runProcess(
+    let run = try await runProcess(
       CommandLineTests.executable,
       [
         "load", "--server", server.address, "--state-dir", server.stateDirectory, "--module", "gwp", "--request", "gwp.ToCo2e=\(bad)",

@@ -111,7 +111,7 @@ struct LoaderTests {
   /// Health's Watch promises "every change": a subscriber that reads only after a module was
   /// disabled and enabled again still sees both changes, in order (before, a slow reader got one
   /// coalesced "something changed" and re-read SERVING, missing the NOT_SERVING in between).
-  @Test(.timeLimit(.minutes(1))) func aSlowSubscriberStillSeesEveryChangeInOrder() async throws {
+  @Test(.timeLimit(.minutes(5))) func aSlowSubscriberStillSeesEveryChangeInOrder() async throws {
     let directory = try TestEnvironment.temporaryDirectory("changes")
     try TestEnvironment.copyPlugin("libExampleUnits.so", to: directory)
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
@@ -146,7 +146,7 @@ struct LoaderTests {
 struct ConformanceTests {
   /// Runs `carbonhub verify` on each plugin in its own process: the heap-growth check reads
   /// process-wide malloc statistics, which other tests running in parallel would disturb.
-  @Test func everyPluginOfTheRepositoryIsConformant() throws {
+  @Test func everyPluginOfTheRepositoryIsConformant() async throws {
     let built = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.pluginDirectory).filter { $0.hasSuffix(".so") }
     // Dependencies may build shared libraries of their own (GRDB's libGRDB-dynamic.so): only
     // libraries exporting the entry symbol are plugins, read from the file without loading it.
@@ -155,22 +155,32 @@ struct ConformanceTests {
     }
     let carbonhub = try TestEnvironment.plugin("carbonhub")
     // Two plugins verify at a time, in separate processes: more would starve the other tests of
-    // the machine's cores (CI has two).
-    let runs = Mutex<[(String, Int32, String)]>([])
+    // the machine's cores (CI has two). Waited for without holding a thread (see the async
+    // `runProcess`).
+    var results: [(String, Int32, String)] = []
     let plugins = TestEnvironment.repositoryPlugins
-    let slots = DispatchSemaphore(value: 0)
-    slots.signal()
-    slots.signal()
-    DispatchQueue.concurrentPerform(iterations: plugins.count) { index in
-      slots.wait()
-      defer { slots.signal() }
-      let plugin = plugins[index]
-      guard let path = try? TestEnvironment.plugin(plugin.file) else { return }
-      let examples = TestEnvironment.repositoryRoot + "/" + plugin.examples
-      let run = try? runProcess(carbonhub, ["verify", path, "--samples", examples, "--fuzz", "100", "--leak-calls", "200", "--concurrent-calls", "5"], timeout: 600)
-      runs.withLock { $0.append((plugin.file, run?.status ?? -1, run?.output ?? "could not run carbonhub verify")) }
+    try await withThrowingTaskGroup(of: (String, Int32, String).self) { group in
+      var next = 0
+      func startNext() {
+        guard next < plugins.count else { return }
+        let plugin = plugins[next]
+        next += 1
+        group.addTask {
+          guard let path = try? TestEnvironment.plugin(plugin.file) else { return (plugin.file, -1, "not built") }
+          let examples = TestEnvironment.repositoryRoot + "/" + plugin.examples
+          let run = try? await runProcess(
+            carbonhub, ["verify", path, "--samples", examples, "--fuzz", "100", "--leak-calls", "200", "--concurrent-calls", "5"],
+            timeout: 600)
+          return (plugin.file, run?.status ?? -1, run?.output ?? "could not run carbonhub verify")
+        }
+      }
+      startNext()
+      startNext()
+      while let result = try await group.next() {
+        results.append(result)
+        startNext()
+      }
     }
-    let results = runs.withLock { $0 }
     #expect(results.count == plugins.count)
     for (file, status, output) in results {
       #expect(status == 0, "\(file): \(output)")

@@ -9,12 +9,18 @@ import Testing
 /// admins only.
 @Suite("TLS hygiene: cipher suites, development certificates, what non-admins see", .serialized)
 struct TLSHygieneSecurityTests {
+  /// Whether the Python package sslyze is installed (read once, before any test runs).
+  static let hasSslyze: Bool = {
+    let check: (status: Int32, output: String)? = try? runProcess("/usr/bin/env", ["python3", "-c", "import sslyze"])
+    return check?.status == 0
+  }()
+
   static let openssl = "/usr/bin/openssl"
   static var hasOpenSSL: Bool { FileManager.default.isExecutableFile(atPath: openssl) }
 
   /// Whether `openssl s_client` completes a TLS 1.2 handshake with only `cipher` offered.
-  func handshakes(_ port: Int, cipher: String) throws -> Bool {
-    let run = try runProcess(
+  func handshakes(_ port: Int, cipher: String) async throws -> Bool {
+    let run = try await runProcess(
       Self.openssl, ["s_client", "-connect", "127.0.0.1:\(port)", "-tls1_2", "-cipher", cipher, "-brief"], input: "", timeout: 30)
     return run.status == 0 && run.output.contains("Ciphersuite: \(cipher)")
   }
@@ -25,13 +31,13 @@ struct TLSHygieneSecurityTests {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
     for cipher in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"] {
-      #expect(try handshakes(host.port, cipher: cipher), "\(cipher) is in the intermediate profile")
+      #expect(try await handshakes(host.port, cipher: cipher), "\(cipher) is in the intermediate profile")
     }
     // CBC with SHA-1 or SHA-2 MACs: BoringSSL's defaults accept them, the profile does not.
     for cipher in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256"] {
-      #expect(try !handshakes(host.port, cipher: cipher), "\(cipher) must be refused")
+      #expect(try await !handshakes(host.port, cipher: cipher), "\(cipher) must be refused")
     }
-    let tls11 = try runProcess(Self.openssl, ["s_client", "-connect", "127.0.0.1:\(host.port)", "-tls1_1"], input: "", timeout: 30)
+    let tls11 = try await runProcess(Self.openssl, ["s_client", "-connect", "127.0.0.1:\(host.port)", "-tls1_1"], input: "", timeout: 30)
     #expect(tls11.status != 0, "TLS 1.1 is refused: \(tls11.output)")
   }
 
@@ -40,12 +46,12 @@ struct TLSHygieneSecurityTests {
   /// CA is given as the trust store (`--certinfo_ca_file`): no public store knows it.
   @Test(
     .enabled(
-      if: (try? runProcess("/usr/bin/env", ["python3", "-c", "import sslyze"]).status) == 0,
+      if: TLSHygieneSecurityTests.hasSslyze,
       "needs the Python package sslyze (scripts/test.sh installs it)"))
   func sslyzeFindsTheHostCompliantWithMozillaIntermediate() async throws {
     let host = try await RunningHost.startExamples()
     defer { Task { try? await host.stop() } }
-    let run = try runProcess(
+    let run = try await runProcess(
       "/usr/bin/env",
       [
         "python3", "-m", "sslyze", "--mozilla_config=intermediate", "--certinfo_ca_file", host.caFile,
@@ -58,7 +64,7 @@ struct TLSHygieneSecurityTests {
   // "development certificates of ≤ 90 days with AuthorityKeyIdentifier (so `openssl verify
   // -x509_strict` accepts them)".
   @Test(.enabled(if: TLSHygieneSecurityTests.hasOpenSSL, "needs the openssl command"))
-  func developmentCertificatesLastAtMost90DaysAndPassStrictVerification() throws {
+  func developmentCertificatesLastAtMost90DaysAndPassStrictVerification() async throws {
     let directory = try TestEnvironment.temporaryDirectory("dev-certs")
     let dev = DevelopmentCertificates(directory: directory)
     try dev.create()
@@ -66,13 +72,13 @@ struct TLSHygieneSecurityTests {
       commonName: "coop-a", uris: ["spiffe://coop/a"], emails: ["ops@coop-a.example"], usage: .clientAuth,
       certificatePath: directory + "/client.pem", keyPath: directory + "/client-key.pem")
     for leaf in [dev.serverCertificatePath, directory + "/client.pem"] {
-      let strict = try runProcess(Self.openssl, ["verify", "-x509_strict", "-CAfile", dev.caCertificatePath, leaf])
+      let strict = try await runProcess(Self.openssl, ["verify", "-x509_strict", "-CAfile", dev.caCertificatePath, leaf])
       #expect(strict.status == 0 && strict.output.contains(": OK"), "\(leaf): \(strict.output)")
-      let text = try runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-text"]).output
+      let text = try await runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-text"]).output
       #expect(text.contains("X509v3 Authority Key Identifier"), "\(text)")
       // Valid now, expired in 90 days: -checkend N exits 1 when the certificate ends within N s.
-      let in89Days = try runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-checkend", "\(89 * 86400)"])
-      let in90Days = try runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-checkend", "\(90 * 86400)"])
+      let in89Days = try await runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-checkend", "\(89 * 86400)"])
+      let in90Days = try await runProcess(Self.openssl, ["x509", "-in", leaf, "-noout", "-checkend", "\(90 * 86400)"])
       #expect(in89Days.status == 0 && in90Days.status == 1, "\(leaf) must live 89 to 90 days: \(in90Days.output)")
     }
   }

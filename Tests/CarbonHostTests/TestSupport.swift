@@ -168,6 +168,47 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
   return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
 }
 
+/// `runProcess` for async tests: waits for the process without holding a thread. The sync
+/// version polls on its caller's thread; from an async test that is one of the few threads of
+/// Swift's cooperative pool (two on a 2-core machine), which the hosts these tests start in
+/// process need: two tests waiting on a Python client that waits on such a host stalled the
+/// whole suite until the client's timeouts.
+@discardableResult
+func runProcess(
+  _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60
+) async throws -> (status: Int32, output: String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+  let output = Pipe()
+  process.standardOutput = output
+  process.standardError = output
+  let inputPipe = Pipe()
+  process.standardInput = inputPipe
+  let (exits, exited) = AsyncStream<Void>.makeStream()
+  process.terminationHandler = { _ in exited.finish() }
+  let collected = OutputBox()
+  let (outputs, outputRead) = AsyncStream<Void>.makeStream()
+  try process.run()
+  // The output is read on a thread of its own (a blocking read), never a cooperative one.
+  let reader = Thread {
+    collected.data = output.fileHandleForReading.readDataToEndOfFile()
+    outputRead.finish()
+  }
+  reader.start()
+  if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+  try inputPipe.fileHandleForWriting.close()
+  let killer = Task {
+    try await Task.sleep(for: .seconds(timeout))
+    if process.isRunning { process.terminate() }
+  }
+  for await _ in exits {}
+  killer.cancel()
+  for await _ in outputs {}
+  return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
+}
+
 private final class OutputBox: @unchecked Sendable {
   var data = Data()
 }

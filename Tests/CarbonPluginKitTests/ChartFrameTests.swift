@@ -50,7 +50,7 @@ struct ChartFrameTests {
     #expect(legend.height(width: 260) > 16)  // flows onto more rows
   }
 
-  @Test func aFramedChartRendersAtItsComputedSizeWithTitleAndSourceLines() throws {
+  @Test func aFramedChartRendersAtItsComputedSizeWithTitleAndSourceLines() async throws {
     let frame = ChartFrame(
       title: "Flux de carbone par occupation du sol — Hauts-de-France, un titre assez long pour passer à la ligne",
       subtitle: "t CO2e/an ; négatif = séquestration nette",
@@ -63,7 +63,7 @@ struct ChartFrameTests {
     svg += frame.close()
     #expect(frame.height > 240 + 20 + 14 + 13)  // plot + two title lines + subtitle + source
     #expect(svg.contains("Source : ALDO (ADEME)"))
-    let size = try ExternalTools.renderPNG(svg: svg, name: "kit-chart-frame")
+    let size = try await ExternalTools.renderPNG(svg: svg, name: "kit-chart-frame")
     #expect(size.width == 480)
     #expect(size.height == Int(frame.height.rounded()))
   }

@@ -77,11 +77,11 @@ struct ExportTests {
     #expect(XLSXWorkbook.columnName(27 * 26) == "AAA")
   }
 
-  @Test func libreOfficeOpensTheWorkbookWithEverySheetAndValue() throws {
+  @Test func libreOfficeOpensTheWorkbookWithEverySheetAndValue() async throws {
     var trace = ExportTable(name: "Trace", header: ["Terme", "Valeur"])
     trace.append([.text("contrôle \u{1}\u{1B}"), .number(3.664)])
     let bytes = try XLSXWorkbook(sheets: [table, trace]).data()
-    let sheets = try ExternalTools.libreOfficeSheetsAsCSV(xlsx: bytes)
+    let sheets = try await ExternalTools.libreOfficeSheetsAsCSV(xlsx: bytes)
     #expect(sheets.count == 2)
     // The formula-like title is a text cell in xlsx (never a formula), so it reads back as written.
     let expected = [
@@ -100,14 +100,14 @@ struct ExportTests {
 /// an ill-formed one.
 @Suite("External tools: SVG to PNG")
 struct SVGRenderingTests {
-  @Test func aWellFormedSVGRendersAtItsSize() throws {
+  @Test func aWellFormedSVGRendersAtItsSize() async throws {
     let svg = #"<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200"><text x="10" y="20">Flux</text></svg>"#
-    let size = try ExternalTools.renderPNG(svg: svg)
+    let size = try await ExternalTools.renderPNG(svg: svg)
     #expect(size.width == 320 && size.height == 200)
   }
 
-  @Test func anIllFormedSVGFails() {
+  @Test func anIllFormedSVGFails() async {
     let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><text>\u{1}</text></svg>"
-    #expect(throws: ExternalTools.Failure.self) { try ExternalTools.renderPNG(svg: svg) }
+    await #expect(throws: ExternalTools.Failure.self) { try await ExternalTools.renderPNG(svg: svg) }
   }
 }

@@ -165,7 +165,7 @@ struct ChartTests {
   }
 
   @Test("control characters in labels leave the SVG well formed (XML-invalid ones are dropped)")
-  func controlCharacters() throws {
+  func controlCharacters() async throws {
     var request = try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self)
     request.title = "Chimie\u{0}\u{1}\u{7}\u{1B}[31m SA\u{B}\u{C}\u{FFFE}\u{85} <b>&\"'"
     let response = try ModuleHarness<SNBCModule>().call(
@@ -174,28 +174,28 @@ struct ChartTests {
     #expect(response.svg.contains("Chimie"))
     #expect(response.svg.contains("&lt;b&gt;&amp;&quot;&apos;"))
     #expect(XMLParser(data: Data(response.svg.utf8)).parse(), "the SVG must be well-formed XML")
-    let png = try ExternalTools.renderPNG(svg: response.svg, name: "snbc-control-characters")
+    let png = try await ExternalTools.renderPNG(svg: response.svg, name: "snbc-control-characters")
     #expect(png.width == 760 && png.height == height(response.svg))
   }
 
   @Test("every chart renders to a PNG of its size with rsvg-convert; a broken SVG fails")
-  func rendersToPNG() throws {
+  func rendersToPNG() async throws {
     var request = try chemicals()
     request.includeChart = true
     let consolidated = try SNBCTest.assess(request).chartSvg
-    let png = try ExternalTools.renderPNG(svg: consolidated, name: "snbc-consolidated")
+    let png = try await ExternalTools.renderPNG(svg: consolidated, name: "snbc-consolidated")
     // 760 px wide, as tall as the SVG says (title, plot, years, legend, source lines).
     #expect(png.width == 760 && png.height == height(consolidated))
     #expect(png.height > 400)
     let chart = try ModuleHarness<SNBCModule>().call(
       SNBCTest.chart, try SNBCTest.example("RenderTrajectoryChart.json", as: Carbon_Snbc_V1_RenderTrajectoryChartRequest.self),
       as: Carbon_Snbc_V1_RenderTrajectoryChartResponse.self)
-    let single = try ExternalTools.renderPNG(svg: chart.svg, name: "snbc-trajectory")
+    let single = try await ExternalTools.renderPNG(svg: chart.svg, name: "snbc-trajectory")
     #expect(single.width == 760 && single.height == height(chart.svg))
     // The check can fail: an SVG cut short, or with a raw control character, is refused.
-    #expect(throws: ExternalTools.Failure.self) { try ExternalTools.renderPNG(svg: String(consolidated.prefix(400))) }
-    #expect(throws: ExternalTools.Failure.self) {
-      try ExternalTools.renderPNG(svg: consolidated.replacingOccurrences(of: "Trajectoire", with: "Traj\u{1}ectoire"))
+    await #expect(throws: ExternalTools.Failure.self) { try await ExternalTools.renderPNG(svg: String(consolidated.prefix(400))) }
+    await #expect(throws: ExternalTools.Failure.self) {
+      try await ExternalTools.renderPNG(svg: consolidated.replacingOccurrences(of: "Trajectoire", with: "Traj\u{1}ectoire"))
     }
   }
 }
