@@ -5,6 +5,9 @@
 # any error or a drift above SOAK_MAX_DRIFT percent (default 10).
 #   scripts/soak.sh                       # builds release first
 #   SOAK_SECONDS=60 SOAK_BUILD=0 scripts/soak.sh   # shorter, with an existing release build
+#   SOAK_HOSTILE=1 scripts/soak.sh        # and a hostile client beside the load (issue 25):
+#     idle connections that never start TLS, streams whose client stops reading, oversized
+#     requests (scripts/hostile-client.py); the load must still see no error and a flat RSS
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -32,6 +35,15 @@ done
 [[ -n "$address" ]] || { echo "soak: the server did not start" >&2; cat "$log"; exit 1; }
 sed -n '1,20p' "$log" >&2
 echo "soak: $(date -u +%FT%TZ), $(nproc) cores, ${seconds}s, $concurrency calls in flight against $address (pid $server)" >&2
+hostile=""
+if [[ "${SOAK_HOSTILE:-0}" == 1 ]]; then
+  python3 "$root/scripts/hostile-client.py" "$address" "$state/tls/ca.pem" "$root" \
+    "${SOAK_HOSTILE_IDLE:-200}" "${SOAK_HOSTILE_SLOW:-8}" &
+  hostile=$!
+  trap 'kill -INT $hostile 2>/dev/null; wait $hostile 2>/dev/null || true; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+  echo "soak: hostile client (pid $hostile) beside the load" >&2
+  sleep 5
+fi
 "$bin/carbonhub" load --server "$address" --state-dir "$state" --server-pid "$server" --examples "$root" \
   --duration "$seconds" --max-requests "${SOAK_MAX_REQUESTS:-100000000}" --concurrency "$concurrency" \
   --connections 4 --warmup 200 --max-rss-drift "${SOAK_MAX_DRIFT:-10}" --json

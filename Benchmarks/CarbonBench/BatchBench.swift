@@ -302,8 +302,15 @@ func batchOverGRPC(
   FileManager.default.createFile(atPath: log, contents: nil)
   let server = Process()
   server.executableURL = URL(fileURLWithPath: binDirectory + "/carbonhub")
+  // The `one` shape sends a whole batch (100 000 farms: tens of MiB) as one message: this
+  // deployment lets it through and gives it time, where the default (4 MiB, 30 s / 5 min)
+  // would send it to the streaming twins.
+  let deployment = state + "/deployment.toml"
+  try "max_message_bytes = 268435456\n[limits]\nunary_timeout_ms = 3600000\nstreaming_timeout_ms = 3600000\n"
+    .write(toFile: deployment, atomically: true, encoding: .utf8)
   server.arguments = [
-    "serve", "--listen", "127.0.0.1:0", "--plugins", binDirectory, "--state-dir", state, "--log-level", "error",
+    "serve", "--config", deployment, "--listen", "127.0.0.1:0", "--plugins", binDirectory, "--state-dir", state,
+    "--log-level", "error",
   ]
   server.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
   try server.run()

@@ -106,6 +106,32 @@ public enum MetricsExposition {
     return out
   }
 
+  /// Renders the overload protection: bytes held against the memory budget, open connections,
+  /// and calls and connections refused by reason.
+  public static func render(budget: MemoryBudget, overload: OverloadEvents, connections: ConnectionGuard) -> String {
+    var out = ""
+    func line(_ text: String) { out += text + "\n" }
+    line("# HELP carbonhub_bytes_in_flight Request and response bytes held for calls in flight.")
+    line("# TYPE carbonhub_bytes_in_flight gauge")
+    line("carbonhub_bytes_in_flight \(max(0, budget.current))")
+    line("# HELP carbonhub_bytes_in_flight_peak The most request and response bytes held at once since the start.")
+    line("# TYPE carbonhub_bytes_in_flight_peak gauge")
+    line("carbonhub_bytes_in_flight_peak \(budget.peak)")
+    line("# HELP carbonhub_memory_budget_bytes The budget (memory_budget_mb): new calls are refused beyond it.")
+    line("# TYPE carbonhub_memory_budget_bytes gauge")
+    line("carbonhub_memory_budget_bytes \(budget.limit)")
+    line("# HELP carbonhub_connections_open Client connections open now.")
+    line("# TYPE carbonhub_connections_open gauge")
+    line("carbonhub_connections_open \(connections.current)")
+    line("# HELP carbonhub_overload_refusals_total Calls and connections refused or cut to protect the host, by reason.")
+    line("# TYPE carbonhub_overload_refusals_total counter")
+    let refusals = overload.snapshot
+    for reason in OverloadEvents.Refusal.allCases {
+      line("carbonhub_overload_refusals_total{\(labels(["reason": reason.rawValue]))} \(refusals[reason] ?? 0)")
+    }
+    return out
+  }
+
   /// gRPC status names as Prometheus label values ("OK", "INVALID_ARGUMENT"…).
   static func statusName(_ status: UInt32) -> String {
     let names = [

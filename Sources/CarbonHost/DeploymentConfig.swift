@@ -29,8 +29,12 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var memoryLimitMB: Int? = nil
     /// Calls answered at once (`max_concurrent_calls`); more get RESOURCE_EXHAUSTED. nil: no limit.
     public var maxConcurrentCalls: Int? = nil
-    /// Server-side deadline of every call (`call_timeout_ms`), on top of the caller's own.
+    /// Server-side deadline of every call of the module (`call_timeout_ms`), on top of the
+    /// caller's own; nil: `[limits]`'s `unary_timeout_ms` or `streaming_timeout_ms` by kind.
     public var callTimeoutMilliseconds: Int? = nil
+    /// Largest request or response message of the module (`max_message_bytes`); nil: the
+    /// deployment's. Set it above the deployment's for a module whose unary batches are large.
+    public var maxMessageBytes: Int? = nil
 
     public init(name: String, enabled: Bool = true, path: String, sha256: String? = nil, configJSON: String = "{}") {
       self.name = name
@@ -78,8 +82,11 @@ public struct DeploymentConfig: Sendable, Equatable {
   public var pluginDirectory: String
   /// Directory for the development CA, certificates and each module's private data.
   public var stateDirectory: String
-  /// Largest request or response message, bytes.
-  public var maxMessageBytes: Int = 64 * 1024 * 1024
+  /// Largest request or response message, bytes (gRPC's own default, 4 MiB): a batch larger
+  /// than that has a streaming twin, or its module a larger `max_message_bytes`.
+  public var maxMessageBytes: Int = 4 * 1024 * 1024
+  /// What clients may cost the host: memory, time and connections (`[limits]`).
+  public var limits = Limits()
   /// Modules, in file order. Empty means: every plugin found in `pluginDirectory`.
   public var modules: [Module] = []
   /// Client authentication and roles.
@@ -140,7 +147,7 @@ public struct DeploymentConfig: Sendable, Equatable {
     let reader = TableReader(table: root, prefix: "")
     try reader.allowOnly([
       "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
-      "instance_name", "worker_executable", "trust", "audit_log",
+      "instance_name", "worker_executable", "trust", "audit_log", "limits",
     ])
     if let listen = try reader.string("listen") { config.listen = listen }
     if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
@@ -180,12 +187,15 @@ public struct DeploymentConfig: Sendable, Equatable {
     if let trust = try reader.table("trust") {
       config.trust = try parseTrust(trust)
     }
+    if let limits = try reader.table("limits") {
+      config.limits = try Limits.parse(limits)
+    }
     if let modules = try reader.table("modules") {
       for name in modules.table.keys.sorted() {
         guard let module = try modules.table(name) else { continue }
         try module.allowOnly([
           "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms", "rules",
+          "call_timeout_ms", "rules", "max_message_bytes",
         ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
@@ -209,6 +219,10 @@ public struct DeploymentConfig: Sendable, Equatable {
         entry.memoryLimitMB = try module.positiveInteger("memory_limit_mb")
         entry.maxConcurrentCalls = try module.positiveInteger("max_concurrent_calls")
         entry.callTimeoutMilliseconds = try module.positiveInteger("call_timeout_ms")
+        if let max = try module.integer("max_message_bytes") {
+          guard max >= 1024 else { throw Error(key: "modules.\(name).max_message_bytes", message: "must be at least 1024") }
+          entry.maxMessageBytes = max
+        }
         if entry.memoryLimitMB != nil && entry.isolation != .isolated {
           throw Error(key: "modules.\(name).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
         }
@@ -248,6 +262,20 @@ public struct DeploymentConfig: Sendable, Equatable {
       throw Error(key: "trust.require_signature", message: "is true but [trust.publishers] lists no key: no plugin could load")
     }
     return policy
+  }
+
+  /// The largest message any module accepts.
+  var largestMessageBytes: Int {
+    modules.compactMap(\.maxMessageBytes).reduce(maxMessageBytes, max)
+  }
+
+  /// What the transport reads of one request message before it gives up: four times the
+  /// largest module limit. Up to it, a request above its module's limit gets RESOURCE_EXHAUSTED
+  /// naming the limit (checked by the host, which the transport cannot do: it resets the
+  /// stream); beyond it the transport resets the stream before reading it whole.
+  var transportMessageCeiling: Int {
+    let (product, overflow) = largestMessageBytes.multipliedReportingOverflow(by: 4)
+    return overflow ? Int.max : product
   }
 
   /// Checks the combination of settings.

@@ -25,14 +25,15 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     var response = Carbon_Host_V1_ListModulesResponse()
     let detailed = isAdmin(context)
-    response.modules = registry.all.map { Self.info($0, detailed: detailed) }
+    response.modules = registry.all.map { Self.info($0, detailed: detailed, limits: calls.limits) }
     return ServerResponse(message: response)
   }
 
   func getModule(request: ServerRequest<Carbon_Host_V1_GetModuleRequest>, context: ServerContext) async throws
     -> ServerResponse<Carbon_Host_V1_ModuleInfo>
   {
-    ServerResponse(message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context)))
+    ServerResponse(
+      message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context), limits: calls.limits))
   }
 
   func invoke(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
@@ -54,7 +55,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     let call = try admit(request.message, streaming: true, metadata: request.metadata, context: context)
     return StreamingServerResponse(metadata: call.responseMetadata) { [calls] writer in
-      let write: ([UInt8]) async throws -> Void = { bytes in
+      let write: @Sendable ([UInt8]) async throws -> Void = { bytes in
         var message = Carbon_Host_V1_InvokeResponse()
         message.responseJson = String(decoding: bytes, as: UTF8.self)
         try await writer.write(message)
@@ -107,7 +108,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   /// A module as `ListModules`, `GetModule` and the admin RPCs describe it. Only admins see
   /// where its file lies and who may call it (`detailed`): a file path tells an attacker where
   /// to aim, and an allow-list which identity to impersonate.
-  static func info(_ module: ModuleRegistry.Module, detailed: Bool = true) -> Carbon_Host_V1_ModuleInfo {
+  static func info(_ module: ModuleRegistry.Module, detailed: Bool = true, limits: CallLimits) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
     if detailed { info.path = module.path }
@@ -131,6 +132,9 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     info.isolation = module.settings.isolation == .isolated ? .isolated : .inProcess
     info.restarts = UInt32(module.restarts)
     info.callsInFlight = UInt32(max(0, module.gate.current))
+    info.maxMessageBytes = UInt64(limits.maxMessageBytes(of: module))
+    info.unaryTimeoutMs = UInt32(clamping: limits.timeout(of: module, streaming: false).milliseconds)
+    info.streamingTimeoutMs = UInt32(clamping: limits.timeout(of: module, streaming: true).milliseconds)
     switch module.state {
     case .serving: info.state = .serving
     case .disabled: info.state = .disabled
@@ -154,6 +158,8 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   let peers: PeerDirectory
   let access: AccessPolicy
   let audit: AuditLog?
+  /// The limits shown with each module an action returns.
+  let limits: CallLimits
 
   func enableModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
     try await audited("EnableModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
@@ -217,7 +223,7 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
     do {
       let changed = try await action(caller)
       record("OK", nil)
-      return HostAPIService.info(changed)
+      return HostAPIService.info(changed, limits: limits)
     } catch {
       record(AuditLog.statusName(error.code), error.message)
       throw error

@@ -17,6 +17,14 @@ public final class HostServer: Sendable {
   public let config: DeploymentConfig
   public let registry: ModuleRegistry
   public let metrics = CallMetrics()
+  /// Request and response bytes held across all calls, against `[limits] memory_budget_mb`.
+  public let memoryBudget: MemoryBudget
+  /// Calls and connections refused to protect the host, by reason.
+  public let overload = OverloadEvents()
+  /// Open connections, against `[limits]`'s connection limits.
+  public let connections: ConnectionGuard
+  /// The threads in-process plugins' unary calls run on (`[limits] plugin_threads`).
+  public let pluginThreads: PluginThreads
   /// The identity of each open client connection (mTLS).
   public let peers = PeerDirectory()
   /// The deployment's host-wide access rules.
@@ -65,23 +73,26 @@ public final class HostServer: Sendable {
     logger[metadataKey: "instance"] = "\(instanceName)"
     self.logger = logger
     registry = ModuleRegistry.load(config, logger: logger)
+    memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
+    pluginThreads = PluginThreads(count: config.limits.pluginThreads ?? PluginThreads.defaultCount)
+    connections = ConnectionGuard(limits: config.limits, tls: tls != nil, events: overload)
     let listener = try HostListenerFactory(
       host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,
       tls: tls.map { .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA) },
-      peers: peers, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-    var transportConfig = HTTP2ServerTransport.Custom<HostListenerFactory>.Config.defaults
-    transportConfig.rpc.maxRequestPayloadSize = config.maxMessageBytes
-    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
+      peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
     let audit = try AuditLog(path: config.auditLog ?? config.stateDirectory + "/audit.log")
     logger.info("audit log", metadata: ["file": "\(audit.path)"])
+    let limits = CallLimits(deployment: config, budget: memoryBudget, events: overload, threads: pluginThreads)
     let calls = ModuleCalls(
-      registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit)
+      registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
+      limits: limits)
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [
         PluginRoutes(calls: calls),
         HostAPIService(calls: calls, access: access),
-        HostAdminService(registry: registry, peers: peers, access: access, audit: audit),
+        HostAdminService(registry: registry, peers: peers, access: access, audit: audit, limits: limits),
         HealthService(registry: registry),
         ReflectionService(registry: registry),
       ],
@@ -89,6 +100,22 @@ public final class HostServer: Sendable {
         CallEnvelopeInterceptor(instanceName: instanceName, moduleOwning: { [registry] in registry.owner(of: $0)?.name }),
         AccessInterceptor(policy: access, peers: peers, audit: audit),
       ])
+  }
+
+  /// The transport's share of `[limits]`: a ceiling on what it reads of a request (each
+  /// module's own limit is checked per call, with a status naming it), idle connections
+  /// closed, keepalive pings at the common clients' rates accepted, and the concurrent-stream
+  /// limit advertised.
+  private static func transportConfig(_ config: DeploymentConfig) -> HTTP2ServerTransport.Custom<HostListenerFactory>.Config {
+    var transport = HTTP2ServerTransport.Custom<HostListenerFactory>.Config.defaults
+    let limits = config.limits
+    transport.rpc.maxRequestPayloadSize = config.transportMessageCeiling
+    transport.http2.maxConcurrentStreams = limits.maxConcurrentStreams
+    transport.connection.maxIdleTime = .milliseconds(limits.idleTimeoutMilliseconds)
+    transport.connection.keepalive.clientBehavior = .init(
+      minPingIntervalWithoutCalls: .milliseconds(limits.keepaliveMinPingIntervalMilliseconds),
+      allowWithoutCalls: limits.keepalivePermitWithoutCalls)
+    return transport
   }
 
   /// The bound address once listening ("127.0.0.1:8443").
@@ -115,8 +142,9 @@ public final class HostServer: Sendable {
       if let metricsListen = config.metricsListen {
         let endpoint = try await MetricsEndpoint(
           listen: try ListenAddress(metricsListen), group: MultiThreadedEventLoopGroup.singleton
-        ) { [metrics, registry, instanceName] in
+        ) { [metrics, registry, instanceName, memoryBudget, overload, connections] in
           MetricsExposition.render(metrics: metrics, registry: registry, instance: instanceName)
+            + MetricsExposition.render(budget: memoryBudget, overload: overload, connections: connections)
         }
         metricsAddress.withLock { $0 = endpoint.address }
         logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])
@@ -133,6 +161,7 @@ public final class HostServer: Sendable {
     }
     // The server has drained: the isolated modules' workers have no calls left to answer.
     await registry.shutdown()
+    await pluginThreads.shutdown()
     logger.info("stopped")
   }
 

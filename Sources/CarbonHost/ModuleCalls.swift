@@ -15,6 +15,8 @@ struct ModuleCalls: Sendable {
   let instanceName: String
   /// Where refused calls are recorded.
   var audit: AuditLog? = nil
+  /// Sizes, deadlines, stream buffers and the memory budget every call is held to.
+  var limits = CallLimits(deployment: DeploymentConfig(pluginDirectory: "", stateDirectory: ""), budget: nil, events: nil)
 
   /// A call admitted to a module: the caller may call it and holds one of its slots until
   /// `finish` runs.
@@ -29,6 +31,10 @@ struct ModuleCalls: Sendable {
     /// The host's logger, without the call's metadata (see `logger`).
     let hostLogger: Logger
     let instanceName: String
+    /// The module's largest request or response message, bytes.
+    let maxMessageBytes: Int
+    /// Where the call's deadline comes from, for its DEADLINE_EXCEEDED message.
+    let deadlineSource: String
 
     /// The call's logger: request id, module, method and caller as metadata. Built when a
     /// message is actually logged — setting four metadata values on every call cost 4 % of the
@@ -104,28 +110,47 @@ struct ModuleCalls: Sendable {
         code: .resourceExhausted,
         message: "module '\(module.name)' is answering \(module.gate.limit ?? 0) calls already (max_concurrent_calls): retry later")
     }
-    var deadline = CallDeadline.parse(metadata[stringValues: "grpc-timeout"].first(where: { _ in true }))
-    if let milliseconds = module.settings.callTimeoutMilliseconds {
-      let own = ContinuousClock.now.advanced(by: .milliseconds(milliseconds))
-      deadline = deadline.map { min($0, own) } ?? own
+    // The server's own deadline always applies; the caller's when it is sooner.
+    let (timeout, source) = limits.timeout(of: module, streaming: method.isServerStreaming || method.isClientStreaming)
+    var deadline = ContinuousClock.now.advanced(by: .milliseconds(timeout))
+    var deadlineSource = source
+    if let callers = CallDeadline.parse(metadata[stringValues: "grpc-timeout"].first(where: { _ in true })), callers < deadline {
+      deadline = callers
+      deadlineSource = "the caller's grpc-timeout"
     }
     let call = Admitted(
       module: module, backend: backend, method: method, identity: identity, requestID: requestID,
-      deadline: deadline, started: .now, hostLogger: logger, instanceName: instanceName)
+      deadline: deadline, started: .now, hostLogger: logger, instanceName: instanceName,
+      maxMessageBytes: limits.maxMessageBytes(of: module), deadlineSource: deadlineSource)
     if call.logs(.debug) { call.logger.debug("call admitted") }
     return call
   }
 
-  /// Runs an admitted unary call.
+  /// Runs an admitted unary call. Its request must fit the module's message limit and the
+  /// host's memory budget; its response must fit the message limit (a larger one is an error,
+  /// never sent).
   func unary(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) async -> Result<[UInt8], PluginCallError> {
-    let cancellation = CallCancellation()
     let gate = call.module.gate
-    let result = await withRPCCancellationHandler {
+    if let refusal = limits.admitRequest(request.count, call) {
+      gate.leave()
+      finish(call, status: refusal.status)
+      return .failure(refusal)
+    }
+    defer { limits.budget?.release(request.count) }
+    let cancellation = CallCancellation()
+    var result = await withRPCCancellationHandler {
       await call.backend.unary(
         call.method.path, request, encoding, deadline: call.deadline, cancellation: cancellation,
-        onFinish: { gate.leave() })
+        threads: limits.threads, onFinish: { gate.leave() })
     } onCancelRPC: {
       cancellation.cancel()
+    }
+    if case .success(let response) = result, let refusal = limits.refusal(ofResponse: response.count, call) {
+      result = .failure(refusal)
+    }
+    if case .failure(let error) = result, error.status == 4 {
+      limits.events?.record(.deadline)
+      result = .failure(PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil))
     }
     finish(call, status: result.status)
     if encoding == .json, case .failure(let error) = result { return .failure(explained(error, json: request, call: call)) }
@@ -149,57 +174,94 @@ struct ModuleCalls: Sendable {
       field: fault.path.isEmpty ? nil : fault.path)
   }
 
-  /// Starts an admitted streaming call (see `relay`).
-  private func streaming(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) -> StreamingCall {
-    let gate = call.module.gate
-    return call.backend.streaming(call.method.path, request, encoding, deadline: call.deadline, onFinish: { gate.leave() })
-  }
-
   /// Runs an admitted streaming call and hands each response to `write`, pacing the plugin to
-  /// the writer; counts the call's outcome and turns a module error into its gRPC form.
+  /// the writer; counts the call's outcome and turns a module error into its gRPC form. The
+  /// call holds its module's slot until the plugin has finished *and* the last response is
+  /// written, and its deadline covers the writing.
   func relay(
-    _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
+    _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: @escaping @Sendable ([UInt8]) async throws -> Void
   ) async throws {
-    try await relay(call, streaming(call, request, encoding), json: encoding == .json ? request : nil, to: write)
+    let slot = SlotRelease(call.module.gate)
+    if let refusal = limits.admitRequest(request.count, call) {
+      slot.abandon()
+      finish(call, status: refusal.status)
+      throw RPCError(refusal)
+    }
+    defer { limits.budget?.release(request.count) }
+    let stream = call.backend.streaming(
+      call.method.path, request, encoding, deadline: call.deadline, buffer: limits.streamBuffer, onFinish: slot.arrive)
+    try await relay(call, stream, slot: slot, json: encoding == .json ? request : nil, to: write)
   }
 
   /// Runs an admitted bidirectional call: `requests` yields the client's requests, which reach
   /// the plugin as it pulls them (reading the client no faster), and each response goes to
   /// `write` as in `relay`. A failure of the client's stream cancels the call.
   func relayBidi<Requests: AsyncSequence & Sendable>(
-    _ call: Admitted, requests: Requests, _ encoding: WireEncoding, to write: ([UInt8]) async throws -> Void
+    _ call: Admitted, requests: Requests, _ encoding: WireEncoding, to write: @escaping @Sendable ([UInt8]) async throws -> Void
   ) async throws where Requests.Element == [UInt8] {
     let pipe = RequestPipe()
-    let gate = call.module.gate
-    let stream = call.backend.bidi(call.method.path, requests: pipe, encoding, deadline: call.deadline, onFinish: { gate.leave() })
-    try await withThrowingTaskGroup(of: Void.self) { group in
+    let slot = SlotRelease(call.module.gate)
+    let stream = call.backend.bidi(
+      call.method.path, requests: pipe, encoding, deadline: call.deadline, buffer: limits.streamBuffer, onFinish: slot.arrive)
+    let limit = call.maxMessageBytes
+    // The reader's result: the refusal of a request above the module's limit, if one came.
+    try await withThrowingTaskGroup(of: PluginCallError?.self) { group in
       group.addTask {
         do {
           for try await request in requests {
-            guard await pipe.push(request) else { return }
+            // Each request of the stream is held to the module's limit, as a unary request is.
+            if request.count > limit {
+              stream.cancel()
+              pipe.cancel()
+              return CallLimits.requestTooLarge(request.count, call)
+            }
+            guard await pipe.push(request) else { return nil }
           }
           pipe.finish()
         } catch {
           pipe.cancel()
         }
+        return nil
       }
-      defer { group.cancelAll() }
-      try await relay(call, stream, to: write)
+      var relayError: (any Error)?
+      do {
+        try await relay(call, stream, slot: slot, to: write)
+      } catch {
+        relayError = error
+      }
+      group.cancelAll()
+      if case let refusal?? = try? await group.next() {
+        limits.events?.record(.requestTooLarge)
+        throw RPCError(refusal)
+      }
+      if let relayError { throw relayError }
     }
   }
 
   /// `json` is the request of a JSON call, kept to explain a refusal (see `explained`).
   private func relay(
-    _ call: Admitted, _ stream: StreamingCall, json request: [UInt8]? = nil, to write: ([UInt8]) async throws -> Void
+    _ call: Admitted, _ stream: StreamingCall, slot: SlotRelease, json request: [UInt8]? = nil,
+    to write: @escaping @Sendable ([UInt8]) async throws -> Void
   ) async throws {
-    defer { stream.cancel() }
+    defer {
+      stream.cancel()
+      slot.arrive()
+    }
+    let limits = self.limits
     do {
-      for try await message in stream.messages {
-        try await write(message)
-        stream.consumed()
+      try await CallLimits.within(call.deadline, path: call.method.path) {
+        for try await message in stream.messages {
+          if let refusal = limits.refusal(ofResponse: message.count, call) { throw refusal }
+          try await write(message)
+          stream.consumed(message.count)
+        }
       }
       finish(call, status: 0)
-    } catch let error as PluginCallError {
+    } catch var error as PluginCallError {
+      if error.status == 4 {
+        limits.events?.record(.deadline)
+        error = PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
+      }
       finish(call, status: error.status)
       throw RPCError(request.map { explained(error, json: $0, call: call) } ?? error)
     } catch {

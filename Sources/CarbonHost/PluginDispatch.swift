@@ -1,5 +1,7 @@
 import CarbonPluginLoader
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Where a module's calls run.
@@ -16,12 +18,13 @@ public enum ModuleBackend: Sendable {
   /// call was abandoned — a worker that does not stop an overdue call is killed).
   func unary(
     _ path: String, _ request: [UInt8], _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
-    cancellation: CallCancellation, onFinish: @escaping @Sendable () -> Void
+    cancellation: CallCancellation, threads: PluginThreads, onFinish: @escaping @Sendable () -> Void
   ) async -> Result<[UInt8], PluginCallError> {
     switch self {
     case .inProcess(let instance):
       return await PluginDispatch.unary(
-        instance, path, request, encoding, deadline: deadline, cancellation: cancellation, onFinish: onFinish)
+        instance, path, request, encoding, deadline: deadline, cancellation: cancellation, threads: threads,
+        onFinish: onFinish)
     case .isolated(let module):
       let call = Task { await module.unary(path, request, encoding: encoding, deadline: deadline) }
       cancellation.onCancel { call.cancel() }
@@ -31,14 +34,15 @@ public enum ModuleBackend: Sendable {
     }
   }
 
-  /// Starts a server-streaming call; see `StreamingCall`.
+  /// Starts a server-streaming call; see `StreamingCall`. `buffer` bounds the responses
+  /// produced ahead of the consumer.
   func streaming(
     _ path: String, _ request: [UInt8], _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
-    onFinish: @escaping @Sendable () -> Void
+    buffer: StreamBuffer = StreamBuffer(), onFinish: @escaping @Sendable () -> Void
   ) -> StreamingCall {
     switch self {
     case .inProcess(let instance):
-      return PluginDispatch.streaming(instance, path, request, encoding, deadline: deadline, onFinish: onFinish)
+      return PluginDispatch.streaming(instance, path, request, encoding, deadline: deadline, buffer: buffer, onFinish: onFinish)
     case .isolated(let module):
       // The worker paces itself by the credit its consumer grants (see `WorkerConnection`):
       // nothing to signal per message here.
@@ -67,7 +71,7 @@ extension StreamingCall {
         throw error
       }
     }
-    return StreamingCall(messages: messages, consumed: {}, cancel: { cancel(); once.run() })
+    return StreamingCall(messages: messages, consumed: { _ in }, cancel: { cancel(); once.run() })
   }
 }
 
@@ -76,11 +80,12 @@ extension ModuleBackend {
   /// (which the caller feeds from the client) and its responses come out as a `StreamingCall`.
   func bidi(
     _ path: String, requests: RequestPipe, _ encoding: WireEncoding, deadline: ContinuousClock.Instant?,
-    onFinish: @escaping @Sendable () -> Void
+    buffer: StreamBuffer = StreamBuffer(), onFinish: @escaping @Sendable () -> Void
   ) -> StreamingCall {
     switch self {
     case .inProcess(let instance):
-      return PluginDispatch.bidi(instance, path, requests: requests, encoding, deadline: deadline, onFinish: onFinish)
+      return PluginDispatch.bidi(
+        instance, path, requests: requests, encoding, deadline: deadline, buffer: buffer, onFinish: onFinish)
     case .isolated(let module):
       let stream = module.bidiCall(path, requests: requests, encoding: encoding, deadline: deadline)
       return StreamingCall.relaying(stream.messages, cancel: stream.cancel, onFinish: onFinish)
@@ -138,41 +143,55 @@ final class CallCancellation: Sendable {
 
 /// Runs plugin calls off Swift's cooperative thread pool: a plugin call is synchronous C code
 /// that may run for seconds (a batch) and must not starve the gRPC event handling.
+///
+/// Unary calls run on the host's `PluginThreads`, a fixed set of threads; deadlines are timers
+/// of NIO's event loops. Neither is a Dispatch queue: on Linux, Swift's concurrency runtime runs
+/// its tasks on Dispatch's global pool, which blocking plugin code would exhaust (100 calls of a
+/// slow plugin froze every other call of the host until they returned).
 enum PluginDispatch {
-  private static let queue = DispatchQueue(label: "carbonhub.plugin-calls", attributes: .concurrent)
-
-  /// Runs a unary call; the first of (plugin answer, deadline, cancellation) decides the result.
+  /// Runs a unary call on one of `threads`; the first of (plugin answer, deadline,
+  /// cancellation) decides the result. A call still waiting for a thread when its deadline
+  /// passes or its caller leaves is never started.
   static func unary(
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
     deadline: ContinuousClock.Instant? = nil, cancellation: CallCancellation = CallCancellation(),
-    onFinish: @escaping @Sendable () -> Void = {}
+    threads: PluginThreads = .standalone, onFinish: @escaping @Sendable () -> Void = {}
   ) async -> Result<[UInt8], PluginCallError> {
     await withCheckedContinuation { continuation in
       let outcome = FirstOutcome(continuation)
-      queue.async {
-        outcome.offer(
-          Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+      threads.submit {
+        if !outcome.isDecided {
+          outcome.offer(
+            Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+        }
         onFinish()
       }
       if let deadline {
-        let delay = ContinuousClock.now.duration(to: deadline)
-        queue.asyncAfter(deadline: .now() + delay.timeInterval) {
-          outcome.offer(.failure(.deadlineExceeded(path)))
-        }
+        let timer = Self.schedule(at: deadline) { outcome.offer(.failure(.deadlineExceeded(path))) }
+        outcome.onDecided { timer.cancel() }
       }
       cancellation.onCancel { outcome.offer(.failure(.cancelled(path))) }
     }
   }
 
+  /// Runs `action` at `deadline` on one of NIO's event loops (cancel the result to not run it).
+  static func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> Scheduled<Void> {
+    let delay = ContinuousClock.now.duration(to: deadline)
+    let nanoseconds = Int64(min(delay.timeInterval, 1e9) * 1e9)
+    return MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) { action() }
+  }
+
   /// Runs a server-streaming call on its own thread and returns its responses as an async
-  /// sequence. At most `window` responses are produced ahead of the consumer (the plugin's
-  /// emit blocks beyond that), so memory stays flat however large the batch; when the
-  /// consumer stops or the deadline passes, the plugin is told to stop at its next emit.
+  /// sequence. At most `buffer`'s responses and bytes are produced ahead of the consumer (the
+  /// plugin's emit blocks beyond that), so memory stays flat however large the batch and
+  /// however slow the client; when the consumer stops or the deadline passes, the plugin is
+  /// told to stop at its next emit.
   static func streaming(
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
-    deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
+    deadline: ContinuousClock.Instant? = nil, buffer: StreamBuffer = StreamBuffer(),
+    onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
-    let call = InProcessStream(window: window)
+    let call = InProcessStream(buffer: buffer)
     return run(call, path, deadline: deadline, threadName: "carbonhub-stream", onFinish: onFinish) { emit throws(PluginCallError) in
       try instance.callStreaming(path, request: request, encoding: encoding, onMessage: emit)
     }
@@ -180,13 +199,14 @@ enum PluginDispatch {
 
   /// Runs a bidirectional-streaming call on its own thread, like `streaming`: the plugin pulls
   /// requests from `requests` (blocking its thread while the pipe is empty) and at most
-  /// `window` responses wait for the consumer. When the consumer stops or the deadline
-  /// passes, both the plugin's next pull and its next emit tell it to stop.
+  /// `buffer`'s responses and bytes wait for the consumer. When the consumer stops or the
+  /// deadline passes, both the plugin's next pull and its next emit tell it to stop.
   static func bidi(
     _ instance: PluginInstance, _ path: String, requests: RequestPipe, _ encoding: WireEncoding,
-    deadline: ContinuousClock.Instant? = nil, window: Int = 64, onFinish: @escaping @Sendable () -> Void = {}
+    deadline: ContinuousClock.Instant? = nil, buffer: StreamBuffer = StreamBuffer(),
+    onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
-    let call = InProcessStream(window: window, onCancel: { requests.cancel() })
+    let call = InProcessStream(buffer: buffer, onCancel: { requests.cancel() })
     return run(call, path, deadline: deadline, threadName: "carbonhub-bidi", onFinish: onFinish) { emit throws(PluginCallError) in
       defer {
         // The plugin stopped pulling: a client still sending must not wait for room.
@@ -197,7 +217,7 @@ enum PluginDispatch {
   }
 
   /// Runs a streaming plugin call on a thread of its own, its responses paced by `call`'s
-  /// credits, and ends it with DEADLINE_EXCEEDED when `deadline` passes.
+  /// window, and ends it with DEADLINE_EXCEEDED when `deadline` passes.
   private static func run(
     _ call: InProcessStream, _ path: String, deadline: ContinuousClock.Instant?, threadName: String,
     onFinish: @escaping @Sendable () -> Void,
@@ -206,8 +226,7 @@ enum PluginDispatch {
     let thread = Thread {
       do {
         try body { message in
-          call.credits.wait()
-          guard !call.isCancelled else { return false }
+          guard call.window.acquire(message.count) else { return false }
           call.continuation.yield(message)
           return true
         }
@@ -220,10 +239,13 @@ enum PluginDispatch {
     thread.name = threadName
     thread.start()
     if let deadline {
-      let delay = ContinuousClock.now.duration(to: deadline)
-      queue.asyncAfter(deadline: .now() + delay.timeInterval) {
+      let timer = schedule(at: deadline) {
         call.continuation.finish(throwing: PluginCallError.deadlineExceeded(path))
         call.cancel()
+      }
+      call.continuation.onTermination = { [previous = call.continuation.onTermination] termination in
+        timer.cancel()
+        previous?(termination)
       }
     }
     return call.consumerSide
@@ -355,18 +377,38 @@ final class RequestPipe: Sendable {
 
 /// Resumes a continuation with the first result offered; later offers are dropped.
 private final class FirstOutcome<Value: Sendable>: Sendable {
-  private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+  private struct State {
+    var continuation: CheckedContinuation<Value, Never>?
+    var onDecided: [@Sendable () -> Void] = []
+  }
+  private let state: Mutex<State>
 
   init(_ continuation: CheckedContinuation<Value, Never>) {
-    self.continuation = Mutex(continuation)
+    state = Mutex(State(continuation: continuation))
   }
 
+  /// Whether a result was offered already.
+  var isDecided: Bool { state.withLock { $0.continuation == nil } }
+
   func offer(_ value: Value) {
-    continuation.withLock { pending in
-      let taken = pending
-      pending = nil
-      return taken
-    }?.resume(returning: value)
+    let (taken, handlers) = state.withLock { state -> (CheckedContinuation<Value, Never>?, [@Sendable () -> Void]) in
+      let taken = state.continuation
+      state.continuation = nil
+      defer { state.onDecided = [] }
+      return (taken, taken == nil ? [] : state.onDecided)
+    }
+    taken?.resume(returning: value)
+    handlers.forEach { $0() }
+  }
+
+  /// Runs `handler` once a result is offered (at once if one was).
+  func onDecided(_ handler: @escaping @Sendable () -> Void) {
+    let decided = state.withLock { state -> Bool in
+      if state.continuation == nil { return true }
+      state.onDecided.append(handler)
+      return false
+    }
+    if decided { handler() }
   }
 }
 
@@ -391,14 +433,14 @@ extension Duration {
 }
 
 /// The consumer side of a streaming plugin call: its messages, and how to tell the producer
-/// that one was written (it may then produce one more) or that the consumer stopped.
+/// that one was written (it may then produce more) or that the consumer stopped.
 final class StreamingCall: Sendable {
   let messages: AsyncThrowingStream<[UInt8], any Error>
-  private let onConsumed: @Sendable () -> Void
+  private let onConsumed: @Sendable (Int) -> Void
   private let onCancel: @Sendable () -> Void
 
   init(
-    messages: AsyncThrowingStream<[UInt8], any Error>, consumed: @escaping @Sendable () -> Void,
+    messages: AsyncThrowingStream<[UInt8], any Error>, consumed: @escaping @Sendable (_ bytes: Int) -> Void,
     cancel: @escaping @Sendable () -> Void
   ) {
     self.messages = messages
@@ -406,54 +448,126 @@ final class StreamingCall: Sendable {
     onCancel = cancel
   }
 
-  /// Called by the consumer after it has written one message.
-  func consumed() { onConsumed() }
+  /// Called by the consumer after it has written one message of `bytes` bytes.
+  func consumed(_ bytes: Int) { onConsumed(bytes) }
 
   /// Called by the consumer when it stops early (client gone).
   func cancel() { onCancel() }
 }
 
-/// The producer side of an in-process streaming call: the plugin's thread yields into
-/// `continuation` after taking a credit; the consumer gives a credit back per written message.
+/// How much of a streaming call's output may wait for its consumer (a client that reads
+/// slowly, or not at all), and the host-wide budget those bytes count against.
+struct StreamBuffer: Sendable {
+  /// Responses held at most.
+  var messages = 64
+  /// Bytes held at most (`[limits] stream_buffer_bytes`); one message is always let through,
+  /// whatever its size.
+  var bytes = 1 << 20
+  /// The host's memory budget, charged while responses wait; nil: not counted.
+  var budget: MemoryBudget? = nil
+}
+
+/// The producer side of an in-process streaming call: the plugin's thread takes room in
+/// `window` before it yields into `continuation`; the consumer gives it back per written
+/// message.
 private final class InProcessStream: Sendable {
   let messages: AsyncThrowingStream<[UInt8], any Error>
   let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
-  // Starts at 0 and is signalled up to the window: libdispatch aborts when a semaphore is
-  // released below its initial value.
-  let credits = DispatchSemaphore(value: 0)
-  private let cancelled = CancellationFlag()
+  let window: ResponseWindow
   /// Also stops the call's request side (bidirectional calls).
   private let onCancel: @Sendable () -> Void
 
-  var isCancelled: Bool { cancelled.isSet }
-
-  init(window: Int, onCancel: @escaping @Sendable () -> Void = {}) {
+  init(buffer: StreamBuffer, onCancel: @escaping @Sendable () -> Void = {}) {
     (messages, continuation) = AsyncThrowingStream.makeStream(bufferingPolicy: .unbounded)
     self.onCancel = onCancel
-    for _ in 0..<window { credits.signal() }
-    continuation.onTermination = { [cancelled, credits, onCancel] termination in
+    window = ResponseWindow(buffer)
+    continuation.onTermination = { [window, onCancel] termination in
       if case .cancelled = termination {
-        cancelled.set()
-        credits.signal()
+        window.cancel()
         onCancel()
       }
     }
   }
 
   func cancel() {
-    cancelled.set()
-    credits.signal()
+    window.cancel()
     onCancel()
   }
 
   var consumerSide: StreamingCall {
-    StreamingCall(messages: messages, consumed: { [credits] in credits.signal() }, cancel: { [self] in cancel() })
+    StreamingCall(messages: messages, consumed: { [window] in window.release($0) }, cancel: { [self] in cancel() })
   }
 }
 
-/// A flag set once, read from any thread.
-private final class CancellationFlag: Sendable {
-  private let value = Atomic<Bool>(false)
-  var isSet: Bool { value.load(ordering: .acquiring) }
-  func set() { value.store(true, ordering: .releasing) }
+/// The responses of one streaming call produced and not yet written: the plugin's thread
+/// (`acquire`, blocking) waits while the window is full; the consumer (`release`) makes room.
+/// Bytes held are charged to the host's memory budget until written or dropped.
+final class ResponseWindow: Sendable {
+  private struct State {
+    var messages = 0
+    var bytes = 0
+    var cancelled = false
+    var producerWaiting = false
+  }
+  private let state = Mutex(State())
+  private let wakeup = DispatchSemaphore(value: 0)
+  private let limits: StreamBuffer
+
+  init(_ limits: StreamBuffer) { self.limits = limits }
+
+  /// Takes room for a message of `bytes`, waiting while the window is full; false once the
+  /// call is cancelled (the plugin must stop).
+  func acquire(_ bytes: Int) -> Bool {
+    while true {
+      enum Step { case taken, cancelled, wait }
+      let step = state.withLock { state -> Step in
+        if state.cancelled { return .cancelled }
+        if state.messages == 0 || (state.messages < limits.messages && state.bytes + bytes <= limits.bytes) {
+          state.messages += 1
+          state.bytes += bytes
+          return .taken
+        }
+        state.producerWaiting = true
+        return .wait
+      }
+      switch step {
+      case .taken:
+        limits.budget?.charge(bytes)
+        return true
+      case .cancelled:
+        return false
+      case .wait:
+        wakeup.wait()
+      }
+    }
+  }
+
+  /// A message of `bytes` was written: its room is free again.
+  func release(_ bytes: Int) {
+    let (wake, counted) = state.withLock { state -> (Bool, Bool) in
+      guard !state.cancelled else { return (false, false) }
+      state.messages -= 1
+      state.bytes -= bytes
+      defer { state.producerWaiting = false }
+      return (state.producerWaiting, true)
+    }
+    if counted { limits.budget?.release(bytes) }
+    if wake { wakeup.signal() }
+  }
+
+  /// The consumer stopped: the producer's next `acquire` returns false, and what is still held
+  /// goes back to the budget.
+  func cancel() {
+    let (wake, held) = state.withLock { state -> (Bool, Int) in
+      if state.cancelled { return (false, 0) }
+      state.cancelled = true
+      defer {
+        state.bytes = 0
+        state.producerWaiting = false
+      }
+      return (state.producerWaiting, state.bytes)
+    }
+    if held > 0 { limits.budget?.release(held) }
+    if wake { wakeup.signal() }
+  }
 }

@@ -38,11 +38,21 @@ extension CarbonHub {
         // The host shows allow-lists (and paths) to admins only; others see neither.
         let allow = module.allowAny ? "any caller" : module.allow.isEmpty ? "(shown to admins only)" : module.allow.joined(separator: ", ")
         printOut("  allow: \(allow)" + (module.isolation == .isolated ? "  isolated, \(module.restarts) restarts" : ""))
+        if module.maxMessageBytes > 0 {
+          printOut(
+            "  limits: messages up to \(module.maxMessageBytes) bytes, deadline \(Self.seconds(module.unaryTimeoutMs)) unary, "
+              + "\(Self.seconds(module.streamingTimeoutMs)) streaming; \(module.callsInFlight) calls in flight")
+        }
         for method in module.methods {
           let kind = method.kind == .serverStreaming ? "  (server-streaming)" : method.kind == .bidiStreaming ? "  (bidirectional-streaming)" : ""
         printOut("  \(method.path)\(kind)")
         }
       }
+    }
+
+    /// "30 s", "5 min" for a deadline in milliseconds.
+    static func seconds(_ milliseconds: UInt32) -> String {
+      milliseconds % 60_000 == 0 ? "\(milliseconds / 60_000) min" : milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
     }
   }
 }

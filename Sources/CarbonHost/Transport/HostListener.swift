@@ -28,11 +28,16 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
   let tls: TLS?
   let peers: PeerDirectory
   let eventLoopGroup: any EventLoopGroup
+  /// Admits connections within the deployment's limits and times out TLS handshakes.
+  let connections: ConnectionGuard
 
   /// Builds the SSL context once, so that a bad certificate file fails at start-up.
   private let sslContext: NIOSSLContext?
 
-  init(host: String, port: Int, tls: TLS?, peers: PeerDirectory, eventLoopGroup: any EventLoopGroup) throws {
+  init(
+    host: String, port: Int, tls: TLS?, peers: PeerDirectory, connections: ConnectionGuard, eventLoopGroup: any EventLoopGroup
+  ) throws {
+    self.connections = connections
     self.host = host
     self.port = port
     self.tls = tls
@@ -65,13 +70,21 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     let sslContext = self.sslContext
     let recordsPeers = tls?.clientCAFile != nil
     let peers = self.peers
+    let connections = self.connections
     return try await ServerBootstrap(group: eventLoopGroup)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .serverChannelInitializer { channel in listenerConfigurator.configure(channel: channel) }
       .bind(host: host, port: port) { channel in
-        channel.eventLoop.makeCompletedFuture {
+        guard connections.admit(channel) else {
+          // Closed before TLS: a connection beyond the limits costs no handshake.
+          return channel.close().flatMapThrowing { throw ConnectionRefused() }
+        }
+        return channel.eventLoop.makeCompletedFuture {
           if let sslContext {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+            if let deadline = connections.handshakeDeadline() {
+              try channel.pipeline.syncOperations.addHandler(deadline)
+            }
             if recordsPeers {
               try channel.pipeline.syncOperations.addHandler(PeerIdentityRecorder(peers: peers))
             }
@@ -82,6 +95,10 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
       }
   }
 }
+
+/// A connection closed as it was accepted, beyond `max_connections` or
+/// `max_connections_per_address`.
+struct ConnectionRefused: Error {}
 
 /// The TLS settings of Mozilla's "intermediate" server profile (version 5.7), as far as
 /// BoringSSL implements them: TLS 1.2 and 1.3 only; for TLS 1.2, ECDHE key exchange with

@@ -189,55 +189,122 @@ public nonisolated struct Carbon_Host_V1_ModuleMethod: Sendable {
 }
 
 /// A module as the host sees it.
-public nonisolated struct Carbon_Host_V1_ModuleInfo: Sendable {
+public nonisolated struct Carbon_Host_V1_ModuleInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Module name from its descriptor (or the deployment key when it failed before that).
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// Semantic version the plugin declares.
-  public var version: String = String()
+  public var version: String {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
-  public var description_p: String = String()
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
 
   /// ABI version the plugin was built against.
-  public var abiVersion: UInt32 = 0
+  public var abiVersion: UInt32 {
+    get {_storage._abiVersion}
+    set {_uniqueStorage()._abiVersion = newValue}
+  }
 
   /// SHA-256 of the shared library file, lowercase hex.
-  public var sha256: String = String()
+  public var sha256: String {
+    get {_storage._sha256}
+    set {_uniqueStorage()._sha256 = newValue}
+  }
 
-  public var state: Carbon_Host_V1_ModuleState = .unspecified
+  public var state: Carbon_Host_V1_ModuleState {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
-  public var methods: [Carbon_Host_V1_ModuleMethod] = []
+  public var methods: [Carbon_Host_V1_ModuleMethod] {
+    get {_storage._methods}
+    set {_uniqueStorage()._methods = newValue}
+  }
 
   /// Why the module is not serving (empty when serving).
-  public var failureReason: String = String()
+  public var failureReason: String {
+    get {_storage._failureReason}
+    set {_uniqueStorage()._failureReason = newValue}
+  }
 
   /// Path of the shared library the module was loaded from.
-  public var path: String = String()
+  public var path: String {
+    get {_storage._path}
+    set {_uniqueStorage()._path = newValue}
+  }
 
   /// gRPC services (fully qualified) the module serves.
-  public var services: [String] = []
+  public var services: [String] {
+    get {_storage._services}
+    set {_uniqueStorage()._services = newValue}
+  }
 
   /// Caller identities allowed to call the module; empty with `allow_any` true means any caller
   /// the host accepts.
-  public var allow: [String] = []
+  public var allow: [String] {
+    get {_storage._allow}
+    set {_uniqueStorage()._allow = newValue}
+  }
 
-  public var allowAny: Bool = false
+  public var allowAny: Bool {
+    get {_storage._allowAny}
+    set {_uniqueStorage()._allowAny = newValue}
+  }
 
-  public var isolation: Carbon_Host_V1_Isolation = .unspecified
+  public var isolation: Carbon_Host_V1_Isolation {
+    get {_storage._isolation}
+    set {_uniqueStorage()._isolation = newValue}
+  }
 
   /// How many times the host restarted the module's worker (isolated modules).
-  public var restarts: UInt32 = 0
+  public var restarts: UInt32 {
+    get {_storage._restarts}
+    set {_uniqueStorage()._restarts = newValue}
+  }
 
-  /// Calls the module is answering right now.
-  public var callsInFlight: UInt32 = 0
+  /// Calls the module is answering right now (a streaming call counts until its last response
+  /// is written or it ends).
+  public var callsInFlight: UInt32 {
+    get {_storage._callsInFlight}
+    set {_uniqueStorage()._callsInFlight = newValue}
+  }
+
+  /// Largest request or response message of the module, bytes (`max_message_bytes`).
+  public var maxMessageBytes: UInt64 {
+    get {_storage._maxMessageBytes}
+    set {_uniqueStorage()._maxMessageBytes = newValue}
+  }
+
+  /// Server-side deadline of the module's unary calls, milliseconds (`call_timeout_ms`, else
+  /// `[limits] unary_timeout_ms`); a caller's shorter `grpc-timeout` applies instead.
+  public var unaryTimeoutMs: UInt32 {
+    get {_storage._unaryTimeoutMs}
+    set {_uniqueStorage()._unaryTimeoutMs = newValue}
+  }
+
+  /// The same for its server- and bidirectional-streaming calls (`[limits] streaming_timeout_ms`).
+  public var streamingTimeoutMs: UInt32 {
+    get {_storage._streamingTimeoutMs}
+    set {_uniqueStorage()._streamingTimeoutMs = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Carbon_Host_V1_ListModulesRequest: Sendable {
@@ -446,99 +513,184 @@ nonisolated extension Carbon_Host_V1_ModuleMethod: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModuleInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0\u{1}allow\0\u{3}allow_any\0\u{1}isolation\0\u{1}restarts\0\u{3}calls_in_flight\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0\u{1}allow\0\u{3}allow_any\0\u{1}isolation\0\u{1}restarts\0\u{3}calls_in_flight\0\u{3}max_message_bytes\0\u{3}unary_timeout_ms\0\u{3}streaming_timeout_ms\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _version: String = String()
+    var _description_p: String = String()
+    var _abiVersion: UInt32 = 0
+    var _sha256: String = String()
+    var _state: Carbon_Host_V1_ModuleState = .unspecified
+    var _methods: [Carbon_Host_V1_ModuleMethod] = []
+    var _failureReason: String = String()
+    var _path: String = String()
+    var _services: [String] = []
+    var _allow: [String] = []
+    var _allowAny: Bool = false
+    var _isolation: Carbon_Host_V1_Isolation = .unspecified
+    var _restarts: UInt32 = 0
+    var _callsInFlight: UInt32 = 0
+    var _maxMessageBytes: UInt64 = 0
+    var _unaryTimeoutMs: UInt32 = 0
+    var _streamingTimeoutMs: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _version = source._version
+      _description_p = source._description_p
+      _abiVersion = source._abiVersion
+      _sha256 = source._sha256
+      _state = source._state
+      _methods = source._methods
+      _failureReason = source._failureReason
+      _path = source._path
+      _services = source._services
+      _allow = source._allow
+      _allowAny = source._allowAny
+      _isolation = source._isolation
+      _restarts = source._restarts
+      _callsInFlight = source._callsInFlight
+      _maxMessageBytes = source._maxMessageBytes
+      _unaryTimeoutMs = source._unaryTimeoutMs
+      _streamingTimeoutMs = source._streamingTimeoutMs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.abiVersion) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.state) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.methods) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.path) }()
-      case 10: try { try decoder.decodeRepeatedStringField(value: &self.services) }()
-      case 11: try { try decoder.decodeRepeatedStringField(value: &self.allow) }()
-      case 12: try { try decoder.decodeSingularBoolField(value: &self.allowAny) }()
-      case 13: try { try decoder.decodeSingularEnumField(value: &self.isolation) }()
-      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.restarts) }()
-      case 15: try { try decoder.decodeSingularUInt32Field(value: &self.callsInFlight) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._abiVersion) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._sha256) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._state) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._methods) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._failureReason) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._path) }()
+        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._services) }()
+        case 11: try { try decoder.decodeRepeatedStringField(value: &_storage._allow) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._allowAny) }()
+        case 13: try { try decoder.decodeSingularEnumField(value: &_storage._isolation) }()
+        case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._restarts) }()
+        case 15: try { try decoder.decodeSingularUInt32Field(value: &_storage._callsInFlight) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._maxMessageBytes) }()
+        case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._unaryTimeoutMs) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._streamingTimeoutMs) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if !self.version.isEmpty {
-      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
-    }
-    if !self.description_p.isEmpty {
-      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 3)
-    }
-    if self.abiVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.abiVersion, fieldNumber: 4)
-    }
-    if !self.sha256.isEmpty {
-      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 5)
-    }
-    if self.state != .unspecified {
-      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 6)
-    }
-    if !self.methods.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.methods, fieldNumber: 7)
-    }
-    if !self.failureReason.isEmpty {
-      try visitor.visitSingularStringField(value: self.failureReason, fieldNumber: 8)
-    }
-    if !self.path.isEmpty {
-      try visitor.visitSingularStringField(value: self.path, fieldNumber: 9)
-    }
-    if !self.services.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.services, fieldNumber: 10)
-    }
-    if !self.allow.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.allow, fieldNumber: 11)
-    }
-    if self.allowAny != false {
-      try visitor.visitSingularBoolField(value: self.allowAny, fieldNumber: 12)
-    }
-    if self.isolation != .unspecified {
-      try visitor.visitSingularEnumField(value: self.isolation, fieldNumber: 13)
-    }
-    if self.restarts != 0 {
-      try visitor.visitSingularUInt32Field(value: self.restarts, fieldNumber: 14)
-    }
-    if self.callsInFlight != 0 {
-      try visitor.visitSingularUInt32Field(value: self.callsInFlight, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._version.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 2)
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 3)
+      }
+      if _storage._abiVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._abiVersion, fieldNumber: 4)
+      }
+      if !_storage._sha256.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sha256, fieldNumber: 5)
+      }
+      if _storage._state != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._state, fieldNumber: 6)
+      }
+      if !_storage._methods.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._methods, fieldNumber: 7)
+      }
+      if !_storage._failureReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._failureReason, fieldNumber: 8)
+      }
+      if !_storage._path.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._path, fieldNumber: 9)
+      }
+      if !_storage._services.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._services, fieldNumber: 10)
+      }
+      if !_storage._allow.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._allow, fieldNumber: 11)
+      }
+      if _storage._allowAny != false {
+        try visitor.visitSingularBoolField(value: _storage._allowAny, fieldNumber: 12)
+      }
+      if _storage._isolation != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._isolation, fieldNumber: 13)
+      }
+      if _storage._restarts != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._restarts, fieldNumber: 14)
+      }
+      if _storage._callsInFlight != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._callsInFlight, fieldNumber: 15)
+      }
+      if _storage._maxMessageBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._maxMessageBytes, fieldNumber: 16)
+      }
+      if _storage._unaryTimeoutMs != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._unaryTimeoutMs, fieldNumber: 17)
+      }
+      if _storage._streamingTimeoutMs != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._streamingTimeoutMs, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Host_V1_ModuleInfo, rhs: Carbon_Host_V1_ModuleInfo) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.version != rhs.version {return false}
-    if lhs.description_p != rhs.description_p {return false}
-    if lhs.abiVersion != rhs.abiVersion {return false}
-    if lhs.sha256 != rhs.sha256 {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs.methods != rhs.methods {return false}
-    if lhs.failureReason != rhs.failureReason {return false}
-    if lhs.path != rhs.path {return false}
-    if lhs.services != rhs.services {return false}
-    if lhs.allow != rhs.allow {return false}
-    if lhs.allowAny != rhs.allowAny {return false}
-    if lhs.isolation != rhs.isolation {return false}
-    if lhs.restarts != rhs.restarts {return false}
-    if lhs.callsInFlight != rhs.callsInFlight {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._abiVersion != rhs_storage._abiVersion {return false}
+        if _storage._sha256 != rhs_storage._sha256 {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._methods != rhs_storage._methods {return false}
+        if _storage._failureReason != rhs_storage._failureReason {return false}
+        if _storage._path != rhs_storage._path {return false}
+        if _storage._services != rhs_storage._services {return false}
+        if _storage._allow != rhs_storage._allow {return false}
+        if _storage._allowAny != rhs_storage._allowAny {return false}
+        if _storage._isolation != rhs_storage._isolation {return false}
+        if _storage._restarts != rhs_storage._restarts {return false}
+        if _storage._callsInFlight != rhs_storage._callsInFlight {return false}
+        if _storage._maxMessageBytes != rhs_storage._maxMessageBytes {return false}
+        if _storage._unaryTimeoutMs != rhs_storage._unaryTimeoutMs {return false}
+        if _storage._streamingTimeoutMs != rhs_storage._streamingTimeoutMs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

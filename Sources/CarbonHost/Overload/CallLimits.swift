@@ -1,0 +1,127 @@
+import CarbonPluginLoader
+import Synchronization
+
+/// What one module call is held to: its module's message limit, its server-side deadline, how
+/// much of its output may wait for a slow client, and the host's memory budget.
+struct CallLimits: Sendable {
+  /// The deployment's largest message (`max_message_bytes`), for modules without their own.
+  let maxMessageBytes: Int
+  let unaryTimeoutMilliseconds: Int
+  let streamingTimeoutMilliseconds: Int
+  /// How much of a streaming call's output may wait for its client.
+  let streamBuffer: StreamBuffer
+  let budget: MemoryBudget?
+  let events: OverloadEvents?
+  /// Where in-process unary calls run.
+  let threads: PluginThreads
+
+  init(deployment: DeploymentConfig, budget: MemoryBudget?, events: OverloadEvents?, threads: PluginThreads = .standalone) {
+    self.threads = threads
+    maxMessageBytes = deployment.maxMessageBytes
+    unaryTimeoutMilliseconds = deployment.limits.unaryTimeoutMilliseconds
+    streamingTimeoutMilliseconds = deployment.limits.streamingTimeoutMilliseconds
+    streamBuffer = StreamBuffer(bytes: deployment.limits.streamBufferBytes, budget: budget)
+    self.budget = budget
+    self.events = events
+  }
+
+  /// `module`'s largest request or response message.
+  func maxMessageBytes(of module: ModuleRegistry.Module) -> Int {
+    module.settings.maxMessageBytes ?? maxMessageBytes
+  }
+
+  /// The server-side deadline of a call to `module`, milliseconds, and the setting it comes from.
+  func timeout(of module: ModuleRegistry.Module, streaming: Bool) -> (milliseconds: Int, source: String) {
+    if let milliseconds = module.settings.callTimeoutMilliseconds {
+      return (milliseconds, "module '\(module.name)' call_timeout_ms = \(milliseconds)")
+    }
+    return streaming
+      ? (streamingTimeoutMilliseconds, "[limits] streaming_timeout_ms = \(streamingTimeoutMilliseconds)")
+      : (unaryTimeoutMilliseconds, "[limits] unary_timeout_ms = \(unaryTimeoutMilliseconds)")
+  }
+
+  /// Admits a call's request of `bytes`: nil when it fits the module's limit and the memory
+  /// budget (the bytes are then taken from the budget: release them when the call ends), or
+  /// the RESOURCE_EXHAUSTED refusal.
+  func admitRequest(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError? {
+    if bytes > call.maxMessageBytes {
+      events?.record(.requestTooLarge)
+      return Self.requestTooLarge(bytes, call)
+    }
+    if let budget, !budget.admit(bytes) {
+      events?.record(.memoryBudget)
+      return PluginCallError(
+        status: 8,
+        message: "the host holds \(Self.mebibytes(budget.current)) for calls in flight and this request needs "
+          + "\(Self.mebibytes(bytes)) more, above its memory budget of \(Self.mebibytes(budget.limit)) "
+          + "([limits] memory_budget_mb): retry later",
+        field: nil)
+    }
+    return nil
+  }
+
+  /// The refusal of a response of `bytes` above the module's limit (it is never sent).
+  func refusal(ofResponse bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError? {
+    guard bytes > call.maxMessageBytes else { return nil }
+    events?.record(.responseTooLarge)
+    return PluginCallError(
+      status: 8,
+      message: "\(call.method.path): the module's response is \(bytes) bytes, above the limit of \(call.maxMessageBytes) "
+        + "bytes (max_message_bytes of module '\(call.module.name)'); it was not sent: ask for less per call or use "
+        + "the method's streaming twin",
+      field: nil)
+  }
+
+  /// A request of `bytes` above the module's limit.
+  static func requestTooLarge(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError {
+    PluginCallError(
+      status: 8,
+      message: "\(call.method.path): the request is \(bytes) bytes, above the limit of \(call.maxMessageBytes) bytes "
+        + "(max_message_bytes of module '\(call.module.name)'): send it in smaller pieces or through the method's "
+        + "streaming twin",
+      field: nil)
+  }
+
+  /// Runs `body` until it ends or `deadline` passes, whichever is first; then
+  /// DEADLINE_EXCEEDED, `body` cancelled (a write waiting for a client that does not read
+  /// included).
+  static func within(
+    _ deadline: ContinuousClock.Instant?, path: String, _ body: @escaping @Sendable () async throws -> Void
+  ) async throws {
+    guard let deadline else { return try await body() }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await body() }
+      group.addTask {
+        try await Task.sleep(until: deadline, clock: .continuous)
+        throw PluginCallError.deadlineExceeded(path)
+      }
+      defer { group.cancelAll() }
+      try await group.next()
+    }
+  }
+
+  static func mebibytes(_ bytes: Int) -> String {
+    let value = Double(bytes) / 1_048_576
+    return value >= 10 ? "\(Int(value.rounded())) MiB" : "\((value * 10).rounded() / 10) MiB"
+  }
+}
+
+/// A streaming call's concurrency slot, given back once both the plugin has finished and the
+/// relay to the client has ended: a client that stops reading keeps its slot (and counts in
+/// `calls_in_flight`) until its call is over.
+final class SlotRelease: Sendable {
+  private let gate: CallGate
+  private let parties = Atomic<Int>(2)
+
+  init(_ gate: CallGate) { self.gate = gate }
+
+  /// One side is done (each side calls it once).
+  @Sendable func arrive() {
+    if parties.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { gate.leave() }
+  }
+
+  /// The call never started its plugin: give the slot back now.
+  func abandon() {
+    if parties.exchange(0, ordering: .acquiringAndReleasing) > 0 { gate.leave() }
+  }
+}

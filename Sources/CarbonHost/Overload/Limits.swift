@@ -1,0 +1,84 @@
+import Foundation
+
+extension DeploymentConfig {
+  /// What one client, or all of them together, may cost the host (`[limits]`): the protections
+  /// of Envoy's buffer limits, overload manager and timeouts, and of grpc-core's connection
+  /// management. Every value has a default that holds without a `[limits]` table; see
+  /// docs/deployment.md.
+  public struct Limits: Sendable, Equatable {
+    /// Request and response bytes held for calls in flight, across all calls
+    /// (`memory_budget_mb`); while it is exceeded, new calls get RESOURCE_EXHAUSTED. Default: a
+    /// quarter of the machine's memory.
+    public var memoryBudgetBytes: Int = Limits.defaultMemoryBudgetBytes
+    /// Bytes of responses a streaming call may hold for a client that does not read
+    /// (`stream_buffer_bytes`): beyond it the plugin's `emit` waits. At least one message is
+    /// always held, whatever its size.
+    public var streamBufferBytes: Int = 1 << 20
+    /// Server-side deadline of a unary call when neither the module (`call_timeout_ms`) nor a
+    /// shorter `grpc-timeout` sets one (`unary_timeout_ms`).
+    public var unaryTimeoutMilliseconds: Int = 30_000
+    /// The same for server- and bidirectional-streaming calls (`streaming_timeout_ms`).
+    public var streamingTimeoutMilliseconds: Int = 300_000
+    /// Time a new connection has to complete its TLS handshake (`handshake_timeout_ms`); a
+    /// connection that sends no ClientHello is closed when it passes.
+    public var handshakeTimeoutMilliseconds: Int = 10_000
+    /// A connection with no call open for this long is closed (`idle_timeout_ms`).
+    public var idleTimeoutMilliseconds: Int = 300_000
+    /// Connections open at once (`max_connections`); more are closed as they are accepted.
+    public var maxConnections: Int = 1_000
+    /// Connections open at once from one client address (`max_connections_per_address`).
+    public var maxConnectionsPerAddress: Int = 100
+    /// Calls open at once on one connection, advertised in HTTP/2 SETTINGS
+    /// (`max_concurrent_streams`) so that clients queue further calls instead of failing.
+    public var maxConcurrentStreams: Int = 100
+    /// The shortest interval between a client's keepalive pings the host accepts
+    /// (`keepalive_min_ping_interval_ms`); pings more frequent than that count as strikes and
+    /// a third strike closes the connection (gRFC A8/A9).
+    public var keepaliveMinPingIntervalMilliseconds: Int = 10_000
+    /// Accept keepalive pings on a connection with no call open (`keepalive_permit_without_calls`).
+    public var keepalivePermitWithoutCalls: Bool = true
+    /// Threads that run in-process plugins' unary calls (`plugin_threads`); more calls wait
+    /// their turn. nil: four per core, at least 16.
+    public var pluginThreads: Int? = nil
+
+    public init() {}
+
+    /// A quarter of the machine's physical memory.
+    public static var defaultMemoryBudgetBytes: Int {
+      Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)
+    }
+
+    /// Every key of `[limits]`, once: the parser accepts these and no other.
+    static let keys: [String] = [
+      "memory_budget_mb", "stream_buffer_bytes", "unary_timeout_ms", "streaming_timeout_ms", "handshake_timeout_ms",
+      "idle_timeout_ms", "max_connections", "max_connections_per_address", "max_concurrent_streams",
+      "keepalive_min_ping_interval_ms", "keepalive_permit_without_calls", "plugin_threads",
+    ]
+
+    /// Reads `[limits]`; each value must be a positive integer (or a boolean).
+    static func parse(_ table: TableReader) throws(DeploymentConfig.Error) -> Limits {
+      try table.allowOnly(Set(keys))
+      var limits = Limits()
+      if let megabytes = try table.positiveInteger("memory_budget_mb") {
+        guard megabytes <= Int.max >> 20 else { throw DeploymentConfig.Error(key: table.key("memory_budget_mb"), message: "is too large") }
+        limits.memoryBudgetBytes = megabytes << 20
+      }
+      if let bytes = try table.positiveInteger("stream_buffer_bytes") {
+        guard bytes >= 1024 else { throw DeploymentConfig.Error(key: table.key("stream_buffer_bytes"), message: "must be at least 1024") }
+        limits.streamBufferBytes = bytes
+      }
+      limits.unaryTimeoutMilliseconds = try table.positiveInteger("unary_timeout_ms") ?? limits.unaryTimeoutMilliseconds
+      limits.streamingTimeoutMilliseconds = try table.positiveInteger("streaming_timeout_ms") ?? limits.streamingTimeoutMilliseconds
+      limits.handshakeTimeoutMilliseconds = try table.positiveInteger("handshake_timeout_ms") ?? limits.handshakeTimeoutMilliseconds
+      limits.idleTimeoutMilliseconds = try table.positiveInteger("idle_timeout_ms") ?? limits.idleTimeoutMilliseconds
+      limits.maxConnections = try table.positiveInteger("max_connections") ?? limits.maxConnections
+      limits.maxConnectionsPerAddress = try table.positiveInteger("max_connections_per_address") ?? limits.maxConnectionsPerAddress
+      limits.maxConcurrentStreams = try table.positiveInteger("max_concurrent_streams") ?? limits.maxConcurrentStreams
+      limits.keepaliveMinPingIntervalMilliseconds =
+        try table.positiveInteger("keepalive_min_ping_interval_ms") ?? limits.keepaliveMinPingIntervalMilliseconds
+      limits.keepalivePermitWithoutCalls = try table.bool("keepalive_permit_without_calls") ?? limits.keepalivePermitWithoutCalls
+      limits.pluginThreads = try table.positiveInteger("plugin_threads")
+      return limits
+    }
+  }
+}
