@@ -2,8 +2,10 @@
 """A hostile client for the soak (scripts/soak.sh with SOAK_HOSTILE=1, issue 25): beside the
 normal load, and until it is killed, it keeps
 
-  - IDLE idle TCP connections open that never send a TLS ClientHello (re-opened as the host
-    closes them after its handshake timeout);
+  - IDLE (default 50) idle TCP connections open that never send a TLS ClientHello (re-opened as
+    the host closes them after its handshake timeout). On loopback the load and this client
+    share one address: keep IDLE below `max_connections_per_address` (100) minus the load's
+    connections, or the host rightly refuses the load too;
   - SLOW server-streaming calls whose client reads one response and then stops reading
     (units.ConvertBatch of 200 000 items; re-started as the host ends them at their deadline);
   - oversized requests: a 6 MiB request to gwp.ToCo2e every half second (above the 4 MiB
@@ -22,10 +24,11 @@ import threading
 import time
 
 import grpc
+import grpc_tools
 from grpc_tools import protoc
 
 address, ca_file, root = sys.argv[1], sys.argv[2], sys.argv[3]
-idle_target = int(sys.argv[4]) if len(sys.argv) > 4 else 200
+idle_target = int(sys.argv[4]) if len(sys.argv) > 4 else 50
 slow_target = int(sys.argv[5]) if len(sys.argv) > 5 else 8
 host, port = address.rsplit(":", 1)
 
@@ -33,7 +36,8 @@ host, port = address.rsplit(":", 1)
 work = tempfile.mkdtemp(prefix="carbonhub-hostile-")
 protocols = os.path.join(root, "protocols")
 domain = ["carbon/domain/v1/" + name for name in os.listdir(os.path.join(protocols, "carbon/domain/v1")) if name.endswith(".proto")]
-if protoc.main(["protoc", "-I" + protocols, "--python_out=" + work, "carbon/examples/v1/units.proto"] + domain) != 0:
+well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")  # google/protobuf/*.proto
+if protoc.main(["protoc", "-I" + protocols, "-I" + well_known, "--python_out=" + work, "carbon/examples/v1/units.proto"] + domain) != 0:
     sys.exit("hostile-client: grpc_tools could not generate the stubs")
 sys.path.insert(0, work)
 from carbon.domain.v1 import units_pb2  # noqa: E402

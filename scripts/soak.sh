@@ -19,6 +19,9 @@ if [[ "${SOAK_BUILD:-1}" == 1 ]]; then
 fi
 bin=$(swift build -c release --show-bin-path)
 scripts/build-c-plugins.sh "$bin"
+# Manifests of the plugins (unsigned): the default deployment requires one of every plugin it
+# does not pin.
+CARBONHUB="$bin/carbonhub" scripts/write-manifests.sh "$bin" >/dev/null
 
 state=$(mktemp -d /tmp/carbonhub-soak.XXXXXX)
 log="$state/serve.log"
@@ -38,9 +41,10 @@ echo "soak: $(date -u +%FT%TZ), $(nproc) cores, ${seconds}s, $concurrency calls 
 hostile=""
 if [[ "${SOAK_HOSTILE:-0}" == 1 ]]; then
   python3 "$root/scripts/hostile-client.py" "$address" "$state/tls/ca.pem" "$root" \
-    "${SOAK_HOSTILE_IDLE:-200}" "${SOAK_HOSTILE_SLOW:-8}" &
+    "${SOAK_HOSTILE_IDLE:-50}" "${SOAK_HOSTILE_SLOW:-8}" &
   hostile=$!
-  trap 'kill -INT $hostile 2>/dev/null; wait $hostile 2>/dev/null || true; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+  # SIGINT makes it print its last counts; grpcio's exit may then hang on its open channels.
+  trap 'kill -INT $hostile 2>/dev/null; sleep 2; kill -KILL $hostile 2>/dev/null; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
   echo "soak: hostile client (pid $hostile) beside the load" >&2
   sleep 5
 fi

@@ -6,6 +6,22 @@ import Testing
 struct DeploymentConfigTests {
   let defaults = DeploymentConfig(pluginDirectory: "/opt/carbonhub/plugins", stateDirectory: "/var/lib/carbonhub")
 
+  /// The README's "Deployment file" example is a file an admin copies: it must parse, with its
+  /// keys where the comments say (a top-level key after a table header would belong to it).
+  @Test func theReadmeExampleParses() throws {
+    let readme = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/README.md", encoding: .utf8)
+    let section = try #require(readme.range(of: "## Deployment file"))
+    let start = try #require(readme.range(of: "```toml\n", range: section.upperBound..<readme.endIndex))
+    let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
+    // The pin is a placeholder in the README.
+    let text = String(readme[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "…64 hex…", with: String(repeating: "ab", count: 32))
+    let config = try DeploymentConfig.parse(toml: text, defaults: defaults)
+    #expect(config.metricsListen == "127.0.0.1:9464" && config.instanceName == "carbonhub-1")
+    #expect(config.maxMessageBytes == 4 << 20 && config.modules.first?.maxMessageBytes == 32 << 20)
+    #expect(config.limits.memoryBudgetBytes == 2048 << 20 && config.limits.handshakeTimeoutMilliseconds == 10_000)
+    #expect(config.access.admins == ["cn:ops"])
+  }
+
   @Test func parsesACompleteFile() throws {
     let config = try DeploymentConfig.parse(toml: """
       listen = "0.0.0.0:9443"

@@ -203,6 +203,20 @@ struct OverloadTests {
     #expect(answer == Array("xxx".utf8))
   }
 
+  /// "idle timeout": a connection with no call open for `idle_timeout_ms` is closed by the host
+  /// (the client is still there, it just has nothing to ask).
+  @Test func anIdleConnectionIsClosed() async throws {
+    let host = try await Self.startFlood { $0.limits.idleTimeoutMilliseconds = 1000 }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      _ = try await unary(client, Self.flood, "Answer", Array("0,1".utf8))
+      #expect(try await host.metricValue("carbonhub_connections_open") == 1)
+      let opened = ContinuousClock.now
+      try await waitUntil { (try? await host.metricValue("carbonhub_connections_open")) == 0 }
+      #expect(opened.duration(to: .now) < .seconds(15))
+    }
+  }
+
   /// "advertise `maxConcurrentStreams` so clients queue instead of failing; keepalive enforcement
   /// that accepts the common client settings": a stock grpcio channel with 120 concurrent calls,
   /// pinging every 10 s without calls, gets 120 answers (before: 119 UNAVAILABLE).
