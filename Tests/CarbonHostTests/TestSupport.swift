@@ -143,24 +143,8 @@ func waitUntil(_ condition: () async -> Bool) async throws {
 /// Runs a command with a time limit and returns its exit status and combined output.
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60) throws -> (status: Int32, output: String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable)
-  process.arguments = arguments
-  if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-  let output = Pipe()
-  process.standardOutput = output
-  process.standardError = output
-  let inputPipe = Pipe()
-  process.standardInput = inputPipe
-  try process.run()
-  if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-  try inputPipe.fileHandleForWriting.close()
+  let (process, collected, reader) = try startProcess(executable, arguments, input: input, environment: environment)
   let deadline = Date().addingTimeInterval(timeout)
-  let collected = OutputBox()
-  let reader = Thread {
-    collected.data = output.fileHandleForReading.readDataToEndOfFile()
-  }
-  reader.start()
   while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
   if process.isRunning { process.terminate() }
   process.waitUntilExit()
@@ -177,6 +161,25 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
 func runProcess(
   _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60
 ) async throws -> (status: Int32, output: String) {
+  let (exits, exited) = AsyncStream<Void>.makeStream()
+  let (process, collected, reader) = try startProcess(
+    executable, arguments, input: input, environment: environment, onExit: { exited.finish() })
+  let killer = Task {
+    try await Task.sleep(for: .seconds(timeout))
+    if process.isRunning { process.terminate() }
+  }
+  for await _ in exits {}
+  killer.cancel()
+  while !reader.isFinished { try await Task.sleep(for: .milliseconds(5)) }
+  return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
+}
+
+/// Starts `executable` with its output (stdout and stderr together) collected by a thread of
+/// its own (a blocking read, never on a cooperative thread) and `input` written to its stdin.
+private func startProcess(
+  _ executable: String, _ arguments: [String], input: String?, environment: [String: String]?,
+  onExit: (@Sendable () -> Void)? = nil
+) throws -> (Process, OutputBox, Thread) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments
@@ -186,27 +189,14 @@ func runProcess(
   process.standardError = output
   let inputPipe = Pipe()
   process.standardInput = inputPipe
-  let (exits, exited) = AsyncStream<Void>.makeStream()
-  process.terminationHandler = { _ in exited.finish() }
-  let collected = OutputBox()
-  let (outputs, outputRead) = AsyncStream<Void>.makeStream()
+  if let onExit { process.terminationHandler = { _ in onExit() } }
   try process.run()
-  // The output is read on a thread of its own (a blocking read), never a cooperative one.
-  let reader = Thread {
-    collected.data = output.fileHandleForReading.readDataToEndOfFile()
-    outputRead.finish()
-  }
+  let collected = OutputBox()
+  let reader = Thread { collected.data = output.fileHandleForReading.readDataToEndOfFile() }
   reader.start()
   if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
   try inputPipe.fileHandleForWriting.close()
-  let killer = Task {
-    try await Task.sleep(for: .seconds(timeout))
-    if process.isRunning { process.terminate() }
-  }
-  for await _ in exits {}
-  killer.cancel()
-  for await _ in outputs {}
-  return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
+  return (process, collected, reader)
 }
 
 private final class OutputBox: @unchecked Sendable {
