@@ -144,10 +144,11 @@ final class CallCancellation: Sendable {
 /// Runs plugin calls off Swift's cooperative thread pool: a plugin call is synchronous C code
 /// that may run for seconds (a batch) and must not starve the gRPC event handling.
 ///
-/// Unary calls run on the host's `PluginThreads`, a fixed set of threads; deadlines are timers
-/// of NIO's event loops. Neither is a Dispatch queue: on Linux, Swift's concurrency runtime runs
-/// its tasks on Dispatch's global pool, which blocking plugin code would exhaust (100 calls of a
-/// slow plugin froze every other call of the host until they returned).
+/// Unary calls run on the host's `PluginThreads`, a fixed set of threads; deadlines are
+/// checked by the `DeadlineSweeper` on one of NIO's event loops. Neither is a Dispatch queue:
+/// on Linux, Swift's concurrency runtime runs its tasks on Dispatch's global pool, which
+/// blocking plugin code would exhaust (100 calls of a slow plugin froze every other call of the
+/// host until they returned).
 enum PluginDispatch {
   /// Runs a unary call on one of `threads`; the first of (plugin answer, deadline,
   /// cancellation) decides the result. A call still waiting for a thread when its deadline
@@ -174,11 +175,10 @@ enum PluginDispatch {
     }
   }
 
-  /// Runs `action` at `deadline` on one of NIO's event loops (cancel the result to not run it).
-  static func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> Scheduled<Void> {
-    let delay = ContinuousClock.now.duration(to: deadline)
-    let nanoseconds = Int64(min(delay.timeInterval, 1e9) * 1e9)
-    return MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) { action() }
+  /// Runs `action` once `deadline` has passed (at most the sweeper's resolution late), unless
+  /// cancelled first.
+  static func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> DeadlineSweeper.Registration {
+    DeadlineSweeper.shared.register(deadline, action)
   }
 
   /// Runs a server-streaming call on its own thread and returns its responses as an async
