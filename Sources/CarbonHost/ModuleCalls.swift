@@ -148,10 +148,7 @@ struct ModuleCalls: Sendable {
     if case .success(let response) = result, let refusal = limits.refusal(ofResponse: response.count, call) {
       result = .failure(refusal)
     }
-    if case .failure(let error) = result, error.status == 4 {
-      limits.events?.record(.deadline)
-      result = .failure(PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil))
-    }
+    if case .failure(let error) = result { result = .failure(limits.namingDeadline(error, call)) }
     finish(call, status: result.status)
     if encoding == .json, case .failure(let error) = result { return .failure(explained(error, json: request, call: call)) }
     return result
@@ -257,11 +254,8 @@ struct ModuleCalls: Sendable {
         }
       }
       finish(call, status: 0)
-    } catch var error as PluginCallError {
-      if error.status == 4 {
-        limits.events?.record(.deadline)
-        error = PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
-      }
+    } catch let failure as PluginCallError {
+      let error = limits.namingDeadline(failure, call)
       finish(call, status: error.status)
       throw RPCError(request.map { explained(error, json: $0, call: call) } ?? error)
     } catch {

@@ -72,6 +72,14 @@ struct CallLimits: Sendable {
       field: nil)
   }
 
+  /// `error` as the caller sees it: a DEADLINE_EXCEEDED names the setting that set the
+  /// deadline (and is counted); any other error is unchanged.
+  func namingDeadline(_ error: PluginCallError, _ call: ModuleCalls.Admitted) -> PluginCallError {
+    guard error.status == 4 else { return error }
+    events?.record(.deadline)
+    return PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
+  }
+
   /// A request of `bytes` above the module's limit.
   static func requestTooLarge(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError {
     PluginCallError(
