@@ -84,14 +84,8 @@ struct ProtoBoundsLintTests {
     file.package = "lint.v1"
     var request = Google_Protobuf_DescriptorProto()
     request.name = "Request"
-    var area = Google_Protobuf_FieldDescriptorProto()
-    area.name = "area_ha"
-    area.number = 1
-    area.type = .double
-    var year = Google_Protobuf_FieldDescriptorProto()
-    year.name = "year"
-    year.number = 2
-    year.type = .int32
+    let area = descriptorField("area_ha", number: 1, type: .double)
+    var year = descriptorField("year", number: 2, type: .int32)
     var bounds = Carbon_Domain_V1_Bounds()
     bounds.min = 1900
     bounds.max = 2200

@@ -74,22 +74,10 @@ struct ProtoNamingLintTests {
   @Test func theLintFindsAReservedWord() throws {
     var message = Google_Protobuf_DescriptorProto()
     message.name = "AnnualChange"
-    var from = Google_Protobuf_FieldDescriptorProto()
-    from.name = "from"
-    from.number = 1
-    from.type = .enum
-    var area = Google_Protobuf_FieldDescriptorProto()
-    area.name = "areaHa"
-    area.number = 3
-    area.type = .double
-    var share = Google_Protobuf_FieldDescriptorProto()
-    share.name = "lhv_share"
-    share.number = 4
-    share.type = .double
-    var stock = Google_Protobuf_FieldDescriptorProto()
-    stock.name = "stock_tc_per_ha"
-    stock.number = 5
-    stock.type = .double
+    let from = descriptorField("from", number: 1, type: .enum)
+    let area = descriptorField("areaHa", number: 3, type: .double)
+    let share = descriptorField("lhv_share", number: 4, type: .double)
+    let stock = descriptorField("stock_tc_per_ha", number: 5, type: .double)
     message.field = [from, area, share, stock]
     var file = Google_Protobuf_FileDescriptorProto()
     file.name = "lint.proto"
