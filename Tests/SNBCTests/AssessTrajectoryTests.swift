@@ -297,16 +297,16 @@ struct AssessTrajectoryTests {
       actual.emissionsTCo2E = 1
       $0.categories[0].actuals = [actual]
     }
-    try expectInvalid("gases[0].reference_mass_t") {
+    try expectInvalid("gases[0].reference_mass_t_gas") {
       var gas = Carbon_Snbc_V1_GasEmissions()
       gas.gas = .ch4
-      gas.referenceMassT = -3
+      gas.referenceMassTGas = -3
       $0.gases = [gas]
     }
     try expectInvalid("gases[0].targets") {
       var gas = Carbon_Snbc_V1_GasEmissions()
       gas.gas = .ch4
-      gas.referenceMassT = 1000  // 25000 t CO2e of 120000: above 10 %, targets required
+      gas.referenceMassTGas = 1000  // 25000 t CO2e of 120000: above 10 %, targets required
       $0.gases = [gas]
     }
     try expectInvalid("reported_apart.offsets_t_co2e") { $0.reportedApart.offsetsTCo2E = -5 }

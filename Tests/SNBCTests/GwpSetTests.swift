@@ -71,7 +71,7 @@ struct GwpSetTests {
   @Test("the set decides the 10 % test: 14 t N2O is 10.43 % in AR4 (checked), 9.275 % in AR5 (not)")
   func setDecidesTheCheck() throws {
     var request = try cooperative()
-    request.gases[0].referenceMassT = 14
+    request.gases[0].referenceMassTGas = 14
     // 14 × 298 = 4172 t; 4172 / 40000 = 10.43 % > 10 %.
     let ar4 = try SNBCTest.assess(request)
     #expect(abs(ar4.gasChecks[0].shareFraction - 0.1043) < 1e-12)

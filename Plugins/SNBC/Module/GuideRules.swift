@@ -42,7 +42,8 @@ enum GuideRules {
       guard seen.insert("\(gas.gas.rawValue)/\(gas.sector.rawValue)").inserted else {
         throw .invalidArgument(path + ".gas", "this gas and sector are given twice")
       }
-      let mass = try Validate.nonNegative(gas.referenceMassT, path + ".reference_mass_t")
+      let unit = GasUnit(gas.gas)
+      let mass = try unit.reference(of: gas, path: path)
       guard let gwp = GlobalWarmingPotential.factor(for: gas.gas, in: gwpSet) else {
         throw .invalidArgument(path + ".gas", "no GWP for this gas in the chosen set")
       }
@@ -56,7 +57,7 @@ enum GuideRules {
       let label = "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)"
       let setName = "GWP100 " + GwpPolicy.name(gwpSet)
       trace.term(label + "_gwp", gwp, .ratio, formula: setName, source: "gwp-sets")
-      trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: "mass_t × \(setName) (\(gwp))")
+      trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: unit.co2eFormula(setName: setName, gwp: gwp))
       trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e / gross company CO2e")
       // Masses of other horizons are validated even when the check does not apply.
       var targetMass: [Horizon: Double] = [:]
@@ -66,7 +67,7 @@ enum GuideRules {
         guard targetMass[horizon] == nil else {
           throw .invalidArgument(targetPath + ".horizon", "\(horizon.protoName) is given twice")
         }
-        targetMass[horizon] = try Validate.nonNegative(target.massT, targetPath + ".mass_t")
+        targetMass[horizon] = try unit.planned(target, path: targetPath)
       }
       trace.decisionOnce(
         "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
@@ -105,6 +106,67 @@ enum GuideRules {
       checks.append(check)
     }
     return checks
+  }
+
+  /// The one unit a gas's figures are given in. CO2, CH4 and N2O are masses of the gas,
+  /// weighted by the request's GWP set; fluorinated gases (HFC, PFC, SF6, NF3) are already in
+  /// t CO2e, since each compound has its own GWP and the guide's budgets for them are in CO2e.
+  /// A figure in the other unit is refused, never silently read as this one.
+  enum GasUnit {
+    case tonnesOfGas
+    case tonnesCo2e
+
+    init(_ gas: Gas) { self = gas == .fluorinatedCo2E ? .tonnesCo2e : .tonnesOfGas }
+
+    /// Why this unit, for the refusal of the other one.
+    private var reason: String {
+      switch self {
+      case .tonnesOfGas:
+        "CO2, CH4 and N2O are given in tonnes of the gas itself and weighted by the request's GWP set"
+      case .tonnesCo2e:
+        "fluorinated gases are given in t CO2e: each compound has its own GWP and the guide's "
+          + "fluorinated budgets are in CO2e"
+      }
+    }
+
+    /// The reference-year figure of `gas`, in this unit.
+    func reference(of gas: Carbon_Snbc_V1_GasEmissions, path: String) throws(ModuleError) -> Double {
+      let expected = path + (self == .tonnesOfGas ? ".reference_mass_t_gas" : ".reference_t_co2e")
+      switch gas.reference {
+      case .referenceMassTGas(let value)? where self == .tonnesOfGas,
+        .referenceTCo2E(let value)? where self == .tonnesCo2e:
+        return try Validate.nonNegative(value, expected)
+      case .referenceMassTGas?:
+        throw .invalidArgument(path + ".reference_mass_t_gas", "\(reason): give reference_t_co2e instead")
+      case .referenceTCo2E?:
+        throw .invalidArgument(path + ".reference_t_co2e", "\(reason): give reference_mass_t_gas instead")
+      case nil:
+        throw .invalidArgument(expected, "is required (\(reason))")
+      }
+    }
+
+    /// The figure planned at one horizon, in this unit.
+    func planned(_ target: Carbon_Snbc_V1_GasTarget, path: String) throws(ModuleError) -> Double {
+      let expected = path + (self == .tonnesOfGas ? ".mass_t_gas" : ".t_co2e")
+      switch target.planned {
+      case .massTGas(let value)? where self == .tonnesOfGas, .tCo2E(let value)? where self == .tonnesCo2e:
+        return try Validate.nonNegative(value, expected)
+      case .massTGas?:
+        throw .invalidArgument(path + ".mass_t_gas", "\(reason): give t_co2e instead, as the reference")
+      case .tCo2E?:
+        throw .invalidArgument(path + ".t_co2e", "\(reason): give mass_t_gas instead, as the reference")
+      case nil:
+        throw .invalidArgument(expected, "is required (\(reason))")
+      }
+    }
+
+    /// How the trace shows the conversion to CO2e.
+    func co2eFormula(setName: String, gwp: Double) -> String {
+      switch self {
+      case .tonnesOfGas: "reference_mass_t_gas × \(setName) (\(gwp))"
+      case .tonnesCo2e: "reference_t_co2e, given in CO2e"
+      }
+    }
   }
 
   // MARK: - Natural sinks

@@ -708,11 +708,30 @@ public nonisolated struct Carbon_Snbc_V1_GasEmissions: Sendable {
   /// The gas.
   public var gas: CarbonDomain.Carbon_Domain_V1_Gas = .unspecified
 
-  /// Mass of the gas emitted in the reference year, tonnes of gas (fluorinated gases:
-  /// t CO2e, their GWP is 1 here).
-  public var referenceMassT: Double = 0
+  /// What the company emitted of the gas in the reference year, in the one unit its kind
+  /// allows (a request giving the other one is refused naming the field).
+  public var reference: Carbon_Snbc_V1_GasEmissions.OneOf_Reference? = nil
 
-  /// Mass of the gas planned per horizon, tonnes of gas (same order as the horizons; each
+  /// CO2, CH4, N2O: tonnes of the gas itself, converted with the GWP set of the request.
+  public var referenceMassTGas: Double {
+    get {
+      if case .referenceMassTGas(let v)? = reference {return v}
+      return 0
+    }
+    set {reference = .referenceMassTGas(newValue)}
+  }
+
+  /// Fluorinated gases (HFC, PFC, SF6, NF3): t CO2e, already weighted by each compound's
+  /// own GWP (the guide's fluorinated budgets and trajectories are in CO2e).
+  public var referenceTCo2E: Double {
+    get {
+      if case .referenceTCo2E(let v)? = reference {return v}
+      return 0
+    }
+    set {reference = .referenceTCo2E(newValue)}
+  }
+
+  /// What the company plans to emit of the gas per horizon, in the reference's unit (each
   /// target must name a horizon; targets reuse the category target years).
   public var targets: [Carbon_Snbc_V1_GasTarget] = []
 
@@ -720,6 +739,17 @@ public nonisolated struct Carbon_Snbc_V1_GasEmissions: Sendable {
   public var sector: CarbonDomain.Carbon_Domain_V1_SnbcSector = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  /// What the company emitted of the gas in the reference year, in the one unit its kind
+  /// allows (a request giving the other one is refused naming the field).
+  public nonisolated enum OneOf_Reference: Equatable, Sendable {
+    /// CO2, CH4, N2O: tonnes of the gas itself, converted with the GWP set of the request.
+    case referenceMassTGas(Double)
+    /// Fluorinated gases (HFC, PFC, SF6, NF3): t CO2e, already weighted by each compound's
+    /// own GWP (the guide's fluorinated budgets and trajectories are in CO2e).
+    case referenceTCo2E(Double)
+
+  }
 
   public init() {}
 }
@@ -733,10 +763,37 @@ public nonisolated struct Carbon_Snbc_V1_GasTarget: Sendable {
   /// Which objective.
   public var horizon: Carbon_Snbc_V1_Horizon = .unspecified
 
-  /// Planned mass, tonnes of gas.
-  public var massT: Double = 0
+  /// Planned emissions, in the unit of the gas's reference.
+  public var planned: Carbon_Snbc_V1_GasTarget.OneOf_Planned? = nil
+
+  /// CO2, CH4, N2O: tonnes of the gas itself.
+  public var massTGas: Double {
+    get {
+      if case .massTGas(let v)? = planned {return v}
+      return 0
+    }
+    set {planned = .massTGas(newValue)}
+  }
+
+  /// Fluorinated gases: t CO2e.
+  public var tCo2E: Double {
+    get {
+      if case .tCo2E(let v)? = planned {return v}
+      return 0
+    }
+    set {planned = .tCo2E(newValue)}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  /// Planned emissions, in the unit of the gas's reference.
+  public nonisolated enum OneOf_Planned: Equatable, Sendable {
+    /// CO2, CH4, N2O: tonnes of the gas itself.
+    case massTGas(Double)
+    /// Fluorinated gases: t CO2e.
+    case tCo2E(Double)
+
+  }
 
   public init() {}
 }
@@ -2228,7 +2285,7 @@ nonisolated extension Carbon_Snbc_V1_EmissionCategory: SwiftProtobuf.Message, Sw
 
 nonisolated extension Carbon_Snbc_V1_GasEmissions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GasEmissions"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_mass_t\0\u{1}targets\0\u{1}sector\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_mass_t_gas\0\u{1}targets\0\u{1}sector\0\u{3}reference_t_co2e\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2237,33 +2294,55 @@ nonisolated extension Carbon_Snbc_V1_GasEmissions: SwiftProtobuf.Message, SwiftP
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.gas) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.referenceMassT) }()
+      case 2: try {
+        var v: Double?
+        try decoder.decodeSingularDoubleField(value: &v)
+        if let v = v {
+          if self.reference != nil {try decoder.handleConflictingOneOf()}
+          self.reference = .referenceMassTGas(v)
+        }
+      }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.targets) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.sector) }()
+      case 5: try {
+        var v: Double?
+        try decoder.decodeSingularDoubleField(value: &v)
+        if let v = v {
+          if self.reference != nil {try decoder.handleConflictingOneOf()}
+          self.reference = .referenceTCo2E(v)
+        }
+      }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.gas != .unspecified {
       try visitor.visitSingularEnumField(value: self.gas, fieldNumber: 1)
     }
-    if self.referenceMassT.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.referenceMassT, fieldNumber: 2)
-    }
+    try { if case .referenceMassTGas(let v)? = self.reference {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    } }()
     if !self.targets.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.targets, fieldNumber: 3)
     }
     if self.sector != .unspecified {
       try visitor.visitSingularEnumField(value: self.sector, fieldNumber: 4)
     }
+    try { if case .referenceTCo2E(let v)? = self.reference {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Snbc_V1_GasEmissions, rhs: Carbon_Snbc_V1_GasEmissions) -> Bool {
     if lhs.gas != rhs.gas {return false}
-    if lhs.referenceMassT != rhs.referenceMassT {return false}
+    if lhs.reference != rhs.reference {return false}
     if lhs.targets != rhs.targets {return false}
     if lhs.sector != rhs.sector {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -2273,7 +2352,7 @@ nonisolated extension Carbon_Snbc_V1_GasEmissions: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Snbc_V1_GasTarget: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GasTarget"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{3}mass_t\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}horizon\0\u{3}mass_t_gas\0\u{3}t_co2e\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2282,25 +2361,52 @@ nonisolated extension Carbon_Snbc_V1_GasTarget: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.horizon) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.massT) }()
+      case 2: try {
+        var v: Double?
+        try decoder.decodeSingularDoubleField(value: &v)
+        if let v = v {
+          if self.planned != nil {try decoder.handleConflictingOneOf()}
+          self.planned = .massTGas(v)
+        }
+      }()
+      case 3: try {
+        var v: Double?
+        try decoder.decodeSingularDoubleField(value: &v)
+        if let v = v {
+          if self.planned != nil {try decoder.handleConflictingOneOf()}
+          self.planned = .tCo2E(v)
+        }
+      }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.horizon != .unspecified {
       try visitor.visitSingularEnumField(value: self.horizon, fieldNumber: 1)
     }
-    if self.massT.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.massT, fieldNumber: 2)
+    switch self.planned {
+    case .massTGas?: try {
+      guard case .massTGas(let v)? = self.planned else { preconditionFailure() }
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    }()
+    case .tCo2E?: try {
+      guard case .tCo2E(let v)? = self.planned else { preconditionFailure() }
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Snbc_V1_GasTarget, rhs: Carbon_Snbc_V1_GasTarget) -> Bool {
     if lhs.horizon != rhs.horizon {return false}
-    if lhs.massT != rhs.massT {return false}
+    if lhs.planned != rhs.planned {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
