@@ -185,6 +185,17 @@ struct AssessTrajectoryTests {
     #expect(with.reportedApart.offsetsTCo2E == 50000)
     #expect(with.trace.rules.contains { $0.rule == "snbc.offsets.excluded" })
     #expect(with.trace.rules.contains { $0.rule == "snbc.avoided_emissions.excluded" })
+    // The guide gives no period for these figures: without one they are the reference year's (2021),
+    // and the response and the trace say so; a stated period is echoed in the rule's text.
+    #expect(with.reportedApart.period.firstYear == 2021 && with.reportedApart.period.lastYear == 2021)
+    #expect(with.trace.decisions.contains { $0.rule == "reported_apart_period" && $0.choice == "REFERENCE_YEAR" })
+    var withPeriod = try SNBCTest.example("AssessTrajectory.offsets-excluded.json", as: Request.self)
+    withPeriod.reportedApart.period.firstYear = 2021
+    withPeriod.reportedApart.period.lastYear = 2023
+    let stated = try SNBCTest.assess(withPeriod)
+    #expect(stated.consolidated == without.consolidated)
+    #expect(!stated.trace.decisions.contains { $0.rule == "reported_apart_period" })
+    #expect(stated.trace.rules.contains { $0.rule == "snbc.offsets.excluded" && $0.effect.contains("over 2021-2023") })
     // Composite category on all sectors (sum of Annex II totals): S(2021) = 464.2 − 93.9 × 0.6
     // = 407.86; S(2024) = 379.69 → 28.17/407.86 = 6.9068 %; company 2000/30000 = 6.667 %.
     let composite = with.categories[1]
@@ -310,6 +321,10 @@ struct AssessTrajectoryTests {
       $0.gases = [gas]
     }
     try expectInvalid("reported_apart.offsets_t_co2e") { $0.reportedApart.offsetsTCo2E = -5 }
+    try expectInvalid("reported_apart.period") {
+      $0.reportedApart.period.firstYear = 2024
+      $0.reportedApart.period.lastYear = 2020
+    }
     try expectInvalid("production.reference_output") { $0.production.referenceOutput = 0 }
     try expectInvalid("production.growth_percent_per_year") {
       $0.production.referenceOutput = 1

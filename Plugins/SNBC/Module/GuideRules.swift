@@ -240,8 +240,25 @@ enum GuideRules {
   /// Offsets, avoided emissions, bunkers and market-based energy: validated, echoed and never
   /// added to any total.
   static func reportedApart(
-    _ items: Carbon_Snbc_V1_ReportedApart, trace: inout TraceBuilder
+    _ items: Carbon_Snbc_V1_ReportedApart, referenceYear: Int32, trace: inout TraceBuilder
   ) throws(ModuleError) -> Carbon_Snbc_V1_ReportedApart {
+    var items = items
+    if items.hasPeriod {
+      guard items.period.firstYear > 0, items.period.firstYear <= items.period.lastYear else {
+        throw .invalidArgument(
+          "reported_apart.period", "first_year (\(items.period.firstYear)) must be given and not after last_year (\(items.period.lastYear))")
+      }
+    } else {
+      items.period.firstYear = referenceYear
+      items.period.lastYear = referenceYear
+      if items.offsetsTCo2E > 0 || items.avoidedEmissionsTCo2E > 0 {
+        trace.decision(
+          "reported_apart_period", "REFERENCE_YEAR",
+          reason: "no period given: the offsets and avoided emissions are taken as the reference year's (\(referenceYear))")
+      }
+    }
+    let period = items.period.firstYear == items.period.lastYear
+      ? "in \(items.period.firstYear)" : "over \(items.period.firstYear)-\(items.period.lastYear)"
     try Validate.nonNegative(items.offsetsTCo2E, "reported_apart.offsets_t_co2e")
     try Validate.nonNegative(items.avoidedEmissionsTCo2E, "reported_apart.avoided_emissions_t_co2e")
     try Validate.nonNegative(items.internationalBunkersTCo2E, "reported_apart.international_bunkers_t_co2e")
@@ -249,12 +266,12 @@ enum GuideRules {
     if items.offsetsTCo2E > 0 {
       trace.rule(
         "snbc.offsets.excluded",
-        "\(items.offsetsTCo2E) t CO2e of offset credits reported apart, not in any total (guide, « Emissions évitées et compensation »)")
+        "\(items.offsetsTCo2E) t CO2e of offset credits \(period) reported apart, not in any total (guide, « Emissions évitées et compensation »)")
     }
     if items.avoidedEmissionsTCo2E > 0 {
       trace.rule(
         "snbc.avoided_emissions.excluded",
-        "\(items.avoidedEmissionsTCo2E) t CO2e of avoided emissions reported apart, not in any total")
+        "\(items.avoidedEmissionsTCo2E) t CO2e of avoided emissions \(period) reported apart, not in any total")
     }
     if items.internationalBunkersTCo2E > 0 {
       trace.rule(

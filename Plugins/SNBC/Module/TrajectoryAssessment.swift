@@ -47,7 +47,8 @@ extension SNBCModule {
         request.naturalSinks, assessment: assessment, catalog: catalog, trace: &trace)
     }
     if request.hasReportedApart {
-      response.reportedApart = try GuideRules.reportedApart(request.reportedApart, trace: &trace)
+      response.reportedApart = try GuideRules.reportedApart(
+        request.reportedApart, referenceYear: assessment.referenceYear, trace: &trace)
     }
     if request.hasProduction {
       response.intensity = try IntensityReasoning.assess(

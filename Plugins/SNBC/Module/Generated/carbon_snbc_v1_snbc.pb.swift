@@ -842,10 +842,10 @@ public nonisolated struct Carbon_Snbc_V1_ReportedApart: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Offset (compensation) credits, t CO2e.
+  /// Offset (compensation) credits over `period`, t CO2e.
   public var offsetsTCo2E: Double = 0
 
-  /// Avoided emissions in third parties' perimeters, t CO2e.
+  /// Avoided emissions in third parties' perimeters over `period`, t CO2e.
   public var avoidedEmissionsTCo2E: Double = 0
 
   /// International bunkers (outside the carbon budgets), t CO2e/yr.
@@ -855,9 +855,23 @@ public nonisolated struct Carbon_Snbc_V1_ReportedApart: Sendable {
   /// the assessed figures use location-based grid factors), t CO2e/yr.
   public var marketBasedEnergyTCo2E: Double = 0
 
+  /// Years the offsets and avoided emissions cover, both included (unset = the reference year
+  /// alone, recorded as decision `reported_apart_period`). The guide leaves the period to the
+  /// report (« une section dédiée du rapport »): credits are often bought for several years.
+  public var period: CarbonDomain.Carbon_Domain_V1_YearRange {
+    get {_period ?? CarbonDomain.Carbon_Domain_V1_YearRange()}
+    set {_period = newValue}
+  }
+  /// Returns true if `period` has been explicitly set.
+  public var hasPeriod: Bool {self._period != nil}
+  /// Clears the value of `period`. Subsequent reads from it will return its default value.
+  public mutating func clearPeriod() {self._period = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _period: CarbonDomain.Carbon_Domain_V1_YearRange? = nil
 }
 
 /// Production for intensity reasoning (optional).
@@ -2489,7 +2503,7 @@ nonisolated extension Carbon_Snbc_V1_SinkTarget: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Snbc_V1_ReportedApart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReportedApart"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offsets_t_co2e\0\u{3}avoided_emissions_t_co2e\0\u{3}international_bunkers_t_co2e\0\u{3}market_based_energy_t_co2e\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offsets_t_co2e\0\u{3}avoided_emissions_t_co2e\0\u{3}international_bunkers_t_co2e\0\u{3}market_based_energy_t_co2e\0\u{1}period\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2501,12 +2515,17 @@ nonisolated extension Carbon_Snbc_V1_ReportedApart: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.avoidedEmissionsTCo2E) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.internationalBunkersTCo2E) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.marketBasedEnergyTCo2E) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._period) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.offsetsTCo2E.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.offsetsTCo2E, fieldNumber: 1)
     }
@@ -2519,6 +2538,9 @@ nonisolated extension Carbon_Snbc_V1_ReportedApart: SwiftProtobuf.Message, Swift
     if self.marketBasedEnergyTCo2E.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.marketBasedEnergyTCo2E, fieldNumber: 4)
     }
+    try { if let v = self._period {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2527,6 +2549,7 @@ nonisolated extension Carbon_Snbc_V1_ReportedApart: SwiftProtobuf.Message, Swift
     if lhs.avoidedEmissionsTCo2E != rhs.avoidedEmissionsTCo2E {return false}
     if lhs.internationalBunkersTCo2E != rhs.internationalBunkersTCo2E {return false}
     if lhs.marketBasedEnergyTCo2E != rhs.marketBasedEnergyTCo2E {return false}
+    if lhs._period != rhs._period {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
