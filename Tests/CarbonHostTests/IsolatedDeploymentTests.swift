@@ -41,17 +41,22 @@ struct IsolatedDeploymentTests {
       #expect(firstWorker != getpid())
       #expect(try await raw(client, "Echo", [1, 2]) == [1, 2])
 
-      // Health as a watcher sees it, for the whole test.
+      // Health as a watcher sees it, for the whole test: serving, then (not serving, serving) × 4.
+      // Every wait below has a deadline naming what it waits for, so a hang says where it is.
+      let seen = Mutex<[Grpc_Health_V1_HealthCheckResponse.ServingStatus]>([])
       let watched = Task {
         try await health.watch(.with { $0.service = Self.crashyService }) { response in
-          var statuses: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
-          for try await message in response.messages where statuses.last != message.status {
-            statuses.append(message.status)
-            if statuses.count == 9 { break }  // serving, then (not serving, serving) × 4
+          for try await message in response.messages {
+            let count = seen.withLock { statuses in
+              if statuses.last != message.status { statuses.append(message.status) }
+              return statuses.count
+            }
+            if count == 9 { break }
           }
-          return statuses
         }
       }
+      // The Watch must be open before the first crash, or it would miss a transition.
+      try await waitUntil("the health Watch's first status") { seen.withLock { !$0.isEmpty } }
 
       // The in-process neighbour answers throughout.
       let stop = Atomic<Bool>(false)
@@ -61,10 +66,11 @@ struct IsolatedDeploymentTests {
         let units = Carbon_Examples_V1_Units.Client(wrapping: client)
         while !stop.load(ordering: .acquiring) {
           do {
-            let answer = try await units.convert(.with {
-              $0.quantity = .with { $0.value = 2; $0.unit = .tC }
-              $0.targetUnit = .tCo2E
-            })
+            let answer = try await units.convert(
+              .with {
+                $0.quantity = .with { $0.value = 2; $0.unit = .tC }
+                $0.targetUnit = .tCo2E
+              }, options: deadline(.seconds(10)))
             if abs(answer.quantity.value - 2 * 44.0 / 12.0) > 1e-9 { failures.append("units answered \(answer.quantity.value)") }
           } catch {
             failures.append("\(error)")
@@ -87,12 +93,16 @@ struct IsolatedDeploymentTests {
           #expect(error.message.contains(crash.cause), "\(crash.method): \(error.message)")
         }
         if crash.code == .unavailable {
-          // Reported before the caller heard UNAVAILABLE: no stale SERVING in between.
-          let now = try await health.check(.with { $0.service = Self.crashyService })
-          #expect(now.status == .notServing, "\(crash.method)")
+          // Reported before the caller heard UNAVAILABLE: no stale SERVING in between. SERVING is
+          // right only once the restart is counted (a fast restart can beat this check).
+          let now = try await health.check(.with { $0.service = Self.crashyService }, options: deadline(.seconds(5)))
+          let restarted = host.server.registry.module(named: "crashy")?.restarts == round + 1
+          #expect(now.status == .notServing || (now.status == .serving && restarted), "\(crash.method): \(now.status)")
         }
         // A hung worker is killed once its overdue call has had its grace period.
-        try await waitUntil { host.server.registry.module(named: "crashy")?.restarts == round + 1 }
+        try await waitUntil("restart \(round + 1) after \(crash.method)") {
+          host.server.registry.module(named: "crashy")?.restarts == round + 1
+        }
         try await waitForHealth(health, Self.crashyService, .serving)
         #expect(try await raw(client, "Echo", [UInt8(round)]) == [UInt8(round)], "serves again after \(crash.method)")
       }
@@ -101,7 +111,9 @@ struct IsolatedDeploymentTests {
       #expect(failures.isEmpty, "\(failures.prefix(3))")
       #expect(calls > 10)
 
-      let statuses = try await watched.value
+      try await waitUntil("9 Watch transitions (seen: \(seen.withLock { $0 }))") { seen.withLock { $0.count } >= 9 }
+      watched.cancel()
+      let statuses = seen.withLock { $0 }
       #expect(statuses == [.serving] + Array(repeating: [.notServing, .serving], count: 4).flatMap { $0 })
 
       let info = try await Carbon_Host_V1_Host.Client(wrapping: client).getModule(.with { $0.name = "crashy" })
@@ -228,6 +240,13 @@ struct IsolatedDeploymentTests {
 
 // MARK: Helpers
 
+/// Call options with a deadline, so that a test's call cannot wait forever.
+private func deadline(_ timeout: Duration) -> CallOptions {
+  var options = CallOptions.defaults
+  options.timeout = timeout
+  return options
+}
+
 /// A raw call to the crash fixture (its requests and answers are bare bytes).
 private func raw(
   _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: String, _ request: [UInt8], timeout: Duration? = nil
@@ -273,8 +292,8 @@ private func waitForHealth(
   _ health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>, _ service: String,
   _ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus
 ) async throws {
-  try await waitUntil {
-    (try? await health.check(.with { $0.service = service }))?.status == status
+  try await waitUntil("health of \(service) is \(status)") {
+    (try? await health.check(.with { $0.service = service }, options: deadline(.seconds(5))))?.status == status
   }
 }
 

@@ -131,11 +131,11 @@ final class RunningHost: Sendable {
   }
 }
 
-/// Polls `condition` every 10 ms until it holds (20 s at most).
-func waitUntil(_ condition: () async -> Bool) async throws {
+/// Polls `condition` every 10 ms until it holds (20 s at most); a failure names `what`.
+func waitUntil(_ what: @autoclosure () -> String = "condition", _ condition: () async -> Bool) async throws {
   let deadline = ContinuousClock.now + .seconds(20)
   while !(await condition()) {
-    try #require(ContinuousClock.now < deadline, "condition still false after 20 s")
+    try #require(ContinuousClock.now < deadline, "\(what()) still false after 20 s")
     try await Task.sleep(for: .milliseconds(10))
   }
 }
