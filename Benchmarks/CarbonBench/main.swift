@@ -195,6 +195,9 @@ func benchGRPC(seconds: Double) async throws {
   var config = DeploymentConfig(pluginDirectory: binDirectory, stateDirectory: state)
   config.listen = "127.0.0.1:0"
   config.modules = [.init(name: "units", path: "libExampleUnits.so"), .init(name: "gwp", path: "libgwp.so")]
+  // `--inline-fast-calls 0` sends every plugin call to the plugin threads, for comparison.
+  config.limits.inlineFastCalls = option("--inline-fast-calls", 1) != 0
+  report("host: [limits] inline_fast_calls = \(config.limits.inlineFastCalls)")
   let host = try HostServer(config: config, logger: logger)
   let certificates = DevelopmentCertificates(directory: state + "/tls")
 

@@ -74,7 +74,8 @@ public final class HostServer: Sendable {
     self.logger = logger
     registry = ModuleRegistry.load(config, logger: logger)
     memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
-    pluginThreads = PluginThreads(count: config.limits.pluginThreads ?? PluginThreads.defaultCount)
+    pluginThreads = PluginThreads(
+      count: config.limits.pluginThreads ?? PluginThreads.defaultCount, inlineFastCalls: config.limits.inlineFastCalls)
     connections = ConnectionGuard(limits: config.limits, tls: tls != nil, events: overload)
     let listener = try HostListenerFactory(
       host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,

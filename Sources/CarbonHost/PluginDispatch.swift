@@ -152,18 +152,34 @@ final class CallCancellation: Sendable {
 enum PluginDispatch {
   /// Runs a unary call on one of `threads`; the first of (plugin answer, deadline,
   /// cancellation) decides the result. A call still waiting for a thread when its deadline
-  /// passes or its caller leaves is never started.
+  /// passes or its caller leaves is never started. A call of a method that answers in
+  /// microseconds runs on the calling task instead (`FastCalls`): too short for a deadline or a
+  /// cancellation to matter.
   static func unary(
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
     deadline: ContinuousClock.Instant? = nil, cancellation: CallCancellation = CallCancellation(),
     threads: PluginThreads = .standalone, onFinish: @escaping @Sendable () -> Void = {}
   ) async -> Result<[UInt8], PluginCallError> {
-    await withCheckedContinuation { continuation in
+    let fastCalls = threads.fastCalls
+    if let fastCalls, fastCalls.begin(path, bytes: request.count) {
+      defer {
+        fastCalls.finish()
+        onFinish()
+      }
+      if let deadline, ContinuousClock.now >= deadline { return .failure(.deadlineExceeded(path)) }
+      let started = ContinuousClock.now
+      let result = Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) }
+      fastCalls.record(path, started.duration(to: .now))
+      return result
+    }
+    return await withCheckedContinuation { continuation in
       let outcome = FirstOutcome(continuation)
       threads.submit {
         if !outcome.isDecided {
+          let started = ContinuousClock.now
           outcome.offer(
             Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+          fastCalls?.record(path, started.duration(to: .now))
         }
         onFinish()
       }

@@ -40,6 +40,9 @@ extension DeploymentConfig {
     /// Threads that run in-process plugins' unary calls (`plugin_threads`); more calls wait
     /// their turn. nil: four per core, at least 16.
     public var pluginThreads: Int? = nil
+    /// Let calls of methods that answer in under 100 µs run on the calling task instead of a
+    /// plugin thread (`inline_fast_calls`, default true); see `FastCalls`.
+    public var inlineFastCalls: Bool = true
 
     public init() {}
 
@@ -52,7 +55,7 @@ extension DeploymentConfig {
     static let keys: [String] = [
       "memory_budget_mb", "stream_buffer_bytes", "unary_timeout_ms", "streaming_timeout_ms", "handshake_timeout_ms",
       "idle_timeout_ms", "max_connections", "max_connections_per_address", "max_concurrent_streams",
-      "keepalive_min_ping_interval_ms", "keepalive_permit_without_calls", "plugin_threads",
+      "keepalive_min_ping_interval_ms", "keepalive_permit_without_calls", "plugin_threads", "inline_fast_calls",
     ]
 
     /// Reads `[limits]`; each value must be a positive integer (or a boolean).
@@ -78,6 +81,7 @@ extension DeploymentConfig {
         try table.positiveInteger("keepalive_min_ping_interval_ms") ?? limits.keepaliveMinPingIntervalMilliseconds
       limits.keepalivePermitWithoutCalls = try table.bool("keepalive_permit_without_calls") ?? limits.keepalivePermitWithoutCalls
       limits.pluginThreads = try table.positiveInteger("plugin_threads")
+      limits.inlineFastCalls = try table.bool("inline_fast_calls") ?? limits.inlineFastCalls
       return limits
     }
   }
