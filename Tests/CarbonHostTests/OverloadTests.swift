@@ -260,6 +260,96 @@ struct OverloadTests {
     #expect(run.output.contains("[('OK', 120)]"), "\(run.output)")
   }
 
+  /// "a maximum number of connections": beyond `max_connections` in all (from any address),
+  /// a new connection is closed on accept, before TLS; the ones already open keep working.
+  @Test func connectionsBeyondTheTotalLimitAreClosedOnAccept() async throws {
+    let host = try await Self.startFlood {
+      $0.limits.handshakeTimeoutMilliseconds = 3000
+      $0.limits.maxConnections = 3
+      $0.limits.maxConnectionsPerAddress = 100
+    }
+    defer { Task { try? await host.stop() } }
+    let script = """
+      import socket, time
+      start = time.time()
+      sockets = []
+      for _ in range(5):
+          s = socket.create_connection(("127.0.0.1", \(host.port)))
+          s.settimeout(20)
+          sockets.append(s)
+          time.sleep(0.1)
+      for index, s in enumerate(sockets):
+          try:
+              data = s.recv(1)
+              print(index, "closed" if data == b"" else "data", round(time.time() - start, 1))
+          except ConnectionResetError:
+              print(index, "closed", round(time.time() - start, 1))
+      """
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 60)
+    #expect(run.status == 0, "\(run.output)")
+    let lines = run.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    try #require(lines.count == 5, "\(run.output)")
+    let seconds = lines.map { Double($0[2]) ?? 99 }
+    // The first three wait for the 3 s handshake timeout; the 4th and 5th were closed at once
+    // (their recv returns as soon as the first three are done, about 3 s in).
+    #expect(seconds[0] >= 2.9, "\(run.output)")
+    let metrics = try await host.metricsText()
+    #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"connections\"} 2"), "\(metrics)")
+    let perAddress = "carbonhub_overload_refusals_total{reason=\"connections_per_address\"}"
+    #expect(!metrics.contains(perAddress) || metrics.contains(perAddress + " 0\n"), "\(metrics)")
+    // Once they are gone, the host accepts and serves again.
+    try await waitUntil("connections closed") { (try? await host.metricValue("carbonhub_connections_open")) == 0 }
+    let answer = try await host.withClient { client in try await unary(client, Self.flood, "Answer", Array("0,3".utf8)) }
+    #expect(answer == Array("xxx".utf8))
+  }
+
+  /// "keepalive enforcement that accepts the common client settings (today clients pinging
+  /// every 10–30 s are cut with `too_many_pings` and an open health Watch was cut after 95 s …)":
+  /// a grpcio channel pinging at the host's `keepalive_min_ping_interval_ms` keeps its health
+  /// Watch open through many pings, with no call in between, and an idle timeout shorter than
+  /// the test (a connection with a Watch open is not idle). The same client against a host that
+  /// wants 5 times fewer pings is cut with `too_many_pings`: the test sees the difference. The
+  /// interval is 1 s here instead of the default 10 s so the test takes seconds, not minutes.
+  @Test func keepalivePingsAtTheAcceptedIntervalKeepAWatchOpen() async throws {
+    func watchFor(seconds: Int, minPingMilliseconds: Int) async throws -> String {
+      let host = try await Self.startFlood {
+        $0.limits.keepaliveMinPingIntervalMilliseconds = minPingMilliseconds
+        $0.limits.idleTimeoutMilliseconds = 2000
+      }
+      defer { Task { try? await host.stop() } }
+      let script = """
+        import grpc, time
+        credentials = grpc.ssl_channel_credentials(root_certificates=open("\(host.caFile)", "rb").read())
+        options = [("grpc.keepalive_time_ms", 1000), ("grpc.keepalive_timeout_ms", 5000),
+                   ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
+        with grpc.secure_channel("localhost:\(host.port)", credentials, options) as channel:
+            # Health/Watch of the whole server (an empty request); each answer is its raw bytes.
+            watch = channel.unary_stream("/grpc.health.v1.Health/Watch")(b"", timeout=\(seconds))
+            start = time.time()
+            statuses = []
+            try:
+                for response in watch:
+                    statuses.append(response.hex())
+                print("ended", round(time.time() - start, 1), statuses)
+            except grpc.RpcError as error:
+                print(error.code().name, round(time.time() - start, 1), statuses, error.details())
+        """
+      let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 60)
+      #expect(run.status == 0, "\(run.output)")
+      // grpcio logs the GOAWAY on stderr; the script's verdict is its last line.
+      return run.output.split(separator: "\n").last.map(String.init) ?? ""
+    }
+    // Accepted: the Watch lasts until the client's own 6 s deadline.
+    let accepted = try await watchFor(seconds: 6, minPingMilliseconds: 1000)
+    #expect(accepted.hasPrefix("DEADLINE_EXCEEDED 6.") || accepted.hasPrefix("DEADLINE_EXCEEDED 5.9"), "\(accepted)")
+    #expect(accepted.contains("['0801']"), "one SERVING (field 1 = 1), no other status: \(accepted)")
+    // Too frequent for this host: cut before the deadline.
+    let refused = try await watchFor(seconds: 10, minPingMilliseconds: 5000)
+    #expect(refused.hasPrefix("UNAVAILABLE") && refused.contains("too_many_pings"), "\(refused)")
+    let refusedAfter = refused.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 99
+    #expect(refusedAfter < 9.5, "\(refused)")
+  }
+
   /// The deployment file's `[limits]`: every key read, bad values named.
   @Test func limitsAreReadFromTheDeploymentFile() throws {
     let defaults = DeploymentConfig(pluginDirectory: "/p", stateDirectory: "/s")
@@ -278,6 +368,8 @@ struct OverloadTests {
         max_concurrent_streams = 32
         keepalive_min_ping_interval_ms = 20000
         keepalive_permit_without_calls = false
+        plugin_threads = 8
+        inline_fast_calls = false
         [modules.esca]
         path = "libESCA.so"
         max_message_bytes = 33554432
@@ -294,6 +386,8 @@ struct OverloadTests {
     expected.maxConcurrentStreams = 32
     expected.keepaliveMinPingIntervalMilliseconds = 20000
     expected.keepalivePermitWithoutCalls = false
+    expected.pluginThreads = 8
+    expected.inlineFastCalls = false
     #expect(config.limits == expected)
     #expect(config.maxMessageBytes == 1 << 20 && config.modules[0].maxMessageBytes == 32 << 20)
     for (text, key) in [
