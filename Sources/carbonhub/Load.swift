@@ -58,6 +58,9 @@ extension CarbonHub {
     @Option(name: .customLong("max-rss-drift"), help: "Largest accepted growth of the server's RSS over the run, percent.")
     var maxRSSDrift: Double = 10
 
+    @Option(name: .customLong("call-timeout"), help: "Deadline of each call, seconds: a call the server never answers (or a connection it refuses) counts as DEADLINE_EXCEEDED instead of waiting forever.")
+    var callTimeout: Double = 30
+
     @Flag(name: .long, help: "Also print the results as one JSON object.")
     var json = false
 
@@ -67,6 +70,7 @@ extension CarbonHub {
       guard duration > 0 else { throw ValidationError("--duration must be greater than 0") }
       guard maxRequests > 0 else { throw ValidationError("--max-requests must be at least 1") }
       guard maxRSSDrift >= 0 else { throw ValidationError("--max-rss-drift must be >= 0") }
+      guard callTimeout > 0 else { throw ValidationError("--call-timeout must be greater than 0") }
     }
 
     func run() async throws {
@@ -82,11 +86,13 @@ extension CarbonHub {
         let targets: [LoadTarget]
         do {
           targets = try await resolveTargets(clients[0])
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+          throw ValidationError("\(client.server): no answer within --call-timeout \(callTimeout) s (is it serving, and does it accept this client's connections?)")
         } catch let error as RPCError {
           throw ValidationError("\(client.server): \(error.code): \(error.message)")
         }
         guard !targets.isEmpty else { throw ValidationError("no module to drive: none serving, or no sample request found") }
-        let driver = LoadDriver(clients: clients, targets: targets)
+        let driver = LoadDriver(clients: clients, targets: targets, options: callOptions)
         _ = await driver.run(concurrency: concurrency, calls: warmup * targets.count, duration: .seconds(600))
         let before = serverPID.flatMap { ProcessMemory.read(pid: $0) }
         let measured = await driver.run(concurrency: concurrency, calls: maxRequests, duration: .milliseconds(Int(duration * 1000)))
@@ -101,10 +107,17 @@ extension CarbonHub {
       }
     }
 
+    /// Every call's options: its deadline.
+    private var callOptions: CallOptions {
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(Int(callTimeout * 1000))
+      return options
+    }
+
     /// One target per serving module (or per --request), with its protobuf request bytes.
     private func resolveTargets(_ grpc: GRPCClient<HTTP2ClientTransport.Posix>) async throws -> [LoadTarget] {
       let host = Carbon_Host_V1_Host.Client(wrapping: grpc)
-      let modules = try await host.listModules(Carbon_Host_V1_ListModulesRequest()).modules
+      let modules = try await host.listModules(Carbon_Host_V1_ListModulesRequest(), options: callOptions).modules
         .filter { $0.state == .serving && (module.isEmpty || module.contains($0.name)) }
       var overrides: [String: String] = [:]
       for request in requests {
@@ -142,7 +155,7 @@ extension CarbonHub {
             bytes = sample?.json ?? []
           }
           if file == nil || file!.hasSuffix(".json") {
-            let transcoder = try await Self.transcoder(grpc, module: info)
+            let transcoder = try await Self.transcoder(grpc, module: info, options: callOptions)
             do {
               bytes = try transcoder.encodeRequest(json: bytes, method: path.path)
             } catch {
@@ -163,12 +176,13 @@ extension CarbonHub {
     /// The module's descriptors from the server's reflection service: the load generator,
     /// like any remote client, has no compiled message types.
     private static func transcoder(
-      _ grpc: GRPCClient<HTTP2ClientTransport.Posix>, module: Carbon_Host_V1_ModuleInfo
+      _ grpc: GRPCClient<HTTP2ClientTransport.Posix>, module: Carbon_Host_V1_ModuleInfo, options: CallOptions
     ) async throws -> JSONToProtobuf {
       let reflection = Grpc_Reflection_V1_ServerReflection.Client(wrapping: grpc)
       var files: [Google_Protobuf_FileDescriptorProto] = []
       for service in module.services {
         let protos = try await reflection.serverReflectionInfo(
+          options: options,
           requestProducer: { writer in
             try await writer.write(.with { $0.fileContainingSymbol = service })
           },
@@ -234,6 +248,8 @@ struct LoadRun: Sendable {
 struct LoadDriver: Sendable {
   let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
   let targets: [LoadTarget]
+  /// Options of every call (its deadline).
+  var options: CallOptions = .defaults
 
   func run(concurrency: Int, calls: Int, duration: Duration) async -> LoadRun {
     let issued = CallCounter()
@@ -281,7 +297,7 @@ struct LoadDriver: Sendable {
         let message = target.request
         _ = try await client.bidirectionalStreaming(
           request: StreamingClientRequest { writer in try await writer.write(message) }, descriptor: target.descriptor,
-          serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
+          serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: options
         ) { response in
           var count = 0
           for try await _ in response.messages { count += 1 }
@@ -290,7 +306,7 @@ struct LoadDriver: Sendable {
       } else if target.isServerStreaming {
         _ = try await client.serverStreaming(
           request: request, descriptor: target.descriptor, serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
-          options: .defaults
+          options: options
         ) { response in
           var count = 0
           for try await _ in response.messages { count += 1 }
@@ -299,7 +315,7 @@ struct LoadDriver: Sendable {
       } else {
         _ = try await client.unary(
           request: request, descriptor: target.descriptor, serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
-          options: .defaults
+          options: options
         ) { try $0.message }
       }
       return 0

@@ -52,4 +52,50 @@ struct LoadTests {
     #expect(run.output.contains("errors by status: INVALID_ARGUMENT 50"), "\(run.output)")
     #expect(run.output.contains("50 calls failed"), "\(run.output)")
   }
+
+  /// A server that never answers the load generator makes `carbonhub load` fail within its
+  /// call deadline, naming the server, instead of waiting forever (seen in a hostile soak, where
+  /// a host at its per-address limit left it without a usable connection); here a listener that
+  /// accepts connections and never speaks. A port where nothing listens fails at once.
+  @Test func loadFailsWhenTheServerNeverAnswers() async throws {
+    let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
+    let stateDirectory = server.stateDirectory
+    _ = server.terminate()
+    let portFile = stateDirectory + "/silent.port"
+    let silent = Process()
+    silent.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    silent.arguments = [
+      "python3", "-c",
+      """
+      import socket, sys
+      listener = socket.socket()
+      listener.bind(("127.0.0.1", 0))
+      listener.listen(64)
+      open(sys.argv[1] + ".tmp", "w").write(str(listener.getsockname()[1]))
+      import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+      held = []
+      while True:
+          held.append(listener.accept()[0])
+      """,
+      portFile,
+    ]
+    try silent.run()
+    // SIGKILL: children of a process that runs a host inherit its ignored SIGTERM.
+    defer { kill(silent.processIdentifier, SIGKILL) }
+    try await waitUntil("the silent listener's port") { FileManager.default.fileExists(atPath: portFile) }
+    let port = try String(contentsOfFile: portFile, encoding: .utf8)
+    for (address, expected) in [
+      ("127.0.0.1:\(port)", "127.0.0.1:\(port): no answer within --call-timeout 2.0 s"),
+      ("127.0.0.1:1", "127.0.0.1:1: unavailable: Could not establish a connection"),
+    ] {
+      let started = ContinuousClock.now
+      let run = try await runProcess(
+        CommandLineTests.executable,
+        ["load", "--server", address, "--state-dir", stateDirectory, "--call-timeout", "2", "--duration", "2"],
+        timeout: 60)
+      #expect(run.status != 0, "\(run.output)")
+      #expect(run.output.contains(expected), "\(run.output)")
+      #expect(started.duration(to: .now) < .seconds(30))
+    }
+  }
 }

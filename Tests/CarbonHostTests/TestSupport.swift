@@ -146,9 +146,11 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
   let (process, collected, reader) = try startProcess(executable, arguments, input: input, environment: environment)
   let deadline = Date().addingTimeInterval(timeout)
   while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-  if process.isRunning { process.terminate() }
+  if process.isRunning { kill(process.processIdentifier, SIGKILL) }
   process.waitUntilExit()
-  while !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+  // A grandchild may hold the output pipe open after the child is gone: wait for it a little.
+  let drained = Date().addingTimeInterval(5)
+  while !reader.isFinished && Date() < drained { Thread.sleep(forTimeInterval: 0.01) }
   return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
 }
 
@@ -166,11 +168,15 @@ func runProcess(
     executable, arguments, input: input, environment: environment, onExit: { exited.finish() })
   let killer = Task {
     try await Task.sleep(for: .seconds(timeout))
-    if process.isRunning { process.terminate() }
+    // SIGKILL, not SIGTERM: a child can inherit an ignored SIGTERM (a process that ran a host
+    // with its signal handling ignores it), and a child that outlives its time limit is hung.
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
   }
   for await _ in exits {}
   killer.cancel()
-  while !reader.isFinished { try await Task.sleep(for: .milliseconds(5)) }
+  // A grandchild may hold the output pipe open after the child is gone: wait for it a little.
+  let drained = ContinuousClock.now + .seconds(5)
+  while !reader.isFinished && ContinuousClock.now < drained { try await Task.sleep(for: .milliseconds(5)) }
   return (process.terminationStatus, String(decoding: collected.data, as: UTF8.self))
 }
 
