@@ -49,6 +49,12 @@ struct ProtoNamingLintTests {
         {
           problems.append("\(name): a share ends with _fraction (0–1) or _percent (0–100)")
         }
+        // "units of rates per year in their names": a field whose range is per year says so.
+        if field.options.hasCarbon_Domain_V1_bounds, field.options.Carbon_Domain_V1_bounds.unit.hasSuffix("/yr"),
+          !field.name.contains("_per_yr"), !field.name.contains("_per_year")
+        {
+          problems.append("\(name): a rate per year (\(field.options.Carbon_Domain_V1_bounds.unit)) ends with _per_yr")
+        }
         if field.options.hasCarbon_Domain_V1_formerly {
           let former = field.options.Carbon_Domain_V1_formerly
           if names.contains(former) || message.reservedName.contains(former) {
@@ -78,7 +84,9 @@ struct ProtoNamingLintTests {
     let area = descriptorField("areaHa", number: 3, type: .double)
     let share = descriptorField("lhv_share", number: 4, type: .double)
     let stock = descriptorField("stock_tc_per_ha", number: 5, type: .double)
-    message.field = [from, area, share, stock]
+    var flux = descriptorField("net_flux_t_co2e", number: 6, type: .double)
+    flux.options.Carbon_Domain_V1_bounds = .with { $0.min = -1e9; $0.max = 1e9; $0.unit = "t CO2e/yr" }
+    message.field = [from, area, share, stock, flux]
     var file = Google_Protobuf_FileDescriptorProto()
     file.name = "lint.proto"
     file.package = "carbon.lint.v1"
@@ -91,6 +99,7 @@ struct ProtoNamingLintTests {
         "carbon.lint.v1.AnnualChange.areaHa: not lower_snake_case",
         "carbon.lint.v1.AnnualChange.lhv_share: a share ends with _fraction (0–1) or _percent (0–100)",
         "carbon.lint.v1.AnnualChange.stock_tc_per_ha: tonnes of carbon are spelt t_c",
+        "carbon.lint.v1.AnnualChange.net_flux_t_co2e: a rate per year (t CO2e/yr) ends with _per_yr",
       ])
   }
 }

@@ -12,9 +12,13 @@
 /// French carbon budgets and the sub-sector trajectories of the national guide under the
 /// arrêté of 2 November 2021 (seed: snbc-company-trajectory-guide.txt, Annexes I and II).
 ///
-/// Units: reference series are in Mt CO2e per year (field names end in `_mt_co2e`); company
-/// emissions are in t CO2e per year (`_t_co2e`); rates are fractions of the reference-year
-/// emissions (`_fraction`, 0.25 = 25 % reduction) and gaps are percentage points (`_pp`).
+/// Units: every emission figure is the quantity of one calendar year, as the guide's tables
+/// and national inventories give them ("MtCO2 eq" for a year): reference series in Mt CO2e
+/// (`_mt_co2e`), company figures in t CO2e (`_t_co2e`) for the year the message names (its
+/// `year`, the reference year, or a horizon's target year). Rates averaged over several years
+/// would carry `_per_yr` (as ALDO's fluxes do); this API has none. Reduction rates are fractions
+/// of the reference-year emissions (`_fraction`, 0.25 = 25 % reduction) and gaps are percentage
+/// points (`_pp`).
 
 import SwiftProtobuf
 
@@ -574,7 +578,7 @@ public nonisolated struct Carbon_Snbc_V1_ReferenceComponent: Sendable {
   /// (AMS values; the weights sum to 1).
   public var weightFraction: Double = 0
 
-  /// Component's AMS value at the reference year, Mt CO2e/yr.
+  /// Component's AMS value at the reference year, Mt CO2e.
   public var referenceValueMtCo2E: Double = 0
 
   /// Component's reduction from the reference year to each horizon's target year, fractions,
@@ -598,11 +602,11 @@ public nonisolated struct Carbon_Snbc_V1_Target: Sendable {
   /// Target year (after the reference year; 2050 for the long-term objective).
   public var year: Int32 = 0
 
-  /// Planned emissions of the category that year, t CO2e/yr (gross, ≥ 0; up to 1e10: above any
+  /// Planned emissions of the category that year, t CO2e (gross, ≥ 0; up to 1e10: above any
   /// company's scope 3, France emits ≈ 4e8).
   public var emissionsTCo2E: Double = 0
 
-  /// Technological sink planned that year, t CO2e/yr removed (≥ 0; direct categories only; up to
+  /// Technological sink planned that year, t CO2e removed (≥ 0; direct categories only; up to
   /// 1e9: above the world's whole CCS capacity).
   public var technologicalSinkTCo2E: Double = 0
 
@@ -620,7 +624,7 @@ public nonisolated struct Carbon_Snbc_V1_YearValue: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Emissions, t CO2e/yr.
+  /// Emissions, t CO2e.
   public var emissionsTCo2E: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -663,10 +667,10 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
   /// `sector` is set.
   public var seriesID: String = String()
 
-  /// Emissions of the reference year, t CO2e/yr (gross, ≥ 0; up to 1e10: above any company).
+  /// Emissions of the reference year, t CO2e (gross, ≥ 0; up to 1e10: above any company).
   public var referenceEmissionsTCo2E: Double = 0
 
-  /// Technological sink of the reference year, t CO2e/yr removed (≥ 0; direct only).
+  /// Technological sink of the reference year, t CO2e removed (≥ 0; direct only).
   public var referenceTechnologicalSinkTCo2E: Double = 0
 
   /// One target per horizon (all three required).
@@ -804,7 +808,7 @@ public nonisolated struct Carbon_Snbc_V1_NaturalSinks: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Removals of the reference year, t CO2e/yr (≥ 0; up to 1e9: France's LULUCF sink is ≈ 3e7).
+  /// Removals of the reference year, t CO2e (≥ 0; up to 1e9: France's LULUCF sink is ≈ 3e7).
   public var referenceRemovalsTCo2E: Double = 0
 
   /// Planned removals per horizon.
@@ -828,7 +832,7 @@ public nonisolated struct Carbon_Snbc_V1_SinkTarget: Sendable {
   /// Which objective.
   public var horizon: Carbon_Snbc_V1_Horizon = .unspecified
 
-  /// Removals, t CO2e/yr (≥ 0).
+  /// Removals, t CO2e (≥ 0).
   public var removalsTCo2E: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -848,11 +852,11 @@ public nonisolated struct Carbon_Snbc_V1_ReportedApart: Sendable {
   /// Avoided emissions in third parties' perimeters over `period`, t CO2e.
   public var avoidedEmissionsTCo2E: Double = 0
 
-  /// International bunkers (outside the carbon budgets), t CO2e/yr.
+  /// International bunkers (outside the carbon budgets), t CO2e.
   public var internationalBunkersTCo2E: Double = 0
 
   /// Energy emissions computed with guarantees of origin / PPAs (informative second figure;
-  /// the assessed figures use location-based grid factors), t CO2e/yr.
+  /// the assessed figures use location-based grid factors), t CO2e.
   public var marketBasedEnergyTCo2E: Double = 0
 
   /// Years the offsets and avoided emissions cover, both included (unset = the reference year
@@ -1044,16 +1048,16 @@ public nonisolated struct Carbon_Snbc_V1_HorizonAssessment: Sendable {
   /// Target year.
   public var targetYear: Int32 = 0
 
-  /// Company emissions of the reference year, net of technological sinks, t CO2e/yr.
+  /// Company emissions of the reference year, net of technological sinks, t CO2e.
   public var companyReferenceTCo2E: Double = 0
 
-  /// Company emissions of the target year, net of technological sinks, t CO2e/yr.
+  /// Company emissions of the target year, net of technological sinks, t CO2e.
   public var companyTargetTCo2E: Double = 0
 
   /// Company reduction rate (E_ref − E_target)/E_ref, fraction.
   public var companyReductionFraction: Double = 0
 
-  /// Reference trajectory at the reference year, Mt CO2e/yr (AMS interpolated, or the
+  /// Reference trajectory at the reference year, Mt CO2e (AMS interpolated, or the
   /// global trajectory's unit on the world perimeter).
   public var sectorReferenceValue: Double = 0
 
@@ -1258,10 +1262,10 @@ public nonisolated struct Carbon_Snbc_V1_ConsolidatedHorizon: Sendable {
   /// Which objective.
   public var horizon: Carbon_Snbc_V1_Horizon = .unspecified
 
-  /// Total of the categories (net of technological sinks) at the reference year, t CO2e/yr.
+  /// Total of the categories (net of technological sinks) at the reference year, t CO2e.
   public var companyReferenceTCo2E: Double = 0
 
-  /// Total at the target years, t CO2e/yr.
+  /// Total at the target years, t CO2e.
   public var companyTargetTCo2E: Double = 0
 
   /// Company reduction, fraction.
@@ -1409,7 +1413,7 @@ public nonisolated struct Carbon_Snbc_V1_Objective: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Planned emissions, t CO2e/yr (≥ 0).
+  /// Planned emissions, t CO2e (≥ 0).
   public var emissionsTCo2E: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1426,7 +1430,7 @@ public nonisolated struct Carbon_Snbc_V1_PlanAndMonitorRequest: Sendable {
   /// Reference year.
   public var referenceYear: Int32 = 0
 
-  /// Emissions of the reference year, t CO2e/yr (≥ 0).
+  /// Emissions of the reference year, t CO2e (≥ 0).
   public var referenceEmissionsTCo2E: Double = 0
 
   /// Objectives after the reference year (at least one; years strictly increasing).
@@ -1455,7 +1459,7 @@ public nonisolated struct Carbon_Snbc_V1_PlannedYear: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Planned emissions, t CO2e/yr.
+  /// Planned emissions, t CO2e.
   public var plannedTCo2E: Double = 0
 
   /// True for the reference year and objective years (not interpolated).
@@ -1475,13 +1479,13 @@ public nonisolated struct Carbon_Snbc_V1_MonitoredYear: Sendable {
   /// Calendar year.
   public var year: Int32 = 0
 
-  /// Planned emissions, t CO2e/yr.
+  /// Planned emissions, t CO2e.
   public var plannedTCo2E: Double = 0
 
-  /// Actual emissions, t CO2e/yr.
+  /// Actual emissions, t CO2e.
   public var actualTCo2E: Double = 0
 
-  /// Actual − planned, t CO2e/yr (positive = overshoot).
+  /// Actual − planned, t CO2e (positive = overshoot).
   public var gapTCo2E: Double = 0
 
   /// Gap as percent of planned (0 when planned is 0).
@@ -1585,7 +1589,7 @@ public nonisolated struct Carbon_Snbc_V1_RenderTrajectoryChartRequest: Sendable 
   /// snbc.reference_year.ams_starts_2015).
   public var referenceYear: Int32 = 0
 
-  /// Company trajectory: the reference year and later points, t CO2e/yr (≥ 0; the
+  /// Company trajectory: the reference year and later points, t CO2e (≥ 0; the
   /// reference-year value must be > 0).
   public var companyPoints: [Carbon_Snbc_V1_Objective] = []
 
