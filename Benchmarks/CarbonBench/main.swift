@@ -293,5 +293,6 @@ if mode == "batch-child" { try await batchChild() }
 if mode == "memory" || mode == "all" { try benchMemory(calls: Int(option("--calls", 1_000_000))) }
 if mode == "csv" || mode == "all" { try benchCSVImport() }
 if mode == "bounds" || mode == "all" { try benchBounds() }
+if mode == "territory" || mode == "all" { try benchTerritory(calls: Int(option("--calls", 5))) }
 if mode == "profile-dispatch" { try profileDispatch(calls: Int(option("--calls", 100_000))) }
 if mode == "profile-call" { try profileCall(calls: Int(option("--calls", 200))) }
