@@ -104,7 +104,11 @@ struct FieldBoundsTests {
     #expect(FieldBounds.number(0.35) == "0.35")
     #expect(FieldBounds.number(-3) == "-3")
     #expect(FieldBounds.number(1e15) == "1e+15")
-    #expect(FieldBounds.number(0.1 + 0.2) == "0.3")
+    // The value exactly as received, never rounded to look like another one.
+    #expect(FieldBounds.number(0.1 + 0.2) == "0.30000000000000004")
+    #expect(FieldBounds.number(-1e15) == "-1e+15")
+    #expect(FieldBounds.number(250_000) == "250000")
     #expect(FieldBounds.number(.nan) == "nan")
+    #expect(FieldBounds.number(-.infinity) == "-inf")
   }
 }
