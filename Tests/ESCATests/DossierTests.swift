@@ -89,6 +89,36 @@ import Testing
     #expect(unvalued.harvests[2].reasons.contains { $0.contains("give real_csa") })
   }
 
+  /// A rotation: each harvest is valued with its own crop's figures. The seed: "Vérificateur :
+  /// PCI de chaque matière première", and "Les unités de première et dernière transformations …
+  /// doivent corriger l'ESCA, affectant les facteurs d'allocation et de conversion (*feedstock
+  /// factor*) de leurs processus respectifs". The sample's 2025 harvest as wheat (7 000 kg dry/ha,
+  /// LHV 17 MJ/kg, 0.09 kg/MJ to ethanol) instead of the bonus's rapeseed (2 921, 26.4, 0.06).
+  @Test func eachHarvestUsesItsOwnCropsYieldLhvAndFeedstockFactor() throws {
+    var dossier = try sample()
+    let rapeseed = try call(dossier)
+    dossier.harvests[1].crop = "wheat"
+    dossier.harvests[1].yieldKgDryPerHaPerYr = 7000
+    dossier.harvests[1].lhvMjPerKgDry = 17
+    dossier.harvests[1].feedstockFactorKgDryPerMjFuel = 0.09
+    let response = try call(dossier)
+    let rate = response.model.annualRateTCPerHaPerYr
+    let wheat = response.harvests[1]
+    #expect(wheat.claimAllowed)
+    // r × 3.664e6 / 7000 = 62.82 g/kg; / 17 MJ/kg; × 0.09 kg/MJ × allocation 0.6 = 3.39 g/MJ.
+    let perKg = rate * 3.664e6 / 7000
+    #expect(abs(wheat.escaGCo2EPerKgDry - perKg) < 1e-9)
+    #expect(abs(wheat.escaGCo2EPerMjFeedstock - perKg / 17) < 1e-9)
+    #expect(abs(wheat.escaUncappedGCo2EPerMjFuel - perKg * 0.09 * 0.6) < 1e-9)
+    // The rapeseed harvests keep the bonus's figures: 2030's value is unchanged.
+    #expect(response.harvests[2].escaGCo2EPerMjFeedstock == rapeseed.harvests[2].escaGCo2EPerMjFeedstock)
+    #expect(abs(rapeseed.harvests[1].escaGCo2EPerMjFeedstock - rate * 3.664e6 / 2921 / 26.4) < 1e-9)
+    // A harvest's LHV out of its range is named with the harvest.
+    dossier.harvests[1].lhvMjPerKgDry = 70
+    let error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "harvests[1].lhv_mj_per_kg_dry")
+  }
+
   /// "Le plafond prévaut" at a harvest: case 1, measured cap 60 → 45.
   @Test func theHarvestsCapComesFromItsCaseAndDate() throws {
     var request = FarmDossier()

@@ -127,7 +127,12 @@ struct Dossier {
     result.adjustmentGCo2EPerKgDry = adjustment
     var request = dossier.bonus
     request.annualRateTCPerHaPerYr = rate
+    // A rotation's harvests are different crops: each may bring its own yield, LHV and pathway.
     if harvest.hasYieldKgDryPerHaPerYr { request.yieldKgDryPerHaPerYr = harvest.yieldKgDryPerHaPerYr }
+    if harvest.hasLhvMjPerKgDry { request.lhvMjPerKgDry = harvest.lhvMjPerKgDry }
+    if harvest.hasFeedstockFactorKgDryPerMjFuel {
+      request.feedstockFactorKgDryPerMjFuel = harvest.feedstockFactorKgDryPerMjFuel
+    }
     if verdict.cap != .unspecified && request.hasFeedstockFactorKgDryPerMjFuel {
       var share = Carbon_Esca_V1_CapShare()
       share.sharePercent = 100

@@ -3621,12 +3621,36 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvest: Sendable {
   /// Clears the value of `yieldKgDryPerHaPerYr`. Subsequent reads from it will return its default value.
   public mutating func clearYieldKgDryPerHaPerYr() {self._yieldKgDryPerHaPerYr = nil}
 
+  /// Lower heating value of this harvest's crop, MJ/kg dry (unset = the bonus's): a rotation's
+  /// crops differ (rapeseed ≈ 26.5, wheat grain ≈ 17), and the per-MJ values follow the crop.
+  public var lhvMjPerKgDry: Double {
+    get {_lhvMjPerKgDry ?? 0}
+    set {_lhvMjPerKgDry = newValue}
+  }
+  /// Returns true if `lhvMjPerKgDry` has been explicitly set.
+  public var hasLhvMjPerKgDry: Bool {self._lhvMjPerKgDry != nil}
+  /// Clears the value of `lhvMjPerKgDry`. Subsequent reads from it will return its default value.
+  public mutating func clearLhvMjPerKgDry() {self._lhvMjPerKgDry = nil}
+
+  /// Feedstock factor of this harvest's biofuel pathway, kg dry per MJ of fuel (unset = the
+  /// bonus's): rapeseed to biodiesel and wheat to ethanol convert differently.
+  public var feedstockFactorKgDryPerMjFuel: Double {
+    get {_feedstockFactorKgDryPerMjFuel ?? 0}
+    set {_feedstockFactorKgDryPerMjFuel = newValue}
+  }
+  /// Returns true if `feedstockFactorKgDryPerMjFuel` has been explicitly set.
+  public var hasFeedstockFactorKgDryPerMjFuel: Bool {self._feedstockFactorKgDryPerMjFuel != nil}
+  /// Clears the value of `feedstockFactorKgDryPerMjFuel`. Subsequent reads from it will return its default value.
+  public mutating func clearFeedstockFactorKgDryPerMjFuel() {self._feedstockFactorKgDryPerMjFuel = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
   fileprivate var _yieldKgDryPerHaPerYr: Double? = nil
+  fileprivate var _lhvMjPerKgDry: Double? = nil
+  fileprivate var _feedstockFactorKgDryPerMjFuel: Double? = nil
 }
 
 /// A farm's facts as a co-operative holds them. Only bonus (a rate or a model, and a yield) is
@@ -7679,7 +7703,7 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DossierHarvest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}yield_kg_dry_per_ha_per_yr\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{3}lhv_mj_per_kg_dry\0\u{3}feedstock_factor_kg_dry_per_mj_fuel\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7690,6 +7714,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.crop) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self._yieldKgDryPerHaPerYr) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self._lhvMjPerKgDry) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self._feedstockFactorKgDryPerMjFuel) }()
       default: break
       }
     }
@@ -7709,6 +7735,12 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
     try { if let v = self._yieldKgDryPerHaPerYr {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._lhvMjPerKgDry {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._feedstockFactorKgDryPerMjFuel {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7716,6 +7748,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
     if lhs._date != rhs._date {return false}
     if lhs.crop != rhs.crop {return false}
     if lhs._yieldKgDryPerHaPerYr != rhs._yieldKgDryPerHaPerYr {return false}
+    if lhs._lhvMjPerKgDry != rhs._lhvMjPerKgDry {return false}
+    if lhs._feedstockFactorKgDryPerMjFuel != rhs._feedstockFactorKgDryPerMjFuel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
