@@ -190,6 +190,52 @@ struct IsolatedModuleTests {
     await module.isolated.stop()
   }
 
+  // MARK: Liveness
+
+  /// Issue 26 point 7: "liveness pings so a stopped or deadlocked worker is reported NOT_SERVING
+  /// within seconds even with no call in flight". A worker stopped with SIGSTOP answers nothing:
+  /// with no call made, it is killed for the unanswered ping and replaced.
+  @Test func aStoppedWorkerIsReplacedWithoutACallWithinSeconds() async throws {
+    let module = try IsolatedHarness(name: "units", library: try TestEnvironment.plugin("libExampleUnits.so"))
+    try await module.start()
+    // Served for a few pings first: an idle worker that answers is left alone.
+    try await Task.sleep(for: .milliseconds(2500))
+    #expect(module.isolated.restartCount == 0 && module.isolated.state == .serving)
+    let worker = try #require(module.isolated.workerProcessID)
+    // "PR_SET_NO_NEW_PRIVS": the worker cannot gain privileges through exec.
+    let status = try String(contentsOfFile: "/proc/\(worker)/status", encoding: .utf8)
+    #expect(status.contains("NoNewPrivs:\t1"), "\(status)")
+    let stopped = ContinuousClock.now
+    #expect(kill(worker, SIGSTOP) == 0)
+    try await module.waitUntil(timeout: .seconds(15)) { if case .restarting = $0 { true } else { false } }
+    #expect(stopped.duration(to: .now) < .seconds(8), "noticed \(stopped.duration(to: .now)) after the stop")
+    guard case .restarting(_, let reason) = module.states.dropFirst(2).first else {
+      Issue.record("expected a restart: \(module.states)")
+      return
+    }
+    #expect(reason.contains("did not answer a liveness ping"), "\(reason)")
+    try await module.waitUntilRestarted(times: 1)
+    #expect(module.isolated.workerProcessID != worker)
+    await module.isolated.stop()
+  }
+
+  /// "an operator's kill -9 is not reported as a memory-limit abort": RLIMIT_AS makes an
+  /// allocation fail, never a SIGKILL, so a SIGKILL the host did not send is named as such.
+  @Test func anOutsideKillIsNotBlamedOnTheMemoryLimit() async throws {
+    let module = try IsolatedHarness(name: "units", library: try TestEnvironment.plugin("libExampleUnits.so"), memoryLimitMB: 512)
+    try await module.start()
+    let worker = try #require(module.isolated.workerProcessID)
+    #expect(kill(worker, SIGKILL) == 0)
+    try await module.waitUntilRestarted(times: 1)
+    guard case .restarting(_, let reason) = module.states.dropFirst(2).first else {
+      Issue.record("expected a restart: \(module.states)")
+      return
+    }
+    #expect(reason.contains("SIGKILL") && reason.contains("from outside the host"), "\(reason)")
+    #expect(!reason.contains("memory_limit_mb"), "\(reason)")
+    await module.isolated.stop()
+  }
+
   // MARK: Neighbours
 
   @Test func otherModulesKeepAnsweringWhileOneCrashesRepeatedly() async throws {
@@ -298,6 +344,8 @@ struct IsolatedModuleTests {
       .requestItem(id: 13, bytes: []),
       .requestEnd(id: 13),
       .requestCredit(id: 13, count: 2),
+      .ping(id: 14),
+      .pong(id: 14),
     ]
     let bytes = frames.flatMap { $0.encoded() }
     for chunk in [1, 3, 64, bytes.count] {

@@ -75,6 +75,7 @@ public final class IsolatedModule: Sendable {
   private let backoff: Backoff
   private let cancelGrace: Duration
   private let startTimeout: Duration
+  private let liveness: Liveness
   private let logger: Logger
   private let onStateChange: @Sendable (State) -> Void
   private let shared = Mutex(Shared())
@@ -89,6 +90,24 @@ public final class IsolatedModule: Sendable {
     var stopping = false
   }
 
+  /// How often a serving worker is pinged, and how long it has to answer before it is presumed
+  /// stopped or hung and killed (then restarted, as after a crash).
+  public struct Liveness: Sendable {
+    /// Between two pings.
+    public var interval: Duration
+    /// The longest wait for an answer.
+    public var timeout: Duration
+
+    /// Creates a liveness setting.
+    public init(interval: Duration, timeout: Duration) {
+      self.interval = interval
+      self.timeout = timeout
+    }
+
+    /// A ping a second, 3 s to answer: a stopped worker is NOT_SERVING within about 4 s.
+    public static let `default` = Liveness(interval: .seconds(1), timeout: .seconds(3))
+  }
+
   /// Creates the module; nothing runs until `start()`.
   /// - Parameters:
   ///   - expectedSHA256: the deployment's pin, checked by the worker's loader before `dlopen`.
@@ -99,12 +118,15 @@ public final class IsolatedModule: Sendable {
   ///     loads. Address space, not resident memory: leave room for the runtime's mappings.
   ///   - cancelGrace: how long a worker may take to finish a call after its deadline before it
   ///     is presumed hung and killed.
+  ///   - liveness: how a serving worker is pinged when idle as well as busy.
   ///   - onStateChange: called on every state change, in order, outside any lock.
   public init(
     name: String, libraryPath: String, expectedSHA256: String?, configJSON: String, dataDirectory: String,
     workerExecutable: String, memoryLimitMB: Int?, backoff: Backoff = .default, cancelGrace: Duration = .seconds(2),
-    startTimeout: Duration = .seconds(30), logger: Logger, onStateChange: @escaping @Sendable (State) -> Void = { _ in }
+    startTimeout: Duration = .seconds(30), liveness: Liveness = .default, logger: Logger,
+    onStateChange: @escaping @Sendable (State) -> Void = { _ in }
   ) {
+    self.liveness = liveness
     self.name = name
     self.libraryPath = libraryPath
     self.expectedSHA256 = expectedSHA256
@@ -287,6 +309,7 @@ public final class IsolatedModule: Sendable {
       await connection.close()
       throw .workerFailed(module: name, reason: "the worker process \(cause) right after it was ready")
     }
+    connection.keepAlive(interval: liveness.interval, timeout: liveness.timeout)
     onStateChange(.serving)
     logger.info(
       "isolated module serving",

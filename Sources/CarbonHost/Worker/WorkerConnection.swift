@@ -42,6 +42,9 @@ final class WorkerConnection: Sendable {
     var killReason: String?
     /// Set (before reaping) once the process has exited: its pid must not be signalled again.
     var exited = false
+    /// The last liveness ping sent and the last one answered.
+    var lastPing: UInt64 = 0
+    var lastPong: UInt64 = 0
   }
 
   private enum Pending {
@@ -126,6 +129,32 @@ final class WorkerConnection: Sendable {
         return false
       }
       if gone { continuation.resume() }
+    }
+  }
+
+  /// Pings the worker every `interval`, with or without calls in flight, and kills it when a
+  /// ping is not answered within `timeout`: a stopped (SIGSTOP) or wedged worker is then reported
+  /// NOT_SERVING and restarted within seconds instead of when a call next times out. The worker
+  /// answers from its reader thread, so a long plugin call does not count as a hang.
+  func keepAlive(interval: Duration, timeout: Duration) {
+    after(interval) { [self] in
+      let ping = state.withLock { state -> UInt64? in
+        guard state.death == nil, !state.exited else { return nil }
+        state.lastPing += 1
+        return state.lastPing
+      }
+      guard let ping else { return }
+      let bytes = WorkerFrame.ping(id: ping).encoded()
+      writer.async { [self] in
+        guard !closed.load(ordering: .acquiring) else { return }
+        _ = socket.send(bytes)
+        // Timed from the write, so a ping queued behind a large request is not counted late.
+        after(timeout) { [self] in
+          let unanswered = state.withLock { $0.death == nil && $0.lastPong < ping }
+          if unanswered { kill(reason: "it did not answer a liveness ping within \(timeout) (stopped or hung)") }
+        }
+        keepAlive(interval: interval, timeout: timeout)
+      }
     }
   }
 
@@ -322,10 +351,15 @@ final class WorkerConnection: Sendable {
   private func describe(death: String) -> String {
     var cause = death
     let lastLines = output.finish(waitingUpTo: .milliseconds(500))
-    let mayBeMemory = ["SIGABRT", "SIGSEGV", "SIGKILL", "SIGBUS"].contains { death.contains($0) }
+    // memory_limit_mb is an address-space limit: an allocation past it fails and the code then
+    // aborts or faults; it never sends SIGKILL. A SIGKILL the host did not send came from
+    // outside (an operator's kill -9, the kernel's OOM killer).
+    let mayBeMemory = ["SIGABRT", "SIGSEGV", "SIGBUS"].contains { death.contains($0) }
       || lastLines.contains { $0.localizedCaseInsensitiveContains("memory") || $0.contains("alloc") }
     if let memoryLimitMB, mayBeMemory, !death.hasPrefix("killed by the host") {
       cause += " (it runs under memory_limit_mb = \(memoryLimitMB): an allocation past the limit fails, and most code then aborts)"
+    } else if death.contains("SIGKILL"), !death.hasPrefix("killed by the host") {
+      cause += " from outside the host (an operator's kill -9 or the kernel's OOM killer)"
     }
     if let last = lastLines.last { cause += "; its last output: \"\(last)\"" }
     return cause
@@ -352,7 +386,9 @@ final class WorkerConnection: Sendable {
       if case .stream(let inbox) = waiting { inbox.finish(error, discardBuffered: false) }
     case .requestCredit(let id, let count):
       state.withLock { $0.feeders[id] }?.grant(count)
-    case .start, .call, .cancel, .credit, .requestItem, .requestEnd:
+    case .pong(let id):
+      state.withLock { $0.lastPong = max($0.lastPong, id) }
+    case .start, .call, .cancel, .credit, .requestItem, .requestEnd, .ping:
       kill(reason: "it sent a host-only frame")
     }
   }

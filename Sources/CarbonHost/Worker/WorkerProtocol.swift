@@ -43,6 +43,11 @@ public enum WorkerFrame: Sendable, Equatable {
   case requestEnd(id: UInt64)
   /// Worker → host: the plugin pulled `count` more requests; the host may send that many more.
   case requestCredit(id: UInt64, count: UInt32)
+  /// Host → worker: are you alive? Sent every second or so, also when no call is in flight.
+  case ping(id: UInt64)
+  /// Worker → host: the answer to `ping`, from the worker's reader thread (so a plugin call
+  /// that runs long does not delay it; a stopped or wedged process does).
+  case pong(id: UInt64)
 
   /// Largest frame either side accepts (the host's own message size limits are smaller); a
   /// larger length means a corrupted stream, and the connection is dropped.
@@ -50,7 +55,7 @@ public enum WorkerFrame: Sendable, Equatable {
 
   enum Kind: UInt8 {
     case start = 1, hello, loadFailed, call, response, streamItem, streamEnd, cancel, credit
-    case requestItem, requestEnd, requestCredit
+    case requestItem, requestEnd, requestCredit, ping, pong
   }
 }
 
@@ -211,6 +216,12 @@ extension WorkerFrame {
       writer.byte(Kind.requestCredit.rawValue)
       writer.u64(id)
       writer.u32(count)
+    case .ping(let id):
+      writer.byte(Kind.ping.rawValue)
+      writer.u64(id)
+    case .pong(let id):
+      writer.byte(Kind.pong.rawValue)
+      writer.u64(id)
     }
     return writer.finish()
   }
@@ -267,6 +278,10 @@ extension WorkerFrame {
       frame = .requestEnd(id: try reader.u64())
     case .requestCredit:
       frame = .requestCredit(id: try reader.u64(), count: try reader.u32())
+    case .ping:
+      frame = .ping(id: try reader.u64())
+    case .pong:
+      frame = .pong(id: try reader.u64())
     }
     guard reader.isAtEnd else { throw WorkerProtocolError("\(kind) frame has \(reader.remaining) trailing bytes") }
     return frame

@@ -39,8 +39,27 @@ public enum WorkerServer {
   /// Exit status after a `loadFailed` frame.
   public static let exitLoadFailed: Int32 = 3
 
+  /// `prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)`. Swift does not import the variadic `prctl`, hence
+  /// the lookup (as for `posix_spawn_file_actions_addclosefrom_np`); its integer arguments pass
+  /// the same way through a fixed signature on Linux's ABIs.
+  static func setNoNewPrivileges() -> Int32 {
+    guard let symbol = dlsym(nil, "prctl") else {
+      errno = ENOSYS
+      return -1
+    }
+    typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+    let prSetNoNewPrivs: Int32 = 38  // <linux/prctl.h>
+    return unsafeBitCast(symbol, to: Prctl.self)(prSetNoNewPrivs, 1, 0, 0, 0)
+  }
+
   /// Serves until the host closes the socket; never returns.
   public static func run(_ options: Options) -> Never {
+    // No plugin code may gain privileges through exec (setuid binaries, file capabilities):
+    // set before dlopen and inherited by anything the plugin starts. Cannot be undone.
+    if setNoNewPrivileges() != 0 {
+      FileHandle.standardError.write(Data("carbonhub worker: prctl(PR_SET_NO_NEW_PRIVS) failed: \(String(cString: strerror(errno)))\n".utf8))
+      exit(exitRlimitFailed)
+    }
     // The limit is set before any plugin code runs (dlopen runs its constructors), so that the
     // plugin never sees more address space than the admin granted.
     if let megabytes = options.memoryLimitMB {
@@ -90,7 +109,8 @@ private final class WorkerConnectionServer: @unchecked Sendable {
     case .credit(let id, let count): streams.withLock { $0[id] }?.grant(count)
     case .requestItem(let id, let bytes): streams.withLock { $0[id] }?.requests?.deliver(bytes)
     case .requestEnd(let id): streams.withLock { $0[id] }?.requests?.finish()
-    case .hello, .loadFailed, .response, .streamItem, .streamEnd, .requestCredit:
+    case .ping(let id): send(.pong(id: id))
+    case .hello, .loadFailed, .response, .streamItem, .streamEnd, .requestCredit, .pong:
       FileHandle.standardError.write(Data("carbonhub worker: unexpected frame from the host\n".utf8))
       _exit(WorkerServer.exitLoadFailed)
     }
