@@ -1,5 +1,6 @@
 import CarbonPluginLoader
 import Foundation
+import CarbonDomain
 import TOMLKit
 
 /// A deployment: where the host listens, its TLS material, and which modules it serves.
@@ -27,6 +28,9 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var isolation: Isolation = .inProcess
     /// Address-space limit of an isolated module's worker (`memory_limit_mb`).
     public var memoryLimitMB: Int? = nil
+    /// The unprivileged user an isolated module's worker runs as (`worker_user`, a name from the
+    /// system's user database); nil: the host's own user. Needs a host started as root.
+    public var workerUser: WorkerUser? = nil
     /// Calls answered at once (`max_concurrent_calls`); more get RESOURCE_EXHAUSTED. nil: no limit.
     public var maxConcurrentCalls: Int? = nil
     /// Server-side deadline of every call of the module (`call_timeout_ms`), on top of the
@@ -195,7 +199,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         guard let module = try modules.table(name) else { continue }
         try module.allowOnly([
           "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms", "rules", "max_message_bytes",
+          "call_timeout_ms", "rules", "max_message_bytes", "worker_user",
         ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
@@ -225,6 +229,18 @@ public struct DeploymentConfig: Sendable, Equatable {
         }
         if entry.memoryLimitMB != nil && entry.isolation != .isolated {
           throw Error(key: "modules.\(name).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
+        }
+        if let user = try module.string("worker_user") {
+          guard entry.isolation == .isolated else {
+            throw Error(key: "modules.\(name).worker_user", message: "only applies to `isolation = \"isolated\"` modules")
+          }
+          guard let resolved = WorkerUser(name: user) else {
+            throw Error(key: "modules.\(name).worker_user", message: "no user \(user.quoted) on this system")
+          }
+          guard resolved.uid != 0 else {
+            throw Error(key: "modules.\(name).worker_user", message: "must be an unprivileged user, not root")
+          }
+          entry.workerUser = resolved
         }
         if let moduleConfig = try module.table("config") {
           let data = (try? JSONSerialization.data(withJSONObject: moduleConfig.table, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -436,5 +452,27 @@ struct TableReader {
     guard let value = table[name] else { return nil }
     guard let sub = value as? [String: Any] else { throw DeploymentConfig.Error(key: key(name), message: "must be a table") }
     return TableReader(table: sub, prefix: key(name))
+  }
+}
+
+/// An isolated worker's user: its name as the deployment gives it, and its ids from the system's
+/// user database, read once when the deployment is loaded.
+public struct WorkerUser: Sendable, Equatable {
+  /// The user's name (`worker_user`).
+  public let name: String
+  /// Its user id.
+  public let uid: uid_t
+  /// Its primary group id.
+  public let gid: gid_t
+
+  /// Looks `name` up (`getpwnam_r`); nil when the system has no such user.
+  public init?(name: String) {
+    var entry = passwd()
+    var result: UnsafeMutablePointer<passwd>? = nil
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+    self.name = name
+    uid = entry.pw_uid
+    gid = entry.pw_gid
   }
 }

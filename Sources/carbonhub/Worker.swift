@@ -29,11 +29,21 @@ extension CarbonHub {
     @Option(name: .long, help: "SHA-256 the library must have (checked before dlopen).")
     var sha256: String?
 
+    @Option(name: .long, help: "User id to switch to before the plugin loads (with --gid; the host runs as root).")
+    var uid: UInt32?
+
+    @Option(name: .long, help: "Group id to switch to before the plugin loads.")
+    var gid: UInt32?
+
+    func validate() throws {
+      guard (uid == nil) == (gid == nil) else { throw ValidationError("--uid and --gid go together") }
+    }
+
     func run() throws {
       WorkerServer.run(
         .init(
           socketDescriptor: socketFD, pluginPath: plugin, expectedSHA256: sha256, dataDirectory: dataDirectory,
-          memoryLimitMB: memoryLimitMB))
+          memoryLimitMB: memoryLimitMB, user: uid.flatMap { uid in gid.map { (uid: uid, gid: $0) } }))
     }
   }
 }

@@ -72,6 +72,7 @@ public final class IsolatedModule: Sendable {
   private let dataDirectory: String
   private let workerExecutable: String
   private let memoryLimitMB: Int?
+  private let workerUser: WorkerUser?
   private let backoff: Backoff
   private let cancelGrace: Duration
   private let startTimeout: Duration
@@ -118,12 +119,14 @@ public final class IsolatedModule: Sendable {
   ///     loads. Address space, not resident memory: leave room for the runtime's mappings.
   ///   - cancelGrace: how long a worker may take to finish a call after its deadline before it
   ///     is presumed hung and killed.
+  ///   - workerUser: the unprivileged user the worker switches to before the plugin loads
+  ///     (the host must run as root); nil: the host's user.
   ///   - liveness: how a serving worker is pinged when idle as well as busy.
   ///   - onStateChange: called on every state change, in order, outside any lock.
   public init(
     name: String, libraryPath: String, expectedSHA256: String?, configJSON: String, dataDirectory: String,
-    workerExecutable: String, memoryLimitMB: Int?, backoff: Backoff = .default, cancelGrace: Duration = .seconds(2),
-    startTimeout: Duration = .seconds(30), liveness: Liveness = .default, logger: Logger,
+    workerExecutable: String, memoryLimitMB: Int?, workerUser: WorkerUser? = nil, backoff: Backoff = .default,
+    cancelGrace: Duration = .seconds(2), startTimeout: Duration = .seconds(30), liveness: Liveness = .default, logger: Logger,
     onStateChange: @escaping @Sendable (State) -> Void = { _ in }
   ) {
     self.liveness = liveness
@@ -134,6 +137,7 @@ public final class IsolatedModule: Sendable {
     self.dataDirectory = dataDirectory
     self.workerExecutable = workerExecutable
     self.memoryLimitMB = memoryLimitMB
+    self.workerUser = workerUser
     self.backoff = backoff
     self.cancelGrace = cancelGrace
     self.startTimeout = startTimeout
@@ -268,6 +272,16 @@ public final class IsolatedModule: Sendable {
   private func launch() async throws(PluginLoadError) {
     var arguments = ["worker", "--socket-fd", "3", "--plugin", libraryPath, "--data-dir", dataDirectory]
     if let memoryLimitMB { arguments += ["--memory-limit-mb", String(memoryLimitMB)] }
+    if let workerUser {
+      // The worker switches itself (posix_spawn cannot); its data directory becomes its own.
+      guard geteuid() == 0 else {
+        throw .workerFailed(module: name, reason: "worker_user \"\(workerUser.name)\" needs the host to start as root, to switch users")
+      }
+      guard chown(dataDirectory, workerUser.uid, workerUser.gid) == 0 else {
+        throw .workerFailed(module: name, reason: "cannot give its data directory \(dataDirectory) to \(workerUser.name): \(String(cString: strerror(errno)))")
+      }
+      arguments += ["--uid", String(workerUser.uid), "--gid", String(workerUser.gid)]
+    }
     if let pin = shared.withLock({ $0.hello?.sha256 }) ?? expectedSHA256 { arguments += ["--sha256", pin] }
     let connection = try WorkerConnection(
       module: name, executable: workerExecutable, arguments: arguments, configJSON: configJSON,

@@ -23,14 +23,20 @@ public enum WorkerServer {
     public var dataDirectory: String
     /// Address-space limit in MiB (RLIMIT_AS), if any.
     public var memoryLimitMB: Int?
+    /// The user and group to switch to before the plugin loads (`worker_user`), if any.
+    public var user: (uid: uid_t, gid: gid_t)?
 
     /// Creates options.
-    public init(socketDescriptor: Int32, pluginPath: String, expectedSHA256: String?, dataDirectory: String, memoryLimitMB: Int?) {
+    public init(
+      socketDescriptor: Int32, pluginPath: String, expectedSHA256: String?, dataDirectory: String, memoryLimitMB: Int?,
+      user: (uid: uid_t, gid: gid_t)? = nil
+    ) {
       self.socketDescriptor = socketDescriptor
       self.pluginPath = pluginPath
       self.expectedSHA256 = expectedSHA256
       self.dataDirectory = dataDirectory
       self.memoryLimitMB = memoryLimitMB
+      self.user = user
     }
   }
 
@@ -66,6 +72,15 @@ public enum WorkerServer {
       var limit = rlimit(rlim_cur: rlim_t(megabytes) << 20, rlim_max: rlim_t(megabytes) << 20)
       if setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) != 0 {
         FileHandle.standardError.write(Data("carbonhub worker: setrlimit(RLIMIT_AS, \(megabytes) MiB) failed: \(String(cString: strerror(errno)))\n".utf8))
+        exit(exitRlimitFailed)
+      }
+    }
+    // The deployment's `worker_user`: drop every privilege of the host's root before any plugin
+    // code runs (supplementary groups first, then the group, then the user, as setuid(2) asks).
+    if let user = options.user {
+      guard setgroups(0, nil) == 0, setgid(user.gid) == 0, setuid(user.uid) == 0, getuid() == user.uid, geteuid() == user.uid
+      else {
+        FileHandle.standardError.write(Data("carbonhub worker: cannot switch to uid \(user.uid) gid \(user.gid): \(String(cString: strerror(errno)))\n".utf8))
         exit(exitRlimitFailed)
       }
     }
