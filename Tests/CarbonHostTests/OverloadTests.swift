@@ -172,30 +172,11 @@ struct OverloadTests {
       $0.limits.maxConnectionsPerAddress = 3
     }
     defer { Task { try? await host.stop() } }
-    let script = """
-      import socket, time
-      start = time.time()
-      sockets = []
-      for _ in range(5):
-          s = socket.create_connection(("127.0.0.1", \(host.port)))
-          s.settimeout(20)
-          sockets.append(s)
-          time.sleep(0.1)
-      for index, s in enumerate(sockets):
-          try:
-              data = s.recv(1)
-              print(index, "closed" if data == b"" else "data", round(time.time() - start, 1))
-          except ConnectionResetError:
-              print(index, "closed", round(time.time() - start, 1))
-      """
-    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 60)
-    #expect(run.status == 0, "\(run.output)")
-    let lines = run.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-    try #require(lines.count == 5, "\(run.output)")
-    for line in lines { #expect(line[1] == "closed", "\(run.output)") }
+    let (lines, output) = try await silentConnections(5, to: host.port)
+    for line in lines { #expect(line[1] == "closed", "\(output)") }
     let seconds = lines.map { Double($0[2]) ?? 99 }
     // The first three wait for the 1 s handshake timeout; the 4th and 5th were closed on accept.
-    #expect(seconds[0] >= 0.9 && seconds[0] < 5, "\(run.output)")
+    #expect(seconds[0] >= 0.9 && seconds[0] < 5, "\(output)")
     let metrics = try await host.metricsText()
     #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"connections_per_address\"} 2"), "\(metrics)")
     #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"handshake_timeout\"} 3"), "\(metrics)")
@@ -269,30 +250,11 @@ struct OverloadTests {
       $0.limits.maxConnectionsPerAddress = 100
     }
     defer { Task { try? await host.stop() } }
-    let script = """
-      import socket, time
-      start = time.time()
-      sockets = []
-      for _ in range(5):
-          s = socket.create_connection(("127.0.0.1", \(host.port)))
-          s.settimeout(20)
-          sockets.append(s)
-          time.sleep(0.1)
-      for index, s in enumerate(sockets):
-          try:
-              data = s.recv(1)
-              print(index, "closed" if data == b"" else "data", round(time.time() - start, 1))
-          except ConnectionResetError:
-              print(index, "closed", round(time.time() - start, 1))
-      """
-    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 60)
-    #expect(run.status == 0, "\(run.output)")
-    let lines = run.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-    try #require(lines.count == 5, "\(run.output)")
+    let (lines, output) = try await silentConnections(5, to: host.port)
     let seconds = lines.map { Double($0[2]) ?? 99 }
     // The first three wait for the 3 s handshake timeout; the 4th and 5th were closed at once
     // (their recv returns as soon as the first three are done, about 3 s in).
-    #expect(seconds[0] >= 2.9, "\(run.output)")
+    #expect(seconds[0] >= 2.9, "\(output)")
     let metrics = try await host.metricsText()
     #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"connections\"} 2"), "\(metrics)")
     let perAddress = "carbonhub_overload_refusals_total{reason=\"connections_per_address\"}"
@@ -407,6 +369,32 @@ struct OverloadTests {
 }
 
 // MARK: - Helpers
+
+/// Opens `count` TCP connections to `port` 0.1 s apart that never speak TLS, then reports, per
+/// connection, "index closed|data seconds-since-start" once the host closes it (or sends data).
+private func silentConnections(_ count: Int, to port: Int) async throws -> (lines: [[String]], output: String) {
+  let script = """
+    import socket, time
+    start = time.time()
+    sockets = []
+    for _ in range(\(count)):
+        s = socket.create_connection(("127.0.0.1", \(port)))
+        s.settimeout(20)
+        sockets.append(s)
+        time.sleep(0.1)
+    for index, s in enumerate(sockets):
+        try:
+            data = s.recv(1)
+            print(index, "closed" if data == b"" else "data", round(time.time() - start, 1))
+        except ConnectionResetError:
+            print(index, "closed", round(time.time() - start, 1))
+    """
+  let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 60)
+  #expect(run.status == 0, "\(run.output)")
+  let lines = run.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+  try #require(lines.count == count, "\(run.output)")
+  return (lines, run.output)
+}
 
 /// A raw unary call; `timeout` is the client's own deadline.
 private func unary(
