@@ -26,7 +26,8 @@ extension Google_Protobuf_FileDescriptorSet {
 }
 
 /// The field options our .proto files declare: `(carbon.domain.v1.bounds)`,
-/// `(carbon.domain.v1.bounds_checked_per_item)` and `(carbon.domain.v1.formerly)`. Parse a
-/// descriptor set with these extensions to read them.
+/// `(carbon.domain.v1.bounds_checked_per_item)`, `(carbon.domain.v1.formerly)` and
+/// `(carbon.domain.v1.caller_identity)`. Parse a descriptor set with these extensions to read them.
 public let carbonFieldOptionExtensions: SimpleExtensionMap = Carbon_Domain_V1_Bounds_Extensions.union(
-  Carbon_Domain_V1_Evolution_Extensions)
+  Carbon_Domain_V1_Evolution_Extensions
+).union(Carbon_Domain_V1_HostFilled_Extensions)

@@ -41,6 +41,13 @@ struct ModuleCalls: Sendable {
     /// server's CPU in a profile of small calls, for messages that are mostly below the level.
     var logger: Logger { hostLogger.forCall(requestID: requestID, module: module.name, path: method.path, identity: identity) }
 
+    /// `request` with the fields the module asks the host to fill in (`HostFilledFields`): the
+    /// identity the caller acts under, never what the client wrote there.
+    func filling(_ request: [UInt8], _ encoding: WireEncoding) -> [UInt8] {
+      guard let filled = module.metadata?.hostFilled, !filled.isEmpty else { return request }
+      return filled.filling(request, path: method.path, encoding: encoding, identity: identity.principal?.description ?? "")
+    }
+
     /// Whether a message at `level` would be logged.
     func logs(_ level: Logger.Level) -> Bool { hostLogger.logLevel <= level }
 
@@ -130,6 +137,7 @@ struct ModuleCalls: Sendable {
   /// host's memory budget; its response must fit the message limit (a larger one is an error,
   /// never sent).
   func unary(_ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding) async -> Result<[UInt8], PluginCallError> {
+    let request = call.filling(request, encoding)
     let gate = call.module.gate
     if let refusal = limits.admitRequest(request.count, call) {
       gate.leave()
@@ -178,6 +186,7 @@ struct ModuleCalls: Sendable {
   func relay(
     _ call: Admitted, _ request: [UInt8], _ encoding: WireEncoding, to write: @escaping @Sendable ([UInt8]) async throws -> Void
   ) async throws {
+    let request = call.filling(request, encoding)
     let slot = SlotRelease(call.module.gate)
     if let refusal = limits.admitRequest(request.count, call) {
       slot.abandon()
@@ -212,7 +221,7 @@ struct ModuleCalls: Sendable {
               pipe.cancel()
               return CallLimits.requestTooLarge(request.count, call)
             }
-            guard await pipe.push(request) else { return nil }
+            guard await pipe.push(call.filling(request, encoding)) else { return nil }
           }
           pipe.finish()
         } catch {

@@ -52,6 +52,8 @@ public final class ModuleRegistry: Sendable {
     public let descriptorSet: [UInt8]
     /// What the manifest check found ("signed by acme", "unsigned", "none").
     public let manifest: String
+    /// The request fields the host fills in for this module (the caller's identity).
+    let hostFilled: HostFilledFields
 
     init(_ library: PluginLibrary) {
       name = library.name
@@ -63,6 +65,7 @@ public final class ModuleRegistry: Sendable {
       methods = library.methods
       descriptorSet = library.descriptorSet
       manifest = "\(library.manifestCheck)"
+      hostFilled = HostFilledFields(descriptorSet: library.descriptorSet)
     }
 
     /// An isolated module's metadata: what its worker's loader read, and what the host's
@@ -77,6 +80,7 @@ public final class ModuleRegistry: Sendable {
       methods = hello.methods
       descriptorSet = hello.descriptorSet
       manifest = "\(preflight.manifestCheck)"
+      hostFilled = HostFilledFields(descriptorSet: hello.descriptorSet)
     }
 
     /// The fully qualified gRPC services of the module, in declaration order.

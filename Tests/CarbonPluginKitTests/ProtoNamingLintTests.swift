@@ -31,6 +31,12 @@ struct ProtoNamingLintTests {
   static func problems(in descriptorSet: [UInt8]) throws -> [String] {
     let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions)
     var problems: [String] = []
+    // The host fills `(carbon.domain.v1.caller_identity)` only in a string field at the top
+    // level of a method's request: anywhere else the mark would be silently ignored.
+    var requestTypes = Set<String>()
+    for file in set.file {
+      for service in file.service { for method in service.method { requestTypes.insert(String(method.inputType.dropFirst())) } }
+    }
     func check(_ type: String, _ message: Google_Protobuf_DescriptorProto) {
       let names = Set(message.field.map(\.name))
       for field in message.field {
@@ -54,6 +60,11 @@ struct ProtoNamingLintTests {
           !field.name.contains("_per_yr"), !field.name.contains("_per_year")
         {
           problems.append("\(name): a rate per year (\(field.options.Carbon_Domain_V1_bounds.unit)) ends with _per_yr")
+        }
+        if field.options.Carbon_Domain_V1_callerIdentity,
+          field.type != .string || field.label == .repeated || !requestTypes.contains(type)
+        {
+          problems.append("\(name): caller_identity marks a single string field of a method's request only")
         }
         if field.options.hasCarbon_Domain_V1_formerly {
           let former = field.options.Carbon_Domain_V1_formerly
@@ -86,7 +97,10 @@ struct ProtoNamingLintTests {
     let stock = descriptorField("stock_tc_per_ha", number: 5, type: .double)
     var flux = descriptorField("net_flux_t_co2e", number: 6, type: .double)
     flux.options.Carbon_Domain_V1_bounds = .with { $0.min = -1e9; $0.max = 1e9; $0.unit = "t CO2e/yr" }
-    message.field = [from, area, share, stock, flux]
+    // Not a method's request (the file has no service): the host would never fill it.
+    var caller = descriptorField("caller_identity", number: 7, type: .string)
+    caller.options.Carbon_Domain_V1_callerIdentity = true
+    message.field = [from, area, share, stock, flux, caller]
     var file = Google_Protobuf_FileDescriptorProto()
     file.name = "lint.proto"
     file.package = "carbon.lint.v1"
@@ -100,6 +114,7 @@ struct ProtoNamingLintTests {
         "carbon.lint.v1.AnnualChange.lhv_share: a share ends with _fraction (0–1) or _percent (0–100)",
         "carbon.lint.v1.AnnualChange.stock_tc_per_ha: tonnes of carbon are spelt t_c",
         "carbon.lint.v1.AnnualChange.net_flux_t_co2e: a rate per year (t CO2e/yr) ends with _per_yr",
+        "carbon.lint.v1.AnnualChange.caller_identity: caller_identity marks a single string field of a method's request only",
       ])
   }
 }

@@ -9,7 +9,7 @@ extension COPVivierModule {
   /// ImportCsv: reads every row, reports the errors by row and column, and writes the valid
   /// rows in ONE transaction — only when no row failed, unless `partial` is asked.
   func importCsv(_ request: Carbon_Cop_V1_ImportCsvRequest) throws(ModuleError) -> Carbon_Cop_V1_ImportCsvResponse {
-    let actor = try request.dryRun ? "" : ProjectValidation.actor(request.actor)
+    let actor = try request.dryRun ? "" : ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     if request.roundYear != 0 { try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year") }
     let parsed = CSVCodec.parse(request.csv)
     let bounds = FieldBounds.of(COPVivierModule.self)

@@ -107,12 +107,17 @@ enum ProjectValidation {
     }
   }
 
-  /// A required actor (who makes a change).
-  static func actor(_ actor: String, _ field: String = "actor") throws(ModuleError) -> String {
-    let trimmed = actor.trimmingWhitespace()
-    try Validate.nonEmpty(trimmed, field)
-    guard trimmed.count <= 200 else { throw .invalidArgument(field, "is longer than 200 characters") }
-    return trimmed
+  /// Who makes a change, as the history records it. With a client certificate the host has
+  /// written the certified identity into `callerIdentity` (the client cannot set it): it is
+  /// recorded, with the request's `actor` as a display name beside it
+  /// ("cn:coop-a (Marie Dupont)"). Without one, `actor` is all there is, and it is required.
+  static func actor(_ actor: String, callerIdentity: String, _ field: String = "actor") throws(ModuleError) -> String {
+    let display = actor.trimmingWhitespace()
+    guard display.count <= 200 else { throw .invalidArgument(field, "is longer than 200 characters") }
+    let certified = callerIdentity.trimmingWhitespace()
+    guard certified.isEmpty else { return display.isEmpty ? certified : "\(certified) (\(display))" }
+    try Validate.nonEmpty(display, field)
+    return display
   }
 
   /// Current time as RFC 3339 UTC (second precision).

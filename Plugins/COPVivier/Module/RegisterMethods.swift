@@ -77,7 +77,7 @@ extension COPVivierModule {
   /// CreateProject: validates, qualifies and stores a new project (version 1).
   func createProject(_ request: Carbon_Cop_V1_CreateProjectRequest) throws(ModuleError) -> Carbon_Cop_V1_ProjectResponse {
     guard request.hasProject else { throw .invalidArgument("project", "is required") }
-    let actor = try ProjectValidation.actor(request.actor)
+    let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     var project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: true)
     project.qualification = QualificationRules.qualify(project)
     let change = ChangeInfo(actor: actor, action: "create", at: ProjectValidation.now())
@@ -88,7 +88,7 @@ extension COPVivierModule {
   /// UpdateProject: replaces the caller's fields, re-qualifies (an override is kept).
   func updateProject(_ request: Carbon_Cop_V1_UpdateProjectRequest) throws(ModuleError) -> Carbon_Cop_V1_ProjectResponse {
     guard request.hasProject else { throw .invalidArgument("project", "is required") }
-    let actor = try ProjectValidation.actor(request.actor)
+    let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     guard request.expectedVersion >= 1 else {
       throw .invalidArgument("expected_version", "is required (the version read before the change, ≥ 1)")
     }
@@ -109,7 +109,7 @@ extension COPVivierModule {
     try Validate.specified(request.category, "category") { (1...4).contains($0.rawValue) }
     let justification = request.justification.trimmingWhitespace()
     try Validate.nonEmpty(justification, "justification")
-    let actor = try ProjectValidation.actor(request.actor)
+    let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     guard request.expectedVersion >= 1 else { throw .invalidArgument("expected_version", "is required (≥ 1)") }
     guard var project = try store.get(request.projectID) else { throw .notFound("project_id", "no project \(request.projectID)") }
     let at = ProjectValidation.now()

@@ -9,7 +9,7 @@ extension COPVivierModule {
     let round = try request.roundYear == 0 ? 2024 : Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year")
     let prefix = request.idPrefix.isEmpty ? "seed\(round)-" : request.idPrefix
     try ProjectValidation.checkID(prefix + "00-0000", "id_prefix")
-    let actor = try request.store ? ProjectValidation.actor(request.actor) : ""
+    let actor = try request.store ? ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity) : ""
     var report = RoundReport()
     var generated: [Project] = []
     try SeedPool.generate(roundYear: round, idPrefix: prefix) { project throws(ModuleError) in
@@ -134,7 +134,7 @@ extension COPVivierModule {
     let from = try Validate.inRange(request.fromRoundYear, ProjectValidation.roundYears, "from_round_year")
     let to = try Validate.inRange(request.toRoundYear, ProjectValidation.roundYears, "to_round_year")
     guard to > from else { throw .invalidArgument("to_round_year", "must be after from_round_year") }
-    let actor = try ProjectValidation.actor(request.actor)
+    let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     var categories: Set<Int> = []
     for (index, category) in request.categories.enumerated() {
       try Validate.specified(category, "categories[\(index)]") { (1...4).contains($0.rawValue) }

@@ -844,8 +844,13 @@ public nonisolated struct Carbon_Cop_V1_CreateProjectRequest: Sendable {
   /// Clears the value of `project`. Subsequent reads from it will return its default value.
   public mutating func clearProject() {self._project = nil}
 
-  /// Who creates it (required).
+  /// Who creates it: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded (required).
   public var actor: String = String()
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -873,8 +878,13 @@ public nonisolated struct Carbon_Cop_V1_UpdateProjectRequest: Sendable {
   /// The version the caller read (required, ≥ 1); a different stored version is a conflict.
   public var expectedVersion: Int64 = 0
 
-  /// Who updates (required).
+  /// Who updates: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded (required).
   public var actor: String = String()
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -898,11 +908,16 @@ public nonisolated struct Carbon_Cop_V1_OverrideQualificationRequest: Sendable {
   /// Mandatory justification.
   public var justification: String = String()
 
-  /// Officer (required).
+  /// Officer: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded (required).
   public var actor: String = String()
 
   /// The version the officer read (required, ≥ 1).
   public var expectedVersion: Int64 = 0
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1131,12 +1146,18 @@ public nonisolated struct Carbon_Cop_V1_ImportCsvRequest: Sendable {
   /// Validate only; write nothing.
   public var dryRun: Bool = false
 
-  /// Who imports (required unless dry_run).
+  /// Who imports: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded
+  /// (required unless dry_run).
   public var actor: String = String()
 
   /// Accept columns the module does not know, listing them in `ignored_columns` (default: an
   /// unknown column is an error naming it, INVALID_ARGUMENT field `csv.header`).
   public var ignoreUnknownColumns: Bool = false
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1300,8 +1321,14 @@ public nonisolated struct Carbon_Cop_V1_GenerateSeedPoolRequest: Sendable {
   /// Prefix of the generated ids (default "seed<round_year>-").
   public var idPrefix: String = String()
 
-  /// Who stores (required when store).
+  /// Who stores: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded
+  /// (required when store is set).
   public var actor: String = String()
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1795,8 +1822,13 @@ public nonisolated struct Carbon_Cop_V1_CarryOverRoundRequest: Sendable {
   /// Categories carried (default: WORK_FOR_NEXT_ROUND only).
   public var categories: [Carbon_Cop_V1_Category] = []
 
-  /// Who (required).
+  /// Who: with a client certificate, a display name added to the certified identity the
+  /// host records ("cn:coop-a (Marie Dupont)"); without one, the only name recorded (required).
   public var actor: String = String()
+
+  /// Set by the host to the caller's certified identity (`cn:coop-a`; "" without a client
+  /// certificate); a value sent by the client is replaced. See `actor`.
+  public var callerIdentity: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2826,7 +2858,7 @@ nonisolated extension Carbon_Cop_V1_QualifyProjectResponse: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Cop_V1_CreateProjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateProjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{1}actor\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2836,6 +2868,7 @@ nonisolated extension Carbon_Cop_V1_CreateProjectRequest: SwiftProtobuf.Message,
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._project) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -2852,12 +2885,16 @@ nonisolated extension Carbon_Cop_V1_CreateProjectRequest: SwiftProtobuf.Message,
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Cop_V1_CreateProjectRequest, rhs: Carbon_Cop_V1_CreateProjectRequest) -> Bool {
     if lhs._project != rhs._project {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2865,7 +2902,7 @@ nonisolated extension Carbon_Cop_V1_CreateProjectRequest: SwiftProtobuf.Message,
 
 nonisolated extension Carbon_Cop_V1_UpdateProjectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateProjectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{3}expected_version\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}project\0\u{3}expected_version\0\u{1}actor\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2876,6 +2913,7 @@ nonisolated extension Carbon_Cop_V1_UpdateProjectRequest: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeSingularMessageField(value: &self._project) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -2895,6 +2933,9 @@ nonisolated extension Carbon_Cop_V1_UpdateProjectRequest: SwiftProtobuf.Message,
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2902,6 +2943,7 @@ nonisolated extension Carbon_Cop_V1_UpdateProjectRequest: SwiftProtobuf.Message,
     if lhs._project != rhs._project {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2909,7 +2951,7 @@ nonisolated extension Carbon_Cop_V1_UpdateProjectRequest: SwiftProtobuf.Message,
 
 nonisolated extension Carbon_Cop_V1_OverrideQualificationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OverrideQualificationRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_id\0\u{1}category\0\u{1}justification\0\u{1}actor\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}project_id\0\u{1}category\0\u{1}justification\0\u{1}actor\0\u{3}expected_version\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2922,6 +2964,7 @@ nonisolated extension Carbon_Cop_V1_OverrideQualificationRequest: SwiftProtobuf.
       case 3: try { try decoder.decodeSingularStringField(value: &self.justification) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.actor) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -2943,6 +2986,9 @@ nonisolated extension Carbon_Cop_V1_OverrideQualificationRequest: SwiftProtobuf.
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 5)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2952,6 +2998,7 @@ nonisolated extension Carbon_Cop_V1_OverrideQualificationRequest: SwiftProtobuf.
     if lhs.justification != rhs.justification {return false}
     if lhs.actor != rhs.actor {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3284,7 +3331,7 @@ nonisolated extension Carbon_Cop_V1_StreamProjectsRequest: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ImportCsvRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{3}round_year\0\u{1}partial\0\u{3}dry_run\0\u{1}actor\0\u{3}ignore_unknown_columns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{3}round_year\0\u{1}partial\0\u{3}dry_run\0\u{1}actor\0\u{3}ignore_unknown_columns\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3298,6 +3345,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
       case 4: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.actor) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.ignoreUnknownColumns) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -3322,6 +3370,9 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
     if self.ignoreUnknownColumns != false {
       try visitor.visitSingularBoolField(value: self.ignoreUnknownColumns, fieldNumber: 6)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3332,6 +3383,7 @@ nonisolated extension Carbon_Cop_V1_ImportCsvRequest: SwiftProtobuf.Message, Swi
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.actor != rhs.actor {return false}
     if lhs.ignoreUnknownColumns != rhs.ignoreUnknownColumns {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3561,7 +3613,7 @@ nonisolated extension Carbon_Cop_V1_ExportProjectsResponse: SwiftProtobuf.Messag
 
 nonisolated extension Carbon_Cop_V1_GenerateSeedPoolRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateSeedPoolRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}round_year\0\u{1}store\0\u{3}id_prefix\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}round_year\0\u{1}store\0\u{3}id_prefix\0\u{1}actor\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3573,6 +3625,7 @@ nonisolated extension Carbon_Cop_V1_GenerateSeedPoolRequest: SwiftProtobuf.Messa
       case 2: try { try decoder.decodeSingularBoolField(value: &self.store) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.idPrefix) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -3591,6 +3644,9 @@ nonisolated extension Carbon_Cop_V1_GenerateSeedPoolRequest: SwiftProtobuf.Messa
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 4)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3599,6 +3655,7 @@ nonisolated extension Carbon_Cop_V1_GenerateSeedPoolRequest: SwiftProtobuf.Messa
     if lhs.store != rhs.store {return false}
     if lhs.idPrefix != rhs.idPrefix {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4401,7 +4458,7 @@ nonisolated extension Carbon_Cop_V1_CompareRoundsResponse: SwiftProtobuf.Message
 
 nonisolated extension Carbon_Cop_V1_CarryOverRoundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CarryOverRoundRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_round_year\0\u{3}to_round_year\0\u{1}categories\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_round_year\0\u{3}to_round_year\0\u{1}categories\0\u{1}actor\0\u{3}caller_identity\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4413,6 +4470,7 @@ nonisolated extension Carbon_Cop_V1_CarryOverRoundRequest: SwiftProtobuf.Message
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.toRoundYear) }()
       case 3: try { try decoder.decodeRepeatedEnumField(value: &self.categories) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.callerIdentity) }()
       default: break
       }
     }
@@ -4431,6 +4489,9 @@ nonisolated extension Carbon_Cop_V1_CarryOverRoundRequest: SwiftProtobuf.Message
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 4)
     }
+    if !self.callerIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerIdentity, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4439,6 +4500,7 @@ nonisolated extension Carbon_Cop_V1_CarryOverRoundRequest: SwiftProtobuf.Message
     if lhs.toRoundYear != rhs.toRoundYear {return false}
     if lhs.categories != rhs.categories {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.callerIdentity != rhs.callerIdentity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
