@@ -141,12 +141,42 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     case .loading: info.state = .loading
     case .restarting(let reason):
       info.state = .restarting
-      info.failureReason = reason
+      info.failureReason = detailed ? reason : withoutPaths(reason)
     case .failed(let reason):
       info.state = .failed
-      info.failureReason = reason
+      info.failureReason = detailed ? reason : withoutPaths(reason)
     }
     return info
+  }
+
+  /// A failure reason as a caller without the admin role reads it: every absolute file path
+  /// replaced by `(path)`, for the reason `info` hides `path` from them. The loader's reasons
+  /// name files ("/opt/plugins/libx.so: ABI 42, host 1"); the rest of the reason stays.
+  static func withoutPaths(_ reason: String) -> String {
+    var result = ""
+    var characters = reason[...]
+    var previous: Character? = nil
+    let opensPath: Set<Character?> = [nil, " ", "\"", "'", "(", "=", "`", "«", "\n"]
+    let endsPath: Set<Character> = [" ", "\"", "'", ")", ",", ";", "`", "»", "\n"]
+    while let character = characters.first {
+      if character == "/", opensPath.contains(previous) {
+        var path = characters.prefix { !endsPath.contains($0) }
+        characters = characters.dropFirst(path.count)
+        // A sentence's colon or full stop after the path is not part of it.
+        var trailing = ""
+        while let last = path.last, last == ":" || last == "." {
+          trailing = String(last) + trailing
+          path = path.dropLast()
+        }
+        result += "(path)" + trailing
+        previous = trailing.last ?? ")"
+        continue
+      }
+      result.append(character)
+      previous = character
+      characters = characters.dropFirst()
+    }
+    return result
   }
 }
 

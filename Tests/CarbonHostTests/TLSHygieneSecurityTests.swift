@@ -107,7 +107,10 @@ struct TLSHygieneSecurityTests {
   // "ListModules shows file paths and allow-lists to admins only".
   @Test func onlyAdminsSeeModulePathsAndAllowLists() async throws {
     let issued = ClientBox()
-    let host = try await RunningHost.start(modules: [("units", try TestEnvironment.plugin("libExampleUnits.so"))]) { config in
+    let wrongABI = try TestEnvironment.plugin("libwrong_abi.so", in: TestEnvironment.fixtureDirectory)
+    let host = try await RunningHost.start(modules: [
+      ("units", try TestEnvironment.plugin("libExampleUnits.so")), ("broken", wrongABI),
+    ]) { config in
       let dev = DevelopmentCertificates(directory: config.stateDirectory + "/tls")
       try dev.ensure()
       for name in ["ops", "coop-a"] {
@@ -119,22 +122,30 @@ struct TLSHygieneSecurityTests {
       config.modules[0].allow = ["cn:coop-a"]
     }
     defer { Task { try? await host.stop() } }
-    func modules(as caller: String) async throws -> (list: Carbon_Host_V1_ModuleInfo, get: Carbon_Host_V1_ModuleInfo) {
+    func modules(as caller: String) async throws -> (list: Carbon_Host_V1_ModuleInfo, get: Carbon_Host_V1_ModuleInfo, broken: Carbon_Host_V1_ModuleInfo) {
       try await host.withClient(certificate: issued.get(caller)) { client in
         let api = Carbon_Host_V1_Host.Client(wrapping: client)
         let list = try await api.listModules(.init())
-        return (try #require(list.modules.first), try await api.getModule(.with { $0.name = "units" }))
+        return (
+          try #require(list.modules.first { $0.name == "units" }), try await api.getModule(.with { $0.name = "units" }),
+          try await api.getModule(.with { $0.name = "broken" })
+        )
       }
     }
     let admin = try await modules(as: "ops")
     for info in [admin.list, admin.get] {
       #expect(info.path.hasSuffix("/libExampleUnits.so") && info.allow == ["cn:coop-a"], "\(info)")
     }
+    #expect(admin.broken.state == .failed && admin.broken.failureReason.contains(wrongABI), "\(admin.broken)")
     let caller = try await modules(as: "coop-a")
     for info in [caller.list, caller.get] {
       #expect(info.path.isEmpty && info.allow.isEmpty && !info.allowAny, "\(info)")
       #expect(info.name == "units" && info.state == .serving && !info.methods.isEmpty, "the rest stays visible")
     }
+    // A failure reason names the file to admins only; others read why, not where.
+    #expect(caller.broken.state == .failed, "\(caller.broken)")
+    #expect(!caller.broken.failureReason.contains("/") && caller.broken.failureReason.contains("(path)"), "\(caller.broken.failureReason)")
+    #expect(caller.broken.failureReason.contains("has no manifest"), "the reason itself stays: \(caller.broken.failureReason)")
   }
 }
 
