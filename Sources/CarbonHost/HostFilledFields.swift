@@ -18,6 +18,8 @@ struct HostFilledFields: Sendable {
     let number: Int32
     /// Its .proto name, for JSON requests (the kit and protobuf JSON parsers accept it).
     let name: String
+    /// Its JSON (lower camel case) name, which a JSON request may use instead.
+    let jsonName: String
   }
 
   /// Method path (`/carbon.cop.v1.CopVivier/CreateProject`) → its request's caller field.
@@ -40,7 +42,7 @@ struct HostFilledFields: Sendable {
     set.forEachMessage { type, message in
       for field in message.field
       where field.options.Carbon_Domain_V1_callerIdentity && field.type == .string && field.label != .repeated {
-        marked["." + type] = Field(number: field.number, name: field.name)
+        marked["." + type] = Field(number: field.number, name: field.name, jsonName: field.hasJsonName ? field.jsonName : field.name)
       }
     }
     var byMethod: [String: Field] = [:]
@@ -68,42 +70,16 @@ struct HostFilledFields: Sendable {
       // Protobuf's rule for a repeated scalar field number: the last value wins. Appending the
       // field after the client's bytes overrides any value the client put there.
       var filled = request
-      let value = Array(identity.utf8)
-      appendVarint(UInt64(field.number) << 3 | 2, to: &filled)
-      appendVarint(UInt64(value.count), to: &filled)
-      filled += value
+      JSONToProtobuf.varint(UInt64(field.number) << 3 | 2, into: &filled)
+      JSONToProtobuf.lengthDelimited(Array(identity.utf8), into: &filled)
       return filled
     case .json:
       guard var object = (try? JSONSerialization.jsonObject(with: Data(request))) as? [String: Any] else { return request }
       // The client may have used the field's JSON (camelCase) name as well.
-      object.removeValue(forKey: Self.jsonName(field.name))
+      object.removeValue(forKey: field.jsonName)
       object[field.name] = identity
       guard let data = try? JSONSerialization.data(withJSONObject: object) else { return request }
       return Array(data)
     }
-  }
-
-  /// protobuf's JSON name of a field: lower camel case.
-  static func jsonName(_ name: String) -> String {
-    var result = ""
-    var upper = false
-    for character in name {
-      if character == "_" {
-        upper = true
-      } else {
-        result.append(upper ? Character(character.uppercased()) : character)
-        upper = false
-      }
-    }
-    return result
-  }
-
-  private func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-    var value = value
-    while value >= 0x80 {
-      bytes.append(UInt8(value & 0x7f) | 0x80)
-      value >>= 7
-    }
-    bytes.append(UInt8(value))
   }
 }

@@ -268,7 +268,8 @@ public struct JSONToProtobuf: Sendable {
   private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
   private static func isBoolean(_ value: Any) -> Bool { ObjectIdentifier(type(of: value as AnyObject)) == booleanClass }
 
-  static func varint(_ value: UInt64, into out: inout [UInt8]) {
+  /// Appends `value` as a protobuf base-128 varint.
+  public static func varint(_ value: UInt64, into out: inout [UInt8]) {
     var value = value
     while value > 0x7F {
       out.append(UInt8(value & 0x7F) | 0x80)
@@ -277,7 +278,8 @@ public struct JSONToProtobuf: Sendable {
     out.append(UInt8(value))
   }
 
-  static func lengthDelimited(_ bytes: [UInt8], into out: inout [UInt8]) {
+  /// Appends `bytes` with their varint length before them (the body of a wire-type-2 field).
+  public static func lengthDelimited(_ bytes: [UInt8], into out: inout [UInt8]) {
     varint(UInt64(bytes.count), into: &out)
     out += bytes
   }

@@ -44,6 +44,15 @@ struct CallerIdentityTests {
     }
     #expect(viaJSON.responseJson.contains(#""updated_by":"cn:coop-a (Mallory)""#), "\(viaJSON.responseJson)")
     #expect(!viaJSON.responseJson.contains("cn:admin"))
+    // The field's JSON name (camelCase) is replaced as well.
+    let camel = try await host.withClient(certificate: certificate) { client in
+      try await Carbon_Host_V1_Host.Client(wrapping: client).invoke(.with {
+        $0.module = "cop-vivier"
+        $0.method = "CreateProject"
+        $0.requestJson = forged.replacingOccurrences(of: #""caller_identity""#, with: #""callerIdentity""#)
+      })
+    }
+    #expect(camel.responseJson.contains(#""updated_by":"cn:coop-a (Mallory)""#), "\(camel.responseJson)")
 
     // Over protobuf, the field set by the client too (first), then the host's (last, wins).
     let descriptors = try #require(host.server.registry.module(named: "cop-vivier")?.metadata?.descriptorSet)
