@@ -66,11 +66,15 @@ public struct DeploymentConfig: Sendable, Equatable {
     public var requireClientCertificate: Bool = false
     /// Identities with the `admin` role (`admins`).
     public var admins: [String] = []
+    /// Certificate revocation lists of the client CA (`crl`: PEM or DER files), read again
+    /// when they change; a revoked client or admin certificate is refused at the handshake.
+    public var crl: [String] = []
 
-    public init(clientCA: String? = nil, requireClientCertificate: Bool = false, admins: [String] = []) {
+    public init(clientCA: String? = nil, requireClientCertificate: Bool = false, admins: [String] = [], crl: [String] = []) {
       self.clientCA = clientCA
       self.requireClientCertificate = requireClientCertificate
       self.admins = admins
+      self.crl = crl
     }
   }
 
@@ -174,10 +178,14 @@ public struct DeploymentConfig: Sendable, Equatable {
     config.workerExecutable = try reader.string("worker_executable") ?? config.workerExecutable
     config.auditLog = try reader.string("audit_log") ?? config.auditLog
     if let access = try reader.table("access") {
-      try access.allowOnly(["client_ca", "require_client_certificate", "admins"])
+      try access.allowOnly(["client_ca", "require_client_certificate", "admins", "crl"])
       config.access.clientCA = try access.string("client_ca")
       config.access.requireClientCertificate = try access.bool("require_client_certificate") ?? (config.access.clientCA != nil)
       config.access.admins = try access.identities("admins") ?? []
+      config.access.crl = try access.strings("crl") ?? []
+      if config.access.clientCA == nil && !config.access.crl.isEmpty {
+        throw Error(key: "access.crl", message: "revocation lists apply to client certificates: set `client_ca` too")
+      }
       if let any = config.access.admins.firstIndex(of: "*") {
         throw Error(key: "access.admins[\(any)]", message: "'*' would make every authenticated caller an admin: name the admins")
       }

@@ -77,13 +77,24 @@ public final class HostServer: Sendable {
     pluginThreads = PluginThreads(
       count: config.limits.pluginThreads ?? PluginThreads.defaultCount, inlineFastCalls: config.limits.inlineFastCalls)
     connections = ConnectionGuard(limits: config.limits, tls: tls != nil, events: overload)
-    let listener = try HostListenerFactory(
-      host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,
-      tls: tls.map { .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA) },
-      peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
     let audit = try AuditLog(path: config.auditLog ?? config.stateDirectory + "/audit.log")
     logger.info("audit log", metadata: ["file": "\(audit.path)"])
+    var clientVerifier: ClientCertificateVerifier?
+    if let clientCA = config.access.clientCA, !config.access.crl.isEmpty, tls != nil {
+      let revocations = try RevocationLists(files: config.access.crl, clientCAFile: clientCA, logger: logger)
+      clientVerifier = try ClientCertificateVerifier(clientCAFile: clientCA, revocations: revocations, logger: logger, audit: audit)
+      logger.info("certificate revocation lists", metadata: [
+        "files": "\(config.access.crl.joined(separator: ","))",
+        "revoked": "\(revocations.current().reduce(0) { $0 + $1.revokedSerialNumbers.count })",
+      ])
+    }
+    let listener = try HostListenerFactory(
+      host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,
+      tls: tls.map {
+        .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA, clientVerifier: clientVerifier)
+      },
+      peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
     let limits = CallLimits(deployment: config, budget: memoryBudget, events: overload, threads: pluginThreads)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,

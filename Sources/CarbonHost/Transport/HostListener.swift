@@ -21,6 +21,8 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     var privateKeyFile: String
     /// CA whose client certificates are accepted; nil asks for none.
     var clientCAFile: String?
+    /// Verifies client certificates in place of BoringSSL when the deployment has CRLs.
+    var clientVerifier: ClientCertificateVerifier? = nil
   }
 
   let host: String
@@ -68,6 +70,7 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     connectionConfigurator: HTTP2ServerTransport.ConnectionConfigurator
   ) async throws -> NIOAsyncChannel<HTTP2ServerTransport.ConnectionConfigurator.ConnectionChannel, Never> {
     let sslContext = self.sslContext
+    let clientVerifier = tls?.clientVerifier
     let recordsPeers = tls?.clientCAFile != nil
     let peers = self.peers
     let connections = self.connections
@@ -81,7 +84,15 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
         }
         return channel.eventLoop.makeCompletedFuture {
           if let sslContext {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+            let handler =
+              if let clientVerifier {
+                NIOSSLServerHandler(
+                  context: sslContext,
+                  customVerificationCallback: clientVerifier.handshakeCallback(peer: PeerAddress.describe(channel.remoteAddress)))
+              } else {
+                NIOSSLServerHandler(context: sslContext)
+              }
+            try channel.pipeline.syncOperations.addHandler(handler)
             if let deadline = connections.handshakeDeadline() {
               try channel.pipeline.syncOperations.addHandler(deadline)
             }
