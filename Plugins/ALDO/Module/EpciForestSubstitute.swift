@@ -23,7 +23,9 @@ struct EpciForestSubstitute {
     + "at the region's basin; EPCIs straddling the territory's boundary count with their share of communes inside"
 
   /// Forest area of an EPCI, ha, all subtypes (0 when ign19.csv has no row).
-  func totalArea(_ epci: String) -> Double { (areas[epci] ?? [:]).values.reduce(0, +) }
+  /// Summed in a fixed order: a dictionary's order changes from process to process, and so
+  /// would the last bits of the sum (and the response's bytes).
+  func totalArea(_ epci: String) -> Double { (areas[epci] ?? [:]).sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value } }
 
   /// The stands standing for an EPCI's forest, scaled by `share`; `unitAreas` gives each
   /// subtype an area of 1 ha instead (the weights alone), for a deforestation density that is

@@ -203,7 +203,8 @@ extension AldoModule {
       let commune = communeOf[key]
       var row: [ExportCell] = [.text(commune?.insee ?? ""), .text(commune?.name ?? key), .text(commune?.epci ?? "")]
       row += groups.map { .number(values[$0] ?? 0) }
-      row.append(.number(values.values.reduce(0, +)))
+      // The row's own cells, in column order: the same bits in every process.
+      row.append(.number(values.sorted { $0.key.rawValue < $1.key.rawValue }.reduce(0) { $0 + $1.value }))
       sheet.append(row)
     }
     return sheet

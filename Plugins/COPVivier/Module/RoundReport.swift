@@ -151,7 +151,8 @@ struct RoundReport {
     // Expected impact, carried + to-work projects (the roadmap's potential).
     response.impactByLever = Self.impactSums(impactByLever)
     response.impactByThematic = Self.impactSums(impactByThematic)
-    let impactTotal = impactByThematic.values.reduce(0) { $0 + $1.sumKtCO2ePerYr }
+    // In thematic order: a dictionary's order, and so the sum's last bits, change per process.
+    let impactTotal = impactByThematic.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value.sumKtCO2ePerYr }
     let withImpact = impactByThematic.values.reduce(0) { $0 + $1.withImpact }
     trace.term(
       "expected_impact_carry_work", impactTotal * 1000, .tCo2EPerYr,
