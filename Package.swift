@@ -93,6 +93,8 @@ let package = Package(
 
     // malloc statistics for the conformance checker's leak check (glibc's mallinfo2).
     .target(name: "CHeapStats", path: "Sources/CHeapStats"),
+    // Landlock and seccomp for isolated modules' workers (Linux system calls, no library).
+    .target(name: "CWorkerSandbox", path: "Sources/CWorkerSandbox"),
 
     // Generated messages and gRPC stubs of the host's own services (host admin API, health,
     // reflection), shared by the host (server side) and the CLI (client side).
@@ -114,6 +116,7 @@ let package = Package(
         "CarbonDomain",
         "CarbonPluginLoader",
         "CarbonHostProtocol",
+        "CWorkerSandbox",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

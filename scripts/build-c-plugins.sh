@@ -49,6 +49,6 @@ if [[ -n "$fixtures" ]]; then
   rm -f "$fixtures"/*.manifest.json "$fixtures"/*.manifest.sig
   if [[ -x "$carbonhub" ]]; then
     CARBONHUB="$carbonhub" "$root/scripts/write-manifests.sh" "$fixtures" libbidi_sum.so libcrashy.so \
-      libfailing_init.so libleaky.so libpre_bidi.so libsleepy.so libsleepy-v2.so libchatty.so libflood.so
+      libfailing_init.so libleaky.so libpre_bidi.so libsleepy.so libsleepy-v2.so libchatty.so libflood.so libescape.so
   fi
 fi

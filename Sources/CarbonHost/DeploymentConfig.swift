@@ -31,6 +31,9 @@ public struct DeploymentConfig: Sendable, Equatable {
     /// The unprivileged user an isolated module's worker runs as (`worker_user`, a name from the
     /// system's user database); nil: the host's own user. Needs a host started as root.
     public var workerUser: WorkerUser? = nil
+    /// What an isolated module's worker may reach (`confinement`, `connect_ports`,
+    /// `read_paths`): by default its data directory, the system's libraries, no network.
+    public var confinement = WorkerConfinement()
     /// Calls answered at once (`max_concurrent_calls`); more get RESOURCE_EXHAUSTED. nil: no limit.
     public var maxConcurrentCalls: Int? = nil
     /// Server-side deadline of every call of the module (`call_timeout_ms`), on top of the
@@ -207,7 +210,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         guard let module = try modules.table(name) else { continue }
         try module.allowOnly([
           "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms", "rules", "max_message_bytes", "worker_user",
+          "call_timeout_ms", "rules", "max_message_bytes", "worker_user", "confinement", "connect_ports", "read_paths",
         ])
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
@@ -250,6 +253,7 @@ public struct DeploymentConfig: Sendable, Equatable {
           }
           entry.workerUser = resolved
         }
+        entry.confinement = try module.confinement(isolated: entry.isolation == .isolated)
         if let moduleConfig = try module.table("config") {
           let data = (try? JSONSerialization.data(withJSONObject: moduleConfig.table, options: [.sortedKeys])) ?? Data("{}".utf8)
           entry.configJSON = String(decoding: data, as: UTF8.self)
@@ -400,6 +404,40 @@ struct TableReader {
       throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must not be empty")
     }
     return strings
+  }
+
+  /// An isolated module's `confinement`, `connect_ports` (1…65535) and `read_paths`
+  /// (absolute); refused on a module that runs in process, where nothing can confine it.
+  func confinement(isolated: Bool) throws(DeploymentConfig.Error) -> WorkerConfinement {
+    var confinement = WorkerConfinement()
+    for name in ["confinement", "connect_ports", "read_paths"] where table[name] != nil && !isolated {
+      throw DeploymentConfig.Error(key: key(name), message: "only applies to `isolation = \"isolated\"` modules")
+    }
+    if let mode = try string("confinement") {
+      guard let value = WorkerConfinement.Mode(rawValue: mode) else {
+        let modes = WorkerConfinement.Mode.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        throw DeploymentConfig.Error(key: key("confinement"), message: "must be one of \(modes), not \(mode.quoted)")
+      }
+      confinement.mode = value
+    }
+    if let ports = table["connect_ports"] {
+      guard let list = ports as? [Any] else { throw DeploymentConfig.Error(key: key("connect_ports"), message: "must be a list of TCP ports") }
+      for (index, port) in list.enumerated() {
+        guard !Self.isBoolean(port), let number = port as? NSNumber, number.doubleValue == number.doubleValue.rounded(),
+          (1...65535).contains(number.intValue)
+        else {
+          throw DeploymentConfig.Error(key: "\(key("connect_ports"))[\(index)]", message: "must be a TCP port (1 to 65535)")
+        }
+        confinement.connectPorts.append(UInt16(number.intValue))
+      }
+    }
+    if let paths = try strings("read_paths") {
+      for (index, path) in paths.enumerated() where !path.hasPrefix("/") {
+        throw DeploymentConfig.Error(key: "\(key("read_paths"))[\(index)]", message: "must be an absolute path")
+      }
+      confinement.readPaths = paths
+    }
+    return confinement
   }
 
   /// A list of identities (`cn:…`, `dns:…`, `uri:…`, `email:…`, `*`, or a bare common name),

@@ -537,7 +537,7 @@ public final class ModuleRegistry: Sendable {
     let worker = IsolatedModule(
       name: name, libraryPath: preflight.path, expectedSHA256: preflight.sha256, configJSON: settings.configJSON,
       dataDirectory: dataDirectory, workerExecutable: config.workerExecutable ?? Self.ownExecutable,
-      memoryLimitMB: settings.memoryLimitMB, workerUser: settings.workerUser, logger: logger
+      memoryLimitMB: settings.memoryLimitMB, workerUser: settings.workerUser, confinement: settings.confinement, logger: logger
     ) { [weak self] state in
       guard let self, let worker = handle.worker else { return }
       self.isolatedStateChanged(name, worker, state)

@@ -35,7 +35,17 @@ extension CarbonHub {
     @Option(name: .long, help: "Group id to switch to before the plugin loads.")
     var gid: UInt32?
 
+    @Option(help: "required, best-effort or off: Landlock and seccomp before the plugin loads.")
+    var confinement: String = "best-effort"
+
+    @Option(name: .customLong("connect-port"), help: "A TCP port the worker may connect to (repeatable).")
+    var connectPorts: [UInt16] = []
+
+    @Option(name: .customLong("read-path"), help: "A further file or directory the worker may read (repeatable).")
+    var readPaths: [String] = []
+
     func validate() throws {
+      guard WorkerConfinement.Mode(rawValue: confinement) != nil else { throw ValidationError("--confinement: required, best-effort or off") }
       guard (uid == nil) == (gid == nil) else { throw ValidationError("--uid and --gid go together") }
     }
 
@@ -43,7 +53,9 @@ extension CarbonHub {
       WorkerServer.run(
         .init(
           socketDescriptor: socketFD, pluginPath: plugin, expectedSHA256: sha256, dataDirectory: dataDirectory,
-          memoryLimitMB: memoryLimitMB, user: uid.flatMap { uid in gid.map { (uid: uid, gid: $0) } }))
+          memoryLimitMB: memoryLimitMB, user: uid.flatMap { uid in gid.map { (uid: uid, gid: $0) } },
+          confinement: WorkerConfinement(
+            mode: WorkerConfinement.Mode(rawValue: confinement) ?? .required, connectPorts: connectPorts, readPaths: readPaths)))
     }
   }
 }

@@ -210,6 +210,9 @@ struct IsolatedDeploymentTests {
       try await RunningHost.start(modules: [("constructor-marker", workspace.library)]) { config in
         config.workerExecutable = try TestEnvironment.plugin("carbonhub")
         config.modules[0].isolation = .isolated
+        // The marker is written outside the module's data directory, which a confined worker
+        // cannot do (WorkerConfinementTests): this test is about the host's checks before load.
+        config.modules[0].confinement.mode = .off
         config.trust = PluginTrustPolicy(
           requireSignature: true,
           trustedPublishers: ["acme": try PublisherKey(base64: String(contentsOfFile: workspace.keys + "/acme.pub", encoding: .utf8))])

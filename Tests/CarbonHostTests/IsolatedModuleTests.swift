@@ -427,7 +427,7 @@ final class IsolatedHarness: Sendable {
 
   init(
     name: String, library: String, memoryLimitMB: Int? = nil, sha256: String? = nil, worker: String? = nil,
-    workerUser: WorkerUser? = nil,
+    workerUser: WorkerUser? = nil, confinement: WorkerConfinement = .init(),
     backoff: IsolatedModule.Backoff = .init(initial: .milliseconds(50), maximum: .seconds(1), resetAfter: .seconds(30))
   ) throws {
     let executable = try worker ?? TestEnvironment.plugin("carbonhub")
@@ -436,7 +436,7 @@ final class IsolatedHarness: Sendable {
     isolated = IsolatedModule(
       name: name, libraryPath: library, expectedSHA256: sha256, configJSON: "{}",
       dataDirectory: dataDirectory, workerExecutable: executable,
-      memoryLimitMB: memoryLimitMB, workerUser: workerUser, backoff: backoff, cancelGrace: .milliseconds(500),
+      memoryLimitMB: memoryLimitMB, workerUser: workerUser, confinement: confinement, backoff: backoff, cancelGrace: .milliseconds(500),
       logger: TestEnvironment.logger
     ) { state in log.states.withLock { $0.append(state) } }
   }

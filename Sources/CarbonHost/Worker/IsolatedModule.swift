@@ -70,6 +70,8 @@ public final class IsolatedModule: Sendable {
   private let expectedSHA256: String?
   private let configJSON: String
   private let dataDirectory: String
+  /// What the worker may reach (applied by the worker before the plugin loads).
+  private let confinement: WorkerConfinement
   private let workerExecutable: String
   private let memoryLimitMB: Int?
   private let workerUser: WorkerUser?
@@ -125,7 +127,8 @@ public final class IsolatedModule: Sendable {
   ///   - onStateChange: called on every state change, in order, outside any lock.
   public init(
     name: String, libraryPath: String, expectedSHA256: String?, configJSON: String, dataDirectory: String,
-    workerExecutable: String, memoryLimitMB: Int?, workerUser: WorkerUser? = nil, backoff: Backoff = .default,
+    workerExecutable: String, memoryLimitMB: Int?, workerUser: WorkerUser? = nil, confinement: WorkerConfinement = .init(),
+    backoff: Backoff = .default,
     cancelGrace: Duration = .seconds(2), startTimeout: Duration = .seconds(30), liveness: Liveness = .default, logger: Logger,
     onStateChange: @escaping @Sendable (State) -> Void = { _ in }
   ) {
@@ -138,6 +141,7 @@ public final class IsolatedModule: Sendable {
     self.workerExecutable = workerExecutable
     self.memoryLimitMB = memoryLimitMB
     self.workerUser = workerUser
+    self.confinement = confinement
     self.backoff = backoff
     self.cancelGrace = cancelGrace
     self.startTimeout = startTimeout
@@ -272,6 +276,7 @@ public final class IsolatedModule: Sendable {
   private func launch() async throws(PluginLoadError) {
     var arguments = ["worker", "--socket-fd", "3", "--plugin", libraryPath, "--data-dir", dataDirectory]
     if let memoryLimitMB { arguments += ["--memory-limit-mb", String(memoryLimitMB)] }
+    arguments += confinement.arguments
     if let workerUser {
       // The worker switches itself (posix_spawn cannot); its data directory becomes its own.
       guard geteuid() == 0 else {
@@ -327,7 +332,10 @@ public final class IsolatedModule: Sendable {
     onStateChange(.serving)
     logger.info(
       "isolated module serving",
-      metadata: ["module": "\(name)", "pid": "\(connection.processID)", "version": "\(hello.version)", "sha256": "\(hello.sha256)"])
+      metadata: [
+        "module": "\(name)", "pid": "\(connection.processID)", "version": "\(hello.version)", "sha256": "\(hello.sha256)",
+        "confinement": "\(hello.confinement)",
+      ])
   }
 
   /// Called on the connection's reader thread once its worker is gone and its calls failed.

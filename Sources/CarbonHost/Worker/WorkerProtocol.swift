@@ -78,11 +78,13 @@ public struct WorkerHello: Sendable, Equatable {
   public var descriptorSet: [UInt8]
   /// The worker's process id.
   public var processID: Int32
+  /// What confines the worker (`WorkerConfinement.Report`'s description, "off" when nothing).
+  public var confinement: String
 
   /// Creates a hello.
   public init(
     name: String, version: String, summary: String, abiVersion: UInt32, sha256: String, methods: [PluginMethod],
-    descriptorSet: [UInt8], processID: Int32
+    descriptorSet: [UInt8], processID: Int32, confinement: String = "off"
   ) {
     self.name = name
     self.version = version
@@ -92,6 +94,7 @@ public struct WorkerHello: Sendable, Equatable {
     self.methods = methods
     self.descriptorSet = descriptorSet
     self.processID = processID
+    self.confinement = confinement
   }
 }
 
@@ -167,6 +170,7 @@ extension WorkerFrame {
       }
       writer.bytes(hello.descriptorSet)
       writer.u32(UInt32(bitPattern: hello.processID))
+      writer.string(hello.confinement)
     case .loadFailed(let error):
       writer.byte(Kind.loadFailed.rawValue)
       writer.loadError(error)
@@ -249,7 +253,8 @@ extension WorkerFrame {
       frame = .hello(
         WorkerHello(
           name: name, version: version, summary: summary, abiVersion: abi, sha256: sha256, methods: methods,
-          descriptorSet: try reader.bytes(), processID: Int32(bitPattern: try reader.u32())))
+          descriptorSet: try reader.bytes(), processID: Int32(bitPattern: try reader.u32()),
+          confinement: try reader.string()))
     case .loadFailed:
       frame = .loadFailed(try reader.loadError())
     case .call:

@@ -25,11 +25,13 @@ public enum WorkerServer {
     public var memoryLimitMB: Int?
     /// The user and group to switch to before the plugin loads (`worker_user`), if any.
     public var user: (uid: uid_t, gid: gid_t)?
+    /// What the worker may reach once confined (before the plugin loads).
+    public var confinement: WorkerConfinement
 
     /// Creates options.
     public init(
       socketDescriptor: Int32, pluginPath: String, expectedSHA256: String?, dataDirectory: String, memoryLimitMB: Int?,
-      user: (uid: uid_t, gid: gid_t)? = nil
+      user: (uid: uid_t, gid: gid_t)? = nil, confinement: WorkerConfinement = .init()
     ) {
       self.socketDescriptor = socketDescriptor
       self.pluginPath = pluginPath
@@ -37,6 +39,7 @@ public enum WorkerServer {
       self.dataDirectory = dataDirectory
       self.memoryLimitMB = memoryLimitMB
       self.user = user
+      self.confinement = confinement
     }
   }
 
@@ -84,7 +87,19 @@ public enum WorkerServer {
         exit(exitRlimitFailed)
       }
     }
-    let connection = WorkerConnectionServer(socket: WorkerSocket(descriptor: options.socketDescriptor), options: options)
+    // Confined last (Landlock needs the final user; the data directory must exist), before any
+    // plugin code runs. A failure is reported to the host in answer to its start frame.
+    let confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>
+    do {
+      try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+      confinement = .success(try options.confinement.apply(pluginPath: options.pluginPath, dataDirectory: options.dataDirectory))
+    } catch let failure as WorkerConfinement.Failure {
+      confinement = .failure(failure)
+    } catch {
+      confinement = .failure(.init(description: "cannot create the data directory \(options.dataDirectory): \(error)"))
+    }
+    let connection = WorkerConnectionServer(
+      socket: WorkerSocket(descriptor: options.socketDescriptor), options: options, confinement: confinement)
     let stopped = connection.socket.readFrames(connection.handle)
     if let stopped { FileHandle.standardError.write(Data("carbonhub worker: \(stopped)\n".utf8)) }
     // The host is gone (or closed the socket to stop this worker): in-flight calls have no one
@@ -103,10 +118,12 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   private let sendLock = Mutex(())
   private let streams = Mutex<[UInt64: WorkerStream]>([:])
   private let threads = CallThreads()
+  private let confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>
 
-  init(socket: WorkerSocket, options: WorkerServer.Options) {
+  init(socket: WorkerSocket, options: WorkerServer.Options, confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>) {
     self.socket = socket
     self.options = options
+    self.confinement = confinement
   }
 
   /// Sends a frame; exits if the host is gone.
@@ -132,20 +149,27 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   }
 
   private func load(configJSON: String) {
+    let report: WorkerConfinement.Report
+    switch confinement {
+    case .success(let applied): report = applied
+    case .failure(let failure):
+      send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot confine the worker: \(failure)")))
+      _exit(WorkerServer.exitLoadFailed)
+    }
     do {
       let library = try PluginLibrary(path: options.pluginPath, expectedSHA256: options.expectedSHA256)
-      try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
       instance = try library.makeInstance(configJSON: configJSON, dataDirectory: options.dataDirectory)
       send(
         .hello(
           WorkerHello(
             name: library.name, version: library.version, summary: library.summary, abiVersion: library.abiVersion,
-            sha256: library.sha256, methods: library.methods, descriptorSet: library.descriptorSet, processID: getpid())))
+            sha256: library.sha256, methods: library.methods, descriptorSet: library.descriptorSet, processID: getpid(),
+            confinement: report.description)))
     } catch let error as PluginLoadError {
       send(.loadFailed(error))
       _exit(WorkerServer.exitLoadFailed)
     } catch {
-      send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot create the data directory: \(error)")))
+      send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot load: \(error)")))
       _exit(WorkerServer.exitLoadFailed)
     }
   }
