@@ -40,8 +40,9 @@ typedef struct {
 **                  1: other families are allowed (TCP is still limited to connect_ports).
 **   report:        filled in on return, also on failure (what was applied before it failed).
 **   error:         on failure, a NUL-terminated message (at most error_length bytes).
-** Returns 0 on success (including "Landlock not available", which the report shows), -1 when a
-** step that is available failed (the process may be partly confined: the caller exits). */
+** Returns 0 on success, including when the kernel lacks Landlock or refuses the seccomp filter
+** (the report shows what is missing); -1 when a Landlock step that is available failed (the
+** process may be partly confined: the caller exits). */
 int carbon_sandbox_apply(const char *const *read_paths, size_t read_count, const char *const *write_paths,
                          size_t write_count, const uint16_t *connect_ports, size_t port_count, int allow_inet,
                          carbon_sandbox_report *report, char *error, size_t error_length);

@@ -336,6 +336,11 @@ public final class IsolatedModule: Sendable {
         "module": "\(name)", "pid": "\(connection.processID)", "version": "\(hello.version)", "sha256": "\(hello.sha256)",
         "confinement": "\(hello.confinement)",
       ])
+    if confinement.mode == .bestEffort, !(hello.confinement.contains("files") && hello.confinement.contains("seccomp")) {
+      logger.warning(
+        "isolated module only partly confined: this kernel lacks Landlock or refused the seccomp filter (confinement = \"required\" would refuse it)",
+        metadata: ["module": "\(name)", "confinement": "\(hello.confinement)"])
+    }
   }
 
   /// Called on the connection's reader thread once its worker is gone and its calls failed.
