@@ -140,12 +140,17 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// deployment). `defaults` supplies directories the file leaves out.
   public static func parse(toml text: String, defaults: DeploymentConfig) throws(Error) -> DeploymentConfig {
     let root: [String: Any]
+    // The same document as written, for the modules' `config` tables: handed on with every
+    // number exactly as the file gives it (JSONSerialization would round some decimals).
+    let exact: JSONValue
     do {
       let table = try TOMLTable(string: text)
-      guard let object = try JSONSerialization.jsonObject(with: Data(table.convert(to: .json).utf8)) as? [String: Any] else {
+      let json = table.convert(to: .json)
+      guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
         throw Error(key: "", message: "the deployment file is not a table")
       }
       root = object
+      exact = try JSONValue(parsing: Array(json.utf8))
     } catch let error as Error {
       throw error
     } catch let error as TOMLParseError {
@@ -254,9 +259,8 @@ public struct DeploymentConfig: Sendable, Equatable {
           entry.workerUser = resolved
         }
         entry.confinement = try module.confinement(isolated: entry.isolation == .isolated)
-        if let moduleConfig = try module.table("config") {
-          let data = (try? JSONSerialization.data(withJSONObject: moduleConfig.table, options: [.sortedKeys])) ?? Data("{}".utf8)
-          entry.configJSON = String(decoding: data, as: UTF8.self)
+        if try module.table("config") != nil, let moduleConfig = exact["modules"]?[name]?["config"] {
+          entry.configJSON = String(decoding: moduleConfig.serialized, as: UTF8.self)
         }
         config.modules.append(entry)
       }

@@ -74,12 +74,12 @@ struct HostFilledFields: Sendable {
       JSONToProtobuf.lengthDelimited(Array(identity.utf8), into: &filled)
       return filled
     case .json:
-      guard var object = (try? JSONSerialization.jsonObject(with: Data(request))) as? [String: Any] else { return request }
+      // JSONValue keeps every other member, numbers included, exactly as the client wrote it.
+      guard var object = try? JSONValue(parsing: request), object.members != nil else { return request }
       // The client may have used the field's JSON (camelCase) name as well.
-      object.removeValue(forKey: field.jsonName)
-      object[field.name] = identity
-      guard let data = try? JSONSerialization.data(withJSONObject: object) else { return request }
-      return Array(data)
+      object.removeMember(field.jsonName)
+      object.set(field.name, to: .string(identity))
+      return object.serialized
     }
   }
 }

@@ -55,26 +55,25 @@ public struct FieldRenames: Sendable {
   /// The JSON request of message type `type` with every former name replaced by the current
   /// one, or nil when it uses none (or is not a JSON object).
   func rewritten(json: [UInt8], type: String) -> [UInt8]? {
-    guard !former.isEmpty,
-      let object = try? JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
-    else { return nil }
+    // JSONValue, not JSONSerialization: the rewritten request keeps every number exactly as
+    // the client wrote it.
+    guard !former.isEmpty, let object = try? JSONValue(parsing: json) else { return nil }
     var changed = false
-    func rewrite(_ value: Any, _ type: String) -> Any {
-      if let array = value as? [Any] { return array.map { rewrite($0, type) } }
-      guard let object = value as? [String: Any] else { return value }
-      var result: [String: Any] = [:]
-      for (key, item) in object {
-        var name = key
-        if let current = former[type]?[key], object[current] == nil {
-          name = current
-          changed = true
-        }
-        result[name] = messageFields[type]?[name].map { rewrite(item, $0) } ?? item
-      }
-      return result
+    func rewrite(_ value: JSONValue, _ type: String) -> JSONValue {
+      if let array = value.elements { return .array(array.map { rewrite($0, type) }) }
+      guard let members = value.members else { return value }
+      let keys = Set(members.map(\.key))
+      return .object(
+        members.map { member in
+          var name = member.key
+          if let current = former[type]?[member.key], !keys.contains(current) {
+            name = current
+            changed = true
+          }
+          return JSONValue.Member(name, messageFields[type]?[name].map { rewrite(member.value, $0) } ?? member.value)
+        })
     }
     let result = rewrite(object, type)
-    guard changed, let data = try? JSONSerialization.data(withJSONObject: result) else { return nil }
-    return [UInt8](data)
+    return changed ? result.serialized : nil
   }
 }

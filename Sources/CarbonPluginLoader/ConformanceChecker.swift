@@ -337,24 +337,26 @@ public struct ConformanceChecker: Sendable {
 
   /// The JSON request with one of its arrays repeated 10, 100 or 1000 times.
   static func grow(_ json: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(json)) else { return json }
+    guard let object = try? JSONValue(parsing: json) else { return json }
     let factor = [10, 100, 1000][Int(generator.next() % 3)]
-    func walk(_ value: Any) -> Any {
-      if var dictionary = value as? [String: Any], let key = dictionary.keys.sorted().randomElement(using: &generator) {
-        dictionary[key] = walk(dictionary[key]!)
-        return dictionary
+    func walk(_ value: JSONValue) -> JSONValue {
+      if var members = value.members, !members.isEmpty {
+        let keys = members.map(\.key).sorted()
+        if let key = keys.randomElement(using: &generator), let index = members.lastIndex(where: { $0.key == key }) {
+          members[index].value = walk(members[index].value)
+        }
+        return .object(members)
       }
-      if let array = value as? [Any], !array.isEmpty {
-        if generator.next() % 2 == 0 { return Array(repeating: array, count: factor).flatMap { $0 } }
+      if let array = value.elements, !array.isEmpty {
+        if generator.next() % 2 == 0 { return .array(Array(repeating: array, count: factor).flatMap { $0 }) }
         var copy = array
         let index = Int(generator.next() % UInt64(array.count))
         copy[index] = walk(array[index])
-        return copy
+        return .array(copy)
       }
       return value
     }
-    guard let data = try? JSONSerialization.data(withJSONObject: walk(object)) else { return json }
-    return Array(data)
+    return walk(object).serialized
   }
 
   /// `hashValue` is seeded per process, which would make runs unrepeatable: FNV-1a is not.

@@ -27,7 +27,7 @@ public struct JSONToProtobuf: Sendable {
   }
 
   let messages: [String: Google_Protobuf_DescriptorProto]
-  private let enums: [String: [String: Int32]]
+  let enums: [String: [String: Int32]]
   private let inputTypes: [String: String]
   let outputTypes: [String: String]
 
@@ -96,27 +96,30 @@ public struct JSONToProtobuf: Sendable {
 
   /// Encodes a JSON object as the message `type` (".carbon.examples.v1.ConvertRequest").
   public func encode(json: [UInt8], type: String) throws -> [UInt8] {
-    let object: Any
+    // JSONValue, not JSONSerialization: numbers are read from their literal text, correctly
+    // rounded (Foundation's parser on Linux is not).
+    let object: JSONValue
     do {
-      object = try JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
+      object = try JSONValue(parsing: json)
     } catch {
-      // Foundation names the place ("around line 1, column 9") only in its debug description.
-      let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
-      throw EncodingError(path: "", message: "the request is not valid JSON: \(detail)")
+      throw EncodingError(path: "", message: "the request is not valid JSON: \(error)")
     }
     var out: [UInt8] = []
     try encodeMessage(object, type: type, path: "", into: &out)
     return out
   }
 
-  private func encodeMessage(_ value: Any, type: String, path: String, into out: inout [UInt8]) throws {
+  private func encodeMessage(_ value: JSONValue, type: String, path: String, into out: inout [UInt8]) throws {
     guard let descriptor = messages[type] else {
       // Well-known types (Timestamp, Struct …) have JSON forms of their own.
       throw EncodingError(path: path, message: "message type \(type) is not in the descriptor set", isUnsupported: true)
     }
-    guard let object = value as? [String: Any] else {
+    guard let members = value.members else {
       throw EncodingError(path: path, message: "expected a JSON object (\(Self.name(type))), got \(Self.describe(value))")
     }
+    // In key order, the last of duplicate keys winning (as JSONSerialization did).
+    var object: [String: JSONValue] = [:]
+    for member in members { object[member.key] = member.value }
     for key in object.keys.sorted() {
       let fieldPath = path.isEmpty ? key : path + "." + key
       // A renamed field's former name (`(carbon.domain.v1.formerly)`) is accepted for one release.
@@ -133,12 +136,12 @@ public struct JSONToProtobuf: Sendable {
           message: "no such field in \(Self.name(type)) (its fields: \(list))")
       }
       let item = object[key]!
-      if item is NSNull { continue }
+      if item == .null { continue }
       if messages[field.typeName]?.options.mapEntry == true {
         throw EncodingError(path: fieldPath, message: "map fields are not supported", isUnsupported: true)
       }
       if field.label == .repeated {
-        guard let array = item as? [Any] else {
+        guard let array = item.elements else {
           throw EncodingError(path: fieldPath, message: "expected a JSON array, got \(Self.describe(item))")
         }
         for (index, element) in array.enumerated() {
@@ -151,7 +154,7 @@ public struct JSONToProtobuf: Sendable {
   }
 
   private func encodeField(
-    _ value: Any, _ field: Google_Protobuf_FieldDescriptorProto, path: String, into out: inout [UInt8]
+    _ value: JSONValue, _ field: Google_Protobuf_FieldDescriptorProto, path: String, into out: inout [UInt8]
   ) throws {
     let number = UInt64(field.number)
     func key(_ wireType: UInt64) { Self.varint(number << 3 | wireType, into: &out) }
@@ -176,14 +179,14 @@ public struct JSONToProtobuf: Sendable {
       key(5)
       withUnsafeBytes(of: UInt32(truncatingIfNeeded: try Self.integer(value, path)).littleEndian) { out += $0 }
     case .bool:
-      guard Self.isBoolean(value), let flag = value as? Bool else {
+      guard case .bool(let flag) = value else {
         throw EncodingError(path: path, message: "expected true or false, got \(Self.describe(value))")
       }
       key(0)
       Self.varint(flag ? 1 : 0, into: &out)
     case .enum:
       key(0)
-      if let name = value as? String {
+      if case .string(let name) = value {
         guard let values = enums[field.typeName] else {
           throw EncodingError(path: path, message: "enum \(field.typeName) is not in the descriptor set", isUnsupported: true)
         }
@@ -196,13 +199,13 @@ public struct JSONToProtobuf: Sendable {
         Self.varint(try Self.integer(value, path), into: &out)
       }
     case .string:
-      guard let text = value as? String else {
+      guard case .string(let text) = value else {
         throw EncodingError(path: path, message: "expected a string, got \(Self.describe(value))")
       }
       key(2)
       Self.lengthDelimited(Array(text.utf8), into: &out)
     case .bytes:
-      guard let text = value as? String, let data = Data(base64Encoded: text) else {
+      guard case .string(let text) = value, let data = Data(base64Encoded: text) else {
         throw EncodingError(path: path, message: "expected bytes as a base64 string, got \(Self.describe(value))")
       }
       key(2)
@@ -217,56 +220,51 @@ public struct JSONToProtobuf: Sendable {
     }
   }
 
-  private static func double(_ value: Any, _ path: String) throws -> Double {
-    if let text = value as? String {
-      switch text {
-      case "NaN": return .nan
-      case "Infinity": return .infinity
-      case "-Infinity": return -.infinity
-      default: if let number = Double(text) { return number }
-      }
-    } else if let number = value as? NSNumber, !Self.isBoolean(value) {
-      return number.doubleValue
+  private static func double(_ value: JSONValue, _ path: String) throws -> Double {
+    switch value {
+    case .string("NaN"): return .nan
+    case .string("Infinity"): return .infinity
+    case .string("-Infinity"): return -.infinity
+    case .string(let text): if let number = Double(text) { return number }
+    case .number(let literal): if let number = Double(literal) { return number }
+    default: break
     }
     throw EncodingError(path: path, message: "expected a number, got \(describe(value))")
   }
 
-  /// Integers as proto3 JSON gives them: numbers, or decimal strings for 64-bit values.
-  /// Negative values are sign-extended to 64 bits, as protobuf encodes int32 and int64.
-  private static func integer(_ value: Any, _ path: String) throws -> UInt64 {
-    if let text = value as? String {
-      if let signed = Int64(text) { return UInt64(bitPattern: signed) }
-      if let unsigned = UInt64(text) { return unsigned }
-    } else if let number = value as? NSNumber, !Self.isBoolean(value) {
-      let double = number.doubleValue
-      guard double == double.rounded() else {
-        throw EncodingError(path: path, message: "expected an integer, got \(describe(value))")
-      }
-      return double < 0 ? UInt64(bitPattern: number.int64Value) : number.uint64Value
+  /// Integers as proto3 JSON gives them: numbers (`3`, `3.0`, `3e2`), or decimal strings for
+  /// 64-bit values. Negative values are sign-extended to 64 bits, as protobuf encodes int32
+  /// and int64.
+  private static func integer(_ value: JSONValue, _ path: String) throws -> UInt64 {
+    let text: String
+    switch value {
+    case .string(let string): text = string
+    case .number(let literal): text = literal
+    default: throw EncodingError(path: path, message: "expected an integer, got \(describe(value))")
+    }
+    if let signed = Int64(text) { return UInt64(bitPattern: signed) }
+    if let unsigned = UInt64(text) { return unsigned }
+    // An integral value written with a fraction or an exponent.
+    if case .number = value, let double = Double(text), double == double.rounded(), abs(double) < 0x1p63 {
+      return UInt64(bitPattern: Int64(double))
     }
     throw EncodingError(path: path, message: "expected an integer, got \(describe(value))")
   }
 
   /// A JSON value as an error message describes it: its kind, and the value when short.
-  static func describe(_ value: Any) -> String {
+  static func describe(_ value: JSONValue) -> String {
     switch value {
-    case is NSNull: return "null"
-    case let text as String: return "the string \(text.quoted)"
-    case is [Any]: return "an array"
-    case is [String: Any]: return "an object"
-    case let number as NSNumber where isBoolean(value): return number.boolValue ? "true" : "false"
-    case let number as NSNumber: return "the number \(number)"
-    default: return "\(type(of: value))"
+    case .null: return "null"
+    case .string(let text): return "the string \(text.quoted)"
+    case .array: return "an array"
+    case .object: return "an object"
+    case .bool(let flag): return flag ? "true" : "false"
+    case .number(let literal): return "the number \(literal)"
     }
   }
 
   /// A fully qualified type name without its leading dot.
   static func name(_ type: String) -> String { type.hasPrefix(".") ? String(type.dropFirst()) : type }
-
-  /// JSONSerialization gives numbers and booleans as NSNumber, and `1 as Any is Bool` holds:
-  /// only the boolean subclass tells `true` from `1`.
-  private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
-  private static func isBoolean(_ value: Any) -> Bool { ObjectIdentifier(type(of: value as AnyObject)) == booleanClass }
 
   /// Appends `value` as a protobuf base-128 varint.
   public static func varint(_ value: UInt64, into out: inout [UInt8]) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CarbonDomain
 import CarbonHostProtocol
 import Foundation
 
@@ -65,8 +66,9 @@ extension CarbonHub {
     /// Adds `NAME=PATH` file contents as string fields of the JSON request object.
     static func injectFileFields(_ fields: [String], into data: Data) throws -> String {
       guard !fields.isEmpty else { return String(decoding: data, as: UTF8.self) }
-      let parsed = data.isEmpty ? [:] : try JSONSerialization.jsonObject(with: data)
-      guard var object = parsed as? [String: Any] else {
+      // JSONValue keeps the request's numbers exactly as written (JSONSerialization does not).
+      var object = data.isEmpty ? JSONValue.object([]) : try JSONValue(parsing: data)
+      guard object.members != nil else {
         throw ValidationError("--file-field needs the JSON request to be an object")
       }
       for field in fields {
@@ -78,9 +80,9 @@ extension CarbonHub {
         guard let contents = FileManager.default.contents(atPath: path) else {
           throw ValidationError("--file-field \(name): cannot read \(path)")
         }
-        object[name] = String(decoding: contents, as: UTF8.self)
+        object.set(name, to: .string(String(decoding: contents, as: UTF8.self)))
       }
-      return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+      return String(decoding: object.serialized, as: UTF8.self)
     }
   }
 }
