@@ -65,7 +65,9 @@ public enum PluginExport {
           guard let instance else { return }
           Unmanaged<ModuleInstance>.fromOpaque(instance).release()
         },
-        call_bidi: driver.methodTable.contains { $0.kind == .bidiStreaming } ? bidiTrampoline : nil))
+        call_bidi: driver.methodTable.contains { $0.kind == .bidiStreaming } ? bidiTrampoline : nil,
+        // The kit reads and writes both (SwiftProtobuf's JSON).
+        encodings: UInt32(CARBON_ENCODINGS_PROTOBUF | CARBON_ENCODINGS_JSON)))
     return descriptor
   }
 }

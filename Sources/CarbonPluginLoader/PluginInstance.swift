@@ -54,11 +54,52 @@ public final class PluginInstance: @unchecked Sendable {
   public let library: PluginLibrary
   private let instance: UnsafeMutableRawPointer
   private let descriptor: carbon_plugin_descriptor
+  /// For a module that reads and writes protobuf only: converts JSON callers' requests and
+  /// the module's responses (nil when the module handles JSON itself).
+  private let jsonAdapter: JSONAdapter?
 
   init(library: PluginLibrary, instance: UnsafeMutableRawPointer) {
     self.library = library
     self.instance = instance
     self.descriptor = library.descriptor
+    jsonAdapter = PluginLibrary.acceptsJSON(library.descriptor) ? nil : JSONAdapter(descriptorSet: library.descriptorSet)
+  }
+
+  /// Proto3 JSON ↔ protobuf with the module's descriptor set (`encodings` without JSON).
+  private struct JSONAdapter {
+    let requests: JSONToProtobuf?
+    let responses: ProtobufToJSON?
+    let failure: String?
+
+    init(descriptorSet: [UInt8]) {
+      do {
+        (requests, responses) = (try JSONToProtobuf(descriptorSet: descriptorSet), try ProtobufToJSON(descriptorSet: descriptorSet))
+        failure = nil
+      } catch {
+        (requests, responses) = (nil, nil)
+        failure = "the module's descriptor set does not parse: \(error)"
+      }
+    }
+
+    func request(_ json: [UInt8], method: String) throws(PluginCallError) -> [UInt8] {
+      guard let requests else { throw PluginCallError(status: 13, message: failure ?? "", field: nil) }
+      do {
+        return try requests.encodeRequest(json: json, method: method)
+      } catch let error as JSONToProtobuf.EncodingError {
+        throw PluginCallError(status: 3, message: error.description, field: error.path.isEmpty ? nil : error.path)
+      } catch {
+        throw PluginCallError(status: 3, message: "\(error)", field: nil)
+      }
+    }
+
+    func response(_ protobuf: [UInt8], method: String) throws(PluginCallError) -> [UInt8] {
+      guard let responses else { throw PluginCallError(status: 13, message: failure ?? "", field: nil) }
+      do {
+        return try responses.encodeResponse(protobuf: protobuf, method: method)
+      } catch {
+        throw PluginCallError(status: 13, message: "the module's response cannot be written as JSON: \(error)", field: nil)
+      }
+    }
   }
 
   deinit { descriptor.shutdown(instance) }
@@ -67,7 +108,11 @@ public final class PluginInstance: @unchecked Sendable {
   public func call(_ path: String, request: [UInt8], encoding: WireEncoding = .protobuf)
     throws(PluginCallError) -> [UInt8]
   {
-    try invoke(path, request: request, encoding: encoding, emit: nil, emitContext: nil)
+    if encoding == .json, let jsonAdapter {
+      let response = try invoke(path, request: try jsonAdapter.request(request, method: path), encoding: .protobuf, emit: nil, emitContext: nil)
+      return try jsonAdapter.response(response, method: path)
+    }
+    return try invoke(path, request: request, encoding: encoding, emit: nil, emitContext: nil)
   }
 
   /// Calls a server-streaming method; `onMessage` gets each encoded response in order, on the
@@ -76,6 +121,24 @@ public final class PluginInstance: @unchecked Sendable {
     _ path: String, request: [UInt8], encoding: WireEncoding = .protobuf,
     onMessage: ([UInt8]) -> Bool
   ) throws(PluginCallError) {
+    if encoding == .json, let jsonAdapter {
+      let converted = try jsonAdapter.request(request, method: path)
+      var conversionError: PluginCallError?
+      do throws(PluginCallError) {
+        try callStreaming(path, request: converted, encoding: .protobuf) { message in
+          do throws(PluginCallError) {
+            return onMessage(try jsonAdapter.response(message, method: path))
+          } catch {
+            conversionError = error
+            return false
+          }
+        }
+      } catch {
+        throw conversionError ?? error
+      }
+      if let conversionError { throw conversionError }
+      return
+    }
     try withoutActuallyEscaping(onMessage) { onMessage throws(PluginCallError) in
       let sink = MessageSink(onMessage)
       let context = Unmanaged.passUnretained(sink).toOpaque()
@@ -94,6 +157,42 @@ public final class PluginInstance: @unchecked Sendable {
     guard let entry = PluginLibrary.bidiEntry(of: descriptor) else {
       throw PluginCallError(
         status: 12, message: "\(path): module '\(library.name)' has no call_bidi entry", field: nil)
+    }
+    if encoding == .json, let jsonAdapter {
+      // Each request converted as the module pulls it, each response as it emits it; the
+      // first failure ends the call with its status (the request's position in the field).
+      let failure = FirstFailure()
+      var position = 0
+      do throws(PluginCallError) {
+        try callBidi(
+          path, encoding: .protobuf,
+          receive: {
+            switch receive() {
+            case .message(let json):
+              defer { position += 1 }
+              do throws(PluginCallError) {
+                return .message(try jsonAdapter.request(json, method: path))
+              } catch {
+                failure.record(
+                  PluginCallError(status: error.status, message: "requests[\(position)]: \(error.message)", field: error.field.map { "requests[\(position)].\($0)" }))
+                return .cancelled
+              }
+            case let other: return other
+            }
+          },
+          onMessage: { message in
+            do throws(PluginCallError) {
+              return onMessage(try jsonAdapter.response(message, method: path))
+            } catch {
+              failure.record(error)
+              return false
+            }
+          })
+      } catch {
+        throw failure.error ?? error
+      }
+      if let error = failure.error { throw error }
+      return
     }
     let source = RequestSource(receive)
     let sink = MessageSink(onMessage)
@@ -166,6 +265,12 @@ public final class PluginInstance: @unchecked Sendable {
     guard let response = result.response else { return [] }
     return Array(UnsafeBufferPointer(start: response, count: result.response_length))
   }
+}
+
+/// The first conversion failure of a bidirectional call (written on the calling thread only).
+private final class FirstFailure {
+  private(set) var error: PluginCallError?
+  func record(_ error: PluginCallError) { if self.error == nil { self.error = error } }
 }
 
 /// What a bidirectional-streaming call's next request is.

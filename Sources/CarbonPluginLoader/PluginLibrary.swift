@@ -341,6 +341,15 @@ public final class PluginLibrary: @unchecked Sendable {
   /// module may declare (a module built against an older copy of the header has exactly this).
   static let baseDescriptorSize = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.call_bidi)!
 
+  /// Whether the module reads and writes proto3 JSON itself: its `encodings` field (when
+  /// `struct_size` covers it) is 0 or has `CARBON_ENCODINGS_JSON`. When not, `PluginInstance`
+  /// converts JSON calls with the descriptor set.
+  static func acceptsJSON(_ d: carbon_plugin_descriptor) -> Bool {
+    let end = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.encodings)! + MemoryLayout<UInt32>.size
+    guard Int(d.struct_size) >= end, d.encodings != 0 else { return true }
+    return d.encodings & UInt32(CARBON_ENCODINGS_JSON) != 0
+  }
+
   /// The descriptor's `call_bidi`, when its `struct_size` covers the field and it is set.
   static func bidiEntry(of d: carbon_plugin_descriptor) -> carbon_call_bidi_fn? {
     let end = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.call_bidi)! + MemoryLayout<carbon_call_bidi_fn?>.size

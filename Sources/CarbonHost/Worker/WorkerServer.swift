@@ -156,7 +156,7 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot confine the worker: \(failure)")))
       _exit(WorkerServer.exitLoadFailed)
     }
-    do {
+    do throws(PluginLoadError) {
       let library = try PluginLibrary(path: options.pluginPath, expectedSHA256: options.expectedSHA256)
       instance = try library.makeInstance(configJSON: configJSON, dataDirectory: options.dataDirectory)
       send(
@@ -165,11 +165,8 @@ private final class WorkerConnectionServer: @unchecked Sendable {
             name: library.name, version: library.version, summary: library.summary, abiVersion: library.abiVersion,
             sha256: library.sha256, methods: library.methods, descriptorSet: library.descriptorSet, processID: getpid(),
             confinement: report.description)))
-    } catch let error as PluginLoadError {
-      send(.loadFailed(error))
-      _exit(WorkerServer.exitLoadFailed)
     } catch {
-      send(.loadFailed(.workerFailed(module: options.pluginPath, reason: "cannot load: \(error)")))
+      send(.loadFailed(error))
       _exit(WorkerServer.exitLoadFailed)
     }
   }

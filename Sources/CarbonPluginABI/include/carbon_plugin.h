@@ -1,10 +1,13 @@
 /*
 ** carbon_plugin.h — the binary contract between the carbonhub host and a calculation module.
 **
-** A module is a shared library (.so) that exports exactly one C symbol:
+** A module is a shared library (.so) whose entry point is one C symbol:
 **
 **     const carbon_plugin_descriptor *carbon_plugin_entry(void);
 **
+** It is the only symbol the host looks up (a C module built with -fvisibility=hidden exports
+** nothing else; a Swift module also exports its runtime metadata, which the host ignores and
+** RTLD_LOCAL keeps out of other modules' way).
 ** The host dlopen()s the library (RTLD_NOW | RTLD_LOCAL), looks up that symbol, calls it once
 ** and reads the static descriptor it returns. Everything else the host learns about the module
 ** (its name, version, methods, protobuf schema) and every call it makes goes through that
@@ -112,6 +115,13 @@ typedef enum carbon_encoding {
   /** Proto3 JSON mapping of the same messages, UTF-8, not NUL-terminated. */
   CARBON_ENCODING_JSON = 1
 } carbon_encoding;
+
+/** Bits of carbon_plugin_descriptor.encodings: which encodings a module's call() and
+** call_bidi() accept. */
+enum {
+  CARBON_ENCODINGS_PROTOBUF = 1u << 0,
+  CARBON_ENCODINGS_JSON = 1u << 1
+};
 
 /** How a method answers. */
 typedef enum carbon_method_kind {
@@ -282,6 +292,20 @@ typedef struct carbon_plugin_descriptor {
   ** Must be safe to call concurrently. Never blocks indefinitely except inside receive and emit.
   */
   carbon_call_bidi_fn call_bidi;
+
+  /**
+  ** The encodings call() and call_bidi() accept: CARBON_ENCODINGS_* bits. 0 (and a module
+  ** built before this field) means both; a module must then read and write proto3 JSON as
+  ** well as protobuf.
+  ** CARBON_ENCODINGS_PROTOBUF alone: the host only ever calls the module with
+  ** CARBON_ENCODING_PROTOBUF. For a caller that sends proto3 JSON (Host/Invoke, `carbonhub
+  ** call`, `verify`), the host converts the request to protobuf with descriptor_set, and each
+  ** response back to proto3 JSON (proto field names, defaults left out). So a C module needs
+  ** only a protobuf library such as protobuf-c. A request that does not convert gets
+  ** INVALID_ARGUMENT naming the field before the module is called. Map fields convert; the
+  ** well-known types' JSON forms (Timestamp, Struct, wrappers…) do not.
+  */
+  uint32_t encodings;
 } carbon_plugin_descriptor;
 
 /** The signature of the entry symbol. */
