@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonHost
 import CarbonPluginLoader
 import Testing
@@ -54,6 +55,24 @@ struct DeploymentConfigTests {
     #expect(esca.configJSON == #"{"ef_policy":"GUIDELINES","thresholds":{"cap":45,"strict":true}}"#)
     #expect(config.modules.last?.enabled == false)
     #expect(config.modules.last?.configJSON == "{}")
+  }
+
+  /// A module's `config` reaches its `initialize` with every number as the file gives it (the
+  /// file is read through TOMLKit's JSON and `JSONValue`, never JSONSerialization's doubles).
+  @Test func moduleConfigNumbersReachTheModuleExactly() throws {
+    let config = try DeploymentConfig.parse(
+      toml: """
+        [modules.esca]
+        path = "libESCA.so"
+        [modules.esca.config]
+        factor = 15.341088000000001
+        rate = 0.1200192000000003
+        count = 12
+        """, defaults: DeploymentConfig(pluginDirectory: "/p", stateDirectory: "/s"))
+    let json = try JSONValue(parsing: Array(config.modules[0].configJSON.utf8))
+    #expect(json["factor"]?.doubleValue?.bitPattern == (15.341088000000001 as Double).bitPattern, "\(config.modules[0].configJSON)")
+    #expect(json["rate"]?.doubleValue?.bitPattern == (0.1200192000000003 as Double).bitPattern, "\(config.modules[0].configJSON)")
+    #expect(json["count"] == .number("12"))
   }
 
   @Test("errors name the offending key", arguments: [
