@@ -1,4 +1,5 @@
 import ArgumentParser
+import CarbonDomain
 import CarbonPluginLoader
 import Foundation
 
@@ -11,13 +12,16 @@ extension CarbonHub {
         embedded descriptor set declares every method, init accepts the config, every method
         answers an empty request, invalid protobuf and JSON give INVALID_ARGUMENT, an unknown
         method gives UNIMPLEMENTED, sample requests succeed, 8 concurrent threads agree, and
-        repeated calls do not grow the heap. Exit code 1 when a check fails.
+        repeated calls do not grow the heap. With --samples, every example also runs and its
+        answer is compared with its .expect.json. Exit code 1 when a check fails.
         """)
 
     @Argument(help: "Path of the plugin shared library (.so).")
     var plugin: String
 
-    @Option(name: .long, help: "Directory of sample requests named <Method>.json, expected to succeed.")
+    @Option(
+      name: .long,
+      help: "Directory of examples: <Method>[.<case>].json requests, each checked against its .expect.json (status, field, values).")
     var samples: String?
 
     @Option(name: .long, help: "JSON config given to init.")
@@ -54,7 +58,28 @@ extension CarbonHub {
       }
       let report = await checker.check(path: plugin)
       printOut(report.description)
-      if !report.passed { throw ExitCode(1) }
+      var passed = report.passed
+      if let samples { passed = try checkExamples(samples) && passed }
+      if !passed { throw ExitCode(1) }
+    }
+
+    /// Runs every `<Method>[.<case>].json` of `directory` and compares the answer with its
+    /// `.expect.json` (status, error field, values within tolerance), for a module in any
+    /// language. False when one does not match.
+    func checkExamples(_ directory: String) throws -> Bool {
+      let library = try PluginLibrary(path: plugin)
+      let data = FileManager.default.temporaryDirectory.appendingPathComponent("carbonhub-verify-\(UUID().uuidString)").path
+      try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+      defer { try? FileManager.default.removeItem(atPath: data) }
+      let instance = try library.makeInstance(configJSON: config, dataDirectory: data)
+      let (cases, problems) = try ExampleCase.check(directory: directory, on: instance)
+      if problems.isEmpty {
+        printOut("ok    examples: \(cases) case\(cases == 1 ? "" : "s") of \(directory) answer as their .expect.json says")
+        return true
+      }
+      printOut("FAIL  examples: \(problems.count) mismatch\(problems.count == 1 ? "" : "es") in \(cases) cases of \(directory)")
+      for problem in problems { printOut("      \(problem)") }
+      return false
     }
 
     /// The tunable that turns glibc's per-thread malloc caches off.

@@ -200,8 +200,29 @@ struct CommandLineTests {
 
     let good = try await carbonhub(["verify", try TestEnvironment.plugin("libgwp.so"), "--samples", TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples"])
     #expect(good.status == 0 && good.output.contains("conformant"), "\(good.output)")
+    #expect(good.output.contains("ok    examples: 3 cases"), "the C module's examples ran against their .expect.json: \(good.output)")
     let bad = try await carbonhub(["verify", try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory)])
     #expect(bad.status == 1 && bad.output.contains("NOT conformant"), "\(bad.output)")
+  }
+
+  /// Issue 24, point 4: "`verify` runs every `<Method>.<case>.json` and compares with its
+  /// `.expect.json`, for any language." A copy of the C module's examples with one expected
+  /// value and one expected status changed: verify fails and names both.
+  @Test func verifyComparesEveryExampleWithItsExpectation() async throws {
+    let examples = try TestEnvironment.temporaryDirectory("examples")
+    let source = TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples/"
+    for file in try FileManager.default.contentsOfDirectory(atPath: source) {
+      try FileManager.default.copyItem(atPath: source + file, toPath: examples + "/" + file)
+    }
+    // ToCo2e.json: 10 kg CH4 × 28 + 2 kg N2O × 265 + 100 kg CO2 = 910 kg CO2e (AR5); claim 911.
+    // ToCo2e.negative: claim success.
+    try #"{"values": {"total_co2e_kg": [911, 0.001]}}"#.write(toFile: examples + "/ToCo2e.expect.json", atomically: true, encoding: .utf8)
+    try #"{"status": "OK"}"#.write(toFile: examples + "/ToCo2e.negative.expect.json", atomically: true, encoding: .utf8)
+    let run = try await carbonhub(["verify", try TestEnvironment.plugin("libgwp.so"), "--samples", examples, "--leak-calls", "0"])
+    #expect(run.status == 1, "\(run.output)")
+    #expect(run.output.contains("FAIL  examples: 2 mismatches in 3 cases"), "\(run.output)")
+    #expect(run.output.contains("ToCo2e: total_co2e_kg = 910.0, expected 911.0 ± 0.001"), "\(run.output)")
+    #expect(run.output.contains("ToCo2e.negative: status INVALID_ARGUMENT, expected OK"), "\(run.output)")
   }
 
   /// The COP pool (SQLite backend) loses nothing committed and keeps no half import when the host

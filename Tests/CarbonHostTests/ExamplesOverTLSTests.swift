@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonHost
 import CarbonHostProtocol
 import CarbonPluginKit

@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginKit
 import Testing
 
