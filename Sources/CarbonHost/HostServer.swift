@@ -149,7 +149,18 @@ public final class HostServer: Sendable {
     defer { signals.forEach { $0.cancel() } }
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await self.server.serve() }
-      let address = try await listeningAddress
+      let address: String
+      do {
+        address = try await listeningAddress
+      } catch {
+        // The socket could not be bound: the serving task holds the cause.
+        do {
+          try await group.next()
+        } catch let cause {
+          throw Self.listenError(cause, address: config.listen)
+        }
+        throw error
+      }
       var metricsEndpoint: MetricsEndpoint?
       if let metricsListen = config.metricsListen {
         let endpoint = try await MetricsEndpoint(
@@ -175,6 +186,18 @@ public final class HostServer: Sendable {
     await registry.shutdown()
     await pluginThreads.shutdown()
     logger.info("stopped")
+  }
+
+  /// Why the server could not listen, in words an operator acts on; "address already in use"
+  /// named as such (it comes wrapped in the transport's errors).
+  static func listenError(_ cause: any Error, address: String) -> RPCError {
+    let text = String(reflecting: cause)
+    if text.contains("Address already in use") || text.contains("errno: \(EADDRINUSE)") {
+      return RPCError(
+        code: .unavailable,
+        message: "cannot listen on \(address): address already in use (another carbonhub or another program holds this port; stop it, or choose another with --listen or `listen`)")
+    }
+    return RPCError(code: .unavailable, message: "cannot listen on \(address): \(cause)")
   }
 
   /// The bound address of the metrics endpoint once listening (nil without `metrics_listen`).

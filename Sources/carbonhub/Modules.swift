@@ -33,7 +33,9 @@ extension CarbonHub {
         case .restarting: state = "RESTARTING"
         default: state = "unknown"
         }
-        printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))")
+        // A module that never loaded has no ABI version or digest to show: its reason says why.
+        let identity = module.abiVersion == 0 && module.sha256.isEmpty ? "" : "\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))"
+        printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\(identity)")
         if !module.failureReason.isEmpty { printOut("  reason: \(module.failureReason)") }
         // The host shows allow-lists (and paths) to admins only; others see neither.
         let allow = module.allowAny ? "any caller" : module.allow.isEmpty ? "(shown to admins only)" : module.allow.joined(separator: ", ")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CarbonHost
 import Foundation
+import GRPCCore
 import Logging
 
 extension CarbonHub {
@@ -30,6 +31,11 @@ extension CarbonHub {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @Option(
+      name: .customLong("pid-file"),
+      help: "Write the process id here once the server listens; removed at exit. (With NOTIFY_SOCKET set, systemd is also told READY=1.)")
+    var pidFile: String?
 
     func run() async throws {
       LoggingSystem.bootstrap { label in
@@ -63,6 +69,20 @@ extension CarbonHub {
       let server = try HostServer(config: deployment, logger: logger)
       let tls = server.tls
       let modules = server.registry.all
+      let readiness = Readiness(pidFile: pidFile)
+      defer { readiness.stopping() }
+      do {
+        try await serve(server, tls: tls, modules: modules, readiness: readiness, logger: logger)
+      } catch let error as RPCError {
+        // "cannot listen on …: address already in use" reads best without a status prefix.
+        printError("carbonhub serve: \(error.message)")
+        throw ExitCode(1)
+      }
+    }
+
+    private func serve(
+      _ server: HostServer, tls: HostServer.TLSFiles?, modules: [ModuleRegistry.Module], readiness: Readiness, logger: Logger
+    ) async throws {
       try await server.run { address in
         var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]
         if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }
@@ -75,6 +95,11 @@ extension CarbonHub {
         }
         if let metrics = server.metricsListeningAddress { lines.append("  metrics: http://\(metrics)/metrics") }
         printError(lines.joined(separator: "\n"))
+        do {
+          try readiness.ready(status: "serving on \(address)")
+        } catch {
+          logger.error("\(error)")
+        }
       }
     }
   }

@@ -205,6 +205,61 @@ struct CommandLineTests {
     #expect(bad.status == 1 && bad.output.contains("NOT conformant"), "\(bad.output)")
   }
 
+  /// Issue 24, point 6: "`serve` says 'address already in use'; failed modules listed with
+  /// their reason only; `serve --pid-file` and a readiness notification (systemd `sd_notify`
+  /// when `NOTIFY_SOCKET` is set)."
+  @Test func serveTellsItsSupervisorAndSaysWhenThePortIsTaken() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("ready")
+    // systemd's side: a Unix datagram socket named by NOTIFY_SOCKET.
+    let socketPath = directory + "/notify"
+    let listener = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socketPath.utf8) + [0]) }
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    #expect(bound == 0)
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    func receive() -> String {
+      var buffer = [UInt8](repeating: 0, count: 512)
+      let count = recv(listener, &buffer, buffer.count, 0)
+      return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
+    }
+
+    let pidFile = directory + "/carbonhub.pid"
+    let deployment = directory + "/deployment.toml"
+    try """
+      plugin_dir = "\(TestEnvironment.pluginDirectory)"
+      [modules.units]
+      path = "libExampleUnits.so"
+      [modules.ghost]
+      path = "libNoSuchPlugin.so"
+      """.write(toFile: deployment, atomically: true, encoding: .utf8)
+    let server = try ServeProcess(
+      arguments: ["--config", deployment, "--pid-file", pidFile], environment: ["NOTIFY_SOCKET": socketPath])
+    let ready = receive()
+    #expect(ready.contains("READY=1") && ready.contains("MAINPID=\(server.process.processIdentifier)"), "\(ready)")
+    #expect(ready.contains("STATUS=serving on \(server.address)"), "\(ready)")
+    #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(server.process.processIdentifier)\n")
+
+    // A module that never loaded: its name, FAILED and the reason, no "abi 0 sha256 ".
+    let modules = try await carbonhub(["modules", "--server", server.address, "--state-dir", server.stateDirectory])
+    #expect(modules.output.contains("ghost\t-\tFAILED\n  reason: "), "\(modules.output)")
+    #expect(!modules.output.contains("abi 0"), "\(modules.output)")
+
+    // A second server on the same port.
+    let second = try await carbonhub(["serve", "--listen", server.address, "--state-dir", directory + "/second"])
+    #expect(second.status == 1, "\(second.output)")
+    #expect(second.output.contains("carbonhub serve: cannot listen on \(server.address): address already in use"), "\(second.output)")
+
+    #expect(server.terminate() == 0)
+    #expect(receive().contains("STOPPING=1"))
+    #expect(!FileManager.default.fileExists(atPath: pidFile), "the pid file goes with the process")
+  }
+
   /// Issue 24, point 4: "`verify` runs every `<Method>.<case>.json` and compares with its
   /// `.expect.json`, for any language." A copy of the C module's examples with one expected
   /// value and one expected status changed: verify fails and names both.
