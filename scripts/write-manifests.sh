@@ -6,6 +6,9 @@
 # dependency's libGRDB-dynamic.so) are told apart from the ELF file and skipped, never loaded.
 # Run it after every build of the plugins: the host refuses a plugin whose bytes differ from its
 # manifest. Uses $CARBONHUB, else DIR/carbonhub, else the Swift build's carbonhub.
+# Signed when asked: CARBONHUB_SIGN_KEY=NAME.key (from `carbonhub plugin keygen NAME`) makes every
+# manifest name the publisher NAME and signs it (<lib>.manifest.sig), so that a deployment with
+# `require_signature = true` and NAME in [trust.publishers] loads the build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: write-manifests.sh DIR [FILE...]}
@@ -27,4 +30,17 @@ else
   files=("$dir"/*.so)
 fi
 [[ ${#files[@]} -gt 0 ]] || { echo "write-manifests.sh: no *.so in $dir" >&2; exit 0; }
-"$carbonhub" plugin manifest --only-plugins "${files[@]}"
+key=${CARBONHUB_SIGN_KEY:-}
+if [[ -z "$key" ]]; then
+  "$carbonhub" plugin manifest --only-plugins "${files[@]}"
+  exit 0
+fi
+[[ -r "$key" ]] || { echo "write-manifests.sh: cannot read the signing key $key" >&2; exit 1; }
+publisher=$(basename "$key" .key)
+"$carbonhub" plugin manifest --only-plugins --publisher "$publisher" "${files[@]}"
+for file in "${files[@]}"; do
+  # Only the files that got a manifest are plugins (dependencies were skipped).
+  if [[ -f "$file.manifest.json" ]]; then
+    "$carbonhub" plugin sign --key "$key" "$file"
+  fi
+done

@@ -260,6 +260,40 @@ struct CommandLineTests {
     #expect(!FileManager.default.fileExists(atPath: pidFile), "the pid file goes with the process")
   }
 
+  /// Issue 24, point 6: "how to vouch for vendor plugins under `require_signature` (sign a
+  /// manifest of a binary one did not build), the repository's own plugins signed at build time
+  /// with a development key when asked." A build signed by write-manifests.sh with
+  /// CARBONHUB_SIGN_KEY passes a require_signature check; the same binary unsigned does not;
+  /// a changed byte after signing is refused.
+  @Test func aBuildIsSignedWhenAskedAndPassesRequireSignature() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("signed-build")
+    let plugin = try TestEnvironment.copyPlugin("libgwp.so", to: directory)
+    _ = try await carbonhub(["plugin", "keygen", "--out", directory + "/devbuild"])
+    let check = ["plugin", "verify", plugin, "--require-signature", "--trust", "devbuild=\(directory)/devbuild.pub"]
+
+    let unsigned = try await runProcess(
+      "/bin/bash", [TestEnvironment.repositoryRoot + "/scripts/write-manifests.sh", directory],
+      environment: ["CARBONHUB": Self.executable])
+    #expect(unsigned.status == 0, "\(unsigned.output)")
+    let refused = try await carbonhub(check)
+    #expect(refused.status != 0 && refused.output.contains("require_signature"), "\(refused.output)")
+
+    let signed = try await runProcess(
+      "/bin/bash", [TestEnvironment.repositoryRoot + "/scripts/write-manifests.sh", directory],
+      environment: ["CARBONHUB": Self.executable, "CARBONHUB_SIGN_KEY": directory + "/devbuild.key"])
+    #expect(signed.status == 0 && FileManager.default.fileExists(atPath: plugin + ".manifest.sig"), "\(signed.output)")
+    let accepted = try await carbonhub(check)
+    #expect(accepted.status == 0 && accepted.output.contains("manifest signed by 'devbuild'"), "\(accepted.output)")
+
+    // The signature vouches for these bytes only.
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: plugin))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data([0]))
+    try handle.close()
+    let changed = try await carbonhub(check)
+    #expect(changed.status != 0 && changed.output.contains("is not the binary its manifest describes"), "\(changed.output)")
+  }
+
   /// Issue 24, point 4: "`verify` runs every `<Method>.<case>.json` and compares with its
   /// `.expect.json`, for any language." A copy of the C module's examples with one expected
   /// value and one expected status changed: verify fails and names both.
