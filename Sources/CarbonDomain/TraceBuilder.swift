@@ -33,6 +33,27 @@ public struct TraceBuilder: Sendable {
     return value
   }
 
+  /// Records a term in a unit the domain's `Unit` does not list (a module's own, e.g. "km" or
+  /// "t C/km"): `unit_symbol` carries it and `unit` is UNIT_UNSPECIFIED. A symbol the domain
+  /// does list ("t CO2e") is recorded as that unit instead, so that one unit has one spelling.
+  @discardableResult
+  public mutating func term(
+    _ name: String, _ value: Double, unitSymbol: String, formula: String = "", source: String = ""
+  ) -> Double {
+    let symbol = String(unitSymbol.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    if let unit = MeasurementUnit(symbol: symbol) {
+      return term(name, value, unit, formula: formula, source: source)
+    }
+    var term = TraceTerm()
+    term.name = name
+    term.value = value
+    term.unitSymbol = symbol
+    term.formula = formula
+    term.source = source
+    trace.terms.append(term)
+    return value
+  }
+
   /// Records a reference data set (once per name).
   public mutating func dataSet(_ version: DataSetVersion) {
     guard !trace.dataSets.contains(where: { $0.name == version.name }) else { return }

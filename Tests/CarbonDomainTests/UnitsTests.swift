@@ -172,3 +172,25 @@ struct ReferenceTableTests {
     #expect(built.rules.first?.rule == "cap")
   }
 }
+
+/// Issue 24, point 5: "a way for a module to name units the domain does not list (a unit symbol
+/// string beside the enum in trace terms)".
+@Suite("Units the domain does not list")
+struct UnitSymbolTests {
+  @Test func aModuleNamesItsOwnUnitAndTheDomainsKeepTheirEnum() throws {
+    var trace = TraceBuilder(method: "hedge", version: "1")
+    #expect(trace.term("hedge_length", 2.5, unitSymbol: " km ") == 2.5)
+    trace.term("stock_per_length", 0.8, unitSymbol: "t C/km")
+    trace.term("total", 7.3, unitSymbol: "t CO2e/yr")
+    let terms = trace.build().terms
+    #expect(terms[0].unit == .unspecified && terms[0].unitSymbol == "km")
+    #expect(terms[1].unit == .unspecified && terms[1].unitSymbol == "t C/km")
+    #expect(terms[2].unit == .tCo2EPerYr && terms[2].unitSymbol.isEmpty, "a listed unit keeps its enum value")
+    #expect(MeasurementUnit(symbol: "t C/ha/yr") == .tCPerHaPerYr)
+    #expect(MeasurementUnit(symbol: "furlong") == nil)
+    // Every listed unit reads back from its own symbol (no two units share one).
+    for unit in MeasurementUnit.allCases where unit != .unspecified && !unit.symbol.isEmpty && unit.symbol != "?" {
+      #expect(MeasurementUnit(symbol: unit.symbol) == unit, "\(unit)")
+    }
+  }
+}

@@ -41,6 +41,11 @@ public nonisolated struct Carbon_Domain_V1_TraceTerm: Sendable {
   /// Where a reference value came from (data file and table), empty for computed terms.
   public var source: String = String()
 
+  /// The unit's symbol when `unit` has no value for it (then UNIT_UNSPECIFIED), e.g. "km" or
+  /// "t C/km" for a module's own quantities; empty when `unit` names the unit. Written as the
+  /// domain's symbols are ("t CO2e/yr": units, "/" and spaces).
+  public var unitSymbol: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -135,7 +140,7 @@ fileprivate nonisolated let _protobuf_package = "carbon.domain.v1"
 
 nonisolated extension Carbon_Domain_V1_TraceTerm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TraceTerm"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0\u{1}unit\0\u{1}formula\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0\u{1}unit\0\u{1}formula\0\u{1}source\0\u{3}unit_symbol\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -148,6 +153,7 @@ nonisolated extension Carbon_Domain_V1_TraceTerm: SwiftProtobuf.Message, SwiftPr
       case 3: try { try decoder.decodeSingularEnumField(value: &self.unit) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.formula) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.unitSymbol) }()
       default: break
       }
     }
@@ -169,6 +175,9 @@ nonisolated extension Carbon_Domain_V1_TraceTerm: SwiftProtobuf.Message, SwiftPr
     if !self.source.isEmpty {
       try visitor.visitSingularStringField(value: self.source, fieldNumber: 5)
     }
+    if !self.unitSymbol.isEmpty {
+      try visitor.visitSingularStringField(value: self.unitSymbol, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -178,6 +187,7 @@ nonisolated extension Carbon_Domain_V1_TraceTerm: SwiftProtobuf.Message, SwiftPr
     if lhs.unit != rhs.unit {return false}
     if lhs.formula != rhs.formula {return false}
     if lhs.source != rhs.source {return false}
+    if lhs.unitSymbol != rhs.unitSymbol {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
