@@ -19,7 +19,7 @@ extension CarbonHub {
         signature of the manifest's exact bytes by a publisher key. The host checks both before
         dlopen: see the deployment file's [trust] table.
         """,
-      subcommands: [Keygen.self, Manifest.self, Sign.self, Check.self])
+      subcommands: [Keygen.self, Manifest.self, Sign.self, Check.self, New.self])
   }
 }
 
