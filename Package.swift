@@ -3,10 +3,18 @@
 // them over TLS gRPC. See README.md for the tour and DESIGN notes in docs/.
 import PackageDescription
 
+/// A product of the plugin SDK (sdk/carbonhub-sdk): the ABI header, the domain types, the kit.
+func sdk(_ name: String) -> Target.Dependency { .product(name: name, package: "carbonhub-sdk") }
+
+/// A plugin library exports its entry point and nothing else (sdk/carbonhub-sdk/plugin-exports.map).
+let pluginLinkerSettings: [LinkerSetting] = [
+  .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/sdk/carbonhub-sdk/plugin-exports.map"], .when(platforms: [.linux]))
+]
+
 /// Every Swift plugin is built on the kit and the shared domain types, nothing else of ours.
 let pluginDependencies: [Target.Dependency] = [
-  "CarbonPluginKit",
-  "CarbonDomain",
+  sdk("CarbonPluginKit"),
+  sdk("CarbonDomain"),
   .product(name: "SwiftProtobuf", package: "swift-protobuf"),
 ]
 
@@ -16,8 +24,6 @@ let package = Package(
   products: [
     .executable(name: "carbonhub", targets: ["carbonhub"]),
     .executable(name: "carbonhub-bench", targets: ["CarbonBench"]),
-    .library(name: "CarbonDomain", targets: ["CarbonDomain"]),
-    .library(name: "CarbonPluginKit", targets: ["CarbonPluginKit"]),
     .library(name: "CarbonHost", targets: ["CarbonHost"]),
     // Plugins: each is a shared library the host dlopens; build one with
     // `swift build --product <Name>`.
@@ -29,6 +35,9 @@ let package = Package(
     .library(name: "COPVivier", type: .dynamic, targets: ["COPVivier"]),
   ],
   dependencies: [
+    // The plugin SDK (ABI header, domain types, kit): the product's plugins use it as any
+    // out-of-tree module does.
+    .package(path: "sdk/carbonhub-sdk"),
     .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
     .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
     .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
@@ -46,40 +55,13 @@ let package = Package(
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
   ],
   targets: [
-    // The C plugin ABI: the only thing host and plugins share at the binary level.
-    .target(name: "CarbonPluginABI", path: "Sources/CarbonPluginABI"),
-
-    // Shared domain types (units, gases, GWP sets, periods, territories, sectors, land uses,
-    // calculation traces) and their generated protobuf code.
-    .target(
-      name: "CarbonDomain",
-      dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
-      path: "Sources/CarbonDomain",
-      resources: [
-        .embedInCode("Data/regions.csv"),
-        .embedInCode("Data/departments.csv"),
-        .embedInCode("Data/gwp-sets.csv"),
-      ]
-    ),
-
-    // The Swift SDK for plugin authors.
-    .target(
-      name: "CarbonPluginKit",
-      dependencies: [
-        "CarbonPluginABI",
-        "CarbonDomain",
-        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-      ],
-      path: "Sources/CarbonPluginKit"
-    ),
-
     // The host side of the ABI: opens, validates and calls plugin libraries; checks their
     // conformance. Depends on the ABI header only (never on the plugin kit).
     .target(
       name: "CarbonPluginLoader",
       dependencies: [
-        "CarbonPluginABI",
-        "CarbonDomain",
+        sdk("CarbonPluginABI"),
+        sdk("CarbonDomain"),
         "CHeapStats",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -113,7 +95,7 @@ let package = Package(
     .target(
       name: "CarbonHost",
       dependencies: [
-        "CarbonDomain",
+        sdk("CarbonDomain"),
         "CarbonPluginLoader",
         "CarbonHostProtocol",
         "CWorkerSandbox",
@@ -156,9 +138,9 @@ let package = Package(
       name: "CarbonBench",
       dependencies: [
         "CarbonHost",
-        "CarbonPluginKit",
+        sdk("CarbonPluginKit"),
         "CarbonPluginLoader",
-        "CarbonDomain",
+        sdk("CarbonDomain"),
         "ExampleUnitsModule",
         // Only to build the streaming-batch requests from the sample JSON; the calls go through
         // the dlopen'd libESCA.so / libSOBAC.so like the host's.
@@ -185,8 +167,9 @@ let package = Package(
     ),
     .target(
       name: "ExampleUnits",
-      dependencies: ["ExampleUnitsModule", "CarbonPluginKit"],
-      path: "Plugins/examples/units-swift/Entry"
+      dependencies: ["ExampleUnitsModule", sdk("CarbonPluginKit")],
+      path: "Plugins/examples/units-swift/Entry",
+      linkerSettings: pluginLinkerSettings
     ),
 
     // ESCA (2BS guidelines V7): soil-carbon accumulation bonus in the RED biofuel formula.
@@ -200,7 +183,9 @@ let package = Package(
         .embedInCode("Data/ipcc-2019-cropland-factors.csv"), .embedInCode("Data/esca-annex3-regional-csr.csv"),
       ]
     ),
-    .target(name: "ESCA", dependencies: ["ESCAModule", "CarbonPluginKit"], path: "Plugins/ESCA/Entry"),
+    .target(
+      name: "ESCA", dependencies: ["ESCAModule", sdk("CarbonPluginKit")], path: "Plugins/ESCA/Entry",
+      linkerSettings: pluginLinkerSettings),
 
     // SOBAC'ECO-TMM (Label Bas-Carbone): farm input-reduction projects.
     .target(
@@ -216,7 +201,9 @@ let package = Package(
         .embedInCode("Data/ift-fruit.csv"),
       ]
     ),
-    .target(name: "SOBAC", dependencies: ["SOBACModule", "CarbonPluginKit"], path: "Plugins/SOBAC/Entry"),
+    .target(
+      name: "SOBAC", dependencies: ["SOBACModule", sdk("CarbonPluginKit")], path: "Plugins/SOBAC/Entry",
+      linkerSettings: pluginLinkerSettings),
 
     // ALDO (ADEME): carbon flux by land use for a territory.
     .target(
@@ -240,7 +227,9 @@ let package = Package(
         .copy("Territory"),
       ]
     ),
-    .target(name: "ALDO", dependencies: ["ALDOModule", "CarbonPluginKit"], path: "Plugins/ALDO/Entry"),
+    .target(
+      name: "ALDO", dependencies: ["ALDOModule", sdk("CarbonPluginKit")], path: "Plugins/ALDO/Entry",
+      linkerSettings: pluginLinkerSettings),
 
     // SNBC alignment: a company's trajectory against the national carbon budgets.
     .target(
@@ -253,7 +242,9 @@ let package = Package(
         .embedInCode("Data/snbc-annex-values.csv"), .embedInCode("Data/snbc-combinations.csv"),
       ]
     ),
-    .target(name: "SNBC", dependencies: ["SNBCModule", "CarbonPluginKit"], path: "Plugins/SNBC/Entry"),
+    .target(
+      name: "SNBC", dependencies: ["SNBCModule", sdk("CarbonPluginKit")], path: "Plugins/SNBC/Entry",
+      linkerSettings: pluginLinkerSettings),
 
     // COP "vivier": the regional pool of ecological-planning projects (persistent register).
     .target(
@@ -273,12 +264,14 @@ let package = Package(
         .embedInCode("Data/csv-columns.csv"),
       ]
     ),
-    .target(name: "COPVivier", dependencies: ["COPVivierModule", "CarbonPluginKit"], path: "Plugins/COPVivier/Entry"),
+    .target(
+      name: "COPVivier", dependencies: ["COPVivierModule", sdk("CarbonPluginKit")], path: "Plugins/COPVivier/Entry",
+      linkerSettings: pluginLinkerSettings),
 
     // Tests.
     .testTarget(
       name: "CarbonDomainTests",
-      dependencies: ["CarbonDomain"],
+      dependencies: [sdk("CarbonDomain")],
       path: "Tests/CarbonDomainTests"
     ),
     // Fast: manifests, signatures, trust policy and the ELF reader, no plugin built.
@@ -291,7 +284,7 @@ let package = Package(
       name: "CarbonPluginKitTests",
       dependencies: [
         "CarbonTestSupport",
-        "CarbonPluginKit", "CarbonDomain", "CarbonPluginLoader", "ExampleUnitsModule",
+        sdk("CarbonPluginKit"), sdk("CarbonDomain"), "CarbonPluginLoader", "ExampleUnitsModule",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/CarbonPluginKitTests"
@@ -300,25 +293,25 @@ let package = Package(
       name: "ESCATests",
       dependencies: [
         "CarbonTestSupport",
-        "ESCAModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "ESCAModule", sdk("CarbonPluginKit"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/ESCATests"
     ),
     .testTarget(
-      name: "COPVivierTests", dependencies: ["CarbonTestSupport", "COPVivierModule", "CarbonPluginKit", "CarbonDomain"],
+      name: "COPVivierTests", dependencies: ["CarbonTestSupport", "COPVivierModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")],
       path: "Tests/COPVivierTests"
     ),
     .testTarget(
-      name: "SOBACTests", dependencies: ["CarbonTestSupport", "SOBACModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/SOBACTests"
+      name: "SOBACTests", dependencies: ["CarbonTestSupport", "SOBACModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")], path: "Tests/SOBACTests"
     ),
     .testTarget(
-      name: "ALDOTests", dependencies: ["CarbonTestSupport", "ALDOModule", "CarbonPluginKit", "CarbonDomain"], path: "Tests/ALDOTests"
+      name: "ALDOTests", dependencies: ["CarbonTestSupport", "ALDOModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")], path: "Tests/ALDOTests"
     ),
     .testTarget(
       name: "SNBCTests",
       dependencies: [
         "CarbonTestSupport",
-        "SNBCModule", "CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "SNBCModule", sdk("CarbonPluginKit"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/SNBCTests"
     ),
@@ -327,8 +320,8 @@ let package = Package(
       dependencies: [
         "CarbonHost",
         "CarbonHostProtocol",
-        "CarbonDomain",
-        "CarbonPluginKit",
+        sdk("CarbonDomain"),
+        sdk("CarbonPluginKit"),
         "CarbonPluginLoader",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

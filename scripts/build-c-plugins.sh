@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: build-c-plugins.sh PLUGIN_DIR [FIXTURE_DIR]}
 fixtures=${2:-}
 cc=${CC:-gcc}
-abi="$root/Sources/CarbonPluginABI/include"
+abi="$root/sdk/include"
 flags=(-O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -I"$abi")
 
 mkdir -p "$out"

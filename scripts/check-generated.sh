@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/generate-protos.sh
-generated=(Sources/CarbonDomain/Generated Sources/CarbonHostProtocol/Generated Tests/CarbonHostTests/Generated
+generated=(sdk/carbonhub-sdk/Sources/CarbonDomain/Generated Sources/CarbonHostProtocol/Generated Tests/CarbonHostTests/Generated
   Benchmarks/CarbonBench/Generated
   Plugins/examples/gwp-c/generated)
 while IFS= read -r list; do generated+=("$(dirname "$list")/Generated"); done < <(find Plugins -name protos.list)

@@ -87,8 +87,8 @@ if [[ -n "$only" ]]; then
 fi
 
 # Shared domain types.
-rm -rf Sources/CarbonDomain/Generated
-swift_messages Sources/CarbonDomain/Generated Public "" $domain_files
+rm -rf sdk/carbonhub-sdk/Sources/CarbonDomain/Generated
+swift_messages sdk/carbonhub-sdk/Sources/CarbonDomain/Generated Public "" $domain_files
 
 # Host's own services (host API, health, reflection): server and client stubs.
 rm -rf Sources/CarbonHostProtocol/Generated

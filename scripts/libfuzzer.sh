@@ -14,7 +14,7 @@ target=${2:-gwp}
 out=.build/libfuzzer
 mkdir -p "$out/corpus"
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE
-  -ISources/CarbonPluginABI/include)
+  -Isdk/include)
 if [[ "$target" == bidi-sum ]]; then
   mkdir -p "$out/corpus-bidi"
   clang "${flags[@]}" -o "$out/bidi_fuzz" Tests/Fuzz/abi_fuzz.c Tests/Fixtures/broken-plugins/bidi_sum.c
@@ -24,7 +24,7 @@ if [[ "$target" == bidi-sum ]]; then
 fi
 gen=Plugins/examples/gwp-c/generated
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE \
-  -ISources/CarbonPluginABI/include -I"$gen" -o "$out/gwp_fuzz" \
+  -Isdk/include -I"$gen" -o "$out/gwp_fuzz" \
   Tests/Fuzz/abi_fuzz.c Plugins/examples/gwp-c/gwp_plugin.c \
   "$gen/carbon/examples/v1/gwp.pb-c.c" "$gen/carbon/domain/v1/gas.pb-c.c" -l:libprotobuf-c.so.1 -lm
 for sample in Plugins/examples/gwp-c/examples/*.json; do
