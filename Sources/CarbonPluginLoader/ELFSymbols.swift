@@ -16,6 +16,13 @@ public struct ELFSymbols: Sendable, Equatable {
   /// Names of the symbols the library defines and exports (global or weak binding, default or
   /// protected visibility, defined in a section of the file).
   public let exported: Set<String>
+  /// True when the library imports the Swift runtime (an undefined `swift_…` symbol, such as
+  /// `swift_retain`): a Swift module, which only works with the Swift runtime it was built for.
+  public let importsSwiftRuntime: Bool
+  /// The Swift toolchain that built the library, as its `.comment` section records it: the
+  /// toolchain's clang line ("clang version 21.0.0 (https://github.com/swiftlang/llvm-project.git
+  /// 11673e66…)"), nil when the section names no Swift toolchain.
+  public let swiftToolchain: String?
 
   /// Reads the exported dynamic symbols through `read(offset, count)`, which returns exactly
   /// `count` bytes at `offset` or nil. Nil when the bytes are not a readable 64-bit
@@ -35,6 +42,7 @@ public struct ELFSymbols: Sendable, Equatable {
     else { return nil }
 
     struct Section {
+      let name: Int
       let type: UInt32
       let offset: UInt64
       let size: UInt64
@@ -44,7 +52,7 @@ public struct ELFSymbols: Sendable, Equatable {
     let all = (0..<sectionCount).map { index -> Section in
       let base = index * sectionEntrySize
       return Section(
-        type: Self.u32(sections, base + 4), offset: Self.u64(sections, base + 24), size: Self.u64(sections, base + 32),
+        name: Int(Self.u32(sections, base)), type: Self.u32(sections, base + 4), offset: Self.u64(sections, base + 24), size: Self.u64(sections, base + 32),
         link: Int(Self.u32(sections, base + 40)), entrySize: Self.u64(sections, base + 56))
     }
     let dynamicSymbolTableType: UInt32 = 11  // SHT_DYNSYM
@@ -57,6 +65,7 @@ public struct ELFSymbols: Sendable, Equatable {
     else { return nil }
 
     var exported = Set<String>()
+    var importsSwiftRuntime = false
     let entrySize = Int(symbolSection.entrySize)
     // Entry 0 is the reserved undefined symbol.
     for index in 1..<max(1, symbols.count / entrySize) {
@@ -66,12 +75,32 @@ public struct ELFSymbols: Sendable, Equatable {
       let visibility = symbols[base + 5] & 0x3
       let sectionIndex = Self.u16(symbols, base + 6)
       // GLOBAL (1) or WEAK (2); DEFAULT (0) or PROTECTED (3) visibility; SHN_UNDEF (0) means imported.
-      guard binding == 1 || binding == 2, visibility == 0 || visibility == 3, sectionIndex != 0 else { continue }
+      guard binding == 1 || binding == 2, visibility == 0 || visibility == 3 else { continue }
       let nameOffset = Int(Self.u32(symbols, base))
       guard nameOffset < strings.count, let end = strings[nameOffset...].firstIndex(of: 0) else { continue }
-      exported.insert(String(decoding: strings[nameOffset..<end], as: UTF8.self))
+      let name = strings[nameOffset..<end]
+      if sectionIndex == 0 {
+        if !importsSwiftRuntime && name.starts(with: Array("swift_".utf8)) { importsSwiftRuntime = true }
+        continue
+      }
+      exported.insert(String(decoding: name, as: UTF8.self))
     }
     self.exported = exported
+    self.importsSwiftRuntime = importsSwiftRuntime
+
+    // `.comment`: NUL-separated producer strings (the linker keeps one copy of each).
+    var toolchain: String?
+    let shstrndx = Int(Self.u16(header, 0x3E))
+    if shstrndx < all.count, all[shstrndx].size < 1 << 20, let names = read(all[shstrndx].offset, Int(all[shstrndx].size)) {
+      let comment = all.first { section in
+        section.name < names.count && names[section.name...].prefix(9).elementsEqual(Array(".comment\0".utf8))
+      }
+      if let comment, comment.size < 1 << 16, let text = read(comment.offset, Int(comment.size)) {
+        toolchain = text.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+          .first { $0.contains("swiftlang/llvm-project") || $0.contains("apple/llvm-project") }
+      }
+    }
+    swiftToolchain = toolchain
   }
 
   /// Reads a file's exported dynamic symbols; nil when it cannot be opened or is not a
@@ -100,6 +129,18 @@ public struct ELFSymbols: Sendable, Equatable {
       }
       return bytes
     }
+  }
+
+  /// The toolchain that built this running executable (nil when it cannot be read).
+  public static let hostSwiftToolchain: String? = ELFSymbols(path: "/proc/self/exe")?.swiftToolchain
+
+  /// Why a Swift module cannot run in this process, or nil: Swift has no stable ABI on Linux, so
+  /// a module built by another toolchain than the host's would share the host's runtime with
+  /// code compiled for another one.
+  public func swiftToolchainMismatch(host: String? = ELFSymbols.hostSwiftToolchain) -> String? {
+    guard importsSwiftRuntime, let host, let swiftToolchain, swiftToolchain != host else { return nil }
+    return "it is a Swift module built by another Swift toolchain (\(swiftToolchain)) than this host (\(host)); "
+      + "Swift has no stable ABI on Linux: rebuild it with the host's toolchain"
   }
 
   /// True when the library exports the plugin entry symbol (`carbon_plugin_entry`): the

@@ -197,8 +197,14 @@ public final class PluginLibrary: @unchecked Sendable {
     manifestCheck = try Self.checkBeforeLoading(path: path, sha256: copy.sha256, expectedSHA256: expectedSHA256, trust: trust)
     // Not a plugin (a system library given by mistake or malice): refused from its ELF symbol
     // table, before its constructors could run.
-    guard ELFSymbols(fileDescriptor: copy.descriptor)?.exportsPluginEntry == true else {
+    let symbols = ELFSymbols(fileDescriptor: copy.descriptor)
+    guard symbols?.exportsPluginEntry == true else {
       throw .missingEntrySymbol(path: path)
+    }
+    // A Swift module built for another Swift runtime: refused before its constructors run
+    // against this one.
+    if let mismatch = symbols?.swiftToolchainMismatch() {
+      throw .invalidDescriptor(path: path, reason: mismatch)
     }
 
     guard let handle = dlopen(copy.loadPath, RTLD_NOW | RTLD_LOCAL) else {

@@ -201,3 +201,43 @@ struct ConformanceTests {
     #expect(!report.passed)
   }
 }
+
+/// Issue 24, point 1: "the toolchain rule written where an integrator reads it, with a check at
+/// load that refuses a Swift plugin built by another Swift runtime with a clear message", and
+/// "only the entry symbol exported from plugins".
+@Suite("Swift modules: one exported symbol, the host's toolchain only")
+struct SwiftToolchainTests {
+  @Test func productPluginsExportTheEntryAloneAndNameTheirToolchain() throws {
+    let host = try #require(ELFSymbols.hostSwiftToolchain, "the test binary records its toolchain")
+    #expect(host.contains("llvm-project"), "\(host)")
+    for file in ["libESCA.so", "libSOBAC.so", "libALDO.so", "libSNBC.so", "libCOPVivier.so", "libExampleUnits.so"] {
+      let symbols = try #require(ELFSymbols(path: try TestEnvironment.plugin(file)))
+      #expect(symbols.exported == ["carbon_plugin_entry"], "\(file): \(symbols.exported.count) exported")
+      #expect(symbols.importsSwiftRuntime && symbols.swiftToolchain == host, "\(file)")
+      #expect(symbols.swiftToolchainMismatch() == nil)
+    }
+    let c = try #require(ELFSymbols(path: try TestEnvironment.plugin("libgwp.so")))
+    #expect(!c.importsSwiftRuntime && c.swiftToolchainMismatch(host: "another") == nil, "the C ABI has no toolchain rule")
+  }
+
+  @Test func aSwiftModuleFromAnotherToolchainIsRefusedBeforeDlopen() throws {
+    // libESCA.so with one hex digit of its toolchain's commit changed in `.comment`, as a build
+    // by another release of the same compiler would carry.
+    let directory = try TestEnvironment.temporaryDirectory("toolchain")
+    let copy = directory + "/libESCA.so"
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try TestEnvironment.plugin("libESCA.so"))))
+    let host = try #require(ELFSymbols.hostSwiftToolchain)
+    let marker = Array(host.utf8)
+    let at = try #require(bytes.firstRange(of: marker)).upperBound - 2
+    bytes[at] = bytes[at] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+    try Data(bytes).write(to: URL(fileURLWithPath: copy))
+    chmod(copy, 0o755)
+    do {
+      _ = try PluginLibrary(path: copy)
+      Issue.record("a module of another toolchain was loaded")
+    } catch {
+      #expect("\(error)".contains("built by another Swift toolchain"), "\(error)")
+      #expect("\(error)".contains("rebuild it with the host's toolchain"), "\(error)")
+    }
+  }
+}
