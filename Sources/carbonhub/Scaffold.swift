@@ -17,7 +17,7 @@ extension CarbonHub.PluginCommand {
     @Argument(help: "Module name: a lowercase letter, then lowercase letters and digits (it names the proto package NAME.v1 too).")
     var name: String
 
-    @Option(name: .long, help: "Language of the module: c.")
+    @Option(name: .long, help: "Language of the module: c or swift.")
     var lang: String = "c"
 
     @Option(name: .long, help: "Parent folder of the new module folder NAME (default: the current folder).")
@@ -29,13 +29,14 @@ extension CarbonHub.PluginCommand {
       else {
         throw ValidationError("NAME must be a lowercase letter then lowercase letters and digits (at most 40), e.g. hedge")
       }
-      guard lang == "c" else { throw ValidationError("--lang: only c for now (a Swift module starts from Plugins/examples/units-swift)") }
+      guard lang == "c" || lang == "swift" else { throw ValidationError("--lang: c or swift") }
     }
 
     func run() throws {
       let folder = dir + "/" + name
       guard !FileManager.default.fileExists(atPath: folder) else { throw ValidationError("\(folder) exists: choose another NAME or --dir") }
       let sdk = try CarbonHub.SDK.directory()
+      if lang == "swift" { return try writeSwift(folder: folder, sdk: sdk) }
       let files = CScaffold(name: name).files
       for (path, text) in files {
         let full = folder + "/" + path
@@ -54,6 +55,194 @@ extension CarbonHub.PluginCommand {
           \(executable) call \(name).Compute --json examples/Compute.json   # from another terminal
         """)
     }
+  }
+}
+
+extension CarbonHub.PluginCommand.New {
+  /// Writes a Swift package on the SDK, and generates its messages and descriptor set (protoc
+  /// with protoc-gen-swift: `$PROTOC_GEN_SWIFT`, else the one `scripts/generate-protos.sh`
+  /// built in the checkout).
+  func writeSwift(folder: String, sdk: String) throws {
+    let scaffold = SwiftScaffold(name: name, sdk: sdk)
+    for (path, text) in scaffold.files {
+      let full = folder + "/" + path
+      try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
+    chmod(folder + "/generate.sh", 0o755)
+    let generated = try runGenerate(folder)
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "carbonhub"
+    printOut(
+      """
+      wrote \(folder)/: \(scaffold.files.map(\.path).sorted().joined(separator: ", "))\(generated ? ", Sources/\(scaffold.typeName)Module/Generated/" : "")
+      \(generated ? "" : "run ./generate.sh once PROTOC_GEN_SWIFT names a protoc-gen-swift (the checkout's scripts/generate-protos.sh builds one)\n")next:
+        cd \(folder)
+        swift build                                  # .build/debug/lib\(scaffold.typeName).so (the host's toolchain: \(sdk))
+        swift test                                   # examples/ against their .expect.json, in process
+        \(executable) verify .build/debug/lib\(scaffold.typeName).so --samples examples
+        \(executable) plugin manifest .build/debug/lib\(scaffold.typeName).so
+        \(executable) serve --plugins .build/debug
+      """)
+  }
+
+  private func runGenerate(_ folder: String) throws -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = [folder + "/generate.sh"]
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+  }
+}
+
+/// The files of a new Swift module: a package on the SDK (`sdk/carbonhub-sdk`), its own proto
+/// package, the entry, examples and a test that runs them.
+struct SwiftScaffold {
+  let name: String
+  let sdk: String
+
+  var typeName: String { name.prefix(1).uppercased() + name.dropFirst() }
+  /// SwiftProtobuf's type prefix for package `NAME.v1`.
+  var messagePrefix: String { "\(typeName)_V1_" }
+
+  var files: [(path: String, text: String)] {
+    [
+      ("Package.swift", package),
+      ("proto/\(name)/v1/\(name).proto", CScaffold(name: name).proto),
+      ("Sources/\(typeName)Module/\(typeName)Module.swift", module),
+      ("Sources/\(typeName)/Entry.swift", entry),
+      ("Tests/\(typeName)Tests/ExamplesTests.swift", tests),
+      ("generate.sh", generate),
+      ("examples/Compute.json", #"{"quantity": 2.5, "factor": 4}"# + "\n"),
+      ("examples/Compute.expect.json", #"{"values": {"result": [10, 1e-12]}}"# + "\n"),
+      ("examples/Compute.negative.json", #"{"quantity": -1, "factor": 4}"# + "\n"),
+      ("examples/Compute.negative.expect.json", #"{"status": "INVALID_ARGUMENT", "field": "quantity"}"# + "\n"),
+      (".gitignore", ".build/\nPackage.resolved\n"),
+    ]
+  }
+
+  var package: String {
+    """
+    // swift-tools-version:6.1
+    // The \(name) module: a carbonhub calculation module in Swift, on the SDK alone. Build it
+    // with the Swift toolchain that built the host (Swift has no stable ABI on Linux).
+    import PackageDescription
+
+    /// The carbonhub SDK (the `sdk` folder of a carbonhub checkout; `carbonhub sdk path`).
+    let sdk = Context.environment["CARBONHUB_SDK"] ?? "\(sdk)"
+
+    let package = Package(
+      name: "\(name)",
+      products: [.library(name: "\(typeName)", type: .dynamic, targets: ["\(typeName)"])],
+      dependencies: [
+        .package(path: sdk + "/carbonhub-sdk"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+      ],
+      targets: [
+        .target(
+          name: "\(typeName)Module",
+          dependencies: [
+            .product(name: "CarbonPluginKit", package: "carbonhub-sdk"),
+            .product(name: "CarbonDomain", package: "carbonhub-sdk"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+          ],
+          resources: [.embedInCode("Generated/descriptor_set.binpb")]
+        ),
+        // The library the host loads: the entry point, exported alone.
+        .target(
+          name: "\(typeName)",
+          dependencies: ["\(typeName)Module", .product(name: "CarbonPluginKit", package: "carbonhub-sdk")],
+          linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=" + sdk + "/carbonhub-sdk/plugin-exports.map"])]
+        ),
+        .testTarget(
+          name: "\(typeName)Tests",
+          dependencies: ["\(typeName)Module", .product(name: "CarbonPluginKit", package: "carbonhub-sdk")]
+        ),
+      ]
+    )
+
+    """
+  }
+
+  var module: String {
+    """
+    import CarbonDomain
+    import CarbonPluginKit
+
+    /// quantity × factor: replace it with your method (see the SDK's CarbonPluginKit).
+    public struct \(typeName)Module: CarbonModule {
+      public static let name = "\(name)"
+      public static let version = "0.1.0"
+      public static let summary = "quantity × factor (a new module: describe yours)"
+      public static let descriptorSet = PackageResources.descriptor_set_binpb
+      public static let methods: [ModuleMethod<\(typeName)Module>] = [
+        .unary("/\(name).v1.\(typeName)/Compute", \(typeName)Module.compute)
+      ]
+
+      public init(context: ModuleContext) throws(ModuleError) {}
+
+      public func compute(_ request: \(messagePrefix)ComputeRequest) throws(ModuleError) -> \(messagePrefix)ComputeResponse {
+        _ = try Validate.finite(request.quantity, "quantity")
+        guard request.quantity >= 0 else { throw .invalidArgument("quantity", "must be a finite number >= 0") }
+        _ = try Validate.finite(request.factor, "factor")
+        var response = \(messagePrefix)ComputeResponse()
+        response.result = request.quantity * request.factor
+        return response
+      }
+    }
+
+    """
+  }
+
+  var entry: String {
+    """
+    import CarbonPluginKit
+    import \(typeName)Module
+
+    /// The library's one exported C symbol (see carbon_plugin.h).
+    @_cdecl("carbon_plugin_entry")
+    public func carbonPluginEntry() -> UnsafeRawPointer {
+      PluginExport.descriptor(for: \(typeName)Module.self)
+    }
+
+    """
+  }
+
+  var tests: String {
+    """
+    import CarbonPluginKit
+    import Foundation
+    import Testing
+    import \(typeName)Module
+
+    /// Every example of examples/ answers as its .expect.json says, in process.
+    @Test func examplesAnswerAsExpected() throws {
+      let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").path
+      let problems = try ModuleHarness<\(typeName)Module>().verifyExamples(in: examples)
+      #expect(problems.isEmpty, "\\(problems)")
+    }
+
+    """
+  }
+
+  var generate: String {
+    """
+    #!/usr/bin/env bash
+    # Generates the Swift messages and the descriptor set of proto/ (run after changing a .proto).
+    # Needs protoc (Debian: protobuf-compiler) and protoc-gen-swift: $PROTOC_GEN_SWIFT, else the
+    # one the carbonhub checkout's scripts/generate-protos.sh builds.
+    set -euo pipefail
+    cd "$(dirname "$0")"
+    plugin=${PROTOC_GEN_SWIFT:-\((sdk as NSString).deletingLastPathComponent)/.build-protoc-plugins/pkg/.build/release/protoc-gen-swift}
+    [[ -x "$plugin" ]] || { echo "generate.sh: no protoc-gen-swift at $plugin: set PROTOC_GEN_SWIFT" >&2; exit 1; }
+    out=Sources/\(typeName)Module/Generated
+    mkdir -p "$out"
+    protos=$(cd proto && find . -name '*.proto' | sed 's|^./||' | sort)
+    protoc -I proto --plugin=protoc-gen-swift="$plugin" --swift_out="$out" --swift_opt=Visibility=Public $protos
+    protoc -I proto --include_imports --descriptor_set_out="$out/descriptor_set.binpb" $protos
+
+    """
   }
 }
 
