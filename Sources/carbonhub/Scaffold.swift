@@ -38,11 +38,7 @@ extension CarbonHub.PluginCommand {
       let sdk = try CarbonHub.SDK.directory()
       if lang == "swift" { return try writeSwift(folder: folder, sdk: sdk) }
       let files = CScaffold(name: name).files
-      for (path, text) in files {
-        let full = folder + "/" + path
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: full, atomically: true, encoding: .utf8)
-      }
+      try Self.write(files, into: folder)
       let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "carbonhub"
       printOut(
         """
@@ -64,11 +60,7 @@ extension CarbonHub.PluginCommand.New {
   /// built in the checkout).
   func writeSwift(folder: String, sdk: String) throws {
     let scaffold = SwiftScaffold(name: name, sdk: sdk)
-    for (path, text) in scaffold.files {
-      let full = folder + "/" + path
-      try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      try text.write(toFile: full, atomically: true, encoding: .utf8)
-    }
+    try Self.write(scaffold.files, into: folder)
     chmod(folder + "/generate.sh", 0o755)
     let generated = try runGenerate(folder)
     let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "carbonhub"
@@ -83,6 +75,15 @@ extension CarbonHub.PluginCommand.New {
         \(executable) plugin manifest .build/debug/lib\(scaffold.typeName).so
         \(executable) serve --plugins .build/debug
       """)
+  }
+
+  /// Writes each file under `folder`, creating the directories on the way.
+  static func write(_ files: [(path: String, text: String)], into folder: String) throws {
+    for (path, text) in files {
+      let full = folder + "/" + path
+      try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
   }
 
   private func runGenerate(_ folder: String) throws -> Bool {
@@ -114,12 +115,8 @@ struct SwiftScaffold {
       ("Sources/\(typeName)/Entry.swift", entry),
       ("Tests/\(typeName)Tests/ExamplesTests.swift", tests),
       ("generate.sh", generate),
-      ("examples/Compute.json", #"{"quantity": 2.5, "factor": 4}"# + "\n"),
-      ("examples/Compute.expect.json", #"{"values": {"result": [10, 1e-12]}}"# + "\n"),
-      ("examples/Compute.negative.json", #"{"quantity": -1, "factor": 4}"# + "\n"),
-      ("examples/Compute.negative.expect.json", #"{"status": "INVALID_ARGUMENT", "field": "quantity"}"# + "\n"),
       (".gitignore", ".build/\nPackage.resolved\n"),
-    ]
+    ] + CScaffold.examples
   }
 
   var package: String {
@@ -258,14 +255,19 @@ struct CScaffold {
       ("proto/\(name)/v1/\(name).proto", proto),
       ("\(name)_plugin.c", source),
       ("Makefile", makefile),
-      ("examples/Compute.json", #"{"quantity": 2.5, "factor": 4}"# + "\n"),
-      ("examples/Compute.expect.json", #"{"values": {"result": [10, 1e-12]}}"# + "\n"),
-      ("examples/Compute.negative.json", #"{"quantity": -1, "factor": 4}"# + "\n"),
-      ("examples/Compute.negative.expect.json", #"{"status": "INVALID_ARGUMENT", "field": "quantity"}"# + "\n"),
       (".gitignore", "build/\nlib\(name).so\nlib\(name).so.manifest.*\n"),
       ("README.md", readme),
-    ]
+    ] + Self.examples
   }
+
+  /// The examples of a new module, in either language (the same proto and method): a case that
+  /// succeeds with its value, and one that fails naming the field.
+  static let examples: [(path: String, text: String)] = [
+    ("examples/Compute.json", #"{"quantity": 2.5, "factor": 4}"# + "\n"),
+    ("examples/Compute.expect.json", #"{"values": {"result": [10, 1e-12]}}"# + "\n"),
+    ("examples/Compute.negative.json", #"{"quantity": -1, "factor": 4}"# + "\n"),
+    ("examples/Compute.negative.expect.json", #"{"status": "INVALID_ARGUMENT", "field": "quantity"}"# + "\n"),
+  ]
 
   var proto: String {
     """

@@ -75,19 +75,28 @@ struct RevocationSecurityTests {
     return issued
   }
 
-  private func certificate(_ path: String) throws -> Certificate {
-    try Certificate(pemEncoded: String(contentsOfFile: path, encoding: .utf8))
-  }
-
-  @Test func anOpenSSLListIsReadAndItsSignatureChecked() throws {
-    let base = try TestEnvironment.temporaryDirectory("crl-read")
+  /// A development CA with clients coop-a and coop-b, coop-a revoked, and the list published,
+  /// valid `hours` hours.
+  private func revokedCoopA(_ label: String, hours: Int) throws -> (
+    base: String, dev: DevelopmentCertificates, clients: [String: ClientTransportFactory.ClientCertificate], ca: OpenSSLCA, crl: String
+  ) {
+    let base = try TestEnvironment.temporaryDirectory(label)
     let dev = DevelopmentCertificates(directory: base + "/tls")
     try dev.create()
     let clients = try issueClients(dev, ["coop-a", "coop-b"])
     let ca = try OpenSSLCA(dev)
     try ca.revoke(clients["coop-a"]!.certificate)
-    let pem = base + "/revoked.pem"
-    try ca.publish(to: pem)
+    let crl = base + "/revoked.pem"
+    try ca.publish(to: crl, hours: hours)
+    return (base, dev, clients, ca, crl)
+  }
+
+  private func certificate(_ path: String) throws -> Certificate {
+    try Certificate(pemEncoded: String(contentsOfFile: path, encoding: .utf8))
+  }
+
+  @Test func anOpenSSLListIsReadAndItsSignatureChecked() throws {
+    let (base, dev, clients, ca, pem) = try revokedCoopA("crl-read", hours: 7 * 24)
 
     let lists = try CertificateRevocationList.load(contentsOf: pem)
     #expect(lists.count == 1)
@@ -151,14 +160,7 @@ struct RevocationSecurityTests {
   }
 
   @Test func aStaleListOrAServerCertificateIsRefused() async throws {
-    let base = try TestEnvironment.temporaryDirectory("crl-stale")
-    let dev = DevelopmentCertificates(directory: base + "/tls")
-    try dev.create()
-    let clients = try issueClients(dev, ["coop-a", "coop-b"])
-    let ca = try OpenSSLCA(dev)
-    try ca.revoke(clients["coop-a"]!.certificate)
-    let pem = base + "/revoked.pem"
-    try ca.publish(to: pem, hours: 1)
+    let (base, dev, clients, _, pem) = try revokedCoopA("crl-stale", hours: 1)
     let verifier = try ClientCertificateVerifier(
       clientCAFile: dev.caCertificatePath,
       revocations: try RevocationLists(files: [pem], clientCAFile: dev.caCertificatePath, logger: TestEnvironment.logger),

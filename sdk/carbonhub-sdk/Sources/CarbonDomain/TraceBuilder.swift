@@ -23,14 +23,7 @@ public struct TraceBuilder: Sendable {
   public mutating func term(
     _ name: String, _ value: Double, _ unit: MeasurementUnit, formula: String = "", source: String = ""
   ) -> Double {
-    var term = TraceTerm()
-    term.name = name
-    term.value = value
-    term.unit = unit
-    term.formula = formula
-    term.source = source
-    trace.terms.append(term)
-    return value
+    append(name, value, formula: formula, source: source) { $0.unit = unit }
   }
 
   /// Records a term in a unit the domain's `Unit` does not list (a module's own, e.g. "km" or
@@ -44,10 +37,17 @@ public struct TraceBuilder: Sendable {
     if let unit = MeasurementUnit(symbol: symbol) {
       return term(name, value, unit, formula: formula, source: source)
     }
+    return append(name, value, formula: formula, source: source) { $0.unitSymbol = symbol }
+  }
+
+  /// Appends a term with its unit set by `setUnit`, and returns its value.
+  private mutating func append(
+    _ name: String, _ value: Double, formula: String, source: String, setUnit: (inout TraceTerm) -> Void
+  ) -> Double {
     var term = TraceTerm()
     term.name = name
     term.value = value
-    term.unitSymbol = symbol
+    setUnit(&term)
     term.formula = formula
     term.source = source
     trace.terms.append(term)
