@@ -82,7 +82,7 @@ public final class HostServer: Sendable {
     var clientVerifier: ClientCertificateVerifier?
     if let clientCA = config.access.clientCA, !config.access.crl.isEmpty, tls != nil {
       let revocations = try RevocationLists(files: config.access.crl, clientCAFile: clientCA, logger: logger)
-      clientVerifier = try ClientCertificateVerifier(clientCAFile: clientCA, revocations: revocations, logger: logger, audit: audit)
+      clientVerifier = ClientCertificateVerifier(revocations: revocations, logger: logger, audit: audit)
       logger.info("certificate revocation lists", metadata: [
         "files": "\(config.access.crl.joined(separator: ","))",
         "revoked": "\(revocations.current().reduce(0) { $0 + $1.revokedSerialNumbers.count })",

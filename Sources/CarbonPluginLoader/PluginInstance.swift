@@ -73,7 +73,8 @@ public final class PluginInstance: @unchecked Sendable {
 
     init(descriptorSet: [UInt8]) {
       do {
-        (requests, responses) = (try JSONToProtobuf(descriptorSet: descriptorSet), try ProtobufToJSON(descriptorSet: descriptorSet))
+        let schema = try JSONToProtobuf(descriptorSet: descriptorSet)
+        (requests, responses) = (schema, ProtobufToJSON(schema: schema))
         failure = nil
       } catch {
         (requests, responses) = (nil, nil)

@@ -28,7 +28,13 @@ public struct ProtobufToJSON: Sendable {
 
   /// Indexes the messages and enums of a serialized FileDescriptorSet.
   public init(descriptorSet: [UInt8]) throws {
-    schema = try JSONToProtobuf(descriptorSet: descriptorSet)
+    self.init(schema: try JSONToProtobuf(descriptorSet: descriptorSet))
+  }
+
+  /// Uses the message and enum index of a `JSONToProtobuf` already built from the same
+  /// descriptor set (the two directions of one module share it).
+  public init(schema: JSONToProtobuf) {
+    self.schema = schema
     enumNames = schema.enums.mapValues { values in
       Dictionary(values.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
     }
@@ -280,21 +286,6 @@ public struct ProtobufToJSON: Sendable {
     out += Array((floatPrecision ? "\(Float(value))" : "\(value)").utf8)
   }
 
-  /// A JSON string literal.
-  static func string(_ text: String, into out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += Array("\\\"".utf8)
-      case "\\": out += Array("\\\\".utf8)
-      case "\n": out += Array("\\n".utf8)
-      case "\r": out += Array("\\r".utf8)
-      case "\t": out += Array("\\t".utf8)
-      case _ where scalar.value < 0x20:
-        out += Array(String(format: "\\u%04x", scalar.value).utf8)
-      default: out += Array(String(scalar).utf8)
-      }
-    }
-    out.append(UInt8(ascii: "\""))
-  }
+  /// A JSON string literal (the domain's one writer, so both directions escape alike).
+  static func string(_ text: String, into out: inout [UInt8]) { JSONValue.writeString(text, into: &out) }
 }

@@ -43,11 +43,14 @@ enum Defaults {
     return FileManager.default.homeDirectoryForCurrentUser.path + "/.local/state/carbonhub"
   }
 
+  /// The running executable's path (`/proc/self/exe`, else argv[0]).
+  static var executable: String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+  }
+
   /// The directory of the running executable: plugins are built next to it.
   static var pluginDirectory: String {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-      ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: executable).deletingLastPathComponent().standardizedFileURL.path
+    URL(fileURLWithPath: executable).deletingLastPathComponent().standardizedFileURL.path
   }
 }
 

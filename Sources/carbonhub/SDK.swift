@@ -18,7 +18,7 @@ extension CarbonHub {
     /// executable was built in (found by walking up from the executable).
     static func directory() throws -> String {
       if let configured = ProcessInfo.processInfo.environment["CARBONHUB_SDK"], !configured.isEmpty { return configured }
-      let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+      let executable = Defaults.executable
       var directory = (executable as NSString).deletingLastPathComponent
       while directory != "/" && !directory.isEmpty {
         let candidate = directory + "/sdk"

@@ -39,7 +39,7 @@ extension CarbonHub.PluginCommand {
       if lang == "swift" { return try writeSwift(folder: folder, sdk: sdk) }
       let files = CScaffold(name: name).files
       try Self.write(files, into: folder)
-      let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "carbonhub"
+      let executable = Defaults.executable
       printOut(
         """
         wrote \(folder)/: \(files.map(\.path).sorted().joined(separator: ", "))
@@ -63,7 +63,7 @@ extension CarbonHub.PluginCommand.New {
     try Self.write(scaffold.files, into: folder)
     chmod(folder + "/generate.sh", 0o755)
     let generated = try runGenerate(folder)
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "carbonhub"
+    let executable = Defaults.executable
     printOut(
       """
       wrote \(folder)/: \(scaffold.files.map(\.path).sorted().joined(separator: ", "))\(generated ? ", Sources/\(scaffold.typeName)Module/Generated/" : "")

@@ -161,8 +161,7 @@ struct RevocationSecurityTests {
 
   @Test func aStaleListOrAServerCertificateIsRefused() async throws {
     let (base, dev, clients, _, pem) = try revokedCoopA("crl-stale", hours: 1)
-    let verifier = try ClientCertificateVerifier(
-      clientCAFile: dev.caCertificatePath,
+    let verifier = ClientCertificateVerifier(
       revocations: try RevocationLists(files: [pem], clientCAFile: dev.caCertificatePath, logger: TestEnvironment.logger),
       logger: TestEnvironment.logger, audit: nil)
 

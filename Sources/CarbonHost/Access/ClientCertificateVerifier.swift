@@ -18,16 +18,18 @@ import X509
 /// A refusal fails the handshake (the client sees a TLS alert, never a gRPC status), is logged
 /// as a warning naming the certificate and the reason, and is recorded in the audit log.
 public final class ClientCertificateVerifier: Sendable {
-  private let roots: [Certificate]
   /// The deployment's CRLs, reloaded when their files change.
   public let revocations: RevocationLists
+  /// `revocations.clientCAs` as the verifier's trust roots, indexed once rather than per handshake.
+  private let roots: CertificateStore
   private let logger: Logger
   private let audit: AuditLog?
 
-  /// A verifier trusting the CAs in `clientCAFile` and enforcing `revocations`.
-  public init(clientCAFile: String, revocations: RevocationLists, logger: Logger, audit: AuditLog?) throws {
-    roots = try RevocationLists.certificates(inPEMFile: clientCAFile)
+  /// A verifier trusting the client CAs `revocations` was read against (the deployment's
+  /// `client_ca`) and enforcing its lists.
+  public init(revocations: RevocationLists, logger: Logger, audit: AuditLog?) {
     self.revocations = revocations
+    roots = CertificateStore(revocations.clientCAs)
     self.logger = logger
     self.audit = audit
   }
@@ -42,7 +44,7 @@ public final class ClientCertificateVerifier: Sendable {
   public func verify(presented chain: [Certificate], at time: Date = Date()) async -> Outcome {
     guard let leaf = chain.first else { return .refused(reason: "no certificate") }
     let lists = revocations.current(at: time)
-    var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
+    var verifier = Verifier(rootCertificates: roots) {
       RFC5280Policy(validationTime: time)
       ClientAuthenticationPolicy()
       RevocationPolicy(lists: lists, time: time)
@@ -100,7 +102,8 @@ public final class RevocationLists: Sendable {
   public let files: [String]
   /// How often, at most, the files are looked at for changes.
   public let checkInterval: TimeInterval
-  private let issuers: [Certificate]
+  /// The CAs of `access.client_ca`: the only signers a list may have, and the trust roots.
+  let clientCAs: [Certificate]
   private let logger: Logger
   private let state: Mutex<State>
 
@@ -136,12 +139,12 @@ public final class RevocationLists: Sendable {
     self.checkInterval = checkInterval
     self.logger = logger
     do {
-      issuers = try Self.certificates(inPEMFile: clientCAFile)
+      clientCAs = try Self.certificates(inPEMFile: clientCAFile)
     } catch {
       throw DeploymentConfig.Error(key: "access.client_ca", message: "cannot read \(clientCAFile): \(error)")
     }
     let versions = files.map { FileVersion(path: $0) }
-    let lists = try Self.read(files, issuers: issuers)
+    let lists = try Self.read(files, issuers: clientCAs)
     state = Mutex(State(lists: lists, fileVersions: versions, lastCheck: Date()))
   }
 
@@ -163,7 +166,7 @@ public final class RevocationLists: Sendable {
     let versions = files.map { FileVersion(path: $0) }
     guard versions != state.withLock({ $0.fileVersions }) else { return true }
     do {
-      let lists = try Self.read(files, issuers: issuers)
+      let lists = try Self.read(files, issuers: clientCAs)
       state.withLock {
         $0.lists = lists
         $0.fileVersions = versions

@@ -152,8 +152,7 @@ public struct WorkerConfinement: Sendable, Equatable {
   /// SwiftPM resource bundles (`<package>_<target>.resources`) a plugin's `Bundle.module`
   /// reads: beside the executable (where Foundation looks for them) and beside the plugin.
   static func resourceBundles(beside pluginPath: String) -> [String] {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    let directories = Set([(executable as NSString).deletingLastPathComponent, (pluginPath as NSString).deletingLastPathComponent])
+    let directories = Set([(ModuleRegistry.ownExecutable as NSString).deletingLastPathComponent, (pluginPath as NSString).deletingLastPathComponent])
     return directories.filter { !$0.isEmpty }.sorted().flatMap { directory in
       ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".resources") }.sorted()
         .map { directory + "/" + $0 }
