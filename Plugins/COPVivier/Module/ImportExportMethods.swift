@@ -11,11 +11,13 @@ extension COPVivierModule {
   func importCsv(_ request: Carbon_Cop_V1_ImportCsvRequest) throws(ModuleError) -> Carbon_Cop_V1_ImportCsvResponse {
     let actor = try request.dryRun ? "" : ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     if request.roundYear != 0 { try Validate.inRange(request.roundYear, ProjectValidation.roundYears, "round_year") }
-    let parsed = CSVCodec.parse(request.csv)
-    let bounds = FieldBounds.of(COPVivierModule.self)
-    if let line = parsed.unterminatedQuoteLine {
-      throw .invalidArgument("csv", "a quoted field opened on line \(line) is never closed")
+    let parsed: CSVReader.Document
+    do {
+      parsed = try CSVReader(delimiter: .detect).read(request.csv)
+    } catch {
+      throw .invalidArgument("csv", "a quoted field opened on line \(error.line) is never closed")
     }
+    let bounds = FieldBounds.of(COPVivierModule.self)
     guard let headerRecord = parsed.records.first else { throw .invalidArgument("csv", "is empty (a header line is required)") }
     let header = ProjectCSV.header(headerRecord.fields)
     // An unknown column is never dropped silently: a misspelt "Maturité" would otherwise leave

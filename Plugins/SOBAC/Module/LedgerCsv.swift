@@ -114,31 +114,28 @@ struct LedgerCsvReader: Sendable {
 
   /// Parses the CSV text.
   func read(_ text: String) throws(ModuleError) -> [LedgerEntry] {
-    var header: [String]? = nil
-    var separator: Character = ","
+    let document: CSVReader.Document
+    do {
+      document = try CSVReader(delimiter: .detect, comments: true).read(text)
+    } catch {
+      throw .invalidArgument("ledger_csv[\(error.line)]", "line \(error.line): unterminated quote")
+    }
+    let separator = document.delimiter
+    // A spreadsheet's empty rows come out as ";;;": not lines of the ledger.
+    let records = document.records.filter { !$0.fields.allSatisfy { $0.trimmingSpaces().isEmpty } }
+    guard let headerRecord = records.first else {
+      throw .invalidArgument("ledger_csv", "is empty: a header row and at least one line are required")
+    }
+    let columns = headerRecord.fields.map { $0.lowercased().trimmingSpaces() }
+    for name in Self.required where !columns.contains(name) {
+      throw .invalidArgument(
+        "ledger_csv[\(headerRecord.line)].\(name)",
+        "line \(headerRecord.line) (header): missing column \(name.quoted); required columns: \(Self.required.joined(separator: ", "))")
+    }
     var entries: [LedgerEntry] = []
-    var lineNumber = 0
-    // "\r\n" is one Character in Swift: split on both spellings of the line break.
-    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-      lineNumber += 1
-      var line = Substring(rawLine)
-      if line.hasSuffix("\r") { line = line.dropLast() }
-      if line.first == "\u{FEFF}" { line = line.dropFirst() }
-      if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == separator }) || line.hasPrefix("#") { continue }
-      guard let columns = header else {
-        separator = line.contains(";") && !line.contains(",") ? ";" : ","
-        let names = try split(line, separator: separator, lineNumber: lineNumber).map {
-          $0.lowercased().trimmingSpaces()
-        }
-        for name in Self.required where !names.contains(name) {
-          throw .invalidArgument(
-            "ledger_csv[\(lineNumber)].\(name)",
-            "line \(lineNumber) (header): missing column \(name.quoted); required columns: \(Self.required.joined(separator: ", "))")
-        }
-        header = names
-        continue
-      }
-      let cells = try split(line, separator: separator, lineNumber: lineNumber)
+    for record in records.dropFirst() {
+      let lineNumber = record.line
+      let cells = record.fields
       guard cells.count == columns.count else {
         throw .invalidArgument(
           "ledger_csv[\(lineNumber)]",
@@ -208,7 +205,6 @@ struct LedgerCsvReader: Sendable {
       input.label = cell("label")?.value ?? ""
       entries.append(LedgerEntry(farmID: farm, year: year, input: input, line: lineNumber))
     }
-    guard header != nil else { throw .invalidArgument("ledger_csv", "is empty: a header row and at least one line are required") }
     guard !entries.isEmpty else { throw .invalidArgument("ledger_csv", "has a header but no data line") }
     return entries
   }
@@ -235,32 +231,5 @@ struct LedgerCsvReader: Sendable {
       farm.years = (byFarm[id] ?? [:]).sorted(by: { $0.key < $1.key }).map(\.value)
       return farm
     }
-  }
-
-  private func split(_ line: Substring, separator: Character, lineNumber: Int) throws(ModuleError) -> [String] {
-    var fields: [String] = []
-    var current = ""
-    var inQuotes = false
-    var previousWasQuote = false
-    for character in line {
-      if inQuotes {
-        if character == "\"" { inQuotes = false; previousWasQuote = true; continue }
-        current.append(character)
-      } else if character == "\"" {
-        if previousWasQuote { current.append("\"") }
-        inQuotes = true
-      } else if character == separator {
-        fields.append(current)
-        current = ""
-      } else {
-        current.append(character)
-      }
-      previousWasQuote = false
-    }
-    guard !inQuotes else {
-      throw .invalidArgument("ledger_csv[\(lineNumber)]", "line \(lineNumber): unterminated quote")
-    }
-    fields.append(current)
-    return fields
   }
 }

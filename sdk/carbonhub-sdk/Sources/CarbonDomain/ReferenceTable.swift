@@ -1,8 +1,7 @@
 /// A table of reference data read from an embedded CSV data file.
 ///
-/// Format: UTF-8, comma-separated, one header row; lines starting with `#` are comments (the
-/// data file's source and licence live there); fields may be double-quoted (`""` escapes a
-/// quote). Every module keeps its reference tables in such files, next to its sources, embedded
+/// Format: UTF-8, comma-separated as `CSVReader` reads it, one header row; lines starting with
+/// `#` are comments (the data file's source and licence live there). Every module keeps its reference tables in such files, next to its sources, embedded
 /// with SwiftPM's `.embedInCode` so a plugin carries them inside its shared library.
 public struct ReferenceTable: Sendable {
   /// Column names, in file order.
@@ -13,44 +12,22 @@ public struct ReferenceTable: Sendable {
   public let comments: [String]
 
   /// A parse failure, with the 1-based line number.
-  public struct ParseError: Error, CustomStringConvertible {
-    public let line: Int
-    public let message: String
-    public var description: String { "line \(line): \(message)" }
-  }
+  public typealias ParseError = CSVReader.ParseError
 
-  /// Parses CSV text (LF or CRLF line ends).
+  /// Parses CSV text (`CSVReader`, comma-delimited, `#` comment lines): the first record is
+  /// the header, every other record must have as many fields.
   public init(csv text: String) throws(ParseError) {
-    var columns: [String]? = nil
-    var rows: [[String]] = []
-    var comments: [String] = []
-    var lineNumber = 0
-    // "\r\n" is one Character in Swift: split on any newline so CRLF files parse too.
-    for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-      lineNumber += 1
-      var line = Substring(rawLine)
-      if line.first == "\u{FEFF}" { line = line.dropFirst() }
-      if line.trimmingSpaces().isEmpty { continue }
-      if line.hasPrefix("#") {
-        comments.append(String(line.dropFirst()).trimmingSpaces())
-        continue
-      }
-      let fields = try Self.split(line, lineNumber: lineNumber)
-      if let columns {
-        guard fields.count == columns.count else {
-          throw ParseError(
-            line: lineNumber,
-            message: "expected \(columns.count) fields, found \(fields.count)")
-        }
-        rows.append(fields)
-      } else {
-        columns = fields
-      }
+    let document = try CSVReader(delimiter: .comma, comments: true).read(text)
+    guard let header = document.records.first else {
+      throw ParseError(line: 1, message: "no header row")
     }
-    guard let columns else { throw ParseError(line: lineNumber, message: "no header row") }
-    self.columns = columns
-    self.rows = rows
-    self.comments = comments
+    let rows = document.records.dropFirst()
+    for row in rows where row.fields.count != header.fields.count {
+      throw ParseError(line: row.line, message: "expected \(header.fields.count) fields, found \(row.fields.count)")
+    }
+    columns = header.fields
+    self.rows = rows.map(\.fields)
+    comments = document.comments
   }
 
   /// Parses embedded bytes (as produced by `.embedInCode`).
@@ -64,38 +41,6 @@ public struct ReferenceTable: Sendable {
   /// Rows as dictionaries keyed by column name.
   public var records: [[String: String]] {
     rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) }
-  }
-
-  private static func split(_ line: Substring, lineNumber: Int) throws(ParseError) -> [String] {
-    var fields: [String] = []
-    var current = ""
-    var inQuotes = false
-    var iterator = line.makeIterator()
-    var pending: Character? = nil
-    while let c = pending ?? iterator.next() {
-      pending = nil
-      if inQuotes {
-        if c == "\"" {
-          if let next = iterator.next() {
-            if next == "\"" { current.append("\"") } else { inQuotes = false; pending = next }
-          } else {
-            inQuotes = false
-          }
-        } else {
-          current.append(c)
-        }
-      } else if c == "\"" {
-        inQuotes = true
-      } else if c == "," {
-        fields.append(current)
-        current = ""
-      } else {
-        current.append(c)
-      }
-    }
-    guard !inQuotes else { throw ParseError(line: lineNumber, message: "unterminated quote") }
-    fields.append(current)
-    return fields
   }
 }
 
