@@ -35,6 +35,17 @@ import Testing
     #expect(response.farms[0].years[0].inputs[0].unit == .kgN)
   }
 
+  /// A spreadsheet's export: BOM, `;`, a label spanning two lines inside quotes, an empty row
+  /// written as `;;;;;`. Line numbers in errors count the file's lines, the label's break included.
+  @Test func spreadsheetExportsWithMultiLineLabelsAndEmptyRows() throws {
+    let csv = "\u{FEFF}farm_id;year;input;quantity;unit;label\r\nA;2019;urea_46;12,5;kg_n;\"lot 1;\r\nlivré en mars\"\r\n;;;;;\r\nA;2019;dolomite;3;t;\r\n"
+    let response = try importCsv(csv)
+    #expect(response.lines == 2)
+    #expect(response.farms[0].years[0].inputs.map(\.label) == ["lot 1;\nlivré en mars", ""])
+    let failure = error { _ = try importCsv(csv + "A;2019;dolomite;x;t;\r\n") }
+    #expect(failure?.field == "ledger_csv[6].quantity", "the sixth line of the file")
+  }
+
   @Test(arguments: [
     ("farm_id,year,input,quantity\nA,2019,urea_46,1\n", "ledger_csv[1].unit"),
     ("farm_id,year,input,quantity,unit\nA,2019,urea_46,-1,kg\n", "ledger_csv[2].quantity"),
