@@ -98,7 +98,7 @@ struct ErrorEnvelope: Sendable {
   /// The `google.rpc.Status` of an error, with the details described on ``CallEnvelopeInterceptor``.
   func status(of error: RPCError) -> GoogleRPCStatus {
     let field: String? = error.metadata[stringValues: "carbon-error-field"].first(where: { _ in true }).map { String($0) }
-    let codeName = Self.statusName(error.code)
+    let codeName = error.code.name
     var info: [String: String] = [:]
     if let module { info["module"] = module }
     var details: [ErrorDetails] = []
@@ -117,27 +117,5 @@ struct ErrorEnvelope: Sendable {
     details.append(.requestInfo(requestID: requestID, servingData: instance))
     return GoogleRPCStatus(code: error.code, message: error.message, details: details)
   }
-
-  /// The canonical upper-case name of a status code (`INVALID_ARGUMENT`).
-  static func statusName(_ code: RPCError.Code) -> String {
-    switch code {
-    case .cancelled: "CANCELLED"
-    case .unknown: "UNKNOWN"
-    case .invalidArgument: "INVALID_ARGUMENT"
-    case .deadlineExceeded: "DEADLINE_EXCEEDED"
-    case .notFound: "NOT_FOUND"
-    case .alreadyExists: "ALREADY_EXISTS"
-    case .permissionDenied: "PERMISSION_DENIED"
-    case .resourceExhausted: "RESOURCE_EXHAUSTED"
-    case .failedPrecondition: "FAILED_PRECONDITION"
-    case .aborted: "ABORTED"
-    case .outOfRange: "OUT_OF_RANGE"
-    case .unimplemented: "UNIMPLEMENTED"
-    case .internalError: "INTERNAL"
-    case .unavailable: "UNAVAILABLE"
-    case .dataLoss: "DATA_LOSS"
-    case .unauthenticated: "UNAUTHENTICATED"
-    default: "UNKNOWN"
-    }
-  }
 }
+

@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 import Synchronization
 
@@ -13,8 +14,8 @@ public final class CallMetrics: Sendable {
   public struct Counters: Sendable, Equatable {
     /// The module that served the calls.
     public var module: String
-    /// Calls by gRPC status code (0 = OK).
-    public var callsByStatus: [UInt32: Int] = [:]
+    /// Calls by status.
+    public var callsByStatus: [CarbonStatus: Int] = [:]
     /// Calls per latency bucket (same order as `bucketBounds`; the last one is +Inf).
     public var buckets: [Int] = Array(repeating: 0, count: CallMetrics.bucketBounds.count + 1)
     /// Sum of latencies, seconds.
@@ -23,7 +24,7 @@ public final class CallMetrics: Sendable {
     /// Every call, whatever its status.
     public var calls: Int { callsByStatus.values.reduce(0, +) }
     /// Calls that did not end OK, by status.
-    public var errorsByStatus: [UInt32: Int] { callsByStatus.filter { $0.key != 0 } }
+    public var errorsByStatus: [CarbonStatus: Int] { callsByStatus.filter { $0.key != .ok } }
   }
 
   private let counters = Mutex<[String: Counters]>([:])
@@ -31,7 +32,7 @@ public final class CallMetrics: Sendable {
   public init() {}
 
   /// Counts one call of `path` that ended with `status` after `seconds`.
-  func record(module: String, path: String, status: UInt32, seconds: Double) {
+  func record(module: String, path: String, status: CarbonStatus, seconds: Double) {
     let bucket = Self.bucketBounds.firstIndex { seconds <= $0 } ?? Self.bucketBounds.count
     counters.withLock { all in
       var entry = all[path] ?? Counters(module: module)
@@ -58,8 +59,8 @@ public enum MetricsExposition {
     line("# HELP carbonhub_calls_total Module calls answered, by module, method and gRPC status code.")
     line("# TYPE carbonhub_calls_total counter")
     for (path, counters) in calls {
-      for (status, count) in counters.callsByStatus.sorted(by: { $0.key < $1.key }) {
-        line("carbonhub_calls_total{\(labels(["module": counters.module, "method": path, "code": statusName(status)]))} \(count)")
+      for (status, count) in counters.callsByStatus.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        line("carbonhub_calls_total{\(labels(["module": counters.module, "method": path, "code": status.name]))} \(count)")
       }
     }
 
@@ -130,16 +131,6 @@ public enum MetricsExposition {
       line("carbonhub_overload_refusals_total{\(labels(["reason": reason.rawValue]))} \(refusals[reason] ?? 0)")
     }
     return out
-  }
-
-  /// gRPC status names as Prometheus label values ("OK", "INVALID_ARGUMENT"…).
-  static func statusName(_ status: UInt32) -> String {
-    let names = [
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-    ]
-    return Int(status) < names.count ? names[Int(status)] : "\(status)"
   }
 
   private static func labels(_ values: [String: String]) -> String {

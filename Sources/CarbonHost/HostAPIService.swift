@@ -255,7 +255,7 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
       record("OK", nil)
       return HostAPIService.info(changed, limits: limits)
     } catch {
-      record(AuditLog.statusName(error.code), error.message)
+      record(error.code.name, error.message)
       throw error
     }
   }

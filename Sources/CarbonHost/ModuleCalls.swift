@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
@@ -84,7 +85,7 @@ struct ModuleCalls: Sendable {
       throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")
     }
     guard module.admits(identity) else {
-      metrics.record(module: module.name, path: path, status: 7, seconds: 0)
+      metrics.record(module: module.name, path: path, status: .permissionDenied, seconds: 0)
       logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
         .notice("call refused: caller not on the module's allow-list")
       audit?.record(
@@ -98,7 +99,7 @@ struct ModuleCalls: Sendable {
     if let index = MethodRule.deciding(module.settings.methodRules, for: method.name) {
       let rule = module.settings.methodRules[index]
       guard let granted = connection.match(in: rule.allow) else {
-        metrics.record(module: module.name, path: path, status: 7, seconds: 0)
+        metrics.record(module: module.name, path: path, status: .permissionDenied, seconds: 0)
         logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
           .notice("call refused: caller not allowed by the method's rule", metadata: ["rule": "\(index)"])
         audit?.record(
@@ -112,7 +113,7 @@ struct ModuleCalls: Sendable {
       identity = connection.acting(as: granted)
     }
     guard module.gate.enter() else {
-      metrics.record(module: module.name, path: path, status: 8, seconds: 0)
+      metrics.record(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
       throw RPCError(
         code: .resourceExhausted,
         message: "module '\(module.name)' is answering \(module.gate.limit ?? 0) calls already (max_concurrent_calls): retry later")
@@ -169,13 +170,13 @@ struct ModuleCalls: Sendable {
   /// descriptors, so it explains them once for modules in any language. Costs nothing on
   /// calls that succeed.
   func explained(_ error: PluginCallError, json request: [UInt8], call: Admitted) -> PluginCallError {
-    guard error.status == 3, error.field?.isEmpty ?? true, let descriptors = call.module.metadata?.descriptorSet,
+    guard error.status == .invalidArgument, error.field?.isEmpty ?? true, let descriptors = call.module.metadata?.descriptorSet,
       let encoder = try? JSONToProtobuf(descriptorSet: descriptors),
       let fault = encoder.diagnose(json: request, method: call.method.path)
     else { return error }
     let type = encoder.requestType(ofMethod: call.method.path).map { String($0.dropFirst()) } ?? "request"
     return PluginCallError(
-      status: 3, message: "request is not a valid proto3 JSON \(type): \(fault.description)",
+      status: .invalidArgument, message: "request is not a valid proto3 JSON \(type): \(fault.description)",
       field: fault.path.isEmpty ? nil : fault.path)
   }
 
@@ -262,26 +263,26 @@ struct ModuleCalls: Sendable {
           stream.consumed(message.count)
         }
       }
-      finish(call, status: 0)
+      finish(call, status: .ok)
     } catch let failure as PluginCallError {
       let error = limits.namingDeadline(failure, call)
       finish(call, status: error.status)
       throw RPCError(request.map { explained(error, json: $0, call: call) } ?? error)
     } catch {
-      finish(call, status: 1)
+      finish(call, status: .cancelled)
       throw error
     }
   }
 
   /// Counts and logs the end of a call.
-  func finish(_ call: Admitted, status: UInt32, message: String? = nil) {
+  func finish(_ call: Admitted, status: CarbonStatus, message: String? = nil) {
     let elapsed = call.started.duration(to: .now).timeInterval
     metrics.record(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
-    if status == 0 {
+    if status == .ok {
       if call.logs(.debug) { call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"]) }
     } else if call.logs(.info) {
       call.logger.info(
-        "call failed", metadata: ["status": "\(ModuleCallStatus.name(of: status))", "seconds": "\(elapsed)"])
+        "call failed", metadata: ["status": "\(status.name)", "seconds": "\(elapsed)"])
     }
   }
 
@@ -300,10 +301,10 @@ struct ModuleCalls: Sendable {
 }
 
 extension Result where Success == [UInt8], Failure == PluginCallError {
-  /// The gRPC status number of the outcome.
-  var status: UInt32 {
+  /// The status of the outcome.
+  var status: CarbonStatus {
     switch self {
-    case .success: return 0
+    case .success: return .ok
     case .failure(let error): return error.status
     }
   }

@@ -431,12 +431,12 @@ private final class FirstOutcome<Value: Sendable>: Sendable {
 extension PluginCallError {
   /// The call's deadline passed before the module answered.
   static func deadlineExceeded(_ path: String) -> PluginCallError {
-    PluginCallError(status: 4, message: "\(path): deadline exceeded before the module answered", field: nil)
+    PluginCallError(status: .deadlineExceeded, message: "\(path): deadline exceeded before the module answered", field: nil)
   }
 
   /// The caller cancelled the call or went away.
   static func cancelled(_ path: String) -> PluginCallError {
-    PluginCallError(status: 1, message: "\(path): cancelled by the caller", field: nil)
+    PluginCallError(status: .cancelled, message: "\(path): cancelled by the caller", field: nil)
   }
 }
 

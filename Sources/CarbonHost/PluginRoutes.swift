@@ -34,7 +34,7 @@ struct PluginRoutes: RegistrableRPCService {
       do {
         bytes = try await request.messages.single(path)
       } catch {
-        calls.finish(call, status: 3)
+        calls.finish(call, status: .invalidArgument)
         call.module.gate.leave()
         return StreamingServerResponse(error: error as? RPCError ?? RPCError(code: .invalidArgument, message: "\(error)"))
       }
@@ -70,7 +70,7 @@ extension RPCError {
   /// `\u001b` and the like: a plugin may echo client text it did not quote, and the message
   /// ends up in terminals and logs.
   init(_ error: PluginCallError) {
-    let code = Status.Code(rawValue: Int(error.status)).flatMap(RPCError.Code.init) ?? .unknown
+    let code = RPCError.Code(error.status)
     var metadata: Metadata = [:]
     if let field = error.field, !field.isEmpty { metadata.addString(field.controlCharactersEscaped, forKey: "carbon-error-field") }
     self.init(code: code, message: error.message.controlCharactersEscaped, metadata: metadata)

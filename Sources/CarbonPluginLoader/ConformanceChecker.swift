@@ -42,14 +42,14 @@ public struct ConformanceChecker: Sendable {
 
   /// Statuses an empty (all-defaults) request may get: a method may accept it or refuse it
   /// with a reason, but must not fail internally.
-  static let acceptableForEmptyRequest: Set<UInt32> = [0, 3, 5, 9, 11]
+  static let acceptableForEmptyRequest: Set<CarbonStatus> = [.ok, .invalidArgument, .notFound, .failedPrecondition, .outOfRange]
 
   /// Sample JSON requests by method path, expected to succeed unless `sampleStatuses` says
   /// otherwise.
   public var samples: [String: [UInt8]]
   /// Expected status of a sample by method path (gRPC code; absent means OK), for samples that
   /// document a refusal (e.g. NOT_FOUND on an empty register).
-  public var sampleStatuses: [String: UInt32] = [:]
+  public var sampleStatuses: [String: CarbonStatus] = [:]
   /// The JSON config given to `init`.
   public var configJSON: String
   /// Calls per thread in the concurrency check.
@@ -118,13 +118,13 @@ public struct ConformanceChecker: Sendable {
         "\(method.path) answers an empty request", Self.acceptableForEmptyRequest.contains(empty.status),
         empty.summary)
       let garbage = Self.call(instance, method, [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], .protobuf)
-      record("\(method.path) rejects invalid protobuf with INVALID_ARGUMENT", garbage.status == 3, garbage.summary)
+      record("\(method.path) rejects invalid protobuf with INVALID_ARGUMENT", garbage.status == .invalidArgument, garbage.summary)
       let badJSON = Self.call(instance, method, Array("{\"unterminated".utf8), .json)
-      record("\(method.path) rejects invalid JSON with INVALID_ARGUMENT", badJSON.status == 3, badJSON.summary)
+      record("\(method.path) rejects invalid JSON with INVALID_ARGUMENT", badJSON.status == .invalidArgument, badJSON.summary)
       if let sample = samples[method.path] {
         let outcome = Self.call(instance, method, sample, .json)
-        let expected = sampleStatuses[method.path] ?? 0
-        let name = expected == 0 ? "succeeds on its sample request" : "answers its sample request with \(ModuleCallStatus.name(of: expected))"
+        let expected = sampleStatuses[method.path] ?? .ok
+        let name = expected == .ok ? "succeeds on its sample request" : "answers its sample request with \(expected.name)"
         record("\(method.path) \(name)", outcome.status == expected, outcome.summary)
         if let path = Self.nonFiniteNumber(in: outcome, method, .json, transcoder) {
           record("\(method.path) answers its sample with finite numbers only", false, "non-finite number at \(path)")
@@ -135,7 +135,7 @@ public struct ConformanceChecker: Sendable {
     if let first = library.methods.first {
       let unknown = PluginMethod(path: "/\(first.service)/NoSuchMethodForConformance", isServerStreaming: false)
       let outcome = Self.call(instance, unknown, [], .protobuf)
-      record("an unknown method gives UNIMPLEMENTED", outcome.status == 12, outcome.summary)
+      record("an unknown method gives UNIMPLEMENTED", outcome.status == .unimplemented, outcome.summary)
     }
 
     if fuzzIterationsPerMethod > 0 {
@@ -232,14 +232,16 @@ public struct ConformanceChecker: Sendable {
 
   /// Statuses a method may answer to arbitrary bytes: anything a module documents for bad
   /// input. INTERNAL, UNKNOWN and DATA_LOSS mean a defect; a crash ends the process.
-  public static let acceptableForFuzzedRequest: Set<UInt32> = [0, 3, 5, 8, 9, 11, 12]
+  public static let acceptableForFuzzedRequest: Set<CarbonStatus> = [
+    .ok, .invalidArgument, .notFound, .resourceExhausted, .failedPrecondition, .outOfRange, .unimplemented,
+  ]
 
   struct FuzzOutcome {
-    var statuses: [UInt32: Int] = [:]
+    var statuses: [CarbonStatus: Int] = [:]
     var unexpected: [String] = []
     var slowest: Double = 0
     var summary: String {
-      let counts = statuses.sorted { $0.key < $1.key }.map { "\(ModuleCallStatus.name(of: $0.key)) \($0.value)" }.joined(separator: ", ")
+      let counts = statuses.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.name) \($0.value)" }.joined(separator: ", ")
       let problems = unexpected.prefix(3).joined(separator: "; ")
       return "\(counts); slowest \(String(format: "%.1f", slowest * 1000)) ms" + (problems.isEmpty ? "" : "; UNEXPECTED: \(problems)")
     }
@@ -407,13 +409,13 @@ public struct ConformanceChecker: Sendable {
   }
 
   struct Outcome: Equatable {
-    var status: UInt32
+    var status: CarbonStatus
     var bytes: [UInt8]
     var message: String
     /// Each response message (several for a streaming method).
     var responses: [[UInt8]] = []
     var summary: String {
-      status == 0 ? "OK (\(bytes.count) bytes)" : "\(ModuleCallStatus.name(of: status)): \(message)"
+      status == .ok ? "OK (\(bytes.count) bytes)" : "\(status.name): \(message)"
     }
   }
 
@@ -423,7 +425,7 @@ public struct ConformanceChecker: Sendable {
   static func nonFiniteNumber(
     in outcome: Outcome, _ method: PluginMethod, _ encoding: WireEncoding, _ transcoder: JSONToProtobuf?
   ) -> String? {
-    guard outcome.status == 0, let transcoder, let type = transcoder.outputTypes[method.path] else { return nil }
+    guard outcome.status == .ok, let transcoder, let type = transcoder.outputTypes[method.path] else { return nil }
     for (index, response) in outcome.responses.enumerated() {
       let bytes = encoding == .json ? (try? transcoder.encode(json: response, type: type)) : response
       guard let bytes, let path = transcoder.firstNonFiniteNumber(inResponse: bytes, method: method.path) else { continue }
@@ -435,7 +437,7 @@ public struct ConformanceChecker: Sendable {
   static func call(_ instance: PluginInstance, _ method: PluginMethod, _ request: [UInt8], _ encoding: WireEncoding) -> Outcome {
     do {
       let responses = try instance.callCollecting(method, request: request, encoding: encoding)
-      return Outcome(status: 0, bytes: Array(responses.joined()), message: "", responses: responses)
+      return Outcome(status: .ok, bytes: Array(responses.joined()), message: "", responses: responses)
     } catch {
       return Outcome(status: error.status, bytes: [], message: error.message)
     }

@@ -16,7 +16,7 @@ extension ExampleCase {
       let response = method.isServerStreaming ? "[" + text.joined(separator: ",") + "]" : text.first ?? ""
       return mismatches(responseJSON: response, status: "OK", field: nil)
     } catch {
-      return mismatches(responseJSON: nil, status: ModuleCallStatus.name(of: error.status), field: error.field)
+      return mismatches(responseJSON: nil, status: error.status.name, field: error.field)
     }
   }
 

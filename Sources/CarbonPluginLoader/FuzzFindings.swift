@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 
 #if canImport(Glibc)
@@ -50,14 +51,14 @@ public final class FuzzFindings: @unchecked Sendable {
 
   /// Marks the end of the call begun last, with its status; keeps the input when the status
   /// is not documented or the call was slow.
-  public func end(method: PluginMethod, status: UInt32, acceptable: Set<UInt32>) {
+  public func end(method: PluginMethod, status: CarbonStatus, acceptable: Set<CarbonStatus>) {
     CrashSlot.clear()
     guard let call = lock.withLock({ () -> (started: Double, method: String, input: [UInt8], encoding: WireEncoding)? in
       defer { current = nil }
       return current
     }) else { return }
     if !acceptable.contains(status) {
-      save(method: method, kind: "status-\(ModuleCallStatus.name(of: status))", input: call.input, encoding: call.encoding)
+      save(method: method, kind: "status-\(status.name)", input: call.input, encoding: call.encoding)
     } else if Self.now() - call.started > slowSeconds {
       save(method: method, kind: "slow", input: call.input, encoding: call.encoding)
     }

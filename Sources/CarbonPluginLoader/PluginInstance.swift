@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginABI
 import Foundation
 
@@ -5,39 +6,21 @@ import Foundation
   import Glibc
 #endif
 
-/// gRPC status codes as the ABI carries them.
-public enum ModuleCallStatus {
-  static let names = [
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-  ]
-  /// 3 for "INVALID_ARGUMENT", and so on.
-  public static func code(named name: String) -> UInt32? {
-    names.firstIndex(of: name).map { UInt32($0) }
-  }
-
-  /// "INVALID_ARGUMENT" for 3, and so on.
-  public static func name(of status: UInt32) -> String {
-    status < names.count ? names[Int(status)] : "STATUS_\(status)"
-  }
-}
-
 /// The outcome of a failed call: the plugin's status, message and field path.
 public struct PluginCallError: Error, Sendable, Equatable, CustomStringConvertible {
-  /// gRPC status code (never 0).
-  public let status: UInt32
+  /// The call's status (never `ok`).
+  public let status: CarbonStatus
   public let message: String
   /// The offending field or rule, when the plugin named one.
   public let field: String?
 
-  public init(status: UInt32, message: String, field: String?) {
+  public init(status: CarbonStatus, message: String, field: String?) {
     self.status = status
     self.message = message
     self.field = field
   }
 
-  public var description: String { "\(ModuleCallStatus.name(of: status)): \(message)" }
+  public var description: String { "\(status.name): \(message)" }
 }
 
 /// Encoding of request and response bytes across the ABI.
@@ -83,22 +66,22 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     func request(_ json: [UInt8], method: String) throws(PluginCallError) -> [UInt8] {
-      guard let requests else { throw PluginCallError(status: 13, message: failure ?? "", field: nil) }
+      guard let requests else { throw PluginCallError(status: .internal, message: failure ?? "", field: nil) }
       do {
         return try requests.encodeRequest(json: json, method: method)
       } catch let error as JSONToProtobuf.EncodingError {
-        throw PluginCallError(status: 3, message: error.description, field: error.path.isEmpty ? nil : error.path)
+        throw PluginCallError(status: .invalidArgument, message: error.description, field: error.path.isEmpty ? nil : error.path)
       } catch {
-        throw PluginCallError(status: 3, message: "\(error)", field: nil)
+        throw PluginCallError(status: .invalidArgument, message: "\(error)", field: nil)
       }
     }
 
     func response(_ protobuf: [UInt8], method: String) throws(PluginCallError) -> [UInt8] {
-      guard let responses else { throw PluginCallError(status: 13, message: failure ?? "", field: nil) }
+      guard let responses else { throw PluginCallError(status: .internal, message: failure ?? "", field: nil) }
       do {
         return try responses.encodeResponse(protobuf: protobuf, method: method)
       } catch {
-        throw PluginCallError(status: 13, message: "the module's response cannot be written as JSON: \(error)", field: nil)
+        throw PluginCallError(status: .internal, message: "the module's response cannot be written as JSON: \(error)", field: nil)
       }
     }
   }
@@ -157,7 +140,7 @@ public final class PluginInstance: @unchecked Sendable {
   ) throws(PluginCallError) {
     guard let entry = PluginLibrary.bidiEntry(of: descriptor) else {
       throw PluginCallError(
-        status: 12, message: "\(path): module '\(library.name)' has no call_bidi entry", field: nil)
+        status: .unimplemented, message: "\(path): module '\(library.name)' has no call_bidi entry", field: nil)
     }
     if encoding == .json, let jsonAdapter {
       // Each request converted as the module pulls it, each response as it emits it; the
@@ -258,9 +241,12 @@ public final class PluginInstance: @unchecked Sendable {
       descriptor.free_buffer(result.error_field)
     }
     guard result.status == CARBON_STATUS_OK else {
+      let status = CarbonStatus(code: result.status.rawValue)
+      let message = result.error_message.map { String(cString: $0) } ?? "no message from the plugin"
       throw PluginCallError(
-        status: result.status.rawValue,
-        message: result.error_message.map { String(cString: $0) } ?? "no message from the plugin",
+        status: status,
+        message: status.rawValue == result.status.rawValue
+          ? message : "status \(result.status.rawValue) is not a carbon_status: \(message)",
         field: result.error_field.map { String(cString: $0) })
     }
     guard let response = result.response else { return [] }

@@ -1,5 +1,6 @@
 import CarbonPluginABI
 import Crypto
+import CarbonDomain
 import Foundation
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   case nullDescriptor(path: String)
   case abiMismatch(path: String, plugin: UInt32, host: UInt32)
   case invalidDescriptor(path: String, reason: String)
-  case initFailed(module: String, status: UInt32, message: String)
+  case initFailed(module: String, status: CarbonStatus, message: String)
   /// The policy requires a manifest (`requirement` names the deployment key) and there is none.
   case manifestMissing(path: String, requirement: String)
   /// The manifest file is unreadable or invalid; `field` names the offending key when there is one.
@@ -71,7 +72,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
         + "rebuild the plugin against this host's carbon_plugin.h"
     case .invalidDescriptor(let path, let reason): return "\(path): invalid descriptor: \(reason)"
     case .initFailed(let module, let status, let message):
-      return "module \(module) failed to initialise (status \(ModuleCallStatus.name(of: status))): \(message)"
+      return "module \(module) failed to initialise (status \(status.name)): \(message)"
     case .manifestMissing(let path, let requirement):
       return "\(path) has no manifest (\(PluginManifest.manifestPath(forLibrary: path))) and the deployment sets "
         + "\(requirement): write it with `carbonhub plugin manifest`"
@@ -325,7 +326,7 @@ public final class PluginLibrary: @unchecked Sendable {
     if let errorMessage { d.free_buffer(errorMessage) }
     guard status == CARBON_STATUS_OK, let instance else {
       throw .initFailed(
-        module: name, status: status.rawValue,
+        module: name, status: CarbonStatus(code: status.rawValue),
         message: message ?? (status == CARBON_STATUS_OK ? "init returned no instance" : "no message"))
     }
     return PluginInstance(library: self, instance: instance)

@@ -1,3 +1,4 @@
+import CarbonDomain
 import Foundation
 
 /// One sample request of a module's `examples/` folder: `<Method>.json` or
@@ -9,10 +10,10 @@ public struct SampleRequest: Sendable, Equatable {
   public let variant: String?
   /// The request, proto3 JSON.
   public let json: [UInt8]
-  /// The gRPC status the sample expects (0 = OK).
-  public let expectedStatus: UInt32
+  /// The status the sample expects.
+  public let expectedStatus: CarbonStatus
 
-  public init(method: String, variant: String?, json: [UInt8], expectedStatus: UInt32) {
+  public init(method: String, variant: String?, json: [UInt8], expectedStatus: CarbonStatus) {
     self.method = method
     self.variant = variant
     self.json = json
@@ -39,13 +40,13 @@ public enum SampleRequests {
     }
   }
 
-  /// The status named by an `.expect.json` file's `"status"` key ("NOT_FOUND"), 0 without one.
-  static func expectedStatus(file: String) -> UInt32 {
+  /// The status named by an `.expect.json` file's `"status"` key ("NOT_FOUND"), OK without one.
+  static func expectedStatus(file: String) -> CarbonStatus {
     guard let data = FileManager.default.contents(atPath: file),
       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let name = object["status"] as? String
-    else { return 0 }
-    return ModuleCallStatus.code(named: name) ?? 0
+    else { return .ok }
+    return CarbonStatus(name: name) ?? .ok
   }
 
   /// The examples folder under `root` (a repository checkout) whose samples all name methods
@@ -95,7 +96,7 @@ public enum SampleRequests {
   public static func representative(
     module: String, methods: [(name: String, isServerStreaming: Bool)], samples: [SampleRequest]
   ) -> SampleRequest? {
-    let succeeding = samples.filter { $0.expectedStatus == 0 }.sorted { ($0.variant ?? "") < ($1.variant ?? "") }
+    let succeeding = samples.filter { $0.expectedStatus == .ok }.sorted { ($0.variant ?? "") < ($1.variant ?? "") }
     if let main = mainMethods[module], let sample = succeeding.first(where: { $0.method == main }) {
       return sample
     }

@@ -1,3 +1,4 @@
+import CarbonDomain
 import ArgumentParser
 import CarbonHost
 import CarbonHostProtocol
@@ -167,7 +168,7 @@ extension CarbonHub {
               label: "\(info.name).\(method)", path: path.path,
               isServerStreaming: path.kind == .serverStreaming || path.kind == .bidiStreaming,
               isBidi: path.kind == .bidiStreaming,
-              request: bytes, expectedStatus: sample?.expectedStatus ?? 0))
+              request: bytes, expectedStatus: sample?.expectedStatus ?? .ok))
         }
       }
       return targets
@@ -219,7 +220,7 @@ struct LoadTarget: Sendable {
   /// The request, protobuf.
   let request: [UInt8]
   /// The status the sample documents (0 = OK): answering it counts as success.
-  let expectedStatus: UInt32
+  let expectedStatus: CarbonStatus
 
   var descriptor: MethodDescriptor {
     let parts = path.split(separator: "/")
@@ -268,7 +269,7 @@ struct LoadDriver: Sendable {
             if status == target.expectedStatus {
               run.latencies[index].append((ContinuousClock.now - start).milliseconds)
             } else {
-              run.errors[index][status == 0 ? "OK (expected \(ModuleCallStatus.name(of: target.expectedStatus)))" : ModuleCallStatus.name(of: status), default: 0] += 1
+              run.errors[index][status == .ok ? "OK (expected \(target.expectedStatus.name))" : status.name, default: 0] += 1
             }
             index = (index + 1) % targets.count
           }
@@ -289,8 +290,8 @@ struct LoadDriver: Sendable {
     return total
   }
 
-  /// One call; its gRPC status code (streamed responses are read to the end).
-  private func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ target: LoadTarget) async -> UInt32 {
+  /// One call; its status (streamed responses are read to the end).
+  private func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ target: LoadTarget) async -> CarbonStatus {
     do {
       let request = ClientRequest(message: target.request)
       if target.isBidi {
@@ -318,11 +319,11 @@ struct LoadDriver: Sendable {
           options: options
         ) { try $0.message }
       }
-      return 0
+      return .ok
     } catch let error as RPCError {
-      return UInt32(error.code.rawValue)
+      return CarbonStatus(code: UInt32(error.code.rawValue))
     } catch {
-      return 2  // UNKNOWN: not a gRPC error (connection gone)
+      return .unknown  // not a gRPC error (connection gone)
     }
   }
 }

@@ -106,16 +106,16 @@ extension CarbonHub {
 
     /// Maps `<dir>/<Method>.json` files to the plugin's method paths by method name, with the
     /// status their `<Method>.expect.json` gives (default OK).
-    static func loadSamples(_ directory: String, plugin: String) throws -> ([String: [UInt8]], [String: UInt32]) {
+    static func loadSamples(_ directory: String, plugin: String) throws -> ([String: [UInt8]], [String: CarbonStatus]) {
       let library = try PluginLibrary(path: plugin)
       let firstSamples = SampleRequests.load(directory: directory).filter { $0.variant == nil }
       let byMethod = Dictionary(firstSamples.map { ($0.method, $0) }, uniquingKeysWith: { first, _ in first })
       var samples: [String: [UInt8]] = [:]
-      var statuses: [String: UInt32] = [:]
+      var statuses: [String: CarbonStatus] = [:]
       for method in library.methods {
         guard let sample = byMethod[method.name] else { continue }
         samples[method.path] = sample.json
-        if sample.expectedStatus != 0 { statuses[method.path] = sample.expectedStatus }
+        if sample.expectedStatus != .ok { statuses[method.path] = sample.expectedStatus }
       }
       return (samples, statuses)
     }

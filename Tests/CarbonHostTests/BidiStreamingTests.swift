@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonHost
 import CarbonHostProtocol
 import CarbonPluginLoader
@@ -36,7 +37,7 @@ struct BidiStreamingTests {
       .makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
     let (responses, outcome) = Self.run(instance, [Array("ok".utf8), Array("fail".utf8), Array("never".utf8)])
     #expect(responses == ["ko"])
-    #expect(outcome?.status == 3 && outcome?.field == "requests[1]")
+    #expect(outcome?.status == .invalidArgument && outcome?.field == "requests[1]")
   }
 
   @Test func cancellationReachesTheModuleFromEitherSide() throws {
@@ -51,14 +52,14 @@ struct BidiStreamingTests {
       }, onMessage: { _ in true })
       Issue.record("a cancelled receive ended OK")
     } catch {
-      #expect(error.status == 1)
+      #expect(error.status == .cancelled)
     }
     // The host's emit refuses more responses.
     do {
       try instance.callBidi(Self.echo, receive: { .message([1]) }, onMessage: { _ in false })
       Issue.record("a refused emit ended OK")
     } catch {
-      #expect(error.status == 1)
+      #expect(error.status == .cancelled)
     }
   }
 

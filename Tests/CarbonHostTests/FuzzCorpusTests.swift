@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginLoader
 import Foundation
 import Testing
@@ -71,16 +72,16 @@ struct FuzzCorpusTests {
     // The call runs on its own thread and a timer races it: a hang fails this test without
     // blocking one of the test runner's (few) cooperative threads.
     let request = Array(bytes)
-    let answer: (status: UInt32, message: String)? = await withCheckedContinuation { (continuation: CheckedContinuation<(status: UInt32, message: String)?, Never>) in
+    let answer: (status: CarbonStatus, message: String)? = await withCheckedContinuation { (continuation: CheckedContinuation<(status: CarbonStatus, message: String)?, Never>) in
       let once = ResumeOnce(continuation)
       Thread.detachNewThread {
         do {
           _ = try instance.callCollecting(method, request: request, encoding: encoding)
-          once.resume((0, ""))
+          once.resume((.ok, ""))
         } catch let error as PluginCallError {
           once.resume((error.status, error.message))
         } catch {
-          once.resume((2, "\(error)"))
+          once.resume((.unknown, "\(error)"))
         }
       }
       DispatchQueue.global().asyncAfter(deadline: .now() + Self.timeLimit) { once.resume(nil) }
@@ -91,17 +92,17 @@ struct FuzzCorpusTests {
     }
     #expect(
       ConformanceChecker.acceptableForFuzzedRequest.contains(status),
-      "\(input.testDescription): \(ModuleCallStatus.name(of: status)): \(message)")
+      "\(input.testDescription): \(status.name): \(message)")
   }
 }
 
 /// Resumes a continuation with the first of several racing answers.
 private final class ResumeOnce: @unchecked Sendable {
   private let lock = NSLock()
-  private var continuation: CheckedContinuation<(status: UInt32, message: String)?, Never>?
-  init(_ continuation: CheckedContinuation<(status: UInt32, message: String)?, Never>) { self.continuation = continuation }
-  func resume(_ value: (status: UInt32, message: String)?) {
-    let pending = lock.withLock { () -> CheckedContinuation<(status: UInt32, message: String)?, Never>? in
+  private var continuation: CheckedContinuation<(status: CarbonStatus, message: String)?, Never>?
+  init(_ continuation: CheckedContinuation<(status: CarbonStatus, message: String)?, Never>) { self.continuation = continuation }
+  func resume(_ value: (status: CarbonStatus, message: String)?) {
+    let pending = lock.withLock { () -> CheckedContinuation<(status: CarbonStatus, message: String)?, Never>? in
       defer { continuation = nil }
       return continuation
     }

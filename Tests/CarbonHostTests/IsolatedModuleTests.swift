@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonHost
 import CarbonPluginLoader
 import Foundation
@@ -43,7 +44,7 @@ struct IsolatedModuleTests {
     }
     let isolatedError = await module.isolated.unary("/carbon.examples.v1.Units/Convert", incompatible, encoding: .json, deadline: nil)
     #expect(isolatedError == .failure(try #require(inProcessError)))
-    #expect(inProcessError?.status == 3 && inProcessError?.field == "target_unit")
+    #expect(inProcessError?.status == .invalidArgument && inProcessError?.field == "target_unit")
 
     // Streaming: same messages, same order.
     let batch = Array(try Data(contentsOf: URL(fileURLWithPath: examples + "ConvertBatch.json")))
@@ -101,7 +102,7 @@ struct IsolatedModuleTests {
         Issue.record("expected UNAVAILABLE, got \(outcome)")
         continue
       }
-      #expect(error.status == 14)
+      #expect(error.status == .unavailable)
       #expect(error.message.contains("module crashy") && error.message.contains(signal), "\(error.message)")
       if method == "Hog" {
         // The admin learns it was the memory limit: the limit is named, with the worker's last words.
@@ -136,7 +137,7 @@ struct IsolatedModuleTests {
       }
       Issue.record("the stream ended without an error")
     } catch let error as PluginCallError {
-      #expect(error.status == 14 && error.message.contains("SIGSEGV"), "\(error)")
+      #expect(error.status == .unavailable && error.message.contains("SIGSEGV"), "\(error)")
     }
     #expect(items <= 2)
     try await module.waitUntilServing()
@@ -157,7 +158,7 @@ struct IsolatedModuleTests {
       Issue.record("expected UNAVAILABLE while restarting, got \(during)")
       return
     }
-    #expect(error.status == 14 && error.message.contains("crashy"), "\(error.message)")
+    #expect(error.status == .unavailable && error.message.contains("crashy"), "\(error.message)")
     try await module.waitUntilServing()
     #expect(try await module.isolated.unary(Self.crashy + "Echo", [1], encoding: .protobuf, deadline: nil).get() == [1])
     await module.isolated.stop()
@@ -175,7 +176,7 @@ struct IsolatedModuleTests {
       Issue.record("expected DEADLINE_EXCEEDED, got \(outcome)")
       return
     }
-    #expect(error.status == 4 && error.message.contains("Spin"), "\(error)")
+    #expect(error.status == .deadlineExceeded && error.message.contains("Spin"), "\(error)")
     #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(2), "answered at the deadline, not when the worker died")
 
     // The worker ignores the cancellation (its thread spins in C): killed after the grace period.
@@ -332,10 +333,10 @@ struct IsolatedModuleTests {
   @Test func aPluginRefusedByTheWorkersLoaderFailsStartWithTheLoadersError() async throws {
     let fixtures = TestEnvironment.fixtureDirectory
     let failing = try IsolatedHarness(name: "failing-init", library: try TestEnvironment.plugin("libfailing_init.so", in: fixtures))
-    await #expect(throws: PluginLoadError.initFailed(module: "failing-init", status: 9, message: "config.database_url: cannot reach the database (test fixture)")) {
+    await #expect(throws: PluginLoadError.initFailed(module: "failing-init", status: .failedPrecondition, message: "config.database_url: cannot reach the database (test fixture)")) {
       try await failing.start()
     }
-    #expect(failing.states.last == .failed(reason: PluginLoadError.initFailed(module: "failing-init", status: 9, message: "config.database_url: cannot reach the database (test fixture)").description))
+    #expect(failing.states.last == .failed(reason: PluginLoadError.initFailed(module: "failing-init", status: .failedPrecondition, message: "config.database_url: cannot reach the database (test fixture)").description))
 
     let wrongABI = try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)
     await #expect(throws: PluginLoadError.abiMismatch(path: wrongABI, plugin: 42, host: 1)) {
@@ -368,7 +369,7 @@ struct IsolatedModuleTests {
     #expect(kill(pid, 0) != 0 && errno == ESRCH, "the worker exited and was reaped")
     #expect(module.states == [.starting, .serving, .stopped])
     let after = await module.isolated.unary(Self.crashy + "Echo", [1], encoding: .protobuf, deadline: nil)
-    #expect(after == .failure(PluginCallError(status: 14, message: "module crashy is stopped; retry later", field: nil)))
+    #expect(after == .failure(PluginCallError(status: .unavailable, message: "module crashy is stopped; retry later", field: nil)))
   }
 
   // MARK: Frames
@@ -378,11 +379,11 @@ struct IsolatedModuleTests {
       .start(configJSON: #"{"a": 1}"#),
       .hello(WorkerHello(name: "units", version: "1.0.0", summary: "s", abiVersion: 1, sha256: "ab", methods: [PluginMethod(path: "/p.S/M", isServerStreaming: true), PluginMethod(path: "/p.S/B", isServerStreaming: true, isClientStreaming: true), PluginMethod(path: "/p.S/U", isServerStreaming: false)], descriptorSet: [1, 2, 3], processID: 42)),
       .loadFailed(.abiMismatch(path: "/x.so", plugin: 42, host: 1)),
-      .loadFailed(.initFailed(module: "m", status: 9, message: "no db")),
+      .loadFailed(.initFailed(module: "m", status: .failedPrecondition, message: "no db")),
       .call(WorkerCall(id: 7, path: "/p.S/M", isStreaming: false, encoding: .json, deadlineMilliseconds: 250, window: 0, request: Array("{}".utf8))),
       .response(id: 7, outcome: .success([9, 8])),
-      .response(id: 8, outcome: .failure(PluginCallError(status: 3, message: "bad", field: "farms[0].area_ha"))),
-      .response(id: 9, outcome: .failure(PluginCallError(status: 13, message: "oops", field: nil))),
+      .response(id: 8, outcome: .failure(PluginCallError(status: .invalidArgument, message: "bad", field: "farms[0].area_ha"))),
+      .response(id: 9, outcome: .failure(PluginCallError(status: .internal, message: "oops", field: nil))),
       .streamItem(id: 10, bytes: []),
       .streamEnd(id: 10, error: nil),
       .cancel(id: 11),

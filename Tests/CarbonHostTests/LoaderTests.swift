@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonHost
 import CarbonPluginLoader
 import Foundation
@@ -25,7 +26,7 @@ struct LoaderTests {
       _ = try library.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
       Issue.record("expected init to fail")
     } catch {
-      #expect(error == .initFailed(module: "failing-init", status: 9, message: "config.database_url: cannot reach the database (test fixture)"))
+      #expect(error == .initFailed(module: "failing-init", status: .failedPrecondition, message: "config.database_url: cannot reach the database (test fixture)"))
     }
   }
 

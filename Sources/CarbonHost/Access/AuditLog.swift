@@ -75,17 +75,6 @@ public final class AuditLog: Sendable {
     }
   }
 
-  /// A gRPC status code's canonical name ("PERMISSION_DENIED") from its Swift spelling
-  /// ("permissionDenied").
-  static func statusName(_ code: some CustomStringConvertible) -> String {
-    var name = ""
-    for character in code.description where character.isLetter {
-      if character.isUppercase && !name.isEmpty { name.append("_") }
-      name.append(character.uppercased())
-    }
-    return name
-  }
-
   /// The JSON line of an event (without its newline): keys sorted, `time` added.
   static func encode(_ event: Event, at time: Date = Date()) -> Data {
     struct Stamped: Encodable {

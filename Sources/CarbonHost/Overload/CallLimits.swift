@@ -51,7 +51,7 @@ struct CallLimits: Sendable {
     if let budget, !budget.admit(bytes) {
       events?.record(.memoryBudget)
       return PluginCallError(
-        status: 8,
+        status: .resourceExhausted,
         message: "the host holds \(Self.mebibytes(budget.current)) for calls in flight and this request needs "
           + "\(Self.mebibytes(bytes)) more, above its memory budget of \(Self.mebibytes(budget.limit)) "
           + "([limits] memory_budget_mb): retry later",
@@ -65,7 +65,7 @@ struct CallLimits: Sendable {
     guard bytes > call.maxMessageBytes else { return nil }
     events?.record(.responseTooLarge)
     return PluginCallError(
-      status: 8,
+      status: .resourceExhausted,
       message: "\(call.method.path): the module's response is \(bytes) bytes, above the limit of \(call.maxMessageBytes) "
         + "bytes (max_message_bytes of module '\(call.module.name)'); it was not sent: ask for less per call or use "
         + "the method's streaming twin",
@@ -75,15 +75,15 @@ struct CallLimits: Sendable {
   /// `error` as the caller sees it: a DEADLINE_EXCEEDED names the setting that set the
   /// deadline (and is counted); any other error is unchanged.
   func namingDeadline(_ error: PluginCallError, _ call: ModuleCalls.Admitted) -> PluginCallError {
-    guard error.status == 4 else { return error }
+    guard error.status == .deadlineExceeded else { return error }
     events?.record(.deadline)
-    return PluginCallError(status: 4, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
+    return PluginCallError(status: .deadlineExceeded, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
   }
 
   /// A request of `bytes` above the module's limit.
   static func requestTooLarge(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError {
     PluginCallError(
-      status: 8,
+      status: .resourceExhausted,
       message: "\(call.method.path): the request is \(bytes) bytes, above the limit of \(call.maxMessageBytes) bytes "
         + "(max_message_bytes of module '\(call.module.name)'): send it in smaller pieces or through the method's "
         + "streaming twin",

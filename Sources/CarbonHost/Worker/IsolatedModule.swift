@@ -263,7 +263,7 @@ public final class IsolatedModule: Sendable {
       case .failed(let reason): why = "failed: \(reason)"
       case .stopped: why = "is stopped"
       }
-      return .failure(PluginCallError(status: 14, message: "module \(name) \(why); retry later", field: nil))
+      return .failure(PluginCallError(status: .unavailable, message: "module \(name) \(why); retry later", field: nil))
     }
   }
 

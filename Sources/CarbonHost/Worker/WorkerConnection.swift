@@ -184,7 +184,7 @@ final class WorkerConnection: Sendable {
           if let death = state.death { return unavailable(death) }
           // Checked under the lock that the cancellation handler also takes: either it finds
           // the call registered, or the call sees the cancellation here.
-          if Task.isCancelled { return PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil) }
+          if Task.isCancelled { return PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil) }
           state.pending[id] = .unary(continuation)
           return nil
         }
@@ -193,7 +193,7 @@ final class WorkerConnection: Sendable {
         if let deadline { watch(id, path, deadline) }
       }
     } onCancel: {
-      abandon(id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false)
+      abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
     }
   }
 
@@ -218,7 +218,7 @@ final class WorkerConnection: Sendable {
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
     return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in
-      abandon(id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+      abandon(id, PluginCallError(status: .cancelled, message: "\(path): the consumer stopped", field: nil), overdue: false)
     }
   }
 
@@ -251,14 +251,14 @@ final class WorkerConnection: Sendable {
         // The client went away or its stream failed while the plugin waits for a request:
         // only the worker can end the call now, so tell it (a consumer waiting for responses
         // would otherwise wait for ever).
-        cancelled: { abandon(id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false) })
+        cancelled: { abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false) })
     }
     thread.name = "carbonhub-bidi-feeder"
     thread.start()
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
     return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in
-      abandon(id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+      abandon(id, PluginCallError(status: .cancelled, message: "\(path): the consumer stopped", field: nil), overdue: false)
     }
   }
 
@@ -292,12 +292,12 @@ final class WorkerConnection: Sendable {
 
   private func watch(_ id: UInt64, _ path: String, _ deadline: ContinuousClock.Instant) {
     after(deadline - .now) { [self] in
-      abandon(id, PluginCallError(status: 4, message: "module \(module): \(path) exceeded its deadline", field: nil), overdue: true)
+      abandon(id, PluginCallError(status: .deadlineExceeded, message: "module \(module): \(path) exceeded its deadline", field: nil), overdue: true)
     }
   }
 
   private func unavailable(_ cause: String) -> PluginCallError {
-    PluginCallError(status: 14, message: "module \(module): worker process \(cause); the host restarts it, retry", field: nil)
+    PluginCallError(status: .unavailable, message: "module \(module): worker process \(cause); the host restarts it, retry", field: nil)
   }
 
   private func resolve(_ pending: Pending, _ outcome: Result<[UInt8], PluginCallError>) {
@@ -723,14 +723,14 @@ private final class StreamConsumer: Sendable {
   }
 
   deinit {
-    connection.abandon(inbox.id, PluginCallError(status: 1, message: "\(path): the consumer stopped", field: nil), overdue: false)
+    connection.abandon(inbox.id, PluginCallError(status: .cancelled, message: "\(path): the consumer stopped", field: nil), overdue: false)
   }
 
   func next() async throws -> [UInt8]? {
     let (message, credit) = try await withTaskCancellationHandler {
       try await inbox.next()
     } onCancel: { [connection, inbox, path] in
-      connection.abandon(inbox.id, PluginCallError(status: 1, message: "\(path): the caller cancelled", field: nil), overdue: false)
+      connection.abandon(inbox.id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
     }
     if credit > 0 { connection.grant(inbox.id, credit) }
     return message

@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginLoader
 
 /// The frames exchanged between the host and an isolated module's worker process
@@ -343,10 +344,10 @@ private struct FrameWriter {
   }
   mutating func string(_ value: String) { bytes(Array(value.utf8)) }
 
-  /// status 0 for none; else status, message, field (with a presence byte).
+  /// status 0 (OK) for none; else status, message, field (with a presence byte).
   mutating func callError(_ error: PluginCallError?) {
     guard let error else { return u32(0) }
-    u32(error.status)
+    u32(error.status.rawValue)
     string(error.message)
     byte(error.field == nil ? 0 : 1)
     string(error.field ?? "")
@@ -362,7 +363,7 @@ private struct FrameWriter {
     case .nullDescriptor(let path): byte(6); string(path)
     case .abiMismatch(let path, let plugin, let host): byte(7); string(path); u32(plugin); u32(host)
     case .invalidDescriptor(let path, let reason): byte(8); string(path); string(reason)
-    case .initFailed(let module, let status, let message): byte(9); string(module); u32(status); string(message)
+    case .initFailed(let module, let status, let message): byte(9); string(module); u32(status.rawValue); string(message)
     case .workerFailed(let module, let reason): byte(10); string(module); string(reason)
     case .manifestMissing(let path, _), .invalidManifest(let path, _, _), .binaryTampered(let path, _, _),
       .unsigned(let path), .invalidSignature(let path, _, _), .untrustedPublisher(let path, _, _),
@@ -415,7 +416,7 @@ private struct FrameReader {
     let message = try string()
     let hasField = try byte() == 1
     let field = try string()
-    return PluginCallError(status: status, message: message, field: hasField ? field : nil)
+    return PluginCallError(status: CarbonStatus(code: status), message: message, field: hasField ? field : nil)
   }
 
   mutating func loadError() throws(WorkerProtocolError) -> PluginLoadError {
@@ -428,7 +429,7 @@ private struct FrameReader {
     case 6: return .nullDescriptor(path: try string())
     case 7: return .abiMismatch(path: try string(), plugin: try u32(), host: try u32())
     case 8: return .invalidDescriptor(path: try string(), reason: try string())
-    case 9: return .initFailed(module: try string(), status: try u32(), message: try string())
+    case 9: return .initFailed(module: try string(), status: CarbonStatus(code: try u32()), message: try string())
     case 10: return .workerFailed(module: try string(), reason: try string())
     case let tag: throw WorkerProtocolError("unknown load error kind \(tag)")
     }

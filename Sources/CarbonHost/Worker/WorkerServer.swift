@@ -173,7 +173,7 @@ private final class WorkerConnectionServer: @unchecked Sendable {
 
   private func dispatch(_ call: WorkerCall) {
     guard let instance else {
-      return send(.response(id: call.id, outcome: .failure(PluginCallError(status: 14, message: "worker not started", field: nil))))
+      return send(.response(id: call.id, outcome: .failure(PluginCallError(status: .unavailable, message: "worker not started", field: nil))))
     }
     guard call.isStreaming else {
       threads.run { [self] in

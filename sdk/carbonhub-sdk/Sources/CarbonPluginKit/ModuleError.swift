@@ -1,11 +1,11 @@
+import CarbonDomain
 import CarbonPluginABI
 
-/// Status of a module call; the values are gRPC status codes (see `carbon_plugin.h`).
-public enum ModuleStatus: UInt32, Sendable {
-  case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists
-  case permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange
-  case unimplemented, `internal`, unavailable, dataLoss, unauthenticated
+/// Status of a module call: the domain's `CarbonStatus`, whose values are `carbon_status`'s
+/// (gRPC's codes, see `carbon_plugin.h`).
+public typealias ModuleStatus = CarbonStatus
 
+extension CarbonStatus {
   var cValue: carbon_status { carbon_status(rawValue: rawValue) }
 }
 
