@@ -12,15 +12,13 @@ bin=${2:-$(swift build -c release --show-bin-path)}
 seed=${3:-24301}
 corpus="$root/Tests/Fixtures/fuzz-corpus"
 status=0
-for pair in ExampleUnits:Plugins/examples/units-swift/examples gwp:Plugins/examples/gwp-c/examples \
-  ESCA:Plugins/ESCA/examples SOBAC:Plugins/SOBAC/examples ALDO:Plugins/ALDO/examples \
-  SNBC:Plugins/SNBC/examples COPVivier:Plugins/COPVivier/examples; do
-  lib="$bin/lib${pair%%:*}.so"
+# Every plugin of the repository (scripts/plugins.sh), with its examples as seeds.
+while IFS=$'\t' read -r product library examples; do
   started=$(date +%s)
-  if ! "$bin/carbonhub" verify "$lib" --samples "${pair#*:}" --fuzz "$n" --fuzz-seed "$seed" --fuzz-save "$corpus" \
-    --leak-calls 200 --concurrent-calls 5; then
+  if ! "$bin/carbonhub" verify "$bin/$library" --samples "$examples" --fuzz "$n" --fuzz-seed "$seed" --fuzz-save "$corpus" \
+    --leak-calls 200 --concurrent-calls 5 </dev/null; then
     status=1
   fi
-  echo "fuzz: ${pair%%:*}: $n inputs per method in $(( $(date +%s) - started )) s" >&2
-done
+  echo "fuzz: $product: $n inputs per method in $(( $(date +%s) - started )) s" >&2
+done < <(scripts/plugins.sh)
 exit $status

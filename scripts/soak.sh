@@ -15,7 +15,7 @@ seconds=${SOAK_SECONDS:-600}
 concurrency=${SOAK_CONCURRENCY:-16}
 if [[ "${SOAK_BUILD:-1}" == 1 ]]; then
   swift build -c release --product carbonhub
-  for product in ExampleUnits ESCA SOBAC ALDO SNBC COPVivier; do swift build -c release --product "$product"; done
+  for product in $(scripts/plugins.sh --swift | cut -f1); do swift build -c release --product "$product"; done
 fi
 bin=$(swift build -c release --show-bin-path)
 scripts/build-c-plugins.sh "$bin"

@@ -1,11 +1,12 @@
-import CarbonDomain
 import ArgumentParser
+import CarbonDomain
 import CarbonHost
 import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Histogram
 import Synchronization
 import SwiftProtobuf
 
@@ -237,11 +238,20 @@ final class CallCounter: Sendable {
 
 /// What one measured run observed.
 struct LoadRun: Sendable {
-  /// Latency of each completed call, milliseconds, by target index.
-  var latencies: [[Double]]
+  /// Latencies of the completed calls, microseconds (HdrHistogram, 3 significant digits: memory
+  /// does not grow with the calls), by target index.
+  var latencies: [Histogram<UInt64>]
   /// Failed calls by target index and status name.
   var errors: [[String: Int]]
   var seconds: Double
+
+  /// An empty latency histogram (it grows to the largest latency recorded).
+  static func histogram() -> Histogram<UInt64> { Histogram(numberOfSignificantValueDigits: .three) }
+
+  /// Every target's latencies together.
+  var allLatencies: Histogram<UInt64> {
+    latencies.reduce(into: Self.histogram()) { $0.add($1) }
+  }
 }
 
 /// Runs calls against the targets from concurrent callers, round robin, until a call budget
@@ -259,7 +269,7 @@ struct LoadDriver: Sendable {
     let perCaller = await withTaskGroup(of: LoadRun.self) { group in
       for caller in 0..<concurrency {
         group.addTask {
-          var run = LoadRun(latencies: Array(repeating: [], count: targets.count), errors: Array(repeating: [:], count: targets.count), seconds: 0)
+          var run = LoadRun(latencies: Array(repeating: LoadRun.histogram(), count: targets.count), errors: Array(repeating: [:], count: targets.count), seconds: 0)
           let client = clients[caller % clients.count]
           var index = caller % targets.count
           while ContinuousClock.now < deadline, issued.next() < calls {
@@ -267,7 +277,7 @@ struct LoadDriver: Sendable {
             let start = ContinuousClock.now
             let status = await call(client, target)
             if status == target.expectedStatus {
-              run.latencies[index].append((ContinuousClock.now - start).milliseconds)
+              _ = run.latencies[index].record(UInt64((ContinuousClock.now - start).seconds * 1e6))
             } else {
               run.errors[index][status == .ok ? "OK (expected \(target.expectedStatus.name))" : status.name, default: 0] += 1
             }
@@ -280,10 +290,10 @@ struct LoadDriver: Sendable {
       for await run in group { all.append(run) }
       return all
     }
-    var total = LoadRun(latencies: Array(repeating: [], count: targets.count), errors: Array(repeating: [:], count: targets.count), seconds: (ContinuousClock.now - started).seconds)
+    var total = LoadRun(latencies: Array(repeating: LoadRun.histogram(), count: targets.count), errors: Array(repeating: [:], count: targets.count), seconds: (ContinuousClock.now - started).seconds)
     for run in perCaller {
       for index in targets.indices {
-        total.latencies[index] += run.latencies[index]
+        total.latencies[index].add(run.latencies[index])
         total.errors[index].merge(run.errors[index], uniquingKeysWith: +)
       }
     }
@@ -336,7 +346,7 @@ struct LoadReport {
   let rssAfter: ProcessMemory?
   let maxDrift: Double
 
-  var calls: Int { run.latencies.reduce(0) { $0 + $1.count } + errorCount }
+  var calls: Int { run.latencies.reduce(0) { $0 + Int($1.totalCount) } + errorCount }
   var errorCount: Int { run.errors.reduce(0) { $0 + $1.values.reduce(0, +) } }
   var drift: Double? {
     guard let before = rssBefore?.residentKiB, let after = rssAfter?.residentKiB, before > 0 else { return nil }
@@ -350,8 +360,9 @@ struct LoadReport {
   }
   var passed: Bool { failures.isEmpty }
 
-  static func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+  /// The latency at `percent` (0–100) of `histogram`, milliseconds; 0 without calls.
+  static func percentile(_ histogram: Histogram<UInt64>, _ percent: Double) -> Double {
+    histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percent)) / 1000
   }
 
   var table: String {
@@ -359,19 +370,20 @@ struct LoadReport {
       "| target | calls | errors | calls/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|",
     ]
     for (index, target) in targets.enumerated() {
-      let sorted = run.latencies[index].sorted()
+      let latencies = run.latencies[index]
+      let ok = Int(latencies.totalCount)
       let errors = run.errors[index].values.reduce(0, +)
       lines.append(
         "| \(target.label) | "
           + String(
-            format: "%d | %d | %.0f | %.2f | %.2f |", sorted.count + errors, errors,
-            Double(sorted.count + errors) / run.seconds, Self.percentile(sorted, 0.5), Self.percentile(sorted, 0.99)))
+            format: "%d | %d | %.0f | %.2f | %.2f |", ok + errors, errors,
+            Double(ok + errors) / run.seconds, Self.percentile(latencies, 50), Self.percentile(latencies, 99)))
     }
-    let all = run.latencies.flatMap { $0 }.sorted()
+    let all = run.allLatencies
     lines.append(
       String(
         format: "| **all** | %d | %d | %.0f | %.2f | %.2f |", calls, errorCount, Double(calls) / run.seconds,
-        Self.percentile(all, 0.5), Self.percentile(all, 0.99)))
+        Self.percentile(all, 50), Self.percentile(all, 99)))
     var errorsByStatus: [String: Int] = [:]
     for errors in run.errors { errorsByStatus.merge(errors, uniquingKeysWith: +) }
     lines.append("errors by status: " + (errorsByStatus.isEmpty ? "none" : errorsByStatus.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
@@ -385,15 +397,15 @@ struct LoadReport {
   }
 
   var json: String {
-    let all = run.latencies.flatMap { $0 }.sorted()
+    let all = run.allLatencies
     var object: [String: Any] = [
       "calls": calls, "errors": errorCount, "seconds": run.seconds, "calls_per_second": Double(calls) / run.seconds,
-      "p50_ms": Self.percentile(all, 0.5), "p99_ms": Self.percentile(all, 0.99), "passed": passed,
+      "p50_ms": Self.percentile(all, 50), "p99_ms": Self.percentile(all, 99), "passed": passed,
       "targets": targets.enumerated().map { index, target -> [String: Any] in
-        let sorted = run.latencies[index].sorted()
+        let latencies = run.latencies[index]
         return [
-          "target": target.label, "ok": sorted.count, "errors": run.errors[index], "p50_ms": Self.percentile(sorted, 0.5),
-          "p99_ms": Self.percentile(sorted, 0.99),
+          "target": target.label, "ok": Int(latencies.totalCount), "errors": run.errors[index],
+          "p50_ms": Self.percentile(latencies, 50), "p99_ms": Self.percentile(latencies, 99),
         ]
       },
     ]
