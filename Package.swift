@@ -287,7 +287,7 @@ let package = Package(
       name: "CarbonPluginKitTests",
       dependencies: [
         "CarbonTestSupport",
-        sdk("CarbonPluginKit"), sdk("CarbonDomain"), "CarbonPluginLoader", "ExampleUnitsModule",
+        sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain"), "CarbonPluginLoader", "ExampleUnitsModule",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/CarbonPluginKitTests"
@@ -296,25 +296,25 @@ let package = Package(
       name: "ESCATests",
       dependencies: [
         "CarbonTestSupport",
-        "ESCAModule", sdk("CarbonPluginKit"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "ESCAModule", sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/ESCATests"
     ),
     .testTarget(
-      name: "COPVivierTests", dependencies: ["CarbonTestSupport", "COPVivierModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")],
+      name: "COPVivierTests", dependencies: ["CarbonTestSupport", "COPVivierModule", sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain")],
       path: "Tests/COPVivierTests"
     ),
     .testTarget(
-      name: "SOBACTests", dependencies: ["CarbonTestSupport", "SOBACModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")], path: "Tests/SOBACTests"
+      name: "SOBACTests", dependencies: ["CarbonTestSupport", "SOBACModule", sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain")], path: "Tests/SOBACTests"
     ),
     .testTarget(
-      name: "ALDOTests", dependencies: ["CarbonTestSupport", "ALDOModule", sdk("CarbonPluginKit"), sdk("CarbonDomain")], path: "Tests/ALDOTests"
+      name: "ALDOTests", dependencies: ["CarbonTestSupport", "ALDOModule", sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain")], path: "Tests/ALDOTests"
     ),
     .testTarget(
       name: "SNBCTests",
       dependencies: [
         "CarbonTestSupport",
-        "SNBCModule", sdk("CarbonPluginKit"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "SNBCModule", sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"), sdk("CarbonDomain"), .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/SNBCTests"
     ),
@@ -324,7 +324,7 @@ let package = Package(
         "CarbonHost",
         "CarbonHostProtocol",
         sdk("CarbonDomain"),
-        sdk("CarbonPluginKit"),
+        sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"),
         "CarbonPluginLoader",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

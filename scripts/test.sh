@@ -32,6 +32,8 @@ bin=$(swift build --show-bin-path)
 scripts/build-c-plugins.sh "$bin" "$root/.build/test-fixtures"
 # Manifests of the repository's own plugins (unsigned): the tests load them as a deployment would.
 scripts/write-manifests.sh "$bin"
+# Which plugins the repository has (the tests read it; `swift package` cannot run under `swift test`).
+scripts/plugins.sh > "$bin/plugins.tsv"
 
 export CARBONHUB_PLUGIN_DIR="$bin"
 export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"

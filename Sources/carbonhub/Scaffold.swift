@@ -152,9 +152,10 @@ struct SwiftScaffold {
           dependencies: ["\(typeName)Module", .product(name: "CarbonPluginKit", package: "carbonhub-sdk")],
           linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=" + sdk + "/carbonhub-sdk/plugin-exports.map"])]
         ),
+        // Tests run the module in process with the SDK's harness (never linked into the library).
         .testTarget(
           name: "\(typeName)Tests",
-          dependencies: ["\(typeName)Module", .product(name: "CarbonPluginKit", package: "carbonhub-sdk")]
+          dependencies: ["\(typeName)Module", .product(name: "CarbonPluginTesting", package: "carbonhub-sdk")]
         ),
       ]
     )
@@ -208,7 +209,7 @@ struct SwiftScaffold {
 
   var tests: String {
     """
-    import CarbonPluginKit
+    import CarbonPluginTesting
     import Foundation
     import Testing
     import \(typeName)Module

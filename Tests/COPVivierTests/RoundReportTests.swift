@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonPluginTesting
 import Foundation
 import Testing
 @testable import COPVivierModule

@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonPluginTesting
 import CarbonTestSupport
 import Foundation
 import Testing

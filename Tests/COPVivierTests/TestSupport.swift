@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonPluginTesting
 import Dispatch
 import Foundation
 @testable import COPVivierModule

@@ -24,17 +24,19 @@ enum TestEnvironment {
     ProcessInfo.processInfo.environment["CARBONHUB_FIXTURE_DIR"] ?? repositoryRoot + "/.build/test-fixtures"
   }
 
-  /// Every plugin the repository builds, with the folder of its sample requests. A plugin
-  /// added to the repository must be added here: the conformance test fails otherwise.
-  static let repositoryPlugins: [(file: String, examples: String)] = [
-    ("libExampleUnits.so", "Plugins/examples/units-swift/examples"),
-    ("libgwp.so", "Plugins/examples/gwp-c/examples"),
-    ("libESCA.so", "Plugins/ESCA/examples"),
-    ("libSOBAC.so", "Plugins/SOBAC/examples"),
-    ("libALDO.so", "Plugins/ALDO/examples"),
-    ("libSNBC.so", "Plugins/SNBC/examples"),
-    ("libCOPVivier.so", "Plugins/COPVivier/examples"),
-  ]
+  /// Every plugin the repository builds, with the folder of its sample requests: the list
+  /// `scripts/plugins.sh` prints from Package.swift's dynamic-library products and the C plugin
+  /// script (the one the soak and the fuzz campaign read), which scripts/test.sh writes to
+  /// `plugins.tsv` in the plugin directory after the build. (Not run from here: `swift package`
+  /// would wait for the build-directory lock that `swift test` holds.) Empty when the file is
+  /// missing, which the conformance test reports.
+  static let repositoryPlugins: [(file: String, examples: String)] = {
+    guard let text = try? String(contentsOfFile: pluginDirectory + "/plugins.tsv", encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap { line in
+      let columns = line.split(separator: "\t").map(String.init)
+      return columns.count == 3 ? (file: columns[1], examples: columns[2]) : nil
+    }
+  }()
 
   /// The path of a built plugin; fails the test with the command to run when it is missing.
   static func plugin(_ file: String, in directory: String = pluginDirectory) throws -> String {

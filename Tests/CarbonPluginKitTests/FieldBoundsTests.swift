@@ -1,5 +1,6 @@
 import CarbonDomain
 @testable import CarbonPluginKit
+import CarbonPluginTesting
 import ExampleUnitsModule
 import Foundation
 import SwiftProtobuf

@@ -1,6 +1,7 @@
 import CarbonDomain
 @testable import CarbonPluginKit
 import CarbonPluginLoader
+import CarbonPluginTesting
 import ExampleUnitsModule
 import Foundation
 import Testing

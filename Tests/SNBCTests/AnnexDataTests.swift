@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonPluginTesting
 import Foundation
 import Testing
 

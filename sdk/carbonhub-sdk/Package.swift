@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // The carbonhub plugin SDK: what a calculation module is built on, and nothing else — the C
-// ABI header, the shared domain types and the Swift plugin kit, with SwiftProtobuf. The
+// ABI header, the shared domain types and the Swift plugin kit, with SwiftProtobuf; and, for a
+// module's tests, CarbonPluginTesting. The
 // product's own plugins build against it exactly as an out-of-tree module does:
 //
 //     .package(path: "<carbonhub checkout>/sdk/carbonhub-sdk"),
@@ -17,6 +18,7 @@ let package = Package(
     .library(name: "CarbonPluginABI", targets: ["CarbonPluginABI"]),
     .library(name: "CarbonDomain", targets: ["CarbonDomain"]),
     .library(name: "CarbonPluginKit", targets: ["CarbonPluginKit"]),
+    .library(name: "CarbonPluginTesting", targets: ["CarbonPluginTesting"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0")
@@ -47,6 +49,14 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Sources/CarbonPluginKit"
+    ),
+
+    // For a module's tests only, never linked into a plugin library: runs a module in process
+    // through encoded bytes as the host does (`ModuleHarness`) and checks its examples.
+    .target(
+      name: "CarbonPluginTesting",
+      dependencies: ["CarbonPluginKit", "CarbonDomain", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      path: "Sources/CarbonPluginTesting"
     ),
   ]
 )

@@ -35,7 +35,7 @@ struct Batch {
       result.escaCappedGCo2EPerMjFuel = bonus.escaCappedGCo2EPerMjFuel
     } catch let error as ModuleError {
       var failure = Carbon_Esca_V1_FarmError()
-      failure.status = error.status.grpcName
+      failure.status = error.status.name
       failure.field = error.field ?? ""
       failure.message = error.message
       result = Carbon_Esca_V1_FarmResult()

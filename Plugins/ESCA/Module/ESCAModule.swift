@@ -222,7 +222,7 @@ public struct EscaModule: CarbonModule {
           result.dossier = try dossier.assess(farm, prefix: path + ".", trace: &trace)
           result.dossier.trace = trace.build()
         } catch {
-          result.error.status = error.status.grpcName
+          result.error.status = error.status.name
           result.error.field = error.field ?? ""
           result.error.message = error.message
         }

@@ -7,6 +7,10 @@ public typealias ModuleStatus = CarbonStatus
 
 extension CarbonStatus {
   var cValue: carbon_status { carbon_status(rawValue: rawValue) }
+
+  /// The canonical name ("INVALID_ARGUMENT").
+  @available(*, deprecated, renamed: "name")
+  public var grpcName: String { name }
 }
 
 /// The error a module method throws. The kit turns it into the call's status, message and

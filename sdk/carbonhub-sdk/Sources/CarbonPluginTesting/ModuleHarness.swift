@@ -1,3 +1,4 @@
+import CarbonPluginKit
 import Foundation
 import SwiftProtobuf
 

@@ -1,4 +1,5 @@
 import CarbonDomain
+import CarbonPluginKit
 import Foundation
 
 extension ModuleHarness {
@@ -26,34 +27,9 @@ extension ModuleHarness {
         }
         problems += example.mismatches(responseJSON: response, status: "OK", field: nil)
       } catch {
-        problems += example.mismatches(responseJSON: nil, status: error.status.grpcName, field: error.field)
+        problems += example.mismatches(responseJSON: nil, status: error.status.name, field: error.field)
       }
     }
     return problems
-  }
-}
-
-extension ModuleStatus {
-  /// The gRPC status name, e.g. "INVALID_ARGUMENT".
-  public var grpcName: String {
-    switch self {
-    case .ok: return "OK"
-    case .cancelled: return "CANCELLED"
-    case .unknown: return "UNKNOWN"
-    case .invalidArgument: return "INVALID_ARGUMENT"
-    case .deadlineExceeded: return "DEADLINE_EXCEEDED"
-    case .notFound: return "NOT_FOUND"
-    case .alreadyExists: return "ALREADY_EXISTS"
-    case .permissionDenied: return "PERMISSION_DENIED"
-    case .resourceExhausted: return "RESOURCE_EXHAUSTED"
-    case .failedPrecondition: return "FAILED_PRECONDITION"
-    case .aborted: return "ABORTED"
-    case .outOfRange: return "OUT_OF_RANGE"
-    case .unimplemented: return "UNIMPLEMENTED"
-    case .internal: return "INTERNAL"
-    case .unavailable: return "UNAVAILABLE"
-    case .dataLoss: return "DATA_LOSS"
-    case .unauthenticated: return "UNAUTHENTICATED"
-    }
   }
 }
