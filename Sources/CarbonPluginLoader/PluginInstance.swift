@@ -240,13 +240,13 @@ public final class PluginInstance: @unchecked Sendable {
       descriptor.free_buffer(result.error_message)
       descriptor.free_buffer(result.error_field)
     }
-    guard result.status == CARBON_STATUS_OK else {
-      let status = CarbonStatus(code: result.status.rawValue)
+    guard result.status == CARBON_STATUS_OK.rawValue else {
+      let status = CarbonStatus(code: result.status)
       let message = result.error_message.map { String(cString: $0) } ?? "no message from the plugin"
       throw PluginCallError(
         status: status,
-        message: status.rawValue == result.status.rawValue
-          ? message : "status \(result.status.rawValue) is not a carbon_status: \(message)",
+        message: status.rawValue == result.status
+          ? message : "status \(result.status) is not a carbon_status: \(message)",
         field: result.error_field.map { String(cString: $0) })
     }
     guard let response = result.response else { return [] }
@@ -306,7 +306,7 @@ private final class RequestSource {
 private let receiveTrampoline: carbon_receive_fn = { context, messageOut, lengthOut in
   messageOut?.pointee = nil
   lengthOut?.pointee = 0
-  guard let context else { return -1 }
+  guard let context else { return Int32(CARBON_RECEIVE_CANCELLED) }
   let source = Unmanaged<RequestSource>.fromOpaque(context).takeUnretainedValue()
   if let finished = source.finished { return finished }
   switch source.receive() {
@@ -314,15 +314,15 @@ private let receiveTrampoline: carbon_receive_fn = { context, messageOut, length
     let held = source.hold(bytes)
     messageOut?.pointee = held.baseAddress
     lengthOut?.pointee = held.count
-    return 1
+    return Int32(CARBON_RECEIVE_MESSAGE)
   case .end:
     source.release()
-    source.finished = 0
-    return 0
+    source.finished = Int32(CARBON_RECEIVE_END)
+    return Int32(CARBON_RECEIVE_END)
   case .cancelled:
     source.release()
-    source.finished = -1
-    return -1
+    source.finished = Int32(CARBON_RECEIVE_CANCELLED)
+    return Int32(CARBON_RECEIVE_CANCELLED)
   }
 }
 
@@ -332,8 +332,8 @@ private final class MessageSink {
 }
 
 private let emitTrampoline: carbon_emit_fn = { context, message, length in
-  guard let context else { return 1 }
+  guard let context else { return Int32(CARBON_EMIT_STOP) }
   let sink = Unmanaged<MessageSink>.fromOpaque(context).takeUnretainedValue()
   let bytes = message.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-  return sink.onMessage(bytes) ? 0 : 1
+  return Int32(sink.onMessage(bytes) ? CARBON_EMIT_CONTINUE : CARBON_EMIT_STOP)
 }

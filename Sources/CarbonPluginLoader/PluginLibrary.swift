@@ -168,7 +168,7 @@ public final class PluginLibrary: @unchecked Sendable {
   private let handle: UnsafeMutableRawPointer
 
   /// The ABI version of this host.
-  public static var hostABIVersion: UInt32 { carbon_plugin_header_abi_version() }
+  public static var hostABIVersion: UInt32 { UInt32(CARBON_PLUGIN_ABI_VERSION) }
 
   /// Validates and opens a plugin.
   ///
@@ -398,9 +398,9 @@ public final class PluginLibrary: @unchecked Sendable {
             path: path, reason: "methods[\(index)].path '\(methodPath)' is not /<package>.<Service>/<Method>")
         }
         switch entry.kind {
-        case CARBON_METHOD_UNARY, CARBON_METHOD_SERVER_STREAMING:
-          methods.append(PluginMethod(path: methodPath, isServerStreaming: entry.kind == CARBON_METHOD_SERVER_STREAMING))
-        case CARBON_METHOD_BIDI_STREAMING:
+        case CARBON_METHOD_UNARY.rawValue, CARBON_METHOD_SERVER_STREAMING.rawValue:
+          methods.append(PluginMethod(path: methodPath, isServerStreaming: entry.kind == CARBON_METHOD_SERVER_STREAMING.rawValue))
+        case CARBON_METHOD_BIDI_STREAMING.rawValue:
           guard PluginLibrary.bidiEntry(of: d) != nil else {
             throw .invalidDescriptor(
               path: path,
@@ -408,7 +408,7 @@ public final class PluginLibrary: @unchecked Sendable {
           }
           methods.append(PluginMethod(path: methodPath, isServerStreaming: true, isClientStreaming: true))
         default:
-          throw .invalidDescriptor(path: path, reason: "methods[\(index)].kind \(entry.kind.rawValue) is unknown")
+          throw .invalidDescriptor(path: path, reason: "methods[\(index)].kind \(entry.kind) is unknown")
         }
       }
     }

@@ -383,7 +383,7 @@ struct CScaffold {
           .encodings = CARBON_ENCODINGS_PROTOBUF,
       };
 
-      __attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) { return &DESCRIPTOR; }
+      CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) { return &DESCRIPTOR; }
 
       """
   }

@@ -20,7 +20,6 @@
 #include "carbon/examples/v1/gwp.pb-c.h"
 #include "gwp_descriptor_set.h"
 
-#define EXPORT __attribute__((visibility("default")))
 #define TO_CO2E_PATH "/carbon.examples.v1.Gwp/ToCo2e"
 
 /* 100-year GWPs, kg CO2e per kg of gas, indexed by the Gas enum value (CO2, CH4, N2O, F-gases
@@ -217,4 +216,4 @@ static const carbon_plugin_descriptor DESCRIPTOR = {
     .encodings = CARBON_ENCODINGS_PROTOBUF,
 };
 
-EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) { return &DESCRIPTOR; }
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) { return &DESCRIPTOR; }

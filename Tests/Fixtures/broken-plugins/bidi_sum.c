@@ -34,8 +34,8 @@ static void bidi_fn(void *i, const char *p, carbon_encoding e, carbon_receive_fn
     const uint8_t *message = NULL;
     size_t length = 0;
     int got = receive(receive_context, &message, &length);
-    if (got < 0) return fail(result, CARBON_STATUS_CANCELLED, "the host cancelled the stream", NULL);
-    if (got == 0) break;
+    if (got == CARBON_RECEIVE_CANCELLED) return fail(result, CARBON_STATUS_CANCELLED, "the host cancelled the stream", NULL);
+    if (got == CARBON_RECEIVE_END) break;
     if (length == 4 && memcmp(message, "fail", 4) == 0) {
       char field[32];
       snprintf(field, sizeof field, "requests[%zu]", count);
@@ -43,14 +43,14 @@ static void bidi_fn(void *i, const char *p, carbon_encoding e, carbon_receive_fn
     }
     uint8_t *reversed = malloc(length ? length : 1);
     for (size_t k = 0; k < length; k++) reversed[k] = message[length - 1 - k];
-    int stop = emit(emit_context, reversed, length);
+    int stop = emit(emit_context, reversed, length) != CARBON_EMIT_CONTINUE;
     free(reversed);
     if (stop) return fail(result, CARBON_STATUS_CANCELLED, "the host stopped the stream", NULL);
     count++;
   }
   char last[32];
   int written = snprintf(last, sizeof last, "n=%zu", count);
-  if (emit(emit_context, (const uint8_t *)last, (size_t)written)) {
+  if (emit(emit_context, (const uint8_t *)last, (size_t)written) != CARBON_EMIT_CONTINUE) {
     return fail(result, CARBON_STATUS_CANCELLED, "the host stopped the stream", NULL);
   }
   result->status = CARBON_STATUS_OK;
@@ -62,6 +62,6 @@ static const carbon_plugin_descriptor descriptor = {
     .name = "bidi-sum", .version = "1.0.0", .description = "reverses each request of a stream",
     .methods = methods, .method_count = 1, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn, .call_bidi = bidi_fn};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

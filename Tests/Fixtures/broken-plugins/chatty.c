@@ -29,6 +29,6 @@ static const carbon_plugin_descriptor descriptor = {
     .name = "chatty", .version = "0.0.1", .description = "prints forged log lines when initialised",
     .methods = methods, .method_count = 1, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

@@ -35,6 +35,6 @@ static const carbon_plugin_descriptor descriptor = {
     .name = "constructor-marker", .version = "0.0.1", .description = "writes a marker file when loaded",
     .methods = methods, .method_count = 2, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

@@ -53,7 +53,7 @@ static carbon_status hog(void) {
 static int emit_count(carbon_emit_fn emit, void *ctx, int n) {
   for (int i = 0; i < n; i++) {
     uint8_t byte = (uint8_t)i;
-    if (emit(ctx, &byte, 1) != 0) return 0;
+    if (emit(ctx, &byte, 1) != CARBON_EMIT_CONTINUE) return 0;
   }
   return 1;
 }
@@ -91,6 +91,6 @@ static const carbon_plugin_descriptor descriptor = {
     .name = "crashy", .version = "0.0.1", .description = "crashes on demand (isolated-mode tests)",
     .methods = methods, .method_count = sizeof(methods) / sizeof(methods[0]), .initialize = init_fn,
     .call = call_fn, .free_buffer = free_fn, .shutdown = shutdown_fn};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

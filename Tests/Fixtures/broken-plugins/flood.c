@@ -64,7 +64,7 @@ static void call_fn(void *i, const char *p, carbon_encoding e, const uint8_t *r,
   }
   carbon_status status = CARBON_STATUS_OK;
   for (long k = 0; k < count; k++) {
-    if (emit(ctx, message, (size_t)bytes) != 0) {
+    if (emit(ctx, message, (size_t)bytes) != CARBON_EMIT_CONTINUE) {
       status = CARBON_STATUS_CANCELLED;
       break;
     }
@@ -82,6 +82,6 @@ static const carbon_plugin_descriptor descriptor = {
     .methods = methods, .method_count = 2, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn};
 
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

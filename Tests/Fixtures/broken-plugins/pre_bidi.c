@@ -38,6 +38,6 @@ static const carbon_plugin_descriptor descriptor = {
     .free_buffer = free_fn, .shutdown = shutdown_fn,
     /* Garbage where an older module has whatever follows its struct: the host must not read it. */
     .call_bidi = (carbon_call_bidi_fn)1};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

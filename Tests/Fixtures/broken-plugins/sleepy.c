@@ -56,6 +56,6 @@ static const carbon_plugin_descriptor descriptor = {
     .methods = methods, .method_count = 1, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn};
 
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

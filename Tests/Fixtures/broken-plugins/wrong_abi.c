@@ -21,6 +21,6 @@ static const carbon_plugin_descriptor descriptor = {
     .name = "wrong-abi", .version = "0.0.1", .description = "built for another ABI",
     .methods = methods, .method_count = 1, .initialize = init_fn, .call = call_fn,
     .free_buffer = free_fn, .shutdown = shutdown_fn};
-__attribute__((visibility("default"))) const carbon_plugin_descriptor *carbon_plugin_entry(void) {
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) {
   return &descriptor;
 }

@@ -40,7 +40,7 @@ public enum PluginExport {
   private static func makeDescriptor(_ driver: any ModuleDriving) -> UnsafeMutablePointer<carbon_plugin_descriptor> {
     let methods = UnsafeMutablePointer<carbon_method>.allocate(capacity: max(driver.methodTable.count, 1))
     for (index, method) in driver.methodTable.enumerated() {
-      methods[index] = carbon_method(path: driver.cPaths[index].value, kind: method.kind.cValue)
+      methods[index] = carbon_method(path: driver.cPaths[index].value, kind: method.kind.cValue.rawValue)
     }
     let descriptorSet = UnsafeMutablePointer<UInt8>.allocate(capacity: max(driver.descriptorSet.count, 1))
     descriptorSet.initialize(from: driver.descriptorSet, count: driver.descriptorSet.count)
@@ -229,7 +229,7 @@ private let callTrampoline:
   ) -> Void = { instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, result in
     guard let result else { return }
     guard let instancePointer, let methodPath else {
-      result.pointee.status = CARBON_STATUS_INTERNAL
+      result.pointee.status = CARBON_STATUS_INTERNAL.rawValue
       result.pointee.error_message = duplicate("call() without an instance or a method path")
       return
     }
@@ -241,7 +241,7 @@ private let callTrampoline:
     if let emit {
       let context = UnsafeSendable(emitContext)
       emitter = { message in
-        message.withUnsafeBufferPointer { emit(context.value, $0.baseAddress, $0.count) == 0 }
+        message.withUnsafeBufferPointer { emit(context.value, $0.baseAddress, $0.count) == CARBON_EMIT_CONTINUE }
       }
     }
     fill(result) { () throws(ModuleError) in
@@ -253,7 +253,7 @@ private let bidiTrampoline: carbon_call_bidi_fn = {
   instancePointer, methodPath, encoding, receive, receiveContext, emit, emitContext, result in
   guard let result else { return }
   guard let instancePointer, let methodPath, let receive, let emit else {
-    result.pointee.status = CARBON_STATUS_INTERNAL
+    result.pointee.status = CARBON_STATUS_INTERNAL.rawValue
     result.pointee.error_message = duplicate("call_bidi() without an instance, a method path, receive or emit")
     return
   }
@@ -261,14 +261,14 @@ private let bidiTrampoline: carbon_call_bidi_fn = {
   let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
   let emitContext = UnsafeSendable(emitContext)
   let emitter: @Sendable ([UInt8]) -> Bool = { message in
-    message.withUnsafeBufferPointer { emit(emitContext.value, $0.baseAddress, $0.count) == 0 }
+    message.withUnsafeBufferPointer { emit(emitContext.value, $0.baseAddress, $0.count) == CARBON_EMIT_CONTINUE }
   }
   let receiver: () -> ReceivedRequest = {
     var message: UnsafePointer<UInt8>? = nil
     var length = 0
     switch receive(receiveContext, &message, &length) {
-    case 1: return .message(message.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? [])
-    case 0: return .end
+    case Int32(CARBON_RECEIVE_MESSAGE): return .message(message.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? [])
+    case Int32(CARBON_RECEIVE_END): return .end
     default: return .cancelled
     }
   }
@@ -327,9 +327,9 @@ private func fill(_ result: UnsafeMutablePointer<carbon_call_result>, _ call: ()
       result.pointee.response = buffer
       result.pointee.response_length = count
     }
-    result.pointee.status = CARBON_STATUS_OK
+    result.pointee.status = CARBON_STATUS_OK.rawValue
   } catch {
-    result.pointee.status = error.status.cValue
+    result.pointee.status = error.status.rawValue
     result.pointee.error_message = duplicate(error.message)
     if let field = error.field { result.pointee.error_field = duplicate(field) }
   }

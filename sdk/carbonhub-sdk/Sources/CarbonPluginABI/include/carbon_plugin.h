@@ -5,9 +5,9 @@
 **
 **     const carbon_plugin_descriptor *carbon_plugin_entry(void);
 **
-** It is the only symbol the host looks up (a C module built with -fvisibility=hidden exports
-** nothing else; a Swift module also exports its runtime metadata, which the host ignores and
-** RTLD_LOCAL keeps out of other modules' way).
+** It is the only symbol the host looks up. A C module defines it with CARBON_PLUGIN_EXPORT,
+** which this header also puts on the prototype below, and builds with -fvisibility=hidden so
+** that nothing else is exported; a Swift module's entry is exported by the kit.
 ** The host dlopen()s the library (RTLD_NOW | RTLD_LOCAL), looks up that symbol, calls it once
 ** and reads the static descriptor it returns. Everything else the host learns about the module
 ** (its name, version, methods, protobuf schema) and every call it makes goes through that
@@ -81,6 +81,16 @@ extern "C" {
 /** The name of the one symbol a module exports. */
 #define CARBON_PLUGIN_ENTRY_SYMBOL "carbon_plugin_entry"
 
+/** Marks the entry point exported, whatever the module's default visibility:
+**     CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void) { ... } */
+#if defined(_WIN32)
+#define CARBON_PLUGIN_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define CARBON_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define CARBON_PLUGIN_EXPORT
+#endif
+
 /**
 ** Outcome of initialize() and call(). Values are the gRPC status codes; the host maps them 1:1.
 */
@@ -141,8 +151,11 @@ typedef enum carbon_method_kind {
 typedef struct carbon_method {
   /** Full gRPC path, NUL-terminated: "/<package>.<Service>/<Method>". Module-owned, static. */
   const char *path;
-  /** Unary, server-streaming or bidirectional-streaming. */
-  carbon_method_kind kind;
+  /** A carbon_method_kind: unary, server-streaming or bidirectional-streaming. A fixed-width
+  ** integer, so that the layout does not depend on the compiler's enum size (-fshort-enums):
+  ** the same 4 bytes as the carbon_method_kind it was declared as until this header's
+  ** revision of December 2026, same values. */
+  uint32_t kind;
 } carbon_method;
 
 /**
@@ -150,8 +163,9 @@ typedef struct carbon_method {
 ** Every non-NULL pointer in it is module-allocated and released by the host with free_buffer().
 */
 typedef struct carbon_call_result {
-  /** Final status of the call. */
-  carbon_status status;
+  /** Final status of the call: a carbon_status (a fixed-width integer, as carbon_method.kind).
+  ** The host reads a value that no carbon_status has as CARBON_STATUS_UNKNOWN. */
+  uint32_t status;
   /** Unary OK: the encoded response message (may be NULL with length 0 for an empty message).
   ** Streaming: unused (NULL). Error: unused (NULL). */
   uint8_t *response;
@@ -179,6 +193,15 @@ typedef struct carbon_call_result {
 */
 typedef int (*carbon_emit_fn)(void *emit_context, const uint8_t *message, size_t length);
 
+/** What a carbon_emit_fn returns. */
+enum {
+  /** The response was taken: produce the next one. */
+  CARBON_EMIT_CONTINUE = 0,
+  /** The host wants no more responses: stop and return CARBON_STATUS_CANCELLED. (A module
+  ** treats any non-zero value so.) */
+  CARBON_EMIT_STOP = 1
+};
+
 /**
 ** Callback through which a bidirectional-streaming method pulls its requests, one encoded
 ** message per invocation, in the order the client sent them. Called on the thread that runs
@@ -192,13 +215,21 @@ typedef int (*carbon_emit_fn)(void *emit_context, const uint8_t *message, size_t
 **                    (with length 0) when the return value is not 1.
 **   length_out       receives its length in bytes (0 is a valid, empty message).
 **
-** Returns 1 when a request was received; 0 when the client has sent its last request (the
-** module finishes its work, emits what remains and returns its status); -1 when the host no
-** longer wants the call (the client went away or cancelled, the deadline passed, or the
-** client's request stream failed): the module releases what it holds and returns promptly
-** with CARBON_STATUS_CANCELLED. After 0 or -1, further calls return the same value.
+** Returns CARBON_RECEIVE_MESSAGE (1) when a request was received; CARBON_RECEIVE_END (0) when
+** the client has sent its last request (the module finishes its work, emits what remains and
+** returns its status); CARBON_RECEIVE_CANCELLED (-1) when the host no longer wants the call
+** (the client went away or cancelled, the deadline passed, or the client's request stream
+** failed): the module releases what it holds and returns promptly with
+** CARBON_STATUS_CANCELLED. After END or CANCELLED, further calls return the same value.
 */
 typedef int (*carbon_receive_fn)(void *receive_context, const uint8_t **message_out, size_t *length_out);
+
+/** What a carbon_receive_fn returns (see there). */
+enum {
+  CARBON_RECEIVE_MESSAGE = 1,
+  CARBON_RECEIVE_END = 0,
+  CARBON_RECEIVE_CANCELLED = -1
+};
 
 /** The signature of the descriptor's call_bidi() (documented there). */
 typedef void (*carbon_call_bidi_fn)(void *instance, const char *method_path, carbon_encoding encoding,
@@ -311,9 +342,8 @@ typedef struct carbon_plugin_descriptor {
 /** The signature of the entry symbol. */
 typedef const carbon_plugin_descriptor *(*carbon_plugin_entry_fn)(void);
 
-/** CARBON_PLUGIN_ABI_VERSION as compiled into the caller's copy of this header (host side
-** convenience; modules do not need it). */
-uint32_t carbon_plugin_header_abi_version(void);
+/** The entry point a module defines (the host looks it up by name, never links against it). */
+CARBON_PLUGIN_EXPORT const carbon_plugin_descriptor *carbon_plugin_entry(void);
 
 #ifdef __cplusplus
 }
