@@ -7,12 +7,12 @@ import SwiftProtobuf
 
 // MARK: - 1b. Plugin dispatch in isolated mode (host → Unix socket → worker → plugin → back)
 
-/// The same tiny Convert request as the in-process dispatch figure, through an `IsolatedModule`
+/// The same tiny Convert request as the in-process dispatch figure, through an `WorkerSupervisor`
 /// whose worker is this build's `carbonhub worker`: the cost of isolation per call.
 @MainActor func benchWorker(calls: Int) async throws {
   report("## Plugin dispatch in isolated mode (Unix socket round trip to a `carbonhub worker`)")
   let data = NSTemporaryDirectory() + "carbonhub-bench-worker-\(getpid())"
-  let module = IsolatedModule(
+  let module = WorkerSupervisor(
     name: "units", libraryPath: binDirectory + "/libExampleUnits.so", expectedSHA256: nil, configJSON: "{}",
     dataDirectory: data, workerExecutable: binDirectory + "/carbonhub", memoryLimitMB: nil, logger: logger)
   try await module.start()

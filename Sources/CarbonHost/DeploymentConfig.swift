@@ -9,7 +9,7 @@ import TOMLKit
 /// embedded default, then adjusted by command-line flags.
 public struct DeploymentConfig: Sendable, Equatable {
   /// A module entry of the deployment file (`[modules.<name>]`).
-  public struct Module: Sendable, Equatable {
+  public struct ModuleEntry: Sendable, Equatable {
     /// The key under `[modules]`; must equal the name the plugin declares.
     public var name: String
     /// False keeps the module listed but not loaded.
@@ -99,7 +99,7 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// What clients may cost the host: memory, time and connections (`[limits]`).
   public var limits = Limits()
   /// Modules, in file order. Empty means: every plugin found in `pluginDirectory`.
-  public var modules: [Module] = []
+  public var modules: [ModuleEntry] = []
   /// Client authentication and roles.
   public var access = Access()
   /// Address of the Prometheus metrics endpoint (`metrics_listen`, plain HTTP, `GET /metrics`);
@@ -220,7 +220,7 @@ public struct DeploymentConfig: Sendable, Equatable {
         guard let path = try module.string("path") else {
           throw Error(key: "modules.\(name).path", message: "is required")
         }
-        var entry = Module(name: name, path: path)
+        var entry = ModuleEntry(name: name, path: path)
         entry.enabled = try module.bool("enabled") ?? true
         if let sha = try module.string("sha256") {
           guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {

@@ -24,7 +24,7 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   }
 
   /// `service`'s status when the modules are `modules`; nil for a service nobody serves.
-  static func status(of service: String, in modules: [ModuleRegistry.Module]) -> Status? {
+  static func status(of service: String, in modules: [ModuleRegistry.ModuleSnapshot]) -> Status? {
     if hostServices.contains(service) { return .serving }
     for module in modules {
       let services = module.metadata?.services ?? []
@@ -54,7 +54,7 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     // within milliseconds is still seen going NOT_SERVING and back.
     let changes = registry.subscribeToChanges()
     var last: Status?
-    func sendIfChanged(_ modules: [ModuleRegistry.Module]) async throws {
+    func sendIfChanged(_ modules: [ModuleRegistry.ModuleSnapshot]) async throws {
       let status = Self.status(of: request.service, in: modules) ?? .serviceUnknown
       guard status != last else { return }
       last = status

@@ -73,7 +73,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     }
   }
 
-  private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.Module {
+  private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.ModuleSnapshot {
     guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
     guard let module = registry.module(named: name) else {
       throw RPCError(code: .notFound, message: "\(field): no module named '\(name)' in this deployment")
@@ -108,7 +108,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   /// A module as `ListModules`, `GetModule` and the admin RPCs describe it. Only admins see
   /// where its file lies and who may call it (`detailed`): a file path tells an attacker where
   /// to aim, and an allow-list which identity to impersonate.
-  static func info(_ module: ModuleRegistry.Module, detailed: Bool = true, limits: CallLimits) -> Carbon_Host_V1_ModuleInfo {
+  static func info(_ module: ModuleRegistry.ModuleSnapshot, detailed: Bool = true, limits: CallLimits) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
     if detailed { info.path = module.path }
@@ -240,7 +240,7 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
   /// granted (the one logs and the audit log show), and audits its outcome.
   private func audited(
     _ method: String, module: String, detail: String?, _ context: ServerContext,
-    _ action: (CallerIdentity) async throws(RPCError) -> ModuleRegistry.Module
+    _ action: (CallerIdentity) async throws(RPCError) -> ModuleRegistry.ModuleSnapshot
   ) async throws(RPCError) -> Carbon_Host_V1_ModuleInfo {
     let identity = peers.identity(of: context.remotePeer)
     let caller = identity.acting(as: access.adminGrant(of: identity))
@@ -262,8 +262,8 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
 
   /// A registry action's failure as a gRPC status.
   private static func run(
-    _ action: () async throws(ModuleRegistry.ActionError) -> ModuleRegistry.Module
-  ) async throws(RPCError) -> ModuleRegistry.Module {
+    _ action: () async throws(ModuleRegistry.ActionError) -> ModuleRegistry.ModuleSnapshot
+  ) async throws(RPCError) -> ModuleRegistry.ModuleSnapshot {
     do {
       return try await action()
     } catch {

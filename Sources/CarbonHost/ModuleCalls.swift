@@ -22,7 +22,7 @@ struct ModuleCalls: Sendable {
   /// A call admitted to a module: the caller may call it and holds one of its slots until
   /// `finish` runs.
   struct Admitted: Sendable {
-    let module: ModuleRegistry.Module
+    let module: ModuleRegistry.ModuleSnapshot
     let backend: ModuleBackend
     let method: PluginMethod
     let identity: CallerIdentity
@@ -74,7 +74,7 @@ struct ModuleCalls: Sendable {
 
   /// Admits the caller to `module`'s method `path`.
   func admit(
-    module: ModuleRegistry.Module, path: String, metadata: Metadata, context: ServerContext
+    module: ModuleRegistry.ModuleSnapshot, path: String, metadata: Metadata, context: ServerContext
   ) throws(RPCError) -> Admitted {
     let connection = peers.identity(of: context.remotePeer)
     // Logged under the name that the allow-list granted, when there is one.

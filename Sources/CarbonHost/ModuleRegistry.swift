@@ -7,7 +7,7 @@ import Synchronization
 /// and which module serves each gRPC method path — all of which an admin can change while the
 /// host runs (enable, disable, reload, allow-list).
 ///
-/// Readers (every call) take an immutable `Module` snapshot under a short lock; a call keeps its
+/// Readers (every call) take an immutable `ModuleSnapshot` under a short lock; a call keeps its
 /// snapshot, so a module disabled or reloaded mid-call finishes that call on the instance it
 /// started on. Changes are serialised on one queue (loading runs plugin code: never on Swift's
 /// cooperative threads) and announced to `changes` subscribers (health `Watch`, metrics).
@@ -92,7 +92,7 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// One module of the deployment as the host sees it at one moment.
-  public struct Module: Sendable {
+  public struct ModuleSnapshot: Sendable {
     /// The module's name (the deployment key, or the plugin's declared name when discovered).
     public let name: String
     /// Library path (absolute).
@@ -106,7 +106,7 @@ public final class ModuleRegistry: Sendable {
     /// Who may call: nil means any caller the host accepts.
     public let allow: [String]?
     /// The deployment entry (limits, isolation, config).
-    public let settings: DeploymentConfig.Module
+    public let settings: DeploymentConfig.ModuleEntry
     /// How many times the module's worker was restarted.
     public let restarts: Int
     /// Calls in flight and the concurrency limit; shared by every snapshot of this module.
@@ -119,7 +119,7 @@ public final class ModuleRegistry: Sendable {
     }
 
     /// The isolated module (its worker's supervisor), if the module serves isolated.
-    public var isolated: IsolatedModule? {
+    public var isolated: WorkerSupervisor? {
       if case .isolated(let module)? = backend { return module }
       return nil
     }
@@ -139,8 +139,8 @@ public final class ModuleRegistry: Sendable {
     func with(
       state: State? = nil, metadata: Metadata?? = nil, backend: ModuleBackend?? = nil, allow: [String]?? = nil,
       path: String? = nil, restarts: Int? = nil
-    ) -> Module {
-      Module(
+    ) -> ModuleSnapshot {
+      ModuleSnapshot(
         name: name, path: path ?? self.path, state: state ?? self.state, metadata: metadata ?? self.metadata,
         backend: backend ?? self.backend, allow: allow ?? self.allow, settings: settings,
         restarts: restarts ?? self.restarts, gate: gate)
@@ -157,11 +157,11 @@ public final class ModuleRegistry: Sendable {
 
   private struct Table {
     var order: [String] = []
-    var modules: [String: Module] = [:]
+    var modules: [String: ModuleSnapshot] = [:]
     var routes: [String: String] = [:]
     var generation = 0
 
-    mutating func put(_ module: Module) {
+    mutating func put(_ module: ModuleSnapshot) {
       generation += 1
       if modules[module.name] == nil { order.append(module.name) }
       modules[module.name] = module
@@ -173,7 +173,7 @@ public final class ModuleRegistry: Sendable {
     }
 
     /// Every module, in deployment order.
-    var ordered: [Module] { order.compactMap { modules[$0] } }
+    var ordered: [ModuleSnapshot] { order.compactMap { modules[$0] } }
   }
 
   private let table = Mutex(Table())
@@ -183,17 +183,17 @@ public final class ModuleRegistry: Sendable {
   /// Set by `shutdown`: no worker is started any more.
   private let stopping = Atomic<Bool>(false)
   /// Subscribers to state changes: each is sent every module's state after each change.
-  private let changes = ChangeBroadcaster<[Module]>()
+  private let changes = ChangeBroadcaster<[ModuleSnapshot]>()
   /// Counts loads, load failures and reloads for the metrics endpoint.
   public let events = LoaderEvents()
 
   /// Every module, in deployment order (discovered plugins: file name order).
-  public var all: [Module] { table.withLock { $0.ordered } }
+  public var all: [ModuleSnapshot] { table.withLock { $0.ordered } }
 
   /// Every module now, and every module after each later change, in the order the changes
   /// were made (none is skipped or coalesced for a reader that keeps up within
   /// `ChangeBroadcaster.backlog` changes). Finish `end` to unsubscribe.
-  public func subscribeToChanges() -> (current: [Module], updates: AsyncStream<[Module]>, end: AsyncStream<[Module]>.Continuation) {
+  public func subscribeToChanges() -> (current: [ModuleSnapshot], updates: AsyncStream<[ModuleSnapshot]>, end: AsyncStream<[ModuleSnapshot]>.Continuation) {
     // Under the table's lock, as changes are announced: no change falls between the two.
     table.withLock { table in
       let (updates, end) = changes.subscribe()
@@ -205,20 +205,20 @@ public final class ModuleRegistry: Sendable {
   public var generation: Int { table.withLock { $0.generation } }
 
   /// Modules that are serving.
-  public var serving: [Module] { all.filter { $0.state.isServing } }
+  public var serving: [ModuleSnapshot] { all.filter { $0.state.isServing } }
 
   /// The serving module that owns a method path.
-  public func route(_ methodPath: String) -> Module? {
+  public func route(_ methodPath: String) -> ModuleSnapshot? {
     table.withLock { table in table.routes[methodPath].flatMap { table.modules[$0] } }
   }
 
   /// The module (serving or not) whose last known methods include `methodPath`.
-  public func owner(of methodPath: String) -> Module? {
+  public func owner(of methodPath: String) -> ModuleSnapshot? {
     all.first { $0.metadata?.methods.contains { $0.path == methodPath } ?? false }
   }
 
   /// A module by name.
-  public func module(named name: String) -> Module? { table.withLock { $0.modules[name] } }
+  public func module(named name: String) -> ModuleSnapshot? { table.withLock { $0.modules[name] } }
 
   private init(config: DeploymentConfig, logger: Logger) {
     self.config = config
@@ -233,7 +233,7 @@ public final class ModuleRegistry: Sendable {
     let entries = discovered ? discover(in: config.pluginDirectory, logger: logger) : config.modules
     for entry in entries {
       let path = resolve(entry.path, relativeTo: config.pluginDirectory)
-      let module = Module(
+      let module = ModuleSnapshot(
         name: entry.name, path: path, state: entry.enabled ? .loading : .disabled, metadata: nil, backend: nil,
         allow: entry.allow, settings: entry, restarts: 0, gate: CallGate(limit: entry.maxConcurrentCalls))
       guard entry.enabled else {
@@ -258,7 +258,7 @@ public final class ModuleRegistry: Sendable {
   /// Stops every isolated module's worker, letting their calls finish for up to `grace`.
   /// In-process modules have nothing to stop.
   public func shutdown(grace: Duration = .seconds(5)) async {
-    let workers: [IsolatedModule] = await withCheckedContinuation { continuation in
+    let workers: [WorkerSupervisor] = await withCheckedContinuation { continuation in
       changeQueue.async { [self] in
         stopping.store(true, ordering: .releasing)
         continuation.resume(returning: all.compactMap(\.isolated))
@@ -272,7 +272,7 @@ public final class ModuleRegistry: Sendable {
   // MARK: Admin actions
 
   /// Loads (if needed) and serves a disabled or failed module.
-  public func enable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> Module {
+  public func enable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
       if module.state.isServing { return module }
@@ -287,7 +287,7 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// Stops serving a module; calls in flight finish on the instance they started on.
-  public func disable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> Module {
+  public func disable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
       self.logger.notice("admin: disable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
@@ -308,7 +308,7 @@ public final class ModuleRegistry: Sendable {
   /// deployment does not pin, and must equal the deployment's pin when it does.
   public func reload(
     _ name: String, path newPath: String?, sha256: String?, by caller: CallerIdentity
-  ) async throws(ActionError) -> Module {
+  ) async throws(ActionError) -> ModuleSnapshot {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
       let path = newPath.map { Self.resolve($0, relativeTo: self.config.pluginDirectory) } ?? module.path
@@ -354,7 +354,7 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// Replaces a module's allow-list (nil: any caller the host accepts).
-  public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> Module {
+  public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
     try await serially { () throws(ActionError) in
       let module = try self.existing(name)
       for (index, entry) in (allow ?? []).enumerated() {
@@ -378,7 +378,7 @@ public final class ModuleRegistry: Sendable {
   /// that health never shows a stale SERVING). It does not wait for the change queue, whose
   /// actions may take seconds (a worker start): the change is read and written under the
   /// table's lock.
-  private func update(_ name: String, _ change: (Module) -> Module) {
+  private func update(_ name: String, _ change: (ModuleSnapshot) -> ModuleSnapshot) {
     table.withLock { table in
       guard let module = table.modules[name] else { return }
       table.put(change(module))
@@ -390,8 +390,8 @@ public final class ModuleRegistry: Sendable {
   /// restart), a new worker makes it serving again, a worker that cannot be restarted makes it
   /// failed. Changes from a worker the registry no longer serves (retired by a reload or a
   /// disable, or still starting) are ignored.
-  private func isolatedStateChanged(_ name: String, _ worker: IsolatedModule, _ state: IsolatedModule.State) {
-    let change: (Module) -> Module = { [events] module in
+  private func isolatedStateChanged(_ name: String, _ worker: WorkerSupervisor, _ state: WorkerSupervisor.State) {
+    let change: (ModuleSnapshot) -> ModuleSnapshot = { [events] module in
       guard let current = module.isolated, current === worker else { return module }
       switch state {
       case .restarting(_, let reason):
@@ -420,7 +420,7 @@ public final class ModuleRegistry: Sendable {
 
   // MARK: Loading
 
-  private func existing(_ name: String) throws(ActionError) -> Module {
+  private func existing(_ name: String) throws(ActionError) -> ModuleSnapshot {
     guard let module = module(named: name) else {
       throw ActionError(code: .notFound, message: "name: no module named '\(name)' in this deployment")
     }
@@ -435,7 +435,7 @@ public final class ModuleRegistry: Sendable {
     return try result.get()
   }
 
-  private func publish(_ module: Module) {
+  private func publish(_ module: ModuleSnapshot) {
     table.withLock { table in
       table.put(module)
       changes.announce(table.ordered)
@@ -443,7 +443,7 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// Opens, checks and starts one module, recording the outcome.
-  private func start(_ module: Module, path: String, sha256: String?, takesDeclaredName: Bool) {
+  private func start(_ module: ModuleSnapshot, path: String, sha256: String?, takesDeclaredName: Bool) {
     publish(module.with(state: .loading))
     switch open(name: module.name, path: path, sha256: sha256, settings: module.settings, takesDeclaredName: takesDeclaredName) {
     case .success(let (metadata, backend)):
@@ -455,7 +455,7 @@ public final class ModuleRegistry: Sendable {
           table.modules[module.name] = nil
         }
       }
-      let serving = Module(
+      let serving = ModuleSnapshot(
         name: name, path: metadata.path, state: .serving, metadata: metadata, backend: backend, allow: module.allow,
         settings: module.settings, restarts: module.restarts, gate: module.gate)
       publish(serving)
@@ -481,7 +481,7 @@ public final class ModuleRegistry: Sendable {
   /// Opens a library, checks it against the deployment and the other modules, and makes an
   /// instance. Does not touch the table.
   private func open(
-    name: String, path: String, sha256: String?, settings: DeploymentConfig.Module, takesDeclaredName: Bool
+    name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry, takesDeclaredName: Bool
   ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
     if settings.isolation == .isolated { return openIsolated(name: name, path: path, sha256: sha256, settings: settings) }
     let library: PluginLibrary
@@ -519,7 +519,7 @@ public final class ModuleRegistry: Sendable {
   /// waits (on the change queue, never on Swift's cooperative threads) until the worker has
   /// loaded the plugin or failed to.
   private func openIsolated(
-    name: String, path: String, sha256: String?, settings: DeploymentConfig.Module
+    name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry
   ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
     let preflight: PluginLibrary.Preflight
     do {
@@ -534,7 +534,7 @@ public final class ModuleRegistry: Sendable {
     }
     guard !stopping.load(ordering: .acquiring) else { return .failure(OpenFailure(reason: "the host is stopping")) }
     let handle = WorkerHandle()
-    let worker = IsolatedModule(
+    let worker = WorkerSupervisor(
       name: name, libraryPath: preflight.path, expectedSHA256: preflight.sha256, configJSON: settings.configJSON,
       dataDirectory: dataDirectory, workerExecutable: config.workerExecutable ?? Self.ownExecutable,
       memoryLimitMB: settings.memoryLimitMB, workerUser: settings.workerUser, confinement: settings.confinement, logger: logger
@@ -597,7 +597,7 @@ public final class ModuleRegistry: Sendable {
   /// entries named after the file until the plugin declares its name. Other shared libraries
   /// (a dependency's `libGRDB-dynamic.so`) are told apart from the ELF file alone and skipped,
   /// never opened.
-  static func discover(in directory: String, logger: Logger) -> [DeploymentConfig.Module] {
+  static func discover(in directory: String, logger: Logger) -> [DeploymentConfig.ModuleEntry] {
     let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     let plugins = files.filter { $0.hasSuffix(".so") }.sorted().filter { file in
       if ELFSymbols.isPlugin(path: directory + "/" + file) { return true }
@@ -606,7 +606,7 @@ public final class ModuleRegistry: Sendable {
     }
     if plugins.isEmpty { logger.warning("no plugin (*.so) found", metadata: ["plugin_dir": "\(directory)"]) }
     // Relative to `directory`: `resolve` joins it once (a relative plugin_dir was joined twice).
-    return plugins.map { DeploymentConfig.Module(name: $0, path: $0) }
+    return plugins.map { DeploymentConfig.ModuleEntry(name: $0, path: $0) }
   }
 
   /// True when `path` names a file inside `directory` or below, both with symbolic links
@@ -630,7 +630,7 @@ public final class ModuleRegistry: Sendable {
 /// is given to its initializer).
 private final class WorkerHandle: @unchecked Sendable {
   // Written once, before the worker starts and can report anything.
-  var worker: IsolatedModule?
+  var worker: WorkerSupervisor?
 }
 
 /// Calls in flight for one module, against its `max_concurrent_calls`.

@@ -9,7 +9,7 @@ public enum ModuleBackend: Sendable {
   /// The plugin is dlopen'd into the host.
   case inProcess(PluginInstance)
   /// The plugin runs in a `carbonhub worker` process that the host supervises.
-  case isolated(IsolatedModule)
+  case isolated(WorkerSupervisor)
 
   /// Runs a unary call. Returns DEADLINE_EXCEEDED when `deadline` passes and CANCELLED when
   /// `cancellation` fires, at once, whatever the plugin is doing; `onFinish` runs when the

@@ -42,7 +42,7 @@ public enum PluginLoadError: Error, Equatable, CustomStringConvertible {
   /// After dlopen, the descriptor declares something else than the manifest.
   case manifestMismatch(path: String, field: String, manifest: String, library: String)
   /// An isolated module's worker process could not be started or died before it was ready
-  /// (see `IsolatedModule`); the reason names the cause (exit code, signal, timeout).
+  /// (see `WorkerSupervisor`); the reason names the cause (exit code, signal, timeout).
   case workerFailed(module: String, reason: String)
 
   public var description: String {

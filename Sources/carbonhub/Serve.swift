@@ -81,7 +81,7 @@ extension CarbonHub {
     }
 
     private func serve(
-      _ server: HostServer, tls: HostServer.TLSFiles?, modules: [ModuleRegistry.Module], readiness: Readiness, logger: Logger
+      _ server: HostServer, tls: HostServer.TLSFiles?, modules: [ModuleRegistry.ModuleSnapshot], readiness: Readiness, logger: Logger
     ) async throws {
       try await server.run { address in
         var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]

@@ -248,7 +248,7 @@ struct BidiStreamingTests {
 
   /// A host serving the bidi-sum fixture, in process or in a worker, once it serves.
   static func startSum(
-    isolated: Bool, configure: (inout DeploymentConfig.Module) -> Void = { _ in }
+    isolated: Bool, configure: (inout DeploymentConfig.ModuleEntry) -> Void = { _ in }
   ) async throws -> RunningHost {
     let host = try await RunningHost.start(modules: [("bidi-sum", try fixture("libbidi_sum.so"))]) { config in
       configure(&config.modules[0])

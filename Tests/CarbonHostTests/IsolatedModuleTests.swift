@@ -420,21 +420,21 @@ struct IsolatedModuleTests {
 
 /// An isolated module for one test, with its recorded state changes.
 final class IsolatedHarness: Sendable {
-  let isolated: IsolatedModule
+  let isolated: WorkerSupervisor
   private let log = StateLog()
 
   /// Every state the module reported, in order.
-  var states: [IsolatedModule.State] { log.states.withLock { $0 } }
+  var states: [WorkerSupervisor.State] { log.states.withLock { $0 } }
 
   init(
     name: String, library: String, memoryLimitMB: Int? = nil, sha256: String? = nil, worker: String? = nil,
     workerUser: WorkerUser? = nil, confinement: WorkerConfinement = .init(),
-    backoff: IsolatedModule.Backoff = .init(initial: .milliseconds(50), maximum: .seconds(1), resetAfter: .seconds(30))
+    backoff: WorkerSupervisor.Backoff = .init(initial: .milliseconds(50), maximum: .seconds(1), resetAfter: .seconds(30))
   ) throws {
     let executable = try worker ?? TestEnvironment.plugin("carbonhub")
     let log = self.log
     dataDirectory = try TestEnvironment.temporaryDirectory("isolated-\(name)")
-    isolated = IsolatedModule(
+    isolated = WorkerSupervisor(
       name: name, libraryPath: library, expectedSHA256: sha256, configJSON: "{}",
       dataDirectory: dataDirectory, workerExecutable: executable,
       memoryLimitMB: memoryLimitMB, workerUser: workerUser, confinement: confinement, backoff: backoff, cancelGrace: .milliseconds(500),
@@ -448,7 +448,7 @@ final class IsolatedHarness: Sendable {
   func start() async throws(PluginLoadError) { try await isolated.start() }
 
   /// Polls (without blocking a thread) until the state satisfies `predicate`.
-  func waitUntil(timeout: Duration = .seconds(20), _ predicate: (IsolatedModule.State) -> Bool) async throws {
+  func waitUntil(timeout: Duration = .seconds(20), _ predicate: (WorkerSupervisor.State) -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !predicate(isolated.state) {
       try #require(ContinuousClock.now < deadline, "state is still \(isolated.state) after \(timeout); history \(states)")
@@ -465,5 +465,5 @@ final class IsolatedHarness: Sendable {
 }
 
 private final class StateLog: Sendable {
-  let states = Mutex<[IsolatedModule.State]>([])
+  let states = Mutex<[WorkerSupervisor.State]>([])
 }

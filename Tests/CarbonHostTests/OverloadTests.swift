@@ -18,7 +18,7 @@ struct OverloadTests {
   static let flood = "carbon.test.v1.Flood"
 
   static func startFlood(
-    _ configure: @escaping (inout DeploymentConfig) -> Void = { _ in }, module: (inout DeploymentConfig.Module) -> Void = { _ in }
+    _ configure: @escaping (inout DeploymentConfig) -> Void = { _ in }, module: (inout DeploymentConfig.ModuleEntry) -> Void = { _ in }
   ) async throws -> RunningHost {
     let path = try TestEnvironment.plugin("libflood.so", in: TestEnvironment.fixtureDirectory)
     return try await RunningHost.start(modules: [("flood", path), ("gwp", try TestEnvironment.plugin("libgwp.so"))]) { config in

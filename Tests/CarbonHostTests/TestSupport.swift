@@ -88,7 +88,7 @@ final class RunningHost: Sendable {
     let state = try TestEnvironment.temporaryDirectory("state")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
-    config.modules = modules.map { DeploymentConfig.Module(name: $0.0, path: $0.1) }
+    config.modules = modules.map { DeploymentConfig.ModuleEntry(name: $0.0, path: $0.1) }
     try configure(&config)
     let server = try HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()

@@ -26,12 +26,12 @@ struct CallLimits: Sendable {
   }
 
   /// `module`'s largest request or response message.
-  func maxMessageBytes(of module: ModuleRegistry.Module) -> Int {
+  func maxMessageBytes(of module: ModuleRegistry.ModuleSnapshot) -> Int {
     module.settings.maxMessageBytes ?? maxMessageBytes
   }
 
   /// The server-side deadline of a call to `module`, milliseconds, and the setting it comes from.
-  func timeout(of module: ModuleRegistry.Module, streaming: Bool) -> (milliseconds: Int, source: String) {
+  func timeout(of module: ModuleRegistry.ModuleSnapshot, streaming: Bool) -> (milliseconds: Int, source: String) {
     if let milliseconds = module.settings.callTimeoutMilliseconds {
       return (milliseconds, "module '\(module.name)' call_timeout_ms = \(milliseconds)")
     }

@@ -8,7 +8,7 @@ import Synchronization
 
 /// The host's side of one worker process: spawns it, speaks the frame protocol on its socket,
 /// matches answers to waiting calls, enforces deadlines, and notices its death. A restart makes
-/// a new connection; `IsolatedModule` owns the current one.
+/// a new connection; `WorkerSupervisor` owns the current one.
 ///
 /// Threads: one dedicated reader thread blocks in `recv` and then `waitid`; writes go through a
 /// serial dispatch queue (a large request may block on a full socket buffer, which must not

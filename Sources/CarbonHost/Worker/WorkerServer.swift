@@ -8,7 +8,7 @@ import Synchronization
 
 /// The worker side of isolated mode: what `carbonhub worker` runs. It loads one plugin with the
 /// same loader (and the same checks) as the host, then serves the host's calls on a Unix socket
-/// until the host closes it, and exits. See `IsolatedModule` for the host side and
+/// until the host closes it, and exits. See `WorkerSupervisor` for the host side and
 /// `WorkerFrame` for the protocol.
 public enum WorkerServer {
   /// How the host started this worker.

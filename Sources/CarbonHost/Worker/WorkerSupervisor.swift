@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// Calls made while the module is not serving (starting, restarting, failed, stopped) get
 /// UNAVAILABLE immediately: nothing is queued.
-public final class IsolatedModule: Sendable {
+public final class WorkerSupervisor: Sendable {
   /// Where the module is in its life.
   public enum State: Sendable, Equatable {
     /// The first worker is loading the plugin.
