@@ -24,7 +24,7 @@ func memoryTargets() throws -> [MemoryTarget] {
     guard let library = try? PluginLibrary(path: binDirectory + "/" + file) else { continue }
     let methods = library.methods.map { (name: $0.name, isServerStreaming: $0.isServerStreaming) }
     guard let directory = SampleRequests.findDirectory(forMethods: Set(methods.map(\.name)), under: repositoryRoot),
-      let sample = SampleRequests.representative(module: library.name, methods: methods, samples: SampleRequests.load(directory: directory)),
+      let sample = SampleRequests.representative(module: library.name, methods: methods, samples: (try? SampleRequests.load(directory: directory)) ?? []),
       let method = library.methods.first(where: { $0.name == sample.method })
     else { continue }
     let data = NSTemporaryDirectory() + "carbonhub-bench-memory-\(getpid())-\(library.name)"

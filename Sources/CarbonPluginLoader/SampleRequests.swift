@@ -24,29 +24,20 @@ public struct SampleRequest: Sendable, Equatable {
 /// Reads the sample requests every module folder keeps in `examples/`, so that `verify`, the
 /// load generator and the benchmarks use the same inputs.
 public enum SampleRequests {
-  /// Every `*.json` request of `directory` (not the `.expect.json` files), sorted by file name.
-  public static func load(directory: String) -> [SampleRequest] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.sorted().compactMap { name -> SampleRequest? in
-      guard name.hasSuffix(".json"), !name.hasSuffix(".expect.json"),
-        let data = FileManager.default.contents(atPath: directory + "/" + name)
-      else { return nil }
-      let stem = String(name.dropLast(".json".count))
-      let parts = stem.split(separator: ".", maxSplits: 1)
-      let expect = directory + "/" + stem + ".expect.json"
+  /// Every `*.json` request of `directory` (not the `.expect.json` files), sorted by file name,
+  /// as `ExampleCase` reads them (the one reader of example folders). Throws, naming the file,
+  /// when an expect file is not JSON or names a status that does not exist: a sample must not
+  /// silently count as expected to succeed.
+  public static func load(directory: String) throws -> [SampleRequest] {
+    try ExampleCase.load(directory: directory).map { example in
+      guard let status = CarbonStatus(name: example.expectedStatus) else {
+        throw ExampleFileError(
+          path: example.requestPath, message: "its expect file's status \(example.expectedStatus.quoted) is not a gRPC status name")
+      }
       return SampleRequest(
-        method: String(parts[0]), variant: parts.count > 1 ? String(parts[1]) : nil, json: Array(data),
-        expectedStatus: expectedStatus(file: expect))
+        method: example.method, variant: example.name.isEmpty ? nil : example.name, json: Array(example.requestJSON.utf8),
+        expectedStatus: status)
     }
-  }
-
-  /// The status named by an `.expect.json` file's `"status"` key ("NOT_FOUND"), OK without one.
-  static func expectedStatus(file: String) -> CarbonStatus {
-    guard let data = FileManager.default.contents(atPath: file),
-      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-      let name = object["status"] as? String
-    else { return .ok }
-    return CarbonStatus(name: name) ?? .ok
   }
 
   /// The examples folder under `root` (a repository checkout) whose samples all name methods
@@ -55,7 +46,7 @@ public enum SampleRequests {
   public static func findDirectory(forMethods methods: Set<String>, under root: String) -> String? {
     var best: (directory: String, matches: Int)?
     for directory in exampleDirectories(under: root) {
-      let names = Set(load(directory: directory).map(\.method))
+      let names = Set(((try? load(directory: directory)) ?? []).map(\.method))
       guard !names.isEmpty, names.isSubset(of: methods) else { continue }
       if names.count > best?.matches ?? 0 { best = (directory, names.count) }
     }

@@ -138,7 +138,7 @@ extension CarbonHub {
         }
         if chosen.isEmpty {
           let directory = SampleRequests.findDirectory(forMethods: Set(methods.map(\.name)), under: examples)
-          let samples = directory.map { SampleRequests.load(directory: $0) } ?? []
+          let samples = try directory.map { try SampleRequests.load(directory: $0) } ?? []
           guard let sample = SampleRequests.representative(module: info.name, methods: methods, samples: samples) else {
             printError("load: no sample request for module \(info.name) under \(examples)/Plugins: skipped (give --request)")
             continue

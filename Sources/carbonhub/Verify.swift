@@ -108,7 +108,7 @@ extension CarbonHub {
     /// status their `<Method>.expect.json` gives (default OK).
     static func loadSamples(_ directory: String, plugin: String) throws -> ([String: [UInt8]], [String: CarbonStatus]) {
       let library = try PluginLibrary(path: plugin)
-      let firstSamples = SampleRequests.load(directory: directory).filter { $0.variant == nil }
+      let firstSamples = try SampleRequests.load(directory: directory).filter { $0.variant == nil }
       let byMethod = Dictionary(firstSamples.map { ($0.method, $0) }, uniquingKeysWith: { first, _ in first })
       var samples: [String: [UInt8]] = [:]
       var statuses: [String: CarbonStatus] = [:]
@@ -125,7 +125,7 @@ extension CarbonHub {
     static func loadVariants(_ directory: String, plugin: String) throws -> [String: [[UInt8]]] {
       let paths = Dictionary(try PluginLibrary(path: plugin).methods.map { ($0.name, $0.path) }, uniquingKeysWith: { first, _ in first })
       var variants: [String: [[UInt8]]] = [:]
-      for sample in SampleRequests.load(directory: directory) where sample.variant != nil {
+      for sample in try SampleRequests.load(directory: directory) where sample.variant != nil {
         if let path = paths[sample.method] { variants[path, default: []].append(sample.json) }
       }
       return variants

@@ -163,5 +163,11 @@ public struct ExampleFileError: Error, CustomStringConvertible {
   public let path: String
   /// What is wrong with it.
   public let message: String
+
+  public init(path: String, message: String) {
+    self.path = path
+    self.message = message
+  }
+
   public var description: String { "\(path): \(message)" }
 }
