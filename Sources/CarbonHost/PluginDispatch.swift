@@ -174,11 +174,17 @@ enum PluginDispatch {
     }
     return await withCheckedContinuation { continuation in
       let outcome = FirstOutcome(continuation)
+      // Raised once the caller has its answer (the deadline's or the cancellation's): a module
+      // with call_cancellable sees it and can stop early, freeing this thread.
+      let moduleCancellation = CancellationFlag()
+      outcome.onDecided { moduleCancellation.cancel() }
       threads.submit {
         if !outcome.isDecided {
           let started = ContinuousClock.now
           outcome.offer(
-            Result { () throws(PluginCallError) in try instance.call(path, request: request, encoding: encoding) })
+            Result { () throws(PluginCallError) in
+              try instance.call(path, request: request, encoding: encoding, cancellation: moduleCancellation)
+            })
           fastCalls?.record(path, started.duration(to: .now))
         }
         onFinish()

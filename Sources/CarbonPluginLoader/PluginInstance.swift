@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginABI
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -88,15 +89,18 @@ public final class PluginInstance: @unchecked Sendable {
 
   deinit { descriptor.shutdown(instance) }
 
-  /// Calls a unary method and returns the encoded response.
-  public func call(_ path: String, request: [UInt8], encoding: WireEncoding = .protobuf)
-    throws(PluginCallError) -> [UInt8]
-  {
+  /// Calls a unary method and returns the encoded response. A module with `call_cancellable`
+  /// can ask `cancellation` whether the answer is still wanted, and stop early when not.
+  public func call(
+    _ path: String, request: [UInt8], encoding: WireEncoding = .protobuf, cancellation: CancellationFlag? = nil
+  ) throws(PluginCallError) -> [UInt8] {
     if encoding == .json, let jsonAdapter {
-      let response = try invoke(path, request: try jsonAdapter.request(request, method: path), encoding: .protobuf, emit: nil, emitContext: nil)
+      let response = try invoke(
+        path, request: try jsonAdapter.request(request, method: path), encoding: .protobuf, emit: nil, emitContext: nil,
+        cancellation: cancellation)
       return try jsonAdapter.response(response, method: path)
     }
-    return try invoke(path, request: request, encoding: encoding, emit: nil, emitContext: nil)
+    return try invoke(path, request: request, encoding: encoding, emit: nil, emitContext: nil, cancellation: cancellation)
   }
 
   /// Calls a server-streaming method; `onMessage` gets each encoded response in order, on the
@@ -219,14 +223,22 @@ public final class PluginInstance: @unchecked Sendable {
 
   private func invoke(
     _ path: String, request: [UInt8], encoding: WireEncoding, emit: carbon_emit_fn?,
-    emitContext: UnsafeMutableRawPointer?
+    emitContext: UnsafeMutableRawPointer?, cancellation: CancellationFlag? = nil
   ) throws(PluginCallError) -> [UInt8] {
     var result = carbon_call_result()
     path.withCString { cPath in
       request.withUnsafeBufferPointer { buffer in
-        descriptor.call(
-          instance, cPath, encoding.cValue, buffer.baseAddress, buffer.count, emit, emitContext,
-          &result)
+        if let cancellation, let cancellable = PluginLibrary.cancellableEntry(of: descriptor) {
+          withExtendedLifetime(cancellation) {
+            cancellable(
+              instance, cPath, encoding.cValue, buffer.baseAddress, buffer.count, emit, emitContext,
+              cancelledTrampoline, Unmanaged.passUnretained(cancellation).toOpaque(), &result)
+          }
+        } else {
+          descriptor.call(
+            instance, cPath, encoding.cValue, buffer.baseAddress, buffer.count, emit, emitContext,
+            &result)
+        }
       }
     }
     return try finish(result)
@@ -324,6 +336,24 @@ private let receiveTrampoline: carbon_receive_fn = { context, messageOut, length
     source.finished = Int32(CARBON_RECEIVE_CANCELLED)
     return Int32(CARBON_RECEIVE_CANCELLED)
   }
+}
+
+/// Whether the host still wants a call's answer: set once (caller gone, deadline passed), read
+/// by the module through `carbon_cancelled_fn` as often as it likes.
+public final class CancellationFlag: Sendable {
+  private let cancelled = Atomic<Bool>(false)
+
+  public init() {}
+
+  /// The answer is no longer wanted.
+  public func cancel() { cancelled.store(true, ordering: .releasing) }
+
+  public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+}
+
+private let cancelledTrampoline: carbon_cancelled_fn = { context in
+  guard let context else { return 1 }
+  return Unmanaged<CancellationFlag>.fromOpaque(context).takeUnretainedValue().isCancelled ? 1 : 0
 }
 
 private final class MessageSink {

@@ -363,6 +363,12 @@ public final class PluginLibrary: @unchecked Sendable {
     return Int(d.struct_size) >= end ? d.call_bidi : nil
   }
 
+  /// The descriptor's `call_cancellable`, when its `struct_size` covers the field and it is set.
+  static func cancellableEntry(of d: carbon_plugin_descriptor) -> carbon_call_cancellable_fn? {
+    let end = MemoryLayout<carbon_plugin_descriptor>.offset(of: \.call_cancellable)! + MemoryLayout<carbon_call_cancellable_fn?>.size
+    return Int(d.struct_size) >= end ? d.call_cancellable : nil
+  }
+
   private static func read(descriptor d: carbon_plugin_descriptor, path: String) throws(PluginLoadError)
     -> (String, String, String, [PluginMethod], [UInt8])
   {

@@ -358,6 +358,8 @@ public struct SobacModule: CarbonModule {
     // the methods that stream it.
     var bytes = 0
     for (index, farm) in request.farms.enumerated() {
+      // A collective of thousands of farms takes seconds: stop when the caller has gone.
+      try ModuleCall.checkCancellation("\(prefix)farms[\(index)]")
       let result = Self.trimmed(
         try evaluator.evaluate(farm, path: "\(prefix)farms[\(index)]", iftScope: .collective(ift)), to: request.farmDetail)
       bytes += (try? result.onePassSerializedBytes().count).map { $0 + 6 } ?? 0

@@ -117,6 +117,8 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   private var instance: PluginInstance?
   private let sendLock = Mutex(())
   private let streams = Mutex<[UInt64: WorkerStream]>([:])
+  /// The unary calls running, so that the host's `cancel` reaches them (`call_cancellable`).
+  private let unaryCalls = Mutex<[UInt64: CancellationFlag]>([:])
   private let threads = CallThreads()
   private let confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>
 
@@ -137,7 +139,9 @@ private final class WorkerConnectionServer: @unchecked Sendable {
     switch frame {
     case .start(let configJSON): load(configJSON: configJSON)
     case .call(let call): dispatch(call)
-    case .cancel(let id): streams.withLock { $0[id] }?.cancel()
+    case .cancel(let id):
+      streams.withLock { $0[id] }?.cancel()
+      unaryCalls.withLock { $0[id] }?.cancel()
     case .credit(let id, let count): streams.withLock { $0[id] }?.grant(count)
     case .requestItem(let id, let bytes): streams.withLock { $0[id] }?.requests?.deliver(bytes)
     case .requestEnd(let id): streams.withLock { $0[id] }?.requests?.finish()
@@ -176,8 +180,13 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       return send(.response(id: call.id, outcome: .failure(PluginCallError(status: .unavailable, message: "worker not started", field: nil))))
     }
     guard call.isStreaming else {
+      let cancellation = CancellationFlag()
+      unaryCalls.withLock { $0[call.id] = cancellation }
       threads.run { [self] in
-        let outcome = Result { () throws(PluginCallError) in try instance.call(call.path, request: call.request, encoding: call.encoding) }
+        let outcome = Result { () throws(PluginCallError) in
+          try instance.call(call.path, request: call.request, encoding: call.encoding, cancellation: cancellation)
+        }
+        unaryCalls.withLock { $0[call.id] = nil }
         send(.response(id: call.id, outcome: outcome))
       }
       return

@@ -67,7 +67,9 @@ public enum PluginExport {
         },
         call_bidi: driver.methodTable.contains { $0.kind == .bidiStreaming } ? bidiTrampoline : nil,
         // The kit reads and writes both (SwiftProtobuf's JSON).
-        encodings: UInt32(CARBON_ENCODINGS_PROTOBUF | CARBON_ENCODINGS_JSON)))
+        encodings: UInt32(CARBON_ENCODINGS_PROTOBUF | CARBON_ENCODINGS_JSON),
+        // Methods ask through `ModuleCall.isCancelled`.
+        call_cancellable: cancellableCallTrampoline))
     return descriptor
   }
 }
@@ -227,27 +229,44 @@ private let callTrampoline:
     UnsafeMutableRawPointer?, UnsafePointer<CChar>?, carbon_encoding, UnsafePointer<UInt8>?, Int,
     carbon_emit_fn?, UnsafeMutableRawPointer?, UnsafeMutablePointer<carbon_call_result>?
   ) -> Void = { instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, result in
-    guard let result else { return }
-    guard let instancePointer, let methodPath else {
-      result.pointee.status = CARBON_STATUS_INTERNAL.rawValue
-      result.pointee.error_message = duplicate("call() without an instance or a method path")
-      return
-    }
-    let instance = Unmanaged<ModuleInstance>.fromOpaque(instancePointer).takeUnretainedValue()
-    let bytes =
-      request.map { Array(UnsafeBufferPointer(start: $0, count: requestLength)) } ?? []
-    let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
-    var emitter: (@Sendable ([UInt8]) -> Bool)? = nil
-    if let emit {
-      let context = UnsafeSendable(emitContext)
-      emitter = { message in
-        message.withUnsafeBufferPointer { emit(context.value, $0.baseAddress, $0.count) == CARBON_EMIT_CONTINUE }
-      }
-    }
-    fill(result) { () throws(ModuleError) in
-      try instance.call(cPath: methodPath, request: bytes, encoding: coding, emit: emitter, receive: nil)
+    runCall(instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, result)
+  }
+
+/// call_cancellable(): call() with the host's probe bound to `ModuleCall` for the call.
+private let cancellableCallTrampoline: carbon_call_cancellable_fn = {
+  instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, cancelled, cancelContext, result in
+  let probe = cancelled.map { CancellationProbe(cancelled: $0, context: cancelContext) }
+  ModuleCall.$probe.withValue(probe) {
+    runCall(instancePointer, methodPath, encoding, request, requestLength, emit, emitContext, result)
+  }
+}
+
+private func runCall(
+  _ instancePointer: UnsafeMutableRawPointer?, _ methodPath: UnsafePointer<CChar>?, _ encoding: carbon_encoding,
+  _ request: UnsafePointer<UInt8>?, _ requestLength: Int, _ emit: carbon_emit_fn?, _ emitContext: UnsafeMutableRawPointer?,
+  _ result: UnsafeMutablePointer<carbon_call_result>?
+) {
+  guard let result else { return }
+  guard let instancePointer, let methodPath else {
+    result.pointee.status = CARBON_STATUS_INTERNAL.rawValue
+    result.pointee.error_message = duplicate("call() without an instance or a method path")
+    return
+  }
+  let instance = Unmanaged<ModuleInstance>.fromOpaque(instancePointer).takeUnretainedValue()
+  let bytes =
+    request.map { Array(UnsafeBufferPointer(start: $0, count: requestLength)) } ?? []
+  let coding: MessageEncoding = encoding == CARBON_ENCODING_JSON ? .json : .protobuf
+  var emitter: (@Sendable ([UInt8]) -> Bool)? = nil
+  if let emit {
+    let context = UnsafeSendable(emitContext)
+    emitter = { message in
+      message.withUnsafeBufferPointer { emit(context.value, $0.baseAddress, $0.count) == CARBON_EMIT_CONTINUE }
     }
   }
+  fill(result) { () throws(ModuleError) in
+    try instance.call(cPath: methodPath, request: bytes, encoding: coding, emit: emitter, receive: nil)
+  }
+}
 
 private let bidiTrampoline: carbon_call_bidi_fn = {
   instancePointer, methodPath, encoding, receive, receiveContext, emit, emitContext, result in

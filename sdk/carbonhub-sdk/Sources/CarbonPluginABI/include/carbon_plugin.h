@@ -231,6 +231,24 @@ enum {
   CARBON_RECEIVE_CANCELLED = -1
 };
 
+/**
+** Callback through which a call asks whether the host still wants its answer (see the
+** descriptor's call_cancellable()).
+**
+**   cancel_context  the opaque pointer the host passed with it.
+**
+** Returns 0 while the call is wanted; 1 once the caller went away or cancelled, or the call's
+** deadline passed (then it keeps returning 1). Cheap (an atomic load): a module may ask between
+** any two steps of its work. Called on the thread that runs the call.
+*/
+typedef int (*carbon_cancelled_fn)(void *cancel_context);
+
+/** The signature of the descriptor's call_cancellable() (documented there). */
+typedef void (*carbon_call_cancellable_fn)(void *instance, const char *method_path, carbon_encoding encoding,
+                                           const uint8_t *request, size_t request_length, carbon_emit_fn emit,
+                                           void *emit_context, carbon_cancelled_fn cancelled,
+                                           void *cancel_context, carbon_call_result *result);
+
 /** The signature of the descriptor's call_bidi() (documented there). */
 typedef void (*carbon_call_bidi_fn)(void *instance, const char *method_path, carbon_encoding encoding,
                                     carbon_receive_fn receive, void *receive_context,
@@ -337,6 +355,23 @@ typedef struct carbon_plugin_descriptor {
   ** well-known types' JSON forms (Timestamp, Struct, wrappers…) do not.
   */
   uint32_t encodings;
+
+  /**
+  ** Runs one unary or server-streaming method as call() does, with a way to ask whether the
+  ** host still wants the answer: a long calculation whose caller left, or whose deadline
+  ** passed, can stop early and free its thread (the host has already answered the caller).
+  **   instance … emit_context, result   as for call().
+  **   cancelled, cancel_context           never NULL; see carbon_cancelled_fn. When it returns
+  **                                       1, the module releases what it holds and returns
+  **                                       CARBON_STATUS_CANCELLED.
+  ** Optional. When non-NULL the host calls it instead of call() (call() must still be set, for
+  ** hosts that predate this field); NULL: the host uses call(), and a unary call cannot learn
+  ** that it was cancelled (a server-streaming one still learns it from emit). An isolated
+  ** module's worker is killed when a call ignores its cancellation for 2 s past the deadline;
+  ** a module that asks avoids that.
+  ** Must be safe to call concurrently. Never blocks indefinitely except inside emit.
+  */
+  carbon_call_cancellable_fn call_cancellable;
 } carbon_plugin_descriptor;
 
 /** The signature of the entry symbol. */
