@@ -208,7 +208,7 @@ func benchGRPC(seconds: Double) async throws {
 
   try await withThrowingTaskGroup(of: Void.self) { group in
     let (addresses, continuation) = AsyncStream<String>.makeStream()
-    group.addTask { try await host.run(handleSignals: false) { continuation.yield($0) } }
+    group.addTask { try await host.run { continuation.yield($0) } }
     group.addTask { try await echo.serve() }
     var iterator = addresses.makeAsyncIterator()
     guard let hostAddress = await iterator.next() else { return }

@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// A running host: the deployment's modules served over gRPC with TLS, plus the host's own
@@ -13,6 +14,8 @@ import Synchronization
 /// let server = try HostServer(config: config, logger: logger)
 /// try await server.run { address in print("listening on \(address)") }
 /// ```
+/// It is a swift-service-lifecycle `Service`: `carbonhub serve` runs it in a `ServiceGroup`,
+/// which turns SIGTERM and SIGINT into a graceful shutdown.
 public final class HostServer: Sendable {
   public let config: DeploymentConfig
   public let registry: ModuleRegistry
@@ -142,11 +145,23 @@ public final class HostServer: Sendable {
     }
   }
 
-  /// Serves until `shutdown()` or SIGINT/SIGTERM, then drains in-flight calls and returns.
-  /// `onListening` runs once the socket is bound, with the bound address.
-  public func run(handleSignals: Bool = true, onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
-    let signals = handleSignals ? installSignalHandlers() : []
-    defer { signals.forEach { $0.cancel() } }
+  /// Serves until `shutdown()` or the graceful shutdown of the service group it runs in, then
+  /// drains in-flight calls and returns. `onListening` runs once the socket is bound, with the
+  /// bound address.
+  public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+    try await withGracefulShutdownHandler {
+      try await serve(onListening: onListening)
+    } onGracefulShutdown: { [logger, server] in
+      logger.notice("graceful shutdown: draining in-flight calls")
+      server.beginGracefulShutdown()
+    }
+    // The server has drained: the isolated modules' workers have no calls left to answer.
+    await registry.shutdown()
+    await pluginThreads.shutdown()
+    logger.info("stopped")
+  }
+
+  private func serve(onListening: @escaping @Sendable (String) -> Void) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await self.server.serve() }
       let address: String
@@ -182,10 +197,6 @@ public final class HostServer: Sendable {
       try await group.waitForAll()
       await metricsEndpoint?.close()
     }
-    // The server has drained: the isolated modules' workers have no calls left to answer.
-    await registry.shutdown()
-    await pluginThreads.shutdown()
-    logger.info("stopped")
   }
 
   /// Why the server could not listen, in words an operator acts on; "address already in use"
@@ -207,17 +218,10 @@ public final class HostServer: Sendable {
   public func shutdown() {
     server.beginGracefulShutdown()
   }
+}
 
-  private func installSignalHandlers() -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { signalNumber in
-      signal(signalNumber, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-      source.setEventHandler { [logger, server] in
-        logger.notice("signal received: draining in-flight calls", metadata: ["signal": "\(signalNumber)"])
-        server.beginGracefulShutdown()
-      }
-      source.resume()
-      return source
-    }
-  }
+extension HostServer: Service {
+  /// Serves until the service group shuts down gracefully (SIGTERM or SIGINT in `carbonhub
+  /// serve`), then drains in-flight calls and returns.
+  public func run() async throws { try await run(onListening: { _ in }) }
 }

@@ -3,6 +3,7 @@ import CarbonHost
 import Foundation
 import GRPCCore
 import Logging
+import ServiceLifecycle
 
 extension CarbonHub {
   struct Serve: AsyncParsableCommand {
@@ -67,12 +68,14 @@ extension CarbonHub {
       }
 
       let server = try HostServer(config: deployment, logger: logger)
-      let tls = server.tls
-      let modules = server.registry.all
       let readiness = Readiness(pidFile: pidFile)
       defer { readiness.stopping() }
+      // SIGTERM and SIGINT drain in-flight calls, then the host stops (swift-service-lifecycle).
+      let group = ServiceGroup(
+        services: [Serving(server: server, readiness: readiness, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger)
       do {
-        try await serve(server, tls: tls, modules: modules, readiness: readiness, logger: logger)
+        try await group.run()
       } catch let error as RPCError {
         // "cannot listen on …: address already in use" reads best without a status prefix.
         printError("carbonhub serve: \(error.message)")
@@ -80,9 +83,19 @@ extension CarbonHub {
       }
     }
 
-    private func serve(
-      _ server: HostServer, tls: HostServer.TLSFiles?, modules: [ModuleRegistry.ModuleSnapshot], readiness: Readiness, logger: Logger
-    ) async throws {
+  }
+
+  /// The host as `carbonhub serve` runs it: the summary on standard error and readiness (pid file,
+  /// systemd) once it listens.
+  private struct Serving: Service {
+    let server: HostServer
+    let readiness: Readiness
+    let logger: Logger
+
+    func run() async throws {
+      let (server, readiness, logger) = (server, readiness, logger)
+      let tls = server.tls
+      let modules = server.registry.all
       try await server.run { address in
         var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]
         if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }

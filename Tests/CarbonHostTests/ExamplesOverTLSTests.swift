@@ -25,7 +25,7 @@ struct ExamplesOverTLSTests {
     config.listen = "127.0.0.1:0"
     let server = try HostServer(config: config, logger: TestEnvironment.logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
-    let task = Task { try await server.run(handleSignals: false) { continuation.yield($0) } }
+    let task = Task { try await server.run { continuation.yield($0) } }
     var iterator = addresses.makeAsyncIterator()
     let address = try #require(await iterator.next())
     defer {

@@ -93,7 +93,7 @@ final class RunningHost: Sendable {
     let server = try HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
-      try await server.run(handleSignals: false) { continuation.yield($0) }
+      try await server.run { continuation.yield($0) }
     }
     var iterator = addresses.makeAsyncIterator()
     guard let address = await iterator.next() else { throw CancellationError() }
