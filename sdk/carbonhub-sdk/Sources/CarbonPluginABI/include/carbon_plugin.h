@@ -26,7 +26,10 @@
 **   with a message that names both versions. Additive changes (new fields appended to the
 **   descriptor) keep the version and are detected by `struct_size`: a host reads a field only
 **   if offsetof(field) + sizeof(field) <= struct_size. Existing fields never move, never change
-**   type and never change meaning.
+**   type and never change meaning. (One re-declaration, December 2026: carbon_method.kind and
+**   carbon_call_result.status, declared with their enum types until then, are uint32_t: the
+**   same 4 bytes and values on every platform the host runs on, checked at compile time; only
+**   a module built with -fshort-enums had a different layout, and it now has the documented one.)
 **
 ** OWNERSHIP
 **
