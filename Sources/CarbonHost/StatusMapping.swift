@@ -17,8 +17,8 @@ extension RPCError.Code {
 }
 
 extension CarbonStatus {
-  /// The status of a gRPC error code.
-  init(_ code: RPCError.Code) { self.init(code: UInt32(code.rawValue)) }
+  /// The status of a gRPC error code (for the host's clients too: `carbonhub load`, tests).
+  public init(_ code: RPCError.Code) { self.init(code: UInt32(code.rawValue)) }
 
   /// The status of a gRPC status code (`ok` included).
   init(_ code: Status.Code) { self.init(code: UInt32(code.rawValue)) }

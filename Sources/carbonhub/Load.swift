@@ -220,7 +220,7 @@ struct LoadTarget: Sendable {
   let isBidi: Bool
   /// The request, protobuf.
   let request: [UInt8]
-  /// The status the sample documents (0 = OK): answering it counts as success.
+  /// The status the sample documents (OK by default): answering it counts as success.
   let expectedStatus: CarbonStatus
 
   var descriptor: MethodDescriptor {
@@ -331,7 +331,7 @@ struct LoadDriver: Sendable {
       }
       return .ok
     } catch let error as RPCError {
-      return CarbonStatus(code: UInt32(error.code.rawValue))
+      return CarbonStatus(error.code)
     } catch {
       return .unknown  // not a gRPC error (connection gone)
     }

@@ -59,7 +59,7 @@ struct ExamplesOverTLSTests {
             problems += example.mismatches(responseJSON: response, status: "OK", field: nil).map { "\(plugin.module): \($0)" }
           } catch let error as RPCError {
             let field = error.metadata[stringValues: "carbon-error-field"].first(where: { _ in true })
-            let status = CarbonStatus(code: UInt32(error.code.rawValue)).name
+            let status = CarbonStatus(error.code).name
             problems += example.mismatches(responseJSON: nil, status: status, field: field).map { "\(plugin.module): \($0) (\(error.message))" }
           }
         }
