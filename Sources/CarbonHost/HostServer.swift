@@ -19,11 +19,10 @@ import Synchronization
 public final class HostServer: Sendable {
   public let config: DeploymentConfig
   public let registry: ModuleRegistry
-  public let metrics = CallMetrics()
+  /// Calls, loader events, refusals and worker restarts, rendered for Prometheus.
+  public let metrics = HostMetrics()
   /// Request and response bytes held across all calls, against `[limits] memory_budget_mb`.
   public let memoryBudget: MemoryBudget
-  /// Calls and connections refused to protect the host, by reason.
-  public let overload = OverloadEvents()
   /// Open connections, against `[limits]`'s connection limits.
   public let connections: ConnectionGuard
   /// The threads in-process plugins' unary calls run on (`[limits] plugin_threads`).
@@ -75,11 +74,11 @@ public final class HostServer: Sendable {
     var logger = logger
     logger[metadataKey: "instance"] = "\(instanceName)"
     self.logger = logger
-    registry = ModuleRegistry.load(config, logger: logger)
+    registry = ModuleRegistry.load(config, logger: logger, metrics: metrics)
     memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
     pluginThreads = PluginThreads(
       count: config.limits.pluginThreads ?? PluginThreads.defaultCount, inlineFastCalls: config.limits.inlineFastCalls)
-    connections = ConnectionGuard(limits: config.limits, tls: tls != nil, events: overload)
+    connections = ConnectionGuard(limits: config.limits, tls: tls != nil, metrics: metrics)
     let audit = try AuditLog(path: config.auditLog ?? config.stateDirectory + "/audit.log")
     logger.info("audit log", metadata: ["file": "\(audit.path)"])
     var clientVerifier: ClientCertificateVerifier?
@@ -98,7 +97,7 @@ public final class HostServer: Sendable {
       },
       peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
-    let limits = CallLimits(deployment: config, budget: memoryBudget, events: overload, threads: pluginThreads)
+    let limits = CallLimits(deployment: config, budget: memoryBudget, metrics: metrics, threads: pluginThreads)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
       limits: limits)
@@ -180,9 +179,8 @@ public final class HostServer: Sendable {
       if let metricsListen = config.metricsListen {
         let endpoint = try await MetricsEndpoint(
           listen: try ListenAddress(metricsListen), group: MultiThreadedEventLoopGroup.singleton
-        ) { [metrics, registry, instanceName, memoryBudget, overload, connections] in
-          MetricsExposition.render(metrics: metrics, registry: registry, instance: instanceName)
-            + MetricsExposition.render(budget: memoryBudget, overload: overload, connections: connections)
+        ) { [metrics, registry, instanceName, memoryBudget, connections] in
+          metrics.render(registry: registry, budget: memoryBudget, connections: connections, instance: instanceName)
         }
         metricsAddress.withLock { $0 = endpoint.address }
         logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])

@@ -9,7 +9,7 @@ import Logging
 /// take a concurrency slot, apply the deadline, dispatch, count and log.
 struct ModuleCalls: Sendable {
   let registry: ModuleRegistry
-  let metrics: CallMetrics
+  let metrics: HostMetrics
   let peers: PeerDirectory
   let logger: Logger
   /// This host's name, sent back in the `carbonhub-instance` response header.
@@ -17,7 +17,7 @@ struct ModuleCalls: Sendable {
   /// Where refused calls are recorded.
   var audit: AuditLog? = nil
   /// Sizes, deadlines, stream buffers and the memory budget every call is held to.
-  var limits = CallLimits(deployment: DeploymentConfig(pluginDirectory: "", stateDirectory: ""), budget: nil, events: nil)
+  var limits = CallLimits(deployment: DeploymentConfig(pluginDirectory: "", stateDirectory: ""), budget: nil, metrics: nil)
 
   /// A call admitted to a module: the caller may call it and holds one of its slots until
   /// `finish` runs.
@@ -85,7 +85,7 @@ struct ModuleCalls: Sendable {
       throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")
     }
     guard module.admits(identity) else {
-      metrics.record(module: module.name, path: path, status: .permissionDenied, seconds: 0)
+      metrics.recordCall(module: module.name, path: path, status: .permissionDenied, seconds: 0)
       logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
         .notice("call refused: caller not on the module's allow-list")
       audit?.record(
@@ -99,7 +99,7 @@ struct ModuleCalls: Sendable {
     if let index = MethodRule.deciding(module.settings.methodRules, for: method.name) {
       let rule = module.settings.methodRules[index]
       guard let granted = connection.match(in: rule.allow) else {
-        metrics.record(module: module.name, path: path, status: .permissionDenied, seconds: 0)
+        metrics.recordCall(module: module.name, path: path, status: .permissionDenied, seconds: 0)
         logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
           .notice("call refused: caller not allowed by the method's rule", metadata: ["rule": "\(index)"])
         audit?.record(
@@ -113,7 +113,7 @@ struct ModuleCalls: Sendable {
       identity = connection.acting(as: granted)
     }
     guard module.gate.enter() else {
-      metrics.record(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
+      metrics.recordCall(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
       throw RPCError(
         code: .resourceExhausted,
         message: "module '\(module.name)' is answering \(module.gate.limit ?? 0) calls already (max_concurrent_calls): retry later")
@@ -238,7 +238,7 @@ struct ModuleCalls: Sendable {
       }
       group.cancelAll()
       if case let refusal?? = try? await group.next() {
-        limits.events?.record(.requestTooLarge)
+        limits.metrics?.record(.requestTooLarge)
         throw RPCError(refusal)
       }
       if let relayError { throw relayError }
@@ -277,7 +277,7 @@ struct ModuleCalls: Sendable {
   /// Counts and logs the end of a call.
   func finish(_ call: Admitted, status: CarbonStatus, message: String? = nil) {
     let elapsed = call.started.duration(to: .now).timeInterval
-    metrics.record(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
+    metrics.recordCall(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
     if status == .ok {
       if call.logs(.debug) { call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"]) }
     } else if call.logs(.info) {

@@ -184,8 +184,8 @@ public final class ModuleRegistry: Sendable {
   private let stopping = Atomic<Bool>(false)
   /// Subscribers to state changes: each is sent every module's state after each change.
   private let changes = ChangeBroadcaster<[ModuleSnapshot]>()
-  /// Counts loads, load failures and reloads for the metrics endpoint.
-  public let events = LoaderEvents()
+  /// Where loads, reloads, their failures and worker restarts are counted.
+  let metrics: HostMetrics
 
   /// Every module, in deployment order (discovered plugins: file name order).
   public var all: [ModuleSnapshot] { table.withLock { $0.ordered } }
@@ -220,15 +220,16 @@ public final class ModuleRegistry: Sendable {
   /// A module by name.
   public func module(named name: String) -> ModuleSnapshot? { table.withLock { $0.modules[name] } }
 
-  private init(config: DeploymentConfig, logger: Logger) {
+  private init(config: DeploymentConfig, logger: Logger, metrics: HostMetrics) {
     self.config = config
     self.logger = logger
+    self.metrics = metrics
   }
 
   /// Loads the modules of a deployment. A module that is refused or fails to initialise is
   /// recorded as failed with the reason; the others are served.
-  public static func load(_ config: DeploymentConfig, logger: Logger) -> ModuleRegistry {
-    let registry = ModuleRegistry(config: config, logger: logger)
+  public static func load(_ config: DeploymentConfig, logger: Logger, metrics: HostMetrics = HostMetrics()) -> ModuleRegistry {
+    let registry = ModuleRegistry(config: config, logger: logger, metrics: metrics)
     let discovered = config.modules.isEmpty
     let entries = discovered ? discover(in: config.pluginDirectory, logger: logger) : config.modules
     for entry in entries {
@@ -332,7 +333,7 @@ public final class ModuleRegistry: Sendable {
         "admin: reload module", metadata: ["module": "\(name)", "path": "\(path)", "caller": "\(caller)"])
       switch self.open(name: name, path: path, sha256: pin, settings: module.settings, takesDeclaredName: false) {
       case .failure(let failure):
-        self.events.record(.reloadFailed)
+        self.metrics.record(.reloadFailed)
         self.logger.error(
           "reload refused: the current binary keeps serving",
           metadata: ["module": "\(name)", "reason": "\(failure.reason)"])
@@ -344,7 +345,7 @@ public final class ModuleRegistry: Sendable {
         let reloaded = module.with(state: .serving, metadata: .some(metadata), backend: .some(backend), path: path)
         self.publish(reloaded)
         self.retire(module.backend)
-        self.events.record(.reloaded)
+        self.metrics.record(.reloaded)
         self.logger.notice(
           "module reloaded",
           metadata: ["module": "\(name)", "version": "\(metadata.version)", "sha256": "\(metadata.sha256)"])
@@ -391,12 +392,12 @@ public final class ModuleRegistry: Sendable {
   /// failed. Changes from a worker the registry no longer serves (retired by a reload or a
   /// disable, or still starting) are ignored.
   private func isolatedStateChanged(_ name: String, _ worker: WorkerSupervisor, _ state: WorkerSupervisor.State) {
-    let change: (ModuleSnapshot) -> ModuleSnapshot = { [events] module in
+    let change: (ModuleSnapshot) -> ModuleSnapshot = { [metrics] module in
       guard let current = module.isolated, current === worker else { return module }
       switch state {
       case .restarting(_, let reason):
         let died = module.state.isServing
-        if died { events.record(.workerRestarted) }
+        if died { metrics.recordWorkerRestart(module: name) }
         return module.with(state: .restarting(reason: reason), restarts: module.restarts + (died ? 1 : 0))
       case .serving:
         return module.with(state: .serving)
@@ -459,7 +460,7 @@ public final class ModuleRegistry: Sendable {
         name: name, path: metadata.path, state: .serving, metadata: metadata, backend: backend, allow: module.allow,
         settings: module.settings, restarts: module.restarts, gate: module.gate)
       publish(serving)
-      events.record(.loaded)
+      metrics.record(.loaded)
       logger.info(
         "module serving",
         metadata: [
@@ -467,7 +468,7 @@ public final class ModuleRegistry: Sendable {
           "sha256": "\(metadata.sha256)", "manifest": "\(metadata.manifest)",
         ])
     case .failure(let failure):
-      events.record(.loadFailed)
+      metrics.record(.loadFailed)
       logger.error("module not loaded", metadata: ["module": "\(module.name)", "reason": "\(failure.reason)"])
       publish(module.with(state: .failed(reason: failure.reason), metadata: .some(failure.metadata ?? module.metadata), backend: .some(nil)))
     }
@@ -680,25 +681,4 @@ final class ChangeBroadcaster<Value: Sendable>: Sendable {
   func announce(_ value: Value) {
     for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(value) }
   }
-}
-
-/// Loader events, counted for the metrics endpoint.
-public final class LoaderEvents: Sendable {
-  /// What happened.
-  public enum Event: String, Sendable, CaseIterable {
-    case loaded = "load"
-    case loadFailed = "load_failure"
-    case reloaded = "reload"
-    case reloadFailed = "reload_failure"
-    case workerRestarted = "worker_restart"
-  }
-
-  private let counts = Mutex<[Event: Int]>([:])
-
-  public init() {}
-
-  func record(_ event: Event) { counts.withLock { $0[event, default: 0] += 1 } }
-
-  /// How many times each event happened.
-  public var snapshot: [Event: Int] { counts.withLock { $0 } }
 }

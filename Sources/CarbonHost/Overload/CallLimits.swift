@@ -11,18 +11,18 @@ struct CallLimits: Sendable {
   /// How much of a streaming call's output may wait for its client.
   let streamBuffer: StreamBuffer
   let budget: MemoryBudget?
-  let events: OverloadEvents?
+  let metrics: HostMetrics?
   /// Where in-process unary calls run.
   let threads: PluginThreads
 
-  init(deployment: DeploymentConfig, budget: MemoryBudget?, events: OverloadEvents?, threads: PluginThreads = .standalone) {
+  init(deployment: DeploymentConfig, budget: MemoryBudget?, metrics: HostMetrics?, threads: PluginThreads = .standalone) {
     self.threads = threads
     maxMessageBytes = deployment.maxMessageBytes
     unaryTimeoutMilliseconds = deployment.limits.unaryTimeoutMilliseconds
     streamingTimeoutMilliseconds = deployment.limits.streamingTimeoutMilliseconds
     streamBuffer = StreamBuffer(bytes: deployment.limits.streamBufferBytes, budget: budget)
     self.budget = budget
-    self.events = events
+    self.metrics = metrics
   }
 
   /// `module`'s largest request or response message.
@@ -45,11 +45,11 @@ struct CallLimits: Sendable {
   /// the RESOURCE_EXHAUSTED refusal.
   func admitRequest(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError? {
     if bytes > call.maxMessageBytes {
-      events?.record(.requestTooLarge)
+      metrics?.record(.requestTooLarge)
       return Self.requestTooLarge(bytes, call)
     }
     if let budget, !budget.admit(bytes) {
-      events?.record(.memoryBudget)
+      metrics?.record(.memoryBudget)
       return PluginCallError(
         status: .resourceExhausted,
         message: "the host holds \(Self.mebibytes(budget.current)) for calls in flight and this request needs "
@@ -63,7 +63,7 @@ struct CallLimits: Sendable {
   /// The refusal of a response of `bytes` above the module's limit (it is never sent).
   func refusal(ofResponse bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError? {
     guard bytes > call.maxMessageBytes else { return nil }
-    events?.record(.responseTooLarge)
+    metrics?.record(.responseTooLarge)
     return PluginCallError(
       status: .resourceExhausted,
       message: "\(call.method.path): the module's response is \(bytes) bytes, above the limit of \(call.maxMessageBytes) "
@@ -76,7 +76,7 @@ struct CallLimits: Sendable {
   /// deadline (and is counted); any other error is unchanged.
   func namingDeadline(_ error: PluginCallError, _ call: ModuleCalls.Admitted) -> PluginCallError {
     guard error.status == .deadlineExceeded else { return error }
-    events?.record(.deadline)
+    metrics?.record(.deadline)
     return PluginCallError(status: .deadlineExceeded, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
   }
 

@@ -15,14 +15,14 @@ public final class ConnectionGuard: Sendable {
   let maxConnections: Int
   let maxPerAddress: Int
   let handshakeTimeout: TimeAmount?
-  let events: OverloadEvents
+  let metrics: HostMetrics
   private let open = Mutex(Open())
 
-  init(limits: DeploymentConfig.Limits, tls: Bool, events: OverloadEvents) {
+  init(limits: DeploymentConfig.Limits, tls: Bool, metrics: HostMetrics) {
     maxConnections = limits.maxConnections
     maxPerAddress = limits.maxConnectionsPerAddress
     handshakeTimeout = tls ? .milliseconds(Int64(limits.handshakeTimeoutMilliseconds)) : nil
-    self.events = events
+    self.metrics = metrics
   }
 
   /// Connections open now.
@@ -32,7 +32,7 @@ public final class ConnectionGuard: Sendable {
   /// connection is counted until its channel closes.
   func admit(_ channel: any Channel) -> Bool {
     let address = Self.clientAddress(channel.remoteAddress)
-    let refusal = open.withLock { open -> OverloadEvents.Refusal? in
+    let refusal = open.withLock { open -> OverloadRefusal? in
       if open.total >= maxConnections { return .connections }
       if open.byAddress[address, default: 0] >= maxPerAddress { return .connectionsPerAddress }
       open.total += 1
@@ -40,7 +40,7 @@ public final class ConnectionGuard: Sendable {
       return nil
     }
     if let refusal {
-      events.record(refusal)
+      metrics.record(refusal)
       return false
     }
     channel.closeFuture.whenComplete { [self] _ in
@@ -56,7 +56,7 @@ public final class ConnectionGuard: Sendable {
   /// The handler that closes a connection whose TLS handshake is not done in time; added after
   /// the TLS handler (it waits for that handler's "handshake completed" event).
   func handshakeDeadline() -> (any ChannelHandler)? {
-    handshakeTimeout.map { HandshakeDeadline(timeout: $0, events: events) }
+    handshakeTimeout.map { HandshakeDeadline(timeout: $0, metrics: metrics) }
   }
 
   /// The client's IP address without its port: the unit of `max_connections_per_address`.
@@ -70,19 +70,19 @@ public final class ConnectionGuard: Sendable {
 private final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
   typealias InboundIn = NIOAny
   private let timeout: TimeAmount
-  private let events: OverloadEvents
+  private let metrics: HostMetrics
   private var timer: Scheduled<Void>?
 
-  init(timeout: TimeAmount, events: OverloadEvents) {
+  init(timeout: TimeAmount, metrics: HostMetrics) {
     self.timeout = timeout
-    self.events = events
+    self.metrics = metrics
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
     let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-    let events = self.events
+    let metrics = self.metrics
     timer = context.eventLoop.scheduleTask(in: timeout) {
-      events.record(.handshakeTimeout)
+      metrics.record(.handshakeTimeout)
       loopBound.value.close(promise: nil)
     }
   }

@@ -50,33 +50,3 @@ public final class MemoryBudget: Sendable {
     }
   }
 }
-
-/// Why the host refused a call or a connection, counted for the metrics endpoint.
-public final class OverloadEvents: Sendable {
-  /// What was refused, and why.
-  public enum Refusal: String, Sendable, CaseIterable {
-    /// A request above its module's `max_message_bytes`.
-    case requestTooLarge = "request_too_large"
-    /// A plugin's response above its module's `max_message_bytes` (never sent).
-    case responseTooLarge = "response_too_large"
-    /// A new call while the host's memory budget was exceeded.
-    case memoryBudget = "memory_budget"
-    /// A call cut by its server-side deadline.
-    case deadline
-    /// A connection beyond `max_connections`.
-    case connections
-    /// A connection beyond `max_connections_per_address`.
-    case connectionsPerAddress = "connections_per_address"
-    /// A connection that did not complete its TLS handshake in time.
-    case handshakeTimeout = "handshake_timeout"
-  }
-
-  private let counts = Mutex<[Refusal: Int]>([:])
-
-  public init() {}
-
-  func record(_ refusal: Refusal) { counts.withLock { $0[refusal, default: 0] += 1 } }
-
-  /// How many times each refusal happened.
-  public var snapshot: [Refusal: Int] { counts.withLock { $0 } }
-}
