@@ -139,58 +139,32 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// Parses a deployment file. Unknown keys are errors (a typo must not silently change a
   /// deployment). `defaults` supplies directories the file leaves out.
   public static func parse(toml text: String, defaults: DeploymentConfig) throws(Error) -> DeploymentConfig {
-    let root: [String: Any]
-    // The same document as written, for the modules' `config` tables: handed on with every
-    // number exactly as the file gives it (JSONSerialization would round some decimals).
-    let exact: JSONValue
-    do {
-      let table = try TOMLTable(string: text)
-      let json = table.convert(to: .json)
-      guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-        throw Error(key: "", message: "the deployment file is not a table")
-      }
-      root = object
-      exact = try JSONValue(parsing: Array(json.utf8))
-    } catch let error as Error {
-      throw error
-    } catch let error as TOMLParseError {
-      throw Error(key: "", message: "TOML syntax error at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
-    } catch {
-      throw Error(key: "", message: "cannot read the deployment file: \(error)")
-    }
-
+    let (file, table) = try DeploymentFile.read(text)
     var config = defaults
-    let reader = TableReader(table: root, prefix: "")
-    try reader.allowOnly([
-      "listen", "plugin_dir", "state_dir", "max_message_bytes", "tls", "modules", "access", "metrics_listen",
-      "instance_name", "worker_executable", "trust", "audit_log", "limits",
-    ])
-    if let listen = try reader.string("listen") { config.listen = listen }
-    if let dir = try reader.string("plugin_dir") { config.pluginDirectory = dir }
-    if let dir = try reader.string("state_dir") { config.stateDirectory = dir }
-    if let max = try reader.integer("max_message_bytes") {
+    if let listen = file.listen { config.listen = listen }
+    if let dir = file.pluginDir { config.pluginDirectory = dir }
+    if let dir = file.stateDir { config.stateDirectory = dir }
+    if let max = file.maxMessageBytes {
       guard max >= 1024 else { throw Error(key: "max_message_bytes", message: "must be at least 1024") }
       config.maxMessageBytes = max
     }
-    if let tls = try reader.table("tls") {
-      try tls.allowOnly(["certificate", "key", "insecure_loopback"])
-      config.tlsCertificate = try tls.string("certificate")
-      config.tlsKey = try tls.string("key")
-      config.insecureLoopback = try tls.bool("insecure_loopback") ?? false
+    if let tls = file.tls {
+      config.tlsCertificate = tls.certificate
+      config.tlsKey = tls.key
+      config.insecureLoopback = tls.insecureLoopback ?? false
       guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
         throw Error(key: "tls", message: "give both `certificate` and `key`, or neither (development certificate)")
       }
     }
-    config.metricsListen = try reader.string("metrics_listen") ?? config.metricsListen
-    config.instanceName = try reader.string("instance_name") ?? config.instanceName
-    config.workerExecutable = try reader.string("worker_executable") ?? config.workerExecutable
-    config.auditLog = try reader.string("audit_log") ?? config.auditLog
-    if let access = try reader.table("access") {
-      try access.allowOnly(["client_ca", "require_client_certificate", "admins", "crl"])
-      config.access.clientCA = try access.string("client_ca")
-      config.access.requireClientCertificate = try access.bool("require_client_certificate") ?? (config.access.clientCA != nil)
-      config.access.admins = try access.identities("admins") ?? []
-      config.access.crl = try access.strings("crl") ?? []
+    config.metricsListen = file.metricsListen ?? config.metricsListen
+    config.instanceName = file.instanceName ?? config.instanceName
+    config.workerExecutable = file.workerExecutable ?? config.workerExecutable
+    config.auditLog = file.auditLog ?? config.auditLog
+    if let access = file.access {
+      config.access.clientCA = access.clientCA
+      config.access.requireClientCertificate = access.requireClientCertificate ?? (config.access.clientCA != nil)
+      config.access.admins = try identities(access.admins, key: "access.admins") ?? []
+      config.access.crl = try nonEmpty(access.crl, key: "access.crl") ?? []
       if config.access.clientCA == nil && !config.access.crl.isEmpty {
         throw Error(key: "access.crl", message: "revocation lists apply to client certificates: set `client_ca` too")
       }
@@ -204,96 +178,183 @@ public struct DeploymentConfig: Sendable, Equatable {
         throw Error(key: "access.admins", message: "admins are recognised by their client certificate: set `client_ca` too")
       }
     }
-    if let trust = try reader.table("trust") {
-      config.trust = try parseTrust(trust)
+    if let trust = file.trust {
+      config.trust = try trustPolicy(trust)
     }
-    if let limits = try reader.table("limits") {
-      config.limits = try Limits.parse(limits)
+    if let limits = file.limits {
+      config.limits = try Limits(limits)
     }
-    if let modules = try reader.table("modules") {
-      for name in modules.table.keys.sorted() {
-        guard let module = try modules.table(name) else { continue }
-        try module.allowOnly([
-          "enabled", "path", "sha256", "config", "allow", "isolation", "memory_limit_mb", "max_concurrent_calls",
-          "call_timeout_ms", "rules", "max_message_bytes", "worker_user", "confinement", "connect_ports", "read_paths",
-        ])
-        guard let path = try module.string("path") else {
-          throw Error(key: "modules.\(name).path", message: "is required")
-        }
-        var entry = ModuleEntry(name: name, path: path)
-        entry.enabled = try module.bool("enabled") ?? true
-        if let sha = try module.string("sha256") {
-          guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
-            throw Error(key: "modules.\(name).sha256", message: "must be 64 hexadecimal characters")
-          }
-          entry.sha256 = sha.lowercased()
-        }
-        entry.allow = try module.identities("allow")
-        entry.methodRules = try module.methodRules("rules")
-        if let isolation = try module.string("isolation") {
-          guard let value = Isolation(rawValue: isolation) else {
-            throw Error(key: "modules.\(name).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
-          }
-          entry.isolation = value
-        }
-        entry.memoryLimitMB = try module.positiveInteger("memory_limit_mb")
-        entry.maxConcurrentCalls = try module.positiveInteger("max_concurrent_calls")
-        entry.callTimeoutMilliseconds = try module.positiveInteger("call_timeout_ms")
-        if let max = try module.integer("max_message_bytes") {
-          guard max >= 1024 else { throw Error(key: "modules.\(name).max_message_bytes", message: "must be at least 1024") }
-          entry.maxMessageBytes = max
-        }
-        if entry.memoryLimitMB != nil && entry.isolation != .isolated {
-          throw Error(key: "modules.\(name).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
-        }
-        if let user = try module.string("worker_user") {
-          guard entry.isolation == .isolated else {
-            throw Error(key: "modules.\(name).worker_user", message: "only applies to `isolation = \"isolated\"` modules")
-          }
-          guard let resolved = WorkerUser(name: user) else {
-            throw Error(key: "modules.\(name).worker_user", message: "no user \(user.quoted) on this system")
-          }
-          guard resolved.uid != 0 else {
-            throw Error(key: "modules.\(name).worker_user", message: "must be an unprivileged user, not root")
-          }
-          entry.workerUser = resolved
-        }
-        entry.confinement = try module.confinement(isolated: entry.isolation == .isolated)
-        if try module.table("config") != nil, let moduleConfig = exact["modules"]?[name]?["config"] {
-          entry.configJSON = String(decoding: moduleConfig.serialized, as: UTF8.self)
-        }
-        config.modules.append(entry)
-      }
+    for (name, module) in (file.modules ?? [:]).sorted(by: { $0.key < $1.key }) {
+      let configTable = table["modules"]?.table?[name]?.table?["config"]?.table
+      config.modules.append(try moduleEntry(name, module, configTable: configTable))
     }
     try config.validate()
     return config
   }
 
+  /// `[modules.<name>]`, checked.
+  private static func moduleEntry(
+    _ name: String, _ module: DeploymentFile.Module, configTable: TOMLTable?
+  ) throws(Error) -> ModuleEntry {
+    let key = "modules.\(name)"
+    guard let path = module.path else {
+      throw Error(key: "\(key).path", message: "is required")
+    }
+    var entry = ModuleEntry(name: name, path: path)
+    entry.enabled = module.enabled ?? true
+    if let sha = module.sha256 {
+      guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
+        throw Error(key: "\(key).sha256", message: "must be 64 hexadecimal characters")
+      }
+      entry.sha256 = sha.lowercased()
+    }
+    entry.allow = try identities(module.allow, key: "\(key).allow")
+    entry.methodRules = try methodRules(module.rules ?? [], key: "\(key).rules")
+    if let isolation = module.isolation {
+      guard let value = Isolation(rawValue: isolation) else {
+        throw Error(key: "\(key).isolation", message: "must be \"in_process\" or \"isolated\", not \"\(isolation)\"")
+      }
+      entry.isolation = value
+    }
+    entry.memoryLimitMB = try positive(module.memoryLimitMB, key: "\(key).memory_limit_mb")
+    entry.maxConcurrentCalls = try positive(module.maxConcurrentCalls, key: "\(key).max_concurrent_calls")
+    entry.callTimeoutMilliseconds = try positive(module.callTimeoutMilliseconds, key: "\(key).call_timeout_ms")
+    if let max = module.maxMessageBytes {
+      guard max >= 1024 else { throw Error(key: "\(key).max_message_bytes", message: "must be at least 1024") }
+      entry.maxMessageBytes = max
+    }
+    if entry.memoryLimitMB != nil && entry.isolation != .isolated {
+      throw Error(key: "\(key).memory_limit_mb", message: "only applies to `isolation = \"isolated\"` modules")
+    }
+    if let user = module.workerUser {
+      guard entry.isolation == .isolated else {
+        throw Error(key: "\(key).worker_user", message: "only applies to `isolation = \"isolated\"` modules")
+      }
+      guard let resolved = WorkerUser(name: user) else {
+        throw Error(key: "\(key).worker_user", message: "no user \(user.quoted) on this system")
+      }
+      guard resolved.uid != 0 else {
+        throw Error(key: "\(key).worker_user", message: "must be an unprivileged user, not root")
+      }
+      entry.workerUser = resolved
+    }
+    entry.confinement = try confinement(module, isolated: entry.isolation == .isolated, key: key)
+    if let configTable {
+      // TOMLKit's JSON keeps every number as the file writes it; JSONValue hands it on as is
+      // (JSONSerialization would round some decimals).
+      do {
+        entry.configJSON = String(decoding: try JSONValue(parsing: Array(configTable.convert(to: .json).utf8)).serialized, as: UTF8.self)
+      } catch {
+        throw Error(key: "\(key).config", message: "cannot be handed to the module as JSON: \(error)")
+      }
+    }
+    return entry
+  }
+
   /// `[trust]`: `require_signature`, `require_manifest` (default true), `allow_symlinks`
   /// (default false) and `[trust.publishers]` name = "base64 Ed25519 public key", each key
   /// validated here so a bad one is named at start-up.
-  private static func parseTrust(_ trust: TableReader) throws(Error) -> PluginTrustPolicy {
-    try trust.allowOnly(["require_signature", "require_manifest", "allow_symlinks", "publishers"])
+  private static func trustPolicy(_ trust: DeploymentFile.Trust) throws(Error) -> PluginTrustPolicy {
     var policy = PluginTrustPolicy.deploymentDefault
-    policy.requireSignature = try trust.bool("require_signature") ?? false
-    policy.requireManifest = try trust.bool("require_manifest") ?? PluginTrustPolicy.deploymentDefault.requireManifest
-    policy.allowSymlinks = try trust.bool("allow_symlinks") ?? PluginTrustPolicy.deploymentDefault.allowSymlinks
-    if let publishers = try trust.table("publishers") {
-      for name in publishers.table.keys.sorted() {
-        guard let text = try publishers.string(name) else { continue }
-        do {
-          policy.trustedPublishers[name] = try PublisherKey(base64: text)
-        } catch {
-          throw Error(
-            key: publishers.key(name),
-            message: "\(error.reason): give the base64 Ed25519 public key of a .pub file written by `carbonhub plugin keygen`")
-        }
+    policy.requireSignature = trust.requireSignature ?? false
+    policy.requireManifest = trust.requireManifest ?? PluginTrustPolicy.deploymentDefault.requireManifest
+    policy.allowSymlinks = trust.allowSymlinks ?? PluginTrustPolicy.deploymentDefault.allowSymlinks
+    for (name, text) in (trust.publishers ?? [:]).sorted(by: { $0.key < $1.key }) {
+      do {
+        policy.trustedPublishers[name] = try PublisherKey(base64: text)
+      } catch {
+        throw Error(
+          key: "trust.publishers.\(name)",
+          message: "\(error.reason): give the base64 Ed25519 public key of a .pub file written by `carbonhub plugin keygen`")
       }
     }
     if policy.requireSignature && policy.trustedPublishers.isEmpty {
       throw Error(key: "trust.require_signature", message: "is true but [trust.publishers] lists no key: no plugin could load")
     }
     return policy
+  }
+
+  /// `value`, refused when it is 0 or below.
+  static func positive(_ value: Int?, key: String) throws(Error) -> Int? {
+    guard let value else { return nil }
+    guard value > 0 else { throw Error(key: key, message: "must be greater than 0") }
+    return value
+  }
+
+  /// `list`, refused when one of its strings is blank.
+  private static func nonEmpty(_ list: [String]?, key: String) throws(Error) -> [String]? {
+    guard let list else { return nil }
+    for (index, string) in list.enumerated() where string.trimmingCharacters(in: .whitespaces).isEmpty {
+      throw Error(key: "\(key)[\(index)]", message: "must not be empty")
+    }
+    return list
+  }
+
+  /// A list of identities (`cn:…`, `dns:…`, `uri:…`, `email:…`, `*`, or a bare common name),
+  /// each checked with `IdentityPattern`.
+  private static func identities(_ list: [String]?, key: String) throws(Error) -> [String]? {
+    guard let list = try nonEmpty(list, key: key) else { return nil }
+    for (index, text) in list.enumerated() {
+      do {
+        _ = try IdentityPattern(text)
+      } catch {
+        throw Error(key: "\(key)[\(index)]", message: error.reason)
+      }
+    }
+    return list
+  }
+
+  /// `[[…rules]]`: each with `methods` (names or `Prefix*`) and `allow` (identities), both
+  /// required and non-empty.
+  private static func methodRules(_ list: [DeploymentFile.Rule], key: String) throws(Error) -> [MethodRule] {
+    var rules: [MethodRule] = []
+    for (index, rule) in list.enumerated() {
+      let ruleKey = "\(key)[\(index)]"
+      guard let methods = try nonEmpty(rule.methods, key: "\(ruleKey).methods"), !methods.isEmpty else {
+        throw Error(key: "\(ruleKey).methods", message: "give at least one method name or Prefix*")
+      }
+      for (position, method) in methods.enumerated()
+      where method.dropLast(method.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+        throw Error(key: "\(ruleKey).methods[\(position)]", message: "'\(method)' is not a method name (Convert) or a prefix (Get*)")
+      }
+      guard let allow = try identities(rule.allow, key: "\(ruleKey).allow"), !allow.isEmpty else {
+        throw Error(key: "\(ruleKey).allow", message: "give at least one identity")
+      }
+      rules.append(MethodRule(methods: methods, allow: allow))
+    }
+    return rules
+  }
+
+  /// An isolated module's `confinement`, `connect_ports` (1…65535) and `read_paths`
+  /// (absolute); refused on a module that runs in process, where nothing can confine it.
+  private static func confinement(_ module: DeploymentFile.Module, isolated: Bool, key: String) throws(Error) -> WorkerConfinement {
+    var confinement = WorkerConfinement()
+    let given: [(String, Bool)] = [
+      ("confinement", module.confinement != nil), ("connect_ports", module.connectPorts != nil), ("read_paths", module.readPaths != nil),
+    ]
+    for (name, present) in given where present && !isolated {
+      throw Error(key: "\(key).\(name)", message: "only applies to `isolation = \"isolated\"` modules")
+    }
+    if let mode = module.confinement {
+      guard let value = WorkerConfinement.Mode(rawValue: mode) else {
+        let modes = WorkerConfinement.Mode.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        throw Error(key: "\(key).confinement", message: "must be one of \(modes), not \(mode.quoted)")
+      }
+      confinement.mode = value
+    }
+    for (index, port) in (module.connectPorts ?? []).enumerated() {
+      guard (1...65535).contains(port) else {
+        throw Error(key: "\(key).connect_ports[\(index)]", message: "must be a TCP port (1 to 65535)")
+      }
+      confinement.connectPorts.append(UInt16(port))
+    }
+    if let paths = try nonEmpty(module.readPaths, key: "\(key).read_paths") {
+      for (index, path) in paths.enumerated() where !path.hasPrefix("/") {
+        throw Error(key: "\(key).read_paths[\(index)]", message: "must be an absolute path")
+      }
+      confinement.readPaths = paths
+    }
+    return confinement
   }
 
   /// The largest message any module accepts.
@@ -353,155 +414,6 @@ public struct ListenAddress: Sendable, Equatable {
   /// True for 127.0.0.0/8, ::1 and localhost.
   public var isLoopback: Bool {
     host == "localhost" || host == "::1" || host.hasPrefix("127.")
-  }
-}
-
-/// Typed access to a JSON-converted TOML table with key paths in errors.
-struct TableReader {
-  let table: [String: Any]
-  let prefix: String
-
-  func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
-
-  func allowOnly(_ keys: Set<String>) throws(DeploymentConfig.Error) {
-    for name in table.keys.sorted() where !keys.contains(name) {
-      throw DeploymentConfig.Error(key: key(name), message: "unknown key (allowed: \(keys.sorted().joined(separator: ", ")))")
-    }
-  }
-
-  func string(_ name: String) throws(DeploymentConfig.Error) -> String? {
-    guard let value = table[name] else { return nil }
-    guard let string = value as? String else { throw DeploymentConfig.Error(key: key(name), message: "must be a string") }
-    return string
-  }
-
-  func bool(_ name: String) throws(DeploymentConfig.Error) -> Bool? {
-    guard let value = table[name] else { return nil }
-    guard Self.isBoolean(value), let bool = value as? Bool else {
-      throw DeploymentConfig.Error(key: key(name), message: "must be true or false")
-    }
-    return bool
-  }
-
-  func integer(_ name: String) throws(DeploymentConfig.Error) -> Int? {
-    guard let value = table[name] else { return nil }
-    guard !Self.isBoolean(value), let number = value as? NSNumber,
-      number.doubleValue == number.doubleValue.rounded()
-    else {
-      throw DeploymentConfig.Error(key: key(name), message: "must be an integer")
-    }
-    return number.intValue
-  }
-
-  func positiveInteger(_ name: String) throws(DeploymentConfig.Error) -> Int? {
-    guard let value = try integer(name) else { return nil }
-    guard value > 0 else { throw DeploymentConfig.Error(key: key(name), message: "must be greater than 0") }
-    return value
-  }
-
-  func strings(_ name: String) throws(DeploymentConfig.Error) -> [String]? {
-    guard let value = table[name] else { return nil }
-    guard let list = value as? [Any], let strings = list as? [String] else {
-      throw DeploymentConfig.Error(key: key(name), message: "must be a list of strings")
-    }
-    for (index, string) in strings.enumerated() where string.trimmingCharacters(in: .whitespaces).isEmpty {
-      throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must not be empty")
-    }
-    return strings
-  }
-
-  /// An isolated module's `confinement`, `connect_ports` (1…65535) and `read_paths`
-  /// (absolute); refused on a module that runs in process, where nothing can confine it.
-  func confinement(isolated: Bool) throws(DeploymentConfig.Error) -> WorkerConfinement {
-    var confinement = WorkerConfinement()
-    for name in ["confinement", "connect_ports", "read_paths"] where table[name] != nil && !isolated {
-      throw DeploymentConfig.Error(key: key(name), message: "only applies to `isolation = \"isolated\"` modules")
-    }
-    if let mode = try string("confinement") {
-      guard let value = WorkerConfinement.Mode(rawValue: mode) else {
-        let modes = WorkerConfinement.Mode.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-        throw DeploymentConfig.Error(key: key("confinement"), message: "must be one of \(modes), not \(mode.quoted)")
-      }
-      confinement.mode = value
-    }
-    if let ports = table["connect_ports"] {
-      guard let list = ports as? [Any] else { throw DeploymentConfig.Error(key: key("connect_ports"), message: "must be a list of TCP ports") }
-      for (index, port) in list.enumerated() {
-        guard !Self.isBoolean(port), let number = port as? NSNumber, number.doubleValue == number.doubleValue.rounded(),
-          (1...65535).contains(number.intValue)
-        else {
-          throw DeploymentConfig.Error(key: "\(key("connect_ports"))[\(index)]", message: "must be a TCP port (1 to 65535)")
-        }
-        confinement.connectPorts.append(UInt16(number.intValue))
-      }
-    }
-    if let paths = try strings("read_paths") {
-      for (index, path) in paths.enumerated() where !path.hasPrefix("/") {
-        throw DeploymentConfig.Error(key: "\(key("read_paths"))[\(index)]", message: "must be an absolute path")
-      }
-      confinement.readPaths = paths
-    }
-    return confinement
-  }
-
-  /// A list of identities (`cn:…`, `dns:…`, `uri:…`, `email:…`, `*`, or a bare common name),
-  /// each checked with `IdentityPattern`.
-  func identities(_ name: String) throws(DeploymentConfig.Error) -> [String]? {
-    guard let list = try strings(name) else { return nil }
-    for (index, text) in list.enumerated() {
-      do {
-        _ = try IdentityPattern(text)
-      } catch {
-        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: error.reason)
-      }
-    }
-    return list
-  }
-
-  /// `[[…rules]]`: an array of tables, each with `methods` (names or `Prefix*`) and `allow`
-  /// (identities), both required and non-empty.
-  func methodRules(_ name: String) throws(DeploymentConfig.Error) -> [MethodRule] {
-    guard let value = table[name] else { return [] }
-    guard let list = value as? [Any] else {
-      throw DeploymentConfig.Error(key: key(name), message: "must be an array of tables ([[\(key(name))]])")
-    }
-    var rules: [MethodRule] = []
-    for (index, item) in list.enumerated() {
-      guard let object = item as? [String: Any] else {
-        throw DeploymentConfig.Error(key: "\(key(name))[\(index)]", message: "must be a table with `methods` and `allow`")
-      }
-      let rule = TableReader(table: object, prefix: "\(key(name))[\(index)]")
-      try rule.allowOnly(["methods", "allow"])
-      guard let methods = try rule.strings("methods"), !methods.isEmpty else {
-        throw DeploymentConfig.Error(key: rule.key("methods"), message: "give at least one method name or Prefix*")
-      }
-      for (position, method) in methods.enumerated()
-      where method.dropLast(method.hasSuffix("*") ? 1 : 0).contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
-        throw DeploymentConfig.Error(
-          key: "\(rule.key("methods"))[\(position)]", message: "'\(method)' is not a method name (Convert) or a prefix (Get*)")
-      }
-      guard let allow = try rule.identities("allow"), !allow.isEmpty else {
-        throw DeploymentConfig.Error(key: rule.key("allow"), message: "give at least one identity")
-      }
-      rules.append(MethodRule(methods: methods, allow: allow))
-    }
-    return rules
-  }
-
-  /// JSONSerialization gives booleans as Bool or as NSNumber of Objective-C type "c"/"B".
-  private static func isBoolean(_ value: Any) -> Bool {
-    if type(of: value) == Bool.self { return true }
-    if let number = value as? NSNumber {
-      let kind = String(cString: number.objCType)
-      return kind == "c" || kind == "B"
-    }
-    return false
-  }
-
-  func table(_ name: String) throws(DeploymentConfig.Error) -> TableReader? {
-    guard let value = table[name] else { return nil }
-    guard let sub = value as? [String: Any] else { throw DeploymentConfig.Error(key: key(name), message: "must be a table") }
-    return TableReader(table: sub, prefix: key(name))
   }
 }
 

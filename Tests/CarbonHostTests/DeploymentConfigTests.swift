@@ -1,5 +1,5 @@
 import CarbonDomain
-import CarbonHost
+@testable import CarbonHost
 import CarbonPluginLoader
 import Testing
 
@@ -99,6 +99,86 @@ struct DeploymentConfigTests {
       Issue.record("expected an error for \(toml)")
     } catch {
       #expect(error.key == key, "\(error)")
+    }
+  }
+
+  /// TOMLKit's decoder reads the file into typed tables (`DeploymentFile`): a value of the wrong
+  /// type is named with what the key needs, down to a list's element.
+  @Test("a value of the wrong type says what the key needs", arguments: [
+    ("listen = 8443", "listen", "must be a string"),
+    ("max_message_bytes = 1.5", "max_message_bytes", "must be an integer"),
+    ("max_message_bytes = \"4MiB\"", "max_message_bytes", "must be an integer"),
+    ("[limits]\ninline_fast_calls = 1", "limits.inline_fast_calls", "must be true or false"),
+    ("tls = 5", "tls", "must be a table"),
+    ("modules = [1]", "modules", "must be a table"),
+    ("[access]\nclient_ca = \"ca.pem\"\nadmins = \"cn:ops\"", "access.admins", "must be a list"),
+    ("[modules.u]\npath = \"u.so\"\nallow = [\"cn:a\", 1]", "modules.u.allow[1]", "must be a string"),
+    ("[modules.u]\npath = \"u.so\"\n[[modules.u.rules]]\nmethods = [\"Get*\"]\nallow = [true]", "modules.u.rules[0].allow[0]", "must be a string"),
+    ("[modules.u]\npath = \"u.so\"\nisolation = \"isolated\"\nconnect_ports = [\"5432\"]", "modules.u.connect_ports[0]", "must be an integer"),
+  ])
+  func wrongTypesNameTheKeyAndTheType(toml: String, key: String, message: String) {
+    do {
+      _ = try DeploymentConfig.parse(toml: toml, defaults: defaults)
+      Issue.record("expected an error for \(toml)")
+    } catch {
+      #expect(error.key == key && error.message == message, "\(error)")
+    }
+  }
+
+  /// An unknown key lists the keys its table allows, read from the table's `CodingKeys`.
+  @Test func anUnknownKeyListsTheKeysItsTableAllows() throws {
+    func refusal(_ toml: String) -> DeploymentConfig.Error? {
+      do { _ = try DeploymentConfig.parse(toml: toml, defaults: defaults) } catch { return error }
+      return nil
+    }
+    let top = try #require(refusal("lisen = \"x\""))
+    #expect(top.key == "lisen")
+    #expect(top.message.contains("allowed: access, audit_log, instance_name, limits, listen, max_message_bytes,"), "\(top)")
+    let module = try #require(refusal("[modules.esca]\npath = \"x.so\"\nenabld = false"))
+    #expect(module.key == "modules.esca.enabld" && module.message.contains("call_timeout_ms, config, confinement,"), "\(module)")
+    let rule = try #require(refusal("[modules.u]\npath = \"u.so\"\n[[modules.u.rules]]\nmethods = [\"A\"]\nallow = [\"cn:a\"]\ndeny = [\"cn:b\"]"))
+    #expect(rule.key == "modules.u.rules[0].deny" && rule.message == "unknown key (allowed: allow, methods)", "\(rule)")
+    let limits = try #require(refusal("[limits]\nmemory_budget = 1"))
+    #expect(limits.key == "limits.memory_budget" && limits.message.contains("memory_budget_mb"), "\(limits)")
+  }
+
+  /// A module's `config` table is the module's: any key, nested tables and lists of tables pass
+  /// through whole, while a typo beside it in the module's own table is still refused.
+  @Test func aModuleConfigTableIsTheModules() throws {
+    let config = try DeploymentConfig.parse(toml: """
+      [modules.cop]
+      path = "libCOPVivier.so"
+      [modules.cop.config]
+      enabld = 1
+      storage = { kind = "sqlite", path = "pool.db" }
+      regions = ["84", "93"]
+      [[modules.cop.config.pools]]
+      name = "Auvergne"
+      """, defaults: defaults)
+    let json = try JSONValue(parsing: Array(config.modules[0].configJSON.utf8))
+    #expect(json["enabld"] == .number("1"))
+    #expect(json["storage"]?["kind"] == .string("sqlite"))
+    #expect(json["regions"] == .array([.string("84"), .string("93")]))
+    guard case .array(let pools) = json["pools"] else { Issue.record("pools: \(config.modules[0].configJSON)"); return }
+    #expect(pools.first?["name"] == .string("Auvergne"))
+    #expect(throws: DeploymentConfig.Error.self) {
+      try DeploymentConfig.parse(toml: "[modules.cop]\npath = \"x.so\"\nenabld = 1\n[modules.cop.config]\nenabld = 1", defaults: defaults)
+    }
+  }
+
+  /// Each key is declared once, in `DeploymentFile`'s `CodingKeys`, and docs/deployment.md
+  /// explains every one of them.
+  @Test func everyKeyOfTheFileIsDocumented() throws {
+    let docs = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/docs/deployment.md", encoding: .utf8)
+    func keys<Keys: CodingKey & CaseIterable>(_: Keys.Type) -> [String] { Keys.allCases.map(\.stringValue) }
+    let all =
+      keys(DeploymentFile.CodingKeys.self) + keys(DeploymentFile.TLS.CodingKeys.self) + keys(DeploymentFile.Access.CodingKeys.self)
+      + keys(DeploymentFile.Trust.CodingKeys.self) + keys(DeploymentFile.Module.CodingKeys.self)
+      + keys(DeploymentFile.Rule.CodingKeys.self) + keys(DeploymentFile.Limits.CodingKeys.self)
+    for key in all {
+      // As `key`, or as a table: `[modules.<name>]`, `[modules.<name>.config]`, `[trust.publishers]`.
+      let described = ["`\(key)`", "[\(key)]", "[\(key).", ".\(key)]"].contains { docs.contains($0) }
+      #expect(described, "docs/deployment.md does not describe \(key)")
     }
   }
 

@@ -51,38 +51,34 @@ extension DeploymentConfig {
       Int(clamping: ProcessInfo.processInfo.physicalMemory / 4)
     }
 
-    /// Every key of `[limits]`, once: the parser accepts these and no other.
-    static let keys: [String] = [
-      "memory_budget_mb", "stream_buffer_bytes", "unary_timeout_ms", "streaming_timeout_ms", "handshake_timeout_ms",
-      "idle_timeout_ms", "max_connections", "max_connections_per_address", "max_concurrent_streams",
-      "keepalive_min_ping_interval_ms", "keepalive_permit_without_calls", "plugin_threads", "inline_fast_calls",
-    ]
-
-    /// Reads `[limits]`; each value must be a positive integer (or a boolean).
-    static func parse(_ table: TableReader) throws(DeploymentConfig.Error) -> Limits {
-      try table.allowOnly(Set(keys))
-      var limits = Limits()
-      if let megabytes = try table.positiveInteger("memory_budget_mb") {
-        guard megabytes <= Int.max >> 20 else { throw DeploymentConfig.Error(key: table.key("memory_budget_mb"), message: "is too large") }
-        limits.memoryBudgetBytes = megabytes << 20
+    /// Reads `[limits]`; each number must be greater than 0.
+    init(_ file: DeploymentFile.Limits) throws(DeploymentConfig.Error) {
+      func positive(_ value: Int?, _ key: DeploymentFile.Limits.CodingKeys) throws(DeploymentConfig.Error) -> Int? {
+        try DeploymentConfig.positive(value, key: "limits.\(key.rawValue)")
       }
-      if let bytes = try table.positiveInteger("stream_buffer_bytes") {
-        guard bytes >= 1024 else { throw DeploymentConfig.Error(key: table.key("stream_buffer_bytes"), message: "must be at least 1024") }
-        limits.streamBufferBytes = bytes
+      if let megabytes = try positive(file.memoryBudgetMB, .memoryBudgetMB) {
+        guard megabytes <= Int.max >> 20 else { throw DeploymentConfig.Error(key: "limits.memory_budget_mb", message: "is too large") }
+        memoryBudgetBytes = megabytes << 20
       }
-      limits.unaryTimeoutMilliseconds = try table.positiveInteger("unary_timeout_ms") ?? limits.unaryTimeoutMilliseconds
-      limits.streamingTimeoutMilliseconds = try table.positiveInteger("streaming_timeout_ms") ?? limits.streamingTimeoutMilliseconds
-      limits.handshakeTimeoutMilliseconds = try table.positiveInteger("handshake_timeout_ms") ?? limits.handshakeTimeoutMilliseconds
-      limits.idleTimeoutMilliseconds = try table.positiveInteger("idle_timeout_ms") ?? limits.idleTimeoutMilliseconds
-      limits.maxConnections = try table.positiveInteger("max_connections") ?? limits.maxConnections
-      limits.maxConnectionsPerAddress = try table.positiveInteger("max_connections_per_address") ?? limits.maxConnectionsPerAddress
-      limits.maxConcurrentStreams = try table.positiveInteger("max_concurrent_streams") ?? limits.maxConcurrentStreams
-      limits.keepaliveMinPingIntervalMilliseconds =
-        try table.positiveInteger("keepalive_min_ping_interval_ms") ?? limits.keepaliveMinPingIntervalMilliseconds
-      limits.keepalivePermitWithoutCalls = try table.bool("keepalive_permit_without_calls") ?? limits.keepalivePermitWithoutCalls
-      limits.pluginThreads = try table.positiveInteger("plugin_threads")
-      limits.inlineFastCalls = try table.bool("inline_fast_calls") ?? limits.inlineFastCalls
-      return limits
+      if let bytes = try positive(file.streamBufferBytes, .streamBufferBytes) {
+        guard bytes >= 1024 else { throw DeploymentConfig.Error(key: "limits.stream_buffer_bytes", message: "must be at least 1024") }
+        streamBufferBytes = bytes
+      }
+      unaryTimeoutMilliseconds = try positive(file.unaryTimeoutMilliseconds, .unaryTimeoutMilliseconds) ?? unaryTimeoutMilliseconds
+      streamingTimeoutMilliseconds =
+        try positive(file.streamingTimeoutMilliseconds, .streamingTimeoutMilliseconds) ?? streamingTimeoutMilliseconds
+      handshakeTimeoutMilliseconds =
+        try positive(file.handshakeTimeoutMilliseconds, .handshakeTimeoutMilliseconds) ?? handshakeTimeoutMilliseconds
+      idleTimeoutMilliseconds = try positive(file.idleTimeoutMilliseconds, .idleTimeoutMilliseconds) ?? idleTimeoutMilliseconds
+      maxConnections = try positive(file.maxConnections, .maxConnections) ?? maxConnections
+      maxConnectionsPerAddress = try positive(file.maxConnectionsPerAddress, .maxConnectionsPerAddress) ?? maxConnectionsPerAddress
+      maxConcurrentStreams = try positive(file.maxConcurrentStreams, .maxConcurrentStreams) ?? maxConcurrentStreams
+      keepaliveMinPingIntervalMilliseconds =
+        try positive(file.keepaliveMinPingIntervalMilliseconds, .keepaliveMinPingIntervalMilliseconds)
+        ?? keepaliveMinPingIntervalMilliseconds
+      keepalivePermitWithoutCalls = file.keepalivePermitWithoutCalls ?? keepalivePermitWithoutCalls
+      pluginThreads = try positive(file.pluginThreads, .pluginThreads)
+      inlineFastCalls = file.inlineFastCalls ?? inlineFastCalls
     }
   }
 }
