@@ -98,6 +98,8 @@ public struct DeploymentConfig: Sendable, Equatable {
   public var maxMessageBytes: Int = 4 * 1024 * 1024
   /// What clients may cost the host: memory, time and connections (`[limits]`).
   public var limits = Limits()
+  /// How isolated modules' workers are restarted, timed and pinged (`[workers]`).
+  public var workers = WorkerTimings()
   /// Modules, in file order. Empty means: every plugin found in `pluginDirectory`.
   public var modules: [ModuleEntry] = []
   /// Client authentication and roles.
@@ -183,6 +185,9 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     if let limits = file.limits {
       config.limits = try Limits(limits)
+    }
+    if let workers = file.workers {
+      config.workers = try WorkerTimings(workers)
     }
     for (name, module) in (file.modules ?? [:]).sorted(by: { $0.key < $1.key }) {
       let configTable = table["modules"]?.table?[name]?.table?["config"]?.table

@@ -19,9 +19,10 @@ struct DeploymentFile: Decodable {
   var trust: Trust?
   var auditLog: String?
   var limits: Limits?
+  var workers: Workers?
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case listen, tls, modules, access, trust, limits
+    case listen, tls, modules, access, trust, limits, workers
     case pluginDir = "plugin_dir", stateDir = "state_dir", maxMessageBytes = "max_message_bytes"
     case metricsListen = "metrics_listen", instanceName = "instance_name", workerExecutable = "worker_executable"
     case auditLog = "audit_log"
@@ -131,6 +132,26 @@ struct DeploymentFile: Decodable {
     }
   }
 
+  /// `[workers]`, milliseconds.
+  struct Workers: Decodable {
+    var restartDelay: Int?
+    var restartDelayMax: Int?
+    var restartResetAfter: Int?
+    var startTimeout: Int?
+    var cancelGrace: Int?
+    var pingInterval: Int?
+    var pingTimeout: Int?
+    var stopGrace: Int?
+    var retireGrace: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case restartDelay = "restart_delay_ms", restartDelayMax = "restart_delay_max_ms"
+      case restartResetAfter = "restart_reset_after_ms", startTimeout = "start_timeout_ms"
+      case cancelGrace = "cancel_grace_ms", pingInterval = "ping_interval_ms", pingTimeout = "ping_timeout_ms"
+      case stopGrace = "stop_grace_ms", retireGrace = "retire_grace_ms"
+    }
+  }
+
   /// Reads `text`: the decoded file, and the TOML table it came from (for the modules' `config`).
   static func read(_ text: String) throws(DeploymentConfig.Error) -> (file: DeploymentFile, table: TOMLTable) {
     let table: TOMLTable
@@ -176,6 +197,7 @@ struct DeploymentFile: Decodable {
     case ["access"]: return keys(Access.CodingKeys.self)
     case ["trust"]: return keys(Trust.CodingKeys.self)
     case ["limits"]: return keys(Limits.CodingKeys.self)
+    case ["workers"]: return keys(Workers.CodingKeys.self)
     case let path where path.count == 2 && path[0] == "modules": return keys(Module.CodingKeys.self)
     case let path where path.count == 4 && path[0] == "modules" && path[2] == "rules": return keys(Rule.CodingKeys.self)
     default: return []

@@ -256,9 +256,10 @@ public final class ModuleRegistry: Sendable {
     return registry
   }
 
-  /// Stops every isolated module's worker, letting their calls finish for up to `grace`.
-  /// In-process modules have nothing to stop.
-  public func shutdown(grace: Duration = .seconds(5)) async {
+  /// Stops every isolated module's worker, letting their calls finish for up to `grace`
+  /// (default: the deployment's `[workers] stop_grace_ms`). In-process modules have nothing to stop.
+  public func shutdown(grace: Duration? = nil) async {
+    let grace = grace ?? config.workers.stopGrace
     let workers: [WorkerSupervisor] = await withCheckedContinuation { continuation in
       changeQueue.async { [self] in
         stopping.store(true, ordering: .releasing)
@@ -416,7 +417,7 @@ public final class ModuleRegistry: Sendable {
   /// in-process instance stays loaded (a library is never unloaded; see `PluginLibrary`).
   private func retire(_ backend: ModuleBackend?) {
     guard case .isolated(let worker)? = backend else { return }
-    Task { await worker.stop(draining: .seconds(30)) }
+    Task { [grace = config.workers.retireGrace] in await worker.stop(draining: grace) }
   }
 
   // MARK: Loading
@@ -538,7 +539,9 @@ public final class ModuleRegistry: Sendable {
     let worker = WorkerSupervisor(
       name: name, libraryPath: preflight.path, expectedSHA256: preflight.sha256, configJSON: settings.configJSON,
       dataDirectory: dataDirectory, workerExecutable: config.workerExecutable ?? Self.ownExecutable,
-      memoryLimitMB: settings.memoryLimitMB, workerUser: settings.workerUser, confinement: settings.confinement, logger: logger
+      memoryLimitMB: settings.memoryLimitMB, workerUser: settings.workerUser, confinement: settings.confinement,
+      backoff: config.workers.restartBackoff, cancelGrace: config.workers.cancelGrace, startTimeout: config.workers.startTimeout,
+      liveness: config.workers.liveness, logger: logger
     ) { [weak self] state in
       guard let self, let worker = handle.worker else { return }
       self.isolatedStateChanged(name, worker, state)

@@ -125,6 +125,44 @@ struct DeploymentConfigTests {
     }
   }
 
+  /// `[workers]`: every key read, in milliseconds; bad values named.
+  @Test func parsesTheWorkersTable() throws {
+    let config = try DeploymentConfig.parse(toml: """
+      [workers]
+      restart_delay_ms = 250
+      restart_delay_max_ms = 4000
+      restart_reset_after_ms = 60000
+      start_timeout_ms = 10000
+      cancel_grace_ms = 500
+      ping_interval_ms = 2000
+      ping_timeout_ms = 6000
+      stop_grace_ms = 1000
+      retire_grace_ms = 15000
+      """, defaults: defaults)
+    let workers = config.workers
+    #expect(workers.restartBackoff == WorkerSupervisor.Backoff(initial: .milliseconds(250), maximum: .seconds(4), resetAfter: .seconds(60)))
+    #expect(workers.startTimeout == .seconds(10) && workers.cancelGrace == .milliseconds(500))
+    #expect(workers.liveness == WorkerSupervisor.Liveness(interval: .seconds(2), timeout: .seconds(6)))
+    #expect(workers.stopGrace == .seconds(1) && workers.retireGrace == .seconds(15))
+    // The defaults without a [workers] table: 100 ms doubling to 10 s, reset after 30 s.
+    let plain = try DeploymentConfig.parse(toml: "", defaults: defaults).workers
+    #expect(plain.restartBackoff == .default && plain.cancelGrace == .seconds(2) && plain.liveness == .default)
+    #expect(plain.restartBackoff.delay(attempt: 1) == .milliseconds(100) && plain.restartBackoff.delay(attempt: 8) == .seconds(10))
+    for (text, key) in [
+      ("[workers]\nping_timeout_ms = 0", "workers.ping_timeout_ms"),
+      ("[workers]\nrestart_delay_ms = 5000\nrestart_delay_max_ms = 1000", "workers.restart_delay_max_ms"),
+      ("[workers]\nrestart_delay = 5", "workers.restart_delay"),
+      ("[workers]\ncancel_grace_ms = \"2s\"", "workers.cancel_grace_ms"),
+    ] {
+      do {
+        _ = try DeploymentConfig.parse(toml: text, defaults: defaults)
+        Issue.record("\(text): accepted")
+      } catch {
+        #expect(error.key == key, "\(text): \(error)")
+      }
+    }
+  }
+
   /// An unknown key lists the keys its table allows, read from the table's `CodingKeys`.
   @Test func anUnknownKeyListsTheKeysItsTableAllows() throws {
     func refusal(_ toml: String) -> DeploymentConfig.Error? {
@@ -175,6 +213,7 @@ struct DeploymentConfigTests {
       keys(DeploymentFile.CodingKeys.self) + keys(DeploymentFile.TLS.CodingKeys.self) + keys(DeploymentFile.Access.CodingKeys.self)
       + keys(DeploymentFile.Trust.CodingKeys.self) + keys(DeploymentFile.Module.CodingKeys.self)
       + keys(DeploymentFile.Rule.CodingKeys.self) + keys(DeploymentFile.Limits.CodingKeys.self)
+      + keys(DeploymentFile.Workers.CodingKeys.self)
     for key in all {
       // As `key`, or as a table: `[modules.<name>]`, `[modules.<name>.config]`, `[trust.publishers]`.
       let described = ["`\(key)`", "[\(key)]", "[\(key).", ".\(key)]"].contains { docs.contains($0) }

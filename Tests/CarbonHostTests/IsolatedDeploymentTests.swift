@@ -135,6 +135,39 @@ struct IsolatedDeploymentTests {
     #expect(kill(worker, 0) != 0 && errno == ESRCH, "the host's drain stops its workers")
   }
 
+  /// `[workers]`: the deployment's restart delay and cancellation grace reach each worker's
+  /// supervisor (docs/deployment.md: "delay before the first restart of a worker that died";
+  /// "time a worker has to finish a call after its deadline … beyond it the worker is presumed
+  /// hung, killed and restarted").
+  @Test func theDeploymentsWorkerTimingsGovernRestartsAndHungCalls() async throws {
+    let host = try await RunningHost.start(modules: [("crashy", try TestEnvironment.plugin("libcrashy.so", in: TestEnvironment.fixtureDirectory))]) { config in
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+      config.modules[0].callTimeoutMilliseconds = 200
+      config.workers = try DeploymentConfig.parse(
+        toml: "[workers]\nrestart_delay_ms = 2000\ncancel_grace_ms = 300", defaults: config
+      ).workers
+    }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      try await waitForHealth(health, Self.crashyService, .serving)
+      _ = try? await raw(client, "Segfault", [])
+      let died = ContinuousClock.now
+      try await waitForHealth(health, Self.crashyService, .serving)
+      let down = ContinuousClock.now - died
+      // The default (100 ms) restarts in well under a second; 2 s were asked for.
+      #expect(down >= .milliseconds(1900), "back after \(down)")
+
+      // Spin never returns: 200 ms deadline, then 300 ms of grace, then the kill (the default
+      // grace, 2 s, would not have killed it yet when the restart is counted below).
+      let spun = ContinuousClock.now
+      _ = try? await raw(client, "Spin", [])
+      try await waitUntil("the hung worker is killed") { host.server.registry.module(named: "crashy")?.restarts == 2 }
+      #expect(ContinuousClock.now - spun < .milliseconds(2000), "killed after \(ContinuousClock.now - spun)")
+    }
+  }
+
   @Test func streamsFromAWorkerReachTheCallerAndACrashMidStreamEndsItWithUnavailable() async throws {
     let host = try await RunningHost.start(modules: [("crashy", try TestEnvironment.plugin("libcrashy.so", in: TestEnvironment.fixtureDirectory))]) { config in
       config.workerExecutable = try TestEnvironment.plugin("carbonhub")

@@ -67,9 +67,10 @@ enum TestEnvironment {
     return path
   }
 
+  /// Quiet unless `CARBONHUB_TEST_LOG=1` (then info: loads, calls, worker restarts).
   static let logger: Logger = {
     var logger = Logger(label: "carbonhub-tests")
-    logger.logLevel = .critical
+    logger.logLevel = ProcessInfo.processInfo.environment["CARBONHUB_TEST_LOG"] == "1" ? .info : .critical
     return logger
   }()
 }

@@ -95,7 +95,7 @@ public final class WorkerSupervisor: Sendable {
 
   /// How often a serving worker is pinged, and how long it has to answer before it is presumed
   /// stopped or hung and killed (then restarted, as after a crash).
-  public struct Liveness: Sendable {
+  public struct Liveness: Sendable, Equatable {
     /// Between two pings.
     public var interval: Duration
     /// The longest wait for an answer.
@@ -110,6 +110,11 @@ public final class WorkerSupervisor: Sendable {
     /// A ping a second, 3 s to answer: a stopped worker is NOT_SERVING within about 4 s.
     public static let `default` = Liveness(interval: .seconds(1), timeout: .seconds(3))
   }
+
+  /// How long a new worker has by default to load its plugin and say hello.
+  public static let defaultStartTimeout: Duration = .seconds(30)
+  /// How long a worker has by default to finish a call after its deadline.
+  public static let defaultCancelGrace: Duration = .seconds(2)
 
   /// Creates the module; nothing runs until `start()`.
   /// - Parameters:
@@ -129,7 +134,8 @@ public final class WorkerSupervisor: Sendable {
     name: String, libraryPath: String, expectedSHA256: String?, configJSON: String, dataDirectory: String,
     workerExecutable: String, memoryLimitMB: Int?, workerUser: WorkerUser? = nil, confinement: WorkerConfinement = .init(),
     backoff: Backoff = .default,
-    cancelGrace: Duration = .seconds(2), startTimeout: Duration = .seconds(30), liveness: Liveness = .default, logger: Logger,
+    cancelGrace: Duration = defaultCancelGrace, startTimeout: Duration = defaultStartTimeout, liveness: Liveness = .default,
+    logger: Logger,
     onStateChange: @escaping @Sendable (State) -> Void = { _ in }
   ) {
     self.liveness = liveness
