@@ -46,7 +46,7 @@ public enum ModuleBackend: Sendable {
     case .isolated(let module):
       // The worker paces itself by the credit its consumer grants (see `WorkerConnection`):
       // nothing to signal per message here.
-      let stream = module.streamingCall(path, request, encoding: encoding, deadline: deadline)
+      let stream = module.streamingCall(path, request, encoding: encoding, deadline: deadline, buffer: buffer)
       return StreamingCall.relaying(stream.messages, cancel: stream.cancel, onFinish: onFinish)
     }
   }
@@ -87,7 +87,7 @@ extension ModuleBackend {
       return PluginDispatch.bidi(
         instance, path, requests: requests, encoding, deadline: deadline, buffer: buffer, onFinish: onFinish)
     case .isolated(let module):
-      let stream = module.bidiCall(path, requests: requests, encoding: encoding, deadline: deadline)
+      let stream = module.bidiCall(path, requests: requests, encoding: encoding, deadline: deadline, buffer: buffer)
       return StreamingCall.relaying(stream.messages, cancel: stream.cancel, onFinish: onFinish)
     }
   }
@@ -478,15 +478,23 @@ final class StreamingCall: Sendable {
 }
 
 /// How much of a streaming call's output may wait for its consumer (a client that reads
-/// slowly, or not at all), and the host-wide budget those bytes count against.
-struct StreamBuffer: Sendable {
+/// slowly, or not at all), and the host-wide budget those bytes count against. The same
+/// window paces an in-process plugin's `emit` and an isolated worker's (by credit).
+public struct StreamBuffer: Sendable {
   /// Responses held at most.
-  var messages = 64
+  public var messages: Int
   /// Bytes held at most (`[limits] stream_buffer_bytes`); one message is always let through,
   /// whatever its size.
-  var bytes = 1 << 20
+  public var bytes: Int
   /// The host's memory budget, charged while responses wait; nil: not counted.
-  var budget: MemoryBudget? = nil
+  public var budget: MemoryBudget?
+
+  /// A window of `messages` and `bytes` (defaults: 64 messages, 1 MiB).
+  public init(messages: Int = 64, bytes: Int = 1 << 20, budget: MemoryBudget? = nil) {
+    self.messages = max(messages, 1)
+    self.bytes = max(bytes, 1)
+    self.budget = budget
+  }
 }
 
 /// The producer side of an in-process streaming call: the plugin's thread takes room in
@@ -564,11 +572,12 @@ final class ResponseWindow: Sendable {
     }
   }
 
-  /// A message of `bytes` was written: its room is free again.
-  func release(_ bytes: Int) {
+  /// `messages` messages of `bytes` in all were written (or, for a worker, taken by the
+  /// host): their room is free again.
+  func release(_ bytes: Int, messages: Int = 1) {
     let (wake, counted) = state.withLock { state -> (Bool, Bool) in
       guard !state.cancelled else { return (false, false) }
-      state.messages -= 1
+      state.messages -= messages
       state.bytes -= bytes
       defer { state.producerWaiting = false }
       return (state.producerWaiting, true)

@@ -66,13 +66,19 @@ struct IsolatedModuleTests {
     try await module.start()
     var received: [UInt8] = []
     // 200 messages through a window of 4: the worker must wait for credit 50 times over.
-    for try await item in module.isolated.streaming(Self.crashy + "Count", [200], encoding: .protobuf, deadline: nil, window: 4) {
+    for try await item in module.isolated.streaming(Self.crashy + "Count", [200], encoding: .protobuf, deadline: nil, buffer: StreamBuffer(messages: 4)) {
+      received += item
+    }
+    #expect(received == (0..<200).map { UInt8($0) })
+    // The same through a window of 3 bytes (of 1-byte messages): credit counts bytes too.
+    received = []
+    for try await item in module.isolated.streaming(Self.crashy + "Count", [200], encoding: .protobuf, deadline: nil, buffer: StreamBuffer(bytes: 3)) {
       received += item
     }
     #expect(received == (0..<200).map { UInt8($0) })
     // A consumer that stops early: the worker is told to stop, and keeps serving.
     var taken = 0
-    for try await _ in module.isolated.streaming(Self.crashy + "Count", [250], encoding: .protobuf, deadline: nil, window: 2) {
+    for try await _ in module.isolated.streaming(Self.crashy + "Count", [250], encoding: .protobuf, deadline: nil, buffer: StreamBuffer(messages: 2)) {
       taken += 1
       if taken == 3 { break }
     }
@@ -387,8 +393,8 @@ struct IsolatedModuleTests {
       .streamItem(id: 10, bytes: []),
       .streamEnd(id: 10, error: nil),
       .cancel(id: 11),
-      .credit(id: 12, count: 32),
-      .call(WorkerCall(id: 13, path: "/p.S/B", isStreaming: true, isBidi: true, encoding: .protobuf, deadlineMilliseconds: 0, window: 64, request: [])),
+      .credit(id: 12, count: 32, bytes: 65536),
+      .call(WorkerCall(id: 13, path: "/p.S/B", isStreaming: true, isBidi: true, encoding: .protobuf, deadlineMilliseconds: 0, window: 64, windowBytes: 4096, request: [])),
       .requestItem(id: 13, bytes: [1, 2, 3]),
       .requestItem(id: 13, bytes: []),
       .requestEnd(id: 13),

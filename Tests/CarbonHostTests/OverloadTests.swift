@@ -139,6 +139,34 @@ struct OverloadTests {
     #expect(metrics.contains("carbonhub_bytes_in_flight 0"), "\(metrics)")
   }
 
+  /// The same for an isolated module: the worker's window counts bytes as well as messages
+  /// (before: 64 messages whatever their size, uncounted in the host — 64 × 60 kB here), and
+  /// what waits in the host for the client is charged to the memory budget.
+  @Test func anIsolatedStreamHoldsBoundedBytesForAClientThatStopsReading() async throws {
+    let host = try await Self.startFlood {
+      $0.limits.streamBufferBytes = 64 * 1024
+      $0.limits.streamingTimeoutMilliseconds = 6000
+      $0.workerExecutable = try? TestEnvironment.plugin("carbonhub")
+    } module: {
+      $0.isolation = .isolated
+    }
+    defer { Task { try? await host.stop() } }
+    try await waitUntil { (try? await host.module("flood").state) == .serving }
+    // 1 000 messages of 60 000 bytes (60 MB) whose client reads one, then stops.
+    let stalled = Task { try await host.withClient { client in try await stream(client, Array("1000,60000".utf8), readAll: false) } }
+    try await waitUntil { (try? await host.module("flood").callsInFlight) == 1 }
+    try await waitUntil { ((try? await host.metricValue("carbonhub_bytes_in_flight")) ?? 0) >= 60_000 }
+    try await Task.sleep(for: .milliseconds(500))
+    // The window lets one message through whatever its size, then waits for 64 KiB of room:
+    // the host holds a message or two, not 64 of them (3.8 MB).
+    let held = try await host.metricValue("carbonhub_bytes_in_flight")
+    #expect(held >= 60_000 && held <= 2 * 64 * 1024 + 60_000, "bytes held for an isolated stalled stream: \(held)")
+    try await waitUntil { (try? await host.module("flood").callsInFlight) == 0 }
+    stalled.cancel()
+    let metrics = try await host.metricsText()
+    #expect(metrics.contains("carbonhub_bytes_in_flight 0"), "every byte charged was given back: \(metrics)")
+  }
+
   // MARK: 4. Default deadlines
 
   /// "A default server-side deadline per module (configurable, e.g. 5 minutes for batches, 30 s

@@ -197,13 +197,13 @@ final class WorkerConnection: Sendable {
     }
   }
 
-  /// Starts a server-streaming call in the worker. At most `window` messages travel ahead of
-  /// the consumer; when the consumer stops early (or its task is cancelled) the worker is told
-  /// to stop.
+  /// Starts a server-streaming call in the worker. At most `buffer`'s messages and bytes travel
+  /// ahead of the consumer; when the consumer stops early (or its task is cancelled) the worker
+  /// is told to stop.
   func streaming(
-    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, buffer: StreamBuffer
   ) -> IsolatedStreamingCall {
-    let inbox = StreamInbox(window: window)
+    let inbox = StreamInbox(buffer)
     let refused: PluginCallError? = state.withLock { state in
       if let death = state.death { return unavailable(death) }
       let id = state.nextID
@@ -214,7 +214,9 @@ final class WorkerConnection: Sendable {
     }
     if let refused { return .refused(refused) }
     let id = inbox.id
-    send(.call(WorkerCall(id: id, path: path, isStreaming: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: UInt32(window), request: request)))
+    send(.call(WorkerCall(
+      id: id, path: path, isStreaming: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline),
+      window: UInt32(buffer.messages), windowBytes: UInt32(clamping: buffer.bytes), request: request)))
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
     return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in
@@ -223,12 +225,12 @@ final class WorkerConnection: Sendable {
   }
 
   /// Starts a bidirectional call in the worker: like `streaming`, and a thread sends the
-  /// requests it pulls from `requests`, at most `window` ahead of the plugin's own pulls.
+  /// requests it pulls from `requests`, at most `buffer.messages` ahead of the plugin's own pulls.
   func bidi(
-    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int
+    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?, buffer: StreamBuffer
   ) -> IsolatedStreamingCall {
-    let inbox = StreamInbox(window: window)
-    let feeder = RequestFeeder(requests: requests, window: min(window, RequestPipe.defaultCapacity))
+    let inbox = StreamInbox(buffer)
+    let feeder = RequestFeeder(requests: requests, window: min(buffer.messages, RequestPipe.defaultCapacity))
     let refused: PluginCallError? = state.withLock { state in
       if let death = state.death { return unavailable(death) }
       let id = state.nextID
@@ -243,7 +245,9 @@ final class WorkerConnection: Sendable {
       return .refused(refused)
     }
     let id = inbox.id
-    send(.call(WorkerCall(id: id, path: path, isStreaming: true, isBidi: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: UInt32(window), request: [])))
+    send(.call(WorkerCall(
+      id: id, path: path, isStreaming: true, isBidi: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline),
+      window: UInt32(buffer.messages), windowBytes: UInt32(clamping: buffer.bytes), request: [])))
     let thread = Thread { [self] in
       feeder.run(
         send: { send(.requestItem(id: id, bytes: $0)) },
@@ -265,8 +269,10 @@ final class WorkerConnection: Sendable {
   /// Calls the worker holds (sent and not yet answered or abandoned).
   var callsInFlight: Int { state.withLock { $0.pending.count + $0.overdue.count } }
 
-  /// Grants the worker `count` more messages of stream `id`.
-  fileprivate func grant(_ id: UInt64, _ count: Int) { send(.credit(id: id, count: UInt32(count))) }
+  /// Grants the worker `credit.messages` more messages, `credit.bytes` more bytes, of stream `id`.
+  fileprivate func grant(_ id: UInt64, _ credit: StreamInbox.Credit) {
+    send(.credit(id: id, count: UInt32(credit.messages), bytes: UInt32(clamping: credit.bytes)))
+  }
 
   /// Ends a call on the host side with `error` (if it is still waiting) and tells the worker to
   /// stop it. An overdue call must then finish within the grace period or the worker is
@@ -618,31 +624,48 @@ public struct IsolatedStreamingCall: Sendable {
 }
 
 /// The messages of one stream that arrived from the worker and were not yet taken by the
-/// consumer, and how it ended.
+/// consumer, and how it ended. The worker sends at most the window (`StreamBuffer`: messages
+/// and bytes) ahead of what was taken; what waits here is charged to the host's memory budget.
 private final class StreamInbox: @unchecked Sendable {
+  /// Room given back to the worker: messages taken since the last grant, and their bytes.
+  struct Credit {
+    var messages = 0
+    var bytes = 0
+  }
+
   private struct State {
     var items: [[UInt8]] = []
     var head = 0
+    /// Bytes of `items[head...]`, charged to the budget.
+    var heldBytes = 0
     var end: PluginCallError?? = nil
     var waiter: CheckedContinuation<[UInt8]?, any Error>?
-    var taken = 0
+    var taken = Credit()
   }
   private let state = Mutex(State())
-  let window: Int
+  let buffer: StreamBuffer
   // Set once, under the connection's lock, before the inbox is shared.
   var id: UInt64 = 0
 
-  init(window: Int) { self.window = window }
+  init(_ buffer: StreamBuffer) { self.buffer = buffer }
+
+  deinit {
+    let held = state.withLock { $0.heldBytes }
+    if held > 0 { buffer.budget?.release(held) }
+  }
 
   func append(_ bytes: [UInt8]) {
     let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
       guard state.end == nil else { return nil }
       if let waiter = state.waiter {
         state.waiter = nil
-        state.taken += 1
+        state.taken.messages += 1
+        state.taken.bytes += bytes.count
         return waiter
       }
       state.items.append(bytes)
+      state.heldBytes += bytes.count
+      buffer.budget?.charge(bytes.count)
       return nil
     }
     waiter?.resume(returning: bytes)
@@ -651,24 +674,28 @@ private final class StreamInbox: @unchecked Sendable {
   /// The stream ended: OK (nil) or with an error. On cancellation, deadline or death the
   /// buffered messages are dropped so that the error comes at once.
   func finish(_ error: PluginCallError?, discardBuffered: Bool) {
-    let waiter = state.withLock { state -> CheckedContinuation<[UInt8]?, any Error>? in
-      guard state.end == nil else { return nil }
+    let (waiter, dropped) = state.withLock { state -> (CheckedContinuation<[UInt8]?, any Error>?, Int) in
+      guard state.end == nil else { return (nil, 0) }
       state.end = .some(error)
+      var dropped = 0
       if discardBuffered {
+        dropped = state.heldBytes
         state.items = []
         state.head = 0
+        state.heldBytes = 0
       }
       defer { state.waiter = nil }
-      return state.waiter
+      return (state.waiter, dropped)
     }
+    if dropped > 0 { buffer.budget?.release(dropped) }
     guard let waiter else { return }
     if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
   }
 
-  /// The next message (nil at a clean end), and how many messages were taken since the last
-  /// credit was granted once that reaches half the window.
-  func next() async throws -> (message: [UInt8]?, credit: Int) {
-    let immediate = try state.withLock { state -> (message: [UInt8]?, credit: Int)?? in
+  /// The next message (nil at a clean end), and the credit to grant the worker: what was taken
+  /// since the last grant, once that reaches half the window in messages or in bytes.
+  func next() async throws -> (message: [UInt8]?, credit: Credit?) {
+    let immediate = try state.withLock { state -> (message: [UInt8]?, credit: Credit?)?? in
       if state.head < state.items.count {
         let message = state.items[state.head]
         state.head += 1
@@ -676,12 +703,15 @@ private final class StreamInbox: @unchecked Sendable {
           state.items.removeAll(keepingCapacity: true)
           state.head = 0
         }
-        state.taken += 1
+        state.heldBytes -= message.count
+        buffer.budget?.release(message.count)
+        state.taken.messages += 1
+        state.taken.bytes += message.count
         return (message, takeCredit(&state))
       }
       if let end = state.end {
         if let error = end { throw error }
-        return .some((nil, 0))
+        return .some((nil, nil))
       }
       return .none
     }
@@ -702,9 +732,9 @@ private final class StreamInbox: @unchecked Sendable {
     return (message, state.withLock { takeCredit(&$0) })
   }
 
-  private func takeCredit(_ state: inout State) -> Int {
-    guard state.taken >= max(window / 2, 1) else { return 0 }
-    defer { state.taken = 0 }
+  private func takeCredit(_ state: inout State) -> Credit? {
+    guard state.taken.messages >= max(buffer.messages / 2, 1) || state.taken.bytes >= max(buffer.bytes / 2, 1) else { return nil }
+    defer { state.taken = Credit() }
     return state.taken
   }
 }
@@ -732,7 +762,7 @@ private final class StreamConsumer: Sendable {
     } onCancel: { [connection, inbox, path] in
       connection.abandon(inbox.id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
     }
-    if credit > 0 { connection.grant(inbox.id, credit) }
+    if let credit { connection.grant(inbox.id, credit) }
     return message
   }
 }

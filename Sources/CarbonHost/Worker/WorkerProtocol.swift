@@ -37,7 +37,7 @@ public enum WorkerFrame: Sendable, Equatable {
   case cancel(id: UInt64)
   /// Host → worker: the consumer of a stream took `count` more messages; the worker may send
   /// that many more (streaming back-pressure, as `PluginDispatch` does in process).
-  case credit(id: UInt64, count: UInt32)
+  case credit(id: UInt64, count: UInt32, bytes: UInt32)
   /// Host → worker: the next request of a bidirectional call.
   case requestItem(id: UInt64, bytes: [UInt8])
   /// Host → worker: the client of a bidirectional call sent its last request.
@@ -118,13 +118,16 @@ public struct WorkerCall: Sendable, Equatable {
   public var deadlineMilliseconds: UInt32
   /// Streaming: how many messages the worker may send before it needs credit.
   public var window: UInt32
+  /// Streaming: how many bytes of messages the worker may send before it needs credit (one
+  /// message always goes, whatever its size).
+  public var windowBytes: UInt32
   /// The request bytes.
   public var request: [UInt8]
 
   /// Creates a call.
   public init(
     id: UInt64, path: String, isStreaming: Bool, isBidi: Bool = false, encoding: WireEncoding,
-    deadlineMilliseconds: UInt32, window: UInt32, request: [UInt8]
+    deadlineMilliseconds: UInt32, window: UInt32, windowBytes: UInt32 = 1 << 20, request: [UInt8]
   ) {
     self.id = id
     self.path = path
@@ -133,6 +136,7 @@ public struct WorkerCall: Sendable, Equatable {
     self.encoding = encoding
     self.deadlineMilliseconds = deadlineMilliseconds
     self.window = window
+    self.windowBytes = windowBytes
     self.request = request
   }
 }
@@ -183,6 +187,7 @@ extension WorkerFrame {
       writer.byte(call.encoding == .json ? 1 : 0)
       writer.u32(call.deadlineMilliseconds)
       writer.u32(call.window)
+      writer.u32(call.windowBytes)
       writer.bytes(call.request)
     case .response(let id, let outcome):
       writer.byte(Kind.response.rawValue)
@@ -206,10 +211,11 @@ extension WorkerFrame {
     case .cancel(let id):
       writer.byte(Kind.cancel.rawValue)
       writer.u64(id)
-    case .credit(let id, let count):
+    case .credit(let id, let count, let bytes):
       writer.byte(Kind.credit.rawValue)
       writer.u64(id)
       writer.u32(count)
+      writer.u32(bytes)
     case .requestItem(let id, let bytes):
       writer.byte(Kind.requestItem.rawValue)
       writer.u64(id)
@@ -264,7 +270,7 @@ extension WorkerFrame {
         WorkerCall(
           id: id, path: path, isStreaming: kind == 1, isBidi: kind == 2,
           encoding: try reader.byte() == 1 ? .json : .protobuf, deadlineMilliseconds: try reader.u32(),
-          window: try reader.u32(), request: try reader.bytes()))
+          window: try reader.u32(), windowBytes: try reader.u32(), request: try reader.bytes()))
     case .response:
       let id = try reader.u64()
       let error = try reader.callError()
@@ -277,7 +283,7 @@ extension WorkerFrame {
     case .cancel:
       frame = .cancel(id: try reader.u64())
     case .credit:
-      frame = .credit(id: try reader.u64(), count: try reader.u32())
+      frame = .credit(id: try reader.u64(), count: try reader.u32(), bytes: try reader.u32())
     case .requestItem:
       frame = .requestItem(id: try reader.u64(), bytes: try reader.bytes())
     case .requestEnd:

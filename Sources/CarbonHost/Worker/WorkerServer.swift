@@ -142,7 +142,7 @@ private final class WorkerConnectionServer: @unchecked Sendable {
     case .cancel(let id):
       streams.withLock { $0[id] }?.cancel()
       unaryCalls.withLock { $0[id] }?.cancel()
-    case .credit(let id, let count): streams.withLock { $0[id] }?.grant(count)
+    case .credit(let id, let count, let bytes): streams.withLock { $0[id] }?.grant(count, bytes: bytes)
     case .requestItem(let id, let bytes): streams.withLock { $0[id] }?.requests?.deliver(bytes)
     case .requestEnd(let id): streams.withLock { $0[id] }?.requests?.finish()
     case .ping(let id): send(.pong(id: id))
@@ -193,13 +193,13 @@ private final class WorkerConnectionServer: @unchecked Sendable {
     }
     // A stream blocks its thread while it waits for credit: a thread of its own, as in process.
     let stream = WorkerStream(
-      window: call.window, deadlineMilliseconds: call.deadlineMilliseconds,
+      window: StreamBuffer(messages: Int(call.window), bytes: Int(call.windowBytes)), deadlineMilliseconds: call.deadlineMilliseconds,
       requests: call.isBidi ? RequestPipe(capacity: Int(max(call.window, 1))) : nil)
     streams.withLock { $0[call.id] = stream }
     threads.run { [self] in
       var failure: PluginCallError?
       let emit: ([UInt8]) -> Bool = { [self] message in
-        guard stream.waitForCredit() else { return false }
+        guard stream.waitForCredit(message.count) else { return false }
         send(.streamItem(id: call.id, bytes: message))
         return true
       }
@@ -279,36 +279,33 @@ final class CallThreads: @unchecked Sendable {
   }
 }
 
-/// Flow control of one stream in the worker: credits granted by the host, cancellation.
+/// Flow control of one stream in the worker: the window the host granted (messages and
+/// bytes, the same `ResponseWindow` that paces an in-process stream), cancellation.
 private final class WorkerStream: Sendable {
-  // Starts at 0 and is signalled up to the window: libdispatch aborts when a semaphore is
-  // released below its initial value.
-  private let credits = DispatchSemaphore(value: 0)
-  private let cancelled = Atomic<Bool>(false)
+  private let window: ResponseWindow
   private let deadline: ContinuousClock.Instant?
   /// A bidirectional call's requests, as the host sends them (it never sends more than the
   /// window ahead of the plugin's pulls).
   let requests: RequestPipe?
 
-  init(window: UInt32, deadlineMilliseconds: UInt32, requests: RequestPipe? = nil) {
+  init(window: StreamBuffer, deadlineMilliseconds: UInt32, requests: RequestPipe? = nil) {
     deadline = deadlineMilliseconds == 0 ? nil : .now + .milliseconds(Int(deadlineMilliseconds))
     self.requests = requests
-    for _ in 0..<max(window, 1) { credits.signal() }
+    self.window = ResponseWindow(window)
   }
 
-  func grant(_ count: UInt32) { for _ in 0..<count { credits.signal() } }
+  /// The host took `count` messages of `bytes` in all: their room is free again.
+  func grant(_ count: UInt32, bytes: UInt32) { window.release(Int(bytes), messages: Int(count)) }
 
   func cancel() {
-    cancelled.store(true, ordering: .releasing)
-    credits.signal()
+    window.cancel()
     requests?.cancel()
   }
 
-  /// Blocks until the host grants one more message; false when the stream must stop
-  /// (cancelled, or its deadline passed: the plugin then returns CANCELLED).
-  func waitForCredit() -> Bool {
-    credits.wait()
-    if cancelled.load(ordering: .acquiring) { return false }
+  /// Blocks until the window has room for a message of `bytes`; false when the stream must
+  /// stop (cancelled, or its deadline passed: the plugin then returns CANCELLED).
+  func waitForCredit(_ bytes: Int) -> Bool {
+    guard window.acquire(bytes) else { return false }
     if let deadline, ContinuousClock.now >= deadline { return false }
     return true
   }

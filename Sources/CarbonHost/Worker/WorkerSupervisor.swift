@@ -198,21 +198,24 @@ public final class WorkerSupervisor: Sendable {
   }
 
   /// Runs a server-streaming call in the worker. The stream's errors are `PluginCallError`s
-  /// (same rules as `unary`). At most `window` messages travel ahead of the consumer; when the
-  /// consumer stops iterating, the worker is told to stop the call.
+  /// (same rules as `unary`). At most `buffer`'s messages and bytes travel ahead of the
+  /// consumer (charged to its memory budget while they wait in the host); when the consumer
+  /// stops iterating, the worker is told to stop the call.
   public func streaming(
-    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    buffer: StreamBuffer = StreamBuffer()
   ) -> AsyncThrowingStream<[UInt8], any Error> {
-    streamingCall(path, request, encoding: encoding, deadline: deadline, window: window).messages
+    streamingCall(path, request, encoding: encoding, deadline: deadline, buffer: buffer).messages
   }
 
   /// `streaming`, with a handle to stop the call before its messages are released.
   public func streamingCall(
-    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    buffer: StreamBuffer = StreamBuffer()
   ) -> IsolatedStreamingCall {
     switch servingConnection() {
     case .success(let connection):
-      return connection.streaming(path, request, encoding: encoding, deadline: deadline, window: max(window, 1))
+      return connection.streaming(path, request, encoding: encoding, deadline: deadline, buffer: buffer)
     case .failure(let error): return .refused(error)
     }
   }
@@ -220,11 +223,12 @@ public final class WorkerSupervisor: Sendable {
   /// Starts a bidirectional call in the worker: its requests come from `requests`, its
   /// responses are the returned call's messages (same rules as `streamingCall`).
   func bidiCall(
-    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?, window: Int = 64
+    _ path: String, requests: RequestPipe, encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    buffer: StreamBuffer = StreamBuffer()
   ) -> IsolatedStreamingCall {
     switch servingConnection() {
     case .success(let connection):
-      return connection.bidi(path, requests: requests, encoding: encoding, deadline: deadline, window: max(window, 1))
+      return connection.bidi(path, requests: requests, encoding: encoding, deadline: deadline, buffer: buffer)
     case .failure(let error):
       requests.cancel()
       return .refused(error)
