@@ -107,6 +107,7 @@ struct DeploymentFile: Decodable {
   /// `[limits]`.
   struct Limits: Decodable {
     var memoryBudgetMB: Int?
+    var maxResidentMB: Int?
     var streamBufferBytes: Int?
     var unaryTimeoutMilliseconds: Int?
     var streamingTimeoutMilliseconds: Int?
@@ -121,7 +122,7 @@ struct DeploymentFile: Decodable {
     var inlineFastCalls: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-      case memoryBudgetMB = "memory_budget_mb", streamBufferBytes = "stream_buffer_bytes"
+      case memoryBudgetMB = "memory_budget_mb", maxResidentMB = "max_resident_mb", streamBufferBytes = "stream_buffer_bytes"
       case unaryTimeoutMilliseconds = "unary_timeout_ms", streamingTimeoutMilliseconds = "streaming_timeout_ms"
       case handshakeTimeoutMilliseconds = "handshake_timeout_ms", idleTimeoutMilliseconds = "idle_timeout_ms"
       case maxConnections = "max_connections", maxConnectionsPerAddress = "max_connections_per_address"

@@ -23,6 +23,8 @@ public final class HostServer: Sendable {
   public let metrics = HostMetrics()
   /// Request and response bytes held across all calls, against `[limits] memory_budget_mb`.
   public let memoryBudget: MemoryBudget
+  /// The host's resident memory against `[limits] max_resident_mb` (nil: no such limit).
+  public let residentMemory: ResidentMemoryGuard?
   /// Open connections, against `[limits]`'s connection limits.
   public let connections: ConnectionGuard
   /// The threads in-process plugins' unary calls run on (`[limits] plugin_threads`).
@@ -76,6 +78,7 @@ public final class HostServer: Sendable {
     self.logger = logger
     registry = ModuleRegistry.load(config, logger: logger, metrics: metrics)
     memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
+    residentMemory = config.limits.maxResidentBytes.map(ResidentMemoryGuard.init(limitBytes:))
     pluginThreads = PluginThreads(
       count: config.limits.pluginThreads ?? PluginThreads.defaultCount, inlineFastCalls: config.limits.inlineFastCalls)
     connections = ConnectionGuard(limits: config.limits, tls: tls != nil, metrics: metrics)
@@ -97,7 +100,8 @@ public final class HostServer: Sendable {
       },
       peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
-    let limits = CallLimits(deployment: config, budget: memoryBudget, metrics: metrics, threads: pluginThreads)
+    let limits = CallLimits(
+      deployment: config, budget: memoryBudget, resident: residentMemory, metrics: metrics, threads: pluginThreads)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
       limits: limits)
@@ -179,8 +183,9 @@ public final class HostServer: Sendable {
       if let metricsListen = config.metricsListen {
         let endpoint = try await MetricsEndpoint(
           listen: try ListenAddress(metricsListen), group: MultiThreadedEventLoopGroup.singleton
-        ) { [metrics, registry, instanceName, memoryBudget, connections] in
-          metrics.render(registry: registry, budget: memoryBudget, connections: connections, instance: instanceName)
+        ) { [metrics, registry, instanceName, memoryBudget, connections, residentMemory] in
+          metrics.render(
+            registry: registry, budget: memoryBudget, connections: connections, instance: instanceName, resident: residentMemory)
         }
         metricsAddress.withLock { $0 = endpoint.address }
         logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])

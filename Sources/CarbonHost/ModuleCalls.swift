@@ -112,6 +112,10 @@ struct ModuleCalls: Sendable {
       }
       identity = connection.acting(as: granted)
     }
+    if let refusal = limits.admitByResidentMemory() {
+      metrics.recordCall(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
+      throw RPCError(refusal)
+    }
     guard module.gate.enter() else {
       metrics.recordCall(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
       throw RPCError(

@@ -97,6 +97,33 @@ struct OverloadTests {
     #expect(metrics.contains("carbonhub_bytes_in_flight 0"), "every byte taken was given back: \(metrics)")
   }
 
+  /// `max_resident_mb`: what the budget cannot count (a plugin's decoded request — the
+  /// assessment saw a 37 MiB `gwp.ToCo2e` request take 631 MiB — and its working memory) the
+  /// kernel does. Above the limit, new calls of every kind are refused and counted.
+  @Test func newCallsAreRefusedWhileResidentMemoryIsAboveItsLimit() async throws {
+    // 1 MiB: the host's own resident set is always above it.
+    let tight = try await Self.startFlood { $0.limits.maxResidentBytes = 1 << 20 }
+    try await tight.withClient { client in
+      let refused = await capture { try await unary(client, Self.flood, "Answer", Array("0,10".utf8)) }
+      #expect(refused?.code == .resourceExhausted, "\(String(describing: refused))")
+      #expect(refused?.message.contains("above its limit of 1.0 MiB ([limits] max_resident_mb)") == true, "\(String(describing: refused))")
+      let streamed = try await stream(client, Array("3,10".utf8), readAll: true)
+      #expect(streamed.error?.code == .resourceExhausted && streamed.messages.isEmpty, "\(String(describing: streamed.error))")
+    }
+    let metrics = try await tight.metricsText()
+    #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"resident_memory\"} 2"), "\(metrics)")
+    #expect(metrics.contains("carbonhub_resident_memory_limit_bytes 1048576"), "\(metrics)")
+    let resident = try await tight.metricValue("carbonhub_resident_memory_bytes")
+    #expect(resident > 1_048_576, "\(resident)")
+    try await tight.stop()
+
+    // 64 GiB: calls go on.
+    let roomy = try await Self.startFlood { $0.limits.maxResidentBytes = 64 << 30 }
+    defer { Task { try? await roomy.stop() } }
+    let answer = try await roomy.withClient { client in try await unary(client, Self.flood, "Answer", Array("0,10".utf8)) }
+    #expect(answer.count == 10)
+  }
+
   // MARK: 3. Flow control, slots and deadlines for a client that stops reading
 
   /// "a plugin's `emit` blocks when the client does not read (bounded per-call buffer) … server-side
@@ -348,6 +375,7 @@ struct OverloadTests {
         max_message_bytes = 1048576
         [limits]
         memory_budget_mb = 256
+        max_resident_mb = 4096
         stream_buffer_bytes = 65536
         unary_timeout_ms = 1000
         streaming_timeout_ms = 60000
@@ -366,6 +394,7 @@ struct OverloadTests {
         """, defaults: defaults)
     var expected = DeploymentConfig.Limits()
     expected.memoryBudgetBytes = 256 << 20
+    expected.maxResidentBytes = 4096 << 20
     expected.streamBufferBytes = 65536
     expected.unaryTimeoutMilliseconds = 1000
     expected.streamingTimeoutMilliseconds = 60000

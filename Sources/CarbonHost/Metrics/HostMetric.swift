@@ -24,6 +24,10 @@ public enum HostMetric: String, Sendable, CaseIterable {
   case bytesInFlightPeak = "carbonhub_bytes_in_flight_peak"
   /// Gauge, bytes.
   case memoryBudget = "carbonhub_memory_budget_bytes"
+  /// Gauge, bytes.
+  case residentMemory = "carbonhub_resident_memory_bytes"
+  /// Gauge, bytes (only with `max_resident_mb`).
+  case residentMemoryLimit = "carbonhub_resident_memory_limit_bytes"
   /// Gauge.
   case connectionsOpen = "carbonhub_connections_open"
   /// Counter `{reason}` (`OverloadRefusal`).
@@ -42,6 +46,8 @@ public enum HostMetric: String, Sendable, CaseIterable {
     case .bytesInFlight: "Request and response bytes held for calls in flight."
     case .bytesInFlightPeak: "The most request and response bytes held at once since the start."
     case .memoryBudget: "The budget (memory_budget_mb): new calls are refused beyond it."
+    case .residentMemory: "The host's resident memory (the kernel's VmRSS), read at each scrape."
+    case .residentMemoryLimit: "max_resident_mb: new calls are refused while the resident memory is above it."
     case .connectionsOpen: "Client connections open now."
     case .overloadRefusals: "Calls and connections refused or cut to protect the host, by reason."
     }
@@ -73,6 +79,8 @@ public enum OverloadRefusal: String, Sendable, CaseIterable {
   case responseTooLarge = "response_too_large"
   /// A new call while the host's memory budget was exceeded.
   case memoryBudget = "memory_budget"
+  /// A new call while the host's resident memory was above `max_resident_mb`.
+  case residentMemory = "resident_memory"
   /// A call cut by its server-side deadline.
   case deadline
   /// A connection beyond `max_connections`.

@@ -44,7 +44,10 @@ public final class HostMetrics: Sendable {
 
   /// The Prometheus text exposition (format 0.0.4) of everything, the current state read
   /// from `registry`, `budget` and `connections` first.
-  func render(registry: ModuleRegistry, budget: MemoryBudget, connections: ConnectionGuard, instance: String) -> String {
+  func render(
+    registry: ModuleRegistry, budget: MemoryBudget, connections: ConnectionGuard, instance: String,
+    resident: ResidentMemoryGuard? = nil
+  ) -> String {
     for module in registry.all {
       let state = module.state.text.split(separator: ":").first.map(String.init) ?? ""
       let previous = exposedStates.withLock { $0.updateValue(state, forKey: module.name) }
@@ -61,6 +64,8 @@ public final class HostMetrics: Sendable {
     meter(.bytesInFlightPeak).set(budget.peak)
     meter(.memoryBudget).set(budget.limit)
     meter(.connectionsOpen).set(connections.current)
+    meter(.residentMemory).set(ResidentMemoryGuard.readResidentBytes() ?? 0)
+    if let resident { meter(.residentMemoryLimit).set(resident.limitBytes) }
     return factory.registry.emitToString()
   }
 

@@ -11,11 +11,17 @@ struct CallLimits: Sendable {
   /// How much of a streaming call's output may wait for its client.
   let streamBuffer: StreamBuffer
   let budget: MemoryBudget?
+  /// The host's resident memory against `max_resident_mb` (nil: no such limit).
+  let resident: ResidentMemoryGuard?
   let metrics: HostMetrics?
   /// Where in-process unary calls run.
   let threads: PluginThreads
 
-  init(deployment: DeploymentConfig, budget: MemoryBudget?, metrics: HostMetrics?, threads: PluginThreads = .standalone) {
+  init(
+    deployment: DeploymentConfig, budget: MemoryBudget?, resident: ResidentMemoryGuard? = nil, metrics: HostMetrics?,
+    threads: PluginThreads = .standalone
+  ) {
+    self.resident = resident
     self.threads = threads
     maxMessageBytes = deployment.maxMessageBytes
     unaryTimeoutMilliseconds = deployment.limits.unaryTimeoutMilliseconds
@@ -38,6 +44,18 @@ struct CallLimits: Sendable {
     return streaming
       ? (streamingTimeoutMilliseconds, "[limits] streaming_timeout_ms = \(streamingTimeoutMilliseconds)")
       : (unaryTimeoutMilliseconds, "[limits] unary_timeout_ms = \(unaryTimeoutMilliseconds)")
+  }
+
+  /// Admits a new call of any kind unless the host's resident memory is above
+  /// `max_resident_mb`: nil, or the RESOURCE_EXHAUSTED refusal.
+  func admitByResidentMemory() -> PluginCallError? {
+    guard let resident, !resident.admits() else { return nil }
+    metrics?.record(.residentMemory)
+    return PluginCallError(
+      status: .resourceExhausted,
+      message: "the host's resident memory is \(Self.mebibytes(resident.residentBytes)), above its limit of "
+        + "\(Self.mebibytes(resident.limitBytes)) ([limits] max_resident_mb): retry later",
+      field: nil)
   }
 
   /// Admits a call's request of `bytes`: nil when it fits the module's limit and the memory

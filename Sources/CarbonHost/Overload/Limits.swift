@@ -10,6 +10,10 @@ extension DeploymentConfig {
     /// (`memory_budget_mb`); while it is exceeded, new calls get RESOURCE_EXHAUSTED. Default: a
     /// quarter of the machine's memory.
     public var memoryBudgetBytes: Int = Limits.defaultMemoryBudgetBytes
+    /// The host's resident memory above which new calls are refused (`max_resident_mb`); nil:
+    /// no such limit. It sees what the memory budget cannot: plugins' decoded requests and
+    /// working memory.
+    public var maxResidentBytes: Int? = nil
     /// Bytes of responses a streaming call may hold for a client that does not read
     /// (`stream_buffer_bytes`): beyond it the plugin's `emit` waits. At least one message is
     /// always held, whatever its size.
@@ -59,6 +63,10 @@ extension DeploymentConfig {
       if let megabytes = try positive(file.memoryBudgetMB, .memoryBudgetMB) {
         guard megabytes <= Int.max >> 20 else { throw DeploymentConfig.Error(key: "limits.memory_budget_mb", message: "is too large") }
         memoryBudgetBytes = megabytes << 20
+      }
+      if let megabytes = try positive(file.maxResidentMB, .maxResidentMB) {
+        guard megabytes <= Int.max >> 20 else { throw DeploymentConfig.Error(key: "limits.max_resident_mb", message: "is too large") }
+        maxResidentBytes = megabytes << 20
       }
       if let bytes = try positive(file.streamBufferBytes, .streamBufferBytes) {
         guard bytes >= 1024 else { throw DeploymentConfig.Error(key: "limits.stream_buffer_bytes", message: "must be at least 1024") }
