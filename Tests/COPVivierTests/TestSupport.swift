@@ -71,8 +71,8 @@ func csvRow(_ id: String, department: String = "80", lever: String = "Vélo", ma
   "\(id),Projet \(id),CC Somme Sud-Ouest,\(department),CC Somme Sud-Ouest,\(lever),Covoiturage|Sobriété foncière,\(maturity),oui,oui,oui,oui,oui,2024\n"
 }
 
-/// Runs blocking module calls on a Dispatch thread, as the host does: the PostgreSQL bridge
-/// blocks its calling thread, which must not be one of Swift's cooperative-pool threads.
+/// Runs blocking module calls on a Dispatch thread, as the host's plugin threads do (the
+/// PostgreSQL bridge no longer needs it: its work runs on the module's own executor).
 func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
   try await withCheckedThrowingContinuation { continuation in
     DispatchQueue.global().async {

@@ -4,19 +4,21 @@ import Foundation
 
 /// Runs async work (postgres-nio) from the module's synchronous methods.
 ///
-/// The host calls plugin methods on Dispatch threads, never on Swift's cooperative pool, so
-/// blocking the calling thread on a semaphore while a detached task does the work is safe
-/// there. Never call it from a cooperative-pool thread (an `async` context): with every pool
-/// thread blocked the task could not run. Tests hop to a Dispatch queue for that reason.
+/// A plugin method blocks its calling thread until the work is done. The work runs as a task
+/// that prefers `DatabaseExecutor` (SE-0417 task executors): its code and every resumption of
+/// postgres-nio's continuations run on the module's own thread, never on Swift's cooperative
+/// pool. So the caller may be any thread — a host plugin thread, a test's async function, or
+/// one of the pool's threads with every other one blocked the same way — and the work still
+/// runs (`AsyncBridgeTests`).
 enum AsyncBridge {
   /// Longest a call waits for the database before giving up with UNAVAILABLE.
   static let timeout: DispatchTimeInterval = .seconds(60)
 
-  /// Runs `operation` and waits for its result.
+  /// Runs `operation` on the database executor and waits for its result.
   static func run<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
-    let task = Task.detached {
+    let task = Task(executorPreference: DatabaseExecutor.shared) {
       do { box.set(.success(try await operation())) } catch { box.set(.failure(error)) }
       done.signal()
     }
@@ -26,6 +28,43 @@ enum AsyncBridge {
     }
     guard let result = box.get() else { throw ModuleError.internal("async bridge finished without a result") }
     return try result.get()
+  }
+}
+
+/// The module's thread for its database tasks: a task executor of one thread, started on
+/// first use. One thread is enough: the tasks only wait for postgres-nio's event loops and
+/// hand results over; the queries run in the database.
+final class DatabaseExecutor: TaskExecutor, @unchecked Sendable {
+  /// The module's one executor.
+  static let shared = DatabaseExecutor()
+
+  // Guarded by `condition`.
+  private var jobs: [UnownedJob] = []
+  private let condition = NSCondition()
+
+  private init() {
+    let thread = Thread { [unowned self] in self.runJobs() }
+    thread.name = "cop-vivier-database"
+    thread.start()
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    condition.lock()
+    jobs.append(job)
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func runJobs() {
+    while true {
+      condition.lock()
+      while jobs.isEmpty { condition.wait() }
+      let batch = jobs
+      jobs.removeAll(keepingCapacity: true)
+      condition.unlock()
+      for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+    }
   }
 }
 

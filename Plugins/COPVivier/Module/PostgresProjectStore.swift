@@ -30,7 +30,8 @@ final class PostgresProjectStore: ProjectStore {
     configuration.options.maximumConnections = 8
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     self.client = client
-    runTask = Task.detached { await client.run() }
+    // The pool's own loop runs on the module's database thread too (see `AsyncBridge`).
+    runTask = Task(executorPreference: DatabaseExecutor.shared) { await client.run() }
     let logger = self.logger
     do {
       try AsyncBridge.run {
