@@ -38,7 +38,13 @@ struct WorkerSocket: Sendable {
   }
 
   /// Reads frames until the peer closes the socket or sends something undecodable, handing each
-  /// to `handle` on the calling thread. Returns why it stopped (nil: clean end of stream).
+  /// to `handle` on the calling thread. Returns why it stopped (nil: the peer closed its end).
+  ///
+  /// A reset is the peer closing too: a process that exits (or dies) with unread bytes in its
+  /// receive queue — a worker that aborts while the host's ping waits for it — resets the
+  /// connection instead of ending the stream. Reading it as a failure of the socket would make
+  /// the host kill a worker that is already dying and lose the real cause (its signal, its
+  /// memory limit) under "killed by the host".
   func readFrames(_ handle: (WorkerFrame) -> Void) -> String? {
     var assembler = FrameAssembler()
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
@@ -47,6 +53,7 @@ struct WorkerSocket: Sendable {
       let received = recv(descriptor, chunk.baseAddress, chunk.count, 0)
       if received < 0 {
         if errno == EINTR { continue }
+        if errno == ECONNRESET { return nil }
         return "recv failed: \(String(cString: strerror(errno)))"
       }
       if received == 0 { return nil }
