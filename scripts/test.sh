@@ -37,8 +37,8 @@ scripts/plugins.sh > "$bin/plugins.tsv"
 
 export CARBONHUB_PLUGIN_DIR="$bin"
 export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"
-# Serially: several tests wait on child processes (carbonhub, python3, openssl) while in-process
-# servers need Swift's cooperative threads, of which a 2-core machine has two; running suites in
-# parallel starves them and turns into time-outs. (The COP pool's PostgreSQL bridge no longer
-# does: its work runs on the module's own executor.)
-swift test --skip-build --no-parallel "$@"
+# In parallel (swift-testing's default). Tests never block a thread of Swift's cooperative pool,
+# which a 2-core machine has two of and the hosts the tests start in process need: they wait
+# for child processes, servers and databases by suspending (`ProcessExit`, the async
+# `runProcess`), and the COP pool's PostgreSQL bridge runs on its module's own executor.
+swift test --skip-build "$@"

@@ -268,14 +268,26 @@ struct SQLitePersistenceTests {
   "Persistence — PostgreSQL (postgres-nio)",
   .enabled(if: testPostgresURL != nil, "CARBONHUB_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped (run Plugins/COPVivier/scripts/start-test-postgres.sh)"))
 struct PostgresPersistenceTests {
-  let checks = PersistenceChecks(
-    open: { try ModuleHarness<COPVivierModule>(configJSON: postgresConfig()) },
-    plant: { projects in
-      let store = try PostgresProjectStore(url: testPostgresURL ?? "")
-      try store.insert(projects, change: ChangeInfo(actor: "cop-vivier 1.0.0", action: "create", at: "2025-01-10T09:00:00Z"))
-    })
+  /// The checks on the database at `url`.
+  static func checks(on url: String?) -> PersistenceChecks {
+    PersistenceChecks(
+      open: { try ModuleHarness<COPVivierModule>(configJSON: postgresConfig(url: url)) },
+      plant: { projects in
+        let store = try PostgresProjectStore(url: url ?? "")
+        try store.insert(projects, change: ChangeInfo(actor: "cop-vivier 1.0.0", action: "create", at: "2025-01-10T09:00:00Z"))
+      })
+  }
 
-  @Test func requalifiedOnUpgrade() async throws { try await onDispatchThread { [checks] in try checks.requalifiedOnUpgrade() } }
+  let checks = Self.checks(on: testPostgresURL)
+
+  /// In a database of its own: every module start re-qualifies the stored projects, and a start
+  /// by a test running beside this one (they share the run's database) would do this check's
+  /// re-qualification before its own start, whose trace then rightly reports none.
+  @Test func requalifiedOnUpgrade() async throws {
+    try await onDispatchThread {
+      try Self.checks(on: try privatePostgresDatabase("upgrade")).requalifiedOnUpgrade()
+    }
+  }
 
   @Test func survivesRestart() async throws { try await onDispatchThread { [checks] in try checks.survivesRestart() } }
   @Test func failedImportWritesNothing() async throws { try await onDispatchThread { [checks] in try checks.failedImportWritesNothing() } }

@@ -84,9 +84,32 @@ func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) a
 /// The PostgreSQL URL of the test server, if `CARBONHUB_TEST_POSTGRES_URL` is set.
 let testPostgresURL = ProcessInfo.processInfo.environment["CARBONHUB_TEST_POSTGRES_URL"]
 
-/// Module config for a fresh PostgreSQL schema-sharing test: the tables are shared, so tests
-/// use unique ids.
-func postgresConfig() -> String { #"{"storage": "postgres", "postgres_url": "\#(testPostgresURL ?? "")"}"# }
+/// Module config on the test server's database (`url`, default the run's shared one: tests
+/// sharing it use unique ids).
+func postgresConfig(url: String? = testPostgresURL) -> String { #"{"storage": "postgres", "postgres_url": "\#(url ?? "")"}"# }
+
+/// A new empty database on the test server, for a check that must not share tables with the
+/// tests running beside it (the suite runs in parallel): returns its URL. Blocks while `psql`
+/// runs: call it from a Dispatch thread (`onDispatchThread`).
+func privatePostgresDatabase(_ label: String) throws -> String {
+  guard let shared = testPostgresURL, let slash = shared.lastIndex(of: "/") else {
+    throw ModuleError(.failedPrecondition, "CARBONHUB_TEST_POSTGRES_URL is not set")
+  }
+  let name = "\(shared[shared.index(after: slash)...])_\(label)_\(UUID().uuidString.prefix(8).lowercased())"
+  let psql = Process()
+  psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  psql.arguments = ["psql", shared, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE \(name)"]
+  let errors = Pipe()
+  psql.standardError = errors
+  psql.standardOutput = FileHandle.nullDevice
+  try psql.run()
+  let message = errors.fileHandleForReading.readDataToEndOfFile()
+  psql.waitUntilExit()
+  guard psql.terminationStatus == 0 else {
+    throw ModuleError(.failedPrecondition, "psql could not create \(name): \(String(decoding: message, as: UTF8.self))")
+  }
+  return shared[...slash] + name
+}
 
 /// The module error a call throws, or nil when it succeeds.
 func capture(_ body: () throws -> Void) -> ModuleError? {

@@ -59,8 +59,8 @@ struct AdminReloadSecurityTests {
       path = "libsleepy.so"
       """.write(toFile: file, atomically: true, encoding: .utf8)
     let marker = base + "/marker"
-    let server = try CommandLineTests.ServeProcess(arguments: ["--config", file], environment: ["CARBONHUB_MARKER_FILE": marker])
-    defer { _ = server.terminate() }
+    let server = try await CommandLineTests.ServeProcess(arguments: ["--config", file], environment: ["CARBONHUB_MARKER_FILE": marker])
+    defer { server.stop() }
     let ops = [
       "--server", server.address, "--ca", tls + "/ca.pem", "--cert", "\(tls)/clients/ops.pem", "--key", "\(tls)/clients/ops-key.pem",
     ]

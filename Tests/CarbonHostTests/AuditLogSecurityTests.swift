@@ -114,7 +114,7 @@ struct AuditLogSecurityTests {
     #expect(throws: (any Error).self) { try AuditLog(path: directory + "/link.log") }
   }
 
-  @Test func aWorkersOutputIsTaggedAndEscapedAndCannotPassForTheHostsLogLines() throws {
+  @Test func aWorkersOutputIsTaggedAndEscapedAndCannotPassForTheHostsLogLines() async throws {
     let directory = try TestEnvironment.temporaryDirectory("chatty")
     let file = directory + "/deployment.toml"
     try """
@@ -123,10 +123,10 @@ struct AuditLogSecurityTests {
       path = "libchatty.so"
       isolation = "isolated"
       """.write(toFile: file, atomically: true, encoding: .utf8)
-    let server = try CommandLineTests.ServeProcess(arguments: ["--config", file])
-    defer { _ = server.terminate() }
-    let deadline = Date().addingTimeInterval(30)
-    while Date() < deadline && server.output.components(separatedBy: "forged").count < 4 { Thread.sleep(forTimeInterval: 0.1) }
+    let server = try await CommandLineTests.ServeProcess(arguments: ["--config", file])
+    defer { server.stop() }
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline && server.output.components(separatedBy: "forged").count < 4 { try await Task.sleep(for: .milliseconds(100)) }
     let output = server.output
     let forged = output.split(separator: "\n").filter { $0.contains("forged") }
     #expect(forged.count == 3, "the worker's three lines (stdout and stderr) reach the host's log: \(output)")

@@ -7,15 +7,17 @@ import Testing
 struct CommandLineTests {
   static var executable: String { TestEnvironment.pluginDirectory + "/carbonhub" }
 
-  /// `carbonhub serve` in a child process; the bound address is read from its banner.
+  /// `carbonhub serve` in a child process; the bound address is read from its banner. Every
+  /// wait is a suspension, never a blocked thread (see `ProcessExit`).
   final class ServeProcess: @unchecked Sendable {
     let process = Process()
     let stateDirectory: String
+    private let exit: ProcessExit
     private let lock = NSLock()
     private var log = ""
     private(set) var address = ""
 
-    init(arguments: [String], stateDirectory: String? = nil, environment: [String: String]? = nil) throws {
+    init(arguments: [String], stateDirectory: String? = nil, environment: [String: String]? = nil) async throws {
       self.stateDirectory = try stateDirectory ?? TestEnvironment.temporaryDirectory("cli-state")
       process.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
       if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
@@ -23,36 +25,42 @@ struct CommandLineTests {
       let pipe = Pipe()
       process.standardError = pipe
       process.standardOutput = pipe
+      exit = ProcessExit(of: process)
       pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
         let text = String(decoding: handle.availableData, as: UTF8.self)
         self?.lock.withLock { self?.log += text }
       }
       try process.run()
-      let deadline = Date().addingTimeInterval(30)
-      while Date() < deadline && process.isRunning {
+      let deadline = ContinuousClock.now + .seconds(30)
+      while ContinuousClock.now < deadline && !exit.hasExited {
         let current = lock.withLock { log }
         if let range = current.range(of: #"serving on (\S+)"#, options: .regularExpression) {
           address = String(current[range].dropFirst("serving on ".count))
           return
         }
-        Thread.sleep(forTimeInterval: 0.05)
+        try await Task.sleep(for: .milliseconds(50))
       }
+      stop()
       throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "server did not start: \(output)"])
     }
 
     var output: String { lock.withLock { log } }
 
-    /// Sends SIGKILL: no draining, no cleanup, as in a crash or an OOM kill.
-    func kill9() {
+    /// Sends SIGKILL and waits for the exit: no draining, no cleanup, as in a crash or an OOM kill.
+    func kill9() async {
       kill(process.processIdentifier, SIGKILL)
-      process.waitUntilExit()
+      _ = await exit.status()
     }
 
     /// Sends SIGTERM and returns the exit status.
-    func terminate() -> Int32 {
+    func terminate() async -> Int32 {
       process.terminate()
-      process.waitUntilExit()
-      return process.terminationStatus
+      return await exit.status()
+    }
+
+    /// Sends SIGTERM without waiting (for `defer`): the server drains and exits on its own.
+    func stop() {
+      if process.isRunning { process.terminate() }
     }
   }
 
@@ -62,7 +70,7 @@ struct CommandLineTests {
 
   @Test func serveModulesCallAndSigterm() async throws {
     _ = try TestEnvironment.plugin("carbonhub")
-    let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
+    let server = try await ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
     let client = ["--server", server.address, "--state-dir", server.stateDirectory]
     #expect(server.output.contains("clients trust the development CA: \(server.stateDirectory)/tls/ca.pem"))
 
@@ -93,7 +101,7 @@ struct CommandLineTests {
     let unknown = try await carbonhub(["call", "nope.X", "--json", "-"] + client, input: "{}")
     #expect(unknown.status == 1 && unknown.output.contains("notFound"), "\(unknown.output)")
 
-    #expect(server.terminate() == 0, "SIGTERM drains and exits cleanly: \(server.output)")
+    #expect(await server.terminate() == 0, "SIGTERM drains and exits cleanly: \(server.output)")
     #expect(server.output.contains("draining"), "\(server.output)")
   }
 
@@ -119,8 +127,8 @@ struct CommandLineTests {
       path = "libExampleUnits.so"
       allow = ["coop-a"]
       """.write(toFile: file, atomically: true, encoding: .utf8)
-    let server = try ServeProcess(arguments: ["--config", file])
-    defer { _ = server.terminate() }
+    let server = try await ServeProcess(arguments: ["--config", file])
+    defer { server.stop() }
     let base = ["--server", server.address, "--ca", tls + "/ca.pem"]
     func client(_ name: String) async -> [String] { base + ["--cert", "\(tls)/clients/\(name).pem", "--key", "\(tls)/clients/\(name)-key.pem"] }
     let request = TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/Convert.json"
@@ -149,8 +157,8 @@ struct CommandLineTests {
   /// Issue 20 point 6: a reader that goes away ends the CLI quietly; a CA that did not issue the
   /// server's certificate is named in a certificate error, not reported as a protocol error.
   @Test func brokenPipeAndWrongCAAreReportedAsSuch() async throws {
-    let server = try ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
-    defer { _ = server.terminate() }
+    let server = try await ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
+    defer { server.stop() }
     let client = "--server \(server.address) --state-dir \(server.stateDirectory)"
     // `true` exits without reading: every write of the CLI meets a closed pipe.
     let piped = try await runProcess("/bin/bash", ["-c", "\(Self.executable) modules \(client) | true; echo \"status ${PIPESTATUS[0]}\""])
@@ -177,11 +185,11 @@ struct CommandLineTests {
       path = "libExampleUnits.so"
       enabled = false
       """.write(toFile: file, atomically: true, encoding: .utf8)
-    let server = try ServeProcess(arguments: ["--config", file])
+    let server = try await ServeProcess(arguments: ["--config", file])
     let modules = try await carbonhub(["modules", "--server", server.address, "--state-dir", server.stateDirectory])
     #expect(modules.output.contains("gwp\t1.0.0\tserving"), "\(modules.output)")
     #expect(modules.output.contains("units\t-\tdisabled"), "\(modules.output)")
-    _ = server.terminate()
+    _ = await server.terminate()
 
     try "lsten = 1".write(toFile: file, atomically: true, encoding: .utf8)
     let bad = try await carbonhub(["serve", "--config", file])
@@ -238,7 +246,7 @@ struct CommandLineTests {
       [modules.ghost]
       path = "libNoSuchPlugin.so"
       """.write(toFile: deployment, atomically: true, encoding: .utf8)
-    let server = try ServeProcess(
+    let server = try await ServeProcess(
       arguments: ["--config", deployment, "--pid-file", pidFile], environment: ["NOTIFY_SOCKET": socketPath])
     let ready = receive()
     #expect(ready.contains("READY=1") && ready.contains("MAINPID=\(server.process.processIdentifier)"), "\(ready)")
@@ -255,7 +263,7 @@ struct CommandLineTests {
     #expect(second.status == 1, "\(second.output)")
     #expect(second.output.contains("carbonhub serve: cannot listen on \(server.address): address already in use"), "\(second.output)")
 
-    #expect(server.terminate() == 0)
+    #expect(await server.terminate() == 0)
     #expect(receive().contains("STOPPING=1"))
     #expect(!FileManager.default.fileExists(atPath: pidFile), "the pid file goes with the process")
   }
@@ -339,7 +347,7 @@ struct CommandLineTests {
       return Int("\(object?["total_count"] ?? "0")") ?? -1
     }
 
-    let server = try ServeProcess(arguments: ["--config", deployment])
+    let server = try await ServeProcess(arguments: ["--config", deployment])
     let client = ["--server", server.address, "--state-dir", server.stateDirectory]
     let small = try importRequest(rows: 3, round: 2031, name: "small")
     let committed = try await carbonhub(["call", "cop-vivier.ImportCsv", "--json", small, "--file-field", "csv=\(directory)/small.csv"] + client)
@@ -352,18 +360,19 @@ struct CommandLineTests {
     importer.arguments = ["call", "cop-vivier.ImportCsv", "--json", large, "--file-field", "csv=\(directory)/large.csv"] + client
     importer.standardOutput = FileHandle.nullDevice
     importer.standardError = FileHandle.nullDevice
+    let importerExit = ProcessExit(of: importer)
     try importer.run()
     try await Task.sleep(for: .seconds(1))
     let killedMidImport = importer.isRunning
-    server.kill9()
-    importer.waitUntilExit()
+    await server.kill9()
+    _ = await importerExit.status()
 
-    let restarted = try ServeProcess(arguments: ["--config", deployment], stateDirectory: server.stateDirectory)
+    let restarted = try await ServeProcess(arguments: ["--config", deployment], stateDirectory: server.stateDirectory)
     let again = ["--server", restarted.address, "--state-dir", restarted.stateDirectory]
     #expect(try await count(round: 2031, again) == 3, "a committed import survives SIGKILL")
     let afterKill = try await count(round: 2032, again)
     #expect(afterKill == 0 || afterKill == rows, "an import is all or nothing, found \(afterKill) of \(rows) rows")
     if killedMidImport { #expect(importer.terminationStatus != 0, "the killed call reports a failure") }
-    _ = restarted.terminate()
+    _ = await restarted.terminate()
   }
 }

@@ -29,9 +29,11 @@ struct IsolatedDeploymentTests {
       config.metricsListen = "127.0.0.1:0"
       config.workerExecutable = try TestEnvironment.plugin("carbonhub")
       config.modules[0].isolation = .isolated
-      config.modules[0].memoryLimitMB = 512
+      // Small, so that Hog reaches it quickly: touching its pages is slow when the suite runs
+      // in parallel on two cores (with 512 MiB and 3 s, Hog once met the deadline first).
+      config.modules[0].memoryLimitMB = 384
       // The server's own deadline, so that the host (not the client) ends the hung call.
-      config.modules[0].callTimeoutMilliseconds = 3000
+      config.modules[0].callTimeoutMilliseconds = 8000
     }
     defer { Task { try? await host.stop() } }
     try await host.withClient { client in
@@ -82,7 +84,7 @@ struct IsolatedDeploymentTests {
 
       let crashes: [(method: String, code: RPCError.Code, cause: String)] = [
         ("Segfault", .unavailable, "SIGSEGV"), ("Abort", .unavailable, "SIGABRT"),
-        ("Hog", .unavailable, "memory_limit_mb = 512"), ("Spin", .deadlineExceeded, "exceeded its deadline"),
+        ("Hog", .unavailable, "memory_limit_mb = 384"), ("Spin", .deadlineExceeded, "exceeded its deadline"),
       ]
       for (round, crash) in crashes.enumerated() {
         do {

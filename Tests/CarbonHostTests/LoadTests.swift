@@ -7,8 +7,8 @@ import Testing
 @Suite("load", .serialized)
 struct LoadTests {
   @Test func everyModuleUnderConcurrentLoadWithoutErrorsOrRSSDrift() async throws {
-    let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
-    defer { _ = server.terminate() }
+    let server = try await CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
+    defer { server.stop() }
     let run = try await runProcess(
       CommandLineTests.executable,
       [
@@ -52,8 +52,8 @@ struct LoadTests {
   }
 
   @Test func loadFailsOnErrorsAndNamesTheStatus() async throws {
-    let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
-    defer { _ = server.terminate() }
+    let server = try await CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
+    defer { server.stop() }
     // A request the module refuses (negative mass), given without its .expect.json: every
     // call fails with INVALID_ARGUMENT.
     let bad = TestEnvironment.repositoryRoot + "/Plugins/examples/gwp-c/examples/ToCo2e.negative.json"
@@ -73,9 +73,9 @@ struct LoadTests {
   /// a host at its per-address limit left it without a usable connection); here a listener that
   /// accepts connections and never speaks. A port where nothing listens fails at once.
   @Test func loadFailsWhenTheServerNeverAnswers() async throws {
-    let server = try CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
+    let server = try await CommandLineTests.ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory, "--log-level", "error"])
     let stateDirectory = server.stateDirectory
-    _ = server.terminate()
+    _ = await server.terminate()
     let portFile = stateDirectory + "/silent.port"
     let silent = Process()
     silent.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -3,6 +3,7 @@ import CarbonHostProtocol
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -134,17 +135,27 @@ struct OverloadTests {
   @Test func aClientThatStopsReadingHoldsBoundedBytesItsSlotAndMeetsItsDeadline() async throws {
     let host = try await Self.startFlood {
       $0.limits.streamBufferBytes = 64 * 1024
-      $0.limits.streamingTimeoutMilliseconds = 8000
+      $0.limits.streamingTimeoutMilliseconds = 15_000
     } module: {
       $0.maxConcurrentCalls = 2
     }
     defer { Task { try? await host.stop() } }
     // Two calls of 200 000 × 1 000 bytes (200 MB each) whose client reads one message, then stops.
     let started = ContinuousClock.now
+    let ended = EarlyEnds()
     let stalled = (0..<2).map { _ in
-      Task { try await host.withClient { client in try await stream(client, Array("200000,1000".utf8), readAll: false) } }
+      Task {
+        do {
+          let result = try await host.withClient { client in try await stream(client, Array("200000,1000".utf8), readAll: false) }
+          ended.record("\(result.messages.count) messages, \(String(describing: result.error))")
+        } catch {
+          ended.record("\(error)")
+        }
+      }
     }
-    try await waitUntil { (try? await host.module("flood").callsInFlight) == 2 }
+    try await waitUntil("both stalled calls started (ended early: \(ended.list))", within: .seconds(12)) {
+      (try? await host.module("flood").callsInFlight) == 2
+    }
     try await Task.sleep(for: .milliseconds(500))
     // Both still hold their slot: a third call is refused.
     let third = try await host.withClient { client in
@@ -155,11 +166,12 @@ struct OverloadTests {
     // the messages in hand — not the 400 MB the plugin would produce.
     let held = try await host.metricValue("carbonhub_bytes_in_flight")
     #expect(held <= 2 * (64 * 1024 + 1000), "bytes held for two stalled streams: \(held)")
-    // The streaming deadline (8 s: time for both calls to start on a loaded machine) ends them
-    // although their clients never read again.
-    try await waitUntil { (try? await host.module("flood").callsInFlight) == 0 }
+    // The streaming deadline (15 s: time for both calls to start and the third to be refused
+    // while the suite runs in parallel on two cores) ends them although their clients never
+    // read again.
+    try await waitUntil("the stalled calls ended", within: .seconds(60)) { (try? await host.module("flood").callsInFlight) == 0 }
     let elapsed = started.duration(to: .now)
-    #expect(elapsed < .seconds(25), "the stalled calls ended after \(elapsed)")
+    #expect(elapsed < .seconds(45), "the stalled calls ended after \(elapsed)")
     for task in stalled { task.cancel() }
     let metrics = try await host.metricsText()
     #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"deadline\"} 2"), "\(metrics)")
@@ -172,7 +184,8 @@ struct OverloadTests {
   @Test func anIsolatedStreamHoldsBoundedBytesForAClientThatStopsReading() async throws {
     let host = try await Self.startFlood {
       $0.limits.streamBufferBytes = 64 * 1024
-      $0.limits.streamingTimeoutMilliseconds = 6000
+      // Long enough for the stream to start and be measured while the suite runs in parallel.
+      $0.limits.streamingTimeoutMilliseconds = 15_000
       $0.workerExecutable = try? TestEnvironment.plugin("carbonhub")
     } module: {
       $0.isolation = .isolated
@@ -188,7 +201,7 @@ struct OverloadTests {
     // the host holds a message or two, not 64 of them (3.8 MB).
     let held = try await host.metricValue("carbonhub_bytes_in_flight")
     #expect(held >= 60_000 && held <= 2 * 64 * 1024 + 60_000, "bytes held for an isolated stalled stream: \(held)")
-    try await waitUntil { (try? await host.module("flood").callsInFlight) == 0 }
+    try await waitUntil("the stalled call ended", within: .seconds(60)) { (try? await host.module("flood").callsInFlight) == 0 }
     stalled.cancel()
     let metrics = try await host.metricsText()
     #expect(metrics.contains("carbonhub_bytes_in_flight 0"), "every byte charged was given back: \(metrics)")
@@ -487,6 +500,13 @@ private func stream(
       return (messages, error)
     }
   }
+}
+
+/// How calls that should still be running ended, for a failure's message.
+private final class EarlyEnds: Sendable {
+  private let ends = Mutex<[String]>([])
+  func record(_ end: String) { ends.withLock { $0.append(end) } }
+  var list: [String] { ends.withLock { $0 } }
 }
 
 /// The RPCError `body` throws, nil when it succeeds.

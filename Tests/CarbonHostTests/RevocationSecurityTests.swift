@@ -39,8 +39,8 @@ struct RevocationSecurityTests {
         """.write(toFile: directory + "/ca.cnf", atomically: true, encoding: .utf8)
     }
 
-    private func openssl(_ arguments: [String]) throws {
-      let result = try runProcess(
+    private func openssl(_ arguments: [String]) async throws {
+      let result = try await runProcess(
         "/usr/bin/openssl",
         ["ca", "-config", directory + "/ca.cnf", "-keyfile", certificates.caKeyPath, "-cert", certificates.caCertificatePath] + arguments)
       guard result.status == 0 else { throw CommandFailed(output: result.output) }
@@ -48,15 +48,15 @@ struct RevocationSecurityTests {
 
     struct CommandFailed: Error { let output: String }
 
-    func revoke(_ certificatePath: String) throws { try openssl(["-revoke", certificatePath]) }
+    func revoke(_ certificatePath: String) async throws { try await openssl(["-revoke", certificatePath]) }
 
     /// Writes the current list to `path` (through a temporary file and a rename, as a CA's
     /// publication job would), valid `hours` hours.
-    func publish(to path: String, hours: Int = 7 * 24, format: String = "PEM") throws {
+    func publish(to path: String, hours: Int = 7 * 24, format: String = "PEM") async throws {
       let temporary = path + ".new"
-      try openssl(["-gencrl", "-crlhours", "\(hours)", "-out", temporary])
+      try await openssl(["-gencrl", "-crlhours", "\(hours)", "-out", temporary])
       if format == "DER" {
-        let converted = try runProcess("/usr/bin/openssl", ["crl", "-in", temporary, "-outform", "DER", "-out", temporary + ".der"])
+        let converted = try await runProcess("/usr/bin/openssl", ["crl", "-in", temporary, "-outform", "DER", "-out", temporary + ".der"])
         guard converted.status == 0 else { throw CommandFailed(output: converted.output) }
         try FileManager.default.removeItem(atPath: temporary)
         try FileManager.default.moveItem(atPath: temporary + ".der", toPath: temporary)
@@ -77,7 +77,7 @@ struct RevocationSecurityTests {
 
   /// A development CA with clients coop-a and coop-b, coop-a revoked, and the list published,
   /// valid `hours` hours.
-  private func revokedCoopA(_ label: String, hours: Int) throws -> (
+  private func revokedCoopA(_ label: String, hours: Int) async throws -> (
     base: String, dev: DevelopmentCertificates, clients: [String: ClientTransportFactory.ClientCertificate], ca: OpenSSLCA, crl: String
   ) {
     let base = try TestEnvironment.temporaryDirectory(label)
@@ -85,9 +85,9 @@ struct RevocationSecurityTests {
     try dev.create()
     let clients = try issueClients(dev, ["coop-a", "coop-b"])
     let ca = try OpenSSLCA(dev)
-    try ca.revoke(clients["coop-a"]!.certificate)
+    try await ca.revoke(clients["coop-a"]!.certificate)
     let crl = base + "/revoked.pem"
-    try ca.publish(to: crl, hours: hours)
+    try await ca.publish(to: crl, hours: hours)
     return (base, dev, clients, ca, crl)
   }
 
@@ -95,8 +95,8 @@ struct RevocationSecurityTests {
     try Certificate(pemEncoded: String(contentsOfFile: path, encoding: .utf8))
   }
 
-  @Test func anOpenSSLListIsReadAndItsSignatureChecked() throws {
-    let (base, dev, clients, ca, pem) = try revokedCoopA("crl-read", hours: 7 * 24)
+  @Test func anOpenSSLListIsReadAndItsSignatureChecked() async throws {
+    let (base, dev, clients, ca, pem) = try await revokedCoopA("crl-read", hours: 7 * 24)
 
     let lists = try CertificateRevocationList.load(contentsOf: pem)
     #expect(lists.count == 1)
@@ -111,7 +111,7 @@ struct RevocationSecurityTests {
 
     // The same list in DER reads the same.
     let der = base + "/revoked.der"
-    try ca.publish(to: der, format: "DER")
+    try await ca.publish(to: der, format: "DER")
     #expect(try CertificateRevocationList.load(contentsOf: der).first?.revokedSerialNumbers == list.revokedSerialNumbers)
 
     // A list signed by another CA than the deployment's client CA is refused, naming the key.
@@ -160,7 +160,7 @@ struct RevocationSecurityTests {
   }
 
   @Test func aStaleListOrAServerCertificateIsRefused() async throws {
-    let (base, dev, clients, _, pem) = try revokedCoopA("crl-stale", hours: 1)
+    let (base, dev, clients, _, pem) = try await revokedCoopA("crl-stale", hours: 1)
     let verifier = ClientCertificateVerifier(
       revocations: try RevocationLists(files: [pem], clientCAFile: dev.caCertificatePath, logger: TestEnvironment.logger),
       logger: TestEnvironment.logger, audit: nil)
@@ -205,7 +205,7 @@ struct RevocationSecurityTests {
       let clients = try issueClients(dev, ["ops", "coop-a", "coop-b"])
       let ca = try OpenSSLCA(dev)
       let crl = config.stateDirectory + "/revoked.pem"
-      try ca.publish(to: crl)
+      try await ca.publish(to: crl)
       state.withLock { $0 = (clients, ca, crl) }
       config.access = .init(clientCA: dev.caCertificatePath, requireClientCertificate: true, admins: ["cn:ops"], crl: [crl])
       config.auditLog = config.stateDirectory + "/audit.log"
@@ -241,9 +241,9 @@ struct RevocationSecurityTests {
     #expect(await convert(nil) == "unauthenticated", "a caller without a certificate is not refused at the handshake")
 
     // The CA revokes coop-a and the admin, and publishes a new list: the host reads it.
-    try ca.revoke(clients["coop-a"]!.certificate)
-    try ca.revoke(clients["ops"]!.certificate)
-    try ca.publish(to: crl)
+    try await ca.revoke(clients["coop-a"]!.certificate)
+    try await ca.revoke(clients["ops"]!.certificate)
+    try await ca.publish(to: crl)
     try await Task.sleep(for: .milliseconds(2200))
     #expect(await convert("coop-a") == "unavailable", "the handshake fails: no gRPC call reaches the host")
     #expect(await disable("ops") == "unavailable")

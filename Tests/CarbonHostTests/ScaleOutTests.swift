@@ -22,7 +22,7 @@ struct ScaleOutTests {
     try DevelopmentCertificates(directory: tls).create()
 
     var hosts: [CommandLineTests.ServeProcess] = []
-    defer { for host in hosts { _ = host.terminate() } }
+    defer { for host in hosts { host.stop() } }
     for name in ["host-a", "host-b"] {
       let file = "\(directory)/\(name).toml"
       try """
@@ -37,10 +37,10 @@ struct ScaleOutTests {
         storage = "postgres"
         postgres_url = "\(postgresURL!)"
         """.write(toFile: file, atomically: true, encoding: .utf8)
-      hosts.append(try CommandLineTests.ServeProcess(arguments: ["--config", file], stateDirectory: directory + "/" + name))
+      hosts.append(try await CommandLineTests.ServeProcess(arguments: ["--config", file], stateDirectory: directory + "/" + name))
     }
 
-    let balancer = try Nginx(directory: directory, tls: tls, upstreams: hosts.map(\.address))
+    let balancer = try await Nginx(directory: directory, tls: tls, upstreams: hosts.map(\.address))
     defer { balancer.stop() }
 
     let transport = try ClientTransportFactory.make(server: "127.0.0.1:\(balancer.port)", caFile: tls + "/ca.pem")
@@ -99,7 +99,7 @@ private final class Nginx: @unchecked Sendable {
   let port: Int
   private let process = Process()
 
-  init(directory: String, tls: String, upstreams: [String]) throws {
+  init(directory: String, tls: String, upstreams: [String]) async throws {
     let root = directory + "/nginx"
     try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
     port = try freePort()
@@ -144,21 +144,20 @@ private final class Nginx: @unchecked Sendable {
     process.standardError = FileHandle.nullDevice
     try process.run()
     // Ready when the port accepts connections.
-    let deadline = Date().addingTimeInterval(10)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
       if canConnect(port) { return }
       guard process.isRunning else { break }
-      Thread.sleep(forTimeInterval: 0.05)
+      try await Task.sleep(for: .milliseconds(50))
     }
     let log = (try? String(contentsOfFile: root + "/error.log", encoding: .utf8)) ?? ""
     stop()
     throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "nginx did not start: \(log)"])
   }
 
+  /// Sends SIGTERM without waiting (for `defer`): nginx stops on its own.
   func stop() {
-    guard process.isRunning else { return }
-    process.terminate()
-    process.waitUntilExit()
+    if process.isRunning { process.terminate() }
   }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Synchronization
 import Testing
 
 /// Where the tests find the built plugins. `scripts/test.sh` builds them and sets the
@@ -84,13 +85,13 @@ final class RunningHost: Sendable {
 
   /// Starts a host with these modules (name → library path) and waits until it listens.
   static func start(
-    modules: [(String, String)], logger: Logger = TestEnvironment.logger, configure: (inout DeploymentConfig) throws -> Void = { _ in }
+    modules: [(String, String)], logger: Logger = TestEnvironment.logger, configure: (inout DeploymentConfig) async throws -> Void = { _ in }
   ) async throws -> RunningHost {
     let state = try TestEnvironment.temporaryDirectory("state")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
     config.modules = modules.map { DeploymentConfig.ModuleEntry(name: $0.0, path: $0.1) }
-    try configure(&config)
+    try await configure(&config)
     let server = try HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
@@ -134,19 +135,57 @@ final class RunningHost: Sendable {
   }
 }
 
-/// Polls `condition` every 10 ms until it holds (20 s at most); a failure names `what`.
-func waitUntil(_ what: @autoclosure () -> String = "condition", _ condition: () async -> Bool) async throws {
-  let deadline = ContinuousClock.now + .seconds(20)
+/// Polls `condition` every 10 ms until it holds (`limit` at most, 20 s unless told); a failure
+/// names `what`.
+func waitUntil(
+  _ what: @autoclosure () -> String = "condition", within limit: Duration = .seconds(20), _ condition: () async -> Bool
+) async throws {
+  let deadline = ContinuousClock.now + limit
   while !(await condition()) {
-    try #require(ContinuousClock.now < deadline, "\(what()) still false after 20 s")
+    try #require(ContinuousClock.now < deadline, "\(what()) still false after \(limit)")
     try await Task.sleep(for: .milliseconds(10))
   }
 }
 
-/// Runs a command with a time limit and returns its exit status and combined output.
+/// A child process's exit, awaited without holding a thread: a test's `async` code runs on
+/// Swift's cooperative pool (two threads on a 2-core machine), which the hosts the suite starts
+/// in process need; a blocking `waitUntilExit` there stalls every test running beside it.
+final class ProcessExit: Sendable {
+  private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+
+  /// Watches `process`: call before `process.run()` (it takes the termination handler).
+  init(of process: Process, then onExit: (@Sendable () -> Void)? = nil) {
+    process.terminationHandler = { [self] process in
+      let waiters = state.withLock { state in
+        state.status = process.terminationStatus
+        defer { state.waiters = [] }
+        return state.waiters
+      }
+      for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
+      onExit?()
+    }
+  }
+
+  /// True once the process has exited.
+  var hasExited: Bool { state.withLock { $0.status != nil } }
+
+  /// The process's exit status, once it has exited.
+  func status() async -> Int32 {
+    await withCheckedContinuation { continuation in
+      let status = state.withLock { state -> Int32? in
+        if state.status == nil { state.waiters.append(continuation) }
+        return state.status
+      }
+      if let status { continuation.resume(returning: status) }
+    }
+  }
+}
+
+/// Runs a command with a time limit and returns its exit status and combined output. For
+/// synchronous code only; `async` tests use the `async` overload below.
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60) throws -> (status: Int32, output: String) {
-  let (process, collected, reader) = try startProcess(executable, arguments, input: input, environment: environment)
+  let (process, _, collected, reader) = try startProcess(executable, arguments, input: input, environment: environment)
   let deadline = Date().addingTimeInterval(timeout)
   while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
   if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -166,16 +205,14 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
 func runProcess(
   _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil, timeout: Double = 60
 ) async throws -> (status: Int32, output: String) {
-  let (exits, exited) = AsyncStream<Void>.makeStream()
-  let (process, collected, reader) = try startProcess(
-    executable, arguments, input: input, environment: environment, onExit: { exited.finish() })
+  let (process, exit, collected, reader) = try startProcess(executable, arguments, input: input, environment: environment)
   let killer = Task {
     try await Task.sleep(for: .seconds(timeout))
     // SIGKILL, not SIGTERM: a child can inherit an ignored SIGTERM (a process that ran a host
     // with its signal handling ignores it), and a child that outlives its time limit is hung.
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
   }
-  for await _ in exits {}
+  _ = await exit.status()
   killer.cancel()
   // A grandchild may hold the output pipe open after the child is gone: wait for it a little.
   let drained = ContinuousClock.now + .seconds(5)
@@ -186,9 +223,8 @@ func runProcess(
 /// Starts `executable` with its output (stdout and stderr together) collected by a thread of
 /// its own (a blocking read, never on a cooperative thread) and `input` written to its stdin.
 private func startProcess(
-  _ executable: String, _ arguments: [String], input: String?, environment: [String: String]?,
-  onExit: (@Sendable () -> Void)? = nil
-) throws -> (Process, OutputBox, Thread) {
+  _ executable: String, _ arguments: [String], input: String?, environment: [String: String]?
+) throws -> (Process, ProcessExit, OutputBox, Thread) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)
   process.arguments = arguments
@@ -198,14 +234,14 @@ private func startProcess(
   process.standardError = output
   let inputPipe = Pipe()
   process.standardInput = inputPipe
-  if let onExit { process.terminationHandler = { _ in onExit() } }
+  let exit = ProcessExit(of: process)
   try process.run()
   let collected = OutputBox()
   let reader = Thread { collected.data = output.fileHandleForReading.readDataToEndOfFile() }
   reader.start()
   if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
   try inputPipe.fileHandleForWriting.close()
-  return (process, collected, reader)
+  return (process, exit, collected, reader)
 }
 
 private final class OutputBox: @unchecked Sendable {

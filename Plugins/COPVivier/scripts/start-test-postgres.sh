@@ -45,7 +45,14 @@ psql_admin() { "${RUN[@]}" "$BIN/psql" -h "$DIR" -p "$PORT" -U postgres -v ON_ER
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != "1" ]; then
   psql_admin -c "CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD'" >&2
 fi
-# A fresh database every run: test data never accumulates between runs.
+# CREATEDB: a test that must not share its tables with the tests running beside it (the COP
+# pool's upgrade check) creates a database of its own.
+psql_admin -c "ALTER ROLE $ROLE CREATEDB" >&2
+# A fresh database every run: test data never accumulates between runs (nor do the private
+# databases of earlier runs, named ${DB}_<label>_<id>).
+for old in $(psql_admin -c "SELECT datname FROM pg_database WHERE datname LIKE '${DB}\_%'"); do
+  psql_admin -c "DROP DATABASE IF EXISTS $old WITH (FORCE)" >&2
+done
 psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >&2
 psql_admin -c "CREATE DATABASE $DB OWNER $ROLE" >&2
 
