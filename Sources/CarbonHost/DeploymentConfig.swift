@@ -368,9 +368,9 @@ public struct DeploymentConfig: Sendable, Equatable {
   }
 
   /// What the transport reads of one request message before it gives up: four times the
-  /// largest module limit. Up to it, a request above its module's limit gets RESOURCE_EXHAUSTED
-  /// naming the limit (checked by the host, which the transport cannot do: it resets the
-  /// stream); beyond it the transport resets the stream before reading it whole.
+  /// largest module limit. A request above its module's limit is refused earlier, from its
+  /// prefix (`OversizedRequestGuard`); the ceiling is the backstop for paths no module serves,
+  /// where the transport resets the stream (it sends no status).
   var transportMessageCeiling: Int {
     let (product, overflow) = largestMessageBytes.multipliedReportingOverflow(by: 4)
     return overflow ? Int.max : product

@@ -99,9 +99,21 @@ public final class HostServer: Sendable {
         .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA, clientVerifier: clientVerifier)
       },
       peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: Self.transportConfig(config))
     let limits = CallLimits(
       deployment: config, budget: memoryBudget, resident: residentMemory, metrics: metrics, threads: pluginThreads)
+    var transportConfig = Self.transportConfig(config)
+    // Each request stream gets its size guard first, in front of the transport's own handler.
+    transportConfig.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [registry, metrics] channel in
+      channel.eventLoop.submit {
+        let sizeGuard = OversizedRequestGuard(
+          limitOf: { path in
+            registry.route(path).map { OversizedRequestGuard.Limit(bytes: limits.maxMessageBytes(of: $0), module: $0.name) }
+          },
+          onRefusal: { metrics.record(.requestTooLarge) })
+        try channel.pipeline.syncOperations.addHandler(sizeGuard, position: .first)
+      }
+    }
+    transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
       limits: limits)

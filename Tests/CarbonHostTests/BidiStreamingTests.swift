@@ -5,6 +5,7 @@ import CarbonPluginLoader
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Synchronization
 import Testing
 
 /// Bidirectional-streaming methods (`CARBON_METHOD_BIDI_STREAMING`): the ABI's `call_bidi` with
@@ -142,6 +143,42 @@ struct BidiStreamingTests {
       }
       // Every call released its concurrency slot.
       try await waitUntil { await callsInFlight(client, "bidi-sum") == 0 }
+    }
+  }
+
+  /// A message above the module's limit in the middle of a stream, after the host has answered
+  /// earlier ones (its response headers are out): the answers so far, then RESOURCE_EXHAUSTED
+  /// naming the limit, refused from the message's prefix (`OversizedRequestGuard`); the
+  /// connection serves the next call.
+  @Test func aMessageAboveTheLimitMidStreamEndsTheCallWithTheLimitNamed() async throws {
+    let host = try await Self.startSum(isolated: false) { $0.maxMessageBytes = 1024 }
+    defer { Task { try? await host.stop() } }
+    try await host.withClient { client in
+      let (answers, answered) = AsyncStream<String>.makeStream()
+      let received = Mutex<[String]>([])
+      do {
+        try await client.bidirectionalStreaming(
+          request: StreamingClientRequest(of: [UInt8].self) { writer in
+            var iterator = answers.makeAsyncIterator()
+            try await writer.write(Array("one".utf8))
+            _ = await iterator.next()  // answered: the response headers went out
+            try await writer.write(Array(repeating: UInt8(ascii: "x"), count: 64 * 1024))
+          },
+          descriptor: Self.descriptor(Self.echo), serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
+          options: .defaults
+        ) { response in
+          for try await message in response.messages {
+            received.withLock { $0.append(String(decoding: message, as: UTF8.self)) }
+            answered.yield("")
+          }
+        }
+        Issue.record("the oversized message was accepted")
+      } catch let error as RPCError {
+        #expect(error.code == .resourceExhausted, "\(error)")
+        #expect(error.message.contains("the request is 65536 bytes, above the limit of 1024 bytes (max_message_bytes of module 'bidi-sum')"), "\(error)")
+      }
+      #expect(received.withLock { $0 } == ["eno"])
+      #expect(try await Self.bidi(client, Self.echo, [Array("ab".utf8)]).map { String(decoding: $0, as: UTF8.self) } == ["ba", "n=1"])
     }
   }
 

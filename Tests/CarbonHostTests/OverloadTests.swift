@@ -49,11 +49,45 @@ struct OverloadTests {
       let tooLarge = await capture { try await unary(client, "carbon.examples.v1.Gwp", "ToCo2e", Array(repeating: 0xFF, count: 9 << 20)) }
       #expect(tooLarge?.code == .resourceExhausted, "\(String(describing: tooLarge))")
       #expect(tooLarge?.message.contains("above the limit of \(8 * 1024 * 1024) bytes") == true, "\(String(describing: tooLarge))")
-      // …up to four times the largest limit; beyond, the transport resets the stream without
-      // reading the message whole (grpc-swift's transport sends no status for it).
+      // …and far above it too: refused from the message's 5-byte prefix, before the transport
+      // reads the message (before, beyond four times the largest limit, grpc-swift's transport
+      // reset the stream without a status and the client saw UNAVAILABLE).
       let huge = await capture { try await unary(client, "carbon.examples.v1.Gwp", "ToCo2e", Array(repeating: 0xFF, count: 33 << 20)) }
-      #expect(huge?.code == .unavailable, "\(String(describing: huge))")
+      #expect(huge?.code == .resourceExhausted, "\(String(describing: huge))")
+      #expect(huge?.message.contains("the request is \(33 << 20) bytes, above the limit of \(8 * 1024 * 1024) bytes (max_message_bytes of module 'gwp')") == true, "\(String(describing: huge))")
+      // The connection is unharmed: the next call on it is answered.
+      let after = await capture { try await unary(client, "carbon.examples.v1.Gwp", "ToCo2e", Array(repeating: 0xFF, count: 16)) }
+      #expect(after?.code == .invalidArgument, "\(String(describing: after))")
     }
+    let metrics = try await host.metricsText()
+    #expect(metrics.contains("carbonhub_overload_refusals_total{reason=\"request_too_large\"} 3"), "\(metrics)")
+  }
+
+  /// The same with a stock grpcio client (the assessment's tool): a 40 MiB request to a module
+  /// limited to 4 MiB — ten times the limit, above the transport's own ceiling — gets
+  /// RESOURCE_EXHAUSTED naming the limit, and the channel serves the next call.
+  @Test func aGrpcioClientSendingFarAboveTheLimitReadsTheLimit() async throws {
+    let host = try await Self.startFlood()
+    defer { Task { try? await host.stop() } }
+    let script = """
+      import grpc
+      credentials = grpc.ssl_channel_credentials(root_certificates=open("\(host.caFile)", "rb").read())
+      options = [("grpc.max_send_message_length", -1)]
+      with grpc.secure_channel("localhost:\(host.port)", credentials, options) as channel:
+          to_co2e = channel.unary_unary("/carbon.examples.v1.Gwp/ToCo2e")
+          for size in (40 << 20, 16):
+              try:
+                  to_co2e(b"\\xff" * size, timeout=60)
+                  print(size, "OK")
+              except grpc.RpcError as error:
+                  print(size, error.code().name, error.details())
+      """
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 120)
+    #expect(run.status == 0, "\(run.output)")
+    #expect(
+      run.output.contains("\(40 << 20) RESOURCE_EXHAUSTED /carbon.examples.v1.Gwp/ToCo2e: the request is \(40 << 20) bytes, above the limit of \(4 << 20) bytes"),
+      "\(run.output)")
+    #expect(run.output.contains("16 INVALID_ARGUMENT"), "the channel still serves: \(run.output)")
   }
 
   /// "a response limit enforced on what a plugin returns (an oversized response is an error,

@@ -102,10 +102,15 @@ struct CallLimits: Sendable {
   static func requestTooLarge(_ bytes: Int, _ call: ModuleCalls.Admitted) -> PluginCallError {
     PluginCallError(
       status: .resourceExhausted,
-      message: "\(call.method.path): the request is \(bytes) bytes, above the limit of \(call.maxMessageBytes) bytes "
-        + "(max_message_bytes of module '\(call.module.name)'): send it in smaller pieces or through the method's "
-        + "streaming twin",
+      message: requestTooLargeMessage(path: call.method.path, bytes: bytes, limit: call.maxMessageBytes, module: call.module.name),
       field: nil)
+  }
+
+  /// What a caller reads when its request of `bytes` is above `module`'s limit, wherever it is
+  /// found (here, or by `OversizedRequestGuard` from the message's prefix).
+  static func requestTooLargeMessage(path: String, bytes: Int, limit: Int, module: String) -> String {
+    "\(path): the request is \(bytes) bytes, above the limit of \(limit) bytes (max_message_bytes of module "
+      + "'\(module)'): send it in smaller pieces or through the method's streaming twin"
   }
 
   /// Runs `body` until it ends or `deadline` passes, whichever is first; then
