@@ -182,6 +182,9 @@ public final class ModuleRegistry: Sendable {
   private let changeQueue = DispatchQueue(label: "carbonhub.registry-changes")
   /// Set by `shutdown`: no worker is started any more.
   private let stopping = Atomic<Bool>(false)
+  /// Workers a reload or a disable replaced, each with the task stopping it once its calls in
+  /// flight have finished; `shutdown` stops and waits for them too.
+  private let retiring = Mutex<[ObjectIdentifier: (worker: WorkerSupervisor, stopped: Task<Void, Never>)]>([:])
   /// Subscribers to state changes: each is sent every module's state after each change.
   private let changes = ChangeBroadcaster<[ModuleSnapshot]>()
   /// Where loads, reloads, their failures and worker restarts are counted.
@@ -266,8 +269,11 @@ public final class ModuleRegistry: Sendable {
         continuation.resume(returning: all.compactMap(\.isolated))
       }
     }
+    // The retiring workers as well: their calls get the same grace, and none outlives the host.
+    let retired = retiring.withLock { Array($0.values) }
     await withTaskGroup(of: Void.self) { group in
-      for worker in workers { group.addTask { await worker.stop(draining: grace) } }
+      for worker in workers + retired.map(\.worker) { group.addTask { await worker.stop(draining: grace) } }
+      for (_, stopped) in retired { group.addTask { await stopped.value } }
     }
   }
 
@@ -417,7 +423,15 @@ public final class ModuleRegistry: Sendable {
   /// in-process instance stays loaded (a library is never unloaded; see `PluginLibrary`).
   private func retire(_ backend: ModuleBackend?) {
     guard case .isolated(let worker)? = backend else { return }
-    Task { [grace = config.workers.retireGrace] in await worker.stop(draining: grace) }
+    let key = ObjectIdentifier(worker)
+    let grace = config.workers.retireGrace
+    retiring.withLock { retiring in
+      // Inserted under the lock the task's own removal takes: it cannot remove itself first.
+      retiring[key] = (worker, Task { [weak self] in
+        await worker.stop(draining: grace)
+        _ = self?.retiring.withLock { $0.removeValue(forKey: key) }
+      })
+    }
   }
 
   // MARK: Loading

@@ -237,6 +237,34 @@ struct IsolatedDeploymentTests {
     }
   }
 
+  /// A worker retired by a reload while it still answers a call is the registry's until it has
+  /// stopped: `shutdown` lets the call finish within its grace and returns only once that
+  /// worker is gone too (before, it stopped the current workers only, and the retired one
+  /// outlived it).
+  @Test func shutdownWaitsForAWorkerRetiredByAReload() async throws {
+    let fixtures = TestEnvironment.fixtureDirectory
+    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
+    let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+      config.pluginDirectory = fixtures
+    }
+    defer { Task { try? await host.stop() } }
+    let registry = host.server.registry
+    try await host.withClient { client in
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
+      let v1Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
+      let inFlight = Task { try await sleep(client, milliseconds: 1500) }
+      try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
+      _ = try await registry.reload("sleepy", path: v2, sha256: nil, by: .anonymous)
+      let v2Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
+      await registry.shutdown(grace: .seconds(10))
+      #expect(kill(v1Worker, 0) != 0, "the retired worker outlived the registry's shutdown")
+      #expect(kill(v2Worker, 0) != 0)
+      #expect(try await inFlight.value == "sleepy 1.0.0", "the call in flight finished within the grace")
+    }
+  }
+
   @Test func theHostAppliesTheTrustPolicyBeforeAnyWorkerLoadsThePlugin() async throws {
     let workspace = try await MarkerWorkspace("isolated")
     setenv("CARBONHUB_MARKER_FILE", workspace.marker, 1)
