@@ -265,6 +265,35 @@ struct IsolatedDeploymentTests {
     }
   }
 
+  /// The grace is a bound: a call longer than it gets UNAVAILABLE when the grace runs out, and
+  /// shutdown returns then, not when the plugin would have answered.
+  @Test func shutdownEndsCallsThatOutlastTheGrace() async throws {
+    let fixtures = TestEnvironment.fixtureDirectory
+    let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
+      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+      config.modules[0].isolation = .isolated
+    }
+    defer { Task { try? await host.stop() } }
+    let registry = host.server.registry
+    try await host.withClient { client in
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
+      let worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
+      let inFlight = Task { try await sleep(client, milliseconds: 8000) }
+      try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
+      let started = ContinuousClock.now
+      await registry.shutdown(grace: .milliseconds(300))
+      let took = started.duration(to: .now)
+      #expect(took >= .milliseconds(300) && took < .seconds(5), "shutdown took \(took)")
+      #expect(kill(worker, 0) != 0)
+      do {
+        _ = try await inFlight.value
+        Issue.record("the call outlived the grace")
+      } catch let error as RPCError {
+        #expect(error.code == .unavailable, "\(error)")
+      }
+    }
+  }
+
   @Test func theHostAppliesTheTrustPolicyBeforeAnyWorkerLoadsThePlugin() async throws {
     let workspace = try await MarkerWorkspace("isolated")
     setenv("CARBONHUB_MARKER_FILE", workspace.marker, 1)

@@ -45,6 +45,19 @@ final class WorkerConnection: Sendable {
     /// The last liveness ping sent and the last one answered.
     var lastPing: UInt64 = 0
     var lastPong: UInt64 = 0
+    /// Waiting in `idle()` for the calls in flight to end, by waiter number.
+    var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    var nextIdleWaiter = 0
+
+    /// True when no call is in flight, or none ever will be again.
+    var isIdle: Bool { (pending.isEmpty && overdue.isEmpty) || death != nil }
+
+    /// The idle waiters to resume, once the connection is idle (then removed).
+    mutating func takeIdleWaiters() -> [CheckedContinuation<Void, Never>] {
+      guard isIdle, !idleWaiters.isEmpty else { return [] }
+      defer { idleWaiters = [:] }
+      return Array(idleWaiters.values)
+    }
   }
 
   private enum Pending {
@@ -269,6 +282,32 @@ final class WorkerConnection: Sendable {
   /// Calls the worker holds (sent and not yet answered or abandoned).
   var callsInFlight: Int { state.withLock { $0.pending.count + $0.overdue.count } }
 
+  /// Returns once no call is in flight (at once when none is), the worker is gone, or the
+  /// waiting task is cancelled.
+  func idle() async {
+    let waiter = state.withLock { state -> Int in
+      defer { state.nextIdleWaiter += 1 }
+      return state.nextIdleWaiter
+    }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let now = state.withLock { state -> Bool in
+          if state.isIdle || Task.isCancelled { return true }
+          state.idleWaiters[waiter] = continuation
+          return false
+        }
+        if now { continuation.resume() }
+      }
+    } onCancel: {
+      state.withLock { $0.idleWaiters.removeValue(forKey: waiter) }?.resume()
+    }
+  }
+
+  /// Resumes the idle waiters once the last call in flight has ended.
+  private func wakeIdleWaiters() {
+    for waiter in state.withLock({ $0.takeIdleWaiters() }) { waiter.resume() }
+  }
+
   /// Grants the worker `credit.messages` more messages, `credit.bytes` more bytes, of stream `id`.
   fileprivate func grant(_ id: UInt64, _ credit: StreamInbox.Credit) {
     send(.credit(id: id, count: UInt32(credit.messages), bytes: UInt32(clamping: credit.bytes)))
@@ -287,6 +326,7 @@ final class WorkerConnection: Sendable {
     feeder?.stop()
     guard let waiting else { return }
     resolve(waiting, .failure(error))
+    wakeIdleWaiters()
     send(.cancel(id: id))
     if overdue {
       after(cancelGrace) { [self] in
@@ -350,6 +390,7 @@ final class WorkerConnection: Sendable {
       socket.close()
     }
     for waiter in deathWaiters { waiter.resume() }
+    wakeIdleWaiters()
   }
 
   /// The cause of death, completed with what helps an admin tell why: the memory limit when the
@@ -381,6 +422,7 @@ final class WorkerConnection: Sendable {
         return state.pending.removeValue(forKey: id)
       }
       if let waiting { resolve(waiting, outcome) }
+      wakeIdleWaiters()
     case .streamItem(let id, let bytes):
       if case .stream(let inbox) = state.withLock({ $0.pending[id] }) { inbox.append(bytes) }
     case .streamEnd(let id, let error):
@@ -390,6 +432,7 @@ final class WorkerConnection: Sendable {
       }
       feeder?.stop()
       if case .stream(let inbox) = waiting { inbox.finish(error, discardBuffered: false) }
+      wakeIdleWaiters()
     case .requestCredit(let id, let count):
       state.withLock { $0.feeders[id] }?.grant(count)
     case .pong(let id):

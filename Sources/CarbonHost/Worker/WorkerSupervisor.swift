@@ -242,9 +242,14 @@ public final class WorkerSupervisor: Sendable {
   /// UNAVAILABLE). Used when a reload or a disable retires this module: its calls in flight
   /// finish on it, as they would in process.
   public func stop(draining grace: Duration) async {
-    let deadline = ContinuousClock.now + grace
-    while callsInFlight > 0 && ContinuousClock.now < deadline {
-      try? await Task.sleep(for: .milliseconds(10))
+    if let connection = shared.withLock({ $0.connection }) {
+      // The first of: the last call ends, the grace runs out.
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask { await connection.idle() }
+        group.addTask { try? await Task.sleep(for: grace) }
+        await group.next()
+        group.cancelAll()
+      }
     }
     await stop()
   }
