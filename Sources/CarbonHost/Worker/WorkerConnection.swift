@@ -1,5 +1,7 @@
 import CarbonPluginLoader
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,12 +47,19 @@ final class WorkerConnection: Sendable {
     /// The last liveness ping sent and the last one answered.
     var lastPing: UInt64 = 0
     var lastPong: UInt64 = 0
+    /// The deadlines of calls in flight, cancelled when a call ends first.
+    var deadlines: [UInt64: DeadlineSweeper.Registration] = [:]
     /// Waiting in `idle()` for the calls in flight to end, by waiter number.
     var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     var nextIdleWaiter = 0
 
     /// True when no call is in flight, or none ever will be again.
     var isIdle: Bool { (pending.isEmpty && overdue.isEmpty) || death != nil }
+
+    /// Forgets the deadline of call `id`, which has ended.
+    mutating func endDeadline(_ id: UInt64) {
+      deadlines.removeValue(forKey: id)?.cancel()
+    }
 
     /// The idle waiters to resume, once the connection is idle (then removed).
     mutating func takeIdleWaiters() -> [CheckedContinuation<Void, Never>] {
@@ -320,6 +329,7 @@ final class WorkerConnection: Sendable {
     let (waiting, feeder) = state.withLock { state -> (Pending?, RequestFeeder?) in
       let feeder = state.feeders.removeValue(forKey: id)
       guard let pending = state.pending.removeValue(forKey: id) else { return (nil, feeder) }
+      state.endDeadline(id)
       if overdue { state.overdue.insert(id) }
       return (pending, feeder)
     }
@@ -336,10 +346,20 @@ final class WorkerConnection: Sendable {
     }
   }
 
+  /// Abandons call `id` at `deadline` unless it ends first. On the host's one `DeadlineSweeper`,
+  /// as in-process calls: a timer per call would stay armed long after most calls have ended.
   private func watch(_ id: UInt64, _ path: String, _ deadline: ContinuousClock.Instant) {
-    after(deadline - .now) { [self] in
+    let registration = DeadlineSweeper.shared.register(deadline) { [weak self] in
+      guard let self else { return }
       abandon(id, PluginCallError(status: .deadlineExceeded, message: "module \(module): \(path) exceeded its deadline", field: nil), overdue: true)
     }
+    let ended = state.withLock { state in
+      guard state.pending[id] != nil else { return true }
+      state.deadlines[id] = registration
+      return false
+    }
+    // The call ended before its deadline was recorded.
+    if ended { registration.cancel() }
   }
 
   private func unavailable(_ cause: String) -> PluginCallError {
@@ -373,6 +393,8 @@ final class WorkerConnection: Sendable {
     let (waiting, helloWaiter, deathWaiters) = state.withLock { state in
       state.death = cause
       state.overdue.removeAll()
+      for deadline in state.deadlines.values { deadline.cancel() }
+      state.deadlines.removeAll()
       for feeder in state.feeders.values { feeder.stop() }
       state.feeders.removeAll()
       defer { state.pending.removeAll() }
@@ -419,6 +441,7 @@ final class WorkerConnection: Sendable {
     case .response(let id, let outcome):
       let waiting = state.withLock { state in
         state.overdue.remove(id)
+        state.endDeadline(id)
         return state.pending.removeValue(forKey: id)
       }
       if let waiting { resolve(waiting, outcome) }
@@ -428,6 +451,7 @@ final class WorkerConnection: Sendable {
     case .streamEnd(let id, let error):
       let (waiting, feeder) = state.withLock { state in
         state.overdue.remove(id)
+        state.endDeadline(id)
         return (state.pending.removeValue(forKey: id), state.feeders.removeValue(forKey: id))
       }
       feeder?.stop()
@@ -484,9 +508,11 @@ final class WorkerConnection: Sendable {
     return UInt32(clamping: max(milliseconds, 1))
   }
 
+  /// Runs `body` after `delay` on one of NIO's event loops (the worker's rare timers: its start,
+  /// its pings, a grace before a kill; calls' deadlines go to the `DeadlineSweeper`).
   private func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
     let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
-    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: body)
+    MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) { body() }
   }
 
   /// posix_spawn rather than Foundation's Process: the worker gets the socket as fd 3, no other
