@@ -179,7 +179,11 @@ public final class ModuleRegistry: Sendable {
   private let table = Mutex(Table())
   private let config: DeploymentConfig
   private let logger: Logger
-  private let changeQueue = DispatchQueue(label: "carbonhub.registry-changes")
+  /// Loads, reloads and other changes, one at a time in the order asked (see `SerialChanges`).
+  private let changeQueue = SerialChanges()
+  /// The thread of the changes' blocking work (a plugin's `init`, hashing a library): the
+  /// registry's own, so that a plugin slow to start delays this registry's changes only.
+  private let blockingWork = DispatchQueue(label: "carbonhub.registry-blocking-work")
   /// Set by `shutdown`: no worker is started any more.
   private let stopping = Atomic<Bool>(false)
   /// Workers a reload or a disable replaced, each with the task stopping it once its calls in
@@ -249,11 +253,14 @@ public final class ModuleRegistry: Sendable {
         // A worker takes a process start and a plugin load: the host serves its other
         // modules meanwhile, and health reports this one as loading until it is ready.
         registry.publish(module)
-        registry.changeQueue.async {
-          registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: false)
+        registry.changeQueue.enqueue {
+          await registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: false)
         }
       } else {
-        registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: discovered)
+        registry.publish(module.with(state: .loading))
+        registry.record(module, registry.openInProcess(
+          name: module.name, path: path, sha256: entry.sha256, settings: entry, takesDeclaredName: discovered),
+          takesDeclaredName: discovered)
       }
     }
     return registry
@@ -264,7 +271,7 @@ public final class ModuleRegistry: Sendable {
   public func shutdown(grace: Duration? = nil) async {
     let grace = grace ?? config.workers.stopGrace
     let workers: [WorkerSupervisor] = await withCheckedContinuation { continuation in
-      changeQueue.async { [self] in
+      changeQueue.enqueue { [self] in
         stopping.store(true, ordering: .releasing)
         continuation.resume(returning: all.compactMap(\.isolated))
       }
@@ -281,11 +288,11 @@ public final class ModuleRegistry: Sendable {
 
   /// Loads (if needed) and serves a disabled or failed module.
   public func enable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
-    try await serially { () throws(ActionError) in
+    try await serially { () async throws(ActionError) in
       let module = try self.existing(name)
       if module.state.isServing { return module }
       self.logger.notice("admin: enable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
-      self.start(module, path: module.path, sha256: module.settings.sha256, takesDeclaredName: false)
+      await self.start(module, path: module.path, sha256: module.settings.sha256, takesDeclaredName: false)
       let result = try self.existing(name)
       if case .failed(let reason) = result.state {
         throw ActionError(code: .failedPrecondition, message: "module '\(name)' failed to load: \(reason)")
@@ -296,7 +303,7 @@ public final class ModuleRegistry: Sendable {
 
   /// Stops serving a module; calls in flight finish on the instance they started on.
   public func disable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
-    try await serially { () throws(ActionError) in
+    try await serially { () async throws(ActionError) in
       let module = try self.existing(name)
       self.logger.notice("admin: disable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
       let disabled = module.with(state: .disabled, backend: .some(nil))
@@ -317,7 +324,7 @@ public final class ModuleRegistry: Sendable {
   public func reload(
     _ name: String, path newPath: String?, sha256: String?, by caller: CallerIdentity
   ) async throws(ActionError) -> ModuleSnapshot {
-    try await serially { () throws(ActionError) in
+    try await serially { () async throws(ActionError) in
       let module = try self.existing(name)
       let path = newPath.map { Self.resolve($0, relativeTo: self.config.pluginDirectory) } ?? module.path
       if newPath != nil, !Self.isInside(path, directory: self.config.pluginDirectory) {
@@ -338,7 +345,7 @@ public final class ModuleRegistry: Sendable {
       let pin = deploymentPin ?? sha256
       self.logger.notice(
         "admin: reload module", metadata: ["module": "\(name)", "path": "\(path)", "caller": "\(caller)"])
-      switch self.open(name: name, path: path, sha256: pin, settings: module.settings, takesDeclaredName: false) {
+      switch await self.open(name: name, path: path, sha256: pin, settings: module.settings, takesDeclaredName: false) {
       case .failure(let failure):
         self.metrics.record(.reloadFailed)
         self.logger.error(
@@ -363,7 +370,7 @@ public final class ModuleRegistry: Sendable {
 
   /// Replaces a module's allow-list (nil: any caller the host accepts).
   public func setAccess(_ name: String, allow: [String]?, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
-    try await serially { () throws(ActionError) in
+    try await serially { () async throws(ActionError) in
       let module = try self.existing(name)
       for (index, entry) in (allow ?? []).enumerated() {
         do throws(IdentityPattern.Error) {
@@ -443,10 +450,16 @@ public final class ModuleRegistry: Sendable {
     return module
   }
 
-  /// Runs an admin action on the change queue, off Swift's cooperative threads.
-  private func serially<T: Sendable>(_ action: @escaping @Sendable () throws(ActionError) -> T) async throws(ActionError) -> T {
+  /// Runs an admin action in the change queue, after the changes asked before it.
+  private func serially<T: Sendable>(_ action: @escaping @Sendable () async throws(ActionError) -> T) async throws(ActionError) -> T {
     let result: Result<T, ActionError> = await withCheckedContinuation { continuation in
-      changeQueue.async { continuation.resume(returning: Result { () throws(ActionError) in try action() }) }
+      changeQueue.enqueue {
+        do throws(ActionError) {
+          continuation.resume(returning: .success(try await action()))
+        } catch {
+          continuation.resume(returning: .failure(error))
+        }
+      }
     }
     return try result.get()
   }
@@ -459,9 +472,15 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// Opens, checks and starts one module, recording the outcome.
-  private func start(_ module: ModuleSnapshot, path: String, sha256: String?, takesDeclaredName: Bool) {
+  private func start(_ module: ModuleSnapshot, path: String, sha256: String?, takesDeclaredName: Bool) async {
     publish(module.with(state: .loading))
-    switch open(name: module.name, path: path, sha256: sha256, settings: module.settings, takesDeclaredName: takesDeclaredName) {
+    let outcome = await open(name: module.name, path: path, sha256: sha256, settings: module.settings, takesDeclaredName: takesDeclaredName)
+    record(module, outcome, takesDeclaredName: takesDeclaredName)
+  }
+
+  /// Publishes what opening `module` gave: serving, or failed with the reason.
+  private func record(_ module: ModuleSnapshot, _ outcome: Result<(Metadata, ModuleBackend), OpenFailure>, takesDeclaredName: Bool) {
+    switch outcome {
     case .success(let (metadata, backend)):
       let name = metadata.name
       if takesDeclaredName && name != module.name {
@@ -494,12 +513,30 @@ public final class ModuleRegistry: Sendable {
     var metadata: Metadata? = nil
   }
 
-  /// Opens a library, checks it against the deployment and the other modules, and makes an
-  /// instance. Does not touch the table.
+  /// Opens a module in its isolation: in a worker, or in process on the registry's blocking-work
+  /// thread (a plugin's `init` may take seconds: a database to reach, tables to read), never on
+  /// Swift's cooperative threads. Does not touch the table.
   private func open(
     name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry, takesDeclaredName: Bool
+  ) async -> Result<(Metadata, ModuleBackend), OpenFailure> {
+    if settings.isolation == .isolated { return await openIsolated(name: name, path: path, sha256: sha256, settings: settings) }
+    return await onBlockingWorkThread { [self] in
+      openInProcess(name: name, path: path, sha256: sha256, settings: settings, takesDeclaredName: takesDeclaredName)
+    }
+  }
+
+  /// Runs `body` on the registry's blocking-work thread and waits for it without holding a thread.
+  private func onBlockingWorkThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      blockingWork.async { continuation.resume(returning: body()) }
+    }
+  }
+
+  /// Opens a library, checks it against the deployment and the other modules, and makes an
+  /// instance, on the calling thread. Does not touch the table.
+  private func openInProcess(
+    name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry, takesDeclaredName: Bool
   ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
-    if settings.isolation == .isolated { return openIsolated(name: name, path: path, sha256: sha256, settings: settings) }
     let library: PluginLibrary
     do {
       library = try PluginLibrary(path: path, expectedSHA256: sha256, trust: config.trust)
@@ -532,16 +569,22 @@ public final class ModuleRegistry: Sendable {
 
   /// Starts an isolated module: the host runs every check that needs no plugin code (with the
   /// deployment's trust policy), then starts a worker pinned to the digest it checked, and
-  /// waits (on the change queue, never on Swift's cooperative threads) until the worker has
-  /// loaded the plugin or failed to.
+  /// awaits (no thread held) the worker's report that it has loaded the plugin or failed to.
   private func openIsolated(
     name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry
-  ) -> Result<(Metadata, ModuleBackend), OpenFailure> {
+  ) async -> Result<(Metadata, ModuleBackend), OpenFailure> {
+    // The file checks hash the library: blocking work, as an in-process open.
+    let checked: Result<PluginLibrary.Preflight, OpenFailure> = await onBlockingWorkThread { [config] in
+      do throws(PluginLoadError) {
+        return .success(try PluginLibrary.preflight(path: path, expectedSHA256: sha256, trust: config.trust))
+      } catch {
+        return .failure(OpenFailure(reason: error.description))
+      }
+    }
     let preflight: PluginLibrary.Preflight
-    do {
-      preflight = try PluginLibrary.preflight(path: path, expectedSHA256: sha256, trust: config.trust)
-    } catch {
-      return .failure(OpenFailure(reason: error.description))
+    switch checked {
+    case .success(let checks): preflight = checks
+    case .failure(let failure): return .failure(failure)
     }
     let dataDirectory: String
     switch makeDataDirectory(for: name) {
@@ -561,18 +604,15 @@ public final class ModuleRegistry: Sendable {
       self.isolatedStateChanged(name, worker, state)
     }
     handle.worker = worker
-    let started = DispatchSemaphore(value: 0)
-    let outcome = Mutex<PluginLoadError?>(nil)
-    Task {
-      do throws(PluginLoadError) { try await worker.start() } catch { outcome.withLock { $0 = error } }
-      started.signal()
+    do throws(PluginLoadError) {
+      try await worker.start()
+    } catch {
+      return .failure(OpenFailure(reason: error.description))
     }
-    started.wait()
-    if let error = outcome.withLock({ $0 }) { return .failure(OpenFailure(reason: error.description)) }
     guard let hello = worker.hello else { return .failure(OpenFailure(reason: "the worker reported no plugin")) }
     let metadata = Metadata(hello, preflight)
     if let conflict = conflict(of: metadata, besides: [name]) {
-      Task { await worker.stop() }
+      await worker.stop()
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
     return .success((metadata, .isolated(worker)))
@@ -697,5 +737,26 @@ final class ChangeBroadcaster<Value: Sendable>: Sendable {
   /// Sends `value` to every subscriber; never blocks.
   func announce(_ value: Value) {
     for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield(value) }
+  }
+}
+
+/// Runs the registry's changes one at a time, in the order they were asked for, each to its end
+/// — awaits included, such as a worker's start — before the next begins: what a serial
+/// DispatchQueue gave, without a thread blocked while a change waits.
+final class SerialChanges: Sendable {
+  private let jobs: AsyncStream<@Sendable () async -> Void>.Continuation
+
+  init() {
+    let (stream, jobs) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+    self.jobs = jobs
+    // Ends when the registry is released (`deinit` finishes the stream).
+    Task { for await job in stream { await job() } }
+  }
+
+  deinit { jobs.finish() }
+
+  /// Runs `job` after the changes enqueued before it.
+  func enqueue(_ job: @escaping @Sendable () async -> Void) {
+    jobs.yield(job)
   }
 }
