@@ -125,6 +125,19 @@ struct PluginFile {
     }
   }
 
+  /// Forbids every change to the copy. The kernel refuses the write seal with EBUSY while
+  /// something else still holds one of the copy's pages (it waits about 150 ms for them first):
+  /// seen once on a loaded machine, a worker starting while the test suite ran in parallel. A
+  /// few more tries, a little longer apart, before giving up.
+  private static func seal(_ copy: Int32) -> Bool {
+    for attempt in 1...5 {
+      if fcntl(copy, addSeals, sealSeal | sealShrink | sealGrow | sealWrite) == 0 { return true }
+      guard errno == EBUSY || errno == EINTR else { return false }
+      if attempt < 5 { usleep(useconds_t(50_000 * attempt)) }
+    }
+    return false
+  }
+
   /// A sealed in-memory copy of the file (`memfd`), and the SHA-256 of the copy.
   ///
   /// The host `dlopen`s the copy, never the file: the bytes hashed are the bytes mapped, and a
@@ -160,9 +173,7 @@ struct PluginFile {
       Glibc.close(copy)
       throw .privateCopyFailed(path: path, reason: "copying the file failed: \(String(cString: strerror(writeFailed == 0 ? errno : writeFailed)))")
     }
-    guard fcntl(copy, Self.addSeals, Self.sealSeal | Self.sealShrink | Self.sealGrow | Self.sealWrite) == 0,
-      let digest = Self.sha256(of: copy)
-    else {
+    guard Self.seal(copy), let digest = Self.sha256(of: copy) else {
       Glibc.close(copy)
       throw .privateCopyFailed(path: path, reason: "sealing the copy failed: \(String(cString: strerror(errno)))")
     }
