@@ -197,18 +197,36 @@ struct IsolatedDeploymentTests {
     #expect(host.server.registry.module(named: "crashy")?.restarts == 1)
   }
 
-  @Test func reloadSwitchesWorkersAndDisableStopsTheWorker() async throws {
+  /// A host serving the sleepy fixture (1.0.0) in a worker, the fixtures as its plugin directory
+  /// (so that a reload may load libsleepy-v2.so).
+  static func startIsolatedSleepy() async throws -> RunningHost {
     let fixtures = TestEnvironment.fixtureDirectory
-    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
     let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
       config.workerExecutable = try TestEnvironment.plugin("carbonhub")
       config.modules[0].isolation = .isolated
       config.pluginDirectory = fixtures
     }
+    try await host.withClient { client in
+      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
+    }
+    return host
+  }
+
+  /// Starts a call of `milliseconds` to the isolated sleepy module; returns once its worker holds it.
+  static func sleepInFlight(
+    _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ registry: ModuleRegistry, milliseconds: Int
+  ) async throws -> Task<String, any Error> {
+    let call = Task { try await sleep(client, milliseconds: milliseconds) }
+    try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
+    return call
+  }
+
+  @Test func reloadSwitchesWorkersAndDisableStopsTheWorker() async throws {
+    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: TestEnvironment.fixtureDirectory)
+    let host = try await Self.startIsolatedSleepy()
     defer { Task { try? await host.stop() } }
     let registry = host.server.registry
     try await host.withClient { client in
-      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
       #expect(try await sleep(client, milliseconds: 1) == "sleepy 1.0.0")
       let v1Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
 
@@ -222,7 +240,7 @@ struct IsolatedDeploymentTests {
       try await waitUntil { kill(v1Worker, 0) != 0 }
 
       // A bad binary leaves the current worker serving.
-      let bad = try TestEnvironment.plugin("libwrong_abi.so", in: fixtures)
+      let bad = try TestEnvironment.plugin("libwrong_abi.so", in: TestEnvironment.fixtureDirectory)
       await #expect(throws: ModuleRegistry.ActionError.self) {
         try await registry.reload("sleepy", path: bad, sha256: nil, by: .anonymous)
       }
@@ -247,20 +265,13 @@ struct IsolatedDeploymentTests {
   /// worker is gone too (before, it stopped the current workers only, and the retired one
   /// outlived it).
   @Test func shutdownWaitsForAWorkerRetiredByAReload() async throws {
-    let fixtures = TestEnvironment.fixtureDirectory
-    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: fixtures)
-    let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
-      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
-      config.modules[0].isolation = .isolated
-      config.pluginDirectory = fixtures
-    }
+    let v2 = try TestEnvironment.plugin("libsleepy-v2.so", in: TestEnvironment.fixtureDirectory)
+    let host = try await Self.startIsolatedSleepy()
     defer { Task { try? await host.stop() } }
     let registry = host.server.registry
     try await host.withClient { client in
-      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
       let v1Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
-      let inFlight = Task { try await sleep(client, milliseconds: 1500) }
-      try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
+      let inFlight = try await Self.sleepInFlight(client, registry, milliseconds: 1500)
       _ = try await registry.reload("sleepy", path: v2, sha256: nil, by: .anonymous)
       let v2Worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
       await registry.shutdown(grace: .seconds(10))
@@ -273,18 +284,12 @@ struct IsolatedDeploymentTests {
   /// The grace is a bound: a call longer than it gets UNAVAILABLE when the grace runs out, and
   /// shutdown returns then, not when the plugin would have answered.
   @Test func shutdownEndsCallsThatOutlastTheGrace() async throws {
-    let fixtures = TestEnvironment.fixtureDirectory
-    let host = try await RunningHost.start(modules: [("sleepy", try TestEnvironment.plugin("libsleepy.so", in: fixtures))]) { config in
-      config.workerExecutable = try TestEnvironment.plugin("carbonhub")
-      config.modules[0].isolation = .isolated
-    }
+    let host = try await Self.startIsolatedSleepy()
     defer { Task { try? await host.stop() } }
     let registry = host.server.registry
     try await host.withClient { client in
-      try await waitForHealth(Grpc_Health_V1_Health.Client(wrapping: client), "carbon.test.v1.Sleepy", .serving)
       let worker = try #require(registry.module(named: "sleepy")?.isolated?.workerProcessID)
-      let inFlight = Task { try await sleep(client, milliseconds: 8000) }
-      try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
+      let inFlight = try await Self.sleepInFlight(client, registry, milliseconds: 8000)
       let started = ContinuousClock.now
       await registry.shutdown(grace: .milliseconds(300))
       let took = started.duration(to: .now)
