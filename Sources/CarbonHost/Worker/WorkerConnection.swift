@@ -61,7 +61,8 @@ final class WorkerConnection: Sendable {
       deadlines.removeValue(forKey: id)?.cancel()
     }
 
-    /// The idle waiters to resume, once the connection is idle (then removed).
+    /// The idle waiters to resume, once the connection is idle (then removed): taken under the
+    /// same lock as the change that ended the last call, so a call's end costs one lock.
     mutating func takeIdleWaiters() -> [CheckedContinuation<Void, Never>] {
       guard isIdle, !idleWaiters.isEmpty else { return [] }
       defer { idleWaiters = [:] }
@@ -312,11 +313,6 @@ final class WorkerConnection: Sendable {
     }
   }
 
-  /// Resumes the idle waiters once the last call in flight has ended.
-  private func wakeIdleWaiters() {
-    for waiter in state.withLock({ $0.takeIdleWaiters() }) { waiter.resume() }
-  }
-
   /// Grants the worker `credit.messages` more messages, `credit.bytes` more bytes, of stream `id`.
   fileprivate func grant(_ id: UInt64, _ credit: StreamInbox.Credit) {
     send(.credit(id: id, count: UInt32(credit.messages), bytes: UInt32(clamping: credit.bytes)))
@@ -326,17 +322,17 @@ final class WorkerConnection: Sendable {
   /// stop it. An overdue call must then finish within the grace period or the worker is
   /// presumed hung and killed: a thread stuck in plugin code cannot be stopped any other way.
   fileprivate func abandon(_ id: UInt64, _ error: PluginCallError, overdue: Bool) {
-    let (waiting, feeder) = state.withLock { state -> (Pending?, RequestFeeder?) in
+    let (waiting, feeder, idle) = state.withLock { state -> (Pending?, RequestFeeder?, [CheckedContinuation<Void, Never>]) in
       let feeder = state.feeders.removeValue(forKey: id)
-      guard let pending = state.pending.removeValue(forKey: id) else { return (nil, feeder) }
+      guard let pending = state.pending.removeValue(forKey: id) else { return (nil, feeder, []) }
       state.endDeadline(id)
       if overdue { state.overdue.insert(id) }
-      return (pending, feeder)
+      return (pending, feeder, state.takeIdleWaiters())
     }
     feeder?.stop()
     guard let waiting else { return }
     resolve(waiting, .failure(error))
-    wakeIdleWaiters()
+    for waiter in idle { waiter.resume() }
     send(.cancel(id: id))
     if overdue {
       after(cancelGrace) { [self] in
@@ -390,7 +386,7 @@ final class WorkerConnection: Sendable {
     let stopped = socket.readFrames(receive)
     if let stopped { kill(reason: stopped) }
     let cause = describe(death: reap())
-    let (waiting, helloWaiter, deathWaiters) = state.withLock { state in
+    let (waiting, helloWaiter, deathWaiters, idle) = state.withLock { state in
       state.death = cause
       state.overdue.removeAll()
       for deadline in state.deadlines.values { deadline.cancel() }
@@ -400,7 +396,8 @@ final class WorkerConnection: Sendable {
       defer { state.pending.removeAll() }
       if state.hello == nil { state.hello = .failure(.workerFailed(module: module, reason: "the worker process \(cause) before it was ready")) }
       defer { state.helloWaiter = nil; state.deathWaiters = [] }
-      return (Array(state.pending.values), state.helloWaiter, state.deathWaiters)
+      // Idle now: no call will ever be in flight again.
+      return (Array(state.pending.values), state.helloWaiter, state.deathWaiters, state.takeIdleWaiters())
     }
     // The module is reported restarting before its callers hear UNAVAILABLE: a caller that
     // then asks the host's health sees the truth, not a stale SERVING.
@@ -411,8 +408,7 @@ final class WorkerConnection: Sendable {
       closed.store(true, ordering: .releasing)
       socket.close()
     }
-    for waiter in deathWaiters { waiter.resume() }
-    wakeIdleWaiters()
+    for waiter in deathWaiters + idle { waiter.resume() }
   }
 
   /// The cause of death, completed with what helps an admin tell why: the memory limit when the
@@ -439,24 +435,26 @@ final class WorkerConnection: Sendable {
     case .hello(let hello): settleHello(.success(hello))
     case .loadFailed(let error): settleHello(.failure(error))
     case .response(let id, let outcome):
-      let waiting = state.withLock { state in
+      let (waiting, idle) = state.withLock { state in
         state.overdue.remove(id)
         state.endDeadline(id)
-        return state.pending.removeValue(forKey: id)
+        let waiting = state.pending.removeValue(forKey: id)
+        return (waiting, state.takeIdleWaiters())
       }
       if let waiting { resolve(waiting, outcome) }
-      wakeIdleWaiters()
+      for waiter in idle { waiter.resume() }
     case .streamItem(let id, let bytes):
       if case .stream(let inbox) = state.withLock({ $0.pending[id] }) { inbox.append(bytes) }
     case .streamEnd(let id, let error):
-      let (waiting, feeder) = state.withLock { state in
+      let (waiting, feeder, idle) = state.withLock { state in
         state.overdue.remove(id)
         state.endDeadline(id)
-        return (state.pending.removeValue(forKey: id), state.feeders.removeValue(forKey: id))
+        let ended = (state.pending.removeValue(forKey: id), state.feeders.removeValue(forKey: id))
+        return (ended.0, ended.1, state.takeIdleWaiters())
       }
       feeder?.stop()
       if case .stream(let inbox) = waiting { inbox.finish(error, discardBuffered: false) }
-      wakeIdleWaiters()
+      for waiter in idle { waiter.resume() }
     case .requestCredit(let id, let count):
       state.withLock { $0.feeders[id] }?.grant(count)
     case .pong(let id):
