@@ -41,10 +41,11 @@ export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"
 # which a 2-core machine has two of and the hosts the tests start in process need: they wait
 # for child processes, servers and databases by suspending (`ProcessExit`, the async
 # `runProcess`), and the COP pool's PostgreSQL bridge runs on its module's own executor.
-# Three suites measure time against the host (server deadlines, restart delays, stalled streams)
-# and run afterwards, one test at a time: beside the CPU-bound tests of the parallel run, on two
-# cores, starting two streams once took over 12 s. With arguments (e.g. --filter), one run.
-timed='CarbonHostTests\.(OverloadTests|IsolatedDeploymentTests|SecurityTests)/'
+# Four suites measure time or load against the host (server deadlines, restart delays, stalled
+# streams; the load test's throughput, RSS drift and connection failures) and run afterwards,
+# one test at a time: beside the CPU-bound tests of the parallel run, on two cores, starting two
+# streams once took over 12 s. With arguments (e.g. --filter), one run.
+timed='CarbonHostTests\.(OverloadTests|IsolatedDeploymentTests|SecurityTests|LoadTests)/'
 if [[ $# -gt 0 ]]; then
   swift test --skip-build "$@"
 else
