@@ -3,6 +3,8 @@ import CarbonHost
 import CarbonPluginLoader
 import ExampleUnitsModule
 import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
 import SwiftProtobuf
 
 // MARK: - 1b. Plugin dispatch in isolated mode (host → Unix socket → worker → plugin → back)
@@ -54,4 +56,61 @@ import SwiftProtobuf
   report("| isolated round trip, 1 caller (\(calls) calls: host → socket → worker → plugin → back) | \(format(median)) | \(format(p99)) | |")
   report(String(format: "| isolated, %d concurrent callers | %.0f calls/s | | |", concurrency, throughput))
   await module.stop()
+}
+
+// MARK: - 1c. The floor of a gRPC worker: a bare grpc-swift echo on a Unix socket, same run
+
+/// Issue 21 asked whether the worker could be spoken to over gRPC on a Unix domain socket. A
+/// gRPC worker's round trip cannot be shorter than grpc-swift's own on the same socket kind with
+/// a handler that does nothing: this measures that floor (plaintext HTTP/2 over a Unix socket, one
+/// client connection, the same 1-caller and 16-caller shapes as `benchWorker`).
+func benchWorkerGRPCFloor(calls: Int) async throws {
+  report("## The floor of a gRPC worker: bare grpc-swift echo over a Unix socket (plaintext HTTP/2)")
+  let socketPath = NSTemporaryDirectory() + "carbonhub-bench-echo-\(getpid()).sock"
+  unlink(socketPath)
+  defer { unlink(socketPath) }
+  let serverTransport = HTTP2ServerTransport.Posix(address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+  let server = GRPCServer(transport: serverTransport, services: [EchoService()])
+  var request = Carbon_Examples_V1_ConvertRequest()
+  request.quantity = Quantity(2, .t)
+  request.targetUnit = .kg
+  let bytes: [UInt8] = try request.serializedBytes()
+
+  try await withThrowingTaskGroup(of: Void.self) { group in
+    group.addTask { try await server.serve() }
+    _ = try await serverTransport.listeningAddress
+    let clientTransport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+    try await withGRPCClient(transport: clientTransport) { client in
+      @Sendable func call() async throws {
+        _ = try await client.unary(
+          request: ClientRequest(message: bytes), descriptor: EchoService.method, serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
+          options: .defaults
+        ) { try $0.message }
+      }
+      for _ in 0..<1000 { try await call() }
+      var latencies: [Double] = []
+      latencies.reserveCapacity(calls)
+      for _ in 0..<calls {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await call()
+        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start))
+      }
+      latencies.sort()
+      let concurrency = 16
+      let started = DispatchTime.now().uptimeNanoseconds
+      try await withThrowingTaskGroup(of: Void.self) { callers in
+        for _ in 0..<concurrency {
+          callers.addTask { for _ in 0..<(calls / concurrency) { try await call() } }
+        }
+        try await callers.waitForAll()
+      }
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+      report("| measure | median | p99 (per call) | |")
+      report("|---|---|---|---|")
+      report("| gRPC echo round trip over a Unix socket, 1 caller (\(calls) calls) | \(format(latencies[latencies.count / 2])) | \(format(latencies[latencies.count * 99 / 100])) | |")
+      report(String(format: "| gRPC echo over a Unix socket, %d concurrent callers | %.0f calls/s | | |", concurrency, Double(calls / concurrency * concurrency) / seconds))
+    }
+    server.beginGracefulShutdown()
+    try await group.waitForAll()
+  }
 }

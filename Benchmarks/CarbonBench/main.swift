@@ -286,6 +286,7 @@ func benchStartup() async throws {
 let seconds = option("--seconds", 5)
 if mode == "dispatch" || mode == "all" { try benchDispatch() }
 if mode == "dispatch" || mode == "worker" || mode == "all" { try await benchWorker(calls: Int(option("--calls", 20_000))) }
+if mode == "worker" || mode == "all" { try await benchWorkerGRPCFloor(calls: Int(option("--calls", 20_000))) }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
 if mode == "startup" || mode == "all" { try await benchStartup() }
 if mode == "batch" || mode == "all" { try benchBatch() }
