@@ -92,7 +92,7 @@ swift_messages sdk/carbonhub-sdk/Sources/CarbonDomain/Generated Public "" $domai
 
 # Host's own services (host API, health, reflection): server and client stubs.
 rm -rf Sources/CarbonHostProtocol/Generated
-host_files="carbon/host/v1/host.proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto"
+host_files="carbon/host/v1/host.proto carbon/host/v1/receipt.proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto"
 swift_messages Sources/CarbonHostProtocol/Generated Public "" $host_files
 swift_grpc Sources/CarbonHostProtocol/Generated Public "" true true $host_files
 descriptor_set Sources/CarbonHostProtocol/Generated/descriptor_set.binpb $host_files

@@ -81,6 +81,20 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
   }
 
+  /// Signed receipts of module calls (`[receipts]`, docs/versions-and-receipts.md).
+  public struct Receipts: Sendable, Equatable {
+    /// Sign a receipt for every successful module call (`enabled`, default true).
+    public var enabled: Bool = true
+    /// The Ed25519 private key file (`key_file`: base64 of the 32-byte key, as `carbonhub plugin
+    /// keygen` writes it); nil: `<state_dir>/receipts/receipt.key`, created on first start.
+    public var keyFile: String?
+
+    public init(enabled: Bool = true, keyFile: String? = nil) {
+      self.enabled = enabled
+      self.keyFile = keyFile
+    }
+  }
+
   /// Host and port to listen on, e.g. "127.0.0.1:8443"; port 0 picks a free port.
   public var listen: String = "127.0.0.1:8443"
   /// PEM certificate chain of the server; nil with `key` nil means "development certificate".
@@ -116,6 +130,8 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// The `carbonhub` executable started as the worker of isolated modules (`worker_executable`);
   /// nil: this process's own executable.
   public var workerExecutable: String?
+  /// Receipts on or off, and their key (`[receipts]`).
+  public var receipts = Receipts()
   /// What plugins' manifests and signatures must satisfy (`[trust]`); by default a manifest is
   /// required for every plugin the deployment does not pin, and symbolic links are refused.
   public var trust = PluginTrustPolicy.deploymentDefault
@@ -188,6 +204,16 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     if let workers = file.workers {
       config.workers = try WorkerTimings(workers)
+    }
+    if let receipts = file.receipts {
+      config.receipts.enabled = receipts.enabled ?? true
+      if let keyFile = receipts.keyFile, keyFile.trimmingCharacters(in: .whitespaces).isEmpty {
+        throw Error(key: "receipts.key_file", message: "must not be empty")
+      }
+      config.receipts.keyFile = receipts.keyFile
+      if !config.receipts.enabled && config.receipts.keyFile != nil {
+        throw Error(key: "receipts.key_file", message: "receipts are off (`enabled = false`): remove the key or turn them on")
+      }
     }
     for (name, module) in (file.modules ?? [:]).sorted(by: { $0.key < $1.key }) {
       let configTable = table["modules"]?.table?[name]?.table?["config"]?.table

@@ -20,9 +20,10 @@ struct DeploymentFile: Decodable {
   var auditLog: String?
   var limits: Limits?
   var workers: Workers?
+  var receipts: Receipts?
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case listen, tls, modules, access, trust, limits, workers
+    case listen, tls, modules, access, trust, limits, workers, receipts
     case pluginDir = "plugin_dir", stateDir = "state_dir", maxMessageBytes = "max_message_bytes"
     case metricsListen = "metrics_listen", instanceName = "instance_name", workerExecutable = "worker_executable"
     case auditLog = "audit_log"
@@ -153,6 +154,17 @@ struct DeploymentFile: Decodable {
     }
   }
 
+  /// `[receipts]`.
+  struct Receipts: Decodable {
+    var enabled: Bool?
+    var keyFile: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+      case enabled
+      case keyFile = "key_file"
+    }
+  }
+
   /// Reads `text`: the decoded file, and the TOML table it came from (for the modules' `config`).
   static func read(_ text: String) throws(DeploymentConfig.Error) -> (file: DeploymentFile, table: TOMLTable) {
     let table: TOMLTable
@@ -199,6 +211,7 @@ struct DeploymentFile: Decodable {
     case ["trust"]: return keys(Trust.CodingKeys.self)
     case ["limits"]: return keys(Limits.CodingKeys.self)
     case ["workers"]: return keys(Workers.CodingKeys.self)
+    case ["receipts"]: return keys(Receipts.CodingKeys.self)
     case let path where path.count == 2 && path[0] == "modules": return keys(Module.CodingKeys.self)
     case let path where path.count == 4 && path[0] == "modules" && path[2] == "rules": return keys(Rule.CodingKeys.self)
     default: return []

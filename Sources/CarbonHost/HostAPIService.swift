@@ -40,11 +40,14 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> ServerResponse<Carbon_Host_V1_InvokeResponse>
   {
     let call = try admit(request.message, streaming: false, metadata: request.metadata, context: context)
-    switch await calls.unary(call, Array(request.message.requestJson.utf8), .json) {
+    let requestJSON = Array(request.message.requestJson.utf8)
+    switch await calls.unary(call, requestJSON, .json) {
     case .success(let bytes):
       var response = Carbon_Host_V1_InvokeResponse()
       response.responseJson = String(decoding: bytes, as: UTF8.self)
-      return ServerResponse(message: response, metadata: call.responseMetadata)
+      return ServerResponse(
+        message: response, metadata: call.responseMetadata,
+        trailingMetadata: calls.receiptTrailer(for: call, request: requestJSON, response: bytes, .json))
     case .failure(let error):
       throw RPCError(error)
     }
@@ -54,13 +57,16 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> StreamingServerResponse<Carbon_Host_V1_InvokeResponse>
   {
     let call = try admit(request.message, streaming: true, metadata: request.metadata, context: context)
+    let receipt = calls.receipt(for: call, .json)
     return StreamingServerResponse(metadata: call.responseMetadata) { [calls] writer in
       let write: @Sendable ([UInt8]) async throws -> Void = { bytes in
         var message = Carbon_Host_V1_InvokeResponse()
         message.responseJson = String(decoding: bytes, as: UTF8.self)
         try await writer.write(message)
+        receipt?.response(bytes)
       }
       let requestJSON = Array(request.message.requestJson.utf8)
+      receipt?.request(requestJSON)
       if call.method.isClientStreaming {
         let (single, continuation) = AsyncStream<[UInt8]>.makeStream()
         continuation.yield(requestJSON)
@@ -69,8 +75,14 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       } else {
         try await calls.relay(call, requestJSON, .json, to: write)
       }
-      return [:]
+      return receipt?.trailer ?? [:]
     }
+  }
+
+  func getReceiptKey(request: ServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>, context: ServerContext) async throws
+    -> ServerResponse<Carbon_Host_V1_ReceiptKey>
+  {
+    ServerResponse(message: calls.receipts?.keyMessage ?? Carbon_Host_V1_ReceiptKey())
   }
 
   private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.ModuleSnapshot {

@@ -37,6 +37,8 @@ public final class HostServer: Sendable {
   public let tls: TLSFiles?
   /// This host's name in logs, metrics and the `carbonhub-instance` response header.
   public let instanceName: String
+  /// Signs module calls' receipts (nil when `[receipts] enabled = false`).
+  public let receipts: ReceiptSigner?
   private let logger: Logger
   private typealias Transport = ModuleRoutingTransport<HTTP2ServerTransport.Custom<HostListenerFactory>>
   private let server: GRPCServer<Transport>
@@ -76,6 +78,9 @@ public final class HostServer: Sendable {
     var logger = logger
     logger[metadataKey: "instance"] = "\(instanceName)"
     self.logger = logger
+    // Before any module loads: a bad key file stops the host with the key named.
+    receipts = try ReceiptSigner.load(
+      config.receipts, stateDirectory: config.stateDirectory, instanceName: instanceName, logger: logger)
     registry = ModuleRegistry.load(config, logger: logger, metrics: metrics)
     memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
     residentMemory = config.limits.maxResidentBytes.map(ResidentMemoryGuard.init(limitBytes:))
@@ -116,7 +121,7 @@ public final class HostServer: Sendable {
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
-      limits: limits)
+      receipts: receipts, limits: limits)
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [

@@ -54,6 +54,8 @@ public final class ModuleRegistry: Sendable {
     public let manifest: String
     /// The request fields the host fills in for this module (the caller's identity).
     let hostFilled: HostFilledFields
+    /// Where the module's responses carry their calculation traces (for receipts).
+    let traces: ResponseTraces
 
     init(_ library: PluginLibrary) {
       name = library.name
@@ -66,6 +68,7 @@ public final class ModuleRegistry: Sendable {
       descriptorSet = library.descriptorSet
       manifest = "\(library.manifestCheck)"
       hostFilled = HostFilledFields(descriptorSet: library.descriptorSet)
+      traces = ResponseTraces(descriptorSet: library.descriptorSet)
     }
 
     /// An isolated module's metadata: what its worker's loader read, and what the host's
@@ -81,6 +84,7 @@ public final class ModuleRegistry: Sendable {
       descriptorSet = hello.descriptorSet
       manifest = "\(preflight.manifestCheck)"
       hostFilled = HostFilledFields(descriptorSet: hello.descriptorSet)
+      traces = ResponseTraces(descriptorSet: hello.descriptorSet)
     }
 
     /// The fully qualified gRPC services of the module, in declaration order.

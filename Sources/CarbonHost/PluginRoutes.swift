@@ -25,9 +25,17 @@ struct PluginRoutes: RegistrableRPCService {
         return StreamingServerResponse(error: error)
       }
       if call.method.isClientStreaming {
+        let receipt = calls.receipt(for: call, .protobuf)
         return StreamingServerResponse(metadata: call.responseMetadata) { writer in
-          try await calls.relayBidi(call, requests: request.messages, .protobuf) { try await writer.write($0) }
-          return [:]
+          let requests = request.messages.map { message in
+            receipt?.request(message)
+            return message
+          }
+          try await calls.relayBidi(call, requests: requests, .protobuf) { message in
+            try await writer.write(message)
+            receipt?.response(message)
+          }
+          return receipt?.trailer ?? [:]
         }
       }
       let bytes: [UInt8]
@@ -39,14 +47,22 @@ struct PluginRoutes: RegistrableRPCService {
         return StreamingServerResponse(error: error as? RPCError ?? RPCError(code: .invalidArgument, message: "\(error)"))
       }
       if call.method.isServerStreaming {
+        let receipt = calls.receipt(for: call, .protobuf)
+        receipt?.request(bytes)
         return StreamingServerResponse(metadata: call.responseMetadata) { writer in
-          try await calls.relay(call, bytes, .protobuf) { try await writer.write($0) }
-          return [:]
+          try await calls.relay(call, bytes, .protobuf) { message in
+            try await writer.write(message)
+            receipt?.response(message)
+          }
+          return receipt?.trailer ?? [:]
         }
       }
       switch await calls.unary(call, bytes, .protobuf) {
       case .success(let response):
-        return StreamingServerResponse(single: ServerResponse(message: response, metadata: call.responseMetadata))
+        return StreamingServerResponse(
+          single: ServerResponse(
+            message: response, metadata: call.responseMetadata,
+            trailingMetadata: calls.receiptTrailer(for: call, request: bytes, response: response, .protobuf)))
       case .failure(let error):
         return StreamingServerResponse(error: RPCError(error))
       }

@@ -196,7 +196,11 @@ public struct PublisherSigningKey: Sendable {
     rawRepresentation = data
   }
 
-  private var key: Curve25519.Signing.PrivateKey {
+  private var key: Curve25519.Signing.PrivateKey { curve25519 }
+
+  /// The key as swift-crypto's type, for signing other things than manifests (the host's
+  /// receipts use keys of this same file format).
+  public var curve25519: Curve25519.Signing.PrivateKey {
     // Validated in every initialiser.
     try! Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation)
   }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CarbonDomain
 import CarbonHostProtocol
 import Foundation
+import GRPCCore
 
 extension CarbonHub {
   struct Call: AsyncParsableCommand {
@@ -24,6 +25,11 @@ extension CarbonHub {
       "Set a top-level string field of the request to a file's contents, NAME=PATH (repeatable), e.g. ledger_csv=ledger.csv.",
       valueName: "NAME=PATH"))
     var fileFields: [String] = []
+
+    @Option(name: .customLong("receipt-dir"), help: ArgumentHelp(
+      "Save the call's signed receipt in DIR (receipt.bin) with the exact request and response(s) it covers (request.json, response.json or response-N.json), for `carbonhub receipt verify`.",
+      valueName: "DIR"))
+    var receiptDirectory: String?
 
     @OptionGroup var client: ClientOptions
 
@@ -48,19 +54,54 @@ extension CarbonHub {
         $0.method = method
         $0.requestJson = requestJSON
       }
-      try await client.withHost { host in
+      let (responses, trailers) = try await client.withHost { host in
         var get = Carbon_Host_V1_GetModuleRequest()
         get.name = module
         let info = try await host.getModule(get)
         let streaming = info.methods.contains { ($0.path.hasSuffix("/" + method) || $0.path == method) && ($0.kind == .serverStreaming || $0.kind == .bidiStreaming) }
         if streaming {
-          try await host.invokeStream(request) { response in
-            for try await message in response.messages { printOut(message.responseJson) }
+          return try await host.invokeStream(request) { response in
+            var responses: [String] = []
+            var trailers: Metadata = [:]
+            for try await part in response.bodyParts {
+              switch part {
+              case .message(let message):
+                printOut(message.responseJson)
+                responses.append(message.responseJson)
+              case .trailingMetadata(let metadata):
+                trailers = metadata
+              }
+            }
+            return (responses, trailers)
           }
         } else {
-          printOut(try await host.invoke(request).responseJson)
+          return try await host.invoke(request) { response in
+            let message = try response.message
+            printOut(message.responseJson)
+            return ([message.responseJson], response.trailingMetadata)
+          }
         }
       }
+      if let receiptDirectory { try Self.saveReceipt(trailers, request: requestJSON, responses: responses, in: receiptDirectory) }
+    }
+
+    /// Writes the receipt and the exact messages it covers; says where on standard error.
+    static func saveReceipt(_ trailers: Metadata, request: String, responses: [String], in directory: String) throws {
+      guard let receipt = trailers[binaryValues: "carbonhub-receipt-bin"].first(where: { _ in true }) else {
+        printError("no receipt: this host signs none (`[receipts] enabled = false`)")
+        throw ExitCode(1)
+      }
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      try Data(receipt).write(to: URL(fileURLWithPath: directory + "/receipt.bin"))
+      try Data(request.utf8).write(to: URL(fileURLWithPath: directory + "/request.json"))
+      if responses.count == 1 {
+        try Data(responses[0].utf8).write(to: URL(fileURLWithPath: directory + "/response.json"))
+      } else {
+        for (index, response) in responses.enumerated() {
+          try Data(response.utf8).write(to: URL(fileURLWithPath: directory + "/response-\(index + 1).json"))
+        }
+      }
+      printError("receipt saved in \(directory) (check it with `carbonhub receipt verify --receipt \(directory)/receipt.bin --request \(directory)/request.json --response ... --key KEY`)")
     }
 
     /// Adds `NAME=PATH` file contents as string fields of the JSON request object.

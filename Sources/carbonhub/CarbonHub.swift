@@ -10,7 +10,7 @@ struct CarbonHub: AsyncParsableCommand {
     abstract: "Serve carbon-accounting calculation modules over TLS gRPC, and call them.",
     subcommands: [
       Serve.self, Modules.self, Call.self, WhoAmI.self, Admin.self, Certs.self, Verify.self, PluginCommand.self,
-      Load.self, SDK.self, Worker.self,
+      Load.self, Receipt.self, SDK.self, Worker.self,
     ])
 
   /// Runs the command. SIGPIPE is ignored so that a reader that goes away (`carbonhub modules |

@@ -234,11 +234,9 @@ private func write(_ path: String, _ data: Data) throws {
 
 /// Creates a file that must not exist yet, with its final mode from the start.
 private func writeNew(_ path: String, _ text: String, mode: mode_t) throws {
-  let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-  guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
-  defer { close(fd) }
-  let bytes = Array(text.utf8)
-  guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-    throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
+  do {
+    try NewFile.create(path, text, mode: mode)
+  } catch {
+    throw ValidationError(error.description)
   }
 }

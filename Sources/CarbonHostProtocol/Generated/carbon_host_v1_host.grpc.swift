@@ -88,13 +88,27 @@ public enum Carbon_Host_V1_Host: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "GetReceiptKey" metadata.
+        public enum GetReceiptKey: Sendable {
+            /// Request type for "GetReceiptKey".
+            public typealias Input = Carbon_Host_V1_GetReceiptKeyRequest
+            /// Response type for "GetReceiptKey".
+            public typealias Output = Carbon_Host_V1_ReceiptKey
+            /// Descriptor for "GetReceiptKey".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.Host"),
+                method: "GetReceiptKey",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "carbon.host.v1.Host" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             WhoAmI.descriptor,
             ListModules.descriptor,
             GetModule.descriptor,
             Invoke.descriptor,
-            InvokeStream.descriptor
+            InvokeStream.descriptor,
+            GetReceiptKey.descriptor
         ]
     }
 }
@@ -216,6 +230,25 @@ extension Carbon_Host_V1_Host {
             request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_InvokeRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_InvokeResponse>
+
+        /// Handle the "GetReceiptKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The public key this host signs receipts with: every successful module call carries a
+        /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_GetReceiptKeyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ReceiptKey` messages.
+        func getReceiptKey(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ReceiptKey>
     }
 
     /// Service protocol for the "carbon.host.v1.Host" service.
@@ -321,6 +354,25 @@ extension Carbon_Host_V1_Host {
             request: GRPCCore.ServerRequest<Carbon_Host_V1_InvokeRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_InvokeResponse>
+
+        /// Handle the "GetReceiptKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The public key this host signs receipts with: every successful module call carries a
+        /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_GetReceiptKeyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ReceiptKey` message.
+        func getReceiptKey(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ReceiptKey>
     }
 
     /// Simple service protocol for the "carbon.host.v1.Host" service.
@@ -425,6 +477,25 @@ extension Carbon_Host_V1_Host {
             response: GRPCCore.RPCWriter<Carbon_Host_V1_InvokeResponse>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "GetReceiptKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The public key this host signs receipts with: every successful module call carries a
+        /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_GetReceiptKeyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ReceiptKey` to respond with.
+        func getReceiptKey(
+            request: Carbon_Host_V1_GetReceiptKeyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ReceiptKey
     }
 }
 
@@ -482,6 +553,17 @@ extension Carbon_Host_V1_Host.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_InvokeResponse>(),
             handler: { request, context in
                 try await self.invokeStream(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_Host.Method.GetReceiptKey.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_GetReceiptKeyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ReceiptKey>(),
+            handler: { request, context in
+                try await self.getReceiptKey(
                     request: request,
                     context: context
                 )
@@ -546,6 +628,17 @@ extension Carbon_Host_V1_Host.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func getReceiptKey(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ReceiptKey> {
+        let response = try await self.getReceiptKey(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -618,6 +711,19 @@ extension Carbon_Host_V1_Host.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func getReceiptKey(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ReceiptKey> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ReceiptKey>(
+            message: try await self.getReceiptKey(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -750,6 +856,30 @@ extension Carbon_Host_V1_Host {
             deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_InvokeResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Carbon_Host_V1_InvokeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetReceiptKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The public key this host signs receipts with: every successful module call carries a
+        /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_GetReceiptKeyRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_GetReceiptKeyRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ReceiptKey` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getReceiptKey<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_GetReceiptKeyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ReceiptKey>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ReceiptKey>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -942,6 +1072,41 @@ extension Carbon_Host_V1_Host {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetReceiptKey" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The public key this host signs receipts with: every successful module call carries a
+        /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_GetReceiptKeyRequest` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_GetReceiptKeyRequest` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ReceiptKey` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getReceiptKey<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_GetReceiptKeyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ReceiptKey>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ReceiptKey>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_Host.Method.GetReceiptKey.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1088,6 +1253,36 @@ extension Carbon_Host_V1_Host.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_InvokeRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_InvokeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetReceiptKey" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The public key this host signs receipts with: every successful module call carries a
+    /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_GetReceiptKeyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getReceiptKey<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_GetReceiptKeyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ReceiptKey>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getReceiptKey(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_GetReceiptKeyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ReceiptKey>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1256,6 +1451,40 @@ extension Carbon_Host_V1_Host.ClientProtocol {
             metadata: metadata
         )
         return try await self.invokeStream(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetReceiptKey" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The public key this host signs receipts with: every successful module call carries a
+    /// > signed receipt in its `carbonhub-receipt-bin` trailer (receipt.proto).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getReceiptKey<Result>(
+        _ message: Carbon_Host_V1_GetReceiptKeyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ReceiptKey>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_GetReceiptKeyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getReceiptKey(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -11,6 +11,11 @@
 /// The host's own service: what modules are loaded, and a JSON door to every method for
 /// callers that have no generated stubs.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -369,6 +374,46 @@ public nonisolated struct Carbon_Host_V1_InvokeResponse: Sendable {
   /// The response message in proto3 JSON. A server-streaming method returns one
   /// InvokeResponse per streamed message on InvokeStream.
   public var responseJson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Carbon_Host_V1_GetReceiptKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The key this host signs receipts with (see receipt.proto).
+public nonisolated struct Carbon_Host_V1_ReceiptKey: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False when the deployment turned receipts off (`[receipts] enabled = false`); the other
+  /// fields are then empty.
+  public var enabled: Bool = false
+
+  /// "Ed25519".
+  public var algorithm: String = String()
+
+  /// The 32-byte raw public key.
+  public var publicKey: Data = Data()
+
+  /// The same key as base64 text, as `carbonhub receipt verify --key` reads it.
+  public var publicKeyBase64: String = String()
+
+  /// The key id receipts carry: first 8 bytes of SHA-256 of the raw key, lowercase hex.
+  public var keyID: String = String()
+
+  /// This host's instance name, as receipts state it.
+  public var hostInstance: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -840,6 +885,80 @@ nonisolated extension Carbon_Host_V1_InvokeResponse: SwiftProtobuf.Message, Swif
 
   public static func ==(lhs: Carbon_Host_V1_InvokeResponse, rhs: Carbon_Host_V1_InvokeResponse) -> Bool {
     if lhs.responseJson != rhs.responseJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_GetReceiptKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetReceiptKeyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_GetReceiptKeyRequest, rhs: Carbon_Host_V1_GetReceiptKeyRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Carbon_Host_V1_ReceiptKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReceiptKey"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{1}algorithm\0\u{3}public_key\0\u{3}public_key_base64\0\u{3}key_id\0\u{3}host_instance\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.algorithm) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.publicKey) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.publicKeyBase64) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.hostInstance) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.enabled != false {
+      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 1)
+    }
+    if !self.algorithm.isEmpty {
+      try visitor.visitSingularStringField(value: self.algorithm, fieldNumber: 2)
+    }
+    if !self.publicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.publicKey, fieldNumber: 3)
+    }
+    if !self.publicKeyBase64.isEmpty {
+      try visitor.visitSingularStringField(value: self.publicKeyBase64, fieldNumber: 4)
+    }
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 5)
+    }
+    if !self.hostInstance.isEmpty {
+      try visitor.visitSingularStringField(value: self.hostInstance, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Carbon_Host_V1_ReceiptKey, rhs: Carbon_Host_V1_ReceiptKey) -> Bool {
+    if lhs.enabled != rhs.enabled {return false}
+    if lhs.algorithm != rhs.algorithm {return false}
+    if lhs.publicKey != rhs.publicKey {return false}
+    if lhs.publicKeyBase64 != rhs.publicKeyBase64 {return false}
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.hostInstance != rhs.hostInstance {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

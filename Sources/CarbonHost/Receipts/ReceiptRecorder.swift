@@ -1,0 +1,109 @@
+import CarbonHostProtocol
+import CarbonPluginLoader
+import Crypto
+import Foundation
+import GRPCCore
+import Synchronization
+
+/// What one module call's receipt will state, gathered as its messages pass: the hash of each
+/// request and response message, and the methodologies and data sets the responses' traces
+/// name. A stream's requests and responses pass on different tasks, hence the lock.
+final class ReceiptRecorder: Sendable {
+  /// The trailer that carries a receipt (binary metadata: base64 on the wire, bytes in clients).
+  static let trailerKey = "carbonhub-receipt-bin"
+
+  private let signer: ReceiptSigner
+  private let call: ModuleCalls.Admitted
+  private let encoding: WireEncoding
+  private let state = Mutex(State())
+
+  private struct State {
+    var requests: [Data] = []
+    var responses: [Data] = []
+    var methodologies: [Carbon_Host_V1_ReceiptMethodology] = []
+    var dataSets: [Carbon_Host_V1_ReceiptDataSet] = []
+  }
+
+  init(signer: ReceiptSigner, call: ModuleCalls.Admitted, encoding: WireEncoding) {
+    self.signer = signer
+    self.call = call
+    self.encoding = encoding
+  }
+
+  /// Records a request message exactly as the client sent it.
+  func request(_ bytes: [UInt8]) {
+    let digest = Data(SHA256.hash(data: bytes))
+    state.withLock { $0.requests.append(digest) }
+  }
+
+  /// Records a response message exactly as it is sent, and what its traces name.
+  func response(_ bytes: [UInt8]) {
+    let digest = Data(SHA256.hash(data: bytes))
+    let traces = call.module.metadata?.traces.traces(in: bytes, method: call.method.path, encoding: encoding) ?? []
+    state.withLock { state in
+      state.responses.append(digest)
+      for trace in traces {
+        if !trace.method.isEmpty || !trace.methodVersion.isEmpty {
+          let methodology = Carbon_Host_V1_ReceiptMethodology.with {
+            $0.name = trace.method
+            $0.version = trace.methodVersion
+          }
+          if !state.methodologies.contains(methodology) { state.methodologies.append(methodology) }
+        }
+        for dataSet in trace.dataSets
+        where !state.dataSets.contains(where: { $0.name == dataSet.name && $0.version == dataSet.version }) {
+          state.dataSets.append(
+            .with {
+              $0.name = dataSet.name
+              $0.version = dataSet.version
+              $0.source = dataSet.source
+            })
+        }
+      }
+    }
+  }
+
+  /// The signed receipt of the messages recorded so far.
+  var receipt: Carbon_Host_V1_Receipt {
+    let recorded = state.withLock { $0 }
+    var content = Carbon_Host_V1_ReceiptContent()
+    content.format = 1
+    content.module = call.module.name
+    content.moduleVersion = call.module.metadata?.version ?? ""
+    content.pluginSha256 = call.module.metadata?.sha256 ?? ""
+    content.method = call.method.path
+    content.methodologies = recorded.methodologies
+    content.dataSets = recorded.dataSets
+    content.encoding = encoding == .json ? "json" : "protobuf"
+    content.requestSha256 = recorded.requests
+    content.responseSha256 = recorded.responses
+    content.issuedAtUnixMs = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    content.hostInstance = signer.instanceName
+    content.requestID = call.requestID
+    content.caller = call.identity.principal?.description ?? "anonymous"
+    return signer.sign(content)
+  }
+
+  /// Trailing metadata holding the signed receipt.
+  var trailer: Metadata {
+    var metadata: Metadata = [:]
+    metadata.addBinary(Array((try? receipt.serializedData()) ?? Data()), forKey: Self.trailerKey)
+    return metadata
+  }
+}
+
+extension ModuleCalls {
+  /// A recorder for `call`'s receipt, nil when receipts are off.
+  func receipt(for call: Admitted, _ encoding: WireEncoding) -> ReceiptRecorder? {
+    receipts.map { ReceiptRecorder(signer: $0, call: call, encoding: encoding) }
+  }
+
+  /// The receipt trailer of a unary call that answered `response` to `request`; empty when
+  /// receipts are off.
+  func receiptTrailer(for call: Admitted, request: [UInt8], response: [UInt8], _ encoding: WireEncoding) -> Metadata {
+    guard let recorder = receipt(for: call, encoding) else { return [:] }
+    recorder.request(request)
+    recorder.response(response)
+    return recorder.trailer
+  }
+}
