@@ -163,6 +163,27 @@ struct DeploymentConfigTests {
     }
   }
 
+  /// `[receipts]`: on by default with the key in the state directory; off, or a key file.
+  @Test func parsesTheReceiptsTable() throws {
+    #expect(try DeploymentConfig.parse(toml: "", defaults: defaults).receipts == .init(enabled: true, keyFile: nil))
+    #expect(try DeploymentConfig.parse(toml: "[receipts]\nenabled = false", defaults: defaults).receipts.enabled == false)
+    let keyed = try DeploymentConfig.parse(toml: "[receipts]\nkey_file = \"/etc/carbonhub/receipt.key\"", defaults: defaults)
+    #expect(keyed.receipts == .init(enabled: true, keyFile: "/etc/carbonhub/receipt.key"))
+    for (text, key, message) in [
+      ("[receipts]\nenabled = false\nkey_file = \"k\"", "receipts.key_file", "receipts are off"),
+      ("[receipts]\nkey_file = \"\"", "receipts.key_file", "must not be empty"),
+      ("[receipts]\nenabled = \"yes\"", "receipts.enabled", "must be true or false"),
+      ("[receipts]\nkey = \"k\"", "receipts.key", "allowed: enabled, key_file"),
+    ] {
+      do {
+        _ = try DeploymentConfig.parse(toml: text, defaults: defaults)
+        Issue.record("\(text): accepted")
+      } catch {
+        #expect(error.key == key && error.message.contains(message), "\(text): \(error)")
+      }
+    }
+  }
+
   /// An unknown key lists the keys its table allows, read from the table's `CodingKeys`.
   @Test func anUnknownKeyListsTheKeysItsTableAllows() throws {
     func refusal(_ toml: String) -> DeploymentConfig.Error? {
@@ -213,7 +234,7 @@ struct DeploymentConfigTests {
       keys(DeploymentFile.CodingKeys.self) + keys(DeploymentFile.TLS.CodingKeys.self) + keys(DeploymentFile.Access.CodingKeys.self)
       + keys(DeploymentFile.Trust.CodingKeys.self) + keys(DeploymentFile.Module.CodingKeys.self)
       + keys(DeploymentFile.Rule.CodingKeys.self) + keys(DeploymentFile.Limits.CodingKeys.self)
-      + keys(DeploymentFile.Workers.CodingKeys.self)
+      + keys(DeploymentFile.Workers.CodingKeys.self) + keys(DeploymentFile.Receipts.CodingKeys.self)
     for key in all {
       // As `key`, or as a table: `[modules.<name>]`, `[modules.<name>.config]`, `[trust.publishers]`.
       let described = ["`\(key)`", "[\(key)]", "[\(key).", ".\(key)]"].contains { docs.contains($0) }

@@ -50,6 +50,75 @@ struct InteropTests {
     #expect(run.output.contains("error INVALID_ARGUMENT masses: must contain at least one gas mass"), "\(run.output)")
   }
 
+  /// Issue 23: "receipts verified in Swift and Python, and a tampered request, response or
+  /// receipt refused" — here with grpcio and the `cryptography` package only, from receipt.proto,
+  /// as an auditor's own tool would.
+  @Test func pythonVerifiesAReceiptWithCryptography() async throws {
+    let host = try await RunningHost.start(modules: [("esca", try TestEnvironment.plugin("libESCA.so"))])
+    defer { Task { try? await host.stop() } }
+    let work = try await Self.pythonStubs(
+      "python-receipt", for: ["carbon/esca/v1/esca.proto", "carbon/host/v1/host.proto", "carbon/host/v1/receipt.proto"])
+    let example = TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/AssessDossier.json"
+    let script = """
+      import sys, hashlib
+      sys.path.insert(0, "\(work)")
+      import grpc
+      from google.protobuf import json_format
+      from cryptography.exceptions import InvalidSignature
+      from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+      from carbon.esca.v1 import esca_pb2
+      from carbon.host.v1 import host_pb2, host_pb2_grpc, receipt_pb2
+
+      credentials = grpc.ssl_channel_credentials(root_certificates=open("\(host.caFile)", "rb").read())
+      with grpc.secure_channel("localhost:\(host.port)", credentials) as channel:
+          key = host_pb2_grpc.HostStub(channel).GetReceiptKey(host_pb2.GetReceiptKeyRequest(), timeout=120)
+          request = json_format.Parse(open("\(example)").read(), esca_pb2.FarmDossier()).SerializeToString()
+          # Bytes in, bytes out: the receipt hashes the messages exactly as they travelled.
+          assess = channel.unary_unary("/carbon.esca.v1.Esca/AssessDossier")
+          response, call = assess.with_call(request, timeout=120)
+          trailers = dict(call.trailing_metadata())
+
+      public_key = Ed25519PublicKey.from_public_bytes(key.public_key)
+      receipt = receipt_pb2.Receipt.FromString(trailers["carbonhub-receipt-bin"])
+      print("key id", receipt.key_id == hashlib.sha256(key.public_key).hexdigest()[:16])
+
+      def verify(receipt, request, response):
+          try:
+              public_key.verify(receipt.signature, receipt.content)
+          except InvalidSignature:
+              return "bad signature"
+          content = receipt_pb2.ReceiptContent.FromString(receipt.content)
+          if list(content.request_sha256) != [hashlib.sha256(request).digest()]:
+              return "request differs"
+          if list(content.response_sha256) != [hashlib.sha256(response).digest()]:
+              return "response differs"
+          return "verified"
+
+      print("genuine", verify(receipt, request, response))
+      print("request changed", verify(receipt, request[:-1] + bytes([request[-1] ^ 1]), response))
+      print("response changed", verify(receipt, request, response + b"\\x00"))
+      edited = receipt_pb2.Receipt()
+      edited.CopyFrom(receipt)
+      content = receipt_pb2.ReceiptContent.FromString(receipt.content)
+      content.module_version = "9.9.9"
+      edited.content = content.SerializeToString()
+      print("receipt changed", verify(edited, request, response))
+      content = receipt_pb2.ReceiptContent.FromString(receipt.content)
+      print("states", content.module, content.method, content.encoding, [d.name for d in content.data_sets][:2])
+      """
+    let run = try await runProcess("/usr/bin/env", ["python3", "-c", script], timeout: 300)
+    #expect(run.status == 0, "\(run.output)")
+    let lines = Set(run.output.split(separator: "\n").map(String.init))
+    #expect(lines.contains("key id True"), "\(run.output)")
+    #expect(lines.contains("genuine verified"), "\(run.output)")
+    #expect(lines.contains("request changed request differs"), "\(run.output)")
+    #expect(lines.contains("response changed response differs"), "\(run.output)")
+    #expect(lines.contains("receipt changed bad signature"), "\(run.output)")
+    #expect(
+      lines.contains("states esca /carbon.esca.v1.Esca/AssessDossier protobuf ['2bs-esca-guidelines', 'ipcc-2019-soc-ref']"),
+      "\(run.output)")
+  }
+
   /// Issue 20 point 2 and 4: grpcio's own `rpc_status` reads the rich error model, and every
   /// error carries the request id and instance, whoever refused the call.
   @Test func pythonGrpcStatusReadsTheStandardErrorDetailsOfEveryError() async throws {
