@@ -162,6 +162,8 @@ let package = Package(
         // the dlopen'd libESCA.so / libSOBAC.so like the host's.
         "ESCAModule",
         "SOBACModule",
+        "CarbonHostProtocol",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,8 +1,10 @@
 import CarbonDomain
 import CarbonHost
+import CarbonHostProtocol
 import CarbonPluginKit
 import CarbonPluginLoader
 import ExampleUnitsModule
+import Crypto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -12,7 +14,7 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|worker|grpc|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
+//   .build/release/carbonhub-bench [dispatch|worker|grpc|receipts|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
 //     [--repo DIR] [--paths abi,grpc] [--csv-mb MB]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -198,7 +200,14 @@ func benchGRPC(seconds: Double) async throws {
   // `--inline-fast-calls 0` sends every plugin call to the plugin threads, for comparison.
   config.limits.inlineFastCalls = option("--inline-fast-calls", 1) != 0
   report("host: [limits] inline_fast_calls = \(config.limits.inlineFastCalls)")
+  // Two hosts of the same build, signed receipts on (the default) and off, beside the echo.
+  // `--batch-window-us N` sets the receipts' batch window of the host that signs them.
+  config.receipts.batchWindow = .microseconds(Int64(option("--batch-window-us", 0)))
+  report("host with receipts: [receipts] batch_window_us = \(Int(option("--batch-window-us", 0)))")
   let host = try HostServer(config: config, logger: logger)
+  var unsignedConfig = config
+  unsignedConfig.receipts.enabled = false
+  let unsignedHost = try HostServer(config: unsignedConfig, logger: logger)
   let certificates = DevelopmentCertificates(directory: state + "/tls")
 
   let echoTransport = HTTP2ServerTransport.Posix(
@@ -208,10 +217,13 @@ func benchGRPC(seconds: Double) async throws {
 
   try await withThrowingTaskGroup(of: Void.self) { group in
     let (addresses, continuation) = AsyncStream<String>.makeStream()
+    let (unsignedAddresses, unsignedContinuation) = AsyncStream<String>.makeStream()
     group.addTask { try await host.run { continuation.yield($0) } }
+    group.addTask { try await unsignedHost.run { unsignedContinuation.yield($0) } }
     group.addTask { try await echo.serve() }
     var iterator = addresses.makeAsyncIterator()
-    guard let hostAddress = await iterator.next() else { return }
+    var unsignedIterator = unsignedAddresses.makeAsyncIterator()
+    guard let hostAddress = await iterator.next(), let unsignedAddress = await unsignedIterator.next() else { return }
     guard let echoAddress = try await echoTransport.listeningAddress.ipv4 else { return }
     let echoTarget = "127.0.0.1:\(echoAddress.port)"
 
@@ -220,29 +232,75 @@ func benchGRPC(seconds: Double) async throws {
     convert.targetUnit = .kg
     let request: [UInt8] = try convert.serializedBytes()
     let unitsMethod = MethodDescriptor(fullyQualifiedService: "carbon.examples.v1.Units", method: "Convert")
-    // Echo and host alternate, `rounds` times each: a slow spell of the machine then hits
-    // both sides of a round, and the ratio reported is the median of the rounds' ratios.
+    // Echo and the two hosts alternate, `rounds` times each: a slow spell of the machine then
+    // hits every side of a round, and the ratios reported are the medians of the rounds' ratios.
     let rounds = max(1, Int(option("--rounds", 3)))
-    report("\(rounds) alternating rounds of \(seconds) s per side; calls/s and latencies of the median round, ratio = median of the rounds' ratios (min–max)")
-    report("| concurrent calls | echo calls/s | host → plugin calls/s | ratio (min–max) | echo p50 / p99 | host p50 / p99 | errors |")
-    report("|---|---|---|---|---|---|---|")
+    report("\(rounds) alternating rounds of \(seconds) s per side; calls/s and latencies of the median round, ratios = medians of the rounds' ratios (min–max)")
+    report("| concurrent calls | echo calls/s | host, receipts off | host, receipts on (default) | ratio off/echo | ratio on/echo (min–max) | on/off | host p50 / p99 (on) | errors |")
+    report("|---|---|---|---|---|---|---|---|---|")
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     for concurrency in [1, 16, 64] {
-      var pairs: [(echo: LoadResult, host: LoadResult)] = []
+      var rows: [(echo: LoadResult, off: LoadResult, on: LoadResult)] = []
       for _ in 0..<rounds {
         let e = try await load(address: echoTarget, caFile: certificates.caCertificatePath, method: EchoService.method, request: request, concurrency: concurrency, seconds: seconds)
-        let h = try await load(address: hostAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
-        pairs.append((e, h))
+        let off = try await load(address: unsignedAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
+        let on = try await load(address: hostAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
+        rows.append((e, off, on))
       }
-      pairs.sort { $0.host.callsPerSecond / $0.echo.callsPerSecond < $1.host.callsPerSecond / $1.echo.callsPerSecond }
-      let ratios = pairs.map { $0.host.callsPerSecond / $0.echo.callsPerSecond }
-      let (e, h) = pairs[pairs.count / 2]
-      let errors = pairs.reduce(0) { $0 + $1.echo.errors + $1.host.errors }
-      report(String(format: "| %d | %.0f | %.0f | %.2f (%.2f–%.2f) | %.2f / %.2f ms | %.2f / %.2f ms | %d |", concurrency, e.callsPerSecond, h.callsPerSecond, ratios[ratios.count / 2], ratios.first!, ratios.last!, e.p50, e.p99, h.p50, h.p99, errors))
+      let onRatios = rows.map { $0.on.callsPerSecond / $0.echo.callsPerSecond }.sorted()
+      let offRatio = median(rows.map { $0.off.callsPerSecond / $0.echo.callsPerSecond })
+      let onOff = median(rows.map { $0.on.callsPerSecond / $0.off.callsPerSecond })
+      let row = rows.sorted { $0.on.callsPerSecond / $0.echo.callsPerSecond < $1.on.callsPerSecond / $1.echo.callsPerSecond }[rows.count / 2]
+      let errors = rows.reduce(0) { $0 + $1.echo.errors + $1.off.errors + $1.on.errors }
+      report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, errors))
     }
     host.shutdown()
+    unsignedHost.shutdown()
     echo.beginGracefulShutdown()
     try await group.waitForAll()
   }
+}
+
+/// What a receipt costs per call in the host's own process: the two SHA-256 hashes and the
+/// Ed25519 signature (with encoding the statement), on the Convert call's request and response.
+func benchReceipts() throws {
+  report("## Signing a receipt (in process)")
+  let signer = ReceiptSigner(key: PublisherSigningKey(), instanceName: "bench")
+  var convert = Carbon_Examples_V1_ConvertRequest()
+  convert.quantity = Quantity(2, .t)
+  convert.targetUnit = .kg
+  let request: [UInt8] = try convert.serializedBytes()
+  let units = try PluginLibrary(path: binDirectory + "/libExampleUnits.so")
+  let response = try units.makeInstance(configJSON: "{}", dataDirectory: NSTemporaryDirectory())
+    .call("/carbon.examples.v1.Units/Convert", request: request)
+  let cost = measure(batches: 200, perBatch: 100) {
+    var content = Carbon_Host_V1_ReceiptContent()
+    content.format = 1
+    content.module = "units"
+    content.moduleVersion = "1.0.0"
+    content.pluginSha256 = units.sha256
+    content.method = "/carbon.examples.v1.Units/Convert"
+    content.encoding = "protobuf"
+    content.requestSha256 = [Data(SHA256.hash(data: request))]
+    content.responseSha256 = [Data(SHA256.hash(data: response))]
+    content.issuedAtUnixMs = Int64(Date().timeIntervalSince1970 * 1000)
+    content.hostInstance = "bench"
+    content.requestID = "0123456789abcdef"
+    content.caller = "anonymous"
+    _ = signer.sign(content)
+  }
+  let key = PublisherSigningKey().curve25519
+  let root = Data(SHA256.hash(data: request))
+  let signature = measure(batches: 200, perBatch: 100) { _ = try! key.signature(for: root) }
+  let hashes = measure(batches: 200, perBatch: 100) {
+    _ = SHA256.hash(data: request)
+    _ = SHA256.hash(data: response)
+  }
+  report("| measure | median | p99 (of 100-call batch means) |")
+  report("|---|---|---|")
+  report("| receipt of one unary call: 2 × SHA-256 + statement encoded + Ed25519 signature | \(format(cost.median)) | \(format(cost.p99)) |")
+  report("| of which the Ed25519 signature of 32 bytes | \(format(signature.median)) | \(format(signature.p99)) |")
+  report("| of which the two SHA-256 of the messages | \(format(hashes.median)) | \(format(hashes.p99)) |")
 }
 
 // MARK: - 3. Cold start and memory of the carbonhub process
@@ -288,6 +346,7 @@ if mode == "dispatch" || mode == "all" { try benchDispatch() }
 if mode == "dispatch" || mode == "worker" || mode == "all" { try await benchWorker(calls: Int(option("--calls", 20_000))) }
 if mode == "worker" || mode == "all" { try await benchWorkerGRPCFloor(calls: Int(option("--calls", 20_000))) }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
+if mode == "grpc" || mode == "receipts" || mode == "all" { try benchReceipts() }
 if mode == "startup" || mode == "all" { try await benchStartup() }
 if mode == "batch" || mode == "all" { try benchBatch() }
 if mode == "batch-child" { try await batchChild() }

@@ -158,10 +158,11 @@ struct DeploymentFile: Decodable {
   struct Receipts: Decodable {
     var enabled: Bool?
     var keyFile: String?
+    var batchWindowMicroseconds: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
       case enabled
-      case keyFile = "key_file"
+      case keyFile = "key_file", batchWindowMicroseconds = "batch_window_us"
     }
   }
 

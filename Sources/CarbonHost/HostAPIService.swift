@@ -41,13 +41,14 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     let call = try admit(request.message, streaming: false, metadata: request.metadata, context: context)
     let requestJSON = Array(request.message.requestJson.utf8)
+    let receipt = calls.receipt(for: call, .json)
     switch await calls.unary(call, requestJSON, .json) {
     case .success(let bytes):
       var response = Carbon_Host_V1_InvokeResponse()
       response.responseJson = String(decoding: bytes, as: UTF8.self)
       return ServerResponse(
         message: response, metadata: call.responseMetadata,
-        trailingMetadata: calls.receiptTrailer(for: call, request: requestJSON, response: bytes, .json))
+        trailingMetadata: await receipt?.trailer(request: requestJSON, response: bytes) ?? [:])
     case .failure(let error):
       throw RPCError(error)
     }
@@ -75,14 +76,14 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       } else {
         try await calls.relay(call, requestJSON, .json, to: write)
       }
-      return receipt?.trailer ?? [:]
+      return await receipt?.trailer() ?? [:]
     }
   }
 
   func getReceiptKey(request: ServerRequest<Carbon_Host_V1_GetReceiptKeyRequest>, context: ServerContext) async throws
     -> ServerResponse<Carbon_Host_V1_ReceiptKey>
   {
-    ServerResponse(message: calls.receipts?.keyMessage ?? Carbon_Host_V1_ReceiptKey())
+    ServerResponse(message: calls.receipts?.signer.keyMessage ?? Carbon_Host_V1_ReceiptKey())
   }
 
   private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.ModuleSnapshot {

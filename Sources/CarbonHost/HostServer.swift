@@ -121,7 +121,7 @@ public final class HostServer: Sendable {
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
-      receipts: receipts, limits: limits)
+      receipts: receipts.map { ReceiptBatcher(signer: $0, window: config.receipts.batchWindow) }, limits: limits)
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [

@@ -17,7 +17,7 @@ struct ModuleCalls: Sendable {
   /// Where refused calls are recorded.
   var audit: AuditLog? = nil
   /// Signs each successful call's receipt; nil when `[receipts] enabled = false`.
-  var receipts: ReceiptSigner? = nil
+  var receipts: ReceiptBatcher? = nil
   /// Sizes, deadlines, stream buffers and the memory budget every call is held to.
   var limits = CallLimits(deployment: DeploymentConfig(pluginDirectory: "", stateDirectory: ""), budget: nil, metrics: nil)
 

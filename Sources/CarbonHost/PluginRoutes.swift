@@ -35,7 +35,7 @@ struct PluginRoutes: RegistrableRPCService {
             try await writer.write(message)
             receipt?.response(message)
           }
-          return receipt?.trailer ?? [:]
+          return await receipt?.trailer() ?? [:]
         }
       }
       let bytes: [UInt8]
@@ -54,15 +54,16 @@ struct PluginRoutes: RegistrableRPCService {
             try await writer.write(message)
             receipt?.response(message)
           }
-          return receipt?.trailer ?? [:]
+          return await receipt?.trailer() ?? [:]
         }
       }
+      let receipt = calls.receipt(for: call, .protobuf)
       switch await calls.unary(call, bytes, .protobuf) {
       case .success(let response):
         return StreamingServerResponse(
           single: ServerResponse(
             message: response, metadata: call.responseMetadata,
-            trailingMetadata: calls.receiptTrailer(for: call, request: bytes, response: response, .protobuf)))
+            trailingMetadata: await receipt?.trailer(request: bytes, response: response) ?? [:]))
       case .failure(let error):
         return StreamingServerResponse(error: RPCError(error))
       }

@@ -169,11 +169,13 @@ struct DeploymentConfigTests {
     #expect(try DeploymentConfig.parse(toml: "[receipts]\nenabled = false", defaults: defaults).receipts.enabled == false)
     let keyed = try DeploymentConfig.parse(toml: "[receipts]\nkey_file = \"/etc/carbonhub/receipt.key\"", defaults: defaults)
     #expect(keyed.receipts == .init(enabled: true, keyFile: "/etc/carbonhub/receipt.key"))
+    #expect(try DeploymentConfig.parse(toml: "[receipts]\nbatch_window_us = 250", defaults: defaults).receipts.batchWindow == .microseconds(250))
     for (text, key, message) in [
       ("[receipts]\nenabled = false\nkey_file = \"k\"", "receipts.key_file", "receipts are off"),
       ("[receipts]\nkey_file = \"\"", "receipts.key_file", "must not be empty"),
       ("[receipts]\nenabled = \"yes\"", "receipts.enabled", "must be true or false"),
-      ("[receipts]\nkey = \"k\"", "receipts.key", "allowed: enabled, key_file"),
+      ("[receipts]\nkey = \"k\"", "receipts.key", "allowed: batch_window_us, enabled, key_file"),
+      ("[receipts]\nbatch_window_us = -1", "receipts.batch_window_us", "between 0 and 100000"),
     ] {
       do {
         _ = try DeploymentConfig.parse(toml: text, defaults: defaults)

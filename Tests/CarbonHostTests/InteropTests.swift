@@ -54,7 +54,11 @@ struct InteropTests {
   /// receipt refused" — here with grpcio and the `cryptography` package only, from receipt.proto,
   /// as an auditor's own tool would.
   @Test func pythonVerifiesAReceiptWithCryptography() async throws {
-    let host = try await RunningHost.start(modules: [("esca", try TestEnvironment.plugin("libESCA.so"))])
+    // A batch window, so that calls made together share a signature and Python walks real
+    // inclusion paths (a lone call's path is empty).
+    let host = try await RunningHost.start(modules: [("esca", try TestEnvironment.plugin("libESCA.so"))]) {
+      $0.receipts.batchWindow = .milliseconds(50)
+    }
     defer { Task { try? await host.stop() } }
     let work = try await Self.pythonStubs(
       "python-receipt", for: ["carbon/esca/v1/esca.proto", "carbon/host/v1/host.proto", "carbon/host/v1/receipt.proto"])
@@ -77,14 +81,41 @@ struct InteropTests {
           assess = channel.unary_unary("/carbon.esca.v1.Esca/AssessDossier")
           response, call = assess.with_call(request, timeout=120)
           trailers = dict(call.trailing_metadata())
+          # Calls in flight together are signed as one batch: each receipt still stands alone.
+          futures = [assess.future(request, timeout=120) for _ in range(8)]
+          together = [(f.result(), dict(f.trailing_metadata())) for f in futures]
 
       public_key = Ed25519PublicKey.from_public_bytes(key.public_key)
       receipt = receipt_pb2.Receipt.FromString(trailers["carbonhub-receipt-bin"])
       print("key id", receipt.key_id == hashlib.sha256(key.public_key).hexdigest()[:16])
 
+      def node(left, right):
+          return hashlib.sha256(b"\\x01" + left + right).digest()
+
+      def root(receipt):
+          # RFC 9162 section 2.1.3.2: the batch's Merkle root from this receipt's leaf and path.
+          fn, sn = receipt.leaf_index, receipt.batch_size - 1
+          r = hashlib.sha256(b"\\x00" + receipt.content).digest()
+          for p in receipt.inclusion_path:
+              if sn == 0:
+                  return None
+              if fn & 1 or fn == sn:
+                  r = node(p, r)
+                  while not fn & 1 and fn != 0:
+                      fn >>= 1
+                      sn >>= 1
+              else:
+                  r = node(r, p)
+              fn >>= 1
+              sn >>= 1
+          return r if sn == 0 else None
+
       def verify(receipt, request, response):
+          batch_root = root(receipt)
+          if batch_root is None:
+              return "bad path"
           try:
-              public_key.verify(receipt.signature, receipt.content)
+              public_key.verify(receipt.signature, b"carbonhub.receipt.v1" + batch_root)
           except InvalidSignature:
               return "bad signature"
           content = receipt_pb2.ReceiptContent.FromString(receipt.content)
@@ -103,6 +134,9 @@ struct InteropTests {
       content.module_version = "9.9.9"
       edited.content = content.SerializeToString()
       print("receipt changed", verify(edited, request, response))
+      batched = [receipt_pb2.Receipt.FromString(t["carbonhub-receipt-bin"]) for _, t in together]
+      print("together", all(verify(r, request, body) == "verified" for r, (body, _) in zip(batched, together)))
+      print("batched", max(r.batch_size for r in batched) > 1 and any(len(r.inclusion_path) > 0 for r in batched))
       content = receipt_pb2.ReceiptContent.FromString(receipt.content)
       print("states", content.module, content.method, content.encoding, [d.name for d in content.data_sets][:2])
       """
@@ -114,6 +148,8 @@ struct InteropTests {
     #expect(lines.contains("request changed request differs"), "\(run.output)")
     #expect(lines.contains("response changed response differs"), "\(run.output)")
     #expect(lines.contains("receipt changed bad signature"), "\(run.output)")
+    #expect(lines.contains("together True"), "\(run.output)")
+    #expect(lines.contains("batched True"), "\(run.output)")
     #expect(
       lines.contains("states esca /carbon.esca.v1.Esca/AssessDossier protobuf ['2bs-esca-guidelines', 'ipcc-2019-soc-ref']"),
       "\(run.output)")

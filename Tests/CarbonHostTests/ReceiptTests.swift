@@ -311,6 +311,91 @@ struct ReceiptTests {
     }
   }
 
+  // MARK: Batches
+
+  /// The Merkle tree is RFC 9162's: every leaf's path leads to the root computed the textbook
+  /// way (MTH of section 2.1.1, written out here), and no path passes for another leaf's.
+  @Test func everyLeafsPathLeadsToTheRFC9162Root() throws {
+    func mth(_ leaves: ArraySlice<Data>) -> Data {
+      if leaves.count == 1 { return leaves.first! }
+      var k = 1
+      while k * 2 < leaves.count { k *= 2 }
+      return Self.sha256(Data([0x01]) + mth(leaves.prefix(k)) + mth(leaves.dropFirst(k)))
+    }
+    for size in 1...13 {
+      let contents = try (0..<size).map { index in
+        try Carbon_Host_V1_ReceiptContent.with {
+          $0.format = 1
+          $0.module = "module \(index)"
+        }.serializedData()
+      }
+      let leaves = contents.map { Self.sha256(Data([0x00]) + $0) }
+      #expect(leaves == contents.map(ReceiptTree.leafHash))
+      let signer = ReceiptSigner(key: PublisherSigningKey(), instanceName: "test")
+      let receipts = signer.signBatch(contents)
+      #expect(Set(receipts.map(\.signature)).count == 1, "one signature for the batch")
+      for (index, receipt) in receipts.enumerated() {
+        #expect(receipt.leafIndex == UInt64(index) && receipt.batchSize == UInt64(size))
+        let root = ReceiptTree.root(leaf: leaves[index], index: receipt.leafIndex, size: receipt.batchSize, path: receipt.inclusionPath)
+        #expect(root == mth(leaves[...]), "size \(size), leaf \(index)")
+        #expect(signer.publicKey.isValidSignature(receipt.signature, for: ReceiptTree.signaturePrefix + mth(leaves[...])))
+        _ = try ReceiptVerification.verify(receipt, publicKey: signer.publicKey, requests: [], responses: [])
+        if size > 1 {
+          // Another leaf's content, or another index, with this path: refused.
+          var moved = receipt
+          moved.leafIndex = UInt64((index + 1) % size)
+          #expect(throws: ReceiptVerification.Failure.self) { try ReceiptVerification.verify(moved, publicKey: signer.publicKey, requests: [], responses: []) }
+          var swapped = receipt
+          swapped.content = contents[(index + 1) % size]
+          #expect(throws: ReceiptVerification.Failure.self) { try ReceiptVerification.verify(swapped, publicKey: signer.publicKey, requests: [], responses: []) }
+        }
+      }
+    }
+  }
+
+  /// Calls answered close together share one signature; each receipt verifies on its own
+  /// against its own request and response only. A call long after the previous signature is
+  /// signed at once (a batch of one).
+  @Test func callsEndingTogetherShareASignatureAndEachReceiptStandsAlone() async throws {
+    let (host, library) = try await Self.startESCA { $0.receipts.batchWindow = .milliseconds(200) }
+    defer { Task { try? await host.stop() } }
+    let requests = try ["AssessDossier.json", "AssessDossier.minimal.json"].map {
+      try Self.request($0, method: Self.assess, library: library)
+    }
+    let (alone, together, key) = try await host.withClient { client in
+      _ = try await Self.call(client, Self.assess, requests[0])  // the connection and the module warmed up
+      try await Task.sleep(for: .milliseconds(300))
+      let started = ContinuousClock.now
+      let alone = try await Self.call(client, Self.assess, requests[0])
+      // Signed at once although the window is 200 ms: the previous signature was longer ago.
+      #expect(ContinuousClock.now - started < .milliseconds(150))
+      let together = try await withThrowingTaskGroup(of: (Int, [UInt8], Metadata).self) { group in
+        for index in 0..<8 {
+          group.addTask {
+            let answer = try await Self.call(client, Self.assess, requests[index % 2])
+            return (index, answer.response, answer.trailers)
+          }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+      }
+      return (alone, together, try await Self.receiptKey(client))
+    }
+    #expect(try Self.receipt(in: alone.trailers).batchSize == 1)
+    var batches: [Data: Int] = [:]
+    for (index, response, trailers) in together {
+      let receipt = try Self.receipt(in: trailers)
+      batches[receipt.signature, default: 0] += 1
+      let verified = try ReceiptVerification.verify(
+        receipt, publicKey: key, requests: [Data(requests[index % 2])], responses: [Data(response)])
+      #expect(verified.content.requestSha256 == [Self.sha256(requests[index % 2])])
+      // The other request's bytes do not pass for this call's.
+      #expect(throws: ReceiptVerification.Failure.self) {
+        try ReceiptVerification.verify(receipt, publicKey: key, requests: [Data(requests[(index + 1) % 2])], responses: [])
+      }
+    }
+    #expect(batches.values.contains { $0 > 1 }, "8 calls in flight together were signed one by one: \(batches.values.sorted())")
+  }
+
   // MARK: The deployment's key
 
   @Test func receiptsOffMeanNoTrailerAndNoKey() async throws {

@@ -12,7 +12,7 @@ final class ReceiptRecorder: Sendable {
   /// The trailer that carries a receipt (binary metadata: base64 on the wire, bytes in clients).
   static let trailerKey = "carbonhub-receipt-bin"
 
-  private let signer: ReceiptSigner
+  private let batcher: ReceiptBatcher
   private let call: ModuleCalls.Admitted
   private let encoding: WireEncoding
   private let state = Mutex(State())
@@ -24,8 +24,8 @@ final class ReceiptRecorder: Sendable {
     var dataSets: [Carbon_Host_V1_ReceiptDataSet] = []
   }
 
-  init(signer: ReceiptSigner, call: ModuleCalls.Admitted, encoding: WireEncoding) {
-    self.signer = signer
+  init(batcher: ReceiptBatcher, call: ModuleCalls.Admitted, encoding: WireEncoding) {
+    self.batcher = batcher
     self.call = call
     self.encoding = encoding
   }
@@ -39,10 +39,10 @@ final class ReceiptRecorder: Sendable {
   /// Records a response message exactly as it is sent, and what its traces name.
   func response(_ bytes: [UInt8]) {
     let digest = Data(SHA256.hash(data: bytes))
-    let traces = call.module.metadata?.traces.traces(in: bytes, method: call.method.path, encoding: encoding) ?? []
+    let statements = call.module.metadata?.traces.statements(in: bytes, method: call.method.path, encoding: encoding) ?? []
     state.withLock { state in
       state.responses.append(digest)
-      for trace in traces {
+      for trace in statements {
         if !trace.method.isEmpty || !trace.methodVersion.isEmpty {
           let methodology = Carbon_Host_V1_ReceiptMethodology.with {
             $0.name = trace.method
@@ -63,8 +63,8 @@ final class ReceiptRecorder: Sendable {
     }
   }
 
-  /// The signed receipt of the messages recorded so far.
-  var receipt: Carbon_Host_V1_Receipt {
+  /// The signed receipt of the messages recorded so far (asked once, when the call succeeded).
+  func receipt() async -> Carbon_Host_V1_Receipt {
     let recorded = state.withLock { $0 }
     var content = Carbon_Host_V1_ReceiptContent()
     content.format = 1
@@ -78,16 +78,17 @@ final class ReceiptRecorder: Sendable {
     content.requestSha256 = recorded.requests
     content.responseSha256 = recorded.responses
     content.issuedAtUnixMs = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    content.hostInstance = signer.instanceName
+    content.hostInstance = batcher.signer.instanceName
     content.requestID = call.requestID
     content.caller = call.identity.principal?.description ?? "anonymous"
-    return signer.sign(content)
+    // Serializing a message built here does not fail.
+    return await batcher.receipt(for: (try? content.serializedData()) ?? Data())
   }
 
   /// Trailing metadata holding the signed receipt.
-  var trailer: Metadata {
+  func trailer() async -> Metadata {
     var metadata: Metadata = [:]
-    metadata.addBinary(Array((try? receipt.serializedData()) ?? Data()), forKey: Self.trailerKey)
+    metadata.addBinary(Array((try? await receipt().serializedData()) ?? Data()), forKey: Self.trailerKey)
     return metadata
   }
 }
@@ -95,15 +96,15 @@ final class ReceiptRecorder: Sendable {
 extension ModuleCalls {
   /// A recorder for `call`'s receipt, nil when receipts are off.
   func receipt(for call: Admitted, _ encoding: WireEncoding) -> ReceiptRecorder? {
-    receipts.map { ReceiptRecorder(signer: $0, call: call, encoding: encoding) }
+    receipts.map { ReceiptRecorder(batcher: $0, call: call, encoding: encoding) }
   }
+}
 
-  /// The receipt trailer of a unary call that answered `response` to `request`; empty when
-  /// receipts are off.
-  func receiptTrailer(for call: Admitted, request: [UInt8], response: [UInt8], _ encoding: WireEncoding) -> Metadata {
-    guard let recorder = receipt(for: call, encoding) else { return [:] }
-    recorder.request(request)
-    recorder.response(response)
-    return recorder.trailer
+extension ReceiptRecorder {
+  /// The receipt trailer of a unary call that answered `response` to `request`.
+  func trailer(request: [UInt8], response: [UInt8]) async -> Metadata {
+    self.request(request)
+    self.response(response)
+    return await trailer()
   }
 }

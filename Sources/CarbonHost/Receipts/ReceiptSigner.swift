@@ -34,15 +34,28 @@ public struct ReceiptSigner: Sendable {
     SHA256.hash(data: publicKey.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
   }
 
-  /// `content` signed: its bytes, their signature and the key id.
-  func sign(_ content: Carbon_Host_V1_ReceiptContent) -> Carbon_Host_V1_Receipt {
-    var receipt = Carbon_Host_V1_Receipt()
-    // Serializing a message built by the host does not fail.
-    receipt.content = (try? content.serializedData()) ?? Data()
+  /// Receipts for `contents` (serialized `ReceiptContent`s, at least one), in order, under one
+  /// signature: each with its leaf index and audit path in the batch's Merkle tree.
+  public func signBatch(_ contents: [Data]) -> [Carbon_Host_V1_Receipt] {
+    let (root, paths) = ReceiptTree.build(contents.map(ReceiptTree.leafHash)[...])
     // Signing with a valid Ed25519 key does not fail (BoringSSL's ED25519_sign returns 1).
-    receipt.signature = (try? key.signature(for: receipt.content)) ?? Data()
-    receipt.keyID = keyID
-    return receipt
+    let signature = (try? key.signature(for: ReceiptTree.signaturePrefix + root)) ?? Data()
+    return zip(contents, paths).enumerated().map { index, leaf in
+      var receipt = Carbon_Host_V1_Receipt()
+      receipt.content = leaf.0
+      receipt.signature = signature
+      receipt.keyID = keyID
+      receipt.leafIndex = UInt64(index)
+      receipt.batchSize = UInt64(contents.count)
+      receipt.inclusionPath = leaf.1
+      return receipt
+    }
+  }
+
+  /// `content` signed alone (a batch of one).
+  public func sign(_ content: Carbon_Host_V1_ReceiptContent) -> Carbon_Host_V1_Receipt {
+    // Serializing a message built by the host does not fail.
+    signBatch([(try? content.serializedData()) ?? Data()])[0]
   }
 
   /// The deployment's signer: nil when `[receipts] enabled = false`. A key file that cannot be

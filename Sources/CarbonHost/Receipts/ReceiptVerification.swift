@@ -47,7 +47,14 @@ public enum ReceiptVerification {
     guard receipt.keyID == keyID else {
       throw Failure("the receipt was signed by key \(receipt.keyID), not by the key given (\(keyID))")
     }
-    guard publicKey.isValidSignature(receipt.signature, for: receipt.content) else {
+    guard receipt.batchSize >= 1,
+      let root = ReceiptTree.root(
+        leaf: ReceiptTree.leafHash(receipt.content), index: receipt.leafIndex, size: receipt.batchSize, path: receipt.inclusionPath)
+    else {
+      throw Failure(
+        "the inclusion path does not lead from leaf \(receipt.leafIndex) to the root of a batch of \(receipt.batchSize) (the receipt was changed)")
+    }
+    guard publicKey.isValidSignature(receipt.signature, for: ReceiptTree.signaturePrefix + root) else {
       throw Failure("bad signature: the receipt's content was changed after it was signed, or another key signed it")
     }
     guard let content = try? Carbon_Host_V1_ReceiptContent(serializedBytes: receipt.content) else {

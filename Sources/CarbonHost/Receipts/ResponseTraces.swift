@@ -77,12 +77,25 @@ struct ResponseTraces: Sendable {
     self.init(steps: steps, responseTypes: responseTypes)
   }
 
-  /// The traces in one response of the method at `path`, in the order they appear; empty when
-  /// its response type holds none or the bytes cannot be read (a receipt then names no data set;
-  /// it still proves the bytes).
-  func traces(in response: [UInt8], method path: String, encoding: WireEncoding) -> [Carbon_Domain_V1_CalculationTrace] {
+  /// What a trace states that a receipt repeats: the methodology and the data sets.
+  struct Statement: Sendable, Equatable {
+    struct DataSet: Sendable, Equatable {
+      var name = ""
+      var version = ""
+      var source = ""
+    }
+    var method = ""
+    var methodVersion = ""
+    var dataSets: [DataSet] = []
+  }
+
+  /// The statements of the traces in one response of the method at `path`, in the order they
+  /// appear; empty when its response type holds none or the bytes cannot be read (a receipt then
+  /// names no data set; it still proves the bytes). Read straight from the bytes (no message is
+  /// decoded): it runs on every call that signs a receipt.
+  func statements(in response: [UInt8], method path: String, encoding: WireEncoding) -> [Statement] {
     guard let type = responseTypes[path] else { return [] }
-    var found: [Carbon_Domain_V1_CalculationTrace] = []
+    var found: [Statement] = []
     switch encoding {
     case .protobuf:
       collect(protobuf: response[...], type: type, depth: 0, into: &found)
@@ -93,34 +106,77 @@ struct ResponseTraces: Sendable {
     return found
   }
 
-  private func collect(protobuf bytes: ArraySlice<UInt8>, type: String, depth: Int, into found: inout [Carbon_Domain_V1_CalculationTrace]) {
+  private func collect(protobuf bytes: ArraySlice<UInt8>, type: String, depth: Int, into found: inout [Statement]) {
     guard depth < 32, let fields = steps[type] else { return }
     var reader = WireFields(bytes)
     while let (number, body) = reader.next() {
       guard let body, let step = fields.first(where: { $0.number == number }) else { continue }
       if let inner = step.type {
         collect(protobuf: body, type: inner, depth: depth + 1, into: &found)
-      } else if let trace = try? Carbon_Domain_V1_CalculationTrace(serializedBytes: Array(body)) {
-        found.append(trace)
+      } else {
+        found.append(Self.statement(protobuf: body))
       }
     }
   }
 
-  private func collect(json value: JSONValue, type: String, depth: Int, into found: inout [Carbon_Domain_V1_CalculationTrace]) {
+  /// `carbon.domain.v1.CalculationTrace`: method = 1, method_version = 2, data_sets = 4
+  /// (`DataSetVersion`: name = 1, version = 2, source = 3); the other fields are skipped.
+  private static func statement(protobuf trace: ArraySlice<UInt8>) -> Statement {
+    func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+    var statement = Statement()
+    var fields = WireFields(trace)
+    while let (number, body) = fields.next() {
+      guard let body else { continue }
+      switch number {
+      case 1: statement.method = text(body)
+      case 2: statement.methodVersion = text(body)
+      case 4:
+        var dataSet = Statement.DataSet()
+        var inner = WireFields(body)
+        while let (number, value) = inner.next() {
+          guard let value else { continue }
+          switch number {
+          case 1: dataSet.name = text(value)
+          case 2: dataSet.version = text(value)
+          case 3: dataSet.source = text(value)
+          default: break
+          }
+        }
+        statement.dataSets.append(dataSet)
+      default: break
+      }
+    }
+    return statement
+  }
+
+  private func collect(json value: JSONValue, type: String, depth: Int, into found: inout [Statement]) {
     guard depth < 32, let fields = steps[type], let members = value.members else { return }
-    var options = JSONDecodingOptions()
-    options.ignoreUnknownFields = true
     for member in members {
       guard let step = fields.first(where: { $0.jsonName == member.key || $0.name == member.key }) else { continue }
       // A repeated field is an array of the same messages.
       for element in member.value.elements ?? [member.value] {
         if let inner = step.type {
           collect(json: element, type: inner, depth: depth + 1, into: &found)
-        } else if let trace = try? Carbon_Domain_V1_CalculationTrace(jsonUTF8Bytes: element.serialized, options: options) {
-          found.append(trace)
+        } else {
+          found.append(Self.statement(json: element))
         }
       }
     }
+  }
+
+  /// The same from the trace's proto3 JSON (either the JSON or the .proto names).
+  private static func statement(json trace: JSONValue) -> Statement {
+    func text(_ value: JSONValue?, _ names: String...) -> String {
+      for name in names { if case .string(let text)? = value?[name] { return text } }
+      return ""
+    }
+    var statement = Statement(
+      method: text(trace, "method"), methodVersion: text(trace, "methodVersion", "method_version"))
+    for dataSet in (trace["dataSets"] ?? trace["data_sets"])?.elements ?? [] {
+      statement.dataSets.append(
+        .init(name: text(dataSet, "name"), version: text(dataSet, "version"), source: text(dataSet, "source")))
+    }
+    return statement
   }
 }
 

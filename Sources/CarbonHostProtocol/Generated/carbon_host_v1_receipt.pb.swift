@@ -33,24 +33,43 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// What a host returns with a successful module call, in the `carbonhub-receipt-bin` trailer.
 ///
-/// To verify: check `signature` over the exact bytes of `content` with the host's Ed25519
-/// public key (RFC 8032), then parse `content` as a ReceiptContent and compare its hashes with
-/// the request and response messages you hold. The signature covers `content`'s bytes as they
-/// are, so no re-encoding (and no canonical form of protobuf) is needed to verify.
+/// The host signs the receipts of calls that end close together in one batch: one Ed25519
+/// signature over the root of a Merkle tree (RFC 9162 section 2.1) whose leaves are the batch's
+/// receipt contents; each receipt carries the path from its own leaf to that root, so it is
+/// verified on its own, offline, and reveals nothing of the other calls. To verify one:
+///   1. leaf = SHA-256(0x00 || content);
+///   2. root = the root computed from `leaf`, `leaf_index`, `batch_size` and `inclusion_path`
+///      (RFC 9162 section 2.1.3.2; with batch_size 1 the path is empty and root = leaf);
+///   3. check `signature` over the 20 ASCII bytes "carbonhub.receipt.v1" followed by the 32
+///      bytes of `root`, with the host's Ed25519 public key (RFC 8032);
+///   4. parse `content` as a ReceiptContent and compare its hashes with the request and
+///      response messages you hold.
+/// The signature covers `content`'s bytes as they are: no re-encoding (and no canonical form of
+/// protobuf) is needed to verify.
 public nonisolated struct Carbon_Host_V1_Receipt: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// A serialized ReceiptContent: exactly the bytes that were signed.
+  /// A serialized ReceiptContent: exactly the bytes of this receipt's leaf.
   public var content: Data = Data()
 
-  /// The Ed25519 signature of `content`: 64 bytes.
+  /// The Ed25519 signature of "carbonhub.receipt.v1" || root: 64 bytes.
   public var signature: Data = Data()
 
   /// Which key signed: the first 8 bytes of SHA-256 of the 32-byte raw public key, lowercase
   /// hex (16 characters). `Host.GetReceiptKey` answers the host's current key and its id.
   public var keyID: String = String()
+
+  /// This receipt's leaf in its batch: 0 ≤ leaf_index < batch_size.
+  public var leafIndex: UInt64 = 0
+
+  /// How many receipts the signature covers (1 when the call was signed alone).
+  public var batchSize: UInt64 = 0
+
+  /// The audit path from the leaf to the root (RFC 9162 section 2.1.3.1), leaf side first:
+  /// 32-byte hashes, empty when batch_size is 1.
+  public var inclusionPath: [Data] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -164,7 +183,7 @@ fileprivate nonisolated let _protobuf_package = "carbon.host.v1"
 
 nonisolated extension Carbon_Host_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Receipt"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{1}signature\0\u{3}key_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}content\0\u{1}signature\0\u{3}key_id\0\u{3}leaf_index\0\u{3}batch_size\0\u{3}inclusion_path\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -175,6 +194,9 @@ nonisolated extension Carbon_Host_V1_Receipt: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularBytesField(value: &self.content) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.leafIndex) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.batchSize) }()
+      case 6: try { try decoder.decodeRepeatedBytesField(value: &self.inclusionPath) }()
       default: break
       }
     }
@@ -190,6 +212,15 @@ nonisolated extension Carbon_Host_V1_Receipt: SwiftProtobuf.Message, SwiftProtob
     if !self.keyID.isEmpty {
       try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 3)
     }
+    if self.leafIndex != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leafIndex, fieldNumber: 4)
+    }
+    if self.batchSize != 0 {
+      try visitor.visitSingularUInt64Field(value: self.batchSize, fieldNumber: 5)
+    }
+    if !self.inclusionPath.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.inclusionPath, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -197,6 +228,9 @@ nonisolated extension Carbon_Host_V1_Receipt: SwiftProtobuf.Message, SwiftProtob
     if lhs.content != rhs.content {return false}
     if lhs.signature != rhs.signature {return false}
     if lhs.keyID != rhs.keyID {return false}
+    if lhs.leafIndex != rhs.leafIndex {return false}
+    if lhs.batchSize != rhs.batchSize {return false}
+    if lhs.inclusionPath != rhs.inclusionPath {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
