@@ -71,7 +71,8 @@ extension JSONToProtobuf {
     return nil
   }
 
-  private static func readVarint(_ bytes: ArraySlice<UInt8>, _ index: inout Int) -> UInt64? {
+  /// The varint at `index` of `bytes`, `index` moved past it; nil when the bytes end first.
+  public static func readVarint(_ bytes: ArraySlice<UInt8>, _ index: inout Int) -> UInt64? {
     var value: UInt64 = 0
     var shift: UInt64 = 0
     while index < bytes.endIndex, shift < 64 {

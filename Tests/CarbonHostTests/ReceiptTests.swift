@@ -54,6 +54,19 @@ struct ReceiptTests {
     ) { (try $0.message, $0.metadata, $0.trailingMetadata) }
   }
 
+  /// Every message of a streamed response, and its trailers.
+  static func messagesAndTrailers(_ response: StreamingClientResponse<[UInt8]>) async throws -> ([[UInt8]], Metadata) {
+    var messages: [[UInt8]] = []
+    var trailers: Metadata = [:]
+    for try await part in response.bodyParts {
+      switch part {
+      case .message(let message): messages.append(message)
+      case .trailingMetadata(let metadata): trailers = metadata
+      }
+    }
+    return (messages, trailers)
+  }
+
   /// The receipt in `trailers`; fails the test when there is none.
   static func receipt(in trailers: Metadata) throws -> Carbon_Host_V1_Receipt {
     let bytes = try #require(trailers[binaryValues: "carbonhub-receipt-bin"].first(where: { _ in true }), "no receipt trailer")
@@ -199,17 +212,7 @@ struct ReceiptTests {
       let (messages, trailers) = try await client.serverStreaming(
         request: ClientRequest(message: request), descriptor: method, serializer: RawBytesCoder(), deserializer: RawBytesCoder(),
         options: .defaults
-      ) { response in
-        var messages: [[UInt8]] = []
-        var trailers: Metadata = [:]
-        for try await part in response.bodyParts {
-          switch part {
-          case .message(let message): messages.append(message)
-          case .trailingMetadata(let metadata): trailers = metadata
-          }
-        }
-        return (messages, trailers)
-      }
+      ) { try await Self.messagesAndTrailers($0) }
       return (messages, trailers, try await Self.receiptKey(client))
     }
     #expect(messages.count >= 2, "the sample stream has several results")
@@ -252,17 +255,7 @@ struct ReceiptTests {
           for request in requests { try await writer.write(request) }
         },
         descriptor: method, serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
-      ) { response in
-        var messages: [[UInt8]] = []
-        var trailers: Metadata = [:]
-        for try await part in response.bodyParts {
-          switch part {
-          case .message(let message): messages.append(message)
-          case .trailingMetadata(let metadata): trailers = metadata
-          }
-        }
-        return (messages, trailers)
-      }
+      ) { try await Self.messagesAndTrailers($0) }
       return (responses, trailers, try await Self.receiptKey(client))
     }
     // The fixture answers each request reversed, then the count.

@@ -216,16 +216,5 @@ struct WireFields {
     }
   }
 
-  private mutating func varint() -> UInt64? {
-    var value: UInt64 = 0
-    var shift: UInt64 = 0
-    while index < bytes.endIndex, shift < 64 {
-      let byte = bytes[index]
-      index += 1
-      value |= UInt64(byte & 0x7f) << shift
-      if byte & 0x80 == 0 { return value }
-      shift += 7
-    }
-    return nil
-  }
+  private mutating func varint() -> UInt64? { JSONToProtobuf.readVarint(bytes, &index) }
 }
