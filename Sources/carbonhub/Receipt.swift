@@ -151,7 +151,7 @@ private func describe(_ content: Carbon_Host_V1_ReceiptContent) -> String {
   ]
   for methodology in content.methodologies { lines.append("methodology:     \(methodology.name) — \(methodology.version)") }
   for dataSet in content.dataSets {
-    lines.append("data set:        \(dataSet.name) \(dataSet.version)" + (dataSet.source.isEmpty ? "" : " (\(dataSet.source))"))
+    lines.append("data set:        \(dataSet.name) \(dataSet.version)")
   }
   for (index, hash) in content.requestSha256.enumerated() {
     lines.append("request \(index + 1) sha256: \(ReceiptVerification.hex(hash))")

@@ -99,6 +99,9 @@ extension CarbonHub {
       try await server.run { address in
         var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]
         if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }
+        if let receipts = server.receipts {
+          lines.append("  receipts signed with Ed25519 key \(receipts.keyID) (public key: \(receipts.publicKey.base64))")
+        }
         for module in modules {
           switch module.state {
           case .serving: lines.append("  module \(module.name) \(module.metadata?.version ?? ""): serving")

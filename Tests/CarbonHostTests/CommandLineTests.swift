@@ -73,6 +73,10 @@ struct CommandLineTests {
     let server = try await ServeProcess(arguments: ["--plugins", TestEnvironment.pluginDirectory])
     let client = ["--server", server.address, "--state-dir", server.stateDirectory]
     #expect(server.output.contains("clients trust the development CA: \(server.stateDirectory)/tls/ca.pem"))
+    // The receipt key made on first start, named where a user starting the host looks.
+    let receiptKey = try String(contentsOfFile: server.stateDirectory + "/receipts/receipt.pub", encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(server.output.contains("receipts signed with Ed25519 key ") && server.output.contains("(public key: \(receiptKey))"), "\(server.output)")
 
     let modules = try await carbonhub(["modules"] + client)
     #expect(modules.status == 0, "\(modules.output)")

@@ -46,17 +46,31 @@ struct ExamplesOverTLSTests {
           }
           do {
             let response: String
+            let trailers: Metadata
             if plugin.streaming.contains(example.method) {
-              let lines = try await hostAPI.invokeStream(request) { stream in
+              let (lines, streamTrailers) = try await hostAPI.invokeStream(request) { stream in
                 var lines: [String] = []
-                for try await message in stream.messages { lines.append(message.responseJson) }
-                return lines
+                var trailers: Metadata = [:]
+                for try await part in stream.bodyParts {
+                  switch part {
+                  case .message(let message): lines.append(message.responseJson)
+                  case .trailingMetadata(let metadata): trailers = metadata
+                  }
+                }
+                return (lines, trailers)
               }
               response = "[" + lines.joined(separator: ",") + "]"
+              trailers = streamTrailers
             } else {
-              response = try await hostAPI.invoke(request).responseJson
+              (response, trailers) = try await hostAPI.invoke(request) { (try $0.message.responseJson, $0.trailingMetadata) }
             }
             problems += example.mismatches(responseJSON: response, status: "OK", field: nil).map { "\(plugin.module): \($0)" }
+            // Every answer is signed, and its receipt stays well inside the 8 KiB of metadata
+            // that common gRPC clients accept (issue 23).
+            let receipt = trailers[binaryValues: "carbonhub-receipt-bin"].first(where: { _ in true })
+            if receipt == nil || receipt!.count > 4096 {
+              problems.append("\(plugin.module).\(example.method): receipt \(receipt.map { "of \($0.count) bytes" } ?? "missing")")
+            }
           } catch let error as RPCError {
             let field = error.metadata[stringValues: "carbon-error-field"].first(where: { _ in true })
             let status = CarbonStatus(error.code).name

@@ -1,6 +1,5 @@
 import CarbonHostProtocol
 import CarbonPluginLoader
-import Crypto
 import Foundation
 import GRPCCore
 import Synchronization
@@ -18,8 +17,8 @@ final class ReceiptRecorder: Sendable {
   private let state = Mutex(State())
 
   private struct State {
-    var requests: [Data] = []
-    var responses: [Data] = []
+    var requests = MessageHashes()
+    var responses = MessageHashes()
     var methodologies: [Carbon_Host_V1_ReceiptMethodology] = []
     var dataSets: [Carbon_Host_V1_ReceiptDataSet] = []
   }
@@ -32,16 +31,14 @@ final class ReceiptRecorder: Sendable {
 
   /// Records a request message exactly as the client sent it.
   func request(_ bytes: [UInt8]) {
-    let digest = Data(SHA256.hash(data: bytes))
-    state.withLock { $0.requests.append(digest) }
+    state.withLock { $0.requests.add(bytes) }
   }
 
   /// Records a response message exactly as it is sent, and what its traces name.
   func response(_ bytes: [UInt8]) {
-    let digest = Data(SHA256.hash(data: bytes))
     let statements = call.module.metadata?.traces.statements(in: bytes, method: call.method.path, encoding: encoding) ?? []
     state.withLock { state in
-      state.responses.append(digest)
+      state.responses.add(bytes)
       for trace in statements {
         if !trace.method.isEmpty || !trace.methodVersion.isEmpty {
           let methodology = Carbon_Host_V1_ReceiptMethodology.with {
@@ -56,7 +53,6 @@ final class ReceiptRecorder: Sendable {
             .with {
               $0.name = dataSet.name
               $0.version = dataSet.version
-              $0.source = dataSet.source
             })
         }
       }
@@ -65,18 +61,24 @@ final class ReceiptRecorder: Sendable {
 
   /// The signed receipt of the messages recorded so far (asked once, when the call succeeded).
   func receipt() async -> Carbon_Host_V1_Receipt {
-    let recorded = state.withLock { $0 }
-    var content = Carbon_Host_V1_ReceiptContent()
+    var content = state.withLock { recorded in
+      var content = Carbon_Host_V1_ReceiptContent()
+      content.methodologies = recorded.methodologies
+      content.dataSets = recorded.dataSets
+      content.requestSha256 = recorded.requests.listedHashes
+      content.requestCount = recorded.requests.count
+      content.requestStreamSha256 = recorded.requests.streamHash
+      content.responseSha256 = recorded.responses.listedHashes
+      content.responseCount = recorded.responses.count
+      content.responseStreamSha256 = recorded.responses.streamHash
+      return content
+    }
     content.format = 1
     content.module = call.module.name
     content.moduleVersion = call.module.metadata?.version ?? ""
     content.pluginSha256 = call.module.metadata?.sha256 ?? ""
     content.method = call.method.path
-    content.methodologies = recorded.methodologies
-    content.dataSets = recorded.dataSets
     content.encoding = encoding == .json ? "json" : "protobuf"
-    content.requestSha256 = recorded.requests
-    content.responseSha256 = recorded.responses
     content.issuedAtUnixMs = Int64((Date().timeIntervalSince1970 * 1000).rounded())
     content.hostInstance = batcher.signer.instanceName
     content.requestID = call.requestID

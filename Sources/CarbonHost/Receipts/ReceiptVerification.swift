@@ -62,13 +62,27 @@ public enum ReceiptVerification {
     }
     guard content.format == 1 else { throw Failure("receipt format \(content.format) is not known to this verifier (it knows 1)") }
     var checked: [String] = []
-    checked += try match(requests, content.requestSha256, kind: "request")
-    checked += try match(responses, content.responseSha256, kind: "response")
+    checked += try match(requests, content.requestSha256, count: content.requestCount, stream: content.requestStreamSha256, kind: "request")
+    checked += try match(
+      responses, content.responseSha256, count: content.responseCount, stream: content.responseStreamSha256, kind: "response")
     return Verified(content: content, checked: checked)
   }
 
-  private static func match(_ messages: [Data], _ stated: [Data], kind: String) throws(Failure) -> [String] {
+  private static func match(
+    _ messages: [Data], _ stated: [Data], count: UInt64, stream: Data, kind: String
+  ) throws(Failure) -> [String] {
     guard !messages.isEmpty else { return [] }
+    if stated.isEmpty {
+      // More than `MessageHashes.listed` messages: only the digest of them all is stated.
+      guard UInt64(messages.count) == count else {
+        throw Failure(
+          "\(messages.count) \(kind) message(s) given; the receipt states the digest of all \(count) together: give every one, in order")
+      }
+      guard MessageHashes.of(messages).streamHash == stream else {
+        throw Failure("the \(count) \(kind) messages do not match the receipt's digest of them: one was changed, or belongs to another call")
+      }
+      return ["all \(count) \(kind) messages match"]
+    }
     let hashes = messages.map { Data(SHA256.hash(data: $0)) }
     if hashes.count == 1, stated.count > 1 {
       guard let index = stated.firstIndex(of: hashes[0]) else {

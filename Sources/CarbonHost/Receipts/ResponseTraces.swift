@@ -82,7 +82,6 @@ struct ResponseTraces: Sendable {
     struct DataSet: Sendable, Equatable {
       var name = ""
       var version = ""
-      var source = ""
     }
     var method = ""
     var methodVersion = ""
@@ -120,7 +119,7 @@ struct ResponseTraces: Sendable {
   }
 
   /// `carbon.domain.v1.CalculationTrace`: method = 1, method_version = 2, data_sets = 4
-  /// (`DataSetVersion`: name = 1, version = 2, source = 3); the other fields are skipped.
+  /// (`DataSetVersion`: name = 1, version = 2); the other fields are skipped.
   private static func statement(protobuf trace: ArraySlice<UInt8>) -> Statement {
     func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
     var statement = Statement()
@@ -138,7 +137,6 @@ struct ResponseTraces: Sendable {
           switch number {
           case 1: dataSet.name = text(value)
           case 2: dataSet.version = text(value)
-          case 3: dataSet.source = text(value)
           default: break
           }
         }
@@ -174,7 +172,7 @@ struct ResponseTraces: Sendable {
       method: text(trace, "method"), methodVersion: text(trace, "methodVersion", "method_version"))
     for dataSet in (trace["dataSets"] ?? trace["data_sets"])?.elements ?? [] {
       statement.dataSets.append(
-        .init(name: text(dataSet, "name"), version: text(dataSet, "version"), source: text(dataSet, "source")))
+        .init(name: text(dataSet, "name"), version: text(dataSet, "version")))
     }
     return statement
   }

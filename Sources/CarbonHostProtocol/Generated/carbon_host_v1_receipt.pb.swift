@@ -88,9 +88,6 @@ public nonisolated struct Carbon_Host_V1_ReceiptDataSet: Sendable {
   /// e.g. "2019.1".
   public var version: String = String()
 
-  /// Bibliographic source, e.g. "IPCC 2019 Refinement Vol. 4 Table 2.3".
-  public var source: String = String()
-
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -115,66 +112,136 @@ public nonisolated struct Carbon_Host_V1_ReceiptMethodology: Sendable {
 
 /// What the receipt states. The host writes the fields in field-number order (as protobuf
 /// encoders do); a verifier never needs to re-encode them (see Receipt).
-public nonisolated struct Carbon_Host_V1_ReceiptContent: Sendable {
+public nonisolated struct Carbon_Host_V1_ReceiptContent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The receipt format: 1.
-  public var format: UInt32 = 0
+  public var format: UInt32 {
+    get {_storage._format}
+    set {_uniqueStorage()._format = newValue}
+  }
 
   /// The module's name in the deployment, e.g. "esca".
-  public var module: String = String()
+  public var module: String {
+    get {_storage._module}
+    set {_uniqueStorage()._module = newValue}
+  }
 
   /// The module's version as its plugin declares it, e.g. "1.4.0".
-  public var moduleVersion: String = String()
+  public var moduleVersion: String {
+    get {_storage._moduleVersion}
+    set {_uniqueStorage()._moduleVersion = newValue}
+  }
 
   /// SHA-256 of the plugin library that answered (lowercase hex), as `carbonhub modules` and
   /// the module's manifest show it.
-  public var pluginSha256: String = String()
+  public var pluginSha256: String {
+    get {_storage._pluginSha256}
+    set {_uniqueStorage()._pluginSha256 = newValue}
+  }
 
   /// The gRPC method that answered, e.g. "/carbon.esca.v1.Esca/ComputeBonus".
-  public var method: String = String()
+  public var method: String {
+    get {_storage._method}
+    set {_uniqueStorage()._method = newValue}
+  }
 
   /// The methodologies named by the responses' calculation traces (distinct, in order of
   /// appearance); empty when the responses carry no trace.
-  public var methodologies: [Carbon_Host_V1_ReceiptMethodology] = []
+  public var methodologies: [Carbon_Host_V1_ReceiptMethodology] {
+    get {_storage._methodologies}
+    set {_uniqueStorage()._methodologies = newValue}
+  }
 
   /// The reference data sets named by the responses' calculation traces (distinct by name and
   /// version, in order of appearance).
-  public var dataSets: [Carbon_Host_V1_ReceiptDataSet] = []
+  public var dataSets: [Carbon_Host_V1_ReceiptDataSet] {
+    get {_storage._dataSets}
+    set {_uniqueStorage()._dataSets = newValue}
+  }
 
   /// How the messages are encoded: "protobuf" (the method called directly) or "json" (through
   /// Host.Invoke / Host.InvokeStream: the hashes are then of the request_json and
   /// response_json strings' UTF-8 bytes).
-  public var encoding: String = String()
+  public var encoding: String {
+    get {_storage._encoding}
+    set {_uniqueStorage()._encoding = newValue}
+  }
 
   /// SHA-256 of each request message exactly as the client sent it, in order (one for a unary
-  /// or server-streaming call). The host may fill fields the module marks (the caller's
-  /// identity, `caller` below) before the module sees the request; the hash is of the client's
-  /// bytes.
-  public var requestSha256: [Data] = []
+  /// or server-streaming call), when there are at most 64 of them; empty beyond (then only
+  /// `request_stream_sha256` states them, which keeps the trailer small). The host may fill fields
+  /// the module marks (the caller's identity, `caller` below) before the module sees the request;
+  /// the hash is of the client's bytes.
+  public var requestSha256: [Data] {
+    get {_storage._requestSha256}
+    set {_uniqueStorage()._requestSha256 = newValue}
+  }
 
-  /// SHA-256 of each response message exactly as sent, in order (one for a unary call; one per
-  /// streamed message, so that each streamed result can be checked on its own).
-  public var responseSha256: [Data] = []
+  /// SHA-256 of each response message exactly as sent, in order, when there are at most 64 of
+  /// them (one for a unary call; one per streamed message, so that each streamed result can be
+  /// checked on its own); empty beyond.
+  public var responseSha256: [Data] {
+    get {_storage._responseSha256}
+    set {_uniqueStorage()._responseSha256 = newValue}
+  }
 
   /// When the host issued the receipt: milliseconds since 1970-01-01T00:00:00Z.
-  public var issuedAtUnixMs: Int64 = 0
+  public var issuedAtUnixMs: Int64 {
+    get {_storage._issuedAtUnixMs}
+    set {_uniqueStorage()._issuedAtUnixMs = newValue}
+  }
 
   /// The host's instance name (also sent in the `carbonhub-instance` header).
-  public var hostInstance: String = String()
+  public var hostInstance: String {
+    get {_storage._hostInstance}
+    set {_uniqueStorage()._hostInstance = newValue}
+  }
 
   /// The call's request id (the `x-request-id` header), to find the call in the host's logs.
-  public var requestID: String = String()
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
   /// The identity the call acted under, as the host proved it from the TLS client certificate
   /// ("anonymous" without one).
-  public var caller: String = String()
+  public var caller: String {
+    get {_storage._caller}
+    set {_uniqueStorage()._caller = newValue}
+  }
+
+  /// How many request messages there were, and SHA-256 of all of them in order, each written as
+  /// its length (8 bytes, big-endian) then its bytes. Always stated; the only statement of a
+  /// stream of more than 64 messages.
+  public var requestCount: UInt64 {
+    get {_storage._requestCount}
+    set {_uniqueStorage()._requestCount = newValue}
+  }
+
+  public var requestStreamSha256: Data {
+    get {_storage._requestStreamSha256}
+    set {_uniqueStorage()._requestStreamSha256 = newValue}
+  }
+
+  /// The same for the response messages.
+  public var responseCount: UInt64 {
+    get {_storage._responseCount}
+    set {_uniqueStorage()._responseCount = newValue}
+  }
+
+  public var responseStreamSha256: Data {
+    get {_storage._responseStreamSha256}
+    set {_uniqueStorage()._responseStreamSha256 = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -238,7 +305,7 @@ nonisolated extension Carbon_Host_V1_Receipt: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Carbon_Host_V1_ReceiptDataSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReceiptDataSet"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{c}\u{3}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -248,7 +315,6 @@ nonisolated extension Carbon_Host_V1_ReceiptDataSet: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.source) }()
       default: break
       }
     }
@@ -261,16 +327,12 @@ nonisolated extension Carbon_Host_V1_ReceiptDataSet: SwiftProtobuf.Message, Swif
     if !self.version.isEmpty {
       try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
     }
-    if !self.source.isEmpty {
-      try visitor.visitSingularStringField(value: self.source, fieldNumber: 3)
-    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Host_V1_ReceiptDataSet, rhs: Carbon_Host_V1_ReceiptDataSet) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
-    if lhs.source != rhs.source {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -313,94 +375,184 @@ nonisolated extension Carbon_Host_V1_ReceiptMethodology: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Host_V1_ReceiptContent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReceiptContent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}module\0\u{3}module_version\0\u{3}plugin_sha256\0\u{1}method\0\u{1}methodologies\0\u{3}data_sets\0\u{1}encoding\0\u{3}request_sha256\0\u{3}response_sha256\0\u{3}issued_at_unix_ms\0\u{3}host_instance\0\u{3}request_id\0\u{1}caller\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}format\0\u{1}module\0\u{3}module_version\0\u{3}plugin_sha256\0\u{1}method\0\u{1}methodologies\0\u{3}data_sets\0\u{1}encoding\0\u{3}request_sha256\0\u{3}response_sha256\0\u{3}issued_at_unix_ms\0\u{3}host_instance\0\u{3}request_id\0\u{1}caller\0\u{3}request_count\0\u{3}request_stream_sha256\0\u{3}response_count\0\u{3}response_stream_sha256\0")
+
+  fileprivate class _StorageClass {
+    var _format: UInt32 = 0
+    var _module: String = String()
+    var _moduleVersion: String = String()
+    var _pluginSha256: String = String()
+    var _method: String = String()
+    var _methodologies: [Carbon_Host_V1_ReceiptMethodology] = []
+    var _dataSets: [Carbon_Host_V1_ReceiptDataSet] = []
+    var _encoding: String = String()
+    var _requestSha256: [Data] = []
+    var _responseSha256: [Data] = []
+    var _issuedAtUnixMs: Int64 = 0
+    var _hostInstance: String = String()
+    var _requestID: String = String()
+    var _caller: String = String()
+    var _requestCount: UInt64 = 0
+    var _requestStreamSha256: Data = Data()
+    var _responseCount: UInt64 = 0
+    var _responseStreamSha256: Data = Data()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _format = source._format
+      _module = source._module
+      _moduleVersion = source._moduleVersion
+      _pluginSha256 = source._pluginSha256
+      _method = source._method
+      _methodologies = source._methodologies
+      _dataSets = source._dataSets
+      _encoding = source._encoding
+      _requestSha256 = source._requestSha256
+      _responseSha256 = source._responseSha256
+      _issuedAtUnixMs = source._issuedAtUnixMs
+      _hostInstance = source._hostInstance
+      _requestID = source._requestID
+      _caller = source._caller
+      _requestCount = source._requestCount
+      _requestStreamSha256 = source._requestStreamSha256
+      _responseCount = source._responseCount
+      _responseStreamSha256 = source._responseStreamSha256
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.format) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.module) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.moduleVersion) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.pluginSha256) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.method) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.methodologies) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.dataSets) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.encoding) }()
-      case 9: try { try decoder.decodeRepeatedBytesField(value: &self.requestSha256) }()
-      case 10: try { try decoder.decodeRepeatedBytesField(value: &self.responseSha256) }()
-      case 11: try { try decoder.decodeSingularInt64Field(value: &self.issuedAtUnixMs) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.hostInstance) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.caller) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._format) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._module) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._moduleVersion) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._pluginSha256) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._method) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._methodologies) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._dataSets) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._encoding) }()
+        case 9: try { try decoder.decodeRepeatedBytesField(value: &_storage._requestSha256) }()
+        case 10: try { try decoder.decodeRepeatedBytesField(value: &_storage._responseSha256) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._issuedAtUnixMs) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._hostInstance) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._caller) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestCount) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._requestStreamSha256) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._responseCount) }()
+        case 18: try { try decoder.decodeSingularBytesField(value: &_storage._responseStreamSha256) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.format != 0 {
-      try visitor.visitSingularUInt32Field(value: self.format, fieldNumber: 1)
-    }
-    if !self.module.isEmpty {
-      try visitor.visitSingularStringField(value: self.module, fieldNumber: 2)
-    }
-    if !self.moduleVersion.isEmpty {
-      try visitor.visitSingularStringField(value: self.moduleVersion, fieldNumber: 3)
-    }
-    if !self.pluginSha256.isEmpty {
-      try visitor.visitSingularStringField(value: self.pluginSha256, fieldNumber: 4)
-    }
-    if !self.method.isEmpty {
-      try visitor.visitSingularStringField(value: self.method, fieldNumber: 5)
-    }
-    if !self.methodologies.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.methodologies, fieldNumber: 6)
-    }
-    if !self.dataSets.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.dataSets, fieldNumber: 7)
-    }
-    if !self.encoding.isEmpty {
-      try visitor.visitSingularStringField(value: self.encoding, fieldNumber: 8)
-    }
-    if !self.requestSha256.isEmpty {
-      try visitor.visitRepeatedBytesField(value: self.requestSha256, fieldNumber: 9)
-    }
-    if !self.responseSha256.isEmpty {
-      try visitor.visitRepeatedBytesField(value: self.responseSha256, fieldNumber: 10)
-    }
-    if self.issuedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.issuedAtUnixMs, fieldNumber: 11)
-    }
-    if !self.hostInstance.isEmpty {
-      try visitor.visitSingularStringField(value: self.hostInstance, fieldNumber: 12)
-    }
-    if !self.requestID.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 13)
-    }
-    if !self.caller.isEmpty {
-      try visitor.visitSingularStringField(value: self.caller, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._format != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._format, fieldNumber: 1)
+      }
+      if !_storage._module.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._module, fieldNumber: 2)
+      }
+      if !_storage._moduleVersion.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._moduleVersion, fieldNumber: 3)
+      }
+      if !_storage._pluginSha256.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._pluginSha256, fieldNumber: 4)
+      }
+      if !_storage._method.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._method, fieldNumber: 5)
+      }
+      if !_storage._methodologies.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._methodologies, fieldNumber: 6)
+      }
+      if !_storage._dataSets.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._dataSets, fieldNumber: 7)
+      }
+      if !_storage._encoding.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._encoding, fieldNumber: 8)
+      }
+      if !_storage._requestSha256.isEmpty {
+        try visitor.visitRepeatedBytesField(value: _storage._requestSha256, fieldNumber: 9)
+      }
+      if !_storage._responseSha256.isEmpty {
+        try visitor.visitRepeatedBytesField(value: _storage._responseSha256, fieldNumber: 10)
+      }
+      if _storage._issuedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._issuedAtUnixMs, fieldNumber: 11)
+      }
+      if !_storage._hostInstance.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._hostInstance, fieldNumber: 12)
+      }
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 13)
+      }
+      if !_storage._caller.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caller, fieldNumber: 14)
+      }
+      if _storage._requestCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestCount, fieldNumber: 15)
+      }
+      if !_storage._requestStreamSha256.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._requestStreamSha256, fieldNumber: 16)
+      }
+      if _storage._responseCount != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._responseCount, fieldNumber: 17)
+      }
+      if !_storage._responseStreamSha256.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._responseStreamSha256, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Host_V1_ReceiptContent, rhs: Carbon_Host_V1_ReceiptContent) -> Bool {
-    if lhs.format != rhs.format {return false}
-    if lhs.module != rhs.module {return false}
-    if lhs.moduleVersion != rhs.moduleVersion {return false}
-    if lhs.pluginSha256 != rhs.pluginSha256 {return false}
-    if lhs.method != rhs.method {return false}
-    if lhs.methodologies != rhs.methodologies {return false}
-    if lhs.dataSets != rhs.dataSets {return false}
-    if lhs.encoding != rhs.encoding {return false}
-    if lhs.requestSha256 != rhs.requestSha256 {return false}
-    if lhs.responseSha256 != rhs.responseSha256 {return false}
-    if lhs.issuedAtUnixMs != rhs.issuedAtUnixMs {return false}
-    if lhs.hostInstance != rhs.hostInstance {return false}
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.caller != rhs.caller {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._format != rhs_storage._format {return false}
+        if _storage._module != rhs_storage._module {return false}
+        if _storage._moduleVersion != rhs_storage._moduleVersion {return false}
+        if _storage._pluginSha256 != rhs_storage._pluginSha256 {return false}
+        if _storage._method != rhs_storage._method {return false}
+        if _storage._methodologies != rhs_storage._methodologies {return false}
+        if _storage._dataSets != rhs_storage._dataSets {return false}
+        if _storage._encoding != rhs_storage._encoding {return false}
+        if _storage._requestSha256 != rhs_storage._requestSha256 {return false}
+        if _storage._responseSha256 != rhs_storage._responseSha256 {return false}
+        if _storage._issuedAtUnixMs != rhs_storage._issuedAtUnixMs {return false}
+        if _storage._hostInstance != rhs_storage._hostInstance {return false}
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._caller != rhs_storage._caller {return false}
+        if _storage._requestCount != rhs_storage._requestCount {return false}
+        if _storage._requestStreamSha256 != rhs_storage._requestStreamSha256 {return false}
+        if _storage._responseCount != rhs_storage._responseCount {return false}
+        if _storage._responseStreamSha256 != rhs_storage._responseStreamSha256 {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
