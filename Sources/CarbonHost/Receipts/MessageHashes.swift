@@ -20,10 +20,10 @@ public struct MessageHashes {
   /// Adds the next message.
   public mutating func add(_ message: some DataProtocol) {
     count += 1
-    if count <= UInt64(Self.listed) { each.append(Data(SHA256.hash(data: Data(message)))) }
+    if count <= UInt64(Self.listed) { each.append(Data(SHA256.hash(data: message))) }
     var length = UInt64(message.count).bigEndian
     withUnsafeBytes(of: &length) { stream.update(bufferPointer: $0) }
-    stream.update(data: Data(message))
+    stream.update(data: message)
   }
 
   /// SHA-256 of each message, or nothing when there were more than `listed`.

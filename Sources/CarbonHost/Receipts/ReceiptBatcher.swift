@@ -65,10 +65,7 @@ final class ReceiptBatcher: Sendable {
       if let batch {
         sign(batch)
       } else if schedule {
-        let (seconds, attoseconds) = window.components
-        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
-          in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        ) { self.close() }
+        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(window.nanoseconds)) { self.close() }
       }
     }
   }

@@ -31,7 +31,7 @@ public struct ReceiptSigner: Sendable {
 
   /// The key id of `publicKey`: the first 8 bytes of SHA-256 of its raw bytes, lowercase hex.
   public static func keyID(of publicKey: PublisherKey) -> String {
-    SHA256.hash(data: publicKey.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
+    ReceiptVerification.hex(Data(SHA256.hash(data: publicKey.rawRepresentation).prefix(8)))
   }
 
   /// Receipts for `contents` (serialized `ReceiptContent`s, at least one), in order, under one
@@ -89,7 +89,6 @@ public struct ReceiptSigner: Sendable {
         key: "receipts.key_file", message: "\(path) \(error) (write one with `carbonhub plugin keygen --out NAME`)")
     }
   }
-
 }
 
 extension ReceiptSigner {

@@ -509,8 +509,7 @@ final class WorkerConnection: Sendable {
   /// Runs `body` after `delay` on one of NIO's event loops (the worker's rare timers: its start,
   /// its pings, a grace before a kill; calls' deadlines go to the `DeadlineSweeper`).
   private func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
-    let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
-    MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) { body() }
+    MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, delay.nanoseconds))) { body() }
   }
 
   /// posix_spawn rather than Foundation's Process: the worker gets the socket as fd 3, no other
@@ -628,8 +627,7 @@ private final class WorkerOutput: Sendable {
 
   /// The last lines, once the worker's end of the pipe is closed (it exited) or `limit` passed.
   func finish(waitingUpTo limit: Duration) -> [String] {
-    let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-    if done.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success { done.signal() }
+    if done.wait(timeout: .now() + .nanoseconds(Int(limit.nanoseconds))) == .success { done.signal() }
     return lines.withLock { $0 }
   }
 }
