@@ -91,6 +91,9 @@ public final class WorkerSupervisor: Sendable {
     var attempt = 0
     var servingSince: ContinuousClock.Instant?
     var stopping = false
+    /// The restart in progress after a death: `stop()` cancels it and waits for it, so no
+    /// restart outlives the module.
+    var restart: (id: Int, task: Task<Void, Never>)?
   }
 
   /// How often a serving worker is pinged, and how long it has to answer before it is presumed
@@ -257,13 +260,17 @@ public final class WorkerSupervisor: Sendable {
   /// Stops the worker (in-flight calls get UNAVAILABLE) and any pending restart, and waits
   /// until the worker process has exited.
   public func stop() async {
-    let connection = shared.withLock { shared in
+    let (connection, restart) = shared.withLock { shared in
       shared.stopping = true
-      defer { shared.connection = nil }
-      return shared.connection
+      defer { (shared.connection, shared.restart) = (nil, nil) }
+      return (shared.connection, shared.restart?.task)
     }
     setState(.stopped)
+    // Cancelled, a restart's backoff sleep ends at once and it sees `stopping`; a worker it
+    // is starting is closed below or refused by `launch`.
+    restart?.cancel()
     await connection?.close()
+    await restart?.value
   }
 
   // MARK: - Internals
@@ -371,7 +378,17 @@ public final class WorkerSupervisor: Sendable {
     guard let attempt else { return }
     logger.error("isolated module's worker died; restarting", metadata: ["module": "\(name)", "cause": "\(cause)", "attempt": "\(attempt)"])
     onStateChange(.restarting(attempt: attempt, reason: cause))
-    Task { await restart(attempt: attempt, reason: cause) }
+    shared.withLock { shared in
+      // Under the lock `stop()` takes: a stop either comes first (no restart) or finds this
+      // task to cancel and await. A death is seen only while serving, so none is running.
+      guard !shared.stopping else { return }
+      let id = shared.restartCount
+      shared.restart = (id, Task { [weak self] in
+        await self?.restart(attempt: attempt, reason: cause)
+        // Unless a later death has already started the next restart.
+        self?.shared.withLock { if $0.restart?.id == id { $0.restart = nil } }
+      })
+    }
   }
 
   /// Restarts with backoff until a worker serves, the module is stopped, or the plugin is
@@ -380,7 +397,7 @@ public final class WorkerSupervisor: Sendable {
     var attempt = first
     while true {
       try? await Task.sleep(for: backoff.delay(attempt: attempt))
-      if shared.withLock({ $0.stopping }) { return }
+      if Task.isCancelled || shared.withLock({ $0.stopping }) { return }
       do {
         try await launch()
         return
