@@ -204,10 +204,10 @@ func benchGRPC(seconds: Double) async throws {
   // `--batch-window-us N` sets the receipts' batch window of the host that signs them.
   config.receipts.batchWindow = .microseconds(Int64(option("--batch-window-us", 0)))
   report("host with receipts: [receipts] batch_window_us = \(Int(option("--batch-window-us", 0)))")
-  let host = try HostServer(config: config, logger: logger)
+  let host = try await HostServer(config: config, logger: logger)
   var unsignedConfig = config
   unsignedConfig.receipts.enabled = false
-  let unsignedHost = try HostServer(config: unsignedConfig, logger: logger)
+  let unsignedHost = try await HostServer(config: unsignedConfig, logger: logger)
   let certificates = DevelopmentCertificates(directory: state + "/tls")
 
   let echoTransport = HTTP2ServerTransport.Posix(
@@ -254,8 +254,8 @@ func benchGRPC(seconds: Double) async throws {
       let errors = rows.reduce(0) { $0 + $1.echo.errors + $1.off.errors + $1.on.errors }
       report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, errors))
     }
-    host.shutdown()
-    unsignedHost.shutdown()
+    await host.shutdown()
+    await unsignedHost.shutdown()
     echo.beginGracefulShutdown()
     try await group.waitForAll()
   }

@@ -114,6 +114,7 @@ struct DeploymentFile: Decodable {
     var streamingTimeoutMilliseconds: Int?
     var handshakeTimeoutMilliseconds: Int?
     var idleTimeoutMilliseconds: Int?
+    var drainTimeoutMilliseconds: Int?
     var maxConnections: Int?
     var maxConnectionsPerAddress: Int?
     var maxConcurrentStreams: Int?
@@ -126,6 +127,7 @@ struct DeploymentFile: Decodable {
       case memoryBudgetMB = "memory_budget_mb", maxResidentMB = "max_resident_mb", streamBufferBytes = "stream_buffer_bytes"
       case unaryTimeoutMilliseconds = "unary_timeout_ms", streamingTimeoutMilliseconds = "streaming_timeout_ms"
       case handshakeTimeoutMilliseconds = "handshake_timeout_ms", idleTimeoutMilliseconds = "idle_timeout_ms"
+      case drainTimeoutMilliseconds = "drain_timeout_ms"
       case maxConnections = "max_connections", maxConnectionsPerAddress = "max_connections_per_address"
       case maxConcurrentStreams = "max_concurrent_streams"
       case keepaliveMinPingIntervalMilliseconds = "keepalive_min_ping_interval_ms"

@@ -11,7 +11,7 @@ import Synchronization
 /// services (host API, health, reflection).
 ///
 /// ```swift
-/// let server = try HostServer(config: config, logger: logger)
+/// let server = try await HostServer(config: config, logger: logger)
 /// try await server.run { address in print("listening on \(address)") }
 /// ```
 /// It is a swift-service-lifecycle `Service`: `carbonhub serve` runs it in a `ServiceGroup`,
@@ -44,6 +44,10 @@ public final class HostServer: Sendable {
   private let server: GRPCServer<Transport>
   private let transport: HTTP2ServerTransport.Custom<HostListenerFactory>
   private let metricsAddress = Mutex<String?>(nil)
+  /// The service group of a running host, and whether `shutdown()` was asked.
+  private let lifecycle = Mutex<(group: ServiceGroup?, stopRequested: Bool)>((nil, false))
+  /// The drain of a stopping host (`[limits] drain_timeout_ms`).
+  private let drain: HostDrain
 
   /// The certificate and key files the server presents, and the CA clients should trust when
   /// they are development certificates.
@@ -55,7 +59,7 @@ public final class HostServer: Sendable {
   }
 
   /// Loads the deployment's modules and prepares the server (not yet listening).
-  public init(config: DeploymentConfig, logger: Logger) throws {
+  public init(config: DeploymentConfig, logger: Logger) async throws {
     try config.validate()
     self.config = config
     let address = try ListenAddress(config.listen)
@@ -81,7 +85,7 @@ public final class HostServer: Sendable {
     // Before any module loads: a bad key file stops the host with the key named.
     receipts = try ReceiptSigner.load(
       config.receipts, stateDirectory: config.stateDirectory, instanceName: instanceName, logger: logger)
-    registry = ModuleRegistry.load(config, logger: logger, metrics: metrics)
+    registry = await ModuleRegistry.load(config, logger: logger, metrics: metrics)
     memoryBudget = MemoryBudget(limit: config.limits.memoryBudgetBytes)
     residentMemory = config.limits.maxResidentBytes.map(ResidentMemoryGuard.init(limitBytes:))
     pluginThreads = PluginThreads(
@@ -106,8 +110,10 @@ public final class HostServer: Sendable {
       peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let limits = CallLimits(
       deployment: config, budget: memoryBudget, resident: residentMemory, metrics: metrics, threads: pluginThreads)
+    drain = limits.drain
     var transportConfig = Self.transportConfig(config)
-    // Each request stream gets its size guard first, in front of the transport's own handler.
+    // Each request stream gets its size guard and its drain guard first, in front of the
+    // transport's own handler.
     transportConfig.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [registry, metrics] channel in
       channel.eventLoop.submit {
         let sizeGuard = OversizedRequestGuard(
@@ -115,7 +121,8 @@ public final class HostServer: Sendable {
             registry.route(path).map { OversizedRequestGuard.Limit(bytes: limits.maxMessageBytes(of: $0), module: $0.name) }
           },
           onRefusal: { metrics.record(.requestTooLarge) })
-        try channel.pipeline.syncOperations.addHandler(sizeGuard, position: .first)
+        let drain = ModuleCallDrain(drain: limits.drain, isModuleMethod: { registry.route($0) != nil })
+        try channel.pipeline.syncOperations.addHandlers([sizeGuard, drain], position: .first)
       }
     }
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
@@ -168,45 +175,63 @@ public final class HostServer: Sendable {
   /// Serves until `shutdown()` or the graceful shutdown of the service group it runs in, then
   /// drains in-flight calls and returns. `onListening` runs once the socket is bound, with the
   /// bound address.
+  ///
+  /// The host's parts run as the services of one `ServiceGroup`, which owns their tasks and
+  /// stops them in reverse order: the gRPC listener drains its calls first, then the metrics
+  /// listener closes, then the modules' workers stop (nothing is left to call them) and the
+  /// plugin threads end. A drain that outlasts `[limits] drain_timeout_ms` is cut short: the
+  /// calls left are cancelled. Any part failing cancels the rest.
   public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
-    try await withGracefulShutdownHandler {
-      try await serve(onListening: onListening)
-    } onGracefulShutdown: { [logger, server] in
-      logger.notice("graceful shutdown: draining in-flight calls")
-      server.beginGracefulShutdown()
-    }
-    // The server has drained: the isolated modules' workers have no calls left to answer.
-    await registry.shutdown()
-    await pluginThreads.shutdown()
-    logger.info("stopped")
-  }
-
-  private func serve(onListening: @escaping @Sendable (String) -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await self.server.serve() }
-      let address: String
+    var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [
+      .init(service: ModulesService(registry: registry, pluginThreads: pluginThreads, logger: logger), serviceName: "modules")
+    ]
+    if let metricsListen = config.metricsListen {
+      let endpoint: MetricsEndpoint
       do {
-        address = try await listeningAddress
-      } catch {
-        // The socket could not be bound: the serving task holds the cause.
-        do {
-          try await group.next()
-        } catch let cause {
-          throw Self.listenError(cause, address: config.listen)
-        }
-        throw error
-      }
-      var metricsEndpoint: MetricsEndpoint?
-      if let metricsListen = config.metricsListen {
-        let endpoint = try await MetricsEndpoint(
+        endpoint = try await MetricsEndpoint(
           listen: try ListenAddress(metricsListen), group: MultiThreadedEventLoopGroup.singleton
         ) { [metrics, registry, instanceName, memoryBudget, connections, residentMemory] in
           metrics.render(
             registry: registry, budget: memoryBudget, connections: connections, instance: instanceName, resident: residentMemory)
         }
-        metricsAddress.withLock { $0 = endpoint.address }
-        logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])
-        metricsEndpoint = endpoint
+      } catch {
+        // The workers already started with the modules must not outlive the failed start.
+        await registry.shutdown()
+        await pluginThreads.shutdown()
+        throw error
+      }
+      metricsAddress.withLock { $0 = endpoint.address }
+      logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])
+      parts.append(.init(service: MetricsListener(endpoint: endpoint), serviceName: "metrics listener"))
+    }
+    parts.append(
+      .init(
+        service: GRPCListener(server: server, drain: drain, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup,
+        serviceName: "gRPC listener"))
+    var groupConfig = ServiceGroupConfiguration(services: parts, logger: logger)
+    // A backstop: at `drain_timeout_ms` the calls left are cancelled (`ModuleCallDrain`) and
+    // end within moments; whatever still runs 5 s later is cancelled with the group.
+    groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.limits.drainTimeoutMilliseconds) + .seconds(5)
+    let group = ServiceGroup(configuration: groupConfig)
+    let stopRequested = lifecycle.withLock { lifecycle in
+      lifecycle.group = group
+      return lifecycle.stopRequested
+    }
+    if stopRequested { await group.triggerGracefulShutdown() }
+
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+      tasks.addTask { try await group.run() }
+      let address: String
+      do {
+        address = try await listeningAddress
+      } catch {
+        // The socket could not be bound: the group holds the cause.
+        do {
+          try await tasks.next()
+        } catch let cause {
+          throw Self.listenError(cause, address: config.listen)
+        }
+        throw error
       }
       logger.info("serving", metadata: [
         "address": "\(address)", "tls": "\(tls == nil ? "off" : "on")",
@@ -214,9 +239,9 @@ public final class HostServer: Sendable {
         "client_certificates": "\(config.access.clientCA == nil ? "off" : access.requiresClientCertificate ? "required" : "optional")",
       ])
       onListening(address)
-      try await group.waitForAll()
-      await metricsEndpoint?.close()
+      try await tasks.waitForAll()
     }
+    logger.info("stopped")
   }
 
   /// Why the server could not listen, in words an operator acts on; "address already in use"
@@ -234,9 +259,16 @@ public final class HostServer: Sendable {
   /// The bound address of the metrics endpoint once listening (nil without `metrics_listen`).
   public var metricsListeningAddress: String? { metricsAddress.withLock { $0 } }
 
-  /// Stops accepting calls and lets in-flight calls finish.
-  public func shutdown() {
-    server.beginGracefulShutdown()
+  /// Drains and stops the host, as the graceful shutdown of a service group it runs in does:
+  /// no new call is accepted, module calls in flight have `[limits] drain_timeout_ms` to finish,
+  /// then the workers stop and `run` returns. Returns once the drain has begun.
+  public func shutdown() async {
+    let group = lifecycle.withLock { lifecycle in
+      lifecycle.stopRequested = true
+      return lifecycle.group
+    }
+    // Not running yet: `run` sees `stopRequested` and stops at once.
+    await group?.triggerGracefulShutdown()
   }
 }
 
@@ -244,4 +276,50 @@ extension HostServer: Service {
   /// Serves until the service group shuts down gracefully (SIGTERM or SIGINT in `carbonhub
   /// serve`), then drains in-flight calls and returns.
   public func run() async throws { try await run(onListening: { _ in }) }
+}
+
+/// The gRPC listener: serves until the group's graceful shutdown, then lets in-flight calls
+/// finish (`ModuleCallDrain`); the group cancels it if they outlast `drain_timeout_ms`.
+private struct GRPCListener<Transport: ServerTransport>: Service {
+  let server: GRPCServer<Transport>
+  let drain: HostDrain
+  let logger: Logger
+
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await server.serve()
+    } onGracefulShutdown: { [logger, server, drain] in
+      logger.notice("graceful shutdown: draining in-flight calls", metadata: ["drain_timeout": "\(drain.timeout)"])
+      drain.begin()
+      server.beginGracefulShutdown()
+    }
+  }
+}
+
+/// The Prometheus listener (`metrics_listen`), bound before the group starts: closed at the
+/// group's shutdown.
+private struct MetricsListener: Service {
+  let endpoint: MetricsEndpoint
+
+  func run() async throws {
+    try? await gracefulShutdown()
+    await endpoint.close()
+  }
+}
+
+/// The modules: at the group's shutdown — after the gRPC listener has drained — the isolated
+/// modules' workers stop (with `[workers] stop_grace_ms` for calls still in them) and the
+/// in-process plugins' threads end.
+private struct ModulesService: Service {
+  let registry: ModuleRegistry
+  let pluginThreads: PluginThreads
+  let logger: Logger
+
+  func run() async throws {
+    // Cancelled instead (a part failed): the workers are stopped all the same.
+    try? await gracefulShutdown()
+    await registry.shutdown()
+    await pluginThreads.shutdown()
+    logger.info("modules stopped")
+  }
 }

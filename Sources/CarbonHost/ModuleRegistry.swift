@@ -116,6 +116,10 @@ public final class ModuleRegistry: Sendable {
     /// Calls in flight and the concurrency limit; shared by every snapshot of this module.
     let gate: CallGate
 
+    /// Calls of this module in flight now, in process or in its worker (the count held against
+    /// `max_concurrent_calls`; a call leaves it when the plugin has really returned).
+    public var callsInFlight: Int { gate.current }
+
     /// The in-process plugin instance, if the module serves in process.
     public var instance: PluginInstance? {
       if case .inProcess(let instance)? = backend { return instance }
@@ -238,8 +242,9 @@ public final class ModuleRegistry: Sendable {
   }
 
   /// Loads the modules of a deployment. A module that is refused or fails to initialise is
-  /// recorded as failed with the reason; the others are served.
-  public static func load(_ config: DeploymentConfig, logger: Logger, metrics: HostMetrics = HostMetrics()) -> ModuleRegistry {
+  /// recorded as failed with the reason; the others are served. In-process modules are serving
+  /// or failed when it returns; isolated ones are `loading` until their worker reports.
+  public static func load(_ config: DeploymentConfig, logger: Logger, metrics: HostMetrics = HostMetrics()) async -> ModuleRegistry {
     let registry = ModuleRegistry(config: config, logger: logger, metrics: metrics)
     let discovered = config.modules.isEmpty
     let entries = discovered ? discover(in: config.pluginDirectory, logger: logger) : config.modules
@@ -261,10 +266,7 @@ public final class ModuleRegistry: Sendable {
           await registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: false)
         }
       } else {
-        registry.publish(module.with(state: .loading))
-        registry.record(module, registry.openInProcess(
-          name: module.name, path: path, sha256: entry.sha256, settings: entry, takesDeclaredName: discovered),
-          takesDeclaredName: discovered)
+        await registry.start(module, path: path, sha256: entry.sha256, takesDeclaredName: discovered)
       }
     }
     return registry
@@ -275,11 +277,16 @@ public final class ModuleRegistry: Sendable {
   public func shutdown(grace: Duration? = nil) async {
     let grace = grace ?? config.workers.stopGrace
     let workers: [WorkerSupervisor] = await withCheckedContinuation { continuation in
-      changeQueue.enqueue { [self] in
+      let enqueued = changeQueue.enqueue { [self] in
         stopping.store(true, ordering: .releasing)
         continuation.resume(returning: all.compactMap(\.isolated))
       }
+      // A second shutdown: the first has stopped everything, or is stopping it.
+      if !enqueued { continuation.resume(returning: []) }
     }
+    // Changes asked from now on are refused ("the host is stopping"); one still running (a
+    // reload starting a worker) ends before the workers are stopped, so none is left behind.
+    await changeQueue.finish()
     // The retiring workers as well: their calls get the same grace, and none outlives the host.
     let retired = retiring.withLock { Array($0.values) }
     await withTaskGroup(of: Void.self) { group in
@@ -457,12 +464,15 @@ public final class ModuleRegistry: Sendable {
   /// Runs an admin action in the change queue, after the changes asked before it.
   private func serially<T: Sendable>(_ action: @escaping @Sendable () async throws(ActionError) -> T) async throws(ActionError) -> T {
     let result: Result<T, ActionError> = await withCheckedContinuation { continuation in
-      changeQueue.enqueue {
+      let enqueued = changeQueue.enqueue {
         do throws(ActionError) {
           continuation.resume(returning: .success(try await action()))
         } catch {
           continuation.resume(returning: .failure(error))
         }
+      }
+      if !enqueued {
+        continuation.resume(returning: .failure(ActionError(code: .failedPrecondition, message: "the host is stopping")))
       }
     }
     return try result.get()
@@ -749,18 +759,28 @@ final class ChangeBroadcaster<Value: Sendable>: Sendable {
 /// DispatchQueue gave, without a thread blocked while a change waits.
 final class SerialChanges: Sendable {
   private let jobs: AsyncStream<@Sendable () async -> Void>.Continuation
+  /// Runs the jobs; `finish()` ends and joins it (or the registry's release ends it).
+  private let runner: Task<Void, Never>
 
   init() {
     let (stream, jobs) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
     self.jobs = jobs
-    // Ends when the registry is released (`deinit` finishes the stream).
-    Task { for await job in stream { await job() } }
+    runner = Task { for await job in stream { await job() } }
   }
 
   deinit { jobs.finish() }
 
-  /// Runs `job` after the changes enqueued before it.
-  func enqueue(_ job: @escaping @Sendable () async -> Void) {
-    jobs.yield(job)
+  /// Runs `job` after the changes enqueued before it; false once `finish()` was called (the
+  /// job is not run).
+  @discardableResult
+  func enqueue(_ job: @escaping @Sendable () async -> Void) -> Bool {
+    if case .terminated = jobs.yield(job) { return false }
+    return true
+  }
+
+  /// Refuses further jobs and returns once those already enqueued have run.
+  func finish() async {
+    jobs.finish()
+    await runner.value
   }
 }

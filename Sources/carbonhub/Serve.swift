@@ -67,7 +67,7 @@ extension CarbonHub {
         throw ValidationError("\(error)")
       }
 
-      let server = try HostServer(config: deployment, logger: logger)
+      let server = try await HostServer(config: deployment, logger: logger)
       let readiness = Readiness(pidFile: pidFile)
       defer { readiness.stopping() }
       // SIGTERM and SIGINT drain in-flight calls, then the host stops (swift-service-lifecycle).

@@ -23,15 +23,13 @@ struct ExamplesOverTLSTests {
     let state = try TestEnvironment.temporaryDirectory("examples")
     var config = DeploymentConfig.embeddedDefault(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     config.listen = "127.0.0.1:0"
-    let server = try HostServer(config: config, logger: TestEnvironment.logger)
+    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task { try await server.run { continuation.yield($0) } }
     var iterator = addresses.makeAsyncIterator()
     let address = try #require(await iterator.next())
-    defer {
-      server.shutdown()
-      task.cancel()
-    }
+    // Cancelling `run` stops every part of the host.
+    defer { task.cancel() }
 
     let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem")
     let problems = try await withGRPCClient(transport: transport) { client in

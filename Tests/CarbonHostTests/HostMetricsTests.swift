@@ -8,9 +8,9 @@ import Testing
 /// names, labels and types the docs promise (docs/security.md, docs/deployment.md).
 @Suite("Host metrics: swift-metrics recorded, swift-prometheus rendered")
 struct HostMetricsTests {
-  private func render(_ metrics: HostMetrics, budget: MemoryBudget = MemoryBudget(limit: 1 << 20)) throws -> [String] {
+  private func render(_ metrics: HostMetrics, budget: MemoryBudget = MemoryBudget(limit: 1 << 20)) async throws -> [String] {
     let directory = try TestEnvironment.temporaryDirectory("metrics-empty")
-    let registry = ModuleRegistry.load(
+    let registry = await ModuleRegistry.load(
       DeploymentConfig(pluginDirectory: directory, stateDirectory: directory), logger: TestEnvironment.logger, metrics: metrics)
     let connections = ConnectionGuard(limits: DeploymentConfig.Limits(), tls: true, metrics: metrics)
     return metrics.render(registry: registry, budget: budget, connections: connections, instance: "test-host")
@@ -22,14 +22,14 @@ struct HostMetricsTests {
     lines.first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
   }
 
-  @Test func callsCountByStatusAndLatenciesFillCumulativeBuckets() throws {
+  @Test func callsCountByStatusAndLatenciesFillCumulativeBuckets() async throws {
     let metrics = HostMetrics()
     let path = "/carbon.units.v1.Units/Convert"
     // Hand-computed: 100 µs, 300 µs and 2 s.
     metrics.recordCall(module: "units", path: path, status: .ok, seconds: 0.0001)
     metrics.recordCall(module: "units", path: path, status: .ok, seconds: 0.0003)
     metrics.recordCall(module: "units", path: path, status: .invalidArgument, seconds: 2)
-    let lines = try render(metrics)
+    let lines = try await render(metrics)
 
     let labels = "method=\"\(path)\",module=\"units\""
     #expect(value(lines, "carbonhub_calls_total{code=\"OK\",\(labels)}") == 2)
@@ -46,11 +46,11 @@ struct HostMetricsTests {
     #expect(abs(sum - 2.0004) < 1e-9)
   }
 
-  @Test func everyFamilyHasItsTypeAndHelp() throws {
+  @Test func everyFamilyHasItsTypeAndHelp() async throws {
     let metrics = HostMetrics()
     metrics.recordCall(module: "units", path: "/a.B/C", status: .ok, seconds: 0.01)
     metrics.recordWorkerRestart(module: "units")
-    let lines = try render(metrics)
+    let lines = try await render(metrics)
     let types: [HostMetric: String] = [
       .calls: "counter", .callDuration: "histogram", .workerRestarts: "counter", .loaderEvents: "counter", .info: "gauge",
       .bytesInFlight: "gauge", .bytesInFlightPeak: "gauge", .memoryBudget: "gauge", .connectionsOpen: "gauge",
@@ -62,13 +62,13 @@ struct HostMetricsTests {
     }
   }
 
-  @Test func eventsAndRefusalsStartAtZeroAndCount() throws {
+  @Test func eventsAndRefusalsStartAtZeroAndCount() async throws {
     let metrics = HostMetrics()
     metrics.record(.memoryBudget)
     metrics.record(.memoryBudget)
     metrics.recordWorkerRestart(module: "crashy")
     let budget = MemoryBudget(limit: 1 << 20)
-    let lines = try render(metrics, budget: budget)
+    let lines = try await render(metrics, budget: budget)
     for refusal in OverloadRefusal.allCases where refusal != .memoryBudget {
       #expect(value(lines, "carbonhub_overload_refusals_total{reason=\"\(refusal.rawValue)\"}") == 0, "\(refusal)")
     }
@@ -83,11 +83,11 @@ struct HostMetricsTests {
 
   /// Two hosts in one process keep their own counts: the host never bootstraps the
   /// process-wide `MetricsSystem`.
-  @Test func eachHostHasItsOwnRegistry() throws {
+  @Test func eachHostHasItsOwnRegistry() async throws {
     let first = HostMetrics()
     let second = HostMetrics()
     first.recordCall(module: "m", path: "/a.B/C", status: .ok, seconds: 0.001)
-    #expect(value(try render(first), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == 1)
-    #expect(value(try render(second), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == nil)
+    #expect(value(try await render(first), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == 1)
+    #expect(value(try await render(second), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == nil)
   }
 }

@@ -170,6 +170,26 @@ struct IsolatedModuleTests {
     await module.isolated.stop()
   }
 
+  /// `stop()` ends a restart waiting out its backoff and waits for it: nothing of the module
+  /// outlives the stop (before, the restart task slept out its backoff, holding the module).
+  @Test func stopEndsARestartWaitingOutItsBackoff() async throws {
+    weak var supervisor: WorkerSupervisor?
+    do {
+      let module = try IsolatedHarness(
+        name: "crashy", library: try crashyPath(),
+        backoff: .init(initial: .seconds(30), maximum: .seconds(30), resetAfter: .seconds(30)))
+      supervisor = module.isolated
+      try await module.start()
+      _ = await module.isolated.unary(Self.crashy + "Abort", [], encoding: .protobuf, deadline: nil)
+      try await module.waitUntil { if case .restarting = $0 { true } else { false } }
+      let started = ContinuousClock.now
+      await module.isolated.stop()
+      #expect(ContinuousClock.now - started < .seconds(10), "the stop did not wait out the 30 s backoff")
+      #expect(module.isolated.state == .stopped)
+    }
+    #expect(supervisor == nil, "the restart task still holds the stopped module")
+  }
+
   // MARK: Deadlines and hung workers
 
   @Test func aSpinningCallGetsDeadlineExceededAndTheHungWorkerIsReplaced() async throws {
@@ -462,11 +482,17 @@ final class IsolatedHarness: Sendable {
     }
   }
 
-  func waitUntilServing() async throws { try await waitUntil { $0 == .serving } }
+  /// Polls until the module serves and has reported it (the state is set before the report:
+  /// a test that reads `states` right after would otherwise miss the last one).
+  func waitUntilServing() async throws {
+    try await waitUntil { [log] in $0 == .serving && log.states.withLock { $0.last } == .serving }
+  }
 
   /// Polls until the module has been restarted `times` times in all and serves again.
   func waitUntilRestarted(times: Int) async throws {
-    try await waitUntil { [isolated] in $0 == .serving && isolated.restartCount >= times }
+    try await waitUntil { [isolated, log] in
+      $0 == .serving && isolated.restartCount >= times && log.states.withLock { $0.last } == .serving
+    }
   }
 }
 

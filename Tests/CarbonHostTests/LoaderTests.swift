@@ -77,7 +77,7 @@ struct LoaderTests {
     }
   }
 
-  @Test func registryServesTheGoodModulesAndReportsTheOthers() throws {
+  @Test func registryServesTheGoodModulesAndReportsTheOthers() async throws {
     let state = try TestEnvironment.temporaryDirectory("registry")
     var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
     let fixtures = TestEnvironment.fixtureDirectory
@@ -92,7 +92,7 @@ struct LoaderTests {
       .init(name: "gwp", enabled: false, path: "libgwp.so"),
       .init(name: "renamed", path: try TestEnvironment.plugin("libgwp.so")),
     ]
-    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
     #expect(registry.serving.map(\.name) == ["units"])
     #expect(registry.module(named: "gwp")?.state == .disabled)
     guard case .failed(let initReason) = registry.module(named: "failing-init")?.state,
@@ -116,7 +116,7 @@ struct LoaderTests {
     let directory = try TestEnvironment.temporaryDirectory("changes")
     try TestEnvironment.copyPlugin("libExampleUnits.so", to: directory)
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
-    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
     let changes = registry.subscribeToChanges()
     defer { changes.end.finish() }
     #expect(changes.current.map { "\($0.name) \($0.state.isServing)" } == ["units true"])
@@ -132,13 +132,13 @@ struct LoaderTests {
     #expect(seen == [false, true, false])
   }
 
-  @Test func discoveryLoadsEverySharedLibraryOfTheDirectory() throws {
+  @Test func discoveryLoadsEverySharedLibraryOfTheDirectory() async throws {
     let directory = try TestEnvironment.temporaryDirectory("discover")
     for file in ["libgwp.so", "libExampleUnits.so"] {
       try TestEnvironment.copyPlugin(file, to: directory)
     }
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
-    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
     #expect(registry.serving.map(\.name).sorted() == ["gwp", "units"])
   }
 }

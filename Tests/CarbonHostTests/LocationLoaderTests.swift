@@ -202,7 +202,7 @@ struct LocationLoaderTests {
     #expect(!refused.codeRan)
   }
 
-  @Test func theDeploymentDefaultRequiresManifestsAndRefusesSymbolicLinks() throws {
+  @Test func theDeploymentDefaultRequiresManifestsAndRefusesSymbolicLinks() async throws {
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: "/p", stateDirectory: "/s")
     #expect(config.trust == PluginTrustPolicy.deploymentDefault)
     #expect(config.trust.requireManifest && !config.trust.allowSymlinks && !config.trust.requireSignature)
@@ -212,13 +212,13 @@ struct LocationLoaderTests {
     try FileManager.default.copyItem(atPath: try TestEnvironment.plugin("libgwp.so"), toPath: directory + "/libgwp.so")
     var deployment = DeploymentConfig(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
     deployment.modules = [.init(name: "gwp", path: "libgwp.so")]
-    let unpinned = ModuleRegistry.load(deployment, logger: TestEnvironment.logger)
+    let unpinned = await ModuleRegistry.load(deployment, logger: TestEnvironment.logger)
     guard case .failed(let reason) = unpinned.module(named: "gwp")?.state else {
       Issue.record("an unpinned plugin without a manifest must be refused")
       return
     }
     #expect(reason.contains("has no manifest") && reason.contains("trust.require_manifest"), "\(reason)")
     deployment.modules[0].sha256 = PluginLibrary.sha256(ofFileAt: directory + "/libgwp.so")
-    #expect(ModuleRegistry.load(deployment, logger: TestEnvironment.logger).serving.map(\.name) == ["gwp"])
+    #expect(await ModuleRegistry.load(deployment, logger: TestEnvironment.logger).serving.map(\.name) == ["gwp"])
   }
 }

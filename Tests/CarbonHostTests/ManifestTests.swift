@@ -248,7 +248,7 @@ struct DeploymentTrustTests {
         path = "\(unsigned.library)"
         """,
       defaults: .embeddedDefault(pluginDirectory: signed.directory, stateDirectory: state))
-    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
     #expect(registry.serving.map(\.name) == ["constructor-marker"])
     #expect(registry.module(named: "constructor-marker")?.metadata?.manifest == "manifest signed by 'acme'")
     guard case .failed(let reason) = registry.module(named: "unsigned")?.state else {
@@ -258,14 +258,14 @@ struct DeploymentTrustTests {
     #expect(reason.contains("is not signed"), "\(reason)")
   }
 
-  @Test func discoverySkipsSharedLibrariesThatAreNotPlugins() throws {
+  @Test func discoverySkipsSharedLibrariesThatAreNotPlugins() async throws {
     let directory = try TestEnvironment.temporaryDirectory("discover-elf")
     try TestEnvironment.copyPlugin("libgwp.so", to: directory)
     try FileManager.default.copyItem(
       atPath: try TestEnvironment.plugin("libno_entry.so", in: TestEnvironment.fixtureDirectory), toPath: directory + "/libhelper.so")
     try "not an ELF file".write(toFile: directory + "/libtext.so", atomically: true, encoding: .utf8)
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
-    let registry = ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
     #expect(registry.all.map(\.name) == ["gwp"], "non-plugins are skipped, not listed as failed")
     #expect(registry.serving.map(\.name) == ["gwp"])
   }

@@ -428,6 +428,7 @@ struct OverloadTests {
         streaming_timeout_ms = 60000
         handshake_timeout_ms = 5000
         idle_timeout_ms = 120000
+        drain_timeout_ms = 10000
         max_connections = 50
         max_connections_per_address = 5
         max_concurrent_streams = 32
@@ -447,6 +448,7 @@ struct OverloadTests {
     expected.streamingTimeoutMilliseconds = 60000
     expected.handshakeTimeoutMilliseconds = 5000
     expected.idleTimeoutMilliseconds = 120_000
+    expected.drainTimeoutMilliseconds = 10_000
     expected.maxConnections = 50
     expected.maxConnectionsPerAddress = 5
     expected.maxConcurrentStreams = 32
@@ -458,6 +460,7 @@ struct OverloadTests {
     #expect(config.maxMessageBytes == 1 << 20 && config.modules[0].maxMessageBytes == 32 << 20)
     for (text, key) in [
       ("[limits]\nmax_connections = 0", "limits.max_connections"),
+      ("[limits]\ndrain_timeout_ms = 0", "limits.drain_timeout_ms"),
       ("[limits]\nmemory_budget = 1", "limits.memory_budget"),
       ("[limits]\nstream_buffer_bytes = 10", "limits.stream_buffer_bytes"),
       ("[modules.x]\npath = \"x.so\"\nmax_message_bytes = 10", "modules.x.max_message_bytes"),

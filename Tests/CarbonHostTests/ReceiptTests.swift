@@ -476,14 +476,14 @@ struct ReceiptTests {
     config.listen = "127.0.0.1:0"
     config.receipts.keyFile = directory + "/bad.key"
     do {
-      _ = try HostServer(config: config, logger: TestEnvironment.logger)
+      _ = try await HostServer(config: config, logger: TestEnvironment.logger)
       Issue.record("a host started with a bad receipt key")
     } catch let error as DeploymentConfig.Error {
       #expect(error.key == "receipts.key_file" && error.message.contains("bad.key") && error.message.contains("is not base64"), "\(error)")
     }
     config.receipts.keyFile = directory + "/missing.key"
     do {
-      _ = try HostServer(config: config, logger: TestEnvironment.logger)
+      _ = try await HostServer(config: config, logger: TestEnvironment.logger)
       Issue.record("a host started with a missing receipt key")
     } catch let error as DeploymentConfig.Error {
       #expect(error.description == "receipts.key_file: cannot read \(directory)/missing.key")

@@ -92,7 +92,7 @@ final class RunningHost: Sendable {
     config.listen = "127.0.0.1:0"
     config.modules = modules.map { DeploymentConfig.ModuleEntry(name: $0.0, path: $0.1) }
     try await configure(&config)
-    let server = try HostServer(config: config, logger: logger)
+    let server = try await HostServer(config: config, logger: logger)
     let (addresses, continuation) = AsyncStream<String>.makeStream()
     let task = Task {
       try await server.run { continuation.yield($0) }
@@ -130,7 +130,7 @@ final class RunningHost: Sendable {
 
   /// Stops the host and waits for it to finish draining.
   func stop() async throws {
-    server.shutdown()
+    await server.shutdown()
     try await task.value
   }
 }

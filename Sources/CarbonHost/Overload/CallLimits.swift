@@ -16,6 +16,9 @@ struct CallLimits: Sendable {
   let metrics: HostMetrics?
   /// Where in-process unary calls run.
   let threads: PluginThreads
+  /// The host's drain, whose end cancels the calls still in flight.
+  let drain: HostDrain
+  private let drainTimeoutMilliseconds: Int
 
   init(
     deployment: DeploymentConfig, budget: MemoryBudget?, resident: ResidentMemoryGuard? = nil, metrics: HostMetrics?,
@@ -23,6 +26,8 @@ struct CallLimits: Sendable {
   ) {
     self.resident = resident
     self.threads = threads
+    drainTimeoutMilliseconds = deployment.limits.drainTimeoutMilliseconds
+    drain = HostDrain(timeout: .milliseconds(deployment.limits.drainTimeoutMilliseconds))
     maxMessageBytes = deployment.maxMessageBytes
     unaryTimeoutMilliseconds = deployment.limits.unaryTimeoutMilliseconds
     streamingTimeoutMilliseconds = deployment.limits.streamingTimeoutMilliseconds
@@ -91,11 +96,23 @@ struct CallLimits: Sendable {
   }
 
   /// `error` as the caller sees it: a DEADLINE_EXCEEDED names the setting that set the
-  /// deadline (and is counted); any other error is unchanged.
+  /// deadline (and is counted), a CANCELLED once the host's drain has run out names the drain;
+  /// any other error is unchanged.
   func namingDeadline(_ error: PluginCallError, _ call: ModuleCalls.Admitted) -> PluginCallError {
-    guard error.status == .deadlineExceeded else { return error }
-    metrics?.record(.deadline)
-    return PluginCallError(status: .deadlineExceeded, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
+    switch error.status {
+    case .deadlineExceeded:
+      metrics?.record(.deadline)
+      return PluginCallError(status: .deadlineExceeded, message: "\(error.message) (deadline: \(call.deadlineSource))", field: nil)
+    case .cancelled where drain.hasRunOut:
+      // Not the caller: the host stopped.
+      return PluginCallError(
+        status: .cancelled,
+        message: "\(call.method.path): the host is stopping and the call outlasted its drain ([limits] drain_timeout_ms = "
+          + "\(drainTimeoutMilliseconds)): retry on another instance",
+        field: nil)
+    default:
+      return error
+    }
   }
 
   /// A request of `bytes` above the module's limit.

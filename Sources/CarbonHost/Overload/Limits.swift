@@ -28,6 +28,9 @@ extension DeploymentConfig {
     public var handshakeTimeoutMilliseconds: Int = 10_000
     /// A connection with no call open for this long is closed (`idle_timeout_ms`).
     public var idleTimeoutMilliseconds: Int = 300_000
+    /// When the host stops, the time module calls in flight have to finish before they are
+    /// cancelled (`drain_timeout_ms`).
+    public var drainTimeoutMilliseconds: Int = 30_000
     /// Connections open at once (`max_connections`); more are closed as they are accepted.
     public var maxConnections: Int = 1_000
     /// Connections open at once from one client address (`max_connections_per_address`).
@@ -78,6 +81,7 @@ extension DeploymentConfig {
       handshakeTimeoutMilliseconds =
         try positive(file.handshakeTimeoutMilliseconds, .handshakeTimeoutMilliseconds) ?? handshakeTimeoutMilliseconds
       idleTimeoutMilliseconds = try positive(file.idleTimeoutMilliseconds, .idleTimeoutMilliseconds) ?? idleTimeoutMilliseconds
+      drainTimeoutMilliseconds = try positive(file.drainTimeoutMilliseconds, .drainTimeoutMilliseconds) ?? drainTimeoutMilliseconds
       maxConnections = try positive(file.maxConnections, .maxConnections) ?? maxConnections
       maxConnectionsPerAddress = try positive(file.maxConnectionsPerAddress, .maxConnectionsPerAddress) ?? maxConnectionsPerAddress
       maxConcurrentStreams = try positive(file.maxConcurrentStreams, .maxConcurrentStreams) ?? maxConcurrentStreams
