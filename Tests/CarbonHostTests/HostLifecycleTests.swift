@@ -166,6 +166,29 @@ struct HostLifecycleTests {
     #expect(worker.workerProcessID == nil)
   }
 
+  /// `shutdown()` asked before `run()` (a supervisor stopping a host still loading its
+  /// modules): `run` binds nothing, stops the worker already started, and returns.
+  @Test func aShutdownAskedBeforeRunStopsTheHostAtOnce() async throws {
+    let state = try TestEnvironment.temporaryDirectory("lifecycle-early")
+    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
+    config.listen = "127.0.0.1:0"
+    config.modules = [.init(name: "patient", path: try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory))]
+    try patientDeployment(&config)
+    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
+    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
+    let worker = try #require(server.registry.module(named: "patient")?.isolated)
+    await server.shutdown()
+    let started = ContinuousClock.now
+    do {
+      try await server.run { _ in }
+    } catch {
+      // Stopped before it listened: the listener says so; nothing else may fail.
+      #expect(String(describing: error).contains("listen"), "\(error)")
+    }
+    #expect(ContinuousClock.now - started < .seconds(10))
+    #expect(worker.state == .stopped)
+  }
+
   /// Once the registry has shut down, a change asked of it is refused ("the host is stopping")
   /// and changes nothing: before, an `enable` after shutdown still loaded the module.
   @Test func aChangeAskedAfterShutdownIsRefusedAndChangesNothing() async throws {
