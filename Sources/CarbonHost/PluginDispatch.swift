@@ -26,9 +26,7 @@ public enum ModuleBackend: Sendable {
         instance, path, request, encoding, deadline: deadline, cancellation: cancellation, threads: threads,
         onFinish: onFinish)
     case .isolated(let module):
-      let call = Task { await module.unary(path, request, encoding: encoding, deadline: deadline) }
-      cancellation.onCancel { call.cancel() }
-      let result = await call.value
+      let result = await module.unary(path, request, encoding: encoding, deadline: deadline, cancellation: cancellation)
       onFinish()
       return result
     }

@@ -193,10 +193,12 @@ final class WorkerConnection: Sendable {
 
   // MARK: Calls
 
-  /// Runs a unary call in the worker.
-  func unary(_ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?) async
-    -> Result<[UInt8], PluginCallError>
-  {
+  /// Runs a unary call in the worker. The call is abandoned with CANCELLED (and the worker sent
+  /// `cancel`) when the calling task is cancelled or `cancellation` fires, whichever is first.
+  func unary(
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    cancellation: CallCancellation? = nil
+  ) async -> Result<[UInt8], PluginCallError> {
     let id = state.withLock { state in
       defer { state.nextID += 1 }
       return state.nextID
@@ -214,6 +216,10 @@ final class WorkerConnection: Sendable {
         if let refused { return continuation.resume(returning: .failure(refused)) }
         send(.call(WorkerCall(id: id, path: path, isStreaming: false, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: 0, request: request)))
         if let deadline { watch(id, path, deadline) }
+        // Fired already, it abandons the call at once; after the answer, abandoning is a no-op.
+        cancellation?.onCancel { [self] in
+          abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
+        }
       }
     } onCancel: {
       abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)

@@ -194,8 +194,18 @@ public final class WorkerSupervisor: Sendable {
   public func unary(_ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?) async
     -> Result<[UInt8], PluginCallError>
   {
+    await unary(path, request, encoding: encoding, deadline: deadline, cancellation: nil)
+  }
+
+  /// `unary`, also ended (CANCELLED) when `cancellation` fires: the host's calls, whose caller
+  /// may leave without the handling task being cancelled.
+  func unary(
+    _ path: String, _ request: [UInt8], encoding: WireEncoding, deadline: ContinuousClock.Instant?,
+    cancellation: CallCancellation?
+  ) async -> Result<[UInt8], PluginCallError> {
     switch servingConnection() {
-    case .success(let connection): return await connection.unary(path, request, encoding: encoding, deadline: deadline)
+    case .success(let connection):
+      return await connection.unary(path, request, encoding: encoding, deadline: deadline, cancellation: cancellation)
     case .failure(let error): return .failure(error)
     }
   }
