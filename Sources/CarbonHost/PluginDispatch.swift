@@ -201,7 +201,7 @@ enum PluginDispatch {
     DeadlineSweeper.shared.register(deadline, action)
   }
 
-  /// Runs a server-streaming call on its own thread and returns its responses as an async
+  /// Runs a server-streaming call on a thread of `CallThreads` (held for the whole call) and returns its responses as an async
   /// sequence. At most `buffer`'s responses and bytes are produced ahead of the consumer (the
   /// plugin's emit blocks beyond that), so memory stays flat however large the batch and
   /// however slow the client; when the consumer stops or the deadline passes, the plugin is
@@ -212,12 +212,12 @@ enum PluginDispatch {
     onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
     let call = InProcessStream(buffer: buffer)
-    return run(call, path, deadline: deadline, threadName: "carbonhub-stream", onFinish: onFinish) { emit throws(PluginCallError) in
+    return run(call, path, deadline: deadline, onFinish: onFinish) { emit throws(PluginCallError) in
       try instance.callStreaming(path, request: request, encoding: encoding, onMessage: emit)
     }
   }
 
-  /// Runs a bidirectional-streaming call on its own thread, like `streaming`: the plugin pulls
+  /// Runs a bidirectional-streaming call on a thread of `CallThreads`, like `streaming`: the plugin pulls
   /// requests from `requests` (blocking its thread while the pipe is empty) and at most
   /// `buffer`'s responses and bytes wait for the consumer. When the consumer stops or the
   /// deadline passes, both the plugin's next pull and its next emit tell it to stop.
@@ -227,7 +227,7 @@ enum PluginDispatch {
     onFinish: @escaping @Sendable () -> Void = {}
   ) -> StreamingCall {
     let call = InProcessStream(buffer: buffer, onCancel: { requests.cancel() })
-    return run(call, path, deadline: deadline, threadName: "carbonhub-bidi", onFinish: onFinish) { emit throws(PluginCallError) in
+    return run(call, path, deadline: deadline, onFinish: onFinish) { emit throws(PluginCallError) in
       defer {
         // The plugin stopped pulling: a client still sending must not wait for room.
         requests.cancel()
@@ -236,14 +236,14 @@ enum PluginDispatch {
     }
   }
 
-  /// Runs a streaming plugin call on a thread of its own, its responses paced by `call`'s
+  /// Runs a streaming plugin call on a thread of `CallThreads` (an idle one, or a new one), its responses paced by `call`'s
   /// window, and ends it with DEADLINE_EXCEEDED when `deadline` passes.
   private static func run(
-    _ call: InProcessStream, _ path: String, deadline: ContinuousClock.Instant?, threadName: String,
+    _ call: InProcessStream, _ path: String, deadline: ContinuousClock.Instant?,
     onFinish: @escaping @Sendable () -> Void,
     _ body: @escaping @Sendable (_ emit: @escaping ([UInt8]) -> Bool) throws(PluginCallError) -> Void
   ) -> StreamingCall {
-    let thread = Thread {
+    CallThreads.shared.run {
       do {
         try body { message in
           guard call.window.acquire(message.count) else { return false }
@@ -256,8 +256,6 @@ enum PluginDispatch {
       }
       onFinish()
     }
-    thread.name = threadName
-    thread.start()
     if let deadline {
       let timer = schedule(at: deadline) {
         call.continuation.finish(throwing: PluginCallError.deadlineExceeded(path))

@@ -277,7 +277,7 @@ final class WorkerConnection: Sendable {
     send(.call(WorkerCall(
       id: id, path: path, isStreaming: true, isBidi: true, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline),
       window: UInt32(buffer.messages), windowBytes: UInt32(clamping: buffer.bytes), request: [])))
-    let thread = Thread { [self] in
+    CallThreads.shared.run { [self] in
       feeder.run(
         send: { send(.requestItem(id: id, bytes: $0)) },
         end: { send(.requestEnd(id: id)) },
@@ -286,8 +286,6 @@ final class WorkerConnection: Sendable {
         // would otherwise wait for ever).
         cancelled: { abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false) })
     }
-    thread.name = "carbonhub-bidi-feeder"
-    thread.start()
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
     return IsolatedStreamingCall(messages: AsyncThrowingStream { try await consumer.next() }) { [self] in

@@ -119,7 +119,7 @@ private final class WorkerConnectionServer: @unchecked Sendable {
   private let streams = Mutex<[UInt64: WorkerStream]>([:])
   /// The unary calls running, so that the host's `cancel` reaches them (`call_cancellable`).
   private let unaryCalls = Mutex<[UInt64: CancellationFlag]>([:])
-  private let threads = CallThreads()
+  private let threads = CallThreads.shared
   private let confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>
 
   init(socket: WorkerSocket, options: WorkerServer.Options, confinement: Result<WorkerConfinement.Report, WorkerConfinement.Failure>) {
@@ -220,61 +220,6 @@ private final class WorkerConnectionServer: @unchecked Sendable {
       }
       streams.withLock { $0[call.id] = nil }
       send(.streamEnd(id: call.id, error: failure))
-    }
-  }
-}
-
-/// The threads that run plugin calls in a worker. A call never waits behind another: it takes
-/// an idle thread, or starts a new one. Threads, not a dispatch queue: libdispatch caps its
-/// pool near the core count, so one call spinning in plugin code would hold back every later
-/// call (seen on 2 cores). Idle threads are kept for reuse (starting one costs tens of
-/// microseconds, the better part of a small call) and exit after `idleLifetime`.
-final class CallThreads: @unchecked Sendable {
-  private let condition = NSCondition()
-  // Guarded by `condition`.
-  private var queue: [@Sendable () -> Void] = []
-  private var idle = 0
-  private let idleLifetime: TimeInterval
-
-  init(idleLifetime: TimeInterval = 30) { self.idleLifetime = idleLifetime }
-
-  /// Runs `work` on an idle thread, or on a new one when every thread is busy.
-  func run(_ work: @escaping @Sendable () -> Void) {
-    condition.lock()
-    // Idle threads not yet claimed by queued work.
-    if idle > queue.count {
-      queue.append(work)
-      condition.signal()
-      condition.unlock()
-      return
-    }
-    condition.unlock()
-    let thread = Thread { [self] in
-      work()
-      serve()
-    }
-    thread.name = "carbonhub-call"
-    thread.start()
-  }
-
-  /// Waits for work until `idleLifetime` passes without any.
-  private func serve() {
-    condition.lock()
-    while true {
-      idle += 1
-      let deadline = Date(timeIntervalSinceNow: idleLifetime)
-      while queue.isEmpty {
-        if !condition.wait(until: deadline) && queue.isEmpty {
-          idle -= 1
-          condition.unlock()
-          return
-        }
-      }
-      idle -= 1
-      let work = queue.removeFirst()
-      condition.unlock()
-      work()
-      condition.lock()
     }
   }
 }
