@@ -36,6 +36,13 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context), limits: calls.limits))
   }
 
+  /// The method paths of the host API that call a module (JSON `Invoke` and `InvokeStream`):
+  /// drained as module calls when the host stops (`ModuleCallDrain`).
+  static let moduleCallPaths: Set<String> = [
+    "/" + Carbon_Host_V1_Host.Method.Invoke.descriptor.fullyQualifiedMethod,
+    "/" + Carbon_Host_V1_Host.Method.InvokeStream.descriptor.fullyQualifiedMethod,
+  ]
+
   func invoke(request: ServerRequest<Carbon_Host_V1_InvokeRequest>, context: ServerContext) async throws
     -> ServerResponse<Carbon_Host_V1_InvokeResponse>
   {

@@ -121,7 +121,7 @@ public final class HostServer: Sendable {
             registry.route(path).map { OversizedRequestGuard.Limit(bytes: limits.maxMessageBytes(of: $0), module: $0.name) }
           },
           onRefusal: { metrics.record(.requestTooLarge) })
-        let drain = ModuleCallDrain(drain: limits.drain, isModuleMethod: { registry.route($0) != nil })
+        let drain = ModuleCallDrain(drain: limits.drain, registry: registry)
         try channel.pipeline.syncOperations.addHandlers([sizeGuard, drain], position: .first)
       }
     }

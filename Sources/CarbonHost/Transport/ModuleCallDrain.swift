@@ -8,8 +8,8 @@ import Synchronization
 /// flight (`ChannelShouldQuiesceEvent` reaches each HTTP/2 stream, whose handler cancels its
 /// RPC): the host then cut a calculation short with CANCELLED — in a worker or in a plugin that
 /// checks `call_cancellable` — instead of draining it. Placed on each HTTP/2 stream channel
-/// ahead of the transport's handler, this handler keeps that event from a module call's stream,
-/// so the call ends on its own: its answer, its deadline, or the host's `[limits]
+/// ahead of the transport's handler, this handler keeps that event from a module call's stream
+/// (a module's method, or the host API's JSON `Invoke`), so the call ends on its own: its answer, its deadline, or the host's `[limits]
 /// drain_timeout_ms`, after which the host cancels what is left. Other streams (health
 /// `Watch`, reflection) still end at once. The connection itself still gets its GOAWAY: no new
 /// call starts on it. Runs on the stream's event loop only.
@@ -17,23 +17,25 @@ final class ModuleCallDrain: ChannelInboundHandler, RemovableChannelHandler {
   typealias InboundIn = HTTP2Frame.FramePayload
   typealias InboundOut = HTTP2Frame.FramePayload
 
-  /// Whether a method path belongs to a module (rather than to the host's own services).
-  private let isModuleMethod: @Sendable (String) -> Bool
+  /// Whether a method path calls a module: a module's own, or the host API's JSON `Invoke`
+  /// (rather than health, reflection or the other host services).
+  private let isModuleCall: @Sendable (String) -> Bool
   private let drain: HostDrain
   private var moduleCall = false
   private var headersSeen = false
   /// Passes the held event on (cancelling the call) once the drain has run out.
   private var cutOff: Scheduled<Void>?
 
-  init(drain: HostDrain, isModuleMethod: @escaping @Sendable (String) -> Bool) {
+  /// A guard for one stream of a host whose modules `registry` routes.
+  init(drain: HostDrain, registry: ModuleRegistry) {
     self.drain = drain
-    self.isModuleMethod = isModuleMethod
+    isModuleCall = { path in registry.route(path) != nil || HostAPIService.moduleCallPaths.contains(path) }
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     if !headersSeen, case .headers(let headers) = unwrapInboundIn(data) {
       headersSeen = true
-      moduleCall = headers.headers.first(name: ":path").map(isModuleMethod) ?? false
+      moduleCall = headers.headers.first(name: ":path").map(isModuleCall) ?? false
     }
     context.fireChannelRead(data)
   }
