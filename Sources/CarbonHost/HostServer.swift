@@ -182,9 +182,8 @@ public final class HostServer: Sendable {
   /// plugin threads end. A drain that outlasts `[limits] drain_timeout_ms` is cut short: the
   /// calls left are cancelled. Any part failing cancels the rest.
   public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
-    var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [
-      .init(service: ModulesService(registry: registry, pluginThreads: pluginThreads, logger: logger), serviceName: "modules")
-    ]
+    let modules = ModulesService(registry: registry, pluginThreads: pluginThreads, logger: logger)
+    var parts: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: modules, serviceName: "modules")]
     if let metricsListen = config.metricsListen {
       let endpoint: MetricsEndpoint
       do {
@@ -196,8 +195,7 @@ public final class HostServer: Sendable {
         }
       } catch {
         // The workers already started with the modules must not outlive the failed start.
-        await registry.shutdown()
-        await pluginThreads.shutdown()
+        await modules.stop()
         throw error
       }
       metricsAddress.withLock { $0 = endpoint.address }
@@ -318,6 +316,11 @@ private struct ModulesService: Service {
   func run() async throws {
     // Cancelled instead (a part failed): the workers are stopped all the same.
     try? await gracefulShutdown()
+    await stop()
+  }
+
+  /// Stops the workers, then the plugin threads.
+  func stop() async {
     await registry.shutdown()
     await pluginThreads.shutdown()
     logger.info("modules stopped")

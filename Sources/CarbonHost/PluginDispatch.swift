@@ -201,11 +201,11 @@ enum PluginDispatch {
     DeadlineSweeper.shared.register(deadline, action)
   }
 
-  /// Runs a server-streaming call on a thread of `CallThreads` (held for the whole call) and returns its responses as an async
-  /// sequence. At most `buffer`'s responses and bytes are produced ahead of the consumer (the
-  /// plugin's emit blocks beyond that), so memory stays flat however large the batch and
-  /// however slow the client; when the consumer stops or the deadline passes, the plugin is
-  /// told to stop at its next emit.
+  /// Runs a server-streaming call on a thread of `CallThreads` (held for the whole call) and
+  /// returns its responses as an async sequence. At most `buffer`'s responses and bytes are
+  /// produced ahead of the consumer (the plugin's emit blocks beyond that), so memory stays flat
+  /// however large the batch and however slow the client; when the consumer stops or the
+  /// deadline passes, the plugin is told to stop at its next emit.
   static func streaming(
     _ instance: PluginInstance, _ path: String, _ request: [UInt8], _ encoding: WireEncoding,
     deadline: ContinuousClock.Instant? = nil, buffer: StreamBuffer = StreamBuffer(),
@@ -217,9 +217,9 @@ enum PluginDispatch {
     }
   }
 
-  /// Runs a bidirectional-streaming call on a thread of `CallThreads`, like `streaming`: the plugin pulls
-  /// requests from `requests` (blocking its thread while the pipe is empty) and at most
-  /// `buffer`'s responses and bytes wait for the consumer. When the consumer stops or the
+  /// Runs a bidirectional-streaming call on a thread of `CallThreads`, like `streaming`: the
+  /// plugin pulls requests from `requests` (blocking its thread while the pipe is empty) and at
+  /// most `buffer`'s responses and bytes wait for the consumer. When the consumer stops or the
   /// deadline passes, both the plugin's next pull and its next emit tell it to stop.
   static func bidi(
     _ instance: PluginInstance, _ path: String, requests: RequestPipe, _ encoding: WireEncoding,
@@ -236,8 +236,9 @@ enum PluginDispatch {
     }
   }
 
-  /// Runs a streaming plugin call on a thread of `CallThreads` (an idle one, or a new one), its responses paced by `call`'s
-  /// window, and ends it with DEADLINE_EXCEEDED when `deadline` passes.
+  /// Runs a streaming plugin call on a thread of `CallThreads` (an idle one, or a new one), its
+  /// responses paced by `call`'s window, and ends it with DEADLINE_EXCEEDED when `deadline`
+  /// passes.
   private static func run(
     _ call: InProcessStream, _ path: String, deadline: ContinuousClock.Instant?,
     onFinish: @escaping @Sendable () -> Void,

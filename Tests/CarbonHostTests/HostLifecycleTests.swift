@@ -21,11 +21,23 @@ import Testing
 struct HostLifecycleTests {
   static let patientWork = MethodDescriptor(fullyQualifiedService: "carbon.test.v1.Patient", method: "Work")
 
-  private func patientDeployment(_ config: inout DeploymentConfig) throws {
-    config.workerExecutable = try TestEnvironment.plugin("carbonhub")
-    config.modules[0].isolation = .isolated
+  /// A host, not yet running, serving the `patient` fixture in a worker, returned once the
+  /// worker serves: the host, its state directory (the development CA is `tls/ca.pem`), the worker.
+  private func patientHost(
+    _ label: String, configure: (inout DeploymentConfig) -> Void = { _ in }
+  ) async throws -> (server: HostServer, state: String, worker: WorkerSupervisor) {
+    let state = try TestEnvironment.temporaryDirectory(label)
+    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
+    config.listen = "127.0.0.1:0"
+    let library = try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory)
     // A test fixture has no manifest: the deployment pins its digest instead.
-    config.modules[0].sha256 = PluginLibrary.sha256(ofFileAt: config.modules[0].path)
+    config.modules = [.init(name: "patient", path: library, sha256: PluginLibrary.sha256(ofFileAt: library))]
+    config.modules[0].isolation = .isolated
+    config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+    configure(&config)
+    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
+    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
+    return (server, state, try #require(server.registry.module(named: "patient")?.isolated))
   }
 
   /// As `carbonhub serve` runs it: a graceful shutdown of the outer group (SIGTERM) reaches the
@@ -33,20 +45,11 @@ struct HostLifecycleTests {
   /// stop after the listener has drained, not before — then the worker and the metrics
   /// listener are gone when the group returns.
   @Test func aGracefulShutdownDrainsTheListenerBeforeTheWorkersStop() async throws {
-    let state = try TestEnvironment.temporaryDirectory("lifecycle")
-    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
-    config.listen = "127.0.0.1:0"
-    config.metricsListen = "127.0.0.1:0"
-    config.modules = [.init(name: "patient", path: try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory))]
-    try patientDeployment(&config)
-    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
+    let (server, state, worker) = try await patientHost("lifecycle") { $0.metricsListen = "127.0.0.1:0" }
     let group = ServiceGroup(services: [server], logger: TestEnvironment.logger)
     let serving = Task { try await group.run() }
-
-    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
     let address = try await server.listeningAddress
     let metricsPort = try #require(server.metricsListeningAddress?.split(separator: ":").last.flatMap { Int($0) })
-    let worker = try #require(server.registry.module(named: "patient")?.isolated)
     let transport = try ClientTransportFactory.make(server: address, caFile: state + "/tls/ca.pem", clientCertificate: nil)
     let answer = try await withGRPCClient(transport: transport) { client in
       async let call = client.unary(
@@ -90,16 +93,8 @@ struct HostLifecycleTests {
   /// runs out (its caller gets CANCELLED), and the host stops then, not at the call's end.
   /// A health `Watch` open meanwhile ends at the start of the drain, not at its end.
   @Test func aCallThatOutlastsTheDrainIsCancelledWhenTheDrainRunsOut() async throws {
-    let state = try TestEnvironment.temporaryDirectory("lifecycle-drain")
-    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
-    config.listen = "127.0.0.1:0"
-    config.limits.drainTimeoutMilliseconds = 3000
-    config.modules = [.init(name: "patient", path: try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory))]
-    try patientDeployment(&config)
-    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
+    let (server, state, worker) = try await patientHost("lifecycle-drain") { $0.limits.drainTimeoutMilliseconds = 3000 }
     let serving = Task { try await server.run { _ in } }
-    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
-    let worker = try #require(server.registry.module(named: "patient")?.isolated)
     let transport = try ClientTransportFactory.make(
       server: try await server.listeningAddress, caFile: state + "/tls/ca.pem", clientCertificate: nil)
     let (outcome, watchEnded, stopped) = try await withGRPCClient(transport: transport) { client in
@@ -147,14 +142,7 @@ struct HostLifecycleTests {
   @Test func aHostThatCannotListenStopsTheWorkersItStarted() async throws {
     let other = try await RunningHost.startExamples()
     defer { Task { try? await other.stop() } }
-    let state = try TestEnvironment.temporaryDirectory("lifecycle-taken")
-    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
-    config.listen = other.address
-    config.modules = [.init(name: "patient", path: try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory))]
-    try patientDeployment(&config)
-    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
-    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
-    let worker = try #require(server.registry.module(named: "patient")?.isolated)
+    let (server, _, worker) = try await patientHost("lifecycle-taken") { $0.listen = other.address }
     #expect(worker.workerProcessID != nil)
     do {
       try await server.run { _ in Issue.record("listening on a taken port") }
@@ -169,14 +157,7 @@ struct HostLifecycleTests {
   /// `shutdown()` asked before `run()` (a supervisor stopping a host still loading its
   /// modules): `run` binds nothing, stops the worker already started, and returns.
   @Test func aShutdownAskedBeforeRunStopsTheHostAtOnce() async throws {
-    let state = try TestEnvironment.temporaryDirectory("lifecycle-early")
-    var config = DeploymentConfig(pluginDirectory: TestEnvironment.pluginDirectory, stateDirectory: state)
-    config.listen = "127.0.0.1:0"
-    config.modules = [.init(name: "patient", path: try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory))]
-    try patientDeployment(&config)
-    let server = try await HostServer(config: config, logger: TestEnvironment.logger)
-    try await waitUntil("the patient module serves") { server.registry.module(named: "patient")?.state.isServing == true }
-    let worker = try #require(server.registry.module(named: "patient")?.isolated)
+    let (server, _, worker) = try await patientHost("lifecycle-early")
     await server.shutdown()
     let started = ContinuousClock.now
     do {

@@ -26,7 +26,7 @@ struct ModuleCallDrainTests {
   private func quiesce(path: String, registry: ModuleRegistry) throws -> (atOnce: Int, afterTimeout: Int) {
     let loop = EmbeddedEventLoop()
     let recorder = QuiesceRecorder()
-    let drain = ModuleCallDrain(drain: HostDrain(timeout: .seconds(30)), registry: registry)
+    let drain = ModuleCallDrain(drain: HostDrain(timeoutMilliseconds: 30_000), registry: registry)
     let channel = EmbeddedChannel(handlers: [drain, recorder], loop: loop)
     try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":path", path)]))))
     channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())

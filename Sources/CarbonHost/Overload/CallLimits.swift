@@ -18,7 +18,6 @@ struct CallLimits: Sendable {
   let threads: PluginThreads
   /// The host's drain, whose end cancels the calls still in flight.
   let drain: HostDrain
-  private let drainTimeoutMilliseconds: Int
 
   init(
     deployment: DeploymentConfig, budget: MemoryBudget?, resident: ResidentMemoryGuard? = nil, metrics: HostMetrics?,
@@ -26,8 +25,7 @@ struct CallLimits: Sendable {
   ) {
     self.resident = resident
     self.threads = threads
-    drainTimeoutMilliseconds = deployment.limits.drainTimeoutMilliseconds
-    drain = HostDrain(timeout: .milliseconds(deployment.limits.drainTimeoutMilliseconds))
+    drain = HostDrain(timeoutMilliseconds: deployment.limits.drainTimeoutMilliseconds)
     maxMessageBytes = deployment.maxMessageBytes
     unaryTimeoutMilliseconds = deployment.limits.unaryTimeoutMilliseconds
     streamingTimeoutMilliseconds = deployment.limits.streamingTimeoutMilliseconds
@@ -108,7 +106,7 @@ struct CallLimits: Sendable {
       return PluginCallError(
         status: .cancelled,
         message: "\(call.method.path): the host is stopping and the call outlasted its drain ([limits] drain_timeout_ms = "
-          + "\(drainTimeoutMilliseconds)): retry on another instance",
+          + "\(drain.timeoutMilliseconds)): retry on another instance",
         field: nil)
     default:
       return error

@@ -9,17 +9,16 @@ import Synchronization
 /// RPC): the host then cut a calculation short with CANCELLED — in a worker or in a plugin that
 /// checks `call_cancellable` — instead of draining it. Placed on each HTTP/2 stream channel
 /// ahead of the transport's handler, this handler keeps that event from a module call's stream
-/// (a module's method, or the host API's JSON `Invoke`), so the call ends on its own: its answer, its deadline, or the host's `[limits]
-/// drain_timeout_ms`, after which the host cancels what is left. Other streams (health
+/// (a module's method, or the host API's JSON `Invoke`), so the call ends on its own: its
+/// answer, its deadline, or the host's `[limits] drain_timeout_ms`, after which the host
+/// cancels what is left. Other streams (health
 /// `Watch`, reflection) still end at once. The connection itself still gets its GOAWAY: no new
 /// call starts on it. Runs on the stream's event loop only.
 final class ModuleCallDrain: ChannelInboundHandler, RemovableChannelHandler {
   typealias InboundIn = HTTP2Frame.FramePayload
   typealias InboundOut = HTTP2Frame.FramePayload
 
-  /// Whether a method path calls a module: a module's own, or the host API's JSON `Invoke`
-  /// (rather than health, reflection or the other host services).
-  private let isModuleCall: @Sendable (String) -> Bool
+  private let registry: ModuleRegistry
   private let drain: HostDrain
   private var moduleCall = false
   private var headersSeen = false
@@ -29,7 +28,13 @@ final class ModuleCallDrain: ChannelInboundHandler, RemovableChannelHandler {
   /// A guard for one stream of a host whose modules `registry` routes.
   init(drain: HostDrain, registry: ModuleRegistry) {
     self.drain = drain
-    isModuleCall = { path in registry.route(path) != nil || HostAPIService.moduleCallPaths.contains(path) }
+    self.registry = registry
+  }
+
+  /// Whether a method path calls a module: a module's own, or the host API's JSON `Invoke`
+  /// (rather than health, reflection or the other host services).
+  private func isModuleCall(_ path: String) -> Bool {
+    registry.route(path) != nil || HostAPIService.moduleCallPaths.contains(path)
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -46,7 +51,7 @@ final class ModuleCallDrain: ChannelInboundHandler, RemovableChannelHandler {
       return
     }
     let context = NIOLoopBound(context, eventLoop: context.eventLoop)
-    cutOff = context.value.eventLoop.scheduleTask(in: .nanoseconds(drain.timeout.nanoseconds)) {
+    cutOff = context.value.eventLoop.scheduleTask(in: .milliseconds(Int64(drain.timeoutMilliseconds))) {
       context.value.fireUserInboundEventTriggered(event)
     }
   }
@@ -60,13 +65,17 @@ final class ModuleCallDrain: ChannelInboundHandler, RemovableChannelHandler {
 /// (`[limits] drain_timeout_ms`). Shared by the streams' `ModuleCallDrain`s and the calls,
 /// which name the drain when it is what cancelled them.
 final class HostDrain: Sendable {
-  /// How long module calls in flight have to finish once the drain has begun.
-  let timeout: Duration
+  /// How long module calls in flight have to finish once the drain has begun, as the
+  /// deployment says it (`drain_timeout_ms`).
+  let timeoutMilliseconds: Int
   private let began = Mutex<ContinuousClock.Instant?>(nil)
 
-  init(timeout: Duration) {
-    self.timeout = timeout
+  init(timeoutMilliseconds: Int) {
+    self.timeoutMilliseconds = timeoutMilliseconds
   }
+
+  /// `timeoutMilliseconds` as a duration.
+  var timeout: Duration { .milliseconds(timeoutMilliseconds) }
 
   /// Marks the start of the drain (the first call counts).
   func begin() {

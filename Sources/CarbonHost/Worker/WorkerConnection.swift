@@ -203,13 +203,15 @@ final class WorkerConnection: Sendable {
       defer { state.nextID += 1 }
       return state.nextID
     }
+    // The calling task cancelled, or `cancellation` fired: the same end.
+    let abandonCancelled: @Sendable () -> Void = { [self] in abandon(id, Self.callerCancelled(path), overdue: false) }
     return await withTaskCancellationHandler {
       await withCheckedContinuation { continuation in
         let refused: PluginCallError? = state.withLock { state in
           if let death = state.death { return unavailable(death) }
           // Checked under the lock that the cancellation handler also takes: either it finds
           // the call registered, or the call sees the cancellation here.
-          if Task.isCancelled { return PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil) }
+          if Task.isCancelled { return WorkerConnection.callerCancelled(path) }
           state.pending[id] = .unary(continuation)
           return nil
         }
@@ -217,13 +219,16 @@ final class WorkerConnection: Sendable {
         send(.call(WorkerCall(id: id, path: path, isStreaming: false, encoding: encoding, deadlineMilliseconds: Self.milliseconds(until: deadline), window: 0, request: request)))
         if let deadline { watch(id, path, deadline) }
         // Fired already, it abandons the call at once; after the answer, abandoning is a no-op.
-        cancellation?.onCancel { [self] in
-          abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
-        }
+        cancellation?.onCancel(abandonCancelled)
       }
     } onCancel: {
-      abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
+      abandonCancelled()
     }
+  }
+
+  /// The error of a call its caller cancelled or left.
+  static func callerCancelled(_ path: String) -> PluginCallError {
+    PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil)
   }
 
   /// Starts a server-streaming call in the worker. At most `buffer`'s messages and bytes travel
@@ -284,7 +289,7 @@ final class WorkerConnection: Sendable {
         // The client went away or its stream failed while the plugin waits for a request:
         // only the worker can end the call now, so tell it (a consumer waiting for responses
         // would otherwise wait for ever).
-        cancelled: { abandon(id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false) })
+        cancelled: { abandon(id, WorkerConnection.callerCancelled(path), overdue: false) })
     }
     if let deadline { watch(id, path, deadline) }
     let consumer = StreamConsumer(connection: self, inbox: inbox, path: path)
@@ -829,7 +834,7 @@ private final class StreamConsumer: Sendable {
     let (message, credit) = try await withTaskCancellationHandler {
       try await inbox.next()
     } onCancel: { [connection, inbox, path] in
-      connection.abandon(inbox.id, PluginCallError(status: .cancelled, message: "\(path): the caller cancelled", field: nil), overdue: false)
+      connection.abandon(inbox.id, WorkerConnection.callerCancelled(path), overdue: false)
     }
     if let credit { connection.grant(inbox.id, credit) }
     return message
