@@ -32,6 +32,7 @@ fi
 
 if [[ -n "$fixtures" ]]; then
   mkdir -p "$fixtures"
+  fixtures=$(cd "$fixtures" && pwd)
   for source in "$root"/Tests/Fixtures/broken-plugins/*.c; do
     name=$(basename "$source" .c)
     "$cc" "${flags[@]}" -o "$fixtures/lib$name.so" "$source"
@@ -43,12 +44,28 @@ if [[ -n "$fixtures" ]]; then
   # The pre-call_bidi module declaring a bidirectional method it cannot serve.
   "$cc" "${flags[@]}" -DDECLARES_BIDI -o "$fixtures/libbidi_without_entry.so" "$root/Tests/Fixtures/broken-plugins/pre_bidi.c"
   chmod 755 "$fixtures/libbidi_without_entry.so"
+  # Further versions of ESCA made from the build's own libESCA.so, for the tests of versions
+  # served side by side: 1.1.0 with one more request field (SoilStockRequest.audit_reference),
+  # 1.2.0-rc.1 a pre-release. Tests/Fixtures/version-shims says how.
+  versions=()
+  if [[ -f "$out/libESCA.so" ]]; then
+    shim="$root/Tests/Fixtures/version-shims"
+    python3 "$shim/add_field.py" "$root/Plugins/ESCA/Module/Generated/descriptor_set.binpb" \
+      carbon.esca.v1.SoilStockRequest audit_reference 100 "$fixtures/esca-1.1.0-descriptors.h"
+    "$cc" "${flags[@]}" -DWRAPPED_PLUGIN="\"$out/libESCA.so\"" -DSHIM_VERSION='"1.1.0"' \
+      -DSHIM_DESCRIPTOR_HEADER="\"$fixtures/esca-1.1.0-descriptors.h\"" -o "$fixtures/libesca-1.1.0.so" "$shim/module_version.c" -ldl -pthread
+    "$cc" "${flags[@]}" -DWRAPPED_PLUGIN="\"$out/libESCA.so\"" -DSHIM_VERSION='"1.2.0-rc.1"' \
+      -o "$fixtures/libesca-1.2.0-rc.1.so" "$shim/module_version.c" -ldl -pthread
+    chmod 755 "$fixtures/libesca-1.1.0.so" "$fixtures/libesca-1.2.0-rc.1.so"
+    versions=(libesca-1.1.0.so libesca-1.2.0-rc.1.so)
+  fi
   # Manifests of the fixtures that load (a deployment requires one of every plugin it does not
   # pin); the ones refused at load (wrong ABI, no entry symbol, undeclared call_bidi) and the
   # constructor marker (its tests write their own) get none.
   rm -f "$fixtures"/*.manifest.json "$fixtures"/*.manifest.sig
   if [[ -x "$carbonhub" ]]; then
     CARBONHUB="$carbonhub" "$root/scripts/write-manifests.sh" "$fixtures" libbidi_sum.so libcrashy.so \
-      libfailing_init.so libleaky.so libpre_bidi.so libsleepy.so libsleepy-v2.so libchatty.so libflood.so libescape.so
+      libfailing_init.so libleaky.so libpre_bidi.so libsleepy.so libsleepy-v2.so libchatty.so libflood.so libescape.so \
+      "${versions[@]}"
   fi
 fi

@@ -10,8 +10,15 @@ import TOMLKit
 public struct DeploymentConfig: Sendable, Equatable {
   /// A module entry of the deployment file (`[modules.<name>]`).
   public struct ModuleEntry: Sendable, Equatable {
-    /// The key under `[modules]`; must equal the name the plugin declares.
+    /// The key under `[modules]`: the name the plugin declares ("esca"), or that name and the
+    /// version it declares ("esca@1.0.0") for one of several versions served side by side.
     public var name: String
+    /// Answers the calls that name no version (`default`); without one, the highest serving
+    /// release of the module does (docs/versions-and-receipts.md).
+    public var isDefaultVersion: Bool = false
+    /// Listed but not loaded (`retired`): calls that ask for this version get
+    /// FAILED_PRECONDITION naming the versions still served.
+    public var retired: Bool = false
     /// False keeps the module listed but not loaded.
     public var enabled: Bool = true
     /// Path of the shared library; relative paths are relative to `plugin_dir`.
@@ -42,6 +49,18 @@ public struct DeploymentConfig: Sendable, Equatable {
     /// Largest request or response message of the module (`max_message_bytes`); nil: the
     /// deployment's. Set it above the deployment's for a module whose unary batches are large.
     public var maxMessageBytes: Int? = nil
+
+    /// The module this entry is a version of: the key before any `@` ("esca" of "esca@1.0.0").
+    public var moduleName: String { Self.moduleName(ofKey: name) }
+    /// The version the key names ("1.0.0" of "esca@1.0.0"); nil for a key without `@`.
+    public var pinnedVersion: String? {
+      name.firstIndex(of: "@").map { String(name[name.index(after: $0)...]) }
+    }
+
+    /// "esca" of "esca@1.0.0" (and of "esca").
+    public static func moduleName(ofKey key: String) -> String {
+      key.firstIndex(of: "@").map { String(key[..<$0]) } ?? key
+    }
 
     public init(name: String, enabled: Bool = true, path: String, sha256: String? = nil, configJSON: String = "{}") {
       self.name = name
@@ -229,7 +248,11 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     for (name, module) in (file.modules ?? [:]).sorted(by: { $0.key < $1.key }) {
       let configTable = table["modules"]?.table?[name]?.table?["config"]?.table
-      config.modules.append(try moduleEntry(name, module, configTable: configTable))
+      let entry = try moduleEntry(name, module, configTable: configTable)
+      if entry.isDefaultVersion, let other = config.modules.first(where: { $0.moduleName == entry.moduleName && $0.isDefaultVersion }) {
+        throw Error(key: "modules.\(name).default", message: "'\(other.name)' is already the default version of '\(entry.moduleName)'")
+      }
+      config.modules.append(entry)
     }
     try config.validate()
     return config
@@ -244,7 +267,15 @@ public struct DeploymentConfig: Sendable, Equatable {
       throw Error(key: "\(key).path", message: "is required")
     }
     var entry = ModuleEntry(name: name, path: path)
+    if entry.moduleName.isEmpty || entry.pinnedVersion?.isEmpty == true || entry.pinnedVersion?.contains("@") == true {
+      throw Error(key: key, message: "a module is named NAME or NAME@VERSION (e.g. \"esca@1.0.0\")")
+    }
     entry.enabled = module.enabled ?? true
+    entry.isDefaultVersion = module.default ?? false
+    entry.retired = module.retired ?? false
+    if entry.retired && entry.isDefaultVersion {
+      throw Error(key: "\(key).default", message: "a retired version cannot be the default")
+    }
     if let sha = module.sha256 {
       guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
         throw Error(key: "\(key).sha256", message: "must be 64 hexadecimal characters")

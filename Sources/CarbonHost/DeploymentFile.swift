@@ -86,9 +86,11 @@ struct DeploymentFile: Decodable {
     var confinement: String?
     var connectPorts: [Int]?
     var readPaths: [String]?
+    var `default`: Bool?
+    var retired: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-      case enabled, path, sha256, config, allow, rules, isolation, confinement
+      case enabled, path, sha256, config, allow, rules, isolation, confinement, `default`, retired
       case memoryLimitMB = "memory_limit_mb", maxConcurrentCalls = "max_concurrent_calls"
       case callTimeoutMilliseconds = "call_timeout_ms", maxMessageBytes = "max_message_bytes"
       case workerUser = "worker_user", connectPorts = "connect_ports", readPaths = "read_paths"

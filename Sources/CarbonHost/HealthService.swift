@@ -5,7 +5,8 @@ import GRPCCore
 /// - "" — the host as a whole (SERVING while it runs);
 /// - a module name ("units") and each gRPC service of a module ("carbon.examples.v1.Units"):
 ///   SERVING only while the module serves; NOT_SERVING while it loads, restarts, has failed or
-///   is disabled;
+///   is disabled. For a module served in several versions, these follow the default version
+///   (the one calls naming no version go to), and each version has its own name ("esca@1.0.0");
 /// - the host's own services ("carbon.host.v1.Host", …).
 /// Anything else is NOT_FOUND for Check and SERVICE_UNKNOWN for Watch, as the standard says.
 /// `Watch` sends the current status, then every change (an admin disabling a module, an
@@ -26,13 +27,15 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   /// `service`'s status when the modules are `modules`; nil for a service nobody serves.
   static func status(of service: String, in modules: [ModuleRegistry.ModuleSnapshot]) -> Status? {
     if hostServices.contains(service) { return .serving }
-    for module in modules {
-      let services = module.metadata?.services ?? []
-      if module.name == service || services.contains(service) {
-        return module.state.isServing ? .serving : .notServing
-      }
+    if let version = modules.first(where: { $0.name == service }) {
+      return version.state.isServing ? .serving : .notServing
     }
-    return nil
+    // A module's name or one of its services: the version that answers calls naming none.
+    guard let owner = modules.first(where: { $0.moduleName == service || $0.metadata?.services.contains(service) ?? false }) else {
+      return nil
+    }
+    let chosen = ModuleRegistry.defaultVersion(among: modules.filter { $0.moduleName == owner.moduleName }) ?? owner
+    return chosen.state.isServing ? .serving : .notServing
   }
 
   func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws

@@ -25,7 +25,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     var response = Carbon_Host_V1_ListModulesResponse()
     let detailed = isAdmin(context)
-    response.modules = registry.all.map { Self.info($0, detailed: detailed, limits: calls.limits) }
+    response.modules = registry.all.map { Self.info($0, in: registry, detailed: detailed, limits: calls.limits) }
     return ServerResponse(message: response)
   }
 
@@ -33,7 +33,9 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     -> ServerResponse<Carbon_Host_V1_ModuleInfo>
   {
     ServerResponse(
-      message: Self.info(try module(named: request.message.name, field: "name"), detailed: isAdmin(context), limits: calls.limits))
+      message: Self.info(
+        try module(named: request.message.name, field: "name", metadata: request.metadata).module, in: registry,
+        detailed: isAdmin(context), limits: calls.limits))
   }
 
   /// The method paths of the host API that call a module (JSON `Invoke` and `InvokeStream`):
@@ -93,18 +95,28 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     ServerResponse(message: calls.receipts?.signer.keyMessage ?? Carbon_Host_V1_ReceiptKey())
   }
 
-  private func module(named name: String, field: String) throws(RPCError) -> ModuleRegistry.ModuleSnapshot {
+  /// The module version a request names: "esca@1.0.0" (or "esca@1.0"), or "esca" and the
+  /// version the `carbonhub-module-version` header asks for (none: the default version); and
+  /// the selector a call is then routed with.
+  private func module(
+    named name: String, field: String, metadata: Metadata
+  ) throws(RPCError) -> (module: ModuleRegistry.ModuleSnapshot, selector: VersionSelector?) {
     guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
-    guard let module = registry.module(named: name) else {
+    let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
+    let selector = name.contains("@") ? VersionSelector(String(name.drop { $0 != "@" }.dropFirst())) : ModuleCalls.versionSelector(in: metadata)
+    guard let module = registry.module(named: moduleName, version: selector) ?? registry.module(named: name) else {
+      if let selector, registry.module(named: moduleName, version: nil) != nil {
+        throw RPCError(code: .notFound, message: "\(field): module '\(moduleName)' has no version '\(selector)' in this deployment")
+      }
       throw RPCError(code: .notFound, message: "\(field): no module named '\(name)' in this deployment")
     }
-    return module
+    return (module, selector)
   }
 
   private func admit(
     _ request: Carbon_Host_V1_InvokeRequest, streaming: Bool, metadata: Metadata, context: ServerContext
   ) throws(RPCError) -> ModuleCalls.Admitted {
-    let module = try module(named: request.module, field: "module")
+    let (module, selector) = try module(named: request.module, field: "module", metadata: metadata)
     guard !request.method.isEmpty else { throw RPCError(code: .invalidArgument, message: "method: is required") }
     guard module.state.isServing, let methods = module.metadata?.methods else {
       throw RPCError(code: .unavailable, message: "module: '\(request.module)' is \(module.state.text)")
@@ -117,7 +129,8 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
       let use = method.isServerStreaming ? "InvokeStream" : "Invoke"
       throw RPCError(code: .failedPrecondition, message: "method: \(method.path) is \(method.kindName): call it with \(use)")
     }
-    return try calls.admit(module: module, path: method.path, metadata: metadata, context: context)
+    // Routed as the method's own path would be: the same version, or the same refusal.
+    return try calls.admit(path: method.path, version: selector, request: metadata, context: context)
   }
 
   /// True when the caller holds the admin role.
@@ -128,9 +141,14 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   /// A module as `ListModules`, `GetModule` and the admin RPCs describe it. Only admins see
   /// where its file lies and who may call it (`detailed`): a file path tells an attacker where
   /// to aim, and an allow-list which identity to impersonate.
-  static func info(_ module: ModuleRegistry.ModuleSnapshot, detailed: Bool = true, limits: CallLimits) -> Carbon_Host_V1_ModuleInfo {
+  static func info(
+    _ module: ModuleRegistry.ModuleSnapshot, in registry: ModuleRegistry, detailed: Bool = true, limits: CallLimits
+  ) -> Carbon_Host_V1_ModuleInfo {
     var info = Carbon_Host_V1_ModuleInfo()
     info.name = module.name
+    info.module = module.moduleName
+    info.defaultVersion = registry.isDefaultVersion(module)
+    if let version = module.version { info.version = version.text }
     if detailed { info.path = module.path }
     if let metadata = module.metadata {
       info.version = metadata.version
@@ -158,6 +176,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     switch module.state {
     case .serving: info.state = .serving
     case .disabled: info.state = .disabled
+    case .retired: info.state = .retired
     case .loading: info.state = .loading
     case .restarting(let reason):
       info.state = .restarting
@@ -239,6 +258,12 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
     }
   }
 
+  func retireModule(request: Carbon_Host_V1_ModuleRef, context: ServerContext) async throws -> Carbon_Host_V1_ModuleInfo {
+    try await audited("RetireModule", module: request.name, detail: nil, context) { caller throws(RPCError) in
+      try await Self.run { () throws(ModuleRegistry.ActionError) in try await registry.retire(request.name, by: caller) }
+    }
+  }
+
   func setModuleAccess(request: Carbon_Host_V1_SetModuleAccessRequest, context: ServerContext) async throws
     -> Carbon_Host_V1_ModuleInfo
   {
@@ -273,7 +298,7 @@ struct HostAdminService: Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
     do {
       let changed = try await action(caller)
       record("OK", nil)
-      return HostAPIService.info(changed, limits: limits)
+      return HostAPIService.info(changed, in: registry, limits: limits)
     } catch {
       record(error.code.name, error.message)
       throw error

@@ -118,7 +118,9 @@ public final class HostServer: Sendable {
       channel.eventLoop.submit {
         let sizeGuard = OversizedRequestGuard(
           limitOf: { path in
-            registry.route(path).map { OversizedRequestGuard.Limit(bytes: limits.maxMessageBytes(of: $0), module: $0.name) }
+            // Before the call's headers choose a version: the largest limit of those serving it.
+            registry.servingVersions(of: path).map { OversizedRequestGuard.Limit(bytes: limits.maxMessageBytes(of: $0), module: $0.name) }
+              .max { $0.bytes < $1.bytes }
           },
           onRefusal: { metrics.record(.requestTooLarge) })
         let drain = ModuleCallDrain(drain: limits.drain, registry: registry)

@@ -59,19 +59,38 @@ struct ModuleCalls: Sendable {
       var metadata: Metadata = [:]
       metadata.addString(requestID, forKey: "x-request-id")
       metadata.addString(instanceName, forKey: "carbonhub-instance")
+      if let version = module.metadata?.version { metadata.addString(version, forKey: VersionSelector.answeredHeader) }
       return metadata
     }
   }
 
-  /// Finds the serving module of `path` and admits the caller.
+  /// The version a call's `carbonhub-module-version` header asks for; nil without one.
+  static func versionSelector(in metadata: Metadata) -> VersionSelector? {
+    metadata[stringValues: VersionSelector.header].first(where: { _ in true }).flatMap { VersionSelector(String($0)) }
+  }
+
+  /// Finds the module version that serves `path` for this caller (the one its
+  /// `carbonhub-module-version` header asks for, else the default) and admits the caller.
   func admit(path: String, request metadata: Metadata, context: ServerContext) throws(RPCError) -> Admitted {
-    guard let module = registry.route(path) else {
+    try admit(path: path, version: Self.versionSelector(in: metadata), request: metadata, context: context)
+  }
+
+  /// The same, with the version already read (`Invoke` may name it in its request).
+  func admit(
+    path: String, version selector: VersionSelector?, request metadata: Metadata, context: ServerContext
+  ) throws(RPCError) -> Admitted {
+    switch registry.route(path, version: selector) {
+    case .success(let module)?:
+      return try admit(module: module, path: path, metadata: metadata, context: context)
+    case .failure(let refusal)?:
+      throw RPCError(refusal)
+    case nil:
       if let owner = registry.owner(of: path) {
-        throw RPCError(code: .unavailable, message: "\(path): module '\(owner.name)' is \(owner.state.text)")
+        let code: RPCError.Code = owner.state == .retired ? .failedPrecondition : .unavailable
+        throw RPCError(code: code, message: "\(path): module '\(owner.name)' is \(owner.state.text)")
       }
       throw RPCError(code: .unimplemented, message: "\(path): no module of this host serves this method")
     }
-    return try admit(module: module, path: path, metadata: metadata, context: context)
   }
 
   /// Admits the caller to `module`'s method `path`.
@@ -87,7 +106,7 @@ struct ModuleCalls: Sendable {
       throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")
     }
     guard module.admits(identity) else {
-      metrics.recordCall(module: module.name, path: path, status: .permissionDenied, seconds: 0)
+      metrics.recordCall(module, path: path, status: .permissionDenied, seconds: 0)
       logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
         .notice("call refused: caller not on the module's allow-list")
       audit?.record(
@@ -101,7 +120,7 @@ struct ModuleCalls: Sendable {
     if let index = MethodRule.deciding(module.settings.methodRules, for: method.name) {
       let rule = module.settings.methodRules[index]
       guard let granted = connection.match(in: rule.allow) else {
-        metrics.recordCall(module: module.name, path: path, status: .permissionDenied, seconds: 0)
+        metrics.recordCall(module, path: path, status: .permissionDenied, seconds: 0)
         logger.forCall(requestID: requestID, module: module.name, path: path, identity: identity)
           .notice("call refused: caller not allowed by the method's rule", metadata: ["rule": "\(index)"])
         audit?.record(
@@ -115,11 +134,11 @@ struct ModuleCalls: Sendable {
       identity = connection.acting(as: granted)
     }
     if let refusal = limits.admitByResidentMemory() {
-      metrics.recordCall(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
+      metrics.recordCall(module, path: path, status: .resourceExhausted, seconds: 0)
       throw RPCError(refusal)
     }
     guard module.gate.enter() else {
-      metrics.recordCall(module: module.name, path: path, status: .resourceExhausted, seconds: 0)
+      metrics.recordCall(module, path: path, status: .resourceExhausted, seconds: 0)
       throw RPCError(
         code: .resourceExhausted,
         message: "module '\(module.name)' is answering \(module.gate.limit ?? 0) calls already (max_concurrent_calls): retry later")
@@ -283,7 +302,7 @@ struct ModuleCalls: Sendable {
   /// Counts and logs the end of a call.
   func finish(_ call: Admitted, status: CarbonStatus, message: String? = nil) {
     let elapsed = call.started.duration(to: .now).timeInterval
-    metrics.recordCall(module: call.module.name, path: call.method.path, status: status, seconds: elapsed)
+    metrics.recordCall(call.module, path: call.method.path, status: status, seconds: elapsed)
     if status == .ok {
       if call.logs(.debug) { call.logger.debug("call answered", metadata: ["seconds": "\(elapsed)"]) }
     } else if call.logs(.info) {
@@ -345,5 +364,19 @@ enum CallDeadline {
     default: return nil
     }
     return ContinuousClock.now.advanced(by: duration)
+  }
+}
+
+extension RPCError {
+  /// Why no version of a module could take a call, as its gRPC status.
+  init(_ refusal: ModuleRegistry.RouteRefusal) {
+    let code: RPCError.Code
+    switch refusal.code {
+    case .notFound: code = .notFound
+    case .failedPrecondition: code = .failedPrecondition
+    case .unavailable: code = .unavailable
+    case .unimplemented: code = .unimplemented
+    }
+    self.init(code: code, message: refusal.message)
   }
 }

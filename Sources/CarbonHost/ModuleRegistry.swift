@@ -21,6 +21,9 @@ public final class ModuleRegistry: Sendable {
     /// An isolated module's worker died; the host is restarting it.
     case restarting(reason: String)
     case disabled
+    /// A version taken out of service for good (`retired`, `carbonhub admin retire`): calls
+    /// that ask for it get FAILED_PRECONDITION naming the versions still served.
+    case retired
 
     /// True only for `.serving`.
     public var isServing: Bool { self == .serving }
@@ -31,6 +34,7 @@ public final class ModuleRegistry: Sendable {
       case .loading: return "loading"
       case .serving: return "serving"
       case .disabled: return "disabled"
+      case .retired: return "retired"
       case .failed(let reason): return "failed: \(reason)"
       case .restarting(let reason): return "restarting: \(reason)"
       }
@@ -97,7 +101,8 @@ public final class ModuleRegistry: Sendable {
 
   /// One module of the deployment as the host sees it at one moment.
   public struct ModuleSnapshot: Sendable {
-    /// The module's name (the deployment key, or the plugin's declared name when discovered).
+    /// The module's name (the deployment key, or the plugin's declared name when discovered):
+    /// "esca", or "esca@1.0.0" for one of several versions served side by side.
     public let name: String
     /// Library path (absolute).
     public let path: String
@@ -115,6 +120,19 @@ public final class ModuleRegistry: Sendable {
     public let restarts: Int
     /// Calls in flight and the concurrency limit; shared by every snapshot of this module.
     let gate: CallGate
+
+    /// The module this is a version of ("esca" of "esca@1.0.0").
+    public var moduleName: String { DeploymentConfig.ModuleEntry.moduleName(ofKey: name) }
+
+    /// The version the plugin declares, or the one the deployment key names before it loaded.
+    public var version: ModuleVersion? {
+      (metadata?.version ?? settings.pinnedVersion).map(ModuleVersion.init)
+    }
+
+    /// True when this version serves and has the method `path`.
+    func serves(_ path: String) -> Bool {
+      state.isServing && (metadata?.methods.contains { $0.path == path } ?? false)
+    }
 
     /// Calls of this module in flight now, in process or in its worker (the count held against
     /// `max_concurrent_calls`; a call leaves it when the plugin has really returned).
@@ -166,7 +184,12 @@ public final class ModuleRegistry: Sendable {
   private struct Table {
     var order: [String] = []
     var modules: [String: ModuleSnapshot] = [:]
+    /// Method path → the module (all its versions) one of whose versions serves it.
     var routes: [String: String] = [:]
+    /// Module name → its versions' entries, in deployment order.
+    var versions: [String: [String]] = [:]
+    /// Module name → the entry of the version that answers calls naming none.
+    var defaults: [String: String] = [:]
     var generation = 0
 
     mutating func put(_ module: ModuleSnapshot) {
@@ -174,9 +197,15 @@ public final class ModuleRegistry: Sendable {
       if modules[module.name] == nil { order.append(module.name) }
       modules[module.name] = module
       routes = [:]
+      versions = [:]
       for name in order {
-        guard let module = modules[name], module.state.isServing else { continue }
-        for method in module.metadata?.methods ?? [] { routes[method.path] = name }
+        guard let module = modules[name] else { continue }
+        versions[module.moduleName, default: []].append(name)
+        guard module.state.isServing else { continue }
+        for method in module.metadata?.methods ?? [] { routes[method.path] = module.moduleName }
+      }
+      defaults = versions.compactMapValues { names in
+        ModuleRegistry.defaultVersion(among: names.compactMap { modules[$0] })?.name
       }
     }
 
@@ -222,9 +251,128 @@ public final class ModuleRegistry: Sendable {
   /// Modules that are serving.
   public var serving: [ModuleSnapshot] { all.filter { $0.state.isServing } }
 
-  /// The serving module that owns a method path.
+  /// The serving module that answers a method path when the caller names no version.
   public func route(_ methodPath: String) -> ModuleSnapshot? {
-    table.withLock { table in table.routes[methodPath].flatMap { table.modules[$0] } }
+    try? route(methodPath, version: nil)?.get()
+  }
+
+  /// Why no version of a module can answer a call (`route(_:version:)`).
+  public struct RouteRefusal: Error, Sendable {
+    public enum Code: Sendable { case notFound, failedPrecondition, unavailable, unimplemented }
+    public let code: Code
+    public let message: String
+  }
+
+  /// The version of a module that answers `methodPath` for a caller who asked for `version`
+  /// (nil: the module's default version), or why none can. Nil when no serving module has
+  /// the method at all (see `owner(of:)`).
+  ///
+  /// A version is chosen only among those that serve the method: the highest that `version`
+  /// selects; calls naming no version go to the default (`defaultVersion(among:)`), and are
+  /// refused, not sent to another version, when it cannot answer.
+  public func route(_ methodPath: String, version selector: VersionSelector?) -> Result<ModuleSnapshot, RouteRefusal>? {
+    table.withLock { table -> Result<ModuleSnapshot, RouteRefusal>? in
+      guard let moduleName = table.routes[methodPath] else { return nil }
+      let versions = (table.versions[moduleName] ?? []).compactMap { table.modules[$0] }
+      let served = Self.versionList(versions.filter(\.state.isServing))
+      let having = Self.versionList(versions.filter { $0.serves(methodPath) })
+      guard let selector else {
+        guard let chosen = table.defaults[moduleName].flatMap({ table.modules[$0] }) else { return nil }
+        guard chosen.state.isServing else {
+          return .failure(RouteRefusal(
+            code: .unavailable,
+            message: "\(methodPath): module '\(chosen.name)', the default version of '\(moduleName)', is \(chosen.state.text)"))
+        }
+        guard chosen.serves(methodPath) else {
+          return .failure(RouteRefusal(
+            code: .unimplemented,
+            message: "\(methodPath): version \(chosen.version?.text ?? "?") of '\(moduleName)', its default, has no such method; "
+              + "versions that have it: \(having) (ask for one with the \(VersionSelector.header) header)"))
+        }
+        return .success(chosen)
+      }
+      let selected = versions.filter { $0.version.map(selector.selects) ?? false }
+      guard !selected.isEmpty else {
+        return .failure(RouteRefusal(
+          code: .notFound,
+          message: "\(VersionSelector.header): module '\(moduleName)' has no version '\(selector)' (versions served: \(served))"))
+      }
+      if let best = selected.filter({ $0.serves(methodPath) }).max(by: { $0.version! < $1.version! }) {
+        return .success(best)
+      }
+      if let retired = selected.first(where: { $0.state == .retired }) {
+        return .failure(RouteRefusal(
+          code: .failedPrecondition,
+          message: "\(VersionSelector.header): version \(retired.version?.text ?? selector.text) of '\(moduleName)' is retired; "
+            + "versions served: \(served)"))
+      }
+      if let serving = selected.first(where: \.state.isServing) {
+        return .failure(RouteRefusal(
+          code: .unimplemented,
+          message: "\(methodPath): version \(serving.version?.text ?? selector.text) of '\(moduleName)' has no such method; "
+            + "versions that have it: \(having)"))
+      }
+      let module = selected[0]
+      return .failure(RouteRefusal(code: .unavailable, message: "\(methodPath): module '\(module.name)' is \(module.state.text)"))
+    }
+  }
+
+  /// The version of a module that answers calls naming none, among `versions` (every entry of
+  /// one module): the one the deployment marks `default` unless it is retired, else the
+  /// highest serving release, else the highest serving pre-release.
+  static func defaultVersion(among versions: [ModuleSnapshot]) -> ModuleSnapshot? {
+    if let configured = versions.first(where: { $0.settings.isDefaultVersion && $0.state != .retired }) { return configured }
+    let serving = versions.filter { $0.state.isServing && $0.version != nil }
+    let releases = serving.filter { !$0.version!.isPreRelease }
+    return (releases.isEmpty ? serving : releases).max { $0.version! < $1.version! }
+  }
+
+  /// One serving version of each module that has one: the highest that `selector` selects,
+  /// else the module's default version when it serves, else its highest serving version.
+  public func servingVersions(selectedBy selector: VersionSelector?) -> [ModuleSnapshot] {
+    table.withLock { table in
+      var chosen: [ModuleSnapshot] = []
+      for (moduleName, names) in table.versions.sorted(by: { $0.key < $1.key }) {
+        let serving = names.compactMap { table.modules[$0] }.filter(\.state.isServing)
+        guard !serving.isEmpty else { continue }
+        let selected = selector.flatMap { selector in
+          serving.filter { $0.version.map(selector.selects) ?? false }.max { $0.version! < $1.version! }
+        }
+        let fallback = table.defaults[moduleName].flatMap { table.modules[$0] }.flatMap { $0.state.isServing ? $0 : nil }
+        chosen.append(selected ?? fallback ?? serving.max { ($0.version ?? ModuleVersion("")) < ($1.version ?? ModuleVersion("")) }!)
+      }
+      return chosen
+    }
+  }
+
+  /// True when `module` is the version of its module that answers calls naming none.
+  public func isDefaultVersion(_ module: ModuleSnapshot) -> Bool {
+    table.withLock { $0.defaults[module.moduleName] == module.name }
+  }
+
+  /// "1.0.0, 1.1.0" (or "none"), highest last.
+  private static func versionList(_ modules: [ModuleSnapshot]) -> String {
+    let texts = modules.compactMap(\.version).sorted().map(\.text)
+    return texts.isEmpty ? "none" : texts.joined(separator: ", ")
+  }
+
+  /// Every serving version of the module that serves `methodPath`.
+  public func servingVersions(of methodPath: String) -> [ModuleSnapshot] {
+    table.withLock { table in
+      guard let moduleName = table.routes[methodPath] else { return [] }
+      return (table.versions[moduleName] ?? []).compactMap { table.modules[$0] }.filter { $0.serves(methodPath) }
+    }
+  }
+
+  /// The entry of a module name's version that answers calls naming `version` (nil: its
+  /// default), whatever its state; nil when the deployment has no such module or version.
+  public func module(named moduleName: String, version selector: VersionSelector?) -> ModuleSnapshot? {
+    table.withLock { table in
+      let versions = (table.versions[moduleName] ?? []).compactMap { table.modules[$0] }
+      guard let selector else { return table.defaults[moduleName].flatMap { table.modules[$0] } ?? versions.first }
+      let selected = versions.filter { $0.version.map(selector.selects) ?? false }
+      return selected.filter(\.state.isServing).max { $0.version! < $1.version! } ?? selected.first
+    }
   }
 
   /// The module (serving or not) whose last known methods include `methodPath`.
@@ -251,11 +399,11 @@ public final class ModuleRegistry: Sendable {
     for entry in entries {
       let path = resolve(entry.path, relativeTo: config.pluginDirectory)
       let module = ModuleSnapshot(
-        name: entry.name, path: path, state: entry.enabled ? .loading : .disabled, metadata: nil, backend: nil,
-        allow: entry.allow, settings: entry, restarts: 0, gate: CallGate(limit: entry.maxConcurrentCalls))
-      guard entry.enabled else {
+        name: entry.name, path: path, state: entry.retired ? .retired : entry.enabled ? .loading : .disabled, metadata: nil,
+        backend: nil, allow: entry.allow, settings: entry, restarts: 0, gate: CallGate(limit: entry.maxConcurrentCalls))
+      guard entry.enabled && !entry.retired else {
         registry.table.withLock { $0.put(module) }
-        logger.info("module disabled by the deployment", metadata: ["module": "\(entry.name)"])
+        logger.info("module \(module.state.text) by the deployment", metadata: ["module": "\(entry.name)"])
         continue
       }
       if entry.isolation == .isolated {
@@ -314,13 +462,25 @@ public final class ModuleRegistry: Sendable {
 
   /// Stops serving a module; calls in flight finish on the instance they started on.
   public func disable(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
+    try await stop(name, becoming: .disabled, by: caller)
+  }
+
+  /// Takes one version of a module out of service for good: calls asking for it get
+  /// FAILED_PRECONDITION naming the versions still served; calls naming no version go to the
+  /// default among the others. Calls in flight finish; `enable` serves it again.
+  public func retire(_ name: String, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
+    try await stop(name, becoming: .retired, by: caller)
+  }
+
+  private func stop(_ name: String, becoming state: State, by caller: CallerIdentity) async throws(ActionError) -> ModuleSnapshot {
     try await serially { () async throws(ActionError) in
       let module = try self.existing(name)
-      self.logger.notice("admin: disable module", metadata: ["module": "\(name)", "caller": "\(caller)"])
-      let disabled = module.with(state: .disabled, backend: .some(nil))
-      self.publish(disabled)
+      self.logger.notice(
+        "admin: \(state == .retired ? "retire" : "disable") module", metadata: ["module": "\(name)", "caller": "\(caller)"])
+      let stopped = module.with(state: state, backend: .some(nil))
+      self.publish(stopped)
       self.retire(module.backend)
-      return disabled
+      return stopped
     }
   }
 
@@ -422,7 +582,7 @@ public final class ModuleRegistry: Sendable {
       switch state {
       case .restarting(_, let reason):
         let died = module.state.isServing
-        if died { metrics.recordWorkerRestart(module: name) }
+        if died { metrics.recordWorkerRestart(module) }
         return module.with(state: .restarting(reason: reason), restarts: module.restarts + (died ? 1 : 0))
       case .serving:
         return module.with(state: .serving)
@@ -496,7 +656,12 @@ public final class ModuleRegistry: Sendable {
   private func record(_ module: ModuleSnapshot, _ outcome: Result<(Metadata, ModuleBackend), OpenFailure>, takesDeclaredName: Bool) {
     switch outcome {
     case .success(let (metadata, backend)):
-      let name = metadata.name
+      // A discovered plugin takes its declared name, and its version too when another
+      // version of the module is listed already.
+      var name = takesDeclaredName ? metadata.name : module.name
+      if takesDeclaredName, self.module(named: name).map({ $0.name != module.name }) == true {
+        name = "\(metadata.name)@\(metadata.version)"
+      }
       if takesDeclaredName && name != module.name {
         // A discovered plugin is listed under its file name until it declares its own.
         table.withLock { table in
@@ -558,18 +723,14 @@ public final class ModuleRegistry: Sendable {
       return .failure(OpenFailure(reason: error.description))
     }
     let metadata = Metadata(library)
-    let expectedName = takesDeclaredName ? library.name : name
-    guard library.name == expectedName else {
-      return .failure(
-        OpenFailure(
-          reason: "the deployment calls this module '\(name)' but the plugin declares '\(library.name)'",
-          metadata: metadata))
+    if !takesDeclaredName, let mismatch = Self.mismatch(of: metadata, with: settings) {
+      return .failure(OpenFailure(reason: mismatch, metadata: metadata))
     }
-    if let conflict = conflict(of: metadata, besides: [name, expectedName]) {
+    if let conflict = conflict(of: metadata, besides: [name, library.name]) {
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
     let dataDirectory: String
-    switch makeDataDirectory(for: expectedName) {
+    switch makeDataDirectory(for: library.name) {
     case .success(let directory): dataDirectory = directory
     case .failure(let failure): return .failure(OpenFailure(reason: failure.reason, metadata: metadata))
     }
@@ -601,7 +762,7 @@ public final class ModuleRegistry: Sendable {
     case .failure(let failure): return .failure(failure)
     }
     let dataDirectory: String
-    switch makeDataDirectory(for: name) {
+    switch makeDataDirectory(for: settings.moduleName) {
     case .success(let directory): dataDirectory = directory
     case .failure(let failure): return .failure(failure)
     }
@@ -625,22 +786,37 @@ public final class ModuleRegistry: Sendable {
     }
     guard let hello = worker.hello else { return .failure(OpenFailure(reason: "the worker reported no plugin")) }
     let metadata = Metadata(hello, preflight)
-    if let conflict = conflict(of: metadata, besides: [name]) {
+    if let conflict = Self.mismatch(of: metadata, with: settings) ?? conflict(of: metadata, besides: [name]) {
       await worker.stop()
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
     return .success((metadata, .isolated(worker)))
   }
 
+  /// Why a plugin is not the one its deployment entry names: another module name, or, for an
+  /// entry named NAME@VERSION, another version. Nil when it is.
+  private static func mismatch(of metadata: Metadata, with entry: DeploymentConfig.ModuleEntry) -> String? {
+    if metadata.name != entry.moduleName {
+      return "the deployment calls this module '\(entry.moduleName)' but the plugin declares '\(metadata.name)'"
+    }
+    if let pinned = entry.pinnedVersion, pinned != metadata.version {
+      return "the deployment serves this entry as version \(pinned) of '\(entry.moduleName)' but the plugin declares version \(metadata.version)"
+    }
+    return nil
+  }
+
   /// Why a module with `metadata` cannot serve next to the serving modules other than
-  /// `besides`: its name or one of its methods is taken. Nil when it can.
+  /// `besides`: the same version of the same module is served, or one of its methods belongs
+  /// to another module. Nil when it can. (Versions of one module share their methods.)
   private func conflict(of metadata: Metadata, besides names: Set<String>) -> String? {
     let others = all.filter { !names.contains($0.name) && $0.state.isServing }
-    if others.contains(where: { $0.metadata?.name == metadata.name }) {
-      return "another plugin already serves a module named '\(metadata.name)'"
+    if let twin = others.first(where: { $0.metadata?.name == metadata.name && $0.metadata?.version == metadata.version }) {
+      return "version \(metadata.version) of module '\(metadata.name)' is already served (by '\(twin.name)')"
     }
     for method in metadata.methods {
-      if let owner = others.first(where: { $0.metadata?.methods.contains { $0.path == method.path } ?? false }) {
+      if let owner = others.first(where: {
+        $0.metadata?.name != metadata.name && $0.metadata?.methods.contains { $0.path == method.path } ?? false
+      }) {
         return "method \(method.path) is already served by module '\(owner.name)'"
       }
     }

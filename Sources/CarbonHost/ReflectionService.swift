@@ -8,31 +8,43 @@ import SwiftProtobuf
 /// gRPC server reflection (`grpc.reflection.v1`, and the wire-identical `v1alpha` path older
 /// tools use), over the host's own protos and every serving plugin's embedded descriptor set,
 /// so that tools like grpcurl can call plugin services the host never compiled.
+///
+/// A module served in several versions is described by one of them: the version the stream's
+/// `carbonhub-module-version` header selects (`grpcurl -reflect-header
+/// 'carbonhub-module-version: 1.1.0'`), else its default version — the one a call naming no
+/// version reaches. Two versions may define the same files differently.
 final class ReflectionService: RegistrableRPCService, Sendable {
   typealias Request = Grpc_Reflection_V1_ServerReflectionRequest
   typealias Response = Grpc_Reflection_V1_ServerReflectionResponse
 
   let registry: ModuleRegistry
-  /// The index of the registry generation it was built from; rebuilt when modules change.
-  private let cache = Mutex<(generation: Int, index: DescriptorIndex)?>(nil)
+  /// The indexes of the registry generation they were built from, by version selector ("":
+  /// none); rebuilt when modules change.
+  private let cache = Mutex<(generation: Int, indexes: [String: DescriptorIndex])>((-1, [:]))
 
   init(registry: ModuleRegistry) {
     self.registry = registry
   }
 
-  /// The descriptor index of the modules serving now.
-  var index: DescriptorIndex {
+  /// The descriptor index of the modules serving now, each in the version `selector` selects
+  /// (or its default version).
+  func index(for selector: VersionSelector? = nil) -> DescriptorIndex {
     let generation = registry.generation
-    if let cached = cache.withLock({ $0 }), cached.generation == generation { return cached.index }
+    let key = selector?.text ?? ""
+    if let cached = cache.withLock({ $0.generation == generation ? $0.indexes[key] : nil }) { return cached }
     var sets = [HostDescriptors.fileDescriptorSet]
     var services = HealthService.hostServices.filter { !$0.isEmpty }
-    for module in registry.serving {
+    for module in registry.servingVersions(selectedBy: selector) {
       guard let metadata = module.metadata else { continue }
       sets.append(metadata.descriptorSet)
       for service in metadata.services where !services.contains(service) { services.append(service) }
     }
     let index = DescriptorIndex(sets: sets, services: services)
-    cache.withLock { $0 = (generation, index) }
+    cache.withLock { cache in
+      // A caller chooses the selector's text: a few are kept, not one per text sent.
+      if cache.generation != generation || cache.indexes.count >= 16 { cache = (generation, [:]) }
+      cache.indexes[key] = index
+    }
     return index
   }
 
@@ -43,7 +55,7 @@ final class ReflectionService: RegistrableRPCService, Sendable {
         deserializer: ProtobufDeserializer<Request>(), serializer: ProtobufSerializer<Response>()
       ) { request, context in
         StreamingServerResponse { writer in
-          let index = self.index
+          let index = self.index(for: ModuleCalls.versionSelector(in: request.metadata))
           for try await message in request.messages {
             try await writer.write(index.answer(message))
           }

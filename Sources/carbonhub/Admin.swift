@@ -25,9 +25,9 @@ extension CarbonHub {
   /// certificate whose identity is in the deployment's `access.admins`).
   struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Change a running host: enable, disable, reload a module, or set who may call it.",
+      abstract: "Change a running host: enable, disable, retire, reload a module, or set who may call it.",
       discussion: "Needs a client certificate (--cert/--key) whose identity is in the host's access.admins.",
-      subcommands: [Enable.self, Disable.self, Reload.self, Allow.self])
+      subcommands: [Enable.self, Disable.self, Retire.self, Reload.self, Allow.self])
 
     struct Enable: AsyncParsableCommand {
       static let configuration = CommandConfiguration(abstract: "Load (if needed) and serve a module.")
@@ -50,6 +50,19 @@ extension CarbonHub {
         var request = Carbon_Host_V1_ModuleRef()
         request.name = module
         try await client.admin { [request] in try await $0.disableModule(request) }
+      }
+    }
+
+    struct Retire: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "Take one version of a module out of service (e.g. esca@1.0.0); calls asking for it are refused, naming the versions still served.")
+      @OptionGroup var client: ClientOptions
+      @Argument(help: "Module name, with its version when several are served (esca@1.0.0).") var module: String
+
+      func run() async throws {
+        var request = Carbon_Host_V1_ModuleRef()
+        request.name = module
+        try await client.admin { [request] in try await $0.retireModule(request) }
       }
     }
 

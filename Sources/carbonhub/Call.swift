@@ -31,13 +31,18 @@ extension CarbonHub {
       valueName: "DIR"))
     var receiptDirectory: String?
 
+    @Option(name: .customLong("module-version"), help: ArgumentHelp(
+      "The module's version to call, exact (1.0.0) or a release prefix (1.0), when the host serves several; default: the host's default version.",
+      valueName: "VERSION"))
+    var moduleVersion: String?
+
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
       guard let dot = target.firstIndex(of: "."), dot != target.startIndex, target.index(after: dot) != target.endIndex else {
         throw ValidationError("'\(target)' is not <module>.<Method>")
       }
-      let module = String(target[..<dot])
+      let module = String(target[..<dot]) + (moduleVersion.map { "@" + $0 } ?? "")
       let method = String(target[target.index(after: dot)...])
       let data: Data
       if json == "-" {

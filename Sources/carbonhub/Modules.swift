@@ -31,11 +31,14 @@ extension CarbonHub {
         case .disabled: state = "disabled"
         case .loading: state = "loading"
         case .restarting: state = "RESTARTING"
+        case .retired: state = "retired"
         default: state = "unknown"
         }
         // A module that never loaded has no ABI version or digest to show: its reason says why.
         let identity = module.abiVersion == 0 && module.sha256.isEmpty ? "" : "\tabi \(module.abiVersion)\tsha256 \(module.sha256.prefix(12))"
-        printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\(identity)")
+        // Of a module served in several versions, the one calls naming no version reach.
+        let isDefault = module.defaultVersion && response.modules.contains { $0.module == module.module && $0.name != module.name }
+        printOut("\(module.name)\t\(module.version.isEmpty ? "-" : module.version)\t\(state)\(isDefault ? " (default)" : "")\(identity)")
         if !module.failureReason.isEmpty { printOut("  reason: \(module.failureReason)") }
         // The host shows allow-lists (and paths) to admins only; others see neither.
         let allow = module.allowAny ? "any caller" : module.allow.isEmpty ? "(shown to admins only)" : module.allow.joined(separator: ", ")

@@ -26,12 +26,12 @@ struct HostMetricsTests {
     let metrics = HostMetrics()
     let path = "/carbon.units.v1.Units/Convert"
     // Hand-computed: 100 µs, 300 µs and 2 s.
-    metrics.recordCall(module: "units", path: path, status: .ok, seconds: 0.0001)
-    metrics.recordCall(module: "units", path: path, status: .ok, seconds: 0.0003)
-    metrics.recordCall(module: "units", path: path, status: .invalidArgument, seconds: 2)
+    metrics.recordCall(module: "units", version: "1.0.0", path: path, status: .ok, seconds: 0.0001)
+    metrics.recordCall(module: "units", version: "1.0.0", path: path, status: .ok, seconds: 0.0003)
+    metrics.recordCall(module: "units", version: "1.0.0", path: path, status: .invalidArgument, seconds: 2)
     let lines = try await render(metrics)
 
-    let labels = "method=\"\(path)\",module=\"units\""
+    let labels = "method=\"\(path)\",module=\"units\",version=\"1.0.0\""
     #expect(value(lines, "carbonhub_calls_total{code=\"OK\",\(labels)}") == 2)
     #expect(value(lines, "carbonhub_calls_total{code=\"INVALID_ARGUMENT\",\(labels)}") == 1)
     // Cumulative: ≤100 µs holds 1, ≤250 µs still 1, ≤500 µs 2, ≤1 s 2, ≤2.5 s all 3.
@@ -48,8 +48,8 @@ struct HostMetricsTests {
 
   @Test func everyFamilyHasItsTypeAndHelp() async throws {
     let metrics = HostMetrics()
-    metrics.recordCall(module: "units", path: "/a.B/C", status: .ok, seconds: 0.01)
-    metrics.recordWorkerRestart(module: "units")
+    metrics.recordCall(module: "units", version: "1.0.0", path: "/a.B/C", status: .ok, seconds: 0.01)
+    metrics.recordWorkerRestart(module: "units", version: "1.0.0")
     let lines = try await render(metrics)
     let types: [HostMetric: String] = [
       .calls: "counter", .callDuration: "histogram", .workerRestarts: "counter", .loaderEvents: "counter", .info: "gauge",
@@ -66,7 +66,7 @@ struct HostMetricsTests {
     let metrics = HostMetrics()
     metrics.record(.memoryBudget)
     metrics.record(.memoryBudget)
-    metrics.recordWorkerRestart(module: "crashy")
+    metrics.recordWorkerRestart(module: "crashy", version: "0.1.0")
     let budget = MemoryBudget(limit: 1 << 20)
     let lines = try await render(metrics, budget: budget)
     for refusal in OverloadRefusal.allCases where refusal != .memoryBudget {
@@ -75,7 +75,7 @@ struct HostMetricsTests {
     #expect(value(lines, "carbonhub_overload_refusals_total{reason=\"memory_budget\"}") == 2)
     #expect(value(lines, "carbonhub_loader_events_total{event=\"worker_restart\"}") == 1)
     #expect(value(lines, "carbonhub_loader_events_total{event=\"load\"}") == 0)
-    #expect(value(lines, "carbonhub_worker_restarts_total{module=\"crashy\"}") == 1)
+    #expect(value(lines, "carbonhub_worker_restarts_total{module=\"crashy\",version=\"0.1.0\"}") == 1)
     #expect(value(lines, "carbonhub_memory_budget_bytes") == 1_048_576)
     #expect(value(lines, "carbonhub_bytes_in_flight") == 0)
     #expect(value(lines, "carbonhub_info{instance_name=\"test-host\"}") == 1)
@@ -86,8 +86,8 @@ struct HostMetricsTests {
   @Test func eachHostHasItsOwnRegistry() async throws {
     let first = HostMetrics()
     let second = HostMetrics()
-    first.recordCall(module: "m", path: "/a.B/C", status: .ok, seconds: 0.001)
-    #expect(value(try await render(first), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == 1)
-    #expect(value(try await render(second), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\"}") == nil)
+    first.recordCall(module: "m", version: "2.1.0", path: "/a.B/C", status: .ok, seconds: 0.001)
+    #expect(value(try await render(first), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\",version=\"2.1.0\"}") == 1)
+    #expect(value(try await render(second), "carbonhub_calls_total{code=\"OK\",method=\"/a.B/C\",module=\"m\",version=\"2.1.0\"}") == nil)
   }
 }

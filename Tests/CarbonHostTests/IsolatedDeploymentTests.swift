@@ -129,11 +129,11 @@ struct IsolatedDeploymentTests {
     }
 
     let metrics = try await scrape(host)
-    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"crashy\"} 4"), "\(metrics)")
-    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"units\"} 0"))
+    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"crashy\",version=\"0.0.1\"} 4"), "\(metrics)")
+    #expect(metrics.contains("carbonhub_worker_restarts_total{module=\"units\",version=\"1.0.0\"} 0"))
     #expect(metrics.contains("carbonhub_loader_events_total{event=\"worker_restart\"} 4"))
-    #expect(metrics.contains("carbonhub_calls_total{code=\"UNAVAILABLE\",method=\"/carbon.test.v1.Crashy/Segfault\",module=\"crashy\"} 1"))
-    #expect(metrics.contains("carbonhub_module_up{module=\"crashy\",state=\"serving\"} 1"))
+    #expect(metrics.contains("carbonhub_calls_total{code=\"UNAVAILABLE\",method=\"/carbon.test.v1.Crashy/Segfault\",module=\"crashy\",version=\"0.0.1\"} 1"))
+    #expect(metrics.contains("carbonhub_module_up{module=\"crashy\",version=\"0.0.1\",state=\"serving\"} 1"))
 
     let worker = try #require(host.server.registry.module(named: "crashy")?.isolated?.workerProcessID)
     try await host.stop()

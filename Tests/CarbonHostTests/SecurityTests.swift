@@ -308,10 +308,10 @@ struct SecurityTests {
     #expect((response as? HTTPURLResponse)?.statusCode == 200)
     let text = String(decoding: data, as: UTF8.self)
     let path = "/carbon.examples.v1.Units/Convert"
-    #expect(text.contains("carbonhub_calls_total{code=\"OK\",method=\"\(path)\",module=\"units\"} 1"))
-    #expect(text.contains("carbonhub_calls_total{code=\"PERMISSION_DENIED\",method=\"\(path)\",module=\"units\"} 1"))
-    #expect(text.contains("carbonhub_call_duration_seconds_count{method=\"\(path)\",module=\"units\"} 2"))
-    #expect(text.contains("carbonhub_module_up{module=\"gwp\",state=\"serving\"} 1"))
+    #expect(text.contains("carbonhub_calls_total{code=\"OK\",method=\"\(path)\",module=\"units\",version=\"1.0.0\"} 1"))
+    #expect(text.contains("carbonhub_calls_total{code=\"PERMISSION_DENIED\",method=\"\(path)\",module=\"units\",version=\"1.0.0\"} 1"))
+    #expect(text.contains("carbonhub_call_duration_seconds_count{method=\"\(path)\",module=\"units\",version=\"1.0.0\"} 2"))
+    #expect(text.contains("carbonhub_module_up{module=\"gwp\",version=\"1.0.0\",state=\"serving\"} 1"))
     #expect(text.contains("carbonhub_loader_events_total{event=\"load\"} 2"))
   }
 }

@@ -4,15 +4,15 @@
 /// `HostMetricsFactory`; swift-prometheus renders them. docs/security.md and docs/deployment.md
 /// describe them for admins.
 public enum HostMetric: String, Sendable, CaseIterable {
-  /// Counter `{module, method, code}`.
+  /// Counter `{module, version, method, code}`.
   case calls = "carbonhub_calls_total"
-  /// Histogram `{module, method}`, seconds.
+  /// Histogram `{module, version, method}`, seconds.
   case callDuration = "carbonhub_call_duration_seconds"
-  /// Gauge `{module, state}`: 1 while serving.
+  /// Gauge `{module, version, state}`: 1 while serving.
   case moduleUp = "carbonhub_module_up"
-  /// Gauge `{module}`.
+  /// Gauge `{module, version}`.
   case callsInFlight = "carbonhub_calls_in_flight"
-  /// Counter `{module}`.
+  /// Counter `{module, version}`.
   case workerRestarts = "carbonhub_worker_restarts_total"
   /// Counter `{event}` (`LoaderEvent`).
   case loaderEvents = "carbonhub_loader_events_total"
@@ -36,8 +36,8 @@ public enum HostMetric: String, Sendable, CaseIterable {
   /// The `# HELP` line's text.
   public var help: String {
     switch self {
-    case .calls: "Module calls answered, by module, method and gRPC status code."
-    case .callDuration: "Latency of module calls, by module and method."
+    case .calls: "Module calls answered, by module, version, method and gRPC status code."
+    case .callDuration: "Latency of module calls, by module, version and method."
     case .moduleUp: "1 when the module is serving, else 0; the state label says why."
     case .callsInFlight: "Calls a module is answering now."
     case .workerRestarts: "Restarts of an isolated module's worker process."

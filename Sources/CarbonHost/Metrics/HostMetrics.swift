@@ -9,8 +9,9 @@ import Synchronization
 public final class HostMetrics: Sendable {
   /// The swift-metrics factory over this host's Prometheus registry.
   public let factory: HostMetricsFactory
-  /// The state label last exposed per module, so a state change replaces its series.
-  private let exposedStates = Mutex<[String: String]>([:])
+  /// The `module_up` labels last exposed per module, so that a change of state (or of version,
+  /// on a reload) replaces its series.
+  private let exposedStates = Mutex<[String: [(String, String)]]>([:])
 
   public init() {
     factory = HostMetricsFactory(registry: PrometheusCollectorRegistry())
@@ -19,11 +20,23 @@ public final class HostMetrics: Sendable {
     for refusal in OverloadRefusal.allCases { _ = counter(.overloadRefusals, [("reason", refusal.rawValue)]) }
   }
 
-  /// Counts one call of `path` that ended with `status` after `seconds`.
-  func recordCall(module: String, path: String, status: CarbonStatus, seconds: Double) {
-    counter(.calls, [("code", status.name), ("method", path), ("module", module)]).increment()
-    CoreMetrics.Timer(label: HostMetric.callDuration.rawValue, dimensions: [("method", path), ("module", module)], factory: factory)
+  /// Counts one call of `path` that `module` answered with `status` after `seconds`.
+  func recordCall(_ module: ModuleRegistry.ModuleSnapshot, path: String, status: CarbonStatus, seconds: Double) {
+    recordCall(module: module.moduleName, version: module.version?.text ?? "", path: path, status: status, seconds: seconds)
+  }
+
+  /// Counts one call of `path` that version `version` of `module` answered.
+  func recordCall(module: String, version: String, path: String, status: CarbonStatus, seconds: Double) {
+    let labels = [("module", module), ("version", version)]
+    counter(.calls, [("code", status.name), ("method", path)] + labels).increment()
+    CoreMetrics.Timer(label: HostMetric.callDuration.rawValue, dimensions: [("method", path)] + labels, factory: factory)
       .recordSeconds(seconds)
+  }
+
+  /// A module's labels: `module` (its name, "esca") and `version` (the version its plugin
+  /// declares; empty before it first loaded), so that versions served side by side count apart.
+  static func labels(_ module: ModuleRegistry.ModuleSnapshot) -> [(String, String)] {
+    [("module", module.moduleName), ("version", module.version?.text ?? "")]
   }
 
   /// Counts a loader event.
@@ -37,8 +50,13 @@ public final class HostMetrics: Sendable {
   }
 
   /// Counts a restart of `module`'s worker (and the loader event).
-  func recordWorkerRestart(module: String) {
-    counter(.workerRestarts, [("module", module)]).increment()
+  func recordWorkerRestart(_ module: ModuleRegistry.ModuleSnapshot) {
+    recordWorkerRestart(module: module.moduleName, version: module.version?.text ?? "")
+  }
+
+  /// Counts a restart of the worker of version `version` of `module`.
+  func recordWorkerRestart(module: String, version: String) {
+    counter(.workerRestarts, [("module", module), ("version", version)]).increment()
     record(.workerRestarted)
   }
 
@@ -50,14 +68,15 @@ public final class HostMetrics: Sendable {
   ) -> String {
     for module in registry.all {
       let state = module.state.text.split(separator: ":").first.map(String.init) ?? ""
-      let previous = exposedStates.withLock { $0.updateValue(state, forKey: module.name) }
-      if let previous, previous != state {
-        meter(.moduleUp, [("module", module.name), ("state", previous)]).destroy()
+      let labels = Self.labels(module) + [("state", state)]
+      let previous = exposedStates.withLock { $0.updateValue(labels, forKey: module.name) }
+      if let previous, !previous.elementsEqual(labels, by: ==) {
+        meter(.moduleUp, previous).destroy()
       }
-      meter(.moduleUp, [("module", module.name), ("state", state)]).set(module.state.isServing ? 1 : 0)
-      meter(.callsInFlight, [("module", module.name)]).set(max(0, module.gate.current))
+      meter(.moduleUp, labels).set(module.state.isServing ? 1 : 0)
+      meter(.callsInFlight, Self.labels(module)).set(max(0, module.gate.current))
       // Listed at 0 before a first restart.
-      _ = counter(.workerRestarts, [("module", module.name)])
+      _ = counter(.workerRestarts, Self.labels(module))
     }
     meter(.info, [("instance_name", instance)]).set(1)
     meter(.bytesInFlight).set(max(0, budget.current))

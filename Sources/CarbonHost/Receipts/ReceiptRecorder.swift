@@ -74,7 +74,7 @@ final class ReceiptRecorder: Sendable {
       return content
     }
     content.format = 1
-    content.module = call.module.name
+    content.module = call.module.moduleName
     content.moduleVersion = call.module.metadata?.version ?? ""
     content.pluginSha256 = call.module.metadata?.sha256 ?? ""
     content.method = call.method.path

@@ -343,9 +343,10 @@ public final class WorkerSupervisor: Sendable {
       await connection.close()
       throw error
     }
-    guard hello.name == name || hello.name.isEmpty else {
+    let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
+    guard hello.name == moduleName || hello.name.isEmpty else {
       await connection.close()
-      throw .workerFailed(module: name, reason: "the deployment calls this module '\(name)' but the plugin declares '\(hello.name)'")
+      throw .workerFailed(module: name, reason: "the deployment calls this module '\(moduleName)' but the plugin declares '\(hello.name)'")
     }
     let serving = shared.withLock { shared in
       guard !shared.stopping, shared.connection === connection, connection.death == nil else { return false }

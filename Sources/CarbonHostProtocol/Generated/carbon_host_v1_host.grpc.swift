@@ -1553,12 +1553,26 @@ public enum Carbon_Host_V1_HostAdmin: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RetireModule" metadata.
+        public enum RetireModule: Sendable {
+            /// Request type for "RetireModule".
+            public typealias Input = Carbon_Host_V1_ModuleRef
+            /// Response type for "RetireModule".
+            public typealias Output = Carbon_Host_V1_ModuleInfo
+            /// Descriptor for "RetireModule".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "carbon.host.v1.HostAdmin"),
+                method: "RetireModule",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "carbon.host.v1.HostAdmin" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             EnableModule.descriptor,
             DisableModule.descriptor,
             ReloadModule.descriptor,
-            SetModuleAccess.descriptor
+            SetModuleAccess.descriptor,
+            RetireModule.descriptor
         ]
     }
 }
@@ -1666,6 +1680,26 @@ extension Carbon_Host_V1_HostAdmin {
             request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "RetireModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+        /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+        /// > flight finish. EnableModule serves it again.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Carbon_Host_V1_ModuleRef` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Carbon_Host_V1_ModuleInfo` messages.
+        func retireModule(
+            request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo>
     }
 
     /// Service protocol for the "carbon.host.v1.HostAdmin" service.
@@ -1757,6 +1791,26 @@ extension Carbon_Host_V1_HostAdmin {
             request: GRPCCore.ServerRequest<Carbon_Host_V1_SetModuleAccessRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
+
+        /// Handle the "RetireModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+        /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+        /// > flight finish. EnableModule serves it again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Carbon_Host_V1_ModuleInfo` message.
+        func retireModule(
+            request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>
     }
 
     /// Simple service protocol for the "carbon.host.v1.HostAdmin" service.
@@ -1846,6 +1900,26 @@ extension Carbon_Host_V1_HostAdmin {
             request: Carbon_Host_V1_SetModuleAccessRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Carbon_Host_V1_ModuleInfo
+
+        /// Handle the "RetireModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+        /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+        /// > flight finish. EnableModule serves it again.
+        ///
+        /// - Parameters:
+        ///   - request: A `Carbon_Host_V1_ModuleRef` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Carbon_Host_V1_ModuleInfo` to respond with.
+        func retireModule(
+            request: Carbon_Host_V1_ModuleRef,
+            context: GRPCCore.ServerContext
+        ) async throws -> Carbon_Host_V1_ModuleInfo
     }
 }
 
@@ -1897,6 +1971,17 @@ extension Carbon_Host_V1_HostAdmin.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Carbon_Host_V1_HostAdmin.Method.RetireModule.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleRef>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleInfo>(),
+            handler: { request, context in
+                try await self.retireModule(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1941,6 +2026,17 @@ extension Carbon_Host_V1_HostAdmin.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
         let response = try await self.setModuleAccess(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func retireModule(
+        request: GRPCCore.StreamingServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Carbon_Host_V1_ModuleInfo> {
+        let response = try await self.retireModule(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1996,6 +2092,19 @@ extension Carbon_Host_V1_HostAdmin.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
         return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
             message: try await self.setModuleAccess(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func retireModule(
+        request: GRPCCore.ServerRequest<Carbon_Host_V1_ModuleRef>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo> {
+        return GRPCCore.ServerResponse<Carbon_Host_V1_ModuleInfo>(
+            message: try await self.retireModule(
                 request: request.message,
                 context: context
             ),
@@ -2110,6 +2219,31 @@ extension Carbon_Host_V1_HostAdmin {
         func setModuleAccess<Result>(
             request: GRPCCore.ClientRequest<Carbon_Host_V1_SetModuleAccessRequest>,
             serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_SetModuleAccessRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RetireModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+        /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+        /// > flight finish. EnableModule serves it again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func retireModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
             deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result
@@ -2277,6 +2411,42 @@ extension Carbon_Host_V1_HostAdmin {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RetireModule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+        /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+        /// > flight finish. EnableModule serves it again.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+        ///   - serializer: A serializer for `Carbon_Host_V1_ModuleRef` messages.
+        ///   - deserializer: A deserializer for `Carbon_Host_V1_ModuleInfo` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func retireModule<Result>(
+            request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+            serializer: some GRPCCore.MessageSerializer<Carbon_Host_V1_ModuleRef>,
+            deserializer: some GRPCCore.MessageDeserializer<Carbon_Host_V1_ModuleInfo>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Carbon_Host_V1_HostAdmin.Method.RetireModule.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2396,6 +2566,37 @@ extension Carbon_Host_V1_HostAdmin.ClientProtocol {
         try await self.setModuleAccess(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_SetModuleAccessRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RetireModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+    /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+    /// > flight finish. EnableModule serves it again.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Carbon_Host_V1_ModuleRef` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func retireModule<Result>(
+        request: GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.retireModule(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Carbon_Host_V1_ModuleRef>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Carbon_Host_V1_ModuleInfo>(),
             options: options,
             onResponse: handleResponse
@@ -2535,6 +2736,41 @@ extension Carbon_Host_V1_HostAdmin.ClientProtocol {
             metadata: metadata
         )
         return try await self.setModuleAccess(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RetireModule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Takes one version of a module out of service ("esca@1.0.0"): calls asking for it get
+    /// > FAILED_PRECONDITION naming the versions still served, the others are untouched; calls in
+    /// > flight finish. EnableModule serves it again.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func retireModule<Result>(
+        _ message: Carbon_Host_V1_ModuleRef,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Carbon_Host_V1_ModuleInfo>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Carbon_Host_V1_ModuleRef>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.retireModule(
             request: request,
             options: options,
             onResponse: handleResponse

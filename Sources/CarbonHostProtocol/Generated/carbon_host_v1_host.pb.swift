@@ -47,6 +47,10 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
 
   /// Isolated module whose worker process died; the host is restarting it with backoff.
   case restarting // = 5
+
+  /// A version taken out of service (`retired = true`, or RetireModule): calls asking for it get
+  /// FAILED_PRECONDITION naming the versions still served.
+  case retired // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -61,6 +65,7 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     case 3: self = .disabled
     case 4: self = .loading
     case 5: self = .restarting
+    case 6: self = .retired
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -73,6 +78,7 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     case .disabled: return 3
     case .loading: return 4
     case .restarting: return 5
+    case .retired: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -85,6 +91,7 @@ public nonisolated enum Carbon_Host_V1_ModuleState: SwiftProtobuf.Enum, Swift.Ca
     .disabled,
     .loading,
     .restarting,
+    .retired,
   ]
 
 }
@@ -199,7 +206,8 @@ public nonisolated struct Carbon_Host_V1_ModuleInfo: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Module name from its descriptor (or the deployment key when it failed before that).
+  /// The deployment's name of the module: its key ("esca", or "esca@1.0.0" for one of several
+  /// versions served side by side), or the plugin's declared name when discovered.
   public var name: String {
     get {_storage._name}
     set {_uniqueStorage()._name = newValue}
@@ -305,6 +313,18 @@ public nonisolated struct Carbon_Host_V1_ModuleInfo: @unchecked Sendable {
     set {_uniqueStorage()._streamingTimeoutMs = newValue}
   }
 
+  /// The module this is a version of ("esca" of "esca@1.0.0").
+  public var module: String {
+    get {_storage._module}
+    set {_uniqueStorage()._module = newValue}
+  }
+
+  /// True for the version that answers calls naming none (no `carbonhub-module-version` header).
+  public var defaultVersion: Bool {
+    get {_storage._defaultVersion}
+    set {_uniqueStorage()._defaultVersion = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -352,7 +372,8 @@ public nonisolated struct Carbon_Host_V1_InvokeRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Module name, e.g. "units".
+  /// Module name, e.g. "units"; "esca@1.0.0" (or the `carbonhub-module-version` header) asks for
+  /// one version of a module served in several.
   public var module: String = String()
 
   /// Method name ("Convert") or full gRPC path ("/carbon.examples.v1.Units/Convert").
@@ -510,7 +531,7 @@ public nonisolated struct Carbon_Host_V1_SetModuleAccessRequest: Sendable {
 fileprivate nonisolated let _protobuf_package = "carbon.host.v1"
 
 nonisolated extension Carbon_Host_V1_ModuleState: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MODULE_STATE_UNSPECIFIED\0\u{1}MODULE_STATE_SERVING\0\u{1}MODULE_STATE_FAILED\0\u{1}MODULE_STATE_DISABLED\0\u{1}MODULE_STATE_LOADING\0\u{1}MODULE_STATE_RESTARTING\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MODULE_STATE_UNSPECIFIED\0\u{1}MODULE_STATE_SERVING\0\u{1}MODULE_STATE_FAILED\0\u{1}MODULE_STATE_DISABLED\0\u{1}MODULE_STATE_LOADING\0\u{1}MODULE_STATE_RESTARTING\0\u{1}MODULE_STATE_RETIRED\0")
 }
 
 nonisolated extension Carbon_Host_V1_Isolation: SwiftProtobuf._ProtoNameProviding {
@@ -558,7 +579,7 @@ nonisolated extension Carbon_Host_V1_ModuleMethod: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModuleInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0\u{1}allow\0\u{3}allow_any\0\u{1}isolation\0\u{1}restarts\0\u{3}calls_in_flight\0\u{3}max_message_bytes\0\u{3}unary_timeout_ms\0\u{3}streaming_timeout_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}abi_version\0\u{1}sha256\0\u{1}state\0\u{1}methods\0\u{3}failure_reason\0\u{1}path\0\u{1}services\0\u{1}allow\0\u{3}allow_any\0\u{1}isolation\0\u{1}restarts\0\u{3}calls_in_flight\0\u{3}max_message_bytes\0\u{3}unary_timeout_ms\0\u{3}streaming_timeout_ms\0\u{1}module\0\u{3}default_version\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -579,6 +600,8 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
     var _maxMessageBytes: UInt64 = 0
     var _unaryTimeoutMs: UInt32 = 0
     var _streamingTimeoutMs: UInt32 = 0
+    var _module: String = String()
+    var _defaultVersion: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -607,6 +630,8 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
       _maxMessageBytes = source._maxMessageBytes
       _unaryTimeoutMs = source._unaryTimeoutMs
       _streamingTimeoutMs = source._streamingTimeoutMs
+      _module = source._module
+      _defaultVersion = source._defaultVersion
     }
   }
 
@@ -643,6 +668,8 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._maxMessageBytes) }()
         case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._unaryTimeoutMs) }()
         case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._streamingTimeoutMs) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._module) }()
+        case 20: try { try decoder.decodeSingularBoolField(value: &_storage._defaultVersion) }()
         default: break
         }
       }
@@ -705,6 +732,12 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
       if _storage._streamingTimeoutMs != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._streamingTimeoutMs, fieldNumber: 18)
       }
+      if !_storage._module.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._module, fieldNumber: 19)
+      }
+      if _storage._defaultVersion != false {
+        try visitor.visitSingularBoolField(value: _storage._defaultVersion, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -732,6 +765,8 @@ nonisolated extension Carbon_Host_V1_ModuleInfo: SwiftProtobuf.Message, SwiftPro
         if _storage._maxMessageBytes != rhs_storage._maxMessageBytes {return false}
         if _storage._unaryTimeoutMs != rhs_storage._unaryTimeoutMs {return false}
         if _storage._streamingTimeoutMs != rhs_storage._streamingTimeoutMs {return false}
+        if _storage._module != rhs_storage._module {return false}
+        if _storage._defaultVersion != rhs_storage._defaultVersion {return false}
         return true
       }
       if !storagesAreEqual {return false}
