@@ -118,8 +118,12 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   ) throws(RPCError) -> ModuleCalls.Admitted {
     let (module, selector) = try module(named: request.module, field: "module", metadata: metadata)
     guard !request.method.isEmpty else { throw RPCError(code: .invalidArgument, message: "method: is required") }
-    guard module.state.isServing, let methods = module.metadata?.methods else {
-      throw RPCError(code: .unavailable, message: "module: '\(request.module)' is \(module.state.text)")
+    // A version that does not serve is refused by the routing below, as on the method's own path
+    // (a retired one with FAILED_PRECONDITION): its methods are those it, or another version
+    // of its module, last declared.
+    let declared = module.metadata ?? registry.all.first { $0.moduleName == module.moduleName && $0.metadata != nil }?.metadata
+    guard let methods = declared?.methods else {
+      throw RPCError(code: .unavailable, message: "module: '\(module.name)' is \(module.state.text)")
     }
     guard let method = methods.first(where: { $0.path == request.method || $0.name == request.method }) else {
       let known = methods.map(\.name).joined(separator: ", ")

@@ -726,7 +726,8 @@ public final class ModuleRegistry: Sendable {
     if !takesDeclaredName, let mismatch = Self.mismatch(of: metadata, with: settings) {
       return .failure(OpenFailure(reason: mismatch, metadata: metadata))
     }
-    if let conflict = conflict(of: metadata, besides: [name, library.name]) {
+    // A discovered plugin is listed under its file name until it takes its declared one.
+    if let conflict = conflict(of: metadata, besides: takesDeclaredName ? [name, library.name] : [name]) {
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
     let dataDirectory: String

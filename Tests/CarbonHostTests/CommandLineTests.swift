@@ -158,6 +158,44 @@ struct CommandLineTests {
     #expect(adminLine.contains("caller=cn:ops"), "every admin action is logged with the identity: \(server.output)")
   }
 
+  /// Issue 23: two versions of ESCA from one deployment file; `call --module-version` pins one,
+  /// `modules` shows both and which is the default, `admin retire` takes one out of service.
+  @Test func versionsServedSideBySideFromTheCommandLine() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("cli-versions")
+    let tls = directory + "/tls"
+    #expect(try await carbonhub(["certs", "init", "--dir", tls]).status == 0)
+    #expect(try await carbonhub(["certs", "client", "--dir", tls, "--name", "ops"]).status == 0)
+    let file = directory + "/deployment.toml"
+    try """
+      plugin_dir = "\(TestEnvironment.pluginDirectory)"
+      [tls]
+      certificate = "\(tls)/server.pem"
+      key = "\(tls)/server-key.pem"
+      [access]
+      client_ca = "\(tls)/ca.pem"
+      admins = ["ops"]
+      [modules.esca]
+      path = "libESCA.so"
+      [modules."esca@1.1.0"]
+      path = "\(try TestEnvironment.plugin("libesca-1.1.0.so", in: TestEnvironment.fixtureDirectory))"
+      """.write(toFile: file, atomically: true, encoding: .utf8)
+    let server = try await ServeProcess(arguments: ["--config", file])
+    defer { server.stop() }
+    let ops = ["--server", server.address, "--ca", tls + "/ca.pem", "--cert", "\(tls)/clients/ops.pem", "--key", "\(tls)/clients/ops-key.pem"]
+    let request = TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/ComputeSoilStock.json"
+
+    let modules = try await carbonhub(["modules"] + ops)
+    #expect(modules.output.contains("esca\t1.0.0\tserving\t"), "\(modules.output)")
+    #expect(modules.output.contains("esca@1.1.0\t1.1.0\tserving (default)\t"), "\(modules.output)")
+    let pinned = try await carbonhub(["call", "esca.ComputeSoilStock", "--module-version", "1.0", "--json", request] + ops)
+    #expect(pinned.status == 0 && pinned.output.contains("\"stock_t_c_per_ha\":39"), "\(pinned.output)")
+    let retire = try await carbonhub(["admin", "retire", "esca"] + ops)
+    #expect(retire.status == 0 && retire.output.contains("MODULE_STATE_RETIRED"), "\(retire.output)")
+    let refused = try await carbonhub(["call", "esca.ComputeSoilStock", "--module-version", "1.0.0", "--json", request] + ops)
+    #expect(refused.status == 1 && refused.output.contains("version 1.0.0 of 'esca' is retired; versions served: 1.1.0"), "\(refused.output)")
+    #expect(try await carbonhub(["call", "esca.ComputeSoilStock", "--json", request] + ops).status == 0)
+  }
+
   /// Issue 20 point 6: a reader that goes away ends the CLI quietly; a CA that did not issue the
   /// server's certificate is named in a certificate error, not reported as a protocol error.
   @Test func brokenPipeAndWrongCAAreReportedAsSuch() async throws {
