@@ -723,7 +723,7 @@ public final class ModuleRegistry: Sendable {
       return .failure(OpenFailure(reason: error.description))
     }
     let metadata = Metadata(library)
-    if !takesDeclaredName, let mismatch = Self.mismatch(of: metadata, with: settings) {
+    if !takesDeclaredName, let mismatch = Self.mismatch(of: metadata, with: name) {
       return .failure(OpenFailure(reason: mismatch, metadata: metadata))
     }
     // A discovered plugin is listed under its file name until it takes its declared one.
@@ -763,7 +763,7 @@ public final class ModuleRegistry: Sendable {
     case .failure(let failure): return .failure(failure)
     }
     let dataDirectory: String
-    switch makeDataDirectory(for: settings.moduleName) {
+    switch makeDataDirectory(for: DeploymentConfig.ModuleEntry.moduleName(ofKey: name)) {
     case .success(let directory): dataDirectory = directory
     case .failure(let failure): return .failure(failure)
     }
@@ -787,16 +787,18 @@ public final class ModuleRegistry: Sendable {
     }
     guard let hello = worker.hello else { return .failure(OpenFailure(reason: "the worker reported no plugin")) }
     let metadata = Metadata(hello, preflight)
-    if let conflict = Self.mismatch(of: metadata, with: settings) ?? conflict(of: metadata, besides: [name]) {
+    if let conflict = Self.mismatch(of: metadata, with: name) ?? conflict(of: metadata, besides: [name]) {
       await worker.stop()
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
     }
     return .success((metadata, .isolated(worker)))
   }
 
-  /// Why a plugin is not the one its deployment entry names: another module name, or, for an
-  /// entry named NAME@VERSION, another version. Nil when it is.
-  private static func mismatch(of metadata: Metadata, with entry: DeploymentConfig.ModuleEntry) -> String? {
+  /// Why a plugin is not the one the module named `name` is (the deployment key, or the name a
+  /// discovered plugin took): another module name, or, for NAME@VERSION, another version. Nil
+  /// when it is.
+  private static func mismatch(of metadata: Metadata, with name: String) -> String? {
+    let entry = DeploymentConfig.ModuleEntry(name: name, path: "")
     if metadata.name != entry.moduleName {
       return "the deployment calls this module '\(entry.moduleName)' but the plugin declares '\(metadata.name)'"
     }

@@ -293,6 +293,21 @@ struct ModuleVersionTests {
         == .failed(reason: "the deployment serves this entry as version 2.0.0 of 'esca' but the plugin declares version 1.1.0"))
   }
 
+  /// The embedded default serves every plugin of its directory: two versions of one module
+  /// found there are both served, the second under NAME@VERSION.
+  @Test func discoveredVersionsOfOneModuleAreServedSideBySide() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("discovered-versions")
+    try TestEnvironment.copyPlugin("libESCA.so", to: directory)
+    try TestEnvironment.copyPlugin("libesca-1.1.0.so", from: TestEnvironment.fixtureDirectory, to: directory)
+    let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
+    let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
+    #expect(registry.all.map { "\($0.name) \($0.version?.text ?? "-") \($0.state.text)" } == ["esca 1.0.0 serving", "esca@1.1.0 1.1.0 serving"])
+    #expect(registry.route(Self.soilStock)?.name == "esca@1.1.0")
+    // A discovered module can be disabled and enabled again under the name it took.
+    _ = try await registry.disable("esca@1.1.0", by: .anonymous)
+    #expect(try await registry.enable("esca@1.1.0", by: .anonymous).state == .serving)
+  }
+
   static let defaults = DeploymentConfig(pluginDirectory: "/tmp", stateDirectory: "/tmp")
 
   @Test(arguments: [
