@@ -146,6 +146,10 @@ public struct DeploymentConfig: Sendable, Equatable {
   /// Address of the Prometheus metrics endpoint (`metrics_listen`, plain HTTP, `GET /metrics`);
   /// nil: no endpoint.
   public var metricsListen: String?
+  /// Address of the HTTP/JSON gateway (`http_listen`: every module method at
+  /// `POST /v1/{module}/{Method}`, its OpenAPI description at `/openapi.json`), with the gRPC
+  /// listener's TLS and client certificates; nil: no gateway.
+  public var httpListen: String?
   /// Name of this host in logs, metrics and the `carbonhub-instance` response header
   /// (`instance_name`); defaults to the listen address.
   public var instanceName: String?
@@ -200,6 +204,7 @@ public struct DeploymentConfig: Sendable, Equatable {
       }
     }
     config.metricsListen = file.metricsListen ?? config.metricsListen
+    config.httpListen = file.httpListen ?? config.httpListen
     config.instanceName = file.instanceName ?? config.instanceName
     config.workerExecutable = file.workerExecutable ?? config.workerExecutable
     config.auditLog = file.auditLog ?? config.auditLog
@@ -458,6 +463,9 @@ public struct DeploymentConfig: Sendable, Equatable {
     }
     if let metricsListen, (try? ListenAddress(metricsListen)) == nil {
       throw Error(key: "metrics_listen", message: "'\(metricsListen)' is not HOST:PORT")
+    }
+    if let httpListen, (try? ListenAddress(httpListen)) == nil {
+      throw Error(key: "http_listen", message: "'\(httpListen)' is not HOST:PORT")
     }
   }
 }

@@ -14,6 +14,7 @@ struct DeploymentFile: Decodable {
   var modules: [String: Module]?
   var access: Access?
   var metricsListen: String?
+  var httpListen: String?
   var instanceName: String?
   var workerExecutable: String?
   var trust: Trust?
@@ -25,7 +26,7 @@ struct DeploymentFile: Decodable {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case listen, tls, modules, access, trust, limits, workers, receipts
     case pluginDir = "plugin_dir", stateDir = "state_dir", maxMessageBytes = "max_message_bytes"
-    case metricsListen = "metrics_listen", instanceName = "instance_name", workerExecutable = "worker_executable"
+    case metricsListen = "metrics_listen", httpListen = "http_listen", instanceName = "instance_name", workerExecutable = "worker_executable"
     case auditLog = "audit_log"
   }
 

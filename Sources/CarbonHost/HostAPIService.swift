@@ -34,7 +34,7 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
   {
     ServerResponse(
       message: Self.info(
-        try module(named: request.message.name, field: "name", metadata: request.metadata).module, in: registry,
+        try calls.module(named: request.message.name, field: "name", metadata: request.metadata).module, in: registry,
         detailed: isAdmin(context), limits: calls.limits))
   }
 
@@ -95,40 +95,10 @@ struct HostAPIService: Carbon_Host_V1_Host.ServiceProtocol {
     ServerResponse(message: calls.receipts?.signer.keyMessage ?? Carbon_Host_V1_ReceiptKey())
   }
 
-  /// The module version a request names: "esca@1.0.0" (or "esca@1.0"), or "esca" and the
-  /// version the `carbonhub-module-version` header asks for (none: the default version); and
-  /// the selector a call is then routed with.
-  private func module(
-    named name: String, field: String, metadata: Metadata
-  ) throws(RPCError) -> (module: ModuleRegistry.ModuleSnapshot, selector: VersionSelector?) {
-    guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
-    let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
-    let selector = name.contains("@") ? VersionSelector(String(name.drop { $0 != "@" }.dropFirst())) : ModuleCalls.versionSelector(in: metadata)
-    guard let module = registry.module(named: moduleName, version: selector) ?? registry.module(named: name) else {
-      if let selector, registry.module(named: moduleName, version: nil) != nil {
-        throw RPCError(code: .notFound, message: "\(field): module '\(moduleName)' has no version '\(selector)' in this deployment")
-      }
-      throw RPCError(code: .notFound, message: "\(field): no module named '\(name)' in this deployment")
-    }
-    return (module, selector)
-  }
-
   private func admit(
     _ request: Carbon_Host_V1_InvokeRequest, streaming: Bool, metadata: Metadata, context: ServerContext
   ) throws(RPCError) -> ModuleCalls.Admitted {
-    let (module, selector) = try module(named: request.module, field: "module", metadata: metadata)
-    guard !request.method.isEmpty else { throw RPCError(code: .invalidArgument, message: "method: is required") }
-    // A version that does not serve is refused by the routing below, as on the method's own path
-    // (a retired one with FAILED_PRECONDITION): its methods are those it, or another version
-    // of its module, last declared.
-    let declared = module.metadata ?? registry.all.first { $0.moduleName == module.moduleName && $0.metadata != nil }?.metadata
-    guard let methods = declared?.methods else {
-      throw RPCError(code: .unavailable, message: "module: '\(module.name)' is \(module.state.text)")
-    }
-    guard let method = methods.first(where: { $0.path == request.method || $0.name == request.method }) else {
-      let known = methods.map(\.name).joined(separator: ", ")
-      throw RPCError(code: .notFound, message: "method: module '\(request.module)' has no method '\(request.method)' (it has: \(known))")
-    }
+    let (method, selector) = try calls.method(named: request.method, ofModule: request.module, metadata: metadata)
     if method.isServerStreaming != streaming {
       let use = method.isServerStreaming ? "InvokeStream" : "Invoke"
       throw RPCError(code: .failedPrecondition, message: "method: \(method.path) is \(method.kindName): call it with \(use)")

@@ -44,6 +44,9 @@ public final class HostServer: Sendable {
   private let server: GRPCServer<Transport>
   private let transport: HTTP2ServerTransport.Custom<HostListenerFactory>
   private let metricsAddress = Mutex<String?>(nil)
+  private let httpAddress = Mutex<String?>(nil)
+  /// The HTTP/JSON gateway's listener settings (nil without `http_listen`).
+  private let gateway: (gateway: JSONGateway, tls: HostListenerFactory.TLS?)?
   /// The service group of a running host, and whether `shutdown()` was asked.
   private let lifecycle = Mutex<(group: ServiceGroup?, stopRequested: Bool)>((nil, false))
   /// The drain of a stopping host (`[limits] drain_timeout_ms`).
@@ -102,11 +105,12 @@ public final class HostServer: Sendable {
         "revoked": "\(revocations.current().reduce(0) { $0 + $1.revokedSerialNumbers.count })",
       ])
     }
+    let listenerTLS = tls.map {
+      HostListenerFactory.TLS(
+        certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA, clientVerifier: clientVerifier)
+    }
     let listener = try HostListenerFactory(
-      host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port,
-      tls: tls.map {
-        .init(certificateChainFile: $0.certificate, privateKeyFile: $0.key, clientCAFile: config.access.clientCA, clientVerifier: clientVerifier)
-      },
+      host: address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port, tls: listenerTLS,
       peers: peers, connections: connections, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
     let limits = CallLimits(
       deployment: config, budget: memoryBudget, resident: residentMemory, metrics: metrics, threads: pluginThreads)
@@ -131,6 +135,12 @@ public final class HostServer: Sendable {
     let calls = ModuleCalls(
       registry: registry, metrics: metrics, peers: peers, logger: logger, instanceName: instanceName, audit: audit,
       receipts: receipts.map { ReceiptBatcher(signer: $0, window: config.receipts.batchWindow) }, limits: limits)
+    if config.httpListen != nil {
+      let openAPI = OpenAPIDocument(registry: registry, instanceName: instanceName)
+      gateway = (JSONGateway(calls: calls, access: access, openAPI: openAPI), listenerTLS)
+    } else {
+      gateway = nil
+    }
     server = GRPCServer(
       transport: ModuleRoutingTransport(base: transport, hostServices: Set(HealthService.hostServices)),
       services: [
@@ -204,6 +214,21 @@ public final class HostServer: Sendable {
       logger.info("metrics endpoint listening", metadata: ["address": "http://\(endpoint.address)/metrics"])
       parts.append(.init(service: MetricsListener(endpoint: endpoint), serviceName: "metrics listener"))
     }
+    if let httpListen = config.httpListen, let gateway {
+      let listener: HTTPGatewayListener
+      do {
+        listener = try await HTTPGatewayListener(
+          listen: try ListenAddress(httpListen), tls: gateway.tls, peers: peers, connections: connections, gateway: gateway.gateway,
+          maxBodyBytes: config.transportMessageCeiling, logger: logger, group: MultiThreadedEventLoopGroup.singleton)
+      } catch {
+        await modules.stop()
+        throw Self.listenError(error, address: httpListen)
+      }
+      httpAddress.withLock { $0 = listener.address }
+      logger.info("HTTP/JSON gateway listening", metadata: ["address": "\(listener.address)"])
+      parts.append(
+        .init(service: GatewayService(listener: listener, drain: .milliseconds(config.limits.drainTimeoutMilliseconds)), serviceName: "HTTP gateway"))
+    }
     parts.append(
       .init(
         service: GRPCListener(server: server, drain: drain, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup,
@@ -256,6 +281,9 @@ public final class HostServer: Sendable {
     return RPCError(code: .unavailable, message: "cannot listen on \(address): \(cause)")
   }
 
+  /// The bound address of the HTTP/JSON gateway once listening (nil without `http_listen`).
+  public var httpListeningAddress: String? { httpAddress.withLock { $0 } }
+
   /// The bound address of the metrics endpoint once listening (nil without `metrics_listen`).
   public var metricsListeningAddress: String? { metricsAddress.withLock { $0 } }
 
@@ -293,6 +321,18 @@ private struct GRPCListener<Transport: ServerTransport>: Service {
       drain.begin()
       server.beginGracefulShutdown()
     }
+  }
+}
+
+/// The HTTP/JSON gateway (`http_listen`), bound before the group starts: at the group's
+/// shutdown it stops accepting and lets its requests finish for up to `drain_timeout_ms`.
+private struct GatewayService: Service {
+  let listener: HTTPGatewayListener
+  let drain: Duration
+
+  func run() async throws {
+    try? await gracefulShutdown()
+    await listener.close(drain: drain)
   }
 }
 

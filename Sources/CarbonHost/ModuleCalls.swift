@@ -93,6 +93,47 @@ struct ModuleCalls: Sendable {
     }
   }
 
+  /// The module version a request names: "esca@1.0.0" (or "esca@1.0"), or "esca" and the
+  /// version the `carbonhub-module-version` header asks for (none: the default version); and
+  /// the selector a call is then routed with. `field` names the request's field in errors.
+  func module(
+    named name: String, field: String, metadata: Metadata
+  ) throws(RPCError) -> (module: ModuleRegistry.ModuleSnapshot, selector: VersionSelector?) {
+    guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
+    let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
+    let selector = name.contains("@") ? VersionSelector(String(name.drop { $0 != "@" }.dropFirst())) : Self.versionSelector(in: metadata)
+    guard let module = registry.module(named: moduleName, version: selector) ?? registry.module(named: name) else {
+      if let selector, registry.module(named: moduleName, version: nil) != nil {
+        throw RPCError(code: .notFound, message: "\(field): module '\(moduleName)' has no version '\(selector)' in this deployment")
+      }
+      throw RPCError(code: .notFound, message: "\(field): no module named '\(name)' in this deployment")
+    }
+    return (module, selector)
+  }
+
+  /// A method named by module and method name ("esca", "ComputeSoilStock"; or its full path),
+  /// as the JSON doors (`Host/Invoke`, the HTTP gateway) name it; and the version selector to
+  /// admit the call with (`admit(path:version:request:context:)`), which routes it as the
+  /// method's own path would be.
+  func method(
+    named methodName: String, ofModule moduleName: String, metadata: Metadata
+  ) throws(RPCError) -> (method: PluginMethod, selector: VersionSelector?) {
+    let (module, selector) = try module(named: moduleName, field: "module", metadata: metadata)
+    guard !methodName.isEmpty else { throw RPCError(code: .invalidArgument, message: "method: is required") }
+    // A version that does not serve is refused by the routing, as on the method's own path
+    // (a retired one with FAILED_PRECONDITION): its methods are those it, or another version
+    // of its module, last declared.
+    let declared = module.metadata ?? registry.all.first { $0.moduleName == module.moduleName && $0.metadata != nil }?.metadata
+    guard let methods = declared?.methods else {
+      throw RPCError(code: .unavailable, message: "module: '\(module.name)' is \(module.state.text)")
+    }
+    guard let method = methods.first(where: { $0.path == methodName || $0.name == methodName }) else {
+      let known = methods.map(\.name).joined(separator: ", ")
+      throw RPCError(code: .notFound, message: "method: module '\(moduleName)' has no method '\(methodName)' (it has: \(known))")
+    }
+    return (method, selector)
+  }
+
   /// Admits the caller to `module`'s method `path`.
   func admit(
     module: ModuleRegistry.ModuleSnapshot, path: String, metadata: Metadata, context: ServerContext

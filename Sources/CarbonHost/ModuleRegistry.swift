@@ -60,6 +60,9 @@ public final class ModuleRegistry: Sendable {
     let hostFilled: HostFilledFields
     /// Where the module's responses carry their calculation traces (for receipts).
     let traces: ResponseTraces
+    /// The module's requests read from proto3 JSON, with the module's own descriptors (the HTTP
+    /// gateway); nil when its descriptor set does not parse (the loader has refused it then).
+    let jsonRequests: JSONToProtobuf?
 
     init(_ library: PluginLibrary) {
       name = library.name
@@ -73,6 +76,7 @@ public final class ModuleRegistry: Sendable {
       manifest = "\(library.manifestCheck)"
       hostFilled = HostFilledFields(descriptorSet: library.descriptorSet)
       traces = ResponseTraces(descriptorSet: library.descriptorSet)
+      jsonRequests = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
     }
 
     /// An isolated module's metadata: what its worker's loader read, and what the host's
@@ -89,6 +93,7 @@ public final class ModuleRegistry: Sendable {
       manifest = "\(preflight.manifestCheck)"
       hostFilled = HostFilledFields(descriptorSet: hello.descriptorSet)
       traces = ResponseTraces(descriptorSet: hello.descriptorSet)
+      jsonRequests = try? JSONToProtobuf(descriptorSet: hello.descriptorSet)
     }
 
     /// The fully qualified gRPC services of the module, in declaration order.

@@ -64,6 +64,27 @@ public struct JSONToProtobuf: Sendable {
     Dictionary(e.value.map { ($0.name, $0.number) }, uniquingKeysWith: { first, _ in first })
   }
 
+  /// A field's proto3 JSON name: the descriptor's `json_name` (protoc always fills it), else
+  /// protoc's rule applied to its name.
+  public static func jsonName(of field: Google_Protobuf_FieldDescriptorProto) -> String {
+    field.hasJsonName ? field.jsonName : lowerCamelCase(field.name)
+  }
+
+  /// protoc's JSON name of a field name: "total_co2e_kg" → "totalCo2eKg".
+  public static func lowerCamelCase(_ name: String) -> String {
+    var result = ""
+    var upperNext = false
+    for character in name {
+      if character == "_" {
+        upperNext = true
+      } else {
+        result += upperNext ? character.uppercased() : String(character)
+        upperNext = false
+      }
+    }
+    return result
+  }
+
   /// The request message type of a method path ("/carbon.examples.v1.Units/Convert"), as a
   /// fully qualified name with a leading dot.
   public func requestType(ofMethod path: String) -> String? { inputTypes[path] }
@@ -124,7 +145,7 @@ public struct JSONToProtobuf: Sendable {
       let fieldPath = path.isEmpty ? key : path + "." + key
       // A renamed field's former name (`(carbon.domain.v1.formerly)`) is accepted for one release.
       guard
-        let field = descriptor.field.first(where: { $0.name == key || $0.jsonName == key })
+        let field = descriptor.field.first(where: { $0.name == key || Self.jsonName(of: $0) == key })
           ?? descriptor.field.first(where: { $0.options.Carbon_Domain_V1_formerly == key && !key.isEmpty })
       else {
         let known = descriptor.field.map(\.name)

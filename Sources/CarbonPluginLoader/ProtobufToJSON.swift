@@ -20,8 +20,24 @@ public struct ProtobufToJSON: Sendable {
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
   }
 
+  /// How the JSON is written beyond the defaults above (the HTTP gateway's query flags).
+  public struct Options: Sendable, Equatable {
+    /// The JSON names (`totalCo2eKg`, proto3 JSON's canonical form) instead of the proto names.
+    public var jsonNames = false
+    /// Fields at their default value written too: scalars and enums as their zero, repeated
+    /// fields as `[]`, maps as `{}` (not unset messages, not members of a oneof).
+    public var emitDefaults = false
+
+    public init(jsonNames: Bool = false, emitDefaults: Bool = false) {
+      self.jsonNames = jsonNames
+      self.emitDefaults = emitDefaults
+    }
+  }
+
   private let schema: JSONToProtobuf
   private let enumNames: [String: [Int32: String]]
+  /// How names and defaults are written.
+  public var options = Options()
 
   /// Nesting deeper than this is refused (a hostile message cannot exhaust the stack).
   static let maximumDepth = 100
@@ -134,7 +150,16 @@ public struct ProtobufToJSON: Sendable {
     out.append(UInt8(ascii: "{"))
     var first = true
     for field in descriptor.field {
-      guard let occurrences = values[field.number], let last = occurrences.last else { continue }
+      guard let occurrences = values[field.number], let last = occurrences.last else {
+        if options.emitDefaults, let literal = defaultOfAbsent(field) {
+          if !first { out.append(UInt8(ascii: ",")) }
+          first = false
+          Self.string(name(of: field), into: &out)
+          out.append(UInt8(ascii: ":"))
+          out += literal
+        }
+        continue
+      }
       let fieldPath = path.isEmpty ? field.name : path + "." + field.name
       var rendered: [UInt8] = []
       if let entry = schema.messages[field.typeName], entry.options.mapEntry {
@@ -153,16 +178,29 @@ public struct ProtobufToJSON: Sendable {
       } else {
         // Proto3: a scalar at its default is not written unless the field tracks presence.
         let tracksPresence = field.hasOneofIndex || field.type == .message
-        if !tracksPresence && Self.isDefault(last, field) { continue }
+        if !tracksPresence && !options.emitDefaults && Self.isDefault(last, field) { continue }
         try writeValue(last, field, path: fieldPath, depth: depth, into: &rendered)
       }
       if !first { out.append(UInt8(ascii: ",")) }
       first = false
-      Self.string(field.name, into: &out)
+      Self.string(name(of: field), into: &out)
       out.append(UInt8(ascii: ":"))
       out += rendered
     }
     out.append(UInt8(ascii: "}"))
+  }
+
+  /// The field's key in the JSON: its proto name, or its JSON name with `jsonNames`.
+  private func name(of field: Google_Protobuf_FieldDescriptorProto) -> String {
+    options.jsonNames ? JSONToProtobuf.jsonName(of: field) : field.name
+  }
+
+  /// What `emitDefaults` writes for a field the message does not hold; nil for one left out
+  /// all the same (an unset message, a member of a oneof, a field that tracks presence).
+  private func defaultOfAbsent(_ field: Google_Protobuf_FieldDescriptorProto) -> [UInt8]? {
+    if field.label == .repeated { return Array((schema.messages[field.typeName]?.options.mapEntry == true ? "{}" : "[]").utf8) }
+    if field.type == .message || field.hasOneofIndex { return nil }
+    return Self.defaultLiteral(field, enumNames: enumNames)
   }
 
   private func writeMap(

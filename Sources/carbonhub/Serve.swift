@@ -21,6 +21,9 @@ extension CarbonHub {
     @Option(name: .long, help: "Address to listen on, HOST:PORT (port 0 picks a free port).")
     var listen: String?
 
+    @Option(name: .customLong("http-listen"), help: "Also serve every module over HTTP/JSON (and its OpenAPI description) on HOST:PORT, with the same TLS.")
+    var httpListen: String?
+
     @Option(name: .long, help: "Plugin directory.")
     var plugins: String?
 
@@ -58,6 +61,7 @@ extension CarbonHub {
         }
       }
       if let listen { deployment.listen = listen }
+      if let httpListen { deployment.httpListen = httpListen }
       if let plugins { deployment.pluginDirectory = plugins }
       if let stateDir { deployment.stateDirectory = stateDir }
       if insecureLoopback { deployment.insecureLoopback = true }
@@ -110,6 +114,10 @@ extension CarbonHub {
           }
         }
         if let metrics = server.metricsListeningAddress { lines.append("  metrics: http://\(metrics)/metrics") }
+        if let http = server.httpListeningAddress {
+          let scheme = tls == nil ? "http" : "https"
+          lines.append("  HTTP/JSON: POST \(scheme)://\(http)/v1/{module}/{Method} (OpenAPI: \(scheme)://\(http)/openapi.json)")
+        }
         printError(lines.joined(separator: "\n"))
         do {
           try readiness.ready(status: "serving on \(address)")

@@ -25,6 +25,15 @@ public struct AccessPolicy: Sendable {
     identity.match(in: admins.filter { $0 != "*" })
   }
 
+  /// UNAUTHENTICATED for a caller without a verified client certificate when the deployment
+  /// requires one (recorded in the audit log); nil when the caller may go on.
+  func authenticationRefusal(_ identity: CallerIdentity, peer: String, action: String, audit: AuditLog?) -> RPCError? {
+    guard requiresClientCertificate && !identity.isAuthenticated else { return nil }
+    audit?.record(
+      .init(kind: "refusal", who: "\(identity)", peer: peer, action: action, outcome: "UNAUTHENTICATED", detail: "no client certificate"))
+    return RPCError(code: .unauthenticated, message: "this host requires a client certificate issued by its client CA (access.client_ca)")
+  }
+
   /// Services only admins may call.
   static let adminServices: Set<String> = ["carbon.host.v1.HostAdmin"]
 }
@@ -45,15 +54,8 @@ struct AccessInterceptor: ServerInterceptor {
     let identity = peers.identity(of: context.remotePeer)
     let service = context.descriptor.service.fullyQualifiedService
     let action = "\(service)/\(context.descriptor.method)"
-    if policy.requiresClientCertificate && !identity.isAuthenticated {
-      audit?.record(
-        .init(
-          kind: "refusal", who: "\(identity)", peer: context.remotePeer, action: action, outcome: "UNAUTHENTICATED",
-          detail: "no client certificate"))
-      return StreamingServerResponse(
-        error: RPCError(
-          code: .unauthenticated,
-          message: "this host requires a client certificate issued by its client CA (access.client_ca)"))
+    if let refusal = policy.authenticationRefusal(identity, peer: context.remotePeer, action: action, audit: audit) {
+      return StreamingServerResponse(error: refusal)
     }
     if AccessPolicy.adminServices.contains(service) && !policy.roles(of: identity).contains("admin") {
       audit?.record(

@@ -23,6 +23,45 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     var clientCAFile: String?
     /// Verifies client certificates in place of BoringSSL when the deployment has CRLs.
     var clientVerifier: ClientCertificateVerifier? = nil
+
+    /// The server's TLS context (Mozilla's intermediate profile) offering `applicationProtocols`
+    /// in ALPN.
+    func makeContext(applicationProtocols: [String]) throws -> NIOSSLContext {
+      var configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMFile(certificateChainFile).map { .certificate($0) },
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)))
+      configuration.minimumTLSVersion = .tlsv12
+      configuration.cipherSuites = TLSProfile.intermediateTLS12CipherSuites
+      configuration.applicationProtocols = applicationProtocols
+      if let clientCAFile {
+        // Verify a certificate when one is presented; whether one is required is decided per
+        // call, so that the caller gets a status rather than a failed handshake.
+        configuration.certificateVerification = .optionalVerification
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCAFile))
+        configuration.sendCANameList = true
+      }
+      return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Adds TLS to a new connection's pipeline: the handshake (client certificates checked
+    /// against the revocation lists when there are), its deadline, and the recording of the
+    /// client's verified identity in `peers`.
+    func secure(_ channel: any Channel, context: NIOSSLContext, connections: ConnectionGuard, peers: PeerDirectory) throws {
+      let handler =
+        if let clientVerifier {
+          NIOSSLServerHandler(
+            context: context, customVerificationCallback: clientVerifier.handshakeCallback(peer: PeerAddress.describe(channel.remoteAddress)))
+        } else {
+          NIOSSLServerHandler(context: context)
+        }
+      try channel.pipeline.syncOperations.addHandler(handler)
+      if let deadline = connections.handshakeDeadline() {
+        try channel.pipeline.syncOperations.addHandler(deadline)
+      }
+      if clientCAFile != nil {
+        try channel.pipeline.syncOperations.addHandler(PeerIdentityRecorder(peers: peers))
+      }
+    }
   }
 
   let host: String
@@ -45,24 +84,7 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     self.tls = tls
     self.peers = peers
     self.eventLoopGroup = eventLoopGroup
-    if let tls {
-      var configuration = TLSConfiguration.makeServerConfiguration(
-        certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateChainFile).map { .certificate($0) },
-        privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.privateKeyFile, format: .pem)))
-      configuration.minimumTLSVersion = .tlsv12
-      configuration.cipherSuites = TLSProfile.intermediateTLS12CipherSuites
-      configuration.applicationProtocols = ["grpc-exp", "h2"]
-      if let clientCA = tls.clientCAFile {
-        // Verify a certificate when one is presented; whether one is required is decided per
-        // call, so that the caller gets a gRPC status rather than a failed handshake.
-        configuration.certificateVerification = .optionalVerification
-        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
-        configuration.sendCANameList = true
-      }
-      sslContext = try NIOSSLContext(configuration: configuration)
-    } else {
-      sslContext = nil
-    }
+    sslContext = try tls.map { try $0.makeContext(applicationProtocols: ["grpc-exp", "h2"]) }
   }
 
   func makeListeningChannel(
@@ -70,8 +92,7 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
     connectionConfigurator: HTTP2ServerTransport.ConnectionConfigurator
   ) async throws -> NIOAsyncChannel<HTTP2ServerTransport.ConnectionConfigurator.ConnectionChannel, Never> {
     let sslContext = self.sslContext
-    let clientVerifier = tls?.clientVerifier
-    let recordsPeers = tls?.clientCAFile != nil
+    let tls = self.tls
     let peers = self.peers
     let connections = self.connections
     return try await ServerBootstrap(group: eventLoopGroup)
@@ -83,23 +104,7 @@ struct HostListenerFactory: HTTP2ServerTransport.ListenerFactory {
           return channel.close().flatMapThrowing { throw ConnectionRefused() }
         }
         return channel.eventLoop.makeCompletedFuture {
-          if let sslContext {
-            let handler =
-              if let clientVerifier {
-                NIOSSLServerHandler(
-                  context: sslContext,
-                  customVerificationCallback: clientVerifier.handshakeCallback(peer: PeerAddress.describe(channel.remoteAddress)))
-              } else {
-                NIOSSLServerHandler(context: sslContext)
-              }
-            try channel.pipeline.syncOperations.addHandler(handler)
-            if let deadline = connections.handshakeDeadline() {
-              try channel.pipeline.syncOperations.addHandler(deadline)
-            }
-            if recordsPeers {
-              try channel.pipeline.syncOperations.addHandler(PeerIdentityRecorder(peers: peers))
-            }
-          }
+          if let tls, let sslContext { try tls.secure(channel, context: sslContext, connections: connections, peers: peers) }
         }.flatMap {
           connectionConfigurator.configure(channel: channel, tls: sslContext == nil ? .none : .configured(requireALPN: false))
         }

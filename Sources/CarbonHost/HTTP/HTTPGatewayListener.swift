@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The HTTP gateway's listening socket (`http_listen`): TLS with the gRPC listener's
+/// certificate, client CA and revocation lists; HTTP/1.1 and HTTP/2 (ALPN `h2`, `http/1.1`);
+/// the same connection limits. Each request is read whole (at most `maxBodyBytes`), then
+/// answered by a `JSONGateway`.
+final class HTTPGatewayListener: Sendable {
+  private let channel: any Channel
+  private let inFlight: GatewayRequests
+  /// The bound address ("127.0.0.1:8444").
+  let address: String
+
+  init(
+    listen: ListenAddress, tls: HostListenerFactory.TLS?, peers: PeerDirectory, connections: ConnectionGuard,
+    gateway: JSONGateway, maxBodyBytes: Int, logger: Logger, group: any EventLoopGroup
+  ) async throws {
+    let sslContext = try tls.map { try $0.makeContext(applicationProtocols: ["h2", "http/1.1"]) }
+    let inFlight = GatewayRequests()
+    self.inFlight = inFlight
+    @Sendable func handler() -> GatewayHTTPHandler {
+      GatewayHTTPHandler(gateway: gateway, maxBodyBytes: maxBodyBytes, inFlight: inFlight, logger: logger)
+    }
+    channel = try await ServerBootstrap(group: group)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        guard connections.admit(channel) else { return channel.close() }
+        guard let tls, let sslContext else {
+          // Plaintext (`insecure_loopback`): HTTP/1.1 only.
+          return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+            channel.pipeline.addHandler(handler())
+          }
+        }
+        do {
+          try tls.secure(channel, context: sslContext, connections: connections, peers: peers)
+        } catch {
+          return channel.eventLoop.makeFailedFuture(error)
+        }
+        return channel.configureHTTP2SecureUpgrade(
+          h2ChannelConfigurator: { channel in
+            channel.configureHTTP2Pipeline(mode: .server) { stream in
+              stream.pipeline.addHandlers([HTTP2FramePayloadToHTTP1ServerCodec(), handler()])
+            }.map { _ in }
+          },
+          http1ChannelConfigurator: { channel in
+            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+              channel.pipeline.addHandler(handler())
+            }
+          })
+      }
+      .bind(host: listen.host == "localhost" ? "127.0.0.1" : listen.host, port: listen.port).get()
+    let bound = channel.localAddress
+    address = "\(bound?.ipAddress ?? listen.host):\(bound?.port ?? listen.port)"
+  }
+
+  /// Stops accepting connections, lets the requests being answered finish for up to `drain`,
+  /// then closes.
+  func close(drain: Duration) async {
+    try? await channel.close()
+    await inFlight.waitUntilIdle(timeout: drain)
+  }
+}
+
+/// The requests being answered, and who waits for there to be none.
+final class GatewayRequests: Sendable {
+  private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+
+  func begin() { state.withLock { $0.count += 1 } }
+
+  func end() {
+    let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+      state.count -= 1
+      guard state.count == 0 else { return [] }
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Returns once no request is being answered, or after `timeout`.
+  func waitUntilIdle(timeout: Duration) async {
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask {
+        await withCheckedContinuation { continuation in
+          let idle = self.state.withLock { state -> Bool in
+            if state.count == 0 { return true }
+            state.waiters.append(continuation)
+            return false
+          }
+          if idle { continuation.resume() }
+        }
+      }
+      group.addTask { try? await Task.sleep(for: timeout) }
+      await group.next()
+      group.cancelAll()
+    }
+    // A waiter left behind by the timeout is resumed by the last request's end.
+  }
+}
+
+/// Reads one HTTP request at a time (HTTP/1.1 on a connection, or one HTTP/2 stream), then
+/// has the gateway answer it on a task of its own.
+private final class GatewayHTTPHandler: ChannelInboundHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private let gateway: JSONGateway
+  private let maxBodyBytes: Int
+  private let inFlight: GatewayRequests
+  private let logger: Logger
+  private var head: HTTPRequestHead?
+  private var body: [UInt8] = []
+  private var tooLarge = false
+
+  init(gateway: JSONGateway, maxBodyBytes: Int, inFlight: GatewayRequests, logger: Logger) {
+    self.gateway = gateway
+    self.maxBodyBytes = maxBodyBytes
+    self.inFlight = inFlight
+    self.logger = logger
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let head):
+      self.head = head
+      body = []
+      tooLarge = head.headers.first(name: "content-length").flatMap(Int.init).map { $0 > maxBodyBytes } ?? false
+    case .body(var buffer):
+      guard !tooLarge else { return }
+      if body.count + buffer.readableBytes > maxBodyBytes {
+        tooLarge = true
+        body = []
+      } else {
+        body += buffer.readBytes(length: buffer.readableBytes) ?? []
+      }
+    case .end:
+      guard let head else { return }
+      self.head = nil
+      let channel = context.channel
+      let writer = ChannelResponseWriter(channel: channel, version: head.version, keepAlive: head.isKeepAlive)
+      let connection = channel.parent ?? channel
+      let request = JSONGateway.Request(
+        method: head.method.rawValue, uri: head.uri,
+        headers: head.headers.map { (name: $0.name.lowercased(), value: $0.value) }, body: body,
+        remotePeer: PeerAddress.describe(connection.remoteAddress))
+      body = []
+      let (gateway, limit, tooLarge, logger, inFlight) = (gateway, maxBodyBytes, tooLarge, logger, inFlight)
+      inFlight.begin()
+      Task {
+        defer { inFlight.end() }
+        do {
+          if tooLarge {
+            try await gateway.refuseTooLarge(limit: limit, requestID: request.header("x-request-id"), writer)
+          } else {
+            try await gateway.handle(request, writer)
+          }
+        } catch {
+          // The client left, or the connection broke: nothing is left to answer.
+          logger.debug("HTTP gateway: response not completed", metadata: ["error": "\(error)"])
+          channel.close(promise: nil)
+        }
+      }
+    }
+  }
+}
+
+/// Writes a response on a connection (HTTP/1.1) or stream (HTTP/2), waiting for each write.
+private struct ChannelResponseWriter: JSONGateway.ResponseWriter {
+  let channel: any Channel
+  let version: HTTPVersion
+  let keepAlive: Bool
+
+  func head(status: Int, headers: [(String, String)], contentLength: Int?) async throws {
+    var fields = HTTPHeaders(headers)
+    if let contentLength { fields.replaceOrAdd(name: "content-length", value: "\(contentLength)") }
+    if !keepAlive && version.major == 1 { fields.replaceOrAdd(name: "connection", value: "close") }
+    let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status), headers: fields)
+    try await channel.writeAndFlush(HTTPServerResponsePart.head(head))
+  }
+
+  func body(_ bytes: [UInt8]) async throws {
+    try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+  }
+
+  func end() async throws {
+    try await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+    if !keepAlive && version.major == 1 { try? await channel.close() }
+  }
+}
