@@ -1,0 +1,271 @@
+import CarbonDomain
+@testable import CarbonHost
+import CarbonHostProtocol
+import CarbonPluginLoader
+import Foundation
+import GRPCCore
+import Testing
+
+/// Issue 22: every module over HTTP/JSON on the host's `http_listen` address, with TLS, for
+/// clients without gRPC — `curl` over HTTP/2 and HTTP/1.1, Python's httpx — and the OpenAPI
+/// description a standard validator accepts.
+@Suite("HTTP/JSON gateway", .timeLimit(.minutes(5)))
+struct HTTPGatewayTests {
+  static let soilStock = TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/ComputeSoilStock.json"
+
+  /// A host serving `modules` over gRPC and the HTTP gateway.
+  static func start(
+    _ modules: [(String, String)], configure: @escaping (inout DeploymentConfig) async throws -> Void = { _ in }
+  ) async throws -> (host: RunningHost, base: String) {
+    let host = try await RunningHost.start(modules: modules) { config in
+      config.httpListen = "127.0.0.1:0"
+      try await configure(&config)
+    }
+    let address = try #require(host.server.httpListeningAddress)
+    return (host, "https://\(address)")
+  }
+
+  /// `curl` with the host's CA: the status line and headers (lowercased names), and the body.
+  static func curl(
+    _ host: RunningHost, _ url: String, http2: Bool = true, body: String? = nil, headers: [String] = [], method: String? = nil
+  ) async throws -> (status: Int, protocolLine: String, headers: [String: String], body: String) {
+    let directory = try TestEnvironment.temporaryDirectory("curl")
+    var arguments = ["-sS", "--cacert", host.caFile, "-D", directory + "/headers", "-o", directory + "/body", http2 ? "--http2" : "--http1.1"]
+    if let body {
+      try body.write(toFile: directory + "/request", atomically: true, encoding: .utf8)
+      arguments += ["--data-binary", "@" + directory + "/request", "-H", "content-type: application/json"]
+    }
+    if let method { arguments += ["-X", method] }
+    for header in headers { arguments += ["-H", header] }
+    let run = try await runProcess("/usr/bin/curl", arguments + [url])
+    try #require(run.status == 0, "curl: \(run.output)")
+    let lines = try String(contentsOfFile: directory + "/headers", encoding: .utf8).split(separator: "\r\n").map(String.init)
+    let protocolLine = lines.first ?? ""
+    var fields: [String: String] = [:]
+    for line in lines.dropFirst() {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    let status = Int(protocolLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+    return (status, protocolLine, fields, try String(contentsOfFile: directory + "/body", encoding: .utf8))
+  }
+
+  static func object(_ json: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "not a JSON object: \(json)")
+  }
+
+  // MARK: Calls
+
+  @Test func aUnaryCallOverHTTP2AndHTTP1AnswersAsGRPCDoesWithItsReceipt() async throws {
+    let (host, base) = try await Self.start([("esca", try TestEnvironment.plugin("libESCA.so"))])
+    defer { Task { try? await host.stop() } }
+    let request = try String(contentsOfFile: Self.soilStock, encoding: .utf8)
+    for http2 in [true, false] {
+      let answer = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", http2: http2, body: request)
+      #expect(answer.protocolLine.hasPrefix(http2 ? "HTTP/2 200" : "HTTP/1.1 200"), "\(answer.protocolLine)")
+      #expect(answer.headers["content-type"] == "application/json")
+      #expect(answer.headers["carbonhub-module-version"] == "1.0.0")
+      #expect(answer.headers["x-request-id"]?.count == 16)
+      // proto3 JSON's names by default; 10 g/kg × 30 cm × 1.3 g/cm³ × 0.1 = 39 t C/ha (ESCA's example).
+      let result = try Self.object(answer.body)
+      #expect((result["stockTCPerHa"] as? NSNumber)?.doubleValue == 39, "\(answer.body)")
+      #expect((result["fineEarthTPerHa"] as? NSNumber)?.doubleValue == 3900)
+      // The receipt covers the exact bytes sent and received, and verifies with the host's key.
+      let receipt = try ReceiptVerification.decode(Data(try #require(answer.headers["carbonhub-receipt"]).utf8))
+      let key = try await host.withClient { try await ReceiptTests.receiptKey($0) }
+      let verified = try ReceiptVerification.verify(
+        receipt, publicKey: key, requests: [Data(request.utf8)], responses: [Data(answer.body.utf8)])
+      #expect(verified.content.encoding == "json" && verified.content.module == "esca" && verified.content.moduleVersion == "1.0.0")
+    }
+    // The same call over gRPC gives the same numbers.
+    let grpc = try await host.withClient { client in
+      try await Carbon_Host_V1_Host.Client(wrapping: client).invoke(.with {
+        $0.module = "esca"
+        $0.method = "ComputeSoilStock"
+        $0.requestJson = request
+      }).responseJson
+    }
+    #expect((try Self.object(grpc)["stock_t_c_per_ha"] as? NSNumber)?.doubleValue == 39)
+  }
+
+  @Test func namesAndDefaultsAreChosenByTheQuery() async throws {
+    let (host, base) = try await Self.start([("esca", try TestEnvironment.plugin("libESCA.so"))])
+    defer { Task { try? await host.stop() } }
+    let request = try String(contentsOfFile: Self.soilStock, encoding: .utf8)
+    let proto = try Self.object(try await Self.curl(host, base + "/v1/esca/ComputeSoilStock?names=proto", body: request).body)
+    #expect(proto["stock_t_c_per_ha"] != nil && proto["stockTCPerHa"] == nil)
+    // The trace's `coarse_elements` term is 0 % (no coarse elements given): left out by
+    // default, written with defaults=true.
+    func coarse(_ json: [String: Any]) -> [String: Any]? {
+      ((json["trace"] as? [String: Any])?["terms"] as? [[String: Any]])?.first { $0["name"] as? String == "coarse_elements" }
+    }
+    #expect(coarse(proto)?["value"] == nil)
+    let defaults = try Self.object(try await Self.curl(host, base + "/v1/esca/ComputeSoilStock?defaults=true", body: request).body)
+    #expect((coarse(defaults)?["value"] as? NSNumber)?.doubleValue == 0, "\(defaults)")
+    let wrong = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock?names=camel", body: request)
+    #expect(wrong.status == 400)
+    #expect(try Self.object(wrong.body)["field"] as? String == "names")
+  }
+
+  @Test func aServerStreamingCallIsNDJSONStreamedAsProduced() async throws {
+    let (host, base) = try await Self.start([("units", try TestEnvironment.plugin("libExampleUnits.so"))])
+    defer { Task { try? await host.stop() } }
+    let request = try String(
+      contentsOfFile: TestEnvironment.repositoryRoot + "/Plugins/examples/units-swift/examples/ConvertBatch.json", encoding: .utf8)
+    for http2 in [true, false] {
+      let answer = try await Self.curl(host, base + "/v1/units/ConvertBatch", http2: http2, body: request)
+      #expect(answer.status == 200 && answer.headers["content-type"] == "application/x-ndjson")
+      let lines = try answer.body.split(separator: "\n").map { try Self.object(String($0)) }
+      // 1 GJ = 1000 MJ; 3600 MJ = 1 MWh (the example's two conversions), then the receipt.
+      let values = lines.compactMap { (($0["result"] as? [String: Any])?["quantity"] as? [String: Any])?["value"] as? NSNumber }
+      #expect(values.map(\.doubleValue) == [1000, 1], "\(answer.body)")
+      #expect(lines.count == 3 && lines.last?["receipt"] is String, "\(answer.body)")
+    }
+  }
+
+  // MARK: Errors
+
+  @Test func errorsAreJSONWithTheFieldAndTheHTTPStatusOfTheirCode() async throws {
+    let (host, base) = try await Self.start([
+      ("esca", try TestEnvironment.plugin("libESCA.so")),
+      ("units", try TestEnvironment.plugin("libExampleUnits.so")),
+    ]) { config in
+      config.modules[1].allow = ["cn:coop-a"]
+    }
+    defer { Task { try? await host.stop() } }
+    // A field of the wrong type: 400, named before the module runs.
+    let badType = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", body: #"{"analysis": {"carbonGPerKg": "ten"}}"#)
+    let badTypeError = try Self.object(badType.body)
+    #expect(badType.status == 400 && badTypeError["status"] as? String == "INVALID_ARGUMENT" && badTypeError["code"] as? Int == 3)
+    #expect(badTypeError["field"] as? String == "analysis.carbonGPerKg", "\(badTypeError)")
+    #expect(badTypeError["requestId"] as? String == badType.headers["x-request-id"])
+    // The module's own refusal, with its field (the depth of a CLAIM analysis must be 30 cm:
+    // FAILED_PRECONDITION naming the guideline's rule, which grpc-gateway answers with 400).
+    let claim = #"{"analysis": {"carbon_g_per_kg": 10, "depth_cm": 20, "bulk_density_g_per_cm3": 1.3, "bulk_density_method": "BULK_DENSITY_METHOD_CYLINDER"}, "purpose": "ANALYSIS_PURPOSE_CLAIM"}"#
+    let refused = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", http2: false, body: claim)
+    let refusal = try Self.object(refused.body)
+    #expect(refused.status == 400 && refusal["status"] as? String == "FAILED_PRECONDITION")
+    #expect(refusal["field"] as? String == "esca.soil.claim_depth_30cm", "\(refused.body)")
+    // Not on the module's allow-list: 403, as gRPC's PERMISSION_DENIED.
+    let denied = try await Self.curl(host, base + "/v1/units/Convert", body: "{}")
+    #expect(denied.status == 403)
+    #expect(
+      try Self.object(denied.body)["message"] as? String
+        == "caller 'anonymous' is not allowed to call module 'units' (see its `allow` list)", "\(denied.body)")
+    // No such module or method, wrong verb, wrong path.
+    #expect(try await Self.curl(host, base + "/v1/nope/X", body: "{}").status == 404)
+    let method = try await Self.curl(host, base + "/v1/esca/NoSuchMethod", body: "{}")
+    #expect(method.status == 404)
+    #expect(try Self.object(method.body)["message"] as? String ?? "" == "method: module 'esca' has no method 'NoSuchMethod' (it has: ComputeSoilStock, ComputeFarmValue, CheckSamplingPlan, ComputeModelledStock, DecideCategory, ComputeBonus, AssessFarmerCase, GetRegionalCsrInterval, ComputePenalties, SampleGroupAudit, ComputeBatch, ComputeBatchStream, ComputeBatchStreamGrouped, AssessDossier, AssessDossierStream)")
+    #expect(try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", method: "GET").status == 405)
+    #expect(try await Self.curl(host, base + "/elsewhere").status == 404)
+    // A version no one serves: 404 naming the header.
+    let version = try await Self.curl(
+      host, base + "/v1/esca/ComputeSoilStock", body: "{}", headers: ["carbonhub-module-version: 9"])
+    #expect(version.status == 404)
+    #expect(try Self.object(version.body)["message"] as? String ?? "" == "carbonhub-module-version: module 'esca' has no version '9' (versions served: 1.0.0)", "\(version.body)")
+    // The caller's deadline, as gRPC writes it.
+    let metrics = host.server.metrics.render(
+      registry: host.server.registry, budget: host.server.memoryBudget, connections: host.server.connections, instance: "t")
+    #expect(metrics.contains("carbonhub_calls_total{code=\"INVALID_ARGUMENT\",method=\"/carbon.esca.v1.Esca/ComputeSoilStock\",module=\"esca\",version=\"1.0.0\"} 1"), "the gateway's calls are counted as gRPC's")
+  }
+
+  @Test func aHostThatRequiresClientCertificatesRefusesAnHTTPCallWithout() async throws {
+    let (host, base) = try await Self.start([("esca", try TestEnvironment.plugin("libESCA.so"))]) { config in
+      // The development CA stands in for the clients' CA: this client presents no certificate.
+      let tls = config.stateDirectory + "/tls"
+      _ = try DevelopmentCertificates(directory: tls).ensure()
+      config.access.clientCA = tls + "/ca.pem"
+      config.access.requireClientCertificate = true
+    }
+    defer { Task { try? await host.stop() } }
+    let answer = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", body: "{}")
+    #expect(answer.status == 401, "\(answer.body)")
+    #expect(try Self.object(answer.body)["status"] as? String == "UNAUTHENTICATED")
+  }
+
+  // MARK: Every example, and the description
+
+  /// Every sample request of every plugin through httpx (HTTP/1.1), each answer checked
+  /// against its `.expect.json` as the gRPC test (ExamplesOverTLSTests) checks it.
+  @Test func everyExampleOfEveryPluginAnswersAsExpectedOverHTTP() async throws {
+    var modules: [(String, String)] = []
+    var cases: [(module: String, example: ExampleCase)] = []
+    for plugin in TestEnvironment.repositoryPlugins {
+      let path = try TestEnvironment.plugin(plugin.file)
+      let library = try PluginLibrary(path: path)
+      modules.append((library.name, path))
+      for example in try ExampleCase.load(directory: TestEnvironment.repositoryRoot + "/" + plugin.examples) {
+        cases.append((library.name, example))
+      }
+    }
+    #expect(cases.count > 100, "\(cases.count) samples")
+    let (host, base) = try await Self.start(modules)
+    defer { Task { try? await host.stop() } }
+    let workspace = try TestEnvironment.temporaryDirectory("http-examples")
+    let list = try cases.map { entry -> JSONValue in
+      // One line: a bidirectional method's body is NDJSON, one request a line.
+      let body = String(decoding: try JSONValue(parsing: Data(entry.example.requestJSON.utf8)).serialized, as: UTF8.self)
+      return .object([.init("module", .string(entry.module)), .init("method", .string(entry.example.method)), .init("body", .string(body))])
+    }
+    try Data(JSONValue.array(list).serialized).write(to: URL(fileURLWithPath: workspace + "/cases.json"))
+    let run = try await runProcess(
+      "/usr/bin/env", ["python3", TestEnvironment.repositoryRoot + "/Tests/CarbonHostTests/http_examples.py", base, host.caFile,
+                       workspace + "/cases.json", workspace + "/results.json"], timeout: 600)
+    try #require(run.status == 0, "\(run.output)")
+    let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: workspace + "/results.json"))) as? [[String: Any]])
+    try #require(results.count == cases.count)
+    var problems: [String] = []
+    for ((module, example), result) in zip(cases, results) {
+      let status = result["status"] as? Int ?? 0
+      var error = result["error"] as? [String: Any]
+      if status != 200 { error = try? Self.object(result["body"] as? String ?? "") }
+      if let error {
+        problems += example.mismatches(responseJSON: nil, status: error["status"] as? String ?? "?", field: error["field"] as? String)
+          .map { "\(module): \($0) (HTTP \(status): \(error["message"] ?? ""))" }
+        continue
+      }
+      let results = result["results"] as? [String] ?? []
+      let response = (result["body"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "[" + results.joined(separator: ",") + "]"
+      problems += example.mismatches(responseJSON: response, status: "OK", field: nil).map { "\(module): \($0)" }
+      if result["receipt"] as? Bool != true { problems.append("\(module).\(example.method): no receipt") }
+    }
+    #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+  }
+
+  /// The OpenAPI description validates with openapi-spec-validator (PyPI) and has one path per
+  /// method of every serving module.
+  @Test func theOpenAPIDescriptionValidatesAndHasEveryMethod() async throws {
+    var modules: [(String, String)] = []
+    var methods = 0
+    for plugin in TestEnvironment.repositoryPlugins {
+      let path = try TestEnvironment.plugin(plugin.file)
+      let library = try PluginLibrary(path: path)
+      modules.append((library.name, path))
+      methods += library.methods.count
+    }
+    let (host, base) = try await Self.start(modules)
+    defer { Task { try? await host.stop() } }
+    let answer = try await Self.curl(host, base + "/openapi.json")
+    #expect(answer.status == 200 && answer.headers["content-type"] == "application/json")
+    let document = try Self.object(answer.body)
+    #expect(document["openapi"] as? String == "3.1.0")
+    let paths = try #require(document["paths"] as? [String: Any])
+    #expect(paths.count == methods, "one path per method")
+    // A request schema from ESCA's protos, with the proto comments as descriptions.
+    let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+    let request = try #require(schemas["carbon.esca.v1.SoilStockRequest"] as? [String: Any])
+    let properties = try #require(request["properties"] as? [String: Any])
+    #expect((properties["purpose"] as? [String: Any])?["description"] as? String == "CLAIM (depth must be 30 cm) or INFORMATION.")
+    let file = try TestEnvironment.temporaryDirectory("openapi") + "/openapi.json"
+    try answer.body.write(toFile: file, atomically: true, encoding: .utf8)
+    let validation = try await runProcess("/usr/bin/env", ["python3", "-c", """
+      from openapi_spec_validator import validate
+      from openapi_spec_validator.readers import read_from_filename
+      document, _ = read_from_filename("\(file)")
+      validate(document)
+      print("valid")
+      """])
+    #expect(validation.status == 0 && validation.output.contains("valid"), "\(validation.output)")
+  }
+}
