@@ -14,7 +14,7 @@ import SwiftProtobuf
 // carbonhub-bench: the performance figures the README quotes, measured in one run so that
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
-//   .build/release/carbonhub-bench [dispatch|worker|grpc|receipts|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
+//   .build/release/carbonhub-bench [dispatch|worker|grpc|receipts|http|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
 //     [--repo DIR] [--paths abi,grpc] [--csv-mb MB]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -347,6 +347,7 @@ if mode == "dispatch" || mode == "worker" || mode == "all" { try await benchWork
 if mode == "worker" || mode == "all" { try await benchWorkerGRPCFloor(calls: Int(option("--calls", 20_000))) }
 if mode == "grpc" || mode == "all" { try await benchGRPC(seconds: seconds) }
 if mode == "grpc" || mode == "receipts" || mode == "all" { try benchReceipts() }
+if mode == "http" || mode == "all" { try await benchHTTPGateway(seconds: seconds) }
 if mode == "startup" || mode == "all" { try await benchStartup() }
 if mode == "batch" || mode == "all" { try benchBatch() }
 if mode == "batch-child" { try await batchChild() }
