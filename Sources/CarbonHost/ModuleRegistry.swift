@@ -130,9 +130,10 @@ public final class ModuleRegistry: Sendable {
     public var moduleName: String { DeploymentConfig.ModuleEntry.moduleName(ofKey: name) }
 
     /// The version the plugin declares, or the one the deployment key names before it loaded.
-    public var version: ModuleVersion? {
-      (metadata?.version ?? settings.pinnedVersion).map(ModuleVersion.init)
-    }
+    public var version: ModuleVersion? { versionText.isEmpty ? nil : ModuleVersion(versionText) }
+
+    /// The same as written ("" when unknown), without parsing it: for labels on every call.
+    var versionText: String { metadata?.version ?? settings.pinnedVersion ?? "" }
 
     /// True when this version serves and has the method `path`.
     func serves(_ path: String) -> Bool {
@@ -278,29 +279,28 @@ public final class ModuleRegistry: Sendable {
   public func route(_ methodPath: String, version selector: VersionSelector?) -> Result<ModuleSnapshot, RouteRefusal>? {
     table.withLock { table -> Result<ModuleSnapshot, RouteRefusal>? in
       guard let moduleName = table.routes[methodPath] else { return nil }
-      let versions = (table.versions[moduleName] ?? []).compactMap { table.modules[$0] }
-      let served = Self.versionList(versions.filter(\.state.isServing))
-      let having = Self.versionList(versions.filter { $0.serves(methodPath) })
+      // Every call comes here: the lists the refusals name are made only for a refusal.
+      func versions() -> [ModuleSnapshot] { (table.versions[moduleName] ?? []).compactMap { table.modules[$0] } }
+      func served() -> String { Self.versionList(versions().filter(\.state.isServing)) }
+      func having() -> String { Self.versionList(versions().filter { $0.serves(methodPath) }) }
       guard let selector else {
         guard let chosen = table.defaults[moduleName].flatMap({ table.modules[$0] }) else { return nil }
+        if chosen.serves(methodPath) { return .success(chosen) }
         guard chosen.state.isServing else {
           return .failure(RouteRefusal(
             code: .unavailable,
             message: "\(methodPath): module '\(chosen.name)', the default version of '\(moduleName)', is \(chosen.state.text)"))
         }
-        guard chosen.serves(methodPath) else {
-          return .failure(RouteRefusal(
-            code: .unimplemented,
-            message: "\(methodPath): version \(chosen.version?.text ?? "?") of '\(moduleName)', its default, has no such method; "
-              + "versions that have it: \(having) (ask for one with the \(VersionSelector.header) header)"))
-        }
-        return .success(chosen)
+        return .failure(RouteRefusal(
+          code: .unimplemented,
+          message: "\(methodPath): version \(chosen.version?.text ?? "?") of '\(moduleName)', its default, has no such method; "
+            + "versions that have it: \(having()) (ask for one with the \(VersionSelector.header) header)"))
       }
-      let selected = versions.filter { $0.version.map(selector.selects) ?? false }
+      let selected = versions().filter { $0.version.map(selector.selects) ?? false }
       guard !selected.isEmpty else {
         return .failure(RouteRefusal(
           code: .notFound,
-          message: "\(VersionSelector.header): module '\(moduleName)' has no version '\(selector)' (versions served: \(served))"))
+          message: "\(VersionSelector.header): module '\(moduleName)' has no version '\(selector)' (versions served: \(served()))"))
       }
       if let best = selected.filter({ $0.serves(methodPath) }).max(by: { $0.version! < $1.version! }) {
         return .success(best)
@@ -309,13 +309,13 @@ public final class ModuleRegistry: Sendable {
         return .failure(RouteRefusal(
           code: .failedPrecondition,
           message: "\(VersionSelector.header): version \(retired.version?.text ?? selector.text) of '\(moduleName)' is retired; "
-            + "versions served: \(served)"))
+            + "versions served: \(served())"))
       }
       if let serving = selected.first(where: \.state.isServing) {
         return .failure(RouteRefusal(
           code: .unimplemented,
           message: "\(methodPath): version \(serving.version?.text ?? selector.text) of '\(moduleName)' has no such method; "
-            + "versions that have it: \(having)"))
+            + "versions that have it: \(having())"))
       }
       let module = selected[0]
       return .failure(RouteRefusal(code: .unavailable, message: "\(methodPath): module '\(module.name)' is \(module.state.text)"))

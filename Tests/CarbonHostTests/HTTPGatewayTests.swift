@@ -268,4 +268,69 @@ struct HTTPGatewayTests {
       """])
     #expect(validation.status == 0 && validation.output.contains("valid"), "\(validation.output)")
   }
+
+  // MARK: The web console, in a real browser
+
+  /// Runs the console in headless Chromium (Debian's `chromium`, which scripts/test.sh
+  /// installs): the page at `url` loads, reads `/openapi.json`, runs the call its link names and
+  /// draws the answer; returns the DOM then, and keeps a screenshot in `.build/test-artifacts`.
+  static func chromium(_ url: String, screenshot: String) async throws -> String {
+    let browser = "/usr/bin/chromium"
+    try #require(FileManager.default.isExecutableFile(atPath: browser), "no \(browser): scripts/test.sh installs Debian's chromium")
+    let profile = try TestEnvironment.temporaryDirectory("chromium")
+    // Root needs --no-sandbox; the development certificate is not in the browser's store.
+    let flags = [
+      "--headless=new", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--user-data-dir=" + profile,
+      "--virtual-time-budget=10000", "--window-size=1300,1000",
+    ]
+    let dom = try await runProcess(browser, flags + ["--dump-dom", url], timeout: 120)
+    try #require(dom.status == 0, "chromium: \(dom.output.suffix(2000))")
+    let artifacts = TestEnvironment.repositoryRoot + "/.build/test-artifacts"
+    try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+    let shot = try await runProcess(browser, flags + ["--screenshot=\(artifacts)/\(screenshot)", url], timeout: 120)
+    try #require(shot.status == 0, "chromium: \(shot.output.suffix(2000))")
+    let png = try Data(contentsOf: URL(fileURLWithPath: "\(artifacts)/\(screenshot)"))
+    #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "\(screenshot): \(png.count) bytes")
+    return dom.output
+  }
+
+  /// The console's link that runs one sample request.
+  static func consoleLink(_ base: String, module: String, method: String, example: String) throws -> String {
+    let request = String(decoding: try JSONValue(parsing: Data(contentsOf: URL(fileURLWithPath: example))).serialized, as: UTF8.self)
+    var components = URLComponents(string: base + "/")!
+    components.queryItems = [.init(name: "module", value: module), .init(name: "method", value: method), .init(name: "run", value: "1"),
+                             .init(name: "body", value: request)]
+    // `+` in a query means a space to the page's URLSearchParams.
+    return components.url!.absoluteString.replacingOccurrences(of: "+", with: "%2B")
+  }
+
+  @Test(.timeLimit(.minutes(5))) func theConsoleRunsTheESCAAndALDOExamplesInChromium() async throws {
+    let (host, base) = try await Self.start([
+      ("esca", try TestEnvironment.plugin("libESCA.so")), ("aldo", try TestEnvironment.plugin("libALDO.so")),
+    ])
+    defer { Task { try? await host.stop() } }
+    let examples = TestEnvironment.repositoryRoot + "/Plugins"
+    // ESCA: 10 g/kg × 30 cm × 1.3 g/cm³ → fine earth 3 900 t/ha, stock 39 t C/ha; the trace's
+    // terms and data set listed.
+    let esca = try await Self.chromium(
+      try Self.consoleLink(base, module: "esca", method: "ComputeSoilStock", example: examples + "/ESCA/examples/ComputeSoilStock.json"),
+      screenshot: "console-esca-ComputeSoilStock.png")
+    #expect(esca.contains(#"<th>stockTCPerHa</th><td class="value">39</td>"#), "\(esca.suffix(3000))")
+    #expect(esca.contains(#"<th>fineEarthTPerHa</th><td class="value">3900</td>"#))
+    #expect(esca.contains("<strong>soil_carbon_stock</strong> = 39 t_c_per_ha"), "the trace as a list")
+    #expect(esca.contains("2bs-esca-guidelines V7 (06/2026)"), "the data set")
+    #expect(esca.contains("HTTP 200 · version 1.0.0"))
+    // ALDO: the example territory's balance (ALDO's verified vector: 939.48019 t CO2e/yr net).
+    let aldo = try await Self.chromium(
+      try Self.consoleLink(base, module: "aldo", method: "ComputeFlux", example: examples + "/ALDO/examples/ComputeFlux.json"),
+      screenshot: "console-aldo-ComputeFlux.png")
+    #expect(aldo.contains(#"<th>balance.netTCo2ePerYr</th><td class="value">939.48019</td>"#), "\(aldo.suffix(3000))")
+    #expect(aldo.contains(#"<th>balance.sequesteredTCo2ePerYr</th><td class="value">-250.8</td>"#))
+    // ALDO's chart, drawn in the page as SVG (not shown as text).
+    let chart = try await Self.chromium(
+      try Self.consoleLink(base, module: "aldo", method: "RenderFluxChart", example: examples + "/ALDO/examples/RenderFluxChart.json"),
+      screenshot: "console-aldo-RenderFluxChart.png")
+    #expect(chart.contains(#"<div class="chart"><svg"#), "\(chart.suffix(3000))")
+    #expect(!chart.contains(#"<th>svg</th>"#), "the chart is drawn, not listed as a value")
+  }
 }

@@ -4,8 +4,9 @@ import Foundation
 import GRPCCore
 import Synchronization
 
-/// Every method of every module over HTTP with JSON bodies (`POST /v1/{module}/{Method}`), and
-/// the OpenAPI description of them (`GET /openapi.json`): what `HTTPGatewayListener` serves on
+/// Every method of every module over HTTP with JSON bodies (`POST /v1/{module}/{Method}`), the
+/// OpenAPI description of them (`GET /openapi.json`) and a web console (`GET /`,
+/// `ConsolePage`): what `HTTPGatewayListener` serves on
 /// the deployment's `http_listen` address. Calls take the same path into the module as gRPC
 /// calls (`ModuleCalls`): the same version routing, allow-lists, method rules, limits,
 /// deadlines, metrics, logs, request ids and receipts. See docs/http-json.md.
@@ -45,6 +46,18 @@ struct JSONGateway: Sendable {
 
   func handle(_ request: Request, _ writer: some ResponseWriter) async throws {
     let (path, query) = Self.split(request.uri)
+    if path == "/" || path == "/index.html" {
+      let body = Array(ConsolePage.html.utf8)
+      try await writer.head(
+        status: 200,
+        headers: [
+          ("content-type", "text/html; charset=utf-8"),
+          // The page's own script and styles only: nothing from elsewhere, no plugin's markup run.
+          ("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data: blob:"),
+        ], contentLength: body.count)
+      if request.method != "HEAD" { try await writer.body(body) }
+      return try await writer.end()
+    }
     if path == "/openapi.json" {
       guard request.method == "GET" || request.method == "HEAD" else {
         return try await fail(GatewayError(code: .unimplemented, message: "\(path): only GET"), status: 405, requestID: nil, writer)

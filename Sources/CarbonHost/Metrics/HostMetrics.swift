@@ -22,7 +22,7 @@ public final class HostMetrics: Sendable {
 
   /// Counts one call of `path` that `module` answered with `status` after `seconds`.
   func recordCall(_ module: ModuleRegistry.ModuleSnapshot, path: String, status: CarbonStatus, seconds: Double) {
-    recordCall(module: module.moduleName, version: module.version?.text ?? "", path: path, status: status, seconds: seconds)
+    recordCall(module: module.moduleName, version: module.versionText, path: path, status: status, seconds: seconds)
   }
 
   /// Counts one call of `path` that version `version` of `module` answered.
@@ -36,7 +36,7 @@ public final class HostMetrics: Sendable {
   /// A module's labels: `module` (its name, "esca") and `version` (the version its plugin
   /// declares; empty before it first loaded), so that versions served side by side count apart.
   static func labels(_ module: ModuleRegistry.ModuleSnapshot) -> [(String, String)] {
-    [("module", module.moduleName), ("version", module.version?.text ?? "")]
+    [("module", module.moduleName), ("version", module.versionText)]
   }
 
   /// Counts a loader event.
@@ -51,7 +51,7 @@ public final class HostMetrics: Sendable {
 
   /// Counts a restart of `module`'s worker (and the loader event).
   func recordWorkerRestart(_ module: ModuleRegistry.ModuleSnapshot) {
-    recordWorkerRestart(module: module.moduleName, version: module.version?.text ?? "")
+    recordWorkerRestart(module: module.moduleName, version: module.versionText)
   }
 
   /// Counts a restart of the worker of version `version` of `module`.
