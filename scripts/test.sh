@@ -4,7 +4,7 @@
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
 # Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio,
-# grpcio-tools, grpcio-status, cryptography, sslyze, httpx and openapi-spec-validator (installed here with pip if missing), and PostgreSQL for the COP pool's
+# grpcio-tools, grpcio-status, cryptography, sslyze, httpx, openapi-spec-validator and schemathesis (installed here with pip if missing), and PostgreSQL for the COP pool's
 # PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,10 +15,11 @@ if ! python3 -c "import grpc, grpc_tools, grpc_status, cryptography" 2>/dev/null
   echo "installing grpcio, grpcio-tools, grpcio-status and cryptography for the Python interoperability tests" >&2
   python3 -m pip install --quiet grpcio grpcio-tools grpcio-status cryptography
 fi
-# httpx calls the HTTP/JSON gateway and openapi-spec-validator checks its OpenAPI (HTTPGatewayTests).
-if ! python3 -c "import httpx, openapi_spec_validator" 2>/dev/null; then
-  echo "installing httpx and openapi-spec-validator for the HTTP gateway tests" >&2
-  python3 -m pip install --quiet httpx openapi-spec-validator
+# httpx calls the HTTP/JSON gateway, openapi-spec-validator checks its OpenAPI and schemathesis
+# drives it from that description (HTTPGatewayTests).
+if ! python3 -c "import httpx, openapi_spec_validator, schemathesis" 2>/dev/null; then
+  echo "installing httpx, openapi-spec-validator and schemathesis for the HTTP gateway tests" >&2
+  python3 -m pip install --quiet httpx openapi-spec-validator schemathesis
 fi
 # sslyze checks the host's TLS against Mozilla's intermediate profile (TLSHygieneSecurityTests).
 if ! python3 -c "import sslyze" 2>/dev/null; then

@@ -141,7 +141,8 @@ struct ModuleCalls: Sendable {
     let connection = peers.identity(of: context.remotePeer)
     // Logged under the name that the allow-list granted, when there is one.
     var identity = connection.acting(as: module.allowGrant(for: connection))
-    let requestID = metadata[stringValues: "x-request-id"].first(where: { _ in true }).map { String($0.prefix(64)) }
+    // A caller's own id, when it sends one (an empty one gets an id of the host's).
+    let requestID = metadata[stringValues: "x-request-id"].first(where: { !$0.isEmpty }).map { String($0.prefix(64)) }
       ?? Self.newRequestID()
     guard let backend = module.backend, let method = module.metadata?.methods.first(where: { $0.path == path }) else {
       throw RPCError(code: .unavailable, message: "\(path): module '\(module.name)' is \(module.state.text)")

@@ -103,6 +103,9 @@ extension CarbonHub {
       try await server.run { address in
         var lines = ["carbonhub serving on \(address) (\(tls == nil ? "PLAINTEXT" : "TLS"))"]
         if let ca = tls?.developmentCA { lines.append("  clients trust the development CA: \(ca)") }
+        if let http = server.httpListeningAddress {
+          lines.append("  web console: \(tls == nil ? "http" : "https")://\(http)/")
+        }
         if let receipts = server.receipts {
           lines.append("  receipts signed with Ed25519 key \(receipts.keyID) (public key: \(receipts.publicKey.base64))")
         }

@@ -123,6 +123,32 @@ struct HTTPGatewayTests {
     }
   }
 
+  /// A bidirectional method takes its requests as a JSON array, as NDJSON, or as one object
+  /// written over several lines; each answer is a result line.
+  @Test func aBidirectionalMethodTakesAnArrayNDJSONOrOneRequest() async throws {
+    let (host, base) = try await Self.start([("esca", try TestEnvironment.plugin("libESCA.so"))])
+    defer { Task { try? await host.stop() } }
+    let example = try String(
+      contentsOfFile: TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/AssessDossierStream.json", encoding: .utf8)
+    let compact = String(decoding: try JSONValue(parsing: Data(example.utf8)).serialized, as: UTF8.self)
+    // Each request carries several dossiers; each dossier is one result.
+    let dossiers = try #require((try Self.object(example)["dossiers"] as? [Any])?.count)
+    for (form, body) in [("one object", example), ("array", "[\(compact),\(compact)]"), ("NDJSON", "\(compact)\n\(compact)\n")] {
+      let answer = try await Self.curl(host, base + "/v1/esca/AssessDossierStream", body: body)
+      let lines = try answer.body.split(separator: "\n").map { try Self.object(String($0)) }
+      let results = lines.filter { $0["result"] != nil }.count
+      #expect(answer.status == 200 && results == dossiers * (form == "one object" ? 1 : 2), "\(form): \(answer.body.prefix(2000))")
+      #expect(lines.last?["receipt"] is String, "\(form)")
+    }
+    // A request of the array that does not convert is named by its place.
+    let bad = try await Self.curl(host, base + "/v1/esca/AssessDossierStream", body: "[\(compact), {\"dossier\": 7}]")
+    #expect(bad.status == 400)
+    #expect(try Self.object(bad.body)["field"] as? String == "requests[1].dossier", "\(bad.body)")
+    // An empty x-request-id gets one of the host's.
+    let unnamed = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", body: "{}", headers: ["x-request-id;"])
+    #expect(unnamed.headers["x-request-id"]?.count == 16, "\(unnamed.headers)")
+  }
+
   // MARK: Errors
 
   @Test func errorsAreJSONWithTheFieldAndTheHTTPStatusOfTheirCode() async throws {
@@ -267,6 +293,31 @@ struct HTTPGatewayTests {
       print("valid")
       """])
     #expect(validation.status == 0 && validation.output.contains("valid"), "\(validation.output)")
+  }
+
+  /// A generic client driven by the description alone: schemathesis (PyPI) generates requests
+  /// for every operation from its schema — valid, boundary and invalid ones — against a running
+  /// host, and checks that none gets a 5xx and every answer matches its declared status, content
+  /// type, headers and schema. Bounded (5 examples an operation, a fixed seed).
+  @Test(.timeLimit(.minutes(10))) func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() async throws {
+    var modules: [(String, String)] = []
+    var methods = 0
+    for plugin in TestEnvironment.repositoryPlugins {
+      let path = try TestEnvironment.plugin(plugin.file)
+      let library = try PluginLibrary(path: path)
+      modules.append((library.name, path))
+      methods += library.methods.count
+    }
+    let (host, base) = try await Self.start(modules)
+    defer { Task { try? await host.stop() } }
+    let run = try await runProcess(
+      "/usr/bin/env",
+      ["schemathesis", "run", base + "/openapi.json", "--tls-verify=" + host.caFile, "--max-examples", "5", "--seed", "1",
+       "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"],
+      timeout: 540)
+    #expect(run.status == 0, "\(run.output.suffix(6000))")
+    #expect(run.output.contains("Tested: \(methods)"), "every operation tested: \(run.output.suffix(2000))")
+    #expect(!run.output.contains("Server error"), "\(run.output.suffix(6000))")
   }
 
   // MARK: The web console, in a real browser

@@ -200,8 +200,9 @@ struct JSONGateway: Sendable {
   }
 
   /// The request body as the module's protobuf requests: one JSON object, or for a
-  /// bidirectional method one per line (NDJSON; blank lines skipped), each named in errors by
-  /// its place (`requests[2].farms[0]`).
+  /// bidirectional method a JSON array of them, one per line (NDJSON; blank lines skipped) or
+  /// a single one,
+  /// each named in errors by its place (`requests[2].farms[0]`).
   static func requests(_ body: [UInt8], streamed: Bool, schema: JSONToProtobuf, path: String) throws(GatewayError) -> [[UInt8]] {
     func encode(_ json: ArraySlice<UInt8>, prefix: String) throws(GatewayError) -> [UInt8] {
       do {
@@ -220,6 +221,15 @@ struct JSONGateway: Sendable {
       return [try encode(trimmed.isEmpty ? Array("{}".utf8)[...] : body[...], prefix: "")]
     }
     var requests: [[UInt8]] = []
+    if body.first(where: { $0 > 0x20 }) == UInt8(ascii: "[") {
+      guard case .array(let items)? = try? JSONValue(parsing: Data(body)) else {
+        throw GatewayError(code: .invalidArgument, message: "request is not valid JSON: an array of requests was expected")
+      }
+      for item in items { requests.append(try encode(item.serialized[...], prefix: "requests[\(requests.count)].")) }
+      return requests
+    }
+    // One request written over several lines is one request, not several.
+    if case .object? = try? JSONValue(parsing: Data(body)) { return [try encode(body[...], prefix: "requests[0].")] }
     for line in body.split(separator: UInt8(ascii: "\n")) where line.contains(where: { $0 > 0x20 }) {
       requests.append(try encode(line, prefix: "requests[\(requests.count)]."))
     }

@@ -85,12 +85,19 @@ final class OpenAPIDocument: Sendable {
       .init("minProperties", .number("1")),
       .init("maxProperties", .number("1")),
     ])
-    let requestContent: JSONValue.Member =
+    // A bidirectional method's requests: a JSON array, or NDJSON (one request a line).
+    let requestContent: [JSONValue.Member] =
       method.isClientStreaming
-      ? .init("application/x-ndjson", .object([.init("schema", reference(types.input))]))
-      : .init("application/json", .object([.init("schema", reference(types.input))]))
+      ? [
+        .init("application/json", .object([.init("schema", .object([.init("type", .string("array")), .init("items", reference(types.input))]))])),
+        .init("application/x-ndjson", .object([.init("schema", reference(types.input))])),
+      ]
+      : [.init("application/json", .object([.init("schema", reference(types.input))]))]
     var description = types.comment
-    if method.isClientStreaming { description += (description.isEmpty ? "" : "\n\n") + "Bidirectional: the body holds one request per line (NDJSON); the response is NDJSON." }
+    if method.isClientStreaming {
+      description += (description.isEmpty ? "" : "\n\n")
+        + "Bidirectional: the body holds the requests as a JSON array, or one request per line (NDJSON); the response is NDJSON."
+    }
     else if method.isServerStreaming { description += (description.isEmpty ? "" : "\n\n") + "Server-streaming: the response is NDJSON, one line per result, as produced." }
     var successHeaders: [JSONValue.Member] = [
       .init("carbonhub-module-version", header("The version of the module that answered.")),
@@ -109,7 +116,7 @@ final class OpenAPIDocument: Sendable {
       .init("summary", .string("\(module.moduleName) \(module.version?.text ?? "") — \(method.name)")),
       .init("description", .string(description)),
       .init("parameters", .array(parameters)),
-      .init("requestBody", .object([.init("required", .bool(true)), .init("content", .object([requestContent]))])),
+      .init("requestBody", .object([.init("required", .bool(true)), .init("content", .object(requestContent))])),
       .init("responses", .object([
         .init("200", .object([
           .init("description", .string(streamed ? "The results, one JSON object a line." : "The result.")),
@@ -148,7 +155,7 @@ final class OpenAPIDocument: Sendable {
     .object([
       .init("name", .string("grpc-timeout")), .init("in", .string("header")),
       .init("description", .string("The caller's deadline, as gRPC writes it: a number and a unit (H, M, S, m, u, n), e.g. 30S or 500m.")),
-      .init("schema", .object([.init("type", .string("string")), .init("pattern", .string("^[0-9]{1,8}[HMSmun]$"))])),
+      .init("schema", .object([.init("type", .string("string")), .init("pattern", .string("^[1-9][0-9]{0,7}[HMSmun]$"))])),
     ]),
     .object([
       .init("name", .string("x-request-id")), .init("in", .string("header")),
