@@ -88,7 +88,7 @@ func loadHTTP(address: String, caFile: String, path: String, body: [UInt8], conc
   let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
   let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
   let started = ContinuousClock.now
-  let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+  return try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
     for _ in 0..<concurrency {
       group.addTask {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: hostName, port: port) { channel in
@@ -121,25 +121,12 @@ func loadHTTP(address: String, caFile: String, path: String, body: [UInt8], conc
               continue
             }
             if status != 200 { errors += 1 }
-            let elapsed = ContinuousClock.now - start
-            latencies.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+            latencies.append(LoadResult.seconds(ContinuousClock.now - start) * 1e3)
           }
           return (latencies, errors)
         }
       }
     }
-    var all: [Double] = []
-    var errors = 0
-    for try await (latencies, failed) in group {
-      all += latencies
-      errors += failed
-    }
-    return (all, errors)
+    return try await LoadResult.gather(&group, since: started)
   }
-  let elapsed = ContinuousClock.now - started
-  let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-  let sorted = results.0.sorted()
-  return LoadResult(
-    callsPerSecond: Double(sorted.count) / total, p50: sorted.isEmpty ? 0 : sorted[sorted.count / 2],
-    p99: sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)], errors: results.1)
 }

@@ -146,6 +146,28 @@ struct LoadResult {
   var errors: Int
 }
 
+extension LoadResult {
+  /// The load of callers that ran from `started` until now, each having returned its calls'
+  /// latencies (ms) and its errors.
+  static func gather(_ callers: inout ThrowingTaskGroup<([Double], Int), any Error>, since started: ContinuousClock.Instant) async throws -> LoadResult {
+    var all: [Double] = []
+    var errors = 0
+    for try await (latencies, failed) in callers {
+      all += latencies
+      errors += failed
+    }
+    let sorted = all.sorted()
+    return LoadResult(
+      callsPerSecond: Double(sorted.count) / seconds(ContinuousClock.now - started), p50: sorted.isEmpty ? 0 : sorted[sorted.count / 2],
+      p99: sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)], errors: errors)
+  }
+
+  /// A duration in seconds.
+  static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+}
+
 /// Drives `concurrency` callers for `seconds` against one method with a fixed request.
 func load(address: String, caFile: String, method: MethodDescriptor, request: [UInt8], concurrency: Int, seconds: Double) async throws -> LoadResult {
   let transport = try ClientTransportFactory.make(server: address, caFile: caFile)
@@ -156,7 +178,7 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
     }
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     let started = ContinuousClock.now
-    let results = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+    return try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
       for _ in 0..<concurrency {
         group.addTask {
           var latencies: [Double] = []
@@ -168,26 +190,13 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
             } catch {
               errors += 1
             }
-            let elapsed = ContinuousClock.now - start
-            latencies.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+            latencies.append(LoadResult.seconds(ContinuousClock.now - start) * 1e3)
           }
           return (latencies, errors)
         }
       }
-      var all: [Double] = []
-      var errors = 0
-      for try await (latencies, failed) in group {
-        all += latencies
-        errors += failed
-      }
-      return (all, errors)
+      return try await LoadResult.gather(&group, since: started)
     }
-    let elapsed = ContinuousClock.now - started
-    let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    let sorted = results.0.sorted()
-    return LoadResult(
-      callsPerSecond: Double(sorted.count) / total, p50: sorted.isEmpty ? 0 : sorted[sorted.count / 2],
-      p99: sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)], errors: results.1)
   }
 }
 

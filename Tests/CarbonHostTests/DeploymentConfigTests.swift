@@ -194,7 +194,7 @@ struct DeploymentConfigTests {
     }
     let top = try #require(refusal("lisen = \"x\""))
     #expect(top.key == "lisen")
-    #expect(top.message.contains("allowed: access, audit_log, instance_name, limits, listen, max_message_bytes,"), "\(top)")
+    #expect(top.message.contains("allowed: access, audit_log, http_listen, instance_name, limits, listen, max_message_bytes,"), "\(top)")
     let module = try #require(refusal("[modules.esca]\npath = \"x.so\"\nenabld = false"))
     #expect(module.key == "modules.esca.enabld" && module.message.contains("call_timeout_ms, config, confinement,"), "\(module)")
     let rule = try #require(refusal("[modules.u]\npath = \"u.so\"\n[[modules.u.rules]]\nmethods = [\"A\"]\nallow = [\"cn:a\"]\ndeny = [\"cn:b\"]"))

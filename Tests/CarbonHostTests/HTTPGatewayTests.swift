@@ -50,6 +50,20 @@ struct HTTPGatewayTests {
     return (status, protocolLine, fields, try String(contentsOfFile: directory + "/body", encoding: .utf8))
   }
 
+  /// Every plugin of the repository as a deployment's modules (declared name → library), and
+  /// how many methods they serve in all.
+  static func repositoryModules() throws -> (modules: [(String, String)], methods: Int) {
+    var modules: [(String, String)] = []
+    var methods = 0
+    for plugin in TestEnvironment.repositoryPlugins {
+      let path = try TestEnvironment.plugin(plugin.file)
+      let library = try PluginLibrary(path: path)
+      modules.append((library.name, path))
+      methods += library.methods.count
+    }
+    return (modules, methods)
+  }
+
   static func object(_ json: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "not a JSON object: \(json)")
   }
@@ -262,14 +276,7 @@ struct HTTPGatewayTests {
   /// The OpenAPI description validates with openapi-spec-validator (PyPI) and has one path per
   /// method of every serving module.
   @Test func theOpenAPIDescriptionValidatesAndHasEveryMethod() async throws {
-    var modules: [(String, String)] = []
-    var methods = 0
-    for plugin in TestEnvironment.repositoryPlugins {
-      let path = try TestEnvironment.plugin(plugin.file)
-      let library = try PluginLibrary(path: path)
-      modules.append((library.name, path))
-      methods += library.methods.count
-    }
+    let (modules, methods) = try Self.repositoryModules()
     let (host, base) = try await Self.start(modules)
     defer { Task { try? await host.stop() } }
     let answer = try await Self.curl(host, base + "/openapi.json")
@@ -300,14 +307,7 @@ struct HTTPGatewayTests {
   /// host, and checks that none gets a 5xx and every answer matches its declared status, content
   /// type, headers and schema. Bounded (5 examples an operation, a fixed seed).
   @Test(.timeLimit(.minutes(10))) func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() async throws {
-    var modules: [(String, String)] = []
-    var methods = 0
-    for plugin in TestEnvironment.repositoryPlugins {
-      let path = try TestEnvironment.plugin(plugin.file)
-      let library = try PluginLibrary(path: path)
-      modules.append((library.name, path))
-      methods += library.methods.count
-    }
+    let (modules, methods) = try Self.repositoryModules()
     let (host, base) = try await Self.start(modules)
     defer { Task { try? await host.stop() } }
     let run = try await runProcess(
