@@ -219,7 +219,10 @@ public final class HostServer: Sendable {
       do {
         listener = try await HTTPGatewayListener(
           listen: try ListenAddress(httpListen), tls: gateway.tls, peers: peers, connections: connections, gateway: gateway.gateway,
-          maxBodyBytes: config.transportMessageCeiling, logger: logger, group: MultiThreadedEventLoopGroup.singleton)
+          maxBodyBytes: config.transportMessageCeiling,
+          // Idle: no call open for `idle_timeout_ms`, and a stream may go quiet for its deadline.
+          idleTimeout: .milliseconds(Int64(max(config.limits.idleTimeoutMilliseconds, config.limits.streamingTimeoutMilliseconds))),
+          logger: logger, group: MultiThreadedEventLoopGroup.singleton)
       } catch {
         await modules.stop()
         throw Self.listenError(error, address: httpListen)

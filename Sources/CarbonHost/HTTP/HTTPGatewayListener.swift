@@ -19,7 +19,7 @@ final class HTTPGatewayListener: Sendable {
 
   init(
     listen: ListenAddress, tls: HostListenerFactory.TLS?, peers: PeerDirectory, connections: ConnectionGuard,
-    gateway: JSONGateway, maxBodyBytes: Int, logger: Logger, group: any EventLoopGroup
+    gateway: JSONGateway, maxBodyBytes: Int, idleTimeout: TimeAmount, logger: Logger, group: any EventLoopGroup
   ) async throws {
     let sslContext = try tls.map { try $0.makeContext(applicationProtocols: ["h2", "http/1.1"]) }
     let inFlight = GatewayRequests()
@@ -31,6 +31,12 @@ final class HTTPGatewayListener: Sendable {
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
         guard connections.admit(channel) else { return channel.close() }
+        // A connection without traffic for `idleTimeout` is closed (keep-alive clients that left).
+        do {
+          try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idleTimeout), IdleConnectionCloser()])
+        } catch {
+          return channel.eventLoop.makeFailedFuture(error)
+        }
         guard let tls, let sslContext else {
           // Plaintext (`insecure_loopback`): HTTP/1.1 only.
           return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
@@ -64,6 +70,19 @@ final class HTTPGatewayListener: Sendable {
   func close(drain: Duration) async {
     try? await channel.close()
     await inFlight.waitUntilIdle(timeout: drain)
+  }
+}
+
+/// Closes a connection when `IdleStateHandler` reports it idle.
+private final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
+  typealias InboundIn = NIOAny
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if event is IdleStateHandler.IdleStateEvent {
+      context.close(promise: nil)
+    } else {
+      context.fireUserInboundEventTriggered(event)
+    }
   }
 }
 
