@@ -186,6 +186,23 @@ struct HTTPGatewayTests {
     #expect(probe.output.contains("closed"), "\(probe.output)")
   }
 
+  /// The gateway's drain waits for the requests it is answering, and no longer than its limit.
+  @Test func theDrainWaitsForRequestsAndNoLongerThanItsLimit() async throws {
+    let requests = GatewayRequests()
+    let clock = ContinuousClock()
+    #expect(await clock.measure { await requests.waitUntilIdle(timeout: .seconds(30)) } < .seconds(5), "none in flight: at once")
+    requests.begin()
+    let cut = await clock.measure { await requests.waitUntilIdle(timeout: .milliseconds(300)) }
+    #expect(cut >= .milliseconds(300) && cut < .seconds(10), "one that never ends: the limit (\(cut))")
+    let ending = Task {
+      try await Task.sleep(for: .milliseconds(200))
+      requests.end()
+    }
+    let waited = await clock.measure { await requests.waitUntilIdle(timeout: .seconds(30)) }
+    try await ending.value
+    #expect(waited < .seconds(10), "the last request's end: \(waited)")
+  }
+
   // MARK: Errors
 
   @Test func errorsAreJSONWithTheFieldAndTheHTTPStatusOfTheirCode() async throws {

@@ -88,7 +88,13 @@ private final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
 
 /// The requests being answered, and who waits for there to be none.
 final class GatewayRequests: Sendable {
-  private let state = Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>((0, []))
+  private struct State {
+    var count = 0
+    var nextWaiter = 0
+    var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+  }
+
+  private let state = Mutex(State())
 
   func begin() { state.withLock { $0.count += 1 } }
 
@@ -96,30 +102,37 @@ final class GatewayRequests: Sendable {
     let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
       state.count -= 1
       guard state.count == 0 else { return [] }
-      defer { state.waiters = [] }
-      return state.waiters
+      defer { state.waiters = [:] }
+      return Array(state.waiters.values)
     }
     for waiter in waiters { waiter.resume() }
   }
 
   /// Returns once no request is being answered, or after `timeout`.
   func waitUntilIdle(timeout: Duration) async {
+    let id = state.withLock { state in
+      defer { state.nextWaiter += 1 }
+      return state.nextWaiter
+    }
     await withTaskGroup(of: Void.self) { group in
       group.addTask {
         await withCheckedContinuation { continuation in
           let idle = self.state.withLock { state -> Bool in
             if state.count == 0 { return true }
-            state.waiters.append(continuation)
+            state.waiters[id] = continuation
             return false
           }
           if idle { continuation.resume() }
         }
       }
-      group.addTask { try? await Task.sleep(for: timeout) }
+      group.addTask {
+        try? await Task.sleep(for: timeout)
+        // Time is up (or the requests ended first): the wait above ends either way.
+        self.state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+      }
       await group.next()
       group.cancelAll()
     }
-    // A waiter left behind by the timeout is resumed by the last request's end.
   }
 }
 
