@@ -92,6 +92,8 @@ final class GatewayRequests: Sendable {
     var count = 0
     var nextWaiter = 0
     var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// Waits whose time ran out before they began waiting.
+    var expired: Set<Int> = []
   }
 
   private let state = Mutex(State())
@@ -114,24 +116,28 @@ final class GatewayRequests: Sendable {
       defer { state.nextWaiter += 1 }
       return state.nextWaiter
     }
-    await withTaskGroup(of: Void.self) { group in
-      group.addTask {
-        await withCheckedContinuation { continuation in
-          let idle = self.state.withLock { state -> Bool in
-            if state.count == 0 { return true }
-            state.waiters[id] = continuation
-            return false
-          }
-          if idle { continuation.resume() }
+    // Releases the wait below when time is up; cancelled as soon as the wait is over.
+    let timer = Task {
+      try? await Task.sleep(for: timeout)
+      // Cancelled: the wait ended first.
+      guard !Task.isCancelled else { return }
+      let waiter = self.state.withLock { state in
+        guard let waiter = state.waiters.removeValue(forKey: id) else {
+          state.expired.insert(id)
+          return nil as CheckedContinuation<Void, Never>?
         }
+        return waiter
       }
-      group.addTask {
-        try? await Task.sleep(for: timeout)
-        // Time is up (or the requests ended first): the wait above ends either way.
-        self.state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+      waiter?.resume()
+    }
+    defer { timer.cancel() }
+    await withCheckedContinuation { continuation in
+      let done = state.withLock { state -> Bool in
+        if state.count == 0 || state.expired.remove(id) != nil { return true }
+        state.waiters[id] = continuation
+        return false
       }
-      await group.next()
-      group.cancelAll()
+      if done { continuation.resume() }
     }
   }
 }
