@@ -187,20 +187,22 @@ struct HTTPGatewayTests {
   }
 
   /// The gateway's drain waits for the requests it is answering, and no longer than its limit.
+  /// The bounds are loose on purpose: beside the parallel run's CPU-bound tests a task may wait
+  /// seconds for a thread, while the faults this catches wait the whole 120 s limit.
   @Test func theDrainWaitsForRequestsAndNoLongerThanItsLimit() async throws {
     let requests = GatewayRequests()
     let clock = ContinuousClock()
-    #expect(await clock.measure { await requests.waitUntilIdle(timeout: .seconds(30)) } < .seconds(5), "none in flight: at once")
+    #expect(await clock.measure { await requests.waitUntilIdle(timeout: .seconds(120)) } < .seconds(60), "none in flight: at once")
     requests.begin()
     let cut = await clock.measure { await requests.waitUntilIdle(timeout: .milliseconds(300)) }
-    #expect(cut >= .milliseconds(300) && cut < .seconds(10), "one that never ends: the limit (\(cut))")
+    #expect(cut >= .milliseconds(300) && cut < .seconds(60), "one that never ends: the limit (\(cut))")
     let ending = Task {
       try await Task.sleep(for: .milliseconds(200))
       requests.end()
     }
-    let waited = await clock.measure { await requests.waitUntilIdle(timeout: .seconds(30)) }
+    let waited = await clock.measure { await requests.waitUntilIdle(timeout: .seconds(120)) }
     try await ending.value
-    #expect(waited < .seconds(10), "the last request's end: \(waited)")
+    #expect(waited < .seconds(60), "the last request's end: \(waited)")
   }
 
   // MARK: Errors
