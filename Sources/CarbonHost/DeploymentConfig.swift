@@ -53,13 +53,16 @@ public struct DeploymentConfig: Sendable, Equatable {
     /// The module this entry is a version of: the key before any `@` ("esca" of "esca@1.0.0").
     public var moduleName: String { Self.moduleName(ofKey: name) }
     /// The version the key names ("1.0.0" of "esca@1.0.0"); nil for a key without `@`.
-    public var pinnedVersion: String? {
-      name.firstIndex(of: "@").map { String(name[name.index(after: $0)...]) }
-    }
+    public var pinnedVersion: String? { Self.pinnedVersion(ofKey: name) }
 
     /// "esca" of "esca@1.0.0" (and of "esca").
     public static func moduleName(ofKey key: String) -> String {
       key.firstIndex(of: "@").map { String(key[..<$0]) } ?? key
+    }
+
+    /// "1.0.0" of "esca@1.0.0"; nil for "esca".
+    public static func pinnedVersion(ofKey key: String) -> String? {
+      key.firstIndex(of: "@").map { String(key[key.index(after: $0)...]) }
     }
 
     public init(name: String, enabled: Bool = true, path: String, sha256: String? = nil, configJSON: String = "{}") {

@@ -101,7 +101,8 @@ struct ModuleCalls: Sendable {
   ) throws(RPCError) -> (module: ModuleRegistry.ModuleSnapshot, selector: VersionSelector?) {
     guard !name.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field): is required") }
     let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
-    let selector = name.contains("@") ? VersionSelector(String(name.drop { $0 != "@" }.dropFirst())) : Self.versionSelector(in: metadata)
+    let pinned = DeploymentConfig.ModuleEntry.pinnedVersion(ofKey: name)
+    let selector = pinned != nil ? pinned.flatMap(VersionSelector.init) : Self.versionSelector(in: metadata)
     guard let module = registry.module(named: moduleName, version: selector) ?? registry.module(named: name) else {
       if let selector, registry.module(named: moduleName, version: nil) != nil {
         throw RPCError(code: .notFound, message: "\(field): module '\(moduleName)' has no version '\(selector)' in this deployment")
@@ -237,13 +238,13 @@ struct ModuleCalls: Sendable {
   /// descriptors, so it explains them once for modules in any language. Costs nothing on
   /// calls that succeed.
   func explained(_ error: PluginCallError, json request: [UInt8], call: Admitted) -> PluginCallError {
-    guard error.status == .invalidArgument, error.field?.isEmpty ?? true, let descriptors = call.module.metadata?.descriptorSet,
-      let encoder = try? JSONToProtobuf(descriptorSet: descriptors),
+    // The module's descriptors as the registry indexed them at load (not parsed again per error).
+    guard error.status == .invalidArgument, error.field?.isEmpty ?? true, let encoder = call.module.metadata?.jsonRequests,
       let fault = encoder.diagnose(json: request, method: call.method.path)
     else { return error }
-    let type = encoder.requestType(ofMethod: call.method.path).map { String($0.dropFirst()) } ?? "request"
     return PluginCallError(
-      status: .invalidArgument, message: "request is not a valid proto3 JSON \(type): \(fault.description)",
+      status: .invalidArgument,
+      message: "request is not a valid proto3 JSON \(encoder.requestTypeName(ofMethod: call.method.path)): \(fault.description)",
       field: fault.path.isEmpty ? nil : fault.path)
   }
 

@@ -61,7 +61,8 @@ public final class ModuleRegistry: Sendable {
     /// Where the module's responses carry their calculation traces (for receipts).
     let traces: ResponseTraces
     /// The module's requests read from proto3 JSON, with the module's own descriptors (the HTTP
-    /// gateway); nil when its descriptor set does not parse (the loader has refused it then).
+    /// gateway, and the explanation of a JSON request a module refused); nil when its
+    /// descriptor set does not parse (the loader has refused it then).
     let jsonRequests: JSONToProtobuf?
 
     init(_ library: PluginLibrary) {
@@ -296,13 +297,13 @@ public final class ModuleRegistry: Sendable {
           message: "\(methodPath): version \(chosen.version?.text ?? "?") of '\(moduleName)', its default, has no such method; "
             + "versions that have it: \(having()) (ask for one with the \(VersionSelector.header) header)"))
       }
-      let selected = versions().filter { $0.version.map(selector.selects) ?? false }
+      let selected = versions().selected(by: selector)
       guard !selected.isEmpty else {
         return .failure(RouteRefusal(
           code: .notFound,
           message: "\(VersionSelector.header): module '\(moduleName)' has no version '\(selector)' (versions served: \(served()))"))
       }
-      if let best = selected.filter({ $0.serves(methodPath) }).max(by: { $0.version! < $1.version! }) {
+      if let best = selected.filter({ $0.serves(methodPath) }).highestVersion {
         return .success(best)
       }
       if let retired = selected.first(where: { $0.state == .retired }) {
@@ -329,7 +330,7 @@ public final class ModuleRegistry: Sendable {
     if let configured = versions.first(where: { $0.settings.isDefaultVersion && $0.state != .retired }) { return configured }
     let serving = versions.filter { $0.state.isServing && $0.version != nil }
     let releases = serving.filter { !$0.version!.isPreRelease }
-    return (releases.isEmpty ? serving : releases).max { $0.version! < $1.version! }
+    return (releases.isEmpty ? serving : releases).highestVersion
   }
 
   /// One serving version of each module that has one: the highest that `selector` selects,
@@ -340,11 +341,9 @@ public final class ModuleRegistry: Sendable {
       for (moduleName, names) in table.versions.sorted(by: { $0.key < $1.key }) {
         let serving = names.compactMap { table.modules[$0] }.filter(\.state.isServing)
         guard !serving.isEmpty else { continue }
-        let selected = selector.flatMap { selector in
-          serving.filter { $0.version.map(selector.selects) ?? false }.max { $0.version! < $1.version! }
-        }
+        let selected = selector.flatMap { serving.selected(by: $0).highestVersion }
         let fallback = table.defaults[moduleName].flatMap { table.modules[$0] }.flatMap { $0.state.isServing ? $0 : nil }
-        chosen.append(selected ?? fallback ?? serving.max { ($0.version ?? ModuleVersion("")) < ($1.version ?? ModuleVersion("")) }!)
+        chosen.append(selected ?? fallback ?? serving.highestVersion!)
       }
       return chosen
     }
@@ -375,8 +374,8 @@ public final class ModuleRegistry: Sendable {
     table.withLock { table in
       let versions = (table.versions[moduleName] ?? []).compactMap { table.modules[$0] }
       guard let selector else { return table.defaults[moduleName].flatMap { table.modules[$0] } ?? versions.first }
-      let selected = versions.filter { $0.version.map(selector.selects) ?? false }
-      return selected.filter(\.state.isServing).max { $0.version! < $1.version! } ?? selected.first
+      let selected = versions.selected(by: selector)
+      return selected.filter(\.state.isServing).highestVersion ?? selected.first
     }
   }
 
@@ -803,12 +802,12 @@ public final class ModuleRegistry: Sendable {
   /// discovered plugin took): another module name, or, for NAME@VERSION, another version. Nil
   /// when it is.
   private static func mismatch(of metadata: Metadata, with name: String) -> String? {
-    let entry = DeploymentConfig.ModuleEntry(name: name, path: "")
-    if metadata.name != entry.moduleName {
-      return "the deployment calls this module '\(entry.moduleName)' but the plugin declares '\(metadata.name)'"
+    let moduleName = DeploymentConfig.ModuleEntry.moduleName(ofKey: name)
+    if metadata.name != moduleName {
+      return "the deployment calls this module '\(moduleName)' but the plugin declares '\(metadata.name)'"
     }
-    if let pinned = entry.pinnedVersion, pinned != metadata.version {
-      return "the deployment serves this entry as version \(pinned) of '\(entry.moduleName)' but the plugin declares version \(metadata.version)"
+    if let pinned = DeploymentConfig.ModuleEntry.pinnedVersion(ofKey: name), pinned != metadata.version {
+      return "the deployment serves this entry as version \(pinned) of '\(moduleName)' but the plugin declares version \(metadata.version)"
     }
     return nil
   }
@@ -879,6 +878,22 @@ public final class ModuleRegistry: Sendable {
 
   static func resolve(_ path: String, relativeTo directory: String) -> String {
     path.hasPrefix("/") ? path : directory + "/" + path
+  }
+}
+
+extension Array where Element == ModuleRegistry.ModuleSnapshot {
+  /// The versions `selector` selects.
+  func selected(by selector: VersionSelector) -> [ModuleRegistry.ModuleSnapshot] {
+    filter { $0.version.map(selector.selects) ?? false }
+  }
+
+  /// The one of the highest version (one whose version is unknown comes before any known).
+  var highestVersion: ModuleRegistry.ModuleSnapshot? {
+    self.max { lhs, rhs in
+      guard let right = rhs.version else { return false }
+      guard let left = lhs.version else { return true }
+      return left < right
+    }
   }
 }
 

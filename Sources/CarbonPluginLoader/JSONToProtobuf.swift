@@ -89,6 +89,12 @@ public struct JSONToProtobuf: Sendable {
   /// fully qualified name with a leading dot.
   public func requestType(ofMethod path: String) -> String? { inputTypes[path] }
 
+  /// The same without the leading dot, for messages ("carbon.esca.v1.SoilStockRequest"), or
+  /// "request" for a method the descriptors do not declare.
+  public func requestTypeName(ofMethod path: String) -> String {
+    requestType(ofMethod: path).map { String($0.dropFirst()) } ?? "request"
+  }
+
   /// Encodes the JSON request of the method at `path`.
   public func encodeRequest(json: [UInt8], method path: String) throws -> [UInt8] {
     guard let type = inputTypes[path] else {

@@ -35,9 +35,7 @@ extension CarbonHub {
       @Argument(help: "Module name.") var module: String
 
       func run() async throws {
-        var request = Carbon_Host_V1_ModuleRef()
-        request.name = module
-        try await client.admin { [request] in try await $0.enableModule(request) }
+        try await client.admin(module: module) { try await $0.enableModule($1) }
       }
     }
 
@@ -47,9 +45,7 @@ extension CarbonHub {
       @Argument(help: "Module name.") var module: String
 
       func run() async throws {
-        var request = Carbon_Host_V1_ModuleRef()
-        request.name = module
-        try await client.admin { [request] in try await $0.disableModule(request) }
+        try await client.admin(module: module) { try await $0.disableModule($1) }
       }
     }
 
@@ -60,9 +56,7 @@ extension CarbonHub {
       @Argument(help: "Module name, with its version when several are served (esca@1.0.0).") var module: String
 
       func run() async throws {
-        var request = Carbon_Host_V1_ModuleRef()
-        request.name = module
-        try await client.admin { [request] in try await $0.retireModule(request) }
+        try await client.admin(module: module) { try await $0.retireModule($1) }
       }
     }
 
@@ -106,6 +100,17 @@ extension CarbonHub {
 }
 
 extension ClientOptions {
+  /// An admin action that names the module alone (enable, disable, retire).
+  func admin(
+    module: String,
+    _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HTTP2ClientTransport.Posix>, Carbon_Host_V1_ModuleRef) async throws
+      -> Carbon_Host_V1_ModuleInfo
+  ) async throws {
+    var request = Carbon_Host_V1_ModuleRef()
+    request.name = module
+    try await admin { [request] in try await action($0, request) }
+  }
+
   /// Runs one admin action and prints the module as it is afterwards.
   func admin(
     _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Carbon_Host_V1_ModuleInfo

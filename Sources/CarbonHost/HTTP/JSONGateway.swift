@@ -209,8 +209,9 @@ struct JSONGateway: Sendable {
         return try schema.encodeRequest(json: Array(json), method: path)
       } catch let error as JSONToProtobuf.EncodingError {
         let field = prefix.isEmpty ? error.path : error.path.isEmpty ? String(prefix.dropLast()) : prefix + error.path
-        let type = schema.requestType(ofMethod: path).map { String($0.dropFirst()) } ?? "request"
-        throw GatewayError(code: .invalidArgument, message: "request is not a valid proto3 JSON \(type): \(error.message)", field: field)
+        throw GatewayError(
+          code: .invalidArgument, message: "request is not a valid proto3 JSON \(schema.requestTypeName(ofMethod: path)): \(error.message)",
+          field: field)
       } catch {
         throw GatewayError(code: .invalidArgument, message: "request is not valid JSON: \(error)")
       }
