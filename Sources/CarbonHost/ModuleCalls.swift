@@ -3,6 +3,7 @@ import CarbonPluginLoader
 import Foundation
 import GRPCCore
 import Logging
+import Synchronization
 
 /// Everything that happens to a module call between gRPC and the plugin, shared by the raw
 /// module routes and the host's JSON `Invoke`: find the module, check the caller is allowed,
@@ -323,14 +324,24 @@ struct ModuleCalls: Sendable {
       slot.arrive()
     }
     let limits = self.limits
+    // The caller left (its stream reset, its HTTP connection closed) or the host's drain ran
+    // out: the plugin is told at once, not at its next response.
+    let callerLeft = Atomic(false)
     do {
-      try await CallLimits.within(call.deadline, path: call.method.path) {
-        for try await message in stream.messages {
-          if let refusal = limits.refusal(ofResponse: message.count, call) { throw refusal }
-          try await write(message)
-          stream.consumed(message.count)
+      try await withRPCCancellationHandler {
+        try await CallLimits.within(call.deadline, path: call.method.path) {
+          for try await message in stream.messages {
+            if let refusal = limits.refusal(ofResponse: message.count, call) { throw refusal }
+            try await write(message)
+            stream.consumed(message.count)
+          }
         }
+      } onCancelRPC: {
+        callerLeft.store(true, ordering: .releasing)
+        stream.cancel()
       }
+      // A stream the cancellation ended early is not a success, whatever the plugin returned.
+      if callerLeft.load(ordering: .acquiring) { throw PluginCallError.cancelled(call.method.path) }
       finish(call, status: .ok)
     } catch let failure as PluginCallError {
       let error = limits.namingDeadline(failure, call)

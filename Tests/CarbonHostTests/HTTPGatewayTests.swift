@@ -187,6 +187,44 @@ struct HTTPGatewayTests {
     #expect(probe.output.contains("closed"), "\(probe.output)")
   }
 
+  /// A client that leaves stops its module call, as a gRPC client's cancellation does: the
+  /// `patient` fixture works 30 s unless `call_cancellable` says the answer is no longer
+  /// wanted. curl gives up after 1 s and closes its connection (HTTP/1.1) or stream (h2); the
+  /// call must end within seconds, not 30, and be counted CANCELLED. (Before, the call ran its
+  /// whole 30 s after the client had gone.) A call to it that is allowed to finish answers
+  /// `{"answer":"done"}`.
+  @Test func aClientThatLeavesCancelsItsModuleCall() async throws {
+    let library = try TestEnvironment.plugin("libpatient.so", in: TestEnvironment.fixtureDirectory)
+    let (host, base) = try await Self.start([("patient", library)]) { config in
+      config.modules[0].sha256 = PluginLibrary.sha256(ofFileAt: library)
+    }
+    defer { Task { try? await host.stop() } }
+    let finished = try await Self.curl(host, base + "/v1/patient/Work", body: #"{"milliseconds": "5"}"#)
+    #expect(finished.status == 200 && finished.body == #"{"answer":"done"}"#, "\(finished)")
+    for http2 in [false, true] {
+      let cancelledBefore = Self.cancelledCalls(host)
+      let started = ContinuousClock.now
+      let gaveUp = try await runProcess("/usr/bin/curl", [
+        "-sS", "--cacert", host.caFile, http2 ? "--http2" : "--http1.1", "--max-time", "1",
+        "-H", "content-type: application/json", "--data-binary", #"{"milliseconds": "30000"}"#, base + "/v1/patient/Work",
+      ])
+      #expect(gaveUp.status == 28, "curl timed out: \(gaveUp.output)")
+      try await waitUntil("the call ends after its client left (http2: \(http2))", within: .seconds(20)) {
+        host.server.registry.module(named: "patient")?.callsInFlight == 0 && Self.cancelledCalls(host) == cancelledBefore + 1
+      }
+      #expect(started.duration(to: .now) < .seconds(25), "the plugin was told to stop, not left to work 30 s")
+    }
+  }
+
+  /// The host's count of `patient` calls that ended CANCELLED.
+  static func cancelledCalls(_ host: RunningHost) -> Int {
+    let text = host.server.metrics.render(
+      registry: host.server.registry, budget: host.server.memoryBudget, connections: host.server.connections, instance: "t")
+    return text.split(separator: "\n").filter {
+      $0.hasPrefix("carbonhub_calls_total{") && $0.contains(#"module="patient""#) && $0.contains(#"code="CANCELLED""#)
+    }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { Int($0) }.reduce(0, +)
+  }
+
   /// The gateway's drain waits for the requests it is answering, and no longer than its limit.
   /// The bounds are loose on purpose: beside the parallel run's CPU-bound tests a task may wait
   /// seconds for a thread, while the faults this catches wait the whole 120 s limit.

@@ -1,4 +1,5 @@
 import Foundation
+import GRPCCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -155,6 +156,7 @@ private final class GatewayHTTPHandler: ChannelInboundHandler {
   private var head: HTTPRequestHead?
   private var body: [UInt8] = []
   private var tooLarge = false
+  private let running = GatewayRunningCalls()
 
   init(gateway: JSONGateway, maxBodyBytes: Int, inFlight: GatewayRequests, logger: Logger) {
     self.gateway = gateway
@@ -188,23 +190,72 @@ private final class GatewayHTTPHandler: ChannelInboundHandler {
         headers: head.headers.map { (name: $0.name.lowercased(), value: $0.value) }, body: body,
         remotePeer: PeerAddress.describe(connection.remoteAddress))
       body = []
-      let (gateway, limit, tooLarge, logger, inFlight) = (gateway, maxBodyBytes, tooLarge, logger, inFlight)
+      let (gateway, limit, tooLarge, logger, inFlight, running) = (gateway, maxBodyBytes, tooLarge, logger, inFlight, running)
       inFlight.begin()
       Task {
         defer { inFlight.end() }
-        do {
-          if tooLarge {
-            try await gateway.refuseTooLarge(limit: limit, requestID: request.header("x-request-id"), writer)
-          } else {
-            try await gateway.handle(request, writer)
+        // The call's cancellation, as a gRPC call's: the module call stops when the client leaves.
+        await withServerContextRPCCancellationHandle { cancellation in
+          let registration = running.register(cancellation)
+          defer { running.remove(registration) }
+          do {
+            if tooLarge {
+              try await gateway.refuseTooLarge(limit: limit, requestID: request.header("x-request-id"), writer)
+            } else {
+              try await gateway.handle(request, writer, cancellation: cancellation)
+            }
+          } catch {
+            // The client left, or the connection broke: nothing is left to answer.
+            logger.debug("HTTP gateway: response not completed", metadata: ["error": "\(error)"])
+            channel.close(promise: nil)
           }
-        } catch {
-          // The client left, or the connection broke: nothing is left to answer.
-          logger.debug("HTTP gateway: response not completed", metadata: ["error": "\(error)"])
-          channel.close(promise: nil)
         }
       }
     }
+  }
+
+  /// The connection (HTTP/1.1) or stream (HTTP/2) closed: the client left, or reset the
+  /// stream. Its calls still running are cancelled, as a gRPC call is when its client leaves.
+  func channelInactive(context: ChannelHandlerContext) {
+    running.cancelAll()
+    context.fireChannelInactive()
+  }
+}
+
+/// The calls a connection or HTTP/2 stream is answering, cancelled together when it closes.
+/// A call that starts after the close is cancelled at once.
+final class GatewayRunningCalls: Sendable {
+  private struct State {
+    var next = 0
+    var calls: [Int: ServerContext.RPCCancellationHandle] = [:]
+    var closed = false
+  }
+  private let state = Mutex(State())
+
+  /// Keeps `call` until `remove`; nil (and `call` cancelled) once the connection has closed.
+  func register(_ call: ServerContext.RPCCancellationHandle) -> Int? {
+    let id = state.withLock { state -> Int? in
+      guard !state.closed else { return nil }
+      defer { state.next += 1 }
+      state.calls[state.next] = call
+      return state.next
+    }
+    if id == nil { call.cancel() }
+    return id
+  }
+
+  func remove(_ id: Int?) {
+    guard let id else { return }
+    _ = state.withLock { $0.calls.removeValue(forKey: id) }
+  }
+
+  func cancelAll() {
+    let calls = state.withLock { state in
+      state.closed = true
+      defer { state.calls = [:] }
+      return Array(state.calls.values)
+    }
+    for call in calls { call.cancel() }
   }
 }
 

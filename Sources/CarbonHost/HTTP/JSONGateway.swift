@@ -44,7 +44,13 @@ struct JSONGateway: Sendable {
   /// The module-call headers a request may send, as gRPC metadata (the calls read them there).
   static let forwardedHeaders = ["x-request-id", "grpc-timeout", VersionSelector.header]
 
-  func handle(_ request: Request, _ writer: some ResponseWriter) async throws {
+  /// Answers `request`. `cancellation` is the call's, cancelled when the client leaves (the
+  /// module call stops as a gRPC call's does); the module call runs with it as the task's
+  /// RPC cancellation handle (`withServerContextRPCCancellationHandle`).
+  func handle(
+    _ request: Request, _ writer: some ResponseWriter,
+    cancellation: ServerContext.RPCCancellationHandle = .init()
+  ) async throws {
     let (path, query) = Self.split(request.uri)
     if path == "/" || path == "/index.html" {
       let body = Array(ConsolePage.html.utf8)
@@ -82,7 +88,7 @@ struct JSONGateway: Sendable {
     } catch {
       return try await fail(error, requestID: nil, writer)
     }
-    try await call(module: segments[1], method: segments[2], request, options: options, writer)
+    try await call(module: segments[1], method: segments[2], request, options: options, cancellation: cancellation, writer)
   }
 
   /// The answer to a request whose body is larger than the gateway reads.
@@ -97,13 +103,13 @@ struct JSONGateway: Sendable {
 
   private func call(
     module moduleName: String, method methodName: String, _ request: Request, options: ProtobufToJSON.Options,
-    _ writer: some ResponseWriter
+    cancellation: ServerContext.RPCCancellationHandle, _ writer: some ResponseWriter
   ) async throws {
     var metadata: Metadata = [:]
     for name in Self.forwardedHeaders { if let value = request.header(name) { metadata.addString(value, forKey: name) } }
     let context = ServerContext(
       descriptor: MethodDescriptor(fullyQualifiedService: "carbon.host.v1.HTTP", method: methodName),
-      remotePeer: request.remotePeer, localPeer: "", cancellation: .init())
+      remotePeer: request.remotePeer, localPeer: "", cancellation: cancellation)
     let call: ModuleCalls.Admitted
     do throws(RPCError) {
       if let refusal = access.authenticationRefusal(calls.peers.identity(of: request.remotePeer), peer: request.remotePeer,
