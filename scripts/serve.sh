@@ -12,6 +12,7 @@ swift build
 bin=$(swift build --show-bin-path)
 scripts/build-c-plugins.sh "$bin"
 scripts/write-manifests.sh "$bin"   # the host refuses a plugin whose bytes differ from its manifest
+scripts/copy-examples.sh "$bin"     # each plugin's examples beside it: the console and OpenAPI offer them
 # With the HTTP/JSON gateway (and its OpenAPI description) beside gRPC; a later
 # --http-listen in the arguments wins.
 exec "$bin/carbonhub" serve --http-listen 127.0.0.1:8444 "$@"

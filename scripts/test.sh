@@ -4,7 +4,7 @@
 # `swift test` (e.g. `scripts/test.sh --filter EndToEnd`).
 #
 # Needs: the Swift toolchain, gcc, libprotobuf-c-dev, libsqlite3-dev, openssl, python3 with grpcio,
-# grpcio-tools, grpcio-status, cryptography, sslyze, httpx, openapi-spec-validator and schemathesis (installed here with pip if missing), and PostgreSQL for the COP pool's
+# grpcio-tools, grpcio-status, cryptography, sslyze, httpx, openapi-spec-validator, schemathesis and selenium (installed here with pip if missing), and PostgreSQL for the COP pool's
 # PostgreSQL backend tests, nginx for the scale-out test. `.ci/run` installs the Debian packages.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,10 +16,11 @@ if ! python3 -c "import grpc, grpc_tools, grpc_status, cryptography" 2>/dev/null
   python3 -m pip install --quiet grpcio grpcio-tools grpcio-status cryptography
 fi
 # httpx calls the HTTP/JSON gateway, openapi-spec-validator checks its OpenAPI and schemathesis
-# drives it from that description (HTTPGatewayTests).
-if ! python3 -c "import httpx, openapi_spec_validator, schemathesis" 2>/dev/null; then
-  echo "installing httpx, openapi-spec-validator and schemathesis for the HTTP gateway tests" >&2
-  python3 -m pip install --quiet httpx openapi-spec-validator schemathesis
+# drives it from that description; Selenium clicks through the web console in Debian's chromium
+# with its chromedriver (HTTPGatewayTests).
+if ! python3 -c "import httpx, openapi_spec_validator, schemathesis, selenium" 2>/dev/null; then
+  echo "installing httpx, openapi-spec-validator, schemathesis and selenium for the HTTP gateway tests" >&2
+  python3 -m pip install --quiet httpx openapi-spec-validator schemathesis selenium
 fi
 # sslyze checks the host's TLS against Mozilla's intermediate profile (TLSHygieneSecurityTests).
 if ! python3 -c "import sslyze" 2>/dev/null; then
@@ -40,6 +41,8 @@ scripts/build-c-plugins.sh "$bin" "$root/.build/test-fixtures"
 scripts/write-manifests.sh "$bin"
 # Which plugins the repository has (the tests read it; `swift package` cannot run under `swift test`).
 scripts/plugins.sh > "$bin/plugins.tsv"
+# Their examples beside them (libESCA.so.examples/): the OpenAPI description and the console offer them.
+scripts/copy-examples.sh "$bin" "$bin/plugins.tsv"
 
 export CARBONHUB_PLUGIN_DIR="$bin"
 export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"

@@ -1,3 +1,4 @@
+import CarbonDomain
 import CarbonPluginLoader
 import Foundation
 import Logging
@@ -64,6 +65,12 @@ public final class ModuleRegistry: Sendable {
     /// gateway, and the explanation of a JSON request a module refused); nil when its
     /// descriptor set does not parse (the loader has refused it then).
     let jsonRequests: JSONToProtobuf?
+    /// The module's sample requests, from the `<library>.examples/` directory beside the
+    /// library (`ExampleCase`'s layout: `<Method>[.<case>].json` and its `.expect.json`), as the
+    /// OpenAPI description and the console offer them. Empty when there is no such directory.
+    public let examples: [ExampleCase]
+    /// Why the examples directory could not be read (a bad `.expect.json`), if it could not.
+    public let examplesProblem: String?
 
     init(_ library: PluginLibrary) {
       name = library.name
@@ -78,6 +85,7 @@ public final class ModuleRegistry: Sendable {
       hostFilled = HostFilledFields(descriptorSet: library.descriptorSet)
       traces = ResponseTraces(descriptorSet: library.descriptorSet)
       jsonRequests = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
+      (examples, examplesProblem) = Self.examples(of: library.path)
     }
 
     /// An isolated module's metadata: what its worker's loader read, and what the host's
@@ -95,6 +103,19 @@ public final class ModuleRegistry: Sendable {
       hostFilled = HostFilledFields(descriptorSet: hello.descriptorSet)
       traces = ResponseTraces(descriptorSet: hello.descriptorSet)
       jsonRequests = try? JSONToProtobuf(descriptorSet: hello.descriptorSet)
+      (examples, examplesProblem) = Self.examples(of: preflight.path)
+    }
+
+    /// The examples beside the library at `path` (`<path>.examples/`), sorted by file name.
+    static func examples(of path: String) -> ([ExampleCase], String?) {
+      let directory = path + ".examples"
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else { return ([], nil) }
+      do {
+        return (try ExampleCase.load(directory: directory), nil)
+      } catch {
+        return ([], "\(error)")
+      }
     }
 
     /// The fully qualified gRPC services of the module, in declaration order.
@@ -702,10 +723,17 @@ public final class ModuleRegistry: Sendable {
   private func open(
     name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry, takesDeclaredName: Bool
   ) async -> Result<(Metadata, ModuleBackend), OpenFailure> {
-    if settings.isolation == .isolated { return await openIsolated(name: name, path: path, sha256: sha256, settings: settings) }
-    return await onBlockingWorkThread { [self] in
-      openInProcess(name: name, path: path, sha256: sha256, settings: settings, takesDeclaredName: takesDeclaredName)
+    let opened =
+      settings.isolation == .isolated
+      ? await openIsolated(name: name, path: path, sha256: sha256, settings: settings)
+      : await onBlockingWorkThread { [self] in
+        openInProcess(name: name, path: path, sha256: sha256, settings: settings, takesDeclaredName: takesDeclaredName)
+      }
+    // The examples are documentation: a bad one does not stop the module, it is said.
+    if case .success(let (metadata, _)) = opened, let problem = metadata.examplesProblem {
+      logger.warning("the module's examples are not offered", metadata: ["module": "\(name)", "problem": "\(problem)"])
     }
+    return opened
   }
 
   /// Runs `body` on the registry's blocking-work thread and waits for it without holding a thread.

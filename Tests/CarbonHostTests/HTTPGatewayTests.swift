@@ -354,6 +354,29 @@ struct HTTPGatewayTests {
     #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
   }
 
+  /// A module's examples are documentation: a directory beside the library that cannot be read
+  /// (here a `.expect.json` that is not JSON) leaves the module serving, without examples; once
+  /// the file is repaired, the next load offers the example.
+  @Test func anUnreadableExamplesDirectoryLeavesTheModuleServingWithoutExamples() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("examples")
+    let library = try TestEnvironment.copyPlugin("libgwp.so", to: directory)
+    try FileManager.default.createDirectory(atPath: library + ".examples", withIntermediateDirectories: false)
+    try #"{"quantity": {"value": 1, "unit": "UNIT_T"}, "gas": "GAS_CH4"}"#.write(toFile: library + ".examples/ToCo2e.json", atomically: true, encoding: .utf8)
+    try "not json".write(toFile: library + ".examples/ToCo2e.expect.json", atomically: true, encoding: .utf8)
+    func offered() async throws -> [String] {
+      let (host, base) = try await Self.start([("gwp", library)])
+      defer { Task { try? await host.stop() } }
+      #expect(host.server.registry.module(named: "gwp")?.state.isServing == true)
+      let paths = try Self.object(try await Self.curl(host, base + "/openapi.json").body)["paths"] as? [String: Any]
+      let post = (paths?["/v1/gwp/ToCo2e"] as? [String: Any])?["post"] as? [String: Any]
+      let media = ((post?["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any]
+      return ((media?["examples"] as? [String: Any]) ?? [:]).keys.sorted()
+    }
+    #expect(try await offered() == [], "no examples from a directory that cannot be read")
+    try #"{"values": {"co2e.value": [28, 1e-9]}}"#.write(toFile: library + ".examples/ToCo2e.expect.json", atomically: true, encoding: .utf8)
+    #expect(try await offered() == ["default"])
+  }
+
   /// The OpenAPI description validates with openapi-spec-validator (PyPI) and has one path per
   /// method of every serving module.
   @Test func theOpenAPIDescriptionValidatesAndHasEveryMethod() async throws {
@@ -371,6 +394,23 @@ struct HTTPGatewayTests {
     let request = try #require(schemas["carbon.esca.v1.SoilStockRequest"] as? [String: Any])
     let properties = try #require(request["properties"] as? [String: Any])
     #expect((properties["purpose"] as? [String: Any])?["description"] as? String == "CLAIM (depth must be 30 cm) or INFORMATION.")
+    // Each method's examples from the plugin's `examples/` (copied beside its library as
+    // libESCA.so.examples/ by scripts/copy-examples.sh), named by case, with the outcome the
+    // case's .expect.json states; a bidirectional method's JSON form holds an array of requests.
+    func examples(_ path: String) -> [String: [String: Any]] {
+      let content = ((paths[path] as? [String: Any])?["post"] as? [String: Any]).flatMap { $0["requestBody"] as? [String: Any] }?["content"]
+      return ((content as? [String: Any])?["application/json"] as? [String: Any])?["examples"] as? [String: [String: Any]] ?? [:]
+    }
+    let soilStock = examples("/v1/esca/ComputeSoilStock")
+    let expected = Set(try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples")
+      .filter { $0.hasPrefix("ComputeSoilStock") && !$0.hasSuffix(".expect.json") }
+      .map { $0 == "ComputeSoilStock.json" ? "default" : String($0.dropFirst("ComputeSoilStock.".count).dropLast(".json".count)) })
+    #expect(Set(soilStock.keys) == expected && expected.count > 3, "\(soilStock.keys.sorted()) against \(expected.sorted())")
+    let fromFile = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.soilStock))) as? NSDictionary
+    #expect(soilStock["default"]?["value"] as? NSDictionary == fromFile && fromFile != nil)
+    #expect(soilStock["depth-not-30"]?["summary"] as? String == "ComputeSoilStock.depth-not-30.json: answers FAILED_PRECONDITION naming esca.soil.claim_depth_30cm")
+    #expect(soilStock["default"]?["summary"] as? String == "ComputeSoilStock.json: answers OK")
+    #expect((examples("/v1/esca/AssessDossierStream")["default"]?["value"] as? [Any])?.count == 1, "one request in an array")
     let file = try TestEnvironment.temporaryDirectory("openapi") + "/openapi.json"
     try answer.body.write(toFile: file, atomically: true, encoding: .utf8)
     let validation = try await runProcess("/usr/bin/env", ["python3", "-c", """
@@ -403,66 +443,84 @@ struct HTTPGatewayTests {
 
   // MARK: The web console, in a real browser
 
-  /// Runs the console in headless Chromium (Debian's `chromium`, which scripts/test.sh
-  /// installs): the page at `url` loads, reads `/openapi.json`, runs the call its link names and
-  /// draws the answer; returns the DOM then, and keeps a screenshot in `.build/test-artifacts`.
-  static func chromium(_ url: String, screenshot: String) async throws -> String {
-    let browser = "/usr/bin/chromium"
-    try #require(FileManager.default.isExecutableFile(atPath: browser), "no \(browser): scripts/test.sh installs Debian's chromium")
-    let profile = try TestEnvironment.temporaryDirectory("chromium")
-    // Root needs --no-sandbox; the development certificate is not in the browser's store.
-    let flags = [
-      "--headless=new", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--user-data-dir=" + profile,
-      "--virtual-time-budget=10000", "--window-size=1300,1000",
-    ]
-    let dom = try await runProcess(browser, flags + ["--dump-dom", url], timeout: 120)
-    try #require(dom.status == 0, "chromium: \(dom.output.suffix(2000))")
+  /// Drives the console in Debian's headless `chromium` with its `chromedriver` (Selenium; both
+  /// installed by scripts/test.sh) as `Tests/Fixtures/console/drive_console.py` says: clicks and
+  /// links, then the page's state after each. Screenshots go to `.build/test-artifacts`.
+  static func driveConsole(_ base: String, clicks: [[String: String]], links: [[String: String]]) async throws -> (
+    clicks: [[String: Any]], links: [[String: Any]]
+  ) {
+    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+      try #require(FileManager.default.isExecutableFile(atPath: tool), "no \(tool): scripts/test.sh installs Debian's chromium and chromium-driver")
+    }
     let artifacts = TestEnvironment.repositoryRoot + "/.build/test-artifacts"
     try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
-    let shot = try await runProcess(browser, flags + ["--screenshot=\(artifacts)/\(screenshot)", url], timeout: 120)
-    try #require(shot.status == 0, "chromium: \(shot.output.suffix(2000))")
-    let png = try Data(contentsOf: URL(fileURLWithPath: "\(artifacts)/\(screenshot)"))
-    #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "\(screenshot): \(png.count) bytes")
-    return dom.output
+    let plan = String(decoding: try JSONSerialization.data(withJSONObject: ["clicks": clicks, "links": links]), as: UTF8.self)
+    let run = try await runProcess(
+      "/usr/bin/env", ["python3", TestEnvironment.repositoryRoot + "/Tests/Fixtures/console/drive_console.py", base, artifacts, plan],
+      timeout: 240)
+    try #require(run.status == 0, "the console did not answer: \(run.output.suffix(3000))")
+    let json = try Self.object(String(run.output.split(separator: "\n").last ?? ""))
+    let steps = (json["clicks"] as? [[String: Any]] ?? [], json["links"] as? [[String: Any]] ?? [])
+    for step in steps.0 + steps.1 {
+      let png = try Data(contentsOf: URL(fileURLWithPath: step["screenshot"] as? String ?? ""))
+      #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "\(step["screenshot"] ?? ""): \(png.count) bytes")
+    }
+    return steps
   }
 
-  /// The console's link that runs one sample request.
-  static func consoleLink(_ base: String, module: String, method: String, example: String) throws -> String {
-    let request = String(decoding: try JSONValue(parsing: Data(contentsOf: URL(fileURLWithPath: example))).serialized, as: UTF8.self)
-    var components = URLComponents(string: base + "/")!
-    components.queryItems = [.init(name: "module", value: module), .init(name: "method", value: method), .init(name: "run", value: "1"),
-                             .init(name: "body", value: request)]
-    // `+` in a query means a space to the page's URLSearchParams.
-    return components.url!.absoluteString.replacingOccurrences(of: "+", with: "%2B")
-  }
-
+  /// The console as a planner uses it: in the module list, click ESCA's ComputeSoilStock; the
+  /// editor holds the module's own example (its `examples/`, through the OpenAPI description);
+  /// Run. Then ALDO's ComputeFlux with another example chosen in the drop-down, an example ESCA
+  /// refuses (the error and its field shown), ALDO's chart, and a shared link that names an
+  /// example and runs it. I looked at the screenshots (`.build/test-artifacts/console-*.png`).
   @Test(.timeLimit(.minutes(5))) func theConsoleRunsTheESCAAndALDOExamplesInChromium() async throws {
     let (host, base) = try await Self.start([
       ("esca", try TestEnvironment.plugin("libESCA.so")), ("aldo", try TestEnvironment.plugin("libALDO.so")),
     ])
     defer { Task { try? await host.stop() } }
-    let examples = TestEnvironment.repositoryRoot + "/Plugins"
-    // ESCA: 10 g/kg × 30 cm × 1.3 g/cm³ → fine earth 3 900 t/ha, stock 39 t C/ha; the trace's
-    // terms and data set listed.
-    let esca = try await Self.chromium(
-      try Self.consoleLink(base, module: "esca", method: "ComputeSoilStock", example: examples + "/ESCA/examples/ComputeSoilStock.json"),
-      screenshot: "console-esca-ComputeSoilStock.png")
-    #expect(esca.contains(#"<th>stockTCPerHa</th><td class="value">39</td>"#), "\(esca.suffix(3000))")
-    #expect(esca.contains(#"<th>fineEarthTPerHa</th><td class="value">3900</td>"#))
-    #expect(esca.contains("<strong>soil_carbon_stock</strong> = 39 t_c_per_ha"), "the trace as a list")
-    #expect(esca.contains("2bs-esca-guidelines V7 (06/2026)"), "the data set")
-    #expect(esca.contains("HTTP 200 · version 1.0.0"))
-    // ALDO: the example territory's balance (ALDO's verified vector: 939.48019 t CO2e/yr net).
-    let aldo = try await Self.chromium(
-      try Self.consoleLink(base, module: "aldo", method: "ComputeFlux", example: examples + "/ALDO/examples/ComputeFlux.json"),
-      screenshot: "console-aldo-ComputeFlux.png")
-    #expect(aldo.contains(#"<th>balance.netTCo2ePerYr</th><td class="value">939.48019</td>"#), "\(aldo.suffix(3000))")
-    #expect(aldo.contains(#"<th>balance.sequesteredTCo2ePerYr</th><td class="value">-250.8</td>"#))
+    let (clicks, links) = try await Self.driveConsole(
+      base,
+      clicks: [
+        ["module": "esca", "method": "ComputeSoilStock", "screenshot": "console-esca-ComputeSoilStock.png"],
+        ["module": "aldo", "method": "ComputeFlux", "example": "forest-and-wood", "screenshot": "console-aldo-ComputeFlux-forest-and-wood.png"],
+        ["module": "esca", "method": "ComputeSoilStock", "example": "depth-not-30", "screenshot": "console-esca-refused.png"],
+        ["module": "aldo", "method": "RenderFluxChart", "screenshot": "console-aldo-RenderFluxChart.png"],
+      ],
+      links: [["query": "module=aldo&method=ComputeFlux&example=default&run=1", "screenshot": "console-aldo-ComputeFlux.png"]])
+    try #require(clicks.count == 4 && links.count == 1)
+    // ESCA: 10 g/kg × 30 cm × 1.3 g/cm³ → fine earth 3 900 t/ha, stock 39 t C/ha; the editor
+    // held the module's example (ComputeSoilStock.json), the trace's terms and data set listed.
+    let esca = clicks[0]
+    let escaResult = esca["result"] as? String ?? ""
+    #expect(esca["chosen"] as? String == "default", "the method's own example is chosen first")
+    #expect((esca["examples"] as? [String] ?? []).contains("coarse-elements"), "every example of the method offered")
+    let escaExample = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.soilStock))) as? NSDictionary
+    let editor = try JSONSerialization.jsonObject(with: Data((esca["request"] as? String ?? "").utf8)) as? NSDictionary
+    #expect(editor != nil && editor == escaExample, "the editor holds ComputeSoilStock.json: \(esca["request"] ?? "")")
+    #expect(escaResult.contains(#"<th>stockTCPerHa</th><td class="value">39</td>"#), "\(escaResult.suffix(3000))")
+    #expect(escaResult.contains(#"<th>fineEarthTPerHa</th><td class="value">3900</td>"#))
+    #expect(escaResult.contains("<strong>soil_carbon_stock</strong> = 39 t_c_per_ha"), "the trace as a list")
+    #expect(escaResult.contains("2bs-esca-guidelines V7 (06/2026)"), "the data set")
+    #expect((esca["status"] as? String ?? "").hasPrefix("HTTP 200 · version 1.0.0"))
+    // ALDO, the forest-and-wood example chosen in the drop-down: its expect file's net balance
+    // (-1811.188635417192 t CO2e/yr, shown to 6 decimals) and the wood products' line.
+    let forest = clicks[1]["result"] as? String ?? ""
+    #expect(clicks[1]["chosen"] as? String == "forest-and-wood")
+    #expect(forest.contains(#"<th>balance.netTCo2ePerYr</th><td class="value">-1811.188635</td>"#), "\(forest.suffix(3000))")
+    #expect(forest.contains(#"<th>balance.landUses[1].label</th><td class="value">Produits bois</td>"#))
+    // ESCA refuses a claim deeper than 30 cm (FAILED_PRECONDITION naming the field, as the
+    // example's expect file says): the console shows the status and the field.
+    let refused = clicks[2]
+    #expect((refused["status"] as? String ?? "").hasPrefix("HTTP 400 FAILED_PRECONDITION"), "\(refused["status"] ?? "")")
+    #expect((refused["result"] as? String ?? "").contains("esca.soil.claim_depth_30cm"), "\(refused["result"] ?? "")")
     // ALDO's chart, drawn in the page as SVG (not shown as text).
-    let chart = try await Self.chromium(
-      try Self.consoleLink(base, module: "aldo", method: "RenderFluxChart", example: examples + "/ALDO/examples/RenderFluxChart.json"),
-      screenshot: "console-aldo-RenderFluxChart.png")
+    let chart = clicks[3]["result"] as? String ?? ""
     #expect(chart.contains(#"<div class="chart"><svg"#), "\(chart.suffix(3000))")
     #expect(!chart.contains(#"<th>svg</th>"#), "the chart is drawn, not listed as a value")
+    // A shared link naming ALDO's default example runs it: ALDO's verified vector, 939.48019
+    // t CO2e/yr net, -250.8 sequestered.
+    let linked = links[0]["result"] as? String ?? ""
+    #expect(linked.contains(#"<th>balance.netTCo2ePerYr</th><td class="value">939.48019</td>"#), "\(linked.suffix(3000))")
+    #expect(linked.contains(#"<th>balance.sequesteredTCo2ePerYr</th><td class="value">-250.8</td>"#))
   }
 }

@@ -1,12 +1,13 @@
 /// The web console the HTTP gateway serves at `/`: one page, embedded in the host (no CDN,
 /// works offline), that lists the modules and methods from `/openapi.json`, prefills a
-/// request from the method's request schema, calls `POST /v1/{module}/{Method}` and shows the
+/// request from the method's examples (the module's `examples/`, which the description carries)
+/// or else from its request schema, calls `POST /v1/{module}/{Method}` and shows the
 /// answer as a table of its values, the calculation trace as a readable list (terms, decisions,
 /// rules, data sets, warnings), SVG charts inline, CSV and binary fields as downloads, and the
 /// raw JSON. docs/http-json.md, "Console".
 ///
-/// The query string can choose and run a call (`?module=esca&method=ComputeSoilStock&body=…&run=1`),
-/// so that a link shares one.
+/// The query string can choose and run a call (`?module=esca&method=ComputeSoilStock&example=…`
+/// or `&body=…`, then `&run=1`), so that a link shares one.
 enum ConsolePage {
   static let html = #"""
 <!doctype html>
@@ -41,6 +42,9 @@ enum ConsolePage {
   .chart { background: #fff; border: 1px solid #cfd8d0; margin: 8px 0; padding: 6px; max-width: 1000px; }
   .chart svg { max-width: 100%; height: auto; }
   h4 { margin: 14px 0 4px; }
+  #exampleLabel { display: block; margin-bottom: 6px; font-size: 14px; }
+  #exampleLabel[hidden] { display: none; }
+  select { font-size: 14px; max-width: 820px; }
 </style>
 </head>
 <body>
@@ -50,6 +54,7 @@ enum ConsolePage {
   <section>
     <h2 id="title">Choose a method</h2>
     <div class="description" id="description"></div>
+    <label id="exampleLabel" hidden>example <select id="example" aria-label="example"></select></label>
     <textarea id="request" spellcheck="false" aria-label="request (JSON)"></textarea>
     <div class="controls">
       <button id="run" type="button">Run</button>
@@ -100,14 +105,35 @@ function skeletonValue(field, depth) {
   return "";
 }
 
-function select(path, operation, body) {
+// The request body's media type: its schema and the module's examples.
+function requestMedia(operation) {
+  const content = operation.requestBody.content;
+  return content["application/json"] || content["application/x-ndjson"];
+}
+
+// Shows the method and fills the editor: with `body` if given, else with the example named
+// `exampleName` (else the method's default example, else its first), else a skeleton of the
+// request schema.
+function select(path, operation, body, exampleName) {
   current = { path, operation };
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("selected", link.dataset.path === path);
   $("title").textContent = operation.summary;
   $("description").textContent = operation.description || "";
-  const content = operation.requestBody.content;
-  const requestSchema = (content["application/json"] || content["application/x-ndjson"]).schema;
-  $("request").value = body !== undefined ? body : JSON.stringify(skeleton(requestSchema, 0), null, 2);
+  const media = requestMedia(operation);
+  const examples = media.examples || {};
+  const names = Object.keys(examples);
+  const chooser = $("example");
+  chooser.replaceChildren(...names.map((name) => {
+    const option = element("option", examples[name].summary || name);
+    option.value = name;
+    return option;
+  }));
+  $("exampleLabel").hidden = names.length === 0;
+  const chosen = exampleName && examples[exampleName] ? exampleName : (examples["default"] ? "default" : names[0]);
+  if (chosen) chooser.value = chosen;
+  if (body !== undefined) $("request").value = body;
+  else if (chosen) $("request").value = JSON.stringify(examples[chosen].value, null, 2);
+  else $("request").value = JSON.stringify(skeleton(media.schema, 0), null, 2);
   $("result").replaceChildren();
   $("status").textContent = "";
 }
@@ -136,7 +162,7 @@ async function load() {
   const query = new URLSearchParams(location.search);
   const wanted = query.get("module") && query.get("method") ? "/v1/" + query.get("module") + "/" + query.get("method") : null;
   if (wanted && api.paths[wanted]) {
-    select(wanted, api.paths[wanted].post, query.get("body") || undefined);
+    select(wanted, api.paths[wanted].post, query.get("body") || undefined, query.get("example") || undefined);
     if (query.get("version")) $("version").value = query.get("version");
     if (query.get("run") === "1") await run();
   }
@@ -275,6 +301,10 @@ function showTrace(path, trace) {
   }
 }
 
+$("example").addEventListener("change", () => {
+  const example = current && (requestMedia(current.operation).examples || {})[$("example").value];
+  if (example) $("request").value = JSON.stringify(example.value, null, 2);
+});
 $("run").addEventListener("click", () => run().catch((error) => { $("status").textContent = String(error); }));
 load().catch((error) => { $("modules").textContent = "Cannot read /openapi.json: " + error; });
 </script>

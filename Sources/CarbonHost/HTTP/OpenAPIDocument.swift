@@ -86,13 +86,16 @@ final class OpenAPIDocument: Sendable {
       .init("maxProperties", .number("1")),
     ])
     // A bidirectional method's requests: a JSON array, or NDJSON (one request a line).
+    let samples = (module.metadata?.examples ?? []).filter { $0.method == method.name }
     let requestContent: [JSONValue.Member] =
       method.isClientStreaming
       ? [
-        .init("application/json", .object([.init("schema", .object([.init("type", .string("array")), .init("items", reference(types.input))]))])),
-        .init("application/x-ndjson", .object([.init("schema", reference(types.input))])),
+        .init("application/json", mediaType(
+          .object([.init("type", .string("array")), .init("items", reference(types.input))]), examples(samples, inArray: true))),
+        // The examples on the JSON form only: generic clients (schemathesis) cannot write NDJSON.
+        .init("application/x-ndjson", mediaType(reference(types.input), [])),
       ]
-      : [.init("application/json", .object([.init("schema", reference(types.input))]))]
+      : [.init("application/json", mediaType(reference(types.input), examples(samples, inArray: false)))]
     var description = types.comment
     if method.isClientStreaming {
       description += (description.isEmpty ? "" : "\n\n")
@@ -130,6 +133,27 @@ final class OpenAPIDocument: Sendable {
         .init("default", errorResponse),
       ])),
     ])
+  }
+
+  /// A media type of the request body: its schema, and its examples when the module has some.
+  private static func mediaType(_ schema: JSONValue, _ examples: [JSONValue.Member]) -> JSONValue {
+    .object([.init("schema", schema)] + (examples.isEmpty ? [] : [.init("examples", .object(examples))]))
+  }
+
+  /// The module's sample requests of one method (`<library>.examples/`) as OpenAPI examples,
+  /// named by their case ("default" for `<Method>.json`) and summarised with the outcome their
+  /// `.expect.json` states. `inArray`: a bidirectional method's JSON body, an array of requests.
+  private static func examples(_ samples: [ExampleCase], inArray: Bool) -> [JSONValue.Member] {
+    samples.compactMap { sample in
+      guard let request = try? JSONValue(parsing: Array(sample.requestJSON.utf8)) else { return nil }
+      var outcome = "answers \(sample.expectedStatus)"
+      if let field = sample.expectedField { outcome += " naming \(field)" }
+      let file = sample.name.isEmpty ? sample.method : "\(sample.method).\(sample.name)"
+      return .init(sample.name.isEmpty ? "default" : sample.name, .object([
+        .init("summary", .string("\(file).json: \(outcome)")),
+        .init("value", inArray ? .array([request]) : request),
+      ]))
+    }
   }
 
   private static func header(_ description: String) -> JSONValue {
