@@ -144,6 +144,17 @@ struct LoadResult {
   var p50: Double
   var p99: Double
   var errors: Int
+  /// CPU time of the whole process (user + system, every thread: clients and servers alike)
+  /// per call, µs. Less sensitive than calls/s to a noisy machine's stolen time.
+  var cpuMicrosecondsPerCall: Double = 0
+}
+
+/// The process's CPU time so far (user + system), µs.
+func processCPUMicroseconds() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  func micros(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
+  return micros(usage.ru_utime) + micros(usage.ru_stime)
 }
 
 extension LoadResult {
@@ -178,7 +189,8 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
     }
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     let started = ContinuousClock.now
-    return try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+    let cpuStarted = processCPUMicroseconds()
+    var result = try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
       for _ in 0..<concurrency {
         group.addTask {
           var latencies: [Double] = []
@@ -197,6 +209,9 @@ func load(address: String, caFile: String, method: MethodDescriptor, request: [U
       }
       return try await LoadResult.gather(&group, since: started)
     }
+    let calls = result.callsPerSecond * LoadResult.seconds(ContinuousClock.now - started)
+    result.cpuMicrosecondsPerCall = calls > 0 ? (processCPUMicroseconds() - cpuStarted) / calls : 0
+    return result
   }
 }
 
@@ -245,8 +260,8 @@ func benchGRPC(seconds: Double) async throws {
     // hits every side of a round, and the ratios reported are the medians of the rounds' ratios.
     let rounds = max(1, Int(option("--rounds", 3)))
     report("\(rounds) alternating rounds of \(seconds) s per side; calls/s and latencies of the median round, ratios = medians of the rounds' ratios (min–max)")
-    report("| concurrent calls | echo calls/s | host, receipts off | host, receipts on (default) | ratio off/echo | ratio on/echo (min–max) | on/off | host p50 / p99 (on) | errors |")
-    report("|---|---|---|---|---|---|---|---|---|")
+    report("| concurrent calls | echo calls/s | host, receipts off | host, receipts on (default) | ratio off/echo | ratio on/echo (min–max) | on/off | host p50 / p99 (on) | CPU µs a call: echo / off / on | errors |")
+    report("|---|---|---|---|---|---|---|---|---|---|")
     func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     for concurrency in [1, 16, 64] {
       var rows: [(echo: LoadResult, off: LoadResult, on: LoadResult)] = []
@@ -261,7 +276,9 @@ func benchGRPC(seconds: Double) async throws {
       let onOff = median(rows.map { $0.on.callsPerSecond / $0.off.callsPerSecond })
       let row = rows.sorted { $0.on.callsPerSecond / $0.echo.callsPerSecond < $1.on.callsPerSecond / $1.echo.callsPerSecond }[rows.count / 2]
       let errors = rows.reduce(0) { $0 + $1.echo.errors + $1.off.errors + $1.on.errors }
-      report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, errors))
+      // CPU per call (client and server together, the whole process), median of the rounds.
+      let cpu = (median(rows.map(\.echo.cpuMicrosecondsPerCall)), median(rows.map(\.off.cpuMicrosecondsPerCall)), median(rows.map(\.on.cpuMicrosecondsPerCall)))
+      report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %.0f / %.0f / %.0f | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, cpu.0, cpu.1, cpu.2, errors))
     }
     await host.shutdown()
     await unsignedHost.shutdown()
