@@ -147,6 +147,11 @@ public struct JSONToProtobuf: Sendable {
     // In key order, the last of duplicate keys winning (as JSONSerialization did).
     var object: [String: JSONValue] = [:]
     for member in members { object[member.key] = member.value }
+    // The key that set each field number and each oneof: proto3 JSON parsers reject a field given
+    // twice (by its JSON and its .proto name) and two members of one oneof, rather than let the
+    // last one silently win (SwiftProtobuf's own JSON reader does the same).
+    var setFields: [Int32: String] = [:]
+    var setOneofs: [Int32: String] = [:]
     for key in object.keys.sorted() {
       let fieldPath = path.isEmpty ? key : path + "." + key
       // A renamed field's former name (`(carbon.domain.v1.formerly)`) is accepted for one release.
@@ -164,6 +169,16 @@ public struct JSONToProtobuf: Sendable {
       }
       let item = object[key]!
       if item == .null { continue }
+      if let earlier = setFields.updateValue(key, forKey: field.number) {
+        throw EncodingError(path: fieldPath, message: "field \(field.name) is given twice (as \(earlier) and \(key)); give it once")
+      }
+      if field.hasOneofIndex && !field.proto3Optional, Int(field.oneofIndex) < descriptor.oneofDecl.count {
+        if let earlier = setOneofs.updateValue(key, forKey: field.oneofIndex) {
+          throw EncodingError(
+            path: fieldPath,
+            message: "\(earlier) and \(key) are both set, but they are members of oneof \(descriptor.oneofDecl[Int(field.oneofIndex)].name): give one")
+        }
+      }
       if messages[field.typeName]?.options.mapEntry == true {
         throw EncodingError(path: fieldPath, message: "map fields are not supported", isUnsupported: true)
       }

@@ -260,6 +260,12 @@ struct HTTPGatewayTests {
     #expect(badType.status == 400 && badTypeError["status"] as? String == "INVALID_ARGUMENT" && badTypeError["code"] as? Int == 3)
     #expect(badTypeError["field"] as? String == "analysis.carbonGPerKg", "\(badTypeError)")
     #expect(badTypeError["requestId"] as? String == badType.headers["x-request-id"])
+    // Two members of one oneof (an annual rate and a stock change for ComputeBonus): refused
+    // naming the second, not passed on for the module to read the last one.
+    let both = try await Self.curl(
+      host, base + "/v1/esca/ComputeBonus", body: #"{"annualRateTCPerHaPerYr": 0.5, "stockChange": {"years": 5}}"#)
+    let bothError = try Self.object(both.body)
+    #expect(both.status == 400 && bothError["field"] as? String == "stockChange", "\(both.body)")
     // The module's own refusal, with its field (the depth of a CLAIM analysis must be 30 cm:
     // FAILED_PRECONDITION naming the guideline's rule, which grpc-gateway answers with 400).
     let claim = #"{"analysis": {"carbon_g_per_kg": 10, "depth_cm": 20, "bulk_density_g_per_cm3": 1.3, "bulk_density_method": "BULK_DENSITY_METHOD_CYLINDER"}, "purpose": "ANALYSIS_PURPOSE_CLAIM"}"#
@@ -394,6 +400,12 @@ struct HTTPGatewayTests {
     let request = try #require(schemas["carbon.esca.v1.SoilStockRequest"] as? [String: Any])
     let properties = try #require(request["properties"] as? [String: Any])
     #expect((properties["purpose"] as? [String: Any])?["description"] as? String == "CLAIM (depth must be 30 cm) or INFORMATION.")
+    // A oneof: `oneof rate_source { double annual_rate_t_c_per_ha_per_yr = 1; StockChange stock_change = 2; }`
+    // of BonusRequest allows one of the two or neither, never both.
+    let bonus = try #require(schemas["carbon.esca.v1.BonusRequest"] as? [String: Any])
+    let rateSource = try #require((bonus["allOf"] as? [[String: Any]])?.first)
+    #expect(rateSource["description"] as? String == "oneof rate_source: at most one of annualRateTCPerHaPerYr, stockChange")
+    #expect((rateSource["oneOf"] as? [Any])?.count == 3, "only the rate, only the stock change, or neither")
     // Each method's examples from the plugin's `examples/` (copied beside its library as
     // libESCA.so.examples/ by scripts/copy-examples.sh), named by case, with the outcome the
     // case's .expect.json states; a bidirectional method's JSON form holds an array of requests.

@@ -148,3 +148,44 @@ struct JSONToProtobufNumberTests {
     #expect(request.masses.map(\.massKg.bitPattern) == [(15.341088000000001 as Double).bitPattern, (0.1200192000000003 as Double).bitPattern])
   }
 }
+
+/// The JSON reader refuses what a proto3 JSON parser refuses instead of letting the last value
+/// win silently: the protobuf JSON mapping says a parser must reject "multiple fields of the same
+/// oneof" and a field given twice; SwiftProtobuf's reader (a Swift module's own JSON) does.
+/// Before, the gateway and `Invoke` passed both on, and the module read the last one encoded:
+/// `ComputeBonus` computed with the stock change while the caller also gave an annual rate.
+@Suite("JSON to protobuf refuses a choice made twice")
+struct JSONToProtobufOneofTests {
+  static let bonus = "/carbon.esca.v1.Esca/ComputeBonus"
+
+  @Test func twoMembersOfOneOneofAreRefusedNamingTheOneof() throws {
+    let library = try PluginLibrary(path: try TestEnvironment.plugin("libESCA.so"))
+    let encoder = try JSONToProtobuf(descriptorSet: library.descriptorSet)
+    let both = #"{"annualRateTCPerHaPerYr": 0.5, "stockChange": {"years": 5}, "yieldKgDryPerHaPerYr": 8000}"#
+    #expect {
+      try encoder.encodeRequest(json: Array(both.utf8), method: Self.bonus)
+    } throws: { error in
+      let failure = error as? JSONToProtobuf.EncodingError
+      return failure?.path == "stockChange"
+        && failure?.message == "annualRateTCPerHaPerYr and stockChange are both set, but they are members of oneof rate_source: give one"
+    }
+    // One member, or one of them null (unset), is fine.
+    _ = try encoder.encodeRequest(json: Array(#"{"annualRateTCPerHaPerYr": 0.5, "yieldKgDryPerHaPerYr": 8000}"#.utf8), method: Self.bonus)
+    _ = try encoder.encodeRequest(json: Array(#"{"annualRateTCPerHaPerYr": 0.5, "stockChange": null}"#.utf8), method: Self.bonus)
+    // The module's own JSON reader agrees: it refuses the same request.
+    let instance = try library.makeInstance(configJSON: "{}", dataDirectory: try TestEnvironment.temporaryDirectory("oneof"))
+    #expect(throws: PluginCallError.self) { try instance.call(Self.bonus, request: Array(both.utf8), encoding: .json) }
+  }
+
+  @Test func aFieldGivenByBothItsNamesIsRefused() throws {
+    let library = try PluginLibrary(path: try TestEnvironment.plugin("libESCA.so"))
+    let encoder = try JSONToProtobuf(descriptorSet: library.descriptorSet)
+    let twice = #"{"yieldKgDryPerHaPerYr": 8000, "yield_kg_dry_per_ha_per_yr": 9000}"#
+    #expect {
+      try encoder.encodeRequest(json: Array(twice.utf8), method: Self.bonus)
+    } throws: { error in
+      (error as? JSONToProtobuf.EncodingError)?.description
+        == "yield_kg_dry_per_ha_per_yr: field yield_kg_dry_per_ha_per_yr is given twice (as yieldKgDryPerHaPerYr and yield_kg_dry_per_ha_per_yr); give it once"
+    }
+  }
+}

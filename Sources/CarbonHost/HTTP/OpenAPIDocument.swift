@@ -234,7 +234,25 @@ final class OpenAPIDocument: Sendable {
       var members: [JSONValue.Member] = [.init("type", .string("object"))]
       if !message.comment.isEmpty { members.append(.init("description", .string(message.comment))) }
       members.append(.init("properties", .object(properties)))
+      if let choices = Self.oneofs(of: message.descriptor) { members.append(choices) }
       definitions.append(.init(name, .object(members)))
+    }
+
+    /// The message's oneofs as JSON Schema: for each, at most one of its fields is present
+    /// (exactly one of "only this field" or "none of them"), with a description naming them.
+    /// A proto3 `optional` field's synthetic oneof is not a choice and is left out.
+    static func oneofs(of message: Google_Protobuf_DescriptorProto) -> JSONValue.Member? {
+      let grouped = Dictionary(grouping: message.field.filter { $0.hasOneofIndex && !$0.proto3Optional }, by: \.oneofIndex)
+      let choices = grouped.keys.sorted().compactMap { index -> JSONValue? in
+        guard let fields = grouped[index], Int(index) < message.oneofDecl.count else { return nil }
+        let names = fields.map { JSONToProtobuf.jsonName(of: $0) }
+        let present = names.map { JSONValue.object([.init("required", .array([.string($0)]))]) }
+        return .object([
+          .init("description", .string("oneof \(message.oneofDecl[Int(index)].name): at most one of \(names.joined(separator: ", "))")),
+          .init("oneOf", .array(present + [.object([.init("not", .object([.init("anyOf", .array(present))]))])])),
+        ])
+      }
+      return choices.isEmpty ? nil : .init("allOf", .array(choices))
     }
 
     private mutating func fieldSchema(_ field: Google_Protobuf_FieldDescriptorProto, index: SchemaIndex) -> JSONValue {
