@@ -406,6 +406,11 @@ struct HTTPGatewayTests {
     let rateSource = try #require((bonus["allOf"] as? [[String: Any]])?.first)
     #expect(rateSource["description"] as? String == "oneof rate_source: at most one of annualRateTCPerHaPerYr, stockChange")
     #expect((rateSource["oneOf"] as? [Any])?.count == 3, "only the rate, only the stock change, or neither")
+    // A field's `(carbon.domain.v1.bounds) = { min: 0, max: 1e5, unit: "kg dry/ha/yr" }`: its unit
+    // and range in its description (not as `minimum`: the schema also describes responses,
+    // where 0 means "not given" — schemathesis caught a response's notificationYear 0 against 1900).
+    let yield = try #require((bonus["properties"] as? [String: Any])?["yieldKgDryPerHaPerYr"] as? [String: Any])
+    #expect((yield["description"] as? String ?? "").hasSuffix("\nUnit: kg dry/ha/yr. Accepted in requests: 0 to 100000."), "\(yield)")
     // Each method's examples from the plugin's `examples/` (copied beside its library as
     // libESCA.so.examples/ by scripts/copy-examples.sh), named by case, with the outcome the
     // case's .expect.json states; a bidirectional method's JSON form holds an array of requests.

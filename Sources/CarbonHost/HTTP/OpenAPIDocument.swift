@@ -223,7 +223,12 @@ final class OpenAPIDocument: Sendable {
       var properties: [JSONValue.Member] = []
       for field in message.descriptor.field {
         var schema = fieldSchema(field, index: index)
-        let comment = message.fieldComments[field.number] ?? ""
+        var comment = message.fieldComments[field.number] ?? ""
+        // A numeric field's declared bounds (`(carbon.domain.v1.bounds)`), in words: one schema
+        // serves requests and responses, where 0 means "not given" and may lie outside them.
+        if field.options.hasCarbon_Domain_V1_bounds {
+          comment += (comment.isEmpty ? "" : "\n") + Self.boundsText(field.options.Carbon_Domain_V1_bounds)
+        }
         if case .object(var members) = schema, !comment.isEmpty {
           members.insert(.init("description", .string(comment)), at: 0)
           schema = .object(members)
@@ -236,6 +241,16 @@ final class OpenAPIDocument: Sendable {
       members.append(.init("properties", .object(properties)))
       if let choices = Self.oneofs(of: message.descriptor) { members.append(choices) }
       definitions.append(.init(name, .object(members)))
+    }
+
+    /// "Unit: t C/ha. Accepted in requests: 0 to 1000." from a field's bounds.
+    static func boundsText(_ bounds: Carbon_Domain_V1_Bounds) -> String {
+      func number(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)" }
+      var text = bounds.unit.isEmpty ? "" : "Unit: \(bounds.unit). "
+      if bounds.min.isFinite && bounds.max.isFinite && bounds.min < bounds.max {
+        text += "Accepted in requests: \(number(bounds.min)) to \(number(bounds.max))."
+      }
+      return text.trimmingCharacters(in: .whitespaces)
     }
 
     /// The message's oneofs as JSON Schema: for each, at most one of its fields is present
@@ -317,7 +332,8 @@ private struct SchemaIndex {
   var methods: [String: MethodTypes] = [:]
 
   init(descriptorSet: [UInt8]) {
-    guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet) else { return }
+    // With our field options, so that a field's bounds and unit can be read.
+    guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet, extensions: carbonFieldOptionExtensions) else { return }
     for file in set.file {
       // Leading comments by the location path (descriptor.proto's field numbers).
       var comments: [[Int32]: String] = [:]
