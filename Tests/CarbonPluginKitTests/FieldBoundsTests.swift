@@ -101,15 +101,15 @@ struct FieldBoundsTests {
 
   /// Bounds print as a reader writes them: integers without ".0".
   @Test func numbersInTheMessage() {
-    #expect(FieldBounds.number(100_000) == "100000")
-    #expect(FieldBounds.number(0.35) == "0.35")
-    #expect(FieldBounds.number(-3) == "-3")
-    #expect(FieldBounds.number(1e15) == "1e+15")
+    #expect(Carbon_Domain_V1_Bounds.printed(100_000) == "100000")
+    #expect(Carbon_Domain_V1_Bounds.printed(0.35) == "0.35")
+    #expect(Carbon_Domain_V1_Bounds.printed(-3) == "-3")
+    #expect(Carbon_Domain_V1_Bounds.printed(1e15) == "1e+15")
     // The value exactly as received, never rounded to look like another one.
-    #expect(FieldBounds.number(0.1 + 0.2) == "0.30000000000000004")
-    #expect(FieldBounds.number(-1e15) == "-1e+15")
-    #expect(FieldBounds.number(250_000) == "250000")
-    #expect(FieldBounds.number(.nan) == "nan")
-    #expect(FieldBounds.number(-.infinity) == "-inf")
+    #expect(Carbon_Domain_V1_Bounds.printed(0.1 + 0.2) == "0.30000000000000004")
+    #expect(Carbon_Domain_V1_Bounds.printed(-1e15) == "-1e+15")
+    #expect(Carbon_Domain_V1_Bounds.printed(250_000) == "250000")
+    #expect(Carbon_Domain_V1_Bounds.printed(.nan) == "nan")
+    #expect(Carbon_Domain_V1_Bounds.printed(-.infinity) == "-inf")
   }
 }

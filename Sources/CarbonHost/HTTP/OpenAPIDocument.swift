@@ -245,7 +245,7 @@ final class OpenAPIDocument: Sendable {
 
     /// "Unit: t C/ha. Accepted in requests: 0 to 1000." from a field's bounds.
     static func boundsText(_ bounds: Carbon_Domain_V1_Bounds) -> String {
-      func number(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)" }
+      let number = Carbon_Domain_V1_Bounds.printed
       var text = bounds.unit.isEmpty ? "" : "Unit: \(bounds.unit). "
       if bounds.min.isFinite && bounds.max.isFinite && bounds.min < bounds.max {
         text += "Accepted in requests: \(number(bounds.min)) to \(number(bounds.max))."

@@ -152,6 +152,7 @@ public struct FieldBounds: Sendable {
 
   static func rangeMessage(_ value: Double, _ rule: Rule) -> String {
     let unit = rule.bounds.unit.isEmpty ? "" : " " + rule.bounds.unit
+    let number = Carbon_Domain_V1_Bounds.printed
     return "must be between \(number(rule.bounds.min)) and \(number(rule.bounds.max))\(unit), got \(number(value))"
   }
 
@@ -160,16 +161,6 @@ public struct FieldBounds: Sendable {
     .invalidArgument(path, rangeMessage(value, rule))
   }
 
-  /// A bound or a value as a message prints it: integers below 1e15 without ".0", magnitudes
-  /// from 1e15 with an exponent, anything else in Swift's shortest round-trip form
-  /// (`100000`, `0.35`, `1e+15`, `nan`). Foundation's `String(format:)` for every number cost a
-  /// tenth of an ESCA batch where a third of the farms were out of range.
-  static func number(_ value: Double) -> String {
-    if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
-    // Swift writes 1e15 as "1000000000000000.0": large magnitudes (rare) take the C form.
-    if value.isFinite, abs(value) >= 1e15 { return String(format: "%.15g", value) }
-    return value.description
-  }
 }
 
 /// Walks a decoded message the way its serializer would, checking each ranged value.
