@@ -72,7 +72,8 @@ public final class ModuleRegistry: Sendable {
     /// Why the examples directory could not be read (a bad `.expect.json`), if it could not.
     public let examplesProblem: String?
 
-    init(_ library: PluginLibrary) {
+    /// `examples`: `Metadata.examples(of:)` of the library, read on a thread that may block.
+    init(_ library: PluginLibrary, examples: ([ExampleCase], String?)) {
       name = library.name
       version = library.version
       summary = library.summary
@@ -85,12 +86,12 @@ public final class ModuleRegistry: Sendable {
       hostFilled = HostFilledFields(descriptorSet: library.descriptorSet)
       traces = ResponseTraces(descriptorSet: library.descriptorSet)
       jsonRequests = try? JSONToProtobuf(descriptorSet: library.descriptorSet)
-      (examples, examplesProblem) = Self.examples(of: library.path)
+      (self.examples, examplesProblem) = examples
     }
 
     /// An isolated module's metadata: what its worker's loader read, and what the host's
     /// own checks before starting the worker found (digest, manifest).
-    init(_ hello: WorkerHello, _ preflight: PluginLibrary.Preflight) {
+    init(_ hello: WorkerHello, _ preflight: PluginLibrary.Preflight, examples: ([ExampleCase], String?)) {
       name = hello.name
       version = hello.version
       summary = hello.summary
@@ -103,10 +104,11 @@ public final class ModuleRegistry: Sendable {
       hostFilled = HostFilledFields(descriptorSet: hello.descriptorSet)
       traces = ResponseTraces(descriptorSet: hello.descriptorSet)
       jsonRequests = try? JSONToProtobuf(descriptorSet: hello.descriptorSet)
-      (examples, examplesProblem) = Self.examples(of: preflight.path)
+      (self.examples, examplesProblem) = examples
     }
 
-    /// The examples beside the library at `path` (`<path>.examples/`), sorted by file name.
+    /// The examples beside the library at `path` (`<path>.examples/`), sorted by file name, or
+    /// why they cannot be read. Reads files: not on Swift's cooperative threads.
     static func examples(of path: String) -> ([ExampleCase], String?) {
       let directory = path + ".examples"
       var isDirectory: ObjCBool = false
@@ -754,7 +756,7 @@ public final class ModuleRegistry: Sendable {
     } catch {
       return .failure(OpenFailure(reason: error.description))
     }
-    let metadata = Metadata(library)
+    let metadata = Metadata(library, examples: Metadata.examples(of: library.path))
     if !takesDeclaredName, let mismatch = Self.mismatch(of: metadata, with: name) {
       return .failure(OpenFailure(reason: mismatch, metadata: metadata))
     }
@@ -781,17 +783,21 @@ public final class ModuleRegistry: Sendable {
   private func openIsolated(
     name: String, path: String, sha256: String?, settings: DeploymentConfig.ModuleEntry
   ) async -> Result<(Metadata, ModuleBackend), OpenFailure> {
-    // The file checks hash the library: blocking work, as an in-process open.
-    let checked: Result<PluginLibrary.Preflight, OpenFailure> = await onBlockingWorkThread { [config] in
+    // The file checks hash the library, and its examples are read from files: blocking work, as
+    // an in-process open.
+    typealias Checked = (preflight: PluginLibrary.Preflight, examples: ([ExampleCase], String?))
+    let checked: Result<Checked, OpenFailure> = await onBlockingWorkThread { [config] in
       do throws(PluginLoadError) {
-        return .success(try PluginLibrary.preflight(path: path, expectedSHA256: sha256, trust: config.trust))
+        let preflight = try PluginLibrary.preflight(path: path, expectedSHA256: sha256, trust: config.trust)
+        return .success((preflight, Metadata.examples(of: preflight.path)))
       } catch {
         return .failure(OpenFailure(reason: error.description))
       }
     }
     let preflight: PluginLibrary.Preflight
+    let examples: ([ExampleCase], String?)
     switch checked {
-    case .success(let checks): preflight = checks
+    case .success(let checks): (preflight, examples) = checks
     case .failure(let failure): return .failure(failure)
     }
     let dataDirectory: String
@@ -818,7 +824,7 @@ public final class ModuleRegistry: Sendable {
       return .failure(OpenFailure(reason: error.description))
     }
     guard let hello = worker.hello else { return .failure(OpenFailure(reason: "the worker reported no plugin")) }
-    let metadata = Metadata(hello, preflight)
+    let metadata = Metadata(hello, preflight, examples: examples)
     if let conflict = Self.mismatch(of: metadata, with: name) ?? conflict(of: metadata, besides: [name]) {
       await worker.stop()
       return .failure(OpenFailure(reason: conflict, metadata: metadata))
