@@ -97,10 +97,21 @@ public struct JSONToProtobuf: Sendable {
 
   /// Encodes the JSON request of the method at `path`.
   public func encodeRequest(json: [UInt8], method path: String) throws -> [UInt8] {
+    try encode(json: json, type: requestTypeOrThrow(path))
+  }
+
+  /// Encodes the request of the method at `path`, already parsed (one of several a body held).
+  public func encodeRequest(_ request: JSONValue, method path: String) throws -> [UInt8] {
+    var out: [UInt8] = []
+    try encodeMessage(request, type: try requestTypeOrThrow(path), path: "", into: &out)
+    return out
+  }
+
+  private func requestTypeOrThrow(_ path: String) throws -> String {
     guard let type = inputTypes[path] else {
       throw EncodingError(path: "", message: "the descriptor set declares no method \(path)")
     }
-    return try encode(json: json, type: type)
+    return type
   }
 
   /// What is wrong with the JSON request of the method at `path`, naming the field: a wrong

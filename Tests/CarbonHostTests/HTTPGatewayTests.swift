@@ -216,11 +216,15 @@ struct HTTPGatewayTests {
     }
   }
 
+  /// The host's metrics as its Prometheus endpoint writes them.
+  static func metricsText(_ host: RunningHost) -> String {
+    host.server.metrics.render(
+      registry: host.server.registry, budget: host.server.memoryBudget, connections: host.server.connections, instance: "t")
+  }
+
   /// The host's count of `patient` calls that ended CANCELLED.
   static func cancelledCalls(_ host: RunningHost) -> Int {
-    let text = host.server.metrics.render(
-      registry: host.server.registry, budget: host.server.memoryBudget, connections: host.server.connections, instance: "t")
-    return text.split(separator: "\n").filter {
+    metricsText(host).split(separator: "\n").filter {
       $0.hasPrefix("carbonhub_calls_total{") && $0.contains(#"module="patient""#) && $0.contains(#"code="CANCELLED""#)
     }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { Int($0) }.reduce(0, +)
   }
@@ -292,8 +296,7 @@ struct HTTPGatewayTests {
     #expect(version.status == 404)
     #expect(try Self.object(version.body)["message"] as? String ?? "" == "carbonhub-module-version: module 'esca' has no version '9' (versions served: 1.0.0)", "\(version.body)")
     // The caller's deadline, as gRPC writes it.
-    let metrics = host.server.metrics.render(
-      registry: host.server.registry, budget: host.server.memoryBudget, connections: host.server.connections, instance: "t")
+    let metrics = Self.metricsText(host)
     #expect(metrics.contains("carbonhub_calls_total{code=\"INVALID_ARGUMENT\",method=\"/carbon.esca.v1.Esca/ComputeSoilStock\",module=\"esca\",version=\"1.0.0\"} 1"), "the gateway's calls are counted as gRPC's")
   }
 

@@ -210,9 +210,13 @@ struct JSONGateway: Sendable {
   /// a single one,
   /// each named in errors by its place (`requests[2].farms[0]`).
   static func requests(_ body: [UInt8], streamed: Bool, schema: JSONToProtobuf, path: String) throws(GatewayError) -> [[UInt8]] {
-    func encode(_ json: ArraySlice<UInt8>, prefix: String) throws(GatewayError) -> [UInt8] {
+    /// `json`: a request's text, or the request already parsed.
+    func encode(_ json: RequestJSON, prefix: String) throws(GatewayError) -> [UInt8] {
       do {
-        return try schema.encodeRequest(json: Array(json), method: path)
+        switch json {
+        case .text(let text): return try schema.encodeRequest(json: Array(text), method: path)
+        case .parsed(let value): return try schema.encodeRequest(value, method: path)
+        }
       } catch let error as JSONToProtobuf.EncodingError {
         let field = prefix.isEmpty ? error.path : error.path.isEmpty ? String(prefix.dropLast()) : prefix + error.path
         throw GatewayError(
@@ -225,22 +229,30 @@ struct JSONGateway: Sendable {
     guard streamed else {
       let trimmed = body.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }
       // An empty body is the empty request message.
-      return [try encode(trimmed.isEmpty ? Array("{}".utf8)[...] : body[...], prefix: "")]
+      return [try encode(.text(trimmed.isEmpty ? Array("{}".utf8)[...] : body[...]), prefix: "")]
     }
     var requests: [[UInt8]] = []
+    // The body read once: an array of requests, or one request (even written over several
+    // lines); anything else is NDJSON, a request a line.
+    let whole = try? JSONValue(parsing: body)
     if body.first(where: { $0 > 0x20 }) == UInt8(ascii: "[") {
-      guard case .array(let items)? = try? JSONValue(parsing: Data(body)) else {
+      guard case .array(let items)? = whole else {
         throw GatewayError(code: .invalidArgument, message: "request is not valid JSON: an array of requests was expected")
       }
-      for item in items { requests.append(try encode(item.serialized[...], prefix: "requests[\(requests.count)].")) }
+      for item in items { requests.append(try encode(.parsed(item), prefix: "requests[\(requests.count)].")) }
       return requests
     }
-    // One request written over several lines is one request, not several.
-    if case .object? = try? JSONValue(parsing: Data(body)) { return [try encode(body[...], prefix: "requests[0].")] }
+    if let whole, case .object = whole { return [try encode(.parsed(whole), prefix: "requests[0].")] }
     for line in body.split(separator: UInt8(ascii: "\n")) where line.contains(where: { $0 > 0x20 }) {
-      requests.append(try encode(line, prefix: "requests[\(requests.count)]."))
+      requests.append(try encode(.text(line), prefix: "requests[\(requests.count)]."))
     }
     return requests
+  }
+
+  /// A request of a body: its text, or its value once the body has been parsed whole.
+  enum RequestJSON {
+    case text(ArraySlice<UInt8>)
+    case parsed(JSONValue)
   }
 
   /// `names=json|proto` (default json: proto3 JSON's lowerCamelCase names) and
