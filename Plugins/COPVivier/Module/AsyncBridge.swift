@@ -31,41 +31,12 @@ enum AsyncBridge {
   }
 }
 
-/// The module's thread for its database tasks: a task executor of one thread, started on
-/// first use. One thread is enough: the tasks only wait for postgres-nio's event loops and
-/// hand results over; the queries run in the database.
-final class DatabaseExecutor: TaskExecutor, @unchecked Sendable {
+/// The module's thread for its database tasks, started on first use. One thread is enough: the
+/// tasks only wait for postgres-nio's event loops and hand results over; the queries run in the
+/// database.
+enum DatabaseExecutor {
   /// The module's one executor.
-  static let shared = DatabaseExecutor()
-
-  // Guarded by `condition`.
-  private var jobs: [UnownedJob] = []
-  private let condition = NSCondition()
-
-  private init() {
-    let thread = Thread { [unowned self] in self.runJobs() }
-    thread.name = "cop-vivier-database"
-    thread.start()
-  }
-
-  func enqueue(_ job: consuming ExecutorJob) {
-    let job = UnownedJob(job)
-    condition.lock()
-    jobs.append(job)
-    condition.signal()
-    condition.unlock()
-  }
-
-  private func runJobs() {
-    while true {
-      condition.lock()
-      while jobs.isEmpty { condition.wait() }
-      let batch = jobs
-      jobs.removeAll(keepingCapacity: true)
-      condition.unlock()
-      for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
-    }
-  }
+  static let shared = ThreadsExecutor(threads: 1, name: "cop-vivier-database")
 }
 
 /// A result handed from the task to the waiting thread.
