@@ -79,8 +79,9 @@ let package = Package(
     ),
 
     // Test-only helpers shared by the test targets (never linked into a plugin or the host):
-    // checking exported workbooks with LibreOffice and charts with librsvg.
-    .target(name: "CarbonTestSupport", path: "Sources/CarbonTestSupport"),
+    // checking exported workbooks with LibreOffice and charts with librsvg, and the trait that
+    // runs the suites that compute for long stretches off Swift's cooperative pool.
+    .target(name: "CarbonTestSupport", dependencies: [sdk("CarbonPluginKit")], path: "Sources/CarbonTestSupport"),
 
     // malloc statistics for the conformance checker's leak check (glibc's mallinfo2).
     .target(name: "CHeapStats", path: "Sources/CHeapStats"),
@@ -342,6 +343,7 @@ let package = Package(
       name: "CarbonHostTests",
       dependencies: [
         "CarbonHost",
+        "CarbonTestSupport",
         "CarbonHostProtocol",
         sdk("CarbonDomain"),
         sdk("CarbonPluginKit"), sdk("CarbonPluginTesting"),

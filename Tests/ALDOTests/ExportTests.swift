@@ -8,7 +8,7 @@ import Testing
 
 /// Issue 18 point 4: the diagnostic as CSV (ALDO's open-data layout) and as an xlsx workbook
 /// that LibreOffice opens.
-@Suite struct ExportTests {
+@Suite(.cpuBound) struct ExportTests {
   static let export = "/carbon.aldo.v1.Aldo/ExportFlux"
 
   static func request(_ format: Carbon_Aldo_V1_ExportFormat, _ flux: Carbon_Aldo_V1_ComputeFluxRequest) -> Carbon_Aldo_V1_ExportFluxRequest {

@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 /// Issue 20 point 9: "Rename with the `reserved` discipline of proto evolution (old JSON names
 /// still accepted for one release)". ALDO's `from`/`to` (a Python keyword: `change.from` does
 /// not parse) are `from_land_use`/`to_land_use`, with `(carbon.domain.v1.formerly)`.
-@Suite struct FormerNamesTests {
+@Suite(.cpuBound) struct FormerNamesTests {
   let current = #"{"parts": [{"name": "z", "pedoclimatic_zone": "2_1", "region_code": "32", "annual_changes": [{"from_land_use": "LAND_USE_CROPLAND", "to_land_use": "LAND_USE_ARTIFICIAL_SEALED", "area_ha_per_yr": 10}]}]}"#
 
   @Test func aJSONRequestWithTheFormerNamesGivesTheSameAnswer() throws {

@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Issue 18 point 3: rows of ALDO's own land-cover and BD Forêt files are valid input.
-@Suite struct OwnLandCoverRowsTests {
+@Suite(.cpuBound) struct OwnLandCoverRowsTests {
   /// ALDO's clc18-change.csv holds 1 257 rows whose 2018 code equals the 2012 code (73
   /// communes of Hauts-de-France). ALDO pairs distinct land uses only (pack README §2.2 step 1),
   /// so such a row is no change and gives no flux: it is ignored, not refused.

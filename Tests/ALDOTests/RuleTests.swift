@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Hand-computed cases for each rule branch (zone 2_1 unless said otherwise; 44/12 = 3.6667).
-@Suite struct RuleTests {
+@Suite(.cpuBound) struct RuleTests {
   static let co2PerC = 44.0 / 12.0
   /// N2O (t) for a carbon loss L (tC, negative), as ALDO codes it.
   static func n2oAsCoded(_ loss: Double) -> Double { loss / 15 * 0.01 * 44 / 25 + loss / 15 * 0.3 * 0.0075 * 44 / 28 }

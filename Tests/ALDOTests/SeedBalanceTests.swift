@@ -11,7 +11,7 @@ import Testing
 @testable import ALDOModule
 
 /// The seed (aldo-flux-hauts-de-france.txt): Hauts-de-France, 2012–2018 annual mean.
-@Suite struct SeedBalanceTests {
+@Suite(.cpuBound) struct SeedBalanceTests {
   /// The per-land-use fluxes the seed lists, observatory sign (negative = sequestration).
   static let seedGroups: [(Carbon_Aldo_V1_LandUseGroup, Double)] = [
     (.forests, -2_060_617), (.woodProducts, -39_845), (.wetlands, -2_996), (.orchards, -149),

@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 /// Issue 18 acceptance: region 32 (Hauts-de-France) named by its code reproduces the seed's
 /// published table (aldo-flux-hauts-de-france.txt), within the issue's tolerances: 2 % for the
 /// groups computed from exact ALDO data, 10 % for forests and wood products (EPCI substitute).
-@Suite struct TerritoryAcceptanceTests {
+@Suite(.cpuBound) struct TerritoryAcceptanceTests {
   static func territory(
     _ level: Carbon_Aldo_V1_TerritoryLevel, _ codes: [String], forest: Carbon_Aldo_V1_ForestData = .unspecified
   ) -> Carbon_Aldo_V1_ComputeFluxRequest {

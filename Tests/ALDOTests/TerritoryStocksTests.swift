@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Issue 18 point 5: stocks of a territory named by code, with what shipped data cannot give.
-@Suite struct TerritoryStocksTests {
+@Suite(.cpuBound) struct TerritoryStocksTests {
   static func request(_ level: Carbon_Aldo_V1_TerritoryLevel, _ code: String) -> Carbon_Aldo_V1_ComputeStocksRequest {
     var request = Carbon_Aldo_V1_ComputeStocksRequest()
     request.territory = TerritoryAcceptanceTests.territory(level, [code]).territory

@@ -1,13 +1,14 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Issue 18 points 1–2: a territory named by code, its forest data, and bad codes.
-@Suite struct TerritoryTests {
+@Suite(.cpuBound) struct TerritoryTests {
   typealias T = TerritoryAcceptanceTests
 
   /// CC de la Haute-Deûle (245901061): 5 communes, all in Hauts-de-France, GRECO B only

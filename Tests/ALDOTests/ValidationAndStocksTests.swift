@@ -1,13 +1,14 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Invalid inputs (status and field path), stocks, reference data and the commune directory.
-@Suite struct ValidationAndStocksTests {
+@Suite(.cpuBound) struct ValidationAndStocksTests {
   @Test func invalidFluxInputsNameTheirField() throws {
     let cases: [(Carbon_Aldo_V1_ComputeFluxRequest, ModuleStatus, String)] = [
       (Aldo.request([]), .invalidArgument, "parts"),

@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import ALDOModule
 
 /// Wood-product stocks (ALDO's share of the national BO/BI stocks) and the EPCI reference.
-@Suite struct WoodStocksAndEpciTests {
+@Suite(.cpuBound) struct WoodStocksAndEpciTests {
   /// A stock part in zone 2_1, Hauts-de-France, with the two BD Forêt rows of worked example (b).
   static func exampleBStockPart(_ name: String = "b", population: Double = 0) -> Carbon_Aldo_V1_StockPart {
     var part = Carbon_Aldo_V1_StockPart()

@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// The three worked examples of /work/shared/aldo/README.md §4, with the figures of
 /// aldo-test-vectors.json (ALDO sign there: positive = stored; here negated, since the module
 /// answers in the observatory's sign).
-@Suite struct WorkedExampleTests {
+@Suite(.cpuBound) struct WorkedExampleTests {
   /// Example (a): ZPC 2_1, region 32 (NORD-OUEST), p = 0.8.
   static func exampleA() -> Carbon_Aldo_V1_ComputeFluxRequest {
     Aldo.request([

@@ -9,7 +9,7 @@ import Testing
 /// Issue 19 point 5: the CSV contract (French and English headers, unknown columns, row
 /// numbering), the export dialects, the xlsx export opened by LibreOffice, and formula-injection
 /// neutralisation.
-@Suite("CSV contract, export dialects, xlsx, formula injection")
+@Suite("CSV contract, export dialects, xlsx, formula injection", .cpuBound)
 struct CSVContractTests {
   let harness: ModuleHarness<COPVivierModule>
   init() throws { harness = try ModuleHarness<COPVivierModule>() }
@@ -196,7 +196,7 @@ struct CSVContractTests {
 /// CSV reader is fuzzed here: 400 mutations of a valid file (cells swapped for quotes,
 /// separators, formula characters, line breaks; truncations) give a result or a clear
 /// INVALID_ARGUMENT naming a field — never a crash, never another status.
-@Suite("CSV import fuzzing")
+@Suite("CSV import fuzzing", .cpuBound)
 struct CSVImportFuzzTests {
   @Test("400 mutated CSV files: a result or INVALID_ARGUMENT with a field")
   func mutatedFiles() throws {

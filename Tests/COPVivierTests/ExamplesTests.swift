@@ -1,10 +1,11 @@
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import COPVivierModule
 
-@Suite("Sample requests")
+@Suite("Sample requests", .cpuBound)
 struct ExamplesTests {
   /// `Plugins/COPVivier/examples`, found from this file: Tests/COPVivierTests/ → repository root.
   static let examplesDirectory: String = {

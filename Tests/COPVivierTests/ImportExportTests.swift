@@ -1,10 +1,11 @@
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import COPVivierModule
 
-@Suite("CSV import / export")
+@Suite("CSV import / export", .cpuBound)
 struct ImportExportTests {
   let harness: ModuleHarness<COPVivierModule>
   init() throws { harness = try ModuleHarness<COPVivierModule>() }

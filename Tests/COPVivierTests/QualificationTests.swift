@@ -1,9 +1,10 @@
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Testing
 @testable import COPVivierModule
 
-@Suite("Qualification rules (seed Partie 4, criteria combined with AND)")
+@Suite("Qualification rules (seed Partie 4, criteria combined with AND)", .cpuBound)
 struct QualificationTests {
   let harness: ModuleHarness<COPVivierModule>
   init() throws { harness = try ModuleHarness<COPVivierModule>() }

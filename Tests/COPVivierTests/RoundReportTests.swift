@@ -1,12 +1,13 @@
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import COPVivierModule
 
 /// The report as the seed shows it (Partie 4), on six hand-made projects whose every figure is
 /// computed by hand below.
-@Suite("Round report as the seed shows it (shares within departments, thematics, impact, EPCIs, owners)")
+@Suite("Round report as the seed shows it (shares within departments, thematics, impact, EPCIs, owners)", .cpuBound)
 struct RoundReportTests {
   let harness: ModuleHarness<COPVivierModule>
   init() throws { harness = try ModuleHarness<COPVivierModule>() }

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 @testable import COPVivierModule
 
-@Suite("Seed report (06/12/2024 table and lever activation)")
+@Suite("Seed report (06/12/2024 table and lever activation)", .cpuBound)
 struct SeedReportTests {
   let harness: ModuleHarness<COPVivierModule>
   init() throws { harness = try ModuleHarness<COPVivierModule>() }

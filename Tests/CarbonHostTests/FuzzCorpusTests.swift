@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginLoader
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 /// (inputs that found bugs, or that `carbonhub verify --fuzz N --fuzz-save DIR` kept), through
 /// the plugin ABI: every input must get an answer within the time limit, OK or a documented
 /// error status, never INTERNAL/UNKNOWN/DATA_LOSS, never a crash.
-@Suite("fuzz regression corpus", .serialized)
+@Suite("fuzz regression corpus", .serialized, .cpuBound)
 struct FuzzCorpusTests {
   static let corpus = TestEnvironment.repositoryRoot + "/Tests/Fixtures/fuzz-corpus"
   /// Longest accepted answer for one input (a debug build, on a loaded CI machine).

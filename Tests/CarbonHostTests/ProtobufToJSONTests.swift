@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginLoader
+import CarbonTestSupport
 import Foundation
 import SwiftProtobuf
 import Testing
@@ -7,7 +8,7 @@ import Testing
 /// The host's protobuf → proto3 JSON writer (issue 24, point 3: "the host converts proto3 JSON
 /// ↔ protobuf with the module's descriptor set … for modules that declare they accept
 /// protobuf only, so a C module needs only protobuf-c").
-@Suite("Protobuf to JSON with a module's descriptor set")
+@Suite("Protobuf to JSON with a module's descriptor set", .cpuBound)
 struct ProtobufToJSONTests {
   /// The JSON a module writes itself and the JSON the host writes from the module's protobuf
   /// answer to the same request must mean the same: every unary example of every product

@@ -2,6 +2,7 @@ import CarbonDomain
 @testable import CarbonHost
 import CarbonHostProtocol
 import CarbonPluginLoader
+import CarbonTestSupport
 import Crypto
 import Foundation
 import GRPCCore
@@ -351,7 +352,7 @@ struct ReceiptTests {
 
   /// The Merkle tree is RFC 9162's: every leaf's path leads to the root computed the textbook
   /// way (MTH of section 2.1.1, written out here), and no path passes for another leaf's.
-  @Test func everyLeafsPathLeadsToTheRFC9162Root() throws {
+  @Test(.cpuBound) func everyLeafsPathLeadsToTheRFC9162Root() throws {
     func mth(_ leaves: ArraySlice<Data>) -> Data {
       if leaves.count == 1 { return leaves.first! }
       var k = 1

@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import ExampleUnitsModule
 import Foundation
 import SwiftProtobuf
@@ -10,7 +11,7 @@ import Testing
 /// field kind of the wire format (carbon/testing/v1/wire_format.proto), for random messages,
 /// and for real descriptor sets. (Every typed call in the modules' tests also checks it, through
 /// `ModuleHarness`.)
-@Suite("One-pass binary encoder")
+@Suite("One-pass binary encoder", .cpuBound)
 struct OnePassBinaryEncoderTests {
   typealias Every = Carbon_Testing_V1_EveryField
 

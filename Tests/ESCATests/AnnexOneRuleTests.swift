@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
 /// The rules an auditor checks first, each proved on the seed's own sentence
 /// (`esca-2bs-guidelines-v7.txt`, Annex 1, "Plafond applicable", "Pénalités", "Analyse de
 /// sol") with hand-computed values.
-@Suite struct AnnexOneRuleTests {
+@Suite(.cpuBound) struct AnnexOneRuleTests {
   func call(_ request: Carbon_Esca_V1_FarmerCaseRequest) throws -> Carbon_Esca_V1_FarmerCaseResponse {
     try Esca.harness().call(Esca.service + "AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self)
   }

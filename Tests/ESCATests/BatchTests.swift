@@ -1,10 +1,11 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
-@Suite struct BatchTests {
+@Suite(.cpuBound) struct BatchTests {
   func farm(_ index: Int, yield: Double) -> Carbon_Esca_V1_FarmRecord {
     var record = Carbon_Esca_V1_FarmRecord()
     record.farmID = "farm-\(index)"

@@ -1,9 +1,10 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
-@Suite struct BonusTests {
+@Suite(.cpuBound) struct BonusTests {
   let k = 3.664e6
 
   func calculatorRequest(_ policy: Carbon_Esca_V1_EfPolicy) -> Carbon_Esca_V1_BonusRequest {

@@ -1,9 +1,10 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
-@Suite struct FarmerCaseTests {
+@Suite(.cpuBound) struct FarmerCaseTests {
   func call(_ request: Carbon_Esca_V1_FarmerCaseRequest) throws -> Carbon_Esca_V1_FarmerCaseResponse {
     try Esca.harness().call(Esca.service + "AssessFarmerCase", request, as: Carbon_Esca_V1_FarmerCaseResponse.self)
   }
@@ -165,7 +166,7 @@ import Testing
   }
 }
 
-@Suite struct PenaltyTests {
+@Suite(.cpuBound) struct PenaltyTests {
   func call(_ request: Carbon_Esca_V1_PenaltyRequest) throws -> Carbon_Esca_V1_PenaltyResponse {
     try Esca.harness().call(Esca.service + "ComputePenalties", request, as: Carbon_Esca_V1_PenaltyResponse.self)
   }
@@ -264,7 +265,7 @@ import Testing
   }
 }
 
-@Suite struct GroupAuditTests {
+@Suite(.cpuBound) struct GroupAuditTests {
   func call(_ request: Carbon_Esca_V1_GroupAuditRequest) throws -> Carbon_Esca_V1_GroupAuditResponse {
     try Esca.harness().call(Esca.service + "SampleGroupAudit", request, as: Carbon_Esca_V1_GroupAuditResponse.self)
   }

@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 @testable import ESCAModule
 
 /// AssessDossier / AssessDossierStream: one farm's whole ESCA result from the facts a
 /// co-operative holds, computed by the same rules as the fine-grained methods.
-@Suite struct DossierTests {
+@Suite(.cpuBound) struct DossierTests {
   func call(_ request: FarmDossier) throws -> DossierResponse {
     try Esca.harness().call(Esca.service + "AssessDossier", request, as: DossierResponse.self)
   }

@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
 /// Every sample request of Plugins/ESCA/examples runs in process with its expectations (the
 /// host integration tests run the same files over TLS gRPC).
-@Suite struct ExamplesTests {
+@Suite(.cpuBound) struct ExamplesTests {
   @Test func everyExampleMatchesItsExpectation() throws {
     let problems = try Esca.harness().verifyExamples(in: Esca.examplesDirectory())
     #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

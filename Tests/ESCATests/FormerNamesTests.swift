@@ -1,4 +1,5 @@
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 /// with the `reserved` discipline of proto evolution (old JSON names still accepted for one
 /// release)". ESCA's `*_tc_per_ha` are `*_t_c_per_ha` (as ALDO and `t_co2e` spell units) and its
 /// `*_pct` are `*_percent` (as SNBC and SOBAC), each with `(carbon.domain.v1.formerly)`.
-@Suite struct FormerNamesTests {
+@Suite(.cpuBound) struct FormerNamesTests {
   /// A nested former name (`analysis.coarse_elements_pct`) and a top-level one
   /// (`stock_tc_per_ha` inside `stock`) are read as the current fields.
   @Test func requestsWithTheFormerNamesGiveTheSameAnswer() throws {

@@ -1,9 +1,10 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
-@Suite struct ModelledStockTests {
+@Suite(.cpuBound) struct ModelledStockTests {
   func call(_ request: Carbon_Esca_V1_ModelledStockRequest) throws -> Carbon_Esca_V1_ModelledStockResponse {
     try Esca.harness().call(Esca.service + "ComputeModelledStock", request, as: Carbon_Esca_V1_ModelledStockResponse.self)
   }
@@ -94,7 +95,7 @@ import Testing
   }
 }
 
-@Suite struct CategoryDecisionTests {
+@Suite(.cpuBound) struct CategoryDecisionTests {
   func year(_ y: Int32, _ tillage: Carbon_Esca_V1_Tillage) -> Carbon_Esca_V1_DeclaredPracticeYear {
     var entry = Carbon_Esca_V1_DeclaredPracticeYear()
     entry.year = y

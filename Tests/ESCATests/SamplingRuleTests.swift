@@ -1,10 +1,11 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
 /// Soil sampling timing and laboratory rules ("Analyse de sol", 1.d, 1.e, 1.g, 2, 3).
-@Suite struct SamplingRuleTests {
+@Suite(.cpuBound) struct SamplingRuleTests {
   func call(_ request: Carbon_Esca_V1_SamplingPlanRequest) throws -> Carbon_Esca_V1_SamplingPlanResponse {
     try Esca.harness().call(Esca.service + "CheckSamplingPlan", request, as: Carbon_Esca_V1_SamplingPlanResponse.self)
   }

@@ -1,9 +1,10 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 @testable import ESCAModule
 
-@Suite struct SoilStockTests {
+@Suite(.cpuBound) struct SoilStockTests {
   func analysis(carbon: Double = 10, depth: Double = 30, density: Double = 1.3, coarse: Double = 0) -> Carbon_Esca_V1_SoilAnalysis {
     var a = Carbon_Esca_V1_SoilAnalysis()
     a.carbonGPerKg = carbon

@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
 /// - `I`: 1990, 2005, 2015 (historical), then the 2nd, 3rd, 4th budget period averages;
 /// - `I4:<first year>`: five indicative annual parts from that year;
 /// - `II`: observed 2015, 2019 (SECTEN 2020), then AMS 2015, 2025, 2030, 2050.
-@Suite("Annex data equals the seed")
+@Suite("Annex data equals the seed", .cpuBound)
 struct AnnexDataTests {
   static let seedRows = #"""
 budget.transport|I.A.1|I|Transports	122	144	137	128	112	94

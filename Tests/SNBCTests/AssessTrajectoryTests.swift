@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 
 /// Hand-computed assessments. Sector values are the Annex II AMS 2018 values interpolated
 /// linearly: S(y) = S(a) + (S(b) − S(a)) × (y − a)/(b − a).
-@Suite("AssessTrajectory")
+@Suite("AssessTrajectory", .cpuBound)
 struct AssessTrajectoryTests {
   typealias Request = Carbon_Snbc_V1_AssessTrajectoryRequest
 

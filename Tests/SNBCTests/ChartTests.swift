@@ -10,7 +10,7 @@ import Testing
 
 @testable import SNBCModule
 
-@Suite("Charts tell the same story as the verdict")
+@Suite("Charts tell the same story as the verdict", .cpuBound)
 struct ChartTests {
   typealias Request = Carbon_Snbc_V1_AssessTrajectoryRequest
 

@@ -1,11 +1,12 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Testing
 
 @testable import SNBCModule
 
-@Suite("Sample requests")
+@Suite("Sample requests", .cpuBound)
 struct ExamplesTests {
   @Test("every example of Plugins/SNBC/examples gives its expected status, field and numbers")
   func examplesPass() throws {
@@ -20,7 +21,7 @@ struct ExamplesTests {
   }
 }
 
-@Suite("Concurrency")
+@Suite("Concurrency", .cpuBound)
 struct ConcurrencyTests {
   @Test("one instance answers concurrent calls with identical results")
   func concurrentCalls() async throws {

@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ import Testing
 /// vigueur dans l'inventaire français » — CO2, N2O and CH4 are masses weighted by the GWP set;
 /// Annex II gives the fluorinated gases only in CO2e (« Emissions de gaz fluorés dans le
 /// secteur de l'industrie (MtCO2 eq) »), one figure for many compounds with different GWPs.
-@Suite("SNBC gas units")
+@Suite("SNBC gas units", .cpuBound)
 struct GasUnitTests {
   typealias Request = Carbon_Snbc_V1_AssessTrajectoryRequest
 

@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SNBCModule
@@ -10,7 +11,7 @@ import Testing
 /// GWP100 AR5 à partir de 2023). » and « dans le cas où les émissions d'un gaz autre que le CO2
 /// représenterait plus de 10% en CO2eq des émissions de l'entreprises, la cohérence avec le
 /// budget carbone pour ce gaz ... devra être vérifiée spécifiquement. »
-@Suite("GWP set by data year")
+@Suite("GWP set by data year", .cpuBound)
 struct GwpSetTests {
   typealias Request = Carbon_Snbc_V1_AssessTrajectoryRequest
 

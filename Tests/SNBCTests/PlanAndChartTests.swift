@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 #if canImport(FoundationXML)
   import FoundationXML
@@ -9,7 +10,7 @@ import Testing
 
 @testable import SNBCModule
 
-@Suite("PlanAndMonitor and RenderTrajectoryChart")
+@Suite("PlanAndMonitor and RenderTrajectoryChart", .cpuBound)
 struct PlanAndChartTests {
   func plan(_ request: Carbon_Snbc_V1_PlanAndMonitorRequest) throws(ModuleError) -> Carbon_Snbc_V1_PlanAndMonitorResponse {
     try ModuleHarness<SNBCModule>().call(SNBCTest.plan, request, as: Carbon_Snbc_V1_PlanAndMonitorResponse.self)

@@ -1,6 +1,7 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Testing
 
 @testable import SNBCModule
@@ -9,7 +10,7 @@ import Testing
 /// véhicules légers fabriqués par une entreprise sera comparée à la trajectoire du secteur du
 /// « Transport routier – véhicules légers » ». Annexe II prints VP and VUL apart: the light
 /// vehicles' trajectory is their sum, which weights each rate by its emissions.
-@Suite("Guide examples: light vehicles and reference years")
+@Suite("Guide examples: light vehicles and reference years", .cpuBound)
 struct ReferenceCombinationTests {
   typealias Request = Carbon_Snbc_V1_AssessTrajectoryRequest
 

@@ -1,11 +1,12 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Tableau 1: triggers and points at and around every threshold; generic vs specific IFT.
-@Suite struct CoBenefitScoringTests {
+@Suite(.cpuBound) struct CoBenefitScoringTests {
   let scoring: CoBenefitScoring
 
   init() throws {

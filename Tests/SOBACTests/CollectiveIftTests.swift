@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Rule 2 of issue 17 (§4.3.2): "Pour un projet collectif, on considérera un IFT moyen (en
 /// calculant une somme des IFT individuels pondérée par la surface de chaque exploitation)".
-@Suite struct CollectiveIftTests {
+@Suite(.cpuBound) struct CollectiveIftTests {
   func collective(_ farms: [Farm]) throws -> Carbon_Sobac_V1_CollectiveProjectResponse {
     var request = Carbon_Sobac_V1_CollectiveProjectRequest()
     request.projectName = "groupe"

@@ -1,13 +1,14 @@
 import CarbonDomain
 import CarbonPluginKit
 import CarbonPluginTesting
+import CarbonTestSupport
 import Foundation
 import Testing
 
 @testable import SOBACModule
 
 /// Collective projects: sums, audit sample (Tableau 7), streaming, and the examples folder.
-@Suite struct CollectiveProjectTests {
+@Suite(.cpuBound) struct CollectiveProjectTests {
   @Test func threeFarmsAreSummed() throws {
     var request = Carbon_Sobac_V1_CollectiveProjectRequest()
     request.projectName = "trois fermes"

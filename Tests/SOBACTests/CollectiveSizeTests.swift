@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import SwiftProtobuf
 import Testing
@@ -8,7 +9,7 @@ import Testing
 
 /// Point 5 of issue 17: a unary collective response stays within what the client accepts, or
 /// the error names the streaming methods.
-@Suite struct CollectiveSizeTests {
+@Suite(.cpuBound) struct CollectiveSizeTests {
   func request(_ count: Int, detail: Carbon_Sobac_V1_FarmDetail = .unspecified) -> Carbon_Sobac_V1_CollectiveProjectRequest {
     var request = Carbon_Sobac_V1_CollectiveProjectRequest()
     request.projectName = "taille"

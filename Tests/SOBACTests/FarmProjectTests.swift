@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Foundation
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 
 /// A complete hand-computed farm (examples/EvaluateFarmProject.json) and the rule branches of
 /// the farm evaluation.
-@Suite struct FarmProjectTests {
+@Suite(.cpuBound) struct FarmProjectTests {
   /// kg CO2e of 1 kg N of ammonium nitrate: 3.97 upstream + 8.2203 field N2O.
   let ammoniumNitrate = 3.97 + fieldN2OPerKgMineralN
   /// kg CO2e of 1 t of compost_biowaste: 625 upstream + 10.10 kg N_org × 4.47244 field N2O.

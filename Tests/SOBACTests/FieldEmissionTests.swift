@@ -1,11 +1,12 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Field emissions (Eq. 7-12, Tableau 5) and the Annex 3 upstream factors of each input family.
-@Suite struct FieldEmissionTests {
+@Suite(.cpuBound) struct FieldEmissionTests {
   func yearEmissions(_ inputs: [InputLine]) throws -> Carbon_Sobac_V1_YearEmissions {
     var request = Carbon_Sobac_V1_FarmYearEmissionsRequest()
     request.year.year = 2020

@@ -1,11 +1,12 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// The ledger CSV import: one line per farm, year, input, quantity, unit.
-@Suite struct LedgerCsvTests {
+@Suite(.cpuBound) struct LedgerCsvTests {
   func importCsv(_ text: String) throws -> Carbon_Sobac_V1_ImportLedgerCsvResponse {
     var request = Carbon_Sobac_V1_ImportLedgerCsvRequest()
     request.ledgerCsv = text

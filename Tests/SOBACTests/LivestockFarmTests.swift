@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Rules 3 and 4 of issue 17: eligibility (§4.1), livestock and mixed farms (§4.3.1, Annex 5,
 /// footnote 33).
-@Suite struct LivestockFarmTests {
+@Suite(.cpuBound) struct LivestockFarmTests {
   /// A dairy farm: 80 ha of self-consumed forage (60 ha grass at 8 t/ha, 20 ha silage maize at
   /// 13 t/ha, 0 t sold), 100 UGB, 7 000 hL of milk (70 hL/UGB) and 10 t of meat (0.1 t/UGB) a
   /// year; the project halves the N (6000 → 4000 kg N... see below) and plant protection.

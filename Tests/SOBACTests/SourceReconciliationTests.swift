@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
@@ -9,7 +10,7 @@ import Testing
 /// l'exploitation (SAU, SFP, UGB, assolement et effectifs animaux) : la valeur la plus
 /// défavorable, i.e. la plus basse […] Pour les variables observées liées aux intrants […] :
 /// la valeur la plus défavorable, i.e. la plus haute".
-@Suite struct SourceReconciliationTests {
+@Suite(.cpuBound) struct SourceReconciliationTests {
   @Test func productionTakesTheLowestInputsTheHighestAndEachIsListed() throws {
     // Declaration: steadyFarm A (50 ha SAU, 50 ha maize, 450 t sold, 4000 kg N), with 3000 kg N
     // declared in 2016.

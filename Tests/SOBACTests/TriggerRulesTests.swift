@@ -1,12 +1,13 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Rule 1 of issue 17: the triggers are the Tableau 1 indicators; the −30 % N figure of the
 /// monitoring report is reported and blocks only by explicit configuration.
-@Suite struct TriggerRulesTests {
+@Suite(.cpuBound) struct TriggerRulesTests {
   /// Every Tableau 1 threshold met (water −40 %, IFT herbicide −50 %, IFT non-herbicide −50 %),
   /// N cut by 10 % only (4000 → 3600 kg N a year).
   func allSixMetButNitrogenTenPercent() -> Farm {

@@ -1,11 +1,12 @@
 import CarbonDomain
 import CarbonPluginKit
+import CarbonTestSupport
 import Testing
 
 @testable import SOBACModule
 
 /// Invalid input: clear errors naming the field path.
-@Suite struct ValidationTests {
+@Suite(.cpuBound) struct ValidationTests {
   @Test func fourReferenceYields() throws {
     var farm = steadyFarm()
     farm.years.removeAll { $0.year == 2017 }
