@@ -422,7 +422,10 @@ public final class ModuleRegistry: Sendable {
   public static func load(_ config: DeploymentConfig, logger: Logger, metrics: HostMetrics = HostMetrics()) async -> ModuleRegistry {
     let registry = ModuleRegistry(config: config, logger: logger, metrics: metrics)
     let discovered = config.modules.isEmpty
-    let entries = discovered ? discover(in: config.pluginDirectory, logger: logger) : config.modules
+    // Reading every library's ELF symbols is file work: on the blocking-work thread.
+    let entries =
+      discovered
+      ? await registry.onBlockingWorkThread { discover(in: config.pluginDirectory, logger: logger) } : config.modules
     for entry in entries {
       let path = resolve(entry.path, relativeTo: config.pluginDirectory)
       let module = ModuleSnapshot(

@@ -2,6 +2,7 @@ import CarbonDomain
 @testable import CarbonHost
 import CarbonHostProtocol
 import CarbonPluginLoader
+import CarbonTestSupport
 import Foundation
 import GRPCCore
 import Testing
@@ -389,7 +390,7 @@ struct HTTPGatewayTests {
   /// The OpenAPI description validates with openapi-spec-validator (PyPI) and has one path per
   /// method of every serving module.
   @Test func theOpenAPIDescriptionValidatesAndHasEveryMethod() async throws {
-    let (modules, methods) = try Self.repositoryModules()
+    let (modules, methods) = try await onTestThreads { try Self.repositoryModules() }
     let (host, base) = try await Self.start(modules)
     defer { Task { try? await host.stop() } }
     let answer = try await Self.curl(host, base + "/openapi.json")
@@ -453,7 +454,7 @@ struct HTTPGatewayTests {
   /// header too, down to "12019n" (12 µs), and such a call rightly ends before the module
   /// answers (a clean-clone run once drew that case).
   @Test(.timeLimit(.minutes(10))) func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() async throws {
-    let (modules, methods) = try Self.repositoryModules()
+    let (modules, methods) = try await onTestThreads { try Self.repositoryModules() }
     let (host, base) = try await Self.start(modules)
     defer { Task { try? await host.stop() } }
     let config = try TestEnvironment.temporaryDirectory("schemathesis") + "/schemathesis.toml"
@@ -464,7 +465,9 @@ struct HTTPGatewayTests {
     let run = try await runProcess(
       "/usr/bin/env",
       ["schemathesis", "--config-file", config, "run", base + "/openapi.json", "--tls-verify=" + host.caFile, "--max-examples", "5", "--seed", "1",
-       "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"],
+       // Not its default 10 s a request: while the whole suite runs at once on two cores beside
+       // child processes, one ALDO request once took longer (35 ms alone).
+       "--request-timeout", "120", "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"],
       timeout: 540)
     #expect(run.status == 0, "\(run.output.suffix(6000))")
     #expect(run.output.contains("Tested: \(methods)"), "every operation tested: \(run.output.suffix(2000))")
