@@ -117,7 +117,8 @@ public final class HostServer: Sendable {
     drain = limits.drain
     var transportConfig = Self.transportConfig(config)
     // Each request stream gets its size guard and its drain guard first, in front of the
-    // transport's own handler.
+    // transport's own handler, and its receipt trailer is kept out of the HPACK table.
+    let signsReceipts = receipts != nil
     transportConfig.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [registry, metrics] channel in
       channel.eventLoop.submit {
         let sizeGuard = OversizedRequestGuard(
@@ -129,6 +130,7 @@ public final class HostServer: Sendable {
           onRefusal: { metrics.record(.requestTooLarge) })
         let drain = ModuleCallDrain(drain: limits.drain, registry: registry)
         try channel.pipeline.syncOperations.addHandlers([sizeGuard, drain], position: .first)
+        if signsReceipts { try channel.pipeline.syncOperations.addHandler(UnindexedReceiptTrailer(), position: .first) }
       }
     }
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)
