@@ -52,8 +52,8 @@ export CARBONHUB_FIXTURE_DIR="$root/.build/test-fixtures"
 # (`ProcessExit`, the async `runProcess`); the COP pool's PostgreSQL bridge runs on its module's
 # own executor; suites that compute for long stretches run on threads of their own (`.cpuBound`,
 # Sources/CarbonTestSupport). The bound on tests at a time keeps the start of the run from queueing
-# seconds of work ahead of those hosts (measured with a 10 ms sleep: resumed up to 6.4 s late
-# with every test started at once, at most 0.4 s with 8). With arguments (e.g. --filter), those.
+# seconds of work ahead of those hosts (measured with a 10 ms sleep: resumed up to 7.2 s late
+# with every test started at once, under 1 s with 8). With arguments (e.g. --filter), those.
 if [[ $# -gt 0 ]]; then
   swift test --skip-build "$@"
 else

@@ -22,6 +22,8 @@ public struct CPUBoundTrait: SuiteTrait, TestTrait, TestScoping {
   /// these tests compute and more threads would only share the same cores.
   public static let threads = ThreadsExecutor(threads: max(ProcessInfo.processInfo.activeProcessorCount, 2), name: "cpu-bound-tests")
 
+  /// Runs the test with `threads` as its task executor preference: its code, and the child
+  /// tasks it makes, run there.
   public func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
