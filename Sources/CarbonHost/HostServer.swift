@@ -130,7 +130,7 @@ public final class HostServer: Sendable {
           onRefusal: { metrics.record(.requestTooLarge) })
         let drain = ModuleCallDrain(drain: limits.drain, registry: registry)
         try channel.pipeline.syncOperations.addHandlers([sizeGuard, drain], position: .first)
-        if signsReceipts { try channel.pipeline.syncOperations.addHandler(UnindexedReceiptTrailer(), position: .first) }
+        if signsReceipts { try channel.pipeline.syncOperations.addHandler(UnindexedReceiptHeaders(), position: .first) }
       }
     }
     transport = HTTP2ServerTransport.Custom(listenerFactory: listener, config: transportConfig)

@@ -52,7 +52,8 @@ final class HTTPGatewayListener: Sendable {
         return channel.configureHTTP2SecureUpgrade(
           h2ChannelConfigurator: { channel in
             channel.configureHTTP2Pipeline(mode: .server) { stream in
-              stream.pipeline.addHandlers([HTTP2FramePayloadToHTTP1ServerCodec(), handler()])
+              // The receipt header is kept out of the connection's HPACK table.
+              stream.pipeline.addHandlers([UnindexedReceiptHeaders(), HTTP2FramePayloadToHTTP1ServerCodec(), handler()])
             }.map { _ in }
           },
           http1ChannelConfigurator: { channel in

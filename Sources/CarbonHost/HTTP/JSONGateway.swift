@@ -154,7 +154,7 @@ struct JSONGateway: Sendable {
         }
         receipt?.response(body)
         var headers = Self.headers(call, contentType: "application/json")
-        if let receipt { headers.append(("carbonhub-receipt", try await receipt.receipt().serializedData().base64EncodedString())) }
+        if let receipt { headers.append((ReceiptRecorder.httpHeaderKey, try await receipt.receipt().serializedData().base64EncodedString())) }
         try await writer.head(status: 200, headers: headers, contentLength: body.count)
         try await writer.body(body)
         return try await writer.end()

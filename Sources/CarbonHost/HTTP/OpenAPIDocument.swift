@@ -107,7 +107,7 @@ final class OpenAPIDocument: Sendable {
       .init("x-request-id", header("The call's id in the host's logs.")),
     ]
     if !streamed {
-      successHeaders.append(.init("carbonhub-receipt", header("The call's signed receipt (base64 of carbon.host.v1.Receipt), when the host signs receipts.")))
+      successHeaders.append(.init(ReceiptRecorder.httpHeaderKey, header("The call's signed receipt (base64 of carbon.host.v1.Receipt), when the host signs receipts.")))
     }
     let errorResponse = JSONValue.object([
       .init("description", .string("The call failed: its gRPC status as JSON, with the HTTP status grpc-gateway gives that code.")),

@@ -10,6 +10,8 @@ import Synchronization
 final class ReceiptRecorder: Sendable {
   /// The trailer that carries a receipt (binary metadata: base64 on the wire, bytes in clients).
   static let trailerKey = "carbonhub-receipt-bin"
+  /// The HTTP/JSON gateway's response header that carries a unary call's receipt (base64).
+  static let httpHeaderKey = "carbonhub-receipt"
 
   private let batcher: ReceiptBatcher
   private let call: ModuleCalls.Admitted

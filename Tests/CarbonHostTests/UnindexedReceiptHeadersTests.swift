@@ -6,14 +6,14 @@ import Testing
 
 @testable import CarbonHost
 
-/// `UnindexedReceiptTrailer` on one HTTP/2 stream: a call's receipt goes out "without indexing"
-/// (RFC 7541 §6.2.2), so it never enters the connection's HPACK table; everything else is sent
-/// as the transport wrote it.
-@Suite("Receipt trailers stay out of the HPACK table")
-struct UnindexedReceiptTrailerTests {
+/// `UnindexedReceiptHeaders` on one HTTP/2 stream: a call's receipt (the gRPC trailer, the HTTP
+/// gateway's header) goes out "without indexing" (RFC 7541 §6.2.2), so it never enters the
+/// connection's HPACK table; everything else is sent as it was written.
+@Suite("Receipts stay out of the HPACK table")
+struct UnindexedReceiptHeadersTests {
   /// What the handler passes on for `frame`.
   private func written(_ frame: HTTP2Frame.FramePayload) throws -> HTTP2Frame.FramePayload.Headers {
-    let channel = EmbeddedChannel(handler: UnindexedReceiptTrailer())
+    let channel = EmbeddedChannel(handler: UnindexedReceiptHeaders())
     try channel.writeOutbound(frame)
     let out = try #require(try channel.readOutbound(as: HTTP2Frame.FramePayload.self))
     _ = try channel.finish()
@@ -42,7 +42,18 @@ struct UnindexedReceiptTrailerTests {
     #expect(indexing(of: "x-secret", in: out.headers) == .neverIndexed)
   }
 
-  /// Response headers (not the end of the stream) and trailers without a receipt pass as written.
+  /// The HTTP/JSON gateway's response headers over h2 (before the body, not the end of the stream).
+  @Test func theGatewaysReceiptHeaderIsNotIndexed() throws {
+    var response = HPACKHeaders([(":status", "200"), ("content-type", "application/json")])
+    response.add(name: ReceiptRecorder.httpHeaderKey, value: "CgZyZWNlaXB0")
+    let out = try written(.headers(.init(headers: response)))
+    #expect(!out.endStream)
+    #expect(out.headers.map(\.name) == [":status", "content-type", ReceiptRecorder.httpHeaderKey])
+    #expect(indexing(of: ReceiptRecorder.httpHeaderKey, in: out.headers) == .nonIndexable)
+    #expect(indexing(of: "content-type", in: out.headers) == .indexable)
+  }
+
+  /// Response headers and trailers without a receipt pass as written.
   @Test func otherHeadersPassUntouched() throws {
     let response = try written(.headers(.init(headers: HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")]))))
     #expect(!response.endStream)
