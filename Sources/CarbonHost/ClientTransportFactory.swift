@@ -20,10 +20,11 @@ public enum ClientTransportFactory {
   ///
   /// TLS cannot put an IP address in SNI, so for an IP-literal host the TLS server name (and
   /// the HTTP/2 authority) is `serverName` — "localhost" by default, which the development
-  /// certificate carries next to its 127.0.0.1 and ::1 IP SANs.
+  /// certificate carries next to its 127.0.0.1 and ::1 IP SANs. A call whose stream could not
+  /// open on a connection that was going away is retried (see `HostClientTransport`).
   public static func make(
     server: String, caFile: String?, serverName: String = "localhost", clientCertificate: ClientCertificate? = nil
-  ) throws -> HTTP2ClientTransport.Posix {
+  ) throws -> HostClientTransport {
     let address = try ListenAddress(server)
     let isIPLiteral = address.host.contains(":") || address.host.allSatisfy { $0.isNumber || $0 == "." }
     let target: any ResolvableTarget =
@@ -42,11 +43,12 @@ public enum ClientTransportFactory {
     } else {
       security = .plaintext
     }
-    return try HTTP2ClientTransport.Posix(
-      target: target, transportSecurity: security,
-      config: .defaults { config in
-        if isIPLiteral && caFile != nil { config.http2.authority = serverName }
-        config.http2.targetWindowSize = 8 * 1024 * 1024
-      })
+    return HostClientTransport(
+      try HTTP2ClientTransport.Posix(
+        target: target, transportSecurity: security,
+        config: .defaults { config in
+          if isIPLiteral && caFile != nil { config.http2.authority = serverName }
+          config.http2.targetWindowSize = 8 * 1024 * 1024
+        }))
   }
 }

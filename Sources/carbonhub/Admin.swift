@@ -2,7 +2,7 @@ import ArgumentParser
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import CarbonHost
 import SwiftProtobuf
 
 extension CarbonHub {
@@ -103,7 +103,7 @@ extension ClientOptions {
   /// An admin action that names the module alone (enable, disable, retire).
   func admin(
     module: String,
-    _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HTTP2ClientTransport.Posix>, Carbon_Host_V1_ModuleRef) async throws
+    _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HostClientTransport>, Carbon_Host_V1_ModuleRef) async throws
       -> Carbon_Host_V1_ModuleInfo
   ) async throws {
     var request = Carbon_Host_V1_ModuleRef()
@@ -113,7 +113,7 @@ extension ClientOptions {
 
   /// Runs one admin action and prints the module as it is afterwards.
   func admin(
-    _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HTTP2ClientTransport.Posix>) async throws -> Carbon_Host_V1_ModuleInfo
+    _ action: @Sendable (Carbon_Host_V1_HostAdmin.Client<HostClientTransport>) async throws -> Carbon_Host_V1_ModuleInfo
   ) async throws {
     let info = try await withClient { client in try await action(Carbon_Host_V1_HostAdmin.Client(wrapping: client)) }
     var options = JSONEncodingOptions()

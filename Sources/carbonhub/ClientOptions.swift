@@ -3,7 +3,6 @@ import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 
 /// Options of every client command: where the server is and which CA to trust.
 struct ClientOptions: ParsableArguments {
@@ -41,7 +40,7 @@ struct ClientOptions: ParsableArguments {
   /// Runs `body` with a connected client of the host service; RPC errors become a non-zero
   /// exit with the gRPC status and message on standard error.
   func withHost<Result: Sendable>(
-    _ body: @Sendable (Carbon_Host_V1_Host.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+    _ body: @Sendable (Carbon_Host_V1_Host.Client<HostClientTransport>) async throws -> Result
   ) async throws -> Result {
     try await withClient { client in try await body(Carbon_Host_V1_Host.Client(wrapping: client)) }
   }
@@ -49,7 +48,7 @@ struct ClientOptions: ParsableArguments {
   /// Runs `body` with a connected gRPC client; RPC errors become a non-zero exit with the
   /// gRPC status and message on standard error.
   func withClient<Result: Sendable>(
-    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    _ body: @Sendable (GRPCClient<HostClientTransport>) async throws -> Result
   ) async throws -> Result {
     if let caFile, !FileManager.default.fileExists(atPath: caFile) {
       throw ValidationError("CA file \(caFile) not found: give --ca FILE or the server's --state-dir")

@@ -5,7 +5,6 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Histogram
 import Synchronization
 import SwiftProtobuf
@@ -117,7 +116,7 @@ extension CarbonHub {
     }
 
     /// One target per serving module (or per --request), with its protobuf request bytes.
-    private func resolveTargets(_ grpc: GRPCClient<HTTP2ClientTransport.Posix>) async throws -> [LoadTarget] {
+    private func resolveTargets(_ grpc: GRPCClient<HostClientTransport>) async throws -> [LoadTarget] {
       let host = Carbon_Host_V1_Host.Client(wrapping: grpc)
       let modules = try await host.listModules(Carbon_Host_V1_ListModulesRequest(), options: callOptions).modules
         .filter { $0.state == .serving && (module.isEmpty || module.contains($0.name)) }
@@ -178,7 +177,7 @@ extension CarbonHub {
     /// The module's descriptors from the server's reflection service: the load generator,
     /// like any remote client, has no compiled message types.
     private static func transcoder(
-      _ grpc: GRPCClient<HTTP2ClientTransport.Posix>, module: Carbon_Host_V1_ModuleInfo, options: CallOptions
+      _ grpc: GRPCClient<HostClientTransport>, module: Carbon_Host_V1_ModuleInfo, options: CallOptions
     ) async throws -> JSONToProtobuf {
       let reflection = Grpc_Reflection_V1_ServerReflection.Client(wrapping: grpc)
       var files: [Google_Protobuf_FileDescriptorProto] = []
@@ -257,7 +256,7 @@ struct LoadRun: Sendable {
 /// Runs calls against the targets from concurrent callers, round robin, until a call budget
 /// or a deadline is reached.
 struct LoadDriver: Sendable {
-  let clients: [GRPCClient<HTTP2ClientTransport.Posix>]
+  let clients: [GRPCClient<HostClientTransport>]
   let targets: [LoadTarget]
   /// Options of every call (its deadline).
   var options: CallOptions = .defaults
@@ -301,7 +300,7 @@ struct LoadDriver: Sendable {
   }
 
   /// One call; its status (streamed responses are read to the end).
-  private func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ target: LoadTarget) async -> CarbonStatus {
+  private func call(_ client: GRPCClient<HostClientTransport>, _ target: LoadTarget) async -> CarbonStatus {
     do {
       let request = ClientRequest(message: target.request)
       if target.isBidi {

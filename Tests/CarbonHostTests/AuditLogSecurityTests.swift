@@ -3,7 +3,6 @@ import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -37,7 +36,7 @@ struct AuditLogSecurityTests {
     defer { Task { try? await host.stop() } }
     let certificates = issued.withLock { $0 }
     let audit = (host.caFile as NSString).deletingLastPathComponent + "/../audit.log"
-    func status(_ caller: String?, _ body: @escaping @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void) async -> RPCError.Code? {
+    func status(_ caller: String?, _ body: @escaping @Sendable (GRPCClient<HostClientTransport>) async throws -> Void) async -> RPCError.Code? {
       do {
         try await host.withClient(certificate: caller.flatMap { certificates[$0] }) { try await body($0) }
         return nil
@@ -48,7 +47,7 @@ struct AuditLogSecurityTests {
         return nil
       }
     }
-    let convert: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void = { client in
+    let convert: @Sendable (GRPCClient<HostClientTransport>) async throws -> Void = { client in
       _ = try await Carbon_Examples_V1_Units.Client(wrapping: client).convert(.with {
         $0.quantity = Quantity(6, .tC)
         $0.targetUnit = .tCo2E

@@ -4,7 +4,6 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -303,7 +302,7 @@ struct BidiStreamingTests {
     return MethodDescriptor(fullyQualifiedService: String(parts[0]), method: String(parts[1]))
   }
 
-  static func bidi(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ path: String, _ requests: [[UInt8]]) async throws
+  static func bidi(_ client: GRPCClient<HostClientTransport>, _ path: String, _ requests: [[UInt8]]) async throws
     -> [[UInt8]]
   {
     try await client.bidirectionalStreaming(
@@ -321,7 +320,7 @@ struct BidiStreamingTests {
   /// Calls the echo method with one request, then keeps the request stream open for 30 s
   /// without sending more; `onResponse` sees each response as text and may throw to end the call.
   static func sendThenHold(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ first: String,
+    _ client: GRPCClient<HostClientTransport>, _ first: String,
     onResponse: @escaping @Sendable (String) throws -> Void = { _ in }
   ) async throws {
     try await client.bidirectionalStreaming(
@@ -335,7 +334,7 @@ struct BidiStreamingTests {
     }
   }
 
-  static func serverStream(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ path: String, _ request: [UInt8])
+  static func serverStream(_ client: GRPCClient<HostClientTransport>, _ path: String, _ request: [UInt8])
     async throws -> [[UInt8]]
   {
     try await client.serverStreaming(
@@ -355,7 +354,7 @@ private func waitUntilServing(_ host: RunningHost, _ module: String) async throw
 }
 
 /// The module's calls in flight, as the host API reports them (-1 when it cannot tell).
-private func callsInFlight(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ module: String) async -> Int {
+private func callsInFlight(_ client: GRPCClient<HostClientTransport>, _ module: String) async -> Int {
   guard let info = try? await Carbon_Host_V1_Host.Client(wrapping: client).getModule(.with { $0.name = module }) else {
     return -1
   }

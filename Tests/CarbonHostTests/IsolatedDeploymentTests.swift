@@ -3,7 +3,6 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -214,7 +213,7 @@ struct IsolatedDeploymentTests {
 
   /// Starts a call of `milliseconds` to the isolated sleepy module; returns once its worker holds it.
   static func sleepInFlight(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ registry: ModuleRegistry, milliseconds: Int
+    _ client: GRPCClient<HostClientTransport>, _ registry: ModuleRegistry, milliseconds: Int
   ) async throws -> Task<String, any Error> {
     let call = Task { try await sleep(client, milliseconds: milliseconds) }
     try await waitUntil { registry.module(named: "sleepy")?.isolated?.callsInFlight == 1 }
@@ -354,7 +353,7 @@ private func deadline(_ timeout: Duration) -> CallOptions {
 
 /// A raw call to the crash fixture (its requests and answers are bare bytes).
 private func raw(
-  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: String, _ request: [UInt8], timeout: Duration? = nil
+  _ client: GRPCClient<HostClientTransport>, _ method: String, _ request: [UInt8], timeout: Duration? = nil
 ) async throws -> [UInt8] {
   var options = CallOptions.defaults
   options.timeout = timeout
@@ -367,7 +366,7 @@ private func raw(
 
 /// A raw server-streaming call to the crash fixture: the messages received and how it ended.
 private func stream(
-  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: String, _ request: [UInt8]
+  _ client: GRPCClient<HostClientTransport>, _ method: String, _ request: [UInt8]
 ) async throws -> (messages: [[UInt8]], error: RPCError?) {
   try await client.serverStreaming(
     request: ClientRequest(message: request),
@@ -384,7 +383,7 @@ private func stream(
   }
 }
 
-private func sleep(_ client: GRPCClient<HTTP2ClientTransport.Posix>, milliseconds: Int) async throws -> String {
+private func sleep(_ client: GRPCClient<HostClientTransport>, milliseconds: Int) async throws -> String {
   try await client.unary(
     request: ClientRequest(message: Array("\(milliseconds)".utf8)),
     descriptor: MethodDescriptor(fullyQualifiedService: "carbon.test.v1.Sleepy", method: "Sleep"),
@@ -394,7 +393,7 @@ private func sleep(_ client: GRPCClient<HTTP2ClientTransport.Posix>, millisecond
 
 /// Polls the health service until `service` has `status` (20 s at most).
 private func waitForHealth(
-  _ health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>, _ service: String,
+  _ health: Grpc_Health_V1_Health.Client<HostClientTransport>, _ service: String,
   _ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus
 ) async throws {
   try await waitUntil("health of \(service) is \(status)") {

@@ -3,7 +3,6 @@ import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -66,7 +65,7 @@ struct MethodRulesSecurityTests {
     }
     defer { Task { try? await host.stop() } }
     let certificates = issued.withLock { $0 }
-    func status(_ caller: String, _ body: @escaping @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void) async -> RPCError.Code? {
+    func status(_ caller: String, _ body: @escaping @Sendable (GRPCClient<HostClientTransport>) async throws -> Void) async -> RPCError.Code? {
       do {
         try await host.withClient(certificate: certificates[caller]) { try await body($0) }
         return nil
@@ -77,13 +76,13 @@ struct MethodRulesSecurityTests {
         return nil
       }
     }
-    let convert: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void = { client in
+    let convert: @Sendable (GRPCClient<HostClientTransport>) async throws -> Void = { client in
       _ = try await Carbon_Examples_V1_Units.Client(wrapping: client).convert(.with {
         $0.quantity = Quantity(6, .tC)
         $0.targetUnit = .tCo2E
       })
     }
-    let batch: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void = { client in
+    let batch: @Sendable (GRPCClient<HostClientTransport>) async throws -> Void = { client in
       var request = Carbon_Examples_V1_ConvertBatchRequest()
       request.items = [.with { $0.quantity = Quantity(1, .t); $0.targetUnit = .kg }]
       let count = try await Carbon_Examples_V1_Units.Client(wrapping: client).convertBatch(request) { response in
@@ -93,7 +92,7 @@ struct MethodRulesSecurityTests {
       }
       #expect(count == 1)
     }
-    let invokeConvert: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void = { client in
+    let invokeConvert: @Sendable (GRPCClient<HostClientTransport>) async throws -> Void = { client in
       _ = try await Carbon_Host_V1_Host.Client(wrapping: client).invoke(.with {
         $0.module = "units"
         $0.method = "Convert"

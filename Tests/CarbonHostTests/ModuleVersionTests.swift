@@ -4,7 +4,6 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import SwiftProtobuf
 import Testing
 
@@ -37,7 +36,7 @@ struct ModuleVersionTests {
   /// `ComputeSoilStock` through JSON `Invoke`: the response JSON and the version that answered
   /// (the `carbonhub-module-version` response header), or the error.
   static func soilStock(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, module: String = "esca", header version: String? = nil,
+    _ client: GRPCClient<HostClientTransport>, module: String = "esca", header version: String? = nil,
     json: String = soilStockJSON
   ) async throws -> (json: String, version: String) {
     var metadata: Metadata = [:]
@@ -55,7 +54,7 @@ struct ModuleVersionTests {
 
   /// The same call on the method's own path, with protobuf bytes.
   static func soilStockOverProtobuf(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, header version: String?
+    _ client: GRPCClient<HostClientTransport>, header version: String?
   ) async throws -> (response: [UInt8], version: String, trailers: Metadata) {
     let library = try PluginLibrary(path: try TestEnvironment.plugin("libESCA.so"))
     let request = try JSONToProtobuf(descriptorSet: library.descriptorSet).encodeRequest(json: Array(soilStockJSON.utf8), method: soilStock)

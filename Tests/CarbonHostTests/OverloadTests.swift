@@ -2,7 +2,6 @@ import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -507,7 +506,7 @@ private func silentConnections(_ count: Int, to port: Int) async throws -> (line
 
 /// A raw unary call; `timeout` is the client's own deadline.
 private func unary(
-  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ service: String, _ method: String, _ request: [UInt8]
+  _ client: GRPCClient<HostClientTransport>, _ service: String, _ method: String, _ request: [UInt8]
 ) async throws -> [UInt8] {
   try await client.unary(
     request: ClientRequest(message: request), descriptor: MethodDescriptor(fullyQualifiedService: service, method: method),
@@ -518,7 +517,7 @@ private func unary(
 /// A raw call to Flood/Stream: every message (`readAll`) or only the first, after which the
 /// client stops reading and waits until the call ends.
 private func stream(
-  _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ request: [UInt8], readAll: Bool
+  _ client: GRPCClient<HostClientTransport>, _ request: [UInt8], readAll: Bool
 ) async throws -> (messages: [[UInt8]], error: RPCError?) {
   try await client.serverStreaming(
     request: ClientRequest(message: request),

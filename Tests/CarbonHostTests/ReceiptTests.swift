@@ -6,7 +6,6 @@ import CarbonTestSupport
 import Crypto
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Testing
 
 /// Issue 23, "Signed receipts": every successful module call carries a receipt an auditor can
@@ -44,7 +43,7 @@ struct ReceiptTests {
 
   /// A unary call with raw bytes: the response bytes, its headers and its trailers.
   static func call(
-    _ client: GRPCClient<HTTP2ClientTransport.Posix>, _ path: String, _ request: [UInt8]
+    _ client: GRPCClient<HostClientTransport>, _ path: String, _ request: [UInt8]
   ) async throws -> (response: [UInt8], headers: Metadata, trailers: Metadata) {
     let slash = path.lastIndex(of: "/")!
     let method = MethodDescriptor(
@@ -75,7 +74,7 @@ struct ReceiptTests {
   }
 
   /// The host's public receipt key, asked of the host API.
-  static func receiptKey(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async throws -> PublisherKey {
+  static func receiptKey(_ client: GRPCClient<HostClientTransport>) async throws -> PublisherKey {
     let key = try await Carbon_Host_V1_Host.Client(wrapping: client).getReceiptKey(Carbon_Host_V1_GetReceiptKeyRequest())
     #expect(key.enabled && key.algorithm == "Ed25519")
     #expect(key.publicKeyBase64 == key.publicKey.base64EncodedString())

@@ -3,7 +3,6 @@ import CarbonHostProtocol
 import CarbonPluginLoader
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Testing
 
 /// Issue 24, "Done means": "A test builds a scaffolded … C plugin out of tree (in a temp dir,
@@ -122,7 +121,7 @@ struct ScaffoldTests {
 
   /// Calls hedge.v1.Hedge/Compute with hand-encoded protobuf (the test has no generated types
   /// for the new module): field 1 `quantity` and field 2 `factor` as doubles; returns `result`.
-  static func computeOverProtobuf(_ client: GRPCClient<HTTP2ClientTransport.Posix>, quantity: Double, factor: Double) async throws -> Double? {
+  static func computeOverProtobuf(_ client: GRPCClient<HostClientTransport>, quantity: Double, factor: Double) async throws -> Double? {
     var request: [UInt8] = [0x09]
     withUnsafeBytes(of: quantity.bitPattern.littleEndian) { request += $0 }
     request.append(0x11)

@@ -6,7 +6,6 @@ import Foundation
   import FoundationNetworking
 #endif
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
@@ -41,7 +40,7 @@ private struct SecureHost {
   }
 
   func withClient<Result: Sendable>(
-    as caller: String?, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    as caller: String?, _ body: @Sendable (GRPCClient<HostClientTransport>) async throws -> Result
   ) async throws -> Result {
     try await host.withClient(certificate: caller.flatMap { certificates[$0] }, body)
   }
@@ -70,7 +69,7 @@ private let sleepMethod = MethodDescriptor(fullyQualifiedService: "carbon.test.v
 
 /// Calls the sleepy fixture: sleeps `milliseconds` and answers "sleepy VERSION".
 private func sleep(
-  _ client: GRPCClient<HTTP2ClientTransport.Posix>, milliseconds: Int, timeout: Duration? = nil
+  _ client: GRPCClient<HostClientTransport>, milliseconds: Int, timeout: Duration? = nil
 ) async throws -> String {
   var options = CallOptions.defaults
   options.timeout = timeout

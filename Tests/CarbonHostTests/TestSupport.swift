@@ -2,7 +2,6 @@ import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import Synchronization
 import Testing
@@ -122,7 +121,7 @@ final class RunningHost: Sendable {
   /// Runs `body` with a gRPC client connected over TLS to `server` (default: this host by IP).
   func withClient<Result: Sendable>(
     server: String? = nil, certificate: ClientTransportFactory.ClientCertificate? = nil,
-    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+    _ body: @Sendable (GRPCClient<HostClientTransport>) async throws -> Result
   ) async throws -> Result {
     let transport = try ClientTransportFactory.make(server: server ?? address, caFile: caFile, clientCertificate: certificate)
     return try await withGRPCClient(transport: transport) { try await body($0) }
