@@ -15,7 +15,7 @@ import SwiftProtobuf
 // ratios are not decided by a noisy machine. Build in release:
 //   swift build -c release --product carbonhub-bench --product ExampleUnits && scripts/build-c-plugins.sh .build/release
 //   .build/release/carbonhub-bench [dispatch|worker|grpc|receipts|http|startup|batch|memory|csv|bounds|all] [--seconds S] [--calls N]
-//     [--repo DIR] [--paths abi,grpc] [--csv-mb MB]   (batch and memory read the sample requests under DIR/Plugins)
+//     [--repo DIR] [--paths abi,grpc] [--csv-mb MB] [--only on|off (grpc: one host alone)]   (batch and memory read the sample requests under DIR/Plugins)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first { !$0.hasPrefix("--") } ?? "all"
@@ -259,26 +259,40 @@ func benchGRPC(seconds: Double) async throws {
     // Echo and the two hosts alternate, `rounds` times each: a slow spell of the machine then
     // hits every side of a round, and the ratios reported are the medians of the rounds' ratios.
     let rounds = max(1, Int(option("--rounds", 3)))
-    report("\(rounds) alternating rounds of \(seconds) s per side; calls/s and latencies of the median round, ratios = medians of the rounds' ratios (min–max)")
-    report("| concurrent calls | echo calls/s | host, receipts off | host, receipts on (default) | ratio off/echo | ratio on/echo (min–max) | on/off | host p50 / p99 (on) | CPU µs a call: echo / off / on | errors |")
-    report("|---|---|---|---|---|---|---|---|---|---|")
-    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-    for concurrency in [1, 16, 64] {
-      var rows: [(echo: LoadResult, off: LoadResult, on: LoadResult)] = []
+    // `--only on|off`: one host alone at 64 in flight, `rounds` times, for a profiler
+    // (`perf record` of one run each; docs/performance.md, "Receipts").
+    if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count {
+      let signed = arguments[index + 1] == "on"
+      report("| host alone, 64 in flight | calls/s | CPU µs a call |")
+      report("|---|---|---|")
       for _ in 0..<rounds {
-        let e = try await load(address: echoTarget, caFile: certificates.caCertificatePath, method: EchoService.method, request: request, concurrency: concurrency, seconds: seconds)
-        let off = try await load(address: unsignedAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
-        let on = try await load(address: hostAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
-        rows.append((e, off, on))
+        let result = try await load(
+          address: signed ? hostAddress : unsignedAddress, caFile: certificates.caCertificatePath, method: unitsMethod,
+          request: request, concurrency: 64, seconds: seconds)
+        report(String(format: "| receipts %@ | %.0f | %.0f |", signed ? "on" : "off", result.callsPerSecond, result.cpuMicrosecondsPerCall))
       }
-      let onRatios = rows.map { $0.on.callsPerSecond / $0.echo.callsPerSecond }.sorted()
-      let offRatio = median(rows.map { $0.off.callsPerSecond / $0.echo.callsPerSecond })
-      let onOff = median(rows.map { $0.on.callsPerSecond / $0.off.callsPerSecond })
-      let row = rows.sorted { $0.on.callsPerSecond / $0.echo.callsPerSecond < $1.on.callsPerSecond / $1.echo.callsPerSecond }[rows.count / 2]
-      let errors = rows.reduce(0) { $0 + $1.echo.errors + $1.off.errors + $1.on.errors }
-      // CPU per call (client and server together, the whole process), median of the rounds.
-      let cpu = (median(rows.map(\.echo.cpuMicrosecondsPerCall)), median(rows.map(\.off.cpuMicrosecondsPerCall)), median(rows.map(\.on.cpuMicrosecondsPerCall)))
-      report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %.0f / %.0f / %.0f | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, cpu.0, cpu.1, cpu.2, errors))
+    } else {
+      report("\(rounds) alternating rounds of \(seconds) s per side; calls/s and latencies of the median round, ratios = medians of the rounds' ratios (min–max)")
+      report("| concurrent calls | echo calls/s | host, receipts off | host, receipts on (default) | ratio off/echo | ratio on/echo (min–max) | on/off | host p50 / p99 (on) | CPU µs a call: echo / off / on | errors |")
+      report("|---|---|---|---|---|---|---|---|---|---|")
+      func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+      for concurrency in [1, 16, 64] {
+        var rows: [(echo: LoadResult, off: LoadResult, on: LoadResult)] = []
+        for _ in 0..<rounds {
+          let e = try await load(address: echoTarget, caFile: certificates.caCertificatePath, method: EchoService.method, request: request, concurrency: concurrency, seconds: seconds)
+          let off = try await load(address: unsignedAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
+          let on = try await load(address: hostAddress, caFile: certificates.caCertificatePath, method: unitsMethod, request: request, concurrency: concurrency, seconds: seconds)
+          rows.append((e, off, on))
+        }
+        let onRatios = rows.map { $0.on.callsPerSecond / $0.echo.callsPerSecond }.sorted()
+        let offRatio = median(rows.map { $0.off.callsPerSecond / $0.echo.callsPerSecond })
+        let onOff = median(rows.map { $0.on.callsPerSecond / $0.off.callsPerSecond })
+        let row = rows.sorted { $0.on.callsPerSecond / $0.echo.callsPerSecond < $1.on.callsPerSecond / $1.echo.callsPerSecond }[rows.count / 2]
+        let errors = rows.reduce(0) { $0 + $1.echo.errors + $1.off.errors + $1.on.errors }
+        // CPU per call (client and server together, the whole process), median of the rounds.
+        let cpu = (median(rows.map(\.echo.cpuMicrosecondsPerCall)), median(rows.map(\.off.cpuMicrosecondsPerCall)), median(rows.map(\.on.cpuMicrosecondsPerCall)))
+        report(String(format: "| %d | %.0f | %.0f | %.0f | %.2f | %.2f (%.2f–%.2f) | %.2f | %.2f / %.2f ms | %.0f / %.0f / %.0f | %d |", concurrency, row.echo.callsPerSecond, row.off.callsPerSecond, row.on.callsPerSecond, offRatio, onRatios[onRatios.count / 2], onRatios.first!, onRatios.last!, onOff, row.on.p50, row.on.p99, cpu.0, cpu.1, cpu.2, errors))
+      }
     }
     await host.shutdown()
     await unsignedHost.shutdown()
