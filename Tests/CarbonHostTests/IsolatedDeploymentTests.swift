@@ -305,11 +305,17 @@ struct IsolatedDeploymentTests {
 
   @Test func theHostAppliesTheTrustPolicyBeforeAnyWorkerLoadsThePlugin() async throws {
     let workspace = try await MarkerWorkspace("isolated")
-    setenv("CARBONHUB_MARKER_FILE", workspace.marker, 1)
-    defer { unsetenv("CARBONHUB_MARKER_FILE") }
+    // The worker learns where to write the marker from a wrapper script, not from this
+    // process's environment: a `setenv` here reached every child the parallel suite started
+    // meanwhile, and another suite's `carbonhub plugin manifest` of the same fixture once wrote
+    // this marker.
+    let worker = workspace.keys + "/worker.sh"
+    try "#!/bin/sh\nCARBONHUB_MARKER_FILE='\(workspace.marker)' exec '\(try TestEnvironment.plugin("carbonhub"))' \"$@\"\n"
+      .write(toFile: worker, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: worker)
     let start = { () async throws -> RunningHost in
       try await RunningHost.start(modules: [("constructor-marker", workspace.library)]) { config in
-        config.workerExecutable = try TestEnvironment.plugin("carbonhub")
+        config.workerExecutable = worker
         config.modules[0].isolation = .isolated
         // The marker is written outside the module's data directory, which a confined worker
         // cannot do (WorkerConfinementTests): this test is about the host's checks before load.
