@@ -1,8 +1,8 @@
 import ArgumentParser
+import CarbonHost
 import CarbonHostProtocol
 import Foundation
 import GRPCCore
-import CarbonHost
 import SwiftProtobuf
 
 extension CarbonHub {
