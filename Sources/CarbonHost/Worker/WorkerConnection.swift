@@ -22,6 +22,10 @@ final class WorkerConnection: Sendable {
   private let socket: WorkerSocket
   private let writer: DispatchQueue
   private let closed = Atomic<Bool>(false)
+  /// Held while the descriptor is shut down (`close(grace:)`, from any thread) or closed (the
+  /// writer queue, once the worker is gone). A shutdown after the close would hit whatever the
+  /// number belongs to by then: another worker's socket, a client's TCP connection.
+  private let descriptorLock = Mutex(())
   private let state = Mutex(ConnectionState())
   private let cancelGrace: Duration
   private let memoryLimitMB: Int?
@@ -143,7 +147,10 @@ final class WorkerConnection: Sendable {
   /// Closes the socket: the worker exits at end of stream. Waits until it has been reaped;
   /// kills it if it has not exited after `grace`.
   func close(grace: Duration = .seconds(2)) async {
-    socket.shutdownBoth()
+    // Not on the writer queue: a send blocked on a full socket is what the shutdown unblocks.
+    descriptorLock.withLock { _ in
+      if !closed.load(ordering: .acquiring) { socket.shutdownBoth() }
+    }
     after(grace) { [self] in kill(reason: "it did not exit within \(grace) after the host closed its socket") }
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let gone = state.withLock { state in
@@ -414,8 +421,10 @@ final class WorkerConnection: Sendable {
     for pending in waiting { resolve(pending, .failure(unavailable(cause))) }
     if let helloWaiter { helloWaiter.resume(returning: state.withLock { $0.hello! }) }
     writer.async { [self] in
-      closed.store(true, ordering: .releasing)
-      socket.close()
+      descriptorLock.withLock { _ in
+        closed.store(true, ordering: .releasing)
+        socket.close()
+      }
     }
     for waiter in deathWaiters + idle { waiter.resume() }
   }
