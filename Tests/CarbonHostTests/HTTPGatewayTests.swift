@@ -211,7 +211,7 @@ struct HTTPGatewayTests {
       ])
       #expect(gaveUp.status == 28, "curl timed out: \(gaveUp.output)")
       try await waitUntil("the call ends after its client left (http2: \(http2))", within: .seconds(20)) {
-        host.server.registry.module(named: "patient")?.callsInFlight == 0 && Self.cancelledCalls(host) == cancelledBefore + 1
+        host.callsInFlight("patient") == 0 && Self.cancelledCalls(host) == cancelledBefore + 1
       }
       #expect(started.duration(to: .now) < .seconds(25), "the plugin was told to stop, not left to work 30 s")
     }

@@ -80,7 +80,7 @@ struct HostLifecycleTests {
         request: ClientRequest(message: Array("800".utf8)), descriptor: Self.patientWork,
         serializer: RawBytesCoder(), deserializer: RawBytesCoder(), options: .defaults
       ) { try $0.message }
-      try await waitUntil("the call reaches the plugin") { host.server.registry.module(named: "patient")?.callsInFlight == 1 }
+      try await waitUntil("the call reaches the plugin") { host.callsInFlight("patient") == 1 }
       async let stopped: Void = host.stop()
       let answer = try await call
       try await stopped
