@@ -127,7 +127,7 @@ struct AssessTrajectoryTests {
     #expect(byDefault.trace.decisions.contains { $0.rule == "gwp_set" && $0.choice == "AR4" })
   }
 
-  @Test("a gas without a sector table uses the national budget by gas; no value beyond 2031")
+  @Test("a gas without a sector table uses the national budget by gas; no value beyond 2033")
   func nationalGasBudget() throws {
     var request = try SNBCTest.example("AssessTrajectory.n2o-above-10-percent.json", as: Request.self)
     request.gases[0].sector = .industry

@@ -173,8 +173,16 @@ extension SNBCModule {
           index == 0 ? "must be after the reference year \(request.referenceYear), got \(objective.year)"
             : "objective years must be strictly increasing, got \(objective.year) after \(previous)")
       }
-      try Validate.inRange(objective.year, 1991...2100, path + ".year")
+      try Validate.inRange(objective.year, 1991...AssessmentValidation.amsLastYear, path + ".year")
       anchors.append((objective.year, try Validate.nonNegative(objective.emissionsTCo2E, path + ".emissions_t_co2e")))
+    }
+    // « au moins trois objectifs […] et un objectif de long terme pour 2050 » (Temporalité): the
+    // plan runs from the reference year to the 2050 objective, through at least two before it.
+    guard anchors.count - 1 >= 3, anchors.last?.year == AssessmentValidation.amsLastYear else {
+      throw .invalidArgument(
+        "objectives",
+        "the arrêté sets at least three objectives, the last one for 2050 (short term, medium term, 2050); got "
+          + request.objectives.map { String($0.year) }.joined(separator: ", "))
     }
     let plan = AnnualPlan(anchors: anchors)
     trace.decision(

@@ -50,9 +50,11 @@ struct ValidatedAssessment: Sendable {
 
 /// Checks of the AssessTrajectory request; each refusal names the field or the rule.
 enum AssessmentValidation {
-  /// AMS projection range: the company's years must fall inside it.
-  static let amsFirstYear: Int32 = 2015
+  /// The AMS projection's last year: the company's years must fall before it or on it.
   static let amsLastYear: Int32 = 2050
+  /// The first year an investment under the guide can be made: the State's holdings paid from
+  /// « la loi n° 2020-473 du 25 avril 2020 de finances rectificative pour 2020 » (préambule).
+  static let firstInvestmentYear: Int32 = 2020
 
   static func validate(
     _ request: Carbon_Snbc_V1_AssessTrajectoryRequest, catalog: ReferenceCatalog,
@@ -66,7 +68,7 @@ enum AssessmentValidation {
         reason: "investment_year not given: the short (3-5 years) and medium (≤10 years) horizons "
           + "are counted from the reference year")
     } else {
-      anchor = try Validate.inRange(request.investmentYear, amsFirstYear...(amsLastYear - 1), "investment_year")
+      anchor = try Validate.inRange(request.investmentYear, firstInvestmentYear...(amsLastYear - 1), "investment_year")
       trace.term("investment_year", Double(anchor), .year, formula: "request")
     }
     trace.term("reference_year", Double(referenceYear), .year, formula: "request")
@@ -204,6 +206,12 @@ enum AssessmentValidation {
     }
     if let short = horizonYears[.shortTerm], let medium = horizonYears[.mediumTerm], medium <= short {
       throw .invalidArgument(path + ".targets", "the medium-term year \(medium) must be after the short-term year \(short)")
+    }
+    // « au moins trois objectifs »: the medium term is its own objective, before the 2050 one.
+    if let medium = horizonYears[.mediumTerm], medium >= amsLastYear {
+      throw .invalidArgument(
+        path + ".targets",
+        "the medium-term year \(medium) must be before the long-term objective \(amsLastYear): the arrêté sets three distinct objectives")
     }
     let referenceNet = reference - referenceSink
     guard referenceNet > 0 else {

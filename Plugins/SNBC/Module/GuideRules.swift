@@ -6,6 +6,9 @@ enum GuideRules {
   /// Share of the company's CO2e above which a non-CO2 gas is checked on its own budget
   /// (guide, « Liste des gaz à effet de serre »: « plus de 10% en CO2eq »).
   static let gasShareThreshold = 0.10
+  /// How far the gases' CO2e may exceed the categories' gross total before the split is refused:
+  /// room for masses rounded to the tonne, not for a second set of emissions.
+  static let gasSplitRoundingAllowance = 0.01
 
   // MARK: - Gas-specific check
 
@@ -29,12 +32,19 @@ enum GuideRules {
   }
 
   /// Checks every gas given; the >10 % non-CO2 gases are compared with their budget.
+  ///
+  /// The 10 % test is on a gas's whole share of the company's emissions (« les émissions d'un
+  /// gaz autre que le CO2 représenterait plus de 10% en CO2eq des émissions de l'entreprise »),
+  /// so a gas given in several sectors is summed first; each sector's part is then compared with
+  /// that sector's trajectory for the gas (« pour le secteur concerné si l'information est
+  /// disponible en annexe, ou au niveau global sinon »).
   static func gasChecks(
     _ gases: [Carbon_Snbc_V1_GasEmissions], assessment: ValidatedAssessment, gwpSet: GwpSet,
     tolerancePp: Double, catalog: ReferenceCatalog, trace: inout TraceBuilder
   ) throws(ModuleError) -> [Carbon_Snbc_V1_GasCheck] {
-    var checks: [Carbon_Snbc_V1_GasCheck] = []
+    var entries: [(check: Carbon_Snbc_V1_GasCheck, targetMass: [Horizon: Double])] = []
     var seen = Set<String>()
+    var gasTotals: [Gas: Double] = [:]
     for (index, gas) in gases.enumerated() {
       let path = "gases[\(index)]"
       try Validate.specified(gas.gas, path + ".gas") { [.co2, .ch4, .n2O, .fluorinatedCo2E].contains($0) }
@@ -53,12 +63,12 @@ enum GuideRules {
       check.gwpKgCo2EPerKg = gwp
       check.referenceTCo2E = mass * gwp
       check.shareFraction = check.referenceTCo2E / assessment.grossReferenceTotal
-      check.checkRequired = gas.gas != .co2 && check.shareFraction > gasShareThreshold
+      gasTotals[gas.gas, default: 0] += check.referenceTCo2E
       let label = "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)"
       let setName = "GWP100 " + GwpPolicy.name(gwpSet)
       trace.term(label + "_gwp", gwp, .ratio, formula: setName, source: "gwp-sets")
       trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: unit.co2eFormula(setName: setName, gwp: gwp))
-      trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e / gross company CO2e")
+      trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e in this sector / gross company CO2e")
       // Masses of other horizons are validated even when the check does not apply.
       var targetMass: [Horizon: Double] = [:]
       for (targetIndex, target) in gas.targets.enumerated() {
@@ -69,14 +79,39 @@ enum GuideRules {
         }
         targetMass[horizon] = try unit.planned(target, path: targetPath)
       }
-      trace.decisionOnce(
-        "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
-        reason: "« plus de 10% en CO2eq des émissions de l'entreprise »: the share is taken of the sum "
-          + "of the categories' reference emissions before technological sinks")
+      entries.append((check, targetMass))
+    }
+    guard !entries.isEmpty else { return [] }
+    // The gases split the company's emissions: together they cannot exceed them (1 % is left
+    // for masses rounded to the tonne).
+    let gasesTotal = gasTotals.values.reduce(0, +)
+    if gasesTotal > assessment.grossReferenceTotal * (1 + gasSplitRoundingAllowance) {
+      throw .invalidArgument(
+        "gases",
+        "the gases add up to \(gasesTotal) t CO2e (GWP100 \(GwpPolicy.name(gwpSet))), more than the categories' "
+          + "gross reference emissions \(assessment.grossReferenceTotal) t CO2e: the split by gas must be of the same emissions")
+    }
+    trace.decisionOnce(
+      "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
+      reason: "« plus de 10% en CO2eq des émissions de l'entreprise »: the share is taken of the sum "
+        + "of the categories' reference emissions before technological sinks")
+    var checks: [Carbon_Snbc_V1_GasCheck] = []
+    for (index, entry) in entries.enumerated() {
+      var check = entry.check
+      let gas = gases[index]
+      check.gasShareFraction = (gasTotals[check.gas] ?? 0) / assessment.grossReferenceTotal
+      check.checkRequired = check.gas != .co2 && check.gasShareFraction > gasShareThreshold
+      if check.gasShareFraction != check.shareFraction {
+        trace.term(
+          "gas_\(check.gas.rawValue)_share", check.gasShareFraction, .ratio,
+          formula: "Σ sectors' CO2e of the gas / gross company CO2e")
+      }
       guard check.checkRequired else {
         checks.append(check)
         continue
       }
+      let targetMass = entry.targetMass
+      let gwp = check.gwpKgCo2EPerKg
       let (seriesId, sectoral) = gasSeriesId(gas: gas.gas, sector: gas.sector)
       guard let series = catalog.lookup(seriesId), let gasPath = SeriesPath.of(series, basis: .unspecified) else {
         throw .internal("gas series \(seriesId) missing from the embedded data")
@@ -84,7 +119,9 @@ enum GuideRules {
       check.seriesID = series.id
       trace.rule(
         "snbc.gas.share_above_10_percent",
-        "gas \(gas.gas.rawValue) is \(check.shareFraction * 100) % of company CO2e (GWP100 \(GwpPolicy.name(gwpSet))): checked against \(series.id)"
+        "gas \(gas.gas.rawValue) is \(check.gasShareFraction * 100) % of company CO2e (GWP100 \(GwpPolicy.name(gwpSet)))"
+          + (check.gasShareFraction != check.shareFraction ? ", \(check.shareFraction * 100) % in this sector" : "")
+          + ": checked against \(series.id)"
           + (sectoral ? " (sector trajectory)" : " (national budget by gas: no sector table in the guide)"))
       for horizon in Horizon.required {
         guard let mass = targetMass[horizon] else {
@@ -93,6 +130,7 @@ enum GuideRules {
         }
         guard let year = assessment.horizonYears[horizon] else { continue }
         let rate = ReferenceRate.of(gasPath, from: assessment.referenceYear, to: year)
+        if rate?.pastLastPeriodMiddle == true { trace.recordPeriodEndExtension() }
         if rate == nil {
           trace.warning(
             "gas \(gas.gas.rawValue): \(series.id) does not cover \(assessment.referenceYear)-\(year) (\(gasPath.firstYear)-\(gasPath.lastYear)); not assessable at \(horizon.protoName)")

@@ -8,6 +8,9 @@ struct ReferenceRate: Sendable {
   /// (S_ref − S_target)/S_ref.
   let reduction: Double
   let interpolated: Bool
+  /// True when a year lies on the path's extension past the last budget period's middle year
+  /// (`SeriesPath.periodEndExtension`).
+  let pastLastPeriodMiddle: Bool
 
   /// The rate of a path between two years, nil when the path does not cover them or its
   /// reference value is not positive (no meaningful reduction rate).
@@ -18,7 +21,19 @@ struct ReferenceRate: Sendable {
     return ReferenceRate(
       referenceValue: start.value, targetValue: end.value,
       reduction: (start.value - end.value) / start.value,
-      interpolated: start.interpolated || end.interpolated)
+      interpolated: start.interpolated || end.interpolated,
+      pastLastPeriodMiddle: start.pastLastPeriodMiddle || end.pastLastPeriodMiddle)
+  }
+}
+
+extension TraceBuilder {
+  /// Records, once, how a budget path gives the years after the last period's middle year.
+  mutating func recordPeriodEndExtension() {
+    decisionOnce(
+      "budget_period_end", "LAST_SEGMENT_TO_PERIOD_END",
+      reason: "the 4th budget's « Emissions annuelles moyennes pour la période » covers 2029-2033: after its "
+        + "middle year 2031 the path goes on along the line from the 3rd budget's average to the 4th's, the one "
+        + "straight path whose mean over 2029-2033 is the printed average")
   }
 }
 

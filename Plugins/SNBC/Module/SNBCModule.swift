@@ -8,7 +8,7 @@ import CarbonPluginKit
 /// method is a pure function of its request.
 public struct SNBCModule: CarbonModule {
   public static let name = "snbc"
-  public static let version = "1.1.0"
+  public static let version = "1.2.0"
   public static let summary =
     "SNBC alignment: company decarbonisation trajectory vs the carbon budgets (arrêté 2 Nov 2021 guide)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
@@ -93,8 +93,9 @@ public struct SNBCModule: CarbonModule {
         trace.decision(
           "budget_path", "HISTORICAL_ANNUAL_PARTS_OR_MID_PERIOD_AVERAGES",
           reason: "Annex I series: historical years, indicative annual parts where printed, "
-            + "otherwise budget-period averages placed at mid-period (2021/2026/2031)")
+            + "otherwise budget-period averages placed at mid-period (2021/2026/2031), the last one carried on to 2033")
       }
+      if evaluation.pastLastPeriodMiddle { trace.recordPeriodEndExtension() }
       if evaluation.interpolated {
         trace.decision(
           "interpolation", "LINEAR",

@@ -146,6 +146,7 @@ extension SNBCModule {
       }
       if let budgetPath, let budget = ReferenceRate.of(budgetPath, from: assessment.referenceYear, to: year) {
         item.sectorBudgetReductionFraction = budget.reduction
+        if budget.pastLastPeriodMiddle { trace.recordPeriodEndExtension() }
       }
       if let justification = category.justification,
         let alternative = ReferenceRate.of(justification, from: assessment.referenceYear, to: year)

@@ -1181,10 +1181,11 @@ public nonisolated struct Carbon_Snbc_V1_GasCheck: Sendable {
   /// CO2e of the gas in the reference year, t CO2e.
   public var referenceTCo2E: Double = 0
 
-  /// Share of the company's gross CO2e in the reference year, fraction.
+  /// Share of the company's gross CO2e in the reference year of this entry (this gas in this
+  /// sector), fraction.
   public var shareFraction: Double = 0
 
-  /// True when the share exceeds 10 % and the check applies.
+  /// True when the gas's whole share (gas_share_fraction) exceeds 10 % and the check applies.
   public var checkRequired: Bool = false
 
   /// Reference series used ("" when not required).
@@ -1199,6 +1200,10 @@ public nonisolated struct Carbon_Snbc_V1_GasCheck: Sendable {
 
   /// GWP100 factor used for the gas, kg CO2e per kg of gas.
   public var gwpKgCo2EPerKg: Double = 0
+
+  /// Share of the company's gross CO2e in the reference year of the gas in every sector it is
+  /// given in, fraction: the guide's 10 % test is on the gas, not on one sector's part of it.
+  public var gasShareFraction: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1433,7 +1438,8 @@ public nonisolated struct Carbon_Snbc_V1_PlanAndMonitorRequest: Sendable {
   /// Emissions of the reference year, t CO2e (≥ 0).
   public var referenceEmissionsTCo2E: Double = 0
 
-  /// Objectives after the reference year (at least one; years strictly increasing).
+  /// Objectives after the reference year, years strictly increasing: at least three, the last
+  /// one for 2050 (the arrêté's short-term, medium-term and 2050 objectives; finer steps allowed).
   public var objectives: [Carbon_Snbc_V1_Objective] = []
 
   /// Actual emissions (years after the reference year, unique).
@@ -2961,7 +2967,7 @@ nonisolated extension Carbon_Snbc_V1_CategoryAssessment: SwiftProtobuf.Message, 
 
 nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GasCheck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_t_co2e\0\u{3}share_fraction\0\u{3}check_required\0\u{3}series_id\0\u{1}horizons\0\u{3}gwp_set\0\u{3}gwp_kg_co2e_per_kg\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gas\0\u{3}reference_t_co2e\0\u{3}share_fraction\0\u{3}check_required\0\u{3}series_id\0\u{1}horizons\0\u{3}gwp_set\0\u{3}gwp_kg_co2e_per_kg\0\u{3}gas_share_fraction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2977,6 +2983,7 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.horizons) }()
       case 7: try { try decoder.decodeSingularEnumField(value: &self.gwpSet) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.gwpKgCo2EPerKg) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.gasShareFraction) }()
       default: break
       }
     }
@@ -3007,6 +3014,9 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
     if self.gwpKgCo2EPerKg.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.gwpKgCo2EPerKg, fieldNumber: 8)
     }
+    if self.gasShareFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.gasShareFraction, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3019,6 +3029,7 @@ nonisolated extension Carbon_Snbc_V1_GasCheck: SwiftProtobuf.Message, SwiftProto
     if lhs.horizons != rhs.horizons {return false}
     if lhs.gwpSet != rhs.gwpSet {return false}
     if lhs.gwpKgCo2EPerKg != rhs.gwpKgCo2EPerKg {return false}
+    if lhs.gasShareFraction != rhs.gasShareFraction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
