@@ -57,6 +57,140 @@ import Testing
     #expect(wrongUnit?.message.contains("line 2, column 5") == true)
   }
 
+  /// The audit's farm (audit/t_recon2.py): 100 ha SAU, 50 ha wheat selling 350 t a year; 3000
+  /// kg N of ammonium nitrate and 50 kg a.s. a reference year, 2000 and 30 a project year;
+  /// irrigation 10 000 → 6 000 m3, IFT 2 / 3 → 1.5 / 1.8: every trigger met, no rabais or bonus.
+  /// E_ref = 5 × (3000 × 12.1903 + 50 × 9.861) = 185 319.75 kg, E_proj = 5 × (2000 × 12.1903 +
+  /// 30 × 9.861) = 123 382.15 kg: 61.9376 t (12.1903 = 3.97 + 0.01974 × 44/28 × 265, per kg N).
+  func auditFarm() -> Farm {
+    steadyFarm(id: "F1") { year, record in
+      let reference = year < 2020
+      record.sauHa = 100
+      record.crops = [crop("blé", area: 50, sold: 350, ift: "ble_tendre")]
+      record.inputs = [
+        line("ammonium_nitrate_33_5", .kgN, reference ? 3000 : 2000),
+        line("plant_protection_generic", .kgActiveSubstance, reference ? 50 : 30),
+      ]
+      record.irrigationM3 = reference ? 10000 : 6000
+      record.iftHerbicide = reference ? 2 : 1.5
+      record.iftNonHerbicide = reference ? 3 : 1.8
+      record.permanentGrasslandHa = 10
+      record.hedgesHa = 2
+    }
+  }
+
+  /// EvaluateLedgerCsv of `farm` with `csv`.
+  func evaluateLedger(_ farm: Farm, _ csv: String) throws -> Carbon_Sobac_V1_CollectiveProjectResponse {
+    var request = Carbon_Sobac_V1_EvaluateLedgerCsvRequest()
+    request.ledgerCsv = csv
+    request.project.farms = [farm]
+    return try makeHarness().call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self)
+  }
+
+  /// §4.3.4 « Pour les variables observées liées aux intrants de l'exploitation (achats annuels
+  /// d'engrais, chaux et produits phytopharmaceutiques […]) : la valeur la plus défavorable,
+  /// i.e. la plus haute parmi les sources à disposition », the variable being the year's
+  /// consumption (§6: « achats auxquels on ajoute la variation de stock »): a source's lines of
+  /// one input are summed before the sources are compared, whatever their labels (audit
+  /// sobac.md, finding 1, cases a, a′ and b).
+  @Test func eachSourceIsSummedPerInputBeforeTheHighestIsKept() throws {
+    // 1 kg N of ammonium nitrate: 3.97 + 0.01974 × 44/28 × 265 = 12.190300 kg CO2e.
+    #expect(abs(3.97 + fieldN2OPerKgMineralN - 12.1903) < 1e-6)
+    let base = try evaluate(auditFarm())
+    #expect(abs(base.finalReductionTCo2E - 61.9376) < 1e-4)
+    let twoInvoices = """
+      farm_id,year,input,quantity,unit,label
+      F1,2020,ammonium_nitrate_33_5,1500,kg_n,facture 12
+      F1,2020,ammonium_nitrate_33_5,1000,kg_n,facture 31
+      """
+
+    // (a) The declaration does not give ammonium nitrate in 2020: the ledger's two invoices are
+    // the consumption, 2500 kg N. 61.9376 − 500 × 12.1903 / 1000 = 55.8424 t (not 68.0328).
+    var withoutNitrogen = auditFarm()
+    withoutNitrogen.years[5].inputs.removeFirst()
+    let a = try evaluateLedger(withoutNitrogen, twoInvoices)
+    #expect(a.farms[0].projectYears[0].nMineralKg == 2500)
+    #expect(abs(a.farms[0].finalReductionTCo2E - 55.8424) < 1e-4)
+    #expect(a.reconciliations.isEmpty)
+
+    // (a′) The declaration says 2000 kg N: ledger 1500 + 1000 = 2500 > 2000, 2500 kept: 55.8424 t
+    // (not 61.9376), one disagreement listed at the variable's first line.
+    let aPrime = try evaluateLedger(auditFarm(), twoInvoices)
+    #expect(aPrime.farms[0].projectYears[0].nMineralKg == 2500)
+    #expect(aPrime.farms[0].projectYears[0].inputs.map(\.label) == ["facture 12", "facture 31", "Produit phytopharmaceutique générique"])
+    #expect(abs(aPrime.farms[0].finalReductionTCo2E - 55.8424) < 1e-4)
+    #expect(aPrime.reconciliations.count == 1)
+    let record = try #require(aPrime.reconciliations.first)
+    #expect(record.variable == "inputs[ammonium_nitrate_33_5]" && record.rule == "input: highest" && record.csvLine == 2)
+    #expect(record.ledgerValue == 2500 && record.declaredValue == 2000 && record.keptValue == 2500)
+
+    // The ledger's total lower (1000 + 500 = 1500 < 2000): the declaration's 2000 stays, 61.9376 t.
+    let lower = try evaluateLedger(
+      auditFarm(), "farm_id,year,input,quantity,unit\nF1,2020,ammonium_nitrate_33_5,1000,kg_n\nF1,2020,ammonium_nitrate_33_5,500,kg_n\n")
+    #expect(lower.farms[0].projectYears[0].nMineralKg == 2000)
+    #expect(abs(lower.farms[0].finalReductionTCo2E - 61.9376) < 1e-4)
+    #expect(lower.reconciliations.map(\.keptValue) == [2000])
+
+    // (b) Same 2000 kg N, the declaration's line labelled and the ledger's not: one variable,
+    // max(2000, 2000) = 2000 kept, 61.9376 t (not 4000 kg N and 37.557 t), nothing to reconcile.
+    var labelled = auditFarm()
+    labelled.years[5].inputs[0].label = "Ammonitrate 33.5 facture 12"
+    let b = try evaluateLedger(labelled, "farm_id,year,input,quantity,unit\nF1,2020,ammonium_nitrate_33_5,2000,kg_n\n")
+    #expect(b.farms[0].projectYears[0].nMineralKg == 2000)
+    #expect(abs(b.farms[0].finalReductionTCo2E - 61.9376) < 1e-4)
+    #expect(b.reconciliations.isEmpty)
+  }
+
+  /// Two sources giving one compound fertiliser with different grades may each be the higher in
+  /// a different nutrient: « la plus haute parmi les sources » then names neither, and the
+  /// request is refused at the ledger's line rather than a source picked silently.
+  @Test func gradesThatRankTheSourcesDifferentlyAreRefused() throws {
+    var farm = auditFarm()
+    // Declaration: 1000 kg NPK 15-15-15 (150 kg N, 150 kg P2O5); ledger: 900 kg NPK 20-10-10
+    // (180 kg N, 90 kg P2O5, 90 kg K2O): higher in N, lower in P2O5, K2O and upstream emissions
+    // (180 × 3.97 + 90 × 1.83 + 90 × 0.71 = 943.2 < 150 × (3.97 + 1.83 + 0.71) = 976.5 kg CO2e).
+    farm.years[5].inputs.append(line("npk", .kgProduct, 1000) { $0.nPercent = 15; $0.p2O5Percent = 15; $0.k2OPercent = 15 })
+    let csv = "farm_id,year,input,quantity,unit,n_percent,p2o5_percent,k2o_percent\nF1,2020,npk,900,kg,20,10,10\n"
+    let failure = error { _ = try evaluateLedger(farm, csv) }
+    #expect(failure?.status == .invalidArgument)
+    #expect(failure?.field == "ledger_csv[2].input")
+    #expect(failure?.message.contains("the ledger is higher in mineral N, the declaration in P2O5, K2O, upstream emissions") == true)
+    // Same grades, 1200 kg in the ledger: 1200 > 1000 in every nutrient, the ledger's line kept:
+    // 2020 N = 2000 + 1200 × 15 % = 2180 kg.
+    let kept = try evaluateLedger(farm, "farm_id,year,input,quantity,unit,n_percent,p2o5_percent,k2o_percent\nF1,2020,npk,1200,kg,15,15,15\n")
+    #expect(kept.farms[0].projectYears[0].nMineralKg == 2180)
+    #expect(kept.reconciliations.map(\.keptValue) == [1200])
+  }
+
+  /// §4.3.4 « Pour les variables observées liées à la production de l'exploitation (SAU, SFP,
+  /// UGB, assolement et effectifs animaux) : la valeur la plus défavorable, i.e. la plus basse
+  /// parmi les sources à disposition ». The crop's area is its total (footnote 33: « SAU totale
+  /// de la culture i »): the ledger's lines of one crop are summed, then the lowest source kept.
+  @Test func cropAreasAreSummedPerSourceThenTheLowestKept() throws {
+    // steadyFarm: maize 50 ha selling 450 t (9 t/ha) every year.
+    // 2017: ledger 30 + 25 = 55 ha > 50 declared: 50 kept, 9 t/ha (the line-by-line reading kept
+    // 25 ha and 18 t/ha). 2018: ledger 30 + 15 = 45 < 50: 45 kept, 450 / 45 = 10 t/ha.
+    var farm = steadyFarm(id: "A")
+    // 2018 declared in two lines (30 + 20 ha, 270 + 180 t): scaled by 45/50 to 27 + 18 ha.
+    farm.years[3].crops = [crop("maïs", area: 30, sold: 270, ift: "mais_grain"), crop("maïs", area: 20, sold: 180, ift: "mais_grain")]
+    let response = try evaluateLedger(farm, """
+      farm_id,year,input,quantity,unit,crop
+      A,2017,crop_area_ha,30,ha,maïs
+      A,2017,crop_area_ha,25,ha,maïs
+      A,2018,crop_area_ha,30,ha,maïs
+      A,2018,crop_area_ha,15,ha,maïs
+      """)
+    #expect(response.reconciliations.map(\.variable) == ["crops[maïs].area_ha", "crops[maïs].area_ha"])
+    #expect(response.reconciliations.map(\.ledgerValue) == [55, 45])
+    #expect(response.reconciliations.map(\.keptValue) == [50, 45])
+    #expect(response.reconciliations.map(\.csvLine) == [2, 4])
+    let maize = try #require(response.farms[0].cropYields.first)
+    #expect(maize.yearlyYields.contains("2017: 9.0"))
+    #expect(maize.yearlyYields.contains("2018: 10.0"))
+    // Reference mean (4 × 9 + 10) / 5 = 9.2 t/ha.
+    #expect(abs(maize.referenceMeanYield - 9.2) < 1e-12)
+  }
+
   /// ImportLedgerCsv reports the ledger's production variables in the farm-year fields.
   @Test func importReadsTheProductionVariables() throws {
     var request = Carbon_Sobac_V1_ImportLedgerCsvRequest()
@@ -64,7 +198,8 @@ import Testing
       farm_id;year;input;quantity;unit;crop
       A;2017;ugb;95,5;ugb;
       A;2017;milk_sold_hl;6685;hl;
-      A;2017;crop_area_ha;60;ha;prairie
+      A;2017;crop_area_ha;45;ha;prairie
+      A;2017;crop_area_ha;15;ha;prairie
       A;2017;crop_produced_t;480;t;prairie
       A;2017;urea_46;1000;kg;
       """
@@ -72,8 +207,9 @@ import Testing
     let year = try #require(response.farms.first?.years.first)
     #expect(year.ugb == 95.5 && year.milkSoldHl == 6685)
     #expect(year.crops.count == 1 && year.crops[0].crop == "prairie")
+    // Two parcels of one crop: 45 + 15 = 60 ha, its total (the later line used to replace the first).
     #expect(year.crops[0].areaHa == 60 && year.crops[0].producedT == 480)
     #expect(year.inputs.map(\.inputCode) == ["urea_46"])
-    #expect(response.lines == 5)
+    #expect(response.lines == 6)
   }
 }

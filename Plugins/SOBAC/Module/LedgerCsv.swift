@@ -29,7 +29,17 @@ struct LedgerProduction: Sendable, Equatable {
     return (String(variable.dropFirst("crop_".count)), Carbon_Sobac_V1_CropYear.protoMessageName)
   }
 
-  /// The variable's value in a farm-year (nil for a crop the year does not declare).
+  /// The CropYear field a crop_* variable fills.
+  private var cropField: WritableKeyPath<Carbon_Sobac_V1_CropYear, Double> {
+    switch variable {
+    case "crop_area_ha": \.areaHa
+    case "crop_sold_t": \.soldT
+    default: \.producedT
+    }
+  }
+
+  /// The variable's value in a farm-year (nil for a crop the year does not declare); a crop
+  /// given in several lines has their sum (footnote 33: « SAU totale de la culture i »).
   func value(in year: Carbon_Sobac_V1_FarmYear) -> Double? {
     switch variable {
     case "sau_ha": return year.sauHa
@@ -40,16 +50,13 @@ struct LedgerProduction: Sendable, Equatable {
     default:
       let lines = year.crops.filter { $0.crop == crop }
       guard !lines.isEmpty else { return nil }
-      switch variable {
-      case "crop_area_ha": return lines.reduce(0) { $0 + $1.areaHa }
-      case "crop_sold_t": return lines.reduce(0) { $0 + $1.soldT }
-      default: return lines.reduce(0) { $0 + $1.producedT }
-      }
+      return lines.reduce(0) { $0 + $1[keyPath: cropField] }
     }
   }
 
-  /// Sets the variable in a farm-year (a crop given in several lines gets the value on its
-  /// first line, the others set to 0 for that variable); adds the crop when it is absent.
+  /// Sets the variable in a farm-year; adds the crop when it is absent. A crop given in several
+  /// lines keeps its split: every line is scaled by the same ratio (when its lines hold 0, the
+  /// first one takes the value), so no line is left with a zero area.
   func set(_ newValue: Double, in year: inout Carbon_Sobac_V1_FarmYear) {
     switch variable {
     case "sau_ha": year.sauHa = newValue
@@ -63,15 +70,13 @@ struct LedgerProduction: Sendable, Equatable {
         added.crop = crop
         year.crops.append(added)
       }
+      let current = value(in: year) ?? 0
+      let field = cropField
       var first = true
       for index in year.crops.indices where year.crops[index].crop == crop {
-        let assigned = first ? newValue : 0
+        let old = year.crops[index][keyPath: field]
+        year.crops[index][keyPath: field] = current > 0 ? old * newValue / current : (first ? newValue : 0)
         first = false
-        switch variable {
-        case "crop_area_ha": year.crops[index].areaHa = assigned
-        case "crop_sold_t": year.crops[index].soldT = assigned
-        default: year.crops[index].producedT = assigned
-        }
       }
     }
   }
@@ -210,7 +215,8 @@ struct LedgerCsvReader: Sendable {
   }
 
   /// Groups entries by farm (order of first appearance) and year (ascending); production
-  /// variables fill the farm-year's fields.
+  /// variables fill the farm-year's fields, the lines of one variable adding up (a ledger books
+  /// a crop's area or its sales in as many lines as it has parcels or invoices).
   func farms(_ entries: [LedgerEntry]) -> [Carbon_Sobac_V1_Farm] {
     var order: [String] = []
     var byFarm: [String: [Int32: Carbon_Sobac_V1_FarmYear]] = [:]
@@ -219,7 +225,7 @@ struct LedgerCsvReader: Sendable {
       var farmYear = byFarm[entry.farmID, default: [:]][entry.year] ?? Carbon_Sobac_V1_FarmYear()
       farmYear.year = entry.year
       if let production = entry.production {
-        production.set(production.value, in: &farmYear)
+        production.set((production.value(in: farmYear) ?? 0) + production.value, in: &farmYear)
       } else {
         farmYear.inputs.append(entry.input)
       }

@@ -303,7 +303,7 @@ public struct SobacModule: CarbonModule {
     guard request.hasProject else { throw .invalidArgument("project", "is required (farms with their years, crops and IFT)") }
     var project = request.project
     let entries = try LedgerCsvReader().read(request.ledgerCsv)
-    let reconciliations = try SourceReconciler().merge(entries, into: &project)
+    let reconciliations = try SourceReconciler(resolver: evaluator.calculator.resolver).merge(entries, into: &project)
     var response = try evaluateCollective(project, prefix: "project.")
     response.reconciliations = reconciliations
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
@@ -315,7 +315,7 @@ public struct SobacModule: CarbonModule {
     }
     trace.decision(
       "ledger_vs_report", "PRODUCTION_LOWEST_INPUTS_HIGHEST",
-      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; a value absent from the declaration (0) is taken from the ledger")
+      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; each source's lines of a variable are summed first (per farm, year, input code and unit, labels ignored; per variable and crop), the variable being the year's total (§6: consumption = purchases + stock change); a value absent from the declaration (0) is taken from the ledger")
     var merged = response.trace
     let ledger = trace.build()
     merged.terms += ledger.terms

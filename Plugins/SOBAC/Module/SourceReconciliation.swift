@@ -6,7 +6,40 @@ import CarbonPluginKit
 /// SFP, UGB, assolement et effectifs animaux) : la valeur la plus défavorable, i.e. la plus
 /// basse parmi les sources à disposition […] Pour les variables observées liées aux intrants de
 /// l'exploitation […] : la valeur la plus défavorable, i.e. la plus haute".
+///
+/// What is compared is each source's value of the variable, not its lines one by one: a ledger
+/// books an input in as many lines as it has invoices, and the variable is the year's
+/// consumption of the input (§6: « achats auxquels on ajoute la variation de stock »). So each
+/// source's lines are summed per farm, year, input code and unit (labels do not split a
+/// variable), and per farm, year, variable and crop for production, before the rule keeps the
+/// highest input or the lowest production.
 struct SourceReconciler: Sendable {
+  /// Derives the quantities an input's factors apply to (kg N, kg P2O5, kg VN...), to rank the
+  /// two sources when their lines carry different grades.
+  let resolver: InputResolver
+
+  /// One input variable: an input code in one unit, in one farm-year.
+  private struct InputKey: Hashable {
+    let farm: Int
+    let year: Int
+    let code: String
+    let unit: InputUnit
+  }
+
+  /// One production variable in one farm-year ("sau_ha", or a crop_* variable of one crop).
+  private struct ProductionKey: Hashable {
+    let farm: Int
+    let year: Int
+    let variable: String
+    let crop: String
+  }
+
+  /// A source's lines of one input variable, and the CSV lines they came from.
+  private struct LedgerInputs {
+    var lines: [Carbon_Sobac_V1_InputLine] = []
+    var csvLines: [Int] = []
+  }
+
   /// Adds the ledger's lines to the matching farm and year of `project`, keeps the lowest
   /// production and the highest input where both sources give one, and lists every value where
   /// they disagreed. A farm, year or crop the declaration lacks is refused with its CSV line.
@@ -15,7 +48,11 @@ struct SourceReconciler: Sendable {
   {
     var farmIndex: [String: Int] = [:]
     for (index, farm) in project.farms.enumerated() where farmIndex[farm.farmID] == nil { farmIndex[farm.farmID] = index }
-    var out: [Carbon_Sobac_V1_SourceReconciliation] = []
+    // The ledger's own total of each variable, in the order of its first line.
+    var inputOrder: [InputKey] = []
+    var inputs: [InputKey: LedgerInputs] = [:]
+    var productionOrder: [ProductionKey] = []
+    var production: [ProductionKey: (value: Double, template: LedgerProduction, csvLine: Int)] = [:]
     for entry in entries {
       guard let f = farmIndex[entry.farmID] else {
         throw .invalidArgument(
@@ -26,57 +63,156 @@ struct SourceReconciler: Sendable {
           "ledger_csv[\(entry.line)].year",
           "line \(entry.line): year \(entry.year) is not among the years of farm \(entry.farmID.quoted) in project.farms")
       }
-      var record = Carbon_Sobac_V1_SourceReconciliation()
-      record.farmID = entry.farmID
-      record.year = entry.year
-      record.csvLine = Int32(clamping: entry.line)
-      if let production = entry.production {
-        guard let declared = production.value(in: project.farms[f].years[y]) else {
+      if let variable = entry.production {
+        guard variable.value(in: project.farms[f].years[y]) != nil else {
           throw .invalidArgument(
             "ledger_csv[\(entry.line)].crop",
-            "line \(entry.line): crop \(production.crop.quoted) is not declared in \(entry.year) for farm \(entry.farmID.quoted) (the declaration gives the crops and their areas)")
+            "line \(entry.line): crop \(variable.crop.quoted) is not declared in \(entry.year) for farm \(entry.farmID.quoted) (the declaration gives the crops and their areas)")
         }
-        // 0 in the declaration is a value it does not give (proto3 cannot tell them apart).
-        let kept = declared > 0 ? min(declared, production.value) : production.value
-        if kept != declared {
-          production.set(kept, in: &project.farms[f].years[y])
+        let key = ProductionKey(farm: f, year: y, variable: variable.variable, crop: variable.crop)
+        if let known = production[key] {
+          production[key]?.value = known.value + variable.value
+        } else {
+          productionOrder.append(key)
+          production[key] = (variable.value, variable, entry.line)
         }
-        guard production.value != declared else { continue }
-        record.variable = production.reportedName
-        record.ledgerValue = production.value
-        record.declaredValue = declared
-        record.keptValue = kept
-        record.rule = declared > 0 ? "production: lowest" : "production: only in the ledger"
-        out.append(record)
         continue
       }
-      var inputs = project.farms[f].years[y].inputs
-      let line = entry.input
-      let same = inputs.firstIndex {
-        $0.inputCode == line.inputCode && $0.unit == line.unit && $0.label == line.label
+      let key = InputKey(farm: f, year: y, code: entry.input.inputCode, unit: entry.input.unit)
+      if inputs[key] == nil { inputOrder.append(key) }
+      inputs[key, default: .init()].lines.append(entry.input)
+      inputs[key, default: .init()].csvLines.append(entry.line)
+    }
+
+    var out: [Carbon_Sobac_V1_SourceReconciliation] = []
+    for key in productionOrder {
+      guard let (ledger, variable, csvLine) = production[key] else { continue }
+      var record = Self.record(project.farms[key.farm].farmID, project.farms[key.farm].years[key.year].year, csvLine)
+      let declared = variable.value(in: project.farms[key.farm].years[key.year]) ?? 0
+      // 0 in the declaration is a value it does not give (proto3 cannot tell them apart).
+      let kept = declared > 0 ? min(declared, ledger) : ledger
+      if kept != declared {
+        variable.set(kept, in: &project.farms[key.farm].years[key.year])
       }
-      guard let same else {
-        inputs.append(line)
-        project.farms[f].years[y].inputs = inputs
-        continue
-      }
-      let declared = Self.consumption(inputs[same])
-      let ledger = Self.consumption(line)
-      if ledger > declared { inputs[same] = line }
-      project.farms[f].years[y].inputs = inputs
       guard ledger != declared else { continue }
-      record.variable = "inputs[\(line.inputCode)\(line.label.isEmpty ? "" : " \(line.label)")]"
+      record.variable = variable.reportedName
       record.ledgerValue = ledger
       record.declaredValue = declared
-      record.keptValue = max(ledger, declared)
-      record.rule = "input: highest"
+      record.keptValue = kept
+      record.rule = declared > 0 ? "production: lowest" : "production: only in the ledger"
       out.append(record)
     }
-    return out
+    for key in inputOrder {
+      guard let ledger = inputs[key] else { continue }
+      if let record = try reconcile(ledger, key: key, in: &project) { out.append(record) }
+    }
+    return out.sorted { $0.csvLine < $1.csvLine }
   }
 
-  /// Consumption of an input line: purchases + opening − closing stock (§6).
-  static func consumption(_ line: Carbon_Sobac_V1_InputLine) -> Double {
-    line.purchases + line.openingStock - line.closingStock
+  /// Reconciles one input variable: the ledger's lines replace the declaration's when their
+  /// total is the higher, are added when the declaration does not give the input, and are
+  /// dropped otherwise. Returns the disagreement, if any.
+  private func reconcile(
+    _ ledger: LedgerInputs, key: InputKey, in project: inout Carbon_Sobac_V1_CollectiveProjectRequest
+  ) throws(ModuleError) -> Carbon_Sobac_V1_SourceReconciliation? {
+    let yearPath = "project.farms[\(key.farm)].years[\(key.year)]"
+    var year = project.farms[key.farm].years[key.year]
+    let declaredIndices = year.inputs.indices.filter {
+      year.inputs[$0].inputCode == key.code && year.inputs[$0].unit == key.unit
+    }
+    guard let firstDeclared = declaredIndices.first else {
+      // The ledger is the only source of this input: its lines are the consumption.
+      year.inputs += ledger.lines
+      project.farms[key.farm].years[key.year] = year
+      return nil
+    }
+    let declared = try amounts(declaredIndices.map { (year.inputs[$0], "\(yearPath).inputs[\($0)]") })
+    let booked = try amounts(zip(ledger.lines, ledger.csvLines).map { ($0, "ledger_csv[\($1)]") })
+    let ledgerIsHigher: Bool
+    switch Self.compare(booked.basis, declared.basis) {
+    case .same: return nil
+    case .higher: ledgerIsHigher = true
+    case .lower: ledgerIsHigher = false
+    case .conflicting(let ledgerHigherIn, let declarationHigherIn):
+      throw .invalidArgument(
+        "ledger_csv[\(ledger.csvLines[0])].input",
+        "line \(ledger.csvLines[0]): the ledger and the declaration (\(yearPath).inputs[\(firstDeclared)]) give \(key.code.quoted) in \(year.year) with grades that rank them differently: the ledger is higher in \(ledgerHigherIn.joined(separator: ", ")), the declaration in \(declarationHigherIn.joined(separator: ", ")), so the highest source (§4.3.4) cannot be told; give both sources the product's actual grades")
+    }
+    if ledgerIsHigher {
+      // The ledger's lines take the place of the declaration's, where its first line was.
+      var kept = year.inputs
+      for index in declaredIndices.reversed() { kept.remove(at: index) }
+      kept.insert(contentsOf: ledger.lines, at: firstDeclared)
+      year.inputs = kept
+      project.farms[key.farm].years[key.year] = year
+    }
+    var record = Self.record(project.farms[key.farm].farmID, year.year, ledger.csvLines[0])
+    record.variable = "inputs[\(key.code)]"
+    record.ledgerValue = booked.consumption
+    record.declaredValue = declared.consumption
+    record.keptValue = ledgerIsHigher ? booked.consumption : declared.consumption
+    record.rule = "input: highest"
+    return record
+  }
+
+  /// A source's total of one input variable: consumption in the lines' unit (what the record
+  /// shows), and the quantities its emission factors apply to (what ranks the sources).
+  private func amounts(_ lines: [(line: Carbon_Sobac_V1_InputLine, path: String)]) throws(ModuleError)
+    -> (consumption: Double, basis: [Double])
+  {
+    var consumption = 0.0
+    var basis = [Double](repeating: 0, count: Self.basisNames.count)
+    for (line, path) in lines {
+      let (_, resolved) = try resolver.resolve(line, path: path)
+      consumption += resolved.consumption
+      let values = [
+        resolved.nMineralKg, resolved.nOrganicKg, resolved.p2o5Kg, resolved.k2oKg, resolved.activeSubstanceKg,
+        resolved.vnKg, resolved.limestoneKg, resolved.dolomiteKg, resolved.ureaKg,
+        resolved.upstreamNKgCO2e + resolved.upstreamOtherKgCO2e,
+      ]
+      for index in basis.indices { basis[index] += values[index] }
+    }
+    return (consumption, basis)
+  }
+
+  /// Names of the quantities in `amounts`'s basis, for the refusal message.
+  private static let basisNames = [
+    "mineral N", "organic N", "P2O5", "K2O", "active substance", "VN", "limestone", "dolomite", "urea",
+    "upstream emissions",
+  ]
+
+  /// How the ledger's total compares with the declaration's.
+  private enum Ranking {
+    case same, higher, lower
+    case conflicting(ledgerHigherIn: [String], declarationHigherIn: [String])
+  }
+
+  /// Ranks two sources' quantities: one is the higher when it is at least the other in every
+  /// quantity (one unit and one input code give the same quantities unless the grades differ).
+  private static func compare(_ ledger: [Double], _ declared: [Double]) -> Ranking {
+    var ledgerHigherIn: [String] = []
+    var declarationHigherIn: [String] = []
+    for index in ledger.indices {
+      let a = ledger[index]
+      let b = declared[index]
+      // Sums of the same amounts in another order may differ in the last bits.
+      guard abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) else { continue }
+      if a > b { ledgerHigherIn.append(basisNames[index]) } else { declarationHigherIn.append(basisNames[index]) }
+    }
+    switch (ledgerHigherIn.isEmpty, declarationHigherIn.isEmpty) {
+    case (true, true): return .same
+    case (false, true): return .higher
+    case (true, false): return .lower
+    case (false, false): return .conflicting(ledgerHigherIn: ledgerHigherIn, declarationHigherIn: declarationHigherIn)
+    }
+  }
+
+  /// A reconciliation record with its farm, year and first CSV line.
+  private static func record(_ farmID: String, _ year: Int32, _ csvLine: Int) -> Carbon_Sobac_V1_SourceReconciliation {
+    var record = Carbon_Sobac_V1_SourceReconciliation()
+    record.farmID = farmID
+    record.year = year
+    record.csvLine = Int32(clamping: csvLine)
+    return record
   }
 }
