@@ -145,6 +145,39 @@ import Testing
     #expect(result.trace.decisions.contains { $0.rule == "olympic_rule_crop" })
   }
 
+  /// Seed l.530: « on exclut l'année la plus haute et la plus basse parmi les valeurs des 5
+  /// années précédant la Notification du projet ». The seed does not say which of equal yields
+  /// is dropped; the README's decision [olympic_rule_crop] drops the earliest, for the highest
+  /// as for the lowest (audit sobac.md, finding 2: the latest highest was dropped).
+  @Test func olympicRuleTiesDropTheEarliestYear() throws {
+    // Wheat 50 ha selling 350, 350, 350, 350, 250 t: 7, 7, 7, 7, 5 t/ha; 2019 is 28.6 % below
+    // the others (> 20 %). N 3000, 3200, 2800, 3100, 3000 kg, 50 kg a.s. a year.
+    let nitrogen: [Int32: Double] = [2015: 3000, 2016: 3200, 2017: 2800, 2018: 3100, 2019: 3000]
+    let farm = steadyFarm { year, record in
+      record.crops = [crop("blé", area: 50, sold: year == 2019 ? 250 : 350)]
+      record.inputs = [
+        line("ammonium_nitrate_33_5", .kgN, nitrogen[year] ?? 2000),
+        line("plant_protection_generic", .kgActiveSubstance, year < 2020 ? 50 : 30),
+      ]
+    }
+    let result = try evaluate(farm)
+    // Highest 7 in 2015–2018: 2015 dropped; lowest 5 in 2019.
+    #expect(result.olympicRule.droppedYears == [2015, 2019])
+    #expect(result.olympicRule.keptYears == [2016, 2017, 2018])
+    // A year: N × (3.97 + 0.01974 × 44/28 × 265 = 12.190300) + 50 × 9.861 (= 493.05).
+    // E_ref = 5/3 × ((3200 + 2800 + 3100) × 12.1903 + 3 × 493.05)
+    //       = 5/3 × (110 931.73 + 1 479.15) = 187 351.47 kg (the latest-dropped reading gave 185 319.75).
+    #expect(abs(result.referenceEmissionsKgCo2E - 187_351.47) < 0.01)
+    #expect(result.trace.decisions.contains { $0.rule == "olympic_rule_ties" && $0.choice == "EARLIEST_YEAR_DROPPED" })
+
+    // The lowest too: 9, 5, 5, 7, 7 t/ha (2015 is 28.6 % above the others): 2016 dropped, not 2017.
+    let lowTie = steadyFarm { year, record in
+      let yields: [Int32: Double] = [2015: 9, 2016: 5, 2017: 5, 2018: 7, 2019: 7]
+      record.crops = [crop("blé", area: 50, sold: 50 * (yields[year] ?? 7))]
+    }
+    #expect(try evaluate(lowTie).olympicRule.droppedYears == [2015, 2016])
+  }
+
   @Test func atypicalProjectYearNeedsAGenericYield() throws {
     var farm = steadyFarm { year, record in
       if year == 2022 { record.crops = [crop("maïs", area: 50, sold: 100, ift: "mais_grain")] }

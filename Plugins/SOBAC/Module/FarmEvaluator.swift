@@ -100,6 +100,11 @@ struct FarmEvaluator: Sendable {
           "olympic_rule_crop", olympic.crop,
           reason: "several crops trigger the olympic rule (\(olympic.candidates.joined(separator: "; "))): the crop with the largest deviation is used (METHODS §2.2)")
       }
+      if !olympic.ties.isEmpty {
+        trace.decision(
+          "olympic_rule_ties", "EARLIEST_YEAR_DROPPED",
+          reason: "the seed (« on exclut l'année la plus haute et la plus basse ») does not say which of equal yields is dropped: the earliest year is (\(olympic.ties.joined(separator: "; ")))")
+      }
     }
 
     // ---- E_ref, E_project, reductions (Eq. 3-5).

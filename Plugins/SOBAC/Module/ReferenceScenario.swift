@@ -16,6 +16,8 @@ struct OlympicRuleEvaluator: Sendable {
     var deviationPercent = 0.0
     var droppedYears: [Int32] = []
     var candidates: [String] = []
+    /// The ties broken, e.g. "highest yield 7.0 in [2015, 2016]: 2015 dropped" (empty: none).
+    var ties: [String] = []
   }
 
   /// Tolerated deviation, % (§4.3.1, §6).
@@ -50,12 +52,17 @@ struct OlympicRuleEvaluator: Sendable {
     outcome.applied = true
     outcome.crop = best.crop.crop
     outcome.deviationPercent = best.deviation == .greatestFiniteMagnitude ? 0 : best.deviation
-    // Ties: the earliest year is the one dropped (stable sort on chronological input).
-    let byYield = best.crop.yields.enumerated().sorted {
-      $0.element.value != $1.element.value ? $0.element.value < $1.element.value : $0.offset < $1.offset
-    }
-    if let lowest = byYield.first, let highest = byYield.last {
-      outcome.droppedYears = [lowest.element.year, highest.element.year].sorted()
+    // Ties (the seed is silent): of equal highest or equal lowest yields, the earliest year is
+    // the one dropped (decision olympic_rule_crop).
+    let yields = best.crop.yields
+    let lowest = yields.min { ($0.value, $0.year) < ($1.value, $1.year) }
+    let highest = yields.max { ($0.value, -$0.year) < ($1.value, -$1.year) }
+    if let lowest, let highest {
+      outcome.droppedYears = [lowest.year, highest.year].sorted()
+      for (name, chosen) in [("lowest", lowest), ("highest", highest)] {
+        let tied = yields.filter { $0.value == chosen.value }.map(\.year)
+        if tied.count > 1 { outcome.ties.append("\(name) yield \(chosen.value) in \(tied): \(chosen.year) dropped") }
+      }
     }
     return outcome
   }
