@@ -59,10 +59,10 @@ struct CSVContractTests {
         owner[key] = column.name
       }
     }
-    let english = "id,title,department,primary_lever,maturity,owner_defined,next_steps_defined,needs_defined,continues_action_under_way,round_year\n"
-      + "en-1,Pistes,80,Vélo,ready within a year,yes,yes,yes,yes,2024\n"
-    let french = "Identifiant;Titre;Département;Levier principal;Maturité;Maître d'ouvrage défini;Prochaines étapes définies;Besoins définis;Poursuite d'une action engagée;Année\n"
-      + "fr-1;Pistes;Somme;Vélo;prêt à engager dans l'année;oui;oui;oui;oui;2024\n"
+    let english = "id,title,owner,department,primary_lever,maturity,owner_defined,next_steps_defined,needs_defined,engineering_needs,continues_action_under_way,round_year\n"
+      + "en-1,Pistes,CC Somme Sud-Ouest,80,Vélo,ready within a year,yes,yes,yes,AMO,yes,2024\n"
+    let french = "Identifiant;Titre;Porteur;Département;Levier principal;Maturité;Maître d'ouvrage défini;Prochaines étapes définies;Besoins définis;Besoins en ingénierie;Poursuite d'une action engagée;Année\n"
+      + "fr-1;Pistes;CC Somme Sud-Ouest;Somme;Vélo;prêt à engager dans l'année;oui;oui;oui;AMO;oui;2024\n"
     #expect(try importCSV(english).categoryCounts == [1, 0, 0, 0])
     #expect(try importCSV(french).categoryCounts == [1, 0, 0, 0])
   }
@@ -71,8 +71,8 @@ struct CSVContractTests {
   func unknownColumn() throws {
     // "Maturite du projet" is not a header of the contract: dropping it silently would make the
     // project immature (work instead of carry).
-    let csv = "title,department,primary_lever,Maturite du projet,owner_defined,next_steps_defined,needs_defined,continues_action_under_way,round_year\n"
-      + "Pistes,80,Vélo,prêt à engager dans l'année,oui,oui,oui,oui,2024\n"
+    let csv = "title,owner,department,primary_lever,Maturite du projet,owner_defined,next_steps_defined,needs_defined,financing_needs,continues_action_under_way,round_year\n"
+      + "Pistes,CC Somme Sud-Ouest,80,Vélo,prêt à engager dans l'année,oui,oui,oui,DSIL,oui,2024\n"
     let error = capture { _ = try importCSV(csv) }
     #expect(error?.status == .invalidArgument)
     #expect(error?.field == "csv.header")
@@ -203,9 +203,9 @@ struct CSVImportFuzzTests {
     let harness = try ModuleHarness<COPVivierModule>()
     let valid = Array(
       ("\u{FEFF}Identifiant;Titre;Porteur;Département;EPCI;Levier principal;Autres leviers;Maturité;Maître d'ouvrage défini;"
-        + "Prochaines étapes définies;Besoins définis;Impact attendu (kt CO2e/an);Poursuite d'une action engagée;Année;Catégorie\r\n"
-        + "f-1;\"Réseau \"\"vélo\"\"\";CA du Beauvaisis;60;200067999;Vélo;Covoiturage|Biogaz;prêt à engager dans l'année;oui;oui;oui;0,8;oui;2024;\r\n"
-        + "f-2;=HYPERLINK(\"x\");Beauvais;Oise;CA du Beauvaisis;;;idée;non;non;non;;non;2024;Non remonté\r\n").unicodeScalars)
+        + "Prochaines étapes définies;Besoins définis;Besoins de financement;Impact attendu (kt CO2e/an);Poursuite d'une action engagée;Année;Catégorie\r\n"
+        + "f-1;\"Réseau \"\"vélo\"\"\";CA du Beauvaisis;60;200067999;Vélo;Covoiturage|Biogaz;prêt à engager dans l'année;oui;oui;oui;DSIL;0,8;oui;2024;\r\n"
+        + "f-2;=HYPERLINK(\"x\");Beauvais;Oise;CA du Beauvaisis;;;idée;non;non;non;;;non;2024;Non remonté\r\n").unicodeScalars)
     let noise: [Unicode.Scalar] = ["\"", ";", ",", "\n", "\r", "=", "+", "-", "@", "\t", "|", "'", "é", "\u{0}", "9", " "]
     var random = SplitMix64(seed: 19)
     var statuses: [String: Int] = [:]

@@ -25,7 +25,7 @@ struct ImportExportTests {
       + csvRow("ok-1")
       + csvRow("bad-lever", lever: "Téléportation")
       + csvRow("bad-maturity", maturity: "bientôt")
-      + "bad-flag,Projet,CC,62,CC,Vélo,,idée,peut-être,oui,oui,oui,oui,2024\n"
+      + "bad-flag,Projet,CC,62,CC,Vélo,,idée,peut-être,oui,oui,DSIL,oui,oui,2024\n"
       + "short,row\n"
       + csvRow("ok-1")
       + csvRow("bad-dep", department: "Paris")
@@ -51,10 +51,10 @@ struct ImportExportTests {
   @Test("semicolon-delimited French export with quoted cells and levers in one cell")
   func frenchExport() throws {
     let csv = """
-      Identifiant;Titre;Porteur;Département;Levier principal;Autres leviers;Maturité;owner_defined;next_steps_defined;needs_defined;continues_action_under_way;replicable;Année;Commentaires
-      fr-1;"Réseau ""vélo"" du littoral";CA du Boulonnais;Pas-de-Calais;Velo;"Covoiturage, Bus et cars décarbonés";Prêt à engager dans l'année;oui;oui;oui;oui;oui;2024;"ligne 1
+      Identifiant;Titre;Porteur;Département;Levier principal;Autres leviers;Maturité;owner_defined;next_steps_defined;needs_defined;Besoins de financement;continues_action_under_way;replicable;Année;Commentaires
+      fr-1;"Réseau ""vélo"" du littoral";CA du Boulonnais;Pas-de-Calais;Velo;"Covoiturage, Bus et cars décarbonés";Prêt à engager dans l'année;oui;oui;oui;DSIL 2025;oui;oui;2024;"ligne 1
       ligne 2"
-      fr-2;Rénovation écoles;CC Desvres-Samer;62;Rénovation (tertiaire);;En conception;oui;non;non;oui;oui;2024;
+      fr-2;Rénovation écoles;CC Desvres-Samer;62;Rénovation (tertiaire);;En conception;oui;non;non;;oui;oui;2024;
 
       """
     let response = try importCSV(csv)

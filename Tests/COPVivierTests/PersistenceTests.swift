@@ -58,7 +58,7 @@ struct PersistenceChecks: Sendable {
     #expect(upgraded.version == 2)
     #expect(upgraded.qualification.category == .carryInRound)
     #expect(upgraded.qualification.ruleCategory == .carryInRound)
-    #expect(upgraded.qualification.rulesVersion == "cop-rules-2")
+    #expect(upgraded.qualification.rulesVersion == "cop-rules-3")
     #expect(!upgraded.qualification.meetsRoadmapCriteria)
     #expect(upgraded.primaryLever == "Vélo")
     #expect(upgraded.otherLevers == ["Covoiturage"])  // "Vélo" is now the primary lever

@@ -84,14 +84,14 @@ struct QualificationTests {
     let q = try qualify(project)
     #expect(q.category == .carryInRound)
     #expect(!q.meetsRoadmapCriteria)
-    #expect(q.roadmapCriterion.criterion == "cop.roadmap_significant_impact_or_replicable")
+    #expect(q.roadmapCriterion.criterion == "cop.roadmap_call_criteria")
     #expect(!q.roadmapCriterion.met)
     // The flag is not among the category's criteria.
     #expect(q.criteria.map(\.criterion) == ["cop.contributes", "cop.continues_or_innovates", "cop.mature_for_next_year"])
-    #expect(q.rulesVersion == "cop-rules-2")
+    #expect(q.rulesVersion == "cop-rules-3")
   }
 
-  @Test("the roadmap flag follows 'significant impact OR replicable' without moving the category")
+  @Test("on a contributing, mature project the roadmap flag follows 'significant impact OR replicable' without moving the category")
   func roadmapFlag() throws {
     var project = carriedProject()
     project.replicable = false
@@ -138,7 +138,8 @@ struct QualificationTests {
     #expect(decisions["cop.roadmap_criteria"] == "FLAG_NOT_CONDITION")
     #expect(decisions["cop.crte_routing"] == "NO_DIRECT_CONTRIBUTION_ONLY")
     #expect(decisions["cop.categories"] == "SEED_DEFINITIONS")
-    #expect(trace.rules.contains { $0.rule == "cop.roadmap_significant_impact_or_replicable" && $0.effect.contains("not a condition") })
+    #expect(trace.rules.contains { $0.rule == "cop.roadmap_call_criteria" && $0.effect.contains("not a condition") })
+    #expect(decisions["cop.roadmap_criteria_all_three"] == "COHERENT_AND_IMPACT_OR_REPLICABLE_AND_PROGRESS_DEFINED")
   }
 
   @Test("contribution assessed yes without lever → carried (the seed's 'Non renseigné' projects)")

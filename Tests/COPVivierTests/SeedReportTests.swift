@@ -116,7 +116,7 @@ struct SeedReportTests {
       #expect(svg.contains(">\(title)</text>"), "\(name): visible title")
       #expect(svg.contains("Source : vivier généré aux effectifs du bilan du 06/12/2024"), "\(name): source line")
       #expect(svg.contains("données cop-hdf-2024.2"), "\(name): data version")
-      #expect(svg.contains("Règles cop-rules-2"), "\(name): rules version")
+      #expect(svg.contains("Règles cop-rules-3"), "\(name): rules version")
       let size = try #require(declaredSize(svg), "\(name): no width/height")
       let png = try await ExternalTools.renderPNG(svg: svg, name: "cop-\(name)")  // kept in $CARBONHUB_CHART_DIR
       #expect(png.width == size.0 && png.height == size.1, "\(name): PNG \(png) for SVG \(size)")

@@ -38,6 +38,8 @@ func carriedProject(id: String = "", department: String = "60", lever: String = 
   project.ownerDefined = true
   project.nextStepsDefined = true
   project.needsDefined = true
+  // Needs "defined" are stated (ProjectValidation refuses needs_defined without them).
+  project.financingNeeds = "Subvention d'investissement"
   project.continuesActionUnderWay = true
   project.replicable = true
   project.roundYear = round
@@ -64,11 +66,11 @@ func temporaryDirectory() -> String {
 
 /// The CSV header used by the import tests.
 let csvHeader =
-  "id,title,owner,department,epci,primary_lever,other_levers,maturity,owner_defined,next_steps_defined,needs_defined,continues_action_under_way,replicable,round_year\n"
+  "id,title,owner,department,epci,primary_lever,other_levers,maturity,owner_defined,next_steps_defined,needs_defined,financing_needs,continues_action_under_way,replicable,round_year\n"
 
 /// One CSV row of a carried project.
 func csvRow(_ id: String, department: String = "80", lever: String = "Vélo", maturity: String = "prêt à engager dans l'année") -> String {
-  "\(id),Projet \(id),CC Somme Sud-Ouest,\(department),CC Somme Sud-Ouest,\(lever),Covoiturage|Sobriété foncière,\(maturity),oui,oui,oui,oui,oui,2024\n"
+  "\(id),Projet \(id),CC Somme Sud-Ouest,\(department),CC Somme Sud-Ouest,\(lever),Covoiturage|Sobriété foncière,\(maturity),oui,oui,oui,Subvention DSIL,oui,oui,2024\n"
 }
 
 /// Runs blocking module calls on a Dispatch thread, as the host's plugin threads do (the

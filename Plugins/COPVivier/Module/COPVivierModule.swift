@@ -7,7 +7,7 @@ import Foundation
 /// import and export, and the round reports (METHODS.md §5; seed cop-hauts-de-france-2024.txt).
 public struct COPVivierModule: CarbonModule {
   public static let name = "cop-vivier"
-  public static let version = "1.1.0"
+  public static let version = "1.2.0"
   public static let summary = "COP regional project pool: register, qualification, reports (Hauts-de-France 2024)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
   /// gRPC service prefix.

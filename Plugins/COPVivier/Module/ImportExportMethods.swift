@@ -51,6 +51,9 @@ extension COPVivierModule {
       "cop.import.unknown_columns", request.ignoreUnknownColumns ? "IGNORED_AND_LISTED" : "ERROR",
       reason: "issue 19: an unknown or unmapped column is an error naming it, or with ignore_unknown_columns a listed warning, never a silent drop")
     trace.decision(
+      "cop.import.category_label_year", "ROUND_OR_NEXT_ROUND",
+      reason: "the seed's labels carry the year ('A remonter COP 2024', 'A travailler COP 2025' for the 2024 round): a label naming another year than the row's round (carried) or round + 1 (to work) is a row error on category")
+    trace.decision(
       "cop.import.row_numbering", "DATA_ROWS_FROM_1",
       reason: "RowError.row = 1 for the first record after the header (a multi-line quoted cell is one row); RowError.line = the file line where the row starts")
     if !header.unknown.isEmpty {

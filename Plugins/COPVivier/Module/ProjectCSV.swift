@@ -154,8 +154,24 @@ enum ProjectCSV {
         throw RowError(column: "category", message: "\(categoryText.quoted) is not one of the four categories")
       }
       category = parsed
+      // The seed's labels carry the year (« À remonter COP 2024 », « À travailler COP 2025 » for
+      // the 2024 round): a label naming another round is not this row's category.
+      let expected = frenchLabel(parsed, round: project.roundYear)
+      if let named = labelYear(categoryText), let due = labelYear(expected), named != due {
+        throw RowError(
+          column: "category",
+          message: "\(categoryText.quoted) names COP \(named), but the row's round is \(project.roundYear): its label is \(expected.quoted)")
+      }
     }
     return (project, category, text("override_justification"))
+  }
+
+  /// The year a category label names ("À travailler COP 2025" → 2025), nil when it names none.
+  static func labelYear(_ label: String) -> Int32? {
+    let folded = ReferenceData.fold(label)
+    guard let cop = folded.range(of: "cop ", options: .backwards) else { return nil }
+    let digits = folded[cop.upperBound...].prefix { $0.isNumber }
+    return digits.count == 4 ? Int32(digits) : nil
   }
 
   /// Lever or funder lists: one cell, items separated by '|', ';' or ','.

@@ -7,8 +7,10 @@ import Foundation
 enum ProjectValidation {
   /// Longest text accepted in one field (characters), to keep records bounded.
   static let maxTextLength = 10_000
-  /// Rounds accepted.
-  static let roundYears: ClosedRange<Int32> = 2020...2100
+  /// The seed's first COP round: « Pour la première itération de la démarche, en 2024 ».
+  static let firstRound: Int32 = 2024
+  /// Rounds accepted: none before the first.
+  static let roundYears: ClosedRange<Int32> = firstRound...2100
 
   /// The canonical project, or INVALID_ARGUMENT naming the field.
   static func normalize(_ input: Project, prefix: String, generateID: Bool) throws(ModuleError) -> Project {
@@ -60,10 +62,8 @@ enum ProjectValidation {
       if lever.name != project.primaryLever && !others.contains(lever.name) { others.append(lever.name) }
     }
     project.otherLevers = others
-    project.thematic = project.thematic.trimmingWhitespace()
-    if project.thematic.isEmpty, let lever = ReferenceData.lever(named: project.primaryLever) {
-      project.thematic = lever.thematic
-    }
+    project.thematic = try thematic(of: project, "\(prefix)thematic")
+    try checkMaturityFields(&project, prefix: prefix)
 
     guard (0...3).contains(project.maturity.rawValue) else {
       throw .invalidArgument("\(prefix)maturity", "has an unknown value \(project.maturity.rawValue)")
@@ -76,12 +76,69 @@ enum ProjectValidation {
     guard roundYears.contains(project.roundYear) else {
       throw .invalidArgument(
         "\(prefix)round_year",
-        project.roundYear == 0 ? "is required" : "must be between 2020 and 2100, got \(project.roundYear)")
+        project.roundYear == 0
+          ? "is required"
+          : "must be between \(roundYears.lowerBound) (the seed's first COP round) and \(roundYears.upperBound), got \(project.roundYear)")
     }
     project.potentialFunders = project.potentialFunders.map { $0.trimmingWhitespace() }
       .filter { !$0.isEmpty }
     if !project.previousProjectID.isEmpty { try checkID(project.previousProjectID, "\(prefix)previous_project_id") }
     return project
+  }
+
+  /// The project's thematic, checked against its levers (decision `cop.thematic_from_levers`).
+  /// Each lever belongs to one thematic (seed: « Le levier « vélo » ne représente qu'un des huit
+  /// leviers attachés à cette thématique »), so:
+  /// - with a primary lever, the thematic is that lever's; another one is refused, a spelling
+  ///   variant (case, accents, spacing) is written as the catalogue writes it;
+  /// - without one, the other levers decide: their thematic when they all share one, else the
+  ///   given thematic must be one of theirs (empty stays empty: the seed does not say which);
+  /// - without any lever (CRTE projects answer « un autre enjeu »), free text, a catalogue
+  ///   thematic written as the catalogue writes it.
+  static func thematic(of project: Project, _ field: String) throws(ModuleError) -> String {
+    let given = project.thematic.trimmingWhitespace()
+    let levers = ([project.primaryLever].filter { !$0.isEmpty } + project.otherLevers).compactMap {
+      ReferenceData.lever(named: $0)
+    }
+    if let primary = levers.first, !project.primaryLever.isEmpty {
+      guard given.isEmpty || ReferenceData.fold(given) == ReferenceData.fold(primary.thematic) else {
+        throw .invalidArgument(
+          field,
+          "\(given.quoted) contradicts the primary lever \(primary.name.quoted), which belongs to the thematic \(primary.thematic.quoted): give that thematic or leave it empty")
+      }
+      return primary.thematic
+    }
+    let leverThematics = levers.reduce(into: [String]()) { names, lever in
+      if !names.contains(lever.thematic) { names.append(lever.thematic) }
+    }
+    if leverThematics.isEmpty { return ReferenceData.thematic(named: given) ?? given }
+    if given.isEmpty { return leverThematics.count == 1 ? leverThematics[0] : "" }
+    guard let match = leverThematics.first(where: { ReferenceData.fold($0) == ReferenceData.fold(given) }) else {
+      throw .invalidArgument(
+        field,
+        "\(given.quoted) is the thematic of none of the levers given (\(leverThematics.map(\.quoted).joined(separator: ", "))): give one of those or leave it empty")
+    }
+    return match
+  }
+
+  /// The maturity flags must agree with the fields they claim (decision
+  /// `cop.maturity_flags_checked`): the seed's « avancement … défini de façon précise : maître
+  /// d'ouvrage, … prochaines étapes dont besoins et possibles sources de financement et
+  /// ingénierie » names them, so an owner "defined" but not named, or needs "defined" but not
+  /// stated, is a contradiction, refused rather than trusted (it would carry the project).
+  static func checkMaturityFields(_ project: inout Project, prefix: String) throws(ModuleError) {
+    project.owner = project.owner.trimmingWhitespace()
+    project.financingNeeds = project.financingNeeds.trimmingWhitespace()
+    project.engineeringNeeds = project.engineeringNeeds.trimmingWhitespace()
+    if project.ownerDefined && project.owner.isEmpty {
+      throw .invalidArgument(
+        "\(prefix)owner_defined", "is true but owner is empty: name the owner (maître d'ouvrage) or set owner_defined to false")
+    }
+    if project.needsDefined && project.financingNeeds.isEmpty && project.engineeringNeeds.isEmpty {
+      throw .invalidArgument(
+        "\(prefix)needs_defined",
+        "is true but financing_needs and engineering_needs are both empty: state the needs (\"aucun\" when there are none) or set needs_defined to false")
+    }
   }
 
   /// The message for a name that is no form lever; a retired lever names its replacement.

@@ -8,13 +8,17 @@ import CarbonDomain
 /// - « hors COP mais à examiner dans le cadre des CRTE »: « ne contribuent pas directement aux
 ///   objectifs … mais qui présentent une réponse à un autre enjeu »;
 /// - « non remontés »: « aucune des caractéristiques des 3 catégories précédentes ».
-/// The call for projects' roadmap criteria (significant impact and/or replicable) are NOT part of
-/// the categories (METHODS.md §5, corrected): they give the separate `meets_roadmap_criteria` flag.
+/// The call for projects' roadmap criteria are NOT part of the categories (METHODS.md §5,
+/// corrected): they give the separate `meets_roadmap_criteria` flag, set when all three of the
+/// call's criteria hold (coherent with the COP levers, significant impact and/or replicable,
+/// progress defined; decision `cop.roadmap_criteria_all_three`).
 enum QualificationRules {
   /// Version of these rules, stored with every qualification; a stored project qualified by
   /// another version is re-qualified when the module starts (`Requalification`).
-  /// "" / absent = version 1 (impact criterion required, any non-qualifying project to the CRTE).
-  static let version = "cop-rules-2"
+  /// "" / absent = version 1 (impact criterion required, any non-qualifying project to the CRTE);
+  /// version 2 set the roadmap flag on "significant impact or replicable" alone; version 3 on
+  /// the call's three criteria.
+  static let version = "cop-rules-3"
 
   /// Criterion ids, also the rule names of the trace.
   static let contributes = "cop.contributes"
@@ -22,7 +26,7 @@ enum QualificationRules {
   static let mature = "cop.mature_for_next_year"
   static let otherIssue = "crte.answers_other_local_issue"
   /// The roadmap flag's id (not a criterion of the category).
-  static let roadmap = "cop.roadmap_significant_impact_or_replicable"
+  static let roadmap = "cop.roadmap_call_criteria"
 
   /// Qualifies a (validated) project by the rules; keeps an existing override.
   static func qualify(_ project: Project) -> Carbon_Cop_V1_Qualification {
@@ -83,11 +87,18 @@ enum QualificationRules {
       qualification.ruleCategory = .notCarried
     }
     qualification.criteria = criteria
+    // The call's three criteria (« dans la mesure où : elles sont cohérentes avec les leviers de
+    // la COP ; elles présentent un potentiel d'impact significatif … et/ou peuvent être
+    // répliquées … ; leur avancement peut être défini de façon précise »), all required.
+    var roadmapMissing: [String] = []
+    if !contributes { roadmapMissing.append("not coherent with the COP levers (does not contribute)") }
+    if !project.significantImpact && !project.replicable { roadmapMissing.append("neither significant impact nor replicable") }
+    if !mature { roadmapMissing.append("progress not defined (\(missing.joined(separator: "; ")))") }
+    let impact = project.significantImpact ? "significant impact regarding the COP stakes" : "replicable significantly elsewhere"
     qualification.roadmapCriterion = outcome(
-      Self.roadmap, project.significantImpact || project.replicable,
-      project.significantImpact
-        ? "significant impact regarding the COP stakes"
-        : (project.replicable ? "replicable significantly elsewhere" : "neither significant impact nor replicable"))
+      Self.roadmap, roadmapMissing.isEmpty,
+      roadmapMissing.isEmpty
+        ? "coherent with the COP levers, \(impact), progress defined" : roadmapMissing.joined(separator: "; "))
     qualification.meetsRoadmapCriteria = qualification.roadmapCriterion.met
     qualification.rulesVersion = Self.version
     if !qualification.overridden { qualification.category = qualification.ruleCategory }
@@ -120,13 +131,25 @@ enum QualificationRules {
       reason: "seed Partie 4: carry = contributes AND (continues/scales up OR innovation) AND mature; work = the same but not mature; CRTE = no direct contribution AND another local issue; else not carried")
     trace.decision(
       "cop.roadmap_criteria", "FLAG_NOT_CONDITION",
-      reason: "the call's roadmap criteria ('potentiel d'impact significatif … et/ou peuvent être répliquées') are reported as meets_roadmap_criteria, never a condition of the category (METHODS.md §5, corrected)")
+      reason: "the call's roadmap criteria are reported as meets_roadmap_criteria, never a condition of the category (METHODS.md §5, corrected)")
+    trace.decision(
+      "cop.roadmap_criteria_all_three", "COHERENT_AND_IMPACT_OR_REPLICABLE_AND_PROGRESS_DEFINED",
+      reason: "seed Partie 4, the call: 'Elles alimenteront la feuille de route régionale dans la mesure où : elles sont cohérentes avec les leviers de la COP ; elles présentent un potentiel d'impact significatif … et/ou peuvent être répliquées … ; leur avancement peut être défini de façon précise' and 'dans la mesure où ils répondent aux critères détaillés ci-dessus': all three (cop.contributes, significant impact OR replicable, cop.mature_for_next_year); METHODS.md §5 names only the second, the seed lists three")
+    trace.decision(
+      "cop.maturity_flags_checked", "CONTRADICTION_REFUSED",
+      reason: "seed: progress defined means 'maître d'ouvrage, … prochaines étapes dont besoins et possibles sources de financement et ingénierie': owner_defined with an empty owner, or needs_defined with neither financing_needs nor engineering_needs, is refused (INVALID_ARGUMENT), never trusted")
+    trace.decision(
+      "cop.thematic_from_levers", "PRIMARY_LEVER_THEMATIC",
+      reason: "seed: 'Le levier « vélo » ne représente qu'un des huit leviers attachés à cette thématique' (a lever belongs to one thematic): the primary lever's thematic, another refused; without a primary lever, the other levers' thematic when they share one; spellings folded to the catalogue's")
     trace.decision(
       "cop.contributes_default", "LEVER_GIVEN",
       reason: "when the officer has not assessed the contribution, a project with a COP lever contributes")
     trace.decision(
       "cop.crte_routing", "NO_DIRECT_CONTRIBUTION_ONLY",
       reason: "seed: CRTE projects 'ne contribuent pas directement aux objectifs … mais qui présentent une réponse à un autre enjeu'; a contributing project that neither continues nor innovates is 'non remonté'")
+    trace.decision(
+      "cop.rounds", "FROM_2024",
+      reason: "seed: 'Pour la première itération de la démarche, en 2024', 'Ce premier tour de COP': round years are \(ProjectValidation.roundYears.lowerBound)–\(ProjectValidation.roundYears.upperBound)")
     trace.decision("cop.rules_version", Self.version, reason: "version of the qualification rules stored with each qualification")
   }
 }

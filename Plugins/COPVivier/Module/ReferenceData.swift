@@ -78,6 +78,19 @@ enum ReferenceData {
   /// The form lever a name or alias designates (case, accents and spacing ignored).
   static func lever(named name: String) -> FormLeverEntry? { leverIndex[fold(name)] }
 
+  /// The thematics of the form levers, in catalogue order: each lever belongs to one
+  /// (« Le levier « vélo » ne représente qu'un des huit leviers attachés à cette thématique »).
+  static let thematics: [String] = formLevers.reduce(into: []) { names, lever in
+    if !lever.thematic.isEmpty && !names.contains(lever.thematic) { names.append(lever.thematic) }
+  }
+
+  /// Catalogue thematics by folded name.
+  private static let thematicIndex: [String: String] = Dictionary(
+    thematics.map { (fold($0), $0) }, uniquingKeysWith: { first, _ in first })
+
+  /// The catalogue thematic a spelling designates (case, accents and spacing ignored), or nil.
+  static func thematic(named name: String) -> String? { thematicIndex[fold(name)] }
+
   /// A form lever of an earlier data version that the seed does not support, and its replacement.
   struct RetiredLever: Sendable {
     /// The retired name.

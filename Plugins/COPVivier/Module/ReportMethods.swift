@@ -25,6 +25,7 @@ extension COPVivierModule {
       trace.rule("cop.seed_pool.stored", "\(generated.count) projects written in one transaction")
     }
     var reportTrace = startTrace("report")
+    SeedPool.warnArtefacts(into: &reportTrace)
     var response = Carbon_Cop_V1_GenerateSeedPoolResponse()
     response.projectCount = Int32(report.total)
     response.report = report.build(topCount: 10, leastCount: 10, epciTotal: 0, trace: &reportTrace)
@@ -55,6 +56,7 @@ extension COPVivierModule {
     } else if request.useSeedPool {
       try SeedPool.generate(roundYear: 2024, idPrefix: "seed2024-") { report.add($0) }
       trace.decision("cop.report.source", "SEED_POOL", reason: "generated pool with the seed's 06/12/2024 counts")
+      SeedPool.warnArtefacts(into: &trace)
       sourceName = "vivier généré aux effectifs du bilan du 06/12/2024 (COP Hauts-de-France 2024, Partie 4)"
     } else {
       QualificationRules.decisions(into: &trace)
@@ -133,7 +135,12 @@ extension COPVivierModule {
   func carryOverRound(_ request: Carbon_Cop_V1_CarryOverRoundRequest) throws(ModuleError) -> Carbon_Cop_V1_CarryOverRoundResponse {
     let from = try Validate.inRange(request.fromRoundYear, ProjectValidation.roundYears, "from_round_year")
     let to = try Validate.inRange(request.toRoundYear, ProjectValidation.roundYears, "to_round_year")
-    guard to > from else { throw .invalidArgument("to_round_year", "must be after from_round_year") }
+    // Seed: the to-work projects « doivent être travaillés et accompagnés pour une inscription
+    // dans la COP 2025 » (round 2024 → the next one): a carry-over skips no round.
+    guard to == from + 1 else {
+      throw .invalidArgument(
+        "to_round_year", "must be the round after from_round_year (\(from + 1)), got \(to): « À travailler COP N+1 » carries into the next round only")
+    }
     let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
     var categories: Set<Int> = []
     for (index, category) in request.categories.enumerated() {
@@ -166,6 +173,9 @@ extension COPVivierModule {
       "cop.carry_over.default_categories", "WORK_FOR_NEXT_ROUND",
       reason: "seed Partie 4: projects 'à travailler' are to be worked for the next round; other categories only when asked")
     trace.decision("cop.carry_over.requalify", "RULES", reason: "a carried project is re-qualified by the rules; a previous override is not carried")
+    trace.decision(
+      "cop.carry_over.next_round_only", "FROM_PLUS_ONE",
+      reason: "seed Partie 4: projects 'à travailler' are 'accompagnés pour une inscription dans la COP 2025' (the next round); to_round_year must be from_round_year + 1")
     trace.term("carried_count", Double(fresh.count), .count, formula: "projects created in the new round")
     response.trace = trace.build()
     return response

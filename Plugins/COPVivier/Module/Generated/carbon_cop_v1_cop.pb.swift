@@ -286,7 +286,10 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._crte = newValue}
   }
 
-  /// Thematic (transport, bâtiments, eau...); defaults to the primary lever's thematic.
+  /// Thematic (transport, bâtiments, eau...). A lever belongs to one thematic: with a primary
+  /// lever, the thematic is that lever's (empty = filled in; another one is refused; spelling
+  /// variants are written as the catalogue writes them); without one, the other levers'
+  /// thematic when they share one; without any lever, free text.
   public var thematic: String {
     get {_storage._thematic}
     set {_uniqueStorage()._thematic = newValue}
@@ -310,7 +313,7 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._maturity = newValue}
   }
 
-  /// The owner is identified.
+  /// The owner is identified (true requires a non-empty `owner`).
   public var ownerDefined: Bool {
     get {_storage._ownerDefined}
     set {_uniqueStorage()._ownerDefined = newValue}
@@ -322,7 +325,8 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._nextStepsDefined = newValue}
   }
 
-  /// The needs (financing, engineering) are defined.
+  /// The needs (financing, engineering) are defined (true requires `financing_needs` or
+  /// `engineering_needs`, "aucun" when there are none).
   public var needsDefined: Bool {
     get {_storage._needsDefined}
     set {_uniqueStorage()._needsDefined = newValue}
@@ -391,7 +395,8 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._answersOtherLocalIssue = newValue}
   }
 
-  /// Year of the COP round (e.g. 2024); the module accepts the rounds 2020–2100.
+  /// Year of the COP round (e.g. 2024); the module accepts the rounds 2024 (the seed's first
+  /// COP round) to 2100.
   public var roundYear: Int32 {
     get {_storage._roundYear}
     set {_uniqueStorage()._roundYear = newValue}
@@ -495,9 +500,10 @@ public nonisolated struct Carbon_Cop_V1_Qualification: Sendable {
   /// "Check compatibility with the ecological transition" (CRTE projects).
   public var checkTransitionCompatibility: Bool = false
 
-  /// The call for projects' roadmap criteria ("potentiel d'impact significatif … et/ou peuvent
-  /// être répliquées"): significant impact OR replicable. A separate flag, never a condition of
-  /// the category (METHODS.md §5, corrected).
+  /// The call for projects' three roadmap criteria, all met: coherent with the COP levers
+  /// (contributes), "potentiel d'impact significatif … et/ou peuvent être répliquées"
+  /// (significant impact OR replicable), progress defined (mature). A separate flag, never a
+  /// condition of the category (METHODS.md §5, corrected).
   public var meetsRoadmapCriteria: Bool = false
 
   /// Why the roadmap flag is (not) set.
@@ -510,7 +516,7 @@ public nonisolated struct Carbon_Cop_V1_Qualification: Sendable {
   /// Clears the value of `roadmapCriterion`. Subsequent reads from it will return its default value.
   public mutating func clearRoadmapCriterion() {self._roadmapCriterion = nil}
 
-  /// Version of the qualification rules that computed `rule_category` (e.g. "cop-rules-2");
+  /// Version of the qualification rules that computed `rule_category` (e.g. "cop-rules-3");
   /// a stored project qualified by an older version is re-qualified when the module starts.
   public var rulesVersion: String = String()
 
@@ -1816,7 +1822,7 @@ public nonisolated struct Carbon_Cop_V1_CarryOverRoundRequest: Sendable {
   /// Round to carry from.
   public var fromRoundYear: Int32 = 0
 
-  /// Round to carry into (> from).
+  /// Round to carry into: the next one (from + 1).
   public var toRoundYear: Int32 = 0
 
   /// Categories carried (default: WORK_FOR_NEXT_ROUND only).
