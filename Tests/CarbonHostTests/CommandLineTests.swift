@@ -374,8 +374,8 @@ struct CommandLineTests {
       [modules.cop-vivier]
       path = "libCOPVivier.so"
       """.write(toFile: deployment, atomically: true, encoding: .utf8)
-    let header = "title,owner,department,epci,primary_lever,other_levers,maturity,owner_defined,next_steps_defined,needs_defined,continues_action_under_way,replicable\n"
-    func row(_ i: Int) -> String { "Projet \(i),CC Somme Sud-Ouest,80,CC Somme Sud-Ouest,Vélo,Covoiturage,idée,oui,oui,oui,oui,oui\n" }
+    let header = "title,owner,department,epci,primary_lever,other_levers,maturity,owner_defined,next_steps_defined,needs_defined,financing_needs,continues_action_under_way,replicable\n"
+    func row(_ i: Int) -> String { "Projet \(i),CC Somme Sud-Ouest,80,CC Somme Sud-Ouest,Vélo,Covoiturage,idée,oui,oui,oui,aucun,oui,oui\n" }
     func importRequest(rows: Int, round: Int, name: String) throws -> String {
       let csv = directory + "/\(name).csv"
       try (header + (0..<rows).map(row).joined()).write(toFile: csv, atomically: true, encoding: .utf8)
