@@ -48,6 +48,30 @@ import Testing
     #expect(streamed[4].error.field == "requests[1].farms[1].bonus.yield_kg_dry_per_ha_per_yr")
   }
 
+  /// "Le labour exceptionnel … implique la prise en compte du relargage de carbone associé à ce
+  /// changement de pratique (voir calculateur)": the batch's bonus uses (CSA − CSR) / n with the
+  /// release deducted, not the plain modelled r.
+  @Test func exceptionalPloughingLowersTheBatchBonus() throws {
+    var ploughed = farm(0, yield: 2921)
+    ploughed.model.csrTCPerHa = 15
+    ploughed.model.yearsSinceCsr = 3
+    var event = Carbon_Esca_V1_ExceptionalPloughing()
+    event.yearIndex = 2
+    event.areaPercent = 100
+    event.reason = .climaticAccident
+    ploughed.model.exceptionalPloughings = [event]
+    var request = Carbon_Esca_V1_BatchRequest()
+    request.farms = [ploughed, farm(1, yield: 2921)]
+    let results = try Esca.harness().stream(Esca.service + "ComputeBatch", request, as: Carbon_Esca_V1_FarmResult.self)
+    // Release 1.0 × (19.728384 − 24 × 0.76 × 1.00 × 1.04) / 20 = 0.0379392 t C/ha;
+    // CSA = 15 + 3 × 0.1200192 − 0.0379392 = 15.3221184; rate = 0.3221184 / 3 = 0.1073728;
+    // × 3.664e6 / 2921 = 134.6847 g/kg (the farm without ploughing keeps 150.5479).
+    #expect(abs(results[0].csaModelledTCPerHa - 15.3221184) < 1e-9)
+    #expect(abs(results[0].annualRateTCPerHaPerYr - 0.1073728) < 1e-12)
+    #expect(abs(results[0].escaGCo2EPerKgDry - 134.68467620677882) < 1e-9)
+    #expect(abs(results[1].escaGCo2EPerKgDry - 150.5478770284153) < 1e-9)
+  }
+
   @Test func termsOnRequest() throws {
     var request = Carbon_Esca_V1_BatchRequest()
     request.farms = [farm(0, yield: 2921)]

@@ -87,6 +87,29 @@ import Testing
     #expect(abs(ignored.csaModelledTCPerHa - 15.3600576) < 1e-9)
   }
 
+  /// "Le labour exceptionnel … implique la prise en compte du relargage de carbone associé à ce
+  /// changement de pratique (voir calculateur)": a ploughing releases carbon from its year on,
+  /// so one in year 9 after the CSR does not lower the CSA at year 3.
+  @Test func aPloughingLaterThanYearsSinceCsrIsNotYetDeducted() throws {
+    var request = Esca.calculatorModel
+    request.csrTCPerHa = 15
+    request.yearsSinceCsr = 3
+    var event = Carbon_Esca_V1_ExceptionalPloughing()
+    event.yearIndex = 9
+    event.areaPercent = 50
+    event.reason = .climaticAccident
+    request.exceptionalPloughings = [event]
+    // CSA = 15 + 3 × 0.1200192 = 15.3600576, not 15.3600576 − 0.5 × 0.0379392 = 15.341088.
+    let future = try call(request)
+    #expect(future.exceptionalPloughingLossTCPerHa == 0)
+    #expect(abs(future.csaModelledTCPerHa - 15.3600576) < 1e-9)
+    #expect(future.trace.warnings.contains { $0.contains("exceptional_ploughings[0]") && $0.contains("not deducted") })
+    // In year 3 itself it is deducted: 15.3600576 − 0.0189696 = 15.341088.
+    request.exceptionalPloughings[0].yearIndex = 3
+    let now = try call(request)
+    #expect(abs(now.csaModelledTCPerHa - 15.341088) < 1e-9)
+  }
+
   @Test func measuredWithoutCsrIsRejected() throws {
     var request = Esca.calculatorModel
     request.csaMeasuredTCPerHa = 15

@@ -24,7 +24,8 @@ struct Batch {
       var rate: Double? = nil
       if farm.hasModel {
         let modelled = try model.compute(farm.model, prefix: prefix + "model.", trace: &trace)
-        rate = modelled.rate
+        // (CSA − CSR) / n at years_since_csr: the exceptional ploughings' release included.
+        rate = modelled.rate(atYears: farm.model.yearsSinceCsr)
         result.csaModelledTCPerHa = modelled.csaModelled ?? 0
       }
       guard farm.hasBonus else { throw ModuleError.invalidArgument(prefix + "bonus", "is required") }

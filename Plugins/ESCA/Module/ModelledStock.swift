@@ -14,10 +14,29 @@ struct ModelledStock {
     var fLU = 0.0, fMGPrevious = 0.0, fIPrevious = 0.0, fMGCurrent = 0.0, fICurrent = 0.0
     var socPrevious = 0.0, socCurrent = 0.0, rate = 0.0
     var csaModelled: Double? = nil
+    /// Carbon released by the exceptional ploughings up to `years_since_csr`, t C/ha.
     var ploughingLoss = 0.0
+    /// Each counted exceptional ploughing: its year since the CSR and its release, t C/ha
+    /// (every event, also those after `years_since_csr`: a dossier values later harvests).
+    var ploughings: [(yearIndex: Int, loss: Double)] = []
     var deviationPercent: Double? = nil
     var stockRatio: Double? = nil
     var changeRatio: Double? = nil
+
+    /// Carbon released by the exceptional ploughings of the years after `start` up to `years`
+    /// since the CSR, t C/ha: a ploughing releases carbon from its year on, never before.
+    func ploughingLoss(after start: Double = 0, upTo years: Double) -> Double {
+      ploughings.filter { Double($0.yearIndex) > start && Double($0.yearIndex) <= years }.reduce(0) { $0 + $1.loss }
+    }
+
+    /// The rate of a claim `years` after the CSR, measured from a CSR dated `start` years after
+    /// the model's (0, or the year a case-1 Annex 3 CSR was replaced by the first analysis):
+    /// (CSA − CSR) / n with CSA = CSR + r × n − the release of the ploughings in between, i.e.
+    /// r − release / n (r itself when n = 0: no ploughing can have happened yet).
+    func rate(after start: Double = 0, atYears years: Double) -> Double {
+      guard years > start else { return rate }
+      return rate - ploughingLoss(after: start, upTo: years) / (years - start)
+    }
   }
 
   func compute(
@@ -126,12 +145,18 @@ struct ModelledStock {
       }
       let socFullTillage = result.socRef * result.fLU * fullTillage * result.fICurrent
       let lossThisYear = share / 100 * (result.socCurrent - socFullTillage) / Double(years)
-      result.ploughingLoss += max(0, lossThisYear)
+      result.ploughings.append((Int(event.yearIndex), max(0, lossThisYear)))
+      if Double(event.yearIndex) > yearsSinceCsr {
+        trace.warning("\(path): year \(event.yearIndex) after the CSR is later than years_since_csr \(yearsSinceCsr): it has not happened yet and is not deducted here (a dossier deducts it from the harvests of that year on)")
+      }
     }
+    result.ploughingLoss = result.ploughingLoss(upTo: yearsSinceCsr)
     if result.ploughingLoss > 0 {
       trace.term("exceptional_ploughing_loss", result.ploughingLoss, .tCPerHa,
-                 formula: "Σ ploughed share × (SOC current − SOC current with full tillage) / n")
-      trace.rule("esca.model.exceptional_ploughing", "the carbon released by exceptional ploughing is deducted from the modelled CSA")
+                 formula: "Σ over the ploughings of years ≤ years_since_csr: ploughed share × (SOC current − SOC current with full tillage) / n")
+      trace.rule("esca.model.exceptional_ploughing", "the carbon released by exceptional ploughing is deducted from the modelled CSA and from the rate a claim uses, (CSA − CSR) / n")
+      trace.term("annual_rate_with_exceptional_ploughing", result.rate(atYears: yearsSinceCsr), .tCPerHaPerYr,
+                 formula: "r − release / years since CSR = (CSA − CSR) / n, the rate a claim at years_since_csr uses")
     }
 
     if request.hasCsrTCPerHa {
