@@ -249,6 +249,30 @@ import Testing
     #expect(error.status == .invalidArgument && error.field == "later_real_csa_dates[0]")
   }
 
+  /// "Les analyses de sol et les prélèvements doivent être réalisés … lors de l'année N0 (si
+  /// nécessaire pour le calcul du CSR), puis de nouveau aux années N+5, N+10, etc. (jusqu'au 31
+  /// décembre de ces années)": the due years are N0 + 5, N0 + 10…, not 5 years after the
+  /// previous analysis.
+  @Test func laterRealCsaAnalysesAreDueAtNPlus5AndNPlus10OfN0() throws {
+    // Case 3, CSR 2024 (N0): due 2029 and 2034. A first analysis made early, 2027-10-01, meets
+    // 2029; the next is due by 31/12/2034 (not 2032): 2032–2034 harvests use the real CSA.
+    var request = case3
+    request.realCsaDate = Esca.date(2027, 10, 1)
+    request.harvestDates = [Esca.date(2032, 7, 1), Esca.date(2033, 7, 1), Esca.date(2034, 7, 1), Esca.date(2035, 7, 1)]
+    let early = try call(request)
+    #expect(early.realCsaDueYears == [2029, 2034])
+    #expect(early.harvests.map(\.csaSource) == [.real, .real, .real, .missing])
+    #expect(early.harvests.map(\.claimAllowed) == [true, true, true, false])
+    #expect(early.trace.decisions.contains { $0.rule == "real_csa_schedule" })
+    // A first analysis made late, 2030-03-01: 2030 has no CSA; the 2030 analysis stands for the
+    // missed 2029 and the next is still due by 2034 (not 2035).
+    request.realCsaDate = Esca.date(2030, 3, 1)
+    request.harvestDates = [Esca.date(2030, 7, 1), Esca.date(2031, 7, 1), Esca.date(2034, 7, 1), Esca.date(2035, 7, 1)]
+    let late = try call(request)
+    #expect(late.realCsaDueYears == [2029, 2034])
+    #expect(late.harvests.map(\.csaSource) == [.missing, .real, .real, .missing])
+  }
+
   // MARK: 5. At least one practice every year
 
   /// "L'agriculteur doit s'engager à appliquer annuellement au minimum une des pratiques de

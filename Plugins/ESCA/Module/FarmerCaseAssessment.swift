@@ -22,8 +22,10 @@ struct FarmerCaseAssessment {
     /// Year whose 31 December ends the modelled period (the first real CSA deadline year).
     var deadlineYear: Int
     var realCsa: SimpleDate?
-    /// Years of the later real CSA analyses (N+5, N+10… of the first), ascending.
+    /// Years of the later real CSA analyses (due N+5, N+10… of N0), ascending.
     var laterRealCsaYears: [Int]
+    /// Case 1 with a CSR from the Annex 3 table: the first real analysis becomes the new CSR.
+    var regionalCsr: Bool
     var biochar: Bool
     /// The measured-increase cap, already limited to 45.
     var measuredCap: Double?
@@ -41,6 +43,9 @@ struct FarmerCaseAssessment {
     var claimAllowed: Bool
     /// The cap's reason and every rule that refused or limited the claim.
     var reasons: [String]
+    /// The withdrawal year of a harvest that would otherwise have been claimed: its ESCA is
+    /// added as an emission instead of deducted (Pénalités 1).
+    var withdrawalEmission = false
   }
 
   /// AssessFarmerCase with its own trace.
@@ -209,9 +214,12 @@ struct FarmerCaseAssessment {
     var timeline = Timeline(
       farmerCase: farmerCase, engagement: engagement, practiceStart: practiceStart, firstClaim: firstClaim,
       csrYear: csrYear, deadlineYear: deadlineYear, realCsa: realCsa, laterRealCsaYears: laterYears,
+      regionalCsr: farmerCase == .farmerCase1 && request.csrOption == .regionalTable,
       biochar: request.biocharEveryYear, measuredCap: measuredCap, retroactiveAllowed: retroactive,
       lateCsaCap: latePolicy, withdrawalYear: nil)
     response.realCsaDueYears = dueYears(timeline).map { Int32($0) }
+    trace.decision("real_csa_schedule", "due by 31 December of N+5, N+10… counted from N0",
+                   reason: "'lors de l'année N0 (si nécessaire pour le calcul du CSR), puis de nouveau aux années N+5, N+10, etc. (jusqu'au 31 décembre de ces années)': the due years are fixed from the first deadline (CSR year + 5; case 1: 2027), an early analysis meets the next due year, a late one stands for the due years it missed and does not move the schedule; a case-1 CSR from Annex 3 is replaced by the first real analysis ('le résultat de la première analyse de sol deviendra le nouveau CSR'), whose year is the new N0")
 
     // At least one improved practice every year of the engagement.
     try checkPractices(request, prefix: prefix, timeline: &timeline, response: &response, trace: &trace)
@@ -370,33 +378,49 @@ struct FarmerCaseAssessment {
     }
   }
 
-  /// Years by 31 December of which a real CSA analysis is due: the first deadline, then 5 years
-  /// after each analysis made, up to the next one still to make.
+  /// Years by 31 December of which a real CSA analysis is due: the first deadline, then the
+  /// next due year after each analysis made (``nextDueYears``).
   private func dueYears(_ t: Timeline) -> [Int] {
     var years = [t.deadlineYear]
-    guard var last = t.realCsa?.year else { return years }
-    var later = t.laterRealCsaYears[...]
-    while true {
-      years.append(last + EscaRules.realCsaRepeatYears)
-      guard let next = later.popFirst() else { return years }
-      last = next
+    for year in nextDueYears(t) where year != years.last { years.append(year) }
+    return years
+  }
+
+  /// For each real analysis (the first, then the later ones, ascending), the year by 31 December
+  /// of which the next one is due. The seed fixes the schedule from N0: "lors de l'année N0 …
+  /// puis de nouveau aux années N+5, N+10, etc. (jusqu'au 31 décembre de ces années)". An
+  /// analysis made by its due year meets it (early is allowed, as for the first: "au plus
+  /// tard"); a second one in the same 5 years replaces the last measure without moving the
+  /// schedule; a late one stands for the due years it missed (and for its own year when that is
+  /// a due year). A case-1 Annex 3 CSR is replaced by the first analysis, the new N0.
+  private func nextDueYears(_ t: Timeline) -> [Int] {
+    guard let real = t.realCsa else { return [] }
+    let every = EscaRules.realCsaRepeatYears
+    var due = t.deadlineYear
+    var result: [Int] = []
+    for (index, year) in ([real.year] + t.laterRealCsaYears).enumerated() {
+      if index == 0 && t.regionalCsr {
+        due = year + every
+      } else if year <= due {
+        if index == 0 || year > due - every { due += every }
+      } else {
+        while due < year { due += every }
+        if due == year { due += every }
+      }
+      result.append(due)
     }
+    return result
   }
 
   /// Which CSA applies to harvests of a year: modelled up to the real analysis year (or the
-  /// deadline), then real from 1 January after each analysis, as long as the next one (N+5,
-  /// N+10…) is made by 31 December of its year; a year past a missed deadline has none.
+  /// deadline), then real from 1 January after each analysis, as long as the next one is made
+  /// by 31 December of its due year (``nextDueYears``); a year past a missed due year has none.
   func csaSource(_ year: Int, _ t: Timeline) -> CsaSource {
-    guard let real = t.realCsa else { return year <= t.deadlineYear ? .modelled : .missing }
-    if year <= real.year { return year <= t.deadlineYear ? .modelled : .missing }
-    var last = real.year
-    var later = t.laterRealCsaYears[...]
-    while true {
-      let due = last + EscaRules.realCsaRepeatYears
-      guard let next = later.popFirst() else { return year <= due ? .real : .missing }
-      if year <= next { return year <= due ? .real : .missing }
-      last = next
+    let analyses = t.realCsa.map { [$0.year] + t.laterRealCsaYears } ?? []
+    guard let last = analyses.lastIndex(where: { $0 < year }) else {
+      return year <= t.deadlineYear ? .modelled : .missing
     }
+    return year <= nextDueYears(t)[last] ? .real : .missing
   }
 
   /// Every rule about one harvest: CSA source, cap, whether it may be claimed and why not.
@@ -412,16 +436,19 @@ struct FarmerCaseAssessment {
       verdict.claimAllowed = false
       verdict.reasons.append("harvested before the improved practices started (\(t.practiceStart)): never eligible")
     }
+    if harvest < t.firstClaim && !t.retroactiveAllowed.contains(harvest.year) {
+      verdict.claimAllowed = false
+      verdict.reasons.append("before the first claim date \(t.firstClaim)")
+    }
     if let withdrawal = t.withdrawalYear, harvest.year >= withdrawal {
+      // "au lieu d'être déduites en tant qu'économies": only a value that would have been
+      // claimed becomes an emission.
+      verdict.withdrawalEmission = harvest.year == withdrawal && verdict.claimAllowed
       verdict.claimAllowed = false
       verdict.reasons.append(harvest.year == withdrawal
         ? "withdrawal in \(withdrawal) (a year without an improved practice): this year's ESCA is added as an emission"
         : harvest.year <= withdrawal + EscaRules.withdrawalBarYears
           ? "barred after the withdrawal in \(withdrawal) (5 years)" : "engagement broken in \(withdrawal): a new engagement is needed")
-    }
-    if harvest < t.firstClaim && !t.retroactiveAllowed.contains(harvest.year) {
-      verdict.claimAllowed = false
-      verdict.reasons.append("before the first claim date \(t.firstClaim)")
     }
     return verdict
   }
