@@ -116,6 +116,28 @@ import Testing
     #expect(try call(request).escaCappedGCo2EPerMjFuel == 30)
   }
 
+  /// "l'augmentation du stock de carbone mesurée la cinquième année (CSA réel) deviendra un
+  /// plafond … même si celui-ci est plus bas": a measured cap of 0 is a real cap, so a missing
+  /// value is refused with its field, never read as 0 (which capped 36.64 g/MJ to 0).
+  @Test func measuredIncreaseCapWithoutItsValueIsRefused() throws {
+    var request = Carbon_Esca_V1_BonusRequest()
+    request.annualRateTCPerHaPerYr = 0.5
+    request.yieldKgDryPerHaPerYr = 3000
+    request.efPolicy = .none
+    request.feedstockFactorKgDryPerMjFuel = 0.06
+    var share = Carbon_Esca_V1_CapShare()
+    share.sharePercent = 100
+    share.cap = .measuredIncrease
+    request.capShares = [share]
+    let error = try #require(try Esca.error("ComputeBonus", request, as: Carbon_Esca_V1_BonusResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "cap_shares[0].measured_cap_g_co2e_per_mj")
+    // An explicit 0 is a cap of 0: 0.5 × 3.664e6 / 3000 × 0.06 = 36.64 g/MJ → 0.
+    request.capShares[0].measuredCapGCo2EPerMj = 0
+    let response = try call(request)
+    #expect(abs(response.escaUncappedGCo2EPerMjFuel - 36.64) < 1e-9)
+    #expect(response.escaCappedGCo2EPerMjFuel == 0)
+  }
+
   @Test func sharesMustSumTo100AndNeedAFeedstockFactor() throws {
     var request = Carbon_Esca_V1_BonusRequest()
     request.annualRateTCPerHaPerYr = 1

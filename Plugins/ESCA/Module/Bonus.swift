@@ -259,6 +259,10 @@ enum Bonus {
         case .capKind45: cap = EscaRules.cap45
         case .capKind25: cap = EscaRules.cap25
         case .measuredIncrease:
+          // A measured increase of 0 is a cap of 0: an absent value is refused, never read as 0.
+          guard share.hasMeasuredCapGCo2EPerMj else {
+            throw .invalidArgument("\(path).measured_cap_g_co2e_per_mj", "is required with CAP_KIND_MEASURED_INCREASE (the esca of the increase measured at year 5, g CO2e/MJ of fuel)")
+          }
           let measured = try Check.nonNegative(share.measuredCapGCo2EPerMj, "\(path).measured_cap_g_co2e_per_mj")
           cap = Self.measuredCap(measured, subject: "share \(index)", trace: &trace)
         default: cap = nil

@@ -35,8 +35,14 @@ struct Dossier {
     if dossier.bonus.rateSource == nil && modelled == nil {
       throw .invalidArgument(prefix + "bonus.annual_rate_t_c_per_ha_per_yr", "is required (or bonus.stock_change, or model)")
     }
-    let base = try Bonus.compute(dossier.bonus, rateFromModel: modelled?.rate, prefix: prefix + "bonus.", absentEfMeansNone: true, trace: &trace)
+    // The model's rate at years_since_csr: (CSA − CSR) / n, the exceptional ploughings' release included.
+    let base = try Bonus.compute(
+      dossier.bonus, rateFromModel: modelled?.rate(atYears: dossier.model.yearsSinceCsr), prefix: prefix + "bonus.",
+      absentEfMeansNone: true, trace: &trace)
     response.bonus = base
+    if dossier.bonus.rateSource != nil, let modelled, !modelled.ploughings.isEmpty {
+      trace.warning("bonus gives its own rate: the model's exceptional ploughings are not deducted from it (leave the rate out to use the model's)")
+    }
 
     let assessment = FarmerCaseAssessment(reference: reference)
     var timeline: FarmerCaseAssessment.Timeline? = nil
@@ -57,8 +63,8 @@ struct Dossier {
     for (index, harvest) in dossier.harvests.enumerated() {
       let path = "\(prefix)harvests[\(index)]"
       response.harvests.append(try value(
-        harvest, path: path, dossier: dossier, base: base, csr: csr, timeline: timeline, penalty: penalty,
-        assessment: assessment, trace: &trace))
+        harvest, path: path, prefix: prefix, dossier: dossier, base: base, modelled: modelled, csr: csr, timeline: timeline,
+        penalty: penalty, assessment: assessment, trace: &trace))
     }
     if dossier.harvests.isEmpty {
       trace.warning("no harvests given: the bonus is given once, without a harvest's cap or adjustment")
@@ -72,11 +78,12 @@ struct Dossier {
     return response
   }
 
-  /// One harvest: the case rules' verdict, the CSA used, the bonus with its cap and adjustment.
+  /// One harvest: the case rules' verdict, the CSA used, the bonus with its cap and adjustment;
+  /// in a withdrawal year, the ESCA it would have claimed, as an emission.
   private func value(
-    _ harvest: Carbon_Esca_V1_DossierHarvest, path: String, dossier: FarmDossier, base: BonusResponse, csr: Double?,
-    timeline: FarmerCaseAssessment.Timeline?, penalty: Carbon_Esca_V1_PenaltyResponse?,
-    assessment: FarmerCaseAssessment, trace: inout Tracer
+    _ harvest: Carbon_Esca_V1_DossierHarvest, path: String, prefix: String, dossier: FarmDossier, base: BonusResponse,
+    modelled: ModelledStock.Result?, csr: Double?, timeline: FarmerCaseAssessment.Timeline?,
+    penalty: Carbon_Esca_V1_PenaltyResponse?, assessment: FarmerCaseAssessment, trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_DossierHarvestResult {
     let date = try SimpleDate(harvest.hasDate ? harvest.date : nil, field: path + ".date")
     var result = Carbon_Esca_V1_DossierHarvestResult()
@@ -96,35 +103,65 @@ struct Dossier {
 
     // The rate: modelled (or the request's) until the real CSA applies; then the measured
     // increase (CSA real − CSR) / n, unless the model was verified (equivalent).
+    // The model's rate is (CSA − CSR) / n at the harvest's year: the release of the exceptional
+    // ploughings made by then is deducted ("relargage de carbone"), later ones are not yet.
+    let rateFromModel = dossier.bonus.rateSource == nil ? modelled : nil
     var rate = base.annualRateTCPerHaPerYr
+    var adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.gCo2EPerKgDry } ?? 0
     if let csr { result.csrTCPerHa = csr }
     if verdict.source == .real {
-      trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
-                     reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
       guard let penalty, dossier.hasRealCsa else {
+        trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
+                       reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
         reasons.append("the real CSA applies to this harvest: give real_csa to value it")
         result.claimAllowed = false
         result.reasons = reasons
         return result
       }
-      if penalty.outcome == .equivalent {
-        reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
-        result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa
+      if let timeline, timeline.regionalCsr, let analysis = timeline.realCsa {
+        // Case 1, option 3: "le résultat de la première analyse de sol deviendra le nouveau CSR";
+        // the Annex 3 value "demeure inchangée jusqu'à la prochaine analyse de sol (CSA réelle)".
+        trace.decision("case1_regional_csr_reset", "the first real analysis is the new CSR; modelled rate from it, no real-vs-modelled adjustment",
+                       reason: "a CSR chosen in an Annex 3 interval is not a measure: from the first real analysis the measured stock is the CSR, and the modelled CSA runs from it ('A partir de la date du CSR, l'opérateur calcule un CSA basé sur un modèle de prédiction') until the next analysis; neither a rate (CSA real − CSR) / n nor a real-vs-modelled surplus or deficit can be measured against the regional value")
+        let newCsr = penalty.csaComparedTCPerHa
+        let years = Double(date.year - analysis.year)
+        if let rateFromModel {
+          rate = rateFromModel.rate(after: Double(analysis.year - timeline.csrYear), atYears: Double(date.year - timeline.csrYear))
+        }
+        result.csrTCPerHa = newCsr
+        result.csaTCPerHa = newCsr + rate * years
+        if adjustment != 0 {
+          reasons.append("real-vs-modelled adjustment \(adjustment) g/kg not applied: the Annex 3 CSR is replaced by the first analysis")
+          adjustment = 0
+        }
+        reasons.append("CSR from Annex 3 replaced by the first real analysis \(newCsr) t C/ha (\(analysis)): modelled CSA from it, rate \(rate) t C/ha/yr")
       } else {
-        rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
-        result.csaTCPerHa = penalty.csaComparedTCPerHa
-        reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(dossier.realCsa.yearsSinceCsr) years")
+        trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
+                       reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
+        if penalty.outcome == .equivalent {
+          reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
+          result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa
+        } else {
+          rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
+          result.csaTCPerHa = penalty.csaComparedTCPerHa
+          reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(dossier.realCsa.yearsSinceCsr) years")
+        }
       }
-    } else if let csr {
-      let years = timeline.map { Double(date.year - $0.csrYear) } ?? dossier.model.yearsSinceCsr
-      result.csaTCPerHa = csr + rate * max(years, 0)
+    } else {
+      let years = max(timeline.map { Double(date.year - $0.csrYear) } ?? dossier.model.yearsSinceCsr, 0)
+      if let rateFromModel {
+        rate = rateFromModel.rate(atYears: years)
+        let release = rateFromModel.ploughingLoss(upTo: years)
+        if release > 0 {
+          reasons.append("exceptional ploughing released \(release) t C/ha by year \(Int(years)) after the CSR: rate (CSA − CSR) / \(Int(years)) = \(rate) t C/ha/yr")
+        }
+      }
+      if let csr { result.csaTCPerHa = csr + rate * years }
     }
     result.annualRateTCPerHaPerYr = rate
     result.reasons = reasons
-    guard result.claimAllowed else { return result }
+    guard result.claimAllowed || verdict.withdrawalEmission else { return result }
 
-    let adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.gCo2EPerKgDry } ?? 0
-    result.adjustmentGCo2EPerKgDry = adjustment
     var request = dossier.bonus
     request.annualRateTCPerHaPerYr = rate
     // A rotation's harvests are different crops: each may bring its own yield, LHV and pathway.
@@ -137,23 +174,72 @@ struct Dossier {
       var share = Carbon_Esca_V1_CapShare()
       share.sharePercent = 100
       share.cap = verdict.cap
-      share.measuredCapGCo2EPerMj = verdict.capValue
+      if verdict.cap == .measuredIncrease {
+        share.measuredCapGCo2EPerMj = try measuredIncreaseCap(
+          request, path: path, prefix: prefix, dossier: dossier, timeline: timeline, penalty: penalty, trace: &trace)
+        result.capGCo2EPerMj = share.measuredCapGCo2EPerMj
+      } else {
+        share.measuredCapGCo2EPerMj = verdict.capValue
+      }
       request.capShares = [share]
     }
     var harvestTrace = Tracer(recordsTerms: false)
     let bonus = try Bonus.compute(
       request, rateFromModel: nil, prefix: path + ".", adjustment: adjustment,
       absentEfMeansNone: true, trace: &harvestTrace)
+    result.adjustmentGCo2EPerKgDry = adjustment
     result.reasons += harvestTrace.build().rules.map { $0.effect }
+    if verdict.withdrawalEmission {
+      // Pénalités 1: the year's ESCA, as it would have been deducted (after its cap), is added
+      // as an emission. A negative ESCA (carbon lost) is already an emission: its size is kept.
+      trace.decision("withdrawal_emission", "the year's ESCA after its cap, as a positive emission",
+                     reason: "'Les valeurs ESCA de l'exploitation pour l'année en cours sont ajoutées en tant qu'émissions … au lieu d'être déduites en tant qu'économies': the value that would have been deducted (after the harvest's cap and adjustment) is added, only in a year that would otherwise have been claimed")
+      result.withdrawalEmissionGCo2EPerKgDry = abs(bonus.escaGCo2EPerKgDry)
+      result.withdrawalEmissionGCo2EPerMjFuel = abs(bonus.escaCappedGCo2EPerMjFuel)
+      trace.rule("esca.penalty.withdrawal",
+                 "harvest \(date): withdrawal year, \(result.withdrawalEmissionGCo2EPerKgDry) g CO2e/kg dry (\(result.withdrawalEmissionGCo2EPerMjFuel) g CO2e/MJ fuel) added as an emission instead of a saving")
+      result.reasons.append("withdrawal: \(result.withdrawalEmissionGCo2EPerMjFuel) g CO2e/MJ of fuel added as an emission")
+      return result
+    }
     result.escaGCo2EPerKgDry = bonus.escaGCo2EPerKgDry
     result.escaGCo2EPerMjFeedstock = bonus.escaGCo2EPerMjFeedstock
     result.escaUncappedGCo2EPerMjFuel = bonus.escaUncappedGCo2EPerMjFuel
     result.escaCappedGCo2EPerMjFuel = bonus.escaCappedGCo2EPerMjFuel
     if bonus.cappedShares.first?.capped == true {
-      trace.rule("esca.dossier.cap", "harvest \(date): \(bonus.escaUncappedGCo2EPerMjFuel) g CO2e/MJ exceeds the cap \(verdict.capValue): the cap prevails")
+      trace.rule("esca.dossier.cap", "harvest \(date): \(bonus.escaUncappedGCo2EPerMjFuel) g CO2e/MJ exceeds the cap \(result.capGCo2EPerMj): the cap prevails")
     }
     trace.rule("esca.dossier.harvest",
                "harvest \(date): rate \(rate) t C/ha/yr, adjustment \(adjustment) g/kg → \(bonus.escaGCo2EPerKgDry) g CO2e/kg dry, \(bonus.escaCappedGCo2EPerMjFuel) g CO2e/MJ fuel after the cap")
     return result
+  }
+
+  /// The case-1 cap after the first real CSA, g CO2e/MJ of fuel: the one given in case_facts,
+  /// else the esca of the increase measured at year 5 ("l'augmentation du stock de carbone
+  /// mesurée la cinquième année (CSA réel) deviendra un plafond"), (CSA real − CSR) / n through
+  /// this harvest's yield, LHV share, feedstock and allocation factors, without EF or
+  /// adjustment, at most 45 and at least 0. A CSR from Annex 3 is not a measure: the increase
+  /// is unknown and the value must be given.
+  private func measuredIncreaseCap(
+    _ request: BonusRequest, path: String, prefix: String, dossier: FarmDossier,
+    timeline: FarmerCaseAssessment.Timeline?, penalty: Carbon_Esca_V1_PenaltyResponse?, trace: inout Tracer
+  ) throws(ModuleError) -> Double {
+    if let given = timeline?.measuredCap { return given }
+    let field = prefix + "case_facts.measured_increase_cap_g_co2e_per_mj"
+    guard let penalty, dossier.hasRealCsa else {
+      throw .invalidArgument(field, "is required for \(path) (case 1 after the first real CSA: the cap is the esca of the measured increase), or give real_csa to compute it")
+    }
+    guard timeline?.regionalCsr != true else {
+      throw .invalidArgument(field, "is required for \(path): with a CSR from Annex 3 the increase at year 5 is not measured, so the case-1 cap cannot be computed from real_csa")
+    }
+    var increase = request
+    increase.annualRateTCPerHaPerYr = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
+    increase.efPolicy = .none
+    increase.capShares = []
+    increase.clearLivestockEffluentEnergySharePercent()
+    var capTrace = Tracer(recordsTerms: false)
+    let measured = try Bonus.compute(increase, rateFromModel: nil, prefix: path + ".", trace: &capTrace).escaUncappedGCo2EPerMjFuel
+    trace.decision("dossier_measured_increase_cap", "(CSA real − CSR) / n × 3.664 × 10^6 / yield × feedstock and allocation factors, in [0, 45]",
+                   reason: "case_facts gives no measured_increase_cap_g_co2e_per_mj; the dossier holds the real CSA: the cap is the esca of the measured increase (Annex 1: 'l'augmentation du stock de carbone mesurée à la 5e année (CSA réel) deviendra un plafond'), the carbon term only (EF and adjustments are not an increase of the stock), on this harvest's crop and pathway")
+    return Bonus.measuredCap(max(measured, 0), subject: "\(path) measured increase", trace: &trace)
   }
 }

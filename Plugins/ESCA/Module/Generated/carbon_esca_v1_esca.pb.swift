@@ -2209,13 +2209,23 @@ public nonisolated struct Carbon_Esca_V1_CapShare: Sendable {
   /// Cap kind.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
 
-  /// For CAP_KIND_MEASURED_INCREASE: the cap value, g CO2e/MJ of fuel; up to 1 000: ten times the
-  /// fossil fuel comparator (94).
-  public var measuredCapGCo2EPerMj: Double = 0
+  /// For CAP_KIND_MEASURED_INCREASE: the cap value, g CO2e/MJ of fuel (required with that cap: a
+  /// measured increase of 0 is a cap of 0, so an absent value is refused, never read as 0); up to
+  /// 1 000: ten times the fossil fuel comparator (94).
+  public var measuredCapGCo2EPerMj: Double {
+    get {_measuredCapGCo2EPerMj ?? 0}
+    set {_measuredCapGCo2EPerMj = newValue}
+  }
+  /// Returns true if `measuredCapGCo2EPerMj` has been explicitly set.
+  public var hasMeasuredCapGCo2EPerMj: Bool {self._measuredCapGCo2EPerMj != nil}
+  /// Clears the value of `measuredCapGCo2EPerMj`. Subsequent reads from it will return its default value.
+  public mutating func clearMeasuredCapGCo2EPerMj() {self._measuredCapGCo2EPerMj = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _measuredCapGCo2EPerMj: Double? = nil
 }
 
 /// Request of ComputeBonus.
@@ -3817,6 +3827,23 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvestResult: @unchecked Sendab
   public var reasons: [String] {
     get {_storage._reasons}
     set {_uniqueStorage()._reasons = newValue}
+  }
+
+  /// Withdrawal year (a year without an improved practice) of a harvest that would otherwise
+  /// have been claimed: "Les valeurs ESCA de l'exploitation pour l'année en cours sont ajoutées en
+  /// tant qu'émissions … au lieu d'être déduites". The year's ESCA per kg of dry feedstock (its
+  /// adjustment included), as a positive emission to add, g CO2e/kg dry; the esca values above
+  /// stay 0 (nothing is claimed).
+  public var withdrawalEmissionGCo2EPerKgDry: Double {
+    get {_storage._withdrawalEmissionGCo2EPerKgDry}
+    set {_uniqueStorage()._withdrawalEmissionGCo2EPerKgDry = newValue}
+  }
+
+  /// The same per MJ of fuel, after the harvest's cap (the value that would have been deducted),
+  /// g CO2e/MJ (when a feedstock factor is given).
+  public var withdrawalEmissionGCo2EPerMjFuel: Double {
+    get {_storage._withdrawalEmissionGCo2EPerMjFuel}
+    set {_uniqueStorage()._withdrawalEmissionGCo2EPerMjFuel = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -5587,29 +5614,33 @@ nonisolated extension Carbon_Esca_V1_CapShare: SwiftProtobuf.Message, SwiftProto
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularDoubleField(value: &self.sharePercent) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
-      case 3: try { try decoder.decodeSingularDoubleField(value: &self.measuredCapGCo2EPerMj) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._measuredCapGCo2EPerMj) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.sharePercent.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.sharePercent, fieldNumber: 1)
     }
     if self.cap != .unspecified {
       try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 2)
     }
-    if self.measuredCapGCo2EPerMj.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.measuredCapGCo2EPerMj, fieldNumber: 3)
-    }
+    try { if let v = self._measuredCapGCo2EPerMj {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_CapShare, rhs: Carbon_Esca_V1_CapShare) -> Bool {
     if lhs.sharePercent != rhs.sharePercent {return false}
     if lhs.cap != rhs.cap {return false}
-    if lhs.measuredCapGCo2EPerMj != rhs.measuredCapGCo2EPerMj {return false}
+    if lhs._measuredCapGCo2EPerMj != rhs._measuredCapGCo2EPerMj {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -7816,7 +7847,7 @@ nonisolated extension Carbon_Esca_V1_FarmDossier: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DossierHarvestResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}claim_allowed\0\u{3}csa_source\0\u{3}csr_t_c_per_ha\0\u{3}csa_t_c_per_ha\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}adjustment_g_co2e_per_kg_dry\0\u{2}\u{2}reasons\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}claim_allowed\0\u{3}csa_source\0\u{3}csr_t_c_per_ha\0\u{3}csa_t_c_per_ha\0\u{3}annual_rate_t_c_per_ha_per_yr\0\u{1}cap\0\u{3}cap_g_co2e_per_mj\0\u{3}esca_g_co2e_per_kg_dry\0\u{3}esca_g_co2e_per_mj_feedstock\0\u{3}esca_uncapped_g_co2e_per_mj_fuel\0\u{3}esca_capped_g_co2e_per_mj_fuel\0\u{3}adjustment_g_co2e_per_kg_dry\0\u{2}\u{2}reasons\0\u{3}withdrawal_emission_g_co2e_per_kg_dry\0\u{3}withdrawal_emission_g_co2e_per_mj_fuel\0")
 
   fileprivate class _StorageClass {
     var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
@@ -7834,6 +7865,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
     var _escaCappedGCo2EPerMjFuel: Double = 0
     var _adjustmentGCo2EPerKgDry: Double = 0
     var _reasons: [String] = []
+    var _withdrawalEmissionGCo2EPerKgDry: Double = 0
+    var _withdrawalEmissionGCo2EPerMjFuel: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -7859,6 +7892,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
       _escaCappedGCo2EPerMjFuel = source._escaCappedGCo2EPerMjFuel
       _adjustmentGCo2EPerKgDry = source._adjustmentGCo2EPerKgDry
       _reasons = source._reasons
+      _withdrawalEmissionGCo2EPerKgDry = source._withdrawalEmissionGCo2EPerKgDry
+      _withdrawalEmissionGCo2EPerMjFuel = source._withdrawalEmissionGCo2EPerMjFuel
     }
   }
 
@@ -7892,6 +7927,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
         case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._escaCappedGCo2EPerMjFuel) }()
         case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._adjustmentGCo2EPerKgDry) }()
         case 16: try { try decoder.decodeRepeatedStringField(value: &_storage._reasons) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._withdrawalEmissionGCo2EPerKgDry) }()
+        case 18: try { try decoder.decodeSingularDoubleField(value: &_storage._withdrawalEmissionGCo2EPerMjFuel) }()
         default: break
         }
       }
@@ -7949,6 +7986,12 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
       if !_storage._reasons.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._reasons, fieldNumber: 16)
       }
+      if _storage._withdrawalEmissionGCo2EPerKgDry.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._withdrawalEmissionGCo2EPerKgDry, fieldNumber: 17)
+      }
+      if _storage._withdrawalEmissionGCo2EPerMjFuel.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._withdrawalEmissionGCo2EPerMjFuel, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -7973,6 +8016,8 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
         if _storage._escaCappedGCo2EPerMjFuel != rhs_storage._escaCappedGCo2EPerMjFuel {return false}
         if _storage._adjustmentGCo2EPerKgDry != rhs_storage._adjustmentGCo2EPerKgDry {return false}
         if _storage._reasons != rhs_storage._reasons {return false}
+        if _storage._withdrawalEmissionGCo2EPerKgDry != rhs_storage._withdrawalEmissionGCo2EPerKgDry {return false}
+        if _storage._withdrawalEmissionGCo2EPerMjFuel != rhs_storage._withdrawalEmissionGCo2EPerMjFuel {return false}
         return true
       }
       if !storagesAreEqual {return false}
