@@ -2683,7 +2683,9 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseRequest: @unchecked Sendable 
     set {_uniqueStorage()._case1LateCsaCap = newValue}
   }
 
-  /// Later real CSA analyses after the first one (due in years N+5, N+10, … of the first).
+  /// Later real CSA analyses after the first one (due by 31 December of N0+10, N0+15, … counted
+  /// from the CSR year N0, or from 2027 in case 1, or from the first analysis when it replaces an
+  /// Annex 3 CSR).
   public var laterRealCsaDates: [CarbonDomain.Carbon_Domain_V1_CalendarDate] {
     get {_storage._laterRealCsaDates}
     set {_uniqueStorage()._laterRealCsaDates = newValue}
@@ -3001,8 +3003,8 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseResponse: @unchecked Sendable
     set {_uniqueStorage()._case2ThreeYearsBeforeEngagement = newValue}
   }
 
-  /// Years by 31 December of which a real CSA analysis is due (first deadline, then N+5, N+10…
-  /// of the first real CSA).
+  /// Years by 31 December of which a real CSA analysis is due (the first deadline, then every 5
+  /// years from it, as the seed's N0, N+5, N+10…; a late analysis does not move the schedule).
   public var realCsaDueYears: [Int32] {
     get {_storage._realCsaDueYears}
     set {_uniqueStorage()._realCsaDueYears = newValue}
