@@ -126,6 +126,12 @@ struct CommuneReference: Sendable {
     if let weights = try reader.table("derived-epci-greco-weights.csv", required: manifest != nil) {
       grecoWeights = Self.grecoWeights(weights)
     }
+    if let areas = epciForest, var weights = grecoWeights {
+      for (epci, predecessors) in data.epciPredecessors.sorted(by: { $0.key < $1.key }) where weights[epci] == nil {
+        weights[epci] = Self.mergedWeights(of: predecessors, areas: areas, weights: weights)
+      }
+      grecoWeights = weights
+    }
     if let stands = try reader.table("surface-foret.csv", required: false) {
       forestStands = try Self.forestStands(stands, data: data, reader: reader)
     }
@@ -190,6 +196,34 @@ struct CommuneReference: Sendable {
     return result
   }
 
+  /// GRECO weights of a 2018 merger that derived-epci-greco-weights.csv lacks (200077014,
+  /// 200077055): per subtype, each predecessor's own weights mixed by its area of that subtype
+  /// (ign19.csv), so that merged area × weight = Σ predecessor area × its own weight — what the
+  /// pack's check computes, each predecessor at its own GRECO mix (README §5.6 a steps 1–2). A
+  /// subtype none of them holds only sets a deforestation density: its mix follows the
+  /// predecessors' forest areas (broadleaf + conifer + mixed), or equal shares when they have none.
+  /// Nil when a predecessor has no weights (the stand then falls back to rad13, labelled so).
+  static func mergedWeights(
+    of predecessors: [String], areas: [String: [Leaf: Double]], weights: [String: [Leaf: [(greco: String, weight: Double)]]]
+  ) -> [Leaf: [(greco: String, weight: Double)]]? {
+    let subtypes: [Leaf] = [.forestBroadleaf, .forestConifer, .forestMixed]
+    guard !predecessors.isEmpty, predecessors.allSatisfy({ weights[$0] != nil }) else { return nil }
+    func forestArea(_ epci: String) -> Double { subtypes.reduce(0) { $0 + (areas[epci]?[$1] ?? 0) } }
+    var result: [Leaf: [(greco: String, weight: Double)]] = [:]
+    for leaf in subtypes {
+      var keys: [Double] = predecessors.map { areas[$0]?[leaf] ?? 0 }
+      if keys.reduce(0, +) == 0 { keys = predecessors.map(forestArea) }
+      if keys.reduce(0, +) == 0 { keys = predecessors.map { _ in 1 } }
+      let total = keys.reduce(0, +)
+      var mixed: [String: Double] = [:]
+      for (predecessor, key) in zip(predecessors, keys) {
+        for (greco, weight) in weights[predecessor]?[leaf] ?? [] { mixed[greco, default: 0] += weight * key / total }
+      }
+      result[leaf] = mixed.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+    return result
+  }
+
   /// ALDO's surface-foret.csv (BD Forêt by commune and IGN location; INSEE without leading zero).
   private static func forestStands(
     _ table: ReferenceTable, data: AldoReferenceData, reader: FileReader
@@ -211,6 +245,11 @@ struct CommuneReference: Sendable {
       let rad13 = cell(row, "code_rad13")
       guard data.woodUse[rad13] != nil else {
         throw reader.error("surface-foret.csv row \(number + 1): unknown code_rad13 \(rad13.quoted)")
+      }
+      // The same reading of the location codes as a request's rows (TerritoryInput.validate).
+      for (level, name) in [("groupeser", "code_groupeser"), ("greco", "code_greco"), ("bassin_populicole", "code_bassin_populicole")]
+      where data.reading(cell(row, name), level: level) == .unknown {
+        throw reader.error("surface-foret.csv row \(number + 1): unknown \(name) \(cell(row, name).quoted)")
       }
       func code(_ name: String) -> String { Stand.isMissing(cell(row, name)) ? "" : cell(row, name) }
       let stand = Stand(

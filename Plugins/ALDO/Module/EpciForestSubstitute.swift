@@ -1,5 +1,6 @@
 import CarbonDomain
 import CarbonPluginKit
+import Foundation
 
 /// The EPCI-level forest substitute of the reference pack (README §5.6 a, method M2): the
 /// commune-level BD Forêt file ALDO uses (surface-foret.csv) is not public in any form that can
@@ -54,6 +55,6 @@ struct EpciForestSubstitute {
   /// The GRECO mix of an EPCI in words, for references ("B:0.728|C:0.272").
   func mixLabel(_ epci: String) -> String {
     let mix = weights[epci]?[.forestBroadleaf] ?? []
-    return mix.isEmpty ? "no GRECO (rad13)" : mix.map { "\($0.greco):\($0.weight)" }.joined(separator: "|")
+    return mix.isEmpty ? "no GRECO (rad13)" : mix.map { "\($0.greco):\(String(format: "%.3f", $0.weight))" }.joined(separator: "|")
   }
 }

@@ -90,3 +90,38 @@ struct ForestInventory: Sendable {
     return (mean, "\(how) carbone + bois_mort_carbone, " + references.joined(separator: ", "))
   }
 }
+
+/// How an IGN location code of a BD Forêt row is read, the same way for a request's rows and
+/// for reference_dir's surface-foret.csv.
+enum LocationCodeReading: Equatable {
+  /// Empty or "NA": the look-up skips the level.
+  case missing
+  /// The IGN table has this code at this level.
+  case inTable
+  /// A SER group (GRECO letter + digit) the IGN table has no row for: it merges some groups
+  /// (BX, AX, JX), so BD Forêt's B1, B2, A2, A3, J1… never match and ALDO falls back to the
+  /// GRECO (reference pack README §5.3, §5.5).
+  case serGroupWithoutRow
+  /// Neither: refused.
+  case unknown
+}
+
+extension AldoReferenceData {
+  /// Reads a location code at an IGN level ("groupeser", "greco", "bassin_populicole").
+  func reading(_ code: String, level: String) -> LocationCodeReading {
+    if Stand.isMissing(code) { return .missing }
+    if forestCodes[level]?.contains(code) == true { return .inTable }
+    if level == "groupeser", code.count == 2, let letter = code.first, let digit = code.last,
+      forestCodes["greco"]?.contains(String(letter)) == true, ("1"..."9").contains(digit)
+    {
+      return .serGroupWithoutRow
+    }
+    return .unknown
+  }
+
+  /// The trace rule's text for SER groups without an IGN row (`where`: the rows concerned).
+  static func serGroupFallbackNote(_ where: String) -> String {
+    "\(`where`): SER group(s) without a row in the IGN table (which merges some groups: BX, AX, JX), so the look-up "
+      + "falls back to the GRECO, as ALDO does (reference pack README §5.3: « ALDO falls back to the GRECO »)"
+  }
+}

@@ -48,6 +48,18 @@ extension AldoModule {
     trace = input.trace
     let fileStands = reference.forestStands ?? [:]
     let bdForet = userStands.isEmpty ? fileStands.filter { inside.contains($0.key) } : userStands
+    if userStands.isEmpty {
+      let fallbacks = bdForet.keys.sorted().filter { insee in
+        bdForet[insee]?.contains { data.reading($0.groupeser, level: "groupeser") == .serGroupWithoutRow } == true
+      }
+      if !fallbacks.isEmpty {
+        // Written to input's trace: `trace` is taken back from it once the communes are built.
+        input.trace.rule(
+          "aldo.forest.ser_group_not_in_ign_table",
+          AldoReferenceData.serGroupFallbackNote(
+            "surface-foret.csv rows of \(fallbacks.count) commune(s) (\(fallbacks.prefix(20).joined(separator: ", "))\(fallbacks.count > 20 ? ", …" : ""))"))
+      }
+    }
 
     var communeParts: [ResolvedPart] = []
     var communeOfPart: [String: (insee: String, name: String, epci: String)] = [:]
@@ -102,16 +114,49 @@ extension AldoModule {
     guard [.epciSubstitute, .bdForet, .none].contains(choice) else {
       throw .invalidArgument("\(field).forest_data", "has an unknown value \(selection.forestData.rawValue)")
     }
+    /// Gives communes without BD Forêt rows the deforestation density of their EPCI's GRECO mix
+    /// (README §5.6 a step 4) instead of ALDO's density 0 (§3.4).
+    func giveSubstituteDensity(_ substitute: EpciForestSubstitute, to indices: [Int]) {
+      for index in indices {
+        guard let epci = communeOfPart[communeParts[index].name]?.epci, !epci.isEmpty else { continue }
+        communeParts[index].densityStands = substitute.stands(
+          epci: epci, region: communeParts[index].regionCode, share: 1, unitAreas: true)
+        communeParts[index].densityLabel = "APPROXIMATION: EPCI \(epci) GRECO mix \(substitute.mixLabel(epci))"
+      }
+    }
     var forestParts: [ResolvedPart] = []
     switch choice {
     case .bdForet:
-      info.forestStatus = bdForet.isEmpty && (knownForest ?? 1) > 0 ? .notComputed : .bdForet
+      // Rows given by the request for part of the territory say nothing of the other communes'
+      // forest: those are not computed (PARTIAL, named in a warning), never a silent 0. A
+      // reference_dir surface-foret.csv is ALDO's whole file: a commune absent from it has no BD Forêt forest.
+      let uncovered = userStands.isEmpty ? [] : communeParts.indices.filter { communeParts[$0].stands.isEmpty }
+      let uncoveredForest = substitute.map { s in
+        Self.epciShares(uncovered.map { communeParts[$0] }, communeOfPart: communeOfPart, reference: reference, excluded: [])
+          .reduce(0) { $0 + s.totalArea($1.epci) * $1.share }
+      }
       info.forestMethod = "BD Forêt rows by commune (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "request")): ALDO's exact method"
-      if info.forestStatus == .notComputed {
+      if bdForet.isEmpty && (knownForest ?? 1) > 0 {
+        info.forestStatus = .notComputed
         trace.warning(
           "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, "
             + (knownForest == nil ? "whose forest area is unknown (no ign19.csv)" : "whose EPCIs hold forest (ign19.csv)")
             + "; growth and wood products by harvest are missing from the balance")
+      } else if !uncovered.isEmpty && (uncoveredForest ?? 1) > 0 {
+        info.forestStatus = .partial
+        let names = uncovered.map { communeParts[$0].name }
+        let area = uncoveredForest.map { "about \(Int($0.rounded())) ha of forest (their EPCIs' ign19.csv area × share of communes)" }
+          ?? "forest of unknown area (no ign19.csv)"
+        info.forestMethod += "; \(uncovered.count) commune(s) without rows not computed"
+        trace.warning(
+          "FOREST PARTIAL: the request's BD Forêt rows cover \(communeParts.count - uncovered.count) of \(communeParts.count) communes; "
+            + "the \(uncovered.count) others (\(names.prefix(20).joined(separator: ", "))\(names.count > 20 ? ", …" : "")) hold \(area), "
+            + "whose growth and wood products by harvest are missing from the balance; give their rows in forest_stands, or none "
+            + "at all for the EPCI substitute"
+            + (substitute == nil ? "" : ". Their deforestation uses their EPCI's GRECO-mix density (APPROXIMATION), not 0"))
+        if let substitute { giveSubstituteDensity(substitute, to: uncovered) }
+      } else {
+        info.forestStatus = .bdForet
       }
     case .none:
       info.forestStatus = (knownForest ?? 1) > 0 ? .notComputed : .noForest
@@ -148,12 +193,15 @@ extension AldoModule {
             regionCode: share.region, interRegion: interRegion, areas: [:],
             stands: substitute.stands(epci: share.epci, region: share.region, share: share.share), population: 0))
       }
-      for index in communeParts.indices where communeParts[index].stands.isEmpty {
-        guard let epci = communeOfPart[communeParts[index].name]?.epci, !epci.isEmpty else { continue }
-        communeParts[index].densityStands = substitute.stands(
-          epci: epci, region: communeParts[index].regionCode, share: 1, unitAreas: true)
-        communeParts[index].densityLabel = "APPROXIMATION: EPCI \(epci) GRECO mix \(substitute.mixLabel(epci))"
+      for share in shares {
+        guard let predecessors = data.epciPredecessors[share.epci] else { continue }
+        trace.decision(
+          "epci_2018_merger", "\(share.epci) = \(predecessors.joined(separator: " + "))",
+          reason: "absent from ign19.csv and derived-epci-greco-weights.csv: areas = Σ the predecessors' areas, GRECO weights "
+            + "= each predecessor's own weights mixed by its area of the subtype (broadleaf \(substitute.mixLabel(share.epci))), "
+            + "as the pack's check does (reference pack README §5.6 a steps 1–2)")
       }
+      giveSubstituteDensity(substitute, to: communeParts.indices.filter { communeParts[$0].stands.isEmpty })
       if !aloneWithForest.isEmpty {
         info.forestStatus = forestParts.isEmpty ? .notComputed : .partial
         trace.warning(

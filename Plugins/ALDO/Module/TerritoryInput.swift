@@ -15,6 +15,10 @@ struct ResolvedPart: Sendable {
   /// (the EPCI forest substitute; empty otherwise), and the label saying it is an approximation.
   var densityStands: [Stand] = []
   var densityLabel = ""
+
+  /// True for a forest part of the EPCI substitute: it carries growth and wood products only
+  /// (no pedoclimatic zone, no land-use change), and is no commune.
+  var isEpciForest: Bool { zone.isEmpty }
 }
 
 /// Validates the territory parts of a request and turns CLC change matrices into ALDO's
@@ -68,6 +72,12 @@ struct TerritoryInput {
         if population == 0 { population = commune.population }
         if clcChanges.isEmpty && part.annualChanges.isEmpty {
           clcChanges = communes.changes[part.communeInsee] ?? []
+        }
+      } else {
+        // Without reference_dir the code is only a label, but still one of ALDO's communes:
+        // checked against the commune list shipped beside the plugin.
+        guard try CommuneReference.shippedFiles.get().communes[part.communeInsee] != nil else {
+          throw .invalidArgument("\(path).commune_insee", "unknown commune \(part.communeInsee.quoted) (ALDO's communes_17122018.csv)")
         }
       }
     }
@@ -133,9 +143,17 @@ struct TerritoryInput {
       ("groupeser", stand.groupeser, "groupeser"), ("greco", stand.greco, "greco"),
       ("bassin_populicole", stand.bassinPopulicole, "bassin_populicole"),
     ]
-    for (level, code, name) in codes where !Stand.isMissing(code) {
-      guard data.forestCodes[level]?.contains(code) == true else {
-        throw .invalidArgument("\(field).\(name)", "unknown IGN \(level) code \(code.quoted)")
+    for (level, code, name) in codes {
+      switch data.reading(code, level: level) {
+      case .missing, .inTable: break
+      case .serGroupWithoutRow:
+        trace.rule("aldo.forest.ser_group_not_in_ign_table", AldoReferenceData.serGroupFallbackNote("\(field).\(name) \(code.quoted)"))
+      case .unknown:
+        throw .invalidArgument(
+          "\(field).\(name)",
+          level == "groupeser"
+            ? "unknown SER-group code \(code.quoted): neither in the IGN table nor a GRECO letter followed by a digit"
+            : "unknown IGN \(level) code \(code.quoted)")
       }
     }
     let missing = codes.filter { !$0.1.isEmpty && Stand.isMissing($0.1) }.map(\.2)
