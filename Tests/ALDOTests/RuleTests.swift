@@ -212,6 +212,32 @@ import Testing
     #expect(applied.name == "area/cult_prai_herb" && applied.defaultValue == 4 && applied.value == 8)
   }
 
+  /// Pack README §2.2 step 3: « The unit flux is then the area-weighted mean of the per-commune
+  /// unit fluxes, or the plain mean if all areas are 0 » — over the communes, not the EPCI
+  /// substitute's forest part (no zone). CA du Pays de Saint-Omer (200069037, 53 communes) has no
+  /// crops → broadleaf change; 10 ha/yr given: 10/53 ha/yr per commune, mean cult_for over the
+  /// communes' zones (32 × 3_1, 8 × 3_3, 7 × 2_3, 4 × 2_1, 2 × 4_1) = 15.94 / 53 = 0.300 755 t C/ha/yr,
+  /// × 20 × 10 = 60.151 t C → −220.553 t CO2e/yr; litter 9 × 10 = 90 t C → −330. Before the fix the
+  /// forest part took 1/54 of the area and the soil was −216.47.
+  @Test func areaOverrideWithZeroDefaultsIsThePlainMeanOverCommunes() throws {
+    var request = TerritoryAcceptanceTests.territory(.epci, ["200069037"])
+    var override = Carbon_Aldo_V1_AreaOverride()
+    override.fromLandUse = .cropland
+    override.toLandUse = .forestBroadleaf
+    override.areaHaPerYr = 10
+    request.areaOverrides = [override]
+    let response = try Aldo.compute(request)
+    #expect(response.overrides.first { $0.name.hasPrefix("area/") }?.defaultValue == 0)
+    let soil = Aldo.entries(response, .cropland, .forestBroadleaf, .soil).reduce(0) { $0 + $1.fluxTCo2EPerYr }
+    #expect(abs(soil - -0.3007547169811323 * 20 * 10 * Self.co2PerC) < 1e-9, "\(soil)")
+    #expect(abs(soil - -220.553459119497) < 1e-9)
+    let litter = Aldo.entries(response, .cropland, .forestBroadleaf, .litter)
+    #expect(abs(litter.reduce(0) { $0 + $1.fluxTCo2EPerYr } - -90 * Self.co2PerC) < 1e-9)
+    #expect(litter.allSatisfy { !$0.part.contains("APPROXIMATION") }, "the forest part takes no share")
+    let area = response.annualAreas.filter { $0.fromLandUse == .cropland && $0.toLandUse == .forestBroadleaf }.reduce(0) { $0 + $1.areaHaPerYr }
+    #expect(abs(area - 10) < 1e-9)
+  }
+
   @Test func factorOverrideIsUsedAndReported() throws {
     // soil_flux/2_1/cult_prai 0.37 → 0.5: 0.5 × 20 × 1 = 10 tC → −36.67.
     var request = Aldo.request([Aldo.part(annual: [(.cropland, .grassland, 1)])])

@@ -76,6 +76,75 @@ import Testing
     try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "area_overrides[0].to_land_use")
   }
 
+  /// A constant override outside what the method can mean is refused, naming the override
+  /// (`factor_overrides[i].value`): a divisor (years between CLC inventories, C:N ratio, France's
+  /// population or harvest) or a conversion factor must be > 0, a fraction in [0, 1], a stock ≥ 0.
+  /// Before, `clc_years_between_inventories` 0 gave a net 0, `c_to_co2_factor` −3.667 turned the
+  /// +457.55 of 60 ha 211 → 112 into −334.45, `n2o_soil_c_to_n_ratio` 0 dropped the N2O (396.0).
+  @Test func impossibleConstantOverridesAreRefused() throws {
+    let cases: [(String, Double)] = [
+      ("constant/clc_years_between_inventories", 0), ("constant/c_to_co2_factor", -3.667),
+      ("constant/n2o_soil_c_to_n_ratio", 0), ("constant/france_total_population", 0),
+      ("constant/n2o_leaching_fraction", 1.5), ("constant/wood_products_france_stock_bo", -1),
+      ("constant/wood_products_france_harvest_bi", 0), ("constant/n2o_gwp", -273),
+    ]
+    let harness = try Aldo.harness()
+    for (name, value) in cases {
+      var request = Aldo.request([Aldo.part(clc: [("211", "112", 60)])])
+      var override = Carbon_Aldo_V1_FactorOverride()
+      override.name = name
+      override.value = value
+      request.factorOverrides = [override]
+      do {
+        _ = try harness.call(Aldo.flux, request, as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+        Issue.record("\(name) = \(value) was accepted")
+      } catch {
+        #expect(error.status == .invalidArgument)
+        #expect(error.field == "factor_overrides[0].value")
+        #expect(error.message.contains(name), "\(error.message)")
+      }
+    }
+    // The stocks path applies the same bounds.
+    var stocks = Carbon_Aldo_V1_ComputeStocksRequest()
+    stocks.parts = [WoodStocksAndEpciTests.exampleBStockPart()]
+    var override = Carbon_Aldo_V1_FactorOverride()
+    override.name = "constant/wood_products_france_harvest_bo"
+    override.value = 0
+    stocks.factorOverrides = [override]
+    try Aldo.expectError(Aldo.stocks, stocks, status: .invalidArgument, field: "factor_overrides[0].value")
+    // A value inside the bounds still applies: 60 ha / 6 = 10 ha/yr, C = 10, p = 0.8: sealed 8 ha/yr
+    // × −20 + grassed 2 ha/yr × 19 = −122 t C (soil) with a 0.35 × 20 × 2 = 14 t C biomass gain;
+    // with c_to_co2_factor 3 instead of 44/12 the carbon part is −108 × 3 = −324 stored → +324
+    // (the same ratio to the default's +396 as 3 to 44/12).
+    var request = Aldo.request([Aldo.part(clc: [("211", "112", 60)])])
+    override.name = "constant/c_to_co2_factor"
+    override.value = 3
+    request.factorOverrides = [override]
+    let response = try Aldo.compute(request)
+    let carbon = response.entries.filter { $0.pool != .n2O }.reduce(0) { $0 + $1.fluxTCo2EPerYr }
+    #expect(abs(carbon - 324) < 1e-9, "\(carbon)")
+  }
+
+  /// Every constant of Data/aldo-constants.csv has a bound, so a new one cannot slip through.
+  @Test func everyConstantHasABound() throws {
+    let data = try AldoReferenceData.embedded.get()
+    #expect(Set(data.constants.keys) == Set(AldoReferenceData.constantBounds.keys))
+  }
+
+  /// Without reference_dir, a part's commune_insee is still checked against ALDO's commune list
+  /// shipped beside the plugin (communes_17122018.csv); a known code is accepted as a label.
+  @Test func partCommuneCodeIsCheckedAgainstTheShippedList() throws {
+    var part = Aldo.part(clc: [("211", "112", 6)])
+    part.communeInsee = "99999"
+    try Aldo.expectError(Aldo.flux, Aldo.request([part]), status: .invalidArgument, field: "parts[0].commune_insee")
+    part.communeInsee = "59257"
+    // 6 ha / 6 = 1 ha/yr crops → artificial: sealed 0.8 × −20 = −16 t C, grassed 0.2 × 19 = 3.8 t C
+    // and biomass 0.2 × 0.35 × 20 = 1.4 t C → −10.8 t C stored → +39.6 t CO2e/yr, plus N2O.
+    let response = try Aldo.compute(Aldo.request([part]))
+    let carbon = response.entries.filter { $0.pool != .n2O }.reduce(0) { $0 + $1.fluxTCo2EPerYr }
+    #expect(abs(carbon - 10.8 * 44 / 12) < 1e-9, "\(carbon)")
+  }
+
   @Test func stocksOfATerritory() throws {
     var part = Carbon_Aldo_V1_StockPart()
     part.name = "s"

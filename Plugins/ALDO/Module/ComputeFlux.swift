@@ -194,7 +194,8 @@ extension AldoModule {
   }
 
   /// ALDO's `areaChanges`: replaces a leaf pair's annual area over the territory; each part's
-  /// share follows its default area (area-weighted unit flux), or is equal when all are 0.
+  /// share follows its default area (area-weighted unit flux), or is equal when all are 0 —
+  /// « plain mean if all areas are 0 » over the communes (reference pack README §2.2 step 3).
   func applyAreaOverrides(
     _ overrides: [Carbon_Aldo_V1_AreaOverride], to parts: inout [ResolvedPart], field: String,
     reference: AldoReferenceData
@@ -207,10 +208,16 @@ extension AldoModule {
       let area = try Validate.nonNegative(override.areaHaPerYr, "\(path).area_ha_per_yr")
       let name = "area/\(reference.altFluxId[from] ?? from.aldoName)_\(reference.altFluxId[to] ?? to.aldoName)"
       guard seen.insert(name).inserted else { throw .invalidArgument("\(path).to_land_use", "the pair is overridden twice") }
-      let total = parts.reduce(0) { $0 + ($1.areas[from]?[to] ?? 0) }
-      for index in parts.indices {
+      // ALDO spreads over its communes: the EPCI substitute's forest parts (no zone, no land-use
+      // change) take no share, else the plain mean would give them area without soil flux.
+      let communes = parts.indices.filter { !parts[$0].isEpciForest }
+      guard !communes.isEmpty else {
+        throw .invalidArgument("\(path).area_ha_per_yr", "no part of the territory has a pedoclimatic zone to carry the area")
+      }
+      let total = communes.reduce(0) { $0 + (parts[$1].areas[from]?[to] ?? 0) }
+      for index in communes {
         let current = parts[index].areas[from]?[to] ?? 0
-        let share = total > 0 ? current / total : 1 / Double(parts.count)
+        let share = total > 0 ? current / total : 1 / Double(communes.count)
         parts[index].areas[from, default: [:]][to] = area * share
       }
       var entry = Carbon_Aldo_V1_AppliedOverride()

@@ -16,6 +16,48 @@ extension AldoReferenceData {
     ("prelevement_volume", "m3/ha/yr"),
   ]
 
+  /// What a constant may be set to, so that an override cannot turn the method inside out.
+  enum ConstantBound {
+    /// > 0: a divisor (years, C:N ratio, national harvest or population), a conversion factor or a GWP.
+    case positive
+    /// ≥ 0: a stock, a sink, a density or a litter flux.
+    case nonNegative
+    /// In [0, 1]: a share or an emission fraction.
+    case fraction
+
+    func allows(_ value: Double) -> Bool {
+      switch self {
+      case .positive: value > 0
+      case .nonNegative: value >= 0
+      case .fraction: (0...1).contains(value)
+      }
+    }
+
+    var words: String {
+      switch self {
+      case .positive: "must be > 0"
+      case .nonNegative: "must be ≥ 0"
+      case .fraction: "must be in [0, 1]"
+      }
+    }
+  }
+
+  /// The bound of every constant of Data/aldo-constants.csv (a test checks none is missing).
+  static let constantBounds: [String: ConstantBound] = [
+    "c_to_co2_factor": .positive, "n2o_gwp": .positive, "n2o_gwp_ar5_corrected": .positive,
+    "n2o_soil_c_to_n_ratio": .positive, "n2o_direct_emission_factor": .fraction,
+    "n2o_direct_n_to_n2o_factor_as_coded": .positive, "n2o_direct_n_to_n2o_factor_corrected": .positive,
+    "n2o_leaching_fraction": .fraction, "n2o_leaching_emission_factor": .fraction, "n2o_indirect_n_to_n2o_factor": .positive,
+    "clc_years_between_inventories": .positive, "transition_years_default": .positive, "litter_years_for_flux": .positive,
+    "forest_deforestation_biomass_years_for_flux": .positive, "forest_litter_flux": .nonNegative,
+    "forest_litter_stock_density": .nonNegative, "default_proportion_sealed": .fraction,
+    "wood_products_france_sink_bo": .nonNegative, "wood_products_france_sink_bi": .nonNegative,
+    "wood_products_france_harvest_bo": .positive, "wood_products_france_harvest_bi": .positive,
+    "wood_products_france_stock_bo": .nonNegative, "wood_products_france_stock_bi": .nonNegative,
+    "france_total_population": .positive, "harvest_recovery_rate_stem": .fraction,
+    "harvest_recovery_rate_branches": .fraction, "hedge_default_carbon_per_km": .nonNegative,
+  ]
+
   /// Applies the overrides of a request; unknown names or bad values are INVALID_ARGUMENT
   /// naming `<field>[i].name` / `<field>[i].value`.
   mutating func apply(
@@ -32,6 +74,11 @@ extension AldoReferenceData {
       guard let result = set(override.name, override.value) else {
         throw .invalidArgument(
           "\(path).name", "unknown reference value \(override.name.quoted) (ListReferenceData lists the names)")
+      }
+      if override.name.hasPrefix("constant/"), let bound = Self.constantBounds[String(override.name.dropFirst("constant/".count))],
+        !bound.allows(override.value)
+      {
+        throw .invalidArgument("\(path).value", "\(override.name.quoted) \(bound.words), got \(override.value)")
       }
       if override.name.hasPrefix("wood_use/"), let code = override.name.split(separator: "/").dropFirst().first,
         let shares = woodUse[String(code)]
