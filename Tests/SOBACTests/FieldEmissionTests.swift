@@ -61,6 +61,45 @@ import Testing
     #expect(abs(result.inputs[3].upstreamKgCo2E - 350 * 0.1) < 1e-9)
   }
 
+  /// Eq. 12, seed l.665: « M_calcaire = quantité apportée de calcaire inorganique, soit sous
+  /// forme de chaux seule, soit inclus dans des mélanges d'engrais (en kg) ». The seed prints no
+  /// carbonate share for calcium ammonium nitrate: the line's carbonate_percent gives it.
+  @Test func limestoneInAFertiliserMixCountsInEquationTwelve() throws {
+    // 1000 kg of CAN 27 % N with 20 % CaCO3: 200 kg limestone × 0.12 × 44/12 = 88 kg CO2.
+    // The same in kg N: 270 kg N / 27 % = 1000 kg product, the same 88 kg CO2.
+    // NPK 15-15-15 with 10 % carbonate, 2 t: 200 kg × 0.12 × 44/12 = 88 kg CO2.
+    let inProduct = try yearEmissions([
+      line("calcium_ammonium_nitrate_27", .kgProduct, 1000) { $0.carbonatePercent = 20 },
+      line("npk", .tProduct, 2) { $0.nPercent = 15; $0.p2O5Percent = 15; $0.k2OPercent = 15; $0.carbonatePercent = 10 },
+    ])
+    #expect(abs(inProduct.inputs[0].fieldCo2LimeKg - 88) < 1e-9)
+    #expect(abs(inProduct.inputs[1].fieldCo2LimeKg - 88) < 1e-9)
+    #expect(abs(inProduct.fieldCo2LimeKg - 176) < 1e-9)
+    var request = Carbon_Sobac_V1_FarmYearEmissionsRequest()
+    request.year.year = 2020
+    request.year.inputs = [
+      line("calcium_ammonium_nitrate_27", .kgN, 270) { $0.carbonatePercent = 20 },
+      line("calcium_ammonium_nitrate_27", .kgN, 270),
+    ]
+    let response = try makeHarness().call(Path.year, request, as: Carbon_Sobac_V1_FarmYearEmissionsResponse.self)
+    let inNitrogen = response.emissions
+    #expect(abs(inNitrogen.inputs[0].fieldCo2LimeKg - 88) < 1e-9)
+    // Without carbonate_percent: 0, and a warning naming the line's field.
+    #expect(inNitrogen.inputs[1].fieldCo2LimeKg == 0)
+    #expect(abs(inNitrogen.fieldCo2LimeKg - 88) < 1e-9)
+    #expect(response.trace.warnings.count == 1)
+    #expect(response.trace.warnings.first?.hasPrefix("year.inputs[1].carbonate_percent:") == true)
+
+    // Not on a lime (its code counts its carbonate) nor without a product mass or grade.
+    let onLime = error { _ = try yearEmissions([line("calcium_carbonate", .tProduct, 1) { $0.carbonatePercent = 50 }]) }
+    #expect(onLime?.field == "year.inputs[0].carbonate_percent")
+    let noGrade = error { _ = try yearEmissions([line("average_n", .kgN, 100) { $0.carbonatePercent = 10 }]) }
+    #expect(noGrade?.field == "year.inputs[0].n_percent")
+    let tooMuch = error { _ = try yearEmissions([line("calcium_ammonium_nitrate_27", .kgN, 100) { $0.carbonatePercent = 120 }]) }
+    #expect(tooMuch?.status == .invalidArgument)
+    #expect(tooMuch?.field == "year.inputs[0].carbonate_percent")
+  }
+
   /// Seed note 17: "VN = Valeur Neutralisante = % CaO + 1.4% MgO". A magnesian quicklime of
   /// 58 % CaO and 40 % MgO has VN = 0.58 + 1.4 × 0.40 = 1.14: accepted (it was refused above 1),
   /// and 1000 kg of it carry 1140 kg VN × 0.311 kg CO2e/kg VN upstream (Annex 3, "Chaux vive").

@@ -30,6 +30,14 @@ import Testing
     #expect(response.farms[1].years[0].inputs[0].unit == .tProduct)
   }
 
+  /// The carbonate share of a fertiliser mix (Eq. 12) is read like the grades, within 0–100 %.
+  @Test func carbonatePercentIsReadAndBounded() throws {
+    let response = try importCsv("farm_id,year,input,quantity,unit,carbonate_percent\nA,2019,calcium_ammonium_nitrate_27,1000,kg,20\n")
+    #expect(response.farms[0].years[0].inputs[0].carbonatePercent == 20)
+    let failure = error { _ = try importCsv("farm_id,year,input,quantity,unit,carbonate_percent\nA,2019,calcium_ammonium_nitrate_27,1000,kg,150\n") }
+    #expect(failure?.field == "ledger_csv[2].carbonate_percent")
+  }
+
   @Test func semicolonsAndDecimalCommas() throws {
     let response = try importCsv("farm_id;year;input;quantity;unit\r\nA;2019;urea_46;12,5;kg_n\r\n")
     #expect(response.farms[0].years[0].inputs[0].purchases == 12.5)

@@ -69,6 +69,9 @@ struct FarmEvaluator: Sendable {
     for (year, yearPath) in project {
       projectEmissions.append(try calculator.emissions(of: year, period: .project, path: yearPath, unitsByCode: &unitsByCode))
     }
+    for (year, yearPath) in reference + project {
+      for warning in calculator.carbonateWarnings(of: year, path: yearPath) { trace.warning(warning) }
+    }
 
     // ---- Olympic rule on the reference (Eq. 4).
     let referenceTable = YieldAnalysis.table(reference)

@@ -68,6 +68,7 @@ struct InputResolver: Sendable {
     try Validate.nonNegative(line.organicNKgPerT, "\(path).organic_n_kg_per_t")
     try Validate.nonNegative(line.activeSubstanceKgPerUnit, "\(path).active_substance_kg_per_unit")
     try Validate.nonNegative(line.lcaKgCo2EPerUnit, "\(path).lca_kg_co2e_per_unit")
+    try Validate.inRange(line.carbonatePercent, 0...100, "\(path).carbonate_percent")
 
     var result = ResolvedInput()
     result.consumption = consumption
@@ -233,6 +234,48 @@ struct InputResolver: Sendable {
       }
       result.formula = "\(consumption) × manufacturer LCA factor \(perUnit) kg CO2e/unit"
     }
+    if line.carbonatePercent > 0 {
+      let mixKg = try mixProductKg(line, item: item, resolved: result, path: path)
+      let carbonateKg = mixKg * line.carbonatePercent / 100
+      result.limestoneKg += carbonateKg
+      result.formula += "; limestone in the mix \(mixKg) kg × \(line.carbonatePercent) % = \(carbonateKg) kg (Eq. 12)"
+    }
     return (item, result)
+  }
+
+  /// Product mass of a fertiliser mix whose line gives carbonate_percent, kg: the product units
+  /// as such, a nutrient unit divided by the product's grade of that nutrient. Eq. 12 counts
+  /// « calcaire inorganique […] inclus dans des mélanges d'engrais »: a lime's carbonate is its
+  /// code already, a plant-protection product or an organic amendment is no fertiliser mix.
+  private func mixProductKg(
+    _ line: Carbon_Sobac_V1_InputLine, item: CatalogueInput, resolved: ResolvedInput, path: String
+  ) throws(ModuleError) -> Double {
+    let field = "\(path).carbonate_percent"
+    switch item.family {
+    case .lime, .plantProtection, .organicAmendment:
+      throw .invalidArgument(
+        field,
+        "applies to a fertiliser mix (Eq. 12: « inclus dans des mélanges d'engrais »), not to the \(item.family.rawValue) input \(item.code.quoted)\(item.family == .lime ? ", whose carbonate its code already counts" : "")")
+    default: break
+    }
+    if line.unit == .kgProduct || line.unit == .tProduct || item.family == .compoundFertiliser { return resolved.productKg }
+    guard item.family != .otherLca else {
+      throw .invalidArgument(field, "needs the product mass of \(item.code.quoted): give the line in kg or t of product")
+    }
+    // A nutrient unit: product = nutrient / grade.
+    let (nutrientKg, grade, gradeField): (Double, Double, String) =
+      switch line.unit {
+      case .kgN: (resolved.nMineralKg, line.nPercent > 0 ? line.nPercent : (item.nPercent ?? 0), "n_percent")
+      case .kgP2O5: (resolved.p2o5Kg, line.p2O5Percent > 0 ? line.p2O5Percent : (item.p2o5Percent ?? 0), "p2o5_percent")
+      case .kgK2O: (resolved.k2oKg, line.k2OPercent > 0 ? line.k2OPercent : (item.k2oPercent ?? 0), "k2o_percent")
+      default: (0, 0, "unit")
+      }
+    guard gradeField != "unit" else {
+      throw .invalidArgument(field, "needs the product mass: give the line in kg or t of product (unit \(line.unit) has none)")
+    }
+    guard grade > 0 else {
+      throw .invalidArgument("\(path).\(gradeField)", "is required with carbonate_percent to derive the product mass of \(item.code.quoted) from its nutrient")
+    }
+    return nutrientKg / grade * 100
   }
 }

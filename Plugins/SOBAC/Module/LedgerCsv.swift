@@ -105,7 +105,7 @@ struct LedgerCsvReader: Sendable {
   /// Optional numeric columns, mapped to InputLine fields.
   static let optionalNumbers = [
     "opening_stock", "closing_stock", "n_percent", "p2o5_percent", "k2o_percent", "vn",
-    "organic_n_kg_per_t", "active_substance_kg_per_unit", "lca_kg_co2e_per_unit",
+    "organic_n_kg_per_t", "active_substance_kg_per_unit", "lca_kg_co2e_per_unit", "carbonate_percent",
   ]
   /// Unit spellings accepted in the unit column (lower case), and the enum names.
   static let units: [String: InputUnit] = [
@@ -207,6 +207,7 @@ struct LedgerCsvReader: Sendable {
       input.organicNKgPerT = try number("organic_n_kg_per_t", required: false)
       input.activeSubstanceKgPerUnit = try number("active_substance_kg_per_unit", required: false)
       input.lcaKgCo2EPerUnit = try number("lca_kg_co2e_per_unit", required: false)
+      input.carbonatePercent = try number("carbonate_percent", required: false)
       input.label = cell("label")?.value ?? ""
       entries.append(LedgerEntry(farmID: farm, year: year, input: input, line: lineNumber))
     }

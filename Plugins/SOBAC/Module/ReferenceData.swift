@@ -61,6 +61,10 @@ enum FieldCarbonDioxide: String, Sendable {
   case nSolution = "n_solution"
   /// Sugar-factory scum: counted as limestone in proportion VN / VN(calcium carbonate).
   case limestoneEquivalent = "limestone_equivalent"
+  /// A fertiliser mixed with limestone (calcium ammonium nitrate) whose share the seed does not
+  /// print: its carbonate counts in Eq. 12 from the line's carbonate_percent, else it is counted
+  /// 0 with a warning.
+  case carbonateInMix = "carbonate_in_mix"
 }
 
 /// One row of the Annex 3 catalogue (`Data/inputs.csv`).

@@ -135,6 +135,7 @@ public struct SobacModule: CarbonModule {
     trace.term("field_co2_urea", emissions.fieldCo2UreaKg, .kgCo2E, formula: "urea mass × 0.20 × 44/12 (decision)")
     trace.term("upstream", emissions.upstreamKgCo2E, .kgCo2E, formula: "Σ inputs quantity × FE (Annex 3)")
     trace.term("total", emissions.totalKgCo2E, .kgCo2E, formula: "upstream + field N2O + field CO2")
+    for warning in evaluator.calculator.carbonateWarnings(of: request.year, path: "year") { trace.warning(warning) }
     evaluator.recordDecisions(&trace)
     var response = Carbon_Sobac_V1_FarmYearEmissionsResponse()
     response.emissions = emissions

@@ -99,6 +99,18 @@ struct YearEmissionsCalculator: Sendable {
   }
 }
 
+extension YearEmissionsCalculator {
+  /// Warnings for the lines of a fertiliser known to be mixed with limestone (calcium ammonium
+  /// nitrate) given without carbonate_percent: Eq. 12 counts « calcaire inorganique […] inclus
+  /// dans des mélanges d'engrais », the seed prints no share, so their carbonate is counted 0.
+  func carbonateWarnings(of year: Carbon_Sobac_V1_FarmYear, path: String) -> [String] {
+    year.inputs.enumerated().compactMap { index, line in
+      guard line.carbonatePercent == 0, resolver.data.inputs[line.inputCode]?.fieldCO2 == .carbonateInMix else { return nil }
+      return "\(path).inputs[\(index)].carbonate_percent: \(line.inputCode.quoted) is a fertiliser mixed with limestone whose share the seed does not give; its carbonate is counted 0 in Eq. 12 (« inclus dans des mélanges d'engrais »): give carbonate_percent to count it"
+    }
+  }
+}
+
 extension EmissionCategory {
   /// The categories reported, in a stable order.
   static let reported: [EmissionCategory] = [

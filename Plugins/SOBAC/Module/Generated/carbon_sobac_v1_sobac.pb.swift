@@ -617,6 +617,13 @@ public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
   /// Free text: product name or invoice reference, echoed in the results.
   public var label: String = String()
 
+  /// Limestone (CaCO3) in a fertiliser mix, % of product mass (0 = none given): counted as
+  /// M_calcaire in Eq. 12, « quantité apportée de calcaire inorganique, soit sous forme de chaux
+  /// seule, soit inclus dans des mélanges d'engrais », on the product mass (product units, or the
+  /// nutrient divided by the product's grade). For fertiliser and other_lca lines only (a lime's
+  /// carbonate is its code); calcium ammonium nitrate without it is counted 0 with a warning.
+  public var carbonatePercent: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2113,7 +2120,7 @@ nonisolated extension Carbon_Sobac_V1_FarmDetail: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InputLine"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}input_code\0\u{1}unit\0\u{1}purchases\0\u{3}opening_stock\0\u{3}closing_stock\0\u{3}n_percent\0\u{3}p2o5_percent\0\u{3}k2o_percent\0\u{1}vn\0\u{3}organic_n_kg_per_t\0\u{3}active_substance_kg_per_unit\0\u{3}lca_kg_co2e_per_unit\0\u{1}label\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}input_code\0\u{1}unit\0\u{1}purchases\0\u{3}opening_stock\0\u{3}closing_stock\0\u{3}n_percent\0\u{3}p2o5_percent\0\u{3}k2o_percent\0\u{1}vn\0\u{3}organic_n_kg_per_t\0\u{3}active_substance_kg_per_unit\0\u{3}lca_kg_co2e_per_unit\0\u{1}label\0\u{3}carbonate_percent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2134,6 +2141,7 @@ nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftPro
       case 11: try { try decoder.decodeSingularDoubleField(value: &self.activeSubstanceKgPerUnit) }()
       case 12: try { try decoder.decodeSingularDoubleField(value: &self.lcaKgCo2EPerUnit) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self.carbonatePercent) }()
       default: break
       }
     }
@@ -2179,6 +2187,9 @@ nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftPro
     if !self.label.isEmpty {
       try visitor.visitSingularStringField(value: self.label, fieldNumber: 13)
     }
+    if self.carbonatePercent.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.carbonatePercent, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2196,6 +2207,7 @@ nonisolated extension Carbon_Sobac_V1_InputLine: SwiftProtobuf.Message, SwiftPro
     if lhs.activeSubstanceKgPerUnit != rhs.activeSubstanceKgPerUnit {return false}
     if lhs.lcaKgCo2EPerUnit != rhs.lcaKgCo2EPerUnit {return false}
     if lhs.label != rhs.label {return false}
+    if lhs.carbonatePercent != rhs.carbonatePercent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
