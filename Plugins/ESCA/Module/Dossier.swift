@@ -110,9 +110,11 @@ struct Dossier {
     var adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.gCo2EPerKgDry } ?? 0
     if let csr { result.csrTCPerHa = csr }
     if verdict.source == .real {
-      guard let penalty, dossier.hasRealCsa else {
+      if timeline?.regionalCsr != true {
         trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
                        reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
+      }
+      guard let penalty, dossier.hasRealCsa else {
         reasons.append("the real CSA applies to this harvest: give real_csa to value it")
         result.claimAllowed = false
         result.reasons = reasons
@@ -136,8 +138,6 @@ struct Dossier {
         }
         reasons.append("CSR from Annex 3 replaced by the first real analysis \(newCsr) t C/ha (\(analysis)): modelled CSA from it, rate \(rate) t C/ha/yr")
       } else {
-        trace.decision("dossier_real_csa_rate", "(CSA real − CSR) / years since the CSR; the modelled rate when equivalent",
-                       reason: "once the real CSA applies, the regulation's (CSA − CSR) / n uses the measured stock (the farm's compared value: median or nearest bound); a modelled CSA inside the measured interval is verified and keeps its rate; without real_csa the harvest is not valued")
         if penalty.outcome == .equivalent {
           reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
           result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa
