@@ -1881,10 +1881,10 @@ public nonisolated struct Carbon_Sobac_V1_SourceReconciliation: Sendable {
   /// "inputs[<code>]" (consumption, in the line's unit).
   public var variable: String = String()
 
-  /// Value in the ledger CSV (same unit as kept_value).
+  /// Value in the ledger CSV: the sum of its lines of the variable (same unit as kept_value).
   public var ledgerValue: Double = 0
 
-  /// Value in the declaration (the project's JSON), same unit.
+  /// Value in the declaration (the project's JSON): the sum of its lines, same unit.
   public var declaredValue: Double = 0
 
   /// Value used: the lowest for production variables, the highest for inputs.
@@ -1893,7 +1893,7 @@ public nonisolated struct Carbon_Sobac_V1_SourceReconciliation: Sendable {
   /// "production: lowest" or "input: highest".
   public var rule: String = String()
 
-  /// Line of the ledger CSV.
+  /// The ledger CSV's first line of the variable (its other lines are summed with it).
   public var csvLine: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
