@@ -123,6 +123,25 @@ import Testing
     #expect(Aldo.group(response, .grasslands) > 2_000, "\(Aldo.group(response, .grasslands))")
   }
 
+  /// forest_data EPCI_SUBSTITUTE or NONE with BD Forêt rows: the rows are left out (warned), so
+  /// CC de la Haute-Deûle's growth is the substitute's alone, −581.427 (broadleaf 130.3 ha × 1.05 +
+  /// poplar 22.2 ha × 0.98 = 158.571 t C × 44/12), not that plus the row's 300 ha × B5 1.12 × 44/12
+  /// = 1 232 counted a second time; with NONE there is no growth at all.
+  @Test func rowsAreNotAddedToAnotherForestChoice() throws {
+    var request = T.territory(.epci, ["245901061"], forest: .epciSubstitute)
+    var row = Carbon_Aldo_V1_CommuneForestStand()
+    row.communeInsee = "59477"
+    row.stand = Aldo.stand("B5", "B", "HDF", "Nord", broadleaf: 300)
+    request.territory.forestStands = [row]
+    let substitute = try Aldo.compute(request)
+    #expect(abs(Self.growth(substitute) - -(130.3 * 1.05 + 22.2 * 0.98) * 44 / 12) < 1e-9, "\(Self.growth(substitute))")
+    #expect(substitute.trace.warnings.contains { $0.hasPrefix("BD Forêt rows of 1 commune(s) (territory.forest_stands) ignored") })
+    request.territory.forestData = .none
+    let none = try Aldo.compute(request)
+    #expect(Aldo.entries(none, nil, nil, .forestGrowth).isEmpty)
+    #expect(none.territory.forestStatus == .notComputed)
+  }
+
   /// Rows covering every commune of the territory: status BD_FORET, no PARTIAL warning.
   @Test func rowsForEveryCommuneAreTheExactMethod() throws {
     var request = T.territory(.commune, ["62288"])

@@ -114,6 +114,15 @@ extension AldoModule {
     guard [.epciSubstitute, .bdForet, .none].contains(choice) else {
       throw .invalidArgument("\(field).forest_data", "has an unknown value \(selection.forestData.rawValue)")
     }
+    if choice != .bdForet && !bdForet.isEmpty {
+      // The communes' rows would add their growth to the EPCI substitute's (counted twice) or
+      // to a forest_data NONE that promises none: they are left out, and the trace says so.
+      for index in communeParts.indices { communeParts[index].stands = [] }
+      trace.warning(
+        "BD Forêt rows of \(bdForet.count) commune(s) (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "territory.forest_stands")) "
+          + "ignored: forest_data \(choice == .none ? "NONE" : "EPCI_SUBSTITUTE") was asked, and the rows would count their forest twice "
+          + "or against that choice; omit forest_data (or ask BD_FORET) to use them")
+    }
     /// Gives communes without BD Forêt rows the deforestation density of their EPCI's GRECO mix
     /// (README §5.6 a step 4) instead of ALDO's density 0 (§3.4).
     func giveSubstituteDensity(_ substitute: EpciForestSubstitute, to indices: [Int]) {
