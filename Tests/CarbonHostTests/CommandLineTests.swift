@@ -185,14 +185,14 @@ struct CommandLineTests {
     let request = TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/ComputeSoilStock.json"
 
     let modules = try await carbonhub(["modules"] + ops)
-    #expect(modules.output.contains("esca\t1.0.0\tserving\t"), "\(modules.output)")
+    #expect(modules.output.contains("esca\t1.0.1\tserving\t"), "\(modules.output)")
     #expect(modules.output.contains("esca@1.1.0\t1.1.0\tserving (default)\t"), "\(modules.output)")
     let pinned = try await carbonhub(["call", "esca.ComputeSoilStock", "--module-version", "1.0", "--json", request] + ops)
     #expect(pinned.status == 0 && pinned.output.contains("\"stock_t_c_per_ha\":39"), "\(pinned.output)")
     let retire = try await carbonhub(["admin", "retire", "esca"] + ops)
     #expect(retire.status == 0 && retire.output.contains("MODULE_STATE_RETIRED"), "\(retire.output)")
-    let refused = try await carbonhub(["call", "esca.ComputeSoilStock", "--module-version", "1.0.0", "--json", request] + ops)
-    #expect(refused.status == 1 && refused.output.contains("version 1.0.0 of 'esca' is retired; versions served: 1.1.0"), "\(refused.output)")
+    let refused = try await carbonhub(["call", "esca.ComputeSoilStock", "--module-version", "1.0.1", "--json", request] + ops)
+    #expect(refused.status == 1 && refused.output.contains("version 1.0.1 of 'esca' is retired; versions served: 1.1.0"), "\(refused.output)")
     #expect(try await carbonhub(["call", "esca.ComputeSoilStock", "--json", request] + ops).status == 0)
   }
 

@@ -79,7 +79,7 @@ struct HTTPGatewayTests {
       let answer = try await Self.curl(host, base + "/v1/esca/ComputeSoilStock", http2: http2, body: request)
       #expect(answer.protocolLine.hasPrefix(http2 ? "HTTP/2 200" : "HTTP/1.1 200"), "\(answer.protocolLine)")
       #expect(answer.headers["content-type"] == "application/json")
-      #expect(answer.headers["carbonhub-module-version"] == "1.0.0")
+      #expect(answer.headers["carbonhub-module-version"] == "1.0.1")
       #expect(answer.headers["x-request-id"]?.count == 16)
       // proto3 JSON's names by default; 10 g/kg × 30 cm × 1.3 g/cm³ × 0.1 = 39 t C/ha (ESCA's example).
       let result = try Self.object(answer.body)
@@ -90,7 +90,7 @@ struct HTTPGatewayTests {
       let key = try await host.withClient { try await ReceiptTests.receiptKey($0) }
       let verified = try ReceiptVerification.verify(
         receipt, publicKey: key, requests: [Data(request.utf8)], responses: [Data(answer.body.utf8)])
-      #expect(verified.content.encoding == "json" && verified.content.module == "esca" && verified.content.moduleVersion == "1.0.0")
+      #expect(verified.content.encoding == "json" && verified.content.module == "esca" && verified.content.moduleVersion == "1.0.1")
     }
     // The same call over gRPC gives the same numbers.
     let grpc = try await host.withClient { client in
@@ -295,10 +295,10 @@ struct HTTPGatewayTests {
     let version = try await Self.curl(
       host, base + "/v1/esca/ComputeSoilStock", body: "{}", headers: ["carbonhub-module-version: 9"])
     #expect(version.status == 404)
-    #expect(try Self.object(version.body)["message"] as? String ?? "" == "carbonhub-module-version: module 'esca' has no version '9' (versions served: 1.0.0)", "\(version.body)")
+    #expect(try Self.object(version.body)["message"] as? String ?? "" == "carbonhub-module-version: module 'esca' has no version '9' (versions served: 1.0.1)", "\(version.body)")
     // The caller's deadline, as gRPC writes it.
     let metrics = Self.metricsText(host)
-    #expect(metrics.contains("carbonhub_calls_total{code=\"INVALID_ARGUMENT\",method=\"/carbon.esca.v1.Esca/ComputeSoilStock\",module=\"esca\",version=\"1.0.0\"} 1"), "the gateway's calls are counted as gRPC's")
+    #expect(metrics.contains("carbonhub_calls_total{code=\"INVALID_ARGUMENT\",method=\"/carbon.esca.v1.Esca/ComputeSoilStock\",module=\"esca\",version=\"1.0.1\"} 1"), "the gateway's calls are counted as gRPC's")
   }
 
   @Test func aHostThatRequiresClientCertificatesRefusesAnHTTPCallWithout() async throws {
@@ -534,7 +534,7 @@ struct HTTPGatewayTests {
     #expect(escaResult.contains(#"<th>fineEarthTPerHa</th><td class="value">3900</td>"#))
     #expect(escaResult.contains("<strong>soil_carbon_stock</strong> = 39 t_c_per_ha"), "the trace as a list")
     #expect(escaResult.contains("2bs-esca-guidelines V7 (06/2026)"), "the data set")
-    #expect((esca["status"] as? String ?? "").hasPrefix("HTTP 200 · version 1.0.0"))
+    #expect((esca["status"] as? String ?? "").hasPrefix("HTTP 200 · version 1.0.1"))
     // ALDO, the forest-and-wood example chosen in the drop-down: its expect file's net balance
     // (-1811.188635417192 t CO2e/yr, shown to 6 decimals) and the wood products' line.
     let forest = clicks[1]["result"] as? String ?? ""

@@ -10,7 +10,7 @@ import Testing
 /// Issue 23, "Versions side by side": one deployment serves several versions of a module, each
 /// its own .so; a client pins one with the `carbonhub-module-version` header or gets the
 /// default; the response names the version that answered. The versions here are ESCA built
-/// once (libESCA.so, 1.0.0) and made into 1.1.0 — with one more request field,
+/// once (libESCA.so, 1.0.1) and made into 1.1.0 — with one more request field,
 /// `SoilStockRequest.audit_reference` — and 1.2.0-rc.1 by Tests/Fixtures/version-shims.
 @Suite("Module versions side by side", .timeLimit(.minutes(3)))
 struct ModuleVersionTests {
@@ -18,7 +18,7 @@ struct ModuleVersionTests {
   static let soilStockJSON = try! String(
     contentsOfFile: TestEnvironment.repositoryRoot + "/Plugins/ESCA/examples/ComputeSoilStock.json", encoding: .utf8)
 
-  /// A host serving ESCA 1.0.0, 1.1.0 and 1.2.0-rc.1 (and the metrics endpoint).
+  /// A host serving ESCA 1.0.1, 1.1.0 and 1.2.0-rc.1 (and the metrics endpoint).
   static func startThreeVersions(
     configure: @escaping (inout DeploymentConfig) async throws -> Void = { _ in }
   ) async throws -> RunningHost {
@@ -99,8 +99,8 @@ struct ModuleVersionTests {
       // No header: the highest serving release — 1.1.0, not the pre-release 1.2.0-rc.1.
       let unpinned = try await Self.soilStock(client)
       #expect(unpinned.version == "1.1.0")
-      // Exact versions, and release prefixes: "1.0" selects 1.0.0, "1" the highest 1.x release.
-      for (asked, answered) in [("1.0.0", "1.0.0"), ("1.0", "1.0.0"), ("1.1.0", "1.1.0"), ("1", "1.1.0"), ("1.2.0-rc.1", "1.2.0-rc.1")] {
+      // Exact versions, and release prefixes: "1.0" selects 1.0.1, "1" the highest 1.x release.
+      for (asked, answered) in [("1.0.1", "1.0.1"), ("1.0", "1.0.1"), ("1.1.0", "1.1.0"), ("1", "1.1.0"), ("1.2.0-rc.1", "1.2.0-rc.1")] {
         let pinned = try await Self.soilStock(client, header: asked)
         #expect(pinned.version == answered, "asked \(asked)")
         // The same library answers: the same numbers (stock 39 t C/ha, hand-computed in
@@ -108,16 +108,16 @@ struct ModuleVersionTests {
         #expect(try Self.stock(pinned.json) == 39, "\(pinned.json)")
       }
       // "esca@1.0" in Invoke's module field pins as the header does.
-      #expect(try await Self.soilStock(client, module: "esca@1.0").version == "1.0.0")
+      #expect(try await Self.soilStock(client, module: "esca@1.0").version == "1.0.1")
       // On the method's own path (protobuf), the same choice.
       #expect(try await Self.soilStockOverProtobuf(client, header: nil).version == "1.1.0")
-      #expect(try await Self.soilStockOverProtobuf(client, header: "1.0.0").version == "1.0.0")
+      #expect(try await Self.soilStockOverProtobuf(client, header: "1.0.1").version == "1.0.1")
 
       // A pre-release is chosen only when named exactly: "1.2" selects no release.
       let unknown = await Self.refusal { try await Self.soilStockOverProtobuf(client, header: "1.2") }
       #expect(unknown?.code == .notFound)
       #expect(
-        unknown?.message == "carbonhub-module-version: module 'esca' has no version '1.2' (versions served: 1.0.0, 1.1.0, 1.2.0-rc.1)",
+        unknown?.message == "carbonhub-module-version: module 'esca' has no version '1.2' (versions served: 1.0.1, 1.1.0, 1.2.0-rc.1)",
         "\(String(describing: unknown))")
       let absent = await Self.refusal { try await Self.soilStock(client, header: "2") }
       #expect(absent?.code == .notFound && absent?.message.contains("has no version '2'") == true, "\(String(describing: absent))")
@@ -137,12 +137,12 @@ struct ModuleVersionTests {
       #expect(try Self.stock(newer.json) == 39, "\(newer)")
       // The default (1.1.0) knows the field too.
       #expect(try await Self.soilStock(client, json: withReference).version == "1.1.0")
-      // 1.0.0 has no such field: refused before the module runs, naming it.
-      let older = await Self.refusal { try await Self.soilStock(client, header: "1.0.0", json: withReference) }
+      // 1.0.1 has no such field: refused before the module runs, naming it.
+      let older = await Self.refusal { try await Self.soilStock(client, header: "1.0.1", json: withReference) }
       #expect(older?.code == .invalidArgument, "\(String(describing: older))")
       #expect(older?.message.contains("auditReference") == true, "\(String(describing: older))")
     }
-    // Reflection describes each version's request: the field in 1.1.0's, not in 1.0.0's.
+    // Reflection describes each version's request: the field in 1.1.0's, not in 1.0.1's.
     func soilStockRequestFields(_ version: String?) async throws -> [String] {
       try await host.withClient { client async throws in
         var metadata: Metadata = [:]
@@ -160,18 +160,18 @@ struct ModuleVersionTests {
         return try #require(file.messageType.first { $0.name == "SoilStockRequest" }).field.map(\.name)
       }
     }
-    #expect(try await soilStockRequestFields("1.0.0") == ["analysis", "purpose"])
+    #expect(try await soilStockRequestFields("1.0.1") == ["analysis", "purpose"])
     #expect(try await soilStockRequestFields("1.1.0") == ["analysis", "purpose", "audit_reference"])
     #expect(try await soilStockRequestFields(nil) == ["analysis", "purpose", "audit_reference"], "the default, 1.1.0")
   }
 
   @Test func theConfiguredDefaultAnswersAndIsNeverReplacedBehindTheCallersBack() async throws {
     let host = try await Self.startThreeVersions { config in
-      config.modules[0].isDefaultVersion = true  // "esca": 1.0.0
+      config.modules[0].isDefaultVersion = true  // "esca": 1.0.1
     }
     defer { Task { try? await host.stop() } }
     try await host.withClient { client async throws in
-      #expect(try await Self.soilStock(client).version == "1.0.0")
+      #expect(try await Self.soilStock(client).version == "1.0.1")
       #expect(try await Self.soilStock(client, header: "1.1").version == "1.1.0")
       _ = try await host.server.registry.disable("esca", by: .anonymous)
       // The default is disabled: calls naming no version are refused, not sent to 1.1.0.
@@ -192,10 +192,10 @@ struct ModuleVersionTests {
     let retired = try await registry.retire("esca", by: .anonymous)
     #expect(retired.state == .retired)
     try await host.withClient { client async throws in
-      let refused = await Self.refusal { try await Self.soilStockOverProtobuf(client, header: "1.0.0") }
+      let refused = await Self.refusal { try await Self.soilStockOverProtobuf(client, header: "1.0.1") }
       #expect(refused?.code == .failedPrecondition)
       #expect(
-        refused?.message == "carbonhub-module-version: version 1.0.0 of 'esca' is retired; versions served: 1.1.0, 1.2.0-rc.1",
+        refused?.message == "carbonhub-module-version: version 1.0.1 of 'esca' is retired; versions served: 1.1.0, 1.2.0-rc.1",
         "\(String(describing: refused))")
       #expect(try await Self.soilStock(client).version == "1.1.0")
       #expect(try await Self.soilStock(client, header: "1.2.0-rc.1").version == "1.2.0-rc.1")
@@ -205,7 +205,7 @@ struct ModuleVersionTests {
       func status(_ service: String) async throws -> Grpc_Health_V1_HealthCheckResponse.ServingStatus {
         try await health.check(.with { $0.service = service }).status
       }
-      #expect(try await status("esca") == .notServing, "the entry 'esca' is version 1.0.0, retired")
+      #expect(try await status("esca") == .notServing, "the entry 'esca' is version 1.0.1, retired")
       #expect(try await status("esca@1.1.0") == .serving)
       #expect(try await status("carbon.esca.v1.Esca") == .serving, "the default version, 1.1.0, serves")
 
@@ -213,14 +213,14 @@ struct ModuleVersionTests {
       let modules = try await Carbon_Host_V1_Host.Client(wrapping: client).listModules(.init()).modules
       #expect(modules.map(\.name) == ["esca", "esca@1.1.0", "esca@1.2.0-rc.1"])
       #expect(modules.map(\.module) == ["esca", "esca", "esca"])
-      #expect(modules.map(\.version) == ["1.0.0", "1.1.0", "1.2.0-rc.1"])
+      #expect(modules.map(\.version) == ["1.0.1", "1.1.0", "1.2.0-rc.1"])
       #expect(modules.map(\.state) == [.retired, .serving, .serving])
       #expect(modules.map(\.defaultVersion) == [false, true, false])
     }
     // Enable serves it again.
     _ = try await registry.enable("esca", by: .anonymous)
     try await host.withClient { client async throws in
-      #expect(try await Self.soilStock(client, header: "1.0.0").version == "1.0.0")
+      #expect(try await Self.soilStock(client, header: "1.0.1").version == "1.0.1")
     }
   }
 
@@ -233,20 +233,20 @@ struct ModuleVersionTests {
     try await host.withClient { client async throws in
       let denied = await Self.refusal { try await Self.soilStock(client, header: "1.2.0-rc.1") }
       #expect(denied?.code == .permissionDenied && denied?.message.contains("'esca@1.2.0-rc.1'") == true, "\(String(describing: denied))")
-      #expect(try await Self.soilStock(client, header: "1.0.0").version == "1.0.0")
-      #expect(try await Self.soilStock(client, header: "1.0.0").version == "1.0.0")
+      #expect(try await Self.soilStock(client, header: "1.0.1").version == "1.0.1")
+      #expect(try await Self.soilStock(client, header: "1.0.1").version == "1.0.1")
       #expect(try await Self.soilStock(client).version == "1.1.0")
     }
     // Disabling 1.1.0 leaves the others; calls naming no version go to the highest release left.
     _ = try await registry.disable("esca@1.1.0", by: .anonymous)
     try await host.withClient { client async throws in
-      #expect(try await Self.soilStock(client).version == "1.0.0")
+      #expect(try await Self.soilStock(client).version == "1.0.1")
       let disabled = await Self.refusal { try await Self.soilStock(client, header: "1.1.0") }
       #expect(disabled?.code == .unavailable && disabled?.message.contains("'esca@1.1.0' is disabled") == true, "\(String(describing: disabled))")
     }
     let metrics = try await host.metricsText()
     let calls = "carbonhub_calls_total{code=\"OK\",method=\"\(Self.soilStock)\",module=\"esca\""
-    #expect(metrics.contains(calls + ",version=\"1.0.0\"} 3"), "\(metrics)")
+    #expect(metrics.contains(calls + ",version=\"1.0.1\"} 3"), "\(metrics)")
     #expect(metrics.contains(calls + ",version=\"1.1.0\"} 1"), "\(metrics)")
     #expect(metrics.contains("carbonhub_calls_total{code=\"PERMISSION_DENIED\",method=\"\(Self.soilStock)\",module=\"esca\",version=\"1.2.0-rc.1\"} 1"))
     #expect(metrics.contains("carbonhub_module_up{module=\"esca\",version=\"1.1.0\",state=\"disabled\"} 0"), "\(metrics)")
@@ -258,7 +258,7 @@ struct ModuleVersionTests {
     let host = try await Self.startThreeVersions()
     defer { Task { try? await host.stop() } }
     try await host.withClient { client async throws in
-      for (asked, library) in [("1.0.0", try TestEnvironment.plugin("libESCA.so")),
+      for (asked, library) in [("1.0.1", try TestEnvironment.plugin("libESCA.so")),
                                ("1.1.0", try TestEnvironment.plugin("libesca-1.1.0.so", in: TestEnvironment.fixtureDirectory))] {
         let (response, version, trailers) = try await Self.soilStockOverProtobuf(client, header: asked)
         #expect(version == asked)
@@ -278,15 +278,15 @@ struct ModuleVersionTests {
   @Test func anEntryServesOnlyTheVersionItsKeyNamesAndOneVersionOnce() async throws {
     let host = try await RunningHost.start(modules: [
       ("esca", try TestEnvironment.plugin("libESCA.so")),
-      ("esca@1.0.0", try TestEnvironment.plugin("libESCA.so")),
+      ("esca@1.0.1", try TestEnvironment.plugin("libESCA.so")),
       ("esca@2.0.0", try TestEnvironment.plugin("libesca-1.1.0.so", in: TestEnvironment.fixtureDirectory)),
     ])
     defer { Task { try? await host.stop() } }
     let registry = host.server.registry
     #expect(registry.module(named: "esca")?.state == .serving)
     #expect(
-      registry.module(named: "esca@1.0.0")?.state
-        == .failed(reason: "version 1.0.0 of module 'esca' is already served (by 'esca')"))
+      registry.module(named: "esca@1.0.1")?.state
+        == .failed(reason: "version 1.0.1 of module 'esca' is already served (by 'esca')"))
     #expect(
       registry.module(named: "esca@2.0.0")?.state
         == .failed(reason: "the deployment serves this entry as version 2.0.0 of 'esca' but the plugin declares version 1.1.0"))
@@ -300,7 +300,7 @@ struct ModuleVersionTests {
     try TestEnvironment.copyPlugin("libesca-1.1.0.so", from: TestEnvironment.fixtureDirectory, to: directory)
     let config = DeploymentConfig.embeddedDefault(pluginDirectory: directory, stateDirectory: try TestEnvironment.temporaryDirectory("state"))
     let registry = await ModuleRegistry.load(config, logger: TestEnvironment.logger)
-    #expect(registry.all.map { "\($0.name) \($0.version?.text ?? "-") \($0.state.text)" } == ["esca 1.0.0 serving", "esca@1.1.0 1.1.0 serving"])
+    #expect(registry.all.map { "\($0.name) \($0.version?.text ?? "-") \($0.state.text)" } == ["esca 1.0.1 serving", "esca@1.1.0 1.1.0 serving"])
     #expect(registry.route(Self.soilStock)?.name == "esca@1.1.0")
     // A discovered module can be disabled and enabled again under the name it took.
     _ = try await registry.disable("esca@1.1.0", by: .anonymous)

@@ -6,7 +6,7 @@ import CarbonPluginKit
 /// with the farmer's case, calendar, penalties and group audits. See Plugins/ESCA/README.md.
 public struct EscaModule: CarbonModule {
   public static let name = "esca"
-  public static let version = "1.0.0"
+  public static let version = "1.0.1"
   public static let summary = "ESCA soil-carbon accumulation bonus (2BS ESCA guidelines V7, RED II/III e_sca)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
   public static let methods: [ModuleMethod<EscaModule>] = [

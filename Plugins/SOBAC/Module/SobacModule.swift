@@ -5,7 +5,7 @@ import CarbonPluginKit
 /// cut purchased inputs. See `Plugins/SOBAC/README.md` and METHODS.md §2.
 public struct SobacModule: CarbonModule {
   public static let name = "sobac"
-  public static let version = "1.0.0"
+  public static let version = "1.1.0"
   public static let summary =
     "SOBAC'ECO-TMM (Label Bas-Carbone): farm input-reduction projects, individual and collective"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
