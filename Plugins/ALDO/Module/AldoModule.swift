@@ -8,7 +8,7 @@ import CarbonPluginKit
 /// immutable, so concurrent calls share it safely.
 public struct AldoModule: CarbonModule {
   public static let name = "aldo"
-  public static let version = "1.0.0"
+  public static let version = "1.1.0"
   public static let summary = "ADEME ALDO: carbon flux and stocks by land use of a French territory (PCAET)"
   public static let descriptorSet = PackageResources.descriptor_set_binpb
   public static let methods: [ModuleMethod<AldoModule>] = [
