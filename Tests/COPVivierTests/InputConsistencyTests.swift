@@ -12,9 +12,7 @@ struct InputConsistencyTests {
   init() throws { harness = try ModuleHarness<COPVivierModule>() }
 
   private func qualify(_ project: Carbon_Cop_V1_Project) throws -> Carbon_Cop_V1_Qualification {
-    var request = Carbon_Cop_V1_QualifyProjectRequest()
-    request.project = project
-    return try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self).qualification
+    try COPVivierTests.qualify(harness, project)
   }
 
   /// The field named by the INVALID_ARGUMENT a call throws (nil when it succeeds).

@@ -10,9 +10,7 @@ struct QualificationTests {
   init() throws { harness = try ModuleHarness<COPVivierModule>() }
 
   private func qualify(_ project: Carbon_Cop_V1_Project) throws -> Carbon_Cop_V1_Qualification {
-    var request = Carbon_Cop_V1_QualifyProjectRequest()
-    request.project = project
-    return try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self).qualification
+    try COPVivierTests.qualify(harness, project)
   }
 
   @Test("lever + continues + replicable + mature → carry in COP N")

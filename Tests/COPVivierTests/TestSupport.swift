@@ -57,6 +57,15 @@ func create(_ harness: ModuleHarness<COPVivierModule>, _ project: Carbon_Cop_V1_
   return try harness.call(Path.create, request, as: Carbon_Cop_V1_ProjectResponse.self).project
 }
 
+/// Qualifies a project through the harness (QualifyProject) and returns its qualification.
+func qualify(_ harness: ModuleHarness<COPVivierModule>, _ project: Carbon_Cop_V1_Project) throws
+  -> Carbon_Cop_V1_Qualification
+{
+  var request = Carbon_Cop_V1_QualifyProjectRequest()
+  request.project = project
+  return try harness.call(Path.qualify, request, as: Carbon_Cop_V1_QualifyProjectResponse.self).qualification
+}
+
 /// A fresh data directory.
 func temporaryDirectory() -> String {
   let path = FileManager.default.temporaryDirectory.appendingPathComponent("copvivier-test-\(UUID().uuidString)").path
