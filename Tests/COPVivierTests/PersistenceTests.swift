@@ -214,6 +214,53 @@ struct PersistenceChecks: Sendable {
     let streamed = try harness.stream(Path.stream, stream, as: Carbon_Cop_V1_ProjectResponse.self)
     #expect(streamed.map(\.project.id).filter { $0.hasPrefix("page-\(run)-") }.count == 7)
   }
+
+  /// The thematic and owner filters ignore case, accents and spacing, as the inputs and the
+  /// report's owner counts do (second audit, finding 4: "Energie" and "commune de Ham" found
+  /// nothing): ListProjects' pages and total, StreamProjects and ExportProjects.
+  func foldedFilters() throws {
+    let harness = try open()
+    var school = carriedProject(id: "fold-\(run)-1", lever: "Rénovation (tertiaire)")  // Bâtiments
+    school.owner = "Commune de Ham \(run)"
+    var heat = carriedProject(id: "fold-\(run)-2", lever: "Réseaux de chaleur")  // Énergie
+    heat.owner = "commune de  HAM \(run)"
+    var other = carriedProject(id: "fold-\(run)-3", lever: "Réseaux de chaleur")
+    other.owner = "CA Amiens Métropole \(run)"
+    for project in [school, heat, other] { try create(harness, project) }
+
+    // Owner "COMMUNE DE HAM <run>": the school and the heat network, 2, one per page.
+    var list = Carbon_Cop_V1_ListProjectsRequest()
+    list.filter.owner = "COMMUNE DE HAM \(run)"
+    list.pageSize = 1
+    let first = try harness.call(Path.list, list, as: Carbon_Cop_V1_ListProjectsResponse.self)
+    #expect(first.projects.map(\.id) == ["fold-\(run)-1"])
+    #expect(first.totalCount == 2)
+    list.pageToken = first.nextPageToken
+    let second = try harness.call(Path.list, list, as: Carbon_Cop_V1_ListProjectsResponse.self)
+    #expect(second.projects.map(\.id) == ["fold-\(run)-2"])
+    // With thematic "energie" too: the heat network alone, 1.
+    list.filter.thematic = "energie"
+    list.pageToken = ""
+    list.pageSize = 100
+    let both = try harness.call(Path.list, list, as: Carbon_Cop_V1_ListProjectsResponse.self)
+    #expect(both.projects.map(\.id) == ["fold-\(run)-2"])
+    #expect(both.totalCount == 1)
+
+    // Thematic alone (the register may hold other runs' projects): "Energie" finds what the
+    // catalogue's "Énergie" finds, this run's two heat networks among them.
+    var stream = Carbon_Cop_V1_StreamProjectsRequest()
+    stream.filter.thematic = "Energie"
+    let streamed = try harness.stream(Path.stream, stream, as: Carbon_Cop_V1_ProjectResponse.self).map(\.project.id)
+    #expect(streamed.filter { $0.hasPrefix("fold-\(run)-") } == ["fold-\(run)-2", "fold-\(run)-3"])
+    var canonical = Carbon_Cop_V1_ListProjectsRequest()
+    canonical.filter.thematic = "Énergie"
+    #expect(try harness.call(Path.list, canonical, as: Carbon_Cop_V1_ListProjectsResponse.self).totalCount == Int64(streamed.count))
+
+    var export = Carbon_Cop_V1_ExportProjectsRequest()
+    export.filter.owner = "commune de ham \(run)"
+    export.format = .csv
+    #expect(try harness.call(Path.export, export, as: Carbon_Cop_V1_ExportProjectsResponse.self).projectCount == 2)
+  }
 }
 
 /// A thread-safe counter for the concurrency test.
@@ -243,6 +290,7 @@ struct SQLitePersistenceTests {
   @Test func concurrentUpdatesLoseNothing() throws { try checks.concurrentUpdatesLoseNothing() }
   @Test func staleVersionRefused() throws { try checks.staleVersionRefused() }
   @Test func duplicateAndPaging() throws { try checks.duplicateAndPaging() }
+  @Test func foldedFilters() throws { try checks.foldedFilters() }
 
   @Test("the SQLite file is in WAL mode in the data directory")
   func walMode() throws {
@@ -294,6 +342,7 @@ struct PostgresPersistenceTests {
   @Test func concurrentUpdatesLoseNothing() async throws { try await onDispatchThread { [checks] in try checks.concurrentUpdatesLoseNothing() } }
   @Test func staleVersionRefused() async throws { try await onDispatchThread { [checks] in try checks.staleVersionRefused() } }
   @Test func duplicateAndPaging() async throws { try await onDispatchThread { [checks] in try checks.duplicateAndPaging() } }
+  @Test func foldedFilters() async throws { try await onDispatchThread { [checks] in try checks.foldedFilters() } }
 
   @Test("two module instances (two hosts) on one pool see each other's writes and conflicts")
   func twoHosts() async throws {

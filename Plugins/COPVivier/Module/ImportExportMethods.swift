@@ -59,12 +59,17 @@ extension COPVivierModule {
     if !header.unknown.isEmpty {
       trace.warning("columns ignored (ignore_unknown_columns): \(header.unknown.map { "\($0.quoted)" }.joined(separator: ", "))")
     }
+    trace.decision(
+      "cop.import.absent_columns", "WARNED",
+      reason: "a column the qualification reads (maturity, the *_defined flags, continues_action_under_way, innovation, contributes_to_objectives, answers_other_local_issue, significant_impact, replicable, the levers) may be absent from a minimal export; every row then reads it as \"non\" or unspecified, which the warnings say column by column")
+    for warning in ProjectCSV.absentQualificationColumns(header) { trace.warning(warning) }
 
     var response = Carbon_Cop_V1_ImportCsvResponse()
     response.ignoredColumns = header.unknown
     var valid: [Project] = []
     var rowsOfValid: [Int] = []
     var seenIDs: Set<String> = []
+    var warnings: [String] = []
     func reject(_ index: Int, _ line: Int, _ column: String, _ message: String) {
       var error = Carbon_Cop_V1_RowError()
       error.row = Int32(index + 1)
@@ -85,7 +90,8 @@ extension COPVivierModule {
         let (raw, category, justification) = try ProjectCSV.project(cells, defaultRound: request.roundYear)
         // A row is held to the ranges cop.proto declares, as a project sent directly would be.
         try bounds.check(raw)
-        var project = try ProjectValidation.normalize(raw, prefix: "", generateID: true)
+        var rowWarnings: [String] = []
+        var project = try ProjectValidation.normalize(raw, prefix: "", generateID: true, warnings: &rowWarnings)
         guard seenIDs.insert(project.id).inserted else {
           reject(index, record.line, "id", "id \(project.id.quoted) appears twice in the file")
           continue
@@ -106,6 +112,7 @@ extension COPVivierModule {
         }
         valid.append(project)
         rowsOfValid.append(index)
+        warnings += rowWarnings.map { "rows[\(index)].\($0)" }
       } catch let error as ProjectCSV.RowError {
         reject(index, record.line, error.column, error.message)
       } catch let error as ModuleError {
@@ -146,6 +153,7 @@ extension COPVivierModule {
       trace.rule("cop.import.written", "\(valid.count) rows written in one transaction")
     }
     if request.dryRun { trace.rule("cop.import.dry_run", "validated only, nothing written") }
+    ProjectValidation.warn(warnings, into: &trace)
     response.projectIds = valid.prefix(1000).map(\.id)
     var counts = [Int32](repeating: 0, count: 4)
     for project in valid where (1...4).contains(project.qualification.category.rawValue) {

@@ -238,7 +238,7 @@ final class PostgresProjectStore: ProjectStore {
     return entries
   }
 
-  func page(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project] {
+  func sqlPage(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project] {
     let clause = filter.whereClause(after: afterID, idColumn: "id COLLATE \"C\"") { "$\($0)" }
     var projects: [Project] = []
     for json in try strings("SELECT data FROM cop_projects \(clause.sql) ORDER BY id COLLATE \"C\" LIMIT \(max(1, limit))", clause.values) {
@@ -247,7 +247,7 @@ final class PostgresProjectStore: ProjectStore {
     return projects
   }
 
-  func count(_ filter: StoreFilter) throws(ModuleError) -> Int {
+  func sqlCount(_ filter: StoreFilter) throws(ModuleError) -> Int {
     let clause = filter.whereClause(after: "") { "$\($0)" }
     guard let row = try rows("SELECT COUNT(*) FROM cop_projects \(clause.sql)", clause.values).first else { return 0 }
     do { return Int(try row.decode(Int64.self)) } catch { throw Self.mapped(error, "the count") }

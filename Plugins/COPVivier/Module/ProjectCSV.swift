@@ -47,6 +47,36 @@ enum ProjectCSV {
   /// Columns without which no row can be read.
   static let requiredColumns = ["title", "department"]
 
+  /// Columns the qualification reads (its category or its roadmap flag), and what every row
+  /// reads when the file lacks them (`columns`: absent when all of them are). A form export
+  /// without them is legitimate (minimal CSVs), so their absence is a warning, not an error;
+  /// but it is said, since it changes categories as much as a misspelt header would.
+  static let qualificationColumns: [(columns: [String], absentReading: String)] = [
+    (["maturity"], "unspecified: no project is « prêt à engager dans l'année », so none is carried in the round"),
+    (["owner_defined"], "\"non\": no project's progress is defined, so none is carried in the round"),
+    (["next_steps_defined"], "\"non\": no project's progress is defined, so none is carried in the round"),
+    (["needs_defined"], "\"non\": no project's progress is defined, so none is carried in the round"),
+    (["continues_action_under_way"], "\"non\": only an innovation can make a project carried or to work"),
+    (["innovation"], "\"non\": only continuing an action under way can make a project carried or to work"),
+    (["contributes_to_objectives"], "unspecified: a project contributes when it names a lever"),
+    (["answers_other_local_issue"], "\"non\": a project that does not contribute is « non remonté », never CRTE"),
+    (["significant_impact"], "\"non\": the roadmap flag then needs replicable"),
+    (["replicable"], "\"non\": the roadmap flag then needs significant_impact"),
+    (["primary_lever", "other_levers"], "no lever: a project contributes only when contributes_to_objectives says oui"),
+  ]
+
+  /// One warning per qualification column (or column group) the header lacks, naming it (and
+  /// its French header) and what every row reads instead (decision `cop.import.absent_columns`).
+  static func absentQualificationColumns(_ header: Header) -> [String] {
+    qualificationColumns.compactMap { entry in
+      guard entry.columns.allSatisfy({ !header.columns.contains($0) }) else { return nil }
+      let named = entry.columns.map { column in
+        "\(column.quoted) (\(contract.first { $0.name == column }?.frenchHeader.quoted ?? "\"\""))"
+      }
+      return "column\(named.count > 1 ? "s" : "") \(named.joined(separator: " and ")) absent from the file: every row reads \(named.count > 1 ? "them" : "it") as \(entry.absentReading)"
+    }
+  }
+
   /// A header mapped to columns: the column of each cell (nil = unknown), the unknown cells as
   /// written, and the columns named by more than one cell.
   struct Header {

@@ -8,19 +8,31 @@ struct StoreFilter: Sendable {
   var category = 0
   /// Canonical lever name, matched against the primary and the other levers.
   var lever = ""
+  /// Thematic and owner, matched ignoring case, accents and spacing (`ReferenceData.fold`), as
+  /// the inputs and the report's owner counts are: "Energie" finds "Énergie", "commune de Ham"
+  /// finds "Commune de Ham". SQL cannot fold accents the same way in both backends, so these
+  /// two are applied to the decoded projects (`matchesText`), not in the WHERE clause.
   var thematic = ""
   var owner = ""
   var roundYear: Int32 = 0
   var maturity = 0
 
-  /// The conditions as (column, value) pairs; `levers` is matched with LIKE.
+  /// Whether the thematic or owner filter is set (the query then reads past non-matching rows).
+  var filtersText: Bool { !thematic.isEmpty || !owner.isEmpty }
+
+  /// Whether a project passes the thematic and owner filters.
+  func matchesText(_ project: Project) -> Bool {
+    (thematic.isEmpty || ReferenceData.fold(project.thematic) == ReferenceData.fold(thematic))
+      && (owner.isEmpty || ReferenceData.fold(project.owner) == ReferenceData.fold(owner))
+  }
+
+  /// The SQL conditions as (column, value) pairs; `levers` is matched with LIKE. Thematic and
+  /// owner are not among them (see `matchesText`).
   var conditions: [(column: String, value: SQLValue)] {
     var list: [(String, SQLValue)] = []
     if !department.isEmpty { list.append(("department", .text(department))) }
     if category != 0 { list.append(("category", .int(Int64(category)))) }
     if !lever.isEmpty { list.append(("levers", .text("%|\(lever)|%"))) }
-    if !thematic.isEmpty { list.append(("thematic", .text(thematic))) }
-    if !owner.isEmpty { list.append(("owner", .text(owner))) }
     if roundYear != 0 { list.append(("round_year", .int(Int64(roundYear)))) }
     if maturity != 0 { list.append(("maturity", .int(Int64(maturity)))) }
     return list
@@ -75,13 +87,40 @@ protocol ProjectStore: Sendable {
   func existingIDs(_ ids: [String]) throws(ModuleError) -> Set<String>
   /// History of a project, oldest first.
   func history(_ id: String) throws(ModuleError) -> [Carbon_Cop_V1_HistoryEntry]
-  /// Up to `limit` projects matching the filter with an id greater than `afterID`, by id.
-  func page(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project]
-  /// Number of projects matching the filter.
-  func count(_ filter: StoreFilter) throws(ModuleError) -> Int
+  /// Up to `limit` projects matching the filter's SQL `conditions` (thematic and owner not
+  /// applied) with an id greater than `afterID`, by id. Callers use `page`.
+  func sqlPage(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project]
+  /// Number of projects matching the filter's SQL `conditions` (thematic and owner not
+  /// applied). Callers use `count`.
+  func sqlCount(_ filter: StoreFilter) throws(ModuleError) -> Int
 }
 
 extension ProjectStore {
+  /// Up to `limit` projects matching the whole filter with an id greater than `afterID`, by id.
+  func page(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project] {
+    guard filter.filtersText else { return try sqlPage(filter, afterID: afterID, limit: limit) }
+    var found: [Project] = []
+    var after = afterID
+    let batchSize = max(limit, 500)
+    while true {
+      let batch = try sqlPage(filter, afterID: after, limit: batchSize)
+      for project in batch where filter.matchesText(project) {
+        found.append(project)
+        if found.count == limit { return found }
+      }
+      guard batch.count == batchSize, let last = batch.last else { return found }
+      after = last.id
+    }
+  }
+
+  /// Number of projects matching the whole filter.
+  func count(_ filter: StoreFilter) throws(ModuleError) -> Int {
+    guard filter.filtersText else { return try sqlCount(filter) }
+    var total = 0
+    try forEach(filter) { _ in total += 1 }
+    return total
+  }
+
   /// Calls `body` for every project matching the filter, a page at a time (memory stays flat).
   func forEach(_ filter: StoreFilter, pageSize: Int = 500, _ body: (Project) throws(ModuleError) -> Void) throws(ModuleError) {
     var after = ""

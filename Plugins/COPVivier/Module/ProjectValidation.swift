@@ -12,8 +12,12 @@ enum ProjectValidation {
   /// Rounds accepted: none before the first.
   static let roundYears: ClosedRange<Int32> = firstRound...2100
 
-  /// The canonical project, or INVALID_ARGUMENT naming the field.
-  static func normalize(_ input: Project, prefix: String, generateID: Bool) throws(ModuleError) -> Project {
+  /// The canonical project, or INVALID_ARGUMENT naming the field. What was accepted but
+  /// rewritten (a thematic spelling mapped to the lever's) is appended to `warnings`, for the
+  /// caller's trace.
+  static func normalize(
+    _ input: Project, prefix: String, generateID: Bool, warnings: inout [String]
+  ) throws(ModuleError) -> Project {
     var project = input
     // Output fields are the module's: a caller cannot set them.
     project.clearQualification()
@@ -62,7 +66,9 @@ enum ProjectValidation {
       if lever.name != project.primaryLever && !others.contains(lever.name) { others.append(lever.name) }
     }
     project.otherLevers = others
-    project.thematic = try thematic(of: project, "\(prefix)thematic")
+    let thematic = try thematic(of: project, "\(prefix)thematic")
+    project.thematic = thematic.name
+    if let warning = thematic.warning { warnings.append(warning) }
     try checkMaturityFields(&project, prefix: prefix)
 
     guard (0...3).contains(project.maturity.rawValue) else {
@@ -80,45 +86,65 @@ enum ProjectValidation {
           ? "is required"
           : "must be between \(roundYears.lowerBound) (the seed's first COP round) and \(roundYears.upperBound), got \(project.roundYear)")
     }
-    project.potentialFunders = project.potentialFunders.map { $0.trimmingWhitespace() }
-      .filter { !$0.isEmpty }
     if !project.previousProjectID.isEmpty { try checkID(project.previousProjectID, "\(prefix)previous_project_id") }
     return project
   }
 
-  /// The project's thematic, checked against its levers (decision `cop.thematic_from_levers`).
-  /// Each lever belongs to one thematic (seed: « Le levier « vélo » ne représente qu'un des huit
-  /// leviers attachés à cette thématique »), so:
-  /// - with a primary lever, the thematic is that lever's; another one is refused, a spelling
-  ///   variant (case, accents, spacing) is written as the catalogue writes it;
-  /// - without one, the other levers decide: their thematic when they all share one, else the
-  ///   given thematic must be one of theirs (empty stays empty: the seed does not say which);
+  /// The project's thematic, checked against its levers (decision `cop.thematic_from_levers`),
+  /// and a warning when a given spelling was replaced. Each lever belongs to one thematic
+  /// (seed: « Le levier « vélo » ne représente qu'un des huit leviers attachés à cette
+  /// thématique »), but the seed prints no list of thematic names and spells them several ways
+  /// (« thématique transports et mobilité », « Transport et bâtiments sont les thématiques »):
+  /// the catalogue's names are the module's reconstruction. So a given thematic is refused only
+  /// when it IS another catalogue thematic (case, accents and spacing ignored), e.g. "Eau" for
+  /// "Vélo"; any other spelling is a way of writing the levers' thematic:
+  /// - with a primary lever, the thematic is that lever's: empty → filled in, the catalogue's
+  ///   spelling folded → written as the catalogue writes it, another spelling → the lever's
+  ///   thematic with a warning naming both;
+  /// - without one, the other levers decide: their thematic when they all share one (another
+  ///   spelling mapped with a warning); when they span several, a catalogue thematic must be one
+  ///   of theirs, and another spelling cannot choose between them: it is left empty (counted
+  ///   under "", as when none is given; the seed does not say which) with a warning;
   /// - without any lever (CRTE projects answer « un autre enjeu »), free text, a catalogue
   ///   thematic written as the catalogue writes it.
-  static func thematic(of project: Project, _ field: String) throws(ModuleError) -> String {
+  static func thematic(of project: Project, _ field: String) throws(ModuleError) -> (name: String, warning: String?) {
     let given = project.thematic.trimmingWhitespace()
     let levers = ([project.primaryLever].filter { !$0.isEmpty } + project.otherLevers).compactMap {
       ReferenceData.lever(named: $0)
     }
+    let catalogueName = ReferenceData.thematic(named: given)
     if let primary = levers.first, !project.primaryLever.isEmpty {
-      guard given.isEmpty || ReferenceData.fold(given) == ReferenceData.fold(primary.thematic) else {
+      if let catalogueName, catalogueName != primary.thematic {
         throw .invalidArgument(
           field,
           "\(given.quoted) contradicts the primary lever \(primary.name.quoted), which belongs to the thematic \(primary.thematic.quoted): give that thematic or leave it empty")
       }
-      return primary.thematic
+      return (primary.thematic, catalogueName == nil ? mapped(given, to: primary.thematic, field, "of the primary lever \(primary.name.quoted)") : nil)
     }
     let leverThematics = levers.reduce(into: [String]()) { names, lever in
       if !names.contains(lever.thematic) { names.append(lever.thematic) }
     }
-    if leverThematics.isEmpty { return ReferenceData.thematic(named: given) ?? given }
-    if given.isEmpty { return leverThematics.count == 1 ? leverThematics[0] : "" }
-    guard let match = leverThematics.first(where: { ReferenceData.fold($0) == ReferenceData.fold(given) }) else {
-      throw .invalidArgument(
-        field,
-        "\(given.quoted) is the thematic of none of the levers given (\(leverThematics.map(\.quoted).joined(separator: ", "))): give one of those or leave it empty")
+    if leverThematics.isEmpty { return (catalogueName ?? given, nil) }
+    if given.isEmpty { return (leverThematics.count == 1 ? leverThematics[0] : "", nil) }
+    let listed = leverThematics.map(\.quoted).joined(separator: ", ")
+    if let catalogueName {
+      guard leverThematics.contains(catalogueName) else {
+        throw .invalidArgument(
+          field, "\(given.quoted) is the thematic of none of the levers given (\(listed)): give one of those or leave it empty")
+      }
+      return (catalogueName, nil)
     }
-    return match
+    if leverThematics.count == 1 { return (leverThematics[0], mapped(given, to: leverThematics[0], field, "of the levers given")) }
+    return (
+      "",
+      "\(field): \(given.quoted) is not a catalogue thematic and the levers given span several (\(listed)): left empty (counted under \"\"); give one of those to classify the project"
+    )
+  }
+
+  /// The warning for a thematic spelling replaced by the levers' catalogue thematic.
+  private static func mapped(_ given: String, to thematic: String, _ field: String, _ whose: String) -> String? {
+    guard !given.isEmpty else { return nil }
+    return "\(field): \(given.quoted) is not a catalogue thematic; kept \(thematic.quoted), the thematic \(whose)"
   }
 
   /// The maturity flags must agree with the fields they claim (decision
@@ -126,19 +152,31 @@ enum ProjectValidation {
   /// d'ouvrage, … prochaines étapes dont besoins et possibles sources de financement et
   /// ingénierie » names them, so an owner "defined" but not named, or needs "defined" but not
   /// stated, is a contradiction, refused rather than trusted (it would carry the project).
+  /// The potential funders are the sentence's « possibles sources de financement »: a row
+  /// naming them has stated its needs' sources, even with the needs cells empty.
   static func checkMaturityFields(_ project: inout Project, prefix: String) throws(ModuleError) {
     project.owner = project.owner.trimmingWhitespace()
     project.financingNeeds = project.financingNeeds.trimmingWhitespace()
     project.engineeringNeeds = project.engineeringNeeds.trimmingWhitespace()
+    project.potentialFunders = project.potentialFunders.map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     if project.ownerDefined && project.owner.isEmpty {
       throw .invalidArgument(
         "\(prefix)owner_defined", "is true but owner is empty: name the owner (maître d'ouvrage) or set owner_defined to false")
     }
-    if project.needsDefined && project.financingNeeds.isEmpty && project.engineeringNeeds.isEmpty {
+    if project.needsDefined && project.financingNeeds.isEmpty && project.engineeringNeeds.isEmpty
+      && project.potentialFunders.isEmpty
+    {
       throw .invalidArgument(
         "\(prefix)needs_defined",
-        "is true but financing_needs and engineering_needs are both empty: state the needs (\"aucun\" when there are none) or set needs_defined to false")
+        "is true but financing_needs, engineering_needs and potential_funders are all empty: state the needs or their possible funders (\"aucun\" when there are no needs) or set needs_defined to false")
     }
+  }
+
+  /// Records validation warnings in a trace, the first `limit` of them and then their number
+  /// (an import of many rows spelling a thematic their own way stays readable).
+  static func warn(_ warnings: [String], into trace: inout TraceBuilder, limit: Int = 100) {
+    for warning in warnings.prefix(limit) { trace.warning(warning) }
+    if warnings.count > limit { trace.warning("… and \(warnings.count - limit) more warning(s) of the same kind") }
   }
 
   /// The message for a name that is no form lever; a retired lever names its replacement.

@@ -137,10 +137,10 @@ enum QualificationRules {
       reason: "seed Partie 4, the call: 'Elles alimenteront la feuille de route régionale dans la mesure où : elles sont cohérentes avec les leviers de la COP ; elles présentent un potentiel d'impact significatif … et/ou peuvent être répliquées … ; leur avancement peut être défini de façon précise' and 'dans la mesure où ils répondent aux critères détaillés ci-dessus': all three (cop.contributes, significant impact OR replicable, cop.mature_for_next_year); METHODS.md §5 names only the second, the seed lists three")
     trace.decision(
       "cop.maturity_flags_checked", "CONTRADICTION_REFUSED",
-      reason: "seed: progress defined means 'maître d'ouvrage, … prochaines étapes dont besoins et possibles sources de financement et ingénierie': owner_defined with an empty owner, or needs_defined with neither financing_needs nor engineering_needs, is refused (INVALID_ARGUMENT), never trusted")
+      reason: "seed: progress defined means 'maître d'ouvrage, … prochaines étapes dont besoins et possibles sources de financement et ingénierie': owner_defined with an empty owner, or needs_defined with none of financing_needs, engineering_needs and potential_funders (the « possibles sources de financement »), is refused (INVALID_ARGUMENT), never trusted")
     trace.decision(
       "cop.thematic_from_levers", "PRIMARY_LEVER_THEMATIC",
-      reason: "seed: 'Le levier « vélo » ne représente qu'un des huit leviers attachés à cette thématique' (a lever belongs to one thematic): the primary lever's thematic, another refused; without a primary lever, the other levers' thematic when they share one; spellings folded to the catalogue's")
+      reason: "seed: 'Le levier « vélo » ne représente qu'un des huit leviers attachés à cette thématique' (a lever belongs to one thematic), but it prints no thematic list and writes 'transports et mobilité', 'Transport': the primary lever's thematic; another catalogue thematic refused, any other spelling mapped to the lever's with a warning; without a primary lever, the other levers' thematic when they share one")
     trace.decision(
       "cop.contributes_default", "LEVER_GIVEN",
       reason: "when the officer has not assessed the contribution, a project with a COP lever contributes")

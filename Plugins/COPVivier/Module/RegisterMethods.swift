@@ -64,9 +64,11 @@ extension COPVivierModule {
     -> Carbon_Cop_V1_QualifyProjectResponse
   {
     guard request.hasProject else { throw .invalidArgument("project", "is required") }
-    let project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: true)
+    var warnings: [String] = []
+    let project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: true, warnings: &warnings)
     var trace = startTrace("qualification")
     QualificationRules.decisions(into: &trace)
+    ProjectValidation.warn(warnings, into: &trace)
     var response = Carbon_Cop_V1_QualifyProjectResponse()
     response.qualification = QualificationRules.qualify(project)
     QualificationRules.trace(response.qualification, into: &trace)
@@ -78,11 +80,12 @@ extension COPVivierModule {
   func createProject(_ request: Carbon_Cop_V1_CreateProjectRequest) throws(ModuleError) -> Carbon_Cop_V1_ProjectResponse {
     guard request.hasProject else { throw .invalidArgument("project", "is required") }
     let actor = try ProjectValidation.actor(request.actor, callerIdentity: request.callerIdentity)
-    var project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: true)
+    var warnings: [String] = []
+    var project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: true, warnings: &warnings)
     project.qualification = QualificationRules.qualify(project)
     let change = ChangeInfo(actor: actor, action: "create", at: ProjectValidation.now())
     try store.insert([project], change: change)
-    return try projectResponse(project.id, "create")
+    return try projectResponse(project.id, "create", warnings: warnings)
   }
 
   /// UpdateProject: replaces the caller's fields, re-qualifies (an override is kept).
@@ -92,13 +95,14 @@ extension COPVivierModule {
     guard request.expectedVersion >= 1 else {
       throw .invalidArgument("expected_version", "is required (the version read before the change, ≥ 1)")
     }
-    var project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: false)
+    var warnings: [String] = []
+    var project = try ProjectValidation.normalize(request.project, prefix: "project.", generateID: false, warnings: &warnings)
     guard let stored = try store.get(project.id) else { throw .notFound("project.id", "no project \(project.id)") }
     project.qualification = stored.qualification
     project.qualification = QualificationRules.qualify(project)
     let change = ChangeInfo(actor: actor, action: "update", at: ProjectValidation.now())
     let written = try store.update(project, expectedVersion: request.expectedVersion, change: change)
-    return response(written, "update")
+    return response(written, "update", warnings: warnings)
   }
 
   /// OverrideQualification: an officer's category with a mandatory justification.
@@ -174,7 +178,8 @@ extension COPVivierModule {
     }
   }
 
-  /// The store filter of a request filter (lever names resolved, department checked).
+  /// The store filter of a request filter (lever names resolved, department checked; thematic
+  /// and owner matched folded, see `StoreFilter.matchesText`).
   func storeFilter(_ filter: Carbon_Cop_V1_ProjectFilter, _ prefix: String) throws(ModuleError) -> StoreFilter {
     var result = StoreFilter()
     if !filter.department.isEmpty {
@@ -191,8 +196,8 @@ extension COPVivierModule {
       }
       result.lever = lever.name
     }
-    result.thematic = filter.thematic
-    result.owner = filter.owner
+    result.thematic = filter.thematic.trimmingWhitespace()
+    result.owner = filter.owner.trimmingWhitespace()
     if filter.roundYear != 0 { try Validate.inRange(filter.roundYear, ProjectValidation.roundYears, "\(prefix)round_year") }
     result.roundYear = filter.roundYear
     guard (0...3).contains(filter.maturity.rawValue) else { throw .invalidArgument("\(prefix)maturity", "has an unknown value") }
@@ -200,15 +205,17 @@ extension COPVivierModule {
     return result
   }
 
-  private func projectResponse(_ id: String, _ method: String, field: String = "project.id") throws(ModuleError)
-    -> Carbon_Cop_V1_ProjectResponse
+  private func projectResponse(_ id: String, _ method: String, field: String = "project.id", warnings: [String] = [])
+    throws(ModuleError) -> Carbon_Cop_V1_ProjectResponse
   {
     guard let project = try store.get(id) else { throw .notFound(field, "no project \(id)") }
-    return response(project, method)
+    return response(project, method, warnings: warnings)
   }
 
-  private func response(_ project: Project, _ method: String) -> Carbon_Cop_V1_ProjectResponse {
+  /// The response of a project, its trace with the validation's `warnings`.
+  private func response(_ project: Project, _ method: String, warnings: [String] = []) -> Carbon_Cop_V1_ProjectResponse {
     var trace = startTrace(method)
+    ProjectValidation.warn(warnings, into: &trace)
     QualificationRules.decisions(into: &trace)
     QualificationRules.trace(project.qualification, into: &trace)
     trace.term("version", Double(project.version), .count, formula: "optimistic-concurrency version")

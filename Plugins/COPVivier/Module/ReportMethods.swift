@@ -60,11 +60,13 @@ extension COPVivierModule {
       sourceName = "vivier généré aux effectifs du bilan du 06/12/2024 (COP Hauts-de-France 2024, Partie 4)"
     } else {
       QualificationRules.decisions(into: &trace)
+      var warnings: [String] = []
       for (index, input) in request.projects.enumerated() {
-        var project = try ProjectValidation.normalize(input, prefix: "projects[\(index)].", generateID: true)
+        var project = try ProjectValidation.normalize(input, prefix: "projects[\(index)].", generateID: true, warnings: &warnings)
         project.qualification = QualificationRules.qualify(project)
         report.add(project)
       }
+      ProjectValidation.warn(warnings, into: &trace)
       trace.decision("cop.report.source", "INLINE_PROJECTS", reason: "projects given in the request, qualified by the rules")
       sourceName = "\(request.projects.count) projet(s) de la requête"
     }
@@ -87,11 +89,17 @@ extension COPVivierModule {
     return response
   }
 
-  /// CompareRounds: category counts of two stored rounds and the projects continued.
+  /// CompareRounds: category counts of two stored rounds and the projects continued. The later
+  /// round must come after the earlier one. A project continues an earlier-round project when
+  /// its `previous_project_id` chain reaches it, directly or through the rounds in between
+  /// (CarryOverRound goes one round at a time: a4 → a4-r2025 → a4-r2025-r2026).
   func compareRounds(_ request: Carbon_Cop_V1_CompareRoundsRequest) throws(ModuleError) -> Carbon_Cop_V1_CompareRoundsResponse {
     let from = try Validate.inRange(request.fromRoundYear, ProjectValidation.roundYears, "from_round_year")
     let to = try Validate.inRange(request.toRoundYear, ProjectValidation.roundYears, "to_round_year")
-    guard from != to else { throw .invalidArgument("to_round_year", "must differ from from_round_year") }
+    guard to > from else {
+      throw .invalidArgument(
+        "to_round_year", "must be a later round than from_round_year (\(from)), got \(to): the comparison goes from the earlier round to the later one")
+    }
     var fromCounts = [Int](repeating: 0, count: 5), toCounts = [Int](repeating: 0, count: 5)
     var fromIDs: Set<String> = []
     var filter = StoreFilter()
@@ -100,11 +108,27 @@ extension COPVivierModule {
       fromCounts[min(4, max(0, project.qualification.category.rawValue))] += 1
       fromIDs.insert(project.id)
     }
+    // The links of the rounds in between: id → previous_project_id.
+    var previousOf: [String: String] = [:]
+    for year in (from + 1)..<to {
+      filter.roundYear = year
+      try store.forEach(filter) { project in previousOf[project.id] = project.previousProjectID }
+    }
+    /// Whether the chain of `previous` ids reaches the earlier round (at most one link per round).
+    func continues(_ previous: String) -> Bool {
+      var id = previous
+      for _ in 0..<(to - from) {
+        if fromIDs.contains(id) { return true }
+        guard let next = previousOf[id], !next.isEmpty else { return false }
+        id = next
+      }
+      return false
+    }
     var continued = 0, continuedCarried = 0
     filter.roundYear = to
     try store.forEach(filter) { project in
       toCounts[min(4, max(0, project.qualification.category.rawValue))] += 1
-      if fromIDs.contains(project.previousProjectID) {
+      if !project.previousProjectID.isEmpty && continues(project.previousProjectID) {
         continued += 1
         if project.qualification.category == .carryInRound { continuedCarried += 1 }
       }
@@ -125,7 +149,12 @@ extension COPVivierModule {
     var trace = startTrace("round comparison")
     trace.term("from_total", Double(response.fromTotal), .count, formula: "projects of the earlier round")
     trace.term("to_total", Double(response.toTotal), .count, formula: "projects of the later round")
-    trace.term("continued_count", Double(continued), .count, formula: "later-round projects whose previous_project_id is in the earlier round")
+    trace.decision(
+      "cop.compare_rounds.lineage", "PREVIOUS_PROJECT_CHAIN",
+      reason: "a carried project reaches a later round one round at a time (CarryOverRound to from + 1 only): a later-round project continues an earlier-round one when its previous_project_id chain reaches it through the rounds in between")
+    trace.term(
+      "continued_count", Double(continued), .count,
+      formula: "later-round projects whose previous_project_id chain (through the rounds in between) reaches a project of the earlier round")
     response.trace = trace.build()
     return response
   }

@@ -179,7 +179,7 @@ final class SQLiteProjectStore: ProjectStore {
     return entries
   }
 
-  func page(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project] {
+  func sqlPage(_ filter: StoreFilter, afterID: String, limit: Int) throws(ModuleError) -> [Project] {
     let clause = filter.whereClause(after: afterID) { _ in "?" }
     let jsons = try read { db in
       try String.fetchAll(
@@ -191,7 +191,7 @@ final class SQLiteProjectStore: ProjectStore {
     return projects
   }
 
-  func count(_ filter: StoreFilter) throws(ModuleError) -> Int {
+  func sqlCount(_ filter: StoreFilter) throws(ModuleError) -> Int {
     let clause = filter.whereClause(after: "") { _ in "?" }
     return try read { db in
       try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM projects \(clause.sql)", arguments: Self.arguments(clause.values)) ?? 0

@@ -287,8 +287,9 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
   }
 
   /// Thematic (transport, bâtiments, eau...). A lever belongs to one thematic: with a primary
-  /// lever, the thematic is that lever's (empty = filled in; another one is refused; spelling
-  /// variants are written as the catalogue writes them); without one, the other levers'
+  /// lever, the thematic is that lever's (empty = filled in; another catalogue thematic is
+  /// refused; any other spelling, e.g. "Transports et mobilité", is written as the catalogue
+  /// writes the lever's thematic, with a trace warning); without one, the other levers'
   /// thematic when they share one; without any lever, free text.
   public var thematic: String {
     get {_storage._thematic}
@@ -325,8 +326,8 @@ public nonisolated struct Carbon_Cop_V1_Project: @unchecked Sendable {
     set {_uniqueStorage()._nextStepsDefined = newValue}
   }
 
-  /// The needs (financing, engineering) are defined (true requires `financing_needs` or
-  /// `engineering_needs`, "aucun" when there are none).
+  /// The needs (financing, engineering) are defined (true requires `financing_needs`,
+  /// `engineering_needs` or `potential_funders`, "aucun" when there are no needs).
   public var needsDefined: Bool {
     get {_storage._needsDefined}
     set {_uniqueStorage()._needsDefined = newValue}
@@ -1033,10 +1034,10 @@ public nonisolated struct Carbon_Cop_V1_ProjectFilter: Sendable {
   /// Lever (primary or other), canonical name or alias.
   public var lever: String = String()
 
-  /// Thematic.
+  /// Thematic (case, accents and spacing ignored).
   public var thematic: String = String()
 
-  /// Owner (exact).
+  /// Owner (case, accents and spacing ignored).
   public var owner: String = String()
 
   /// Round year (0 = all).
@@ -1222,7 +1223,8 @@ public nonisolated struct Carbon_Cop_V1_ImportCsvResponse: Sendable {
   /// Header cells not mapped to any column, ignored because `ignore_unknown_columns` was asked.
   public var ignoredColumns: [String] = []
 
-  /// Trace.
+  /// Trace. Its warnings name each column the qualification reads that the file lacks (every
+  /// row reads it as "non" or unspecified) and each thematic spelling replaced by the levers'.
   public var trace: CarbonDomain.Carbon_Domain_V1_CalculationTrace {
     get {_trace ?? CarbonDomain.Carbon_Domain_V1_CalculationTrace()}
     set {_trace = newValue}
@@ -1744,7 +1746,7 @@ public nonisolated struct Carbon_Cop_V1_CompareRoundsRequest: Sendable {
   /// Earlier round.
   public var fromRoundYear: Int32 = 0
 
-  /// Later round.
+  /// Later round (after from_round_year).
   public var toRoundYear: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1790,7 +1792,8 @@ public nonisolated struct Carbon_Cop_V1_CompareRoundsResponse: Sendable {
   /// Total in the later round.
   public var toTotal: Int32 = 0
 
-  /// Projects of the later round continuing a project of the earlier round.
+  /// Projects of the later round continuing a project of the earlier round: their
+  /// previous_project_id chain reaches it, directly or through the rounds in between.
   public var continuedCount: Int32 = 0
 
   /// Of those, carried in the later round.
