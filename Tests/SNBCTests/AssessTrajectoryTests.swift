@@ -345,17 +345,19 @@ struct AssessTrajectoryTests {
     }
   }
 
-  @Test("without an investment year the horizons count from the reference year (decision)")
+  @Test("without an investment year the horizons count from the reference year, 2020 at the earliest (decision)")
   func investmentYearDefault() throws {
     var request = try chemicals()
     request.investmentYear = 0
-    // 2030 is 11 years after 2019: outside the medium-term window once anchored on 2019.
+    // Reference 2019: the anchor is 2020 (no investment precedes the law of 25 April 2020);
+    // 2031 is 11 years after it, outside the medium-term window.
+    for index in request.categories.indices { request.categories[index].targets[1].year = 2031 }
     let error = SNBCTest.failure { () throws(ModuleError) in _ = try SNBCTest.assess(request) }
     #expect(error?.field == "snbc.horizon.medium_term_at_most_10_years")
-    // 2024 is 5 years after 2019 (short term still valid); 2029 is 10 years after.
-    for index in request.categories.indices { request.categories[index].targets[1].year = 2029 }
+    // 2024 is 4 years after 2020 (short term valid); 2030 is 10 years after.
+    for index in request.categories.indices { request.categories[index].targets[1].year = 2030 }
     let response = try SNBCTest.assess(request)
-    #expect(response.trace.decisions.contains { $0.rule == "horizon_anchor" })
+    #expect(response.trace.decisions.contains { $0.rule == "horizon_anchor" && $0.choice == "FIRST_INVESTMENT_YEAR" })
     #expect(response.consolidated[1].horizon == .mediumTerm)
   }
 }

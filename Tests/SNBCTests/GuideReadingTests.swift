@@ -107,7 +107,7 @@ struct GuideReadingTests {
     #expect(abs(medium.sectorReductionFraction - 8.6 / 52) < 1e-12)
     #expect(medium.verdict == .notAligned)
     #expect(response.companyVerdict == .notAligned)
-    #expect(response.trace.decisions.contains { $0.rule == "budget_period_end" && $0.choice == "LAST_SEGMENT_TO_PERIOD_END" })
+    #expect(response.trace.decisions.contains { $0.rule == "budget_period_end" && $0.choice == "NEIGHBOUR_SEGMENT_TO_PERIOD_BOUND" })
     // The category's budget rate (information): energy production 48 (2021), 35 (2026), 30
     // (2031) → B(2032) = 29; (48 − 29)/48 = 39.583 %.
     let category = try #require(response.categories.first?.horizons.first { $0.horizon == .mediumTerm })
@@ -132,13 +132,117 @@ struct GuideReadingTests {
     let expected = [101.2, 97.6, 94, 90.4, 86.8]
     for (got, want) in zip(values, expected) { #expect(abs(got.valueMtCo2E - want) < 1e-9) }
     #expect(abs(values.map(\.valueMtCo2E).reduce(0, +) / 5 - 94) < 1e-9)
-    #expect(values[2].interpolated == false)
-    #expect(values[4].interpolated && values[4].lowerYear == 2026 && values[4].upperYear == 2031)
+    #expect(values[2].interpolated == false && values[2].extended == false)
+    #expect(values[1].interpolated && !values[1].extended && values[1].lowerYear == 2026 && values[1].upperYear == 2031)
+    // 2032-2033 lie on the line through 2026 and 2031, carried on: flagged as such.
+    #expect(values[4].interpolated && values[4].extended && values[4].lowerYear == 2026 && values[4].upperYear == 2031)
     let beyond = SNBCTest.failure { () throws(ModuleError) in _ = try value("budget.transport", 2034) }
     #expect(beyond?.field == "year")
     // A series with annual parts keeps them: the national total's 2033 is its printed part.
     let total = try value("budget.all_excl_lulucf", 2033)
     #expect(total.interpolated == false)
+  }
+
+  @Test("on the period-average basis the first period runs back to 2019 the same way")
+  func periodAverageBasisCoversTheFirstPeriod() throws {
+    let harness = try ModuleHarness<SNBCModule>()
+    var request = Carbon_Snbc_V1_GetReferenceSeriesRequest()
+    request.seriesID = "budget.transport"
+    request.basis = .budgetPeriodAverage
+    // 128 (2019-2023 → 2021), 112 (→ 2026): −3.2 a year, so 2019 … 2023 are 134.4, 131.2, 128,
+    // 124.8, 121.6, whose mean is the printed 128.
+    var sum = 0.0
+    for (year, want) in zip(Int32(2019)...2023, [134.4, 131.2, 128, 124.8, 121.6]) {
+      request.year = year
+      let got = try harness.call(
+        "/carbon.snbc.v1.Snbc/GetReferenceSeries", request, as: Carbon_Snbc_V1_GetReferenceSeriesResponse.self
+      ).value
+      #expect(abs(got.valueMtCo2E - want) < 1e-9, "\(year)")
+      #expect(got.extended == (year < 2021), "\(year)")
+      sum += got.valueMtCo2E
+    }
+    #expect(abs(sum / 5 - 128) < 1e-9)
+  }
+
+  /// « (GWP100 AR4 actuellement, puis GWP100 AR5 à partir de 2023) »: the totals and the gas
+  /// split may be in two sets; they are compared in the totals' set.
+  @Test("gases are weighed in the totals' GWP set before being compared with them")
+  func gasesWithinTheTotalsInTheTotalsMetric() throws {
+    var request = try request(Self.methaneInTwoSectors)
+    request.referenceYear = 2023  // data of 2023: the gas split defaults to AR5 (CH4 28)
+    request.investmentYear = 2023
+    request.categories[0].targets[0].year = 2027
+    request.emissionsGwpSet = .ar4  // the totals are in AR4 (CH4 25)
+    request.gases.removeLast()
+    // 3 800 t CH4: 106 400 t CO2e in AR5, but 95 000 t in AR4, the totals' metric: it fits in
+    // 100 000 t; accepted, the two metrics flagged.
+    request.gases[0].referenceMassTGas = 3800
+    let response = try SNBCTest.assess(request)
+    #expect(response.gwpMetricMismatch && response.gasChecks[0].referenceTCo2E == 106_400)
+    // 4 100 t: 102 500 t in AR4 > 100 000 × 1.01.
+    request.gases[0].referenceMassTGas = 4100
+    #expect(invalidField(request) == "gases")
+  }
+
+  /// « le suivi annuel doit permettre d'expliquer tout écart de cohérence annuel significatif
+  /// […] entre la trajectoire réelle et la trajectoire prévisionnelle »: actuals are gross
+  /// emissions, like the reference, so the plan they are compared with is gross too.
+  @Test("a category's actuals are compared with the gross plan, not the plan net of sinks")
+  func monitoringAgainstTheGrossPlan() throws {
+    var request = try request(Self.methaneInTwoSectors)
+    request.gases = []
+    request.categories[0].seriesID = "industry.non_metallic_minerals"
+    request.categories[0].referenceTechnologicalSinkTCo2E = 20_000
+    for (index, emissions) in [90_000.0, 70_000, 30_000].enumerated() {
+      request.categories[0].targets[index].emissionsTCo2E = emissions
+      request.categories[0].targets[index].technologicalSinkTCo2E = 20_000
+    }
+    request.categories[0].actuals = [(Int32(2020), 98_000.0), (2021, 96_000)].map { year, emissions in
+      var actual = Carbon_Snbc_V1_YearValue()
+      actual.year = year
+      actual.emissionsTCo2E = emissions
+      return actual
+    }
+    let monitoring = try SNBCTest.assess(request).categories[0].monitoring
+    // Gross plan: 100 000 (2019) → 90 000 (2024), −2 000 a year: 98 000 in 2020, 96 000 in
+    // 2021 — the actuals exactly (the net plan, 78 000 and 76 000, made them +25.6 %).
+    #expect(monitoring.years.map(\.plannedTCo2E) == [98_000, 96_000])
+    #expect(monitoring.years.allSatisfy { $0.gapTCo2E == 0 && !$0.significant })
+    #expect(!monitoring.explanationRequired)
+  }
+
+  /// Préambule: the investments are paid « au titre des crédits ouverts par la loi n° 2020-473
+  /// du 25 avril 2020 »; the short term is « à l'horizon de trois à cinq ans à compter de la
+  /// prise de participation ».
+  @Test("without an investment year the horizons count from 2020 at the earliest")
+  func horizonsFrom2020WithoutAnInvestmentYear() throws {
+    var request = try request(Self.methaneInTwoSectors)
+    request.gases = []
+    request.referenceYear = 2015
+    request.investmentYear = 0
+    request.categories[0].targets[0].year = 2018  // 3 years after 2015, but 2 before 2020
+    let error = SNBCTest.failure { () throws(ModuleError) in _ = try SNBCTest.assess(request) }
+    #expect(error?.status == .failedPrecondition && error?.field == "snbc.horizon.short_term_3_to_5_years")
+    request.categories[0].targets[0].year = 2023
+    let response = try SNBCTest.assess(request)
+    #expect(response.trace.decisions.contains { $0.rule == "horizon_anchor" && $0.choice == "FIRST_INVESTMENT_YEAR" })
+  }
+
+  @Test("PlanAndMonitor: a missing reference emission is refused, not planned from 0")
+  func planNeedsItsReference() throws {
+    let harness = try ModuleHarness<SNBCModule>()
+    var request = Carbon_Snbc_V1_PlanAndMonitorRequest()
+    request.referenceYear = 2019
+    request.objectives = [(Int32(2024), 80_000.0), (2030, 60_000), (2050, 0)].map { year, emissions in
+      var objective = Carbon_Snbc_V1_Objective()
+      objective.year = year
+      objective.emissionsTCo2E = emissions
+      return objective
+    }
+    let error = SNBCTest.failure { () throws(ModuleError) in
+      _ = try harness.call(SNBCTest.plan, request, as: Carbon_Snbc_V1_PlanAndMonitorResponse.self)
+    }
+    #expect(error?.status == .invalidArgument && error?.field == "reference_emissions_t_co2e")
   }
 
   /// Arrêté (guide, Temporalité): « au moins trois objectifs de réduction des émissions : un

@@ -162,6 +162,11 @@ extension SNBCModule {
     var trace = TraceBuilder(method: Self.methodName, version: Self.methodVersion)
     try Validate.inRange(request.referenceYear, 1990...2049, "reference_year")
     let reference = try Validate.nonNegative(request.referenceEmissionsTCo2E, "reference_emissions_t_co2e")
+    // A plan starts from the company's emissions: 0 is a missing value here, not a company
+    // that emits nothing (its trajectory would rise towards its objectives).
+    guard reference > 0 else {
+      throw .invalidArgument("reference_emissions_t_co2e", "is required: the plan starts from the reference year's emissions (> 0)")
+    }
     try Validate.nonEmpty(request.objectives, "objectives")
     var anchors: [(year: Int32, value: Double)] = [(request.referenceYear, reference)]
     for (index, objective) in request.objectives.enumerated() {

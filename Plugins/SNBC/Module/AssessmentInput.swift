@@ -63,10 +63,13 @@ enum AssessmentValidation {
     let referenceYear = try ReferenceYearRule.validate(request.referenceYear, field: "reference_year")
     var anchor = referenceYear
     if request.investmentYear == 0 {
+      // No investment can precede the law of 25 April 2020, so neither can the anchor.
+      anchor = max(referenceYear, firstInvestmentYear)
       trace.decision(
-        "horizon_anchor", "REFERENCE_YEAR",
+        "horizon_anchor", anchor == referenceYear ? "REFERENCE_YEAR" : "FIRST_INVESTMENT_YEAR",
         reason: "investment_year not given: the short (3-5 years) and medium (≤10 years) horizons "
-          + "are counted from the reference year")
+          + "are counted from the reference year, or from \(firstInvestmentYear) when it is earlier (no investment "
+          + "under the law of 25 April 2020 precedes it)")
     } else {
       anchor = try Validate.inRange(request.investmentYear, firstInvestmentYear...(amsLastYear - 1), "investment_year")
       trace.term("investment_year", Double(anchor), .year, formula: "request")

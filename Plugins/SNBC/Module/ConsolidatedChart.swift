@@ -21,7 +21,8 @@ enum ConsolidatedChart {
       title: company.isEmpty ? labels.consolidatedTitle : "\(company) – \(labels.consolidatedTitle)",
       referenceYear: assessment.referenceYear,
       company: plan.anchors.map { TrajectoryChart.Point(year: $0.year, value: $0.value) }, actuals: [],
-      reference: reference, referenceLabel: labels.consolidatedReference(assessment.categories.count),
+      reference: reference, referenceLabel: labels.consolidatedReference(
+        assessment.categories.count, world: assessment.categories.filter(\.isWorld).count),
       tickYears: [assessment.referenceYear] + horizonYears, labels: labels)
     response.chartSvg = chart.svg()
     let years = Array(assessment.referenceYear...chart.lastYear)

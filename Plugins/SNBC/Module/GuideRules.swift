@@ -38,13 +38,18 @@ enum GuideRules {
   /// so a gas given in several sectors is summed first; each sector's part is then compared with
   /// that sector's trajectory for the gas (« pour le secteur concerné si l'information est
   /// disponible en annexe, ou au niveau global sinon »).
+  ///
+  /// `totalsGwpSet` is the metric of the categories' CO2e totals (`emissions_gwp_set`, or the
+  /// gas split's when not stated): the gases are weighed in it to check they fit in the totals.
   static func gasChecks(
     _ gases: [Carbon_Snbc_V1_GasEmissions], assessment: ValidatedAssessment, gwpSet: GwpSet,
-    tolerancePp: Double, catalog: ReferenceCatalog, trace: inout TraceBuilder
+    totalsGwpSet: GwpSet, tolerancePp: Double, catalog: ReferenceCatalog, trace: inout TraceBuilder
   ) throws(ModuleError) -> [Carbon_Snbc_V1_GasCheck] {
     var entries: [(check: Carbon_Snbc_V1_GasCheck, targetMass: [Horizon: Double])] = []
     var seen = Set<String>()
     var gasTotals: [Gas: Double] = [:]
+    // The gases' CO2e in the totals' metric, to compare like with like.
+    var gasesInTotalsMetric = 0.0
     for (index, gas) in gases.enumerated() {
       let path = "gases[\(index)]"
       try Validate.specified(gas.gas, path + ".gas") { [.co2, .ch4, .n2O, .fluorinatedCo2E].contains($0) }
@@ -64,6 +69,11 @@ enum GuideRules {
       check.referenceTCo2E = mass * gwp
       check.shareFraction = check.referenceTCo2E / assessment.grossReferenceTotal
       gasTotals[gas.gas, default: 0] += check.referenceTCo2E
+      if unit == .tonnesOfGas, let totalsGwp = GlobalWarmingPotential.factor(for: gas.gas, in: totalsGwpSet) {
+        gasesInTotalsMetric += mass * totalsGwp
+      } else {
+        gasesInTotalsMetric += check.referenceTCo2E
+      }
       let label = "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)"
       let setName = "GWP100 " + GwpPolicy.name(gwpSet)
       trace.term(label + "_gwp", gwp, .ratio, formula: setName, source: "gwp-sets")
@@ -82,14 +92,14 @@ enum GuideRules {
       entries.append((check, targetMass))
     }
     guard !entries.isEmpty else { return [] }
-    // The gases split the company's emissions: together they cannot exceed them (1 % is left
-    // for masses rounded to the tonne).
-    let gasesTotal = gasTotals.values.reduce(0, +)
-    if gasesTotal > assessment.grossReferenceTotal * (1 + gasSplitRoundingAllowance) {
+    // The gases split the company's emissions: together, in the totals' metric, they cannot
+    // exceed them (1 % is left for masses rounded to the tonne).
+    if gasesInTotalsMetric > assessment.grossReferenceTotal * (1 + gasSplitRoundingAllowance) {
       throw .invalidArgument(
         "gases",
-        "the gases add up to \(gasesTotal) t CO2e (GWP100 \(GwpPolicy.name(gwpSet))), more than the categories' "
-          + "gross reference emissions \(assessment.grossReferenceTotal) t CO2e: the split by gas must be of the same emissions")
+        "the gases add up to \(gasesInTotalsMetric) t CO2e (GWP100 \(GwpPolicy.name(totalsGwpSet)), the totals' metric), "
+          + "more than the categories' gross reference emissions \(assessment.grossReferenceTotal) t CO2e: "
+          + "the split by gas must be of the same emissions")
     }
     trace.decisionOnce(
       "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
@@ -130,7 +140,7 @@ enum GuideRules {
         }
         guard let year = assessment.horizonYears[horizon] else { continue }
         let rate = ReferenceRate.of(gasPath, from: assessment.referenceYear, to: year)
-        if rate?.pastLastPeriodMiddle == true { trace.recordPeriodEndExtension() }
+        if rate?.extended == true { trace.recordPeriodExtension() }
         if rate == nil {
           trace.warning(
             "gas \(gas.gas.rawValue): \(series.id) does not cover \(assessment.referenceYear)-\(year) (\(gasPath.firstYear)-\(gasPath.lastYear)); not assessable at \(horizon.protoName)")

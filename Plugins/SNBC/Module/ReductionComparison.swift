@@ -8,9 +8,9 @@ struct ReferenceRate: Sendable {
   /// (S_ref − S_target)/S_ref.
   let reduction: Double
   let interpolated: Bool
-  /// True when a year lies on the path's extension past the last budget period's middle year
-  /// (`SeriesPath.periodEndExtension`).
-  let pastLastPeriodMiddle: Bool
+  /// True when a year lies on a budget period's extension beyond the printed points
+  /// (`SeriesPath.periodExtension`).
+  let extended: Bool
 
   /// The rate of a path between two years, nil when the path does not cover them or its
   /// reference value is not positive (no meaningful reduction rate).
@@ -22,18 +22,20 @@ struct ReferenceRate: Sendable {
       referenceValue: start.value, targetValue: end.value,
       reduction: (start.value - end.value) / start.value,
       interpolated: start.interpolated || end.interpolated,
-      pastLastPeriodMiddle: start.pastLastPeriodMiddle || end.pastLastPeriodMiddle)
+      extended: start.extended || end.extended)
   }
 }
 
 extension TraceBuilder {
-  /// Records, once, how a budget path gives the years after the last period's middle year.
-  mutating func recordPeriodEndExtension() {
+  /// Records, once, how a path of budget-period averages gives the years of a period beyond
+  /// its printed middle year.
+  mutating func recordPeriodExtension() {
     decisionOnce(
-      "budget_period_end", "LAST_SEGMENT_TO_PERIOD_END",
-      reason: "the 4th budget's « Emissions annuelles moyennes pour la période » covers 2029-2033: after its "
-        + "middle year 2031 the path goes on along the line from the 3rd budget's average to the 4th's, the one "
-        + "straight path whose mean over 2029-2033 is the printed average")
+      "budget_period_end", "NEIGHBOUR_SEGMENT_TO_PERIOD_BOUND",
+      reason: "« Emissions annuelles moyennes pour la période »: each budget period covers the years on both sides of "
+        + "its middle year (the 4th budget 2029-2033 includes 2032 and 2033); beyond the printed middle year the path "
+        + "follows the line of the neighbouring segment to the period's bound, so the period's mean stays the printed "
+        + "average and the path has no kink")
   }
 }
 

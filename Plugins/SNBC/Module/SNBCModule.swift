@@ -74,20 +74,22 @@ public struct SNBCModule: CarbonModule {
       }
       guard let evaluation = path.evaluate(at: request.year) else {
         throw .invalidArgument(
-          "year", "\(request.year) is outside the series \(series.id) on this basis (\(path.firstYear)-\(path.lastYear)); no extrapolation")
+          "year", "\(request.year) is outside the series \(series.id) on this basis (\(path.firstYear)-\(path.lastYear)); no extrapolation beyond a budget period")
       }
       var value = Carbon_Snbc_V1_SeriesValue()
       value.year = request.year
       value.valueMtCo2E = evaluation.value
       value.interpolated = evaluation.interpolated
+      value.extended = evaluation.extended
       value.lowerYear = evaluation.lowerYear
       value.upperYear = evaluation.upperYear
       value.basis = path.basis
       response.value = value
       trace.term(
         "value_t_co2e_per_yr", evaluation.value * 1e6, .tCo2EPerYr,
-        formula: evaluation.interpolated
-          ? "linear between \(evaluation.lowerYear) and \(evaluation.upperYear)" : "printed value",
+        formula: evaluation.extended
+          ? "line through \(evaluation.lowerYear) and \(evaluation.upperYear), carried on to the budget period's bound"
+          : evaluation.interpolated ? "linear between \(evaluation.lowerYear) and \(evaluation.upperYear)" : "printed value",
         source: "\(series.id)")
       if path.basis == .unspecified {
         trace.decision(
@@ -95,8 +97,8 @@ public struct SNBCModule: CarbonModule {
           reason: "Annex I series: historical years, indicative annual parts where printed, "
             + "otherwise budget-period averages placed at mid-period (2021/2026/2031), the last one carried on to 2033")
       }
-      if evaluation.pastLastPeriodMiddle { trace.recordPeriodEndExtension() }
-      if evaluation.interpolated {
+      if evaluation.extended { trace.recordPeriodExtension() }
+      if evaluation.interpolated && !evaluation.extended {
         trace.decision(
           "interpolation", "LINEAR",
           reason: "Annexe II: « raisonner par interpolation si nécessaire, en notant toutefois "

@@ -39,8 +39,9 @@ extension SNBCModule {
         declared: request.emissionsGwpSet, gasSplit: gwpSet, trace: &trace)
       trace.dataSet(GlobalWarmingPotential.dataSet)
       response.gasChecks = try GuideRules.gasChecks(
-        request.gases, assessment: assessment, gwpSet: gwpSet, tolerancePp: tolerance, catalog: catalog,
-        trace: &trace)
+        request.gases, assessment: assessment, gwpSet: gwpSet,
+        totalsGwpSet: request.emissionsGwpSet == .unspecified ? gwpSet : request.emissionsGwpSet,
+        tolerancePp: tolerance, catalog: catalog, trace: &trace)
     }
     if request.hasNaturalSinks {
       response.naturalSinks = try GuideRules.naturalSinks(
@@ -146,7 +147,7 @@ extension SNBCModule {
       }
       if let budgetPath, let budget = ReferenceRate.of(budgetPath, from: assessment.referenceYear, to: year) {
         item.sectorBudgetReductionFraction = budget.reduction
-        if budget.pastLastPeriodMiddle { trace.recordPeriodEndExtension() }
+        if budget.extended { trace.recordPeriodExtension() }
       }
       if let justification = category.justification,
         let alternative = ReferenceRate.of(justification, from: assessment.referenceYear, to: year)
@@ -174,11 +175,21 @@ extension SNBCModule {
       result.horizons.append(item)
     }
     if !category.actuals.isEmpty, let policy {
-      var anchors: [(year: Int32, value: Double)] = [(assessment.referenceYear, category.referenceNet)]
+      // Actuals are emissions as reported, gross like the reference (they carry no sink): the
+      // plan they are compared with is the gross one, each objective before its sink.
+      var anchors: [(year: Int32, value: Double)] = [
+        (assessment.referenceYear, category.referenceNet + category.referenceSink)
+      ]
       for horizon in Horizon.required {
         if let year = assessment.horizonYears[horizon], let value = category.targetNet[horizon] {
-          anchors.append((year, value))
+          anchors.append((year, value + (category.targetSink[horizon] ?? 0)))
         }
+      }
+      if category.referenceSink > 0 || category.targetSink.values.contains(where: { $0 > 0 }) {
+        trace.decisionOnce(
+          "monitoring_gross", "ACTUALS_AGAINST_GROSS_PLAN",
+          reason: "actuals are reported emissions, gross like reference_emissions_t_co2e: they are compared with the "
+            + "plan of gross emissions (objectives before technological sinks), not with the net one")
       }
       result.monitoring = try Monitoring.monitor(
         actuals: category.actuals, plan: AnnualPlan(anchors: anchors), policy: policy,

@@ -47,10 +47,21 @@ struct ChartLabels: Sendable {
   var consolidatedTitle: String {
     french ? "Trajectoire consolidée de l'entreprise" : "Company consolidated trajectory"
   }
-  func consolidatedReference(_ categories: Int) -> String {
-    french
-      ? "Référence consolidée : trajectoires AMS 2018 des \(categories) catégories, pondérées par leurs émissions de l'année de référence (celle du verdict consolidé)"
-      : "Consolidated reference: AMS 2018 trajectories of the \(categories) categories weighted by their reference-year emissions (the consolidated verdict's reference)"
+  /// The consolidated reference's label; `world` of the `categories` are compared with a
+  /// supplied global trajectory instead of an AMS one, and the label says so.
+  func consolidatedReference(_ categories: Int, world: Int) -> String {
+    let kinds: String
+    switch world {
+    case 0: kinds = french ? "AMS 2018" : "AMS 2018"
+    case categories: kinds = french ? "trajectoires mondiales fournies" : "supplied global trajectories"
+    default:
+      kinds = french
+        ? "AMS 2018 ; trajectoire mondiale fournie pour \(world) d'entre elles"
+        : "AMS 2018; a supplied global trajectory for \(world) of them"
+    }
+    return french
+      ? "Référence consolidée : trajectoires des \(categories) catégories (\(kinds)), pondérées par leurs émissions de l'année de référence (celle du verdict consolidé)"
+      : "Consolidated reference: the \(categories) categories' trajectories (\(kinds)) weighted by their reference-year emissions (the consolidated verdict's reference)"
   }
   func seriesReference(_ series: ReferenceSeries) -> String {
     french ? "\(series.labelFr) (AMS 2018)" : "\(series.label) (AMS 2018)"

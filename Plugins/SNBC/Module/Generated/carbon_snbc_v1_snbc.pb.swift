@@ -502,18 +502,28 @@ public nonisolated struct Carbon_Snbc_V1_SeriesValue: Sendable {
   /// Value in Mt CO2e per year.
   public var valueMtCo2E: Double = 0
 
-  /// True when the value is a linear interpolation between two printed points.
+  /// True when the value is not a printed point: a linear interpolation between two printed
+  /// points, or a year of a budget period beyond its printed middle year (`extended`).
   public var interpolated: Bool = false
 
-  /// Year of the printed point before (or equal to) the year.
+  /// The earlier printed point of the line the value is on (the year itself when printed):
+  /// the point before the year, or, when `extended`, the earlier of the two points whose line
+  /// is carried on.
   public var lowerYear: Int32 = 0
 
-  /// Year of the printed point after (or equal to) the year.
+  /// The later printed point of that line: the point after the year, or, when `extended`, the
+  /// later of the two points whose line is carried on.
   public var upperYear: Int32 = 0
 
   /// Basis used; UNSPECIFIED here means the Annex I budget path (historical years, annual
   /// parts where printed, otherwise period averages placed at mid-period).
   public var basis: Carbon_Snbc_V1_SeriesBasis = .unspecified
+
+  /// True when the year lies in a budget period but beyond its average's middle year and the
+  /// printed points (2032-2033 in the 4th budget; 2019-2020 on the period-average basis): the
+  /// value is on the line between lower_year and upper_year carried on to the period's bound
+  /// (decision `budget_period_end`).
+  public var extended: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -682,7 +692,9 @@ public nonisolated struct Carbon_Snbc_V1_EmissionCategory: Sendable {
   /// Global trajectory (≥ 2 points) required when perimeter is WORLD.
   public var globalTrajectory: [Carbon_Snbc_V1_GlobalTrajectoryPoint] = []
 
-  /// Actual emissions reported for past years (optional, for monitoring).
+  /// Actual emissions reported for past years (optional, for monitoring): gross, like
+  /// reference_emissions_t_co2e, and compared with the plan of gross emissions (the objectives
+  /// before their technological sinks).
   public var actuals: [Carbon_Snbc_V1_YearValue] = []
 
   /// Optional world or European reduction trajectory (≥ 2 points, any consistent unit) the
@@ -1435,7 +1447,7 @@ public nonisolated struct Carbon_Snbc_V1_PlanAndMonitorRequest: Sendable {
   /// Reference year.
   public var referenceYear: Int32 = 0
 
-  /// Emissions of the reference year, t CO2e (≥ 0).
+  /// Emissions of the reference year, t CO2e (> 0: the plan starts from it).
   public var referenceEmissionsTCo2E: Double = 0
 
   /// Objectives after the reference year, years strictly increasing: at least three, the last
@@ -1925,7 +1937,7 @@ nonisolated extension Carbon_Snbc_V1_GetReferenceSeriesRequest: SwiftProtobuf.Me
 
 nonisolated extension Carbon_Snbc_V1_SeriesValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SeriesValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}value_mt_co2e\0\u{1}interpolated\0\u{3}lower_year\0\u{3}upper_year\0\u{1}basis\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}value_mt_co2e\0\u{1}interpolated\0\u{3}lower_year\0\u{3}upper_year\0\u{1}basis\0\u{1}extended\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1939,6 +1951,7 @@ nonisolated extension Carbon_Snbc_V1_SeriesValue: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.lowerYear) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.upperYear) }()
       case 6: try { try decoder.decodeSingularEnumField(value: &self.basis) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.extended) }()
       default: break
       }
     }
@@ -1963,6 +1976,9 @@ nonisolated extension Carbon_Snbc_V1_SeriesValue: SwiftProtobuf.Message, SwiftPr
     if self.basis != .unspecified {
       try visitor.visitSingularEnumField(value: self.basis, fieldNumber: 6)
     }
+    if self.extended != false {
+      try visitor.visitSingularBoolField(value: self.extended, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1973,6 +1989,7 @@ nonisolated extension Carbon_Snbc_V1_SeriesValue: SwiftProtobuf.Message, SwiftPr
     if lhs.lowerYear != rhs.lowerYear {return false}
     if lhs.upperYear != rhs.upperYear {return false}
     if lhs.basis != rhs.basis {return false}
+    if lhs.extended != rhs.extended {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
