@@ -89,6 +89,31 @@ import Testing
     #expect(measured.harvestCsaSource == .real)
   }
 
+  /// Annex 1, case 1: "l'augmentation du stock de carbone mesurée la cinquième année (CSA réel)
+  /// deviendra un plafond … même si celui-ci est plus bas": a cap of 0 is a real cap, so an
+  /// unknown one is left unset instead of shown as 0 (which ComputeBonus would apply).
+  @Test func anUnknownMeasuredIncreaseCapIsUnsetNotZero() throws {
+    var request = case1
+    request.realCsaDate = Esca.date(2027, 5, 10)
+    request.harvestDate = Esca.date(2028, 7, 15)
+    request.harvestDates = [Esca.date(2028, 7, 15)]
+    let unknown = try call(request)
+    #expect(unknown.harvestCap == .measuredIncrease && !unknown.hasHarvestCapGCo2EPerMj)
+    #expect(!unknown.harvests[0].hasCapGCo2EPerMj)
+    #expect(unknown.calendar.first { $0.year == 2028 }?.hasCapGCo2EPerMj == false)
+    #expect(unknown.trace.rules.contains { $0.effect.contains("value unknown (not 0)") })
+    // Given as 0: shown as 0.
+    request.measuredIncreaseCapGCo2EPerMj = 0
+    let zero = try call(request)
+    #expect(zero.hasHarvestCapGCo2EPerMj && zero.harvestCapGCo2EPerMj == 0)
+    #expect(zero.harvests[0].hasCapGCo2EPerMj && zero.harvests[0].capGCo2EPerMj == 0)
+    // A transition harvest has no cap value either; the 45 cap has one.
+    request.harvestDate = Esca.date(2023, 12, 29)
+    #expect(try !call(request).hasHarvestCapGCo2EPerMj)
+    request.harvestDate = Esca.date(2023, 12, 30)
+    #expect(try call(request).harvestCapGCo2EPerMj == 45)
+  }
+
   @Test func case2BiocharAndHistoricCsr() throws {
     var request = Carbon_Esca_V1_FarmerCaseRequest()
     request.practiceStartDate = Esca.date(2019, 1, 1)
@@ -245,12 +270,39 @@ import Testing
     #expect(strict.trace.decisions.contains { $0.rule == "deficit_deduction" && $0.choice == "PER_CLAIMED_YEAR" })
   }
 
+  /// Pénalités 3: "la différence entre le CSA réel et le CSA modélisé est ajoutée dans les
+  /// bonus ESCA des cinq années suivantes" — a per-hectare difference, given per ha too.
   @Test func surplusIsSpreadOverFiveYears() throws {
-    // Median 41 vs modelled 40.5 (interval [41, 41]): +0.5 t C/ha → 500 g/kg / 5 = 100 per year.
+    // Median 41 vs modelled 40.5 (interval [41, 41]): +0.5 t C/ha → 500 g/kg / 5 = 100 per year,
+    // 0.5 / 5 = 0.1 t C/ha per year.
     let response = try call(comparison([40, 41, 42], uncertainty: 0, modelled: 40.5))
     #expect(response.outcome == .realAboveModelled)
     #expect(response.adjustments.map(\.year) == [2030, 2031, 2032, 2033, 2034])
     #expect(response.adjustments.allSatisfy { abs($0.gCo2EPerKgDry - 100) < 1e-9 })
+    #expect(response.adjustments.allSatisfy { abs($0.tCPerHa - 0.1) < 1e-12 })
+    // The deficit per ha: annual −0.4 t C/ha once (−400 g/kg), or × 3 claimed years −1.2.
+    var deficit = comparison([40, 41, 42], uncertainty: 0, modelled: 43)
+    deficit.realCsa.claimedYears = 3
+    #expect(abs(try call(deficit).adjustments[0].tCPerHa + 0.4) < 1e-12)
+    deficit.realCsa.deficitDeduction = .perClaimedYear
+    #expect(abs(try call(deficit).adjustments[0].tCPerHa + 1.2) < 1e-12)
+  }
+
+  /// "never a silent default": without the CSR or the modelled CSA the comparison has no basis.
+  /// Read as 0 t C/ha, a missing modelled CSA made the whole measured 41 a surplus
+  /// (41 × 3.664e6 / 3664 / 5 = 8 200 g/kg a year).
+  @Test func aMissingCsrOrModelledCsaIsRefused() throws {
+    var request = comparison([40, 41, 42], uncertainty: 0, modelled: 40.5)
+    request.realCsa.clearCsaModelledTCPerHa()
+    var error = try #require(try Esca.error("ComputePenalties", request, as: Carbon_Esca_V1_PenaltyResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "real_csa.csa_modelled_t_c_per_ha")
+    request = comparison([40, 41, 42], uncertainty: 0, modelled: 40.5)
+    request.realCsa.clearCsrTCPerHa()
+    error = try #require(try Esca.error("ComputePenalties", request, as: Carbon_Esca_V1_PenaltyResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "real_csa.csr_t_c_per_ha")
+    // An explicit 0 is a value: CSR 0 → (41 − 0) / 5 is not refused.
+    request.realCsa.csrTCPerHa = 0
+    #expect(try call(request).outcome == .realAboveModelled)
   }
 
   @Test func nearestBoundBasis() throws {

@@ -10,11 +10,13 @@ public typealias BonusResponse = Carbon_Esca_V1_BonusResponse
 enum Bonus {
   /// Computes the bonus. `rateFromModel` is the modelled r when the request has no rate source
   /// (batch records). `prefix` is the field path of the request ("" or "farms[3].bonus.").
-  /// `adjustment` is a penalty or carry-over of the harvest's year, g CO2e/kg dry (dossier).
+  /// `adjustmentTCPerHa` is a penalty (< 0) or carry-over (> 0) of the harvest's year as a
+  /// carbon stock per hectare (dossier): it is converted like the carbon term, with this
+  /// request's LHV share and yield, since the seed adds or deducts a per-hectare difference.
   /// `absentEfMeansNone`: without any EF fact or policy, the conservative EF_POLICY_NONE applies
   /// instead of asking for the EF history (the dossier's minimal request).
   static func compute(
-    _ request: BonusRequest, rateFromModel: Double?, prefix: String, adjustment: Double = 0,
+    _ request: BonusRequest, rateFromModel: Double?, prefix: String, adjustmentTCPerHa: Double = 0,
     absentEfMeansNone: Bool = false, trace: inout Tracer
   ) throws(ModuleError) -> BonusResponse {
     var response = BonusResponse()
@@ -49,14 +51,16 @@ enum Bonus {
     response.lhvShareFraction = share
 
     let carbonTerm = trace.term(
-      "carbon_term", rate * EscaRules.co2PerCarbon * EscaRules.gramsPerTonne * share / yield, .gCo2EPerKg,
+      "carbon_term", perKgDry(rate, lhvShare: share, yield: yield), .gCo2EPerKg,
       formula: "r × 3.664 × 10^6 × LHV share / yield", source: EscaRules.seed + ", e_sca formula")
     response.carbonTermGCo2EPerKg = carbonTerm
 
     let ef = try efTerm(request, prefix: prefix, absentEfMeansNone: absentEfMeansNone, response: &response, trace: &trace)
     var perKg = carbonTerm + ef
+    let adjustment = perKgDry(adjustmentTCPerHa, lhvShare: share, yield: yield)
     if adjustment != 0 {
-      trace.term("adjustment", adjustment, .gCo2EPerKg, formula: "penalty (< 0) or carry-over (> 0) of the harvest's year")
+      trace.term("adjustment_stock", adjustmentTCPerHa, .tCPerHa, formula: "penalty (< 0) or carry-over (> 0) of the harvest's year, per ha")
+      trace.term("adjustment", adjustment, .gCo2EPerKg, formula: "adjustment per ha × 3.664 × 10^6 × LHV share / yield")
       perKg += adjustment
     }
     perKg = trace.term("esca_per_kg_dry", perKg, .gCo2EPerKg, formula: adjustment != 0 ? "carbon term + EF term + adjustment" : "carbon term + EF term")
@@ -72,6 +76,13 @@ enum Bonus {
 
     try perMjOfFuel(request, perKg: perKg, prefix: prefix, response: &response, trace: &trace)
     return response
+  }
+
+  /// Carbon per hectare (a rate, t C/ha/yr, or a year's adjustment, t C/ha) as CO2 per kg of
+  /// this crop's dry feedstock: × 3.664 × 10^6 (t C → g CO2) × LHV share / yield (the 1/P of
+  /// the e_sca formula, per kg).
+  static func perKgDry(_ carbonTCPerHa: Double, lhvShare: Double, yield: Double) -> Double {
+    carbonTCPerHa * EscaRules.co2PerCarbon * EscaRules.gramsPerTonne * lhvShare / yield
   }
 
   /// r from the request (a rate or a stock change) or from the model.

@@ -56,6 +56,7 @@ struct Dossier {
     if dossier.hasRealCsa {
       penalty = try Penalties.realCsa(dossier.realCsa, prefix: prefix + "real_csa.", trace: &trace)
       response.realCsa = penalty ?? .init()
+      if let timeline { try Self.checkRealCsaDates(dossier.realCsa, timeline, prefix: prefix + "real_csa.") }
     }
 
     let csr: Double? = dossier.model.hasCsrTCPerHa ? dossier.model.csrTCPerHa
@@ -78,6 +79,24 @@ struct Dossier {
     return response
   }
 
+  /// The comparison must be the first real analysis of the case facts: its adjustments are
+  /// dated from its analysis year and its rate divides by its years since the CSR, so a year
+  /// that disagrees with the calendar would move a surplus or change the measured rate.
+  private static func checkRealCsaDates(
+    _ comparison: Carbon_Esca_V1_RealCsaComparison, _ timeline: FarmerCaseAssessment.Timeline, prefix: String
+  ) throws(ModuleError) {
+    guard let first = timeline.realCsa else {
+      throw .invalidArgument(prefix + "analysis_year", "case_facts gives no real_csa_date: give the date of the analysis this comparison holds")
+    }
+    guard Int(comparison.analysisYear) == first.year else {
+      throw .invalidArgument(prefix + "analysis_year", "is \(comparison.analysisYear) but case_facts.real_csa_date (\(first)) dates the first real analysis in \(first.year)")
+    }
+    let years = Double(first.year - timeline.csrYear)
+    guard comparison.yearsSinceCsr == years else {
+      throw .invalidArgument(prefix + "years_since_csr", "is \(comparison.yearsSinceCsr) but the analysis (\(first.year)) is \(Int(years)) years after the CSR year \(timeline.csrYear)")
+    }
+  }
+
   /// One harvest: the case rules' verdict, the CSA used, the bonus with its cap and adjustment;
   /// in a withdrawal year, the ESCA it would have claimed, as an emission.
   private func value(
@@ -89,7 +108,7 @@ struct Dossier {
     var result = Carbon_Esca_V1_DossierHarvestResult()
     result.date = date.calendarDate
     result.crop = harvest.crop
-    var verdict = FarmerCaseAssessment.HarvestVerdict(source: .modelled, cap: .unspecified, capValue: 0, claimAllowed: true, reasons: [])
+    var verdict = FarmerCaseAssessment.HarvestVerdict(source: .modelled, cap: .unspecified, capValue: nil, claimAllowed: true, reasons: [])
     if let timeline {
       verdict = assessment.verdict(date, timeline)
     } else {
@@ -97,7 +116,7 @@ struct Dossier {
     }
     result.csaSource = verdict.source
     result.cap = verdict.cap
-    result.capGCo2EPerMj = verdict.capValue
+    if let capValue = verdict.capValue { result.capGCo2EPerMj = capValue }
     result.claimAllowed = verdict.claimAllowed
     var reasons = verdict.reasons
 
@@ -107,7 +126,9 @@ struct Dossier {
     // ploughings made by then is deducted ("relargage de carbone"), later ones are not yet.
     let rateFromModel = dossier.bonus.rateSource == nil ? modelled : nil
     var rate = base.annualRateTCPerHaPerYr
-    var adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.gCo2EPerKgDry } ?? 0
+    // The year's adjustment per hectare; the bonus converts it with this harvest's own yield and
+    // LHV share, as the seed adds the per-hectare difference to each crop's bonus.
+    var adjustment = penalty?.adjustments.filter { Int($0.year) == date.year }.reduce(0) { $0 + $1.tCPerHa } ?? 0
     if let csr { result.csrTCPerHa = csr }
     if verdict.source == .real {
       if timeline?.regionalCsr != true {
@@ -116,6 +137,16 @@ struct Dossier {
       }
       guard let penalty, dossier.hasRealCsa else {
         reasons.append("the real CSA applies to this harvest: give real_csa to value it")
+        result.claimAllowed = false
+        result.reasons = reasons
+        return result
+      }
+      // A later analysis ("aux années N+5, N+10, etc.") applies from 1 January after it; real_csa
+      // holds the first one's result only, which no longer describes the soil.
+      if let timeline, let later = timeline.laterRealCsaYears.last(where: { $0 < date.year }) {
+        trace.decision("dossier_later_real_csa", "harvests after a later analysis are not valued",
+                       reason: "the real CSA applies from 1 January after each analysis ('aux années N+5, N+10, etc.'); the dossier's real_csa is the first analysis, so valuing these harvests with it would silently use a superseded measure")
+        reasons.append("the real CSA of the later analysis of \(later) (case_facts.later_real_csa_dates) applies to this harvest: real_csa holds only the first analysis (\(dossier.realCsa.analysisYear)); value it in a dossier whose real_csa is that analysis")
         result.claimAllowed = false
         result.reasons = reasons
         return result
@@ -133,18 +164,30 @@ struct Dossier {
         result.csrTCPerHa = newCsr
         result.csaTCPerHa = newCsr + rate * years
         if adjustment != 0 {
-          reasons.append("real-vs-modelled adjustment \(adjustment) g/kg not applied: the Annex 3 CSR is replaced by the first analysis")
+          reasons.append("real-vs-modelled adjustment \(adjustment) t C/ha not applied: the Annex 3 CSR is replaced by the first analysis")
           adjustment = 0
         }
         reasons.append("CSR from Annex 3 replaced by the first real analysis \(newCsr) t C/ha (\(analysis)): modelled CSA from it, rate \(rate) t C/ha/yr")
       } else {
+        // Exceptional ploughings after the analysis are not in the measure: their release is
+        // deducted from the harvests of their year on, (CSA − CSR) / n with the release in the
+        // CSA, as in the modelled years (n counted from the CSR year, like those).
+        let analysisYears = dossier.realCsa.yearsSinceCsr
+        let years = timeline.map { Double(date.year - $0.csrYear) } ?? analysisYears
+        let laterRelease = modelled?.ploughingLoss(after: analysisYears, upTo: years) ?? 0
         if penalty.outcome == .equivalent {
           reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
-          result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa
+          if let rateFromModel { rate = rateFromModel.rate(atYears: years) }
+          result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - (rateFromModel == nil ? 0 : laterRelease)
         } else {
-          rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
-          result.csaTCPerHa = penalty.csaComparedTCPerHa
-          reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(dossier.realCsa.yearsSinceCsr) years")
+          rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / analysisYears - laterRelease / years
+          result.csaTCPerHa = penalty.csaComparedTCPerHa - laterRelease
+          reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(analysisYears) years")
+        }
+        if laterRelease > 0 && (penalty.outcome != .equivalent || rateFromModel != nil) {
+          trace.decision("dossier_ploughing_after_real_csa", "release deducted from the harvests of its year on: rate − release / years since the CSR",
+                         reason: "'Le labour exceptionnel … implique la prise en compte du relargage de carbone associé à ce changement de pratique': a ploughing after the real analysis is not in the measure; its release lowers the CSA of the following harvests, and their rate (CSA − CSR) / n as in the modelled years")
+          reasons.append("exceptional ploughing after the real analysis released \(laterRelease) t C/ha by year \(Int(years)) after the CSR: rate (CSA − CSR) / \(Int(years)) = \(rate) t C/ha/yr")
         }
       }
     } else {
@@ -178,16 +221,16 @@ struct Dossier {
         share.measuredCapGCo2EPerMj = try measuredIncreaseCap(
           request, path: path, prefix: prefix, dossier: dossier, timeline: timeline, penalty: penalty, trace: &trace)
         result.capGCo2EPerMj = share.measuredCapGCo2EPerMj
-      } else {
-        share.measuredCapGCo2EPerMj = verdict.capValue
+      } else if let capValue = verdict.capValue {
+        share.measuredCapGCo2EPerMj = capValue
       }
       request.capShares = [share]
     }
     var harvestTrace = Tracer(recordsTerms: false)
     let bonus = try Bonus.compute(
-      request, rateFromModel: nil, prefix: path + ".", adjustment: adjustment,
+      request, rateFromModel: nil, prefix: path + ".", adjustmentTCPerHa: adjustment,
       absentEfMeansNone: true, trace: &harvestTrace)
-    result.adjustmentGCo2EPerKgDry = adjustment
+    result.adjustmentGCo2EPerKgDry = Bonus.perKgDry(adjustment, lhvShare: bonus.lhvShareFraction, yield: request.yieldKgDryPerHaPerYr)
     result.reasons += harvestTrace.build().rules.map { $0.effect }
     if verdict.withdrawalEmission {
       // Pénalités 1: the year's ESCA, as it would have been deducted (after its cap), is added
@@ -209,7 +252,7 @@ struct Dossier {
       trace.rule("esca.dossier.cap", "harvest \(date): \(bonus.escaUncappedGCo2EPerMjFuel) g CO2e/MJ exceeds the cap \(result.capGCo2EPerMj): the cap prevails")
     }
     trace.rule("esca.dossier.harvest",
-               "harvest \(date): rate \(rate) t C/ha/yr, adjustment \(adjustment) g/kg → \(bonus.escaGCo2EPerKgDry) g CO2e/kg dry, \(bonus.escaCappedGCo2EPerMjFuel) g CO2e/MJ fuel after the cap")
+               "harvest \(date): rate \(rate) t C/ha/yr, adjustment \(result.adjustmentGCo2EPerKgDry) g/kg → \(bonus.escaGCo2EPerKgDry) g CO2e/kg dry, \(bonus.escaCappedGCo2EPerMjFuel) g CO2e/MJ fuel after the cap")
     return result
   }
 

@@ -39,7 +39,9 @@ struct FarmerCaseAssessment {
   struct HarvestVerdict {
     var source: CsaSource
     var cap: CapKind
-    var capValue: Double
+    /// The cap's value, g CO2e/MJ of fuel; nil when the cap has none (transition) or it is not
+    /// known (a measured-increase cap not given): 0 is a real cap ("même si celui-ci est plus bas").
+    var capValue: Double?
     var claimAllowed: Bool
     /// The cap's reason and every rule that refused or limited the claim.
     var reasons: [String]
@@ -235,7 +237,7 @@ struct FarmerCaseAssessment {
       let verdict = self.verdict(harvest, timeline)
       response.harvestCsaSource = verdict.source
       response.harvestCap = verdict.cap
-      response.harvestCapGCo2EPerMj = verdict.capValue
+      if let capValue = verdict.capValue { response.harvestCapGCo2EPerMj = capValue }
       response.harvestClaimAllowed = verdict.claimAllowed
       trace.rule("esca.harvest", Self.describe(harvest, verdict))
     }
@@ -248,7 +250,7 @@ struct FarmerCaseAssessment {
       assessment.date = harvest.calendarDate
       assessment.csaSource = verdict.source
       assessment.cap = verdict.cap
-      assessment.capGCo2EPerMj = verdict.capValue
+      if let capValue = verdict.capValue { assessment.capGCo2EPerMj = capValue }
       assessment.claimAllowed = verdict.claimAllowed
       assessment.reasons = verdict.reasons
       response.harvests.append(assessment)
@@ -271,7 +273,7 @@ struct FarmerCaseAssessment {
       entry.assessedAt = assessed.calendarDate
       entry.csaSource = verdict.source
       entry.cap = verdict.cap
-      entry.capGCo2EPerMj = verdict.capValue
+      if let capValue = verdict.capValue { entry.capGCo2EPerMj = capValue }
       entry.claimAllowed = verdict.claimAllowed
       var notes = verdict.reasons
       if year == e { notes.append("engagement signed \(engagement)") }
@@ -426,7 +428,7 @@ struct FarmerCaseAssessment {
   /// Every rule about one harvest: CSA source, cap, whether it may be claimed and why not.
   func verdict(_ harvest: SimpleDate, _ t: Timeline) -> HarvestVerdict {
     let source = csaSource(harvest.year, t)
-    var verdict = HarvestVerdict(source: source, cap: .unspecified, capValue: 0, claimAllowed: true, reasons: [])
+    var verdict = HarvestVerdict(source: source, cap: .unspecified, capValue: nil, claimAllowed: true, reasons: [])
     capFor(harvest, &verdict, t)
     if source == .missing {
       verdict.claimAllowed = false
@@ -455,13 +457,13 @@ struct FarmerCaseAssessment {
 
   /// The cap of a harvest and its reason.
   private func capFor(_ harvest: SimpleDate, _ verdict: inout HarvestVerdict, _ t: Timeline) {
-    func set(_ cap: CapKind, _ value: Double, _ note: String) {
+    func set(_ cap: CapKind, _ value: Double?, _ note: String) {
       verdict.cap = cap
       verdict.capValue = value
       if !note.isEmpty { verdict.reasons.append(note) }
     }
     if harvest <= EscaRules.lastTransitionHarvest {
-      return set(.noneTransition, 0, "transition: harvest up to 29/12/2023, exempt from the caps")
+      return set(.noneTransition, nil, "transition: harvest up to 29/12/2023, exempt from the caps")
     }
     switch t.farmerCase {
     case .farmerCase1:
@@ -470,7 +472,7 @@ struct FarmerCaseAssessment {
           ? "beyond the 5 claims after the first real CSA the last measured cap is kept (the guidelines say nothing further)"
           : "cap = esca of the increase measured at year 5 (at most 45), for the 5 following annual claims"
         guard let cap = t.measuredCap else {
-          return set(.measuredIncrease, 0, note + "; give measured_increase_cap_g_co2e_per_mj")
+          return set(.measuredIncrease, nil, note + "; value unknown (not 0): give measured_increase_cap_g_co2e_per_mj")
         }
         return set(.measuredIncrease, cap, note)
       }
@@ -491,7 +493,7 @@ struct FarmerCaseAssessment {
 
   /// One line for the trace.
   static func describe(_ harvest: SimpleDate, _ verdict: HarvestVerdict) -> String {
-    "harvest \(harvest): CSA \(label(verdict.source)), cap \(label(verdict.cap))\(verdict.capValue > 0 ? " = \(verdict.capValue) g CO2e/MJ" : ""), claim \(verdict.claimAllowed ? "allowed" : "not allowed")\(verdict.reasons.isEmpty ? "" : " — " + verdict.reasons.joined(separator: "; "))"
+    "harvest \(harvest): CSA \(label(verdict.source)), cap \(label(verdict.cap))\(verdict.capValue.map { " = \($0) g CO2e/MJ" } ?? ""), claim \(verdict.claimAllowed ? "allowed" : "not allowed")\(verdict.reasons.isEmpty ? "" : " — " + verdict.reasons.joined(separator: "; "))"
   }
 
   /// Checks the CSR option, dates and value; returns the CSR year.

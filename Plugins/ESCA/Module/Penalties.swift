@@ -56,6 +56,14 @@ enum Penalties {
     _ c: Carbon_Esca_V1_RealCsaComparison, prefix: String = "real_csa.", trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_PenaltyResponse {
     var response = Carbon_Esca_V1_PenaltyResponse()
+    // Both stocks are required: an absent CSR or modelled CSA read as 0 t C/ha would turn the
+    // whole measured stock into a surplus.
+    guard c.hasCsrTCPerHa else {
+      throw .invalidArgument("\(prefix)csr_t_c_per_ha", "is required: the CSR the real CSA is compared from, t C/ha")
+    }
+    guard c.hasCsaModelledTCPerHa else {
+      throw .invalidArgument("\(prefix)csa_modelled_t_c_per_ha", "is required: the modelled CSA at the analysis, t C/ha")
+    }
     let csr = try Check.nonNegative(c.csrTCPerHa, "\(prefix)csr_t_c_per_ha")
     let modelled = try Check.nonNegative(c.csaModelledTCPerHa, "\(prefix)csa_modelled_t_c_per_ha")
     let years = try Check.positive(c.yearsSinceCsr, "\(prefix)years_since_csr")
@@ -124,6 +132,7 @@ enum Penalties {
       var adjustment = Carbon_Esca_V1_BonusAdjustment()
       adjustment.year = Int32(analysisYear + 1)
       adjustment.gCo2EPerKgDry = reading == .annualDifferenceOnce ? once : perYear
+      adjustment.tCPerHa = reading == .annualDifferenceOnce ? annual : -overClaimed
       response.adjustments = [adjustment]
       trace.rule("esca.penalty.real_below_modelled", "real CSA below the modelled one: \(-adjustment.gCo2EPerKgDry) g CO2e/kg deducted at the \(analysisYear + 1) claim (\(reading == .annualDifferenceOnce ? "annual difference once" : "annual difference × \(claimed) claimed years"))")
     } else {
@@ -134,6 +143,7 @@ enum Penalties {
         var adjustment = Carbon_Esca_V1_BonusAdjustment()
         adjustment.year = Int32(analysisYear + offset)
         adjustment.gCo2EPerKgDry = perYear
+        adjustment.tCPerHa = difference / Double(EscaRules.surplusSpreadYears)
         return adjustment
       }
       trace.rule("esca.csa.real_above_modelled", "real CSA above the modelled one: the difference is added over the bonuses of \(analysisYear + 1)–\(analysisYear + 5)")

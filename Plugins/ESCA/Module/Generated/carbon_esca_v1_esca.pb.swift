@@ -2760,8 +2760,16 @@ public nonisolated struct Carbon_Esca_V1_HarvestAssessment: Sendable {
   /// Cap kind.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
 
-  /// Cap value, g CO2e/MJ of fuel (0 = none / unknown).
-  public var capGCo2EPerMj: Double = 0
+  /// Cap value, g CO2e/MJ of fuel; unset when the cap has no value (transition) or its value is
+  /// unknown (a measured-increase cap not given): 0 is a real cap of 0.
+  public var capGCo2EPerMj: Double {
+    get {_capGCo2EPerMj ?? 0}
+    set {_capGCo2EPerMj = newValue}
+  }
+  /// Returns true if `capGCo2EPerMj` has been explicitly set.
+  public var hasCapGCo2EPerMj: Bool {self._capGCo2EPerMj != nil}
+  /// Clears the value of `capGCo2EPerMj`. Subsequent reads from it will return its default value.
+  public mutating func clearCapGCo2EPerMj() {self._capGCo2EPerMj = nil}
 
   /// Whether a claim is allowed.
   public var claimAllowed: Bool = false
@@ -2774,6 +2782,7 @@ public nonisolated struct Carbon_Esca_V1_HarvestAssessment: Sendable {
   public init() {}
 
   fileprivate var _date: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
+  fileprivate var _capGCo2EPerMj: Double? = nil
 }
 
 /// Annex 3 row for one region.
@@ -2823,8 +2832,16 @@ public nonisolated struct Carbon_Esca_V1_CalendarYear: Sendable {
   /// Cap that applies.
   public var cap: Carbon_Esca_V1_CapKind = .unspecified
 
-  /// Cap value, g CO2e/MJ (0 = no cap or value still unknown).
-  public var capGCo2EPerMj: Double = 0
+  /// Cap value, g CO2e/MJ; unset when the cap has no value (transition) or its value is unknown
+  /// (a measured-increase cap not given): 0 is a real cap of 0.
+  public var capGCo2EPerMj: Double {
+    get {_capGCo2EPerMj ?? 0}
+    set {_capGCo2EPerMj = newValue}
+  }
+  /// Returns true if `capGCo2EPerMj` has been explicitly set.
+  public var hasCapGCo2EPerMj: Bool {self._capGCo2EPerMj != nil}
+  /// Clears the value of `capGCo2EPerMj`. Subsequent reads from it will return its default value.
+  public mutating func clearCapGCo2EPerMj() {self._capGCo2EPerMj = nil}
 
   /// Notes (deadlines, engagement period...).
   public var notes: [String] = []
@@ -2844,6 +2861,7 @@ public nonisolated struct Carbon_Esca_V1_CalendarYear: Sendable {
 
   public init() {}
 
+  fileprivate var _capGCo2EPerMj: Double? = nil
   fileprivate var _assessedAt: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
 }
 
@@ -2955,11 +2973,16 @@ public nonisolated struct Carbon_Esca_V1_FarmerCaseResponse: @unchecked Sendable
     set {_uniqueStorage()._harvestCap = newValue}
   }
 
-  /// For harvest_date: cap value, g CO2e/MJ (0 = none / unknown).
+  /// For harvest_date: cap value, g CO2e/MJ; unset when the cap has no value (transition) or its
+  /// value is unknown (a measured-increase cap not given): 0 is a real cap of 0.
   public var harvestCapGCo2EPerMj: Double {
-    get {_storage._harvestCapGCo2EPerMj}
+    get {_storage._harvestCapGCo2EPerMj ?? 0}
     set {_uniqueStorage()._harvestCapGCo2EPerMj = newValue}
   }
+  /// Returns true if `harvestCapGCo2EPerMj` has been explicitly set.
+  public var hasHarvestCapGCo2EPerMj: Bool {_storage._harvestCapGCo2EPerMj != nil}
+  /// Clears the value of `harvestCapGCo2EPerMj`. Subsequent reads from it will return its default value.
+  public mutating func clearHarvestCapGCo2EPerMj() {_uniqueStorage()._harvestCapGCo2EPerMj = nil}
 
   /// For harvest_date: whether a claim is allowed.
   public var harvestClaimAllowed: Bool {
@@ -3135,25 +3158,44 @@ public nonisolated struct Carbon_Esca_V1_RealCsaComparison: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// CSR, t C/ha.
-  public var csrTCPerHa: Double = 0
+  /// CSR, t C/ha (required: an absent value is refused, never read as 0 t C/ha).
+  public var csrTCPerHa: Double {
+    get {_csrTCPerHa ?? 0}
+    set {_csrTCPerHa = newValue}
+  }
+  /// Returns true if `csrTCPerHa` has been explicitly set.
+  public var hasCsrTCPerHa: Bool {self._csrTCPerHa != nil}
+  /// Clears the value of `csrTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsrTCPerHa() {self._csrTCPerHa = nil}
 
-  /// Modelled CSA at the analysis, t C/ha.
-  public var csaModelledTCPerHa: Double = 0
+  /// Modelled CSA at the analysis, t C/ha (required: an absent value is refused, never read as
+  /// 0 t C/ha).
+  public var csaModelledTCPerHa: Double {
+    get {_csaModelledTCPerHa ?? 0}
+    set {_csaModelledTCPerHa = newValue}
+  }
+  /// Returns true if `csaModelledTCPerHa` has been explicitly set.
+  public var hasCsaModelledTCPerHa: Bool {self._csaModelledTCPerHa != nil}
+  /// Clears the value of `csaModelledTCPerHa`. Subsequent reads from it will return its default value.
+  public mutating func clearCsaModelledTCPerHa() {self._csaModelledTCPerHa = nil}
 
   /// The farm's real CSA analyses (farm value: interval and median).
   public var analyses: [Carbon_Esca_V1_StockValue] = []
 
-  /// Years between the CSR and the real CSA (> 0).
+  /// Years between the CSR and the real CSA (> 0). In AssessDossier with case_facts it must be
+  /// analysis_year − the CSR's year.
   public var yearsSinceCsr: Double = 0
 
   /// Annual claims made with the modelled CSA (0 = every year, recorded as a decision).
   public var claimedYears: Int32 = 0
 
-  /// Year of the real CSA analysis (the next claim is the following year).
+  /// Year of the real CSA analysis (the next claim is the following year). In AssessDossier with
+  /// case_facts it must be the year of case_facts.real_csa_date.
   public var analysisYear: Int32 = 0
 
-  /// Dry yield for the conversion to g CO2e/kg, kg dry/ha/yr.
+  /// Dry yield for the conversion to g CO2e/kg in this response's adjustments, kg dry/ha/yr.
+  /// AssessDossier converts each harvest's adjustment with that harvest's own yield and LHV
+  /// share instead (BonusAdjustment.t_c_per_ha).
   public var yieldKgDryPerHaPerYr: Double = 0
 
   /// Comparison basis outside the interval (unspecified = MEDIAN).
@@ -3165,6 +3207,9 @@ public nonisolated struct Carbon_Esca_V1_RealCsaComparison: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _csrTCPerHa: Double? = nil
+  fileprivate var _csaModelledTCPerHa: Double? = nil
 }
 
 /// Request of ComputePenalties.
@@ -3228,8 +3273,15 @@ public nonisolated struct Carbon_Esca_V1_BonusAdjustment: Sendable {
   /// Harvest year.
   public var year: Int32 = 0
 
-  /// Added to the bonus (> 0) or deducted (< 0), g CO2e/kg dry.
+  /// Added to the bonus (> 0) or deducted (< 0), g CO2e/kg dry, at the comparison's yield
+  /// (RealCsaComparison.yield_kg_dry_per_ha_per_yr).
   public var gCo2EPerKgDry: Double = 0
+
+  /// The same adjustment as a carbon stock per hectare, t C/ha (> 0 added, < 0 deducted): the
+  /// per-hectare difference the seed adds or deducts. A harvest converts it like the bonus's
+  /// carbon term, × 3.664 × 10^6 × its LHV share / its own yield (a rotation's crops and co-crops
+  /// differ); g_co2e_per_kg_dry is that conversion at the comparison's yield.
+  public var tCPerHa: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3709,6 +3761,10 @@ public nonisolated struct Carbon_Esca_V1_FarmDossier: Sendable {
   public mutating func clearBonus() {self._bonus = nil}
 
   /// The first real CSA compared with the modelled one (optional: penalties and carry-overs).
+  /// With case_facts, its analysis_year must be the year of case_facts.real_csa_date and its
+  /// years_since_csr that year − the CSR's year. It values the harvests the first analysis
+  /// applies to; a harvest a later analysis (case_facts.later_real_csa_dates) applies to is not
+  /// valued (claim_allowed false, with the reason), since the dossier holds no later result.
   public var realCsa: Carbon_Esca_V1_RealCsaComparison {
     get {_realCsa ?? Carbon_Esca_V1_RealCsaComparison()}
     set {_realCsa = newValue}
@@ -3789,11 +3845,17 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvestResult: @unchecked Sendab
     set {_uniqueStorage()._cap = newValue}
   }
 
-  /// Cap value, g CO2e/MJ of fuel (0 = none).
+  /// Cap value, g CO2e/MJ of fuel; unset when the cap has no value (transition, no case_facts) or
+  /// its value is unknown (a measured-increase cap neither given nor computable without a
+  /// feedstock factor): 0 is a real cap of 0.
   public var capGCo2EPerMj: Double {
-    get {_storage._capGCo2EPerMj}
+    get {_storage._capGCo2EPerMj ?? 0}
     set {_uniqueStorage()._capGCo2EPerMj = newValue}
   }
+  /// Returns true if `capGCo2EPerMj` has been explicitly set.
+  public var hasCapGCo2EPerMj: Bool {_storage._capGCo2EPerMj != nil}
+  /// Clears the value of `capGCo2EPerMj`. Subsequent reads from it will return its default value.
+  public mutating func clearCapGCo2EPerMj() {_uniqueStorage()._capGCo2EPerMj = nil}
 
   /// Bonus per kg of dry feedstock, including the adjustment, g CO2e/kg dry.
   public var escaGCo2EPerKgDry: Double {
@@ -3819,7 +3881,9 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvestResult: @unchecked Sendab
     set {_uniqueStorage()._escaCappedGCo2EPerMjFuel = newValue}
   }
 
-  /// Penalty or carry-over applied to this harvest's year, g CO2e/kg dry (< 0 deducted).
+  /// Penalty or carry-over applied to this harvest's year, g CO2e/kg dry (< 0 deducted): the
+  /// year's per-hectare adjustment (BonusAdjustment.t_c_per_ha) × 3.664 × 10^6 × this harvest's
+  /// LHV share / its own yield.
   public var adjustmentGCo2EPerKgDry: Double {
     get {_storage._adjustmentGCo2EPerKgDry}
     set {_uniqueStorage()._adjustmentGCo2EPerKgDry = newValue}
@@ -6365,7 +6429,7 @@ nonisolated extension Carbon_Esca_V1_HarvestAssessment: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.csaSource) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.capGCo2EPerMj) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self._capGCo2EPerMj) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.claimAllowed) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.reasons) }()
       default: break
@@ -6387,9 +6451,9 @@ nonisolated extension Carbon_Esca_V1_HarvestAssessment: SwiftProtobuf.Message, S
     if self.cap != .unspecified {
       try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 3)
     }
-    if self.capGCo2EPerMj.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.capGCo2EPerMj, fieldNumber: 4)
-    }
+    try { if let v = self._capGCo2EPerMj {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+    } }()
     if self.claimAllowed != false {
       try visitor.visitSingularBoolField(value: self.claimAllowed, fieldNumber: 5)
     }
@@ -6403,7 +6467,7 @@ nonisolated extension Carbon_Esca_V1_HarvestAssessment: SwiftProtobuf.Message, S
     if lhs._date != rhs._date {return false}
     if lhs.csaSource != rhs.csaSource {return false}
     if lhs.cap != rhs.cap {return false}
-    if lhs.capGCo2EPerMj != rhs.capGCo2EPerMj {return false}
+    if lhs._capGCo2EPerMj != rhs._capGCo2EPerMj {return false}
     if lhs.claimAllowed != rhs.claimAllowed {return false}
     if lhs.reasons != rhs.reasons {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -6480,7 +6544,7 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularBoolField(value: &self.claimAllowed) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.csaSource) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.cap) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.capGCo2EPerMj) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self._capGCo2EPerMj) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.notes) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._assessedAt) }()
       default: break
@@ -6505,9 +6569,9 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
     if self.cap != .unspecified {
       try visitor.visitSingularEnumField(value: self.cap, fieldNumber: 4)
     }
-    if self.capGCo2EPerMj.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.capGCo2EPerMj, fieldNumber: 5)
-    }
+    try { if let v = self._capGCo2EPerMj {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
     if !self.notes.isEmpty {
       try visitor.visitRepeatedStringField(value: self.notes, fieldNumber: 6)
     }
@@ -6522,7 +6586,7 @@ nonisolated extension Carbon_Esca_V1_CalendarYear: SwiftProtobuf.Message, SwiftP
     if lhs.claimAllowed != rhs.claimAllowed {return false}
     if lhs.csaSource != rhs.csaSource {return false}
     if lhs.cap != rhs.cap {return false}
-    if lhs.capGCo2EPerMj != rhs.capGCo2EPerMj {return false}
+    if lhs._capGCo2EPerMj != rhs._capGCo2EPerMj {return false}
     if lhs.notes != rhs.notes {return false}
     if lhs._assessedAt != rhs._assessedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -6550,7 +6614,7 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
     var _realCsaAppliesFrom: CarbonDomain.Carbon_Domain_V1_CalendarDate? = nil
     var _harvestCsaSource: Carbon_Esca_V1_CsaSource = .unspecified
     var _harvestCap: Carbon_Esca_V1_CapKind = .unspecified
-    var _harvestCapGCo2EPerMj: Double = 0
+    var _harvestCapGCo2EPerMj: Double? = nil
     var _harvestClaimAllowed: Bool = false
     var _calendar: [Carbon_Esca_V1_CalendarYear] = []
     var _harvests: [Carbon_Esca_V1_HarvestAssessment] = []
@@ -6698,9 +6762,9 @@ nonisolated extension Carbon_Esca_V1_FarmerCaseResponse: SwiftProtobuf.Message, 
       if _storage._harvestCap != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._harvestCap, fieldNumber: 16)
       }
-      if _storage._harvestCapGCo2EPerMj.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._harvestCapGCo2EPerMj, fieldNumber: 17)
-      }
+      try { if let v = _storage._harvestCapGCo2EPerMj {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 17)
+      } }()
       if _storage._harvestClaimAllowed != false {
         try visitor.visitSingularBoolField(value: _storage._harvestClaimAllowed, fieldNumber: 18)
       }
@@ -6951,8 +7015,8 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.csrTCPerHa) }()
-      case 2: try { try decoder.decodeSingularDoubleField(value: &self.csaModelledTCPerHa) }()
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self._csrTCPerHa) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._csaModelledTCPerHa) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.analyses) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.yearsSinceCsr) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.claimedYears) }()
@@ -6966,12 +7030,16 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.csrTCPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csrTCPerHa, fieldNumber: 1)
-    }
-    if self.csaModelledTCPerHa.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.csaModelledTCPerHa, fieldNumber: 2)
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._csrTCPerHa {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._csaModelledTCPerHa {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    } }()
     if !self.analyses.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.analyses, fieldNumber: 3)
     }
@@ -6997,8 +7065,8 @@ nonisolated extension Carbon_Esca_V1_RealCsaComparison: SwiftProtobuf.Message, S
   }
 
   public static func ==(lhs: Carbon_Esca_V1_RealCsaComparison, rhs: Carbon_Esca_V1_RealCsaComparison) -> Bool {
-    if lhs.csrTCPerHa != rhs.csrTCPerHa {return false}
-    if lhs.csaModelledTCPerHa != rhs.csaModelledTCPerHa {return false}
+    if lhs._csrTCPerHa != rhs._csrTCPerHa {return false}
+    if lhs._csaModelledTCPerHa != rhs._csaModelledTCPerHa {return false}
     if lhs.analyses != rhs.analyses {return false}
     if lhs.yearsSinceCsr != rhs.yearsSinceCsr {return false}
     if lhs.claimedYears != rhs.claimedYears {return false}
@@ -7097,7 +7165,7 @@ nonisolated extension Carbon_Esca_V1_PenaltyRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Carbon_Esca_V1_BonusAdjustment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BonusAdjustment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}g_co2e_per_kg_dry\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{3}g_co2e_per_kg_dry\0\u{3}t_c_per_ha\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7107,6 +7175,7 @@ nonisolated extension Carbon_Esca_V1_BonusAdjustment: SwiftProtobuf.Message, Swi
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
       case 2: try { try decoder.decodeSingularDoubleField(value: &self.gCo2EPerKgDry) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.tCPerHa) }()
       default: break
       }
     }
@@ -7119,12 +7188,16 @@ nonisolated extension Carbon_Esca_V1_BonusAdjustment: SwiftProtobuf.Message, Swi
     if self.gCo2EPerKgDry.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.gCo2EPerKgDry, fieldNumber: 2)
     }
+    if self.tCPerHa.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.tCPerHa, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Carbon_Esca_V1_BonusAdjustment, rhs: Carbon_Esca_V1_BonusAdjustment) -> Bool {
     if lhs.year != rhs.year {return false}
     if lhs.gCo2EPerKgDry != rhs.gCo2EPerKgDry {return false}
+    if lhs.tCPerHa != rhs.tCPerHa {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -7860,7 +7933,7 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
     var _csaTCPerHa: Double = 0
     var _annualRateTCPerHaPerYr: Double = 0
     var _cap: Carbon_Esca_V1_CapKind = .unspecified
-    var _capGCo2EPerMj: Double = 0
+    var _capGCo2EPerMj: Double? = nil
     var _escaGCo2EPerKgDry: Double = 0
     var _escaGCo2EPerMjFeedstock: Double = 0
     var _escaUncappedGCo2EPerMjFuel: Double = 0
@@ -7967,9 +8040,9 @@ nonisolated extension Carbon_Esca_V1_DossierHarvestResult: SwiftProtobuf.Message
       if _storage._cap != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._cap, fieldNumber: 8)
       }
-      if _storage._capGCo2EPerMj.bitPattern != 0 {
-        try visitor.visitSingularDoubleField(value: _storage._capGCo2EPerMj, fieldNumber: 9)
-      }
+      try { if let v = _storage._capGCo2EPerMj {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
+      } }()
       if _storage._escaGCo2EPerKgDry.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._escaGCo2EPerKgDry, fieldNumber: 10)
       }
