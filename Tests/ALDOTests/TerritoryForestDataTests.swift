@@ -135,11 +135,67 @@ import Testing
     request.territory.forestStands = [row]
     let substitute = try Aldo.compute(request)
     #expect(abs(Self.growth(substitute) - -(130.3 * 1.05 + 22.2 * 0.98) * 44 / 12) < 1e-9, "\(Self.growth(substitute))")
-    #expect(substitute.trace.warnings.contains { $0.hasPrefix("BD Forêt rows of 1 commune(s) (territory.forest_stands) ignored") })
+    #expect(substitute.trace.warnings.contains { $0.hasPrefix("BD Forêt rows of 1 commune(s) (territory.forest_stands): their growth and wood products by harvest are left out") })
     request.territory.forestData = .none
     let none = try Aldo.compute(request)
     #expect(Aldo.entries(none, nil, nil, .forestGrowth).isEmpty)
     #expect(none.territory.forestStatus == .notComputed)
+  }
+
+  /// forest_data NONE leaves out what the proto says, « growth and wood products by harvest »,
+  /// and nothing else: the commune's BD Forêt row still gives its deforestation density (pack §2.6:
+  /// « The forest density is the area-weighted mean over the commune's surface-foret rows »), not
+  /// the density 0 of §3.4 (« gives a spurious positive flux »). Lumbres (62534): CLC 311 → 131 is
+  /// 3.22029582167263 ha / 6 = 0.5367160 ha/yr from broadleaf, sealed 0.8 × that and grassed
+  /// 0.2 × that (§2.2 « From a forest type, vegetated = (1−p)·C »); the row's B1 falls back to
+  /// greco B broadleaf, 99.57 live + 6.83 dead = 106.4 t C/ha. Sealed: 0.4293728 × (0 − 106.4) t C
+  /// × 44/12 → +167.51 t CO2e/yr; grassed: 0.1073432 × (7 − 106.4) × 44/12 → +39.12 (it was −2.76,
+  /// a sink, with density 0). Only growth tells NONE from BD_FORET: artificial soils are equal.
+  @Test func forestDataNoneKeepsTheRowsDeforestationDensity() throws {
+    var request = T.territory(.commune, ["62534"], forest: .none)
+    var row = Carbon_Aldo_V1_CommuneForestStand()
+    row.communeInsee = "62534"
+    row.stand = Aldo.stand("B1", "B", "HDF", "Nord", broadleaf: 300)
+    request.territory.forestStands = [row]
+    let none = try Aldo.compute(request)
+    let fromBroadleaf = 3.22029582167263 / 6
+    let sealed = try #require(Aldo.entries(none, .forestBroadleaf, .artificialSealed, .forestBiomassLoss).first)
+    #expect(abs(sealed.fluxTCo2EPerYr - 0.8 * fromBroadleaf * 106.4 * 44 / 12) < 1e-9, "\(sealed.fluxTCo2EPerYr)")
+    let grassed = try #require(Aldo.entries(none, .forestBroadleaf, .artificialGrassed, .forestBiomassLoss).first)
+    #expect(abs(grassed.fluxTCo2EPerYr - -(0.2 * fromBroadleaf * (7 - 106.4)) * 44 / 12) < 1e-9, "\(grassed.fluxTCo2EPerYr)")
+    #expect(abs(grassed.fluxTCo2EPerYr - 39.12) < 0.005)
+    #expect(grassed.reference.contains("the commune's BD Forêt rows (forest_data NONE: density only)"), "\(grassed.reference)")
+    #expect(Aldo.entries(none, nil, nil, .forestGrowth).isEmpty)
+    #expect(Aldo.group(none, .woodProducts) == 0)
+    #expect(none.trace.warnings.contains { $0.contains("they still give their communes' deforestation density") })
+    request.territory.forestData = .bdForet
+    let exact = try Aldo.compute(request)
+    #expect(!Aldo.entries(exact, nil, nil, .forestGrowth).isEmpty)
+    #expect(abs(Aldo.group(none, .artificialSoils) - Aldo.group(exact, .artificialSoils)) < 1e-9)
+    #expect(abs(Aldo.group(none, .artificialSoils) - 486.6) < 0.05, "\(Aldo.group(none, .artificialSoils))")
+  }
+
+  /// A commune named alone whose EPCI has forest, with forest_data NONE or BD_FORET and no row:
+  /// the proto's « FOREST_STATUS_NOT_COMPUTED when the territory has forest » and the module
+  /// README's « its growth is not computed … never a silent 0 » — not NO_FOREST nor BD_FORET.
+  /// Lumbres's EPCI 246201016 holds 4 267.3 + 48.3 + 131.4 + 44.3 = 4 491.3 ha by subtype
+  /// (ign19.csv; its `total` column says 4 672), named in the warning; the stocks list the
+  /// standing forest as not computed.
+  @Test func aCommuneAloneWithForestIsNotComputedWhateverTheForestData() throws {
+    let note = "62534 Lumbres, whose EPCI 246201016 holds 4491 ha of forest (ign19.csv)"
+    let none = try Aldo.compute(T.territory(.commune, ["62534"], forest: .none))
+    #expect(none.territory.forestStatus == .notComputed)
+    #expect(
+      none.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED (forest_data NONE): the territory holds forest in the communes named alone: \(note)") },
+      "\(none.trace.warnings)")
+    let bdForet = try Aldo.compute(T.territory(.commune, ["62534"], forest: .bdForet))
+    #expect(bdForet.territory.forestStatus == .notComputed)
+    #expect(bdForet.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED: forest_data BD_FORET was asked") && $0.contains(note) })
+    #expect(Aldo.entries(bdForet, nil, nil, .forestGrowth).isEmpty)
+    var stocks = Carbon_Aldo_V1_ComputeStocksRequest()
+    stocks.territory = T.territory(.commune, ["62534"], forest: .none).territory
+    let stocksResponse = try Aldo.harness().call(Aldo.stocks, stocks, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    #expect(stocksResponse.notComputed.contains { $0.hasPrefix("standing forest") })
   }
 
   /// Rows covering every commune of the territory: status BD_FORET, no PARTIAL warning.

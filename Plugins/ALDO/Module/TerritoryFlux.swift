@@ -108,6 +108,14 @@ extension AldoModule {
       guard let epci = reference.communes[insee]?.epci, let substitute else { return false }
       return substitute.totalArea(epci) > 0
     }
+    // `knownForest` leaves out communes named alone (their share of the EPCI would be a guess),
+    // so warnings name them with their EPCI's whole forest: a forest the territory has, never "none".
+    let aloneForestNote =
+      aloneWithForest.prefix(20).map { insee -> String in
+        let commune = reference.communes[insee]
+        let area = commune.map { substitute?.totalArea($0.epci) ?? 0 } ?? 0
+        return "\(insee) \(commune?.name ?? ""), whose EPCI \(commune?.epci ?? "") holds \(Int(area.rounded())) ha of forest (ign19.csv)"
+      }.joined(separator: "; ") + (aloneWithForest.count > 20 ? "; …" : "")
 
     let choice: Carbon_Aldo_V1_ForestData =
       selection.forestData == .unspecified ? (bdForet.isEmpty ? .epciSubstitute : .bdForet) : selection.forestData
@@ -115,13 +123,21 @@ extension AldoModule {
       throw .invalidArgument("\(field).forest_data", "has an unknown value \(selection.forestData.rawValue)")
     }
     if choice != .bdForet && !bdForet.isEmpty {
-      // The communes' rows would add their growth to the EPCI substitute's (counted twice) or
-      // to a forest_data NONE that promises none: they are left out, and the trace says so.
-      for index in communeParts.indices { communeParts[index].stands = [] }
+      // The communes' growth and wood products by harvest would add to the EPCI substitute's
+      // (counted twice) or to a forest_data NONE that promises none: the rows leave `stands`.
+      // Their deforestation density is the commune's own forest (pack §2.6), which neither choice
+      // replaces, so they keep giving it: without them the density falls to ALDO's 0 (§3.4).
+      let choiceName = choice == .none ? "NONE" : "EPCI_SUBSTITUTE"
+      for index in communeParts.indices where !communeParts[index].stands.isEmpty {
+        communeParts[index].densityStands = communeParts[index].stands
+        communeParts[index].densityLabel = "the commune's BD Forêt rows (forest_data \(choiceName): density only)"
+        communeParts[index].stands = []
+      }
       trace.warning(
-        "BD Forêt rows of \(bdForet.count) commune(s) (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "territory.forest_stands")) "
-          + "ignored: forest_data \(choice == .none ? "NONE" : "EPCI_SUBSTITUTE") was asked, and the rows would count their forest twice "
-          + "or against that choice; omit forest_data (or ask BD_FORET) to use them")
+        "BD Forêt rows of \(bdForet.count) commune(s) (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "territory.forest_stands")): "
+          + "their growth and wood products by harvest are left out, since forest_data \(choiceName) was asked and they would count "
+          + "the forest twice or against that choice; they still give their communes' deforestation density. Omit forest_data "
+          + "(or ask BD_FORET) to use them whole")
     }
     /// Gives communes without BD Forêt rows the deforestation density of their EPCI's GRECO mix
     /// (README §5.6 a step 4) instead of ALDO's density 0 (§3.4).
@@ -145,11 +161,13 @@ extension AldoModule {
           .reduce(0) { $0 + s.totalArea($1.epci) * $1.share }
       }
       info.forestMethod = "BD Forêt rows by commune (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "request")): ALDO's exact method"
-      if bdForet.isEmpty && (knownForest ?? 1) > 0 {
+      if bdForet.isEmpty && ((knownForest ?? 1) > 0 || !aloneWithForest.isEmpty) {
         info.forestStatus = .notComputed
         trace.warning(
           "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, "
-            + (knownForest == nil ? "whose forest area is unknown (no ign19.csv)" : "whose EPCIs hold forest (ign19.csv)")
+            + (knownForest == nil
+              ? "whose forest area is unknown (no ign19.csv)"
+              : "whose EPCIs hold forest (ign19.csv)" + (aloneWithForest.isEmpty ? "" : ": \(aloneForestNote)"))
             + "; growth and wood products by harvest are missing from the balance")
       } else if !uncovered.isEmpty && (uncoveredForest ?? 1) > 0 {
         info.forestStatus = .partial
@@ -168,10 +186,16 @@ extension AldoModule {
         info.forestStatus = .bdForet
       }
     case .none:
-      info.forestStatus = (knownForest ?? 1) > 0 ? .notComputed : .noForest
+      info.forestStatus = (knownForest ?? 1) > 0 || !aloneWithForest.isEmpty ? .notComputed : .noForest
       info.forestMethod = "not computed (forest_data NONE)"
       if info.forestStatus == .notComputed {
-        let area = knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
+        var area = knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
+        if knownForest != nil && !aloneWithForest.isEmpty {
+          area =
+            (knownForest ?? 0) > 0
+            ? "\(area), plus the forest of communes named alone: \(aloneForestNote)"
+            : "forest in the communes named alone: \(aloneForestNote)"
+        }
         trace.warning(
           "FOREST NOT COMPUTED (forest_data NONE): the territory holds \(area); standing-forest growth and wood products "
             + "by harvest are missing from the balance")
@@ -210,12 +234,13 @@ extension AldoModule {
             + "= each predecessor's own weights mixed by its area of the subtype (broadleaf \(substitute.mixLabel(share.epci))), "
             + "as the pack's check does (reference pack README §5.6 a steps 1–2)")
       }
-      giveSubstituteDensity(substitute, to: communeParts.indices.filter { communeParts[$0].stands.isEmpty })
+      giveSubstituteDensity(
+        substitute, to: communeParts.indices.filter { communeParts[$0].stands.isEmpty && communeParts[$0].densityStands.isEmpty })
       if !aloneWithForest.isEmpty {
         info.forestStatus = forestParts.isEmpty ? .notComputed : .partial
         trace.warning(
-          "FOREST NOT COMPUTED for \(aloneWithForest.count) commune(s) named alone (\(aloneWithForest.prefix(20).joined(separator: ", "))"
-            + "\(aloneWithForest.count > 20 ? ", …" : "")): no commune-level BD Forêt area ships, and a share of the EPCI's "
+          "FOREST NOT COMPUTED for \(aloneWithForest.count) commune(s) named alone (\(aloneForestNote)): "
+            + "no commune-level BD Forêt area ships, and a share of the EPCI's "
             + "forest would be a guess (reference pack README §5.6 c); give their BD Forêt rows in forest_stands")
       } else {
         info.forestStatus = forestParts.isEmpty ? .noForest : .epciSubstitute
