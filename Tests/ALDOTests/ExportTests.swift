@@ -38,6 +38,49 @@ import Testing
     #expect(lines.contains { $0.contains("APPROXIMATION") && $0.contains(",C,biomasse vivante,") })
   }
 
+  /// ALDO's `flux_unitaire_tCO2e_ha-1_an-1` is the reference unit × 44/12, without the years
+  /// factor: its export for 34201 (export-flux-commune-34201.csv) gives soil « cultures → prairies
+  /// zones arborées » 0.88 = flux-zpc 2_2 cult_prai 0.24 × 44/12, and litter 33 = 9 × 44/12. On the
+  /// worked example (a) (ComputeFlux.json, zone 2_1), module sign:
+  /// - soil cultures → prairies zones herbacées: −0.37 × 44/12 = −1.35667 (flux −0.37 × 20 × 6 ×
+  ///   44/12 = −162.8, 20× the unit: the years factor stays out of the unit column);
+  /// - biomass cultures → sols artificiels arbustifs: −0.35 × 44/12 = −1.28333;
+  /// - soil cultures → sealed (years 1): −(−20) × 44/12 = +73.3333; its N2O row has no unit (empty).
+  /// A practice's area is ha, not ha/yr: catchCrops 500 ha goes to `surface_ha`, the converted-area
+  /// column stays empty; unit −0.24 × 44/12 = −0.88, flux −500 × 0.24 × 44/12 = −440.
+  @Test func unitFluxColumnIsAldosUnitWithoutTheYearsAndPracticeAreasAreHectares() throws {
+    let json = try String(contentsOfFile: Aldo.examplesDirectory + "/ComputeFlux.json", encoding: .utf8)
+    var flux = try Carbon_Aldo_V1_ComputeFluxRequest(jsonString: json)
+    var practice = Carbon_Aldo_V1_PracticeArea()
+    practice.practice = .catchCrops
+    practice.areaHa = 500
+    flux.practices = [practice]
+    let response = try Aldo.harness().call(Self.export, Self.request(.csv, flux), as: Carbon_Aldo_V1_ExportFluxResponse.self)
+    let lines = String(decoding: response.content, as: UTF8.self).split(whereSeparator: \.isNewline).map {
+      $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    }
+    let header = try #require(lines.first)
+    func column(_ name: String) throws -> Int { try #require(header.firstIndex(of: name), "\(name)") }
+    let (gas, pool, from, to) = (try column("gaz"), try column("reservoir"), try column("occupation_du_sol_initiale_2"), try column("occupation_du_sol_finale_2"))
+    let (unit, converted, area, total) = (
+      try column("flux_unitaire_tCO2e_ha-1_an-1"), try column("surface_moyenne_convertie_ha_an-1"), try column("surface_ha"), try column("flux_tCO2e_an-1")
+    )
+    func row(_ g: String, _ p: String, _ f: String, _ t: String) throws -> [String] {
+      try #require(lines.first { $0[gas] == g && $0[pool] == p && $0[from] == f && $0[to] == t }, "\(g) \(p) \(f) → \(t)")
+    }
+    func number(_ text: String) -> Double { Double(text) ?? .nan }
+    let grassland = try row("C", "sol", "cultures", "prairies zones herbacées")
+    #expect(abs(number(grassland[unit]) - -0.37 * 44 / 12) < 1e-9, "\(grassland[unit])")
+    #expect(abs(number(grassland[total]) - -162.8) < 1e-9)
+    let shrub = try row("C", "biomasse vivante", "cultures", "sols artificiels arbustifs")
+    #expect(abs(number(shrub[unit]) - -0.35 * 44 / 12) < 1e-9, "\(shrub[unit])")
+    #expect(abs(number(try row("C", "sol", "cultures", "sols artificiels imperméabilisés")[unit]) - 20.0 * 44 / 12) < 1e-9)
+    #expect(try row("N2O", "sol", "cultures", "sols artificiels imperméabilisés")[unit].isEmpty)
+    let catchCrops = try row("C", "sol", "", "pratique catchCrops")
+    #expect(catchCrops[converted].isEmpty && number(catchCrops[area]) == 500)
+    #expect(abs(number(catchCrops[unit]) - -0.88) < 1e-9 && abs(number(catchCrops[total]) - -440) < 1e-9)
+  }
+
   /// French-spreadsheet dialect: semicolons, decimal commas, BOM.
   @Test func csvFrenchDialect() throws {
     var request = Self.request(.csv, TerritoryAcceptanceTests.territory(.commune, ["59477"]))

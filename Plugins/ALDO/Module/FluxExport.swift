@@ -141,8 +141,16 @@ extension AldoModule {
           set("occupation_du_sol_finale_1", .text(item.group.label.lowercased()))
           set("occupation_du_sol_finale_2", .text("pratique \(item.practice)"))
         }
-        set("surface_moyenne_convertie_ha_an-1", .number(item.area))
-        if item.area > 0 { set("flux_unitaire_tCO2e_ha-1_an-1", .number(flux / item.area)) }
+        if item.practice != .unspecified {
+          // A practice's area is ha (no change per year): ALDO's ha column, not the ha/yr one.
+          set("surface_ha", .number(item.area))
+        } else {
+          set("surface_moyenne_convertie_ha_an-1", .number(item.area))
+        }
+        // ALDO's unit flux is the reference unit × 44/12, without the years factor (its export for
+        // 34201: soil cultures → prairies zones arborées 0.88 = 0.24 × 44/12, litter 33 = 9 × 44/12).
+        // An N2O row has no unit per ha (ALDO's file has no N2O rows): left empty.
+        if item.pool != .n2O { set("flux_unitaire_tCO2e_ha-1_an-1", .number(ObservatorySign.flux(fromStored: item.unit * co2PerC))) }
       }
       set("flux_tCO2e_an-1", .number(flux))
       table.append(row)
