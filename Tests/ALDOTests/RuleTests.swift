@@ -85,6 +85,40 @@ import Testing
     #expect(response.entries.count == 3)  // orchards' biomass factor is 0: dropped
   }
 
+  /// Pack README §2.10 « For each practice, flux = area × factor »: ALDO keys practices by name
+  /// and takes one area each, so a practice given twice is refused naming the second entry (it
+  /// was summed, catchCrops 500 + 300 ha → −704), as a pair given twice in area_overrides is.
+  @Test func aPracticeGivenTwiceIsRefused() throws {
+    var request = Aldo.request([Aldo.part()])
+    for (practice, area) in [(Carbon_Aldo_V1_Practice.catchCrops, 500.0), (.cropsHedges, 10), (.catchCrops, 300)] {
+      var entry = Carbon_Aldo_V1_PracticeArea()
+      entry.practice = practice
+      entry.areaHa = area
+      request.practices.append(entry)
+    }
+    try Aldo.expectError(Aldo.flux, request, status: .invalidArgument, field: "practices[2].practice")
+    // Once: catchCrops 500 ha × 0.24 = 120 t C → −440 t CO2e/yr.
+    request.practices.removeLast()
+    request.practices.removeLast()
+    #expect(abs(Aldo.group(try Aldo.compute(request), .crops) - -440) < 1e-9)
+  }
+
+  /// Pack README §2.8 « By population ("consommation"): share = commune population / 64299705 »:
+  /// parts without a population give a share of 0, so wood products 0 — said by a warning, as
+  /// ComputeStocks says it, never a silent 0. With population 64 299.705 the share is 1/1000:
+  /// −(918 160.6252 + 441 532.8296) / 1000 = −1 359.6935 t CO2e/yr.
+  @Test func woodByPopulationWithoutPopulationIsSaid() throws {
+    var request = Aldo.request([Aldo.part()])
+    request.woodProductsMethod = .population
+    let none = try Aldo.compute(request)
+    #expect(Aldo.group(none, .woodProducts) == 0)
+    #expect(none.trace.warnings.contains { $0.hasPrefix("No part gives a population") })
+    request.parts[0].population = 64_299.705
+    let some = try Aldo.compute(request)
+    #expect(abs(Aldo.group(some, .woodProducts) - -(918_160.6252 + 441_532.8296) / 1000) < 1e-6)
+    #expect(!some.trace.warnings.contains { $0.hasPrefix("No part gives a population") })
+  }
+
   @Test func deforestationWithoutStandAsCodedAndCorrected() throws {
     // Broadleaf → crops 1 ha/yr, no BD Forêt row. As coded: density 0, so the biomass loss is
     // 0 (crops stock) − 0 = 0 and is dropped; soil −5 tC, litter −9 tC, N2O on L = −14.

@@ -145,6 +145,49 @@ import Testing
     #expect(abs(carbon - 10.8 * 44 / 12) < 1e-9, "\(carbon)")
   }
 
+  /// METHODS.md §3: « by default the module reproduces ALDO as coded, oddities included ».
+  /// carbone-haies.csv writes Aisne and Allier "2" and "3"; ALDO looks them up as "02" / "03",
+  /// misses them and uses its default 101.347 t C/km: its own export (export-stocks-100-communes.csv)
+  /// gives 02198 Clamecy `stock_de_reference` 101.347 on every hedge row. Clamecy's hedge row of
+  /// 1.14702677154965 km → 1.14702677154965 × 101.347 = 116.2477 t C (the file's 97.8196 would give
+  /// 112.2016). The file's row stays reachable by override: hedge/02 = 97.8195561667002.
+  @Test func aisneAndAllierHedgesTakeAldosDefaultAsCoded() throws {
+    var part = Carbon_Aldo_V1_StockPart()
+    part.name = "02198 Clamecy"
+    part.pedoclimaticZone = "2_3"
+    part.regionCode = "32"
+    part.departmentCode = "02"
+    part.hedgesKm = 1.14702677154965
+    var request = Carbon_Aldo_V1_ComputeStocksRequest()
+    request.parts = [part]
+    let harness = try Aldo.harness()
+    let response = try harness.call(Aldo.stocks, request, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    let hedge = try #require(response.entries.first { $0.landUse == .hedges })
+    #expect(hedge.densityTCPerKm == 101.347)
+    #expect(abs(hedge.stockTC - 116.2477) < 5e-5, "\(hedge.stockTC)")
+    #expect(response.trace.decisions.contains { $0.rule == "hedge_department_leading_zero" && $0.reason.contains("\"2\" (97.8195561667002 tC/km)") })
+    // Allier likewise: 1 km × 101.347.
+    request.parts[0].departmentCode = "03"
+    request.parts[0].hedgesKm = 1
+    let allier = try harness.call(Aldo.stocks, request, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    #expect(allier.entries.first { $0.landUse == .hedges }?.stockTC == 101.347)
+    // The override brings the file's row: 1.14702677154965 × 97.8195561667002 = 112.2016 t C.
+    request.parts[0].departmentCode = "02"
+    request.parts[0].hedgesKm = 1.14702677154965
+    var override = Carbon_Aldo_V1_FactorOverride()
+    override.name = "hedge/02"
+    override.value = 97.8195561667002
+    request.factorOverrides = [override]
+    let overridden = try harness.call(Aldo.stocks, request, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    #expect(abs((overridden.entries.first { $0.landUse == .hedges }?.stockTC ?? 0) - 112.2016) < 5e-5)
+    #expect(overridden.overrides.first?.defaultValue == 101.347)
+    // ListReferenceData shows the value used (the default) and says why.
+    let list = try harness.call(Aldo.list, Carbon_Aldo_V1_ListReferenceDataRequest(), as: Carbon_Aldo_V1_ListReferenceDataResponse.self)
+    let aisne = try #require(list.values.first { $0.name == "hedge/02" })
+    #expect(aisne.value == 101.347 && aisne.source.contains("row \"2\" (97.8195561667002 tC/km)"))
+    #expect(list.values.first { $0.name == "hedge/59" }?.source == "Data/carbone-haies.csv")
+  }
+
   @Test func stocksOfATerritory() throws {
     var part = Carbon_Aldo_V1_StockPart()
     part.name = "s"
@@ -169,12 +212,13 @@ import Testing
     #expect(group(.orchards) == 620)
     // Conifer without stands: France IGN row, 20 × (60 soil + 77.06 live + 6.02 dead + 9 litter) = 3 041.6.
     #expect(abs(group(.forests) - 3_041.6) < 1e-9)
-    // Hedges in Aisne (file code "2"): 3 km × 97.8195561667002 tC/km.
-    #expect(abs(group(.hedges) - 3 * 97.8195561667002) < 1e-9)
+    // Hedges in Aisne: carbone-haies.csv writes "2", ALDO's look-up of "02" misses it, so ALDO's
+    // default applies as coded (see aisneAndAllierHedgesTakeAldosDefaultAsCoded): 3 km × 101.347 t C/km.
+    #expect(abs(group(.hedges) - 3 * 101.347) < 1e-9)
     // Issue 20 point 9: a hedge's entry gives its length in km and its density in t C/km, not
     // in the per-hectare fields (which held t C/km until the split).
     let hedge = try #require(response.entries.first { $0.landUse == .hedges })
-    #expect(hedge.lengthKm == 3 && hedge.densityTCPerKm == 97.8195561667002)
+    #expect(hedge.lengthKm == 3 && hedge.densityTCPerKm == 101.347)
     #expect(hedge.areaHa == 0 && hedge.densityTCPerHa == 0)
     #expect(abs(response.totalTCo2E - response.totalTC * 44 / 12) < 1e-6)
     #expect(response.trace.decisions.contains(where: { $0.rule == "forest_stock_density_without_stands" }))

@@ -90,9 +90,16 @@ extension AldoModule {
       calculator.forestGrowth(part)
     }
     let wood = calculator.woodProducts(parts, method: woodMethod)
+    var practiceIndex: [Carbon_Aldo_V1_Practice: Int] = [:]
     for (index, practice) in request.practices.enumerated() {
       let field = "\(prefix)practices[\(index)]"
       try Validate.specified(practice.practice, "\(field).practice") { $0.aldoName != nil }
+      // ALDO keys practices by name, so it takes one area each: a second entry would be summed
+      // silently, as a pair given twice in area_overrides would; both are refused.
+      if let first = practiceIndex[practice.practice] {
+        throw .invalidArgument("\(field).practice", "\(practice.practice) is already given in \(prefix)practices[\(first)]")
+      }
+      practiceIndex[practice.practice] = index
       let area = try Validate.nonNegative(practice.areaHa, "\(field).area_ha")
       guard let name = practice.practice.aldoName, let factors = reference.practices[name] else {
         throw .invalidArgument("\(field).practice", "has no factors")

@@ -117,7 +117,16 @@ extension AldoModule {
           guard part.departmentCode.isEmpty || FrenchTerritories.department(code: part.departmentCode) != nil else {
             throw .invalidArgument("\(path).department_code", "unknown department \(part.departmentCode.quoted)")
           }
-          trace.warning("\(name): no hedge density for department \(part.departmentCode.quoted): ALDO's default per km is used")
+          if let missed = reference.hedgeRowsAldoMisses[part.departmentCode] {
+            trace.decision(
+              "hedge_department_leading_zero", "ALDO's default \(reference.constant("hedge_default_carbon_per_km")) tC/km",
+              reason: "\(name): carbone-haies.csv writes department \(part.departmentCode.quoted) as \(missed.fileKey.quoted) "
+                + "(\(missed.value) tC/km) and ALDO's look-up misses it, so ALDO uses its default — its own export gives "
+                + "02198 Clamecy 101.347 tC/km (reference pack export-stocks-100-communes.csv); reproduced as coded "
+                + "(METHODS.md §3); override hedge/\(part.departmentCode) = \(missed.value) to use the file's row")
+          } else {
+            trace.warning("\(name): no hedge density for department \(part.departmentCode.quoted): ALDO's default per km is used")
+          }
         }
         add(nil, .hedges, km, perKm ?? reference.constant("hedge_default_carbon_per_km"),
             (perKm == nil ? "hedge_default_carbon_per_km" : "carbone-haies \(part.departmentCode) C_tot_km") + " (tC/km) × \(km) km")
@@ -134,8 +143,6 @@ extension AldoModule {
       trace.warning(
         "Forest areas given in `areas` have no IGN location, so they give no harvest: the wood-product stock by harvest "
           + "counts BD Forêt rows (forest_stands) only, as ALDO does")
-    } else if woodMethod == .population && population == 0 {
-      trace.warning("No part gives a population: the wood-product stock by population is 0")
     }
 
     var response = Carbon_Aldo_V1_ComputeStocksResponse()

@@ -73,8 +73,11 @@ struct AldoReferenceData: Sendable {
   /// rad13 code → (% BO, % BI).
   var woodUse: [String: (sawnwood: Double, industrial: Double)] = [:]
   var practices: [String: PracticeFactors] = [:]
-  /// Department → hedge carbon, tC/km (C_tot_km).
+  /// Department → hedge carbon, tC/km (C_tot_km), for the rows ALDO's look-up finds.
   var hedgeCarbon: [String: Double] = [:]
+  /// Department → carbone-haies.csv's row that ALDO's look-up misses (the file writes "2" and
+  /// "3" for 02 and 03), with the file's key: as coded, those departments get the default per km.
+  var hedgeRowsAldoMisses: [String: (fileKey: String, value: Double)] = [:]
   /// SIREN code → EPCI (epci.csv), to check a request's EPCI code and name the territory.
   var epcis: [String: Carbon_Aldo_V1_EpciInfo] = [:]
   /// INSEE region → IGN administrative region (rad13) and poplar basin, for the EPCI forest
@@ -190,10 +193,11 @@ struct AldoReferenceData: Sendable {
     }
     let hedges = try table(PackageResources.carbone_haies_csv, "aldo-carbone-haies", "Data/carbone-haies.csv")
     for row in hedges.records {
-      // The file writes departments without their leading zero ("2" for Aisne).
-      if let dep = row["dep"], let value = Double(row["C_tot_km"] ?? "") {
-        hedgeCarbon[dep.count == 1 ? "0" + dep : dep] = value
-      }
+      guard let dep = row["dep"], let value = Double(row["C_tot_km"] ?? "") else { continue }
+      // The file writes Aisne and Allier without their leading zero ("2", "3"); ALDO looks them
+      // up as "02" / "03", misses them and uses its default (its own export gives 02198 Clamecy
+      // 101.347 t C/km). As coded, those rows are kept apart, used only through `hedge/02|03`.
+      if dep.count == 1 { hedgeRowsAldoMisses["0" + dep] = (dep, value) } else { hedgeCarbon[dep] = value }
     }
     let epciTable = try table(PackageResources.epci_csv, "aldo-epci", "Data/epci.csv")
     for row in epciTable.records {

@@ -219,6 +219,13 @@ extension AldoReferenceData {
     for dep in hedgeCarbon.keys.sorted() {
       add("hedge/\(dep)", hedgeCarbon[dep] ?? 0, "tC/km", "Data/carbone-haies.csv")
     }
+    for dep in hedgeRowsAldoMisses.keys.sorted() where hedgeCarbon[dep] == nil {
+      guard let row = hedgeRowsAldoMisses[dep] else { continue }
+      add(
+        "hedge/\(dep)", constant("hedge_default_carbon_per_km"), "tC/km",
+        "constant hedge_default_carbon_per_km, as ALDO codes it: Data/carbone-haies.csv's row \(row.fileKey.quoted) "
+          + "(\(row.value) tC/km) does not match ALDO's look-up of \(dep.quoted)")
+    }
     return values
   }
 }

@@ -34,6 +34,10 @@ struct WoodProductShares: Sendable {
       sawnwood = share
       industrial = share
       trace.term("wood_population_share", share, .ratio, formula: "population / france_total_population", source: "Data/aldo-constants.csv")
+      if population == 0 {
+        // Flux and stocks alike: a 0 by population is said, never silent.
+        trace.warning("No part gives a population: the wood-product share by population is 0, so wood products count 0; give parts[].population")
+      }
       return
     }
     let stem = data.constant("harvest_recovery_rate_stem"), branches = data.constant("harvest_recovery_rate_branches")
