@@ -155,6 +155,48 @@ import Testing
     #expect(error.status == .invalidArgument && error.field == "real_csa.analysis_year")
   }
 
+  /// The calculator's EF rows: « Emissions from fertilisers and herbicides, previous year
+  /// (Emissions of the previous year when the same crop was cultivated, per kg of dry Feedstock) »
+  /// and « year N (Emissions of the current year per kg of dry Feedstock) »; the text: « en
+  /// prenant en compte les émissions de l'année en cours (Ef_current) ». One EF is one crop's,
+  /// in one year.
+  @Test func aComputedEfIsOneCropsAndEachYearsOwn() throws {
+    var dossier = try sample()
+    dossier.clearRealCsa()
+    dossier.caseFacts.clearRealCsaDate()
+    dossier.bonus.efPolicy = .guidelines
+    dossier.bonus.engagementYear = 2024
+    dossier.bonus.efHistoricYears = (2021...2023).map { year in
+      var entry = Carbon_Esca_V1_EfYear()
+      entry.year = Int32(year)
+      entry.gCo2EPerKg = 400
+      return entry
+    }
+    dossier.bonus.efCurrentGCo2EPerKg = 350
+    var wheat = harvest(2028, crop: "wheat")
+    wheat.yieldKgDryPerHaPerYr = 8000
+    wheat.lhvMjPerKgDry = 17
+    dossier.harvests = [harvest(2027), wheat]
+    var error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "harvests[1].crop")
+    // One crop over two years: each harvest needs its own year's Ef_current.
+    dossier.harvests = [harvest(2027), harvest(2028, crop: " Rapeseed")]
+    error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "harvests[0].ef_current_g_co2e_per_kg")
+    dossier.harvests[0].efCurrentGCo2EPerKg = 350
+    dossier.harvests[1].efCurrentGCo2EPerKg = 380
+    let response = try call(dossier)
+    // 2027: r 0.1200192 × 3.664e6 / 2921 = 150.548 + EF (400 − 350) = 200.548 g/kg;
+    // 2028: 150.548 + (400 − 380) = 170.548 g/kg.
+    #expect(abs(response.harvests[0].escaGCo2EPerKgDry - (150.5478770284153 + 50)) < 1e-9)
+    #expect(abs(response.harvests[1].escaGCo2EPerKgDry - (150.5478770284153 + 20)) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_ef_per_crop" })
+    // Without an EF (the dossier's conservative default) crops may differ.
+    dossier.bonus = try sample().bonus
+    dossier.harvests = [harvest(2027), wheat]
+    #expect(try call(dossier).harvests.count == 2)
+  }
+
   /// "never a silent default": with neither the model's nor the comparison's CSR, 0 t C/ha
   /// gave 2030 the rate (16 − 0) / 5 = 3.2 t C/ha/yr (4 114 g/kg). Refused, naming the field.
   @Test func aMissingCsrInTheComparisonIsRefused() throws {

@@ -131,15 +131,29 @@ enum Bonus {
     }
   }
 
+  /// No EF history, current value or basis given.
+  private static func hasNoEfFact(_ request: BonusRequest) -> Bool {
+    request.efHistoricYears.isEmpty && !request.hasEfPreviousSameCropGCo2EPerKg && !request.hasEfCurrentGCo2EPerKg
+      && request.efHistoricBasis == .unspecified
+  }
+
+  /// Whether the EF term is computed from the request's EF facts: a policy other than NONE, or
+  /// no policy with some EF fact (without any, `absentEfMeansNone` makes it NONE).
+  static func computesEf(_ request: BonusRequest, absentEfMeansNone: Bool) -> Bool {
+    switch request.efPolicy {
+    case .none: return false
+    case .unspecified: return !(absentEfMeansNone && hasNoEfFact(request))
+    default: return true
+    }
+  }
+
   /// EF = Ef_historic − Ef_current and the term the policy adds.
   private static func efTerm(
     _ request: BonusRequest, prefix: String, absentEfMeansNone: Bool, response: inout BonusResponse, trace: inout Tracer
   ) throws(ModuleError) -> Double {
     var policy = request.efPolicy
     try Check.specified(policy == .unspecified ? .guidelines : policy, "\(prefix)ef_policy") { $0.rawValue >= 1 && $0.rawValue <= 3 }
-    let noEfFact = request.efHistoricYears.isEmpty && !request.hasEfPreviousSameCropGCo2EPerKg && !request.hasEfCurrentGCo2EPerKg
-      && request.efHistoricBasis == .unspecified
-    if policy == .unspecified && absentEfMeansNone && noEfFact {
+    if policy == .unspecified && absentEfMeansNone && hasNoEfFact(request) {
       policy = .none
       trace.decision("ef_policy", "NONE",
                      reason: "no EF history nor policy given: the conservative scenario the guidelines allow ('Les opérateurs économiques ont la possibilité de choisir le scénario conservateur … le calcul de Ef n'est pas obligatoire'); give ef_historic_years and ef_current_g_co2e_per_kg to credit a decrease")

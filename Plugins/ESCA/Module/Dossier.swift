@@ -61,11 +61,18 @@ struct Dossier {
 
     let csr: Double? = dossier.model.hasCsrTCPerHa ? dossier.model.csrTCPerHa
       : dossier.hasRealCsa ? dossier.realCsa.csrTCPerHa : nil
+    // The EF is one crop's and Ef_current one year's: a computed EF term needs harvests of one
+    // crop and, across several years, each harvest's own Ef_current.
+    var efCurrentPerHarvest = false
+    if Bonus.computesEf(dossier.bonus, absentEfMeansNone: true) {
+      try Self.checkOneCrop(dossier.harvests, prefix: prefix, trace: &trace)
+      efCurrentPerHarvest = Set(dossier.harvests.map(\.date.year)).count > 1
+    }
     for (index, harvest) in dossier.harvests.enumerated() {
       let path = "\(prefix)harvests[\(index)]"
       response.harvests.append(try value(
         harvest, path: path, prefix: prefix, dossier: dossier, base: base, modelled: modelled, csr: csr, timeline: timeline,
-        penalty: penalty, assessment: assessment, trace: &trace))
+        penalty: penalty, assessment: assessment, efCurrentPerHarvest: efCurrentPerHarvest, trace: &trace))
     }
     if dossier.harvests.isEmpty {
       trace.warning("no harvests given: the bonus is given once, without a harvest's cap or adjustment")
@@ -97,12 +104,29 @@ struct Dossier {
     }
   }
 
+  /// With a computed EF term, every named crop must be the same: Ef_historic is « the previous
+  /// year when the same crop was cultivated, per kg of dry Feedstock », so the bonus's EF is one
+  /// crop's and would be wrong for another crop of the rotation.
+  private static func checkOneCrop(_ harvests: [Carbon_Esca_V1_DossierHarvest], prefix: String, trace: inout Tracer) throws(ModuleError) {
+    func name(_ harvest: Carbon_Esca_V1_DossierHarvest) -> String {
+      String(harvest.crop.lowercased().filter { !$0.isWhitespace })
+    }
+    guard let first = harvests.first(where: { !name($0).isEmpty }) else { return }
+    if let index = harvests.firstIndex(where: { !name($0).isEmpty && name($0) != name(first) }) {
+      throw .invalidArgument(
+        "\(prefix)harvests[\(index)].crop",
+        "is \(harvests[index].crop) but the dossier's EF (Ef_historic of the same crop, Ef_current of the year) is \(first.crop)'s: value each crop in its own dossier, or use EF_POLICY_NONE")
+    }
+    trace.decision("dossier_ef_per_crop", "one crop per dossier when the EF term is computed; each harvest's own Ef_current across several years",
+                   reason: "Ef_historic is 'Emissions of the previous year when the same crop was cultivated, per kg of dry Feedstock' and Ef_current 'les émissions de l'année en cours': the bonus's EF belongs to one crop and one year")
+  }
+
   /// One harvest: the case rules' verdict, the CSA used, the bonus with its cap and adjustment;
   /// in a withdrawal year, the ESCA it would have claimed, as an emission.
   private func value(
     _ harvest: Carbon_Esca_V1_DossierHarvest, path: String, prefix: String, dossier: FarmDossier, base: BonusResponse,
     modelled: ModelledStock.Result?, csr: Double?, timeline: FarmerCaseAssessment.Timeline?,
-    penalty: Carbon_Esca_V1_PenaltyResponse?, assessment: FarmerCaseAssessment, trace: inout Tracer
+    penalty: Carbon_Esca_V1_PenaltyResponse?, assessment: FarmerCaseAssessment, efCurrentPerHarvest: Bool, trace: inout Tracer
   ) throws(ModuleError) -> Carbon_Esca_V1_DossierHarvestResult {
     let date = try SimpleDate(harvest.hasDate ? harvest.date : nil, field: path + ".date")
     var result = Carbon_Esca_V1_DossierHarvestResult()
@@ -212,6 +236,11 @@ struct Dossier {
     if harvest.hasLhvMjPerKgDry { request.lhvMjPerKgDry = harvest.lhvMjPerKgDry }
     if harvest.hasFeedstockFactorKgDryPerMjFuel {
       request.feedstockFactorKgDryPerMjFuel = harvest.feedstockFactorKgDryPerMjFuel
+    }
+    if harvest.hasEfCurrentGCo2EPerKg {
+      request.efCurrentGCo2EPerKg = harvest.efCurrentGCo2EPerKg
+    } else if efCurrentPerHarvest {
+      throw .invalidArgument(path + ".ef_current_g_co2e_per_kg", "is required: the harvests span several years and Ef_current is the emissions of the harvest's own year (« l'année en cours »)")
     }
     if verdict.cap != .unspecified && request.hasFeedstockFactorKgDryPerMjFuel {
       var share = Carbon_Esca_V1_CapShare()

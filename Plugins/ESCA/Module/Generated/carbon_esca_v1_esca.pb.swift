@@ -3707,6 +3707,21 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvest: Sendable {
   /// Clears the value of `feedstockFactorKgDryPerMjFuel`. Subsequent reads from it will return its default value.
   public mutating func clearFeedstockFactorKgDryPerMjFuel() {self._feedstockFactorKgDryPerMjFuel = nil}
 
+  /// Ef_current of this harvest, g CO2e/kg dry: the fertiliser and herbicide emissions of its
+  /// year (« en prenant en compte les émissions de l'année en cours »; unset = the bonus's
+  /// ef_current_g_co2e_per_kg). Required for each valued harvest when the dossier computes the EF
+  /// term (an EF history or policy is given) and its harvests span several years. The EF is one
+  /// crop's (Ef_historic: « the previous year when the same crop was cultivated »): such a
+  /// dossier's harvests must all be of one crop.
+  public var efCurrentGCo2EPerKg: Double {
+    get {_efCurrentGCo2EPerKg ?? 0}
+    set {_efCurrentGCo2EPerKg = newValue}
+  }
+  /// Returns true if `efCurrentGCo2EPerKg` has been explicitly set.
+  public var hasEfCurrentGCo2EPerKg: Bool {self._efCurrentGCo2EPerKg != nil}
+  /// Clears the value of `efCurrentGCo2EPerKg`. Subsequent reads from it will return its default value.
+  public mutating func clearEfCurrentGCo2EPerKg() {self._efCurrentGCo2EPerKg = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3715,6 +3730,7 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvest: Sendable {
   fileprivate var _yieldKgDryPerHaPerYr: Double? = nil
   fileprivate var _lhvMjPerKgDry: Double? = nil
   fileprivate var _feedstockFactorKgDryPerMjFuel: Double? = nil
+  fileprivate var _efCurrentGCo2EPerKg: Double? = nil
 }
 
 /// A farm's facts as a co-operative holds them. Only bonus (a rate or a model, and a yield) is
@@ -7809,7 +7825,7 @@ nonisolated extension Carbon_Esca_V1_FarmResult: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DossierHarvest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{3}lhv_mj_per_kg_dry\0\u{3}feedstock_factor_kg_dry_per_mj_fuel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}crop\0\u{3}yield_kg_dry_per_ha_per_yr\0\u{3}lhv_mj_per_kg_dry\0\u{3}feedstock_factor_kg_dry_per_mj_fuel\0\u{3}ef_current_g_co2e_per_kg\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7822,6 +7838,7 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
       case 3: try { try decoder.decodeSingularDoubleField(value: &self._yieldKgDryPerHaPerYr) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self._lhvMjPerKgDry) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self._feedstockFactorKgDryPerMjFuel) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self._efCurrentGCo2EPerKg) }()
       default: break
       }
     }
@@ -7847,6 +7864,9 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
     try { if let v = self._feedstockFactorKgDryPerMjFuel {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
     } }()
+    try { if let v = self._efCurrentGCo2EPerKg {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7856,6 +7876,7 @@ nonisolated extension Carbon_Esca_V1_DossierHarvest: SwiftProtobuf.Message, Swif
     if lhs._yieldKgDryPerHaPerYr != rhs._yieldKgDryPerHaPerYr {return false}
     if lhs._lhvMjPerKgDry != rhs._lhvMjPerKgDry {return false}
     if lhs._feedstockFactorKgDryPerMjFuel != rhs._feedstockFactorKgDryPerMjFuel {return false}
+    if lhs._efCurrentGCo2EPerKg != rhs._efCurrentGCo2EPerKg {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
