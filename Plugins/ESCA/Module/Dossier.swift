@@ -170,7 +170,7 @@ struct Dossier {
       if let timeline, let later = timeline.laterRealCsaYears.last(where: { $0 < date.year }) {
         trace.decision("dossier_later_real_csa", "harvests after a later analysis are not valued",
                        reason: "the real CSA applies from 1 January after each analysis ('aux années N+5, N+10, etc.'); the dossier's real_csa is the first analysis, so valuing these harvests with it would silently use a superseded measure")
-        reasons.append("the real CSA of the later analysis of \(later) (case_facts.later_real_csa_dates) applies to this harvest: real_csa holds only the first analysis (\(dossier.realCsa.analysisYear)); value it in a dossier whose real_csa is that analysis")
+        reasons.append("the real CSA of the later analysis of \(later) (case_facts.later_real_csa_dates) applies to this harvest: real_csa holds only the first analysis (\(dossier.realCsa.analysisYear)), and the dossier takes no later comparison: not valued")
         result.claimAllowed = false
         result.reasons = reasons
         return result
