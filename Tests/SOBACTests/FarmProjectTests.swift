@@ -243,3 +243,57 @@ import Testing
     #expect(result.reductionAfterAdjustmentsTCo2E == 0)
   }
 }
+
+/// The second audit's farm cases (audit2/sobac.md findings 3 and 7).
+@Suite(.cpuBound) struct ReferenceYearsTests {
+  /// §5.4.2 « l'Auditeur se référera aux données de rendements par culture disponibles au niveau
+  /// départemental pour la ou les année(s) correspondante(s). Il utilisera notamment les données
+  /// Agreste correspondant aux 5 années antérieures à la Notification de projet ».
+  @Test func agresteYieldsAreThoseOfTheReferenceYears() throws {
+    // The audit's farm plus colza in 2020–24 only, 10 ha selling 30 t (3.0 t/ha); Agreste 4.0 t/ha.
+    var farm = auditFarm { year, record in
+      if year >= 2020 { record.crops.append(crop("colza", area: 10, sold: 30)) }
+    }
+    func agreste(_ year: Int32, _ yield: Double) -> Carbon_Sobac_V1_GenericReferenceYield {
+      var entry = Carbon_Sobac_V1_GenericReferenceYield()
+      (entry.crop, entry.year, entry.referenceYield, entry.source) = ("colza", year, yield, "Agreste SAA")
+      return entry
+    }
+    farm.genericReferenceYields = (2015...2019).map { agreste($0, 4.0) }
+    // (4 − 3) / 4 = 25 % below: P_rabais = 25 − 20 = 5 %, 61.9376 × 0.95 = 58.84072 t.
+    let result = try evaluate(farm)
+    #expect(abs(result.adjustments.productionRabaisPercent - 5) < 1e-9)
+    #expect(abs(result.finalReductionTCo2E - 58.84072) < 1e-9)
+    // A project-year entry (2021, 2.0) made the mean 3.667 and the rabais vanish: refused.
+    var projectYear = farm
+    projectYear.genericReferenceYields.append(agreste(2021, 2.0))
+    #expect(error { _ = try evaluate(projectYear) }?.field == "farm.generic_reference_yields[5].year")
+    // An entry without its year, or a year given twice: refused.
+    var noYear = farm
+    noYear.genericReferenceYields = [agreste(0, 4.0)]
+    #expect(error { _ = try evaluate(noYear) }?.field == "farm.generic_reference_yields[0].year")
+    var twice = farm
+    twice.genericReferenceYields.append(agreste(2017, 4.0))
+    #expect(error { _ = try evaluate(twice) }?.field == "farm.generic_reference_yields[5].year")
+    // 2015–18 only: the same 4.0 mean and 58.84072 t, with a warning naming 2019.
+    var fourYears = farm
+    fourYears.genericReferenceYields.removeLast()
+    let partial = try evaluate(fourYears)
+    #expect(abs(partial.finalReductionTCo2E - 58.84072) < 1e-9)
+    #expect(partial.trace.warnings.contains { $0.hasPrefix("farm.generic_reference_yields: \"colza\"") && $0.contains("[2019]") })
+  }
+
+  /// §5.4.3 reads the land-use areas of the year before the project and of its last year from
+  /// the « Déclaration PAC » (SPP_i, SPP_f): a 0 there while other years have grassland is an
+  /// area possibly not given, and it moves the rabais or bonus: the result warns, naming it.
+  @Test func aMissingLandUseAreaIsWarned() throws {
+    // 10 ha of permanent grassland every year but 2019 (0): ΔSPP = 10 − 0 > 0 gives +10 %,
+    // 61.9376 × 1.1 = 68.13136 t, and the warning names 2019's field.
+    let farm = auditFarm { year, record in if year == 2019 { record.permanentGrasslandHa = 0 } }
+    let result = try evaluate(farm)
+    #expect(abs(result.finalReductionTCo2E - 68.13136) < 1e-9)
+    #expect(result.trace.warnings.contains { $0.hasPrefix("farm.years[4].permanent_grassland_ha: 0 in 2019") })
+    // Every year given: no warning.
+    #expect(!(try evaluate(auditFarm())).trace.warnings.contains { $0.contains("permanent_grassland_ha") })
+  }
+}

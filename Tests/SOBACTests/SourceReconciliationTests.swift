@@ -31,7 +31,7 @@ import Testing
     // The 2019 area agrees (50 = 50): nothing to reconcile, not listed.
     #expect(items.map(\.variable) == ["inputs[ammonium_nitrate_33_5]", "sau_ha", "crops[maïs].sold_t", "ugb"])
     #expect(items.map(\.keptValue) == [4000, 50, 420, 5])
-    #expect(items.map(\.rule) == ["input: highest", "production: lowest", "production: lowest", "production: only in the ledger"])
+    #expect(items.map(\.rule) == ["input: highest in mineral N, upstream emissions (values: consumption in kgN)", "production: lowest", "production: lowest", "production: only in the ledger"])
     #expect(items.map(\.csvLine) == [2, 3, 4, 5])
     let result = response.farms[0]
     // Inputs: 4000 kg N kept in 2016.
@@ -55,28 +55,6 @@ import Testing
     let wrongUnit = error { _ = try makeHarness().call(Path.evaluateCsv, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self) }
     #expect(wrongUnit?.field == "ledger_csv[2].unit")
     #expect(wrongUnit?.message.contains("line 2, column 5") == true)
-  }
-
-  /// The audit's farm (audit/t_recon2.py): 100 ha SAU, 50 ha wheat selling 350 t a year; 3000
-  /// kg N of ammonium nitrate and 50 kg a.s. a reference year, 2000 and 30 a project year;
-  /// irrigation 10 000 → 6 000 m3, IFT 2 / 3 → 1.5 / 1.8: every trigger met, no rabais or bonus.
-  /// E_ref = 5 × (3000 × 12.1903 + 50 × 9.861) = 185 319.75 kg, E_proj = 5 × (2000 × 12.1903 +
-  /// 30 × 9.861) = 123 382.15 kg: 61.9376 t (12.1903 = 3.97 + 0.01974 × 44/28 × 265, per kg N).
-  func auditFarm() -> Farm {
-    steadyFarm(id: "F1") { year, record in
-      let reference = year < 2020
-      record.sauHa = 100
-      record.crops = [crop("blé", area: 50, sold: 350, ift: "ble_tendre")]
-      record.inputs = [
-        line("ammonium_nitrate_33_5", .kgN, reference ? 3000 : 2000),
-        line("plant_protection_generic", .kgActiveSubstance, reference ? 50 : 30),
-      ]
-      record.irrigationM3 = reference ? 10000 : 6000
-      record.iftHerbicide = reference ? 2 : 1.5
-      record.iftNonHerbicide = reference ? 3 : 1.8
-      record.permanentGrasslandHa = 10
-      record.hedgesHa = 2
-    }
   }
 
   /// EvaluateLedgerCsv of `farm` with `csv`.
@@ -121,7 +99,7 @@ import Testing
     #expect(abs(aPrime.farms[0].finalReductionTCo2E - 55.8424) < 1e-4)
     #expect(aPrime.reconciliations.count == 1)
     let record = try #require(aPrime.reconciliations.first)
-    #expect(record.variable == "inputs[ammonium_nitrate_33_5]" && record.rule == "input: highest" && record.csvLine == 2)
+    #expect(record.variable == "inputs[ammonium_nitrate_33_5]" && record.rule == "input: highest in mineral N, upstream emissions (values: consumption in kgN)" && record.csvLine == 2)
     #expect(record.ledgerValue == 2500 && record.declaredValue == 2000 && record.keptValue == 2500)
 
     // The ledger's total lower (1000 + 500 = 1500 < 2000): the declaration's 2000 stays, 61.9376 t.
@@ -211,5 +189,87 @@ import Testing
     #expect(year.crops[0].areaHa == 60 && year.crops[0].producedT == 480)
     #expect(year.inputs.map(\.inputCode) == ["urea_46"])
     #expect(response.lines == 6)
+  }
+}
+
+/// The second audit's ledger cases (audit2/sobac.md, fix 1 defects A and B, finding 5).
+extension SourceReconciliationTests {
+  /// Annex 3's preamble gives every input it does not list its own manufacturer LCA
+  /// (Tableau 6: « le fabricant se doit de fournir une évaluation des émissions de GES issue
+  /// d'une Analyse de Cycle de Vie (ACV) de chaque produit »), and §4.3.4 keeps « la plus haute
+  /// parmi les sources » per variable: two `other_lca` products with different factors are two
+  /// variables, never one total in kg.
+  @Test func otherLcaProductsWithDifferentFactorsAreDifferentVariables() throws {
+    // Declaration 2020: "Biostimulant A" 1000 kg × 2.0; ledger: "Organo B" 1200 kg × 1.5. Each
+    // is only in one source, so both count: 61.9376 − (2000 + 1800) / 1000 = 58.1376 t (the
+    // merged variable dropped B: 59.9376 t).
+    var farm = auditFarm()
+    farm.years[5].inputs.append(line("other_lca", .kgProduct, 1000) { $0.label = "Biostimulant A"; $0.lcaKgCo2EPerUnit = 2.0 })
+    let header = "farm_id,year,input,quantity,unit,label,lca_kg_co2e_per_unit\n"
+    let apart = try evaluateLedger(farm, header + "F1,2020,other_lca,1200,kg,Organo B,1.5\n")
+    #expect(abs(apart.farms[0].finalReductionTCo2E - 58.1376) < 1e-9)
+    #expect(apart.reconciliations.isEmpty)
+    // Both products in both sources: A 1000 declared / 800 booked, B 500 / 900. Per product the
+    // highest: A 1000 × 2.0 + B 900 × 1.5 = 3350 kg CO2e (one kg total kept the ledger's
+    // 800 × 2.0 + 900 × 1.5 = 2950): 61.9376 − 3.35 = 58.5876 t.
+    farm.years[5].inputs.append(line("other_lca", .kgProduct, 500) { $0.label = "Organo B"; $0.lcaKgCo2EPerUnit = 1.5 })
+    let both = try evaluateLedger(farm, header + "F1,2020,other_lca,800,kg,Biostimulant A,2.0\nF1,2020,other_lca,900,kg,Organo B,1.5\n")
+    #expect(abs(both.farms[0].finalReductionTCo2E - 58.5876) < 1e-9)
+    #expect(both.reconciliations.map(\.variable) == ["inputs[other_lca @ 2.0 kg CO2e/unit]", "inputs[other_lca @ 1.5 kg CO2e/unit]"])
+    #expect(both.reconciliations.map(\.keptValue) == [1000, 900])
+  }
+
+  /// The record says on what the sources were ranked: the values are consumption in the lines'
+  /// unit, the ranking is on the quantities the factors apply to (Tableau 2: « ramenés en unités
+  /// fertilisantes N, P₂O₅ et K₂O »), so a lower consumption may be the highest source.
+  @Test func theRecordNamesTheRankingBasis() throws {
+    // Declaration NPK 15-15-15 1000 kg (150 kg of each nutrient); ledger NPK 10-10-10 1100 kg
+    // (110 of each): the declaration is the higher in N, P2O5, K2O and upstream, 1000 kg kept.
+    var farm = auditFarm()
+    farm.years[5].inputs.append(line("npk", .kgProduct, 1000) { $0.nPercent = 15; $0.p2O5Percent = 15; $0.k2OPercent = 15 })
+    let response = try evaluateLedger(farm, "farm_id,year,input,quantity,unit,n_percent,p2o5_percent,k2o_percent\nF1,2020,npk,1100,kg,10,10,10\n")
+    let record = try #require(response.reconciliations.first)
+    #expect(record.ledgerValue == 1100 && record.declaredValue == 1000 && record.keptValue == 1000)
+    #expect(record.rule == "input: highest in mineral N, P2O5, K2O, upstream emissions (values: consumption in kgProduct)")
+  }
+
+  /// Tableau 2 lists « Variations de stock annuelles » as their own ledger items, and §6 reads
+  /// consumption as « achats auxquels on ajoute la variation de stock »: a stock line alone may
+  /// be negative, the input's summed consumption may not (the error names the CSV line).
+  @Test func aStockLineIsSummedWithItsInputsPurchases() throws {
+    let header = "farm_id,year,input,quantity,unit,opening_stock,closing_stock\n"
+    let stock = "F1,2020,ammonium_nitrate_33_5,0,kg_n,200,500\n"
+    // Purchases 2500 and a stock growing 200 → 500: 2500 − 300 = 2200 > 2000 declared, kept:
+    // 61.9376 − 200 × 12.1903 / 1000 = 59.49954 t.
+    let summed = try evaluateLedger(auditFarm(), header + "F1,2020,ammonium_nitrate_33_5,2500,kg_n,0,0\n" + stock)
+    #expect(summed.farms[0].projectYears[0].nMineralKg == 2200)
+    #expect(abs(summed.farms[0].finalReductionTCo2E - 59.49954) < 1e-9)
+    // The stock line alone: the ledger's consumption is −300, refused at its line.
+    let alone = error { _ = try evaluateLedger(auditFarm(), header + stock) }
+    #expect(alone?.status == .invalidArgument)
+    #expect(alone?.field == "ledger_csv[2].closing_stock")
+    // The declaration too: 2000 + 200 − 500 = 1700 kg N, 61.9376 + 300 × 12.1903 / 1000 =
+    // 65.59469 t; with a closing stock of 2500 its sum is −300, refused at that line.
+    var declared = auditFarm()
+    declared.years[5].inputs.append(line("ammonium_nitrate_33_5", .kgN, 0) { $0.openingStock = 200; $0.closingStock = 500 })
+    let result = try evaluate(declared)
+    #expect(result.projectYears[0].nMineralKg == 1700)
+    #expect(abs(result.finalReductionTCo2E - 65.59469) < 1e-9)
+    // 500 kg N in stock at the end of 2020, none at the start of 2021: both lines named.
+    #expect(result.trace.warnings.contains {
+      $0.hasPrefix("farm.years[5].inputs[2].closing_stock:") && $0.contains("(500.0)") && $0.contains("(0.0, farm.years[6].inputs[0].opening_stock)")
+    })
+    // 2020 opens with 200 kg that 2019 did not close with: named too.
+    #expect(result.trace.warnings.contains {
+      $0.hasPrefix("farm.years[4].inputs[0].closing_stock:") && $0.contains("(200.0, farm.years[5].inputs[2].opening_stock)")
+    })
+    // The chain kept from 2020 to 2021 (2021 opens with the 500 kg and buys 1500): only the
+    // 2019 → 2020 warning remains.
+    var chained = declared
+    chained.years[6].inputs[0].openingStock = 500
+    chained.years[6].inputs[0].purchases = 1500
+    #expect((try evaluate(chained)).trace.warnings.filter { $0.contains("closing stock") }.count == 1)
+    declared.years[5].inputs[2].closingStock = 2500
+    #expect(error { _ = try evaluate(declared) }?.field == "farm.years[5].inputs[2].closing_stock")
   }
 }

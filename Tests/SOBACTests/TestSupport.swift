@@ -85,11 +85,45 @@ func steadyFarm(id: String = "F", notification: Int32 = 2020, configure: (Int32,
   return farm
 }
 
+/// The audit's farm (audit/t_recon2.py): 100 ha SAU, 50 ha wheat selling 350 t a year; 3000
+/// kg N of ammonium nitrate and 50 kg a.s. a reference year, 2000 and 30 a project year;
+/// irrigation 10 000 → 6 000 m3, IFT 2 / 3 → 1.5 / 1.8: every trigger met, no rabais or bonus.
+/// E_ref = 5 × (3000 × 12.1903 + 50 × 9.861) = 185 319.75 kg, E_proj = 5 × (2000 × 12.1903 +
+/// 30 × 9.861) = 123 382.15 kg: 61.9376 t (12.1903 = 3.97 + 0.01974 × 44/28 × 265, per kg N).
+/// `configure` changes a year after that.
+func auditFarm(
+  id: String = "F1", notification: Int32 = 2020, configure: (Int32, inout FarmYear) -> Void = { _, _ in }
+) -> Farm {
+  steadyFarm(id: id, notification: notification) { year, record in
+    let reference = year < notification
+    record.sauHa = 100
+    record.crops = [crop("blé", area: 50, sold: 350, ift: "ble_tendre")]
+    record.inputs = [
+      line("ammonium_nitrate_33_5", .kgN, reference ? 3000 : 2000),
+      line("plant_protection_generic", .kgActiveSubstance, reference ? 50 : 30),
+    ]
+    record.irrigationM3 = reference ? 10000 : 6000
+    record.iftHerbicide = reference ? 2 : 1.5
+    record.iftNonHerbicide = reference ? 3 : 1.8
+    record.permanentGrasslandHa = 10
+    record.hedgesHa = 2
+    configure(year, &record)
+  }
+}
+
 /// Evaluates one farm in process.
 func evaluate(_ farm: Farm, config: String = "{}") throws -> Carbon_Sobac_V1_FarmProjectResult {
   var request = Carbon_Sobac_V1_EvaluateFarmProjectRequest()
   request.farm = farm
   return try makeHarness(config).call(Path.farm, request, as: Carbon_Sobac_V1_FarmProjectResult.self)
+}
+
+/// Evaluates a collective project in process.
+func evaluateCollective(_ farms: [Farm]) throws -> Carbon_Sobac_V1_CollectiveProjectResponse {
+  var request = Carbon_Sobac_V1_CollectiveProjectRequest()
+  request.projectName = "audit"
+  request.farms = farms
+  return try makeHarness().call(Path.collective, request, as: Carbon_Sobac_V1_CollectiveProjectResponse.self)
 }
 
 /// The error a call throws, or nil.

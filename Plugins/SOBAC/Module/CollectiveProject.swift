@@ -10,7 +10,10 @@ struct CollectiveAccumulator: Sendable {
   private var referenceKg = 0.0
   private var projectKg = 0.0
   private var reductionBefore = 0.0
-  private var finalReduction = 0.0
+  /// Σ of the farms' signed avoided emissions (`contribution(of:)`), before the project's floor.
+  private var signedReduction = 0.0
+  /// Farms whose avoided emissions are negative, with their value: named in the summary's trace.
+  private var negativeFarms: [String] = []
   private var blocked = 0
   private var ift = CollectiveIft()
   private var farmsByType: [Carbon_Sobac_V1_FarmType: Int] = [:]
@@ -30,10 +33,26 @@ struct CollectiveAccumulator: Sendable {
     referenceKg += farm.referenceEmissionsKgCo2E
     projectKg += farm.projectEmissionsKgCo2E
     reductionBefore += farm.reductionBeforeAdjustmentsTCo2E
-    finalReduction += farm.finalReductionTCo2E
+    let contribution = Self.contribution(of: farm)
+    signedReduction += contribution
+    if contribution < 0 { negativeFarms.append("\(farm.farmID.quoted) \(contribution)") }
     if !farm.coBenefits.allTriggersMet { blocked += 1 }
     ift.add(FarmIftFigures(result: farm))
     farmsByType[farm.farmType, default: 0] += 1
+  }
+
+  /// A farm's avoided emissions as the collective total adds them (Eq. 5: « le scénario de
+  /// référence du Projet est la somme des scénarios de référence de chaque participant »; Annex
+  /// 5 Partie B sums each farm's « EMISSIONS EVITEES APRES RABAIS ET BONUS »): signed, not
+  /// floored at 0 as the farm's own final reduction is, so that a farm that emits more than its
+  /// reference lowers the group's total ([`collective_sum`] decision). Rabais and bonus scale
+  /// avoided emissions: a farm whose reduction after the scoped rabais is negative counts it
+  /// whole, without the global factor (a rabais would shrink the increase); a farm whose
+  /// blocking triggers are not met brings no credit but still its increase.
+  static func contribution(of farm: Carbon_Sobac_V1_FarmProjectResult) -> Double {
+    let net = farm.reductionBeforeAdjustmentsTCo2E - farm.adjustments.scopedRabaisTCo2E
+    let adjusted = net > 0 ? net * farm.adjustments.globalFactor : net
+    return farm.coBenefits.allTriggersMet ? adjusted : min(0, adjusted)
   }
 
   /// The totals, the collective IFT and the audit sample.
@@ -68,18 +87,30 @@ struct CollectiveAccumulator: Sendable {
     trace.decision(
       "collective_ift_thresholds", decision.thresholds == "specific" ? "SPECIFIC" : "GENERIC",
       reason: "every farm on one option: that option's thresholds; any farm on the generic reference: the generic thresholds (−20 % / −50 %), the stricter, so mixing options never lowers the bar (the seed is silent)")
-    var final = finalReduction
+    trace.decision(
+      "collective_sum", "SIGNED_FARMS_THEN_PROJECT_FLOOR",
+      reason: "Eq. 5 sums the participants' reference scenarios and Annex 5 Partie B sums each farm's « EMISSIONS EVITEES APRES RABAIS ET BONUS » with no floor per farm: a farm that emits more than its reference lowers the total by its whole increase (without rabais or bonus, which scale avoided emissions; also when its triggers are not met); only the project's total is floored at 0, as a single farm's is")
+    if !negativeFarms.isEmpty {
+      trace.rule(
+        "sobac.collective.negative_farms",
+        "farms emitting more than their reference lower the group's total (t CO2e): \(negativeFarms.joined(separator: "; "))")
+    }
+    // A streamed group whose IFT fails keeps no farm's credit, only the farms' increases.
+    var signed = signedReduction
     var blockedFarms = blocked
     if iftPending, !decision.met {
-      final = 0
+      signed = min(0, signedReduction)
       blockedFarms = farms
-      trace.rule("sobac.ift.collective_pending", "the group's IFT triggers are not met: every farm's final reduction is 0, whatever its streamed message said")
+      trace.rule("sobac.ift.collective_pending", "the group's IFT triggers are not met: no farm's reduction is counted, whatever its streamed message said")
+    }
+    if signed < 0 {
+      trace.rule("sobac.reduction.none", "the group emits more than its reference (\(signed) t CO2e): no reduction (0 t CO2e)")
     }
     out.finalReductionTCo2E = trace.term(
-      "final_reduction_collective", final, .tCo2E,
+      "final_reduction_collective", max(0, signed), .tCo2E,
       formula: iftPending
-        ? "Σ farms' final reductions if the group's IFT triggers are met, else 0"
-        : "Σ farms' final reductions, each with its own rabais, bonus and triggers (the IFT ones the group's)")
+        ? "max(0, Σ farms' signed avoided emissions), the farms' credit only if the group's IFT triggers are met"
+        : "max(0, Σ farms' signed avoided emissions), each with its own rabais, bonus and triggers (the IFT ones the group's)")
     out.farmsBlocked = Int32(clamping: blockedFarms)
     out.auditSample = AuditSampler(rows: data.auditRows).sample(farmsByType: farmsByType, trace: &trace)
     out.trace = trace.build()

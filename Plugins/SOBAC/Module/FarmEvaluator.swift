@@ -28,6 +28,8 @@ struct FarmEvaluator: Sendable {
     try Validate.specified(farm.iftReference, "\(path).ift_reference") { $0 == .specific || $0 == .generic }
     if case .UNRECOGNIZED = farm.farmType { throw .invalidArgument("\(path).farm_type", "has an unknown value") }
     let (reference, project) = try periods(farm, notification: notification, path: path)
+    try YieldAnalysis.checkGenericReference(
+      farm.genericReferenceYields, referenceYears: (notification - Int32(Self.periodYears))...(notification - 1), path: path)
     try validateActivity(reference + project)
     let system = try ProductionSystemRules().check(farm, path: path, years: reference + project)
     try Eligibility().check(farm, path: path, project: project)
@@ -38,6 +40,7 @@ struct FarmEvaluator: Sendable {
   /// evaluated (§4.3.2).
   func iftFigures(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) -> FarmIftFigures {
     let (_, reference, project, _) = try checkedPeriods(farm, path: path)
+    try requireSau(reference + project)
     return try scoring.iftFigures(farm: farm, path: path, reference: reference, project: project)
   }
 
@@ -53,6 +56,7 @@ struct FarmEvaluator: Sendable {
 
     // ---- Structure: N, the 10 years, the options, production system, eligibility (§4.1).
     let (notification, reference, project, system) = try checkedPeriods(farm, path: path)
+    if case .farm = iftScope {} else { try requireSau(reference + project) }
     trace.decision(
       "production_system", ProductionSystemRules.name(of: system),
       reason: farm.productionSystem == .unspecified
@@ -72,6 +76,7 @@ struct FarmEvaluator: Sendable {
     for (year, yearPath) in reference + project {
       for warning in calculator.carbonateWarnings(of: year, path: yearPath) { trace.warning(warning) }
     }
+    for warning in stockChainWarnings(reference + project) { trace.warning(warning) }
 
     // ---- Olympic rule on the reference (Eq. 4).
     let referenceTable = YieldAnalysis.table(reference)
@@ -135,6 +140,7 @@ struct FarmEvaluator: Sendable {
       referenceYears: reference.map(\.year.year), projectYears: project.map(\.year.year),
       genericReference: farm.genericReferenceYields)
     rules += yields.rules
+    for warning in yields.warnings { trace.warning("\(path).\(warning)") }
 
     // ---- Co-benefits (Tableau 1) and the N check.
     let referenceN = referenceEmissions.reduce(0) { $0 + $1.nMineralKg + $1.nOrganicKg }
@@ -185,6 +191,9 @@ struct FarmEvaluator: Sendable {
       landUse.deltaPermanentGrasslandHa = last.permanentGrasslandHa - first.permanentGrasslandHa
       landUse.deltaPerennialCropsHa = last.perennialCropsHa - first.perennialCropsHa
       landUse.deltaHedgesHa = last.hedgesHa - first.hedgesHa
+    }
+    for warning in landUseWarnings(reference + project, compared: [reference.last, project.last].compactMap { $0 }) {
+      trace.warning(warning)
     }
     let deltas = [landUse.deltaPermanentGrasslandHa, landUse.deltaPerennialCropsHa, landUse.deltaHedgesHa]
     if deltas.contains(where: { $0 < 0 }) {
@@ -300,6 +309,80 @@ struct FarmEvaluator: Sendable {
     let reference = (first..<notification).compactMap { byYear[$0] }.map { (year: $0.0, path: $0.1) }
     let project = (notification...last).compactMap { byYear[$0] }.map { (year: $0.0, path: $0.1) }
     return (reference, project)
+  }
+
+  /// Warnings where a year's closing stock of an input differs from the next year's opening
+  /// stock: consumption is « achats auxquels on ajoute la variation de stock » (§6), so a stock
+  /// that vanishes between two years leaves the consumption of both. `years` are consecutive.
+  func stockChainWarnings(_ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)]) -> [String] {
+    /// Per variable: the stock summed over its lines, and the path of its first line that
+    /// books a stock (its first line if none does).
+    func stocks(_ entry: (year: Carbon_Sobac_V1_FarmYear, path: String), closing: Bool)
+      -> (order: [InputVariable], values: [InputVariable: (kg: Double, path: String)])
+    {
+      var order: [InputVariable] = []
+      var values: [InputVariable: (kg: Double, path: String)] = [:]
+      for (index, line) in entry.year.inputs.enumerated() {
+        let variable = calculator.resolver.variable(of: line)
+        let stock = closing ? line.closingStock : line.openingStock
+        let path = "\(entry.path).inputs[\(index)].\(closing ? "closing_stock" : "opening_stock")"
+        if let known = values[variable] {
+          values[variable] = (known.kg + stock, known.kg == 0 && stock != 0 ? path : known.path)
+        } else {
+          order.append(variable)
+          values[variable] = (stock, path)
+        }
+      }
+      return (order, values)
+    }
+    var warnings: [String] = []
+    for (before, after) in zip(years, years.dropFirst()) {
+      let closing = stocks(before, closing: true)
+      let opening = stocks(after, closing: false)
+      let variables = closing.order + opening.order.filter { closing.values[$0] == nil }
+      for variable in variables {
+        let closed = closing.values[variable]
+        let opened = opening.values[variable]
+        let a = closed?.kg ?? 0, b = opened?.kg ?? 0
+        guard abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) else { continue }
+        warnings.append(
+          "\(closed?.path ?? "\(before.path).inputs"): the closing stock of \(variable.code.quoted) at the end of \(before.year.year) (\(a)) differs from its opening stock in \(after.year.year) (\(b), \(opened?.path ?? "no line of it in \(after.path).inputs")): consumption is purchases plus the stock change (§6), and a stock that changes between two years is counted in neither")
+      }
+    }
+    return warnings
+  }
+
+  /// Warnings where a land-use area the comparison reads (the last reference and last project
+  /// years, §5.4.3) is 0 while another year of the farm has some: proto3 cannot tell an absent
+  /// CAP area from 0, and an absent N−1 area would give the +10 % bonus.
+  func landUseWarnings(
+    _ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)], compared: [(year: Carbon_Sobac_V1_FarmYear, path: String)]
+  ) -> [String] {
+    let areas: [(name: String, value: (Carbon_Sobac_V1_FarmYear) -> Double)] = [
+      ("permanent_grassland_ha", \.permanentGrasslandHa), ("perennial_crops_ha", \.perennialCropsHa), ("hedges_ha", \.hedgesHa),
+    ]
+    var warnings: [String] = []
+    for area in areas {
+      let others = years.filter { area.value($0.year) > 0 }.map(\.year.year)
+      guard !others.isEmpty else { continue }
+      for (year, path) in compared where area.value(year) == 0 {
+        warnings.append(
+          "\(path).\(area.name): 0 in \(year.year), which the land-use comparison reads (§5.4.3, « Déclaration PAC »), while \(others) have some: if the area was not given, give it; a 0 here changes the land-use rabais or bonus")
+      }
+    }
+    return warnings
+  }
+
+  /// A collective project's farm gives its SAU every year: the group's IFT weighs each farm by
+  /// it (§4.3.2: « une somme des IFT individuels pondérée par la surface de chaque
+  /// exploitation »; §7.3: the holder « renseigne également la surface totale (SAU totale) »),
+  /// and a farm without it would weigh nothing in the triggers that decide every farm's credit.
+  func requireSau(_ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)]) throws(ModuleError) {
+    for (year, path) in years where year.sauHa <= 0 {
+      throw .invalidArgument(
+        "\(path).sau_ha",
+        "is required (> 0) in \(year.year) for a farm of a collective project: the collective IFT is weighted by each farm's SAU (§4.3.2 « pondérée par la surface de chaque exploitation »)")
+    }
   }
 
   /// Checks the activity data of every year (areas, tonnes, water, IFT).

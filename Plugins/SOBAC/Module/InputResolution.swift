@@ -36,10 +36,42 @@ struct CalculationOptions: Sendable {
   var nFertiliserCheckBlocking = false
 }
 
+/// One input variable of a year (§4.3.4, §6: consumption = « achats auxquels on ajoute la
+/// variation de stock »): an input code in one unit, whatever the lines' labels; for
+/// `other_lca` the code names no product, so each manufacturer LCA factor is its own variable
+/// (Annex 3 preamble: every other input carries its own LCA).
+struct InputVariable: Hashable, Sendable {
+  let code: String
+  let unit: InputUnit
+  /// The line's manufacturer LCA factor for `other_lca`, else 0.
+  let lcaFactor: Double
+}
+
 /// Validates an input line against the Annex 3 catalogue and derives its quantities.
 struct InputResolver: Sendable {
   let data: SobacReferenceData
   let options: CalculationOptions
+
+  /// The variable `line` books.
+  func variable(of line: Carbon_Sobac_V1_InputLine) -> InputVariable {
+    InputVariable(
+      code: line.inputCode, unit: line.unit,
+      lcaFactor: data.inputs[line.inputCode]?.family == .otherLca ? line.lcaKgCo2EPerUnit : 0)
+  }
+
+  /// Refuses a variable whose lines, summed, consume less than 0: a stock change may have its
+  /// own line, the year's consumption cannot be negative. The error names the closing stock of
+  /// the first line that is negative on its own (`path` of each line).
+  static func checkConsumption(
+    _ lines: [(consumption: Double, path: String)], of variable: InputVariable, year: Int32
+  ) throws(ModuleError) {
+    let total = lines.reduce(0) { $0 + $1.consumption }
+    let scale = lines.reduce(1) { $0 + abs($1.consumption) }
+    guard total < -1e-9 * scale, let first = lines.first(where: { $0.consumption < 0 }) else { return }
+    throw .invalidArgument(
+      "\(first.path).closing_stock",
+      "the consumption of \(variable.code.quoted) in \(year), purchases + opening stock − closing stock summed over its \(lines.count) line(s), is \(total) (< 0): a closing stock exceeds what was bought and held")
+  }
 
   /// Resolves one line; `path` is the line's field path ("farm.years[2].inputs[0]").
   func resolve(_ line: Carbon_Sobac_V1_InputLine, path: String) throws(ModuleError) -> (CatalogueInput, ResolvedInput) {
@@ -53,12 +85,9 @@ struct InputResolver: Sendable {
     let purchases = try Validate.nonNegative(line.purchases, "\(path).purchases")
     let opening = try Validate.nonNegative(line.openingStock, "\(path).opening_stock")
     let closing = try Validate.nonNegative(line.closingStock, "\(path).closing_stock")
+    // A line may be negative (a stock change booked on its own line): the year's consumption
+    // of the input, its lines summed, is what must not be (`checkConsumption`).
     let consumption = purchases + opening - closing
-    guard consumption >= 0 else {
-      throw .invalidArgument(
-        "\(path).closing_stock",
-        "closing stock \(closing) exceeds purchases + opening stock (\(purchases + opening)): consumption would be negative")
-    }
     try Validate.inRange(line.nPercent, 0...100, "\(path).n_percent")
     try Validate.inRange(line.p2O5Percent, 0...100, "\(path).p2o5_percent")
     try Validate.inRange(line.k2OPercent, 0...100, "\(path).k2o_percent")

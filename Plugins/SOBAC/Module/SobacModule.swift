@@ -188,6 +188,8 @@ public struct SobacModule: CarbonModule {
     var firstTypeError: ModuleError? = nil
     var count = 0
     var detail = Carbon_Sobac_V1_FarmDetail.unspecified
+    // The stream's first farm and where it was: every farm shares its notification year.
+    var firstFarm: (farm: Carbon_Sobac_V1_Farm, path: String)? = nil
     while let request = try requests.next() {
       let position = RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(requests.received - 1)
       if let totals {
@@ -210,6 +212,13 @@ public struct SobacModule: CarbonModule {
           let firstPath = "\(RequestStream<Carbon_Sobac_V1_CollectiveProjectRequest>.path(first >> 32)).farms[\(first & 0xFFFF_FFFF)]"
           throw .invalidArgument("\(path).farm_id", "farm \(farm.farmID.quoted) is already \(firstPath)")
         }
+        if let firstFarm {
+          try Self.checkSameNotification(farm, path: path, first: firstFarm.farm, firstPath: firstFarm.path)
+        } else {
+          var notification = Carbon_Sobac_V1_Farm()
+          notification.notificationYear = farm.notificationYear
+          firstFarm = (notification, path)
+        }
         if firstTypeError == nil {
           do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
         }
@@ -221,6 +230,19 @@ public struct SobacModule: CarbonModule {
     guard let totals, count > 0 else { throw .invalidArgument("requests", "must carry at least one farm") }
     if count > AuditSampler.auditAllUpTo, let firstTypeError { throw firstTypeError }
     try sendSummary(totals, to: stream)
+  }
+
+  /// A collective project has one Notification and one reference period (§2: « Le calcul des
+  /// réductions d'émissions débute lors de la Notification du Projet par […] le Mandataire,
+  /// pour un projet collectif »; Annex 5: one « DATE de Notification » and one « PERIODE
+  /// définissant le scénario de références »): every farm gives the first farm's year.
+  private static func checkSameNotification(
+    _ farm: Carbon_Sobac_V1_Farm, path: String, first: Carbon_Sobac_V1_Farm, firstPath: String
+  ) throws(ModuleError) {
+    guard farm.notificationYear != first.notificationYear else { return }
+    throw .invalidArgument(
+      "\(path).notification_year",
+      "\(farm.notificationYear) differs from \(firstPath).notification_year \(first.notificationYear): a collective project has one Notification and one reference period for all its farms (Annex 5: « DATE de Notification », « PERIODE définissant le scénario de références »)")
   }
 
   private static func isKnown(_ type: Carbon_Sobac_V1_FarmType) -> Bool {
@@ -316,7 +338,7 @@ public struct SobacModule: CarbonModule {
     }
     trace.decision(
       "ledger_vs_report", "PRODUCTION_LOWEST_INPUTS_HIGHEST",
-      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; each source's lines of a variable are summed first (per farm, year, input code and unit, labels ignored; per variable and crop), the variable being the year's total (§6: consumption = purchases + stock change); a value absent from the declaration (0) is taken from the ledger")
+      reason: "§4.3.4: when the sources disagree, production variables (SAU, SFP, UGB, crop areas and tonnes, milk, meat) take the lowest value and input variables the highest; each source's lines of a variable are summed first (per farm, year, input code and unit, labels ignored, other_lca also per LCA factor; per variable and crop), the variable being the year's total (§6: consumption = purchases + stock change); a value absent from the declaration (0) is taken from the ledger")
     var merged = response.trace
     let ledger = trace.build()
     merged.terms += ledger.terms
@@ -341,6 +363,7 @@ public struct SobacModule: CarbonModule {
         throw .invalidArgument("\(prefix)farms[\(index)].farm_id", "farm \(farm.farmID.quoted) is already farms[\(first)]")
       }
       seen[farm.farmID] = index
+      try Self.checkSameNotification(farm, path: "\(prefix)farms[\(index)]", first: request.farms[0], firstPath: "\(prefix)farms[0]")
       if request.farms.count > AuditSampler.auditAllUpTo {
         try Validate.specified(farm.farmType, "\(prefix)farms[\(index)].farm_type", known: Self.isKnown)
       }

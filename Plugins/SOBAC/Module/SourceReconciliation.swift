@@ -10,20 +10,20 @@ import CarbonPluginKit
 /// What is compared is each source's value of the variable, not its lines one by one: a ledger
 /// books an input in as many lines as it has invoices, and the variable is the year's
 /// consumption of the input (§6: « achats auxquels on ajoute la variation de stock »). So each
-/// source's lines are summed per farm, year, input code and unit (labels do not split a
-/// variable), and per farm, year, variable and crop for production, before the rule keeps the
-/// highest input or the lowest production.
+/// source's lines are summed per farm, year and input variable (code and unit, labels do not
+/// split a variable; `other_lca` also per LCA factor, see `InputVariable`), and per farm, year,
+/// variable and crop for production, before the rule keeps the highest input or the lowest
+/// production.
 struct SourceReconciler: Sendable {
   /// Derives the quantities an input's factors apply to (kg N, kg P2O5, kg VN...), to rank the
   /// two sources when their lines carry different grades.
   let resolver: InputResolver
 
-  /// One input variable: an input code in one unit, in one farm-year.
+  /// One input variable in one farm-year.
   private struct InputKey: Hashable {
     let farm: Int
     let year: Int
-    let code: String
-    let unit: InputUnit
+    let variable: InputVariable
   }
 
   /// One production variable in one farm-year ("sau_ha", or a crop_* variable of one crop).
@@ -78,7 +78,7 @@ struct SourceReconciler: Sendable {
         }
         continue
       }
-      let key = InputKey(farm: f, year: y, code: entry.input.inputCode, unit: entry.input.unit)
+      let key = InputKey(farm: f, year: y, variable: resolver.variable(of: entry.input))
       if inputs[key] == nil { inputOrder.append(key) }
       inputs[key, default: .init()].lines.append(entry.input)
       inputs[key, default: .init()].csvLines.append(entry.line)
@@ -117,26 +117,28 @@ struct SourceReconciler: Sendable {
   ) throws(ModuleError) -> Carbon_Sobac_V1_SourceReconciliation? {
     let yearPath = "project.farms[\(key.farm)].years[\(key.year)]"
     var year = project.farms[key.farm].years[key.year]
-    let declaredIndices = year.inputs.indices.filter {
-      year.inputs[$0].inputCode == key.code && year.inputs[$0].unit == key.unit
-    }
+    let code = key.variable.code
+    let declaredIndices = year.inputs.indices.filter { resolver.variable(of: year.inputs[$0]) == key.variable }
+    // The ledger's own total must be a consumption, its CSV line named (a stock line may be
+    // negative on its own).
+    let booked = try amounts(zip(ledger.lines, ledger.csvLines).map { ($0, "ledger_csv[\($1)]") }, of: key.variable, year: year.year)
     guard let firstDeclared = declaredIndices.first else {
       // The ledger is the only source of this input: its lines are the consumption.
       year.inputs += ledger.lines
       project.farms[key.farm].years[key.year] = year
       return nil
     }
-    let declared = try amounts(declaredIndices.map { (year.inputs[$0], "\(yearPath).inputs[\($0)]") })
-    let booked = try amounts(zip(ledger.lines, ledger.csvLines).map { ($0, "ledger_csv[\($1)]") })
+    let declared = try amounts(declaredIndices.map { (year.inputs[$0], "\(yearPath).inputs[\($0)]") }, of: key.variable, year: year.year)
     let ledgerIsHigher: Bool
+    let higherIn: [String]
     switch Self.compare(booked.basis, declared.basis) {
     case .same: return nil
-    case .higher: ledgerIsHigher = true
-    case .lower: ledgerIsHigher = false
+    case .higher(let names): (ledgerIsHigher, higherIn) = (true, names)
+    case .lower(let names): (ledgerIsHigher, higherIn) = (false, names)
     case .conflicting(let ledgerHigherIn, let declarationHigherIn):
       throw .invalidArgument(
         "ledger_csv[\(ledger.csvLines[0])].input",
-        "line \(ledger.csvLines[0]): the ledger and the declaration (\(yearPath).inputs[\(firstDeclared)]) give \(key.code.quoted) in \(year.year) with grades that rank them differently: the ledger is higher in \(ledgerHigherIn.joined(separator: ", ")), the declaration in \(declarationHigherIn.joined(separator: ", ")), so the highest source (§4.3.4) cannot be told; give both sources the product's actual grades")
+        "line \(ledger.csvLines[0]): the ledger and the declaration (\(yearPath).inputs[\(firstDeclared)]) give \(code.quoted) in \(year.year) with grades that rank them differently: the ledger is higher in \(ledgerHigherIn.joined(separator: ", ")), the declaration in \(declarationHigherIn.joined(separator: ", ")), so the highest source (§4.3.4) cannot be told; give both sources the product's actual grades")
     }
     if ledgerIsHigher {
       // The ledger's lines take the place of the declaration's, where its first line was.
@@ -147,24 +149,28 @@ struct SourceReconciler: Sendable {
       project.farms[key.farm].years[key.year] = year
     }
     var record = Self.record(project.farms[key.farm].farmID, year.year, ledger.csvLines[0])
-    record.variable = "inputs[\(key.code)]"
+    record.variable = key.variable.lcaFactor > 0 ? "inputs[\(code) @ \(key.variable.lcaFactor) kg CO2e/unit]" : "inputs[\(code)]"
     record.ledgerValue = booked.consumption
     record.declaredValue = declared.consumption
     record.keptValue = ledgerIsHigher ? booked.consumption : declared.consumption
-    record.rule = "input: highest"
+    // The values are consumption in the lines' unit; the sources are ranked on what the
+    // factors apply to, which differs from it when the grades differ: the rule says which.
+    record.rule = "input: highest in \(higherIn.joined(separator: ", ")) (values: consumption in \(key.variable.unit))"
     return record
   }
 
   /// A source's total of one input variable: consumption in the lines' unit (what the record
   /// shows), and the quantities its emission factors apply to (what ranks the sources).
-  private func amounts(_ lines: [(line: Carbon_Sobac_V1_InputLine, path: String)]) throws(ModuleError)
-    -> (consumption: Double, basis: [Double])
-  {
+  private func amounts(
+    _ lines: [(line: Carbon_Sobac_V1_InputLine, path: String)], of variable: InputVariable, year: Int32
+  ) throws(ModuleError) -> (consumption: Double, basis: [Double]) {
     var consumption = 0.0
     var basis = [Double](repeating: 0, count: Self.basisNames.count)
+    var perLine: [(consumption: Double, path: String)] = []
     for (line, path) in lines {
       let (_, resolved) = try resolver.resolve(line, path: path)
       consumption += resolved.consumption
+      perLine.append((resolved.consumption, path))
       let values = [
         resolved.nMineralKg, resolved.nOrganicKg, resolved.p2o5Kg, resolved.k2oKg, resolved.activeSubstanceKg,
         resolved.vnKg, resolved.limestoneKg, resolved.dolomiteKg, resolved.ureaKg,
@@ -172,6 +178,7 @@ struct SourceReconciler: Sendable {
       ]
       for index in basis.indices { basis[index] += values[index] }
     }
+    try InputResolver.checkConsumption(perLine, of: variable, year: year)
     return (consumption, basis)
   }
 
@@ -183,7 +190,11 @@ struct SourceReconciler: Sendable {
 
   /// How the ledger's total compares with the declaration's.
   private enum Ranking {
-    case same, higher, lower
+    case same
+    /// The ledger is higher (or the same) in every quantity, strictly in those named.
+    case higher([String])
+    /// The declaration is higher (or the same) in every quantity, strictly in those named.
+    case lower([String])
     case conflicting(ledgerHigherIn: [String], declarationHigherIn: [String])
   }
 
@@ -201,8 +212,8 @@ struct SourceReconciler: Sendable {
     }
     switch (ledgerHigherIn.isEmpty, declarationHigherIn.isEmpty) {
     case (true, true): return .same
-    case (false, true): return .higher
-    case (true, false): return .lower
+    case (false, true): return .higher(ledgerHigherIn)
+    case (true, false): return .lower(declarationHigherIn)
     case (false, false): return .conflicting(ledgerHigherIn: ledgerHigherIn, declarationHigherIn: declarationHigherIn)
     }
   }

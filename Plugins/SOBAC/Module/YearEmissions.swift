@@ -34,9 +34,14 @@ struct YearEmissionsCalculator: Sendable {
     out.year = year.year
     out.period = period
     var categories: [EmissionCategory: Double] = [:]
+    var variables: [InputVariable: [(consumption: Double, path: String)]] = [:]
+    var variableOrder: [InputVariable] = []
     for (index, line) in year.inputs.enumerated() {
       let linePath = "\(path).inputs[\(index)]"
       let (item, resolved) = try resolver.resolve(line, path: linePath)
+      let variable = resolver.variable(of: line)
+      if variables[variable] == nil { variableOrder.append(variable) }
+      variables[variable, default: []].append((resolved.consumption, linePath))
       if let (unit, firstPath) = unitsByCode[line.inputCode], unit != line.unit {
         throw .invalidArgument(
           "\(linePath).unit",
@@ -81,6 +86,9 @@ struct YearEmissionsCalculator: Sendable {
       categories[.nFertiliser, default: 0] += resolved.upstreamNKgCO2e + fieldN2O + ureaCO2
       categories[resolved.category, default: 0] += resolved.upstreamOtherKgCO2e
       categories[.lime, default: 0] += limeCO2
+    }
+    for variable in variableOrder {
+      try InputResolver.checkConsumption(variables[variable] ?? [], of: variable, year: year.year)
     }
     let n2o = fieldN2ONitrogen(mineralKg: out.nMineralKg, organicKg: out.nOrganicKg)
     out.n2ODirectKgN = n2o.direct

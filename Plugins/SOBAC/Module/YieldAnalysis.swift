@@ -39,6 +39,32 @@ struct YieldAnalysis: Sendable {
     var rabaisPercent = 0.0
     var bonusPercent = 0.0
     var rules: [String] = []
+    /// Trace warnings (Agreste years missing).
+    var warnings: [String] = []
+  }
+
+  /// Checks the supplied Agreste yields (§5.4.2: « les données Agreste correspondant aux 5
+  /// années antérieures à la Notification de projet »): each names a reference year N−5..N−1,
+  /// once per production, and a production's name; `path` is the farm's.
+  static func checkGenericReference(
+    _ entries: [Carbon_Sobac_V1_GenericReferenceYield], referenceYears: ClosedRange<Int32>, path: String
+  ) throws(ModuleError) {
+    var seen: [String: Int] = [:]
+    for (index, entry) in entries.enumerated() {
+      let entryPath = "\(path).generic_reference_yields[\(index)]"
+      try Validate.nonEmpty(entry.crop, "\(entryPath).crop")
+      try Validate.nonNegative(entry.referenceYield, "\(entryPath).reference_yield")
+      guard referenceYears.contains(entry.year) else {
+        throw .invalidArgument(
+          "\(entryPath).year",
+          "year \(entry.year) is not a reference year \(referenceYears.lowerBound)..\(referenceYears.upperBound): the Agreste yields are those « correspondant aux 5 années antérieures à la Notification de projet » (§5.4.2)")
+      }
+      if let first = seen.updateValue(index, forKey: "\(entry.crop)\u{0}\(entry.year)") {
+        throw .invalidArgument(
+          "\(entryPath).year",
+          "\(entry.crop.quoted) \(entry.year) is already \(path).generic_reference_yields[\(first)]")
+      }
+    }
   }
 
   /// Tolerance on the mean yield, % (§5.4.2).
@@ -112,12 +138,19 @@ struct YieldAnalysis: Sendable {
       // Reference mean: the farm's years with the crop; otherwise the supplied Agreste yields.
       var referenceMean: Double? = Statistics.mean(refEntries.map { $0.1.yield })
       if referenceMean == nil {
-        let generic = genericReference.filter { $0.crop == crop }.map(\.referenceYield)
-        if let mean = Statistics.mean(generic) {
+        // Entries were checked to be reference years, once each (checkGenericReference).
+        let entries = genericReference.filter { $0.crop == crop }
+        if let mean = Statistics.mean(entries.map(\.referenceYield)) {
           referenceMean = mean
           summary.referenceIsGeneric = true
+          let given = Set(entries.map(\.year))
+          let missing = referenceYears.filter { !given.contains($0) }
           outcome.rules.append(
-            "sobac.yield.generic_reference: \(crop) has no reference yield on the farm; the mean of \(generic.count) supplied Agreste yields (\(mean) \(summary.yieldUnit)) is used")
+            "sobac.yield.generic_reference: \(crop) has no reference yield on the farm; the mean of \(entries.count) supplied Agreste yields of \(given.sorted()) (\(mean) \(summary.yieldUnit)) is used")
+          if !missing.isEmpty {
+            outcome.warnings.append(
+              "generic_reference_yields: \(crop.quoted) has no Agreste yield for \(missing) (§5.4.2 uses « les données Agreste correspondant aux 5 années antérieures à la Notification »): its reference mean is over \(given.sorted()) only")
+          }
         }
       }
       guard !projEntries.isEmpty else {
