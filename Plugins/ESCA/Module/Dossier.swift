@@ -41,7 +41,7 @@ struct Dossier {
       absentEfMeansNone: true, trace: &trace)
     response.bonus = base
     if dossier.bonus.rateSource != nil, let modelled, !modelled.ploughings.isEmpty {
-      trace.warning("bonus gives its own rate: the model's exceptional ploughings are not deducted from it (leave the rate out to use the model's)")
+      trace.warning("bonus gives its own rate: the model's exceptional ploughings are not deducted from it in the modelled years (leave the rate out to use the model's); after the real analysis, a ploughing of those years is deducted")
     }
 
     let assessment = FarmerCaseAssessment(reference: reference)
