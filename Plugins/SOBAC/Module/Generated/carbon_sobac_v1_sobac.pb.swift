@@ -738,7 +738,7 @@ public nonisolated struct Carbon_Sobac_V1_GenericReferenceYield: Sendable {
   /// Crop name, as in CropYear.crop.
   public var crop: String = String()
 
-  /// Reference year (N−5..N−1).
+  /// Reference year N−5..N−1 (required; another year, or a crop's year given twice, is refused).
   public var year: Int32 = 0
 
   /// Departmental yield in the production's yield unit: t/ha for a crop, hL/UGB for "milk", t/UGB
@@ -1773,7 +1773,9 @@ public nonisolated struct Carbon_Sobac_V1_CollectiveSummary: @unchecked Sendable
     set {_uniqueStorage()._reductionBeforeAdjustmentsTCo2E = newValue}
   }
 
-  /// Σ final reductions, t CO2e ("Total des émissions de GES évitées du projet collectif").
+  /// "Total des émissions de GES évitées du projet collectif", t CO2e: the sum of the farms'
+  /// signed avoided emissions (a farm emitting more than its reference lowers it, although its
+  /// own final_reduction_t_co2e is 0), floored at 0 (README decision collective_sum).
   public var finalReductionTCo2E: Double {
     get {_storage._finalReductionTCo2E}
     set {_uniqueStorage()._finalReductionTCo2E = newValue}
@@ -1878,7 +1880,8 @@ public nonisolated struct Carbon_Sobac_V1_SourceReconciliation: Sendable {
 
   /// The variable: "sau_ha", "sfp_ha", "ugb", "milk_sold_hl", "meat_sold_live_t",
   /// "crops[<crop>].area_ha", "crops[<crop>].sold_t", "crops[<crop>].produced_t", or
-  /// "inputs[<code>]" (consumption, in the line's unit).
+  /// "inputs[<code>]" (consumption, in the line's unit; "inputs[other_lca @ <factor> kg CO2e/unit]"
+  /// for a manufacturer-LCA product, each factor being its own variable).
   public var variable: String = String()
 
   /// Value in the ledger CSV: the sum of its lines of the variable (same unit as kept_value).
@@ -1890,7 +1893,10 @@ public nonisolated struct Carbon_Sobac_V1_SourceReconciliation: Sendable {
   /// Value used: the lowest for production variables, the highest for inputs.
   public var keptValue: Double = 0
 
-  /// "production: lowest" or "input: highest".
+  /// "production: lowest", "production: only in the ledger", or "input: highest in <quantities>
+  /// (values: consumption in <unit>)": the quantities the factors apply to (N, P2O5, K2O,
+  /// upstream emissions…) in which the kept source is the higher, since the values shown are
+  /// consumption in the lines' unit.
   public var rule: String = String()
 
   /// The ledger CSV's first line of the variable (its other lines are summed with it).
