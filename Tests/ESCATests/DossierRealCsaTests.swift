@@ -11,14 +11,8 @@ import Testing
 /// analyses 15.8 / 16.0 / 16.2 ± 2 % in October 2029 (median 16, interval [15.68, 16.32]),
 /// modelled 15.6, rapeseed 2 921 kg dry/ha, LHV 26.4, 0.06 kg/MJ, allocation 0.6.
 @Suite(.cpuBound) struct DossierRealCsaTests {
-  func call(_ request: FarmDossier) throws -> DossierResponse {
-    try Esca.harness().call(Esca.service + "AssessDossier", request, as: DossierResponse.self)
-  }
-
-  func sample() throws -> FarmDossier {
-    let json = try String(contentsOfFile: Esca.examplesDirectory() + "/AssessDossier.json", encoding: .utf8)
-    return try FarmDossier(jsonString: json)
-  }
+  func call(_ request: FarmDossier) throws -> DossierResponse { try Esca.assessDossier(request) }
+  func sample() throws -> FarmDossier { try Esca.sampleDossier() }
 
   func harvest(_ year: Int32, crop: String = "rapeseed") -> Carbon_Esca_V1_DossierHarvest {
     var harvest = Carbon_Esca_V1_DossierHarvest()

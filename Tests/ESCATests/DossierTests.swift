@@ -8,15 +8,8 @@ import Testing
 /// AssessDossier / AssessDossierStream: one farm's whole ESCA result from the facts a
 /// co-operative holds, computed by the same rules as the fine-grained methods.
 @Suite(.cpuBound) struct DossierTests {
-  func call(_ request: FarmDossier) throws -> DossierResponse {
-    try Esca.harness().call(Esca.service + "AssessDossier", request, as: DossierResponse.self)
-  }
-
-  /// The sample dossier of Plugins/ESCA/examples (case 2, the calculator's model, a real CSA).
-  func sample() throws -> FarmDossier {
-    let json = try String(contentsOfFile: Esca.examplesDirectory() + "/AssessDossier.json", encoding: .utf8)
-    return try FarmDossier(jsonString: json)
-  }
+  func call(_ request: FarmDossier) throws -> DossierResponse { try Esca.assessDossier(request) }
+  func sample() throws -> FarmDossier { try Esca.sampleDossier() }
 
   /// "A minimal request (rate and yield only) must work with a clear default for the EF
   /// history": the conservative scenario ("le calcul de Ef n'est pas obligatoire").

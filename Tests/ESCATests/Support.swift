@@ -22,6 +22,18 @@ enum Esca {
     return "Plugins/ESCA/examples"
   }
 
+  /// Calls AssessDossier.
+  static func assessDossier(_ request: FarmDossier) throws -> DossierResponse {
+    try harness().call(service + "AssessDossier", request, as: DossierResponse.self)
+  }
+
+  /// The sample dossier of Plugins/ESCA/examples/AssessDossier.json (case 2, the calculator's
+  /// model, a real CSA).
+  static func sampleDossier() throws -> FarmDossier {
+    let json = try String(contentsOfFile: examplesDirectory() + "/AssessDossier.json", encoding: .utf8)
+    return try FarmDossier(jsonString: json)
+  }
+
   /// Calls a method and returns the thrown ModuleError (nil when the call succeeded).
   static func error<Request: SwiftProtobufMessage, Response: SwiftProtobufMessage>(
     _ method: String, _ request: Request, as: Response.Type
