@@ -179,9 +179,18 @@ struct GuideReadingTests {
     request.gases[0].referenceMassTGas = 3800
     let response = try SNBCTest.assess(request)
     #expect(response.gwpMetricMismatch && response.gasChecks[0].referenceTCo2E == 106_400)
+    // The share is in one metric, AR5: the totals restated 100 000 − 95 000 + 106 400 =
+    // 111 400 t, so CH4 is 106 400 / 111 400 = 95.51 % of them (not 106.4 %).
+    #expect(abs(response.gasChecks[0].shareFraction - 106_400.0 / 111_400) < 1e-12)
     // 4 100 t: 102 500 t in AR4 > 100 000 × 1.01.
     request.gases[0].referenceMassTGas = 4100
     #expect(invalidField(request) == "gases")
+    // 359 t: 8 975 t in AR4, 10 052 t in AR5; restated total 100 000 − 8 975 + 10 052 = 101 077:
+    // 9.945 %, not above 10 % (10 052 / 100 000 would have mixed the two sets: 10.05 %).
+    request.gases[0].referenceMassTGas = 359
+    let small = try SNBCTest.assess(request)
+    #expect(abs(small.gasChecks[0].gasShareFraction - 10_052.0 / 101_077) < 1e-12)
+    #expect(!small.gasChecks[0].checkRequired)
   }
 
   /// « le suivi annuel doit permettre d'expliquer tout écart de cohérence annuel significatif

@@ -67,7 +67,6 @@ enum GuideRules {
       check.gwpSet = gwpSet
       check.gwpKgCo2EPerKg = gwp
       check.referenceTCo2E = mass * gwp
-      check.shareFraction = check.referenceTCo2E / assessment.grossReferenceTotal
       gasTotals[gas.gas, default: 0] += check.referenceTCo2E
       if unit == .tonnesOfGas, let totalsGwp = GlobalWarmingPotential.factor(for: gas.gas, in: totalsGwpSet) {
         gasesInTotalsMetric += mass * totalsGwp
@@ -78,7 +77,6 @@ enum GuideRules {
       let setName = "GWP100 " + GwpPolicy.name(gwpSet)
       trace.term(label + "_gwp", gwp, .ratio, formula: setName, source: "gwp-sets")
       trace.term(label + "_reference_t_co2e", check.referenceTCo2E, .tCo2E, formula: unit.co2eFormula(setName: setName, gwp: gwp))
-      trace.term(label + "_share", check.shareFraction, .ratio, formula: "gas CO2e in this sector / gross company CO2e")
       // Masses of other horizons are validated even when the check does not apply.
       var targetMass: [Horizon: Double] = [:]
       for (targetIndex, target) in gas.targets.enumerated() {
@@ -101,15 +99,30 @@ enum GuideRules {
           + "more than the categories' gross reference emissions \(assessment.grossReferenceTotal) t CO2e: "
           + "the split by gas must be of the same emissions")
     }
+    // The shares divide figures of one metric, the gas split's (the inventory's, which « le
+    // budget carbone pour ce gaz » is in): the totals are restated in it by swapping the gases'
+    // CO2e in the totals' metric for theirs in the split's (the same figure when the sets agree).
+    let gasesInSplitMetric = gasTotals.values.reduce(0, +)
+    let denominator = assessment.grossReferenceTotal - gasesInTotalsMetric + gasesInSplitMetric
     trace.decisionOnce(
       "gas_share_denominator", "GROSS_CATEGORY_TOTAL",
       reason: "« plus de 10% en CO2eq des émissions de l'entreprise »: the share is taken of the sum "
-        + "of the categories' reference emissions before technological sinks")
+        + "of the categories' reference emissions before technological sinks, in the gas split's GWP set")
+    if totalsGwpSet != gwpSet {
+      trace.term(
+        "gross_reference_in_gas_split_metric", denominator, .tCo2E,
+        formula: "categories' gross total (GWP100 \(GwpPolicy.name(totalsGwpSet))) − the gases in that set "
+          + "+ the gases in GWP100 \(GwpPolicy.name(gwpSet))")
+    }
     var checks: [Carbon_Snbc_V1_GasCheck] = []
     for (index, entry) in entries.enumerated() {
       var check = entry.check
       let gas = gases[index]
-      check.gasShareFraction = (gasTotals[check.gas] ?? 0) / assessment.grossReferenceTotal
+      check.shareFraction = check.referenceTCo2E / denominator
+      trace.term(
+        "gas_\(gas.gas.rawValue)_\(gas.sector.rawValue)_share", check.shareFraction, .ratio,
+        formula: "gas CO2e in this sector / gross company CO2e")
+      check.gasShareFraction = (gasTotals[check.gas] ?? 0) / denominator
       check.checkRequired = check.gas != .co2 && check.gasShareFraction > gasShareThreshold
       if check.gasShareFraction != check.shareFraction {
         trace.term(

@@ -83,9 +83,10 @@ enum GwpPolicy {
     trace.rule(
       "snbc.gas.metric_mismatch",
       "the categories' totals are in GWP100 \(name(declared)) and the gas split in GWP100 \(name(gasSplit)): "
-        + "the gas shares divide figures of two metrics; restate one of them before relying on the 10 % test")
+        + "for the gas shares the totals are restated in GWP100 \(name(gasSplit)) by swapping the gases given, "
+        + "exact only when the split covers every non-CO2 gas")
     trace.warning(
-      "company total in GWP100 \(name(declared)) but gas split in GWP100 \(name(gasSplit)): gas shares flagged (gwp_metric_mismatch)")
+      "company total in GWP100 \(name(declared)) but gas split in GWP100 \(name(gasSplit)): totals restated for the gas shares (gwp_metric_mismatch)")
     return true
   }
 }

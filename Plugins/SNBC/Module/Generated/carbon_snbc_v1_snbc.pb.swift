@@ -1029,7 +1029,9 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryRequest: @unchecked Sen
 
   /// Metric the categories' CO2e figures were computed with (unspecified = not stated: the
   /// gas split's set is assumed, with a warning). When it differs from the gas split's set,
-  /// the gas shares are flagged (gwp_metric_mismatch), never silently mixed.
+  /// the totals are restated in the split's set for the gas shares (the gases given swapped
+  /// from one set to the other) and flagged (gwp_metric_mismatch), never silently mixed; the
+  /// gases, weighed in this set, may not exceed the totals by more than 1 %.
   public var emissionsGwpSet: CarbonDomain.Carbon_Domain_V1_GwpSet {
     get {_storage._emissionsGwpSet}
     set {_uniqueStorage()._emissionsGwpSet = newValue}
@@ -1194,7 +1196,7 @@ public nonisolated struct Carbon_Snbc_V1_GasCheck: Sendable {
   public var referenceTCo2E: Double = 0
 
   /// Share of the company's gross CO2e in the reference year of this entry (this gas in this
-  /// sector), fraction.
+  /// sector), fraction, both in the gas split's GWP set (gwp_set).
   public var shareFraction: Double = 0
 
   /// True when the gas's whole share (gas_share_fraction) exceeds 10 % and the check applies.
@@ -1214,7 +1216,8 @@ public nonisolated struct Carbon_Snbc_V1_GasCheck: Sendable {
   public var gwpKgCo2EPerKg: Double = 0
 
   /// Share of the company's gross CO2e in the reference year of the gas in every sector it is
-  /// given in, fraction: the guide's 10 % test is on the gas, not on one sector's part of it.
+  /// given in, fraction, in the gas split's GWP set: the guide's 10 % test is on the gas, not
+  /// on one sector's part of it.
   public var gasShareFraction: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1393,7 +1396,8 @@ public nonisolated struct Carbon_Snbc_V1_AssessTrajectoryResponse: @unchecked Se
   }
 
   /// True when the categories' totals were declared in another GWP set than the gas split:
-  /// the gas shares compare figures in two metrics (flagged, rule snbc.gas.metric_mismatch).
+  /// the totals were restated in the split's set for the gas shares, by swapping the gases
+  /// given (exact when the split covers every non-CO2 gas; rule snbc.gas.metric_mismatch).
   public var gwpMetricMismatch: Bool {
     get {_storage._gwpMetricMismatch}
     set {_uniqueStorage()._gwpMetricMismatch = newValue}
