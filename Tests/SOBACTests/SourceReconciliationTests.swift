@@ -272,4 +272,26 @@ extension SourceReconciliationTests {
     declared.years[5].inputs[2].closingStock = 2500
     #expect(error { _ = try evaluate(declared) }?.field == "farm.years[5].inputs[2].closing_stock")
   }
+
+  /// §6 « les consommations (achats auxquels on ajoute la variation de stock) »: a stock line at
+  /// another grade than the purchases must not take away more N, P2O5 or K2O than was bought;
+  /// each quantity an emission factor applies to, summed over the input's lines, is checked.
+  @Test func aStockLineAtAnotherGradeCannotMakeANutrientNegative() throws {
+    // NPK 10-10-10 1000 kg bought in 2020, a stock line closing 900 kg. At 10-10-10: 100 kg,
+    // 10 kg of each nutrient, 10 × 12.1903 + 10 × 1.83 + 10 × 0.71 = 147.303 kg CO2e:
+    // 61.9376 − 0.147303 = 61.790297 t, mineral N 2010 kg.
+    var farm = auditFarm()
+    farm.years[5].inputs.append(line("npk", .kgProduct, 1000) { $0.nPercent = 10; $0.p2O5Percent = 10; $0.k2OPercent = 10 })
+    farm.years[5].inputs.append(line("npk", .kgProduct, 0) { $0.closingStock = 900; $0.nPercent = 10; $0.p2O5Percent = 10; $0.k2OPercent = 10 })
+    let same = try evaluate(farm)
+    #expect(abs(same.projectYears[0].nMineralKg - 2010) < 1e-9)
+    #expect(abs(same.finalReductionTCo2E - 61.790297) < 1e-9)
+    // The stock at 20-20-20: 100 kg of product but 100 − 180 = −80 kg N (the year's N 1920,
+    // 63.1160 t): refused at the stock line, naming the quantity.
+    (farm.years[5].inputs[3].nPercent, farm.years[5].inputs[3].p2O5Percent, farm.years[5].inputs[3].k2OPercent) = (20, 20, 20)
+    let failure = error { _ = try evaluate(farm) }
+    #expect(failure?.status == .invalidArgument)
+    #expect(failure?.field == "farm.years[5].inputs[3].closing_stock")
+    #expect(failure?.message.contains("mineral N") == true)
+  }
 }

@@ -65,9 +65,12 @@ struct CollectiveIft: Sendable {
   private var herbicideReference = 0.0, herbicideProject = 0.0
   private var nonHerbicideReference = 0.0, nonHerbicideProject = 0.0
   private var specificFarms = 0, genericFarms = 0
+  /// The first farm's figures: a lone farm's group IFT is its own, whatever its SAU.
+  private var first: FarmIftFigures? = nil
 
   /// Adds one farm.
   mutating func add(_ farm: FarmIftFigures) {
+    if first == nil { first = farm }
     weight += farm.weightHa
     herbicideReference += farm.weightHa * farm.herbicideReference
     herbicideProject += farm.weightHa * farm.herbicideProject
@@ -76,14 +79,21 @@ struct CollectiveIft: Sendable {
     if farm.generic { genericFarms += 1 } else { specificFarms += 1 }
   }
 
-  /// The group's mean-SAU-weighted IFT herbicide, reference and project (0 without area).
+  /// True for a group of one farm, whose figures need no weight.
+  private var lone: Bool { specificFarms + genericFarms == 1 }
+
+  /// The group's mean-SAU-weighted IFT herbicide, reference and project (a lone farm's own; 0
+  /// without area).
   var herbicide: (reference: Double, project: Double) {
-    weight > 0 ? (herbicideReference / weight, herbicideProject / weight) : (0, 0)
+    if lone, let first { return (first.herbicideReference, first.herbicideProject) }
+    return weight > 0 ? (herbicideReference / weight, herbicideProject / weight) : (0, 0)
   }
 
-  /// The group's mean-SAU-weighted IFT non-herbicide, reference and project (0 without area).
+  /// The group's mean-SAU-weighted IFT non-herbicide, reference and project (a lone farm's own;
+  /// 0 without area).
   var nonHerbicide: (reference: Double, project: Double) {
-    weight > 0 ? (nonHerbicideReference / weight, nonHerbicideProject / weight) : (0, 0)
+    if lone, let first { return (first.nonHerbicideReference, first.nonHerbicideProject) }
+    return weight > 0 ? (nonHerbicideReference / weight, nonHerbicideProject / weight) : (0, 0)
   }
 
   /// Decides the group's IFT triggers. Thresholds ([`collective_ift_thresholds`] decision): the
@@ -92,7 +102,7 @@ struct CollectiveIft: Sendable {
   /// lowers the bar of the farms that chose the regional reference. `path` names the farms for
   /// the error of a group without area.
   func decide(scoring: CoBenefitScoring, path: String) throws(ModuleError) -> CollectiveIftDecision {
-    guard weight > 0 else {
+    guard weight > 0 || lone else {
       throw .invalidArgument(
         "\(path).years.sau_ha", "the collective IFT is weighted by each farm's SAU (§4.3.2) and every farm's SAU is 0")
     }

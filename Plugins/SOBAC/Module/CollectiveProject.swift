@@ -45,13 +45,15 @@ struct CollectiveAccumulator: Sendable {
   /// référence du Projet est la somme des scénarios de référence de chaque participant »; Annex
   /// 5 Partie B sums each farm's « EMISSIONS EVITEES APRES RABAIS ET BONUS »): signed, not
   /// floored at 0 as the farm's own final reduction is, so that a farm that emits more than its
-  /// reference lowers the group's total ([`collective_sum`] decision). Rabais and bonus scale
-  /// avoided emissions: a farm whose reduction after the scoped rabais is negative counts it
-  /// whole, without the global factor (a rabais would shrink the increase); a farm whose
-  /// blocking triggers are not met brings no credit but still its increase.
+  /// reference lowers the group's total ([`collective_sum`] decision). A farm whose reduction
+  /// after the scoped rabais is negative counts min(net, net × global factor): a bonus (factor
+  /// > 1) makes its increase larger, as Partie B's « APRES RABAIS ET BONUS » reads, while a
+  /// rabais (factor < 1) never shrinks it (conservative); a farm whose blocking triggers are
+  /// not met brings no credit but still its increase.
   static func contribution(of farm: Carbon_Sobac_V1_FarmProjectResult) -> Double {
     let net = farm.reductionBeforeAdjustmentsTCo2E - farm.adjustments.scopedRabaisTCo2E
-    let adjusted = net > 0 ? net * farm.adjustments.globalFactor : net
+    let scaled = net * farm.adjustments.globalFactor
+    let adjusted = net > 0 ? scaled : min(net, scaled)
     return farm.coBenefits.allTriggersMet ? adjusted : min(0, adjusted)
   }
 
@@ -89,7 +91,7 @@ struct CollectiveAccumulator: Sendable {
       reason: "every farm on one option: that option's thresholds; any farm on the generic reference: the generic thresholds (−20 % / −50 %), the stricter, so mixing options never lowers the bar (the seed is silent)")
     trace.decision(
       "collective_sum", "SIGNED_FARMS_THEN_PROJECT_FLOOR",
-      reason: "Eq. 5 sums the participants' reference scenarios and Annex 5 Partie B sums each farm's « EMISSIONS EVITEES APRES RABAIS ET BONUS » with no floor per farm: a farm that emits more than its reference lowers the total by its whole increase (without rabais or bonus, which scale avoided emissions; also when its triggers are not met); only the project's total is floored at 0, as a single farm's is")
+      reason: "Eq. 5 sums the participants' reference scenarios and Annex 5 Partie B sums each farm's « EMISSIONS EVITEES APRES RABAIS ET BONUS » with no floor per farm: a farm that emits more than its reference lowers the total by its whole increase, also when its triggers are not met, times its bonus when it has one (min(net, net × global factor): a bonus on a negative value makes it more negative, as Partie B's « APRES RABAIS ET BONUS » reads, and a rabais never shrinks an increase, the conservative reading); only the project's total is floored at 0, as a single farm's is")
     if !negativeFarms.isEmpty {
       trace.rule(
         "sobac.collective.negative_farms",

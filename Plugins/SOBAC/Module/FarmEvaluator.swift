@@ -37,10 +37,10 @@ struct FarmEvaluator: Sendable {
   }
 
   /// The farm's IFT figures alone, for the collective IFT decided before the farms are
-  /// evaluated (§4.3.2).
-  func iftFigures(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) -> FarmIftFigures {
+  /// evaluated (§4.3.2); `weighed` when the group has other farms, so that its SAU is required.
+  func iftFigures(_ farm: Carbon_Sobac_V1_Farm, path: String, weighed: Bool) throws(ModuleError) -> FarmIftFigures {
     let (_, reference, project, _) = try checkedPeriods(farm, path: path)
-    try requireSau(reference + project)
+    if weighed { try requireSau(reference + project) }
     return try scoring.iftFigures(farm: farm, path: path, reference: reference, project: project)
   }
 
@@ -56,7 +56,6 @@ struct FarmEvaluator: Sendable {
 
     // ---- Structure: N, the 10 years, the options, production system, eligibility (§4.1).
     let (notification, reference, project, system) = try checkedPeriods(farm, path: path)
-    if case .farm = iftScope {} else { try requireSau(reference + project) }
     trace.decision(
       "production_system", ProductionSystemRules.name(of: system),
       reason: farm.productionSystem == .unspecified
@@ -373,10 +372,17 @@ struct FarmEvaluator: Sendable {
     return warnings
   }
 
-  /// A collective project's farm gives its SAU every year: the group's IFT weighs each farm by
-  /// it (§4.3.2: « une somme des IFT individuels pondérée par la surface de chaque
-  /// exploitation »; §7.3: the holder « renseigne également la surface totale (SAU totale) »),
-  /// and a farm without it would weigh nothing in the triggers that decide every farm's credit.
+  /// A farm of a collective project of two or more farms gives its SAU every year: the group's
+  /// IFT weighs each farm by it (§4.3.2: « une somme des IFT individuels pondérée par la surface
+  /// de chaque exploitation »; §7.3: the holder « renseigne également la surface totale (SAU
+  /// totale) »), and a farm without it would weigh nothing in the triggers that decide every
+  /// farm's credit. A lone farm's group IFT is its own, whatever its SAU: it is not required.
+  func requireSau(_ farm: Carbon_Sobac_V1_Farm, path: String) throws(ModuleError) {
+    let years = farm.years.enumerated().map { (year: $0.element, path: "\(path).years[\($0.offset)]") }
+    try requireSau(years.sorted { $0.year.year < $1.year.year })
+  }
+
+  /// `requireSau(_:path:)` on years already split into the periods, in year order.
   func requireSau(_ years: [(year: Carbon_Sobac_V1_FarmYear, path: String)]) throws(ModuleError) {
     for (year, path) in years where year.sauHa <= 0 {
       throw .invalidArgument(

@@ -25,6 +25,21 @@ struct ResolvedInput: Sendable {
   var ureaKg = 0.0
   /// How the quantities were derived.
   var formula = ""
+
+  /// Names of `rankedQuantities`, in its order.
+  static let rankedNames = [
+    "mineral N", "organic N", "P2O5", "K2O", "active substance", "VN", "limestone", "dolomite", "urea",
+    "upstream emissions",
+  ]
+
+  /// The quantities the emission factors apply to: what ranks two sources of an input (§4.3.4)
+  /// and what a year's lines of one input, summed, must not make negative.
+  var rankedQuantities: [Double] {
+    [
+      nMineralKg, nOrganicKg, p2o5Kg, k2oKg, activeSubstanceKg, vnKg, limestoneKg, dolomiteKg, ureaKg,
+      upstreamNKgCO2e + upstreamOtherKgCO2e,
+    ]
+  }
 }
 
 /// Options of the calculation set by the module configuration.
@@ -59,18 +74,33 @@ struct InputResolver: Sendable {
       lcaFactor: data.inputs[line.inputCode]?.family == .otherLca ? line.lcaKgCo2EPerUnit : 0)
   }
 
-  /// Refuses a variable whose lines, summed, consume less than 0: a stock change may have its
-  /// own line, the year's consumption cannot be negative. The error names the closing stock of
-  /// the first line that is negative on its own (`path` of each line).
+  /// Refuses a variable whose lines, summed, consume less than 0, or give less than 0 of a
+  /// quantity an emission factor applies to (N, P2O5, K2O, upstream emissions, limestone…): a
+  /// stock change may have its own line, the year's consumption cannot be negative (§6: « les
+  /// consommations (achats auxquels on ajoute la variation de stock) »), and a stock line at
+  /// another grade than the purchases could otherwise remove more N than was bought. The
+  /// error names the closing stock of the first line that is negative on its own (`path` of
+  /// each line).
   static func checkConsumption(
-    _ lines: [(consumption: Double, path: String)], of variable: InputVariable, year: Int32
+    _ lines: [(resolved: ResolvedInput, path: String)], of variable: InputVariable, year: Int32
   ) throws(ModuleError) {
-    let total = lines.reduce(0) { $0 + $1.consumption }
-    let scale = lines.reduce(1) { $0 + abs($1.consumption) }
-    guard total < -1e-9 * scale, let first = lines.first(where: { $0.consumption < 0 }) else { return }
+    let consumption = lines.map { ($0.resolved.consumption, $0.path) }
+    try refuseNegative(consumption, "consumption (purchases + opening stock − closing stock)", of: variable, year: year)
+    for (index, name) in ResolvedInput.rankedNames.enumerated() {
+      try refuseNegative(lines.map { ($0.resolved.rankedQuantities[index], $0.path) }, name, of: variable, year: year)
+    }
+  }
+
+  /// Refuses `values` (one per line) whose sum is below 0, beyond rounding.
+  private static func refuseNegative(
+    _ values: [(Double, String)], _ quantity: String, of variable: InputVariable, year: Int32
+  ) throws(ModuleError) {
+    let total = values.reduce(0) { $0 + $1.0 }
+    let scale = values.reduce(1) { $0 + abs($1.0) }
+    guard total < -1e-9 * scale, let first = values.first(where: { $0.0 < 0 }) else { return }
     throw .invalidArgument(
-      "\(first.path).closing_stock",
-      "the consumption of \(variable.code.quoted) in \(year), purchases + opening stock − closing stock summed over its \(lines.count) line(s), is \(total) (< 0): a closing stock exceeds what was bought and held")
+      "\(first.1).closing_stock",
+      "the \(quantity) of \(variable.code.quoted) in \(year), summed over its \(values.count) line(s), is \(total) (< 0): a closing stock exceeds what was bought and held\(quantity.hasPrefix("consumption") ? "" : ", at the lines' own grades")")
   }
 
   /// Resolves one line; `path` is the line's field path ("farm.years[2].inputs[0]").

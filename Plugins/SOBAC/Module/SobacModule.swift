@@ -186,6 +186,8 @@ public struct SobacModule: CarbonModule {
     var seen: [String: Int] = [:]
     // The first farm type that is missing or unknown: an error only above 60 farms.
     var firstTypeError: ModuleError? = nil
+    // The first farm's missing SAU: an error only when the group has a second farm.
+    var firstSauError: ModuleError? = nil
     var count = 0
     var detail = Carbon_Sobac_V1_FarmDetail.unspecified
     // The stream's first farm and where it was: every farm shares its notification year.
@@ -222,8 +224,16 @@ public struct SobacModule: CarbonModule {
         if firstTypeError == nil {
           do { try Validate.specified(farm.farmType, "\(path).farm_type", known: Self.isKnown) } catch { firstTypeError = error }
         }
-        try sendFarm(
-          evaluator.evaluate(farm, path: path, iftScope: .collectivePending), detail: detail, adding: &totals!, to: stream)
+        let result = try evaluator.evaluate(farm, path: path, iftScope: .collectivePending)
+        // The group's IFT weighs its farms by SAU once there are two (§4.3.2): the first farm's
+        // missing SAU is an error only when a second farm arrives.
+        if count == 0 {
+          do { try evaluator.requireSau(farm, path: path) } catch { firstSauError = error }
+        } else {
+          if let firstSauError { throw firstSauError }
+          try evaluator.requireSau(farm, path: path)
+        }
+        try sendFarm(result, detail: detail, adding: &totals!, to: stream)
         count += 1
       }
     }
@@ -287,7 +297,7 @@ public struct SobacModule: CarbonModule {
   {
     var ift = CollectiveIft()
     for (index, farm) in farms.enumerated() {
-      ift.add(try evaluator.iftFigures(farm, path: "\(prefix)farms[\(index)]"))
+      ift.add(try evaluator.iftFigures(farm, path: "\(prefix)farms[\(index)]", weighed: farms.count > 1))
     }
     return try ift.decide(scoring: evaluator.scoring, path: "\(prefix)farms[*]")
   }

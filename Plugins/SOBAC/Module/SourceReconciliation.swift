@@ -166,16 +166,12 @@ struct SourceReconciler: Sendable {
   ) throws(ModuleError) -> (consumption: Double, basis: [Double]) {
     var consumption = 0.0
     var basis = [Double](repeating: 0, count: Self.basisNames.count)
-    var perLine: [(consumption: Double, path: String)] = []
+    var perLine: [(resolved: ResolvedInput, path: String)] = []
     for (line, path) in lines {
       let (_, resolved) = try resolver.resolve(line, path: path)
       consumption += resolved.consumption
-      perLine.append((resolved.consumption, path))
-      let values = [
-        resolved.nMineralKg, resolved.nOrganicKg, resolved.p2o5Kg, resolved.k2oKg, resolved.activeSubstanceKg,
-        resolved.vnKg, resolved.limestoneKg, resolved.dolomiteKg, resolved.ureaKg,
-        resolved.upstreamNKgCO2e + resolved.upstreamOtherKgCO2e,
-      ]
+      perLine.append((resolved, path))
+      let values = resolved.rankedQuantities
       for index in basis.indices { basis[index] += values[index] }
     }
     try InputResolver.checkConsumption(perLine, of: variable, year: year)
@@ -183,10 +179,7 @@ struct SourceReconciler: Sendable {
   }
 
   /// Names of the quantities in `amounts`'s basis, for the refusal message.
-  private static let basisNames = [
-    "mineral N", "organic N", "P2O5", "K2O", "active substance", "VN", "limestone", "dolomite", "urea",
-    "upstream emissions",
-  ]
+  private static let basisNames = ResolvedInput.rankedNames
 
   /// How the ledger's total compares with the declaration's.
   private enum Ranking {

@@ -34,14 +34,14 @@ struct YearEmissionsCalculator: Sendable {
     out.year = year.year
     out.period = period
     var categories: [EmissionCategory: Double] = [:]
-    var variables: [InputVariable: [(consumption: Double, path: String)]] = [:]
+    var variables: [InputVariable: [(resolved: ResolvedInput, path: String)]] = [:]
     var variableOrder: [InputVariable] = []
     for (index, line) in year.inputs.enumerated() {
       let linePath = "\(path).inputs[\(index)]"
       let (item, resolved) = try resolver.resolve(line, path: linePath)
       let variable = resolver.variable(of: line)
       if variables[variable] == nil { variableOrder.append(variable) }
-      variables[variable, default: []].append((resolved.consumption, linePath))
+      variables[variable, default: []].append((resolved, linePath))
       if let (unit, firstPath) = unitsByCode[line.inputCode], unit != line.unit {
         throw .invalidArgument(
           "\(linePath).unit",

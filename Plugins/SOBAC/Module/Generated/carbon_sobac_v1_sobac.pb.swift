@@ -585,7 +585,9 @@ public nonisolated struct Carbon_Sobac_V1_InputLine: Sendable {
   /// Stock at the start of the year, in `unit` (≥ 0).
   public var openingStock: Double = 0
 
-  /// Stock at the end of the year, in `unit` (≥ 0, at most purchases + opening stock).
+  /// Stock at the end of the year, in `unit` (≥ 0). A line may end with more than it bought and
+  /// held (a stock change on its own line); the year's lines of the input, summed, may not give a
+  /// negative consumption, N, P2O5, K2O, upstream emissions or limestone (each at its own grade).
   public var closingStock: Double = 0
 
   /// N content, % of product mass; required for product units of compound fertilisers (npk,
