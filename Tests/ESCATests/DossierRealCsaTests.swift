@@ -95,6 +95,21 @@ import Testing
     #expect(abs(response.harvests[2].escaGCo2EPerKgDry - 144.59917672030164) < 1e-9)
     #expect(response.trace.decisions.contains { $0.rule == "dossier_ploughing_after_real_csa" })
 
+    // The bonus's own rate (no model rate) with the same equivalent outcome: the ploughing is not
+    // in the own rate either, so it is deducted the same way (the dossier's warning says so):
+    // 2031: 0.1200192 − 0.0379392 / 7 → 143.749 g/kg; 2032: − 0.0379392 / 8 → 144.599 g/kg.
+    var ownRate = dossier
+    ownRate.bonus.annualRateTCPerHaPerYr = 0.1200192
+    let own = try call(ownRate)
+    #expect(own.realCsa.outcome == .equivalent)
+    #expect(abs(own.harvests[0].escaGCo2EPerKgDry - 150.5478770284153) < 1e-9)
+    #expect(abs(own.harvests[1].annualRateTCPerHaPerYr - (0.1200192 - 0.0379392 / 7)) < 1e-12)
+    #expect(abs(own.harvests[1].escaGCo2EPerKgDry - 143.74936239057075) < 1e-9)
+    #expect(abs(own.harvests[1].csaTCPerHa - (15.8 - 0.0379392)) < 1e-12)
+    #expect(abs(own.harvests[2].escaGCo2EPerKgDry - 144.5991767203013) < 1e-9)
+    #expect(own.trace.decisions.contains { $0.rule == "dossier_ploughing_after_real_csa" })
+    #expect(own.trace.warnings.contains { $0.contains("is deducted from the harvests after the analysis") })
+
     // Measured (modelled 15.6, real 16): 2031 rate (16 − 15) / 5 − 0.0379392 / 7 = 0.1945801,
     // + the carry-over 0.08 t C/ha → 0.2745801 × 3.664e6 / 2921 = 344.424 g/kg; CSA 15.9620608.
     dossier.realCsa.csaModelledTCPerHa = 15.6
@@ -102,6 +117,37 @@ import Testing
     #expect(abs(measured.annualRateTCPerHaPerYr - (0.2 - 0.0379392 / 7)) < 1e-12)
     #expect(abs(measured.escaGCo2EPerKgDry - 344.4236695456546) < 1e-9)
     #expect(abs(measured.csaTCPerHa - 15.9620608) < 1e-9)
+  }
+
+  /// « devra appliquer la valeur du CSA réel pour les graines récoltées à partir du 1er janvier
+  /// 2027 » (for an analysis in 2026) and « Le labour exceptionnel … implique la prise en compte
+  /// du relargage de carbone »: a ploughing of the analysis year is counted as after the
+  /// analysis (it gives only its year, so it cannot be shown to precede a February measure) and
+  /// is deducted from the harvests after it, whatever the outcome.
+  @Test func aPloughingOfTheAnalysisYearIsDeductedAfterTheAnalysis() throws {
+    var dossier = try sample()
+    practising(&dossier, until: 2031)
+    dossier.caseFacts.realCsaDate = Esca.date(2029, 2, 1)
+    var event = Carbon_Esca_V1_ExceptionalPloughing()
+    event.yearIndex = 5  // 2029, the analysis year
+    event.areaPercent = 100
+    event.reason = .climaticAccident
+    dossier.model.exceptionalPloughings = [event]
+    dossier.harvests = [harvest(2030), harvest(2031)]
+    let response = try call(dossier)
+    #expect(response.realCsa.outcome != .equivalent)
+    // Measured 16 vs modelled 15.6: rate (16 − 15) / 5 = 0.2, carry-over 0.08 t C/ha;
+    // release 0.0379392 t C/ha (2029).
+    // 2030 (n 6): (0.2 − 0.0379392 / 6 + 0.08) × 3.664e6 / 2921 = 343.291 g/kg (not 351.222).
+    #expect(abs(response.harvests[0].annualRateTCPerHaPerYr - (0.2 - 0.0379392 / 6)) < 1e-12)
+    #expect(abs(response.harvests[0].escaGCo2EPerKgDry - 343.2905837726806) < 1e-9)
+    #expect(abs(response.harvests[0].csaTCPerHa - 15.9620608) < 1e-9)
+    // 2031 (n 7): (0.2 − 0.0379392 / 7 + 0.08) × 3.664e6 / 2921 = 344.424 g/kg.
+    #expect(abs(response.harvests[1].escaGCo2EPerKgDry - 344.4236695456546) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_ploughing_after_real_csa" })
+    // A ploughing of the year before the analysis (2028) is in the measure: 2030 keeps 351.222.
+    dossier.model.exceptionalPloughings[0].yearIndex = 4
+    #expect(abs(try call(dossier).harvests[0].escaGCo2EPerKgDry - 351.2221841834988) < 1e-9)
   }
 
   /// The analyses are made "lors de l'année N0 … puis de nouveau aux années N+5, N+10, etc.",
@@ -149,12 +195,13 @@ import Testing
     #expect(error.status == .invalidArgument && error.field == "real_csa.analysis_year")
   }
 
-  /// The calculator's EF rows: « Emissions from fertilisers and herbicides, previous year
-  /// (Emissions of the previous year when the same crop was cultivated, per kg of dry Feedstock) »
-  /// and « year N (Emissions of the current year per kg of dry Feedstock) »; the text: « en
-  /// prenant en compte les émissions de l'année en cours (Ef_current) ». One EF is one crop's,
-  /// in one year.
-  @Test func aComputedEfIsOneCropsAndEachYearsOwn() throws {
+  /// The text: Ef_historic is « la moyenne des trois années précédant l'entrée dans la nouvelle
+  /// démarche ESCA (année d'engagement) » (the farm's), Ef_current « les émissions de l'année en
+  /// cours »; the calculator's row « Emissions of the previous year when the same crop was
+  /// cultivated » is one crop's (EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP). A rotation is valued
+  /// under the 3-year mean, each harvest with its own Ef_current; the « same crop » basis
+  /// refuses a second crop.
+  @Test func aComputedEfTakesEachHarvestsOwnEfCurrentAndOneCropOnlyUnderTheSameCropBasis() throws {
     var dossier = try sample()
     dossier.clearRealCsa()
     dossier.caseFacts.clearRealCsaDate()
@@ -166,28 +213,49 @@ import Testing
       entry.gCo2EPerKg = 400
       return entry
     }
-    dossier.bonus.efCurrentGCo2EPerKg = 350
+    var rapeseed = harvest(2027)
+    rapeseed.efCurrentGCo2EPerKg = 350
     var wheat = harvest(2028, crop: "wheat")
     wheat.yieldKgDryPerHaPerYr = 8000
     wheat.lhvMjPerKgDry = 17
-    dossier.harvests = [harvest(2027), wheat]
+    wheat.efCurrentGCo2EPerKg = 380
+    // The rotation under the 3-year mean (400), no bonus.ef_current: every harvest gives its own.
+    dossier.harvests = [rapeseed, wheat]
+    var response = try call(dossier)
+    // Rapeseed 2027: r 0.1200192 × 3.664e6 / 2921 = 150.548 + (400 − 350) = 200.548 g/kg.
+    #expect(abs(response.harvests[0].escaGCo2EPerKgDry - 200.54787702841494) < 1e-9)
+    // Wheat 2028: 0.1200192 × 3.664e6 / 8000 = 54.969 + (400 − 380) = 74.969 g/kg.
+    #expect(abs(response.harvests[1].escaGCo2EPerKgDry - 74.9687936) < 1e-9)
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_ef_per_crop" })
+    #expect(response.trace.decisions.contains { $0.rule == "dossier_base_ef_current" })
+    #expect(response.bonus.efCurrentGCo2EPerKg == 350)
+    // A harvest of the rotation without its own Ef_current is refused, even with the bonus's.
+    dossier.bonus.efCurrentGCo2EPerKg = 350
+    dossier.harvests[1].clearEfCurrentGCo2EPerKg()
     var error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
-    #expect(error.status == .invalidArgument && error.field == "harvests[1].crop")
+    #expect(error.status == .invalidArgument && error.field == "harvests[1].ef_current_g_co2e_per_kg")
+    // Two crops of one year: Ef_current is per kg of each crop, so each gives its own.
+    dossier.harvests = [harvest(2027), harvest(2027, crop: "wheat")]
+    error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "harvests[0].ef_current_g_co2e_per_kg")
     // One crop over two years: each harvest needs its own year's Ef_current.
     dossier.harvests = [harvest(2027), harvest(2028, crop: " Rapeseed")]
     error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
     #expect(error.status == .invalidArgument && error.field == "harvests[0].ef_current_g_co2e_per_kg")
     dossier.harvests[0].efCurrentGCo2EPerKg = 350
     dossier.harvests[1].efCurrentGCo2EPerKg = 380
-    let response = try call(dossier)
-    // 2027: r 0.1200192 × 3.664e6 / 2921 = 150.548 + EF (400 − 350) = 200.548 g/kg;
-    // 2028: 150.548 + (400 − 380) = 170.548 g/kg.
+    response = try call(dossier)
+    // 2027: 150.548 + (400 − 350) = 200.548 g/kg; 2028: 150.548 + (400 − 380) = 170.548 g/kg.
     #expect(abs(response.harvests[0].escaGCo2EPerKgDry - (150.5478770284153 + 50)) < 1e-9)
     #expect(abs(response.harvests[1].escaGCo2EPerKgDry - (150.5478770284153 + 20)) < 1e-9)
-    #expect(response.trace.decisions.contains { $0.rule == "dossier_ef_per_crop" })
+    // PREVIOUS_SAME_CROP: Ef_historic is one crop's, so the rotation is refused at the wheat.
+    dossier.bonus.efHistoricBasis = .previousSameCrop
+    dossier.bonus.efPreviousSameCropGCo2EPerKg = 400
+    dossier.harvests = [rapeseed, wheat]
+    error = try #require(try Esca.error("AssessDossier", dossier, as: DossierResponse.self))
+    #expect(error.status == .invalidArgument && error.field == "harvests[1].crop")
     // Without an EF (the dossier's conservative default) crops may differ.
     dossier.bonus = try sample().bonus
-    dossier.harvests = [harvest(2027), wheat]
     #expect(try call(dossier).harvests.count == 2)
   }
 

@@ -37,11 +37,11 @@ struct Dossier {
     }
     // The model's rate at years_since_csr: (CSA − CSR) / n, the exceptional ploughings' release included.
     let base = try Bonus.compute(
-      dossier.bonus, rateFromModel: modelled?.rate(atYears: dossier.model.yearsSinceCsr), prefix: prefix + "bonus.",
-      absentEfMeansNone: true, trace: &trace)
+      Self.baseBonus(dossier, trace: &trace), rateFromModel: modelled?.rate(atYears: dossier.model.yearsSinceCsr),
+      prefix: prefix + "bonus.", absentEfMeansNone: true, trace: &trace)
     response.bonus = base
     if dossier.bonus.rateSource != nil, let modelled, !modelled.ploughings.isEmpty {
-      trace.warning("bonus gives its own rate: the model's exceptional ploughings are not deducted from it in the modelled years (leave the rate out to use the model's); after the real analysis, a ploughing of those years is deducted")
+      trace.warning("bonus gives its own rate: the model's exceptional ploughings are not deducted from it in the modelled years (leave the rate out to use the model's); from the real analysis's year on, a ploughing is deducted from the harvests after the analysis")
     }
 
     let assessment = FarmerCaseAssessment(reference: reference)
@@ -61,12 +61,11 @@ struct Dossier {
 
     let csr: Double? = dossier.model.hasCsrTCPerHa ? dossier.model.csrTCPerHa
       : dossier.hasRealCsa ? dossier.realCsa.csrTCPerHa : nil
-    // The EF is one crop's and Ef_current one year's: a computed EF term needs harvests of one
-    // crop and, across several years, each harvest's own Ef_current.
+    // Ef_current is one year's emissions per kg of one crop: across several years or crops each
+    // harvest gives its own; a « same crop » Ef_historic also needs harvests of one crop.
     var efCurrentPerHarvest = false
     if Bonus.computesEf(dossier.bonus, absentEfMeansNone: true) {
-      try Self.checkOneCrop(dossier.harvests, prefix: prefix, trace: &trace)
-      efCurrentPerHarvest = Set(dossier.harvests.map(\.date.year)).count > 1
+      efCurrentPerHarvest = try Self.checkEfPerCrop(dossier.bonus, dossier.harvests, prefix: prefix, trace: &trace)
     }
     for (index, harvest) in dossier.harvests.enumerated() {
       let path = "\(prefix)harvests[\(index)]"
@@ -104,21 +103,46 @@ struct Dossier {
     }
   }
 
-  /// With a computed EF term, every named crop must be the same: Ef_historic is « the previous
-  /// year when the same crop was cultivated, per kg of dry Feedstock », so the bonus's EF is one
-  /// crop's and would be wrong for another crop of the rotation.
-  private static func checkOneCrop(_ harvests: [Carbon_Esca_V1_DossierHarvest], prefix: String, trace: inout Tracer) throws(ModuleError) {
-    func name(_ harvest: Carbon_Esca_V1_DossierHarvest) -> String {
-      String(harvest.crop.lowercased().filter { !$0.isWhitespace })
-    }
-    guard let first = harvests.first(where: { !name($0).isEmpty }) else { return }
-    if let index = harvests.firstIndex(where: { !name($0).isEmpty && name($0) != name(first) }) {
+  /// A harvest's crop, compared without case or spaces (" Rapeseed" is "rapeseed").
+  private static func cropName(_ harvest: Carbon_Esca_V1_DossierHarvest) -> String {
+    String(harvest.crop.lowercased().filter { !$0.isWhitespace })
+  }
+
+  /// With a computed EF term: under EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP (« the previous year
+  /// when the same crop was cultivated ») every named crop must be the same, as that Ef_historic
+  /// is one crop's; under the guidelines' 3-year mean (« la moyenne des trois années précédant
+  /// l'entrée dans la nouvelle démarche ESCA ») Ef_historic is the farm's and crops may differ.
+  /// Returns whether each harvest must give its own Ef_current: when the harvests span several
+  /// years (« l'année en cours ») or several crops (emissions per kg of each crop).
+  private static func checkEfPerCrop(
+    _ bonus: BonusRequest, _ harvests: [Carbon_Esca_V1_DossierHarvest], prefix: String, trace: inout Tracer
+  ) throws(ModuleError) -> Bool {
+    let crops = Set(harvests.map(cropName).filter { !$0.isEmpty })
+    let years = Set(harvests.map(\.date.year))
+    if bonus.efHistoricBasis == .previousSameCrop, let first = harvests.first(where: { !cropName($0).isEmpty }),
+      let index = harvests.firstIndex(where: { !cropName($0).isEmpty && cropName($0) != cropName(first) }) {
       throw .invalidArgument(
         "\(prefix)harvests[\(index)].crop",
-        "is \(harvests[index].crop) but the dossier's EF (Ef_historic of the same crop, Ef_current of the year) is \(first.crop)'s: value each crop in its own dossier, or use EF_POLICY_NONE")
+        "is \(harvests[index].crop) but the dossier's Ef_historic (EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP: the previous year when the same crop was cultivated) is \(first.crop)'s: value each crop in its own dossier, or use the 3-year mean or EF_POLICY_NONE")
     }
-    trace.decision("dossier_ef_per_crop", "one crop per dossier when the EF term is computed; each harvest's own Ef_current across several years",
-                   reason: "Ef_historic is 'Emissions of the previous year when the same crop was cultivated, per kg of dry Feedstock' and Ef_current 'les émissions de l'année en cours': the bonus's EF belongs to one crop and one year")
+    guard crops.count > 1 || years.count > 1 else { return false }
+    trace.decision("dossier_ef_per_crop", bonus.efHistoricBasis == .previousSameCrop
+                     ? "one crop per dossier with a « same crop » Ef_historic; each harvest's own Ef_current"
+                     : "the 3-year mean Ef_historic is the farm's: several crops accepted, each harvest with its own Ef_current",
+                   reason: "Ef_historic is « la moyenne des trois années précédant l'entrée dans la nouvelle démarche ESCA (année d'engagement) », a farm value (the calculator's 'previous year when the same crop was cultivated' is one crop's, selectable as PREVIOUS_SAME_CROP), and Ef_current « les émissions de l'année en cours » per kg of the harvest's feedstock: one year's and one crop's")
+    return true
+  }
+
+  /// The dossier's bonus before any harvest: the request's, or, when it gives no Ef_current and
+  /// every harvest gives its own, with the first harvest's (the harvests are valued with theirs).
+  private static func baseBonus(_ dossier: FarmDossier, trace: inout Tracer) -> BonusRequest {
+    var bonus = dossier.bonus
+    guard !bonus.hasEfCurrentGCo2EPerKg, Bonus.computesEf(bonus, absentEfMeansNone: true),
+      let first = dossier.harvests.first, dossier.harvests.allSatisfy(\.hasEfCurrentGCo2EPerKg) else { return bonus }
+    bonus.efCurrentGCo2EPerKg = first.efCurrentGCo2EPerKg
+    trace.decision("dossier_base_ef_current", "the dossier's bonus uses harvests[0]'s Ef_current",
+                   reason: "bonus.ef_current_g_co2e_per_kg is not given and every harvest gives its own (« les émissions de l'année en cours »): each harvest is valued with its own, and the bonus before any harvest shows the first's")
+    return bonus
   }
 
   /// One harvest: the case rules' verdict, the CSA used, the bonus with its cap and adjustment;
@@ -196,22 +220,34 @@ struct Dossier {
         // Exceptional ploughings after the analysis are not in the measure: their release is
         // deducted from the harvests of their year on, (CSA − CSR) / n with the release in the
         // CSA, as in the modelled years (n counted from the CSR year, like those).
+        // A ploughing of the analysis year is counted as after it: the ploughing gives only its
+        // year, and the real CSA applies from 1 January after the analysis, so a measure made
+        // early in that year cannot be shown to include it (counting one that preceded the
+        // analysis twice lowers the claim; leaving out one that followed would raise it).
         let analysisYears = dossier.realCsa.yearsSinceCsr
         let years = timeline.map { Double(date.year - $0.csrYear) } ?? analysisYears
-        let laterRelease = modelled?.ploughingLoss(after: analysisYears, upTo: years) ?? 0
+        let laterRelease = modelled?.ploughingLoss(after: analysisYears - 1, upTo: years) ?? 0
         if penalty.outcome == .equivalent {
           reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
-          if let rateFromModel { rate = rateFromModel.rate(atYears: years) }
-          result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - (rateFromModel == nil ? 0 : laterRelease)
+          if let rateFromModel {
+            // The model's r − release / n deducts every ploughing up to this year; its CSA at the
+            // analysis year already holds that year's, so only later ones lower csa_modelled.
+            rate = rateFromModel.rate(atYears: years)
+            result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - rateFromModel.ploughingLoss(after: analysisYears, upTo: years)
+          } else {
+            // The bonus's own rate holds no ploughing: the ones from the analysis year on are deducted.
+            rate -= laterRelease / years
+            result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - laterRelease
+          }
         } else {
           rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / analysisYears - laterRelease / years
           result.csaTCPerHa = penalty.csaComparedTCPerHa - laterRelease
           reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(analysisYears) years")
         }
-        if laterRelease > 0 && (penalty.outcome != .equivalent || rateFromModel != nil) {
-          trace.decision("dossier_ploughing_after_real_csa", "release deducted from the harvests of its year on: rate − release / years since the CSR",
-                         reason: "'Le labour exceptionnel … implique la prise en compte du relargage de carbone associé à ce changement de pratique': a ploughing after the real analysis is not in the measure; its release lowers the CSA of the following harvests, and their rate (CSA − CSR) / n as in the modelled years")
-          reasons.append("exceptional ploughing after the real analysis released \(laterRelease) t C/ha by year \(Int(years)) after the CSR: rate (CSA − CSR) / \(Int(years)) = \(rate) t C/ha/yr")
+        if laterRelease > 0 {
+          trace.decision("dossier_ploughing_after_real_csa", "release of the ploughings of the analysis year on deducted from the harvests after the analysis: rate − release / years since the CSR",
+                         reason: "'Le labour exceptionnel … implique la prise en compte du relargage de carbone associé à ce changement de pratique': a ploughing after the real analysis is not in the measure; the real CSA is used 'à partir du 1er janvier' after the analysis and a ploughing gives only its year, so one of the analysis year is counted as after it; its release lowers the CSA of the following harvests, and their rate (CSA − CSR) / n as in the modelled years, whatever the rate (measured, model's or the bonus's own)")
+          reasons.append("exceptional ploughing of the analysis year or later released \(laterRelease) t C/ha by year \(Int(years)) after the CSR: rate (CSA − CSR) / \(Int(years)) = \(rate) t C/ha/yr")
         }
       }
     } else {
@@ -237,7 +273,9 @@ struct Dossier {
     if harvest.hasFeedstockFactorKgDryPerMjFuel {
       request.feedstockFactorKgDryPerMjFuel = harvest.feedstockFactorKgDryPerMjFuel
     }
-    if harvest.hasEfCurrentGCo2EPerKg {
+    // Without an EF history or policy the dossier's EF is NONE: a harvest's Ef_current alone has
+    // nothing to be compared with and is not used.
+    if harvest.hasEfCurrentGCo2EPerKg && Bonus.computesEf(dossier.bonus, absentEfMeansNone: true) {
       request.efCurrentGCo2EPerKg = harvest.efCurrentGCo2EPerKg
     } else if efCurrentPerHarvest {
       throw .invalidArgument(path + ".ef_current_g_co2e_per_kg", "is required: the harvests span several years and Ef_current is the emissions of the harvest's own year (« l'année en cours »)")

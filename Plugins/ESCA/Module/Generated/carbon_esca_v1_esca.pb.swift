@@ -3710,9 +3710,11 @@ public nonisolated struct Carbon_Esca_V1_DossierHarvest: Sendable {
   /// Ef_current of this harvest, g CO2e/kg dry: the fertiliser and herbicide emissions of its
   /// year (« en prenant en compte les émissions de l'année en cours »; unset = the bonus's
   /// ef_current_g_co2e_per_kg). Required for each valued harvest when the dossier computes the EF
-  /// term (an EF history or policy is given) and its harvests span several years. The EF is one
-  /// crop's (Ef_historic: « the previous year when the same crop was cultivated »): such a
-  /// dossier's harvests must all be of one crop.
+  /// term (an EF history or policy is given) and its harvests span several years or crops; when
+  /// every harvest gives one, the bonus's may be left out. Under EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP
+  /// (« the previous year when the same crop was cultivated ») the harvests must all be of one
+  /// crop; under the 3-year mean (the farm's, « la moyenne des trois années précédant l'entrée
+  /// dans la nouvelle démarche ESCA ») crops may differ.
   public var efCurrentGCo2EPerKg: Double {
     get {_efCurrentGCo2EPerKg ?? 0}
     set {_efCurrentGCo2EPerKg = newValue}
