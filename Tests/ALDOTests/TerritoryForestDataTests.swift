@@ -175,6 +175,49 @@ import Testing
     #expect(abs(Aldo.group(none, .artificialSoils) - 486.6) < 0.05, "\(Aldo.group(none, .artificialSoils))")
   }
 
+  /// forest_data EPCI_SUBSTITUTE with a BD Forêt row for a commune that loses forest: the row's
+  /// growth is left out, but its density stays the commune's own (pack §2.6: « The forest density
+  /// is the area-weighted mean over the commune's surface-foret rows »), not its EPCI's GRECO mix
+  /// (§5.6 a step 4 « The forest density of every commune of the EPCI is Σ_g w_g (carbone +
+  /// bois_mort_carbone) », written for territories without commune rows). Lumbres (62534): CLC
+  /// 311 → 131, 3.22029582167263 ha / 6 = 0.5367160 ha/yr from broadleaf, sealed 0.8 × that; the
+  /// row's B5 is an IGN groupeser row, Feuillu carbone 110.64 + bois_mort_carbone 7.88 = 118.52 t C/ha
+  /// (greco B's mix would give 99.57 + 6.83 = 106.4). Sealed: 0.4293728 × 118.52 × 44/12 =
+  /// +186.5940 t CO2e/yr (106.4 gives +167.5126). The commune is named alone, so its growth is not
+  /// computed, and the warning asks for BD_FORET since its rows were given; inside its EPCI the
+  /// commune's artificial soils are the same as alone (its own rows again).
+  @Test func epciSubstituteKeepsTheRowsDeforestationDensity() throws {
+    var request = T.territory(.commune, ["62534"], forest: .epciSubstitute)
+    var row = Carbon_Aldo_V1_CommuneForestStand()
+    row.communeInsee = "62534"
+    row.stand = Aldo.stand("B5", "B", "HDF", "Nord", broadleaf: 300)
+    request.territory.forestStands = [row]
+    let alone = try Aldo.compute(request)
+    let sealed = try #require(Aldo.entries(alone, .forestBroadleaf, .artificialSealed, .forestBiomassLoss).first)
+    #expect(abs(sealed.fluxTCo2EPerYr - 0.8 * (3.22029582167263 / 6) * (110.64 + 7.88) * 44 / 12) < 1e-9, "\(sealed.fluxTCo2EPerYr)")
+    #expect(abs(sealed.fluxTCo2EPerYr - 186.594) < 5e-5)
+    #expect(sealed.reference.contains("the commune's BD Forêt rows (forest_data EPCI_SUBSTITUTE: density only)"), "\(sealed.reference)")
+    #expect(Aldo.entries(alone, nil, nil, .forestGrowth).isEmpty)
+    #expect(alone.territory.forestStatus == .notComputed)
+    #expect(
+      alone.trace.warnings.contains {
+        $0.hasPrefix("FOREST NOT COMPUTED for 1 commune(s) named alone (62534 Lumbres")
+          && $0.hasSuffix("their BD Forêt rows were given (62534) but forest_data EPCI_SUBSTITUTE leaves them out: ask forest_data BD_FORET (or omit it) to use them")
+      }, "\(alone.trace.warnings)")
+    // Without the row the EPCI's GRECO mix gives the density: the row is what changed it.
+    let mix = try Aldo.compute(T.territory(.commune, ["62534"], forest: .epciSubstitute))
+    let mixSealed = try #require(Aldo.entries(mix, .forestBroadleaf, .artificialSealed, .forestBiomassLoss).first)
+    #expect(mixSealed.reference.contains("APPROXIMATION: EPCI 246201016 GRECO mix"), "\(mixSealed.reference)")
+    #expect(mix.trace.warnings.contains { $0.hasSuffix("forest would be a guess (reference pack README §5.6 c); give their BD Forêt rows in forest_stands") })
+    // Inside its EPCI (246201016) the same row keeps the same density for that commune.
+    var epci = T.territory(.epci, ["246201016"], forest: .epciSubstitute)
+    epci.territory.forestStands = [row]
+    epci.territory.perCommune = true
+    let inEpci = try Aldo.compute(epci)
+    let lumbres = inEpci.communes.first { $0.communeInsee == "62534" && $0.group == .artificialSoils }
+    #expect(abs((lumbres?.netFluxTCo2EPerYr ?? 0) - Aldo.group(alone, .artificialSoils)) < 1e-9, "\(String(describing: lumbres))")
+  }
+
   /// A commune named alone whose EPCI has forest, with forest_data NONE or BD_FORET and no row:
   /// the proto's « FOREST_STATUS_NOT_COMPUTED when the territory has forest » and the module
   /// README's « its growth is not computed … never a silent 0 » — not NO_FOREST nor BD_FORET.
@@ -192,6 +235,15 @@ import Testing
     #expect(bdForet.territory.forestStatus == .notComputed)
     #expect(bdForet.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED: forest_data BD_FORET was asked") && $0.contains(note) })
     #expect(Aldo.entries(bdForet, nil, nil, .forestGrowth).isEmpty)
+    // What happened, not "ALDO's exact method", in forest_method and the forest_data decision.
+    let notComputed = "not computed: forest_data BD_FORET was asked but no BD Forêt row covers the territory "
+      + "(none in territory.forest_stands, no reference_dir surface-foret.csv)"
+    #expect(bdForet.territory.forestMethod == notComputed, "\(bdForet.territory.forestMethod)")
+    #expect(bdForet.trace.decisions.contains { $0.rule == "forest_data" && $0.reason == notComputed })
+    var bdForetStocks = Carbon_Aldo_V1_ComputeStocksRequest()
+    bdForetStocks.territory = T.territory(.commune, ["62534"], forest: .bdForet).territory
+    let bdForetStocksResponse = try Aldo.harness().call(Aldo.stocks, bdForetStocks, as: Carbon_Aldo_V1_ComputeStocksResponse.self)
+    #expect(bdForetStocksResponse.notComputed.contains("standing forest (part or all): \(notComputed); see the warnings"))
     var stocks = Carbon_Aldo_V1_ComputeStocksRequest()
     stocks.territory = T.territory(.commune, ["62534"], forest: .none).territory
     let stocksResponse = try Aldo.harness().call(Aldo.stocks, stocks, as: Carbon_Aldo_V1_ComputeStocksResponse.self)

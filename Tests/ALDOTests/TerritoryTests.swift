@@ -160,15 +160,17 @@ import Testing
 
   /// reference_dir with ALDO's surface-foret.csv (BD Forêt by commune; INSEE without its
   /// leading zero, "NA" codes): the exact per-commune method runs. Row: 01004, broadleaf 100 ha,
-  /// groupeser NA, greco NA, rad13 ARA → rad13 ARA Feuillu bilan_carbone.
+  /// groupeser NA, greco NA, rad13 ARA → rad13 ARA Feuillu bilan_carbone. The file is ALDO's
+  /// whole file, so 01007, absent from it, has no forest: NO_FOREST whatever forest_data (BD_FORET
+  /// by default, as the file gives the BD Forêt data), never NOT_COMPUTED, and no growth.
   @Test func referenceDirBdForetFileRunsTheExactMethod() throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aldo-bdforet-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    try "insee,zpc\n01004,2_1\n".write(to: directory.appendingPathComponent("zpc.csv"), atomically: true, encoding: .utf8)
-    try "nom,insee,population,departement,region,epci\nAmbérieu-en-Bugey,01004,14127,01,84,240100883\n"
+    try "insee,zpc\n01004,2_1\n01007,2_1\n".write(to: directory.appendingPathComponent("zpc.csv"), atomically: true, encoding: .utf8)
+    try "nom,insee,population,departement,region,epci\nAmbérieu-en-Bugey,01004,14127,01,84,240100883\nAmbronay,01007,2722,01,84,240100883\n"
       .write(to: directory.appendingPathComponent("communes_17122018.csv"), atomically: true, encoding: .utf8)
-    try "code12,code18,commune,area\n211,231,01004,36\n"
+    try "code12,code18,commune,area\n211,231,01004,36\n211,231,01007,36\n"
       .write(to: directory.appendingPathComponent("clc18-change.csv"), atomically: true, encoding: .utf8)
     try ("INSEE_COM,CODE_EPCI,SUR_FEUILLUS,SUR_RESINEUX,SUR_MIXTES,SUR_PEUPLERAIES,code_groupeser,code_greco,code_rad13,"
       + "code_bassin_populicole\n1004,240100883,100,0,0,0,NA,NA,ARA,NA\n")
@@ -183,6 +185,16 @@ import Testing
     // Soil: 36 ha / 6 = 6 ha/yr crops → grassland in 2_1: 0.37 × 20 × 6 = 44.4 t C → −162.8.
     #expect(abs(Aldo.group(response, .grasslands) - -162.8) < 1e-9)
     #expect(response.trace.dataSets.contains { $0.name == "aldo-surface-foret" })
+    for forestData in [Carbon_Aldo_V1_ForestData.unspecified, .bdForet, .none] {
+      let absent = try harness.call(Aldo.flux, T.territory(.commune, ["01007"], forest: forestData), as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+      #expect(absent.territory.forestStatus == .noForest, "\(forestData): \(absent.territory.forestStatus)")
+      #expect(!absent.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED") }, "\(absent.trace.warnings)")
+      #expect(Aldo.entries(absent, nil, nil, .forestGrowth).isEmpty)
+      #expect(abs(Aldo.group(absent, .grasslands) - -162.8) < 1e-9, "its land-use change is still computed")
+      if forestData != .none {
+        #expect(absent.territory.forestMethod == "no forest: the territory has no row in reference_dir surface-foret.csv (ALDO's whole BD Forêt file)")
+      }
+    }
   }
 
   /// Paris is computed whole from its arrondissements' CLC rows (clc18-change.csv has 75101, 75107…).

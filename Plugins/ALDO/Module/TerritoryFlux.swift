@@ -117,8 +117,13 @@ extension AldoModule {
         return "\(insee) \(commune?.name ?? ""), whose EPCI \(commune?.epci ?? "") holds \(Int(area.rounded())) ha of forest (ign19.csv)"
       }.joined(separator: "; ") + (aloneWithForest.count > 20 ? "; …" : "")
 
+    // A reference_dir surface-foret.csv is ALDO's whole file: a commune absent from it has no BD
+    // Forêt forest, whatever its EPCI holds, so with it "no row" means "no forest", not "unknown".
+    let wholeFile = userStands.isEmpty && reference.forestStands != nil
+    let territoryHasForest = wholeFile ? !bdForet.isEmpty : (knownForest ?? 1) > 0 || !aloneWithForest.isEmpty
     let choice: Carbon_Aldo_V1_ForestData =
-      selection.forestData == .unspecified ? (bdForet.isEmpty ? .epciSubstitute : .bdForet) : selection.forestData
+      selection.forestData == .unspecified
+      ? (bdForet.isEmpty && !wholeFile ? .epciSubstitute : .bdForet) : selection.forestData
     guard [.epciSubstitute, .bdForet, .none].contains(choice) else {
       throw .invalidArgument("\(field).forest_data", "has an unknown value \(selection.forestData.rawValue)")
     }
@@ -154,15 +159,24 @@ extension AldoModule {
     case .bdForet:
       // Rows given by the request for part of the territory say nothing of the other communes'
       // forest: those are not computed (PARTIAL, named in a warning), never a silent 0. A
-      // reference_dir surface-foret.csv is ALDO's whole file: a commune absent from it has no BD Forêt forest.
+      // territory absent from ALDO's whole file (`wholeFile`) has no BD Forêt forest.
       let uncovered = userStands.isEmpty ? [] : communeParts.indices.filter { communeParts[$0].stands.isEmpty }
       let uncoveredForest = substitute.map { s in
         Self.epciShares(uncovered.map { communeParts[$0] }, communeOfPart: communeOfPart, reference: reference, excluded: [])
           .reduce(0) { $0 + s.totalArea($1.epci) * $1.share }
       }
       info.forestMethod = "BD Forêt rows by commune (\(userStands.isEmpty ? "reference_dir surface-foret.csv" : "request")): ALDO's exact method"
-      if bdForet.isEmpty && ((knownForest ?? 1) > 0 || !aloneWithForest.isEmpty) {
+      if bdForet.isEmpty && !territoryHasForest {
+        info.forestStatus = .noForest
+        info.forestMethod =
+          wholeFile
+          ? "no forest: the territory has no row in reference_dir surface-foret.csv (ALDO's whole BD Forêt file)"
+          : "no forest: no BD Forêt row, and the territory's EPCIs hold no forest (ign19.csv)"
+      } else if bdForet.isEmpty {
         info.forestStatus = .notComputed
+        info.forestMethod =
+          "not computed: forest_data BD_FORET was asked but no BD Forêt row covers the territory (none in "
+          + "territory.forest_stands, no reference_dir surface-foret.csv)"
         trace.warning(
           "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, "
             + (knownForest == nil
@@ -186,11 +200,14 @@ extension AldoModule {
         info.forestStatus = .bdForet
       }
     case .none:
-      info.forestStatus = (knownForest ?? 1) > 0 || !aloneWithForest.isEmpty ? .notComputed : .noForest
+      info.forestStatus = territoryHasForest ? .notComputed : .noForest
       info.forestMethod = "not computed (forest_data NONE)"
       if info.forestStatus == .notComputed {
-        var area = knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
-        if knownForest != nil && !aloneWithForest.isEmpty {
+        var area =
+          wholeFile
+          ? "forest (its BD Forêt rows in reference_dir surface-foret.csv)"
+          : knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
+        if !wholeFile && knownForest != nil && !aloneWithForest.isEmpty {
           area =
             (knownForest ?? 0) > 0
             ? "\(area), plus the forest of communes named alone: \(aloneForestNote)"
@@ -238,10 +255,18 @@ extension AldoModule {
         substitute, to: communeParts.indices.filter { communeParts[$0].stands.isEmpty && communeParts[$0].densityStands.isEmpty })
       if !aloneWithForest.isEmpty {
         info.forestStatus = forestParts.isEmpty ? .notComputed : .partial
+        // Communes whose rows were given only lack forest_data BD_FORET to use them.
+        let withRows = aloneWithForest.filter { bdForet[$0] != nil }
+        let advice =
+          withRows.isEmpty
+          ? "give their BD Forêt rows in forest_stands"
+          : "their BD Forêt rows were given (\(withRows.prefix(20).joined(separator: ", "))\(withRows.count > 20 ? ", …" : "")) "
+            + "but forest_data EPCI_SUBSTITUTE leaves them out: ask forest_data BD_FORET (or omit it) to use them"
+            + (withRows.count == aloneWithForest.count ? "" : ", and give the others' rows in forest_stands")
         trace.warning(
           "FOREST NOT COMPUTED for \(aloneWithForest.count) commune(s) named alone (\(aloneForestNote)): "
             + "no commune-level BD Forêt area ships, and a share of the EPCI's "
-            + "forest would be a guess (reference pack README §5.6 c); give their BD Forêt rows in forest_stands")
+            + "forest would be a guess (reference pack README §5.6 c); \(advice)")
       } else {
         info.forestStatus = forestParts.isEmpty ? .noForest : .epciSubstitute
       }
