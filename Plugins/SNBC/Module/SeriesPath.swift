@@ -50,8 +50,8 @@ struct SeriesPath: Sendable {
   /// - unspecified: the AMS projection when the series has one, else the "budget path" =
   ///   historical years + indicative annual parts when printed, otherwise period averages at
   ///   mid-period.
-  /// A path of budget-period averages is carried on to the end of the last period
-  /// (`periodExtension`). Returns nil when the series has fewer than one point on that basis.
+  /// A path of budget-period averages is carried on to its first period's start and its last
+  /// period's end (`periodExtension`). Returns nil when the series has fewer than one point on that basis.
   static func of(_ series: ReferenceSeries, basis requested: SeriesBasis) -> SeriesPath? {
     var basis = requested
     if basis == .unspecified {
