@@ -197,6 +197,51 @@ import Testing
     }
   }
 
+  /// A reference_dir surface-foret.csv stands for ALDO's whole file, where a commune without a
+  /// row has no forest (pack §2.6: « If the commune has no rows, the density is 0 »). But the
+  /// whole file cannot lack every commune of an EPCI that ign19.csv (BD Forêt 2019 by EPCI) says
+  /// holds forest: such a file is partial there, and the forest is unknown, never a silent 0.
+  @Test func aReferenceFileWithoutAForestedEpcisCommunesIsNotTakenAsNoForest() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aldo-partial-file-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    func write(_ name: String, _ text: String) throws {
+      try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    try write("zpc.csv", "insee,zpc\n01004,2_1\n01007,2_1\n")
+    try write(
+      "communes_17122018.csv",
+      "nom,insee,population,departement,region,epci\nAmbérieu-en-Bugey,01004,14127,01,84,240100883\nAmbronay,01007,2722,01,84,240100883\n")
+    try write("clc18-change.csv", "code12,code18,commune,area\n211,231,01004,36\n211,231,01007,36\n")
+    // The file's only row is another EPCI's commune.
+    try write(
+      "surface-foret.csv",
+      "INSEE_COM,CODE_EPCI,SUR_FEUILLUS,SUR_RESINEUX,SUR_MIXTES,SUR_PEUPLERAIES,code_groupeser,code_greco,code_rad13,"
+        + "code_bassin_populicole\n1999,240100999,100,0,0,0,NA,NA,ARA,NA\n")
+    try write(
+      "ign19.csv",
+      "siren,feuillus,coniferes,mixtes,peupleraies,total,jeune_peup,tx_boisement\n240100883,25857.2,2038.2,1142.7,84.1,29226.5,104.3,0.41\n")
+    try write(
+      "derived-epci-greco-weights.csv",
+      "siren,dominant_greco,greco_weights,w_feuillu,w_conifere,w_mixte,fit_residual_max\n"
+        + "240100883,E,E:0.776|C:0.224,E:0.760|C:0.240,E:0.922|C:0.078,E:0.880|C:0.120,2.67e-09\n")
+    let harness = try ModuleHarness<AldoModule>(configJSON: #"{"reference_dir": "\#(directory.path)"}"#)
+    func run(_ forest: Carbon_Aldo_V1_ForestData) throws -> Carbon_Aldo_V1_ComputeFluxResponse {
+      try harness.call(Aldo.flux, T.territory(.epci, ["240100883"], forest: forest), as: Carbon_Aldo_V1_ComputeFluxResponse.self)
+    }
+    // By default the EPCI substitute gives the forest, with a warning on the file.
+    let byDefault = try run(.unspecified)
+    #expect(byDefault.territory.forestStatus == .epciSubstitute, "\(byDefault.territory.forestStatus)")
+    #expect(byDefault.trace.warnings.contains { $0.contains("is not ALDO's whole BD Forêt file there") }, "\(byDefault.trace.warnings)")
+    #expect(!Aldo.entries(byDefault, nil, nil, .forestGrowth).isEmpty)
+    // Asked for BD Forêt or for none, it is not computed, never "no forest".
+    for forest in [Carbon_Aldo_V1_ForestData.bdForet, .none] {
+      let response = try run(forest)
+      #expect(response.territory.forestStatus == .notComputed, "\(forest): \(response.territory.forestStatus)")
+      #expect(response.trace.warnings.contains { $0.hasPrefix("FOREST NOT COMPUTED") }, "\(forest): \(response.trace.warnings)")
+    }
+  }
+
   /// Paris is computed whole from its arrondissements' CLC rows (clc18-change.csv has 75101, 75107…).
   @Test func parisGetsItsArrondissementsRows() throws {
     let response = try Aldo.compute(T.territory(.commune, ["75056"]))

@@ -120,10 +120,24 @@ extension AldoModule {
     // A reference_dir surface-foret.csv is ALDO's whole file: a commune absent from it has no BD
     // Forêt forest, whatever its EPCI holds, so with it "no row" means "no forest", not "unknown".
     let wholeFile = userStands.isEmpty && reference.forestStands != nil
-    let territoryHasForest = wholeFile ? !bdForet.isEmpty : (knownForest ?? 1) > 0 || !aloneWithForest.isEmpty
+    // But ALDO's whole file cannot lack every commune of an EPCI that ign19.csv says holds
+    // forest: a file that does is partial there, and the forest is unknown, not absent.
+    let forestedEpcisWithoutRows =
+      wholeFile && bdForet.isEmpty
+      ? shares.filter { $0.inside == $0.total && (substitute?.totalArea($0.epci) ?? 0) > 0 }.map(\.epci) : []
+    let fileLacksForest = !forestedEpcisWithoutRows.isEmpty
+    let territoryHasForest =
+      wholeFile && !fileLacksForest ? !bdForet.isEmpty : (knownForest ?? 1) > 0 || !aloneWithForest.isEmpty
+    if fileLacksForest {
+      trace.warning(
+        "reference_dir surface-foret.csv has no row for any commune of EPCI \(forestedEpcisWithoutRows.prefix(10).joined(separator: ", "))"
+          + "\(forestedEpcisWithoutRows.count > 10 ? ", …" : ""), which ign19.csv says hold"
+          + " about \(Int((knownForest ?? 0).rounded())) ha of forest: the file is not ALDO's whole BD Forêt file there, so the forest"
+          + " is taken as unknown (EPCI substitute by default), not absent")
+    }
     let choice: Carbon_Aldo_V1_ForestData =
       selection.forestData == .unspecified
-      ? (bdForet.isEmpty && !wholeFile ? .epciSubstitute : .bdForet) : selection.forestData
+      ? (bdForet.isEmpty && (!wholeFile || fileLacksForest) ? .epciSubstitute : .bdForet) : selection.forestData
     guard [.epciSubstitute, .bdForet, .none].contains(choice) else {
       throw .invalidArgument("\(field).forest_data", "has an unknown value \(selection.forestData.rawValue)")
     }
@@ -176,7 +190,7 @@ extension AldoModule {
         info.forestStatus = .notComputed
         info.forestMethod =
           "not computed: forest_data BD_FORET was asked but no BD Forêt row covers the territory (none in "
-          + "territory.forest_stands, no reference_dir surface-foret.csv)"
+          + (fileLacksForest ? "territory.forest_stands, none in reference_dir surface-foret.csv)" : "territory.forest_stands, no reference_dir surface-foret.csv)")
         trace.warning(
           "FOREST NOT COMPUTED: forest_data BD_FORET was asked but no BD Forêt row covers the territory, "
             + (knownForest == nil
@@ -204,7 +218,7 @@ extension AldoModule {
       info.forestMethod = "not computed (forest_data NONE)"
       if info.forestStatus == .notComputed {
         var area =
-          wholeFile
+          wholeFile && !fileLacksForest
           ? "forest (its BD Forêt rows in reference_dir surface-foret.csv)"
           : knownForest.map { "about \(Int($0.rounded())) ha of forest (ign19.csv)" } ?? "forest of unknown area (no ign19.csv)"
         if !wholeFile && knownForest != nil && !aloneWithForest.isEmpty {
