@@ -145,6 +145,21 @@ import Testing
     // 2031 (n 7): (0.2 − 0.0379392 / 7 + 0.08) × 3.664e6 / 2921 = 344.424 g/kg.
     #expect(abs(response.harvests[1].escaGCo2EPerKgDry - 344.4236695456546) < 1e-9)
     #expect(response.trace.decisions.contains { $0.rule == "dossier_ploughing_after_real_csa" })
+    // Equivalent outcome (modelled 16): the model's rate at n 6 deducts the release, and its
+    // modelled CSA at the analysis year already holds that year's ploughing, so the CSA shown
+    // stays 16.0 — with the bonus's own rate too (the same release in the rate: 0.1200192 −
+    // 0.0379392 / 6 = 0.1136960), not 16 − 0.0379392 a second time.
+    var equivalent = dossier
+    equivalent.realCsa.csaModelledTCPerHa = 16
+    let byModel = try call(equivalent)
+    var ownRate = equivalent
+    ownRate.bonus.annualRateTCPerHaPerYr = 0.1200192
+    let byOwnRate = try call(ownRate)
+    #expect(byModel.realCsa.outcome == .equivalent)
+    for harvest in [byModel.harvests[0], byOwnRate.harvests[0]] {
+      #expect(abs(harvest.csaTCPerHa - 16) < 1e-12)
+      #expect(abs(harvest.annualRateTCPerHaPerYr - (0.1200192 - 0.0379392 / 6)) < 1e-9)
+    }
     // A ploughing of the year before the analysis (2028) is in the measure: 2030 keeps 351.222.
     dossier.model.exceptionalPloughings[0].yearIndex = 4
     #expect(abs(try call(dossier).harvests[0].escaGCo2EPerKgDry - 351.2221841834988) < 1e-9)
@@ -227,6 +242,8 @@ import Testing
     // Wheat 2028: 0.1200192 × 3.664e6 / 8000 = 54.969 + (400 − 380) = 74.969 g/kg.
     #expect(abs(response.harvests[1].escaGCo2EPerKgDry - 74.9687936) < 1e-9)
     #expect(response.trace.decisions.contains { $0.rule == "dossier_ef_per_crop" })
+    // The rotation is accepted, with a warning that each EF is per kg of its own crop.
+    #expect(response.trace.warnings.contains { $0.contains("several crops") && $0.contains("per kg") })
     #expect(response.trace.decisions.contains { $0.rule == "dossier_base_ef_current" })
     #expect(response.bonus.efCurrentGCo2EPerKg == 350)
     // A harvest of the rotation without its own Ef_current is refused, even with the bonus's.

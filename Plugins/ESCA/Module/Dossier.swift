@@ -126,6 +126,13 @@ struct Dossier {
         "is \(harvests[index].crop) but the dossier's Ef_historic (EF_HISTORIC_BASIS_PREVIOUS_SAME_CROP: the previous year when the same crop was cultivated) is \(first.crop)'s: value each crop in its own dossier, or use the 3-year mean or EF_POLICY_NONE")
     }
     guard crops.count > 1 || years.count > 1 else { return false }
+    if crops.count > 1 {
+      // EF is a difference of emissions per kg of dry feedstock: a 3-year mean of one crop's
+      // g/kg set against another crop's Ef_current would compare two yields, not two practices.
+      trace.warning(
+        "several crops (\(crops.sorted().joined(separator: ", "))) share one 3-year-mean Ef_historic: it must be stated per kg "
+          + "of each harvested crop's dry matter, like its Ef_current; a mean of another crop's g/kg would compare yields, not practices")
+    }
     trace.decision("dossier_ef_per_crop", bonus.efHistoricBasis == .previousSameCrop
                      ? "one crop per dossier with a « same crop » Ef_historic; each harvest's own Ef_current"
                      : "the 3-year mean Ef_historic is the farm's: several crops accepted, each harvest with its own Ef_current",
@@ -235,9 +242,12 @@ struct Dossier {
             rate = rateFromModel.rate(atYears: years)
             result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - rateFromModel.ploughingLoss(after: analysisYears, upTo: years)
           } else {
-            // The bonus's own rate holds no ploughing: the ones from the analysis year on are deducted.
+            // The bonus's own rate holds no ploughing: the ones from the analysis year on are
+            // deducted from it. The CSA shown follows the modelled one, which already holds the
+            // analysis year's (as in the branch above): only later ones lower it.
             rate -= laterRelease / years
-            result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - laterRelease
+            result.csaTCPerHa =
+              dossier.realCsa.csaModelledTCPerHa - (modelled?.ploughingLoss(after: analysisYears, upTo: years) ?? 0)
           }
         } else {
           rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / analysisYears - laterRelease / years
