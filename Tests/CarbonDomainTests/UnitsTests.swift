@@ -171,6 +171,16 @@ struct ReferenceTableTests {
     #expect(built.dataSets.count == 1, "a data set is recorded once")
     #expect(built.rules.first?.rule == "cap")
   }
+
+  @Test func aDecisionTakenForEachItemIsRecordedOnce() {
+    var trace = TraceBuilder(method: "m", version: "1")
+    for _ in 0..<3 { trace.decision("rate", "MEASURED", reason: "seed §2") }
+    trace.decision("rate", "MEASURED", reason: "seed §2, for item 2")  // another wording: kept
+    trace.decisionOnce("policy", "A", reason: "first")
+    trace.decisionOnce("policy", "B", reason: "second")  // same rule: nothing added
+    let decisions = trace.build().decisions
+    #expect(decisions.map(\.reason) == ["seed §2", "seed §2, for item 2", "first"])
+  }
 }
 
 /// Issue 24, point 5: "a way for a module to name units the domain does not list (a unit symbol

@@ -78,12 +78,3 @@ extension Verdict {
     }
   }
 }
-
-extension TraceBuilder {
-  /// Records a decision once per rule name, however many comparisons apply it.
-  /// (Could move to the kit: TraceBuilder has no de-duplicating variant.)
-  mutating func decisionOnce(_ rule: String, _ choice: String, reason: String) {
-    guard !build().decisions.contains(where: { $0.rule == rule }) else { return }
-    decision(rule, choice, reason: reason)
-  }
-}

@@ -60,13 +60,22 @@ public struct TraceBuilder: Sendable {
     trace.dataSets.append(version)
   }
 
-  /// Records a decision taken where the method leaves a choice.
+  /// Records a decision taken where the method leaves a choice. The same decision again (rule,
+  /// choice and reason alike, e.g. taken for each item of a batch) adds nothing, as a data set.
   public mutating func decision(_ rule: String, _ choice: String, reason: String) {
+    guard !trace.decisions.contains(where: { $0.rule == rule && $0.choice == choice && $0.reason == reason }) else { return }
     var decision = Decision()
     decision.rule = rule
     decision.choice = choice
     decision.reason = reason
     trace.decisions.append(decision)
+  }
+
+  /// Records a decision once per rule name, however many items apply it: a later decision under
+  /// the same rule adds nothing even when its wording differs (e.g. names another item).
+  public mutating func decisionOnce(_ rule: String, _ choice: String, reason: String) {
+    guard !trace.decisions.contains(where: { $0.rule == rule }) else { return }
+    decision(rule, choice, reason: reason)
   }
 
   /// Records a rule that rejected, capped or changed the result.
