@@ -236,21 +236,15 @@ struct Dossier {
         let laterRelease = modelled?.ploughingLoss(after: analysisYears - 1, upTo: years) ?? 0
         if penalty.outcome == .equivalent {
           reasons.append("real CSA equivalent to the modelled one: the modelled rate stays")
-          if let rateFromModel {
-            // The model's r − release / n deducts every ploughing up to this year; its CSA at the
-            // analysis year already holds that year's, so only later ones lower csa_modelled.
-            rate = rateFromModel.rate(atYears: years)
-            result.csaTCPerHa = dossier.realCsa.csaModelledTCPerHa - rateFromModel.ploughingLoss(after: analysisYears, upTo: years)
-          } else {
-            // The bonus's own rate holds no ploughing: the ones from the analysis year on are
-            // deducted from it. The CSA shown follows the modelled one, which already holds the
-            // analysis year's (as in the branch above): only later ones lower it.
-            rate -= laterRelease / years
-            result.csaTCPerHa =
-              dossier.realCsa.csaModelledTCPerHa - (modelled?.ploughingLoss(after: analysisYears, upTo: years) ?? 0)
-          }
+          // The model's r − release / n deducts every ploughing up to this year; the bonus's own
+          // rate holds none, so the ones from the analysis year on are deducted from it.
+          rate = rateFromModel?.rate(atYears: years) ?? rate - laterRelease / years
+          // The modelled CSA at the analysis year already holds that year's ploughing: only later
+          // ones lower it, whichever the rate.
+          result.csaTCPerHa =
+            dossier.realCsa.csaModelledTCPerHa - (modelled?.ploughingLoss(after: analysisYears, upTo: years) ?? 0)
         } else {
-          rate = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / analysisYears - laterRelease / years
+          rate = Self.measuredRate(penalty, dossier.realCsa) - laterRelease / years
           result.csaTCPerHa = penalty.csaComparedTCPerHa - laterRelease
           reasons.append("real CSA \(penalty.csaComparedTCPerHa) t C/ha: rate (CSA real − CSR) / \(analysisYears) years")
         }
@@ -333,6 +327,14 @@ struct Dossier {
     return result
   }
 
+  /// The measured increase's rate, (CSA real − CSR) / n, t C/ha/yr: the compared real CSA (median
+  /// or nearest bound) against the comparison's CSR over its years since the CSR.
+  private static func measuredRate(
+    _ penalty: Carbon_Esca_V1_PenaltyResponse, _ comparison: Carbon_Esca_V1_RealCsaComparison
+  ) -> Double {
+    (penalty.csaComparedTCPerHa - comparison.csrTCPerHa) / comparison.yearsSinceCsr
+  }
+
   /// The case-1 cap after the first real CSA, g CO2e/MJ of fuel: the one given in case_facts,
   /// else the esca of the increase measured at year 5 ("l'augmentation du stock de carbone
   /// mesurée la cinquième année (CSA réel) deviendra un plafond"), (CSA real − CSR) / n through
@@ -352,7 +354,7 @@ struct Dossier {
       throw .invalidArgument(field, "is required for \(path): with a CSR from Annex 3 the increase at year 5 is not measured, so the case-1 cap cannot be computed from real_csa")
     }
     var increase = request
-    increase.annualRateTCPerHaPerYr = (penalty.csaComparedTCPerHa - dossier.realCsa.csrTCPerHa) / dossier.realCsa.yearsSinceCsr
+    increase.annualRateTCPerHaPerYr = Self.measuredRate(penalty, dossier.realCsa)
     increase.efPolicy = .none
     increase.capShares = []
     increase.clearLivestockEffluentEnergySharePercent()
