@@ -165,7 +165,7 @@ struct SourceReconciler: Sendable {
     _ lines: [(line: Carbon_Sobac_V1_InputLine, path: String)], of variable: InputVariable, year: Int32
   ) throws(ModuleError) -> (consumption: Double, basis: [Double]) {
     var consumption = 0.0
-    var basis = [Double](repeating: 0, count: Self.basisNames.count)
+    var basis = [Double](repeating: 0, count: ResolvedInput.rankedNames.count)
     var perLine: [(resolved: ResolvedInput, path: String)] = []
     for (line, path) in lines {
       let (_, resolved) = try resolver.resolve(line, path: path)
@@ -177,9 +177,6 @@ struct SourceReconciler: Sendable {
     try InputResolver.checkConsumption(perLine, of: variable, year: year)
     return (consumption, basis)
   }
-
-  /// Names of the quantities in `amounts`'s basis, for the refusal message.
-  private static let basisNames = ResolvedInput.rankedNames
 
   /// How the ledger's total compares with the declaration's.
   private enum Ranking {
@@ -201,7 +198,8 @@ struct SourceReconciler: Sendable {
       let b = declared[index]
       // Sums of the same amounts in another order may differ in the last bits.
       guard abs(a - b) > 1e-9 * max(1, abs(a), abs(b)) else { continue }
-      if a > b { ledgerHigherIn.append(basisNames[index]) } else { declarationHigherIn.append(basisNames[index]) }
+      let name = ResolvedInput.rankedNames[index]
+      if a > b { ledgerHigherIn.append(name) } else { declarationHigherIn.append(name) }
     }
     switch (ledgerHigherIn.isEmpty, declarationHigherIn.isEmpty) {
     case (true, true): return .same
